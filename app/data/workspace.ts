@@ -1,0 +1,183 @@
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import type { ColumnInfo, TableValue } from "../engine/ports";
+import { ident, SqlSession } from "./sql";
+
+export interface WorkspaceOptions {
+  /** The DuckDB file; ":memory:" for tests. */
+  path: string;
+  /** Folders SQL may read and write: the project folder and those it adds. */
+  allowedDirs: string[];
+  /** DuckDB threads; default: all cores. */
+  threads?: number;
+  /** DuckDB memory limit, e.g. "1GB"; default: DuckDB's own. */
+  memoryLimit?: string;
+  /** Where DuckDB spills; must be inside an allowed folder. */
+  tempDir?: string;
+}
+
+/** Makes a folder path end with the separator, so "/a/b" does not allow "/a/bc". */
+function asDirPrefix(dir: string): string {
+  const abs = resolve(dir);
+  return abs.endsWith(sep) ? abs : abs + sep;
+}
+
+/** True when `path` (absolute) lies in one of `dirs`. */
+export function isInside(path: string, dirs: readonly string[]): boolean {
+  const abs = resolve(path);
+  return dirs.some((d) => {
+    const rel = relative(resolve(d), abs);
+    return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+  });
+}
+
+/**
+ * The project's DuckDB database: node outputs live here as tables. SQL run in
+ * it can touch files only in the allowed folders, cannot install or load
+ * extensions from outside, and cannot change those settings back.
+ */
+export class Workspace {
+  private constructor(
+    readonly instance: DuckDBInstance,
+    readonly allowedDirs: readonly string[],
+    private readonly admin: SqlSession,
+  ) {}
+
+  static async open(opts: WorkspaceOptions): Promise<Workspace> {
+    const config: Record<string, string> = {
+      autoinstall_known_extensions: "false",
+      autoload_known_extensions: "false",
+    };
+    if (opts.threads) config.threads = String(opts.threads);
+    if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+    if (opts.path !== ":memory:") mkdirSync(join(opts.path, ".."), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(opts.path, config);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/lock/i.test(msg)) {
+        throw new Error(
+          `The workspace ${opts.path} is in use by another Dagwood process. Close it (or wait for its run to end) and try again.\n${msg}`,
+        );
+      }
+      throw e;
+    }
+    const admin = new SqlSession(await instance.connect());
+    const dirs = opts.allowedDirs.map(asDirPrefix);
+    if (opts.tempDir) {
+      mkdirSync(opts.tempDir, { recursive: true });
+      await admin.run(`SET temp_directory = '${opts.tempDir.replaceAll("'", "''")}'`);
+    }
+    const list = dirs.map((d) => `'${d.replaceAll("'", "''")}'`).join(", ");
+    await admin.run(`SET allowed_directories = [${list}]`);
+    await admin.run("SET enable_external_access = false");
+    await admin.run("SET lock_configuration = true");
+    const ws = new Workspace(instance, dirs, admin);
+    await ws.migrate();
+    return ws;
+  }
+
+  private async migrate(): Promise<void> {
+    await this.admin.run(`CREATE TABLE IF NOT EXISTS dagwood_cache (
+      key VARCHAR PRIMARY KEY,
+      block VARCHAR NOT NULL,
+      outputs VARCHAR NOT NULL,
+      created TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )`);
+    await this.admin.run(`CREATE TABLE IF NOT EXISTS dagwood_file_hash (
+      path VARCHAR PRIMARY KEY, size BIGINT NOT NULL, mtime_ms DOUBLE NOT NULL, hash VARCHAR NOT NULL
+    )`);
+  }
+
+  /** A new session (own connection) for one node run or one request. */
+  async session(): Promise<SqlSession> {
+    return new SqlSession(await this.instance.connect());
+  }
+
+  /** Describes and fingerprints a workspace table. */
+  async describeTable(name: string, sql: SqlSession = this.admin): Promise<TableValue> {
+    const columns = await sql.columns(name);
+    const t = ident(name);
+    // A row's hash summed over all rows: equal content in any order gives the
+    // same sum, and a duplicated row changes it (unlike XOR, where pairs cancel).
+    const row = await sql.one<{ n: number; h: string | null }>(
+      `SELECT count(*) AS n, CAST(sum(hash(${t})::HUGEINT) AS VARCHAR) AS h FROM ${t} AS ${t}`,
+    );
+    return {
+      type: "table",
+      name,
+      columns,
+      rows: row.n,
+      fingerprint: tableFingerprint(columns, row.n, row.h ?? "0"),
+    };
+  }
+
+  async getCached(key: string): Promise<string | undefined> {
+    const rows = await this.admin.all<{ outputs: string }>(
+      "SELECT outputs FROM dagwood_cache WHERE key = ?",
+      [key],
+    );
+    return rows[0]?.outputs;
+  }
+
+  async putCached(key: string, block: string, outputs: string): Promise<void> {
+    await this.admin.run("INSERT OR REPLACE INTO dagwood_cache (key, block, outputs) VALUES (?, ?, ?)", [
+      key,
+      block,
+      outputs,
+    ]);
+  }
+
+  async dropCached(key: string): Promise<void> {
+    await this.admin.run("DELETE FROM dagwood_cache WHERE key = ?", [key]);
+  }
+
+  async tableExists(name: string): Promise<boolean> {
+    const rows = await this.admin.all(
+      "SELECT 1 FROM duckdb_tables() WHERE table_name = ? AND NOT temporary",
+      [name],
+    );
+    return rows.length > 0;
+  }
+
+  async dropTable(name: string): Promise<void> {
+    await this.admin.run(`DROP TABLE IF EXISTS ${ident(name)}`);
+  }
+
+  async fileHashMemo(path: string): Promise<{ size: number; mtime_ms: number; hash: string } | undefined> {
+    const rows = await this.admin.all<{ size: number; mtime_ms: number; hash: string }>(
+      "SELECT size, mtime_ms, hash FROM dagwood_file_hash WHERE path = ?",
+      [path],
+    );
+    return rows[0];
+  }
+
+  async rememberFileHash(path: string, size: number, mtimeMs: number, hash: string): Promise<void> {
+    await this.admin.run("INSERT OR REPLACE INTO dagwood_file_hash VALUES (?, ?, ?, ?)", [
+      path,
+      size,
+      mtimeMs,
+      hash,
+    ]);
+  }
+
+  /** Writes the WAL into the database file, so the next open starts fast. */
+  async checkpoint(): Promise<void> {
+    await this.admin.run("CHECKPOINT");
+  }
+
+  close(): void {
+    this.admin.close();
+    this.instance.closeSync();
+  }
+}
+
+export function tableFingerprint(columns: ColumnInfo[], rows: number, rowHashSum: string): string {
+  const h = createHash("sha256");
+  h.update(JSON.stringify(columns.map((c) => [c.name, c.type])));
+  h.update(`|${rows}|${rowHashSum}`);
+  return h.digest("hex").slice(0, 32);
+}

@@ -1,0 +1,86 @@
+import type { z } from "zod";
+import type { SqlSession } from "../data/sql";
+import type { BlockOutput, PortSpec, PortValue, TableValue } from "./ports";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/**
+ * Everything with a side effect that a block may use. Blocks reach for no
+ * globals; tests hand them a context from `app/engine/testing.ts`.
+ */
+export interface BlockContext {
+  /** A DuckDB session in the project's workspace, private to this node run. */
+  sql: SqlSession;
+  /** Absolute path of the project folder. */
+  projectDir: string;
+  /** A folder for this node's files (models, plots), created on demand. */
+  artifactDir(): Promise<string>;
+  /**
+   * Resolves a user-given path relative to the project and checks it lies in
+   * the project or a folder the project added. Throws a clear error if not.
+   */
+  resolvePath(path: string): string;
+  /** A fresh, unquoted workspace table name for output `port`; create it with CREATE OR REPLACE. */
+  newTable(port: string): string;
+  progress(fraction: number, message?: string): void;
+  metric(name: string, value: number, step?: number): void;
+  log(message: string, level?: LogLevel): void;
+  signal: AbortSignal;
+  runId: string;
+  nodeId: string;
+}
+
+export type BlockInputs = Record<string, PortValue | undefined>;
+
+export interface BlockDefinition<P extends z.ZodType = z.ZodType> {
+  kind: string;
+  /** Bump when the outputs for the same inputs and params would change. */
+  version: number;
+  title: string;
+  category: string;
+  description: string;
+  inputs: Record<string, PortSpec>;
+  outputs: Record<string, PortSpec>;
+  params: P;
+  run(ctx: BlockContext, inputs: BlockInputs, params: z.output<P>): Promise<Record<string, BlockOutput>>;
+  /**
+   * State outside the workspace that the outputs depend on (e.g. the bytes of
+   * an ingested file). Part of the cache key; re-evaluated on every run.
+   */
+  externalFingerprint?(
+    ctx: Pick<BlockContext, "resolvePath" | "projectDir">,
+    params: z.output<P>,
+  ): Promise<string>;
+}
+
+/** Identity helper that keeps the params type flowing into `run`. */
+export function defineBlock<P extends z.ZodType>(block: BlockDefinition<P>): BlockDefinition<P> {
+  return block;
+}
+
+export type AnyBlock = BlockDefinition<z.ZodType>;
+
+/** The block catalog: kind → definition. */
+export type Catalog = ReadonlyMap<string, AnyBlock>;
+
+export function makeCatalog(blocks: readonly AnyBlock[]): Catalog {
+  const map = new Map<string, AnyBlock>();
+  for (const b of blocks) {
+    if (map.has(b.kind)) throw new Error(`Block kind "${b.kind}" is registered twice`);
+    map.set(b.kind, b);
+  }
+  return map;
+}
+
+/** A typed error a block throws for bad input: the message is shown to the user as is. */
+export class BlockError extends Error {
+  override name = "BlockError";
+}
+
+/** Narrows an input to a table, with a clear error if it is missing or of another type. */
+export function requireTable(inputs: BlockInputs, port: string): TableValue {
+  const v = inputs[port];
+  if (!v) throw new BlockError(`Input "${port}" is not connected`);
+  if (v.type !== "table") throw new BlockError(`Input "${port}" must be a table, got ${v.type}`);
+  return v;
+}

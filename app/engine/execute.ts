@@ -1,0 +1,63 @@
+import { createHash } from "node:crypto";
+import type { Workspace } from "../data/workspace";
+import { type AnyBlock, type BlockContext, BlockError, type BlockInputs } from "./block";
+import type { PortValue } from "./ports";
+
+/** Stable JSON: object keys sorted, so equal values hash equally. */
+export function stableStringify(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+      );
+    }
+    return v;
+  });
+}
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Parses raw params with the block's schema; a failure lists every bad field. */
+export function parseParams(block: AnyBlock, raw: unknown): unknown {
+  const parsed = block.params.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (i) => `${i.path.length ? i.path.join(".") : "params"}: ${i.message}`,
+    );
+    throw new BlockError(`Invalid params for ${block.kind}: ${problems.join("; ")}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Runs one block and turns what it returns into port values: tables are
+ * described and fingerprinted, JSON outputs are fingerprinted. Used by the
+ * engine and by block tests alike.
+ */
+export async function executeBlock(
+  block: AnyBlock,
+  ctx: BlockContext,
+  inputs: BlockInputs,
+  params: unknown,
+  workspace: Workspace,
+): Promise<Record<string, PortValue>> {
+  const out = await block.run(ctx, inputs, params);
+  const values: Record<string, PortValue> = {};
+  for (const [port, spec] of Object.entries(block.outputs)) {
+    const o = out[port];
+    if (!o) throw new Error(`Block ${block.kind} did not produce output "${port}"`);
+    if (o.type !== spec.type)
+      throw new Error(`Block ${block.kind} output "${port}" is ${o.type}, declared ${spec.type}`);
+    if (o.type === "table") {
+      values[port] = await workspace.describeTable(o.name, ctx.sql);
+    } else {
+      const fingerprint = sha256(stableStringify(o.data)).slice(0, 32);
+      values[port] = { type: o.type, data: o.data, fingerprint } as PortValue;
+    }
+  }
+  return values;
+}
