@@ -30,6 +30,14 @@ export interface BlockContext {
   nodeId: string;
 }
 
+/** What `externalFingerprint` may use: no workspace, no side effects. */
+export interface FingerprintContext {
+  projectDir: string;
+  resolvePath(path: string): string;
+  /** Content hash of a file (memoized by size and mtime). Throws a clear error if it is missing. */
+  hashFile(absPath: string): Promise<string>;
+}
+
 export type BlockInputs = Record<string, PortValue | undefined>;
 
 export interface BlockDefinition<P extends z.ZodType = z.ZodType> {

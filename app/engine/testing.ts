@@ -5,6 +5,7 @@ import type { SqlSession } from "../data/sql";
 import { Workspace } from "../data/workspace";
 import type { AnyBlock, BlockContext, BlockInputs, LogLevel } from "./block";
 import { executeBlock, parseParams } from "./execute";
+import { hashFile } from "./files";
 import { resolveProjectPath } from "./paths";
 import type { PortValue, TableValue } from "./ports";
 
@@ -28,6 +29,8 @@ export interface TestProject {
     params?: unknown,
     signal?: AbortSignal,
   ): Promise<Record<string, PortValue>>;
+  /** The block's external fingerprint for these params (as the engine computes it). */
+  fingerprint(block: AnyBlock, params?: unknown): Promise<string | undefined>;
   /** The rows of a table output, in the table's order unless `orderBy` is given. */
   rows(value: PortValue | undefined, orderBy?: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -69,6 +72,16 @@ export async function createTestProject(): Promise<TestProject> {
         nodeId: "test-node",
       };
       return executeBlock(block, ctx, inputs, parseParams(block, params), workspace);
+    },
+    async fingerprint(block, params = {}) {
+      return block.externalFingerprint?.(
+        {
+          projectDir: dir,
+          resolvePath: (p) => resolveProjectPath(dir, [dir], p),
+          hashFile: (p) => hashFile(p),
+        },
+        parseParams(block, params),
+      );
     },
     async rows(value, orderBy) {
       if (!value || value.type !== "table") throw new Error("not a table output");

@@ -1,0 +1,27 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { BlockError } from "./block";
+
+export interface FileHashMemo {
+  get(path: string): Promise<{ size: number; mtime_ms: number; hash: string } | undefined>;
+  put(path: string, size: number, mtimeMs: number, hash: string): Promise<void>;
+}
+
+/** SHA-256 of a file's bytes, skipping the read when size and mtime match the memo. */
+export async function hashFile(path: string, memo?: FileHashMemo): Promise<string> {
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(path);
+  } catch {
+    throw new BlockError(`File not found: ${path}. Check the path (it is relative to the project folder).`);
+  }
+  if (!st.isFile()) throw new BlockError(`Not a file: ${path}`);
+  const known = await memo?.get(path);
+  if (known && known.size === st.size && known.mtime_ms === st.mtimeMs) return known.hash;
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  const hash = h.digest("hex");
+  await memo?.put(path, st.size, st.mtimeMs, hash);
+  return hash;
+}
