@@ -55,10 +55,7 @@ export interface BlockDefinition<P extends z.ZodType = z.ZodType> {
    * State outside the workspace that the outputs depend on (e.g. the bytes of
    * an ingested file). Part of the cache key; re-evaluated on every run.
    */
-  externalFingerprint?(
-    ctx: Pick<BlockContext, "resolvePath" | "projectDir">,
-    params: z.output<P>,
-  ): Promise<string>;
+  externalFingerprint?(ctx: FingerprintContext, params: z.output<P>): Promise<string>;
 }
 
 /** Identity helper that keeps the params type flowing into `run`. */
