@@ -1,0 +1,236 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { defineBlock, makeCatalog } from "../engine/block";
+import { serializePipeline } from "./canonical";
+import { loadPipelineFile, savePipelineFile } from "./file";
+import { parseOverrides, substitute } from "./params";
+import { parsePipelineText, planPipeline, validatePipelineText } from "./validate";
+
+const noop = async () => ({});
+const source = defineBlock({
+  kind: "test.source",
+  version: 1,
+  title: "Source",
+  category: "Test",
+  description: "",
+  inputs: {},
+  outputs: { out: { type: "table" } },
+  params: z.object({ path: z.string() }),
+  run: noop,
+});
+const pass = defineBlock({
+  kind: "test.pass",
+  version: 1,
+  title: "Pass",
+  category: "Test",
+  description: "",
+  inputs: { in: { type: "table" }, other: { type: "table", optional: true } },
+  outputs: { out: { type: "table" } },
+  params: z.object({ fraction: z.number().gt(0).lt(1).default(0.5), seed: z.number().int().default(0) }),
+  run: noop,
+});
+const report = defineBlock({
+  kind: "test.report",
+  version: 1,
+  title: "Report",
+  category: "Test",
+  description: "",
+  inputs: { in: { type: "table" } },
+  outputs: { report: { type: "report" } },
+  params: z.object({}),
+  run: noop,
+});
+const catalog = makeCatalog([source, pass, report]);
+
+const good = {
+  format: "dagwood.pipeline/1",
+  name: "demo",
+  params: { seed: 7 },
+  nodes: [
+    { id: "src", block: "test.source", params: { path: "data/x.csv" } },
+    { id: "b", block: "test.pass", params: { seed: "${seed}", fraction: 0.25 } },
+    { id: "r", block: "test.report", params: {} },
+  ],
+  edges: [
+    { from: "b.out", to: "r.in" },
+    { from: "src.out", to: "b.in" },
+  ],
+  layout: { src: { x: 0, y: 0 }, b: { x: 200, y: 0 } },
+};
+
+describe("pipeline parsing and planning", () => {
+  it("plans a valid pipeline in topological order with params resolved", () => {
+    const { plan, problems } = validatePipelineText(JSON.stringify(good), catalog);
+    expect(problems).toEqual([]);
+    expect(plan!.order.map((n) => n.id)).toEqual(["src", "b", "r"]);
+    expect(plan!.order[1]!.params).toEqual({ seed: 7, fraction: 0.25 });
+    expect(plan!.order[1]!.inputs).toEqual({ in: { node: "src", port: "out" } });
+  });
+
+  it("applies --param overrides with their JSON types", () => {
+    const overrides = parseOverrides(["seed=11"]);
+    const { plan } = validatePipelineText(JSON.stringify(good), catalog, overrides);
+    expect(plan!.order[1]!.params).toEqual({ seed: 11, fraction: 0.25 });
+    expect(parseOverrides(["name=abc", "list=[1,2]", "flag=true"])).toEqual({
+      name: "abc",
+      list: [1, 2],
+      flag: true,
+    });
+    expect(() => parseOverrides(["novalue"])).toThrow(/name=value/);
+  });
+
+  it("refuses an override for a parameter the pipeline does not declare", () => {
+    const { problems } = validatePipelineText(JSON.stringify(good), catalog, { sede: 3 });
+    expect(problems).toEqual([{ path: "$.params", message: expect.stringMatching(/no parameter "sede"/) }]);
+  });
+
+  it("interpolates references inside longer strings and keeps types for whole ones", () => {
+    expect(substitute({ a: "${n}", b: "x-${n}-y", c: ["${s}"] }, { n: 3, s: "t" })).toEqual({
+      a: 3,
+      b: "x-3-y",
+      c: ["t"],
+    });
+  });
+
+  it("reports text that is not JSON with line and column", () => {
+    const { problems } = parsePipelineText('{\n  "format": "dagwood.pipeline/1",\n  "name": \n}');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.message).toMatch(/Not valid JSON at line 4, column 1/);
+  });
+
+  it("refuses an unknown format version and files that are not pipelines", () => {
+    expect(parsePipelineText(JSON.stringify({ ...good, format: "dagwood.pipeline/2" })).problems[0]).toEqual({
+      path: "$.format",
+      message: expect.stringMatching(/Unknown pipeline format version "dagwood.pipeline\/2"/),
+    });
+    expect(parsePipelineText('{"hello": 1}').problems[0]!.message).toMatch(/no "format" field/);
+    expect(parsePipelineText("[1,2]").problems[0]!.message).toMatch(/one JSON object/);
+  });
+
+  it("reports every problem at once, each with its JSON path", () => {
+    const broken = {
+      format: "dagwood.pipeline/1",
+      name: "broken",
+      params: { seed: 1 },
+      nodes: [
+        { id: "src", block: "test.source", params: { path: "x.csv" } },
+        { id: "src", block: "test.source", params: { path: "y.csv" } },
+        { id: "mystery", block: "test.nope", params: {} },
+        { id: "b", block: "test.pass", params: { fraction: 2, seed: "${missing}" } },
+        { id: "r", block: "test.report", params: {} },
+        { id: "r2", block: "test.report", params: {} },
+        { id: "c1", block: "test.pass", params: {} },
+        { id: "c2", block: "test.pass", params: {} },
+        { id: "x", block: "test.pass", params: {} },
+      ],
+      edges: [
+        { from: "src.out", to: "b.in" },
+        { from: "src.nothing", to: "r.in" },
+        { from: "ghost.out", to: "r2.in" },
+        { from: "r.report", to: "x.in" },
+        { from: "c1.out", to: "c2.in" },
+        { from: "c2.out", to: "c1.in" },
+      ],
+    };
+    const { problems } = validatePipelineText(JSON.stringify(broken), catalog);
+    const byPath = problems.map((p) => `${p.path} ${p.message}`);
+    expect(byPath).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\$\.nodes\[1\]\.id Duplicate node id "src"/),
+        expect.stringMatching(/^\$\.nodes\[2\]\.block Unknown block "test\.nope"/),
+        expect.stringMatching(/^\$\.nodes\[3\]\.params\.seed Unknown parameter \$\{missing\}/),
+        expect.stringMatching(/^\$\.nodes\[3\]\.params\.fraction .*1/),
+        expect.stringMatching(/^\$\.edges\[1\]\.from Block test\.source has no output "nothing"/),
+        expect.stringMatching(/^\$\.edges\[2\]\.from Unknown node "ghost"/),
+        expect.stringMatching(
+          /^\$\.edges\[3\] Port types do not match: r\.report is a report, x\.in takes a table/,
+        ),
+        expect.stringMatching(/^\$\.edges The graph has a cycle: c1 → c2 → c1/),
+      ]),
+    );
+    // r and r2 have no valid incoming edge; r's "in" is unconnected.
+    expect(byPath).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\$\.nodes\[4\] Input "in" of node "r" \(test\.report\) is not connected/),
+      ]),
+    );
+    expect(problems.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it("names the nodes of a longer cycle along the edges", () => {
+    const p = {
+      ...good,
+      nodes: [
+        { id: "a", block: "test.pass", params: {} },
+        { id: "b", block: "test.pass", params: {} },
+        { id: "c", block: "test.pass", params: {} },
+      ],
+      edges: [
+        { from: "a.out", to: "b.in" },
+        { from: "b.out", to: "c.in" },
+        { from: "c.out", to: "a.in" },
+      ],
+      layout: undefined,
+    };
+    const { problems } = validatePipelineText(JSON.stringify(p), catalog);
+    expect(problems).toEqual([{ path: "$.edges", message: "The graph has a cycle: a → b → c → a" }]);
+  });
+
+  it("reports shape errors with paths (bad ids, bad edges, unknown fields)", () => {
+    const p = {
+      ...good,
+      nodes: [{ id: "has.dot", block: "test.source", params: {}, colour: "red" }],
+      edges: [{ from: "nodot", to: "b.in" }],
+    };
+    const paths = parsePipelineText(JSON.stringify(p)).problems.map((x) => x.path);
+    expect(paths).toEqual(expect.arrayContaining(["$.nodes[0].id", "$.nodes[0]", "$.edges[0].from"]));
+  });
+
+  it("refuses an input connected twice", () => {
+    const p = { ...good, edges: [...good.edges, { from: "src.out", to: "b.in" }] };
+    const { problems } = planPipeline(parsePipelineText(JSON.stringify(p)).pipeline!, catalog);
+    expect(problems[0]!.message).toMatch(/connected twice/);
+  });
+});
+
+describe("canonical serialization", () => {
+  it("sorts nodes, edges and keys, and round-trips to the same bytes", () => {
+    const text = serializePipeline(parsePipelineText(JSON.stringify(good)).pipeline!);
+    const parsed = JSON.parse(text);
+    expect(parsed.nodes.map((n: { id: string }) => n.id)).toEqual(["b", "r", "src"]);
+    expect(parsed.edges[0]).toEqual({ from: "b.out", to: "r.in" });
+    expect(Object.keys(parsed)).toEqual(["format", "name", "params", "nodes", "edges", "layout"]);
+    expect(Object.keys(parsed.nodes[0].params)).toEqual(["fraction", "seed"]);
+    expect(text.endsWith("}\n")).toBe(true);
+    expect(text).toContain('\n  "format"');
+    // load + save of the canonical text gives the same bytes
+    expect(serializePipeline(parsePipelineText(text).pipeline!)).toBe(text);
+  });
+
+  it("keeps a moved node's change to the layout section only", () => {
+    const a = serializePipeline(parsePipelineText(JSON.stringify(good)).pipeline!);
+    const moved = { ...good, layout: { ...good.layout, src: { x: 50, y: 10 } } };
+    const b = serializePipeline(parsePipelineText(JSON.stringify(moved)).pipeline!);
+    const logic = (t: string) => t.slice(0, t.indexOf('"layout"'));
+    expect(logic(b)).toBe(logic(a));
+    expect(b).not.toBe(a);
+  });
+
+  it("saves atomically and loads back the same pipeline", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dagwood-pipe-"));
+    const path = join(dir, "p.dag.json");
+    const pipeline = parsePipelineText(JSON.stringify(good)).pipeline!;
+    await savePipelineFile(path, pipeline);
+    const loaded = await loadPipelineFile(path);
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.text).toBe(readFileSync(path, "utf8"));
+    expect(serializePipeline(loaded.pipeline!)).toBe(loaded.text);
+    expect(readdirSync(dir)).toEqual(["p.dag.json"]);
+    writeFileSync(path, "not json");
+    expect((await loadPipelineFile(path)).problems[0]!.message).toMatch(/Not valid JSON/);
+    expect((await loadPipelineFile(join(dir, "none.dag.json"))).problems[0]!.message).toMatch(/No such file/);
+  });
+});
