@@ -84,7 +84,7 @@ export async function createTestProject(): Promise<TestProject> {
       );
     },
     async rows(value, orderBy) {
-      if (!value || value.type !== "table") throw new Error("not a table output");
+      if (value?.type !== "table") throw new Error("not a table output");
       return sql.all(`SELECT * FROM "${value.name}"${orderBy ? ` ORDER BY ${orderBy}` : ""}`);
     },
     async close() {

@@ -1,0 +1,305 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { ident } from "../data/sql";
+import { validatePipelineText } from "../pipeline/validate";
+import { Project } from "../project/project";
+import { BlockError, defineBlock, makeCatalog, requireTable } from "./block";
+import { runPlan } from "./engine";
+import type { RunEvent } from "./events";
+
+let concurrent = 0;
+let maxConcurrent = 0;
+
+const values = defineBlock({
+  kind: "test.values",
+  version: 1,
+  title: "Values",
+  category: "Test",
+  description: "n rows 0..n-1, ascending or descending",
+  inputs: {},
+  outputs: { out: { type: "table" } },
+  params: z.object({
+    n: z.number().int().default(10),
+    desc: z.boolean().default(false),
+    sleepMs: z.number().default(0),
+  }),
+  async run(ctx, _inputs, p) {
+    concurrent++;
+    maxConcurrent = Math.max(maxConcurrent, concurrent);
+    try {
+      if (p.sleepMs) await new Promise((r) => setTimeout(r, p.sleepMs));
+      const out = ctx.newTable("out");
+      await ctx.sql.run(
+        `CREATE OR REPLACE TABLE ${ident(out)} AS SELECT range AS i FROM range(${p.n}) ORDER BY i ${p.desc ? "DESC" : "ASC"}`,
+      );
+      ctx.metric("rows", p.n);
+      return { out: { type: "table", name: out } };
+    } finally {
+      concurrent--;
+    }
+  },
+});
+
+const addOne = defineBlock({
+  kind: "test.add",
+  version: 1,
+  title: "Add",
+  category: "Test",
+  description: "i + k",
+  inputs: { in: { type: "table" } },
+  outputs: { out: { type: "table" } },
+  params: z.object({
+    k: z.number().default(1),
+    fail: z.boolean().default(false),
+    slow: z.boolean().default(false),
+  }),
+  async run(ctx, inputs, p) {
+    const t = requireTable(inputs, "in");
+    if (p.fail) throw new BlockError("column i is cursed");
+    const out = ctx.newTable("out");
+    ctx.progress(0.5, "adding");
+    const from = p.slow
+      ? `(SELECT i FROM ${ident(t.name)} WHERE (SELECT count(*) FROM range(100000000000)) > 0)`
+      : ident(t.name);
+    await ctx.sql.run(`CREATE OR REPLACE TABLE ${ident(out)} AS SELECT i + ${p.k} AS i FROM ${from}`);
+    return { out: { type: "table", name: out } };
+  },
+});
+
+const file = defineBlock({
+  kind: "test.file",
+  version: 1,
+  title: "File",
+  category: "Test",
+  description: "line count of a file",
+  inputs: {},
+  outputs: { out: { type: "table" } },
+  params: z.object({ path: z.string() }),
+  externalFingerprint: (ctx, p) => ctx.hashFile(ctx.resolvePath(p.path)),
+  async run(ctx, _i, p) {
+    const out = ctx.newTable("out");
+    await ctx.sql.run(`CREATE OR REPLACE TABLE ${ident(out)} AS SELECT * FROM read_csv(?)`, [
+      ctx.resolvePath(p.path),
+    ]);
+    return { out: { type: "table", name: out } };
+  },
+});
+
+const catalog = makeCatalog([values, addOne, file]);
+
+function pipeline(nodes: unknown[], edges: unknown[], params: Record<string, unknown> = {}) {
+  return JSON.stringify({ format: "dagwood.pipeline/1", name: "engine-test", params, nodes, edges });
+}
+
+describe("engine", () => {
+  let dir: string;
+  let project: Project;
+  let events: RunEvent[];
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "dagwood-engine-"));
+    project = await Project.open(dir, { threads: 2 });
+    events = [];
+    maxConcurrent = 0;
+  });
+  afterEach(() => {
+    project.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const run = async (
+    text: string,
+    extra: { noCache?: boolean; signal?: AbortSignal; targets?: string[] } = {},
+  ) => {
+    const { plan, problems } = validatePipelineText(text, catalog);
+    expect(problems).toEqual([]);
+    return runPlan({ project, plan: plan!, onEvent: (e) => events.push(e), ...extra });
+  };
+  const byNode = (s: Awaited<ReturnType<typeof run>>) =>
+    Object.fromEntries(s.nodes.map((n) => [n.id, `${n.status}${n.reason ? `: ${n.reason}` : ""}`]));
+
+  const chain = (k: number) =>
+    pipeline(
+      [
+        { id: "src", block: "test.values", params: { n: 5 } },
+        { id: "a", block: "test.add", params: { k } },
+        { id: "b", block: "test.add", params: { k: 10 } },
+        { id: "side", block: "test.add", params: { k: 100 } },
+      ],
+      [
+        { from: "src.out", to: "a.in" },
+        { from: "a.out", to: "b.in" },
+        { from: "src.out", to: "side.in" },
+      ],
+    );
+
+  it("runs, then reuses every output, then re-runs only what a param change touches", async () => {
+    const first = await run(chain(1));
+    expect(first.status).toBe("succeeded");
+    expect(byNode(first)).toEqual({
+      src: "ran: first run",
+      a: "ran: first run",
+      side: "ran: first run",
+      b: "ran: first run",
+    });
+    const rows = await project.workspace.session().then(async (s) => {
+      const r = await s.all(
+        `SELECT i FROM ${ident(first.nodes.find((n) => n.id === "b")!.outputs.out!.table!)} ORDER BY i`,
+      );
+      s.close();
+      return r.map((x) => x.i);
+    });
+    expect(rows).toEqual([11, 12, 13, 14, 15]);
+
+    const second = await run(chain(1));
+    expect(Object.values(byNode(second))).toEqual(["cached", "cached", "cached", "cached"]);
+
+    const third = await run(chain(2));
+    expect(byNode(third)).toEqual({
+      src: "cached",
+      a: "ran: new params",
+      b: "ran: new input data",
+      side: "cached",
+    });
+  });
+
+  it("hits the cache downstream when the same data arrives another way", async () => {
+    const p = (desc: boolean) =>
+      pipeline(
+        [
+          { id: "src", block: "test.values", params: { n: 50, desc } },
+          { id: "a", block: "test.add", params: {} },
+        ],
+        [{ from: "src.out", to: "a.in" }],
+      );
+    await run(p(false));
+    const again = await run(p(true));
+    expect(byNode(again)).toEqual({ src: "ran: new params", a: "cached" });
+  });
+
+  it("re-runs everything with --no-cache and says why", async () => {
+    await run(chain(1));
+    const forced = await run(chain(1), { noCache: true });
+    expect(new Set(Object.values(byNode(forced)))).toEqual(new Set(["ran: forced (--no-cache)"]));
+  });
+
+  it("re-runs a node whose source file changed", async () => {
+    writeFileSync(join(dir, "x.csv"), "a,b\n1,2\n");
+    const p = pipeline(
+      [
+        { id: "f", block: "test.file", params: { path: "x.csv" } },
+        { id: "a", block: "test.add", params: {} },
+      ],
+      [{ from: "f.out", to: "a.in" }],
+    );
+    const src = pipeline([{ id: "f", block: "test.file", params: { path: "x.csv" } }], []);
+    expect(byNode(await run(src))).toEqual({ f: "ran: first run" });
+    expect(byNode(await run(src))).toEqual({ f: "cached" });
+    writeFileSync(join(dir, "x.csv"), "a,b\n1,2\n3,4\n");
+    expect(byNode(await run(src))).toEqual({ f: "ran: new input data" });
+    expect((await run(p)).status).toBe("failed"); // test.add needs column i
+  });
+
+  it("fails a node with its block and cause, skips its descendants, finishes independent branches", async () => {
+    const p = pipeline(
+      [
+        { id: "src", block: "test.values", params: {} },
+        { id: "bad", block: "test.add", params: { fail: true } },
+        { id: "after", block: "test.add", params: {} },
+        { id: "other", block: "test.add", params: { k: 3 } },
+      ],
+      [
+        { from: "src.out", to: "bad.in" },
+        { from: "bad.out", to: "after.in" },
+        { from: "src.out", to: "other.in" },
+      ],
+    );
+    const s = await run(p);
+    expect(s.status).toBe("failed");
+    const bad = s.nodes.find((n) => n.id === "bad")!;
+    expect(bad.error).toBe('Node "bad" (test.add) failed: column i is cursed');
+    expect(byNode(s).after).toBe('skipped: upstream node "bad" did not finish');
+    expect(byNode(s).other).toBe("ran: first run");
+    const stored = project.metadata.getRun(s.runId)!;
+    expect(stored.status).toBe("failed");
+    expect(stored.error).toMatch(/cursed/);
+    expect(
+      project.metadata
+        .nodeRuns(s.runId)
+        .map((n) => n.status)
+        .sort(),
+    ).toEqual(["failed", "ran", "ran", "skipped"]);
+    // a failed node leaves no cache entry: fixing the param runs it (it never completed before)
+    const fixed = await run(p.replace('"fail":true', '"fail":false'));
+    expect(byNode(fixed).bad).toBe("ran: first run");
+    expect(byNode(fixed).other).toBe("cached");
+  });
+
+  it("runs independent branches concurrently", async () => {
+    const p = pipeline(
+      [
+        { id: "x", block: "test.values", params: { sleepMs: 150 } },
+        { id: "y", block: "test.values", params: { n: 11, sleepMs: 150 } },
+        { id: "z", block: "test.values", params: { n: 12, sleepMs: 150 } },
+      ],
+      [],
+    );
+    await run(p);
+    expect(maxConcurrent).toBeGreaterThanOrEqual(2);
+  });
+
+  it("cancels a running node through its AbortSignal and skips what remains", async () => {
+    const controller = new AbortController();
+    const p = pipeline(
+      [
+        { id: "src", block: "test.values", params: {} },
+        { id: "slow", block: "test.add", params: { slow: true } },
+        { id: "after", block: "test.add", params: {} },
+      ],
+      [
+        { from: "src.out", to: "slow.in" },
+        { from: "slow.out", to: "after.in" },
+      ],
+    );
+    const pending = run(p, { signal: controller.signal });
+    while (!events.some((e) => e.type === "node.started" && e.nodeId === "slow"))
+      await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    controller.abort();
+    const s = await pending;
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(s.status).toBe("canceled");
+    expect(byNode(s).slow).toBe("failed");
+    expect(s.nodes.find((n) => n.id === "slow")!.error).toMatch(/canceled/);
+    expect(byNode(s).after).toMatch(/^skipped/);
+  });
+
+  it("runs only a target and its ancestors", async () => {
+    const s = await run(chain(1), { targets: ["a"] });
+    expect(s.nodes.map((n) => n.id)).toEqual(["src", "a"]);
+  });
+
+  it("re-runs a node whose cached table went missing", async () => {
+    const first = await run(chain(1));
+    const table = first.nodes.find((n) => n.id === "side")!.outputs.out!.table!;
+    await project.workspace.dropTable(table);
+    const again = await run(chain(1));
+    expect(byNode(again).side).toBe("ran: not in cache");
+  });
+
+  it("streams typed events and records metrics as they happen", async () => {
+    const s = await run(chain(1));
+    const types = events.map((e) => e.type);
+    expect(types[0]).toBe("run.started");
+    expect(types.at(-1)).toBe("run.finished");
+    expect(types).toContain("node.progress");
+    expect(types).toContain("node.metric");
+    expect(project.metadata.metrics(s.runId)).toEqual([
+      { runId: s.runId, nodeId: "src", name: "rows", value: 5, step: null },
+    ]);
+  });
+});

@@ -1,0 +1,92 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { type ParseError, parse as parseJson } from "jsonc-parser";
+import { z } from "zod";
+import { Workspace } from "../data/workspace";
+import { type MetadataStore, SqliteMetadataStore } from "../store/metadata";
+
+export const PROJECT_FILE = "dagwood.json";
+
+export const ProjectSettingsSchema = z.looseObject({
+  name: z.string().optional(),
+  /** Folders outside the project that blocks may read (relative to the project or absolute). */
+  dataFolders: z.array(z.string()).default([]),
+  /** Named deploy targets; their tokens never live here. */
+  targets: z.record(z.string(), z.looseObject({ url: z.string() })).default({}),
+});
+export type ProjectSettings = z.output<typeof ProjectSettingsSchema>;
+
+export function readProjectSettings(dir: string): ProjectSettings {
+  const file = join(dir, PROJECT_FILE);
+  if (!existsSync(file)) return ProjectSettingsSchema.parse({});
+  const errors: ParseError[] = [];
+  const json = parseJson(readFileSync(file, "utf8"), errors, { allowTrailingComma: false });
+  if (errors.length)
+    throw new Error(`${file} is not valid JSON (at offset ${errors[0]!.offset}). Fix it and try again.`);
+  const parsed = ProjectSettingsSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+      .join("; ");
+    throw new Error(`${file} has invalid settings: ${problems}`);
+  }
+  return parsed.data;
+}
+
+/** The project folder of a pipeline: the nearest folder up from it with a dagwood.json, else its own folder. */
+export function findProjectDir(pipelinePath: string): string {
+  const start = dirname(resolve(pipelinePath));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, PROJECT_FILE))) return dir;
+    if (dirname(dir) === dir) return start;
+  }
+}
+
+export interface OpenProjectOptions {
+  /** DuckDB memory limit, e.g. "1GB". */
+  memoryLimit?: string;
+  threads?: number;
+}
+
+/** A project folder opened for work: its settings, DuckDB workspace and metadata store. */
+export class Project {
+  private constructor(
+    readonly dir: string,
+    readonly settings: ProjectSettings,
+    readonly allowedDirs: readonly string[],
+    readonly workspace: Workspace,
+    readonly metadata: MetadataStore,
+  ) {}
+
+  static async open(dir: string, opts: OpenProjectOptions = {}): Promise<Project> {
+    const root = resolve(dir);
+    if (!existsSync(root)) throw new Error(`Project folder not found: ${root}`);
+    const settings = readProjectSettings(root);
+    const allowedDirs = [root, ...settings.dataFolders.map((d) => resolve(root, d))];
+    const state = join(root, ".dagwood");
+    mkdirSync(join(state, "artifacts"), { recursive: true });
+    const workspace = await Workspace.open({
+      path: join(state, "workspace.duckdb"),
+      allowedDirs,
+      tempDir: join(state, "tmp"),
+      ...opts,
+    });
+    let metadata: MetadataStore;
+    try {
+      metadata = new SqliteMetadataStore(join(state, "metadata.sqlite"));
+    } catch (e) {
+      workspace.close();
+      throw e;
+    }
+    return new Project(root, settings, allowedDirs, workspace, metadata);
+  }
+
+  get artifactsDir(): string {
+    return join(this.dir, ".dagwood", "artifacts");
+  }
+
+  close(): void {
+    this.metadata.close();
+    this.workspace.close();
+  }
+}
