@@ -1,7 +1,14 @@
 import { type AnyBlock, makeCatalog } from "../app/engine/block";
 import shuffle from "./shuffle";
+import split from "./split";
+import transformSql from "./transform-sql";
 
 /** Every block kind, one line each. Adding a block is a file, its test, and a line here. */
-export const blocks: AnyBlock[] = [shuffle];
+// biome-ignore format: one line per block keeps additions to a one-line diff
+export const blocks: AnyBlock[] = [
+  transformSql,
+  split,
+  shuffle,
+];
 
 export const catalog = makeCatalog(blocks);
