@@ -1,4 +1,6 @@
 import { type AnyBlock, makeCatalog } from "../app/engine/block";
+import clean from "./clean";
+import selectFeatures from "./select-features";
 import shuffle from "./shuffle";
 import split from "./split";
 import transformSql from "./transform-sql";
@@ -7,6 +9,8 @@ import transformSql from "./transform-sql";
 // biome-ignore format: one line per block keeps additions to a one-line diff
 export const blocks: AnyBlock[] = [
   transformSql,
+  clean,
+  selectFeatures,
   split,
   shuffle,
 ];

@@ -1,0 +1,143 @@
+import type { NodeSummary, RunEvent } from "../engine/events";
+
+/** Human durations: 850 ms, 2.4 s, 3 min 05 s. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m} min ${String(Math.round((ms % 60_000) / 1000)).padStart(2, "0")} s`;
+}
+
+export function bar(fraction: number, width = 20): string {
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
+  return `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+}
+
+function rowsOf(n: NodeSummary): string {
+  const tables = Object.values(n.outputs).filter((o) => o.rows !== undefined);
+  return tables.map((o) => o.rows!.toLocaleString("en-US")).join(" / ");
+}
+
+/** The final table: node, block, status, time, rows. */
+export function renderSummaryTable(nodes: readonly NodeSummary[]): string {
+  const header = ["node", "block", "status", "time", "rows"];
+  const rows = nodes.map((n) => [
+    n.id,
+    n.block,
+    n.status,
+    n.status === "skipped" ? "" : formatMs(n.ms),
+    rowsOf(n),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), line(widths.map((w) => "─".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+const SYMBOL = { ran: "✓", cached: "•", failed: "✗", skipped: "-" } as const;
+
+/**
+ * Progress on stderr. On a terminal a live line shows each running node with
+ * a bar; elsewhere (CI logs) one line per event, and progress in quarter steps
+ * for nodes that take long.
+ */
+export class ProgressPrinter {
+  private readonly running = new Map<
+    string,
+    { fraction: number; message?: string; started: number; lastQuarter: number }
+  >();
+  private liveShown = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+    private readonly verbose = false,
+  ) {
+    if (out.isTTY) {
+      this.timer = setInterval(() => this.drawLive(), 200);
+      this.timer.unref();
+    }
+  }
+
+  private write(line: string) {
+    this.clearLive();
+    this.out.write(`${line}\n`);
+    this.drawLive();
+  }
+
+  private clearLive() {
+    if (this.liveShown) this.out.write("\r\x1b[K");
+    this.liveShown = false;
+  }
+
+  private drawLive() {
+    if (!this.out.isTTY || this.running.size === 0) return;
+    const width = this.out.columns ?? 80;
+    const parts = [...this.running].map(([id, r]) => {
+      const secs = ((performance.now() - r.started) / 1000).toFixed(0);
+      return `${id} ${bar(r.fraction, 12)} ${Math.round(r.fraction * 100)}% ${secs}s${r.message ? ` ${r.message}` : ""}`;
+    });
+    this.out.write(`\r\x1b[K${parts.join("  |  ").slice(0, width - 1)}`);
+    this.liveShown = true;
+  }
+
+  handle(e: RunEvent): void {
+    switch (e.type) {
+      case "run.started":
+        this.write(`Running ${e.pipeline} (${e.nodes.length} nodes, run ${e.runId})`);
+        break;
+      case "node.started":
+        this.running.set(e.nodeId, { fraction: 0, started: performance.now(), lastQuarter: 0 });
+        this.write(`▶ ${e.nodeId} (${e.block}): ${e.reason}`);
+        break;
+      case "node.progress": {
+        const r = this.running.get(e.nodeId);
+        if (!r) break;
+        r.fraction = e.fraction;
+        r.message = e.message;
+        const quarter = Math.floor(e.fraction * 4);
+        if (!this.out.isTTY && quarter > r.lastQuarter && performance.now() - r.started > 1000) {
+          r.lastQuarter = quarter;
+          this.write(
+            `  ${e.nodeId} ${bar(e.fraction)} ${Math.round(e.fraction * 100)}%${e.message ? ` ${e.message}` : ""}`,
+          );
+        }
+        break;
+      }
+      case "node.log":
+        if (this.verbose || e.level === "warn" || e.level === "error") {
+          this.write(`  ${e.nodeId} ${e.level === "info" ? "" : `${e.level}: `}${e.message}`);
+        }
+        break;
+      case "node.metric":
+        if (this.verbose)
+          this.write(
+            `  ${e.nodeId} ${e.name} = ${e.value}${e.step !== undefined ? ` (step ${e.step})` : ""}`,
+          );
+        break;
+      case "node.finished": {
+        this.running.delete(e.nodeId);
+        const detail =
+          e.status === "failed"
+            ? `\n    ${e.error}`
+            : e.status === "skipped"
+              ? ` (${e.reason})`
+              : ` ${formatMs(e.ms)}`;
+        this.write(`${SYMBOL[e.status]} ${e.nodeId} ${e.status}${detail}`);
+        break;
+      }
+      case "run.finished":
+        this.write(`Run ${e.runId} ${e.status} in ${formatMs(e.ms)}`);
+        this.close();
+        break;
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.clearLive();
+  }
+}

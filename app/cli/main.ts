@@ -1,0 +1,214 @@
+import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { z } from "zod";
+import { catalog } from "../../nodes/index";
+import type { Catalog } from "../engine/block";
+import type { RunSummary } from "../engine/events";
+import { loadPipelineFile } from "../pipeline/file";
+import { parseOverrides } from "../pipeline/params";
+import { formatProblems, type Problem, planPipeline } from "../pipeline/validate";
+import { formatMs, ProgressPrinter, renderSummaryTable } from "./format";
+import { renderJunit } from "./junit";
+
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+/** Exit codes: 0 success, 1 the run failed, 2 the pipeline or the arguments are invalid. */
+export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
+
+const HELP = `dagwood — run machine-learning pipelines headless
+
+Usage:
+  dagwood run <pipeline.dag.json> [--project DIR] [--param name=value]... [--no-cache] [--json] [--junit FILE] [--verbose]
+  dagwood validate <pipeline.dag.json> [--param name=value]... [--json]
+  dagwood blocks [--json]
+
+Exit codes: 0 success, 1 the run failed (a node or a gate failed), 2 the pipeline or the arguments are invalid.
+`;
+
+class UsageError extends Error {}
+
+function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function printProblems(io: Io, file: string, problems: Problem[]) {
+  io.stderr.write(
+    `${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n${formatProblems(problems)}\n`,
+  );
+}
+
+async function loadAndPlan(file: string, params: string[], cat: Catalog) {
+  const loaded = await loadPipelineFile(file);
+  if (!loaded.pipeline) return { problems: loaded.problems };
+  let overrides: Record<string, unknown>;
+  try {
+    overrides = parseOverrides(params);
+  } catch (e) {
+    return { problems: [{ path: "$.params", message: (e as Error).message }] };
+  }
+  return planPipeline(loaded.pipeline, cat, overrides);
+}
+
+async function validateCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
+  const { values, positionals } = parse(args, {
+    param: { type: "string", multiple: true },
+    json: { type: "boolean" },
+  });
+  if (positionals.length !== 1) throw new UsageError("validate takes exactly one pipeline file");
+  const file = positionals[0]!;
+  const { problems } = await loadAndPlan(file, (values.param as string[]) ?? [], cat);
+  if (values.json)
+    io.stdout.write(`${JSON.stringify({ file, valid: problems.length === 0, problems }, null, 2)}\n`);
+  if (problems.length) {
+    if (!values.json) printProblems(io, file, problems);
+    return EXIT.invalid;
+  }
+  if (!values.json) io.stdout.write(`${file}: valid\n`);
+  return EXIT.ok;
+}
+
+function jsonSummary(s: RunSummary) {
+  return {
+    runId: s.runId,
+    pipeline: s.pipeline,
+    status: s.status,
+    ms: s.ms,
+    nodes: s.nodes.map((n) => ({
+      id: n.id,
+      block: n.block,
+      status: n.status,
+      ...(n.reason ? { reason: n.reason } : {}),
+      ms: n.ms,
+      ...(n.error ? { error: n.error } : {}),
+      outputs: n.outputs,
+    })),
+    metrics: s.metrics,
+  };
+}
+
+async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    param: { type: "string", multiple: true },
+    "no-cache": { type: "boolean" },
+    json: { type: "boolean" },
+    junit: { type: "string" },
+    verbose: { type: "boolean", short: "v" },
+    target: { type: "string", multiple: true },
+  });
+  if (positionals.length !== 1) throw new UsageError("run takes exactly one pipeline file");
+  const file = positionals[0]!;
+  const { plan, problems } = await loadAndPlan(file, (values.param as string[]) ?? [], cat);
+  if (!plan) {
+    printProblems(io, file, problems);
+    return EXIT.invalid;
+  }
+  // The engine and the stores load only when a run needs them, so validate and help start fast.
+  const [{ Project, findProjectDir }, { runPlan }] = await Promise.all([
+    import("../project/project"),
+    import("../engine/engine"),
+  ]);
+  const projectDir = values.project ? resolve(values.project as string) : findProjectDir(file);
+  let project: Awaited<ReturnType<typeof Project.open>>;
+  try {
+    project = await Project.open(projectDir);
+  } catch (e) {
+    io.stderr.write(`Cannot open project ${projectDir}: ${(e as Error).message}\n`);
+    return EXIT.failed;
+  }
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    io.stderr.write("\nCanceling… (press Ctrl+C again to quit at once)\n");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  const printer = new ProgressPrinter(io.stderr, Boolean(values.verbose));
+  let summary: RunSummary;
+  try {
+    summary = await runPlan({
+      project,
+      plan,
+      pipelinePath: resolve(file),
+      noCache: Boolean(values["no-cache"]),
+      signal: controller.signal,
+      onEvent: (e) => printer.handle(e),
+      targets: values.target as string[] | undefined,
+    });
+  } finally {
+    printer.close();
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+    project.close();
+  }
+  const table = renderSummaryTable(summary.nodes);
+  if (values.json) {
+    io.stderr.write(`${table}\n`);
+    io.stdout.write(`${JSON.stringify(jsonSummary(summary), null, 2)}\n`);
+  } else {
+    io.stdout.write(`\n${table}\n\n${summary.status} in ${formatMs(summary.ms)} (run ${summary.runId})\n`);
+  }
+  if (values.junit) await writeFile(values.junit as string, renderJunit(summary));
+  return summary.status === "succeeded" ? EXIT.ok : EXIT.failed;
+}
+
+function blocksCommand(args: string[], io: Io, cat: Catalog): number {
+  const { values } = parse(args, { json: { type: "boolean" } });
+  const list = [...cat.values()].map((b) => ({
+    kind: b.kind,
+    version: b.version,
+    title: b.title,
+    category: b.category,
+    description: b.description,
+    inputs: b.inputs,
+    outputs: b.outputs,
+    params: z.toJSONSchema(b.params, { io: "input" }),
+  }));
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+  } else {
+    for (const b of list) {
+      const ins = Object.keys(b.inputs).join(", ") || "—";
+      const outs = Object.keys(b.outputs).join(", ");
+      io.stdout.write(`${b.kind.padEnd(18)} ${b.category.padEnd(10)} ${ins} → ${outs}  ${b.title}\n`);
+    }
+  }
+  return EXIT.ok;
+}
+
+export async function main(argv: string[], io: Io = process, cat: Catalog = catalog): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "run":
+        return await runCommand(rest, io, cat);
+      case "validate":
+        return await validateCommand(rest, io, cat);
+      case "blocks":
+        return blocksCommand(rest, io, cat);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        io.stdout.write(HELP);
+        return command === undefined ? EXIT.invalid : EXIT.ok;
+      default:
+        throw new UsageError(`Unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`${e.message}\n\n${HELP}`);
+      return EXIT.invalid;
+    }
+    throw e;
+  }
+}
