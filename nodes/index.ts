@@ -1,5 +1,7 @@
 import { type AnyBlock, makeCatalog } from "../app/engine/block";
+import analyzeProfile from "./analyze-profile";
 import clean from "./clean";
+import ingestFile from "./ingest-file";
 import selectFeatures from "./select-features";
 import shuffle from "./shuffle";
 import split from "./split";
@@ -8,6 +10,8 @@ import transformSql from "./transform-sql";
 /** Every block kind, one line each. Adding a block is a file, its test, and a line here. */
 // biome-ignore format: one line per block keeps additions to a one-line diff
 export const blocks: AnyBlock[] = [
+  ingestFile,
+  analyzeProfile,
   transformSql,
   clean,
   selectFeatures,

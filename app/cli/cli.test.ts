@@ -1,0 +1,222 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SqliteMetadataStore } from "../store/metadata";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const BIN = join(ROOT, "bin", "dagwood");
+const EXAMPLE = join(ROOT, "resources", "examples", "starter");
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[]): { child: ChildProcess; done: Promise<Result>; stderr: () => string } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr!.on("data", (d) => {
+    stderr += d;
+  });
+  const done = new Promise<Result>((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, done, stderr: () => stderr };
+}
+
+const dagwood = (...args: string[]) => start(args).done;
+
+describe("dagwood CLI", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "dagwood-cli-"));
+    copyFileSync(join(EXAMPLE, "penguins.dag.json"), join(dir, "penguins.dag.json"));
+    writeFileSync(join(dir, "dagwood.json"), '{ "name": "cli-test" }\n');
+    writeFileSync(join(dir, "penguins.csv"), readFileSync(join(EXAMPLE, "data", "penguins.csv")));
+    const pipeline = JSON.parse(readFileSync(join(dir, "penguins.dag.json"), "utf8"));
+    pipeline.nodes.find((n: { id: string }) => n.id === "penguins").params.path = "penguins.csv";
+    writeFileSync(join(dir, "penguins.dag.json"), JSON.stringify(pipeline));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const statuses = (stdout: string) =>
+    Object.fromEntries(
+      (JSON.parse(stdout).nodes as { id: string; status: string; reason?: string }[]).map((n) => [
+        n.id,
+        n.reason ? `${n.status}: ${n.reason}` : n.status,
+      ]),
+    );
+
+  it("runs the example, reuses the cache, and re-runs only what a --param touches", async () => {
+    const file = join(dir, "penguins.dag.json");
+    const first = await dagwood("run", file, "--json", "--junit", join(dir, "junit.xml"));
+    expect(first.stderr).toMatch(/penguins/);
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(first.stdout);
+    expect(summary.status).toBe("succeeded");
+    expect(summary.runId).toMatch(/^\d{8}T\d{6}-[0-9a-f]{6}$/);
+    expect(statuses(first.stdout)).toEqual({
+      penguins: "ran: first run",
+      profile: "ran: first run",
+      clean: "ran: first run",
+      split: "ran: first run",
+    });
+    const split = summary.nodes.find((n: { id: string }) => n.id === "split");
+    expect(split.outputs.train.rows + split.outputs.test.rows).toBe(344);
+    expect(readFileSync(join(dir, "junit.xml"), "utf8")).toMatch(
+      /<testsuite name="penguins".*tests="4" failures="0"/,
+    );
+
+    const second = await dagwood("run", file, "--json");
+    expect(second.code).toBe(0);
+    expect(new Set(Object.values(statuses(second.stdout)))).toEqual(new Set(["cached"]));
+
+    const third = await dagwood("run", file, "--json", "--param", "seed=8");
+    expect(statuses(third.stdout)).toEqual({
+      penguins: "cached",
+      profile: "cached",
+      clean: "cached",
+      split: "ran: new params",
+    });
+
+    const human = await dagwood("run", file);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/node\s+block\s+status\s+time\s+rows/);
+    expect(human.stdout).toMatch(/split\s+split\s+cached/);
+  });
+
+  it("validates: a broken pipeline lists every problem with its path and exits 2", async () => {
+    const broken = {
+      format: "dagwood.pipeline/1",
+      name: "broken",
+      params: {},
+      nodes: [
+        { id: "a", block: "ingest.file", params: {} },
+        { id: "b", block: "no.such.block", params: {} },
+        { id: "c", block: "split", params: { testFraction: 3, seed: "${nope}" } },
+      ],
+      edges: [{ from: "a.out", to: "c.input" }],
+    };
+    writeFileSync(join(dir, "broken.dag.json"), JSON.stringify(broken));
+    const r = await dagwood("validate", join(dir, "broken.dag.json"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\$\.nodes\[0\]\.params\.path/);
+    expect(r.stderr).toMatch(/\$\.nodes\[1\]\.block: Unknown block "no\.such\.block"/);
+    expect(r.stderr).toMatch(/\$\.nodes\[2\]\.params\.testFraction/);
+    expect(r.stderr).toMatch(/\$\.nodes\[2\]\.params\.seed: Unknown parameter \$\{nope\}/);
+    expect(r.stderr).toMatch(/\$\.edges\[0\]\.to: Block split has no input "input"/);
+    const json = await dagwood("validate", join(dir, "broken.dag.json"), "--json");
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout).problems.length).toBeGreaterThanOrEqual(5);
+
+    const ok = await dagwood("validate", join(dir, "penguins.dag.json"));
+    expect(ok.code).toBe(0);
+  });
+
+  it("exits 2 for text that is not JSON, an unknown format, a cycle or bad arguments", async () => {
+    writeFileSync(join(dir, "bad.dag.json"), "{ not json");
+    const notJson = await dagwood("run", join(dir, "bad.dag.json"));
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/Not valid JSON at line 1/);
+
+    writeFileSync(
+      join(dir, "v9.dag.json"),
+      JSON.stringify({ format: "dagwood.pipeline/9", name: "x", nodes: [] }),
+    );
+    const v9 = await dagwood("run", join(dir, "v9.dag.json"));
+    expect(v9.code).toBe(2);
+    expect(v9.stderr).toMatch(/Unknown pipeline format version/);
+
+    const cycle = {
+      format: "dagwood.pipeline/1",
+      name: "cycle",
+      nodes: [
+        { id: "s1", block: "shuffle", params: {} },
+        { id: "s2", block: "shuffle", params: {} },
+      ],
+      edges: [
+        { from: "s1.out", to: "s2.in" },
+        { from: "s2.out", to: "s1.in" },
+      ],
+    };
+    writeFileSync(join(dir, "cycle.dag.json"), JSON.stringify(cycle));
+    const c = await dagwood("validate", join(dir, "cycle.dag.json"));
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/cycle: s1 → s2 → s1/);
+
+    expect((await dagwood("run")).code).toBe(2);
+    expect((await dagwood("frobnicate")).code).toBe(2);
+    expect((await dagwood("run", join(dir, "penguins.dag.json"), "--bogus")).code).toBe(2);
+    const badParam = await dagwood("run", join(dir, "penguins.dag.json"), "--param", "sed=1");
+    expect(badParam.code).toBe(2);
+    expect(badParam.stderr).toMatch(/no parameter "sed"/);
+  });
+
+  it("exits 1 when a node fails, naming the node, block and cause", async () => {
+    const p = JSON.parse(readFileSync(join(dir, "penguins.dag.json"), "utf8"));
+    p.nodes.find((n: { id: string }) => n.id === "split").params.column = "speciez";
+    writeFileSync(join(dir, "fail.dag.json"), JSON.stringify(p));
+    const r = await dagwood("run", join(dir, "fail.dag.json"), "--json");
+    expect(r.code).toBe(1);
+    const split = JSON.parse(r.stdout).nodes.find((n: { id: string }) => n.id === "split");
+    expect(split.status).toBe("failed");
+    expect(split.error).toMatch(/^Node "split" \(split\) failed: .*speciez/);
+  });
+
+  it("recovers from a process killed mid-run: finished nodes stay cached, the rest re-run", async () => {
+    const slow = {
+      format: "dagwood.pipeline/1",
+      name: "slow",
+      nodes: [
+        { id: "penguins", block: "ingest.file", params: { path: "penguins.csv" } },
+        {
+          id: "heavy",
+          block: "transform.sql",
+          params: {
+            query:
+              "SELECT species, (SELECT count(*) FROM range(400000000) r WHERE r.range % 7 = 0) AS n FROM input",
+          },
+        },
+        { id: "after", block: "shuffle", params: {} },
+      ],
+      edges: [
+        { from: "penguins.out", to: "heavy.in" },
+        { from: "heavy.out", to: "after.in" },
+      ],
+    };
+    const file = join(dir, "slow.dag.json");
+    writeFileSync(file, JSON.stringify(slow));
+    const run = start(["run", file]);
+    while (!/▶ heavy/.test(run.stderr())) {
+      if (run.child.exitCode !== null) throw new Error(`exited early: ${run.stderr()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    run.child.kill("SIGKILL");
+    await run.done;
+
+    const again = await dagwood("run", file, "--json");
+    expect(again.code).toBe(0);
+    expect(statuses(again.stdout)).toEqual({
+      penguins: "cached",
+      heavy: "ran: first run",
+      after: "ran: first run",
+    });
+    const rows = JSON.parse(again.stdout).nodes.find((n: { id: string }) => n.id === "after").outputs.out
+      .rows;
+    expect(rows).toBe(344);
+    const store = new SqliteMetadataStore(join(dir, ".dagwood", "metadata.sqlite"));
+    try {
+      expect(store.listRuns().map((r) => r.status)).toEqual(["succeeded", "interrupted"]);
+    } finally {
+      store.close();
+    }
+  });
+});

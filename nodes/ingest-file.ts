@@ -1,0 +1,322 @@
+import { open, stat } from "node:fs/promises";
+import { z } from "zod";
+import { ident, literal, type SqlSession } from "../app/data/sql";
+import { type BlockContext, BlockError, defineBlock } from "../app/engine/block";
+
+const FORMATS = ["auto", "csv", "tsv", "parquet", "json", "ndjson"] as const;
+type Format = Exclude<(typeof FORMATS)[number], "auto">;
+
+const BY_EXTENSION: Record<string, Format> = {
+  csv: "csv",
+  tsv: "tsv",
+  tab: "tsv",
+  parquet: "parquet",
+  json: "json",
+  ndjson: "ndjson",
+  jsonl: "ndjson",
+};
+
+/**
+ * A DuckDB type name: one word, an optional "(p, s)" and optional "[]" suffixes
+ * (multi-word names have one-word aliases: TIMESTAMPTZ, DOUBLE). Type names
+ * are spliced into CAST(... AS <type>), so nothing else may pass.
+ */
+const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_]*(\(\d+(, ?\d+)?\))?(\[\d*\])*$/;
+
+/** Delimiters DuckDB's sniffer tries; a one-column result whose first line holds one is suspicious. */
+const DELIMITER_CANDIDATES = [",", ";", "\t", "|"];
+
+const Params = z.object({
+  path: z
+    .string()
+    .min(1, "Give the path of the file to read")
+    .describe("File to read, relative to the project folder (e.g. data/penguins.csv)"),
+  format: z
+    .enum(FORMATS)
+    .default("auto")
+    .describe("File format; auto picks it from the extension (.csv .tsv .parquet .json .ndjson/.jsonl)"),
+  delimiter: z
+    .string()
+    .min(1)
+    .max(4)
+    .optional()
+    .describe('CSV field separator, e.g. ";" or \\t for tab; detected when left empty (tab for TSV)'),
+  header: z.boolean().default(true).describe("CSV/TSV: the first line holds the column names"),
+  columns: z
+    .record(
+      z.string().min(1),
+      z.string().regex(TYPE_NAME, "must be a DuckDB type name such as VARCHAR, BIGINT, DOUBLE, DATE"),
+    )
+    .optional()
+    .describe(
+      'Column types that override the inferred ones, e.g. {"zip": "VARCHAR", "price": "DECIMAL(10,2)"}',
+    ),
+  nullValues: z
+    .array(z.string())
+    .optional()
+    .describe('CSV/TSV: values read as missing (besides empty fields), e.g. ["NA", "-"]'),
+});
+type IngestParams = z.output<typeof Params>;
+
+function formatOf(params: IngestParams): Format {
+  if (params.format !== "auto") return params.format;
+  const ext = /\.([A-Za-z0-9]+)$/.exec(params.path.replace(/\.gz$/i, ""))?.[1]?.toLowerCase() ?? "";
+  const format = BY_EXTENSION[ext];
+  if (!format) {
+    throw new BlockError(
+      `Cannot tell the format of ${params.path} from its extension. Set "format" to csv, tsv, parquet, json or ndjson.`,
+    );
+  }
+  return format;
+}
+
+function delimiterOf(params: IngestParams, format: Format): string | undefined {
+  if (params.delimiter) return params.delimiter === "\\t" ? "\t" : params.delimiter;
+  return format === "tsv" ? "\t" : undefined;
+}
+
+/** The read_csv/read_parquet/read_json call for the file; CSV type overrides go in as `types`. */
+function readerSql(file: SourceFile, types?: Record<string, string>): string {
+  const path = literal(file.abs);
+  if (file.format === "parquet") return `read_parquet(${path})`;
+  if (file.format === "json") return `read_json(${path}, format='array')`;
+  if (file.format === "ndjson") return `read_json(${path}, format='newline_delimited')`;
+  const options = [`header=${file.header}`];
+  if (file.delimiter) options.push(`delim=${literal(file.delimiter)}`);
+  if (types) {
+    const entries = Object.entries(types).map(([name, type]) => `${literal(name)}: ${literal(type)}`);
+    options.push(`types={${entries.join(", ")}}`);
+  }
+  // DuckDB's nullstr replaces the default (the empty field), so keep the empty field in the list.
+  if (file.nullValues?.length) {
+    options.push(`nullstr=[${["", ...file.nullValues].map(literal).join(", ")}]`);
+  }
+  return `read_csv(${path}, ${options.join(", ")})`;
+}
+
+/** Turns DuckDB's read errors into one line that names the file, the line and what to do. */
+function explainReadError(
+  error: unknown,
+  abs: string,
+  shown: string,
+  overrides: Record<string, string> = {},
+): BlockError {
+  const raw = (error as Error).message ?? String(error);
+  const message = raw.split(abs).join(shown);
+  const prefix = `Could not read ${shown}:`;
+  const line = /CSV Error on Line: (\d+)/.exec(message)?.[1] ?? /in line (\d+)/.exec(message)?.[1];
+  const at = line ? ` line ${line}` : "";
+  let m = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(message);
+  if (m && line) {
+    return new BlockError(
+      `${prefix} line ${line} has ${m[2]} fields, expected ${m[1]}. Fix that row, or set "delimiter" if the file is not separated by the detected one.`,
+    );
+  }
+  if (/not utf-8 encoded|invalid UTF-8/i.test(message)) {
+    return new BlockError(
+      `${prefix} the file is not UTF-8 encoded (first bad bytes on${at || " an unknown line"}). Re-save it as UTF-8 (in Excel: Save As "CSV UTF-8") and run again.`,
+    );
+  }
+  m = /Error when converting column "(.+?)"\. Could not convert string "(.*?)" to '(.+?)'/.exec(message);
+  if (m) {
+    const fix = /This type was auto-detected/.test(message)
+      ? `The type was guessed from the first rows; set "columns": {"${m[1]}": "VARCHAR"} (or a fitting type) to override it.`
+      : `Fix the value, or choose another type for "${m[1]}" in "columns".`;
+    return new BlockError(
+      `${prefix}${at}${at && ","} column "${m[1]}": "${m[2]}" is not a valid ${m[3]}. ${fix}`,
+    );
+  }
+  m = /Could not convert (?:string )?'(.*?)' to (\S+) when casting from source column (.+)$/m.exec(message);
+  if (m) {
+    const type = overrides[m[3]!] ?? m[2];
+    return new BlockError(
+      `${prefix} column "${m[3]}": "${m[1]}" cannot be converted to ${type}. Fix the value, or choose another type for "${m[3]}" in "columns".`,
+    );
+  }
+  if (/Malformed JSON/.test(message)) {
+    const why = /: ([^:]+?)\.?\s*$/m.exec(message.split("\n")[0] ?? "")?.[1] ?? "malformed JSON";
+    return new BlockError(`${prefix} malformed JSON on${at || " an unknown line"} (${why}).`);
+  }
+  if (/Expected top-level JSON array/.test(message)) {
+    return new BlockError(
+      `${prefix} it does not hold a JSON array. If it has one JSON object per line, set "format" to "ndjson".`,
+    );
+  }
+  if (/No magic bytes|not a parquet file|too small to be a Parquet file/i.test(message)) {
+    return new BlockError(`${prefix} it is not a Parquet file. Check the file, or set "format" to match it.`);
+  }
+  if (/file system operations are disabled/.test(message)) {
+    return new BlockError(
+      `${prefix} it links to a file outside the project folder, which blocks may not read. Copy the file into the project, or add its folder to "dataFolders" in dagwood.json.`,
+    );
+  }
+  // DuckDB prefixes its messages with the error class ("Invalid Input Error: ..."), which tells the user nothing.
+  return new BlockError(`${prefix} ${message.split("\n")[0]?.replace(/^[A-Za-z ]+ Error: /, "")}`);
+}
+
+/** The file's first line (up to 64 KiB), to check a one-column CSV against its header. */
+async function firstLine(abs: string): Promise<string> {
+  const handle = await open(abs, "r");
+  try {
+    const buffer = Buffer.alloc(65536);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead).toString("utf8").split(/\r?\n/)[0] ?? "";
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * When the sniffer cannot fit every row to one dialect it falls back to one
+ * column (or gives up), hiding the row at fault. Re-reading with the dialect
+ * fixed makes DuckDB name that row; this throws that error, if there is one.
+ */
+async function findMalformedRow(sql: SqlSession, abs: string, delimiter: string, header: boolean) {
+  const file = literal(abs);
+  const dialect = `delim=${literal(delimiter)}, header=${header}`;
+  const sniffed = await sql
+    .one<{ Columns: { name: string }[] }>(
+      `SELECT Columns FROM sniff_csv(${file}, ${dialect}, ignore_errors=true)`,
+    )
+    .catch(() => undefined);
+  if (!sniffed || sniffed.Columns.length < 2) return;
+  const columns = sniffed.Columns.map((c) => `${literal(c.name)}: 'VARCHAR'`).join(", ");
+  await sql.run(
+    `SELECT count(*) FROM read_csv(${file}, auto_detect=false, ${dialect}, quote='"', escape='"', columns={${columns}})`,
+  );
+}
+
+/**
+ * Turns a failed read into a BlockError. When the sniffer could not fit
+ * every row to one dialect, a strict re-read names the row at fault first.
+ */
+async function readFailure(ctx: BlockContext, error: unknown, file: SourceFile): Promise<BlockError> {
+  if (file.delimiter && /not possible to automatically detect the CSV parsing dialect/.test(String(error))) {
+    const strict = await findMalformedRow(ctx.sql, file.abs, file.delimiter, file.header).catch((e) => e);
+    if (strict) return explainReadError(strict, file.abs, file.shown);
+  }
+  return explainReadError(error, file.abs, file.shown, file.overrides);
+}
+
+/**
+ * A CSV read as a single column although its first line holds a delimiter
+ * usually means the sniffer gave up on a malformed row: throw that row's error.
+ */
+async function checkSingleColumn(ctx: BlockContext, columns: number, file: SourceFile): Promise<void> {
+  if (!file.csv || columns !== 1) return;
+  const header = await firstLine(file.abs);
+  const suspects = file.delimiter ? [file.delimiter] : DELIMITER_CANDIDATES;
+  for (const candidate of suspects.filter((d) => header.includes(d))) {
+    const strict = await findMalformedRow(ctx.sql, file.abs, candidate, file.header).catch((e) => e);
+    if (strict) throw explainReadError(strict, file.abs, file.shown);
+  }
+}
+
+/** Checks each override names an existing column and a type DuckDB knows, before the full read. */
+async function checkOverrides(ctx: BlockContext, file: SourceFile, overrides: Record<string, string>) {
+  const reader = readerSql(file);
+  const present = await ctx.sql
+    .all<{ column_name: string }>(`DESCRIBE SELECT * FROM ${reader}`)
+    .then((rows) => rows.map((r) => r.column_name))
+    .catch(async (e) => {
+      throw await readFailure(ctx, e, file);
+    });
+  const lower = new Set(present.map((n) => n.toLowerCase()));
+  for (const [name, type] of Object.entries(overrides)) {
+    if (!lower.has(name.toLowerCase())) {
+      await checkSingleColumn(ctx, present.length, file);
+      throw new BlockError(
+        `"columns" sets a type for "${name}", but ${file.shown} has no such column. Its columns are: ${present.join(", ")}.`,
+      );
+    }
+    try {
+      await ctx.sql.run(`SELECT CAST(NULL AS ${type})`);
+    } catch {
+      throw new BlockError(
+        `"columns" gives "${name}" the unknown type ${type}. Use a DuckDB type such as VARCHAR, BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP or DECIMAL(10,2).`,
+      );
+    }
+  }
+}
+
+/** Everything about the file the reading steps share. */
+interface SourceFile {
+  abs: string;
+  /** The path as the user gave it, for messages. */
+  shown: string;
+  format: Format;
+  csv: boolean;
+  delimiter: string | undefined;
+  header: boolean;
+  nullValues: string[] | undefined;
+  overrides: Record<string, string> | undefined;
+}
+
+async function ingest(ctx: BlockContext, params: IngestParams, out: string): Promise<void> {
+  const abs = ctx.resolvePath(params.path);
+  const shown = params.path;
+  const format = formatOf(params);
+  const info = await stat(abs).catch(() => undefined);
+  if (!info) {
+    throw new BlockError(`File not found: ${shown}. Check the path; it is relative to the project folder.`);
+  }
+  if (!info.isFile()) throw new BlockError(`${shown} is a folder, not a file.`);
+  if (info.size === 0)
+    throw new BlockError(`${shown} is empty (0 bytes). Check that it was written completely.`);
+  const csv = format === "csv" || format === "tsv";
+  if (!csv && (params.delimiter || params.nullValues || !params.header)) {
+    ctx.log(
+      `"delimiter", "header" and "nullValues" apply to CSV and TSV only; ignored for ${format}`,
+      "warn",
+    );
+  }
+  const overrides = params.columns && Object.keys(params.columns).length ? params.columns : undefined;
+  const file: SourceFile = {
+    abs,
+    shown,
+    format,
+    csv,
+    delimiter: delimiterOf(params, format),
+    header: params.header,
+    nullValues: params.nullValues,
+    overrides,
+  };
+  if (overrides) await checkOverrides(ctx, file, overrides);
+
+  // CSV takes its overrides at parse time (so "007" read as VARCHAR keeps its zeros); the typed formats cast.
+  let select = `SELECT * FROM ${readerSql(file, csv ? overrides : undefined)}`;
+  if (overrides && !csv) {
+    const casts = Object.entries(overrides).map(([n, t]) => `CAST(${ident(n)} AS ${t}) AS ${ident(n)}`);
+    select = `SELECT * REPLACE (${casts.join(", ")}) FROM ${readerSql(file)}`;
+  }
+  try {
+    await ctx.sql.run(`CREATE OR REPLACE TABLE ${ident(out)} AS ${select}`);
+  } catch (error) {
+    throw await readFailure(ctx, error, file);
+  }
+  await checkSingleColumn(ctx, (await ctx.sql.columns(out)).length, file);
+}
+
+export default defineBlock({
+  kind: "ingest.file",
+  version: 1,
+  title: "Read file",
+  category: "Data",
+  description:
+    "Reads a CSV, TSV, Parquet, JSON or NDJSON file from the project into a table, inferring column types; override any type by column name.",
+  inputs: {},
+  outputs: { out: { type: "table" } },
+  params: Params,
+  async run(ctx, _inputs, params) {
+    ctx.progress(0, `Reading ${params.path}`);
+    const out = ctx.newTable("out");
+    await ingest(ctx, params, out);
+    const { n } = await ctx.sql.one<{ n: number }>(`SELECT count(*) AS n FROM ${ident(out)}`);
+    ctx.log(`Read ${n} rows from ${params.path}`);
+    ctx.progress(1);
+    return { out: { type: "table", name: out } };
+  },
+  async externalFingerprint(ctx, params) {
+    return ctx.hashFile(ctx.resolvePath(params.path));
+  },
+});
