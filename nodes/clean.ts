@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { ident, isNumericType, literal, type SqlSession } from "../app/data/sql";
-import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
+import {
+  type BlockContext,
+  BlockError,
+  defineBlock,
+  requireColumns,
+  requireTable,
+} from "../app/engine/block";
 import type { ColumnInfo } from "../app/engine/ports";
 
 /**
@@ -76,28 +82,6 @@ interface Relation {
   name: string;
   columns: ColumnInfo[];
   rows: number;
-}
-
-function columnList(columns: readonly ColumnInfo[]): string {
-  return columns.map((c) => c.name).join(", ");
-}
-
-/** Finds each named column, or explains which names exist (and why a name may be gone). */
-function requireColumns(
-  names: readonly string[],
-  columns: readonly ColumnInfo[],
-  param: string,
-  gone: (name: string) => string | undefined = () => undefined,
-): ColumnInfo[] {
-  return [...new Set(names)].map((name) => {
-    const found = columns.find((c) => c.name === name);
-    if (found) return found;
-    const near = columns.find((c) => c.name.toLowerCase() === name.toLowerCase());
-    const hint = gone(name) ?? (near ? ` Did you mean "${near.name}"?` : "");
-    throw new BlockError(
-      `Column "${name}" in ${param} does not exist.${hint} Columns are: ${columnList(columns)}.`,
-    );
-  });
 }
 
 /** A record entry, ignoring inherited keys: a column may well be called "constructor". */

@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { ident, isNumericType, type SqlSession } from "../app/data/sql";
-import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
+import {
+  type BlockContext,
+  BlockError,
+  defineBlock,
+  requireColumns,
+  requireTable,
+} from "../app/engine/block";
 import type { ColumnInfo } from "../app/engine/ports";
 
 const params = z.object({
@@ -43,16 +49,6 @@ const params = z.object({
 
 /** Pairwise correlations per statement, so very wide tables do not build one enormous query. */
 const PAIRS_PER_QUERY = 200;
-
-function requireColumns(names: readonly string[], columns: readonly ColumnInfo[], param: string): void {
-  for (const name of names) {
-    if (!columns.some((c) => c.name === name)) {
-      throw new BlockError(
-        `Column "${name}" in ${param} does not exist. Columns are: ${columns.map((c) => c.name).join(", ")}.`,
-      );
-    }
-  }
-}
 
 const asDouble = (c: ColumnInfo) => `${ident(c.name)}::DOUBLE`;
 const finite = (c: ColumnInfo) => `isfinite(${asDouble(c)})`;

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { SqlSession } from "../data/sql";
-import type { BlockOutput, PortSpec, PortValue, TableValue } from "./ports";
+import type { BlockOutput, ColumnInfo, PortSpec, PortValue, TableValue } from "./ports";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -88,4 +88,26 @@ export function requireTable(inputs: BlockInputs, port: string): TableValue {
   if (!v) throw new BlockError(`Input "${port}" is not connected`);
   if (v.type !== "table") throw new BlockError(`Input "${port}" must be a table, got ${v.type}`);
   return v;
+}
+
+/**
+ * Finds each named column of a table, or throws an error that lists the
+ * columns there are; `gone` may explain why a name is missing (dropped,
+ * renamed by an earlier step).
+ */
+export function requireColumns(
+  names: readonly string[],
+  columns: readonly ColumnInfo[],
+  param: string,
+  gone: (name: string) => string | undefined = () => undefined,
+): ColumnInfo[] {
+  return [...new Set(names)].map((name) => {
+    const found = columns.find((c) => c.name === name);
+    if (found) return found;
+    const near = columns.find((c) => c.name.toLowerCase() === name.toLowerCase());
+    const hint = gone(name) ?? (near ? ` Did you mean "${near.name}"?` : "");
+    throw new BlockError(
+      `Column "${name}" in ${param} does not exist.${hint} Columns are: ${columns.map((c) => c.name).join(", ")}.`,
+    );
+  });
 }
