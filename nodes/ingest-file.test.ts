@@ -251,7 +251,7 @@ describe("ingest.file", () => {
         writeFileSync(join(outside, "secret.csv"), "a\n1\n");
         symlinkSync(join(outside, "secret.csv"), join(p.dir, "data", "link.csv"));
         await expect(fails({ path: "data/link.csv" })).rejects.toThrow(
-          /^Could not read data\/link\.csv: it links to a file outside the project folder/,
+          /"data\/link\.csv" links to a file outside the project folder/,
         );
       } finally {
         rmSync(outside, { recursive: true, force: true });

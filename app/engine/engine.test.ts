@@ -61,6 +61,7 @@ const addOne = defineBlock({
     if (p.fail) throw new BlockError("column i is cursed");
     const out = ctx.newTable("out");
     ctx.progress(0.5, "adding");
+    ctx.log(`adding ${p.k}`);
     const from = p.slow
       ? `(SELECT i FROM ${ident(t.name)} WHERE (SELECT count(*) FROM range(100000000000)) > 0)`
       : ident(t.name);
@@ -301,5 +302,11 @@ describe("engine", () => {
     expect(project.metadata.metrics(s.runId)).toEqual([
       { runId: s.runId, nodeId: "src", name: "rows", value: 5, step: null },
     ]);
+    expect(
+      project.metadata
+        .logs(s.runId)
+        .map((l) => `${l.nodeId} ${l.level} ${l.message}`)
+        .sort(),
+    ).toEqual(["a info adding 1", "b info adding 10", "side info adding 100"]);
   });
 });

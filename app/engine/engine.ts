@@ -194,7 +194,10 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
         metrics.push({ node: node.id, name, value, ...(step !== undefined ? { step } : {}) });
         emit({ type: "node.metric", runId, nodeId: node.id, name, value, step });
       },
-      log: (message, level = "info") => emit({ type: "node.log", runId, nodeId: node.id, level, message }),
+      log: (message, level = "info") => {
+        metadata.logMessage({ runId, nodeId: node.id, level, message });
+        emit({ type: "node.log", runId, nodeId: node.id, level, message });
+      },
       signal,
       runId,
       nodeId: node.id,

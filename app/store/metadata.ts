@@ -40,6 +40,13 @@ export interface MetricRecord {
   step: number | null;
 }
 
+export interface LogRecord {
+  runId: string;
+  nodeId: string;
+  level: string;
+  message: string;
+}
+
 /**
  * Run bookkeeping: runs, node runs, metrics. One interface; the SQLite
  * implementation below is the only one, and tests open it on ":memory:".
@@ -50,10 +57,12 @@ export interface MetadataStore {
   recordNodeRun(node: NodeRunRecord): void;
   logMetrics(metrics: MetricRecord[]): void;
   logMetric(metric: MetricRecord): void;
+  logMessage(entry: LogRecord): void;
   getRun(id: string): RunRecord | undefined;
   listRuns(opts?: { pipeline?: string; limit?: number }): RunRecord[];
   nodeRuns(runId: string): NodeRunRecord[];
   metrics(runId: string): MetricRecord[];
+  logs(runId: string): LogRecord[];
   /** The most recent node run of a node that produced outputs (ran or cached), to explain why it runs again. */
   lastCompletedNodeRun(pipeline: string, nodeId: string): NodeRunRecord | undefined;
   close(): void;
@@ -98,7 +107,15 @@ const MIGRATIONS: string[] = [
      step INTEGER,
      ts TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
    );
-   CREATE INDEX metrics_run ON metrics (run_id, node_id, name);`,
+   CREATE INDEX metrics_run ON metrics (run_id, node_id, name);
+   CREATE TABLE logs (
+     run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+     node_id TEXT NOT NULL,
+     level TEXT NOT NULL,
+     message TEXT NOT NULL,
+     ts TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+   );
+   CREATE INDEX logs_run ON logs (run_id);`,
 ];
 
 interface RunRow {
@@ -241,6 +258,25 @@ export class SqliteMetadataStore implements MetadataStore {
 
   logMetric(metric: MetricRecord): void {
     this.logMetrics([metric]);
+  }
+
+  logMessage(e: LogRecord): void {
+    this.db
+      .prepare("INSERT INTO logs (run_id, node_id, level, message) VALUES (?, ?, ?, ?)")
+      .run(e.runId, e.nodeId, e.level, e.message);
+  }
+
+  logs(runId: string): LogRecord[] {
+    return (
+      this.db
+        .prepare("SELECT run_id, node_id, level, message FROM logs WHERE run_id = ? ORDER BY rowid")
+        .all(runId) as {
+        run_id: string;
+        node_id: string;
+        level: string;
+        message: string;
+      }[]
+    ).map((r) => ({ runId: r.run_id, nodeId: r.node_id, level: r.level, message: r.message }));
   }
 
   getRun(id: string): RunRecord | undefined {
