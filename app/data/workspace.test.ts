@@ -1,0 +1,49 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createTestProject, type TestProject } from "../engine/testing";
+
+describe("workspace", () => {
+  let p: TestProject;
+  beforeEach(async () => {
+    p = await createTestProject();
+  });
+  afterEach(() => p.close());
+
+  it("fingerprints content: insensitive to row order, sensitive to duplicates, names and types", async () => {
+    const base = await p.table("a", "SELECT * FROM (VALUES (1, 'x'), (2, 'y')) t(i, s)");
+    const reordered = await p.table("b", "SELECT * FROM (VALUES (2, 'y'), (1, 'x')) t(i, s)");
+    const doubled = await p.table(
+      "c",
+      "SELECT * FROM (VALUES (1, 'x'), (1, 'x'), (2, 'y'), (2, 'y')) t(i, s)",
+    );
+    const pairs = await p.table("d", "SELECT * FROM (VALUES (1, 'x'), (1, 'x')) t(i, s) WHERE false");
+    const renamed = await p.table("e", "SELECT * FROM (VALUES (1, 'x'), (2, 'y')) t(j, s)");
+    const retyped = await p.table("f", "SELECT i::DOUBLE AS i, s FROM (VALUES (1, 'x'), (2, 'y')) t(i, s)");
+    expect(reordered.fingerprint).toBe(base.fingerprint);
+    expect(base.rows).toBe(2);
+    // Under XOR, the duplicated pairs would cancel out to the empty table.
+    expect(new Set([base, doubled, pairs, renamed, retyped].map((t) => t.fingerprint)).size).toBe(5);
+  });
+
+  it("keeps SQL inside the allowed folders and its settings locked", async () => {
+    await expect(p.sql.run("SELECT * FROM read_csv('/etc/passwd')")).rejects.toThrow(
+      /disabled by configuration/,
+    );
+    await expect(p.sql.run("COPY (SELECT 1) TO '/tmp/dagwood-escape.csv'")).rejects.toThrow(
+      /disabled by configuration/,
+    );
+    await expect(p.sql.run("SET enable_external_access = true")).rejects.toThrow(/locked/);
+    await expect(p.sql.run("SET allowed_directories = ['/']")).rejects.toThrow(/locked/);
+    await expect(p.sql.run("INSTALL httpfs")).rejects.toThrow();
+    await p.sql.run(`COPY (SELECT 1 AS one) TO '${p.dir}/inside.csv'`);
+    expect(await p.sql.all(`SELECT * FROM read_csv('${p.dir}/inside.csv')`)).toEqual([{ one: 1 }]);
+  });
+
+  it("keeps cache entries and file hashes", async () => {
+    await p.workspace.putCached("k1", "shuffle", '{"out":1}');
+    expect(await p.workspace.getCached("k1")).toBe('{"out":1}');
+    await p.workspace.dropCached("k1");
+    expect(await p.workspace.getCached("k1")).toBeUndefined();
+    await p.workspace.rememberFileHash("/x", 10, 5.5, "abc");
+    expect(await p.workspace.fileHashMemo("/x")).toEqual({ size: 10, mtime_ms: 5.5, hash: "abc" });
+  });
+});
