@@ -7,7 +7,7 @@ import { ident } from "../data/sql";
 import { validatePipelineText } from "../pipeline/validate";
 import { Project } from "../project/project";
 import { BlockError, defineBlock, makeCatalog, requireTable } from "./block";
-import { runPlan } from "./engine";
+import { inspectCache, runPlan } from "./engine";
 import type { RunEvent } from "./events";
 
 let concurrent = 0;
@@ -277,6 +277,14 @@ describe("engine", () => {
     expect(byNode(s).slow).toBe("failed");
     expect(s.nodes.find((n) => n.id === "slow")!.error).toMatch(/canceled/);
     expect(byNode(s).after).toMatch(/^skipped/);
+  });
+
+  it("tells which nodes are stale without running them", async () => {
+    const plan = (k: number) => validatePipelineText(chain(k), catalog).plan!;
+    expect(await inspectCache(project, plan(1))).toEqual({ src: "stale", a: "stale", side: "stale", b: "stale" });
+    await run(chain(1));
+    expect(await inspectCache(project, plan(1))).toEqual({ src: "cached", a: "cached", side: "cached", b: "cached" });
+    expect(await inspectCache(project, plan(2))).toEqual({ src: "cached", a: "stale", side: "cached", b: "stale" });
   });
 
   it("runs only a target and its ancestors", async () => {

@@ -24,6 +24,87 @@ export interface RunOptions {
   concurrency?: number;
   /** Run only these nodes and what they depend on ("run to here"). */
   targets?: string[];
+  /** The run's id, when the caller needs it before the run starts. */
+  runId?: string;
+}
+
+interface KeyParts {
+  key: string;
+  paramsHash: string;
+  inputsHash: string;
+}
+
+function fingerprintContext(project: Project): FingerprintContext {
+  const { workspace } = project;
+  return {
+    projectDir: project.dir,
+    resolvePath: (p) => resolveProjectPath(project.dir, project.allowedDirs, p),
+    hashFile: (p) =>
+      hashFile(p, { get: (x) => workspace.fileHashMemo(x), put: (...a) => workspace.rememberFileHash(...a) }),
+  };
+}
+
+/** A node's cache key: block kind and version, resolved params, input fingerprints, external state. */
+async function nodeKey(node: ResolvedNode, inputs: BlockInputs, fctx: FingerprintContext): Promise<KeyParts> {
+  const external = node.block.externalFingerprint
+    ? await node.block.externalFingerprint(fctx, node.params)
+    : null;
+  const paramsHash = sha256(stableStringify(node.params)).slice(0, 32);
+  const inputsHash = sha256(
+    stableStringify({
+      inputs: Object.fromEntries(Object.entries(inputs).map(([p, v]) => [p, v?.fingerprint])),
+      external,
+    }),
+  ).slice(0, 32);
+  const key = sha256(stableStringify([node.block.kind, node.block.version, paramsHash, inputsHash]));
+  return { key, paramsHash, inputsHash };
+}
+
+/** A cache entry's outputs, if every table it names is still in the workspace. */
+async function lookUpCache(project: Project, key: string): Promise<Record<string, PortValue> | undefined> {
+  const { workspace } = project;
+  const text = await workspace.getCached(key);
+  if (!text) return undefined;
+  const values = JSON.parse(text) as Record<string, PortValue>;
+  for (const v of Object.values(values)) {
+    // A table lost since (deleted by hand) makes the entry useless: run again.
+    if (v.type === "table" && !(await workspace.tableExists(v.name))) {
+      await workspace.dropCached(key);
+      return undefined;
+    }
+  }
+  return values;
+}
+
+/**
+ * Which nodes a run would take from the cache and which it would run, without
+ * running anything: the editor marks the latter stale. A node below a stale
+ * one is stale too, since its inputs are not known yet.
+ */
+export async function inspectCache(
+  project: Project,
+  plan: Plan,
+): Promise<Record<string, "cached" | "stale">> {
+  const fctx = fingerprintContext(project);
+  const outputs = new Map<string, Record<string, PortValue>>();
+  const state: Record<string, "cached" | "stale"> = {};
+  for (const node of plan.order) {
+    const inputs: BlockInputs = {};
+    let known = true;
+    for (const [port, src] of Object.entries(node.inputs)) {
+      const v = outputs.get(src.node)?.[src.port];
+      if (!v) known = false;
+      inputs[port] = v;
+    }
+    const cached = known
+      ? await nodeKey(node, inputs, fctx)
+          .then((k) => lookUpCache(project, k.key))
+          .catch(() => undefined)
+      : undefined;
+    if (cached) outputs.set(node.id, cached);
+    state[node.id] = cached ? "cached" : "stale";
+  }
+  return state;
 }
 
 export function newRunId(now = new Date()): string {
@@ -76,7 +157,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   const { workspace, metadata } = project;
   const signal = opts.signal ?? new AbortController().signal;
   const emit = (e: RunEvent) => opts.onEvent?.(e);
-  const runId = newRunId();
+  const runId = opts.runId ?? newRunId();
   const pipelineName = plan.pipeline.name;
   const nodes = selectNodes(plan, opts.targets);
   const started = performance.now();
@@ -98,12 +179,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   const metrics: RunSummary["metrics"] = [];
   const inFlight = new Map<string, Promise<Record<string, PortValue>>>();
 
-  const fingerprintCtx: FingerprintContext = {
-    projectDir: project.dir,
-    resolvePath: (p) => resolveProjectPath(project.dir, project.allowedDirs, p),
-    hashFile: (p) =>
-      hashFile(p, { get: (x) => workspace.fileHashMemo(x), put: (...a) => workspace.rememberFileHash(...a) }),
-  };
+  const fingerprintCtx = fingerprintContext(project);
 
   const finish = (node: ResolvedNode, s: Omit<NodeSummary, "id" | "block">, keys: Partial<KeyParts> = {}) => {
     status.set(node.id, s.status);
@@ -126,12 +202,6 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     emit({ type: "node.finished", runId, nodeId: node.id, block: node.block.kind, ...s });
   };
 
-  interface KeyParts {
-    key: string;
-    paramsHash: string;
-    inputsHash: string;
-  }
-
   const whyRun = (node: ResolvedNode, k: KeyParts): string => {
     if (opts.noCache) return "forced (--no-cache)";
     const last = metadata.lastCompletedNodeRun(pipelineName, node.id);
@@ -142,20 +212,6 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     if (last.paramsHash !== k.paramsHash) why.push("new params");
     if (last.inputsHash !== k.inputsHash) why.push("new input data");
     return why.length ? why.join(", ") : "not in cache";
-  };
-
-  const lookUpCache = async (key: string): Promise<Record<string, PortValue> | undefined> => {
-    const text = await workspace.getCached(key);
-    if (!text) return undefined;
-    const values = JSON.parse(text) as Record<string, PortValue>;
-    for (const v of Object.values(values)) {
-      // A table lost since (deleted by hand) makes the entry useless: run again.
-      if (v.type === "table" && !(await workspace.tableExists(v.name))) {
-        await workspace.dropCached(key);
-        return undefined;
-      }
-    }
-    return values;
   };
 
   const execute = async (
@@ -240,21 +296,10 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     for (const [port, src] of Object.entries(node.inputs)) inputs[port] = outputs.get(src.node)?.[src.port];
     let k: KeyParts | undefined;
     try {
-      const external = node.block.externalFingerprint
-        ? await node.block.externalFingerprint(fingerprintCtx, node.params)
-        : null;
-      const paramsHash = sha256(stableStringify(node.params)).slice(0, 32);
-      const inputsHash = sha256(
-        stableStringify({
-          inputs: Object.fromEntries(Object.entries(inputs).map(([p, v]) => [p, v?.fingerprint])),
-          external,
-        }),
-      ).slice(0, 32);
-      const key = sha256(stableStringify([node.block.kind, node.block.version, paramsHash, inputsHash]));
-      k = { key, paramsHash, inputsHash };
-
+      k = await nodeKey(node, inputs, fingerprintCtx);
+      const key = k.key;
       const shared = inFlight.get(key);
-      const cached = shared ? await shared : opts.noCache ? undefined : await lookUpCache(key);
+      const cached = shared ? await shared : opts.noCache ? undefined : await lookUpCache(project, key);
       if (cached) {
         outputs.set(node.id, cached);
         finish(node, { status: "cached", ms: ms(), outputs: summarize(cached) }, k);

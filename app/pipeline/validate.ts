@@ -53,6 +53,11 @@ export function parsePipelineText(text: string): ParseResult {
       ],
     };
   }
+  return parsePipelineObject(json);
+}
+
+/** Checks a parsed JSON value: format version and shape. */
+export function parsePipelineObject(json: unknown): ParseResult {
   if (!json || typeof json !== "object" || Array.isArray(json)) {
     return { problems: [{ path: "$", message: "A pipeline file holds one JSON object" }] };
   }
