@@ -281,10 +281,25 @@ describe("engine", () => {
 
   it("tells which nodes are stale without running them", async () => {
     const plan = (k: number) => validatePipelineText(chain(k), catalog).plan!;
-    expect(await inspectCache(project, plan(1))).toEqual({ src: "stale", a: "stale", side: "stale", b: "stale" });
+    expect(await inspectCache(project, plan(1))).toEqual({
+      src: "stale",
+      a: "stale",
+      side: "stale",
+      b: "stale",
+    });
     await run(chain(1));
-    expect(await inspectCache(project, plan(1))).toEqual({ src: "cached", a: "cached", side: "cached", b: "cached" });
-    expect(await inspectCache(project, plan(2))).toEqual({ src: "cached", a: "stale", side: "cached", b: "stale" });
+    expect(await inspectCache(project, plan(1))).toEqual({
+      src: "cached",
+      a: "cached",
+      side: "cached",
+      b: "cached",
+    });
+    expect(await inspectCache(project, plan(2))).toEqual({
+      src: "cached",
+      a: "stale",
+      side: "cached",
+      b: "stale",
+    });
   });
 
   it("runs only a target and its ancestors", async () => {

@@ -28,7 +28,7 @@ export type RunEvent =
       error?: string;
       outputs: Record<string, OutputSummary>;
     }
-  | { type: "run.finished"; runId: string; status: RunStatus; ms: number };
+  | { type: "run.finished"; runId: string; status: RunStatus; ms: number; error?: string };
 
 export interface NodeSummary {
   id: string;

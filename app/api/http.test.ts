@@ -1,0 +1,206 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { catalog } from "../../nodes/index";
+import type { RunEvent } from "./api";
+import { type CoreApi, createCoreApi } from "./core";
+import { type HttpBridge, startHttpBridge } from "./http";
+
+const EXAMPLE = join(import.meta.dirname, "..", "..", "resources", "examples", "starter");
+
+describe("HTTP bridge", () => {
+  let dir: string;
+  let api: CoreApi;
+  let bridge: HttpBridge;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "dagwood-http-"));
+    mkdirSync(join(dir, "data"));
+    mkdirSync(join(dir, "ui"));
+    writeFileSync(join(dir, "data", "penguins.csv"), readFileSync(join(EXAMPLE, "data", "penguins.csv")));
+    writeFileSync(join(dir, "penguins.dag.json"), readFileSync(join(EXAMPLE, "penguins.dag.json")));
+    writeFileSync(join(dir, "ui", "index.html"), "<!doctype html><title>Dagwood</title>");
+    api = await createCoreApi({ catalog, projectDir: dir });
+    bridge = await startHttpBridge({ api, staticDir: join(dir, "ui") });
+  });
+  afterAll(async () => {
+    await bridge.close();
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = (method: string, args: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${bridge.origin}/api/${method}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-dagwood-token": bridge.token, ...headers },
+      body: JSON.stringify(args),
+    });
+  const ok = async <T = unknown>(method: string, args: unknown = {}): Promise<T> => {
+    const res = await call(method, args);
+    const body = (await res.json()) as { result: T; error?: string };
+    if (res.status !== 200) throw new Error(`${method}: ${res.status} ${body.error}`);
+    return body.result;
+  };
+
+  it("listens on loopback only and prints a URL with the token", () => {
+    expect(bridge.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{20,}$/);
+  });
+
+  it("refuses requests without the token (401), from another Origin or Host (403)", async () => {
+    const noToken = await fetch(`${bridge.origin}/api/listBlocks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(noToken.status).toBe(401);
+    expect((await call("listBlocks", {}, { "x-dagwood-token": "wrong" })).status).toBe(401);
+    expect((await fetch(`${bridge.origin}/`)).status).toBe(401);
+    expect((await call("listBlocks", {}, { origin: "https://evil.example" })).status).toBe(403);
+    expect((await call("listBlocks", {}, { origin: bridge.origin })).status).toBe(200);
+  });
+
+  it("answers wrong-shaped arguments with 400 and the schema's message", async () => {
+    const res = await call("previewTable", { table: "users; DROP TABLE x", limit: "ten" });
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: string };
+    expect(error).toMatch(/Invalid arguments for previewTable: table: not a node output table name; limit:/);
+    const notJson = await fetch(`${bridge.origin}/api/listBlocks`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-dagwood-token": bridge.token },
+      body: "{nope",
+    });
+    expect(notJson.status).toBe(400);
+    expect((await call("noSuchMethod", {})).status).toBe(404);
+    const big = await call("validatePipeline", { document: { pad: "x".repeat(9 * 1024 * 1024) } });
+    expect(big.status).toBe(413);
+  });
+
+  it("serves the UI with a CSP and sets the token cookie on the first load", async () => {
+    const res = await fetch(`${bridge.url}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-security-policy")).toMatch(/script-src 'self'/);
+    const cookie = res.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/HttpOnly; SameSite=Strict/);
+    const again = await fetch(`${bridge.origin}/`, { headers: { cookie: cookie.split(";")[0]! } });
+    expect(again.status).toBe(200);
+    const traversal = await fetch(`${bridge.origin}/..%2F..%2Fpenguins.dag.json`, {
+      headers: { cookie: cookie.split(";")[0]! },
+    });
+    expect(await traversal.text()).not.toMatch(/dagwood\.pipeline/);
+  });
+
+  it("opens, validates, saves and refuses paths outside the project", async () => {
+    const project = await ok<{ pipelines: string[] }>("getProject");
+    expect(project.pipelines).toEqual(["penguins.dag.json"]);
+    const blocks =
+      await ok<{ kind: string; paramsSchema: { properties: Record<string, unknown> } }[]>("listBlocks");
+    expect(blocks.find((b) => b.kind === "split")!.paramsSchema.properties).toHaveProperty("testFraction");
+    const loaded = await ok<{ text: string; document: Record<string, unknown>; problems: unknown[] }>(
+      "loadPipeline",
+      {
+        path: "penguins.dag.json",
+      },
+    );
+    expect(loaded.problems).toEqual([]);
+    const saved = await ok<{ text: string }>("savePipeline", {
+      path: "copy.dag.json",
+      document: loaded.document,
+    });
+    expect(saved.text).toBe(loaded.text);
+    expect(readFileSync(join(dir, "copy.dag.json"), "utf8")).toBe(loaded.text);
+    expect(
+      (await call("savePipeline", { path: "../escape.dag.json", document: loaded.document })).status,
+    ).toBe(403);
+    expect((await call("loadPipeline", { path: "/etc/passwd" })).status).toBe(400);
+
+    const withUnknown = structuredClone(loaded.document) as { nodes: { block: string; params: unknown }[] };
+    withUnknown.nodes[0] = { ...withUnknown.nodes[0]!, block: "from.the.future", params: { keep: [1, 2] } };
+    const { problems } = await ok<{ problems: { message: string }[] }>("validatePipeline", {
+      document: withUnknown,
+    });
+    expect(problems[0]!.message).toMatch(/Unknown block "from\.the\.future"/);
+    const kept = await ok<{ text: string }>("savePipeline", {
+      path: "future.dag.json",
+      document: withUnknown,
+    });
+    expect(kept.text).toMatch(/"from\.the\.future"/);
+    expect(kept.text).toMatch(/"keep": \[\s+1,\s+2\s+\]/);
+  });
+
+  it("runs a pipeline, streams its events, and previews and profiles its tables", async () => {
+    const events: RunEvent[] = [];
+    const controller = new AbortController();
+    const stream = await fetch(`${bridge.origin}/api/events`, {
+      headers: { "x-dagwood-token": bridge.token },
+      signal: controller.signal,
+    });
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk);
+        let end = buffer.indexOf("\n\n");
+        while (end >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (frame.startsWith("data: ")) events.push(JSON.parse(frame.slice(6)));
+          end = buffer.indexOf("\n\n");
+        }
+        if (events.some((e) => e.type === "run.finished")) return;
+      }
+    })();
+    const loaded = await ok<{ document: Record<string, unknown> }>("loadPipeline", {
+      path: "penguins.dag.json",
+    });
+    const before = await ok<{ nodes: Record<string, string> }>("cacheState", { document: loaded.document });
+    expect(new Set(Object.values(before.nodes))).toEqual(new Set(["stale"]));
+    const { runId } = await ok<{ runId: string }>("startRun", {
+      document: loaded.document,
+      path: "penguins.dag.json",
+    });
+    await reading;
+    controller.abort();
+    expect(
+      events.filter((e) => e.type === "node.finished").map((e) => (e as { status: string }).status),
+    ).toEqual(["ran", "ran", "ran", "ran"]);
+    const after = await ok<{ nodes: Record<string, string> }>("cacheState", { document: loaded.document });
+    expect(new Set(Object.values(after.nodes))).toEqual(new Set(["cached"]));
+
+    const detail = await ok<{
+      run: { status: string };
+      nodes: { nodeId: string; outputs: Record<string, { table?: string }> }[];
+    }>("getRun", { runId });
+    expect(detail.run.status).toBe("succeeded");
+    const table = detail.nodes.find((n) => n.nodeId === "penguins")!.outputs.out!.table!;
+    const page = await ok<{ rows: Record<string, unknown>[]; total: number; columns: unknown[] }>(
+      "previewTable",
+      {
+        table,
+        offset: 10,
+        limit: 5,
+        orderBy: { column: "body_mass_g", desc: true },
+      },
+    );
+    expect(page.total).toBe(344);
+    expect(page.rows).toHaveLength(5);
+    const masses = page.rows.map((r) => r.body_mass_g as number);
+    expect([...masses].sort((a, b) => b - a)).toEqual(masses);
+    expect((await call("previewTable", { table, orderBy: { column: "nope" } })).status).toBe(400);
+    expect((await call("previewTable", { table: "t_00_out" })).status).toBe(404);
+
+    const profile = await ok<{ rows: number; columns: { name: string; kind: string }[] }>("profileTable", {
+      table,
+    });
+    expect(profile.rows).toBe(344);
+    expect(profile.columns.find((c) => c.name === "species")!.kind).toBe("categorical");
+    const report = await ok<{ data: { kind: string } }>("getReport", {
+      runId,
+      nodeId: "profile",
+      port: "report",
+    });
+    expect(report.data.kind).toBe("profile");
+    const runs = await ok<{ id: string }[]>("listRuns", {});
+    expect(runs[0]!.id).toBe(runId);
+  });
+});
