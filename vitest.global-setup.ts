@@ -2,5 +2,5 @@
 export default async function setup() {
   // @ts-expect-error: a plain ESM script without types
   const { build } = await import("./bin/build.mjs");
-  await build();
+  await build({ targets: ["cli"] });
 }

@@ -25,6 +25,7 @@ Usage:
   dagwood run <pipeline.dag.json> [--project DIR] [--param name=value]... [--no-cache] [--json] [--junit FILE] [--verbose]
   dagwood validate <pipeline.dag.json> [--param name=value]... [--json]
   dagwood blocks [--json]
+  dagwood ui [--project DIR] [--port N] [--host 127.0.0.1]
 
 Exit codes: 0 success, 1 the run failed (a node or a gate failed), 2 the pipeline or the arguments are invalid.
 `;
@@ -185,6 +186,56 @@ function blocksCommand(args: string[], io: Io, cat: Catalog): number {
   return EXIT.ok;
 }
 
+async function uiCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string" },
+  });
+  if (positionals.length) throw new UsageError("ui takes no positional arguments (use --project DIR)");
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be 0..65535, got ${values.port}`);
+  const [{ createCoreApi }, { startHttpBridge }, { join, dirname }, { fileURLToPath }] = await Promise.all([
+    import("../api/core"),
+    import("../api/http"),
+    import("node:path"),
+    import("node:url"),
+  ]);
+  let api: Awaited<ReturnType<typeof createCoreApi>>;
+  try {
+    api = await createCoreApi({
+      catalog: cat,
+      projectDir: values.project ? resolve(values.project as string) : undefined,
+    });
+  } catch (e) {
+    io.stderr.write(`Cannot open project ${values.project}: ${(e as Error).message}\n`);
+    return EXIT.failed;
+  }
+  // dist/cli/main.js → dist/renderer
+  const staticDir = join(dirname(fileURLToPath(import.meta.url)), "..", "renderer");
+  const bridge = await startHttpBridge({
+    api,
+    host: (values.host as string) ?? "127.0.0.1",
+    port,
+    staticDir,
+  });
+  io.stdout.write(`Dagwood is running at ${bridge.url}\n`);
+  if (values.host && !["127.0.0.1", "localhost", "::1"].includes(values.host as string)) {
+    io.stderr.write(
+      `Warning: listening on ${values.host}, reachable from other machines. Anyone with the token can use it.\n`,
+    );
+  }
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await bridge.close();
+  await api.close();
+  return EXIT.ok;
+}
+
 export async function main(argv: string[], io: Io = process, cat: Catalog = catalog): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -195,6 +246,8 @@ export async function main(argv: string[], io: Io = process, cat: Catalog = cata
         return await validateCommand(rest, io, cat);
       case "blocks":
         return blocksCommand(rest, io, cat);
+      case "ui":
+        return await uiCommand(rest, io, cat);
       case undefined:
       case "help":
       case "--help":

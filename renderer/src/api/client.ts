@@ -1,0 +1,87 @@
+/**
+ * The renderer's only way to the core: the typed Api, over Electron IPC when
+ * the preload exposed it, else over the HTTP bridge of browser mode. Both
+ * carry the same methods; only types come from app/api.
+ */
+import type { Api, ApiMethod, RunEvent } from "../../../app/api/api";
+
+declare global {
+  interface Window {
+    /** Set by the Electron preload: one function per Api method, and the event stream. */
+    dagwood?: {
+      call(method: ApiMethod, args: unknown): Promise<unknown>;
+      onEvent(listener: (event: RunEvent) => void): () => void;
+    };
+  }
+}
+
+/** An error the core reported, with its HTTP-like status. */
+export class ApiCallError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiCallError";
+  }
+}
+
+const TOKEN_KEY = "dagwood.token";
+
+/** Takes the token from the URL once, then hides it from the address bar. */
+function takeToken(): string {
+  const url = new URL(window.location.href);
+  const fromUrl = url.searchParams.get("token");
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    url.searchParams.delete("token");
+    window.history.replaceState(null, "", url.toString());
+  }
+  return sessionStorage.getItem(TOKEN_KEY) ?? "";
+}
+
+function httpTransport() {
+  const token = takeToken();
+  const listeners = new Set<(e: RunEvent) => void>();
+  let source: EventSource | undefined;
+  const connect = () => {
+    // EventSource sends the cookie set by the first page load; the token rides along for safety.
+    source = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
+    source.onmessage = (m) => {
+      const event = JSON.parse(m.data) as RunEvent;
+      for (const l of listeners) l(event);
+    };
+  };
+  return {
+    async call(method: ApiMethod, args: unknown): Promise<unknown> {
+      const res = await fetch(`/api/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-dagwood-token": token },
+        body: JSON.stringify(args ?? {}),
+      });
+      const body = (await res.json().catch(() => ({ error: res.statusText }))) as {
+        result?: unknown;
+        error?: string;
+      };
+      if (!res.ok) throw new ApiCallError(res.status, body.error ?? res.statusText);
+      return body.result;
+    },
+    onEvent(listener: (e: RunEvent) => void) {
+      if (!source) connect();
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+function createApi(): Api {
+  const transport = window.dagwood ?? httpTransport();
+  return new Proxy({} as Api, {
+    get(_target, prop: string) {
+      if (prop === "onEvent") return transport.onEvent;
+      return (args: unknown) => transport.call(prop as ApiMethod, args ?? {});
+    },
+  });
+}
+
+export const api: Api = createApi();
