@@ -9,6 +9,7 @@ import type { RunEvent, RunSummary } from "../engine/events";
 import type { PortSpec } from "../engine/ports";
 import type { Problem } from "../pipeline/validate";
 import type { LogRecord, MetricRecord, NodeRunRecord, RunRecord } from "../store/metadata";
+import { API_METHODS, type ApiMethod } from "./api-methods";
 
 export type { ColumnProfile, ProfileReport } from "../../nodes/analyze-profile";
 export type { LogRecord, MetricRecord, NodeRunRecord, PortSpec, Problem, RunEvent, RunRecord, RunSummary };
@@ -106,10 +107,14 @@ export const API_ARGS = {
   }),
   profileTable: z.object({ table: tableName }),
   getReport: z.object({ runId: z.string().min(1).max(100), nodeId, port: z.string().min(1).max(100) }),
-} as const;
+} as const satisfies Record<ApiMethod, z.ZodType>;
 
-export type ApiMethod = keyof typeof API_ARGS;
-export const API_METHODS = Object.keys(API_ARGS) as ApiMethod[];
+// Every listed method has a schema (above) and every schema a listed method (here).
+type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const _methodsMatch: Exact<keyof typeof API_ARGS, ApiMethod> = true;
+void _methodsMatch;
+
+export { API_METHODS, type ApiMethod };
 export type ApiArgs<M extends ApiMethod> = z.input<(typeof API_ARGS)[M]>;
 
 export interface ApiResults {

@@ -5,24 +5,11 @@ import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import { ApiError } from "./api";
 import type { CoreApi } from "./core";
+import { CONTENT_SECURITY_POLICY } from "./csp";
 
 /** Largest request body the bridge reads (a 300-node pipeline is ~100 KB). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const COOKIE = "dagwood_token";
-
-/** The page may load only its own code; no inline script, no framing. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
 
 const MIME: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

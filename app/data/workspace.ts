@@ -39,6 +39,9 @@ export function isInside(path: string, dirs: readonly string[]): boolean {
  * extensions from outside, and cannot change those settings back.
  */
 export class Workspace {
+  /** Node computations under way, by cache key, shared by every run in this workspace. */
+  readonly inFlight = new Map<string, Promise<unknown>>();
+
   private constructor(
     readonly instance: DuckDBInstance,
     readonly allowedDirs: readonly string[],

@@ -272,7 +272,8 @@ describe("engine", () => {
     const t0 = Date.now();
     controller.abort();
     const s = await pending;
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // DESIGN: cancel takes effect within a second.
+    expect(Date.now() - t0).toBeLessThan(1000);
     expect(s.status).toBe("canceled");
     expect(byNode(s).slow).toBe("failed");
     expect(s.nodes.find((n) => n.id === "slow")!.error).toMatch(/canceled/);
@@ -300,6 +301,38 @@ describe("engine", () => {
       side: "cached",
       b: "stale",
     });
+  });
+
+  it("computes nodes with the same key once, even when they start together", async () => {
+    const p = pipeline(
+      [
+        { id: "src", block: "test.values", params: { n: 1000 } },
+        { id: "a1", block: "test.add", params: {} },
+        { id: "a2", block: "test.add", params: {} },
+        { id: "a3", block: "test.add", params: {} },
+      ],
+      [
+        { from: "src.out", to: "a1.in" },
+        { from: "src.out", to: "a2.in" },
+        { from: "src.out", to: "a3.in" },
+      ],
+    );
+    for (let i = 0; i < 3; i++) {
+      const s = await run(p, { noCache: i === 2 });
+      expect(s.status).toBe("succeeded");
+      const copies = s.nodes.filter((n) => n.id !== "src");
+      expect(copies.filter((n) => n.status === "ran").length).toBe(i === 1 ? 0 : 1);
+      expect(new Set(copies.map((n) => n.outputs.out!.table)).size).toBe(1);
+    }
+  });
+
+  it("gives a cached node the metrics of the run that computed it", async () => {
+    const first = await run(chain(1));
+    const second = await run(chain(1));
+    expect(second.metrics).toEqual(first.metrics);
+    expect(project.metadata.metrics(second.runId).map((m) => [m.nodeId, m.name, m.value])).toEqual([
+      ["src", "rows", 5],
+    ]);
   });
 
   it("runs only a target and its ancestors", async () => {

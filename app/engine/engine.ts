@@ -28,6 +28,12 @@ export interface RunOptions {
   runId?: string;
 }
 
+interface NodeJob {
+  values: Record<string, PortValue>;
+  ran: boolean;
+  reason?: string;
+}
+
 interface KeyParts {
   key: string;
   paramsHash: string;
@@ -177,7 +183,6 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   const status = new Map<string, NodeStatus>();
   const summaries: NodeSummary[] = [];
   const metrics: RunSummary["metrics"] = [];
-  const inFlight = new Map<string, Promise<Record<string, PortValue>>>();
 
   const fingerprintCtx = fingerprintContext(project);
 
@@ -233,7 +238,8 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       },
       resolvePath: fingerprintCtx.resolvePath,
       newTable: (port) => {
-        const name = `t_${k.key.slice(0, 24)}_${port.replace(/\W/g, "_")}${created.length ? `_${created.length}` : ""}`;
+        // Names are fresh for every execution; the cache entry maps the key to them.
+        const name = `t_${randomBytes(8).toString("hex")}_${port.replace(/\W/g, "_")}`;
         created.push(name);
         return name;
       },
@@ -296,22 +302,56 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     for (const [port, src] of Object.entries(node.inputs)) inputs[port] = outputs.get(src.node)?.[src.port];
     let k: KeyParts | undefined;
     try {
-      k = await nodeKey(node, inputs, fingerprintCtx);
-      const key = k.key;
-      const shared = inFlight.get(key);
-      const cached = shared ? await shared : opts.noCache ? undefined : await lookUpCache(project, key);
-      if (cached) {
-        outputs.set(node.id, cached);
-        finish(node, { status: "cached", ms: ms(), outputs: summarize(cached) }, k);
-        return;
+      const parts = await nodeKey(node, inputs, fingerprintCtx);
+      k = parts;
+      // One job per key in the whole workspace, registered before any await:
+      // nodes (of this run or another) with the same key share it instead of
+      // computing the same outputs twice into one another's tables.
+      let job = workspace.inFlight.get(parts.key) as Promise<NodeJob> | undefined;
+      const owner = !job;
+      if (!job) {
+        job = (async (): Promise<NodeJob> => {
+          const cached = opts.noCache ? undefined : await lookUpCache(project, parts.key);
+          if (cached) return { values: cached, ran: false };
+          const reason = whyRun(node, parts);
+          emit({ type: "node.started", runId, nodeId: node.id, block: node.block.kind, reason });
+          return { values: await execute(node, inputs, parts), ran: true, reason };
+        })();
+        workspace.inFlight.set(parts.key, job);
+        job.then(
+          () => workspace.inFlight.delete(parts.key),
+          () => workspace.inFlight.delete(parts.key),
+        );
       }
-      const reason = whyRun(node, k);
-      emit({ type: "node.started", runId, nodeId: node.id, block: node.block.kind, reason });
-      const pending = execute(node, inputs, k);
-      inFlight.set(key, pending);
-      const values = await pending;
-      outputs.set(node.id, values);
-      finish(node, { status: "ran", reason, ms: ms(), outputs: summarize(values) }, k);
+      const result = await job;
+      outputs.set(node.id, result.values);
+      if (owner && result.ran) {
+        finish(
+          node,
+          { status: "ran", reason: result.reason, ms: ms(), outputs: summarize(result.values) },
+          parts,
+        );
+      } else {
+        // A cached node reports the metrics of the run that computed it, so every run's record is whole.
+        for (const m of metadata.metricsForCacheKey(parts.key)) {
+          metadata.logMetric({ runId, nodeId: node.id, name: m.name, value: m.value, step: m.step });
+          metrics.push({
+            node: node.id,
+            name: m.name,
+            value: m.value,
+            ...(m.step !== null ? { step: m.step } : {}),
+          });
+          emit({
+            type: "node.metric",
+            runId,
+            nodeId: node.id,
+            name: m.name,
+            value: m.value,
+            step: m.step ?? undefined,
+          });
+        }
+        finish(node, { status: "cached", ms: ms(), outputs: summarize(result.values) }, parts);
+      }
     } catch (e) {
       const cause = signal.aborted && isInterrupt(e) ? "canceled" : (e as Error).message;
       finish(

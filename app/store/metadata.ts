@@ -58,6 +58,8 @@ export interface MetadataStore {
   logMetrics(metrics: MetricRecord[]): void;
   logMetric(metric: MetricRecord): void;
   logMessage(entry: LogRecord): void;
+  /** The metrics logged by the latest node run that computed the outputs under this cache key. */
+  metricsForCacheKey(key: string): { name: string; value: number; step: number | null }[];
   getRun(id: string): RunRecord | undefined;
   listRuns(opts?: { pipeline?: string; limit?: number }): RunRecord[];
   nodeRuns(runId: string): NodeRunRecord[];
@@ -258,6 +260,18 @@ export class SqliteMetadataStore implements MetadataStore {
 
   logMetric(metric: MetricRecord): void {
     this.logMetrics([metric]);
+  }
+
+  metricsForCacheKey(key: string): { name: string; value: number; step: number | null }[] {
+    const producer = this.db
+      .prepare(
+        "SELECT run_id, node_id FROM node_runs WHERE cache_key = ? AND status = 'ran' ORDER BY seq DESC LIMIT 1",
+      )
+      .get(key) as { run_id: string; node_id: string } | undefined;
+    if (!producer) return [];
+    return this.db
+      .prepare("SELECT name, value, step FROM metrics WHERE run_id = ? AND node_id = ? ORDER BY rowid")
+      .all(producer.run_id, producer.node_id) as { name: string; value: number; step: number | null }[];
   }
 
   logMessage(e: LogRecord): void {

@@ -4,13 +4,15 @@
  * carry the same methods; only types come from app/api.
  */
 import type { Api, ApiMethod, RunEvent } from "../../../app/api/api";
+import type { IpcReply, MenuMessage } from "../../../app/api/ipc-contract";
 
 declare global {
   interface Window {
-    /** Set by the Electron preload: one function per Api method, and the event stream. */
+    /** Set by the Electron preload: one function per Api method, the event stream, menu commands. */
     dagwood?: {
-      call(method: ApiMethod, args: unknown): Promise<unknown>;
+      api: Record<ApiMethod, (args: unknown) => Promise<IpcReply>>;
       onEvent(listener: (event: RunEvent) => void): () => void;
+      onMenu(listener: (message: MenuMessage) => void): () => void;
     };
   }
 }
@@ -74,8 +76,24 @@ function httpTransport() {
   };
 }
 
+function ipcTransport(bridge: NonNullable<Window["dagwood"]>) {
+  return {
+    async call(method: ApiMethod, args: unknown): Promise<unknown> {
+      const reply = await bridge.api[method](args);
+      if (!reply.ok) throw new ApiCallError(reply.status, reply.error);
+      return reply.result;
+    },
+    onEvent: bridge.onEvent,
+  };
+}
+
+/** Menu commands from the desktop app's native menu; in browser mode there are none. */
+export function onMenuCommand(listener: (message: MenuMessage) => void): () => void {
+  return window.dagwood?.onMenu(listener) ?? (() => undefined);
+}
+
 function createApi(): Api {
-  const transport = window.dagwood ?? httpTransport();
+  const transport = window.dagwood ? ipcTransport(window.dagwood) : httpTransport();
   return new Proxy({} as Api, {
     get(_target, prop: string) {
       if (prop === "onEvent") return transport.onEvent;

@@ -1,0 +1,33 @@
+/**
+ * The IPC contract between the preload and the main process: one channel per
+ * Api method, replies wrapped so an error keeps its status across the bridge.
+ */
+import type { ApiMethod } from "./api-methods";
+
+export const IPC_PREFIX = "dagwood:api:";
+export const IPC_EVENTS = "dagwood:event";
+export const IPC_MENU = "dagwood:menu";
+
+export const channelOf = (method: ApiMethod) => `${IPC_PREFIX}${method}`;
+
+export type IpcReply = { ok: true; result: unknown } | { ok: false; status: number; error: string };
+
+/** Menu commands the main process sends the renderer; each names an editor action. */
+export const MENU_COMMANDS = [
+  "new",
+  "open",
+  "save",
+  "saveAs",
+  "exportJson",
+  "undo",
+  "redo",
+  "run",
+  "stop",
+  "projectOpened",
+] as const;
+export type MenuCommand = (typeof MENU_COMMANDS)[number];
+export interface MenuMessage {
+  command: MenuCommand;
+  /** A path chosen in a dialog, for open/saveAs/exportJson/projectOpened. */
+  path?: string;
+}

@@ -1,0 +1,234 @@
+/**
+ * The Electron main process: one window with contextIsolation, sandbox and no
+ * Node integration, a strict CSP, navigation and new windows blocked; native
+ * menus and dialogs; the engine runs here (its heavy work in DuckDB's threads).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  type IpcMainInvokeEvent,
+  ipcMain,
+  Menu,
+  type MenuItemConstructorOptions,
+  session,
+  shell,
+} from "electron";
+import { ApiError } from "../app/api/api";
+import { API_METHODS } from "../app/api/api-methods";
+import { type CoreApi, createCoreApi } from "../app/api/core";
+import { CONTENT_SECURITY_POLICY } from "../app/api/csp";
+import { channelOf, IPC_EVENTS, IPC_MENU, type IpcReply, type MenuMessage } from "../app/api/ipc-contract";
+import { catalog } from "../nodes/index";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const RENDERER = join(here, "..", "renderer", "index.html");
+const RENDERER_URL = pathToFileURL(RENDERER).toString();
+const RECENT_FILE = () => join(app.getPath("userData"), "recent-projects.json");
+const MAX_RECENT = 10;
+
+let win: BrowserWindow | null = null;
+let api: CoreApi;
+
+function readRecent(): string[] {
+  try {
+    const list = JSON.parse(readFileSync(RECENT_FILE(), "utf8"));
+    return Array.isArray(list)
+      ? list.filter((x): x is string => typeof x === "string").slice(0, MAX_RECENT)
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+function rememberProject(dir: string) {
+  const list = [dir, ...readRecent().filter((d) => d !== dir)].slice(0, MAX_RECENT);
+  writeFileSync(RECENT_FILE(), JSON.stringify(list));
+  app.addRecentDocument(dir);
+  buildMenu();
+}
+
+const send = (message: MenuMessage) => win?.webContents.send(IPC_MENU, message);
+
+/** Only our own page may call the Api: a frame from anywhere else gets nothing. */
+function trusted(event: IpcMainInvokeEvent): boolean {
+  const url = event.senderFrame?.url ?? "";
+  return url === RENDERER_URL || url.startsWith(`${RENDERER_URL}#`) || url.startsWith(`${RENDERER_URL}?`);
+}
+
+function registerIpc() {
+  for (const method of API_METHODS) {
+    // One handler per method; core.call validates the arguments with the method's zod schema.
+    ipcMain.handle(channelOf(method), async (event, args: unknown): Promise<IpcReply> => {
+      if (!trusted(event))
+        return { ok: false, status: 403, error: "Calls are accepted from the app's own page only" };
+      try {
+        return { ok: true, result: await api.call(method, args) };
+      } catch (e) {
+        const status = e instanceof ApiError ? e.status : 500;
+        return { ok: false, status, error: (e as Error).message };
+      }
+    });
+  }
+  api.onEvent((e) => win?.webContents.send(IPC_EVENTS, e));
+}
+
+async function openProjectDialog() {
+  if (!win) return;
+  const r = await dialog.showOpenDialog(win, { title: "Open project folder", properties: ["openDirectory"] });
+  const dir = r.filePaths[0];
+  if (r.canceled || !dir) return;
+  await openProject(dir);
+}
+
+async function openProject(dir: string) {
+  try {
+    await api.openProject({ dir });
+    rememberProject(dir);
+    send({ command: "projectOpened", path: dir });
+  } catch (e) {
+    dialog.showErrorBox("Cannot open project", (e as Error).message);
+  }
+}
+
+async function saveDialog(command: "saveAs" | "exportJson" | "new") {
+  if (!win) return;
+  const project = await api.getProject({});
+  const r = await dialog.showSaveDialog(win, {
+    title:
+      command === "exportJson"
+        ? "Export pipeline JSON"
+        : command === "new"
+          ? "New pipeline"
+          : "Save pipeline as",
+    defaultPath: project?.dir,
+    filters: [{ name: "Dagwood pipeline", extensions: ["dag.json"] }],
+  });
+  if (!r.canceled && r.filePath) send({ command, path: r.filePath });
+}
+
+function buildMenu() {
+  const mac = process.platform === "darwin";
+  const recent: MenuItemConstructorOptions[] = readRecent().map((dir) => ({
+    label: dir,
+    click: () => openProject(dir),
+  }));
+  const template: MenuItemConstructorOptions[] = [
+    ...(mac ? [{ role: "appMenu" as const }] : []),
+    {
+      label: "File",
+      submenu: [
+        { label: "New Pipeline…", accelerator: "CmdOrCtrl+N", click: () => saveDialog("new") },
+        { label: "Open Project…", accelerator: "CmdOrCtrl+O", click: () => openProjectDialog() },
+        { label: "Recent Projects", submenu: recent.length ? recent : [{ label: "None", enabled: false }] },
+        { type: "separator" },
+        { label: "Save", accelerator: "CmdOrCtrl+S", click: () => send({ command: "save" }) },
+        { label: "Save As…", accelerator: "CmdOrCtrl+Shift+S", click: () => saveDialog("saveAs") },
+        { label: "Export JSON…", click: () => saveDialog("exportJson") },
+        { type: "separator" },
+        mac ? { role: "close" } : { role: "quit" },
+      ],
+    },
+    {
+      label: "Edit",
+      submenu: [
+        // The editor keeps its own history: these go to it, not to the web contents.
+        { label: "Undo", accelerator: "CmdOrCtrl+Z", click: () => send({ command: "undo" }) },
+        { label: "Redo", accelerator: "CmdOrCtrl+Shift+Z", click: () => send({ command: "redo" }) },
+        { type: "separator" },
+        { role: "cut" },
+        { role: "copy" },
+        { role: "paste" },
+        { role: "selectAll" },
+      ],
+    },
+    {
+      label: "Run",
+      submenu: [
+        { label: "Run", accelerator: "CmdOrCtrl+Enter", click: () => send({ command: "run" }) },
+        { label: "Stop", accelerator: "CmdOrCtrl+.", click: () => send({ command: "stop" }) },
+      ],
+    },
+    {
+      label: "View",
+      submenu: [{ role: "reload" }, { role: "toggleDevTools" }, { role: "togglefullscreen" }],
+    },
+  ];
+  Menu.setApplicationMenu(Menu.buildFromTemplate(template));
+}
+
+function createWindow() {
+  win = new BrowserWindow({
+    width: 1400,
+    height: 900,
+    title: "Dagwood",
+    show: false,
+    webPreferences: {
+      preload: join(here, "preload.js"),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      spellcheck: false,
+    },
+  });
+  win.once("ready-to-show", () => win?.show());
+  // The app is one page: any navigation or new window goes to the system browser, if it is web at all.
+  win.webContents.on("will-navigate", (event, url) => {
+    if (url !== RENDERER_URL) event.preventDefault();
+  });
+  win.webContents.setWindowOpenHandler(({ url }) => {
+    if (/^https?:\/\//.test(url)) void shell.openExternal(url);
+    return { action: "deny" };
+  });
+  // The renderer asks before leaving with unsaved changes (beforeunload); Electron leaves the asking to us.
+  win.webContents.on("will-prevent-unload", (event) => {
+    const choice = dialog.showMessageBoxSync(win!, {
+      type: "question",
+      buttons: ["Discard changes", "Keep editing"],
+      defaultId: 1,
+      cancelId: 1,
+      title: "Unsaved changes",
+      message: "The pipeline has unsaved changes. Close it and lose them?",
+    });
+    if (choice === 0) event.preventDefault();
+  });
+  win.on("closed", () => {
+    win = null;
+  });
+  void win.loadFile(RENDERER);
+}
+
+async function start() {
+  const projectArg = process.argv.find((a) => a.startsWith("--project="))?.slice("--project=".length);
+  api = await createCoreApi({ catalog, projectDir: projectArg ?? readRecent()[0] });
+  registerIpc();
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+    callback({
+      responseHeaders: { ...details.responseHeaders, "Content-Security-Policy": [CONTENT_SECURITY_POLICY] },
+    });
+  });
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  buildMenu();
+  createWindow();
+  if (projectArg) rememberProject(projectArg);
+}
+
+app.enableSandbox();
+app.on("web-contents-created", (_e, contents) => {
+  contents.on("will-attach-webview", (event) => event.preventDefault());
+});
+app.whenReady().then(start, (e) => {
+  dialog.showErrorBox("Dagwood could not start", String(e));
+  app.exit(1);
+});
+app.on("window-all-closed", async () => {
+  await api?.close();
+  app.quit();
+});
+app.on("activate", () => {
+  if (BrowserWindow.getAllWindows().length === 0) createWindow();
+});
