@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     for (const c of cases) {
       const ours: number[] = [];
       const bare: number[] = [];
-      let hash = 0;
+      const hashes: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         // Alternate which goes first, so neither always gets the warm page cache.
         const a = i % 2 === 0 ? await timeOurs(work, c.file, run++) : undefined;
@@ -136,21 +136,24 @@ async function main(): Promise<void> {
         const o = a ?? (await timeOurs(work, c.file, run++));
         if (o.rows !== b.rows)
           throw new Error(`${c.name}: ingest.file read ${o.rows} rows, DuckDB ${b.rows}`);
-        ours.push(o.ms);
+        // What a first run of the node pays: the cache key's file hash, then the read.
+        ours.push(o.ms + o.hashMs);
+        hashes.push(o.hashMs);
         bare.push(b.ms);
-        if (i === 0) hash = o.hashMs;
         process.stdout.write(
-          `  ${c.name} run ${i + 1}: ours ${o.ms.toFixed(0)} ms, DuckDB ${b.ms.toFixed(0)} ms\n`,
+          `  ${c.name} run ${i + 1}: ours ${(o.ms + o.hashMs).toFixed(0)} ms (file hash ${o.hashMs.toFixed(0)}), DuckDB ${b.ms.toFixed(0)} ms\n`,
         );
       }
-      results.push({ name: c.name, ours: median(ours), duckdb: median(bare), hash });
+      results.push({ name: c.name, ours: median(ours), duckdb: median(bare), hash: median(hashes) });
     }
 
     const pad = (s: string, n: number) => s.padEnd(n);
     const num = (x: number, n: number) => x.toFixed(0).padStart(n);
-    process.stdout.write(`\nMedian of ${RUNS} runs (ours = read + describe + output fingerprint)\n`);
     process.stdout.write(
-      `${pad("case", 20)}${"ours ms".padStart(9)}${"DuckDB ms".padStart(11)}${"ratio".padStart(8)}   goal ≤ ${RATIO_GOAL}×   (+ cache-key file hash ms, first run only)\n`,
+      `\nMedian of ${RUNS} runs (ours = cache-key file hash + read + describe + output fingerprint, as a first run pays)\n`,
+    );
+    process.stdout.write(
+      `${pad("case", 20)}${"ours ms".padStart(9)}${"DuckDB ms".padStart(11)}${"ratio".padStart(8)}   goal ≤ ${RATIO_GOAL}×   (of which file hash ms)\n`,
     );
     for (const r of results) {
       const ratio = r.ours / r.duckdb;

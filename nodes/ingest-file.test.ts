@@ -267,6 +267,12 @@ describe("ingest.file", () => {
       await expect(fails({ path: "data/b.ndjson" })).rejects.toThrow(
         /^Could not read data\/b\.ndjson: malformed JSON on line \d/,
       );
+      write("data/cut.json", '[{"a": 1}, {"a": 2},\n');
+      await expect(fails({ path: "data/cut.json" })).rejects.toThrow(
+        /cut short \(the file may be truncated\)/,
+      );
+      write("data/whole.json", '[{"a": 1}, {"a": 2}]\n\n');
+      expect((await p.run(ingestFile, {}, { path: "data/whole.json" })).out).toMatchObject({ rows: 2 });
       write("data/b.parquet", "not parquet");
       await expect(fails({ path: "data/b.parquet" })).rejects.toThrow(/is not a Parquet file/);
     });

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { z } from "zod";
 import { ident, literal, type SqlSession } from "../app/data/sql";
@@ -252,6 +253,27 @@ interface SourceFile {
   overrides: Record<string, string> | undefined;
 }
 
+/**
+ * DuckDB reads a JSON array cut short ("[{...},{...},") as the rows it got;
+ * a file that does not end with "]" was cut off, and loading half of it would
+ * pass for the whole.
+ */
+async function checkJsonArrayEnds(abs: string, shown: string): Promise<void> {
+  const handle = await open(abs, "r");
+  try {
+    const { size } = await handle.stat();
+    const tail = Buffer.alloc(Math.min(size, 4096));
+    await handle.read(tail, 0, tail.length, size - tail.length);
+    if (!tail.toString("utf8").trimEnd().endsWith("]")) {
+      throw new BlockError(
+        `Could not read ${shown}: it does not end with "]", so the JSON array is cut short (the file may be truncated). If it has one JSON object per line, set "format" to "ndjson".`,
+      );
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 async function ingest(ctx: BlockContext, params: IngestParams, out: string): Promise<void> {
   const abs = ctx.resolvePath(params.path);
   const shown = params.path;
@@ -263,6 +285,7 @@ async function ingest(ctx: BlockContext, params: IngestParams, out: string): Pro
   if (!info.isFile()) throw new BlockError(`${shown} is a folder, not a file.`);
   if (info.size === 0)
     throw new BlockError(`${shown} is empty (0 bytes). Check that it was written completely.`);
+  if (format === "json" && !/\.gz$/i.test(abs)) await checkJsonArrayEnds(abs, shown);
   const csv = format === "csv" || format === "tsv";
   if (!csv && (params.delimiter || params.nullValues || !params.header)) {
     ctx.log(
@@ -317,6 +340,12 @@ export default defineBlock({
     return { out: { type: "table", name: out } };
   },
   async externalFingerprint(ctx, params) {
-    return ctx.hashFile(ctx.resolvePath(params.path));
+    const abs = ctx.resolvePath(params.path);
+    if (!existsSync(abs)) {
+      throw new BlockError(
+        `File not found: ${params.path}. Check the path; it is relative to the project folder.`,
+      );
+    }
+    return ctx.hashFile(abs);
   },
 });

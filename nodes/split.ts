@@ -29,7 +29,7 @@ const params = z
       .boolean()
       .default(true)
       .describe(
-        "Put the outputs in seeded random order; when off, rows keep the input order (time order for the time strategy)",
+        "Put the outputs in seeded random order; when off, rows are sorted (by the time column first for the time strategy). Row order never follows the input's order: tables are compared by content.",
       ),
   })
   .superRefine((p, issue) => {
@@ -149,7 +149,7 @@ async function testCondition(
 
 export default defineBlock({
   kind: "split",
-  version: 1,
+  version: 2,
   title: "Split",
   category: "Transform",
   description:
@@ -170,7 +170,7 @@ export default defineBlock({
     const marked = ident("split_rows");
     await ctx.sql.run(
       `CREATE OR REPLACE TEMP TABLE ${marked} AS
-       SELECT ${t}.*, {'test': coalesce(${condition}, false), 'h': ${h}, 'pos': ${t}.rowid} AS ${meta}
+       SELECT ${t}.*, {'test': coalesce(${condition}, false), 'h': ${h}} AS ${meta}
        FROM ${t} AS ${t}`,
     );
     try {
@@ -186,9 +186,10 @@ export default defineBlock({
           `Splitting ${input.rows} rows with testFraction ${p.testFraction} leaves test empty: ${why}. Use more rows or another column.`,
         );
       }
-      let order = `${meta}.pos`;
-      if (p.shuffle) order = `${meta}.h`;
-      else if (col && p.strategy === "time") order = `${ident(col.name)} NULLS FIRST, ${order}`;
+      // Input order is not part of a table's fingerprint, so it must not decide output order.
+      const sorted = input.columns.map((c) => `${ident(c.name)} NULLS FIRST`).join(", ");
+      let order = p.shuffle ? `${meta}.h` : sorted;
+      if (!p.shuffle && col && p.strategy === "time") order = `${ident(col.name)} NULLS FIRST, ${sorted}`;
       const outputs = { train: ctx.newTable("train"), test: ctx.newTable("test") };
       for (const [port, name] of Object.entries(outputs)) {
         await ctx.sql.run(

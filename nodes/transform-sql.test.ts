@@ -125,10 +125,29 @@ describe("transform.sql", () => {
       expect((err as Error).message).toMatch(/add its folder to "dataFolders" in dagwood\.json/);
     });
 
-    it("refuses a relative path and suggests the full one inside the project", async () => {
-      await expect(run("SELECT * FROM 'data/scores.csv'")).rejects.toThrow(
-        new RegExp(`write the full path, e\\.g\\. '${join(p.dir, "data/scores.csv")}'`),
+    it("reads project files by paths relative to the project, whatever the working folder", async () => {
+      writeFileSync(join(p.dir, "data", "scores.csv"), "id,score\n1,0.5\n3,0.9\n");
+      const out = await run(
+        "SELECT i.name, s.score FROM input AS i JOIN read_csv('data/scores.csv') AS s USING (id) ORDER BY i.id",
       );
+      expect((await p.rows(out.out)).map((r) => r.score)).toEqual([0.5, 0.9]);
+      // a literal that is no file stays as it is
+      const text = await run("SELECT 'data/none.csv' AS s, 'x.csv' AS t FROM input LIMIT 1");
+      expect(await p.rows(text.out)).toEqual([{ s: "data/none.csv", t: "x.csv" }]);
+    });
+
+    it("puts the bytes of the files it reads into the cache key, globs included", async () => {
+      const q = (f: string) => ({ query: `SELECT count(*) AS n FROM read_csv('${f}')` });
+      writeFileSync(join(p.dir, "data", "a.csv"), "x\n1\n");
+      writeFileSync(join(p.dir, "data", "b.csv"), "x\n2\n");
+      const one = await p.fingerprint(transformSql, q("data/a.csv"));
+      const all = await p.fingerprint(transformSql, q("data/*.csv"));
+      expect(one).toMatch(/a\.csv:[0-9a-f]{64}$/);
+      expect(all!.split("\n")).toHaveLength(2);
+      writeFileSync(join(p.dir, "data", "a.csv"), "x\n1\n5\n");
+      expect(await p.fingerprint(transformSql, q("data/a.csv"))).not.toBe(one);
+      expect(await p.fingerprint(transformSql, q("data/*.csv"))).not.toBe(all);
+      expect(await p.fingerprint(transformSql, { query: "SELECT * FROM input" })).toBe("");
     });
 
     it("refuses COPY, and the sandbox refuses writing outside the project even on a raw session", async () => {

@@ -1,7 +1,9 @@
-import { isAbsolute, join } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { type DuckDBConnection, type DuckDBExtractedStatements, StatementType } from "@duckdb/node-api";
 import { z } from "zod";
 import { ident } from "../app/data/sql";
+import { replaceLiterals, stringLiterals } from "../app/data/sql-literals";
 import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
 
 /** The keywords a query that CREATE TABLE … AS accepts can start with. */
@@ -86,13 +88,63 @@ async function checkSingleSelect(connection: DuckDBConnection, query: string): P
   }
 }
 
+/** A literal that looks like a file path: it has a folder separator, or a data file's extension. */
+const PATH_LIKE = /[/\\]|\.(csv|tsv|txt|parquet|json|jsonl|ndjson|arrow|gz|zst)$/i;
+const GLOB = /[*?[]/;
+
+/** Files matching a glob in one folder ("data/*.csv"); folder globs ("**") are not expanded. */
+function expandGlob(abs: string): string[] {
+  const dir = dirname(abs);
+  const pattern = new RegExp(
+    `^${basename(abs)
+      .replace(/[.+^${}()|\\]/g, "\\$&")
+      .replace(/\*/g, "[^/]*")
+      .replace(/\?/g, "[^/]")}$`,
+  );
+  try {
+    return readdirSync(dir)
+      .filter((f) => pattern.test(f))
+      .map((f) => join(dir, f))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The project files a query names in string literals, and the query with
+ * relative paths made absolute: DuckDB resolves relative paths against the
+ * process's working folder, so the same pipeline would read other files from
+ * another folder. The files' bytes go into the cache key, so a changed file
+ * re-runs the node. Literals outside the project are left for the sandbox to
+ * refuse with its message.
+ */
+function projectFiles(query: string, resolvePath: (p: string) => string): { query: string; files: string[] } {
+  const files: string[] = [];
+  const replacements = [];
+  for (const literal of stringLiterals(query)) {
+    if (!PATH_LIKE.test(literal.value)) continue;
+    let abs: string;
+    try {
+      abs = resolvePath(literal.value.replace(/^file:\/\//, ""));
+    } catch {
+      continue;
+    }
+    if (GLOB.test(literal.value)) files.push(...expandGlob(abs));
+    else if (existsSync(abs)) files.push(abs);
+    else continue;
+    if (!isAbsolute(literal.value)) replacements.push({ literal, value: abs });
+  }
+  return { query: replaceLiterals(query, replacements), files: [...new Set(files)].sort() };
+}
+
 export default defineBlock({
   kind: "transform.sql",
-  version: 1,
+  version: 2,
   title: "SQL transform",
   category: "Transform",
   description:
-    'Runs one DuckDB SELECT over the input table, named "input", and the optional second table, named "other". Files can be read only from the project folder and the folders it adds.',
+    'Runs one DuckDB SELECT over the input table, named "input", and the optional second table, named "other". It may read files in the project folder and the folders it adds (paths relative to the project); a change to such a file re-runs it.',
   inputs: {
     in: { type: "table", description: 'The table the query calls "input"' },
     other: { type: "table", optional: true, description: 'An optional second table, called "other"' },
@@ -104,8 +156,14 @@ export default defineBlock({
       .min(1, "write a SELECT query")
       .describe('One DuckDB SELECT statement; the input table is "input", the optional second one "other"'),
   }),
+  async externalFingerprint(ctx, params) {
+    const { files } = projectFiles(params.query, ctx.resolvePath);
+    const hashes = await Promise.all(files.map(async (f) => `${f}:${await ctx.hashFile(f)}`));
+    return hashes.join("\n");
+  },
   async run(ctx, inputs, params) {
     const input = requireTable(inputs, "in");
+    const query = projectFiles(params.query, ctx.resolvePath).query;
     const other = inputs.other ? requireTable(inputs, "other") : undefined;
     const connection = ctx.sql.connection;
 
@@ -123,12 +181,10 @@ export default defineBlock({
       await ctx.sql.run(`DROP VIEW IF EXISTS temp.main.${views.other}`);
     }
     try {
-      await checkSingleSelect(connection, params.query);
+      await checkSingleSelect(connection, query);
       const out = ctx.newTable("out");
       // Check the wrapped statement as well, and run exactly what was checked.
-      const create = await connection.extractStatements(
-        `CREATE OR REPLACE TABLE ${ident(out)} AS ${params.query}`,
-      );
+      const create = await connection.extractStatements(`CREATE OR REPLACE TABLE ${ident(out)} AS ${query}`);
       const prepared = await create.prepare(0);
       if (create.count !== 1 || prepared.statementType !== StatementType.CREATE) {
         throw onlySelect("a query that is not a plain SELECT once made into CREATE TABLE … AS");

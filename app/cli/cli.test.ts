@@ -154,9 +154,37 @@ describe("dagwood CLI", () => {
     expect((await dagwood("run")).code).toBe(2);
     expect((await dagwood("frobnicate")).code).toBe(2);
     expect((await dagwood("run", join(dir, "penguins.dag.json"), "--bogus")).code).toBe(2);
+    const badTarget = await dagwood("run", join(dir, "penguins.dag.json"), "--target", "nope");
+    expect(badTarget.code).toBe(2);
+    expect(badTarget.stderr).toMatch(/--target: no node "nope"/);
+    const badJunit = await dagwood(
+      "run",
+      join(dir, "penguins.dag.json"),
+      "--junit",
+      join(dir, "no", "such", "x.xml"),
+    );
+    expect(badJunit.code).toBe(2);
+    expect(badJunit.stderr).toMatch(/--junit: the folder/);
+    writeFileSync(join(dir, "dagwood.json"), "{ broken");
+    const badSettings = await dagwood("run", join(dir, "penguins.dag.json"));
+    expect(badSettings.code).toBe(2);
+    expect(badSettings.stderr).toMatch(/dagwood\.json is not valid JSON/);
+    writeFileSync(join(dir, "dagwood.json"), "{}");
     const badParam = await dagwood("run", join(dir, "penguins.dag.json"), "--param", "sed=1");
     expect(badParam.code).toBe(2);
     expect(badParam.stderr).toMatch(/no parameter "sed"/);
+  });
+
+  it("names a missing input file relative to the project", async () => {
+    const p = JSON.parse(readFileSync(join(dir, "penguins.dag.json"), "utf8"));
+    p.nodes.find((n: { id: string }) => n.id === "penguins").params.path = "data/gone.csv";
+    writeFileSync(join(dir, "gone.dag.json"), JSON.stringify(p));
+    const r = await dagwood("run", join(dir, "gone.dag.json"), "--json");
+    expect(r.code).toBe(1);
+    const node = JSON.parse(r.stdout).nodes.find((n: { id: string }) => n.id === "penguins");
+    expect(node.error).toBe(
+      'Node "penguins" (ingest.file) failed: File not found: data/gone.csv. Check the path; it is relative to the project folder.',
+    );
   });
 
   it("exits 1 when a node fails, naming the node, block and cause", async () => {

@@ -1,5 +1,6 @@
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { z } from "zod";
 import { catalog } from "../../nodes/index";
@@ -112,8 +113,19 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
     printProblems(io, file, problems);
     return EXIT.invalid;
   }
+  const unknownTargets = ((values.target as string[] | undefined) ?? []).filter(
+    (t) => !plan.order.some((n) => n.id === t),
+  );
+  if (unknownTargets.length) {
+    io.stderr.write(`--target: no node ${unknownTargets.map((t) => `"${t}"`).join(", ")} in ${file}\n`);
+    return EXIT.invalid;
+  }
+  if (values.junit && !existsSync(dirname(resolve(values.junit as string)))) {
+    io.stderr.write(`--junit: the folder of ${values.junit} does not exist\n`);
+    return EXIT.invalid;
+  }
   // The engine and the stores load only when a run needs them, so validate and help start fast.
-  const [{ Project, findProjectDir }, { runPlan }] = await Promise.all([
+  const [{ Project, findProjectDir, ProjectSettingsError }, { runPlan }] = await Promise.all([
     import("../project/project"),
     import("../engine/engine"),
   ]);
@@ -123,7 +135,7 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
     project = await Project.open(projectDir);
   } catch (e) {
     io.stderr.write(`Cannot open project ${projectDir}: ${(e as Error).message}\n`);
-    return EXIT.failed;
+    return e instanceof ProjectSettingsError ? EXIT.invalid : EXIT.failed;
   }
   const controller = new AbortController();
   const onSigint = () => {

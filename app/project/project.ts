@@ -16,19 +16,26 @@ export const ProjectSettingsSchema = z.looseObject({
 });
 export type ProjectSettings = z.output<typeof ProjectSettingsSchema>;
 
+/** dagwood.json is not valid: the user's settings to fix, not a failure of the run. */
+export class ProjectSettingsError extends Error {
+  override name = "ProjectSettingsError";
+}
+
 export function readProjectSettings(dir: string): ProjectSettings {
   const file = join(dir, PROJECT_FILE);
   if (!existsSync(file)) return ProjectSettingsSchema.parse({});
   const errors: ParseError[] = [];
   const json = parseJson(readFileSync(file, "utf8"), errors, { allowTrailingComma: false });
   if (errors.length)
-    throw new Error(`${file} is not valid JSON (at offset ${errors[0]!.offset}). Fix it and try again.`);
+    throw new ProjectSettingsError(
+      `${file} is not valid JSON (at offset ${errors[0]!.offset}). Fix it and try again.`,
+    );
   const parsed = ProjectSettingsSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues
       .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
       .join("; ");
-    throw new Error(`${file} has invalid settings: ${problems}`);
+    throw new ProjectSettingsError(`${file} has invalid settings: ${problems}`);
   }
   return parsed.data;
 }
@@ -74,6 +81,8 @@ export class Project {
     let metadata: MetadataStore;
     try {
       metadata = new SqliteMetadataStore(join(state, "metadata.sqlite"));
+      // The workspace lock is ours now, so no other process is running in this project.
+      metadata.markInterruptedRuns();
     } catch (e) {
       workspace.close();
       throw e;

@@ -59,11 +59,13 @@ describe("SqliteMetadataStore", () => {
     store.close();
   });
 
-  it("marks a run left running by a dead process as interrupted when it opens", () => {
+  it("marks runs left running by a dead process as interrupted when asked (and only then)", () => {
     const a = new SqliteMetadataStore(path);
     a.startRun(run("r1"));
     a.close();
     const b = new SqliteMetadataStore(path);
+    expect(b.getRun("r1")?.status).toBe("running");
+    b.markInterruptedRuns();
     expect(b.getRun("r1")?.status).toBe("interrupted");
     b.close();
   });

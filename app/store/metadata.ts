@@ -67,6 +67,7 @@ export interface MetadataStore {
   logs(runId: string): LogRecord[];
   /** The most recent node run of a node that produced outputs (ran or cached), to explain why it runs again. */
   lastCompletedNodeRun(pipeline: string, nodeId: string): NodeRunRecord | undefined;
+  markInterruptedRuns(): void;
   close(): void;
 }
 
@@ -184,8 +185,14 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 5000");
     this.migrate();
-    // Only one process holds a project's workspace at a time, so a run still
-    // marked running when the store opens belongs to a process that died.
+  }
+
+  /**
+   * Marks runs still "running" as interrupted. Call it only while holding
+   * the project's workspace (one process at a time): then such a run
+   * belongs to a process that died.
+   */
+  markInterruptedRuns(): void {
     this.db
       .prepare("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'")
       .run(new Date().toISOString());
