@@ -1,0 +1,54 @@
+/**
+ * Each test gets a fresh copy of the example project and its own app: the
+ * browser-mode bridge in this process with a page on it, or, in the
+ * "electron" project, the desktop app on the same project.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { _electron, test as base, type Page } from "@playwright/test";
+import { createCoreApi } from "../app/api/core";
+import { startHttpBridge } from "../app/api/http";
+import { catalog } from "../nodes/index";
+
+const ROOT = join(import.meta.dirname, "..");
+export const EXAMPLE = join(ROOT, "resources", "examples", "starter");
+
+/** A copy of the example project, with its data folder made absolute. */
+export function copyExample(): string {
+  const dir = mkdtempSync(join(tmpdir(), "dagwood-e2e-"));
+  cpSync(EXAMPLE, dir, { recursive: true, filter: (src) => !src.includes(".dagwood") });
+  const settings = JSON.parse(readFileSync(join(dir, "dagwood.json"), "utf8"));
+  settings.dataFolders = [join(ROOT, "node_modules", "vega-datasets", "data")];
+  writeFileSync(join(dir, "dagwood.json"), JSON.stringify(settings, null, 2));
+  return dir;
+}
+
+export const test = base.extend<{ projectDir: string; app: Page }>({
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright's fixture signature
+  projectDir: async ({}, use) => {
+    const dir = copyExample();
+    await use(dir);
+    rmSync(dir, { recursive: true, force: true });
+  },
+  app: async ({ page, projectDir }, use, testInfo) => {
+    if (testInfo.project.metadata?.electron) {
+      const electronApp = await _electron.launch({
+        args: [join(ROOT, "dist", "main", "main.mjs"), `--project=${projectDir}`],
+        env: { ...process.env, ELECTRON_DISABLE_SECURITY_WARNINGS: "1" },
+      });
+      const window = await electronApp.firstWindow();
+      await use(window);
+      await electronApp.close();
+      return;
+    }
+    const api = await createCoreApi({ catalog, projectDir });
+    const bridge = await startHttpBridge({ api, staticDir: join(ROOT, "dist", "renderer") });
+    await page.goto(bridge.url);
+    await use(page);
+    await bridge.close();
+    await api.close();
+  },
+});
+
+export { expect } from "@playwright/test";
