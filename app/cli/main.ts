@@ -26,6 +26,7 @@ Usage:
   dagwood run <pipeline.dag.json> [--project DIR] [--param name=value]... [--no-cache] [--json] [--junit FILE] [--verbose]
   dagwood validate <pipeline.dag.json> [--param name=value]... [--json]
   dagwood blocks [--json]
+  dagwood gc [--project DIR] [--keep-runs N]
   dagwood ui [--project DIR] [--port N] [--host 127.0.0.1]
 
 Exit codes: 0 success, 1 the run failed (a node or a gate failed), 2 the pipeline or the arguments are invalid.
@@ -198,6 +199,35 @@ function blocksCommand(args: string[], io: Io, cat: Catalog): number {
   return EXIT.ok;
 }
 
+/** Frees workspace space: keeps the outputs the latest runs of each pipeline used, drops the rest. */
+async function gcCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    "keep-runs": { type: "string" },
+  });
+  if (positionals.length) throw new UsageError("gc takes no positional arguments (use --project DIR)");
+  const keepRuns = values["keep-runs"] === undefined ? 5 : Number(values["keep-runs"]);
+  if (!Number.isInteger(keepRuns) || keepRuns < 0) throw new UsageError("--keep-runs takes a whole number");
+  const { Project, ProjectSettingsError } = await import("../project/project");
+  let project: Awaited<ReturnType<typeof Project.open>>;
+  try {
+    project = await Project.open(resolve((values.project as string) ?? "."));
+  } catch (e) {
+    io.stderr.write(`Cannot open project: ${(e as Error).message}\n`);
+    return e instanceof ProjectSettingsError ? EXIT.invalid : EXIT.failed;
+  }
+  try {
+    const keep = project.metadata.recentCacheKeys(keepRuns);
+    const freed = await project.workspace.collectGarbage(keep);
+    io.stdout.write(
+      `Kept the outputs of the latest ${keepRuns} run(s) of each pipeline; dropped ${freed.entries} cache entr${freed.entries === 1 ? "y" : "ies"} and ${freed.tables} table(s).\n`,
+    );
+    return EXIT.ok;
+  } finally {
+    project.close();
+  }
+}
+
 async function uiCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
   const { values, positionals } = parse(args, {
     project: { type: "string" },
@@ -258,6 +288,8 @@ export async function main(argv: string[], io: Io = process, cat: Catalog = cata
         return await validateCommand(rest, io, cat);
       case "blocks":
         return blocksCommand(rest, io, cat);
+      case "gc":
+        return await gcCommand(rest, io);
       case "ui":
         return await uiCommand(rest, io, cat);
       case undefined:

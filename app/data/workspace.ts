@@ -167,6 +167,42 @@ export class Workspace {
     ]);
   }
 
+  /**
+   * Drops cache entries whose keys are not in `keep`, then every node output
+   * table no entry names (left by a crash, or by a dropped entry). Returns
+   * what went, for the report.
+   */
+  async collectGarbage(keep: ReadonlySet<string>): Promise<{ entries: number; tables: number }> {
+    const entries = await this.admin.all<{ key: string; outputs: string }>(
+      "SELECT key, outputs FROM dagwood_cache",
+    );
+    let dropped = 0;
+    const referenced = new Set<string>();
+    for (const e of entries) {
+      if (keep.has(e.key) || this.inFlight.has(e.key)) {
+        for (const v of Object.values(
+          JSON.parse(e.outputs) as Record<string, { type: string; name?: string }>,
+        )) {
+          if (v.type === "table" && v.name) referenced.add(v.name);
+        }
+      } else {
+        await this.dropCached(e.key);
+        dropped++;
+      }
+    }
+    const tables = await this.admin.all<{ table_name: string }>(
+      "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND table_name LIKE 't\\_%' ESCAPE '\\'",
+    );
+    let removed = 0;
+    for (const { table_name } of tables) {
+      if (referenced.has(table_name)) continue;
+      await this.dropTable(table_name);
+      removed++;
+    }
+    if (dropped || removed) await this.checkpoint();
+    return { entries: dropped, tables: removed };
+  }
+
   /** Writes the WAL into the database file, so the next open starts fast. */
   async checkpoint(): Promise<void> {
     await this.admin.run("CHECKPOINT");

@@ -335,6 +335,19 @@ describe("engine", () => {
     ]);
   });
 
+  it("collects garbage: keeps what the latest runs used, drops other entries and orphan tables", async () => {
+    await run(chain(1));
+    await run(chain(2));
+    const s = await project.workspace.session();
+    await s.run("CREATE TABLE t_0123456789abcdef_out AS SELECT 1 AS x");
+    s.close();
+    const freed = await project.workspace.collectGarbage(project.metadata.recentCacheKeys(1));
+    // chain(1)'s own "a" and "b" entries go; src and side are shared with chain(2).
+    expect(freed).toEqual({ entries: 2, tables: 3 });
+    expect(new Set(Object.values(byNode(await run(chain(2)))))).toEqual(new Set(["cached"]));
+    expect(byNode(await run(chain(1))).a).toBe("ran: new params");
+  });
+
   it("runs only a target and its ancestors", async () => {
     const s = await run(chain(1), { targets: ["a"] });
     expect(s.nodes.map((n) => n.id)).toEqual(["src", "a"]);

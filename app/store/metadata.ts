@@ -68,6 +68,8 @@ export interface MetadataStore {
   /** The most recent node run of a node that produced outputs (ran or cached), to explain why it runs again. */
   lastCompletedNodeRun(pipeline: string, nodeId: string): NodeRunRecord | undefined;
   markInterruptedRuns(): void;
+  /** The cache keys that the latest `runs` runs of each pipeline used (ran or cached). */
+  recentCacheKeys(runs: number): Set<string>;
   close(): void;
 }
 
@@ -267,6 +269,20 @@ export class SqliteMetadataStore implements MetadataStore {
 
   logMetric(metric: MetricRecord): void {
     this.logMetrics([metric]);
+  }
+
+  recentCacheKeys(runs: number): Set<string> {
+    const rows = this.db
+      .prepare(
+        `SELECT DISTINCT n.cache_key AS key FROM node_runs n JOIN (
+           SELECT id FROM (
+             SELECT id, row_number() OVER (PARTITION BY pipeline ORDER BY started_at DESC) AS k FROM runs
+           ) WHERE k <= ?
+         ) r ON r.id = n.run_id
+         WHERE n.cache_key IS NOT NULL AND n.status IN ('ran', 'cached')`,
+      )
+      .all(runs) as { key: string }[];
+    return new Set(rows.map((r) => r.key));
   }
 
   metricsForCacheKey(key: string): { name: string; value: number; step: number | null }[] {
