@@ -9,6 +9,7 @@ export const API_METHODS = [
   "listBlocks",
   "loadPipeline",
   "savePipeline",
+  "formatPipeline",
   "validatePipeline",
   "cacheState",
   "startRun",

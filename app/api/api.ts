@@ -12,6 +12,7 @@ import type { LogRecord, MetricRecord, NodeRunRecord, RunRecord } from "../store
 import { API_METHODS, type ApiMethod } from "./api-methods";
 
 export type { ColumnProfile, ProfileReport } from "../../nodes/analyze-profile";
+export type { Pipeline as PipelineDocument } from "../pipeline/schema";
 export type { LogRecord, MetricRecord, NodeRunRecord, PortSpec, Problem, RunEvent, RunRecord, RunSummary };
 
 export interface ProjectInfo {
@@ -84,6 +85,7 @@ export const API_ARGS = {
   listBlocks: z.object({}),
   loadPipeline: z.object({ path: relPath }),
   savePipeline: z.object({ path: relPath, document: pipelineDocument }),
+  formatPipeline: z.object({ document: pipelineDocument }),
   validatePipeline: z.object({ document: pipelineDocument }),
   cacheState: z.object({ document: pipelineDocument }),
   startRun: z.object({
@@ -123,6 +125,8 @@ export interface ApiResults {
   listBlocks: BlockInfo[];
   loadPipeline: LoadedPipeline;
   savePipeline: { path: string; text: string };
+  /** The canonical file text of a document, without saving it (for Export JSON). */
+  formatPipeline: { text: string };
   validatePipeline: { problems: Problem[] };
   /** Per node: its outputs are in the cache for its current params and inputs, or it would run. */
   cacheState: { nodes: Record<string, NodeCacheState> };

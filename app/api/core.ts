@@ -121,6 +121,16 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     return planPipeline(parsed.pipeline, catalog, overrides);
   };
 
+  /** Unknown blocks and bad params are kept as they are, so nothing is lost; only the shape must hold. */
+  const canonicalText = (document: unknown, what: string): string => {
+    const parsed = parsePipelineObject(document);
+    if (!parsed.pipeline) {
+      const detail = parsed.problems.map((x) => `${x.path}: ${x.message}`).join("; ");
+      throw new ApiError(400, `${what}: the document is not a pipeline (${detail})`);
+    }
+    return serializePipeline(parsed.pipeline);
+  };
+
   const requireTableValue = async (p: Project, table: string): Promise<TableValue> => {
     if (!(await p.workspace.tableExists(table))) {
       throw new ApiError(404, `No table ${table} in the workspace: run the pipeline again to produce it.`);
@@ -185,17 +195,13 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
         return { path, text, document, problems };
       },
       async savePipeline({ path, document }) {
-        const p = requireProject();
-        const abs = pipelinePath(p, path);
-        const parsed = parsePipelineObject(document);
-        if (!parsed.pipeline) {
-          const detail = parsed.problems.map((x) => `${x.path}: ${x.message}`).join("; ");
-          throw new ApiError(400, `Not saved: the document is not a pipeline (${detail})`);
-        }
-        // Unknown blocks and bad params are saved as they are, so nothing is lost; the editor shows them.
-        const text = serializePipeline(parsed.pipeline);
+        const abs = pipelinePath(requireProject(), path);
+        const text = canonicalText(document, "Not saved");
         await writeFileAtomic(abs, text);
         return { path, text };
+      },
+      async formatPipeline({ document }) {
+        return { text: canonicalText(document, "Cannot export") };
       },
       async validatePipeline({ document }) {
         return { problems: planDocument(document).problems };

@@ -112,8 +112,8 @@ const MIGRATIONS: string[] = [
      step INTEGER,
      ts TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
    );
-   CREATE INDEX metrics_run ON metrics (run_id, node_id, name);
-   CREATE TABLE logs (
+   CREATE INDEX metrics_run ON metrics (run_id, node_id, name);`,
+  `CREATE TABLE logs (
      run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
      node_id TEXT NOT NULL,
      level TEXT NOT NULL,

@@ -1,10 +1,17 @@
+import "@xyflow/react/dist/style.css";
+import "./styles/base.css";
+import "./styles/canvas.css";
+import "./styles/panels.css";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { api } from "./api/client";
+import { App } from "./App";
+import { reportError } from "./services/errors";
 
-function App() {
-  return <div>Dagwood {typeof api}</div>;
-}
+// Whatever slips through is a toast, never a blank page.
+window.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  reportError(e.reason);
+});
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>

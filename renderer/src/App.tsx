@@ -1,0 +1,83 @@
+/** The editor's frame: top bar, palette, canvas, inspector, bottom panel, status bar. */
+import { ReactFlowProvider } from "@xyflow/react";
+import { useEffect } from "react";
+import { useShortcuts } from "./actions/useShortcuts";
+import { Canvas } from "./graph/Canvas";
+import { Inspector } from "./inspector/Inspector";
+import { Palette } from "./palette/Palette";
+import { QuickAdd } from "./palette/QuickAdd";
+import { BottomPanel } from "./panels/BottomPanel";
+import { loadProject } from "./services/pipelineFile";
+import { subscribeToRunEvents } from "./services/runner";
+import { watchDocument } from "./services/validation";
+import { CommandPalette } from "./shell/CommandPalette";
+import { ErrorBoundary } from "./shell/ErrorBoundary";
+import { OpenDialog } from "./shell/OpenDialog";
+import { PathDialog } from "./shell/PathDialog";
+import { StatusBar } from "./shell/StatusBar";
+import { Toasts } from "./shell/Toasts";
+import { TopBar } from "./shell/TopBar";
+import { UnreadableFile } from "./shell/UnreadableFile";
+import { useDocumentTitle } from "./shell/useDocumentTitle";
+import { useMenuCommands } from "./shell/useMenuCommands";
+import { useCatalog } from "./store/catalog";
+import { useEditor } from "./store/editor";
+
+function Center() {
+  const unreadable = useEditor((s) => !!s.unreadable);
+  const project = useCatalog((s) => s.project);
+  const loaded = useCatalog((s) => s.loaded);
+  if (loaded && !project)
+    return (
+      <div className="unreadable">
+        <h2>No project is open</h2>
+        <p className="muted">
+          Start Dagwood with a project folder, e.g.{" "}
+          <span className="mono">dagwood ui --project path/to/project</span>.
+        </p>
+      </div>
+    );
+  return unreadable ? <UnreadableFile /> : <Canvas />;
+}
+
+export function App() {
+  useShortcuts();
+  useDocumentTitle();
+  useMenuCommands();
+  useEffect(() => {
+    const offEvents = subscribeToRunEvents();
+    const offWatch = watchDocument();
+    void loadProject();
+    return () => {
+      offEvents();
+      offWatch();
+    };
+  }, []);
+  return (
+    <ReactFlowProvider>
+      <div className="app">
+        <TopBar />
+        <div className="workspace">
+          <Palette />
+          <main className="center">
+            <ErrorBoundary area="canvas">
+              <Center />
+            </ErrorBoundary>
+            <ErrorBoundary area="bottom panel">
+              <BottomPanel />
+            </ErrorBoundary>
+          </main>
+          <ErrorBoundary area="inspector">
+            <Inspector />
+          </ErrorBoundary>
+        </div>
+        <StatusBar />
+      </div>
+      <CommandPalette />
+      <OpenDialog />
+      <PathDialog />
+      <QuickAdd />
+      <Toasts />
+    </ReactFlowProvider>
+  );
+}

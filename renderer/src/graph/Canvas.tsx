@@ -1,0 +1,217 @@
+/** The graph editor: the document drawn with React Flow; every edit becomes a document change. */
+import {
+  Background,
+  type Connection,
+  Controls,
+  type Edge,
+  type EdgeChange,
+  type FinalConnectionState,
+  MiniMap,
+  type NodeChange,
+  ReactFlow,
+} from "@xyflow/react";
+import { type DragEvent, type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useShallow } from "zustand/react/shallow";
+import { addEdge, moveNodes } from "../document/ops";
+import { useCatalog } from "../store/catalog";
+import { emptySelection, useEditor } from "../store/editor";
+import { useRun } from "../store/run";
+import { toast } from "../store/toasts";
+import type { Position, Selection } from "../store/types";
+import { useUi } from "../store/ui";
+import { addBlockAt, BLOCK_DRAG_TYPE } from "./addBlock";
+import { ConnectionLine } from "./ConnectionLine";
+import { connectionProblem, proposedFromHandles } from "./connect";
+import { flowRef } from "./flowRef";
+import { layoutPositions } from "./layout";
+import { NodeView } from "./NodeView";
+import { createEdgeBuilder, createNodeBuilder, type FlowNode } from "./toFlow";
+
+const nodeTypes = { block: NodeView };
+
+/** Positions for nodes the file gives none, laid out once when a pipeline opens. */
+function useFallbackLayout(): Record<string, Position> {
+  const path = useEditor((s) => s.path);
+  const [fallback, setFallback] = useState<Record<string, Position>>({});
+  // biome-ignore lint/correctness/useExhaustiveDependencies: computed once per opened file, not on every edit
+  useEffect(() => {
+    const doc = useEditor.getState().document;
+    const missing = doc?.nodes.some((n) => !doc.layout?.[n.id]);
+    setFallback(doc && missing ? layoutPositions(doc) : {});
+  }, [path]);
+  return fallback;
+}
+
+function withSelection(
+  selection: Selection,
+  changes: { id: string; selected: boolean }[],
+  kind: "nodes" | "edges",
+) {
+  const next = new Set(selection[kind]);
+  for (const c of changes) {
+    if (c.selected) next.add(c.id);
+    else next.delete(c.id);
+  }
+  return { ...selection, [kind]: next };
+}
+
+export function Canvas() {
+  const { document, selection, path } = useEditor(
+    useShallow((s) => ({ document: s.document, selection: s.selection, path: s.path })),
+  );
+  const catalog = useCatalog((s) => s.byKind);
+  const fallback = useFallbackLayout();
+  const [measured, setMeasured] = useState<Map<string, { width: number; height: number }>>(new Map());
+  const buildNodes = useRef(createNodeBuilder()).current;
+  const buildEdges = useRef(createEdgeBuilder()).current;
+
+  const nodes = useMemo(
+    () => (document ? buildNodes(document, catalog, selection, fallback, measured) : []),
+    [document, catalog, selection, fallback, measured, buildNodes],
+  );
+  const edges = useMemo(
+    () => (document ? buildEdges(document, catalog, selection) : []),
+    [document, catalog, selection, buildEdges],
+  );
+
+  // A newly opened pipeline is fitted into view once its nodes are measured.
+  const fittedPath = useRef<string | null>(null);
+  useEffect(() => {
+    if (path && fittedPath.current !== path && measured.size > 0) {
+      fittedPath.current = path;
+      requestAnimationFrame(() => flowRef.current?.fitView({ padding: 0.2, maxZoom: 1.2 }));
+    }
+  }, [path, measured]);
+
+  const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {
+    const editor = useEditor.getState();
+    const moved: Record<string, Position> = {};
+    const selects: { id: string; selected: boolean }[] = [];
+    let sizes: Map<string, { width: number; height: number }> | null = null;
+    for (const c of changes) {
+      if (c.type === "position" && c.position) moved[c.id] = c.position;
+      else if (c.type === "select") selects.push(c);
+      else if (c.type === "dimensions" && c.dimensions) {
+        sizes ??= new Map();
+        sizes.set(c.id, c.dimensions);
+      }
+    }
+    if (sizes) {
+      const next = sizes;
+      setMeasured((m) => new Map([...m, ...next]));
+    }
+    if (selects.length) editor.select(withSelection(editor.selection, selects, "nodes"));
+    const ids = Object.keys(moved);
+    if (ids.length && editor.document) {
+      // One drag is one undo step: consecutive moves of the same nodes coalesce.
+      editor.commit(moveNodes(editor.document, moved), { coalesce: `move:${ids.sort().join(",")}` });
+    }
+  }, []);
+
+  const onEdgesChange = useCallback((changes: EdgeChange<Edge>[]) => {
+    const editor = useEditor.getState();
+    const selects = changes.filter((c) => c.type === "select");
+    if (selects.length) editor.select(withSelection(editor.selection, selects, "edges"));
+  }, []);
+
+  const isValidConnection = useCallback((c: Connection | Edge) => {
+    const doc = useEditor.getState().document;
+    return !!doc && connectionProblem(doc, useCatalog.getState().byKind, c) === null;
+  }, []);
+
+  const onConnect = useCallback((c: Connection) => {
+    const editor = useEditor.getState();
+    if (!editor.document || !c.sourceHandle || !c.targetHandle) return;
+    editor.commit(
+      addEdge(editor.document, {
+        from: `${c.source}.${c.sourceHandle}`,
+        to: `${c.target}.${c.targetHandle}`,
+      }),
+    );
+  }, []);
+
+  const onConnectEnd = useCallback((_e: unknown, state: FinalConnectionState) => {
+    if (state.isValid !== false || !state.fromHandle) return;
+    const doc = useEditor.getState().document;
+    const proposed = proposedFromHandles(state.fromHandle, state.toHandle);
+    const reason = doc && proposed ? connectionProblem(doc, useCatalog.getState().byKind, proposed) : null;
+    if (reason) toast(reason, "error");
+  }, []);
+
+  const onDragOver = useCallback((e: DragEvent) => {
+    if (e.dataTransfer.types.includes(BLOCK_DRAG_TYPE)) {
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+    }
+  }, []);
+
+  const onDrop = useCallback((e: DragEvent) => {
+    const kind = e.dataTransfer.getData(BLOCK_DRAG_TYPE);
+    const flow = flowRef.current;
+    if (!kind || !flow) return;
+    e.preventDefault();
+    addBlockAt(kind, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
+  }, []);
+
+  const onDoubleClick = useCallback((e: MouseEvent) => {
+    const target = e.target as HTMLElement;
+    const flow = flowRef.current;
+    if (!flow || !target.classList.contains("react-flow__pane")) return;
+    useUi.getState().setQuickAdd({
+      screen: { x: e.clientX, y: e.clientY },
+      flow: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }),
+    });
+  }, []);
+
+  // Clicking a node that has produced something opens its data (an output port click picks the port).
+  const onNodeClick = useCallback((_e: MouseEvent, node: FlowNode) => {
+    const ui = useUi.getState();
+    const ports = Object.keys(useRun.getState().outputs[node.id]?.outputs ?? {});
+    if (ports.length) ui.showData(ui.dataPort && ports.includes(ui.dataPort) ? ui.dataPort : ports[0]!);
+  }, []);
+
+  const onPaneClick = useCallback(() => useEditor.getState().select(emptySelection), []);
+
+  return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: double-click on the empty pane opens the quick-add search
+    <div className="canvas" data-testid="canvas" onDoubleClick={onDoubleClick}>
+      <ReactFlow<FlowNode>
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
+        onConnect={onConnect}
+        onConnectEnd={onConnectEnd}
+        isValidConnection={isValidConnection}
+        connectionLineComponent={ConnectionLine}
+        onInit={(instance) => {
+          flowRef.current = instance;
+        }}
+        onDrop={onDrop}
+        onDragOver={onDragOver}
+        onNodeClick={onNodeClick}
+        onPaneClick={onPaneClick}
+        deleteKeyCode={null}
+        selectionKeyCode="Shift"
+        multiSelectionKeyCode={["Meta", "Control"]}
+        zoomOnDoubleClick={false}
+        connectOnClick={false}
+        onlyRenderVisibleElements
+        minZoom={0.1}
+        maxZoom={2}
+        defaultEdgeOptions={{ type: "default" }}
+      >
+        <Background gap={20} size={1} color="#dde2e8" />
+        <MiniMap
+          pannable
+          zoomable
+          nodeStrokeWidth={2}
+          nodeColor="#c9d2dc"
+          maskColor="rgba(240,243,247,0.7)"
+        />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
+  );
+}

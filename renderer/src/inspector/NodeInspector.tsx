@@ -1,0 +1,87 @@
+import { useShallow } from "zustand/react/shallow";
+import { setNodeParams } from "../document/ops";
+import { useNodeState } from "../graph/nodeState";
+import { portColor } from "../graph/ports";
+import { useCatalog } from "../store/catalog";
+import { useEditor } from "../store/editor";
+import type { NodeDoc } from "../store/types";
+import { useValidation } from "../store/validation";
+import type { JsonSchema } from "./jsonSchema";
+import { NodeIdField } from "./NodeIdField";
+import { SchemaForm } from "./SchemaForm";
+import { useUpstreamColumns } from "./useUpstreamColumns";
+
+function Ports({ title, ports }: { title: string; ports: [string, { type: string; optional?: boolean }][] }) {
+  if (!ports.length) return null;
+  return (
+    <div className="inspector-ports">
+      <span className="muted">{title}</span>
+      {ports.map(([name, spec]) => (
+        <span key={name} className="port-chip" style={{ borderColor: portColor(spec.type) }}>
+          {name}
+          {spec.optional ? "?" : ""}: <b style={{ color: portColor(spec.type) }}>{spec.type}</b>
+        </span>
+      ))}
+    </div>
+  );
+}
+
+export function NodeInspector({ node }: { node: NodeDoc }) {
+  const block = useCatalog((s) => s.byKind.get(node.block));
+  const paramNames = useEditor(useShallow((s) => Object.keys(s.document?.params ?? {})));
+  const problems = useValidation(useShallow((s) => s.problems.filter((p) => p.nodeId === node.id)));
+  const columns = useUpstreamColumns(node.id);
+  const { state, run } = useNodeState(node.id);
+  const nodeProblems = problems.filter((p) => p.param === undefined || p.param.length === 0);
+  const setParams = (params: Record<string, unknown>) => {
+    const editor = useEditor.getState();
+    // Typing in one field is one undo step.
+    if (editor.document)
+      editor.commit(setNodeParams(editor.document, node.id, params), { coalesce: `params:${node.id}` });
+  };
+  return (
+    <>
+      <div className="inspector-head">
+        <div className="inspector-title">{node.label ?? block?.title ?? node.block}</div>
+        <div className="muted mono">{node.block}</div>
+        <span className={`node-badge badge-${state}`}>{state}</span>
+      </div>
+      {block?.description && <p className="inspector-desc">{block.description}</p>}
+      {run?.error && <div className="inspector-error">{run.error}</div>}
+      {run?.reason && (state === "done" || state === "running") && (
+        <div className="muted small inspector-reason">Why it ran: {run.reason}</div>
+      )}
+      <NodeIdField id={node.id} />
+      {block && (
+        <>
+          <Ports title="in" ports={Object.entries(block.inputs)} />
+          <Ports title="out" ports={Object.entries(block.outputs)} />
+        </>
+      )}
+      {nodeProblems.map((p) => (
+        <div className="field-message" key={`${p.path}:${p.message}`}>
+          {p.message}
+        </div>
+      ))}
+      <h3 className="inspector-section">Parameters</h3>
+      {block ? (
+        <SchemaForm
+          schema={block.paramsSchema as JsonSchema}
+          value={node.params}
+          onChange={setParams}
+          problems={problems}
+          columns={columns}
+          paramNames={paramNames}
+        />
+      ) : (
+        <>
+          <p className="muted small">
+            This Dagwood does not know the block <b>{node.block}</b>. Its parameters are kept exactly as they
+            are and saved unchanged.
+          </p>
+          <pre className="json-view">{JSON.stringify(node.params, null, 2)}</pre>
+        </>
+      )}
+    </>
+  );
+}

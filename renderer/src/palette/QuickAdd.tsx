@@ -1,0 +1,76 @@
+import { useState } from "react";
+import { addBlockAt } from "../graph/addBlock";
+import { useCatalog } from "../store/catalog";
+import { useUi } from "../store/ui";
+import { searchBlocks } from "./searchBlocks";
+
+/** The search that a double-click on the empty canvas opens: pick a block to add it there. */
+export function QuickAdd() {
+  const at = useUi((s) => s.quickAdd);
+  if (!at) return null;
+  return <QuickAddPopup key={`${at.screen.x},${at.screen.y}`} />;
+}
+
+function QuickAddPopup() {
+  const at = useUi((s) => s.quickAdd)!;
+  const blocks = useCatalog((s) => s.blocks);
+  const [query, setQuery] = useState("");
+  const [active, setActive] = useState(0);
+  const shown = searchBlocks(blocks, query).slice(0, 12);
+  const close = () => useUi.getState().setQuickAdd(null);
+  const choose = (i: number) => {
+    const block = shown[i];
+    if (!block) return;
+    close();
+    addBlockAt(block.kind, at.flow);
+  };
+  const left = Math.min(at.screen.x, window.innerWidth - 300);
+  const top = Math.min(at.screen.y, window.innerHeight - 340);
+  return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a click outside closes the popup
+    <div
+      className="overlay clear"
+      onMouseDown={(e) => e.target === e.currentTarget && close()}
+      role="presentation"
+    >
+      <div className="quick-add" style={{ left, top }} data-testid="quick-add">
+        <input
+          // biome-ignore lint/a11y/noAutofocus: opened to be typed into
+          autoFocus
+          className="command-search"
+          data-testid="quick-add-search"
+          placeholder="Add a block…"
+          value={query}
+          onChange={(e) => {
+            setQuery(e.target.value);
+            setActive(0);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === "Escape") close();
+            else if (e.key === "ArrowDown") setActive((i) => Math.min(shown.length - 1, i + 1));
+            else if (e.key === "ArrowUp") setActive((i) => Math.max(0, i - 1));
+            else if (e.key === "Enter") choose(active);
+            else return;
+            e.preventDefault();
+          }}
+        />
+        <div className="command-list">
+          {shown.map((b, i) => (
+            <button
+              type="button"
+              key={b.kind}
+              className={`command-item${i === active ? " active" : ""}`}
+              data-testid={`quick-add-${b.kind}`}
+              onMouseEnter={() => setActive(i)}
+              onClick={() => choose(i)}
+            >
+              <span>{b.title}</span>
+              <span className="mono muted small">{b.kind}</span>
+            </button>
+          ))}
+          {!shown.length && <p className="muted panel-empty">No block matches.</p>}
+        </div>
+      </div>
+    </div>
+  );
+}

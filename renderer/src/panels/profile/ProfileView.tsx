@@ -1,0 +1,72 @@
+/**
+ * A table profile as charts (analyze.profile reports and profileTable give the
+ * same shape). Loaded on demand: recharts stays out of the editor's first paint.
+ */
+import type { ColumnProfile, ProfileReport } from "../../../../app/api/api";
+import { CorrelationHeatmap } from "./CorrelationHeatmap";
+import { formatStat, percent } from "./format";
+import { Histogram } from "./Histogram";
+import { MissingBars } from "./MissingBars";
+import { TopValues } from "./TopValues";
+
+function ColumnCard({ column }: { column: ColumnProfile }) {
+  const numeric = column.kind === "numeric" || column.kind === "temporal";
+  const stats: [string, string][] = [
+    ["missing", `${column.nulls.toLocaleString()} (${percent(column.nullFraction)})`],
+    ["distinct", `${column.distinctApprox ? "≈" : ""}${column.distinct.toLocaleString()}`],
+  ];
+  if (numeric) {
+    stats.push(["min", formatStat(column.min, column.unit)], ["max", formatStat(column.max, column.unit)]);
+    stats.push(
+      ["mean", formatStat(column.mean, column.unit)],
+      ["std", formatStat(column.std, column.unit === "epoch_ms" ? "ms" : column.unit)],
+    );
+  } else if (column.kind === "boolean") {
+    stats.push(["true", percent(column.mean)]);
+  }
+  return (
+    <div className="profile-card" data-testid={`profile-column-${column.name}`}>
+      <div className="profile-card-head">
+        <span className="profile-col-name" title={column.name}>
+          {column.name}
+        </span>
+        <span className={`kind-chip kind-${column.kind}`}>{column.kind}</span>
+        <span className="mono muted small">{column.type}</span>
+      </div>
+      <dl className="profile-stats">
+        {stats.map(([k, v]) => (
+          <div key={k}>
+            <dt>{k}</dt>
+            <dd>{v}</dd>
+          </div>
+        ))}
+      </dl>
+      {numeric ? <Histogram column={column} /> : <TopValues column={column} />}
+    </div>
+  );
+}
+
+export default function ProfileView({ report }: { report: ProfileReport }) {
+  return (
+    <div className="profile-view" data-testid="profile-view">
+      <div className="profile-summary">
+        <b>{report.rows.toLocaleString()}</b> rows · <b>{report.columns.length}</b> columns
+      </div>
+      <div className="profile-overview">
+        <section>
+          <h4>Missing values</h4>
+          <MissingBars columns={report.columns} />
+        </section>
+        <section>
+          <h4>Correlation ({report.correlation.method})</h4>
+          <CorrelationHeatmap correlation={report.correlation} />
+        </section>
+      </div>
+      <div className="profile-grid">
+        {report.columns.map((c) => (
+          <ColumnCard key={c.name} column={c} />
+        ))}
+      </div>
+    </div>
+  );
+}

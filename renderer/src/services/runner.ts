@@ -1,0 +1,58 @@
+/** Starting and stopping runs, and folding the core's event stream into the run store. */
+import { api } from "../api/client";
+import { useEditor } from "../store/editor";
+import { isRunActive, type NodeOutputs, type OutputSummary, useRun } from "../store/run";
+import { useUi } from "../store/ui";
+import { reportError } from "./errors";
+
+export function subscribeToRunEvents(): () => void {
+  return api.onEvent((event) => useRun.getState().apply(event));
+}
+
+export async function startRun(targets?: string[]): Promise<void> {
+  const { document, path } = useEditor.getState();
+  const run = useRun.getState();
+  if (!document || isRunActive(run.status)) return;
+  run.starting();
+  useUi.getState().showTab("log");
+  try {
+    const { runId } = await api.startRun({ document, path: path ?? undefined, targets });
+    useRun.getState().begin(runId);
+  } catch (e) {
+    useRun.getState().abandon();
+    reportError(e, "The run did not start");
+  }
+}
+
+export async function stopRun(): Promise<void> {
+  const { runId, status } = useRun.getState();
+  if (!runId || status !== "running") return;
+  try {
+    await api.cancelRun({ runId });
+  } catch (e) {
+    reportError(e, "Could not stop the run");
+  }
+}
+
+/**
+ * What earlier runs of this pipeline left: for each node, the outputs of the
+ * most recent run that produced them, so the data drawer and the column
+ * pickers work before the first run of this session.
+ */
+export async function loadEarlierOutputs(pipeline: string): Promise<void> {
+  try {
+    const runs = await api.listRuns({ pipeline, limit: 5 });
+    const found: Record<string, NodeOutputs> = {};
+    for (const r of runs) {
+      const detail = await api.getRun({ runId: r.id });
+      for (const n of detail.nodes) {
+        if (found[n.nodeId] || (n.status !== "ran" && n.status !== "cached")) continue;
+        found[n.nodeId] = { runId: r.id, outputs: n.outputs as Record<string, OutputSummary> };
+      }
+    }
+    // Outputs that arrived from a run started meanwhile are newer: they win.
+    useRun.getState().setOutputs({ ...found, ...useRun.getState().outputs });
+  } catch (e) {
+    reportError(e, "Could not read earlier runs");
+  }
+}
