@@ -11,6 +11,7 @@ import { build } from "./build.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const project = process.env.DAGWOOD_PROJECT ?? join(root, "resources", "examples", "starter");
+const pipeline = process.env.DAGWOOD_PIPELINE ?? (process.env.DAGWOOD_PROJECT ? "" : "penguins.dag.json");
 const require = createRequire(import.meta.url);
 
 function electronBinary() {
@@ -58,9 +59,13 @@ const electron = process.env.DAGWOOD_NO_ELECTRON ? undefined : (electronBinary()
 await build({ targets: electron ? ["cli", "renderer", "main"] : ["cli", "renderer"] });
 
 if (electron) {
-  const child = spawn(electron, [join(root, "dist", "main", "main.mjs"), `--project=${project}`], {
-    stdio: "inherit",
-  });
+  const child = spawn(
+    electron,
+    [join(root, "dist", "main", "main.mjs"), `--project=${project}`, `--pipeline=${pipeline}`],
+    {
+      stdio: "inherit",
+    },
+  );
   child.on("exit", (code) => process.exit(code ?? 0));
 } else {
   const { main } = await import(join(root, "dist", "cli", "main.js"));
@@ -87,5 +92,8 @@ if (electron) {
       },
     },
   };
-  process.exitCode = await main(["ui", "--project", project, "--port", process.env.PORT ?? "0"], io);
+  process.exitCode = await main(
+    ["ui", "--project", project, "--pipeline", pipeline, "--port", process.env.PORT ?? "0"],
+    io,
+  );
 }

@@ -21,20 +21,31 @@ export function copyExample(): string {
   const settings = JSON.parse(readFileSync(join(dir, "dagwood.json"), "utf8"));
   settings.dataFolders = [join(ROOT, "node_modules", "vega-datasets", "data")];
   writeFileSync(join(dir, "dagwood.json"), JSON.stringify(settings, null, 2));
+  const flights = JSON.parse(readFileSync(join(dir, "flights.dag.json"), "utf8"));
+  flights.nodes.find((n: { id: string }) => n.id === "flights").params.path = join(
+    ROOT,
+    "node_modules",
+    "vega-datasets",
+    "data",
+    "flights-3m.parquet",
+  );
+  writeFileSync(join(dir, "flights.dag.json"), JSON.stringify(flights, null, 2));
   return dir;
 }
 
-export const test = base.extend<{ projectDir: string; app: Page }>({
+export const test = base.extend<{ projectDir: string; pipeline: string; app: Page }>({
+  /** The pipeline the editor opens first. */
+  pipeline: ["penguins.dag.json", { option: true }],
   // biome-ignore lint/correctness/noEmptyPattern: Playwright's fixture signature
   projectDir: async ({}, use) => {
     const dir = copyExample();
     await use(dir);
     rmSync(dir, { recursive: true, force: true });
   },
-  app: async ({ page, projectDir }, use, testInfo) => {
+  app: async ({ page, projectDir, pipeline }, use, testInfo) => {
     if (testInfo.project.metadata?.electron) {
       const electronApp = await _electron.launch({
-        args: [join(ROOT, "dist", "main", "main.mjs"), `--project=${projectDir}`],
+        args: [join(ROOT, "dist", "main", "main.mjs"), `--project=${projectDir}`, `--pipeline=${pipeline}`],
         env: { ...process.env, ELECTRON_DISABLE_SECURITY_WARNINGS: "1" },
       });
       const window = await electronApp.firstWindow();
@@ -44,7 +55,7 @@ export const test = base.extend<{ projectDir: string; app: Page }>({
     }
     const api = await createCoreApi({ catalog, projectDir });
     const bridge = await startHttpBridge({ api, staticDir: join(ROOT, "dist", "renderer") });
-    await page.goto(bridge.url);
+    await page.goto(`${bridge.url}&pipeline=${encodeURIComponent(pipeline)}`);
     await use(page);
     await bridge.close();
     await api.close();

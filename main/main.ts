@@ -199,7 +199,8 @@ function createWindow() {
   win.on("closed", () => {
     win = null;
   });
-  void win.loadFile(RENDERER);
+  const pipeline = process.argv.find((a) => a.startsWith("--pipeline="))?.slice("--pipeline=".length);
+  void win.loadFile(RENDERER, pipeline ? { query: { pipeline } } : undefined);
 }
 
 async function start() {

@@ -27,7 +27,7 @@ Usage:
   dagwood validate <pipeline.dag.json> [--param name=value]... [--json]
   dagwood blocks [--json]
   dagwood gc [--project DIR] [--keep-runs N]
-  dagwood ui [--project DIR] [--port N] [--host 127.0.0.1]
+  dagwood ui [--project DIR] [--pipeline FILE] [--port N] [--host 127.0.0.1]
 
 Exit codes: 0 success, 1 the run failed (a node or a gate failed), 2 the pipeline or the arguments are invalid.
 `;
@@ -231,6 +231,7 @@ async function gcCommand(args: string[], io: Io): Promise<number> {
 async function uiCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
   const { values, positionals } = parse(args, {
     project: { type: "string" },
+    pipeline: { type: "string" },
     port: { type: "string" },
     host: { type: "string" },
   });
@@ -262,7 +263,8 @@ async function uiCommand(args: string[], io: Io, cat: Catalog): Promise<number> 
     port,
     staticDir,
   });
-  io.stdout.write(`Dagwood is running at ${bridge.url}\n`);
+  const open = values.pipeline ? `&pipeline=${encodeURIComponent(values.pipeline as string)}` : "";
+  io.stdout.write(`Dagwood is running at ${bridge.url}${open}\n`);
   if (values.host && !["127.0.0.1", "localhost", "::1"].includes(values.host as string)) {
     io.stderr.write(
       `Warning: listening on ${values.host}, reachable from other machines. Anyone with the token can use it.\n`,

@@ -1,0 +1,123 @@
+/// <reference lib="dom" />
+/**
+ * Performance figures of the editor (printed, checked against the goals of
+ * the app issue; a missed goal prints MISSED rather than failing, as speed is
+ * judged on figures, not in timed tests):
+ * - a 300-node pipeline opens and renders in under 1 s;
+ * - dragging a node on it keeps above 50 frames per second;
+ * - first paint of the editor under 1 s from a cold start of browser mode.
+ */
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect, test } from "./fixtures";
+
+const verdict = (ok: boolean) => (ok ? "ok" : "MISSED");
+
+function bigPipeline(n: number) {
+  const nodes = [{ id: "n0", block: "ingest.file", params: { path: "data/penguins.csv" } }];
+  const edges: { from: string; to: string }[] = [];
+  const layout: Record<string, { x: number; y: number }> = { n0: { x: 0, y: 0 } };
+  for (let i = 1; i < n; i++) {
+    nodes.push({ id: `n${i}`, block: "shuffle", params: { seed: i } } as never);
+    edges.push({ from: `n${Math.floor((i - 1) / 2)}.out`, to: `n${i}.in` });
+    layout[`n${i}`] = { x: (i % 20) * 260, y: Math.floor(i / 20) * 160 };
+  }
+  return { format: "dagwood.pipeline/1", name: "big", params: {}, nodes, edges, layout };
+}
+
+test.use({ pipeline: "penguins.dag.json" });
+
+test("300 nodes open fast and drag smoothly", async ({ app: page, projectDir }) => {
+  writeFileSync(join(projectDir, "big.dag.json"), JSON.stringify(bigPipeline(300)));
+  await expect(page.getByTestId("node-penguins")).toBeVisible();
+  const t0 = Date.now();
+  await page.goto(`${page.url().split("?")[0]}?pipeline=big.dag.json`);
+  await expect(page.getByTestId("node-n0")).toBeVisible();
+  await expect(page.getByTestId("status-problems")).toContainText(/no problems/i);
+  const openMs = Date.now() - t0;
+  const rendered = await page.locator('[data-testid^="node-n"]').count();
+
+  const node = page.getByTestId("node-n0");
+  const box = (await node.boundingBox())!;
+  await page.evaluate(() => {
+    const w = window as unknown as { __frames: number[]; __stop: boolean };
+    w.__frames = [];
+    w.__stop = false;
+    const tick = (t: number) => {
+      w.__frames.push(t);
+      if (!w.__stop) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+  await page.mouse.move(box.x + 40, box.y + 12);
+  await page.mouse.down();
+  for (let i = 0; i < 120; i++) {
+    await page.mouse.move(box.x + 40 + i * 3, box.y + 12 + Math.sin(i / 10) * 40);
+  }
+  await page.mouse.up();
+  const frames = await page.evaluate(() => {
+    const w = window as unknown as { __frames: number[]; __stop: boolean };
+    w.__stop = true;
+    return w.__frames;
+  });
+  const seconds = (frames.at(-1)! - frames[0]!) / 1000;
+  const fps = (frames.length - 1) / seconds;
+  const gaps = frames.slice(1).map((t, i) => t - frames[i]!);
+  const p95 = gaps.sort((a, b) => a - b)[Math.floor(gaps.length * 0.95)]!;
+
+  console.log(
+    `\n300-node pipeline: opened and rendered in ${openMs} ms (${rendered} nodes drawn)   goal < 1000 ms ${verdict(openMs < 1000)}`,
+  );
+  console.log(
+    `dragging a node: ${fps.toFixed(1)} frames/s, p95 frame ${p95.toFixed(1)} ms   goal > 50 fps ${verdict(fps > 50)}`,
+  );
+  expect(rendered).toBeGreaterThan(0);
+});
+
+test("first paint of the editor from a cold start of browser mode", async ({ browser, projectDir }) => {
+  const t0 = Date.now();
+  const server = spawn(
+    process.execPath,
+    [
+      join(import.meta.dirname, "..", "bin", "dagwood"),
+      "ui",
+      "--project",
+      projectDir,
+      "--pipeline",
+      "penguins.dag.json",
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      server.stdout!.on("data", (d) => {
+        out += d;
+        const m = /https?:\/\/\S+/.exec(out);
+        if (m) resolve(m[0]);
+      });
+      server.on("exit", (code) => reject(new Error(`dagwood ui exited ${code}`)));
+    });
+    const serverMs = Date.now() - t0;
+    const page = await browser.newPage();
+    const t1 = Date.now();
+    await page.goto(url);
+    await expect(page.getByTestId("palette")).toBeVisible();
+    await expect(page.getByTestId("node-penguins")).toBeVisible();
+    const editorMs = Date.now() - t1;
+    const fcp = await page.evaluate(
+      () =>
+        performance.getEntriesByType("paint").find((e) => e.name === "first-contentful-paint")?.startTime ??
+        -1,
+    );
+    console.log(
+      `\ncold start: server ready in ${serverMs} ms; first contentful paint ${fcp.toFixed(0)} ms after navigation   goal < 1000 ms ${verdict(fcp >= 0 && fcp < 1000)}; editor with the pipeline drawn ${editorMs} ms`,
+    );
+    await page.close();
+  } finally {
+    server.kill("SIGTERM");
+  }
+});
