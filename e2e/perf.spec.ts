@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * Performance figures of the editor (printed, checked against the goals of
  * the app issue; a missed goal prints MISSED rather than failing, as speed is
