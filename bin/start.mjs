@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "./build.mjs";
+import { electronSqliteBinding } from "./electron-native.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const project = process.env.DAGWOOD_PROJECT ?? join(root, "resources", "examples", "starter");
@@ -58,7 +59,11 @@ const hasDisplay = () =>
 const electron = process.env.DAGWOOD_NO_ELECTRON ? undefined : (electronBinary() ?? tryInstallElectron());
 await build({ targets: electron ? ["cli", "renderer", "main"] : ["cli", "renderer"] });
 
-if (electron) {
+const sqliteBinding = electron ? electronSqliteBinding() : undefined;
+if (electron && !sqliteBinding)
+  process.stderr.write("Could not build better-sqlite3 for Electron; starting browser mode instead.\n");
+
+if (electron && sqliteBinding) {
   const child = spawn(
     electron,
     [join(root, "dist", "main", "main.mjs"), `--project=${project}`, `--pipeline=${pipeline}`],

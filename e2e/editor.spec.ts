@@ -157,16 +157,55 @@ test("a file that is not a pipeline is shown, not lost; unknown blocks are kept"
   await page.goto(`${page.url().split("?")[0]}?pipeline=future.dag.json`);
   await expect(page.getByTestId("node-later")).toContainText("unknown block");
   await expect(page.getByTestId("problems-panel")).toContainText(/Unknown block "from\.the\.future"/);
-  // Move a node and save: the unknown block and its params survive.
-  await page
-    .getByTestId("node-penguins")
-    .dragTo(page.getByTestId("canvas"), { targetPosition: { x: 300, y: 500 } });
+  // Move a node and save: the move lands in the file, and the unknown block and its params survive.
+  const before = readFileSync(join(projectDir, "future.dag.json"), "utf8");
+  const box = (await page.getByTestId("node-penguins").boundingBox())!;
+  await page.mouse.move(box.x + 40, box.y + 10);
+  await page.mouse.down();
+  await page.mouse.move(box.x + 140, box.y + 210, { steps: 10 });
+  await page.mouse.up();
+  await expect(page.getByTestId("dirty-indicator")).toBeVisible();
   await page.getByTestId("save-button").click();
+  await expect(page.getByTestId("toast").filter({ hasText: "Saved" })).toBeVisible();
   await expect(page.getByTestId("dirty-indicator")).toHaveCount(0);
-  const saved = JSON.parse(readFileSync(join(projectDir, "future.dag.json"), "utf8"));
+  const text = readFileSync(join(projectDir, "future.dag.json"), "utf8");
+  expect(text).not.toBe(before);
+  const saved = JSON.parse(text);
+  expect(saved.layout.penguins).not.toEqual(JSON.parse(before).layout.penguins);
   expect(saved.nodes.find((n: { id: string }) => n.id === "later")).toEqual({
     id: "later",
     block: "from.the.future",
     params: { knob: [1, 2, 3] },
   });
+  // canonical: nodes sorted by id, two-space indent, trailing newline
+  expect(saved.nodes.map((n: { id: string }) => n.id)).toEqual(
+    [...saved.nodes.map((n: { id: string }) => n.id)].sort(),
+  );
+  expect(text.endsWith("}\n")).toBe(true);
+});
+
+test("New pipeline never replaces a file; Save As asks before it does", async ({ app: page, projectDir }) => {
+  const file = join(projectDir, "penguins.dag.json");
+  const before = readFileSync(file, "utf8");
+  await expect(page.getByTestId("node-penguins")).toBeVisible();
+  await page.keyboard.press("Control+k");
+  await page.getByTestId("command-new").click();
+  await page.getByTestId("path-input").fill("penguins");
+  await page.getByTestId("path-submit").click();
+  await expect(page.getByTestId("toast").filter({ hasText: /already exists/ })).toBeVisible();
+  expect(readFileSync(file, "utf8")).toBe(before);
+
+  await page.getByTestId("path-input").fill("fresh");
+  await page.getByTestId("path-submit").click();
+  await expect(page.getByTestId("pipeline-select")).toHaveValue("fresh.dag.json");
+  expect(JSON.parse(readFileSync(join(projectDir, "fresh.dag.json"), "utf8")).nodes).toEqual([]);
+
+  // Save As onto an existing file: declining the question leaves it alone.
+  page.once("dialog", (d) => void d.dismiss());
+  await page.keyboard.press("Control+k");
+  await page.getByTestId("command-save-as").click();
+  await page.getByTestId("path-input").fill("penguins.dag.json");
+  await page.getByTestId("path-submit").click();
+  await expect(page.getByTestId("path-dialog")).toBeVisible();
+  expect(readFileSync(file, "utf8")).toBe(before);
 });

@@ -44,9 +44,13 @@ export const test = base.extend<{ projectDir: string; pipeline: string; app: Pag
   },
   app: async ({ page, projectDir, pipeline }, use, testInfo) => {
     if (testInfo.project.metadata?.electron) {
+      // @ts-expect-error: a plain ESM script without types
+      const { electronSqliteBinding } = await import("../bin/electron-native.mjs");
+      const binding: string | undefined = electronSqliteBinding();
+      if (!binding) throw new Error("better-sqlite3 could not be built for Electron");
       const electronApp = await _electron.launch({
         args: [join(ROOT, "dist", "main", "main.mjs"), `--project=${projectDir}`, `--pipeline=${pipeline}`],
-        env: { ...process.env, ELECTRON_DISABLE_SECURITY_WARNINGS: "1" },
+        env: { ...process.env, ELECTRON_DISABLE_SECURITY_WARNINGS: "1", DAGWOOD_SQLITE_BINDING: binding },
       });
       const window = await electronApp.firstWindow();
       await use(window);
@@ -55,7 +59,7 @@ export const test = base.extend<{ projectDir: string; pipeline: string; app: Pag
     }
     const api = await createCoreApi({ catalog, projectDir });
     const bridge = await startHttpBridge({ api, staticDir: join(ROOT, "dist", "renderer") });
-    await page.goto(`${bridge.url}&pipeline=${encodeURIComponent(pipeline)}`);
+    await page.goto(`${bridge.url}?pipeline=${encodeURIComponent(pipeline)}`);
     await use(page);
     await bridge.close();
     await api.close();

@@ -84,31 +84,28 @@ async function openProjectDialog() {
   await openProject(dir);
 }
 
-async function openProject(dir: string) {
-  try {
-    await api.openProject({ dir });
-    rememberProject(dir);
-    send({ command: "projectOpened", path: dir });
-  } catch (e) {
-    dialog.showErrorBox("Cannot open project", (e as Error).message);
-  }
+/** The renderer opens it: it first asks whether to drop unsaved changes. */
+function openProject(dir: string) {
+  rememberProject(dir);
+  send({ command: "openProject", path: dir });
 }
 
-async function saveDialog(command: "saveAs" | "exportJson" | "new") {
+async function saveDialog(command: "saveAs" | "new") {
   if (!win) return;
   const project = await api.getProject({});
   const r = await dialog.showSaveDialog(win, {
-    title:
-      command === "exportJson"
-        ? "Export pipeline JSON"
-        : command === "new"
-          ? "New pipeline"
-          : "Save pipeline as",
+    title: command === "new" ? "New pipeline" : "Save pipeline as",
     defaultPath: project?.dir,
     filters: [{ name: "Dagwood pipeline", extensions: ["dag.json"] }],
   });
   if (!r.canceled && r.filePath) send({ command, path: r.filePath });
 }
+
+/**
+ * A shortcut the editor itself handles (its actions take these keys): shown
+ * in the menu but not registered, so one key press does not act twice.
+ */
+const rendererKey = (accelerator: string) => ({ accelerator, registerAccelerator: false });
 
 function buildMenu() {
   const mac = process.platform === "darwin";
@@ -122,12 +119,14 @@ function buildMenu() {
       label: "File",
       submenu: [
         { label: "New Pipeline…", accelerator: "CmdOrCtrl+N", click: () => saveDialog("new") },
-        { label: "Open Project…", accelerator: "CmdOrCtrl+O", click: () => openProjectDialog() },
+        { label: "Open Pipeline…", ...rendererKey("CmdOrCtrl+O"), click: () => send({ command: "open" }) },
+        { label: "Open Project…", accelerator: "CmdOrCtrl+Shift+O", click: () => openProjectDialog() },
         { label: "Recent Projects", submenu: recent.length ? recent : [{ label: "None", enabled: false }] },
         { type: "separator" },
-        { label: "Save", accelerator: "CmdOrCtrl+S", click: () => send({ command: "save" }) },
+        { label: "Save", ...rendererKey("CmdOrCtrl+S"), click: () => send({ command: "save" }) },
         { label: "Save As…", accelerator: "CmdOrCtrl+Shift+S", click: () => saveDialog("saveAs") },
-        { label: "Export JSON…", click: () => saveDialog("exportJson") },
+        // The renderer downloads the canonical JSON; Electron asks where to save it.
+        { label: "Export JSON…", click: () => send({ command: "exportJson" }) },
         { type: "separator" },
         mac ? { role: "close" } : { role: "quit" },
       ],
@@ -136,8 +135,8 @@ function buildMenu() {
       label: "Edit",
       submenu: [
         // The editor keeps its own history: these go to it, not to the web contents.
-        { label: "Undo", accelerator: "CmdOrCtrl+Z", click: () => send({ command: "undo" }) },
-        { label: "Redo", accelerator: "CmdOrCtrl+Shift+Z", click: () => send({ command: "redo" }) },
+        { label: "Undo", ...rendererKey("CmdOrCtrl+Z"), click: () => send({ command: "undo" }) },
+        { label: "Redo", ...rendererKey("CmdOrCtrl+Shift+Z"), click: () => send({ command: "redo" }) },
         { type: "separator" },
         { role: "cut" },
         { role: "copy" },
@@ -148,8 +147,8 @@ function buildMenu() {
     {
       label: "Run",
       submenu: [
-        { label: "Run", accelerator: "CmdOrCtrl+Enter", click: () => send({ command: "run" }) },
-        { label: "Stop", accelerator: "CmdOrCtrl+.", click: () => send({ command: "stop" }) },
+        { label: "Run", ...rendererKey("CmdOrCtrl+Enter"), click: () => send({ command: "run" }) },
+        { label: "Stop", ...rendererKey("CmdOrCtrl+."), click: () => send({ command: "stop" }) },
       ],
     },
     {
@@ -205,7 +204,14 @@ function createWindow() {
 
 async function start() {
   const projectArg = process.argv.find((a) => a.startsWith("--project="))?.slice("--project=".length);
-  api = await createCoreApi({ catalog, projectDir: projectArg ?? readRecent()[0] });
+  const projectDir = projectArg ?? readRecent()[0];
+  try {
+    api = await createCoreApi({ catalog, projectDir });
+  } catch (e) {
+    // A project that moved or broke must not keep the app from starting: open without one and say why.
+    api = await createCoreApi({ catalog });
+    dialog.showErrorBox("Cannot open project", `${projectDir}: ${(e as Error).message}`);
+  }
   registerIpc();
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({
@@ -215,17 +221,19 @@ async function start() {
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   buildMenu();
   createWindow();
-  if (projectArg) rememberProject(projectArg);
 }
 
 app.enableSandbox();
 app.on("web-contents-created", (_e, contents) => {
   contents.on("will-attach-webview", (event) => event.preventDefault());
 });
-app.whenReady().then(start, (e) => {
-  dialog.showErrorBox("Dagwood could not start", String(e));
-  app.exit(1);
-});
+app
+  .whenReady()
+  .then(start)
+  .catch((e) => {
+    dialog.showErrorBox("Dagwood could not start", String((e as Error)?.stack ?? e));
+    app.exit(1);
+  });
 app.on("window-all-closed", async () => {
   await api?.close();
   app.quit();

@@ -84,7 +84,12 @@ export const API_ARGS = {
   openProject: z.object({ dir: z.string().min(1).max(4096) }),
   listBlocks: z.object({}),
   loadPipeline: z.object({ path: relPath }),
-  savePipeline: z.object({ path: relPath, document: pipelineDocument }),
+  savePipeline: z.object({
+    path: relPath,
+    document: pipelineDocument,
+    /** Refuse (409) rather than replace an existing file. */
+    create: z.boolean().optional(),
+  }),
   formatPipeline: z.object({ document: pipelineDocument }),
   validatePipeline: z.object({ document: pipelineDocument }),
   cacheState: z.object({ document: pipelineDocument }),

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
 import { z } from "zod";
@@ -194,9 +195,11 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
         const problems = parsed.pipeline ? planPipeline(parsed.pipeline, catalog).problems : parsed.problems;
         return { path, text, document, problems };
       },
-      async savePipeline({ path, document }) {
+      async savePipeline({ path, document, create }) {
         const abs = pipelinePath(requireProject(), path);
         const text = canonicalText(document, "Not saved");
+        if (create && existsSync(abs))
+          throw new ApiError(409, `${path} already exists: open it, or choose another name`);
         await writeFileAtomic(abs, text);
         return { path, text };
       },
@@ -271,9 +274,10 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
         }
         const sql = await p.workspace.session();
         try {
+          // rowid breaks ties, so the pages of a sorted table neither repeat nor skip rows.
           const order = orderBy
-            ? ` ORDER BY ${ident(orderBy.column)} ${orderBy.desc ? "DESC" : "ASC"} NULLS LAST`
-            : "";
+            ? ` ORDER BY ${ident(orderBy.column)} ${orderBy.desc ? "DESC" : "ASC"} NULLS LAST, rowid`
+            : " ORDER BY rowid";
           const rows = await sql.all(`SELECT * FROM ${ident(table)}${order} LIMIT ${limit} OFFSET ${offset}`);
           return {
             table,

@@ -9,7 +9,6 @@ import { CONTENT_SECURITY_POLICY } from "./csp";
 
 /** Largest request body the bridge reads (a 300-node pipeline is ~100 KB). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
-const COOKIE = "dagwood_token";
 
 const MIME: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -35,7 +34,7 @@ export interface HttpBridgeOptions {
 }
 
 export interface HttpBridge {
-  /** The URL to open, with the token. */
+  /** The URL to open: the page lives under a path made of the token. */
   url: string;
   origin: string;
   token: string;
@@ -47,14 +46,6 @@ function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function cookieToken(req: IncomingMessage): string | undefined {
-  for (const part of (req.headers.cookie ?? "").split(";")) {
-    const [k, ...v] = part.trim().split("=");
-    if (k === COOKIE) return v.join("=");
-  }
-  return undefined;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
@@ -102,7 +93,13 @@ export async function startHttpBridge(opts: HttpBridgeOptions): Promise<HttpBrid
 
   const serveStatic = async (res: ServerResponse, pathname: string) => {
     if (!opts.staticDir) return sendJson(res, 404, { error: "No UI is built: run `npm run build`" });
-    const rel = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, "");
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      return sendJson(res, 400, { error: "Malformed URL" });
+    }
+    const rel = normalize(decoded).replace(/^([/\\])+/, "");
     const file = join(opts.staticDir, rel === "" ? "index.html" : rel);
     if (!file.startsWith(opts.staticDir + sep) && file !== opts.staticDir)
       return sendJson(res, 404, { error: "Not found" });
@@ -127,7 +124,12 @@ export async function startHttpBridge(opts: HttpBridgeOptions): Promise<HttpBrid
       const origin = req.headers.origin;
       if (origin !== undefined && !origins.has(origin))
         return sendJson(res, 403, { error: `Origin ${origin} is not allowed` });
-      const given = req.headers["x-dagwood-token"] ?? url.searchParams.get("token") ?? cookieToken(req);
+      // The page lives under /<token>/ (its assets load by relative URLs, so
+      // they carry it); API calls send it as a header, the event stream (an
+      // EventSource cannot set headers) as ?token=. No cookie: cookies ignore
+      // ports, so one would reach every other server on this host.
+      const page = url.pathname.startsWith(`/${token}/`) || url.pathname === `/${token}`;
+      const given = page ? token : (req.headers["x-dagwood-token"] ?? url.searchParams.get("token"));
       if (typeof given !== "string" || !safeEqual(given, token)) {
         return sendJson(res, 401, {
           error: "Missing or wrong token: open the URL that `dagwood ui` printed",
@@ -161,11 +163,12 @@ export async function startHttpBridge(opts: HttpBridgeOptions): Promise<HttpBrid
       }
       if (req.method !== "GET" && req.method !== "HEAD")
         return sendJson(res, 405, { error: "Method not allowed" });
-      if (url.searchParams.has("token")) {
-        // The first page load carries the token in the URL; later requests carry it as a cookie.
-        res.setHeader("set-cookie", `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      if (!page) return sendJson(res, 404, { error: "Not found" });
+      if (url.pathname === `/${token}`) {
+        res.writeHead(308, { location: `/${token}/${url.search}` });
+        return res.end();
       }
-      return serveStatic(res, url.pathname);
+      return await serveStatic(res, url.pathname.slice(token.length + 1));
     } catch (e) {
       if (e instanceof ApiError) return sendJson(res, e.status, { error: e.message });
       return sendJson(res, 500, { error: (e as Error).message });
@@ -182,7 +185,7 @@ export async function startHttpBridge(opts: HttpBridgeOptions): Promise<HttpBrid
   origins = new Set([...hosts].map((h) => `http://${h}`));
   const origin = `http://${shownHost}:${port}`;
   return {
-    url: `${origin}/?token=${token}`,
+    url: `${origin}/${token}/`,
     origin,
     token,
     port,

@@ -23,11 +23,11 @@ export const MENU_COMMANDS = [
   "redo",
   "run",
   "stop",
-  "projectOpened",
+  "openProject",
 ] as const;
 export type MenuCommand = (typeof MENU_COMMANDS)[number];
 export interface MenuMessage {
   command: MenuCommand;
-  /** A path chosen in a dialog, for open/saveAs/exportJson/projectOpened. */
+  /** A path chosen in a dialog, for new, saveAs and openProject. */
   path?: string;
 }

@@ -1,20 +1,13 @@
-/**
- * Port types: the one table that both the engine's validation and (later) the
- * editor's isValidConnection consult.
- */
-export const PORT_TYPES = ["table", "model", "report", "modelVersion", "deployment"] as const;
-export type PortType = (typeof PORT_TYPES)[number];
+import type { PortType } from "../api/port-types";
+
+// The table of port types lives with the Api, where the editor can use it too.
+export { PORT_TYPES, type PortType, portsCompatible } from "../api/port-types";
 
 export interface PortSpec {
   type: PortType;
   /** An optional input may be left unconnected. Outputs ignore this. */
   optional?: boolean;
   description?: string;
-}
-
-/** Whether an output of type `from` may feed an input of type `to`. */
-export function portsCompatible(from: PortType, to: PortType): boolean {
-  return from === to;
 }
 
 export interface ColumnInfo {

@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteMetadataStore } from "./metadata";
+
+const require = createRequire(import.meta.url);
 
 describe("SqliteMetadataStore", () => {
   let dir: string;
@@ -77,5 +80,20 @@ describe("SqliteMetadataStore", () => {
     db.pragma("user_version = 99");
     db.close();
     expect(() => new SqliteMetadataStore(path)).toThrow(/newer Dagwood/);
+  });
+
+  it("loads the SQLite addon named by DAGWOOD_SQLITE_BINDING (Electron's build)", () => {
+    const saved = process.env.DAGWOOD_SQLITE_BINDING;
+    try {
+      process.env.DAGWOOD_SQLITE_BINDING = join(dir, "missing.node");
+      expect(() => new SqliteMetadataStore(path)).toThrow(/missing\.node/);
+      process.env.DAGWOOD_SQLITE_BINDING = require.resolve(
+        "better-sqlite3/build/Release/better_sqlite3.node",
+      );
+      new SqliteMetadataStore(path).close();
+    } finally {
+      if (saved === undefined) delete process.env.DAGWOOD_SQLITE_BINDING;
+      else process.env.DAGWOOD_SQLITE_BINDING = saved;
+    }
   });
 });

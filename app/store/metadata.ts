@@ -181,7 +181,9 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly db: Database.Database;
 
   constructor(path: string) {
-    this.db = new Database(path);
+    // Under Electron, the addon built for Electron's ABI (see bin/electron-native.mjs).
+    const nativeBinding = process.env.DAGWOOD_SQLITE_BINDING;
+    this.db = new Database(path, nativeBinding ? { nativeBinding } : {});
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("foreign_keys = ON");

@@ -28,18 +28,9 @@ export class ApiCallError extends Error {
   }
 }
 
-const TOKEN_KEY = "dagwood.token";
-
-/** Takes the token from the URL once, then hides it from the address bar. */
+/** Browser mode serves the page under /<token>/: the token is the first path segment. */
 function takeToken(): string {
-  const url = new URL(window.location.href);
-  const fromUrl = url.searchParams.get("token");
-  if (fromUrl) {
-    sessionStorage.setItem(TOKEN_KEY, fromUrl);
-    url.searchParams.delete("token");
-    window.history.replaceState(null, "", url.toString());
-  }
-  return sessionStorage.getItem(TOKEN_KEY) ?? "";
+  return /^\/([\w-]{16,})\//.exec(window.location.pathname)?.[1] ?? "";
 }
 
 function httpTransport() {

@@ -1,15 +1,10 @@
 /**
- * The port-type rule the editor checks as you drag. It is a copy of
- * `portsCompatible` in app/engine/ports.ts — the source of truth, which the
- * engine's validation uses — because the renderer may import only types from
- * the core. Keep the two identical; validation reports any disagreement.
+ * How ports look and read in the editor. The rule of which port may feed
+ * which is the engine's own (`app/api/port-types.ts`), checked as you drag.
  */
 import type { PortType } from "../store/types";
 
-/** Whether an output of type `from` may feed an input of type `to`. */
-export function portsCompatible(from: PortType, to: PortType): boolean {
-  return from === to;
-}
+export { portsCompatible } from "../../../app/api/port-types";
 
 /** A colour per port type, shared by handles, legends and edges (also in styles as --port-<type>). */
 const PORT_COLORS: Record<PortType, string> = {

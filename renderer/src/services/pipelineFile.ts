@@ -94,8 +94,16 @@ export function toProjectPath(path: string): string | null {
 const withSuffix = (path: string) =>
   path.endsWith(".dag.json") ? path : `${path.replace(/\.json$/, "")}.dag.json`;
 
-/** Saves the document under another path in the project, which then becomes its path. */
-export async function saveAs(target: string): Promise<boolean> {
+const isConflict = (e: unknown) => (e as { status?: number })?.status === 409;
+const discardAllowed = () =>
+  !selectDirty(useEditor.getState()) || window.confirm("Discard the unsaved changes to this pipeline?");
+
+/**
+ * Saves the document under another path in the project, which then becomes
+ * its path. An existing file is replaced only when the user says so (the
+ * desktop app's save dialog has asked already: `overwrite`).
+ */
+export async function saveAs(target: string, { overwrite = false } = {}): Promise<boolean> {
   const { document } = useEditor.getState();
   const path = toProjectPath(withSuffix(target.trim()));
   if (!document) return false;
@@ -104,34 +112,52 @@ export async function saveAs(target: string): Promise<boolean> {
     return false;
   }
   try {
-    await api.savePipeline({ path, document });
+    try {
+      await api.savePipeline({ path, document, create: !overwrite });
+    } catch (e) {
+      if (!isConflict(e) || !window.confirm(`${path} exists. Replace it?`)) throw e;
+      await api.savePipeline({ path, document });
+    }
     useEditor.getState().markSaved(document, path);
     localStorage.setItem(LAST_PIPELINE_KEY, path);
     await refreshProject();
     toast(`Saved ${path}`);
     return true;
   } catch (e) {
-    reportError(e, "Not saved");
+    if (!isConflict(e)) reportError(e, "Not saved");
     return false;
   }
 }
 
-/** Creates an empty pipeline file in the project and opens it. */
+/** Creates an empty pipeline file in the project and opens it; never replaces a file. */
 export async function newPipeline(target: string): Promise<boolean> {
   const path = toProjectPath(withSuffix(target.trim()));
   if (!path) {
     toast("Create pipelines inside the project folder.", "error");
     return false;
   }
+  if (!discardAllowed()) return false;
   const name = (path.split("/").pop() ?? "pipeline").replace(/\.dag\.json$/, "");
   const document = { format: "dagwood.pipeline/1", name, params: {}, nodes: [], edges: [], layout: {} };
   try {
-    await api.savePipeline({ path, document });
+    await api.savePipeline({ path, document, create: true });
     await refreshProject();
     return await openPipeline(path, { force: true });
   } catch (e) {
     reportError(e, "Could not create the pipeline");
     return false;
+  }
+}
+
+/** Switches to another project folder (the desktop app's Open Project), after asking about unsaved changes. */
+export async function openProjectFolder(dir: string): Promise<void> {
+  if (!discardAllowed()) return;
+  try {
+    await api.openProject({ dir });
+    useEditor.getState().close();
+    await loadProject();
+  } catch (e) {
+    reportError(e, "Could not open the project");
   }
 }
 

@@ -1,7 +1,7 @@
 import { useEffect } from "react";
 import { actionById, performAction } from "../actions";
 import { onMenuCommand } from "../api/client";
-import { exportJson, loadProject, newPipeline, saveAs } from "../services/pipelineFile";
+import { exportJson, newPipeline, openProjectFolder, saveAs } from "../services/pipelineFile";
 import { useUi } from "../store/ui";
 
 /** The desktop app's native menu sends commands; each becomes the editor action of the same name. */
@@ -14,11 +14,11 @@ export function useMenuCommands(): void {
           if (action) void performAction(action);
         };
         switch (message.command) {
-          case "projectOpened":
-            void loadProject();
+          case "openProject":
+            if (message.path) void openProjectFolder(message.path);
             break;
           case "saveAs":
-            if (message.path) void saveAs(message.path);
+            if (message.path) void saveAs(message.path, { overwrite: true });
             else useUi.getState().setPathDialog("saveAs");
             break;
           case "new":

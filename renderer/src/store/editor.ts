@@ -1,9 +1,21 @@
 /** The editor's state IS the pipeline document, plus its undo history and the selection. */
 import { create } from "zustand";
+import { edgeKey } from "../document/endpoints";
 import { emptyHistory, record, redo, undo } from "./history";
-import type { EditorState, Selection } from "./types";
+import type { EditorState, PipelineDocument, Selection } from "./types";
 
 export const emptySelection: Selection = { nodes: new Set(), edges: new Set() };
+
+/** The part of a selection that still exists in a document (after undo or redo removed or renamed things). */
+function prune(selection: Selection, document: PipelineDocument): Selection {
+  const nodeIds = new Set(document.nodes.map((n) => n.id));
+  const edgeKeys = new Set(document.edges.map(edgeKey));
+  const nodes = new Set([...selection.nodes].filter((id) => nodeIds.has(id)));
+  const edges = new Set([...selection.edges].filter((k) => edgeKeys.has(k)));
+  return nodes.size === selection.nodes.size && edges.size === selection.edges.size
+    ? selection
+    : { nodes, edges };
+}
 
 export const useEditor = create<EditorState>()((set, get) => ({
   path: null,
@@ -19,6 +31,17 @@ export const useEditor = create<EditorState>()((set, get) => ({
       document,
       savedDocument: document,
       unreadable: document ? null : { text },
+      history: emptyHistory(),
+      selection: emptySelection,
+    });
+  },
+
+  close() {
+    set({
+      path: null,
+      document: null,
+      savedDocument: null,
+      unreadable: null,
       history: emptyHistory(),
       selection: emptySelection,
     });
@@ -42,14 +65,24 @@ export const useEditor = create<EditorState>()((set, get) => ({
     const { document, history } = get();
     if (!document) return;
     const step = undo(history, document);
-    if (step.document) set({ document: step.document, history: step.history });
+    if (step.document)
+      set({
+        document: step.document,
+        history: step.history,
+        selection: prune(get().selection, step.document),
+      });
   },
 
   redo() {
     const { document, history } = get();
     if (!document) return;
     const step = redo(history, document);
-    if (step.document) set({ document: step.document, history: step.history });
+    if (step.document)
+      set({
+        document: step.document,
+        history: step.history,
+        selection: prune(get().selection, step.document),
+      });
   },
 
   select(selection) {

@@ -82,6 +82,8 @@ export interface EditorState {
   history: History;
   selection: Selection;
   open(path: string, document: PipelineDocument | null, text: string): void;
+  /** Shows no pipeline (another project was opened). */
+  close(): void;
   /** Marks the document saved, under a new path after Save As. */
   markSaved(document: PipelineDocument, path?: string): void;
   commit(document: PipelineDocument, options?: CommitOptions): void;
