@@ -263,7 +263,7 @@ async function uiCommand(args: string[], io: Io, cat: Catalog): Promise<number> 
     port,
     staticDir,
   });
-  const open = values.pipeline ? `&pipeline=${encodeURIComponent(values.pipeline as string)}` : "";
+  const open = values.pipeline ? `?pipeline=${encodeURIComponent(values.pipeline as string)}` : "";
   io.stdout.write(`Dagwood is running at ${bridge.url}${open}\n`);
   if (values.host && !["127.0.0.1", "localhost", "::1"].includes(values.host as string)) {
     io.stderr.write(
