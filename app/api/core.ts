@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
-import { z } from "zod";
 import profileBlock from "../../nodes/analyze-profile";
 import { ident } from "../data/sql";
 import type { BlockContext, Catalog } from "../engine/block";
@@ -30,6 +29,7 @@ import {
   type ProjectInfo,
   parseApiArgs,
 } from "./api";
+import { describeBlock } from "./blocks";
 
 const PIPELINE_SUFFIX = ".dag.json";
 const SKIP_DIRS = new Set([".dagwood", "node_modules", ".git"]);
@@ -139,19 +139,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     return p.workspace.describeTable(table);
   };
 
-  const blocks: BlockInfo[] = [...catalog.values()].map((b) => ({
-    kind: b.kind,
-    version: b.version,
-    title: b.title,
-    category: b.category,
-    description: b.description,
-    inputs: b.inputs,
-    outputs: b.outputs,
-    paramsSchema: z.toJSONSchema(b.params, { io: "input", unrepresentable: "any" }) as Record<
-      string,
-      unknown
-    >,
-  }));
+  const blocks: BlockInfo[] = [...catalog.values()].map(describeBlock);
 
   const handlers: { [M in ApiMethod]: (args: ReturnType<typeof parseApiArgs<M>>) => Promise<ApiResults[M]> } =
     {

@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { z } from "zod";
 import { catalog } from "../../nodes/index";
+import { describeBlock } from "../api/blocks";
 import type { Catalog } from "../engine/block";
 import type { RunSummary } from "../engine/events";
 import { loadPipelineFile } from "../pipeline/file";
@@ -177,16 +177,7 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
 
 function blocksCommand(args: string[], io: Io, cat: Catalog): number {
   const { values } = parse(args, { json: { type: "boolean" } });
-  const list = [...cat.values()].map((b) => ({
-    kind: b.kind,
-    version: b.version,
-    title: b.title,
-    category: b.category,
-    description: b.description,
-    inputs: b.inputs,
-    outputs: b.outputs,
-    params: z.toJSONSchema(b.params, { io: "input" }),
-  }));
+  const list = [...cat.values()].map(describeBlock);
   if (values.json) {
     io.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
   } else {
