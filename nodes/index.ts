@@ -2,9 +2,13 @@ import { type AnyBlock, makeCatalog } from "../app/engine/block";
 import analyzeProfile from "./analyze-profile";
 import clean from "./clean";
 import ingestFile from "./ingest-file";
+import predict from "./predict";
 import selectFeatures from "./select-features";
 import shuffle from "./shuffle";
 import split from "./split";
+import trainForest from "./train-forest";
+import trainGbdt from "./train-gbdt";
+import trainTree from "./train-tree";
 import transformSql from "./transform-sql";
 
 /** Every block kind, one line each. Adding a block is a file, its test, and a line here. */
@@ -17,6 +21,10 @@ export const blocks: AnyBlock[] = [
   selectFeatures,
   split,
   shuffle,
+  trainTree,
+  trainForest,
+  trainGbdt,
+  predict,
 ];
 
 export const catalog = makeCatalog(blocks);

@@ -1,0 +1,281 @@
+/**
+ * The preprocessing that is part of every model: fitted on the training rows
+ * only, stored as plain JSON in the model, applied unchanged in evaluation,
+ * batch prediction and the ONNX graph, so a model takes raw columns.
+ *
+ * Numeric features: NULL, NaN and ±Infinity are all "missing" (the ONNX graph
+ * maps ±Inf to NaN first, then Imputer replaces NaN). Missing values are
+ * replaced by the training median (default), mean, a constant, or left as NaN
+ * ("none": trees then send them down each split's learned missing branch).
+ * Then optional scaling `y = (x − offset) × scale` (ONNX Scaler).
+ *
+ * Categorical features, ordinal encoding (what the trees use): categories are
+ * numbered by training frequency, most frequent first, ties by value. With
+ * more than `maxCategories`, the most frequent `maxCategories` keep their own
+ * code and the rest share one "other" code (= maxCategories); that is logged,
+ * not an error. At prediction time NULL is missing (NaN), and a category
+ * unseen in training gets the column's `unknownCode`: the "other" code when
+ * the column was capped (rare and new categories are alike), else missing
+ * (NaN: the trees' missing branch takes it). ONNX: LabelEncoder with
+ * keys = categories, values = codes, default = unknownCode (NaN when null).
+ *
+ * One-hot encoding (for linear models): one 0/1 feature per kept category
+ * (plus "other" when capped); NULL and unseen categories give all zeros, or
+ * "other" = 1 when capped. ONNX: OneHotEncoder / CategoryMapper + OneHot.
+ */
+import type { CategoricalColumn, ColumnTable, NumericColumn, RawColumn } from "./dataset";
+import type { Dataset, FeatureColumn } from "./trees";
+
+export type ImputeStrategy = "median" | "mean" | "constant" | "none";
+export type ScaleKind = "none" | "standard" | "minmax";
+export type CategoricalEncoding = "ordinal" | "onehot";
+
+/** At most 254 kept categories, so codes including "other" stay within the trees' 255. */
+export const MAX_CATEGORIES_LIMIT = 254;
+
+export interface PreprocessOptions {
+  /** How numeric missing values are filled; default "median". */
+  impute?: ImputeStrategy;
+  /** The fill value for impute "constant"; default 0. */
+  imputeValue?: number;
+  /** Numeric scaling; default "none" (trees do not need it). */
+  scale?: ScaleKind;
+  /** Categorical encoding; default "ordinal". */
+  encoding?: CategoricalEncoding;
+  /** Categories kept per column before the rest become "other"; default 64, at most 254. */
+  maxCategories?: number;
+  log?: (message: string, level?: "info" | "warn") => void;
+}
+
+export interface NumericFeatureSpec {
+  name: string;
+  kind: "numeric";
+  /** The DuckDB type in the training table. */
+  sourceType: string;
+  /** The value that replaces a missing value; null: left missing (NaN). */
+  impute: { strategy: Exclude<ImputeStrategy, "none">; value: number } | null;
+  /** `y = (x − offset) × scale` after imputation (ONNX Scaler), or null. */
+  scale: { kind: Exclude<ScaleKind, "none">; offset: number; scale: number } | null;
+}
+
+export interface CategoricalFeatureSpec {
+  name: string;
+  kind: "categorical";
+  sourceType: string;
+  encoding: CategoricalEncoding;
+  /** Kept categories in code order: code i is categories[i]. */
+  categories: string[];
+  /** The "other" code (= categories.length) when the column was capped, else null. */
+  otherCode: number | null;
+  /** What an unseen category becomes: otherCode when capped, else null = missing (NaN). */
+  unknownCode: number | null;
+}
+
+export type FeatureSpec = NumericFeatureSpec | CategoricalFeatureSpec;
+
+export interface PreprocessSpec {
+  format: "dagwood.preprocess/1";
+  /** NULL, NaN and ±Infinity in numeric inputs are missing values. */
+  nonFinite: "missing";
+  /** The raw input columns in model order, each with its fitted transform. */
+  features: FeatureSpec[];
+  /** Columns asked for but not used, with why. */
+  dropped: { name: string; reason: string }[];
+}
+
+function median(sorted: Float64Array): number {
+  const n = sorted.length;
+  const mid = n >> 1;
+  return n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Float32-representable, like every constant the ONNX graph holds. */
+const f32 = Math.fround;
+
+function fitNumeric(
+  col: NumericColumn,
+  o: Required<Omit<PreprocessOptions, "log">>,
+  log: Logger,
+): FeatureSpec | string {
+  const finite = col.values.filter(Number.isFinite);
+  if (finite.length === 0) return "it has no values in the training rows (all NULL, NaN or ±Infinity)";
+  const infinite = col.values.reduce((n, x) => n + (x === Infinity || x === -Infinity ? 1 : 0), 0);
+  const missing = col.values.length - finite.length;
+  finite.sort();
+  let sum = 0;
+  for (const x of finite) sum += x;
+  const mean = sum / finite.length;
+  let impute: NumericFeatureSpec["impute"] = null;
+  if (o.impute !== "none") {
+    const value = o.impute === "median" ? median(finite) : o.impute === "mean" ? mean : o.imputeValue;
+    impute = { strategy: o.impute, value: f32(value) };
+  }
+  if (missing > 0) {
+    const inf = infinite > 0 ? ` (${infinite} of them ±Infinity)` : "";
+    const fill = impute
+      ? `filled with the ${impute.strategy} ${Number(impute.value.toPrecision(7))}`
+      : "left missing";
+    log(
+      `Column "${col.name}": ${missing} missing value(s)${inf} in the training rows, ${fill}.`,
+      infinite > 0 ? "warn" : "info",
+    );
+  }
+  let scale: NumericFeatureSpec["scale"] = null;
+  if (o.scale === "standard") {
+    let ss = 0;
+    for (const x of finite) ss += (x - mean) ** 2;
+    const std = Math.sqrt(ss / finite.length);
+    scale = { kind: "standard", offset: f32(mean), scale: f32(std > 0 ? 1 / std : 1) };
+  } else if (o.scale === "minmax") {
+    const lo = finite[0]!;
+    const hi = finite[finite.length - 1]!;
+    scale = { kind: "minmax", offset: f32(lo), scale: f32(hi > lo ? 1 / (hi - lo) : 1) };
+  }
+  return { name: col.name, kind: "numeric", sourceType: col.type, impute, scale };
+}
+
+function fitCategorical(
+  col: CategoricalColumn,
+  o: Required<Omit<PreprocessOptions, "log">>,
+  log: Logger,
+): FeatureSpec | string {
+  const counts = new Float64Array(col.dictionary.length);
+  for (const c of col.codes) if (c >= 0) counts[c]!++;
+  const seen = col.dictionary.map((value, i) => ({ value, count: counts[i]! })).filter((e) => e.count > 0);
+  if (seen.length === 0) return "it has no values in the training rows (all NULL)";
+  seen.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  const capped = seen.length > o.maxCategories;
+  const kept = capped ? seen.slice(0, o.maxCategories) : seen;
+  if (capped) {
+    const rest = seen.slice(o.maxCategories);
+    const rows = rest.reduce((n, e) => n + e.count, 0);
+    log(
+      `Column "${col.name}" has ${seen.length} categories, more than maxCategories (${o.maxCategories}): the ${rest.length} least frequent (${rows} rows) share one "other" code. Raise maxCategories to keep more.`,
+      "warn",
+    );
+  }
+  const otherCode = capped ? kept.length : null;
+  return {
+    name: col.name,
+    kind: "categorical",
+    sourceType: col.type,
+    encoding: o.encoding,
+    categories: kept.map((e) => e.value),
+    otherCode,
+    unknownCode: otherCode,
+  };
+}
+
+type Logger = NonNullable<PreprocessOptions["log"]>;
+
+/** Fits the preprocessing on the training columns (every column of `table` is a feature). */
+export function fitPreprocessor(table: ColumnTable, options: PreprocessOptions = {}): PreprocessSpec {
+  const o = {
+    impute: options.impute ?? "median",
+    imputeValue: options.imputeValue ?? 0,
+    scale: options.scale ?? "none",
+    encoding: options.encoding ?? "ordinal",
+    maxCategories: options.maxCategories ?? 64,
+  } satisfies Required<Omit<PreprocessOptions, "log">>;
+  if (
+    !(Number.isInteger(o.maxCategories) && o.maxCategories >= 1 && o.maxCategories <= MAX_CATEGORIES_LIMIT)
+  ) {
+    throw new Error(
+      `maxCategories must be an integer from 1 to ${MAX_CATEGORIES_LIMIT}, got ${o.maxCategories}`,
+    );
+  }
+  if (o.impute === "constant" && !Number.isFinite(o.imputeValue)) {
+    throw new Error(`imputeValue must be a finite number, got ${o.imputeValue}`);
+  }
+  const log: Logger = options.log ?? (() => {});
+  const features: FeatureSpec[] = [];
+  const dropped: PreprocessSpec["dropped"] = [];
+  for (const col of table.columns) {
+    const fitted = col.kind === "numeric" ? fitNumeric(col, o, log) : fitCategorical(col, o, log);
+    if (typeof fitted === "string") {
+      dropped.push({ name: col.name, reason: fitted });
+      log(`Column "${col.name}" is not used: ${fitted}.`, "warn");
+    } else {
+      features.push(fitted);
+    }
+  }
+  return { format: "dagwood.preprocess/1", nonFinite: "missing", features, dropped };
+}
+
+/** The raw columns a fitted preprocessing reads, and how each is read. */
+export function inputColumns(spec: PreprocessSpec): { name: string; kind: "numeric" | "categorical" }[] {
+  return spec.features.map((f) => ({ name: f.name, kind: f.kind }));
+}
+
+function transformNumeric(f: NumericFeatureSpec, col: NumericColumn): Float64Array {
+  const out = new Float64Array(col.values.length);
+  const fill = f.impute ? f.impute.value : Number.NaN;
+  const offset = f.scale?.offset ?? 0;
+  const scale = f.scale?.scale ?? 1;
+  for (let i = 0; i < out.length; i++) {
+    const x = col.values[i]!;
+    out[i] = ((Number.isFinite(x) ? x : fill) - offset) * scale;
+  }
+  return out;
+}
+
+/** Per dictionary entry of `col`: its model code, or NaN (missing). */
+function codesFor(f: CategoricalFeatureSpec, col: CategoricalColumn): Float64Array {
+  const index = new Map(f.categories.map((c, i) => [c, i]));
+  const unknown = f.unknownCode ?? Number.NaN;
+  return Float64Array.from(col.dictionary, (s) => index.get(s) ?? unknown);
+}
+
+/** The encoded feature columns, named `name` (ordinal) or `name=category` / `name=<other>` (one-hot). */
+export function encodedFeatureNames(f: FeatureSpec): string[] {
+  if (f.kind === "numeric" || f.encoding === "ordinal") return [f.name];
+  const names = f.categories.map((c) => `${f.name}=${c}`);
+  if (f.otherCode !== null) names.push(`${f.name}=<other>`);
+  return names;
+}
+
+function transformCategorical(f: CategoricalFeatureSpec, col: CategoricalColumn): FeatureColumn[] {
+  const rows = col.codes.length;
+  const byEntry = codesFor(f, col);
+  if (f.encoding === "ordinal") {
+    const values = new Float64Array(rows);
+    for (let i = 0; i < rows; i++) {
+      const c = col.codes[i]!;
+      values[i] = c < 0 ? Number.NaN : byEntry[c]!;
+    }
+    return [{ name: f.name, kind: "categorical", values }];
+  }
+  const names = encodedFeatureNames(f);
+  const columns = names.map((name) => ({ name, kind: "numeric" as const, values: new Float64Array(rows) }));
+  for (let i = 0; i < rows; i++) {
+    const c = col.codes[i]!;
+    const code = c < 0 ? Number.NaN : byEntry[c]!;
+    if (!Number.isNaN(code)) columns[code]!.values[i] = 1;
+  }
+  return columns;
+}
+
+/**
+ * Applies a fitted preprocessing to raw columns, giving the estimator's
+ * Dataset. Columns are found by name; missing ones are named in the error.
+ */
+export function transformFeatures(spec: PreprocessSpec, table: ColumnTable): Dataset {
+  const byName = new Map<string, RawColumn>(table.columns.map((c) => [c.name, c]));
+  const absent = spec.features.filter((f) => !byName.has(f.name)).map((f) => `"${f.name}"`);
+  if (absent.length > 0) {
+    throw new Error(`The data has no column ${absent.join(", ")}, which the model was trained on`);
+  }
+  const features: FeatureColumn[] = [];
+  for (const f of spec.features) {
+    const col = byName.get(f.name)!;
+    if (col.kind !== f.kind) {
+      throw new Error(`Column "${f.name}" was ${f.kind} in training but is read as ${col.kind}`);
+    }
+    if (f.kind === "numeric") {
+      features.push({ name: f.name, kind: "numeric", values: transformNumeric(f, col as NumericColumn) });
+    } else {
+      features.push(...transformCategorical(f, col as CategoricalColumn));
+    }
+  }
+  return { rows: table.rows, features };
+}

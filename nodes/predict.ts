@@ -1,0 +1,156 @@
+import { type DuckDBAppender, DuckDBDataChunk } from "@duckdb/node-api";
+import { z } from "zod";
+import { ident, type SqlSession } from "../app/data/sql";
+import { BlockError, defineBlock, requireTable } from "../app/engine/block";
+import { readColumns } from "../app/ml/dataset";
+import { asModel, missingInputs, predictTable } from "../app/ml/model";
+
+const params = z.object({});
+
+/** `name`, or `name_1`, `name_2`… when the input already has a column of that name. */
+function freeName(name: string, taken: Set<string>): string {
+  let candidate = name;
+  for (let i = 1; taken.has(candidate.toLowerCase()); i++) candidate = `${name}_${i}`;
+  taken.add(candidate.toLowerCase());
+  return candidate;
+}
+
+interface OutputColumn {
+  name: string;
+  sqlType: "DOUBLE" | "VARCHAR";
+  /** The value at a row (a number, a string). */
+  at: (row: number) => number | string;
+  /** The type the column is cast to in the result (labels take the target's type). */
+  castTo?: string;
+}
+
+/**
+ * Appends the scores, one DuckDB data chunk (2048 rows) at a time, into a
+ * temp table keyed by the input's rowid. No per-row SQL.
+ */
+async function appendScores(
+  sql: SqlSession,
+  table: string,
+  rowid: Float64Array,
+  columns: OutputColumn[],
+  signal: AbortSignal,
+): Promise<void> {
+  await sql.run(
+    `CREATE OR REPLACE TEMP TABLE ${ident(table)} (rid BIGINT, ${columns.map((c, i) => `c${i} ${c.sqlType}`).join(", ")})`,
+  );
+  const appender: DuckDBAppender = await sql.connection.createAppender(table, "main", "temp");
+  try {
+    const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
+    const step = 2048;
+    for (let start = 0; start < rowid.length; start += step) {
+      signal.throwIfAborted();
+      const end = Math.min(rowid.length, start + step);
+      const chunk = DuckDBDataChunk.create(types, end - start);
+      chunk.setColumnValues(
+        0,
+        Array.from(rowid.subarray(start, end), (r) => BigInt(r)),
+      );
+      columns.forEach((c, i) => {
+        const values = new Array<number | string>(end - start);
+        for (let r = start; r < end; r++) values[r - start] = c.at(r);
+        chunk.setColumnValues(i + 1, values);
+      });
+      appender.appendDataChunk(chunk);
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
+}
+
+export default defineBlock({
+  kind: "predict",
+  version: 1,
+  title: "Predict",
+  category: "Evaluate",
+  description:
+    "Scores a table with a trained model: the input columns plus `prediction` (regression), or `label` and one `probability_<class>` column per class (classification). The model's preprocessing is applied to the raw columns.",
+  inputs: {
+    model: { type: "model", description: "A trained model" },
+    data: {
+      type: "table",
+      description: "Rows to score: the model's feature columns (others are kept as they are)",
+    },
+  },
+  outputs: { out: { type: "table", description: "The input rows with the predictions" } },
+  params,
+  async run(ctx, inputs) {
+    const modelInput = inputs.model;
+    if (!modelInput) throw new BlockError('Input "model" is not connected');
+    if (modelInput.type !== "model")
+      throw new BlockError(`Input "model" must be a model, got ${modelInput.type}`);
+    let model: ReturnType<typeof asModel>;
+    try {
+      model = asModel(modelInput.data);
+    } catch (e) {
+      throw new BlockError((e as Error).message);
+    }
+    const data = requireTable(inputs, "data");
+    const missing = missingInputs(model, data.columns);
+    if (missing.length > 0) {
+      throw new BlockError(
+        `The data lacks column(s) ${missing.map((n) => `"${n}"`).join(", ")}, which the model was trained on. Its columns are: ${data.columns.map((c) => c.name).join(", ")}.`,
+      );
+    }
+    const requests = model.preprocess.features.map((f) => ({
+      column: data.columns.find((c) => c.name === f.name)!,
+      kind: f.kind,
+    }));
+    const table = await readColumns(ctx.sql, data.name, requests, { signal: ctx.signal });
+    const scores = predictTable(model, table);
+
+    const taken = new Set(data.columns.map((c) => c.name.toLowerCase()));
+    const outputName = (wanted: string) => {
+      const name = freeName(wanted, taken);
+      if (name !== wanted)
+        ctx.log(`The input already has a column "${wanted}"; the output column is "${name}".`, "warn");
+      return name;
+    };
+    const columns: OutputColumn[] = [];
+    if (scores.prediction) {
+      const prediction = scores.prediction;
+      columns.push({ name: outputName("prediction"), sqlType: "DOUBLE", at: (r) => prediction[r]! });
+    } else {
+      const classes = model.classes ?? [];
+      const { label, probabilities } = scores as Required<typeof scores>;
+      const K = classes.length;
+      columns.push({
+        name: outputName("label"),
+        sqlType: "VARCHAR",
+        at: (r) => String(label[r]),
+        castTo: model.targetType,
+      });
+      classes.forEach((c, k) => {
+        columns.push({
+          name: outputName(`probability_${c}`),
+          sqlType: "DOUBLE",
+          at: (r) => probabilities[r * K + k]!,
+        });
+      });
+    }
+    const scoresTable = "predict_scores";
+    await appendScores(ctx.sql, scoresTable, table.rowid, columns, ctx.signal);
+    try {
+      const out = ctx.newTable("out");
+      const t = ident(data.name);
+      const picked = columns.map((c, i) =>
+        c.castTo ? `CAST(s.c${i} AS ${c.castTo}) AS ${ident(c.name)}` : `s.c${i} AS ${ident(c.name)}`,
+      );
+      await ctx.sql.run(
+        `CREATE OR REPLACE TABLE ${ident(out)} AS
+         SELECT ${t}.*, ${picked.join(", ")}
+         FROM ${t} AS ${t} JOIN temp.main.${ident(scoresTable)} AS s ON ${t}.rowid = s.rid
+         ORDER BY ${t}.rowid`,
+      );
+      ctx.metric("rows_scored", table.rows);
+      return { out: { type: "table", name: out } };
+    } finally {
+      await ctx.sql.run(`DROP TABLE IF EXISTS temp.main.${ident(scoresTable)}`);
+    }
+  },
+});

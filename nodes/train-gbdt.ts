@@ -1,0 +1,61 @@
+import { z } from "zod";
+import { defineBlock } from "../app/engine/block";
+import { fitGbdt } from "../app/ml/trees";
+import { commonParams, maxDepthParam, minSamplesLeafParam, trainPorts, trainTreeModel } from "./train-common";
+
+const params = z.object({
+  ...commonParams,
+  trees: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(100)
+    .describe("Boosting rounds (one tree per class per round)"),
+  learningRate: z.number().gt(0).max(1).default(0.1).describe("Shrinkage applied to each tree's values"),
+  maxDepth: maxDepthParam(6),
+  maxLeaves: z
+    .number()
+    .int()
+    .min(2)
+    .optional()
+    .describe("Grow leaf-wise with at most this many leaves per tree (then maxDepth only caps depth)"),
+  minSamplesLeaf: minSamplesLeafParam(20),
+  l2: z.number().min(0).default(1).describe("L2 regularization λ on the leaf values"),
+  subsample: z.number().gt(0).max(1).default(1).describe("Fraction of rows drawn (seeded) for each round"),
+  earlyStopping: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Hold out validationFraction of the rows and stop when their loss has not improved for patience rounds",
+    ),
+  validationFraction: z.number().gt(0).lt(1).default(0.1).describe("Rows held out for early stopping"),
+  patience: z.number().int().min(1).default(10).describe("Rounds without improvement before stopping"),
+});
+
+export default defineBlock({
+  kind: "train.gbdt",
+  version: 1,
+  title: "Train gradient boosting",
+  category: "Train",
+  description:
+    "Histogram gradient boosting (classification and regression) on raw columns: missing values, text categories and the task are handled; the preprocessing travels with the model. Streams the training and validation loss per round.",
+  ...trainPorts,
+  params,
+  async run(ctx, inputs, p) {
+    const gbdt = {
+      trees: p.trees,
+      learningRate: p.learningRate,
+      maxDepth: p.maxDepth,
+      ...(p.maxLeaves !== undefined ? { maxLeaves: p.maxLeaves } : {}),
+      minSamplesLeaf: p.minSamplesLeaf,
+      l2: p.l2,
+      subsample: p.subsample,
+      earlyStopping: p.earlyStopping
+        ? { validationFraction: p.validationFraction, patience: p.patience }
+        : false,
+      seed: p.seed,
+    };
+    return trainTreeModel(ctx, inputs, p, "gbdt", (train, options) => fitGbdt(train, gbdt, options));
+  },
+});
