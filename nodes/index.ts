@@ -1,6 +1,8 @@
 import { type AnyBlock, makeCatalog } from "../app/engine/block";
 import analyzeProfile from "./analyze-profile";
 import clean from "./clean";
+import evaluate from "./evaluate";
+import gate from "./gate";
 import ingestFile from "./ingest-file";
 import predict from "./predict";
 import selectFeatures from "./select-features";
@@ -8,6 +10,8 @@ import shuffle from "./shuffle";
 import split from "./split";
 import trainForest from "./train-forest";
 import trainGbdt from "./train-gbdt";
+import trainLinear from "./train-linear";
+import trainLogistic from "./train-logistic";
 import trainTree from "./train-tree";
 import transformSql from "./transform-sql";
 
@@ -21,10 +25,14 @@ export const blocks: AnyBlock[] = [
   selectFeatures,
   split,
   shuffle,
+  trainLinear,
+  trainLogistic,
   trainTree,
   trainForest,
   trainGbdt,
   predict,
+  evaluate,
+  gate,
 ];
 
 export const catalog = makeCatalog(blocks);

@@ -73,7 +73,7 @@ describe("predict", () => {
   it("refuses a model input that is not a Dagwood model", async () => {
     const data = await p.table("data", "SELECT 1 AS x");
     const model: PortValue = { type: "model", data: { kind: "other" }, fingerprint: "x" };
-    await expect(p.run(predict, { model, data }, {})).rejects.toThrow(/not a Dagwood tree model/);
+    await expect(p.run(predict, { model, data }, {})).rejects.toThrow(/not a Dagwood model/);
   });
 
   it("scores 200,000 rows through the appender", async () => {

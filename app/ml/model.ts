@@ -5,12 +5,14 @@
  */
 import { isNumericType } from "../data/sql";
 import type { ColumnTable, RawColumn } from "./dataset";
+import { type LinearModelJSON, predictLinear } from "./linear";
 import { type PreprocessSpec, transformFeatures } from "./preprocess";
 import { modelFromJSON, predictProba, predictRaw, type Task, type TreeEnsembleJSON } from "./trees";
 
 export const MODEL_FORMAT = "dagwood.model/1";
 
 export type Estimator = "gbdt" | "forest" | "tree";
+export type LinearEstimator = "linear" | "logistic";
 export type TensorType = "FP32" | "INT64" | "BYTES";
 export type ClassLabel = string | number;
 
@@ -33,8 +35,9 @@ export interface DagwoodModel {
   /**
    * The served model's tensors. Inputs: one per raw feature column, shape
    * [-1, 1]; numeric columns FP32 (NaN = missing; dates as epoch ms),
-   * categorical BYTES. Outputs: `label` [-1] and `probabilities` [-1, K], or
-   * `prediction` [-1].
+   * categorical BYTES (NULL sent as ""). Outputs: `label` [-1] (class names:
+   * BYTES, or INT64 / FP32 for numeric classes) and `probabilities` [-1, K],
+   * or `prediction` [-1]. The ONNX export has exactly these tensors.
    */
   signature: { inputs: TensorSpec[]; outputs: TensorSpec[] };
   preprocess: PreprocessSpec;
@@ -42,6 +45,22 @@ export interface DagwoodModel {
   trainedRows: number;
   /** The block params the model was trained with (after defaults). */
   params: Record<string, unknown>;
+  /** The ONNX export written after training, and its parity with `predictTable`. */
+  onnx?: OnnxExportInfo;
+}
+
+export interface OnnxExportInfo {
+  /** The model.onnx file, relative to the project folder. */
+  file: string;
+  bytes: number;
+  /** Opset per domain ("" is the default ONNX domain). */
+  opsets: Record<string, number>;
+  /**
+   * onnxruntime against `predictTable` on the same float32-rounded inputs:
+   * max |difference| of probabilities (or predictions), and the fraction of
+   * rows with the same label.
+   */
+  parity: { rows: number; maxAbsDiff: number; labelAgreement: number };
 }
 
 export interface Predictions {
@@ -64,7 +83,7 @@ export function signatureFor(
     (f): TensorSpec => ({ name: f.name, dtype: f.kind === "numeric" ? "FP32" : "BYTES", shape: [-1, 1] }),
   );
   if (task === "regression") return { inputs, outputs: [{ name: "prediction", dtype: "FP32", shape: [-1] }] };
-  const labelType: TensorType = classes?.every((c) => typeof c === "number" && Number.isInteger(c))
+  const labelType: TensorType = classes?.every((c) => typeof c === "number" && Number.isSafeInteger(c))
     ? "INT64"
     : classes?.every((c) => typeof c === "number")
       ? "FP32"
@@ -78,25 +97,41 @@ export function signatureFor(
   };
 }
 
-/** Checks that `data` is a model this code can score, with a message for the user if not. */
+/** A ridge or logistic model: the same container, with `linear` in place of `ensemble`. */
+export interface LinearDagwoodModel extends Omit<DagwoodModel, "estimator" | "ensemble"> {
+  estimator: LinearEstimator;
+  linear: LinearModelJSON;
+}
+
+export type AnyDagwoodModel = DagwoodModel | LinearDagwoodModel;
+
+export function isLinearModel(model: AnyDagwoodModel): model is LinearDagwoodModel {
+  return model.estimator === "linear" || model.estimator === "logistic";
+}
+
+/**
+ * Checks that `data` is a model this code can score, with a message for the
+ * user if not. It may be a linear model too (see isLinearModel); the return
+ * type stays DagwoodModel until its callers narrow with isLinearModel.
+ */
 export function asModel(data: unknown): DagwoodModel {
   const m = data as Partial<DagwoodModel> | undefined;
   if (m?.kind !== MODEL_FORMAT) {
     throw new Error(
-      `The model input is not a Dagwood tree model (kind ${JSON.stringify(m?.kind)}, expected "${MODEL_FORMAT}")`,
+      `The model input is not a Dagwood model (kind ${JSON.stringify(m?.kind)}, expected "${MODEL_FORMAT}")`,
     );
   }
   return m as DagwoodModel;
 }
 
 /** The feature columns the model reads that `columns` lacks. */
-export function missingInputs(model: DagwoodModel, columns: readonly { name: string }[]): string[] {
+export function missingInputs(model: AnyDagwoodModel, columns: readonly { name: string }[]): string[] {
   const have = new Set(columns.map((c) => c.name));
   return model.preprocess.features.map((f) => f.name).filter((n) => !have.has(n));
 }
 
-/** Scores raw columns: preprocessing, then the ensemble. Throws naming any missing feature column. */
-export function predictTable(model: DagwoodModel, table: ColumnTable): Predictions {
+/** Scores raw columns: preprocessing, then the estimator. Throws naming any missing feature column. */
+export function predictTable(model: AnyDagwoodModel, table: ColumnTable): Predictions {
   const missing = missingInputs(model, table.columns);
   if (missing.length > 0) {
     throw new Error(
@@ -104,6 +139,12 @@ export function predictTable(model: DagwoodModel, table: ColumnTable): Predictio
     );
   }
   const data = transformFeatures(model.preprocess, table);
+  if (isLinearModel(model)) {
+    const { prediction, probabilities, classIndex } = predictLinear(model.linear, data);
+    if (prediction) return { prediction };
+    const classes = model.classes ?? [];
+    return { label: Array.from(classIndex!, (k) => classes[k]!), classIndex, probabilities };
+  }
   const ensemble = modelFromJSON(model.ensemble);
   if (model.task === "regression") return { prediction: predictRaw(ensemble, data) };
   const classes = model.classes ?? [];

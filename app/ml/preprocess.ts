@@ -21,7 +21,7 @@
  *
  * One-hot encoding (for linear models): one 0/1 feature per kept category
  * (plus "other" when capped); NULL and unseen categories give all zeros, or
- * "other" = 1 when capped. ONNX: OneHotEncoder / CategoryMapper + OneHot.
+ * "other" = 1 when capped. ONNX: the same LabelEncoder, then Equal against the codes and Cast.
  */
 import type { CategoricalColumn, ColumnTable, NumericColumn, RawColumn } from "./dataset";
 import type { Dataset, FeatureColumn } from "./trees";

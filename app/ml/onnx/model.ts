@@ -1,0 +1,220 @@
+/**
+ * A whole Dagwood model — preprocessing and trees — as one ONNX graph that
+ * takes the raw columns (DESIGN.md, Serving):
+ *
+ *   numeric x  FLOAT [N,1] → IsInf → Where(NaN) → Imputer (when the spec imputes)
+ *              → Cast DOUBLE → Sub(offset) → Mul(scale) (when the spec scales)
+ *   text c     STRING [N,1] → LabelEncoder (category → code; "" → NaN; unseen → unknownCode or NaN)
+ *              ordinal: → Cast DOUBLE;  one-hot: Equal(code, [0..m−1]) → Cast DOUBLE [N,m]
+ *   Concat(axis 1, the model's feature order) → appendTreeEnsemble → label, probabilities | prediction
+ *
+ * Scaling runs in float64, as `transformFeatures` does, so a scaled value
+ * lands on the same side of every split threshold (ai.onnx.ml Scaler would
+ * compute in float32 and could differ by an ulp right at a threshold).
+ * A missing text value travels as "" (a string tensor has no NULL); "" maps
+ * to missing unless it was a category in training.
+ */
+import packageJson from "../../../package.json" with { type: "json" };
+import type { DagwoodModel } from "../model";
+import {
+  type CategoricalFeatureSpec,
+  encodedFeatureNames,
+  type NumericFeatureSpec,
+  type PreprocessSpec,
+} from "../preprocess";
+import { modelFromJSON } from "../trees";
+import { attr, type BuilderOptions, OnnxGraphBuilder, type Opsets, tensor } from "./builder";
+import { appendTreeEnsemble } from "./trees";
+
+const ML = "ai.onnx.ml";
+const DOUBLE = 11;
+const FLOAT = 1;
+
+/** The string a missing (NULL) text value is sent as. */
+export const MISSING_TEXT = "";
+
+export interface ExportModelOptions {
+  /** Target runtime: opset overrides (merged over DEFAULT_OPSETS), IR version. */
+  target?: Omit<BuilderOptions, "graphName">;
+  /** Tree arithmetic: "double" (default from ai.onnx.ml 3) or "float". */
+  precision?: "double" | "float";
+}
+
+export interface ExportedModel {
+  bytes: Uint8Array;
+  /** The opsets the graph imports, per domain ("" is the default ONNX domain). */
+  opsets: Opsets;
+}
+
+const OUTPUT_NAMES = ["label", "label_index", "probabilities", "prediction"];
+
+/** The model as ONNX bytes (see exportModelWithInfo). */
+export function exportModel(model: DagwoodModel, options: ExportModelOptions = {}): Uint8Array {
+  return exportModelWithInfo(model, options).bytes;
+}
+
+/** Exports the whole model: one input per raw column, the preprocessing, the trees. */
+export function exportModelWithInfo(model: DagwoodModel, options: ExportModelOptions = {}): ExportedModel {
+  const builder = new OnnxGraphBuilder({
+    graphName: `dagwood_${model.estimator}_${model.task}`,
+    producerVersion: packageJson.version,
+    ...options.target,
+  });
+  const ensemble = modelFromJSON(model.ensemble);
+  const spec = model.preprocess;
+  const encodedNames = spec.features.flatMap(encodedFeatureNames);
+  if (JSON.stringify(encodedNames) !== JSON.stringify(ensemble.featureNames)) {
+    throw new Error(
+      `The model's preprocessing gives features ${JSON.stringify(encodedNames)} but its trees read ${JSON.stringify(ensemble.featureNames)}; the model is inconsistent`,
+    );
+  }
+  checkSignature(model);
+  const clash = spec.features.find((f) => OUTPUT_NAMES.includes(f.name));
+  if (clash) {
+    throw new Error(
+      `Feature column "${clash.name}" has the name of an output of the exported model; rename the column (e.g. with transform.sql) and train again`,
+    );
+  }
+
+  const concatenated = appendPreprocessing(builder, spec);
+  const precision = options.precision ?? ((builder.opsets[ML] ?? 0) >= 3 ? "double" : "float");
+  const features =
+    precision === "double"
+      ? concatenated
+      : builder.node("Cast", [concatenated], [builder.fresh("features_f32")], { to: attr.int(FLOAT) })[0]!;
+
+  const isRegression = model.task === "regression";
+  const produced = appendTreeEnsemble(builder, ensemble, features, {
+    precision,
+    ...(model.classes ? { classes: model.classes as string[] | number[] } : {}),
+    ...(isRegression ? { names: { prediction: builder.fresh("prediction_2d") } } : {}),
+  });
+  if (isRegression) {
+    // The signature's prediction is [N]; the ensemble gives [N,1].
+    const shape = builder.initializer("flat_shape", tensor("INT64", [1], [-1]));
+    builder.node("Reshape", [produced[0]!.name, shape], ["prediction"]);
+    builder.output("prediction", "FLOAT", [-1]);
+  } else {
+    const label = produced.find((p) => p.name === "label")!;
+    builder.output("label", label.elemType, [-1]);
+    builder.output("probabilities", "FLOAT", [-1, model.classes!.length]);
+  }
+
+  builder.meta("dagwood.format", model.kind);
+  builder.meta("dagwood.version", packageJson.version);
+  builder.meta("dagwood.estimator", model.estimator);
+  builder.meta("dagwood.task", model.task);
+  builder.meta("dagwood.target", model.target);
+  if (model.classes) builder.meta("dagwood.classes", JSON.stringify(model.classes));
+  builder.meta("dagwood.features", JSON.stringify(spec.features.map((f) => f.name)));
+  builder.meta("dagwood.encoded_features", JSON.stringify(encodedNames));
+  builder.meta("dagwood.signature", JSON.stringify(model.signature));
+  builder.meta("dagwood.missing_text", JSON.stringify(MISSING_TEXT));
+  return { bytes: builder.encode(), opsets: { ...builder.opsets } };
+}
+
+/**
+ * Declares one graph input per raw column of `spec` (FLOAT or STRING
+ * [N,1], named as the column) and appends the fitted preprocessing. Returns
+ * the DOUBLE [N, F] tensor of encoded features, in the order
+ * `transformFeatures` gives them — what any estimator's graph reads.
+ */
+export function appendPreprocessing(builder: OnnxGraphBuilder, spec: PreprocessSpec): string {
+  checkTarget(builder);
+  for (const f of spec.features) builder.input(f.name, f.kind === "numeric" ? "FLOAT" : "STRING", [-1, 1]);
+  const parts = spec.features.map((f) =>
+    f.kind === "numeric" ? appendNumeric(builder, f) : appendCategorical(builder, f),
+  );
+  if (parts.length === 1) return parts[0]!;
+  return builder.node("Concat", parts, [builder.fresh("features")], { axis: attr.int(1) })[0]!;
+}
+
+/** IsInf needs opset 10, Equal on floats 11; LabelEncoder string → float needs ai.onnx.ml 2. */
+function checkTarget(builder: OnnxGraphBuilder): void {
+  const onnx = builder.opsets[""] ?? 0;
+  const ml = builder.opsets[ML] ?? 0;
+  if (onnx < 11) {
+    throw new Error(
+      `The model's preprocessing needs the default ONNX opset 11 or later (IsInf, Equal on floats); this target has ${onnx || "none"}`,
+    );
+  }
+  if (ml < 2) {
+    throw new Error(
+      `The model's preprocessing needs ai.onnx.ml opset 2 or later (LabelEncoder); this target has ${ml || "none"}`,
+    );
+  }
+}
+
+/** The signature's inputs must be the preprocessing's raw columns, in order, with their wire types. */
+function checkSignature(model: DagwoodModel): void {
+  const expected = model.preprocess.features.map((f) => ({
+    name: f.name,
+    dtype: f.kind === "numeric" ? "FP32" : "BYTES",
+  }));
+  const actual = model.signature.inputs.map((i) => ({ name: i.name, dtype: i.dtype }));
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(
+      `The model's signature inputs ${JSON.stringify(actual)} do not match its preprocessing ${JSON.stringify(expected)}`,
+    );
+  }
+}
+
+/** ±Infinity → NaN, impute, then (in float64) scale. Returns a DOUBLE [N,1] tensor. */
+function appendNumeric(builder: OnnxGraphBuilder, f: NumericFeatureSpec): string {
+  const nan = builder.initializer("nan", tensor("FLOAT", [], [Number.NaN]));
+  const [isInf] = builder.node("IsInf", [f.name], [builder.fresh(`${f.name}_is_inf`)]);
+  let x = builder.node("Where", [isInf!, nan, f.name], [builder.fresh(`${f.name}_finite`)])[0]!;
+  if (f.impute) {
+    [x] = builder.node(
+      "Imputer",
+      [x],
+      [builder.fresh(`${f.name}_imputed`)],
+      { imputed_value_floats: attr.floats([f.impute.value]), replaced_value_float: attr.float(Number.NaN) },
+      { domain: ML },
+    ) as [string];
+  }
+  [x] = builder.node("Cast", [x], [builder.fresh(`${f.name}_f64`)], { to: attr.int(DOUBLE) }) as [string];
+  if (f.scale) {
+    const offset = builder.initializer(`${f.name}_offset`, tensor("DOUBLE", [], [f.scale.offset]));
+    const scale = builder.initializer(`${f.name}_scale`, tensor("DOUBLE", [], [f.scale.scale]));
+    [x] = builder.node("Sub", [x, offset], [builder.fresh(`${f.name}_centered`)]) as [string];
+    [x] = builder.node("Mul", [x, scale], [builder.fresh(`${f.name}_scaled`)]) as [string];
+  }
+  return x;
+}
+
+/** Category → code (FLOAT, NaN missing), then ordinal (DOUBLE [N,1]) or one-hot (DOUBLE [N,m]). */
+function appendCategorical(builder: OnnxGraphBuilder, f: CategoricalFeatureSpec): string {
+  const keys = [...f.categories];
+  const codes = f.categories.map((_, i) => i);
+  if (!keys.includes(MISSING_TEXT)) {
+    keys.push(MISSING_TEXT);
+    codes.push(Number.NaN);
+  }
+  const [code] = builder.node(
+    "LabelEncoder",
+    [f.name],
+    [builder.fresh(`${f.name}_code`)],
+    {
+      keys_strings: attr.strings(keys),
+      values_floats: attr.floats(codes),
+      default_float: attr.float(f.unknownCode ?? Number.NaN),
+    },
+    { domain: ML },
+  );
+  if (f.encoding === "ordinal") {
+    return builder.node("Cast", [code!], [builder.fresh(`${f.name}_f64`)], { to: attr.int(DOUBLE) })[0]!;
+  }
+  // NaN equals no code: a missing value is all zeros; an unseen one is "other" = 1 when capped.
+  const width = f.categories.length + (f.otherCode === null ? 0 : 1);
+  const all = builder.initializer(
+    `${f.name}_codes`,
+    tensor(
+      "FLOAT",
+      [1, width],
+      Array.from({ length: width }, (_, i) => i),
+    ),
+  );
+  const [hot] = builder.node("Equal", [code!, all], [builder.fresh(`${f.name}_is`)]);
+  return builder.node("Cast", [hot!], [builder.fresh(`${f.name}_onehot`)], { to: attr.int(DOUBLE) })[0]!;
+}

@@ -1,0 +1,283 @@
+/**
+ * train.linear (ridge regression), and what it shares with train.logistic:
+ * reading the training table, the task check, the linear preprocessing
+ * (impute, one-hot with an "other" bucket, standard scaling) and packing the
+ * model into the `dagwood.model/1` container.
+ *
+ * The reading and target checks mirror trainTreeModel in train-common.ts;
+ * they belong there once it exposes its read-and-prepare step.
+ */
+import { z } from "zod";
+import { isNumericType, isTemporalType } from "../app/data/sql";
+import {
+  type BlockContext,
+  BlockError,
+  type BlockInputs,
+  defineBlock,
+  requireColumns,
+  requireTable,
+} from "../app/engine/block";
+import type { BlockOutput, ColumnInfo } from "../app/engine/ports";
+import {
+  type ColumnKind,
+  type ColumnRequest,
+  columnKind,
+  type RawColumn,
+  readColumns,
+  selectRows,
+} from "../app/ml/dataset";
+import { fitLogistic, fitRidge, type LinearModelJSON, predictLinear } from "../app/ml/linear";
+import {
+  AUTO_CLASSIFICATION_MAX_CLASSES,
+  encodeTarget,
+  type LinearDagwoodModel,
+  type LinearEstimator,
+  MODEL_FORMAT,
+  resolveTask,
+  signatureFor,
+} from "../app/ml/model";
+import { fitPreprocessor, transformFeatures } from "../app/ml/preprocess";
+import { commonParams, trainPorts } from "./train-common";
+
+/** Params train.linear and train.logistic share (DESIGN.md: target, features, task, seed; l2, maxIter). */
+export const linearFamilyParams = {
+  target: commonParams.target,
+  features: commonParams.features,
+  seed: z
+    .number()
+    .int()
+    .default(0)
+    .describe(
+      "Kept for the shared train params; the fit uses no randomness, so every seed gives the same model",
+    ),
+  l2: z
+    .number()
+    .min(0)
+    .default(1)
+    .describe(
+      "L2 penalty on the coefficients, on the summed loss (as scikit-learn's alpha, or 1/C); 0: none",
+    ),
+  maxIter: z.number().int().min(1).max(100_000).default(100),
+  impute: z
+    .enum(["median", "mean", "constant"])
+    .default("median")
+    .describe("How missing numeric values (NULL, NaN, ±Infinity) are filled, from the training rows"),
+  imputeValue: commonParams.imputeValue,
+  maxCategories: commonParams.maxCategories.describe(
+    "Categories kept per text column, each its own 0/1 feature, most frequent first; the rest share one 'other' feature",
+  ),
+};
+
+type LinearFamilyParams = z.output<z.ZodObject<typeof linearFamilyParams>> & { task: string };
+
+/** The feature columns and how each is read; unusable defaulted columns are logged and left out. */
+function chooseFeatures(ctx: BlockContext, p: LinearFamilyParams, columns: ColumnInfo[]): ColumnRequest[] {
+  if (p.features?.includes(p.target)) {
+    throw new BlockError(`The target "${p.target}" is also listed in features; remove it from features.`);
+  }
+  const chosen = p.features
+    ? requireColumns(p.features, columns, "features")
+    : columns.filter((c) => c.name !== p.target);
+  const usable = chosen.filter((c) => columnKind(c.type));
+  const unusable = chosen.filter((c) => !columnKind(c.type)).map((c) => `"${c.name}" (${c.type})`);
+  if (unusable.length > 0 && p.features) {
+    throw new BlockError(
+      `Feature column(s) ${unusable.join(", ")} cannot be used: features must be numbers, booleans, dates or text. Remove them from features, or convert them first (e.g. with transform.sql).`,
+    );
+  }
+  if (unusable.length > 0)
+    ctx.log(`Not used as features (unsupported type): ${unusable.join(", ")}.`, "warn");
+  return usable.map((column) => ({ column }));
+}
+
+/** The block's task for this target, or an error that names the other block. */
+function taskFor(
+  estimator: LinearEstimator,
+  choice: string,
+  target: RawColumn,
+): "classification" | "regression" {
+  const name = `"${target.name}"`;
+  if (estimator === "linear") {
+    if (target.kind !== "numeric" || !isNumericType(target.type)) {
+      throw new BlockError(
+        `The target ${name} is ${target.type}, a classification target, and train.linear does regression only. Use train.logistic to classify it.`,
+      );
+    }
+    if (choice === "auto" && resolveTask("auto", target) === "classification") {
+      throw new BlockError(
+        `The target ${name} holds only whole numbers with at most ${AUTO_CLASSIFICATION_MAX_CLASSES} distinct values, so it looks like classes. Use train.logistic to classify it, or set task to "regression" to fit it as a number.`,
+      );
+    }
+    return "regression";
+  }
+  if (choice === "auto" && resolveTask("auto", target) === "regression") {
+    throw new BlockError(
+      `The target ${name} is a number with fractions or more than ${AUTO_CLASSIFICATION_MAX_CLASSES} distinct values, a regression target, and train.logistic does classification only. Use train.linear for regression, or set task to "classification" to treat each value as a class.`,
+    );
+  }
+  return "classification";
+}
+
+/** Reads `train`, fits the linear preprocessing and the estimator, and returns the model output. */
+export async function trainLinearFamily(
+  ctx: BlockContext,
+  inputs: BlockInputs,
+  p: LinearFamilyParams,
+  estimator: LinearEstimator,
+): Promise<Record<string, BlockOutput>> {
+  const input = requireTable(inputs, "train");
+  const [targetColumn] = requireColumns([p.target], input.columns, "target");
+  const requests = chooseFeatures(ctx, p, input.columns);
+  if (requests.length === 0) {
+    throw new BlockError(
+      `There are no feature columns: the table has only the target "${p.target}" and columns of unsupported types. Add numeric, boolean, date or text columns.`,
+    );
+  }
+  // Boolean and date targets are read as text ("true", "2024-01-31"): labels read well and cast back.
+  const asText = targetColumn!.type === "BOOLEAN" || isTemporalType(targetColumn!.type);
+  const targetKind: ColumnKind | undefined = asText ? "categorical" : undefined;
+  if (!targetKind && !columnKind(targetColumn!.type)) {
+    throw new BlockError(
+      `The target "${p.target}" has type ${targetColumn!.type}, which cannot be predicted.`,
+    );
+  }
+  const table = await readColumns(
+    ctx.sql,
+    input.name,
+    [...requests, { column: targetColumn!, kind: targetKind }],
+    { signal: ctx.signal },
+  );
+  const target = table.columns.pop()!;
+  const encoded = encodeTarget(target, taskFor(estimator, p.task, target));
+  const skipped = table.rows - encoded.rows.length;
+  if (skipped > 0)
+    ctx.log(`${skipped} row(s) have no "${p.target}" value and are left out of training.`, "warn");
+  if (encoded.rows.length === 0)
+    throw new BlockError(`The target "${p.target}" has no values: every row is missing it.`);
+  const distinct = encoded.classes?.length ?? new Set(encoded.y).size;
+  if (distinct < 2) {
+    const value = encoded.classes ? encoded.classes[0] : encoded.y[0];
+    throw new BlockError(
+      `The target "${p.target}" has the same value (${JSON.stringify(value)}) in every training row, so there is nothing to learn. Choose another target, or check the rows reaching this block.`,
+    );
+  }
+  const rows = selectRows(table, encoded.rows);
+  // Linear models need every value present, categories as 0/1 columns and comparable scales.
+  const spec = fitPreprocessor(rows, {
+    impute: p.impute,
+    imputeValue: p.imputeValue,
+    maxCategories: p.maxCategories,
+    encoding: "onehot",
+    scale: "standard",
+    log: (message, level) => ctx.log(message, level),
+  });
+  if (spec.features.length === 0) {
+    const why = spec.dropped.map((d) => `"${d.name}": ${d.reason}`).join("; ");
+    throw new BlockError(`All feature columns were dropped (${why}). Give the model columns with values.`);
+  }
+  const data = transformFeatures(spec, rows);
+  const constant = data.features.filter((f) => f.values.every((v) => v === f.values[0])).map((f) => f.name);
+  if (constant.length > 0) {
+    ctx.log(
+      `Feature(s) ${constant.map((n) => `"${n}"`).join(", ")} are constant in the training rows and get coefficient 0.`,
+    );
+  }
+
+  const started = performance.now();
+  let linear: LinearModelJSON;
+  try {
+    if (estimator === "linear") {
+      ctx.progress(0, "Training ridge regression");
+      linear = fitRidge({ data, y: encoded.y }, { l2: p.l2 });
+    } else {
+      ctx.progress(0, "Training logistic regression");
+      linear = await fitLogistic(
+        { data, y: encoded.y },
+        {
+          l2: p.l2,
+          maxIter: p.maxIter,
+          numClasses: encoded.classes!.length,
+          signal: ctx.signal,
+          onIteration: (i, loss) => {
+            ctx.metric("train_loss", loss, i);
+            ctx.progress((i + 1) / p.maxIter, "Training logistic regression");
+          },
+        },
+      );
+    }
+  } catch (e) {
+    if ((e as Error).name === "AbortError") throw e;
+    throw new BlockError((e as Error).message);
+  }
+  const ms = (performance.now() - started).toFixed(0);
+  const shape = `${data.rows} rows × ${data.features.length} encoded features (from ${spec.features.length} columns)`;
+  if (linear.kind === "ridge") {
+    const prediction = predictLinear(linear, data).prediction!;
+    let sse = 0;
+    for (let i = 0; i < data.rows; i++) sse += (prediction[i]! - encoded.y[i]!) ** 2;
+    ctx.metric("train_rmse", Math.sqrt(sse / data.rows));
+    ctx.log(`Fitted ridge regression on ${shape} in ${ms} ms.`);
+  } else {
+    const what = `${encoded.task}, ${encoded.classes!.length} classes`;
+    ctx.log(
+      `Fitted logistic regression (${what}) on ${shape}: ${linear.iterations} L-BFGS iteration(s) in ${ms} ms, loss ${linear.trainLoss.toPrecision(6)}.`,
+    );
+    if (!linear.converged) {
+      ctx.log(
+        `Logistic regression did not converge within maxIter (${p.maxIter}) iterations; raise maxIter, or raise l2 if the classes are (nearly) separable.`,
+        "warn",
+      );
+    }
+  }
+  ctx.progress(1, `Trained ${estimator}`);
+
+  const model: LinearDagwoodModel = {
+    kind: MODEL_FORMAT,
+    estimator,
+    task: encoded.task,
+    target: p.target,
+    targetType: targetColumn!.type,
+    ...(encoded.classes ? { classes: encoded.classes } : {}),
+    signature: signatureFor(spec, encoded.task, encoded.classes),
+    preprocess: spec,
+    linear,
+    trainedRows: data.rows,
+    params: { ...p, features: spec.features.map((f) => f.name) },
+  };
+  return { model: { type: "model", data: model } };
+}
+
+export const linearPorts = {
+  inputs: trainPorts.inputs,
+  outputs: {
+    model: {
+      type: "model" as const,
+      description: "The fitted preprocessing and coefficients, with the input signature",
+    },
+  },
+};
+
+const params = z.object({
+  ...linearFamilyParams,
+  task: z
+    .enum(["auto", "regression"])
+    .default("auto")
+    .describe(
+      "Always regression; auto also refuses a target that looks like classes (text, or few whole numbers), regression fits it as a number",
+    ),
+  maxIter: linearFamilyParams.maxIter.describe(
+    "Unused by ridge, which is solved exactly in closed form; kept so train.linear and train.logistic share their params",
+  ),
+});
+
+export default defineBlock({
+  kind: "train.linear",
+  version: 1,
+  title: "Train linear regression",
+  category: "Train",
+  description:
+    "Ridge regression (L2-penalized least squares, solved exactly) on raw columns: missing values are imputed, text categories one-hot encoded and numbers standard-scaled, and that preprocessing travels with the model.",
+  ...linearPorts,
+  params,
+  run: (ctx, inputs, p) => trainLinearFamily(ctx, inputs, p, "linear"),
+});
