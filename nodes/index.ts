@@ -2,6 +2,7 @@ import { type AnyBlock, makeCatalog } from "../app/engine/block";
 import analyzeProfile from "./analyze-profile";
 import clean from "./clean";
 import evaluate from "./evaluate";
+import explain from "./explain";
 import gate from "./gate";
 import ingestFile from "./ingest-file";
 import predict from "./predict";
@@ -32,6 +33,7 @@ export const blocks: AnyBlock[] = [
   trainGbdt,
   predict,
   evaluate,
+  explain,
   gate,
 ];
 
