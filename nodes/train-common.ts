@@ -1,7 +1,8 @@
 /**
  * What the tree train blocks share: the common params, reading the training
- * table, choosing the task, fitting the preprocessing, running the fit with
- * progress, metrics and cancel, and packing the model.
+ * table, choosing the task, fitting the preprocessing, the hyperparameter
+ * search (for the linear family too), running the fit with progress, metrics
+ * and cancel, and packing the model.
  */
 import { writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -25,6 +26,7 @@ import {
 } from "../app/ml/dataset";
 import {
   type DagwoodModel,
+  type EncodedTarget,
   type Estimator,
   encodeTarget,
   MODEL_FORMAT,
@@ -38,11 +40,29 @@ import { fitPreprocessor, MAX_CATEGORIES_LIMIT, transformFeatures } from "../app
 import {
   type FitOptions,
   modelToJSON,
+  predictProba,
+  predictRaw,
   sharedTreePool,
   type TrainingData,
   type TreeEnsembleModel,
   WorkerTreePool,
 } from "../app/ml/trees";
+import {
+  checkSpace,
+  DEFAULT_GRID_BUDGET,
+  DEFAULT_RANDOM_TRIALS,
+  type FoldPredictions,
+  HIGHER_IS_BETTER,
+  kFolds,
+  planTrials,
+  resolveMetric,
+  runSearch,
+  SEARCH_METRICS,
+  type SearchMetric,
+  type SearchStrategy,
+  scoreFold,
+  type TrialParams,
+} from "../app/ml/tuning";
 
 /** Params every tree train block takes (DESIGN.md: target, features, task, seed), plus preprocessing. */
 export const commonParams = {
@@ -83,9 +103,187 @@ export const maxDepthParam = (fallback: number) =>
 export const minSamplesLeafParam = (fallback: number) =>
   z.number().int().min(1).default(fallback).describe("Least training rows in a leaf");
 
-type CommonParams = z.output<z.ZodObject<typeof commonParams>>;
+const searchValue = z.union([z.number(), z.string(), z.boolean()]);
 
-type Fit = (train: TrainingData, options: FitOptions) => Promise<TreeEnsembleModel>;
+/** The `search` param of every train block (DESIGN.md: grid or random, k-fold CV on the training input). */
+export const searchParam = z
+  .object({
+    strategy: z
+      .enum(["grid", "random"])
+      .describe("grid: every combination of the value lists; random: maxTrials seeded draws"),
+    space: z
+      .record(
+        z.string(),
+        z.union([
+          z.array(searchValue).min(1),
+          z.object({
+            min: z.number(),
+            max: z.number(),
+            log: z.boolean().optional().describe("Sample log-uniformly (min > 0)"),
+            int: z.boolean().optional().describe("Whole numbers only"),
+          }),
+        ]),
+      )
+      .describe(
+        "The block's own estimator params to search: a list of values, or (random only) a range {min, max, log?, int?}",
+      ),
+    folds: z.number().int().min(2).max(10).default(5).describe("k of the k-fold cross-validation"),
+    metric: z
+      .enum(SEARCH_METRICS)
+      .optional()
+      .describe(
+        "The cross-validation score to optimize; unset: accuracy (classification), rmse (regression)",
+      ),
+    maxTrials: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        `The trial budget; unset: ${DEFAULT_RANDOM_TRIALS} for random, ${DEFAULT_GRID_BUDGET} for a grid (a larger grid is an error)`,
+      ),
+    seed: z
+      .number()
+      .int()
+      .optional()
+      .describe("Seed of the folds and the random draws; unset: the block's seed"),
+  })
+  .optional()
+  .describe(
+    "Hyperparameter search with k-fold cross-validation, then a refit on all rows with the best params",
+  );
+
+export type SearchParams = NonNullable<z.output<typeof searchParam>>;
+
+/** What a searched model records (DagwoodModel.tuning). */
+export interface TuningRecord {
+  strategy: SearchStrategy;
+  metric: SearchMetric;
+  folds: number;
+  seed: number;
+  trials: { params: TrialParams; mean: number; std: number }[];
+  best: { params: TrialParams; mean: number };
+}
+
+type CommonParams = z.output<z.ZodObject<typeof commonParams>>;
+type TunedParams = { seed: number; search?: SearchParams };
+
+/** Fits a trial's model on a fold's training rows (preprocessing included) and predicts its test rows. */
+export type FoldFit<P> = (
+  params: P,
+  train: { rows: ColumnTable; y: Float64Array },
+  test: ColumnTable,
+) => Promise<FoldPredictions>;
+
+/**
+ * Runs `p.search`: every trial is cross-validated with `fitFold`, which fits
+ * its own preprocessing on the fold's training rows only, so no statistic of
+ * a fold's test rows leaks into its model. Logs each trial and streams
+ * `cv_<metric>` with the trial as the step. Returns `p` with the best params.
+ */
+export async function searchHyperparameters<P extends TunedParams>(
+  ctx: BlockContext,
+  p: P,
+  tunable: z.ZodObject,
+  rows: ColumnTable,
+  encoded: EncodedTarget,
+  fitFold: FoldFit<P>,
+): Promise<{ params: P; tuning: TuningRecord }> {
+  const search = p.search!;
+  const seed = search.seed ?? p.seed;
+  const regression = encoded.task === "regression";
+  const classes = encoded.classes?.length ?? 0;
+  let metric: SearchMetric;
+  let trials: P[];
+  let plan: ReturnType<typeof kFolds>;
+  let planned: TrialParams[];
+  try {
+    checkSpace(search.space, Object.keys(tunable.shape));
+    metric = resolveMetric(search.metric, regression);
+    planned = planTrials({
+      strategy: search.strategy,
+      space: search.space,
+      maxTrials: search.maxTrials,
+      seed,
+    });
+    trials = planned.map((trial) => {
+      const checked = tunable.safeParse({ ...p, ...trial });
+      if (!checked.success) {
+        const issue = checked.error.issues[0]!;
+        throw new Error(
+          `The search tries ${JSON.stringify(trial)}, but ${issue.path.join(".")} is invalid there: ${issue.message}. Narrow search.space${issue.code === "invalid_type" && /int/.test(issue.message) ? " (or set int: true on the range)" : ""}.`,
+        );
+      }
+      return { ...p, ...checked.data };
+    });
+    const names = encoded.classes?.map(String);
+    plan = kFolds(encoded.y.length, search.folds, seed, regression ? undefined : encoded.y, names);
+  } catch (e) {
+    throw new BlockError((e as Error).message);
+  }
+  for (const warning of plan.warnings) ctx.log(warning, "warn");
+  const k = search.folds;
+  ctx.log(
+    `Searching ${trials.length} ${search.strategy} trial(s) × ${k} folds, scored by cross-validated ${metric} (${HIGHER_IS_BETTER[metric] ? "higher" : "lower"} is better).`,
+  );
+  const pick = (y: Float64Array, at: Int32Array) => Float64Array.from(at, (i) => y[i]!);
+  const result = await runSearch(
+    planned,
+    async (_, f, t) => {
+      ctx.progress(
+        (t * k + f) / (trials.length * k),
+        `Searching: trial ${t + 1}/${trials.length}, fold ${f + 1}/${k}`,
+      );
+      const fold = plan.folds[f]!;
+      const predicted = await fitFold(
+        trials[t]!,
+        { rows: selectRows(rows, fold.train), y: pick(encoded.y, fold.train) },
+        selectRows(rows, fold.test),
+      );
+      return scoreFold(metric, pick(encoded.y, fold.test), predicted, classes);
+    },
+    {
+      folds: k,
+      higherIsBetter: HIGHER_IS_BETTER[metric],
+      signal: ctx.signal,
+      onTrial: (t, trial) => {
+        ctx.metric(`cv_${metric}`, trial.mean, t);
+        ctx.log(
+          `Trial ${t + 1}/${trials.length} ${JSON.stringify(trial.params)}: ${metric} ${trial.mean.toPrecision(4)} ± ${trial.std.toPrecision(2)}`,
+        );
+      },
+    },
+  );
+  ctx.progress(1, "Search done");
+  const best = result.trials[result.best.index]!;
+  ctx.log(
+    `Best trial ${result.best.index + 1}: ${JSON.stringify(best.params)}, ${metric} ${best.mean.toPrecision(4)}; refitting on all ${encoded.y.length} rows.`,
+  );
+  return {
+    params: trials[result.best.index]!,
+    tuning: {
+      strategy: search.strategy,
+      metric,
+      folds: k,
+      seed,
+      trials: result.trials.map(({ params, mean, std }) => ({ params, mean, std })),
+      best: { params: result.best.params, mean: result.best.mean },
+    },
+  };
+}
+
+/** A tree block's estimator: the params search.space may tune, and the fit from the block's params. */
+export interface TreeTrainer<P> {
+  estimator: Estimator;
+  tunable: z.ZodObject;
+  fit(train: TrainingData, options: FitOptions, params: P): Promise<TreeEnsembleModel>;
+}
+
+const treePreprocessing = (p: CommonParams) => ({
+  impute: p.impute,
+  imputeValue: p.imputeValue,
+  maxCategories: p.maxCategories,
+});
 
 /** The feature columns and how each is read; unusable defaulted columns are logged and left out. */
 function chooseFeatures(ctx: BlockContext, p: CommonParams, columns: TableColumns): ColumnRequest[] {
@@ -114,13 +312,14 @@ function chooseFeatures(ctx: BlockContext, p: CommonParams, columns: TableColumn
 type TableColumns = ReturnType<typeof requireTable>["columns"];
 
 /** Reads `train`, fits preprocessing and the estimator, and returns the model output. */
-export async function trainTreeModel(
+export async function trainTreeModel<P extends CommonParams & TunedParams>(
   ctx: BlockContext,
   inputs: BlockInputs,
-  p: CommonParams,
-  estimator: Estimator,
-  fitEstimator: Fit,
+  given: P,
+  trainer: TreeTrainer<P>,
 ): Promise<Record<string, BlockOutput>> {
+  const { estimator } = trainer;
+  let p = given;
   const input = requireTable(inputs, "train");
   const [targetColumn] = requireColumns([p.target], input.columns, "target");
   const requests = chooseFeatures(ctx, p, input.columns);
@@ -169,10 +368,33 @@ export async function trainTreeModel(
     );
   }
   const rows = selectRows(table, encoded.rows);
+  const task = encoded.task;
+  const pool = await sharedTreePool();
+  let tuning: TuningRecord | undefined;
+  if (p.search) {
+    const numClasses = encoded.classes?.length;
+    ({ params: p, tuning } = await searchHyperparameters(
+      ctx,
+      p,
+      trainer.tunable,
+      rows,
+      encoded,
+      async (q, train, test) => {
+        const foldSpec = fitPreprocessor(train.rows, treePreprocessing(q));
+        const ensemble = await trainer.fit(
+          { data: transformFeatures(foldSpec, train.rows), y: train.y, task, numClasses },
+          { signal: ctx.signal, pool },
+          q,
+        );
+        const data = transformFeatures(foldSpec, test);
+        return task === "regression"
+          ? { prediction: predictRaw(ensemble, data) }
+          : { probabilities: predictProba(ensemble, data) };
+      },
+    ));
+  }
   const spec = fitPreprocessor(rows, {
-    impute: p.impute,
-    imputeValue: p.imputeValue,
-    maxCategories: p.maxCategories,
+    ...treePreprocessing(p),
     log: (message, level) => ctx.log(message, level),
   });
   if (spec.features.length === 0) {
@@ -180,9 +402,7 @@ export async function trainTreeModel(
     throw new BlockError(`All feature columns were dropped (${why}). Give the model columns with values.`);
   }
   const data = transformFeatures(spec, rows);
-  const task = encoded.task;
 
-  const pool = await sharedTreePool();
   const backend =
     pool instanceof WorkerTreePool
       ? `${pool.size} worker thread(s)`
@@ -194,7 +414,7 @@ export async function trainTreeModel(
   );
   const fitStarted = performance.now();
   ctx.progress(0, `Training ${estimator}`);
-  const ensemble = await fitEstimator(
+  const ensemble = await trainer.fit(
     { data, y: encoded.y, task, numClasses: encoded.classes?.length },
     {
       signal: ctx.signal,
@@ -205,6 +425,7 @@ export async function trainTreeModel(
         if (losses.validLoss !== undefined) ctx.metric("valid_loss", losses.validLoss, i);
       },
     },
+    p,
   );
   const fitMs = performance.now() - fitStarted;
   ctx.log(
@@ -212,7 +433,7 @@ export async function trainTreeModel(
   );
   ctx.progress(1, `Trained ${estimator}`);
 
-  const model: DagwoodModel = {
+  const model: DagwoodModel & { tuning?: TuningRecord } = {
     kind: MODEL_FORMAT,
     estimator,
     task,
@@ -224,6 +445,7 @@ export async function trainTreeModel(
     ensemble: modelToJSON(ensemble),
     trainedRows: data.rows,
     params: { ...p, features: spec.features.map((f) => f.name) },
+    ...(tuning ? { tuning } : {}),
   };
   model.onnx = await exportWithParity(ctx, model, rows);
   return { model: { type: "model", data: model } };

@@ -1,10 +1,17 @@
 import { z } from "zod";
 import { defineBlock } from "../app/engine/block";
 import { fitForest } from "../app/ml/trees";
-import { commonParams, maxDepthParam, minSamplesLeafParam, trainPorts, trainTreeModel } from "./train-common";
+import {
+  commonParams,
+  maxDepthParam,
+  minSamplesLeafParam,
+  searchParam,
+  trainPorts,
+  trainTreeModel,
+} from "./train-common";
 
-const params = z.object({
-  ...commonParams,
+/** The estimator's own params: what search.space may tune. */
+const estimatorParams = z.object({
   trees: z
     .number()
     .int()
@@ -20,6 +27,8 @@ const params = z.object({
   minSamplesLeaf: minSamplesLeafParam(1),
 });
 
+const params = z.object({ ...commonParams, ...estimatorParams.shape, search: searchParam });
+
 export default defineBlock({
   kind: "train.forest",
   version: 1,
@@ -29,14 +38,21 @@ export default defineBlock({
     "Random forest (classification and regression) on raw columns: missing values, text categories and the task are handled; the preprocessing travels with the model.",
   ...trainPorts,
   params,
-  async run(ctx, inputs, p) {
-    const forest = {
-      trees: p.trees,
-      maxFeatures: p.maxFeatures,
-      maxDepth: p.maxDepth,
-      minSamplesLeaf: p.minSamplesLeaf,
-      seed: p.seed,
-    };
-    return trainTreeModel(ctx, inputs, p, "forest", (train, options) => fitForest(train, forest, options));
-  },
+  run: (ctx, inputs, p) =>
+    trainTreeModel(ctx, inputs, p, {
+      estimator: "forest",
+      tunable: estimatorParams,
+      fit: (train, options, q) =>
+        fitForest(
+          train,
+          {
+            trees: q.trees,
+            maxFeatures: q.maxFeatures,
+            maxDepth: q.maxDepth,
+            minSamplesLeaf: q.minSamplesLeaf,
+            seed: q.seed,
+          },
+          options,
+        ),
+    }),
 });

@@ -1,10 +1,17 @@
 import { z } from "zod";
 import { defineBlock } from "../app/engine/block";
 import { fitGbdt } from "../app/ml/trees";
-import { commonParams, maxDepthParam, minSamplesLeafParam, trainPorts, trainTreeModel } from "./train-common";
+import {
+  commonParams,
+  maxDepthParam,
+  minSamplesLeafParam,
+  searchParam,
+  trainPorts,
+  trainTreeModel,
+} from "./train-common";
 
-const params = z.object({
-  ...commonParams,
+/** The estimator's own params: what search.space may tune. */
+const estimatorParams = z.object({
   trees: z
     .number()
     .int()
@@ -33,6 +40,22 @@ const params = z.object({
   patience: z.number().int().min(1).default(10).describe("Rounds without improvement before stopping"),
 });
 
+const params = z.object({ ...commonParams, ...estimatorParams.shape, search: searchParam });
+
+const gbdtParams = (p: z.output<typeof params>) => ({
+  trees: p.trees,
+  learningRate: p.learningRate,
+  maxDepth: p.maxDepth,
+  ...(p.maxLeaves !== undefined ? { maxLeaves: p.maxLeaves } : {}),
+  minSamplesLeaf: p.minSamplesLeaf,
+  l2: p.l2,
+  subsample: p.subsample,
+  earlyStopping: p.earlyStopping
+    ? { validationFraction: p.validationFraction, patience: p.patience }
+    : (false as const),
+  seed: p.seed,
+});
+
 export default defineBlock({
   kind: "train.gbdt",
   version: 1,
@@ -42,20 +65,10 @@ export default defineBlock({
     "Histogram gradient boosting (classification and regression) on raw columns: missing values, text categories and the task are handled; the preprocessing travels with the model. Streams the training and validation loss per round.",
   ...trainPorts,
   params,
-  async run(ctx, inputs, p) {
-    const gbdt = {
-      trees: p.trees,
-      learningRate: p.learningRate,
-      maxDepth: p.maxDepth,
-      ...(p.maxLeaves !== undefined ? { maxLeaves: p.maxLeaves } : {}),
-      minSamplesLeaf: p.minSamplesLeaf,
-      l2: p.l2,
-      subsample: p.subsample,
-      earlyStopping: p.earlyStopping
-        ? { validationFraction: p.validationFraction, patience: p.patience }
-        : false,
-      seed: p.seed,
-    };
-    return trainTreeModel(ctx, inputs, p, "gbdt", (train, options) => fitGbdt(train, gbdt, options));
-  },
+  run: (ctx, inputs, p) =>
+    trainTreeModel(ctx, inputs, p, {
+      estimator: "gbdt",
+      tunable: estimatorParams,
+      fit: (train, options, q) => fitGbdt(train, gbdtParams(q), options),
+    }),
 });

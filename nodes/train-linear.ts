@@ -36,8 +36,14 @@ import {
   resolveTask,
   signatureFor,
 } from "../app/ml/model";
-import { fitPreprocessor, transformFeatures } from "../app/ml/preprocess";
-import { commonParams, trainPorts } from "./train-common";
+import { fitPreprocessor, type PreprocessOptions, transformFeatures } from "../app/ml/preprocess";
+import {
+  commonParams,
+  searchHyperparameters,
+  searchParam,
+  type TuningRecord,
+  trainPorts,
+} from "./train-common";
 
 /** Params train.linear and train.logistic share (DESIGN.md: target, features, task, seed; l2, maxIter). */
 export const linearFamilyParams = {
@@ -66,7 +72,23 @@ export const linearFamilyParams = {
   maxCategories: commonParams.maxCategories.describe(
     "Categories kept per text column, each its own 0/1 feature, most frequent first; the rest share one 'other' feature",
   ),
+  search: searchParam,
 };
+
+/** What search.space may tune: ridge is solved exactly, so maxIter is logistic's only. */
+const tunableParams = {
+  linear: z.object({ l2: linearFamilyParams.l2 }),
+  logistic: z.object({ l2: linearFamilyParams.l2, maxIter: linearFamilyParams.maxIter }),
+};
+
+/** Linear models need every value present, categories as 0/1 columns and comparable scales. */
+const linearPreprocessing = (p: LinearFamilyParams): PreprocessOptions => ({
+  impute: p.impute,
+  imputeValue: p.imputeValue,
+  maxCategories: p.maxCategories,
+  encoding: "onehot",
+  scale: "standard",
+});
 
 type LinearFamilyParams = z.output<z.ZodObject<typeof linearFamilyParams>> & { task: string };
 
@@ -122,9 +144,10 @@ function taskFor(
 export async function trainLinearFamily(
   ctx: BlockContext,
   inputs: BlockInputs,
-  p: LinearFamilyParams,
+  given: LinearFamilyParams,
   estimator: LinearEstimator,
 ): Promise<Record<string, BlockOutput>> {
+  let p = given;
   const input = requireTable(inputs, "train");
   const [targetColumn] = requireColumns([p.target], input.columns, "target");
   const requests = chooseFeatures(ctx, p, input.columns);
@@ -162,13 +185,32 @@ export async function trainLinearFamily(
     );
   }
   const rows = selectRows(table, encoded.rows);
-  // Linear models need every value present, categories as 0/1 columns and comparable scales.
+  let tuning: TuningRecord | undefined;
+  if (p.search) {
+    const numClasses = encoded.classes?.length ?? 0;
+    ({ params: p, tuning } = await searchHyperparameters(
+      ctx,
+      p,
+      tunableParams[estimator],
+      rows,
+      encoded,
+      async (q, train, test) => {
+        const foldSpec = fitPreprocessor(train.rows, linearPreprocessing(q));
+        const data = transformFeatures(foldSpec, train.rows);
+        const fitted =
+          estimator === "linear"
+            ? fitRidge({ data, y: train.y }, { l2: q.l2 })
+            : await fitLogistic(
+                { data, y: train.y },
+                { l2: q.l2, maxIter: q.maxIter, numClasses, signal: ctx.signal },
+              );
+        const { prediction, probabilities } = predictLinear(fitted, transformFeatures(foldSpec, test));
+        return { prediction, probabilities };
+      },
+    ));
+  }
   const spec = fitPreprocessor(rows, {
-    impute: p.impute,
-    imputeValue: p.imputeValue,
-    maxCategories: p.maxCategories,
-    encoding: "onehot",
-    scale: "standard",
+    ...linearPreprocessing(p),
     log: (message, level) => ctx.log(message, level),
   });
   if (spec.features.length === 0) {
@@ -231,7 +273,7 @@ export async function trainLinearFamily(
   }
   ctx.progress(1, `Trained ${estimator}`);
 
-  const model: LinearDagwoodModel = {
+  const model: LinearDagwoodModel & { tuning?: TuningRecord } = {
     kind: MODEL_FORMAT,
     estimator,
     task: encoded.task,
@@ -243,6 +285,7 @@ export async function trainLinearFamily(
     linear,
     trainedRows: data.rows,
     params: { ...p, features: spec.features.map((f) => f.name) },
+    ...(tuning ? { tuning } : {}),
   };
   return { model: { type: "model", data: model } };
 }
