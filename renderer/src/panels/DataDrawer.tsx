@@ -8,7 +8,7 @@ import { useEditor } from "../store/editor";
 import { type OutputSummary, useRun } from "../store/run";
 import type { NodeState } from "../store/types";
 import { useUi } from "../store/ui";
-import { ReportOutput, TableProfile } from "./ReportOutput";
+import { ModelOutput, ReportOutput, TableProfile } from "./ReportOutput";
 import { SchemaList, TableView } from "./TableView";
 
 type TableTab = "rows" | "schema" | "profile";
@@ -99,6 +99,8 @@ function NodeData({ nodeId }: { nodeId: string }) {
         <TableOutput key={summary.table} table={summary.table} />
       ) : summary.type === "report" ? (
         <ReportOutput runId={produced.runId} nodeId={nodeId} port={port} />
+      ) : summary.type === "model" ? (
+        <ModelOutput runId={produced.runId} nodeId={nodeId} port={port} />
       ) : (
         <pre className="json-view">{JSON.stringify(summary, null, 2)}</pre>
       )}

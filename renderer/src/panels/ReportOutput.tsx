@@ -1,9 +1,12 @@
 import { lazy, Suspense } from "react";
 import type { ProfileReport } from "../../../app/api/api";
 import { api } from "../api/client";
+import { isEvaluationReport, isModelValue } from "./evaluation/types";
 import { useApi } from "./useApi";
 
 const ProfileView = lazy(() => import("./profile/ProfileView"));
+const EvaluationView = lazy(() => import("./evaluation/EvaluationView"));
+const ModelView = lazy(() => import("./evaluation/ModelView"));
 
 const isProfileReport = (data: unknown): data is ProfileReport =>
   !!data && typeof data === "object" && (data as { kind?: unknown }).kind === "profile";
@@ -16,13 +19,21 @@ export function LazyProfile({ report }: { report: ProfileReport }) {
   );
 }
 
-/** A report output: a profile is charted; any other report is shown as JSON. */
+const charts = <p className="muted panel-empty">Loading charts…</p>;
+
+/** A report output: a profile or an evaluation is charted; any other report is shown as JSON. */
 export function ReportOutput({ runId, nodeId, port }: { runId: string; nodeId: string; port: string }) {
   const loaded = useApi(() => api.getReport({ runId, nodeId, port }), `${runId}:${nodeId}:${port}`);
   if (loaded.status === "error") return <div className="panel-error">{loaded.message}</div>;
   if (loaded.status === "loading") return <p className="muted panel-empty">Loading the report…</p>;
   const { data } = loaded.value;
   if (isProfileReport(data)) return <LazyProfile report={data} />;
+  if (isEvaluationReport(data))
+    return (
+      <Suspense fallback={charts}>
+        <EvaluationView report={data} />
+      </Suspense>
+    );
   return (
     <pre className="json-view" data-testid="report-json">
       {JSON.stringify(data, null, 2)}
@@ -36,4 +47,23 @@ export function TableProfile({ table }: { table: string }) {
   if (loaded.status === "error") return <div className="panel-error">{loaded.message}</div>;
   if (loaded.status === "loading") return <p className="muted panel-empty">Profiling {table}…</p>;
   return <LazyProfile report={loaded.value} />;
+}
+
+/** A `model` output (dagwood.model/1) as a summary; read through getReport like a report. */
+export function ModelOutput({ runId, nodeId, port }: { runId: string; nodeId: string; port: string }) {
+  const loaded = useApi(() => api.getReport({ runId, nodeId, port }), `${runId}:${nodeId}:${port}`);
+  if (loaded.status === "error") return <div className="panel-error">{loaded.message}</div>;
+  if (loaded.status === "loading") return <p className="muted panel-empty">Loading the model…</p>;
+  const { data } = loaded.value;
+  if (!isModelValue(data))
+    return (
+      <pre className="json-view" data-testid="report-json">
+        {JSON.stringify(data, null, 2)}
+      </pre>
+    );
+  return (
+    <Suspense fallback={charts}>
+      <ModelView model={data} runId={runId} nodeId={nodeId} />
+    </Suspense>
+  );
 }
