@@ -1,12 +1,14 @@
 import { lazy, Suspense } from "react";
 import type { ProfileReport } from "../../../app/api/api";
 import { api } from "../api/client";
+import { isExplanationReport } from "./evaluation/explainTypes";
 import { isEvaluationReport, isModelValue } from "./evaluation/types";
 import { useApi } from "./useApi";
 
 const ProfileView = lazy(() => import("./profile/ProfileView"));
 const EvaluationView = lazy(() => import("./evaluation/EvaluationView"));
 const ModelView = lazy(() => import("./evaluation/ModelView"));
+const ExplanationView = lazy(() => import("./evaluation/ExplanationView"));
 
 const isProfileReport = (data: unknown): data is ProfileReport =>
   !!data && typeof data === "object" && (data as { kind?: unknown }).kind === "profile";
@@ -21,7 +23,7 @@ export function LazyProfile({ report }: { report: ProfileReport }) {
 
 const charts = <p className="muted panel-empty">Loading charts…</p>;
 
-/** A report output: a profile or an evaluation is charted; any other report is shown as JSON. */
+/** A report output: a profile, an evaluation or an explanation is charted; any other report is shown as JSON. */
 export function ReportOutput({ runId, nodeId, port }: { runId: string; nodeId: string; port: string }) {
   const loaded = useApi(() => api.getReport({ runId, nodeId, port }), `${runId}:${nodeId}:${port}`);
   if (loaded.status === "error") return <div className="panel-error">{loaded.message}</div>;
@@ -32,6 +34,12 @@ export function ReportOutput({ runId, nodeId, port }: { runId: string; nodeId: s
     return (
       <Suspense fallback={charts}>
         <EvaluationView report={data} />
+      </Suspense>
+    );
+  if (isExplanationReport(data))
+    return (
+      <Suspense fallback={charts}>
+        <ExplanationView report={data} />
       </Suspense>
     );
   return (
