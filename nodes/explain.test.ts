@@ -8,6 +8,7 @@ import split from "./split";
 import trainGbdt from "./train-gbdt";
 import trainLinear from "./train-linear";
 import trainLogistic from "./train-logistic";
+import trainMlp from "./train-mlp";
 
 const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
 
@@ -178,6 +179,28 @@ describe("explain on penguins", () => {
       }
     });
   }
+});
+
+describe("explain on a neural network", () => {
+  it("ranks by permutation alone, as a network has no importance of its own", async () => {
+    const p = await createTestProject();
+    try {
+      const parts = await p.run(split, { in: await penguins(p) }, { testFraction: 0.25, seed: 7 });
+      const { model } = await p.run(
+        trainMlp,
+        { train: parts.train! },
+        { target: "species", seed: 7, epochs: 30 },
+      );
+      const report = reportOf((await p.run(explain, { model, data: parts.test! }, { seed: 1 })).report);
+      expect(report.modelImportance).toBe("none");
+      expect(report.splitGain).toBeUndefined();
+      expect(report.coefficients).toBeUndefined();
+      expect(features(report.permutation).slice(0, 3)).toContain("beak_length_mm");
+      expect(report.partialDependence).toHaveLength(3);
+    } finally {
+      await p.close();
+    }
+  });
 });
 
 describe("explain bad input", () => {

@@ -15,7 +15,7 @@ import {
   splitGainImportance,
   type Truth,
 } from "../app/ml/explain";
-import { asModel, type ClassLabel, isLinearModel, missingInputs } from "../app/ml/model";
+import { asModel, type ClassLabel, isLinearModel, isMlpModel, missingInputs } from "../app/ml/model";
 
 /** Whatever model kinds asModel accepts (tree ensembles, linear models). */
 type Model = ReturnType<typeof asModel>;
@@ -62,7 +62,7 @@ export interface ExplanationReport {
   /** Linear models: |coefficient| on standardized features per raw column (one-hot summed; multiclass: mean over classes). */
   coefficients?: FeatureValue[];
   /** Which model-based importance is present. */
-  modelImportance: "splitGain" | "coefficients";
+  modelImportance: "splitGain" | "coefficients" | "none";
   partialDependence: PartialDependence[];
   classes?: ClassLabel[];
   model: { estimator: string; task: string; trainedRows?: number };
@@ -179,8 +179,14 @@ export default defineBlock({
       signal: ctx.signal,
       onProgress: (f, message) => ctx.progress(0.05 + 0.65 * f, message),
     });
+    // A network has no importance of its own: permutation importance speaks for it.
     const linear = isLinearModel(model);
-    const modelBased = linear ? coefficientImportance(model, rows) : splitGainImportance(model);
+    const trees = !linear && !isMlpModel(model);
+    const modelBased = linear
+      ? coefficientImportance(model, rows)
+      : trees
+        ? splitGainImportance(model)
+        : null;
 
     ctx.progress(0.7, "Partial dependence");
     const top = permutation.slice(0, p.topK).map((f) => f.feature);
@@ -200,8 +206,9 @@ export default defineBlock({
       availableRows: known.length,
       metric,
       permutation,
-      ...(linear ? { coefficients: modelBased } : { splitGain: modelBased }),
-      modelImportance: linear ? "coefficients" : "splitGain",
+      ...(linear && modelBased ? { coefficients: modelBased } : {}),
+      ...(trees && modelBased ? { splitGain: modelBased } : {}),
+      modelImportance: linear ? "coefficients" : trees ? "splitGain" : "none",
       partialDependence: pd,
       ...(model.task === "regression" ? {} : { classes }),
       model: { estimator: model.estimator, task: model.task, trainedRows: model.trainedRows },

@@ -13,6 +13,7 @@ import trainForest from "./train-forest";
 import trainGbdt from "./train-gbdt";
 import trainLinear from "./train-linear";
 import trainLogistic from "./train-logistic";
+import trainMlp from "./train-mlp";
 import trainTree from "./train-tree";
 import transformSql from "./transform-sql";
 
@@ -31,6 +32,7 @@ export const blocks: AnyBlock[] = [
   trainTree,
   trainForest,
   trainGbdt,
+  trainMlp,
   predict,
   evaluate,
   explain,

@@ -29,6 +29,8 @@ import {
   type EncodedTarget,
   type Estimator,
   encodeTarget,
+  type LinearDagwoodModel,
+  type MlpDagwoodModel,
   MODEL_FORMAT,
   type OnnxExportInfo,
   resolveTask,
@@ -461,9 +463,9 @@ export const PARITY_MAX_ABS_DIFF = 1e-5;
  * the same float32-rounded inputs, so any difference is a fault of the
  * export, and the block fails on it.
  */
-async function exportWithParity(
+export async function exportWithParity(
   ctx: BlockContext,
-  model: DagwoodModel,
+  model: DagwoodModel | LinearDagwoodModel | MlpDagwoodModel,
   rows: ColumnTable,
 ): Promise<OnnxExportInfo> {
   ctx.signal.throwIfAborted();

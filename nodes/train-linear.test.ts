@@ -1,4 +1,4 @@
-import { copyFileSync } from "node:fs";
+import { copyFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PortValue, TableValue } from "../app/engine/ports";
@@ -19,6 +19,21 @@ async function penguins(p: TestProject): Promise<TableValue> {
 
 const modelOf = (v: PortValue | undefined) =>
   (v?.type === "model" ? v.data : undefined) as LinearDagwoodModel;
+
+/** The model carries its ONNX export (<artifactDir>/model.onnx) and a parity within 1e-5 with full label agreement. */
+function expectOnnxParity(p: TestProject, model: LinearDagwoodModel): void {
+  expect(model.onnx).toMatchObject({
+    file: ".dagwood/artifacts/test/model.onnx",
+    opsets: { "": 17, "ai.onnx.ml": 3 },
+    parity: { rows: model.trainedRows + 3 },
+  });
+  const { file, bytes, parity } = model.onnx!;
+  expect(statSync(join(p.dir, file)).size).toBe(bytes);
+  expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
+  expect(parity.labelAgreement).toBe(1);
+  expect(p.metrics).toContainEqual({ name: "onnx_max_abs_diff", value: parity.maxAbsDiff });
+  expect(p.metrics).toContainEqual({ name: "onnx_label_agreement", value: 1 });
+}
 
 describe("train.linear", () => {
   let p: TestProject;
@@ -46,6 +61,10 @@ describe("train.linear", () => {
     expect(flipper).toMatchObject({ impute: { strategy: "median" }, scale: { kind: "standard" } });
     expect(JSON.parse(JSON.stringify(model))).toEqual(model);
     expect(p.metrics.some((m) => m.name === "train_rmse")).toBe(true);
+    expectOnnxParity(p, model);
+    console.log(
+      `linear body_mass_g: ONNX parity ${model.onnx!.parity.maxAbsDiff} on ${model.onnx!.parity.rows} rows`,
+    );
 
     const scored = await p.run(predict, { model: out.model, data: test! }, {});
     const rows = (await p.rows(scored.out)).filter((r) => r.body_mass_g !== null);
@@ -131,6 +150,7 @@ describe("train.linear bad input", () => {
               range * 1.5 AS y FROM range(200)`,
     );
     const out = await p.run(trainLinear, { train: t }, { target: "y" });
+    expectOnnxParity(p, modelOf(out.model));
     const probe = await p.table("probe", "SELECT 'nan'::DOUBLE AS x, 'new' AS g UNION ALL SELECT NULL, NULL");
     const scored = await p.rows((await p.run(predict, { model: out.model, data: probe }, {})).out);
     expect(scored.every((r) => Number.isFinite(r.prediction))).toBe(true);

@@ -2,7 +2,8 @@
  * train.linear (ridge regression), and what it shares with train.logistic:
  * reading the training table, the task check, the linear preprocessing
  * (impute, one-hot with an "other" bucket, standard scaling) and packing the
- * model into the `dagwood.model/1` container.
+ * model into the `dagwood.model/1` container, exported to ONNX with its
+ * parity checked (exportWithParity, as the tree blocks).
  *
  * The reading and target checks mirror trainTreeModel in train-common.ts;
  * they belong there once it exposes its read-and-prepare step.
@@ -39,6 +40,7 @@ import {
 import { fitPreprocessor, type PreprocessOptions, transformFeatures } from "../app/ml/preprocess";
 import {
   commonParams,
+  exportWithParity,
   searchHyperparameters,
   searchParam,
   type TuningRecord,
@@ -287,6 +289,8 @@ export async function trainLinearFamily(
     params: { ...p, features: spec.features.map((f) => f.name) },
     ...(tuning ? { tuning } : {}),
   };
+  // Export to <artifactDir>/model.onnx and check it against predictTable (fails the block unless it matches).
+  model.onnx = await exportWithParity(ctx, model, rows);
   return { model: { type: "model", data: model } };
 }
 
@@ -315,7 +319,7 @@ const params = z.object({
 
 export default defineBlock({
   kind: "train.linear",
-  version: 1,
+  version: 2,
   title: "Train linear regression",
   category: "Train",
   description:

@@ -1,4 +1,4 @@
-import { copyFileSync } from "node:fs";
+import { copyFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PortValue, TableValue } from "../app/engine/ports";
@@ -19,6 +19,21 @@ async function penguins(p: TestProject): Promise<TableValue> {
 
 const modelOf = (v: PortValue | undefined) =>
   (v?.type === "model" ? v.data : undefined) as LinearDagwoodModel;
+
+/** The model carries its ONNX export (<artifactDir>/model.onnx) and a parity within 1e-5 with full label agreement. */
+function expectOnnxParity(p: TestProject, model: LinearDagwoodModel): void {
+  expect(model.onnx).toMatchObject({
+    file: ".dagwood/artifacts/test/model.onnx",
+    opsets: { "": 17, "ai.onnx.ml": 3 },
+    parity: { rows: model.trainedRows + 3 },
+  });
+  const { file, bytes, parity } = model.onnx!;
+  expect(statSync(join(p.dir, file)).size).toBe(bytes);
+  expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
+  expect(parity.labelAgreement).toBe(1);
+  expect(p.metrics).toContainEqual({ name: "onnx_max_abs_diff", value: parity.maxAbsDiff });
+  expect(p.metrics).toContainEqual({ name: "onnx_label_agreement", value: 1 });
+}
 
 describe("train.logistic", () => {
   let p: TestProject;
@@ -55,6 +70,10 @@ describe("train.logistic", () => {
     expect(losses.length).toBe(model.linear.iterations);
     expect(losses.at(-1)!.value).toBeLessThan(losses[0]!.value);
     expect(p.progress.at(-1)?.fraction).toBe(1);
+    expectOnnxParity(p, model);
+    console.log(
+      `logistic species: ONNX parity ${model.onnx!.parity.maxAbsDiff} on ${model.onnx!.parity.rows} rows`,
+    );
 
     const scored = await p.run(predict, { model: out.model, data: test }, {});
     const rows = await p.rows(scored.out);
@@ -82,6 +101,10 @@ describe("train.logistic", () => {
     expect(model.task).toBe("binary");
     expect(model.classes).toEqual(["FEMALE", "MALE"]);
     expect(model.linear.coefficients).toHaveLength(1);
+    expectOnnxParity(p, model);
+    console.log(
+      `logistic sex: ONNX parity ${model.onnx!.parity.maxAbsDiff} on ${model.onnx!.parity.rows} rows`,
+    );
     const scored = await p.run(predict, { model: out.model, data: test }, {});
     const rows = (await p.rows(scored.out)).filter((r) => r.sex === "MALE" || r.sex === "FEMALE");
     const accuracy = rows.filter((r) => r.label === r.sex).length / rows.length;

@@ -15,7 +15,7 @@ const params = z.object({
 
 export default defineBlock({
   kind: "train.logistic",
-  version: 1,
+  version: 2,
   title: "Train logistic regression",
   category: "Train",
   description:

@@ -28,6 +28,7 @@ import {
   type AnyDagwoodModel,
   type ClassLabel,
   isLinearModel,
+  isMlpModel,
   type LinearDagwoodModel,
   predictTable,
 } from "./model";
@@ -183,7 +184,7 @@ function rawOf(model: AnyDagwoodModel): Map<string, string> {
 
 /** Tree ensembles: split gain summed per raw column over all trees, normalized to sum 1 (all 0 for a stump-only model). */
 export function splitGainImportance(model: AnyDagwoodModel): FeatureValue[] {
-  if (isLinearModel(model)) throw new Error("Split-gain importance needs a tree model");
+  if (isLinearModel(model) || isMlpModel(model)) throw new Error("Split-gain importance needs a tree model");
   const raw = rawOf(model);
   const names = model.ensemble.featureNames;
   const totals = new Map(model.preprocess.features.map((f) => [f.name, 0]));

@@ -6,6 +6,7 @@
 import { isNumericType } from "../data/sql";
 import type { ColumnTable, RawColumn } from "./dataset";
 import { type LinearModelJSON, predictLinear } from "./linear";
+import { type MlpModelJSON, predictMlp } from "./mlp";
 import { type PreprocessSpec, transformFeatures } from "./preprocess";
 import { modelFromJSON, predictProba, predictRaw, type Task, type TreeEnsembleJSON } from "./trees";
 
@@ -103,10 +104,20 @@ export interface LinearDagwoodModel extends Omit<DagwoodModel, "estimator" | "en
   linear: LinearModelJSON;
 }
 
-export type AnyDagwoodModel = DagwoodModel | LinearDagwoodModel;
+/** A dense network (train.mlp): the same container, with `mlp` in place of `ensemble`. */
+export interface MlpDagwoodModel extends Omit<DagwoodModel, "estimator" | "ensemble"> {
+  estimator: "mlp";
+  mlp: MlpModelJSON;
+}
+
+export type AnyDagwoodModel = DagwoodModel | LinearDagwoodModel | MlpDagwoodModel;
 
 export function isLinearModel(model: AnyDagwoodModel): model is LinearDagwoodModel {
   return model.estimator === "linear" || model.estimator === "logistic";
+}
+
+export function isMlpModel(model: AnyDagwoodModel): model is MlpDagwoodModel {
+  return model.estimator === "mlp";
 }
 
 /**
@@ -139,8 +150,10 @@ export function predictTable(model: AnyDagwoodModel, table: ColumnTable): Predic
     );
   }
   const data = transformFeatures(model.preprocess, table);
-  if (isLinearModel(model)) {
-    const { prediction, probabilities, classIndex } = predictLinear(model.linear, data);
+  if (isLinearModel(model) || isMlpModel(model)) {
+    const { prediction, probabilities, classIndex } = isMlpModel(model)
+      ? predictMlp(model.mlp, data)
+      : predictLinear(model.linear, data);
     if (prediction) return { prediction };
     const classes = model.classes ?? [];
     return { label: Array.from(classIndex!, (k) => classes[k]!), classIndex, probabilities };

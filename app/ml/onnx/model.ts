@@ -15,7 +15,13 @@
  * to missing unless it was a category in training.
  */
 import packageJson from "../../../package.json" with { type: "json" };
-import type { DagwoodModel } from "../model";
+import {
+  type DagwoodModel,
+  isLinearModel,
+  isMlpModel,
+  type LinearDagwoodModel,
+  type MlpDagwoodModel,
+} from "../model";
 import {
   type CategoricalFeatureSpec,
   encodedFeatureNames,
@@ -24,6 +30,8 @@ import {
 } from "../preprocess";
 import { modelFromJSON } from "../trees";
 import { attr, type BuilderOptions, OnnxGraphBuilder, type Opsets, tensor } from "./builder";
+import { exportLinearModelWithInfo } from "./linear";
+import { exportMlpModelWithInfo } from "./mlp";
 import { appendTreeEnsemble } from "./trees";
 
 const ML = "ai.onnx.ml";
@@ -49,12 +57,20 @@ export interface ExportedModel {
 const OUTPUT_NAMES = ["label", "label_index", "probabilities", "prediction"];
 
 /** The model as ONNX bytes (see exportModelWithInfo). */
-export function exportModel(model: DagwoodModel, options: ExportModelOptions = {}): Uint8Array {
+export function exportModel(
+  model: DagwoodModel | LinearDagwoodModel | MlpDagwoodModel,
+  options: ExportModelOptions = {},
+): Uint8Array {
   return exportModelWithInfo(model, options).bytes;
 }
 
 /** Exports the whole model: one input per raw column, the preprocessing, the trees. */
-export function exportModelWithInfo(model: DagwoodModel, options: ExportModelOptions = {}): ExportedModel {
+export function exportModelWithInfo(
+  model: DagwoodModel | LinearDagwoodModel | MlpDagwoodModel,
+  options: ExportModelOptions = {},
+): ExportedModel {
+  if (isLinearModel(model)) return exportLinearModelWithInfo(model, options);
+  if (isMlpModel(model)) return exportMlpModelWithInfo(model, options);
   const builder = new OnnxGraphBuilder({
     graphName: `dagwood_${model.estimator}_${model.task}`,
     producerVersion: packageJson.version,

@@ -172,7 +172,7 @@ function castToDouble(builder: OnnxGraphBuilder, features: string): string {
 }
 
 /** LabelEncoder values for the class names: strings, integers, or floats. */
-function classValues(classes: ClassNames): {
+export function classValues(classes: ClassNames): {
   elemType: DataTypeName;
   values: Record<string, AttributeValue>;
 } {

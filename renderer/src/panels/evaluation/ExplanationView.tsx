@@ -48,9 +48,13 @@ export default function ExplanationView({ report }: { report: ExplanationReport 
       : `drop of ${metricName(metric.name)} when shuffled`;
 
   const kind = report.modelImportance;
-  const modelValues = kind === "coefficients" ? report.coefficients : report.splitGain;
-  // A kind this view does not know yet (a newer core) is charted under its own name.
-  const modelInfo = MODEL_IMPORTANCE[kind] ?? { title: String(kind), help: "", axis: "importance" };
+  const modelValues =
+    kind === "coefficients" ? report.coefficients : kind === "splitGain" ? report.splitGain : undefined;
+  // "none" (a network) has no chart; a kind this view does not know yet is charted under its own name.
+  const modelInfo =
+    kind === "none"
+      ? null
+      : (MODEL_IMPORTANCE[kind] ?? { title: String(kind), help: "", axis: "importance" });
 
   const classification = report.task !== "regression";
   const classes = report.classes?.map(String);
@@ -97,7 +101,7 @@ export default function ExplanationView({ report }: { report: ExplanationReport 
             </p>
           )}
         </figure>
-        {modelValues && modelValues.length > 0 && (
+        {modelInfo && modelValues && modelValues.length > 0 && (
           <figure className="eval-chart" data-testid="model-importance-chart" data-kind={kind}>
             <figcaption>Model importance: {modelInfo.title}</figcaption>
             <ModelImportanceChart

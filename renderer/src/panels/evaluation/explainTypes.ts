@@ -55,7 +55,7 @@ export interface ExplanationReport {
   splitGain?: FeatureValue[];
   /** Linear models: |coefficient| on standardized features per raw column. */
   coefficients?: FeatureValue[];
-  modelImportance: "splitGain" | "coefficients";
+  modelImportance: "splitGain" | "coefficients" | "none";
   partialDependence: PartialDependence[];
   classes?: ClassLabel[];
   model: { estimator: string; task: string; trainedRows?: number };

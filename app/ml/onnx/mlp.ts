@@ -1,0 +1,225 @@
+/**
+ * Dense networks (app/ml/mlp.ts, `dagwood.mlp/1`) inside a whole
+ * `dagwood.model/1` export: the raw-column inputs and preprocessing of
+ * appendPreprocessing, then standard ops per layer:
+ *
+ *   features [N,F] → MatMul(W [in,units]) → Add(b [units]) → Relu | Tanh | Sigmoid   (hidden layers)
+ *                  → MatMul → Add → z                                                  (output layer)
+ *   regression   z [N,1] → Mul(std) → Add(mean) → Reshape [N] → Cast FLOAT → prediction
+ *   binary       Sigmoid(z) = p; Concat(1 − p, p) → P [N,2]
+ *   multiclass   Softmax(z, axis −1) → P [N,K]
+ *   classes      Cast(P) FLOAT → probabilities; ArgMax(keepdims 0) → label_index → LabelEncoder → label
+ *
+ * precision "double" (the default): the float32 weights are held as DOUBLE
+ * and the network runs in float64, as predictMlp does, so only the outputs
+ * are rounded to float and parity holds whatever the target's scale.
+ * precision "float": FLOAT weights and arithmetic (what a float32 runtime
+ * would run); it matches predictMlp to float32 rounding (~1e-7 on
+ * probabilities), not on a large-scale regression target.
+ * ArgMax reads the unrounded values, never the float32 probabilities: binary
+ * takes [1 − p, p] (class 1 iff p > 0.5), multiclass the logits, as
+ * predictMlp decides.
+ */
+import packageJson from "../../../package.json" with { type: "json" };
+import type { MlpActivation, MlpModelJSON } from "../mlp";
+import type { MlpDagwoodModel } from "../model";
+import { encodedFeatureNames } from "../preprocess";
+import { attr, OnnxGraphBuilder, tensor } from "./builder";
+import { appendPreprocessing, type ExportedModel, type ExportModelOptions, MISSING_TEXT } from "./model";
+import { type ClassNames, classValues, type ProducedOutput } from "./trees";
+
+const ML = "ai.onnx.ml";
+const FLOAT = 1;
+
+const OUTPUT_NAMES = ["label", "label_index", "probabilities", "prediction"];
+const ACTIVATION_OPS: Record<MlpActivation, string> = { relu: "Relu", tanh: "Tanh", sigmoid: "Sigmoid" };
+
+export interface AppendMlpOptions {
+  /** Class names by class index; `label` then holds them (and `label_index` the index). */
+  classes?: ClassNames;
+  /** "double" (default) or "float": the dtype of the weights and the arithmetic. */
+  precision?: "double" | "float";
+}
+
+/**
+ * Appends the network to `builder`, reading `features`, a DOUBLE [N, F]
+ * tensor whose columns are `model.featureNames` in order (what
+ * appendPreprocessing gives). Produces `prediction` [N] FLOAT, or
+ * `probabilities` [N,K] FLOAT and `label` [N] (class names when given, else
+ * the INT64 index) with `label_index`.
+ */
+export function appendMlp(
+  builder: OnnxGraphBuilder,
+  model: MlpModelJSON,
+  features: string,
+  options: AppendMlpOptions = {},
+): ProducedOutput[] {
+  checkModel(model, options.classes);
+  const precision = options.precision ?? "double";
+  const dtype = precision === "double" ? "DOUBLE" : "FLOAT";
+  let h =
+    precision === "double"
+      ? features
+      : builder.node("Cast", [features], [builder.fresh("features_f32")], { to: attr.int(FLOAT) })[0]!;
+  const last = model.layers.length - 1;
+  model.layers.forEach((layer, l) => {
+    const W = builder.initializer(
+      `dense${l}_weights`,
+      tensor(dtype, [layer.inputs, layer.units], layer.weights),
+    );
+    const b = builder.initializer(`dense${l}_bias`, tensor(dtype, [layer.units], layer.bias));
+    const [product] = builder.node("MatMul", [h, W], [builder.fresh(`dense${l}_product`)]);
+    [h] = builder.node("Add", [product!, b], [builder.fresh(l < last ? `dense${l}_linear` : "logits")]) as [
+      string,
+    ];
+    if (l < last) {
+      [h] = builder.node(ACTIVATION_OPS[model.activation], [h], [builder.fresh(`dense${l}_out`)]) as [string];
+    }
+  });
+  const toFloat = (x: string, name: string) =>
+    precision === "double"
+      ? builder.node("Cast", [x], [name], { to: attr.int(FLOAT) })[0]!
+      : builder.node("Identity", [x], [name])[0]!;
+
+  if (model.output === "identity") {
+    const { mean, std } = model.targetScale ?? { mean: 0, std: 1 };
+    const scale = builder.initializer("target_std", tensor(dtype, [], [std]));
+    const offset = builder.initializer("target_mean", tensor(dtype, [], [mean]));
+    const [scaled] = builder.node("Mul", [h, scale], [builder.fresh("prediction_scaled")]);
+    const [shifted] = builder.node("Add", [scaled!, offset], [builder.fresh("prediction_2d")]);
+    const shape = builder.initializer("flat_shape", tensor("INT64", [1], [-1]));
+    const [flat] = builder.node("Reshape", [shifted!, shape], [builder.fresh("prediction_flat")]);
+    toFloat(flat!, "prediction");
+    return [{ name: "prediction", elemType: "FLOAT", shape: [-1] }];
+  }
+
+  let probabilities: string;
+  let decide: string;
+  if (model.output === "sigmoid") {
+    const [p] = builder.node("Sigmoid", [h], [builder.fresh("p_positive")]);
+    const one = builder.initializer("one", tensor(dtype, [], [1]));
+    const [q] = builder.node("Sub", [one, p!], [builder.fresh("p_negative")]);
+    [probabilities] = builder.node("Concat", [q!, p!], [builder.fresh("probabilities_raw")], {
+      axis: attr.int(1),
+    }) as [string];
+    decide = probabilities;
+  } else {
+    [probabilities] = builder.node("Softmax", [h], [builder.fresh("probabilities_raw")], {
+      axis: attr.int(-1),
+    }) as [string];
+    decide = h;
+  }
+  const C = model.numClasses ?? 2;
+  toFloat(probabilities, "probabilities");
+  const produced: ProducedOutput[] = [{ name: "probabilities", elemType: "FLOAT", shape: [-1, C] }];
+  const argmax = { axis: attr.int(1), keepdims: attr.int(0) };
+  if (!options.classes) {
+    builder.node("ArgMax", [decide], ["label"], argmax);
+    produced.push({ name: "label", elemType: "INT64", shape: [-1] });
+    return produced;
+  }
+  builder.node("ArgMax", [decide], ["label_index"], argmax);
+  const { elemType, values } = classValues(options.classes);
+  builder.node(
+    "LabelEncoder",
+    ["label_index"],
+    ["label"],
+    { keys_int64s: attr.ints(options.classes.map((_, i) => i)), ...values },
+    { domain: ML },
+  );
+  produced.push(
+    { name: "label", elemType, shape: [-1] },
+    { name: "label_index", elemType: "INT64", shape: [-1] },
+  );
+  return produced;
+}
+
+/** The layouts dagwood.mlp/1 defines: chained layers ending in 1 unit, or K for multiclass. */
+function checkModel(model: MlpModelJSON, classes: ClassNames | undefined): void {
+  if (model.layers.length === 0) throw new Error("The network has no layers");
+  let width = model.featureNames.length;
+  model.layers.forEach((layer, l) => {
+    if (layer.inputs !== width) throw new Error(`Layer ${l} takes ${layer.inputs} inputs, not ${width}`);
+    if (layer.weights.length !== layer.inputs * layer.units || layer.bias.length !== layer.units) {
+      throw new Error(`Layer ${l} has ${layer.weights.length} weights and ${layer.bias.length} biases`);
+    }
+    width = layer.units;
+  });
+  const C = model.numClasses ?? 2;
+  const expected = model.output === "softmax" ? C : 1;
+  const layout =
+    model.output === "identity"
+      ? model.task === "regression"
+      : model.task !== "regression" && width === expected;
+  if (!layout || width !== expected) {
+    throw new Error(
+      `Cannot export a ${model.task} network with ${width} outputs and a ${model.output} output`,
+    );
+  }
+  if (classes && classes.length !== C) {
+    throw new Error(`The model has ${C} classes but ${classes.length} class names were given`);
+  }
+}
+
+/** Exports a whole MLP model: one input per raw column, the preprocessing, the network. */
+export function exportMlpModelWithInfo(
+  model: MlpDagwoodModel,
+  options: ExportModelOptions = {},
+): ExportedModel {
+  const builder = new OnnxGraphBuilder({
+    graphName: `dagwood_${model.estimator}_${model.task}`,
+    producerVersion: packageJson.version,
+    ...options.target,
+  });
+  const spec = model.preprocess;
+  const encodedNames = spec.features.flatMap(encodedFeatureNames);
+  if (JSON.stringify(encodedNames) !== JSON.stringify(model.mlp.featureNames)) {
+    throw new Error(
+      `The model's preprocessing gives features ${JSON.stringify(encodedNames)} but its network reads ${JSON.stringify(model.mlp.featureNames)}; the model is inconsistent`,
+    );
+  }
+  const expected = spec.features.map((f) => ({
+    name: f.name,
+    dtype: f.kind === "numeric" ? "FP32" : "BYTES",
+  }));
+  const actual = model.signature.inputs.map((i) => ({ name: i.name, dtype: i.dtype }));
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(
+      `The model's signature inputs ${JSON.stringify(actual)} do not match its preprocessing ${JSON.stringify(expected)}`,
+    );
+  }
+  const clash = spec.features.find((f) => OUTPUT_NAMES.includes(f.name));
+  if (clash) {
+    throw new Error(
+      `Feature column "${clash.name}" has the name of an output of the exported model; rename the column (e.g. with transform.sql) and train again`,
+    );
+  }
+  if (model.task !== model.mlp.task) {
+    throw new Error(`A ${model.task} model cannot hold a ${model.mlp.task} network`);
+  }
+
+  const features = appendPreprocessing(builder, spec);
+  const produced = appendMlp(builder, model.mlp, features, {
+    ...(model.classes ? { classes: model.classes as string[] | number[] } : {}),
+    ...(options.precision ? { precision: options.precision } : {}),
+  });
+  // The graph outputs are exactly the signature's (label_index stays internal).
+  for (const out of model.signature.outputs) {
+    const made = produced.find((p) => p.name === out.name);
+    if (!made) throw new Error(`The network graph does not produce the signature's output "${out.name}"`);
+    builder.output(made.name, made.elemType, made.shape);
+  }
+
+  builder.meta("dagwood.format", model.kind);
+  builder.meta("dagwood.version", packageJson.version);
+  builder.meta("dagwood.estimator", model.estimator);
+  builder.meta("dagwood.task", model.task);
+  builder.meta("dagwood.target", model.target);
+  if (model.classes) builder.meta("dagwood.classes", JSON.stringify(model.classes));
+  builder.meta("dagwood.features", JSON.stringify(spec.features.map((f) => f.name)));
+  builder.meta("dagwood.encoded_features", JSON.stringify(encodedNames));
+  builder.meta("dagwood.signature", JSON.stringify(model.signature));
+  builder.meta("dagwood.missing_text", JSON.stringify(MISSING_TEXT));
+  builder.meta("dagwood.mlp_backend", model.mlp.training.backend);
+  return { bytes: builder.encode(), opsets: { ...builder.opsets } };
+}

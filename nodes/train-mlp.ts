@@ -1,0 +1,272 @@
+/**
+ * train.mlp: a dense network on TensorFlow.js (app/ml/mlp.ts) behind the
+ * linear family's preprocessing (impute, one-hot with an "other" bucket,
+ * standard scaling), packed as `dagwood.model/1` with the network's float32
+ * weights, then exported to ONNX with parity checked (exportWithParity).
+ *
+ * The reading and target checks mirror trainLinearFamily (train-linear.ts);
+ * they belong in train-common.ts once it exposes its read-and-prepare step.
+ */
+import { z } from "zod";
+import { isTemporalType } from "../app/data/sql";
+import {
+  type BlockContext,
+  BlockError,
+  type BlockInputs,
+  defineBlock,
+  requireColumns,
+  requireTable,
+} from "../app/engine/block";
+import type { BlockOutput, ColumnInfo } from "../app/engine/ports";
+import { type ColumnKind, type ColumnRequest, columnKind, readColumns, selectRows } from "../app/ml/dataset";
+import { fitMlp, type MlpFitOptions, type MlpModelJSON, predictMlp } from "../app/ml/mlp";
+import { encodeTarget, type MlpDagwoodModel, MODEL_FORMAT, resolveTask, signatureFor } from "../app/ml/model";
+import { fitPreprocessor, type PreprocessOptions, transformFeatures } from "../app/ml/preprocess";
+import type { Task } from "../app/ml/trees";
+import {
+  commonParams,
+  exportWithParity,
+  searchHyperparameters,
+  searchParam,
+  type TuningRecord,
+  trainPorts,
+} from "./train-common";
+import { linearFamilyParams } from "./train-linear";
+
+const networkParams = {
+  hidden: z
+    .array(z.number().int().min(1).max(4096))
+    .max(16)
+    .default([64, 32])
+    .describe("Units per hidden layer, input side first; [] fits a linear (regression) or logistic model"),
+  activation: z.enum(["relu", "tanh", "sigmoid"]).default("relu").describe("The hidden layers' activation"),
+  epochs: z.number().int().min(1).max(10_000).default(50).describe("Passes over the training rows"),
+  batchSize: z.number().int().min(1).max(65_536).default(32).describe("Rows per Adam step"),
+  learningRate: z.number().positive().max(10).default(0.001).describe("Adam's step size"),
+  dropout: z
+    .number()
+    .min(0)
+    .max(0.9)
+    .default(0)
+    .describe("Fraction of each hidden layer's units dropped per training step; 0: no dropout"),
+  validationFraction: z
+    .number()
+    .min(0)
+    .max(0.5)
+    .default(0.1)
+    .describe(
+      "Training rows held out (seeded) to report val_loss per epoch; they are not trained on. 0: none",
+    ),
+};
+
+const params = z.object({
+  target: commonParams.target,
+  features: commonParams.features,
+  task: commonParams.task,
+  seed: commonParams.seed.describe(
+    "Random seed of the initial weights, the row order, dropout and the validation rows: the same data, params and seed give the same network",
+  ),
+  ...networkParams,
+  impute: linearFamilyParams.impute,
+  imputeValue: linearFamilyParams.imputeValue,
+  maxCategories: linearFamilyParams.maxCategories,
+  search: searchParam,
+});
+
+type MlpParams = z.output<typeof params>;
+
+/** What search.space may tune (hidden is a list, which a search value cannot be). */
+const tunable = z.object({
+  activation: networkParams.activation,
+  epochs: networkParams.epochs,
+  batchSize: networkParams.batchSize,
+  learningRate: networkParams.learningRate,
+  dropout: networkParams.dropout,
+});
+
+/** A network needs every value present, categories as 0/1 columns and comparable scales. */
+const mlpPreprocessing = (p: MlpParams): PreprocessOptions => ({
+  impute: p.impute,
+  imputeValue: p.imputeValue,
+  maxCategories: p.maxCategories,
+  encoding: "onehot",
+  scale: "standard",
+});
+
+const fitOptions = (p: MlpParams, task: Task, numClasses: number | undefined): MlpFitOptions => ({
+  task,
+  ...(numClasses ? { numClasses } : {}),
+  hidden: p.hidden,
+  activation: p.activation,
+  epochs: p.epochs,
+  batchSize: p.batchSize,
+  learningRate: p.learningRate,
+  dropout: p.dropout,
+  seed: p.seed,
+  validationFraction: p.validationFraction,
+});
+
+/** The feature columns and how each is read; unusable defaulted columns are logged and left out. */
+function chooseFeatures(ctx: BlockContext, p: MlpParams, columns: ColumnInfo[]): ColumnRequest[] {
+  if (p.features?.includes(p.target)) {
+    throw new BlockError(`The target "${p.target}" is also listed in features; remove it from features.`);
+  }
+  const chosen = p.features
+    ? requireColumns(p.features, columns, "features")
+    : columns.filter((c) => c.name !== p.target);
+  const usable = chosen.filter((c) => columnKind(c.type));
+  const unusable = chosen.filter((c) => !columnKind(c.type)).map((c) => `"${c.name}" (${c.type})`);
+  if (unusable.length > 0 && p.features) {
+    throw new BlockError(
+      `Feature column(s) ${unusable.join(", ")} cannot be used: features must be numbers, booleans, dates or text. Remove them from features, or convert them first (e.g. with transform.sql).`,
+    );
+  }
+  if (unusable.length > 0)
+    ctx.log(`Not used as features (unsupported type): ${unusable.join(", ")}.`, "warn");
+  return usable.map((column) => ({ column }));
+}
+
+async function trainMlp(
+  ctx: BlockContext,
+  inputs: BlockInputs,
+  given: MlpParams,
+): Promise<Record<string, BlockOutput>> {
+  let p = given;
+  const input = requireTable(inputs, "train");
+  const [targetColumn] = requireColumns([p.target], input.columns, "target");
+  const requests = chooseFeatures(ctx, p, input.columns);
+  if (requests.length === 0) {
+    throw new BlockError(
+      `There are no feature columns: the table has only the target "${p.target}" and columns of unsupported types. Add numeric, boolean, date or text columns.`,
+    );
+  }
+  // Boolean and date targets are read as text ("true", "2024-01-31"): labels read well and cast back.
+  const asText = targetColumn!.type === "BOOLEAN" || isTemporalType(targetColumn!.type);
+  const targetKind: ColumnKind | undefined = asText ? "categorical" : undefined;
+  if (!targetKind && !columnKind(targetColumn!.type)) {
+    throw new BlockError(
+      `The target "${p.target}" has type ${targetColumn!.type}, which cannot be predicted.`,
+    );
+  }
+  const table = await readColumns(
+    ctx.sql,
+    input.name,
+    [...requests, { column: targetColumn!, kind: targetKind }],
+    { signal: ctx.signal },
+  );
+  const target = table.columns.pop()!;
+  let kind: "classification" | "regression";
+  try {
+    kind = resolveTask(p.task, target);
+  } catch (e) {
+    throw new BlockError((e as Error).message);
+  }
+  const encoded = encodeTarget(target, kind);
+  const skipped = table.rows - encoded.rows.length;
+  if (skipped > 0)
+    ctx.log(`${skipped} row(s) have no "${p.target}" value and are left out of training.`, "warn");
+  if (encoded.rows.length === 0)
+    throw new BlockError(`The target "${p.target}" has no values: every row is missing it.`);
+  const distinct = encoded.classes?.length ?? new Set(encoded.y).size;
+  if (distinct < 2) {
+    const value = encoded.classes ? encoded.classes[0] : encoded.y[0];
+    throw new BlockError(
+      `The target "${p.target}" has the same value (${JSON.stringify(value)}) in every training row, so there is nothing to learn. Choose another target, or check the rows reaching this block.`,
+    );
+  }
+  const rows = selectRows(table, encoded.rows);
+  const task = encoded.task;
+  const numClasses = encoded.classes?.length;
+  let tuning: TuningRecord | undefined;
+  if (p.search) {
+    ({ params: p, tuning } = await searchHyperparameters(
+      ctx,
+      p,
+      tunable,
+      rows,
+      encoded,
+      async (q, train, test) => {
+        const foldSpec = fitPreprocessor(train.rows, mlpPreprocessing(q));
+        const fitted = await fitMlp(
+          { data: transformFeatures(foldSpec, train.rows), y: train.y },
+          { ...fitOptions(q, task, numClasses), signal: ctx.signal },
+        );
+        const { prediction, probabilities } = predictMlp(fitted, transformFeatures(foldSpec, test));
+        return { prediction, probabilities };
+      },
+    ));
+  }
+  const spec = fitPreprocessor(rows, {
+    ...mlpPreprocessing(p),
+    log: (message, level) => ctx.log(message, level),
+  });
+  if (spec.features.length === 0) {
+    const why = spec.dropped.map((d) => `"${d.name}": ${d.reason}`).join("; ");
+    throw new BlockError(`All feature columns were dropped (${why}). Give the model columns with values.`);
+  }
+  const data = transformFeatures(spec, rows);
+
+  const layers = [...p.hidden, task === "multiclass" ? numClasses : 1].join("→");
+  const what = task === "regression" ? "regression" : `${task} classification, ${numClasses} classes`;
+  ctx.progress(0, "Training MLP");
+  let mlp: MlpModelJSON;
+  try {
+    mlp = await fitMlp(
+      { data, y: encoded.y },
+      {
+        ...fitOptions(p, task, numClasses),
+        signal: ctx.signal,
+        onEpoch: (epoch, logs) => {
+          ctx.metric("loss", logs.loss, epoch);
+          if (logs.valLoss !== undefined) ctx.metric("val_loss", logs.valLoss, epoch);
+          if (logs.accuracy !== undefined) ctx.metric("accuracy", logs.accuracy, epoch);
+          if (logs.valAccuracy !== undefined) ctx.metric("val_accuracy", logs.valAccuracy, epoch);
+          ctx.progress((epoch + 1) / p.epochs, `Training MLP: epoch ${epoch + 1}/${p.epochs}`);
+        },
+      },
+    );
+  } catch (e) {
+    if ((e as Error).name === "AbortError") throw e;
+    throw new BlockError((e as Error).message);
+  }
+  const t = mlp.training;
+  ctx.log(
+    `Trained an MLP (${what}; ${data.features.length} encoded features → ${layers}, ${p.activation}) on TensorFlow.js backend "${t.backend}" (${t.backendNote}): ${t.epochs} epoch(s) over ${t.trainRows} rows${t.validationRows > 0 ? ` (${t.validationRows} held out)` : ""} in ${t.ms.toFixed(0)} ms, final loss ${t.loss.at(-1)!.toPrecision(4)}${t.valLoss ? `, val_loss ${t.valLoss.at(-1)!.toPrecision(4)}` : ""}.`,
+  );
+  ctx.progress(1, "Trained MLP");
+
+  const model: MlpDagwoodModel & { tuning?: TuningRecord } = {
+    kind: MODEL_FORMAT,
+    estimator: "mlp",
+    task,
+    target: p.target,
+    targetType: targetColumn!.type,
+    ...(encoded.classes ? { classes: encoded.classes } : {}),
+    signature: signatureFor(spec, task, encoded.classes),
+    preprocess: spec,
+    mlp,
+    trainedRows: data.rows,
+    params: { ...p, features: spec.features.map((f) => f.name) },
+    ...(tuning ? { tuning } : {}),
+  };
+  model.onnx = await exportWithParity(ctx, model, rows);
+  return { model: { type: "model", data: model } };
+}
+
+export default defineBlock({
+  kind: "train.mlp",
+  version: 1,
+  title: "Train neural network (MLP)",
+  category: "Train",
+  description:
+    "A dense neural network (multi-layer perceptron) trained with Adam on TensorFlow.js, for classification or regression, on raw columns: missing values are imputed, text categories one-hot encoded and numbers standard-scaled, and that preprocessing travels with the model. Streams loss and val_loss per epoch; seeded.",
+  inputs: trainPorts.inputs,
+  outputs: {
+    model: {
+      type: "model" as const,
+      description: "The fitted preprocessing and network weights, with the input signature",
+    },
+  },
+  params,
+  run: trainMlp,
+});
