@@ -34,6 +34,7 @@ describe("train blocks export ONNX and check parity after every training", () =>
     { block: trainGbdt, target: "species", params: { trees: 30 } },
     { block: trainForest, target: "sex", params: { trees: 20 } },
     { block: trainTree, target: "body_mass_g", params: {} },
+    { block: trainGbdt, target: "island", params: { trees: 10, impute: "mode" } },
   ];
   for (const { block, target, params } of cases) {
     it(`${block.kind} (${target}) stores model.onnx with parity ≤ 1e-5 and full label agreement`, async () => {

@@ -85,7 +85,7 @@ export const commonParams = {
     .default(0)
     .describe("Random seed: the same data, params and seed give the same model"),
   impute: z
-    .enum(["median", "mean", "constant", "none"])
+    .enum(["median", "mean", "mode", "constant", "none"])
     .default("median")
     .describe(
       "How missing numeric values (NULL, NaN, ±Infinity) are filled, from the training rows; none: the trees learn where they go",

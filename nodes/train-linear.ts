@@ -67,7 +67,7 @@ export const linearFamilyParams = {
     ),
   maxIter: z.number().int().min(1).max(100_000).default(100),
   impute: z
-    .enum(["median", "mean", "constant"])
+    .enum(["median", "mean", "mode", "constant"])
     .default("median")
     .describe("How missing numeric values (NULL, NaN, ±Infinity) are filled, from the training rows"),
   imputeValue: commonParams.imputeValue,

@@ -65,6 +65,16 @@ describe("fitPreprocessor / transformFeatures", () => {
     expect(values(transformFeatures(minmax, test), 0)).toEqual([0.5, 1]);
   });
 
+  it("imputes with the mode: the most frequent training value, ties to the smallest", () => {
+    const train = table(num("x", [5, 2, 5, 2, 9, Number.NaN]));
+    const spec = fitPreprocessor(train, { impute: "mode" });
+    expect(spec.features[0]).toMatchObject({ impute: { strategy: "mode", value: 2 } });
+    const test = table(num("x", [Number.NaN, 7]));
+    expect(values(transformFeatures(spec, test), 0)).toEqual([2, 7]);
+    const clear = fitPreprocessor(table(num("x", [1, 3, 3, 1, 3])), { impute: "mode" });
+    expect(clear.features[0]).toMatchObject({ impute: { value: 3 } });
+  });
+
   it("numbers categories by frequency, ties by value; NULL and unseen categories are missing", () => {
     const train = table(cat("c", ["b", "a", "c", "a", null, "b", "z"]));
     const spec = fitPreprocessor(train);

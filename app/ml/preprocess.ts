@@ -5,7 +5,7 @@
  *
  * Numeric features: NULL, NaN and ±Infinity are all "missing" (the ONNX graph
  * maps ±Inf to NaN first, then Imputer replaces NaN). Missing values are
- * replaced by the training median (default), mean, a constant, or left as NaN
+ * replaced by the training median (default), mean, mode (most frequent value), a constant, or left as NaN
  * ("none": trees then send them down each split's learned missing branch).
  * Then optional scaling `y = (x − offset) × scale` (ONNX Scaler).
  *
@@ -26,7 +26,7 @@
 import type { CategoricalColumn, ColumnTable, NumericColumn, RawColumn } from "./dataset";
 import type { Dataset, FeatureColumn } from "./trees";
 
-export type ImputeStrategy = "median" | "mean" | "constant" | "none";
+export type ImputeStrategy = "median" | "mean" | "mode" | "constant" | "none";
 export type ScaleKind = "none" | "standard" | "minmax";
 export type CategoricalEncoding = "ordinal" | "onehot";
 
@@ -89,6 +89,22 @@ function median(sorted: Float64Array): number {
   return n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** The most frequent value of a sorted array; ties go to the smallest. */
+function mode(sorted: Float64Array): number {
+  let best = sorted[0]!;
+  let bestCount = 0;
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j < sorted.length && sorted[j] === sorted[i]) j++;
+    if (j - i > bestCount) {
+      best = sorted[i]!;
+      bestCount = j - i;
+    }
+    i = j;
+  }
+  return best;
+}
+
 /** Float32-representable, like every constant the ONNX graph holds. */
 const f32 = Math.fround;
 
@@ -107,7 +123,14 @@ function fitNumeric(
   const mean = sum / finite.length;
   let impute: NumericFeatureSpec["impute"] = null;
   if (o.impute !== "none") {
-    const value = o.impute === "median" ? median(finite) : o.impute === "mean" ? mean : o.imputeValue;
+    const value =
+      o.impute === "median"
+        ? median(finite)
+        : o.impute === "mean"
+          ? mean
+          : o.impute === "mode"
+            ? mode(finite)
+            : o.imputeValue;
     impute = { strategy: o.impute, value: f32(value) };
   }
   if (missing > 0) {

@@ -2,13 +2,22 @@ import type { MetricRecord } from "../../../../app/api/api";
 import { api } from "../../api/client";
 import type { LossPoint } from "./charts";
 
+const LOSS_NAMES: Record<string, "train_loss" | "valid_loss" | undefined> = {
+  train_loss: "train_loss",
+  valid_loss: "valid_loss",
+  loss: "train_loss",
+  val_loss: "valid_loss",
+};
+
 function lossPoints(metrics: MetricRecord[], nodeId: string): LossPoint[] {
   const byStep = new Map<number, LossPoint>();
   for (const m of metrics) {
     if (m.nodeId !== nodeId || m.step === null) continue;
-    if (m.name !== "train_loss" && m.name !== "valid_loss") continue;
+    // Boosting streams train_loss/valid_loss per round; the MLP loss/val_loss per epoch.
+    const key = LOSS_NAMES[m.name];
+    if (!key) continue;
     const point = byStep.get(m.step) ?? { step: m.step };
-    point[m.name] = m.value;
+    point[key] = m.value;
     byStep.set(m.step, point);
   }
   return [...byStep.values()].sort((a, b) => a.step - b.step);
