@@ -54,6 +54,9 @@ describe("evaluate on penguins", () => {
       `evaluate species: accuracy ${m.accuracy?.toFixed(3)}, f1_macro ${m.f1_macro?.toFixed(3)}, roc_auc ${m.roc_auc?.toFixed(4)}, log_loss ${m.log_loss?.toFixed(3)} on ${report.rows} rows`,
     );
     expect(m.accuracy).toBeGreaterThanOrEqual(0.95);
+    // The ONNX file written at training is checked again on the rows evaluated.
+    expect(report.model.onnxParity).toMatchObject({ on: "evaluation", rows: rows.length, labelAgreement: 1 });
+    expect((report.model.onnxParity as { maxAbsDiff: number }).maxAbsDiff).toBeLessThanOrEqual(1e-5);
     // The same labels as predict's.
     expect(m.accuracy).toBeCloseTo(rows.filter((r) => r.label === r.species).length / rows.length, 12);
     expect(m.roc_auc).toBeGreaterThan(0.98);
@@ -86,7 +89,9 @@ describe("evaluate on penguins", () => {
 
     // Every scalar metric is emitted for run comparison.
     expect(p.metrics.find((x) => x.name === "accuracy")?.value).toBe(m.accuracy);
-    expect(p.metrics.map((x) => x.name).sort()).toEqual(Object.keys(m).sort());
+    expect(p.metrics.map((x) => x.name).sort()).toEqual(
+      [...Object.keys(m), "onnx_label_agreement", "onnx_max_abs_diff"].sort(),
+    );
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });
 

@@ -1,7 +1,23 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { z } from "zod";
-import { BlockError, type BlockInputs, defineBlock, requireColumns, requireTable } from "../app/engine/block";
+import {
+  type BlockContext,
+  BlockError,
+  type BlockInputs,
+  defineBlock,
+  requireColumns,
+  requireTable,
+} from "../app/engine/block";
 import type { TableValue } from "../app/engine/ports";
-import { type ColumnRequest, type RawColumn, readColumns, selectRows } from "../app/ml/dataset";
+import {
+  type ColumnRequest,
+  type ColumnTable,
+  type RawColumn,
+  readColumns,
+  selectRows,
+} from "../app/ml/dataset";
 import {
   accuracy,
   brierScore,
@@ -20,6 +36,8 @@ import {
   rocCurve,
 } from "../app/ml/metrics";
 import { asModel, type ClassLabel, missingInputs, predictTable } from "../app/ml/model";
+import { checkModelParity } from "../app/ml/onnx/parity";
+import { PARITY_MAX_ABS_DIFF } from "./train-common";
 
 /** Whatever model kinds asModel accepts (tree ensembles, linear models). */
 type Model = ReturnType<typeof asModel>;
@@ -297,6 +315,47 @@ function charts(s: Scored, classes: ClassLabel[], calibrationBins: number): Part
   };
 }
 
+/**
+ * Runs the model's ONNX file (written at training) on the evaluation rows and
+ * compares it with the native predictions: parity is promised on the rows a
+ * model is judged on, not only on those it learned from. A missing file (the
+ * artifacts were removed) is a warning; a mismatch fails the node.
+ */
+async function evaluationParity(
+  ctx: BlockContext,
+  model: ReturnType<typeof asModel>,
+  rows: ColumnTable,
+): Promise<
+  { on: "evaluation" | "training"; rows: number; maxAbsDiff: number; labelAgreement: number } | undefined
+> {
+  const onnx = (
+    model as {
+      onnx?: { file: string; parity?: { rows: number; maxAbsDiff: number; labelAgreement: number } };
+    }
+  ).onnx;
+  if (!onnx) return undefined;
+  const path = resolve(ctx.projectDir, onnx.file);
+  if (!existsSync(path)) {
+    ctx.log(`The model's ONNX file ${onnx.file} is gone; showing the parity measured at training.`, "warn");
+    return onnx.parity && { on: "training", ...onnx.parity };
+  }
+  const checked = await checkModelParity(await readFile(path), model, rows);
+  const parity = {
+    on: "evaluation" as const,
+    rows: checked.rows,
+    maxAbsDiff: checked.maxAbsDiff,
+    labelAgreement: checked.labelAgreement,
+  };
+  ctx.metric("onnx_max_abs_diff", parity.maxAbsDiff);
+  ctx.metric("onnx_label_agreement", parity.labelAgreement);
+  if (!(parity.maxAbsDiff <= PARITY_MAX_ABS_DIFF && parity.labelAgreement === 1)) {
+    throw new BlockError(
+      `On these rows the ONNX file ${onnx.file} does not match the model (max difference ${parity.maxAbsDiff.toExponential(2)}, labels agree on ${(100 * parity.labelAgreement).toFixed(2)} %; required: at most ${PARITY_MAX_ABS_DIFF} and 100 %). This is a fault in Dagwood's ONNX export: please report it with this pipeline.`,
+    );
+  }
+  return parity;
+}
+
 /** JSON has no NaN or Infinity: undefined metrics and the ROC's +Infinity threshold become null. */
 function jsonSafe<T>(value: T): T {
   return JSON.parse(
@@ -430,6 +489,7 @@ export default defineBlock({
       keptRows,
     );
     const predictions = predictTable(model, featureRows);
+    ctx.progress(0.4, "Checking the ONNX export on these rows");
     ctx.signal.throwIfAborted();
     let scored: Scored;
     if (task === "regression" || !truth) {
@@ -488,7 +548,7 @@ export default defineBlock({
       groups = { column: p.groupBy, rows: perGroup, gaps };
     }
 
-    const parity = (model as { onnx?: { parity?: unknown } }).onnx?.parity;
+    const parity = await evaluationParity(ctx, model, featureRows);
     const report: EvaluationReport = {
       kind: "evaluation",
       task,

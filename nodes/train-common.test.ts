@@ -60,4 +60,17 @@ describe("train blocks export ONNX and check parity after every training", () =>
       await session.release();
     });
   }
+
+  it("writes the opset versions a block asks for, still with parity", async () => {
+    const out = await p.run(
+      trainGbdt,
+      { train: penguins },
+      { target: "species", trees: 5, onnxOpset: { default: 15 } },
+    );
+    const model = modelOf(out.model);
+    expect(model.onnx).toMatchObject({ opsets: { "": 15, "ai.onnx.ml": 3 }, parity: { labelAgreement: 1 } });
+    await expect(
+      p.run(trainGbdt, { train: penguins }, { target: "species", trees: 5, onnxOpset: { default: 3 } }),
+    ).rejects.toThrow(/onnxOpset/);
+  });
 });

@@ -67,7 +67,25 @@ import {
 } from "../app/ml/tuning";
 
 /** Params every tree train block takes (DESIGN.md: target, features, task, seed), plus preprocessing. */
+/** Opset versions for the exported ONNX file, for runtimes that need older (or newer) ones. */
+export const onnxOpsetParam = z
+  .object({
+    default: z
+      .number()
+      .int()
+      .min(11)
+      .max(23)
+      .optional()
+      .describe("Version of the default ONNX domain (default 17)"),
+    ml: z.number().int().min(2).max(5).optional().describe("Version of the ai.onnx.ml domain (default 3)"),
+  })
+  .optional()
+  .describe(
+    "Opset versions of the exported ONNX file; unset: ONNX 17 and ai.onnx.ml 3, which onnxruntime 1.17+ and Triton load",
+  );
+
 export const commonParams = {
+  onnxOpset: onnxOpsetParam,
   target: z.string().min(1).describe("The column to predict"),
   features: z
     .array(z.string().min(1))
@@ -449,7 +467,7 @@ export async function trainTreeModel<P extends CommonParams & TunedParams>(
     params: { ...p, features: spec.features.map((f) => f.name) },
     ...(tuning ? { tuning } : {}),
   };
-  model.onnx = await exportWithParity(ctx, model, rows);
+  model.onnx = await exportWithParity(ctx, model, rows, p.onnxOpset);
   return { model: { type: "model", data: model } };
 }
 
@@ -467,11 +485,16 @@ export async function exportWithParity(
   ctx: BlockContext,
   model: DagwoodModel | LinearDagwoodModel | MlpDagwoodModel,
   rows: ColumnTable,
+  opset?: z.output<typeof onnxOpsetParam>,
 ): Promise<OnnxExportInfo> {
   ctx.signal.throwIfAborted();
   let exported: ReturnType<typeof exportModelWithInfo>;
+  const opsets = {
+    ...(opset?.default !== undefined ? { "": opset.default } : {}),
+    ...(opset?.ml !== undefined ? { "ai.onnx.ml": opset.ml } : {}),
+  };
   try {
-    exported = exportModelWithInfo(model);
+    exported = exportModelWithInfo(model, Object.keys(opsets).length ? { target: { opsets } } : {});
   } catch (e) {
     throw new BlockError(`The model trained, but its ONNX export failed: ${(e as Error).message}`);
   }

@@ -49,6 +49,7 @@ import {
 
 /** Params train.linear and train.logistic share (DESIGN.md: target, features, task, seed; l2, maxIter). */
 export const linearFamilyParams = {
+  onnxOpset: commonParams.onnxOpset,
   target: commonParams.target,
   features: commonParams.features,
   seed: z
@@ -290,7 +291,7 @@ export async function trainLinearFamily(
     ...(tuning ? { tuning } : {}),
   };
   // Export to <artifactDir>/model.onnx and check it against predictTable (fails the block unless it matches).
-  model.onnx = await exportWithParity(ctx, model, rows);
+  model.onnx = await exportWithParity(ctx, model, rows, p.onnxOpset);
   return { model: { type: "model", data: model } };
 }
 

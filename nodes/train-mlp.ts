@@ -60,6 +60,7 @@ const networkParams = {
 };
 
 const params = z.object({
+  onnxOpset: commonParams.onnxOpset,
   target: commonParams.target,
   features: commonParams.features,
   task: commonParams.task,
@@ -249,7 +250,7 @@ async function trainMlp(
     params: { ...p, features: spec.features.map((f) => f.name) },
     ...(tuning ? { tuning } : {}),
   };
-  model.onnx = await exportWithParity(ctx, model, rows);
+  model.onnx = await exportWithParity(ctx, model, rows, p.onnxOpset);
   return { model: { type: "model", data: model } };
 }
 

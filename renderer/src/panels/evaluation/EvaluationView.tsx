@@ -164,6 +164,7 @@ export default function EvaluationView({ report }: { report: EvaluationReport })
         {isParity(parity) && (
           <span className="eval-parity" data-testid="onnx-parity">
             {parityText(parity)}
+            {(parity as { on?: string }).on === "evaluation" ? " on these rows" : ""}
           </span>
         )}
       </div>
