@@ -21,6 +21,7 @@ import {
   type ColumnRequest,
   type ColumnTable,
   columnKind,
+  type RawColumn,
   readColumns,
   selectRows,
 } from "../app/ml/dataset";
@@ -306,19 +307,19 @@ const treePreprocessing = (p: CommonParams) => ({
 });
 
 /** The feature columns and how each is read; unusable defaulted columns are logged and left out. */
-function chooseFeatures(ctx: BlockContext, p: CommonParams, columns: TableColumns): ColumnRequest[] {
+function chooseFeatures(
+  ctx: BlockContext,
+  p: { target: string; features?: string[] },
+  columns: TableColumns,
+): ColumnRequest[] {
   if (p.features?.includes(p.target)) {
     throw new BlockError(`The target "${p.target}" is also listed in features; remove it from features.`);
   }
   const chosen = p.features
     ? requireColumns(p.features, columns, "features")
     : columns.filter((c) => c.name !== p.target);
-  const usable: ColumnRequest[] = [];
-  const unusable: string[] = [];
-  for (const column of chosen) {
-    if (columnKind(column.type)) usable.push({ column });
-    else unusable.push(`"${column.name}" (${column.type})`);
-  }
+  const usable = chosen.filter((c) => columnKind(c.type));
+  const unusable = chosen.filter((c) => !columnKind(c.type)).map((c) => `"${c.name}" (${c.type})`);
   if (unusable.length > 0 && p.features) {
     throw new BlockError(
       `Feature column(s) ${unusable.join(", ")} cannot be used: features must be numbers, booleans, dates or text. Remove them from features, or convert them first (e.g. with transform.sql).`,
@@ -326,20 +327,30 @@ function chooseFeatures(ctx: BlockContext, p: CommonParams, columns: TableColumn
   }
   if (unusable.length > 0)
     ctx.log(`Not used as features (unsupported type): ${unusable.join(", ")}.`, "warn");
-  return usable;
+  return usable.map((column) => ({ column }));
 }
 
-type TableColumns = ReturnType<typeof requireTable>["columns"];
+/** The training rows every train block starts from, read and checked. */
+export interface TrainingRows {
+  targetColumn: TableColumns[number];
+  encoded: ReturnType<typeof encodeTarget>;
+  /** The feature columns of the rows that have a target value. */
+  rows: ColumnTable;
+  readMs: number;
+}
 
-/** Reads `train`, fits preprocessing and the estimator, and returns the model output. */
-export async function trainTreeModel<P extends CommonParams & TunedParams>(
+/**
+ * Reads `train` for a train block: chooses the features, reads them and the
+ * target in columns, decides the task (`decideTask` may refuse with the block
+ * to use instead), leaves out rows without a target, and refuses a target
+ * with a single value.
+ */
+export async function readTrainingRows(
   ctx: BlockContext,
   inputs: BlockInputs,
-  given: P,
-  trainer: TreeTrainer<P>,
-): Promise<Record<string, BlockOutput>> {
-  const { estimator } = trainer;
-  let p = given;
+  p: { target: string; features?: string[] },
+  decideTask: (target: RawColumn) => "classification" | "regression",
+): Promise<TrainingRows> {
   const input = requireTable(inputs, "train");
   const [targetColumn] = requireColumns([p.target], input.columns, "target");
   const requests = chooseFeatures(ctx, p, input.columns);
@@ -367,12 +378,11 @@ export async function trainTreeModel<P extends CommonParams & TunedParams>(
   );
   const target = table.columns.pop()!;
   const readMs = performance.now() - started;
-
   let kind: "classification" | "regression";
   try {
-    kind = resolveTask(p.task, target);
+    kind = decideTask(target);
   } catch (e) {
-    throw new BlockError((e as Error).message);
+    throw e instanceof BlockError ? e : new BlockError((e as Error).message);
   }
   const encoded = encodeTarget(target, kind);
   const skipped = table.rows - encoded.rows.length;
@@ -387,7 +397,23 @@ export async function trainTreeModel<P extends CommonParams & TunedParams>(
       `The target "${p.target}" has the same value (${JSON.stringify(value)}) in every training row, so there is nothing to learn. Choose another target, or check the rows reaching this block.`,
     );
   }
-  const rows = selectRows(table, encoded.rows);
+  return { targetColumn: targetColumn!, encoded, rows: selectRows(table, encoded.rows), readMs };
+}
+
+type TableColumns = ReturnType<typeof requireTable>["columns"];
+
+/** Reads `train`, fits preprocessing and the estimator, and returns the model output. */
+export async function trainTreeModel<P extends CommonParams & TunedParams>(
+  ctx: BlockContext,
+  inputs: BlockInputs,
+  given: P,
+  trainer: TreeTrainer<P>,
+): Promise<Record<string, BlockOutput>> {
+  const { estimator } = trainer;
+  let p = given;
+  const { targetColumn, encoded, rows, readMs } = await readTrainingRows(ctx, inputs, p, (target) =>
+    resolveTask(p.task, target),
+  );
   const task = encoded.task;
   const pool = await sharedTreePool();
   let tuning: TuningRecord | undefined;

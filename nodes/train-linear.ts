@@ -9,28 +9,13 @@
  * they belong there once it exposes its read-and-prepare step.
  */
 import { z } from "zod";
-import { isNumericType, isTemporalType } from "../app/data/sql";
-import {
-  type BlockContext,
-  BlockError,
-  type BlockInputs,
-  defineBlock,
-  requireColumns,
-  requireTable,
-} from "../app/engine/block";
-import type { BlockOutput, ColumnInfo } from "../app/engine/ports";
-import {
-  type ColumnKind,
-  type ColumnRequest,
-  columnKind,
-  type RawColumn,
-  readColumns,
-  selectRows,
-} from "../app/ml/dataset";
+import { isNumericType } from "../app/data/sql";
+import { type BlockContext, BlockError, type BlockInputs, defineBlock } from "../app/engine/block";
+import type { BlockOutput } from "../app/engine/ports";
+import type { RawColumn } from "../app/ml/dataset";
 import { fitLogistic, fitRidge, type LinearModelJSON, predictLinear } from "../app/ml/linear";
 import {
   AUTO_CLASSIFICATION_MAX_CLASSES,
-  encodeTarget,
   type LinearDagwoodModel,
   type LinearEstimator,
   MODEL_FORMAT,
@@ -41,6 +26,7 @@ import { fitPreprocessor, type PreprocessOptions, transformFeatures } from "../a
 import {
   commonParams,
   exportWithParity,
+  readTrainingRows,
   searchHyperparameters,
   searchParam,
   type TuningRecord,
@@ -95,26 +81,6 @@ const linearPreprocessing = (p: LinearFamilyParams): PreprocessOptions => ({
 
 type LinearFamilyParams = z.output<z.ZodObject<typeof linearFamilyParams>> & { task: string };
 
-/** The feature columns and how each is read; unusable defaulted columns are logged and left out. */
-function chooseFeatures(ctx: BlockContext, p: LinearFamilyParams, columns: ColumnInfo[]): ColumnRequest[] {
-  if (p.features?.includes(p.target)) {
-    throw new BlockError(`The target "${p.target}" is also listed in features; remove it from features.`);
-  }
-  const chosen = p.features
-    ? requireColumns(p.features, columns, "features")
-    : columns.filter((c) => c.name !== p.target);
-  const usable = chosen.filter((c) => columnKind(c.type));
-  const unusable = chosen.filter((c) => !columnKind(c.type)).map((c) => `"${c.name}" (${c.type})`);
-  if (unusable.length > 0 && p.features) {
-    throw new BlockError(
-      `Feature column(s) ${unusable.join(", ")} cannot be used: features must be numbers, booleans, dates or text. Remove them from features, or convert them first (e.g. with transform.sql).`,
-    );
-  }
-  if (unusable.length > 0)
-    ctx.log(`Not used as features (unsupported type): ${unusable.join(", ")}.`, "warn");
-  return usable.map((column) => ({ column }));
-}
-
 /** The block's task for this target, or an error that names the other block. */
 function taskFor(
   estimator: LinearEstimator,
@@ -151,43 +117,9 @@ export async function trainLinearFamily(
   estimator: LinearEstimator,
 ): Promise<Record<string, BlockOutput>> {
   let p = given;
-  const input = requireTable(inputs, "train");
-  const [targetColumn] = requireColumns([p.target], input.columns, "target");
-  const requests = chooseFeatures(ctx, p, input.columns);
-  if (requests.length === 0) {
-    throw new BlockError(
-      `There are no feature columns: the table has only the target "${p.target}" and columns of unsupported types. Add numeric, boolean, date or text columns.`,
-    );
-  }
-  // Boolean and date targets are read as text ("true", "2024-01-31"): labels read well and cast back.
-  const asText = targetColumn!.type === "BOOLEAN" || isTemporalType(targetColumn!.type);
-  const targetKind: ColumnKind | undefined = asText ? "categorical" : undefined;
-  if (!targetKind && !columnKind(targetColumn!.type)) {
-    throw new BlockError(
-      `The target "${p.target}" has type ${targetColumn!.type}, which cannot be predicted.`,
-    );
-  }
-  const table = await readColumns(
-    ctx.sql,
-    input.name,
-    [...requests, { column: targetColumn!, kind: targetKind }],
-    { signal: ctx.signal },
+  const { targetColumn, encoded, rows } = await readTrainingRows(ctx, inputs, p, (target) =>
+    taskFor(estimator, p.task, target),
   );
-  const target = table.columns.pop()!;
-  const encoded = encodeTarget(target, taskFor(estimator, p.task, target));
-  const skipped = table.rows - encoded.rows.length;
-  if (skipped > 0)
-    ctx.log(`${skipped} row(s) have no "${p.target}" value and are left out of training.`, "warn");
-  if (encoded.rows.length === 0)
-    throw new BlockError(`The target "${p.target}" has no values: every row is missing it.`);
-  const distinct = encoded.classes?.length ?? new Set(encoded.y).size;
-  if (distinct < 2) {
-    const value = encoded.classes ? encoded.classes[0] : encoded.y[0];
-    throw new BlockError(
-      `The target "${p.target}" has the same value (${JSON.stringify(value)}) in every training row, so there is nothing to learn. Choose another target, or check the rows reaching this block.`,
-    );
-  }
-  const rows = selectRows(table, encoded.rows);
   let tuning: TuningRecord | undefined;
   if (p.search) {
     const numClasses = encoded.classes?.length ?? 0;
