@@ -1,35 +1,19 @@
-/**
- * Linear models (app/ml/linear.ts, `dagwood.linear/1`) inside a whole
- * `dagwood.model/1` export: the same raw-column inputs and preprocessing as
- * the trees (appendPreprocessing: impute, one-hot, standard scaling in
- * float64), then standard ops, all in DOUBLE until the outputs:
- *
- *   features DOUBLE [N,F] → MatMul(Wᵀ [F,K]) → Add(b [K]) → scores z [N,K]
- *   ridge        z [N,1] → Reshape [N] → Cast FLOAT → prediction [N]
- *   binary       Sigmoid(z) = p; Concat(1 − p, p) → P [N,2]
- *   multiclass   Softmax(z, axis −1) → P [N,K]
- *   classes      Cast(P) FLOAT → probabilities; ArgMax(keepdims 0) → label_index → LabelEncoder → label
- *
- * Float64 throughout, as predictLinear computes: a regression target in the
- * thousands (body mass ≈ 4000 g) has a float32 ulp of 2.4e-4, so a float32
- * MatMul would miss the 1e-5 parity; only the outputs are rounded to float.
- * ArgMax reads the float64 values, never the float32 probabilities (two
- * classes a hair apart round to a float32 tie): binary takes [1 − p, p],
- * which is class 1 exactly when p > 0.5 (tie → class 0, as predictLinear);
- * multiclass takes the scores, the first largest as predictLinear.
- */
-import packageJson from "../../../package.json" with { type: "json" };
 import type { LinearModelJSON } from "../linear";
 import type { LinearDagwoodModel } from "../model";
-import { encodedFeatureNames } from "../preprocess";
-import { attr, OnnxGraphBuilder, tensor } from "./builder";
-import { appendPreprocessing, type ExportedModel, type ExportModelOptions, MISSING_TEXT } from "./model";
+import { attr, type OnnxGraphBuilder, tensor } from "./builder";
+import {
+  appendPreprocessing,
+  type ExportedModel,
+  type ExportModelOptions,
+  finishModelGraph,
+  startModelGraph,
+} from "./model";
 import { type ClassNames, classValues, type ProducedOutput } from "./trees";
 
 const ML = "ai.onnx.ml";
 const FLOAT = 1;
 
-const OUTPUT_NAMES = ["label", "label_index", "probabilities", "prediction"];
+const _OUTPUT_NAMES = ["label", "label_index", "probabilities", "prediction"];
 
 /**
  * Appends the linear model to `builder`, reading `features`, a DOUBLE
@@ -132,34 +116,8 @@ export function exportLinearModelWithInfo(
   model: LinearDagwoodModel,
   options: ExportModelOptions = {},
 ): ExportedModel {
-  const builder = new OnnxGraphBuilder({
-    graphName: `dagwood_${model.estimator}_${model.task}`,
-    producerVersion: packageJson.version,
-    ...options.target,
-  });
+  const builder = startModelGraph(model, model.linear.featureNames, "coefficients", options);
   const spec = model.preprocess;
-  const encodedNames = spec.features.flatMap(encodedFeatureNames);
-  if (JSON.stringify(encodedNames) !== JSON.stringify(model.linear.featureNames)) {
-    throw new Error(
-      `The model's preprocessing gives features ${JSON.stringify(encodedNames)} but its coefficients read ${JSON.stringify(model.linear.featureNames)}; the model is inconsistent`,
-    );
-  }
-  const expected = spec.features.map((f) => ({
-    name: f.name,
-    dtype: f.kind === "numeric" ? "FP32" : "BYTES",
-  }));
-  const actual = model.signature.inputs.map((i) => ({ name: i.name, dtype: i.dtype }));
-  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-    throw new Error(
-      `The model's signature inputs ${JSON.stringify(actual)} do not match its preprocessing ${JSON.stringify(expected)}`,
-    );
-  }
-  const clash = spec.features.find((f) => OUTPUT_NAMES.includes(f.name));
-  if (clash) {
-    throw new Error(
-      `Feature column "${clash.name}" has the name of an output of the exported model; rename the column (e.g. with transform.sql) and train again`,
-    );
-  }
   if ((model.task === "regression") !== (model.linear.kind === "ridge")) {
     throw new Error(`A ${model.task} model cannot hold a ${model.linear.kind} estimator`);
   }
@@ -175,15 +133,5 @@ export function exportLinearModelWithInfo(
     builder.output(tensorOut.name, tensorOut.elemType, tensorOut.shape);
   }
 
-  builder.meta("dagwood.format", model.kind);
-  builder.meta("dagwood.version", packageJson.version);
-  builder.meta("dagwood.estimator", model.estimator);
-  builder.meta("dagwood.task", model.task);
-  builder.meta("dagwood.target", model.target);
-  if (model.classes) builder.meta("dagwood.classes", JSON.stringify(model.classes));
-  builder.meta("dagwood.features", JSON.stringify(spec.features.map((f) => f.name)));
-  builder.meta("dagwood.encoded_features", JSON.stringify(encodedNames));
-  builder.meta("dagwood.signature", JSON.stringify(model.signature));
-  builder.meta("dagwood.missing_text", JSON.stringify(MISSING_TEXT));
-  return { bytes: builder.encode(), opsets: { ...builder.opsets } };
+  return finishModelGraph(builder, model);
 }

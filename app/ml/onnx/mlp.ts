@@ -1,37 +1,19 @@
-/**
- * Dense networks (app/ml/mlp.ts, `dagwood.mlp/1`) inside a whole
- * `dagwood.model/1` export: the raw-column inputs and preprocessing of
- * appendPreprocessing, then standard ops per layer:
- *
- *   features [N,F] → MatMul(W [in,units]) → Add(b [units]) → Relu | Tanh | Sigmoid   (hidden layers)
- *                  → MatMul → Add → z                                                  (output layer)
- *   regression   z [N,1] → Mul(std) → Add(mean) → Reshape [N] → Cast FLOAT → prediction
- *   binary       Sigmoid(z) = p; Concat(1 − p, p) → P [N,2]
- *   multiclass   Softmax(z, axis −1) → P [N,K]
- *   classes      Cast(P) FLOAT → probabilities; ArgMax(keepdims 0) → label_index → LabelEncoder → label
- *
- * precision "double" (the default): the float32 weights are held as DOUBLE
- * and the network runs in float64, as predictMlp does, so only the outputs
- * are rounded to float and parity holds whatever the target's scale.
- * precision "float": FLOAT weights and arithmetic (what a float32 runtime
- * would run); it matches predictMlp to float32 rounding (~1e-7 on
- * probabilities), not on a large-scale regression target.
- * ArgMax reads the unrounded values, never the float32 probabilities: binary
- * takes [1 − p, p] (class 1 iff p > 0.5), multiclass the logits, as
- * predictMlp decides.
- */
-import packageJson from "../../../package.json" with { type: "json" };
 import type { MlpActivation, MlpModelJSON } from "../mlp";
 import type { MlpDagwoodModel } from "../model";
-import { encodedFeatureNames } from "../preprocess";
-import { attr, OnnxGraphBuilder, tensor } from "./builder";
-import { appendPreprocessing, type ExportedModel, type ExportModelOptions, MISSING_TEXT } from "./model";
+import { attr, type OnnxGraphBuilder, tensor } from "./builder";
+import {
+  appendPreprocessing,
+  type ExportedModel,
+  type ExportModelOptions,
+  finishModelGraph,
+  startModelGraph,
+} from "./model";
 import { type ClassNames, classValues, type ProducedOutput } from "./trees";
 
 const ML = "ai.onnx.ml";
 const FLOAT = 1;
 
-const OUTPUT_NAMES = ["label", "label_index", "probabilities", "prediction"];
+const _OUTPUT_NAMES = ["label", "label_index", "probabilities", "prediction"];
 const ACTIVATION_OPS: Record<MlpActivation, string> = { relu: "Relu", tanh: "Tanh", sigmoid: "Sigmoid" };
 
 export interface AppendMlpOptions {
@@ -166,34 +148,8 @@ export function exportMlpModelWithInfo(
   model: MlpDagwoodModel,
   options: ExportModelOptions = {},
 ): ExportedModel {
-  const builder = new OnnxGraphBuilder({
-    graphName: `dagwood_${model.estimator}_${model.task}`,
-    producerVersion: packageJson.version,
-    ...options.target,
-  });
+  const builder = startModelGraph(model, model.mlp.featureNames, "network", options);
   const spec = model.preprocess;
-  const encodedNames = spec.features.flatMap(encodedFeatureNames);
-  if (JSON.stringify(encodedNames) !== JSON.stringify(model.mlp.featureNames)) {
-    throw new Error(
-      `The model's preprocessing gives features ${JSON.stringify(encodedNames)} but its network reads ${JSON.stringify(model.mlp.featureNames)}; the model is inconsistent`,
-    );
-  }
-  const expected = spec.features.map((f) => ({
-    name: f.name,
-    dtype: f.kind === "numeric" ? "FP32" : "BYTES",
-  }));
-  const actual = model.signature.inputs.map((i) => ({ name: i.name, dtype: i.dtype }));
-  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-    throw new Error(
-      `The model's signature inputs ${JSON.stringify(actual)} do not match its preprocessing ${JSON.stringify(expected)}`,
-    );
-  }
-  const clash = spec.features.find((f) => OUTPUT_NAMES.includes(f.name));
-  if (clash) {
-    throw new Error(
-      `Feature column "${clash.name}" has the name of an output of the exported model; rename the column (e.g. with transform.sql) and train again`,
-    );
-  }
   if (model.task !== model.mlp.task) {
     throw new Error(`A ${model.task} model cannot hold a ${model.mlp.task} network`);
   }
@@ -210,16 +166,5 @@ export function exportMlpModelWithInfo(
     builder.output(made.name, made.elemType, made.shape);
   }
 
-  builder.meta("dagwood.format", model.kind);
-  builder.meta("dagwood.version", packageJson.version);
-  builder.meta("dagwood.estimator", model.estimator);
-  builder.meta("dagwood.task", model.task);
-  builder.meta("dagwood.target", model.target);
-  if (model.classes) builder.meta("dagwood.classes", JSON.stringify(model.classes));
-  builder.meta("dagwood.features", JSON.stringify(spec.features.map((f) => f.name)));
-  builder.meta("dagwood.encoded_features", JSON.stringify(encodedNames));
-  builder.meta("dagwood.signature", JSON.stringify(model.signature));
-  builder.meta("dagwood.missing_text", JSON.stringify(MISSING_TEXT));
-  builder.meta("dagwood.mlp_backend", model.mlp.training.backend);
-  return { bytes: builder.encode(), opsets: { ...builder.opsets } };
+  return finishModelGraph(builder, model);
 }

@@ -71,26 +71,9 @@ export function exportModelWithInfo(
 ): ExportedModel {
   if (isLinearModel(model)) return exportLinearModelWithInfo(model, options);
   if (isMlpModel(model)) return exportMlpModelWithInfo(model, options);
-  const builder = new OnnxGraphBuilder({
-    graphName: `dagwood_${model.estimator}_${model.task}`,
-    producerVersion: packageJson.version,
-    ...options.target,
-  });
   const ensemble = modelFromJSON(model.ensemble);
+  const builder = startModelGraph(model, ensemble.featureNames, "trees", options);
   const spec = model.preprocess;
-  const encodedNames = spec.features.flatMap(encodedFeatureNames);
-  if (JSON.stringify(encodedNames) !== JSON.stringify(ensemble.featureNames)) {
-    throw new Error(
-      `The model's preprocessing gives features ${JSON.stringify(encodedNames)} but its trees read ${JSON.stringify(ensemble.featureNames)}; the model is inconsistent`,
-    );
-  }
-  checkSignature(model);
-  const clash = spec.features.find((f) => OUTPUT_NAMES.includes(f.name));
-  if (clash) {
-    throw new Error(
-      `Feature column "${clash.name}" has the name of an output of the exported model; rename the column (e.g. with transform.sql) and train again`,
-    );
-  }
 
   const concatenated = appendPreprocessing(builder, spec);
   const precision = options.precision ?? ((builder.opsets[ML] ?? 0) >= 3 ? "double" : "float");
@@ -116,17 +99,7 @@ export function exportModelWithInfo(
     builder.output("probabilities", "FLOAT", [-1, model.classes!.length]);
   }
 
-  builder.meta("dagwood.format", model.kind);
-  builder.meta("dagwood.version", packageJson.version);
-  builder.meta("dagwood.estimator", model.estimator);
-  builder.meta("dagwood.task", model.task);
-  builder.meta("dagwood.target", model.target);
-  if (model.classes) builder.meta("dagwood.classes", JSON.stringify(model.classes));
-  builder.meta("dagwood.features", JSON.stringify(spec.features.map((f) => f.name)));
-  builder.meta("dagwood.encoded_features", JSON.stringify(encodedNames));
-  builder.meta("dagwood.signature", JSON.stringify(model.signature));
-  builder.meta("dagwood.missing_text", JSON.stringify(MISSING_TEXT));
-  return { bytes: builder.encode(), opsets: { ...builder.opsets } };
+  return finishModelGraph(builder, model);
 }
 
 /**
@@ -162,7 +135,61 @@ function checkTarget(builder: OnnxGraphBuilder): void {
 }
 
 /** The signature's inputs must be the preprocessing's raw columns, in order, with their wire types. */
-function checkSignature(model: DagwoodModel): void {
+/**
+ * A model's graph builder, once its parts are known to agree: the estimator
+ * (`reader`) reads exactly the features the preprocessing gives, the
+ * signature's inputs match the preprocessing, and no feature column is named
+ * like an output. Every estimator's export starts here.
+ */
+export function startModelGraph(
+  model: DagwoodModel | LinearDagwoodModel | MlpDagwoodModel,
+  estimatorFeatures: readonly string[],
+  reader: string,
+  options: ExportModelOptions,
+): OnnxGraphBuilder {
+  const builder = new OnnxGraphBuilder({
+    graphName: `dagwood_${model.estimator}_${model.task}`,
+    producerVersion: packageJson.version,
+    ...options.target,
+  });
+  const spec = model.preprocess;
+  const encodedNames = spec.features.flatMap(encodedFeatureNames);
+  if (JSON.stringify(encodedNames) !== JSON.stringify(estimatorFeatures)) {
+    throw new Error(
+      `The model's preprocessing gives features ${JSON.stringify(encodedNames)} but its ${reader} read ${JSON.stringify(estimatorFeatures)}; the model is inconsistent`,
+    );
+  }
+  checkSignature(model);
+  const clash = spec.features.find((f) => OUTPUT_NAMES.includes(f.name));
+  if (clash) {
+    throw new Error(
+      `Feature column "${clash.name}" has the name of an output of the exported model; rename the column (e.g. with transform.sql) and train again`,
+    );
+  }
+  return builder;
+}
+
+/** Writes the metadata every exported model carries, and encodes the graph. */
+export function finishModelGraph(
+  builder: OnnxGraphBuilder,
+  model: DagwoodModel | LinearDagwoodModel | MlpDagwoodModel,
+): ExportedModel {
+  const spec = model.preprocess;
+  const encodedNames = spec.features.flatMap(encodedFeatureNames);
+  builder.meta("dagwood.format", model.kind);
+  builder.meta("dagwood.version", packageJson.version);
+  builder.meta("dagwood.estimator", model.estimator);
+  builder.meta("dagwood.task", model.task);
+  builder.meta("dagwood.target", model.target);
+  if (model.classes) builder.meta("dagwood.classes", JSON.stringify(model.classes));
+  builder.meta("dagwood.features", JSON.stringify(spec.features.map((f) => f.name)));
+  builder.meta("dagwood.encoded_features", JSON.stringify(encodedNames));
+  builder.meta("dagwood.signature", JSON.stringify(model.signature));
+  builder.meta("dagwood.missing_text", JSON.stringify(MISSING_TEXT));
+  return { bytes: builder.encode(), opsets: { ...builder.opsets } };
+}
+
+function checkSignature(model: DagwoodModel | LinearDagwoodModel | MlpDagwoodModel): void {
   const expected = model.preprocess.features.map((f) => ({
     name: f.name,
     dtype: f.kind === "numeric" ? "FP32" : "BYTES",
