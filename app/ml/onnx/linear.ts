@@ -8,9 +8,9 @@ import {
   finishModelGraph,
   startModelGraph,
 } from "./model";
-import { type ClassNames, classValues, type ProducedOutput } from "./trees";
+import { appendLabel, type ClassNames, type ProducedOutput } from "./trees";
 
-const ML = "ai.onnx.ml";
+const _ML = "ai.onnx.ml";
 const FLOAT = 1;
 
 const _OUTPUT_NAMES = ["label", "label_index", "probabilities", "prediction"];
@@ -68,26 +68,7 @@ export function appendLinear(
   const C = model.numClasses ?? 2;
   builder.node("Cast", [probabilities], ["probabilities"], { to: attr.int(FLOAT) });
   const produced: ProducedOutput[] = [{ name: "probabilities", elemType: "FLOAT", shape: [-1, C] }];
-  const argmax = { axis: attr.int(1), keepdims: attr.int(0) };
-  if (!options.classes) {
-    builder.node("ArgMax", [decide], ["label"], argmax);
-    produced.push({ name: "label", elemType: "INT64", shape: [-1] });
-    return produced;
-  }
-  builder.node("ArgMax", [decide], ["label_index"], argmax);
-  const { elemType, values } = classValues(options.classes);
-  builder.node(
-    "LabelEncoder",
-    ["label_index"],
-    ["label"],
-    { keys_int64s: attr.ints(options.classes.map((_, i) => i)), ...values },
-    { domain: ML },
-  );
-  produced.push(
-    { name: "label", elemType, shape: [-1] },
-    { name: "label_index", elemType: "INT64", shape: [-1] },
-  );
-  return produced;
+  return [...produced, ...appendLabel(builder, decide, options.classes)];
 }
 
 /** The layouts dagwood.linear/1 defines: ridge and binary one row, multiclass K rows. */

@@ -97,26 +97,38 @@ export function appendTreeEnsemble(
   }
 
   const produced: ProducedOutput[] = [{ name: names.probabilities, elemType: "FLOAT", shape: [-1, C] }];
+  return [...produced, ...appendLabel(builder, names.probabilities, options.classes, names)];
+}
+
+/**
+ * The `label` output every classifier ends with: ArgMax over `decide` (first
+ * on ties, like predict), then, with class names, LabelEncoder from the index
+ * (kept as `label_index`) to the names.
+ */
+export function appendLabel(
+  builder: OnnxGraphBuilder,
+  decide: string,
+  classes: ClassNames | undefined,
+  names: { label: string; labelIndex: string } = { label: "label", labelIndex: "label_index" },
+): ProducedOutput[] {
   const argmaxAttrs = { axis: attr.int(1), keepdims: attr.int(0) };
-  if (!options.classes) {
-    builder.node("ArgMax", [names.probabilities], [names.label], argmaxAttrs);
-    produced.push({ name: names.label, elemType: "INT64", shape: [-1] });
-    return produced;
+  if (!classes) {
+    builder.node("ArgMax", [decide], [names.label], argmaxAttrs);
+    return [{ name: names.label, elemType: "INT64", shape: [-1] }];
   }
-  builder.node("ArgMax", [names.probabilities], [names.labelIndex], argmaxAttrs);
-  const { elemType, values } = classValues(options.classes);
+  builder.node("ArgMax", [decide], [names.labelIndex], argmaxAttrs);
+  const { elemType, values } = classValues(classes);
   builder.node(
     "LabelEncoder",
     [names.labelIndex],
     [names.label],
-    { keys_int64s: attr.ints(options.classes.map((_, i) => i)), ...values },
+    { keys_int64s: attr.ints(classes.map((_, i) => i)), ...values },
     { domain: ML },
   );
-  produced.push(
+  return [
     { name: names.label, elemType, shape: [-1] },
     { name: names.labelIndex, elemType: "INT64", shape: [-1] },
-  );
-  return produced;
+  ];
 }
 
 /** The output layouts this exporter knows (app/ml/trees/README.md, the model table). */
