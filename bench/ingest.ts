@@ -54,7 +54,7 @@ async function timeOurs(
     // The engine hashes the file for the cache key before each run; memoized by size and mtime after the first.
     const h0 = performance.now();
     await ingestFile.externalFingerprint?.(
-      { projectDir: project, resolvePath, hashFile: (p) => hashFile(p, memo) },
+      { projectDir: project, resolvePath, hashFile: (p) => hashFile(p, memo), resolveAlias: () => null },
       params,
     );
     const hashMs = performance.now() - h0;
@@ -70,6 +70,16 @@ async function timeOurs(
       signal: new AbortController().signal,
       runId: "bench",
       nodeId: "ingest",
+      dataset: () => {},
+      trial: () => {},
+      environment: () => {},
+      get registry(): never {
+        throw new Error("the ingest bench has no registry");
+      },
+      upstream: () => undefined,
+      lineage: () => Promise.reject(new Error("the ingest bench records no lineage")),
+      // As in the engine: the memo answers for the file the cache key hashed.
+      hashFile: (p) => hashFile(p, memo),
     };
     const t0 = performance.now();
     const values = await executeBlock(ingestFile, ctx, {}, params, workspace);

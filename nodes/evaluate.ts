@@ -85,6 +85,8 @@ export interface EvaluationReport {
   rows: number;
   /** Rows left out because their target is missing. */
   skippedRows: number;
+  /** The evaluated table's content fingerprint, so a gate can check it scores a champion on the same data. */
+  dataFingerprint: string;
   target: string;
   /** Classification: the model's classes, then any label in the data the model never saw. */
   classes?: ClassLabel[];
@@ -410,7 +412,7 @@ function classIndexes(target: RawColumn, classes: ClassLabel[]): { y: Int32Array
 
 export default defineBlock({
   kind: "evaluate",
-  version: 1,
+  version: 2,
   title: "Evaluate",
   category: "Evaluate",
   description:
@@ -554,6 +556,7 @@ export default defineBlock({
       task,
       rows: kept.length,
       skippedRows,
+      dataFingerprint: data.fingerprint,
       target: model.target,
       ...(truth ? { classes: truth.labels } : {}),
       ...(task === "binary" ? { positiveClass: classes[positive]!, threshold: p.threshold } : {}),

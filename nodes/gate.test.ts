@@ -3,6 +3,7 @@ import type { PortValue } from "../app/engine/ports";
 import { createTestProject, type TestProject } from "../app/engine/testing";
 import evaluate from "./evaluate";
 import gate from "./gate";
+import register from "./register";
 import trainTree from "./train-tree";
 
 const reportWith = (metrics: Record<string, number | null>): PortValue => ({
@@ -85,5 +86,144 @@ describe("gate", () => {
     await expect(
       p.run(gate, { report: fair }, { metric: "log_loss", op: ">", threshold: 1 }),
     ).rejects.toThrow(/Gate failed: log_loss \S+ is not > 1/);
+  });
+});
+
+describe("gate against the registered champion", () => {
+  let p: TestProject;
+  let test: PortValue;
+  let other: PortValue;
+  let weak: { model: PortValue; report: PortValue };
+  let strong: { model: PortValue; report: PortValue };
+
+  beforeEach(async () => {
+    p = await createTestProject();
+    // y is x > 50; a stump on z (x with noise) is weaker than a tree on x.
+    const rows = (from: number) =>
+      `SELECT (range % 100)::DOUBLE AS x, (range % 100 + (range * 7919) % 41 - 20)::DOUBLE AS z, (range % 100) > 50 AS y FROM range(${from}, ${from} + 400)`;
+    const train = await p.table("train", rows(0));
+    test = await p.table("test", rows(1000));
+    other = await p.table("other", rows(5000).replace("400)", "300)"));
+    p.upstream = { model: { node: "tree", port: "model" } };
+    // Registered as soon as trained: the test context gives every run the same artifact folder.
+    const trainAndRegister = async (params: Record<string, unknown>) => {
+      const { model } = await p.run(trainTree, { train }, { target: "y", ...params });
+      const { report } = await p.run(evaluate, { model, data: test });
+      await p.run(register, { model }, { name: "clf" });
+      return { model: model!, report: report! };
+    };
+    weak = await trainAndRegister({ features: ["z"], maxDepth: 1 });
+    strong = await trainAndRegister({ features: ["x"], maxDepth: 4 });
+    p.logs.length = 0;
+  });
+  afterEach(() => p.close());
+
+  const accuracy = (r: PortValue) => (r as { data: { metrics: { accuracy: number } } }).data.metrics.accuracy;
+  /** Weak is clf v1, strong clf v2. */
+  const crown = (version: number) => p.metadata().registry.setAlias("clf", "champion", version, "tester");
+  const champion = { model: "clf" };
+
+  it("passes with a log line when no version holds the alias yet", async () => {
+    const out = await p.run(gate, { report: weak.report, data: test }, { metric: "accuracy", champion });
+    expect((out.report as { data: { champion: unknown } }).data.champion).toEqual({
+      model: "clf",
+      alias: "champion",
+      version: null,
+      value: null,
+    });
+    expect(p.logs.map((l) => l.message)).toContain(
+      'No champion yet: clf has no version under "champion", so there is nothing to beat.',
+    );
+  });
+
+  it("passes a challenger at least as good as the champion on the same data, and adds the champion's score", async () => {
+    expect(accuracy(strong.report)).toBeGreaterThan(accuracy(weak.report));
+    crown(1);
+    const out = await p.run(
+      gate,
+      { report: strong.report, data: test },
+      { metric: "accuracy", threshold: 0.5, champion },
+    );
+    const data = (out.report as { data: { champion: unknown; metrics: unknown } }).data;
+    expect(data.champion).toEqual({
+      model: "clf",
+      alias: "champion",
+      version: 1,
+      value: accuracy(weak.report),
+    });
+    expect(data.metrics).toEqual((strong.report as { data: { metrics: unknown } }).data.metrics);
+    expect(p.logs.at(-1)?.message).toMatch(
+      /^Gate passed: accuracy \S+ against the champion clf v1 \(@champion\)/,
+    );
+    expect(p.logs.some((l) => l.message.startsWith("Champion v1: "))).toBe(false);
+    // The champion itself is as good as the champion.
+    await p.run(gate, { report: weak.report, data: test }, { metric: "accuracy", champion });
+  });
+
+  it("fails a challenger worse than the champion, or not better by the margin", async () => {
+    crown(2);
+    await expect(
+      p.run(gate, { report: weak.report, data: test }, { metric: "accuracy", champion }),
+    ).rejects.toThrow(
+      /Gate failed: accuracy \S+ against the champion clf v2 \(@champion\) \S+; higher is better/,
+    );
+    // Lower is better for log loss: the weak model's is higher.
+    await expect(
+      p.run(gate, { report: weak.report, data: test }, { metric: "log_loss", champion }),
+    ).rejects.toThrow(/lower is better, and it must do as well\./);
+    await expect(
+      p.run(
+        gate,
+        { report: strong.report, data: test },
+        { metric: "accuracy", champion: { model: "clf", margin: 0.01 } },
+      ),
+    ).rejects.toThrow(/must do as well by at least 0.01/);
+  });
+
+  it("refuses to compare on other data, without data, or on a metric with no better direction", async () => {
+    crown(1);
+    await expect(
+      p.run(gate, { report: strong.report, data: other }, { metric: "accuracy", champion }),
+    ).rejects.toThrow(/The data input is not the table the report was evaluated on/);
+    // A report from before evaluate recorded its data's fingerprint: the row counts must match.
+    const { dataFingerprint: _, ...unstamped } = (strong.report as { data: { dataFingerprint?: string } })
+      .data;
+    await expect(
+      p.run(
+        gate,
+        { report: { type: "report", data: unstamped, fingerprint: "u" }, data: other },
+        { metric: "accuracy", champion },
+      ),
+    ).rejects.toThrow(/The data input has 300 labelled rows, but the report was evaluated on 400/);
+    const stamped: PortValue = {
+      type: "report",
+      data: { ...(strong.report as { data: object }).data, dataFingerprint: "0123456789abcdef" },
+      fingerprint: "s",
+    };
+    await expect(
+      p.run(gate, { report: stamped, data: test }, { metric: "accuracy", champion }),
+    ).rejects.toThrow(
+      /The data input is not the table the report was evaluated on \(fingerprint \w+, the report's 0123456789ab\)/,
+    );
+    await expect(p.run(gate, { report: strong.report }, { metric: "accuracy", champion })).rejects.toThrow(
+      /To compare with the champion clf@champion \(v1\), connect "data"/,
+    );
+    await expect(
+      p.run(gate, { report: strong.report, data: test }, { metric: "positive_rate", champion }),
+    ).rejects.toThrow(/positive_rate is neither better high nor low/);
+    await expect(
+      p.run(gate, { report: strong.report }, { metric: "accuracy", champion: { model: "a/b" } }),
+    ).rejects.toThrow(/Invalid params for gate: champion.model/);
+  });
+
+  it("keys its cache on the champion's current version", async () => {
+    const params = { metric: "accuracy", champion };
+    const none = await p.fingerprint(gate, params);
+    expect(none).toBe("clf@champion=none");
+    crown(1);
+    expect(await p.fingerprint(gate, params)).toBe("clf@champion=1");
+    crown(2);
+    expect(await p.fingerprint(gate, params)).toBe("clf@champion=2");
+    expect(await p.fingerprint(gate, { metric: "accuracy", threshold: 1 })).toBe("");
   });
 });

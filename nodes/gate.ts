@@ -1,5 +1,12 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { z } from "zod";
-import { BlockError, defineBlock } from "../app/engine/block";
+import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
+import type { TableValue } from "../app/engine/ports";
+import { asModel } from "../app/ml/model";
+import { HIGHER_IS_BETTER } from "../app/ml/tuning";
+import { ALIAS_NAME, MODEL_NAME, type ModelVersion } from "../app/store/types";
+import evaluate, { type EvaluationReport } from "./evaluate";
 
 const OPS = {
   ">=": (a: number, b: number) => a >= b,
@@ -19,8 +26,48 @@ const params = z.object({
     .enum(Object.keys(OPS) as [Op, ...Op[]])
     .default(">=")
     .describe("How the metric must compare with the threshold to pass"),
-  threshold: z.number().describe("The value the metric is compared with"),
+  threshold: z.number().optional().describe("The value the metric is compared with"),
+  champion: z
+    .object({
+      model: z.string().regex(MODEL_NAME, "a registered model's name").describe("The registered model"),
+      alias: z
+        .string()
+        .regex(ALIAS_NAME, "an alias: a letter, then letters, digits, _ -")
+        .default("champion")
+        .describe("The alias of the version to beat"),
+      margin: z
+        .number()
+        .min(0)
+        .default(0)
+        .describe("How much better than the champion the metric must be (0: at least as good)"),
+    })
+    .optional()
+    .describe(
+      "Also require the metric to be at least as good as the registered version under this alias, scored on the same data (connect it to the data input)",
+    ),
 });
+type GateParams = z.output<typeof params>;
+
+/** Metrics where lower is better, beyond the search metrics' table; every `*_difference` (a fairness gap) too. */
+const LOWER_IS_BETTER = new Set(["brier", "ece", "mse", "false_positive_rate"]);
+/** Rates that describe the predictions rather than grade them: neither direction is better. */
+const NO_DIRECTION = new Set(["positive_rate", "base_rate"]);
+
+function higherIsBetter(metric: string): boolean | undefined {
+  if (metric in HIGHER_IS_BETTER) return HIGHER_IS_BETTER[metric as keyof typeof HIGHER_IS_BETTER];
+  if (NO_DIRECTION.has(metric)) return undefined;
+  return !(LOWER_IS_BETTER.has(metric) || metric.endsWith("_difference"));
+}
+
+/** The champion's outcome, added to the report the gate passes on. */
+export interface ChampionCheck {
+  model: string;
+  alias: string;
+  /** null: no version holds the alias yet, so the gate did not compare. */
+  version: number | null;
+  /** The champion's metric on the same data. */
+  value: number | null;
+}
 
 /**
  * The value as a reader wants it (4 significant digits), unless rounding
@@ -31,16 +78,121 @@ function shown(value: number, op: Op, threshold: number): string {
   return OPS[op](short, threshold) === OPS[op](value, threshold) ? String(short) : String(value);
 }
 
+/**
+ * Scores the champion with evaluate's own code on `data`, with the options the
+ * report was made with (positive class, threshold, groups), so both numbers
+ * mean the same thing.
+ */
+async function championValue(
+  ctx: BlockContext,
+  version: ModelVersion,
+  data: TableValue,
+  report: Partial<EvaluationReport>,
+  metric: string,
+): Promise<number> {
+  let native: unknown;
+  try {
+    native = JSON.parse(await readFile(resolve(ctx.projectDir, version.nativePath), "utf8"));
+  } catch (e) {
+    throw new BlockError(
+      `Cannot read the champion ${version.name} v${version.version} from the registry (${version.nativePath}): ${(e as Error).message}. Restore the registry folder, or move the alias to a version that is there.`,
+    );
+  }
+  const model = asModel(native);
+  // Its parity is checked on the registry's copy of the ONNX file, not on the training run's.
+  if (model.onnx) model.onnx = { ...model.onnx, file: version.onnxPath };
+  const quiet: BlockContext = {
+    ...ctx,
+    progress: () => undefined,
+    metric: () => undefined,
+    log: (message, level) => ctx.log(`Champion v${version.version}: ${message}`, level),
+  };
+  const options = evaluate.params.parse({
+    ...(report.groups?.column ? { groupBy: report.groups.column } : {}),
+    ...(report.positiveClass !== undefined ? { positiveClass: String(report.positiveClass) } : {}),
+    ...(report.threshold !== undefined ? { threshold: report.threshold } : {}),
+  });
+  const out = await evaluate.run(
+    quiet,
+    { model: { type: "model", data: model, fingerprint: version.modelFingerprint }, data },
+    options,
+  );
+  const scored = (out.report as { data: EvaluationReport }).data;
+  if (typeof report.rows === "number" && scored.rows !== report.rows) {
+    throw new BlockError(
+      `The data input has ${scored.rows} labelled rows, but the report was evaluated on ${report.rows}: the champion must be scored on the same test data. Connect "data" to the table the evaluate node read.`,
+    );
+  }
+  const value = scored.metrics[metric];
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new BlockError(
+      `The champion ${version.name} v${version.version} has no ${metric} on this data (${JSON.stringify(value ?? null)}; it is a ${version.task} ${version.estimator} model). Compare on a metric both models have.`,
+    );
+  }
+  return value;
+}
+
+/** Fails unless `value` is at least as good as the champion's by the margin; says how both did. */
+async function checkChampion(
+  ctx: BlockContext,
+  champion: NonNullable<GateParams["champion"]>,
+  metric: string,
+  value: number,
+  report: Partial<EvaluationReport> & { dataFingerprint?: unknown },
+  data: TableValue | undefined,
+): Promise<ChampionCheck> {
+  const { model, alias, margin } = champion;
+  const higher = higherIsBetter(metric);
+  if (higher === undefined) {
+    throw new BlockError(
+      `${metric} is neither better high nor low, so it cannot decide against a champion. Choose a metric such as accuracy, roc_auc or rmse.`,
+    );
+  }
+  const version = ctx.registry.getVersion(model, alias);
+  if (!version) {
+    ctx.log(`No champion yet: ${model} has no version under "${alias}", so there is nothing to beat.`);
+    return { model, alias, version: null, value: null };
+  }
+  if (!data) {
+    throw new BlockError(
+      `To compare with the champion ${model}@${alias} (v${version.version}), connect "data" to the test table the report was evaluated on.`,
+    );
+  }
+  if (typeof report.dataFingerprint === "string" && report.dataFingerprint !== data.fingerprint) {
+    throw new BlockError(
+      `The data input is not the table the report was evaluated on (fingerprint ${data.fingerprint.slice(0, 12)}, the report's ${report.dataFingerprint.slice(0, 12)}): the champion must be scored on the same test data.`,
+    );
+  }
+  const theirs = await championValue(ctx, version, data, report, metric);
+  const needed = higher ? theirs + margin : theirs - margin;
+  const beats = higher ? value >= needed : value <= needed;
+  const by = margin ? ` by at least ${margin}` : "";
+  const comparison = `${metric} ${value.toPrecision(4)} against the champion ${model} v${version.version} (@${alias}) ${theirs.toPrecision(4)}; ${higher ? "higher" : "lower"} is better`;
+  if (!beats) throw new BlockError(`Gate failed: ${comparison}, and it must do as well${by}.`);
+  ctx.log(`Gate passed: ${comparison}.`);
+  return { model, alias, version: version.version, value: theirs };
+}
+
 export default defineBlock({
   kind: "gate",
-  version: 1,
+  version: 2,
   title: "Gate",
   category: "Evaluate",
   description:
-    "Fails the run unless a metric of the report passes a threshold (e.g. accuracy >= 0.95, or demographic_parity_difference <= 0.1 from evaluate with groupBy); when it passes, the report goes through unchanged. Comparing against the registered champion model comes with the model registry.",
-  inputs: { report: { type: "report", description: "A report with metrics, e.g. from evaluate" } },
+    "Fails the run unless a metric of the report passes a threshold (e.g. accuracy >= 0.95, or demographic_parity_difference <= 0.1 from evaluate with groupBy), and, with champion set, unless it is at least as good as the registered version under an alias (champion/challenger) scored on the same test data. When it passes, the report goes through, with the champion's score added.",
+  inputs: {
+    report: { type: "report", description: "A report with metrics, e.g. from evaluate" },
+    data: {
+      type: "table",
+      optional: true,
+      description: "With champion: the test rows the report was evaluated on, to score the champion",
+    },
+  },
   outputs: { report: { type: "report", description: "The same report, when the gate passes" } },
-  params,
+  params: params.refine((p) => p.threshold !== undefined || p.champion !== undefined, {
+    message: "Set a threshold, a champion to beat, or both",
+    path: ["threshold"],
+  }),
   async run(ctx, inputs, p) {
     const input = inputs.report;
     if (!input) throw new BlockError('Input "report" is not connected');
@@ -60,16 +212,31 @@ export default defineBlock({
     }
     const value = values[p.metric];
     if (typeof value !== "number" || !Number.isFinite(value)) {
+      const against =
+        p.threshold !== undefined ? `be ${p.op} ${p.threshold}` : "be compared with the champion";
       throw new BlockError(
-        `Gate failed: ${p.metric} is undefined for this data (${JSON.stringify(value)}), so it cannot be ${p.op} ${p.threshold}.`,
+        `Gate failed: ${p.metric} is undefined for this data (${JSON.stringify(value)}), so it cannot ${against}.`,
       );
     }
-    if (!OPS[p.op](value, p.threshold)) {
-      throw new BlockError(
-        `Gate failed: ${p.metric} ${shown(value, p.op, p.threshold)} is not ${p.op} ${p.threshold}`,
-      );
+    if (p.threshold !== undefined) {
+      if (!OPS[p.op](value, p.threshold)) {
+        throw new BlockError(
+          `Gate failed: ${p.metric} ${shown(value, p.op, p.threshold)} is not ${p.op} ${p.threshold}`,
+        );
+      }
+      // With a champion still to beat, meeting the threshold is not yet passing.
+      const outcome = p.champion ? "Threshold met" : "Gate passed";
+      ctx.log(`${outcome}: ${p.metric} ${shown(value, p.op, p.threshold)} ${p.op} ${p.threshold}`);
     }
-    ctx.log(`Gate passed: ${p.metric} ${shown(value, p.op, p.threshold)} ${p.op} ${p.threshold}`);
-    return { report: { type: "report", data: input.data } };
+    if (!p.champion) return { report: { type: "report", data: input.data } };
+    const table = inputs.data ? requireTable(inputs, "data") : undefined;
+    const champion = await checkChampion(ctx, p.champion, p.metric, value, data as object, table);
+    return { report: { type: "report", data: { ...(input.data as object), champion } } };
+  },
+  // The champion's current version is part of the key: moving the alias re-runs the gate.
+  async externalFingerprint(ctx, p) {
+    if (!p.champion) return "";
+    const { model, alias } = p.champion;
+    return `${model}@${alias}=${ctx.resolveAlias(model, alias) ?? "none"}`;
   },
 });

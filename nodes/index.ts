@@ -6,6 +6,7 @@ import explain from "./explain";
 import gate from "./gate";
 import ingestFile from "./ingest-file";
 import predict from "./predict";
+import register from "./register";
 import selectFeatures from "./select-features";
 import shuffle from "./shuffle";
 import split from "./split";
@@ -37,6 +38,7 @@ export const blocks: AnyBlock[] = [
   evaluate,
   explain,
   gate,
+  register,
 ];
 
 export const catalog = makeCatalog(blocks);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,34 @@ describe("ingest.file", () => {
   afterEach(() => p.close());
 
   const write = (path: string, content: string | Buffer) => writeFileSync(join(p.dir, path), content);
+
+  describe("records", () => {
+    it("the dataset it read: source, digest of the bytes, schema, rows and the table's fingerprint", async () => {
+      const text = "id,name\n1,Ann\n2,Bo\n";
+      write("data/people.csv", text);
+      const { out } = await p.run(ingestFile, {}, { path: "data/people.csv" });
+      expect(p.datasets).toEqual([
+        {
+          source: "data/people.csv",
+          digest: createHash("sha256").update(text).digest("hex"),
+          schema: [
+            { name: "id", type: "BIGINT" },
+            { name: "name", type: "VARCHAR" },
+          ],
+          rows: 2,
+          fingerprint: out!.fingerprint,
+        },
+      ]);
+      // The digest is the cache key's file hash: the same bytes, the same value.
+      expect(await p.fingerprint(ingestFile, { path: "data/people.csv" })).toBe(p.datasets[0]!.digest);
+    });
+
+    it("no dataset when the read fails", async () => {
+      write("data/bad.csv", "");
+      await expect(p.run(ingestFile, {}, { path: "data/bad.csv" })).rejects.toThrow(/is empty/);
+      expect(p.datasets).toEqual([]);
+    });
+  });
 
   describe("reads", () => {
     it("a CSV, inferring integers, doubles, dates, strings and nulls", async () => {

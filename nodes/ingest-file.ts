@@ -322,7 +322,8 @@ async function ingest(ctx: BlockContext, params: IngestParams, out: string): Pro
 
 export default defineBlock({
   kind: "ingest.file",
-  version: 1,
+  // 2: runs record the dataset read (lineage); cached outputs of version 1 carry no dataset record.
+  version: 2,
   title: "Read file",
   category: "Data",
   description:
@@ -336,6 +337,12 @@ export default defineBlock({
     await ingest(ctx, params, out);
     const { n } = await ctx.sql.one<{ n: number }>(`SELECT count(*) AS n FROM ${ident(out)}`);
     ctx.log(`Read ${n} rows from ${params.path}`);
+    // The cache key hashed the file already; the memo answers without reading it again.
+    ctx.dataset({
+      source: params.path,
+      digest: await ctx.hashFile(ctx.resolvePath(params.path)),
+      port: "out",
+    });
     ctx.progress(1);
     return { out: { type: "table", name: out } };
   },

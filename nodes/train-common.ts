@@ -269,6 +269,7 @@ export async function searchHyperparameters<P extends TunedParams>(
       signal: ctx.signal,
       onTrial: (t, trial) => {
         ctx.metric(`cv_${metric}`, trial.mean, t);
+        ctx.trial(t, trial.params, { [`cv_${metric}`]: trial.mean, [`cv_${metric}_std`]: trial.std });
         ctx.log(
           `Trial ${t + 1}/${trials.length} ${JSON.stringify(trial.params)}: ${metric} ${trial.mean.toPrecision(4)} ± ${trial.std.toPrecision(2)}`,
         );

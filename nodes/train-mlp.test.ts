@@ -59,6 +59,7 @@ describe("train.mlp", () => {
     ]);
     expect(JSON.parse(JSON.stringify(model))).toEqual(model);
     expect(p.logs.some((l) => /backend "wasm"/.test(l.message))).toBe(true);
+    expect(p.environment).toEqual({ tfjsBackend: "wasm" });
     // Per-epoch metrics with their step: 60 of each, steps 0..59.
     for (const name of ["loss", "val_loss", "accuracy", "val_accuracy"]) {
       const series = p.metrics.filter((m) => m.name === name);

@@ -163,6 +163,7 @@ async function trainMlp(
     throw new BlockError((e as Error).message);
   }
   const t = mlp.training;
+  ctx.environment({ tfjsBackend: t.backend });
   ctx.log(
     `Trained an MLP (${what}; ${data.features.length} encoded features → ${layers}, ${p.activation}) on TensorFlow.js backend "${t.backend}" (${t.backendNote}): ${t.epochs} epoch(s) over ${t.trainRows} rows${t.validationRows > 0 ? ` (${t.validationRows} held out)` : ""} in ${t.ms.toFixed(0)} ms, final loss ${t.loss.at(-1)!.toPrecision(4)}${t.valLoss ? `, val_loss ${t.valLoss.at(-1)!.toPrecision(4)}` : ""}.`,
   );

@@ -58,6 +58,14 @@ describe("hyperparameter search on the train blocks", () => {
     for (const t of tuning.trials) expect(t.std).toBeGreaterThanOrEqual(0);
     expect(model.params).toMatchObject(tuning.best.params);
 
+    // Each trial is recorded (a child run in the engine) with its cross-validated mean and spread.
+    expect(p.trials).toEqual(
+      tuning.trials.map((t, index) => ({
+        index,
+        params: t.params,
+        metrics: { cv_accuracy: t.mean, cv_accuracy_std: t.std },
+      })),
+    );
     const cv = p.metrics.filter((m) => m.name === "cv_accuracy");
     expect(cv.map((m) => m.step)).toEqual([0, 1, 2, 3]);
     expect(cv.map((m) => m.value)).toEqual(tuning.trials.map((t) => t.mean));
@@ -153,7 +161,13 @@ describe("searchHyperparameters", () => {
     "classification",
   );
   const fakeContext = (signal = new AbortController().signal) =>
-    ({ log: () => {}, metric: () => {}, progress: () => {}, signal }) as unknown as BlockContext;
+    ({
+      log: () => {},
+      metric: () => {},
+      progress: () => {},
+      trial: () => {},
+      signal,
+    }) as unknown as BlockContext;
   const ids = (t: ColumnTable) => Array.from((t.columns[0] as { values: Float64Array }).values);
   const tunable = z.object({ depth: z.number() });
   const params = {

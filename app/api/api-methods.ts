@@ -19,6 +19,21 @@ export const API_METHODS = [
   "previewTable",
   "profileTable",
   "getReport",
+  "searchRuns",
+  "compareRuns",
+  "setRunTags",
+  "setRunNote",
+  "listModels",
+  "getModel",
+  "getModelVersion",
+  "updateModel",
+  "setAlias",
+  "removeAlias",
+  "archiveVersion",
+  "auditLog",
+  "lineageGraph",
+  "exportRun",
+  "exportModelVersion",
 ] as const;
 
 export type ApiMethod = (typeof API_METHODS)[number];

@@ -8,12 +8,48 @@ import { z } from "zod";
 import type { RunEvent, RunSummary } from "../engine/events";
 import type { PortSpec } from "../engine/ports";
 import type { Problem } from "../pipeline/validate";
-import type { LogRecord, MetricRecord, NodeRunRecord, RunRecord } from "../store/metadata";
+import type {
+  ArtifactRecord,
+  AuditEntry,
+  DatasetRecord,
+  LogRecord,
+  MetricRecord,
+  ModelVersion,
+  NodeRunRecord,
+  RegisteredModel,
+  RunComparison,
+  RunPage,
+  RunRecord,
+} from "../store/types";
 import { API_METHODS, type ApiMethod } from "./api-methods";
 
 export type { ColumnProfile, ProfileReport } from "../../nodes/analyze-profile";
 export type { Pipeline as PipelineDocument } from "../pipeline/schema";
-export type { LogRecord, MetricRecord, NodeRunRecord, PortSpec, Problem, RunEvent, RunRecord, RunSummary };
+export type {
+  ModelLineage,
+  RunCondition,
+  RunEnvironment,
+  RunListItem,
+  RunQuery,
+  RunStatus,
+} from "../store/types";
+export type {
+  ArtifactRecord,
+  AuditEntry,
+  DatasetRecord,
+  LogRecord,
+  MetricRecord,
+  ModelVersion,
+  NodeRunRecord,
+  PortSpec,
+  Problem,
+  RegisteredModel,
+  RunComparison,
+  RunEvent,
+  RunPage,
+  RunRecord,
+  RunSummary,
+};
 
 export interface ProjectInfo {
   dir: string;
@@ -63,6 +99,41 @@ export interface RunDetail {
   nodes: NodeRunRecord[];
   metrics: MetricRecord[];
   logs: LogRecord[];
+  artifacts: ArtifactRecord[];
+  datasets: (DatasetRecord & { nodeId: string })[];
+  /** `nodeId.param` → value. */
+  resolvedParams: Record<string, unknown>;
+  /** Tuning trials (child runs), oldest first. */
+  trials: RunRecord[];
+  /** The pipeline file the run used (canonical text), when recorded. */
+  pipelineText: string | null;
+}
+
+/** A comparison, plus the newest compared run's pipeline document to draw with differing nodes marked. */
+export interface ComparisonResult extends RunComparison {
+  pipeline: Record<string, unknown> | null;
+}
+
+export interface ModelDetail {
+  model: RegisteredModel;
+  /** Newest first. */
+  versions: ModelVersion[];
+  /** This model's audit history, newest first. */
+  audit: AuditEntry[];
+}
+
+export type LineageNodeKind = "dataset" | "run" | "modelVersion" | "deployment";
+
+/** Dataset → run → model version → deployment. */
+export interface LineageGraph {
+  nodes: { id: string; kind: LineageNodeKind; label: string; detail: Record<string, unknown> }[];
+  edges: { from: string; to: string }[];
+}
+
+export interface ExportResult {
+  /** The export folder, relative to the project. */
+  dir: string;
+  files: string[];
 }
 
 const relPath = z
@@ -75,6 +146,16 @@ const tableName = z
   .string()
   .regex(/^t_[0-9a-f]+_[A-Za-z0-9_]+$/, "not a node output table name")
   .max(200);
+const runId = z.string().min(1).max(100);
+const modelName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "a model name: letters, digits, _ - . (≤ 128)");
+const aliasName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "an alias: a letter, then letters, digits, _ - (≤ 64)");
+const runStatus = z.enum(["running", "succeeded", "failed", "canceled", "interrupted"]);
+const tagKey = z.string().min(1).max(250);
+const tagValue = z.string().max(5000);
 /** A pipeline document as the editor holds it; the core validates it fully. */
 const pipelineDocument = z.record(z.string(), z.unknown());
 
@@ -114,6 +195,61 @@ export const API_ARGS = {
   }),
   profileTable: z.object({ table: tableName }),
   getReport: z.object({ runId: z.string().min(1).max(100), nodeId, port: z.string().min(1).max(100) }),
+  searchRuns: z.object({
+    pipeline: z.string().max(500).optional(),
+    status: z.array(runStatus).max(5).optional(),
+    where: z
+      .array(
+        z.object({
+          field: z.enum(["param", "metric", "tag"]),
+          key: z.string().min(1).max(500),
+          op: z.enum(["=", "!=", "<", "<=", ">", ">=", "contains"]),
+          value: z.union([z.string().max(5000), z.number(), z.boolean()]),
+        }),
+      )
+      .max(50)
+      .optional(),
+    orderBy: z
+      .object({
+        field: z.enum(["metric", "param", "startedAt", "duration", "status", "pipeline"]),
+        key: z.string().min(1).max(500).optional(),
+        desc: z.boolean().optional(),
+      })
+      .optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+    offset: z.number().int().min(0).optional(),
+    includeChildren: z.boolean().optional(),
+    parentRunId: runId.optional(),
+    paramKeys: z.array(z.string().min(1).max(500)).max(500).optional(),
+    metricKeys: z.array(z.string().min(1).max(500)).max(500).optional(),
+  }),
+  compareRuns: z.object({ runIds: z.array(runId).min(1).max(100) }),
+  setRunTags: z.object({
+    runId,
+    set: z.record(tagKey, tagValue).default({}),
+    remove: z.array(tagKey).max(100).default([]),
+  }),
+  setRunNote: z.object({ runId, note: z.string().max(100_000).nullable() }),
+  listModels: z.object({ search: z.string().max(200).optional() }),
+  getModel: z.object({ name: modelName }),
+  getModelVersion: z.object({ name: modelName, ref: z.union([z.number().int().min(1), aliasName]) }),
+  updateModel: z.object({
+    name: modelName,
+    description: z.string().max(10_000).optional(),
+    owner: z.string().max(200).nullable().optional(),
+    tags: z.record(tagKey, tagValue).optional(),
+  }),
+  setAlias: z.object({ name: modelName, alias: aliasName, version: z.number().int().min(1) }),
+  removeAlias: z.object({ name: modelName, alias: aliasName }),
+  archiveVersion: z.object({ name: modelName, version: z.number().int().min(1) }),
+  auditLog: z.object({ model: modelName.optional(), limit: z.number().int().min(1).max(10_000).optional() }),
+  lineageGraph: z.object({ model: modelName.optional() }),
+  exportRun: z.object({ runId, dir: relPath.optional() }),
+  exportModelVersion: z.object({
+    name: modelName,
+    ref: z.union([z.number().int().min(1), aliasName]),
+    dir: relPath.optional(),
+  }),
 } as const satisfies Record<ApiMethod, z.ZodType>;
 
 // Every listed method has a schema (above) and every schema a listed method (here).
@@ -142,6 +278,23 @@ export interface ApiResults {
   previewTable: TablePage;
   profileTable: import("../../nodes/analyze-profile").ProfileReport;
   getReport: { data: unknown };
+  searchRuns: RunPage;
+  compareRuns: ComparisonResult;
+  setRunTags: RunRecord;
+  setRunNote: RunRecord;
+  listModels: RegisteredModel[];
+  getModel: ModelDetail;
+  getModelVersion: ModelVersion;
+  updateModel: RegisteredModel;
+  setAlias: AuditEntry;
+  removeAlias: AuditEntry;
+  archiveVersion: AuditEntry;
+  auditLog: AuditEntry[];
+  lineageGraph: LineageGraph;
+  /** Default folder: `exports/run-<id>/` in the project. */
+  exportRun: ExportResult;
+  /** Default folder: `exports/<name>-v<version>/` in the project. */
+  exportModelVersion: ExportResult;
 }
 
 /** The interface both transports implement: one async function per method, plus the event stream. */

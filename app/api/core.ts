@@ -7,6 +7,7 @@ import type { BlockContext, Catalog } from "../engine/block";
 import { inspectCache, newRunId, runPlan } from "../engine/engine";
 import type { RunEvent } from "../engine/events";
 import { parseParams } from "../engine/execute";
+import { hashFile } from "../engine/files";
 import { resolveProjectPath } from "../engine/paths";
 import type { PortValue, TableValue } from "../engine/ports";
 import { serializePipeline } from "../pipeline/canonical";
@@ -30,6 +31,7 @@ import {
   parseApiArgs,
 } from "./api";
 import { describeBlock } from "./blocks";
+import { createTrackingHandlers, toApiError } from "./tracking";
 
 const PIPELINE_SUFFIX = ".dag.json";
 const SKIP_DIRS = new Set([".dagwood", "node_modules", ".git"]);
@@ -243,17 +245,6 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
       async listRuns({ pipeline, limit }) {
         return requireProject().metadata.listRuns({ pipeline, limit });
       },
-      async getRun({ runId }) {
-        const { metadata } = requireProject();
-        const run = metadata.getRun(runId);
-        if (!run) throw new ApiError(404, `No run ${runId}`);
-        return {
-          run,
-          nodes: metadata.nodeRuns(runId),
-          metrics: metadata.metrics(runId),
-          logs: metadata.logs(runId),
-        };
-      },
       async previewTable({ table, offset, limit, orderBy }) {
         const p = requireProject();
         const t = await requireTableValue(p, table);
@@ -297,6 +288,16 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
             signal: new AbortController().signal,
             runId: "preview",
             nodeId: "preview",
+            // A preview is not a run: it records nothing and reads no lineage.
+            dataset: () => undefined,
+            trial: () => undefined,
+            environment: () => undefined,
+            registry: p.metadata.registry,
+            upstream: () => undefined,
+            lineage: async () => {
+              throw new Error("profiling has no lineage");
+            },
+            hashFile: (path) => hashFile(path),
           };
           const out = await profileBlock.run(ctx, { in: input }, parseParams(profileBlock, {}) as never);
           return (out.report as { data: ApiResults["profileTable"] }).data;
@@ -304,6 +305,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
           sql.close();
         }
       },
+      ...createTrackingHandlers(requireProject),
       async getReport({ runId, nodeId, port }) {
         const p = requireProject();
         const node = p.metadata.nodeRuns(runId).find((n) => n.nodeId === nodeId);
@@ -322,7 +324,11 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     if (!Object.hasOwn(handlers, method)) throw new ApiError(404, `Unknown method "${method}"`);
     const m = method as ApiMethod;
     const parsed = parseApiArgs(m, args);
-    return (handlers[m] as (a: unknown) => Promise<unknown>)(parsed);
+    try {
+      return await (handlers[m] as (a: unknown) => Promise<unknown>)(parsed);
+    } catch (e) {
+      throw toApiError(e);
+    }
   };
 
   const api = Object.fromEntries(

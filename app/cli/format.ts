@@ -141,3 +141,42 @@ export class ProgressPrinter {
     this.clearLive();
   }
 }
+
+/**
+ * A plain text table: a header, a rule, the rows. Columns listed in
+ * `alignRight` (numbers) are right-aligned; trailing spaces are trimmed.
+ */
+export function renderTable(
+  header: string[],
+  rows: string[][],
+  alignRight: ReadonlySet<number> = new Set(),
+): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    widths
+      .map((w, i) => (alignRight.has(i) ? (cells[i] ?? "").padStart(w) : (cells[i] ?? "").padEnd(w)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), line(widths.map((w) => "─".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/** A metric or param value for a table cell: 4 significant digits, NaN and Infinity by name. */
+export function formatValue(v: unknown): string {
+  if (v === null || v === undefined) return "—";
+  if (typeof v === "number") {
+    if (!Number.isFinite(v) || Number.isInteger(v)) return String(v);
+    return String(Number(v.toPrecision(4)));
+  }
+  if (typeof v === "string") return v;
+  return JSON.stringify(v);
+}
+
+/** An ISO time as "2026-11-26 16:57:07" (UTC). */
+export function formatTime(iso: string | null): string {
+  return iso ? iso.slice(0, 19).replace("T", " ") : "—";
+}
+
+/** JSON for --json output: NaN and ±Infinity stay visible as strings rather than becoming null. */
+export function toJson(value: unknown): string {
+  return `${JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2)}\n`;
+}

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { type ParseArgsConfig, parseArgs } from "node:util";
 import { catalog } from "../../nodes/index";
 import { describeBlock } from "../api/blocks";
 import type { Catalog } from "../engine/block";
@@ -9,16 +8,14 @@ import type { RunSummary } from "../engine/events";
 import { loadPipelineFile } from "../pipeline/file";
 import { parseOverrides } from "../pipeline/params";
 import { formatProblems, type Problem, planPipeline } from "../pipeline/validate";
+import { EXIT, type Io, parse, UsageError } from "./args";
 import { formatMs, ProgressPrinter, renderSummaryTable } from "./format";
 import { renderJunit } from "./junit";
+import { modelsCommand, runsCommand } from "./tracking";
 
-export interface Io {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-}
+export type { Io };
 
-/** Exit codes: 0 success, 1 the run failed, 2 the pipeline or the arguments are invalid. */
-export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
+export { EXIT };
 
 const HELP = `dagwood — run machine-learning pipelines headless
 
@@ -29,18 +26,21 @@ Usage:
   dagwood gc [--project DIR] [--keep-runs N]
   dagwood ui [--project DIR] [--pipeline FILE] [--port N] [--host 127.0.0.1]
 
-Exit codes: 0 success, 1 the run failed (a node or a gate failed), 2 the pipeline or the arguments are invalid.
+Runs and models (each takes --project DIR; list and show take --json):
+  dagwood runs list [--pipeline P] [--status S] [--where 'train.maxDepth=6']... [--sort -evaluate.accuracy] [--limit N] [--offset N]
+  dagwood runs show <run-id>
+  dagwood runs compare <run-id> <run-id>... [--all]
+  dagwood runs export <run-id> [--out DIR]
+  dagwood models list
+  dagwood models show <name>[@alias|:version]
+  dagwood models alias <name> <alias> <version>   |   dagwood models alias <name> <alias> --remove
+  dagwood models export <name>@<alias>|<name>:<version> [--out DIR]
+  --where: key op value with op = != < <= > >= ~ (contains); prefix the key with metric:, param: or tag: to
+  choose; otherwise a key that names a metric is a metric, anything else a param.
+
+Exit codes: 0 success, 1 the run failed (a node or a gate failed) or a run or model was not found or a change
+was refused, 2 the pipeline or the arguments are invalid.
 `;
-
-class UsageError extends Error {}
-
-function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 function printProblems(io: Io, file: string, problems: Problem[]) {
   io.stderr.write(
@@ -285,6 +285,10 @@ export async function main(argv: string[], io: Io = process, cat: Catalog = cata
         return await gcCommand(rest, io);
       case "ui":
         return await uiCommand(rest, io, cat);
+      case "runs":
+        return await runsCommand(rest, io);
+      case "models":
+        return await modelsCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { SqlSession } from "../data/sql";
+import type { DatasetRecord, ModelLineage, Registry, RunEnvironment } from "../store/types";
 import type { BlockOutput, ColumnInfo, PortSpec, PortValue, TableValue } from "./ports";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -28,6 +29,34 @@ export interface BlockContext {
   signal: AbortSignal;
   runId: string;
   nodeId: string;
+  /**
+   * Records a dataset this node read (lineage): the source and the digest of
+   * its bytes; the engine completes the schema, rows and fingerprint from the
+   * table the block returns on `port`.
+   */
+  dataset(info: DatasetSource): void;
+  /** Records one hyperparameter-search trial as a child run of this run. */
+  trial(index: number, params: Record<string, unknown>, metrics: Record<string, number>): void;
+  /** Adds facts about where the run ran (e.g. the TensorFlow.js backend used). */
+  environment(facts: RunEnvironment): void;
+  /** The project's model registry. */
+  registry: Registry;
+  /** Which upstream node output feeds input `port`; undefined when it is not connected. */
+  upstream(port: string): { node: string; port: string } | undefined;
+  /**
+   * The lineage of what node `nodeId` (this node or one upstream) produced in
+   * this run: the run, the datasets read upstream of it, the resolved params of
+   * it and its ancestors, the environment.
+   */
+  lineage(nodeId: string): Promise<ModelLineage>;
+  /** Content hash of a file; memoized by size and mtime, so a file the cache key hashed is not read again. */
+  hashFile(absPath: string): Promise<string>;
+}
+
+/** What a block says about a dataset it read; see BlockContext.dataset. */
+export interface DatasetSource extends Pick<DatasetRecord, "source" | "digest"> {
+  /** The output port holding the loaded table. */
+  port: string;
 }
 
 /** What `externalFingerprint` may use: no workspace, no side effects. */
@@ -36,6 +65,8 @@ export interface FingerprintContext {
   resolvePath(path: string): string;
   /** Content hash of a file (memoized by size and mtime). Throws a clear error if it is missing. */
   hashFile(absPath: string): Promise<string>;
+  /** The version a registry alias points at, or null (no such model or alias). */
+  resolveAlias(model: string, alias: string): number | null;
 }
 
 export type BlockInputs = Record<string, PortValue | undefined>;

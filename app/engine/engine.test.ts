@@ -369,7 +369,7 @@ describe("engine", () => {
     expect(types).toContain("node.progress");
     expect(types).toContain("node.metric");
     expect(project.metadata.metrics(s.runId)).toEqual([
-      { runId: s.runId, nodeId: "src", name: "rows", value: 5, step: null },
+      { runId: s.runId, nodeId: "src", name: "rows", value: 5, step: null, ts: expect.any(String) },
     ]);
     expect(
       project.metadata

@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, stat, writeFile } from "node:fs/promises";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { serializePipeline } from "../pipeline/canonical";
 import type { Plan, ResolvedNode } from "../pipeline/validate";
 import type { Project } from "../project/project";
-import type { NodeStatus, RunStatus } from "../store/metadata";
-import type { BlockContext, BlockInputs, FingerprintContext } from "./block";
+import type { ArtifactRecord, ModelLineage, NodeInputRef, NodeStatus, RunStatus } from "../store/types";
+import type { BlockContext, BlockInputs, DatasetSource, FingerprintContext } from "./block";
+import { currentUser, flattenParams, gitState, localEnvironment } from "./environment";
 import type { NodeSummary, OutputSummary, RunEvent, RunSummary } from "./events";
-import { executeBlock, sha256, stableStringify } from "./execute";
+import { completeDataset, executeBlock, sha256, stableStringify } from "./execute";
 import { hashFile } from "./files";
 import { resolveProjectPath } from "./paths";
 import type { PortValue } from "./ports";
@@ -31,7 +33,6 @@ export interface RunOptions {
 interface NodeJob {
   values: Record<string, PortValue>;
   ran: boolean;
-  reason?: string;
 }
 
 interface KeyParts {
@@ -47,6 +48,7 @@ function fingerprintContext(project: Project): FingerprintContext {
     resolvePath: (p) => resolveProjectPath(project.dir, project.allowedDirs, p),
     hashFile: (p) =>
       hashFile(p, { get: (x) => workspace.fileHashMemo(x), put: (...a) => workspace.rememberFileHash(...a) }),
+    resolveAlias: (model, alias) => project.metadata.registry.getVersion(model, alias)?.version ?? null,
   };
 }
 
@@ -152,6 +154,72 @@ function isInterrupt(e: unknown): boolean {
   return /INTERRUPT/i.test((e as Error)?.message ?? "");
 }
 
+/** The pipeline file as the record keeps it: relative to the project when it lies inside. */
+function recordedPath(projectDir: string, path: string | undefined): string | null {
+  if (!path) return null;
+  if (!isAbsolute(path)) return path;
+  const rel = relative(projectDir, path);
+  return rel.startsWith("..") || isAbsolute(rel) ? path : rel;
+}
+
+/** `node` and every node upstream of it in the plan. */
+function ancestry(plan: Plan, nodeId: string): Set<string> {
+  const byId = new Map(plan.order.map((n) => [n.id, n]));
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    const node = byId.get(id);
+    if (!node) throw new Error(`Unknown node "${id}"`);
+    if (seen.has(id)) return;
+    seen.add(id);
+    for (const src of Object.values(node.inputs)) visit(src.node);
+  };
+  visit(nodeId);
+  return seen;
+}
+
+/**
+ * Writes what a node produced as files beside its other artifacts and returns
+ * their records: each model's native JSON (and the ONNX file its export
+ * wrote), each report's JSON.
+ */
+async function writeOutputArtifacts(
+  projectDir: string,
+  dir: string,
+  values: Record<string, PortValue>,
+): Promise<Omit<ArtifactRecord, "runId" | "nodeId">[]> {
+  const records: Omit<ArtifactRecord, "runId" | "nodeId">[] = [];
+  const write = async (port: string, file: string, kind: ArtifactRecord["kind"], data: unknown) => {
+    const text = JSON.stringify(data);
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `${port}.json`);
+    await writeFile(path, text);
+    records.push({
+      name: `${port}/${file}`,
+      kind,
+      path: relative(projectDir, path),
+      bytes: Buffer.byteLength(text),
+      sha256: sha256(text),
+    });
+  };
+  for (const [port, v] of Object.entries(values)) {
+    if (v.type === "report") await write(port, "report.json", "report", v.data);
+    if (v.type !== "model") continue;
+    await write(port, "model.json", "model.native", v.data);
+    const onnx = (v.data as { onnx?: { file?: unknown } } | null)?.onnx?.file;
+    if (typeof onnx !== "string") continue;
+    const abs = resolve(projectDir, onnx);
+    const info = await stat(abs);
+    records.push({
+      name: `${port}/model.onnx`,
+      kind: "model.onnx",
+      path: relative(projectDir, abs),
+      bytes: info.size,
+      sha256: await hashFile(abs),
+    });
+  }
+  return records;
+}
+
 /**
  * Runs a planned pipeline: each node whose cache key (block kind and version,
  * resolved params, input fingerprints, external state) has stored outputs is
@@ -169,13 +237,24 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   const started = performance.now();
   const concurrency = Math.max(1, opts.concurrency ?? 4);
 
+  const paramsByNode = new Map(nodes.map((n) => [n.id, flattenParams(n.id, n.params)]));
+  const pipelineText = serializePipeline(plan.pipeline);
+  // git runs beside the pipeline; its facts join the record when they come, before the run ends.
+  const git = gitState(project.dir);
   metadata.startRun({
     id: runId,
     pipeline: pipelineName,
-    pipelinePath: opts.pipelinePath ?? null,
+    pipelinePath: recordedPath(project.dir, opts.pipelinePath),
+    pipelineHash: sha256(pipelineText),
+    pipelineText,
     params: plan.params,
+    resolvedParams: Object.assign({}, ...paramsByNode.values()),
     startedAt: new Date().toISOString(),
-    environment: { node: process.version, platform: `${process.platform}-${process.arch}` },
+    environment: localEnvironment(),
+    user: currentUser(),
+  });
+  const gitRecorded = git.then((facts) => {
+    if (Object.keys(facts).length) metadata.updateEnvironment(runId, facts);
   });
   emit({ type: "run.started", runId, pipeline: pipelineName, nodes: nodes.map((n) => n.id) });
 
@@ -185,6 +264,40 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   const metrics: RunSummary["metrics"] = [];
 
   const fingerprintCtx = fingerprintContext(project);
+
+  const inputRefs = (node: ResolvedNode): Record<string, NodeInputRef> =>
+    Object.fromEntries(
+      Object.entries(node.inputs).map(([port, src]) => [
+        port,
+        {
+          node: src.node,
+          port: src.port,
+          fingerprint: outputs.get(src.node)?.[src.port]?.fingerprint ?? null,
+        },
+      ]),
+    );
+
+  const lineage = async (nodeId: string): Promise<ModelLineage> => {
+    await gitRecorded;
+    const run = metadata.getRun(runId);
+    if (!run) throw new Error(`Run ${runId} is not in the metadata store`);
+    const params: Record<string, unknown> = {};
+    for (const id of ancestry(plan, nodeId)) Object.assign(params, paramsByNode.get(id));
+    return {
+      run: {
+        id: run.id,
+        pipeline: run.pipeline,
+        pipelinePath: run.pipelinePath,
+        pipelineHash: run.pipelineHash,
+        startedAt: run.startedAt,
+        user: run.user,
+      },
+      nodeId,
+      datasets: metadata.upstreamDatasets(runId, nodeId),
+      params,
+      environment: run.environment,
+    };
+  };
 
   const finish = (node: ResolvedNode, s: Omit<NodeSummary, "id" | "block">, keys: Partial<KeyParts> = {}) => {
     status.set(node.id, s.status);
@@ -203,6 +316,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       ms: s.ms,
       error: s.error ?? null,
       outputs: s.outputs,
+      inputs: inputRefs(node),
     });
     emit({ type: "node.finished", runId, nodeId: node.id, block: node.block.kind, ...s });
   };
@@ -226,15 +340,16 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   ): Promise<Record<string, PortValue>> => {
     const sql = await workspace.session();
     const created: string[] = [];
+    const datasets: DatasetSource[] = [];
+    const artifactDir = join(project.artifactsDir, runId, node.id);
     const onAbort = () => sql.interrupt();
     signal.addEventListener("abort", onAbort);
     const ctx: BlockContext = {
       sql,
       projectDir: project.dir,
       artifactDir: async () => {
-        const dir = join(project.artifactsDir, runId, node.id);
-        await mkdir(dir, { recursive: true });
-        return dir;
+        await mkdir(artifactDir, { recursive: true });
+        return artifactDir;
       },
       resolvePath: fingerprintCtx.resolvePath,
       newTable: (port) => {
@@ -263,10 +378,23 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       signal,
       runId,
       nodeId: node.id,
+      dataset: (info) => datasets.push(info),
+      trial: (index, params, trialMetrics) =>
+        metadata.recordTrial({ parentRunId: runId, nodeId: node.id, index, params, metrics: trialMetrics }),
+      environment: (facts) => metadata.updateEnvironment(runId, facts),
+      registry: metadata.registry,
+      upstream: (port) => node.inputs[port],
+      lineage,
+      hashFile: fingerprintCtx.hashFile,
     };
     try {
       if (signal.aborted) throw new Error("INTERRUPT: canceled before start");
       const values = await executeBlock(node.block, ctx, inputs, node.params, workspace);
+      for (const d of datasets)
+        metadata.recordDataset(runId, node.id, completeDataset(node.block, d, values));
+      for (const a of await writeOutputArtifacts(project.dir, artifactDir, values)) {
+        metadata.recordArtifact({ runId, nodeId: node.id, ...a });
+      }
       // The entry is written last: a crash before this line leaves only an
       // orphan table, never an entry that points at missing or partial data.
       await workspace.putCached(k.key, node.block.kind, JSON.stringify(values));
@@ -315,7 +443,11 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
           if (cached) return { values: cached, ran: false };
           const reason = whyRun(node, parts);
           emit({ type: "node.started", runId, nodeId: node.id, block: node.block.kind, reason });
-          return { values: await execute(node, inputs, parts), ran: true, reason };
+          const values = await execute(node, inputs, parts);
+          // Recorded before the job settles, so a node sharing it finds this node run to copy from.
+          outputs.set(node.id, values);
+          finish(node, { status: "ran", reason, ms: ms(), outputs: summarize(values) }, parts);
+          return { values, ran: true };
         })();
         workspace.inFlight.set(parts.key, job);
         job.then(
@@ -325,16 +457,9 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       }
       const result = await job;
       outputs.set(node.id, result.values);
-      if (owner && result.ran) {
-        finish(
-          node,
-          { status: "ran", reason: result.reason, ms: ms(), outputs: summarize(result.values) },
-          parts,
-        );
-      } else {
-        // A cached node reports the metrics of the run that computed it, so every run's record is whole.
-        for (const m of metadata.metricsForCacheKey(parts.key)) {
-          metadata.logMetric({ runId, nodeId: node.id, name: m.name, value: m.value, step: m.step });
+      if (!(owner && result.ran)) {
+        // A cached node takes the metrics, datasets and artifacts of the run that computed it, so every run's record is whole.
+        for (const m of metadata.copyFromProducer(parts.key, runId, node.id)) {
           metrics.push({
             node: node.id,
             name: m.name,
@@ -396,6 +521,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   const failed = summaries.some((s) => s.status === "failed" || s.status === "skipped");
   const runStatus: RunStatus = signal.aborted ? "canceled" : failed ? "failed" : "succeeded";
   const firstError = summaries.find((s) => s.error)?.error ?? null;
+  await gitRecorded;
   metadata.finishRun(runId, runStatus, firstError);
   const total = Math.round(performance.now() - started);
   emit({ type: "run.finished", runId, status: runStatus, ms: total });

@@ -1,4 +1,4 @@
-import type { NodeStatus, RunStatus } from "../store/metadata";
+import type { NodeStatus, RunStatus } from "../store/types";
 import type { LogLevel } from "./block";
 
 export interface OutputSummary {

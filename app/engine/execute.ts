@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Workspace } from "../data/workspace";
-import { type AnyBlock, type BlockContext, BlockError, type BlockInputs } from "./block";
+import type { DatasetRecord } from "../store/types";
+import { type AnyBlock, type BlockContext, BlockError, type BlockInputs, type DatasetSource } from "./block";
 import type { PortValue } from "./ports";
 
 /** Stable JSON: object keys sorted, so equal values hash equally. */
@@ -60,4 +61,25 @@ export async function executeBlock(
     }
   }
   return values;
+}
+
+/** A dataset a block reported, completed from the table it returned on the named port. */
+export function completeDataset(
+  block: AnyBlock,
+  source: DatasetSource,
+  values: Record<string, PortValue>,
+): DatasetRecord {
+  const table = values[source.port];
+  if (table?.type !== "table") {
+    throw new Error(
+      `Block ${block.kind} reported a dataset on "${source.port}", which is not a table output`,
+    );
+  }
+  return {
+    digest: source.digest,
+    source: source.source,
+    schema: table.columns.map((c) => ({ name: c.name, type: c.type })),
+    rows: table.rows,
+    fingerprint: table.fingerprint,
+  };
 }

@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SqlSession } from "../data/sql";
 import { Workspace } from "../data/workspace";
-import type { AnyBlock, BlockContext, BlockInputs, LogLevel } from "./block";
-import { executeBlock, parseParams } from "./execute";
+import { SqliteMetadataStore } from "../store/metadata";
+import type { DatasetRecord, MetadataStore, RunEnvironment } from "../store/types";
+import type { AnyBlock, BlockContext, BlockInputs, DatasetSource, LogLevel } from "./block";
+import { completeDataset, executeBlock, parseParams } from "./execute";
 import { hashFile } from "./files";
 import { resolveProjectPath } from "./paths";
 import type { PortValue, TableValue } from "./ports";
@@ -20,6 +22,18 @@ export interface TestProject {
   progress: { fraction: number; message?: string }[];
   logs: { level: LogLevel; message: string }[];
   metrics: { name: string; value: number; step?: number }[];
+  /** What blocks reported through ctx.dataset, completed from their outputs. */
+  datasets: DatasetRecord[];
+  trials: { index: number; params: Record<string, unknown>; metrics: Record<string, number> }[];
+  /** The facts blocks reported through ctx.environment, merged. */
+  environment: RunEnvironment;
+  /**
+   * What ctx.upstream answers, per input port; unset ports that are connected
+   * answer `{ node: "upstream", port }`.
+   */
+  upstream: Record<string, { node: string; port: string }>;
+  /** A real metadata store in the project (opened on first use) holding the run "test-run"; its registry is ctx.registry. */
+  metadata(): MetadataStore;
   /** Creates a workspace table from a SELECT and returns it as a port value. */
   table(name: string, select: string): Promise<TableValue>;
   /** Parses `params` with the block's schema, runs it, returns its port values. */
@@ -42,6 +56,7 @@ export async function createTestProject(): Promise<TestProject> {
   const workspace = await Workspace.open({ path: ":memory:", allowedDirs: [dir], threads: 2 });
   const sql = await workspace.session();
   let counter = 0;
+  let store: MetadataStore | undefined;
   const project: TestProject = {
     dir,
     workspace,
@@ -49,11 +64,35 @@ export async function createTestProject(): Promise<TestProject> {
     progress: [],
     logs: [],
     metrics: [],
+    datasets: [],
+    trials: [],
+    environment: {},
+    upstream: {},
+    metadata() {
+      if (!store) {
+        mkdirSync(join(dir, ".dagwood"), { recursive: true });
+        store = new SqliteMetadataStore(join(dir, ".dagwood", "metadata.sqlite"), { projectDir: dir });
+        store.startRun({
+          id: "test-run",
+          pipeline: "test",
+          pipelinePath: null,
+          pipelineHash: null,
+          pipelineText: null,
+          params: {},
+          resolvedParams: {},
+          startedAt: new Date().toISOString(),
+          environment: {},
+          user: "tester",
+        });
+      }
+      return store;
+    },
     async table(name, select) {
       await sql.run(`CREATE OR REPLACE TABLE "${name}" AS ${select}`);
       return workspace.describeTable(name, sql);
     },
     async run(block, inputs, params = {}, signal = new AbortController().signal) {
+      const datasets: DatasetSource[] = [];
       const ctx: BlockContext = {
         sql,
         projectDir: dir,
@@ -70,8 +109,32 @@ export async function createTestProject(): Promise<TestProject> {
         signal,
         runId: "test-run",
         nodeId: "test-node",
+        dataset: (info) => datasets.push(info),
+        trial: (index, trialParams, metrics) => project.trials.push({ index, params: trialParams, metrics }),
+        environment: (facts) => Object.assign(project.environment, facts),
+        get registry() {
+          return project.metadata().registry;
+        },
+        upstream: (port) => project.upstream[port] ?? (inputs[port] ? { node: "upstream", port } : undefined),
+        lineage: async (nodeId) => ({
+          run: {
+            id: "test-run",
+            pipeline: "test",
+            pipelinePath: null,
+            pipelineHash: null,
+            startedAt: new Date().toISOString(),
+            user: "tester",
+          },
+          nodeId,
+          datasets: [...project.datasets],
+          params: {},
+          environment: { ...project.environment },
+        }),
+        hashFile: (p) => hashFile(p),
       };
-      return executeBlock(block, ctx, inputs, parseParams(block, params), workspace);
+      const values = await executeBlock(block, ctx, inputs, parseParams(block, params), workspace);
+      for (const d of datasets) project.datasets.push(completeDataset(block, d, values));
+      return values;
     },
     async fingerprint(block, params = {}) {
       return block.externalFingerprint?.(
@@ -79,6 +142,8 @@ export async function createTestProject(): Promise<TestProject> {
           projectDir: dir,
           resolvePath: (p) => resolveProjectPath(dir, [dir], p),
           hashFile: (p) => hashFile(p),
+          resolveAlias: (model, alias) =>
+            project.metadata().registry.getVersion(model, alias)?.version ?? null,
         },
         parseParams(block, params),
       );
@@ -88,6 +153,7 @@ export async function createTestProject(): Promise<TestProject> {
       return sql.all(`SELECT * FROM "${value.name}"${orderBy ? ` ORDER BY ${orderBy}` : ""}`);
     },
     async close() {
+      store?.close();
       sql.close();
       workspace.close();
       rmSync(dir, { recursive: true, force: true });

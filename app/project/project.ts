@@ -80,7 +80,7 @@ export class Project {
     });
     let metadata: MetadataStore;
     try {
-      metadata = new SqliteMetadataStore(join(state, "metadata.sqlite"));
+      metadata = new SqliteMetadataStore(join(state, "metadata.sqlite"), { projectDir: root });
       // The workspace lock is ours now, so no other process is running in this project.
       metadata.markInterruptedRuns();
     } catch (e) {

@@ -1,194 +1,159 @@
-import Database from "better-sqlite3";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type Database from "better-sqlite3";
+import { appendMetricChunks } from "./chunks";
+import { SqliteRegistry } from "./registry";
+import {
+  flattenParams,
+  type MetricRow,
+  metricValue,
+  type NodeRunRow,
+  paramColumns,
+  RUN_COLUMNS,
+  type RunRow,
+  runsWithTags,
+  toMetric,
+  toNodeRun,
+} from "./rows";
+import { keysetId } from "./schema";
+import { compareRuns, searchRuns } from "./search";
+import { nowIso, openMetadataDatabase } from "./sqlite";
+import { prepare } from "./statements";
+import type {
+  ArtifactRecord,
+  DatasetRecord,
+  LogRecord,
+  MetadataStore,
+  MetricRecord,
+  NodeRunRecord,
+  RunComparison,
+  RunEnvironment,
+  RunPage,
+  RunQuery,
+  RunRecord,
+  RunStatus,
+  StartRunInput,
+  TrialRunInput,
+} from "./types";
 
-export type RunStatus = "running" | "succeeded" | "failed" | "canceled" | "interrupted";
-export type NodeStatus = "ran" | "cached" | "failed" | "skipped";
+// Other code imports the store's types from here; they live in types.ts.
+export * from "./types";
 
-export interface RunRecord {
-  id: string;
-  pipeline: string;
-  pipelinePath: string | null;
-  status: RunStatus;
-  params: Record<string, unknown>;
-  startedAt: string;
-  finishedAt: string | null;
-  error: string | null;
-  /** The backend or environment facts the run used (e.g. DuckDB version). */
-  environment: Record<string, unknown>;
-}
+const METRIC_ROWS_PER_INSERT = 100;
 
-export interface NodeRunRecord {
-  runId: string;
-  nodeId: string;
-  block: string;
-  blockVersion: number;
-  status: NodeStatus;
-  reason: string | null;
-  cacheKey: string | null;
-  paramsHash: string | null;
-  inputsHash: string | null;
-  ms: number;
-  error: string | null;
-  /** Port → summary (table name, rows, fingerprint) of what the node produced. */
-  outputs: Record<string, unknown>;
-}
-
-export interface MetricRecord {
-  runId: string;
-  nodeId: string;
-  name: string;
-  value: number;
-  step: number | null;
-}
-
-export interface LogRecord {
-  runId: string;
-  nodeId: string;
-  level: string;
-  message: string;
+export interface MetadataStoreOptions {
+  /** The project folder: registry paths are stored relative to it. */
+  projectDir: string;
+  /** Where registered model files go; default `<projectDir>/.dagwood/registry`. */
+  registryDir?: string;
 }
 
 /**
- * Run bookkeeping: runs, node runs, metrics. One interface; the SQLite
- * implementation below is the only one, and tests open it on ":memory:".
+ * The SQLite metadata store (`.dagwood/metadata.sqlite`). Every change that
+ * writes more than one row is one IMMEDIATE transaction, so a crash never
+ * leaves half of it, and a second process writing the same file waits its
+ * turn (busy timeout) instead of failing mid-way.
  */
-export interface MetadataStore {
-  startRun(run: Omit<RunRecord, "finishedAt" | "error" | "status">): void;
-  finishRun(id: string, status: RunStatus, error?: string | null): void;
-  recordNodeRun(node: NodeRunRecord): void;
-  logMetrics(metrics: MetricRecord[]): void;
-  logMetric(metric: MetricRecord): void;
-  logMessage(entry: LogRecord): void;
-  /** The metrics logged by the latest node run that computed the outputs under this cache key. */
-  metricsForCacheKey(key: string): { name: string; value: number; step: number | null }[];
-  getRun(id: string): RunRecord | undefined;
-  listRuns(opts?: { pipeline?: string; limit?: number }): RunRecord[];
-  nodeRuns(runId: string): NodeRunRecord[];
-  metrics(runId: string): MetricRecord[];
-  logs(runId: string): LogRecord[];
-  /** The most recent node run of a node that produced outputs (ran or cached), to explain why it runs again. */
-  lastCompletedNodeRun(pipeline: string, nodeId: string): NodeRunRecord | undefined;
-  markInterruptedRuns(): void;
-  /** The cache keys that the latest `runs` runs of each pipeline used (ran or cached). */
-  recentCacheKeys(runs: number): Set<string>;
-  close(): void;
-}
-
-/** Versioned migrations: each runs once, in order, in its own transaction. */
-const MIGRATIONS: string[] = [
-  `CREATE TABLE runs (
-     id TEXT PRIMARY KEY,
-     pipeline TEXT NOT NULL,
-     pipeline_path TEXT,
-     status TEXT NOT NULL,
-     params TEXT NOT NULL,
-     environment TEXT NOT NULL,
-     started_at TEXT NOT NULL,
-     finished_at TEXT,
-     error TEXT
-   );
-   CREATE INDEX runs_pipeline ON runs (pipeline, started_at);
-   CREATE TABLE node_runs (
-     run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-     node_id TEXT NOT NULL,
-     block TEXT NOT NULL,
-     block_version INTEGER NOT NULL,
-     status TEXT NOT NULL,
-     reason TEXT,
-     cache_key TEXT,
-     params_hash TEXT,
-     inputs_hash TEXT,
-     ms REAL NOT NULL,
-     error TEXT,
-     outputs TEXT NOT NULL,
-     seq INTEGER PRIMARY KEY AUTOINCREMENT
-   );
-   CREATE INDEX node_runs_run ON node_runs (run_id);
-   CREATE INDEX node_runs_node ON node_runs (node_id, seq);
-   CREATE TABLE metrics (
-     run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-     node_id TEXT NOT NULL,
-     name TEXT NOT NULL,
-     value REAL NOT NULL,
-     step INTEGER,
-     ts TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-   );
-   CREATE INDEX metrics_run ON metrics (run_id, node_id, name);`,
-  `CREATE TABLE logs (
-     run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-     node_id TEXT NOT NULL,
-     level TEXT NOT NULL,
-     message TEXT NOT NULL,
-     ts TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-   );
-   CREATE INDEX logs_run ON logs (run_id);`,
-];
-
-interface RunRow {
-  id: string;
-  pipeline: string;
-  pipeline_path: string | null;
-  status: RunStatus;
-  params: string;
-  environment: string;
-  started_at: string;
-  finished_at: string | null;
-  error: string | null;
-}
-
-interface NodeRunRow {
-  run_id: string;
-  node_id: string;
-  block: string;
-  block_version: number;
-  status: NodeStatus;
-  reason: string | null;
-  cache_key: string | null;
-  params_hash: string | null;
-  inputs_hash: string | null;
-  ms: number;
-  error: string | null;
-  outputs: string;
-}
-
-const toRun = (r: RunRow): RunRecord => ({
-  id: r.id,
-  pipeline: r.pipeline,
-  pipelinePath: r.pipeline_path,
-  status: r.status,
-  params: JSON.parse(r.params),
-  environment: JSON.parse(r.environment),
-  startedAt: r.started_at,
-  finishedAt: r.finished_at,
-  error: r.error,
-});
-
-const toNodeRun = (r: NodeRunRow): NodeRunRecord => ({
-  runId: r.run_id,
-  nodeId: r.node_id,
-  block: r.block,
-  blockVersion: r.block_version,
-  status: r.status,
-  reason: r.reason,
-  cacheKey: r.cache_key,
-  paramsHash: r.params_hash,
-  inputsHash: r.inputs_hash,
-  ms: r.ms,
-  error: r.error,
-  outputs: JSON.parse(r.outputs),
-});
-
 export class SqliteMetadataStore implements MetadataStore {
+  readonly registry: SqliteRegistry;
   private readonly db: Database.Database;
 
-  constructor(path: string) {
-    // Under Electron, the addon built for Electron's ABI (see bin/electron-native.mjs).
-    const nativeBinding = process.env.DAGWOOD_SQLITE_BINDING;
-    this.db = new Database(path, nativeBinding ? { nativeBinding } : {});
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("foreign_keys = ON");
-    this.db.pragma("busy_timeout = 5000");
-    this.migrate();
+  /**
+   * Without options, the project folder is the parent of the database's
+   * folder (`<project>/.dagwood/metadata.sqlite`).
+   */
+  constructor(path: string, opts?: MetadataStoreOptions) {
+    this.db = openMetadataDatabase(path);
+    const projectDir = opts?.projectDir ?? dirname(dirname(path));
+    this.registry = new SqliteRegistry(this.db, {
+      projectDir,
+      registryDir: opts?.registryDir ?? join(projectDir, ".dagwood", "registry"),
+      inMemory: path === ":memory:" && !opts,
+    });
+  }
+
+  /** Runs `fn` in one write transaction, taking the write lock up front (no upgrade deadlock). */
+  private write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  private requireRun(id: string): void {
+    if (!prepare(this.db, "SELECT 1 FROM runs WHERE id = ?").get(id)) {
+      throw new Error(`Run "${id}" not found in the metadata store. List the runs with: dagwood runs list`);
+    }
+  }
+
+  startRun(run: StartRunInput): void {
+    this.write(() => {
+      const paramKeys = Object.keys(run.resolvedParams).sort();
+      const textSha =
+        run.pipelineText === null ? null : createHash("sha256").update(run.pipelineText).digest("hex");
+      if (textSha !== null) {
+        prepare(this.db, "INSERT OR IGNORE INTO pipeline_texts (sha256, text) VALUES (?, ?)").run(
+          textSha,
+          run.pipelineText,
+        );
+      }
+      prepare(
+        this.db,
+        `INSERT INTO runs (id, pipeline, pipeline_path, pipeline_hash, pipeline_text_sha, status, params, environment,
+             started_at, user, kind, param_keyset)
+           VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, 'pipeline', ?)`,
+      ).run(
+        run.id,
+        run.pipeline,
+        run.pipelinePath,
+        run.pipelineHash,
+        textSha,
+        JSON.stringify(run.params),
+        JSON.stringify(run.environment),
+        run.startedAt,
+        run.user,
+        keysetId(this.db, paramKeys),
+      );
+      this.insertParams(run.id, run.resolvedParams);
+      const tag = prepare(this.db, "INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?)");
+      for (const [k, v] of Object.entries(run.tags ?? {})) tag.run(run.id, k, v);
+    });
+  }
+
+  private insertParams(runId: string, params: Record<string, unknown>): void {
+    const insert = prepare(
+      this.db,
+      "INSERT INTO run_params (run_id, key, value, num, str) VALUES (?, ?, ?, ?, ?)",
+    );
+    for (const [key, v] of Object.entries(params)) {
+      const c = paramColumns(v);
+      insert.run(runId, key, c.value, c.num, c.str);
+    }
+  }
+
+  finishRun(id: string, status: RunStatus, error: string | null = null): void {
+    this.write(() => {
+      const started = prepare(this.db, "SELECT started_at FROM runs WHERE id = ?").pluck().get(id) as
+        | string
+        | undefined;
+      if (started === undefined) this.requireRun(id);
+      const finished = new Date();
+      const duration = finished.getTime() - Date.parse(started!);
+      prepare(
+        this.db,
+        "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, error = ? WHERE id = ?",
+      ).run(status, finished.toISOString(), Number.isFinite(duration) ? duration : null, error, id);
+    });
+  }
+
+  updateEnvironment(id: string, facts: RunEnvironment): void {
+    this.write(() => {
+      const text = prepare(this.db, "SELECT environment FROM runs WHERE id = ?").pluck().get(id) as
+        | string
+        | undefined;
+      if (text === undefined) this.requireRun(id);
+      const merged = { ...JSON.parse(text!), ...facts };
+      prepare(this.db, "UPDATE runs SET environment = ? WHERE id = ?").run(JSON.stringify(merged), id);
+    });
   }
 
   /**
@@ -197,173 +162,438 @@ export class SqliteMetadataStore implements MetadataStore {
    * belongs to a process that died.
    */
   markInterruptedRuns(): void {
-    this.db
-      .prepare("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'")
-      .run(new Date().toISOString());
-  }
-
-  private migrate(): void {
-    const version = this.db.pragma("user_version", { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new Error(
-        `The metadata store was written by a newer Dagwood (schema ${version}, this one knows ${MIGRATIONS.length}). Upgrade Dagwood.`,
-      );
-    }
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
-  }
-
-  startRun(run: Omit<RunRecord, "finishedAt" | "error" | "status">): void {
-    this.db
-      .prepare(
-        "INSERT INTO runs (id, pipeline, pipeline_path, status, params, environment, started_at) VALUES (?, ?, ?, 'running', ?, ?, ?)",
-      )
-      .run(
-        run.id,
-        run.pipeline,
-        run.pipelinePath,
-        JSON.stringify(run.params),
-        JSON.stringify(run.environment),
-        run.startedAt,
-      );
-  }
-
-  finishRun(id: string, status: RunStatus, error: string | null = null): void {
-    this.db
-      .prepare("UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?")
-      .run(status, new Date().toISOString(), error, id);
+    const now = nowIso();
+    prepare(
+      this.db,
+      `UPDATE runs SET status = 'interrupted', finished_at = ?,
+           duration_ms = round((julianday(?) - julianday(started_at)) * 86400000.0)
+         WHERE status = 'running'`,
+    ).run(now, now);
   }
 
   recordNodeRun(n: NodeRunRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO node_runs (run_id, node_id, block, block_version, status, reason, cache_key, params_hash, inputs_hash, ms, error, outputs)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        n.runId,
-        n.nodeId,
-        n.block,
-        n.blockVersion,
-        n.status,
-        n.reason,
-        n.cacheKey,
-        n.paramsHash,
-        n.inputsHash,
-        n.ms,
-        n.error,
-        JSON.stringify(n.outputs),
-      );
+    prepare(
+      this.db,
+      `INSERT INTO node_runs (run_id, node_id, block, block_version, status, reason, cache_key, params_hash,
+           inputs_hash, ms, error, outputs, inputs)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      n.runId,
+      n.nodeId,
+      n.block,
+      n.blockVersion,
+      n.status,
+      n.reason,
+      n.cacheKey,
+      n.paramsHash,
+      n.inputsHash,
+      n.ms,
+      n.error,
+      JSON.stringify(n.outputs),
+      JSON.stringify(n.inputs ?? {}),
+    );
   }
 
   logMetrics(metrics: MetricRecord[]): void {
-    const insert = this.db.prepare(
-      "INSERT INTO metrics (run_id, node_id, name, value, step) VALUES (?, ?, ?, ?, ?)",
-    );
-    this.db.transaction(() => {
-      for (const m of metrics) insert.run(m.runId, m.nodeId, m.name, m.value, m.step);
-    })();
+    if (metrics.length === 0) return;
+    this.write(() => this.insertMetrics(metrics));
   }
 
   logMetric(metric: MetricRecord): void {
     this.logMetrics([metric]);
   }
 
-  recentCacheKeys(runs: number): Set<string> {
-    const rows = this.db
-      .prepare(
-        `SELECT DISTINCT n.cache_key AS key FROM node_runs n JOIN (
-           SELECT id FROM (
-             SELECT id, row_number() OVER (PARTITION BY pipeline ORDER BY started_at DESC) AS k FROM runs
-           ) WHERE k <= ?
-         ) r ON r.id = n.run_id
-         WHERE n.cache_key IS NOT NULL AND n.status IN ('ran', 'cached')`,
-      )
-      .all(runs) as { key: string }[];
-    return new Set(rows.map((r) => r.key));
-  }
-
-  metricsForCacheKey(key: string): { name: string; value: number; step: number | null }[] {
-    const producer = this.db
-      .prepare(
-        "SELECT run_id, node_id FROM node_runs WHERE cache_key = ? AND status = 'ran' ORDER BY seq DESC LIMIT 1",
-      )
-      .get(key) as { run_id: string; node_id: string } | undefined;
-    if (!producer) return [];
-    return this.db
-      .prepare("SELECT name, value, step FROM metrics WHERE run_id = ? AND node_id = ? ORDER BY rowid")
-      .all(producer.run_id, producer.node_id) as { name: string; value: number; step: number | null }[];
+  /**
+   * Inserts the points and keeps `latest_metrics` current: per (run, key) the
+   * batch's winner (highest step, then the later point; no step counts as
+   * lowest) replaces the stored one unless that has a higher step.
+   */
+  private insertMetrics(metrics: MetricRecord[]): void {
+    const now = nowIso();
+    const winners = new Map<string, { runId: string; key: string; m: MetricRecord; ts: string }>();
+    const values: unknown[] = [];
+    for (const m of metrics) {
+      const ts = m.ts ?? now;
+      const isNan = Number.isNaN(m.value) ? 1 : 0;
+      values.push(m.runId, m.nodeId, m.name, isNan ? null : m.value, isNan, m.step, ts);
+      const key = `${m.nodeId}.${m.name}`;
+      const id = `${m.runId}\u0000${key}`;
+      const prev = winners.get(id);
+      if (!prev || (m.step ?? Number.NEGATIVE_INFINITY) >= (prev.m.step ?? Number.NEGATIVE_INFINITY)) {
+        winners.set(id, { runId: m.runId, key, m, ts });
+      }
+    }
+    // Many rows per statement: a 10,000-point batch is 100 statements, not 10,000.
+    const insertSql = (rows: number) =>
+      `INSERT INTO metrics (run_id, node_id, name, value, is_nan, step, ts) VALUES ${Array(rows).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`;
+    const full = Math.floor(metrics.length / METRIC_ROWS_PER_INSERT) * METRIC_ROWS_PER_INSERT;
+    const many = full > 0 ? prepare(this.db, insertSql(METRIC_ROWS_PER_INSERT)) : undefined;
+    for (let i = 0; i < full; i += METRIC_ROWS_PER_INSERT) {
+      many!.run(values.slice(i * 7, (i + METRIC_ROWS_PER_INSERT) * 7));
+    }
+    const one = prepare(this.db, insertSql(1));
+    for (let i = full; i < metrics.length; i++) one.run(values.slice(i * 7, i * 7 + 7));
+    const exists = prepare(this.db, "SELECT 1 FROM latest_metrics WHERE run_id = ? AND key = ?");
+    const upsert = prepare(
+      this.db,
+      `INSERT INTO latest_metrics (run_id, key, value, is_nan, step, ts) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan,
+         step = excluded.step, ts = excluded.ts
+       WHERE coalesce(excluded.step, -9223372036854775808) >= coalesce(latest_metrics.step, -9223372036854775808)`,
+    );
+    const runsWithNewKeys = new Set<string>();
+    for (const { runId, key, m, ts } of winners.values()) {
+      if (!exists.get(runId, key)) runsWithNewKeys.add(runId);
+      const isNan = Number.isNaN(m.value) ? 1 : 0;
+      upsert.run(runId, key, isNan ? null : m.value, isNan, m.step, ts);
+    }
+    appendMetricChunks(
+      this.db,
+      metrics.map((m) => ({ runId: m.runId, key: `${m.nodeId}.${m.name}`, step: m.step, value: m.value })),
+    );
+    const keysOf = prepare(this.db, "SELECT key FROM latest_metrics WHERE run_id = ? ORDER BY key").pluck();
+    const setKeyset = prepare(this.db, "UPDATE runs SET metric_keyset = ? WHERE id = ?");
+    for (const runId of runsWithNewKeys) {
+      setKeyset.run(keysetId(this.db, keysOf.all(runId) as string[]), runId);
+    }
   }
 
   logMessage(e: LogRecord): void {
-    this.db
-      .prepare("INSERT INTO logs (run_id, node_id, level, message) VALUES (?, ?, ?, ?)")
-      .run(e.runId, e.nodeId, e.level, e.message);
+    prepare(this.db, "INSERT INTO logs (run_id, node_id, level, message) VALUES (?, ?, ?, ?)").run(
+      e.runId,
+      e.nodeId,
+      e.level,
+      e.message,
+    );
   }
 
-  logs(runId: string): LogRecord[] {
-    return (
-      this.db
-        .prepare("SELECT run_id, node_id, level, message FROM logs WHERE run_id = ? ORDER BY rowid")
-        .all(runId) as {
-        run_id: string;
-        node_id: string;
-        level: string;
-        message: string;
-      }[]
-    ).map((r) => ({ runId: r.run_id, nodeId: r.node_id, level: r.level, message: r.message }));
+  recordArtifact(a: ArtifactRecord): void {
+    prepare(
+      this.db,
+      `INSERT OR REPLACE INTO artifacts (run_id, node_id, name, kind, path, bytes, sha256)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(a.runId, a.nodeId, a.name, a.kind, a.path, a.bytes, a.sha256);
+  }
+
+  recordDataset(runId: string, nodeId: string, d: DatasetRecord): void {
+    this.write(() => {
+      prepare(
+        this.db,
+        `INSERT OR IGNORE INTO datasets (digest, source, schema, rows, fingerprint, first_seen)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run(d.digest, d.source, JSON.stringify(d.schema), d.rows, d.fingerprint, d.firstSeen ?? nowIso());
+      prepare(this.db, "INSERT OR IGNORE INTO run_datasets (run_id, node_id, digest) VALUES (?, ?, ?)").run(
+        runId,
+        nodeId,
+        d.digest,
+      );
+    });
+  }
+
+  recordTrial(t: TrialRunInput): string {
+    const id = `${t.parentRunId}-trial-${t.index}`;
+    this.write(() => {
+      const parent = prepare(
+        this.db,
+        "SELECT pipeline, pipeline_path, pipeline_hash, environment, user FROM runs WHERE id = ?",
+      ).get(t.parentRunId) as
+        | Pick<RunRow, "pipeline" | "pipeline_path" | "pipeline_hash" | "environment" | "user">
+        | undefined;
+      if (!parent) this.requireRun(t.parentRunId);
+      const params = flattenParams(t.nodeId, t.params);
+      const now = nowIso();
+      prepare(
+        this.db,
+        `INSERT INTO runs (id, pipeline, pipeline_path, pipeline_hash, status, params, environment, started_at,
+             finished_at, duration_ms, user, parent_run_id, kind, param_keyset)
+           VALUES (?, ?, ?, ?, 'succeeded', ?, ?, ?, ?, 0, ?, ?, 'trial', ?)`,
+      ).run(
+        id,
+        parent!.pipeline,
+        parent!.pipeline_path,
+        parent!.pipeline_hash,
+        JSON.stringify(t.params),
+        parent!.environment,
+        now,
+        now,
+        parent!.user,
+        t.parentRunId,
+        keysetId(this.db, Object.keys(params).sort()),
+      );
+      this.insertParams(id, params);
+      prepare(this.db, "INSERT INTO run_tags (run_id, key, value) VALUES (?, 'trial', ?)").run(
+        id,
+        String(t.index),
+      );
+      this.insertMetrics(
+        Object.entries(t.metrics).map(([name, value]) => ({
+          runId: id,
+          nodeId: t.nodeId,
+          name,
+          value,
+          step: null,
+        })),
+      );
+    });
+    return id;
+  }
+
+  private producerOf(cacheKey: string): { run_id: string; node_id: string } | undefined {
+    return prepare(
+      this.db,
+      "SELECT run_id, node_id FROM node_runs WHERE cache_key = ? AND status = 'ran' ORDER BY seq DESC LIMIT 1",
+    ).get(cacheKey) as { run_id: string; node_id: string } | undefined;
+  }
+
+  private producerMetrics(producer: { run_id: string; node_id: string }): MetricRow[] {
+    return prepare(this.db, "SELECT * FROM metrics WHERE run_id = ? AND node_id = ? ORDER BY rowid").all(
+      producer.run_id,
+      producer.node_id,
+    ) as MetricRow[];
+  }
+
+  copyFromProducer(
+    cacheKey: string,
+    runId: string,
+    nodeId: string,
+  ): { name: string; value: number; step: number | null }[] {
+    return this.write(() => {
+      const producer = this.producerOf(cacheKey);
+      if (!producer) return [];
+      const metrics = this.producerMetrics(producer).map((r) => ({
+        name: r.name,
+        value: metricValue(r.value, r.is_nan),
+        step: r.step,
+      }));
+      if (producer.run_id === runId && producer.node_id === nodeId) return metrics;
+      this.insertMetrics(metrics.map((m) => ({ ...m, runId, nodeId })));
+      prepare(
+        this.db,
+        `INSERT OR IGNORE INTO run_datasets (run_id, node_id, digest)
+           SELECT ?, ?, digest FROM run_datasets WHERE run_id = ? AND node_id = ?`,
+      ).run(runId, nodeId, producer.run_id, producer.node_id);
+      prepare(
+        this.db,
+        `INSERT OR REPLACE INTO artifacts (run_id, node_id, name, kind, path, bytes, sha256)
+           SELECT ?, ?, name, kind, path, bytes, sha256 FROM artifacts WHERE run_id = ? AND node_id = ?`,
+      ).run(runId, nodeId, producer.run_id, producer.node_id);
+      return metrics;
+    });
+  }
+
+  /** The metrics logged by the latest node run that computed the outputs under this cache key. */
+  metricsForCacheKey(key: string): { name: string; value: number; step: number | null }[] {
+    const producer = this.producerOf(key);
+    if (!producer) return [];
+    return this.producerMetrics(producer).map((r) => ({
+      name: r.name,
+      value: metricValue(r.value, r.is_nan),
+      step: r.step,
+    }));
+  }
+
+  recentCacheKeys(runs: number): Set<string> {
+    const keys = prepare(
+      this.db,
+      `SELECT DISTINCT n.cache_key FROM node_runs n JOIN (
+           SELECT id FROM (
+             SELECT id, row_number() OVER (PARTITION BY pipeline ORDER BY started_at DESC) AS k
+             FROM runs WHERE parent_run_id IS NULL
+           ) WHERE k <= ?
+         ) r ON r.id = n.run_id
+         WHERE n.cache_key IS NOT NULL AND n.status IN ('ran', 'cached')`,
+    )
+      .pluck()
+      .all(runs) as string[];
+    return new Set(keys);
   }
 
   getRun(id: string): RunRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RunRow | undefined;
-    return row && toRun(row);
+    const row = prepare(this.db, `SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id = ?`).get(id) as
+      | RunRow
+      | undefined;
+    return row && runsWithTags(this.db, [row])[0];
   }
 
+  pipelineText(id: string): string | null {
+    return (
+      (prepare(
+        this.db,
+        "SELECT t.text FROM runs r JOIN pipeline_texts t ON t.sha256 = r.pipeline_text_sha WHERE r.id = ?",
+      )
+        .pluck()
+        .get(id) as string | undefined) ?? null
+    );
+  }
+
+  resolvedParams(id: string): Record<string, unknown> {
+    const rows = prepare(this.db, "SELECT key, value FROM run_params WHERE run_id = ? ORDER BY key")
+      .raw()
+      .all(id) as [string, string][];
+    return Object.fromEntries(rows.map(([k, v]) => [k, JSON.parse(v)]));
+  }
+
+  /** Pipeline runs (not tuning trials), newest first. */
   listRuns(opts: { pipeline?: string; limit?: number } = {}): RunRecord[] {
-    const rows = opts.pipeline
-      ? this.db
-          .prepare("SELECT * FROM runs WHERE pipeline = ? ORDER BY started_at DESC LIMIT ?")
-          .all(opts.pipeline, opts.limit ?? 100)
-      : this.db.prepare("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?").all(opts.limit ?? 100);
-    return (rows as RunRow[]).map(toRun);
+    const rows = prepare(
+      this.db,
+      `SELECT ${RUN_COLUMNS} FROM runs r
+         WHERE r.parent_run_id IS NULL AND (@pipeline IS NULL OR r.pipeline = @pipeline)
+         ORDER BY r.started_at DESC LIMIT @limit`,
+    ).all({ pipeline: opts.pipeline ?? null, limit: opts.limit ?? 100 }) as RunRow[];
+    return runsWithTags(this.db, rows);
+  }
+
+  searchRuns(query: RunQuery): RunPage {
+    return searchRuns(this.db, query);
+  }
+
+  compareRuns(ids: string[]): RunComparison {
+    return compareRuns(this.db, ids);
+  }
+
+  setTags(id: string, set: Record<string, string>, remove: string[] = []): void {
+    this.write(() => {
+      this.requireRun(id);
+      const del = prepare(this.db, "DELETE FROM run_tags WHERE run_id = ? AND key = ?");
+      for (const k of remove) del.run(id, k);
+      const upsert = prepare(
+        this.db,
+        "INSERT OR REPLACE INTO run_tags (run_id, key, value) VALUES (?, ?, ?)",
+      );
+      for (const [k, v] of Object.entries(set)) upsert.run(id, k, v);
+    });
+  }
+
+  setNote(id: string, note: string | null): void {
+    this.write(() => {
+      this.requireRun(id);
+      prepare(this.db, "UPDATE runs SET note = ? WHERE id = ?").run(note, id);
+    });
   }
 
   nodeRuns(runId: string): NodeRunRecord[] {
     return (
-      this.db.prepare("SELECT * FROM node_runs WHERE run_id = ? ORDER BY seq").all(runId) as NodeRunRow[]
+      prepare(this.db, "SELECT * FROM node_runs WHERE run_id = ? ORDER BY seq").all(runId) as NodeRunRow[]
     ).map(toNodeRun);
   }
 
   metrics(runId: string): MetricRecord[] {
     return (
-      this.db
-        .prepare("SELECT run_id, node_id, name, value, step FROM metrics WHERE run_id = ? ORDER BY rowid")
-        .all(runId) as {
-        run_id: string;
+      prepare(this.db, "SELECT * FROM metrics WHERE run_id = ? ORDER BY rowid").all(runId) as MetricRow[]
+    ).map(toMetric);
+  }
+
+  logs(runId: string): LogRecord[] {
+    return (
+      prepare(
+        this.db,
+        "SELECT run_id, node_id, level, message FROM logs WHERE run_id = ? ORDER BY rowid",
+      ).all(runId) as { run_id: string; node_id: string; level: string; message: string }[]
+    ).map((r) => ({ runId: r.run_id, nodeId: r.node_id, level: r.level, message: r.message }));
+  }
+
+  artifacts(runId: string): ArtifactRecord[] {
+    return (
+      prepare(this.db, "SELECT * FROM artifacts WHERE run_id = ? ORDER BY node_id, name").all(runId) as (Omit<
+        ArtifactRecord,
+        "runId" | "nodeId"
+      > & { run_id: string; node_id: string })[]
+    ).map(({ run_id, node_id, ...a }) => ({ runId: run_id, nodeId: node_id, ...a }));
+  }
+
+  private datasetRows(sql: string, ...args: unknown[]): (DatasetRecord & { nodeId: string })[] {
+    return (
+      prepare(this.db, sql).all(...args) as {
         node_id: string;
-        name: string;
-        value: number;
-        step: number | null;
+        digest: string;
+        source: string;
+        schema: string;
+        rows: number;
+        fingerprint: string;
+        first_seen: string;
       }[]
-    ).map((r) => ({ runId: r.run_id, nodeId: r.node_id, name: r.name, value: r.value, step: r.step }));
+    ).map((r) => ({
+      nodeId: r.node_id,
+      digest: r.digest,
+      source: r.source,
+      schema: JSON.parse(r.schema),
+      rows: r.rows,
+      fingerprint: r.fingerprint,
+      firstSeen: r.first_seen,
+    }));
+  }
+
+  datasets(runId: string): (DatasetRecord & { nodeId: string })[] {
+    return this.datasetRows(
+      `SELECT l.node_id, d.* FROM run_datasets l JOIN datasets d ON d.digest = l.digest
+       WHERE l.run_id = ? ORDER BY l.node_id, d.source`,
+      runId,
+    );
+  }
+
+  upstreamDatasets(runId: string, nodeId: string): DatasetRecord[] {
+    const inputsOf = prepare(
+      this.db,
+      "SELECT inputs FROM node_runs WHERE run_id = ? AND node_id = ? ORDER BY seq DESC LIMIT 1",
+    ).pluck();
+    const seen = new Set<string>([nodeId]);
+    const queue = [nodeId];
+    while (queue.length > 0) {
+      const text = inputsOf.get(runId, queue.shift()!) as string | undefined;
+      if (!text) continue;
+      for (const ref of Object.values(JSON.parse(text) as Record<string, { node?: unknown }>)) {
+        if (typeof ref?.node === "string" && !seen.has(ref.node)) {
+          seen.add(ref.node);
+          queue.push(ref.node);
+        }
+      }
+    }
+    const byDigest = new Map<string, DatasetRecord>();
+    const rows = this.datasetRows(
+      `SELECT l.node_id, d.* FROM run_datasets l JOIN datasets d ON d.digest = l.digest
+       WHERE l.run_id = ? AND l.node_id IN (SELECT value FROM json_each(?)) ORDER BY d.source, d.digest`,
+      runId,
+      JSON.stringify([...seen]),
+    );
+    for (const { nodeId: _node, ...d } of rows) byDigest.set(d.digest, d);
+    return [...byDigest.values()];
   }
 
   lastCompletedNodeRun(pipeline: string, nodeId: string): NodeRunRecord | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT n.* FROM node_runs n JOIN runs r ON r.id = n.run_id
+    const row = prepare(
+      this.db,
+      `SELECT n.* FROM node_runs n JOIN runs r ON r.id = n.run_id
          WHERE r.pipeline = ? AND n.node_id = ? AND n.status IN ('ran', 'cached')
          ORDER BY n.seq DESC LIMIT 1`,
-      )
-      .get(pipeline, nodeId) as NodeRunRow | undefined;
+    ).get(pipeline, nodeId) as NodeRunRow | undefined;
     return row && toNodeRun(row);
   }
 
   close(): void {
+    if (!this.db.open) return;
+    try {
+      // Never wait for another process's lock just to refresh statistics.
+      this.db.pragma("busy_timeout = 0");
+      this.db.pragma("optimize");
+    } catch {
+      // Statistics are an optimization; another process holding the lock is no reason to fail closing.
+    }
     this.db.close();
   }
+}
+
+/** A store in a fresh temporary project folder, for tests; `cleanup()` closes it and removes the folder. */
+export function createTempStore(): { store: SqliteMetadataStore; dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "dagwood-store-"));
+  mkdirSync(join(dir, ".dagwood"), { recursive: true });
+  const store = new SqliteMetadataStore(join(dir, ".dagwood", "metadata.sqlite"), { projectDir: dir });
+  return {
+    store,
+    dir,
+    cleanup: () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

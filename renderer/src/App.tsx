@@ -1,7 +1,8 @@
-/** The editor's frame: top bar, palette, canvas, inspector, bottom panel, status bar. */
+/** The app's frame: top bar, the current view (editor, experiments, models, lineage), status bar. */
 import { ReactFlowProvider } from "@xyflow/react";
-import { useEffect } from "react";
+import { lazy, Suspense, useEffect } from "react";
 import { useShortcuts } from "./actions/useShortcuts";
+import { ExperimentsView } from "./experiments/ExperimentsView";
 import { Canvas } from "./graph/Canvas";
 import { Inspector } from "./inspector/Inspector";
 import { Palette } from "./palette/Palette";
@@ -22,6 +23,11 @@ import { useDocumentTitle } from "./shell/useDocumentTitle";
 import { useMenuCommands } from "./shell/useMenuCommands";
 import { useCatalog } from "./store/catalog";
 import { useEditor } from "./store/editor";
+import { useUi } from "./store/ui";
+
+// The registry and lineage views are not needed for the first paint of the editor.
+const ModelsView = lazy(() => import("./models/ModelsView").then((m) => ({ default: m.ModelsView })));
+const LineageView = lazy(() => import("./lineage/LineageView").then((m) => ({ default: m.LineageView })));
 
 function Center() {
   const unreadable = useEditor((s) => !!s.unreadable);
@@ -38,6 +44,54 @@ function Center() {
       </div>
     );
   return unreadable ? <UnreadableFile /> : <Canvas />;
+}
+
+function Editor() {
+  return (
+    <div className="workspace">
+      <Palette />
+      <main className="center">
+        <ErrorBoundary area="canvas">
+          <Center />
+        </ErrorBoundary>
+        <ErrorBoundary area="bottom panel">
+          <BottomPanel />
+        </ErrorBoundary>
+      </main>
+      <ErrorBoundary area="inspector">
+        <Inspector />
+      </ErrorBoundary>
+    </div>
+  );
+}
+
+function CurrentView() {
+  const view = useUi((s) => s.view);
+  const project = useCatalog((s) => s.project);
+  const loaded = useCatalog((s) => s.loaded);
+  if (view === "editor") return <Editor />;
+  if (loaded && !project)
+    return (
+      <div className="unreadable">
+        <h2>No project is open</h2>
+      </div>
+    );
+  const loading = (
+    <div className="view-loading">
+      <span className="spinner" /> Loading…
+    </div>
+  );
+  return (
+    <div className="view-frame" data-testid={`${view}-frame`}>
+      <ErrorBoundary area={view}>
+        <Suspense fallback={loading}>
+          {view === "experiments" && <ExperimentsView />}
+          {view === "models" && <ModelsView />}
+          {view === "lineage" && <LineageView />}
+        </Suspense>
+      </ErrorBoundary>
+    </div>
+  );
 }
 
 export function App() {
@@ -57,20 +111,7 @@ export function App() {
     <ReactFlowProvider>
       <div className="app">
         <TopBar />
-        <div className="workspace">
-          <Palette />
-          <main className="center">
-            <ErrorBoundary area="canvas">
-              <Center />
-            </ErrorBoundary>
-            <ErrorBoundary area="bottom panel">
-              <BottomPanel />
-            </ErrorBoundary>
-          </main>
-          <ErrorBoundary area="inspector">
-            <Inspector />
-          </ErrorBoundary>
-        </div>
+        <CurrentView />
         <StatusBar />
       </div>
       <CommandPalette />

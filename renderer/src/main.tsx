@@ -2,6 +2,7 @@ import "@xyflow/react/dist/style.css";
 import "./styles/base.css";
 import "./styles/canvas.css";
 import "./styles/panels.css";
+import "./styles/views.css";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";

@@ -1,4 +1,5 @@
 import { useEffect } from "react";
+import { useUi } from "../store/ui";
 import { actions, performAction } from "./index";
 import { matchesShortcut } from "./shortcuts";
 
@@ -15,9 +16,11 @@ export function useShortcuts(): void {
     const onKey = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.isComposing) return;
       // Selected text (a log line, a cell) is copied as text, not as nodes.
-      const inField = typingIn(e.target) || !!window.getSelection()?.toString();
+      // Outside the editor (Experiments, Models, Lineage) there is no canvas for Delete or Undo to act on.
+      const onCanvas =
+        !typingIn(e.target) && !window.getSelection()?.toString() && useUi.getState().view === "editor";
       const action = actions.find(
-        (a) => (a.global || !inField) && a.shortcuts?.some((s) => matchesShortcut(s, e)),
+        (a) => (a.global || onCanvas) && a.shortcuts?.some((s) => matchesShortcut(s, e)),
       );
       if (!action) return;
       e.preventDefault();

@@ -31,3 +31,17 @@ export function useApi<T>(call: () => Promise<T>, key: string): Loaded<T> {
   }, [key]);
   return state;
 }
+
+/**
+ * Like useApi, but while a new answer loads it keeps showing the last one,
+ * so a refresh after an edit does not blank the view.
+ */
+export function useApiKeepingLast<T>(call: () => Promise<T>, key: string): Loaded<T> {
+  const loaded = useApi(call, key);
+  const [last, setLast] = useState<T | null>(null);
+  useEffect(() => {
+    if (loaded.status === "ok") setLast(loaded.value);
+  }, [loaded]);
+  if (loaded.status === "loading" && last !== null) return { status: "ok", value: last };
+  return loaded;
+}

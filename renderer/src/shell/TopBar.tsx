@@ -6,9 +6,29 @@ import { selectDirty, useEditor } from "../store/editor";
 import { useRun } from "../store/run";
 import { useUi } from "../store/ui";
 import { ActionButton } from "./ActionButton";
+import { ViewTabs } from "./ViewTabs";
+
+/** The views; in the editor, also the project, pipeline, file and run controls. */
+export function TopBar() {
+  const project = useCatalog((s) => s.project);
+  const view = useUi((s) => s.view);
+  return (
+    <header className="top-bar">
+      <div className="brand">
+        <span className="logo">◆</span> Dagwood
+      </div>
+      <ViewTabs />
+      {view === "editor" ? (
+        <EditorControls />
+      ) : (
+        <span className="project-name">{project?.name ?? "no project"}</span>
+      )}
+    </header>
+  );
+}
 
 /** Project, pipeline, file and run controls. */
-export function TopBar() {
+function EditorControls() {
   const project = useCatalog((s) => s.project);
   // What the buttons' enabled states depend on; the values themselves are read by the actions.
   const { path, dirty } = useEditor(
@@ -24,10 +44,7 @@ export function TopBar() {
   useRun(useShallow((s) => ({ status: s.status, runId: s.runId })));
   const pipelines = project?.pipelines ?? [];
   return (
-    <header className="top-bar">
-      <div className="brand">
-        <span className="logo">◆</span> Dagwood
-      </div>
+    <>
       <span className="project-name" title={project?.dir}>
         {project?.name ?? "no project"}
       </span>
@@ -90,6 +107,6 @@ export function TopBar() {
           ⌘ Commands <kbd>{formatShortcut("Mod+K")}</kbd>
         </button>
       </div>
-    </header>
+    </>
   );
 }

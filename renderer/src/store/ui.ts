@@ -3,8 +3,19 @@ import { create } from "zustand";
 import type { Position } from "./types";
 
 export type BottomTab = "problems" | "log" | "data";
+/** The app's main views, switched in the top bar. */
+export type View = "editor" | "experiments" | "models" | "lineage";
+export const VIEWS: readonly View[] = ["editor", "experiments", "models", "lineage"];
+
+/** `?view=models` in the URL opens that view first (links, tests, screenshots). */
+function initialView(): View {
+  const asked =
+    typeof window === "undefined" ? null : new URLSearchParams(window.location.search).get("view");
+  return VIEWS.find((v) => v === asked) ?? "editor";
+}
 
 interface UiState {
+  view: View;
   bottomTab: BottomTab;
   bottomOpen: boolean;
   /** Height of the open bottom panel, in pixels (dragged by its top edge). */
@@ -17,6 +28,7 @@ interface UiState {
   quickAdd: { screen: Position; flow: Position } | null;
   /** The output port the data drawer shows, for the selected node. */
   dataPort: string | null;
+  setView(view: View): void;
   showTab(tab: BottomTab): void;
   toggleBottom(): void;
   setBottomHeight(height: number): void;
@@ -28,6 +40,7 @@ interface UiState {
 }
 
 export const useUi = create<UiState>()((set) => ({
+  view: initialView(),
   bottomTab: "problems",
   bottomOpen: true,
   bottomHeight: 300,
@@ -36,6 +49,14 @@ export const useUi = create<UiState>()((set) => ({
   pathDialog: null,
   quickAdd: null,
   dataPort: null,
+  setView(view) {
+    set({ view });
+    // Kept in the URL, so a reload comes back to the same view.
+    const url = new URL(window.location.href);
+    if (view === "editor") url.searchParams.delete("view");
+    else url.searchParams.set("view", view);
+    window.history.replaceState(window.history.state, "", url);
+  },
   showTab: (bottomTab) => set({ bottomTab, bottomOpen: true }),
   toggleBottom: () => set((s) => ({ bottomOpen: !s.bottomOpen })),
   setBottomHeight: (bottomHeight) => set({ bottomHeight }),

@@ -1,0 +1,199 @@
+/**
+ * The Api's tracking and registry methods: run search and comparison, tags
+ * and notes, registered models, aliases, the audit log, lineage and export.
+ * They need only the project folder and its metadata store, so the CLI can
+ * serve them without opening the DuckDB workspace (and while a run holds it).
+ */
+
+import { currentUser } from "../engine/environment";
+import { type ModelVersion, type RegisteredModel, RegistryError, type RunRecord } from "../store/types";
+import type { TrackingContext } from "../tracking/export";
+import { type ExportedFolder, exportModelVersion, exportRun, TrackingError } from "../tracking/export";
+import { lineageGraph } from "../tracking/lineage";
+import { ApiError, type ApiResults, type parseApiArgs } from "./api";
+
+export const TRACKING_METHODS = [
+  "getRun",
+  "searchRuns",
+  "compareRuns",
+  "setRunTags",
+  "setRunNote",
+  "listModels",
+  "getModel",
+  "getModelVersion",
+  "updateModel",
+  "setAlias",
+  "removeAlias",
+  "archiveVersion",
+  "auditLog",
+  "lineageGraph",
+  "exportRun",
+  "exportModelVersion",
+] as const;
+export type TrackingMethod = (typeof TRACKING_METHODS)[number];
+
+export type TrackingHandlers = {
+  [M in TrackingMethod]: (args: ReturnType<typeof parseApiArgs<M>>) => Promise<ApiResults[M]>;
+};
+
+const STATUS = { "not-found": 404, invalid: 400, conflict: 409, forbidden: 403 } as const;
+
+/** Registry and tracking errors as the Api reports them; anything else passes through unchanged. */
+export function toApiError(e: unknown): unknown {
+  if (e instanceof RegistryError) return new ApiError(STATUS[e.code], e.message);
+  if (e instanceof TrackingError) return new ApiError(STATUS[e.code], e.message);
+  return e;
+}
+
+const exported = (r: ExportedFolder) => ({ dir: r.dir, files: r.files });
+
+/** The handlers over whatever project `context()` returns at each call (it throws when none is open). */
+export function createTrackingHandlers(context: () => TrackingContext): TrackingHandlers {
+  const requireRun = (runId: string): RunRecord => {
+    const run = context().metadata.getRun(runId);
+    if (!run)
+      throw new ApiError(404, `No run ${runId} in this project. \`dagwood runs list\` shows its runs.`);
+    return run;
+  };
+
+  const requireModel = (name: string): RegisteredModel => {
+    const model = context().metadata.registry.getModel(name);
+    if (!model) throw new ApiError(404, `No registered model "${name}". \`dagwood models list\` shows them.`);
+    return model;
+  };
+
+  const requireVersion = (name: string, ref: number | string): ModelVersion => {
+    const model = requireModel(name);
+    const v = context().metadata.registry.getVersion(name, ref);
+    if (v) return v;
+    if (typeof ref === "string") {
+      const known = Object.keys(model.aliases).sort();
+      throw new ApiError(
+        404,
+        `Model "${name}" has no alias "${ref}"${known.length ? ` (its aliases: ${known.join(", ")})` : " (it has no aliases yet)"}.`,
+      );
+    }
+    throw new ApiError(
+      404,
+      `Model "${name}" has no version ${ref}${model.latestVersion ? ` (its latest is v${model.latestVersion})` : ""}.`,
+    );
+  };
+
+  return {
+    async getRun({ runId }) {
+      const { metadata } = context();
+      const run = requireRun(runId);
+      const trials =
+        run.kind === "pipeline"
+          ? metadata.searchRuns({
+              parentRunId: runId,
+              includeChildren: true,
+              limit: 1000,
+              orderBy: { field: "startedAt" },
+            }).runs
+          : [];
+      return {
+        run,
+        nodes: metadata.nodeRuns(runId),
+        metrics: metadata.metrics(runId),
+        logs: metadata.logs(runId),
+        artifacts: metadata.artifacts(runId),
+        datasets: metadata.datasets(runId),
+        resolvedParams: metadata.resolvedParams(runId),
+        trials,
+        pipelineText: metadata.pipelineText(runId),
+      };
+    },
+    async searchRuns(query) {
+      if ((query.orderBy?.field === "metric" || query.orderBy?.field === "param") && !query.orderBy.key)
+        throw new ApiError(
+          400,
+          `Sorting by a ${query.orderBy.field} needs its key, e.g. "evaluate.accuracy"`,
+        );
+      return context().metadata.searchRuns(query);
+    },
+    async compareRuns({ runIds }) {
+      const { metadata } = context();
+      const ids = [...new Set(runIds)];
+      const missing = ids.filter((id) => !metadata.getRun(id));
+      if (missing.length)
+        throw new ApiError(
+          404,
+          `No run ${missing.join(", ")} in this project. \`dagwood runs list\` shows its runs.`,
+        );
+      const comparison = metadata.compareRuns(ids);
+      const newest = [...comparison.runs].sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0];
+      let pipeline: Record<string, unknown> | null = null;
+      const text = newest ? metadata.pipelineText(newest.id) : null;
+      if (text) {
+        try {
+          const doc = JSON.parse(text);
+          if (doc && typeof doc === "object" && !Array.isArray(doc)) pipeline = doc;
+        } catch {
+          // an unreadable recorded pipeline: the comparison stands without its graph
+        }
+      }
+      return { ...comparison, pipeline };
+    },
+    async setRunTags({ runId, set, remove }) {
+      requireRun(runId);
+      context().metadata.setTags(runId, set, remove);
+      return requireRun(runId);
+    },
+    async setRunNote({ runId, note }) {
+      requireRun(runId);
+      context().metadata.setNote(runId, note?.trim() ? note : null);
+      return requireRun(runId);
+    },
+    async listModels({ search }) {
+      return context().metadata.registry.listModels({ search });
+    },
+    async getModel({ name }) {
+      const { registry } = context().metadata;
+      const model = requireModel(name);
+      const versions = registry.listVersions(name).sort((a, b) => b.version - a.version);
+      return { model, versions, audit: registry.audit({ model: name, limit: 1000 }) };
+    },
+    async getModelVersion({ name, ref }) {
+      return requireVersion(name, ref);
+    },
+    async updateModel({ name, description, owner, tags }) {
+      requireModel(name);
+      return context().metadata.registry.upsertModel(name, { description, owner, tags }, currentUser());
+    },
+    async setAlias({ name, alias, version }) {
+      const v = requireVersion(name, version);
+      if (v.status === "archived")
+        throw new ApiError(
+          409,
+          `${name} v${version} is archived; an alias can point only at a ready version.`,
+        );
+      return context().metadata.registry.setAlias(name, alias, version, currentUser());
+    },
+    async removeAlias({ name, alias }) {
+      const model = requireModel(name);
+      if (!Object.hasOwn(model.aliases, alias))
+        throw new ApiError(404, `Model "${name}" has no alias "${alias}".`);
+      return context().metadata.registry.removeAlias(name, alias, currentUser());
+    },
+    async archiveVersion({ name, version }) {
+      const v = requireVersion(name, version);
+      if (v.status === "archived") throw new ApiError(409, `${name} v${version} is already archived.`);
+      return context().metadata.registry.archiveVersion(name, version, currentUser());
+    },
+    async auditLog({ model, limit }) {
+      if (model !== undefined) requireModel(model);
+      return context().metadata.registry.audit({ model, limit });
+    },
+    async lineageGraph({ model }) {
+      return lineageGraph(context().metadata, { model });
+    },
+    async exportRun({ runId, dir }) {
+      return exported(await exportRun(context(), runId, dir));
+    },
+    async exportModelVersion({ name, ref, dir }) {
+      requireVersion(name, ref);
+      return exported(await exportModelVersion(context(), name, ref, dir));
+    },
+  };
+}

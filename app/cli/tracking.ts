@@ -1,0 +1,698 @@
+/**
+ * `dagwood runs list|show|compare|export` and `dagwood models
+ * list|show|alias|export`: the Api's tracking methods over the project's
+ * metadata store. They open only the store (not the DuckDB workspace), so
+ * they work while a run is in progress in the same project.
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ApiError, type ApiMethod, type ApiResults, parseApiArgs } from "../api/api";
+import { createTrackingHandlers, type TrackingMethod, toApiError } from "../api/tracking";
+import {
+  type AuditEntry,
+  MODEL_NAME,
+  type ModelVersion,
+  type RunCondition,
+  type RunListItem,
+  type RunQuery,
+  type RunRecord,
+  type RunStatus,
+} from "../store/types";
+import { EXIT, type Io, parse, UsageError } from "./args";
+import { formatMs, formatTime, formatValue, renderTable, toJson } from "./format";
+
+const STATUSES: RunStatus[] = ["running", "succeeded", "failed", "canceled", "interrupted"];
+const RUN_FIELDS = new Set(["startedAt", "duration", "status", "pipeline"]);
+/** How many metric columns `runs list` shows besides the ones a filter or sort names. */
+const LIST_METRICS = 4;
+
+type Call = <M extends TrackingMethod>(method: M, args: unknown) => Promise<ApiResults[M]>;
+
+/** Opens the project's metadata store (never creating one) and runs `fn` with the Api's tracking methods. */
+async function withTracking(
+  io: Io,
+  projectOpt: unknown,
+  fn: (call: Call) => Promise<number>,
+): Promise<number> {
+  const { findProjectDir } = await import("../project/project");
+  const dir = projectOpt ? resolve(projectOpt as string) : findProjectDir(join(process.cwd(), "_"));
+  const db = join(dir, ".dagwood", "metadata.sqlite");
+  if (!existsSync(db)) {
+    io.stderr.write(
+      `No Dagwood runs in ${dir}: run a pipeline there first (dagwood run <pipeline>), or pass --project DIR.\n`,
+    );
+    return EXIT.failed;
+  }
+  const { SqliteMetadataStore } = await import("../store/metadata");
+  let metadata: InstanceType<typeof SqliteMetadataStore>;
+  try {
+    metadata = new SqliteMetadataStore(db, { projectDir: dir });
+  } catch (e) {
+    io.stderr.write(`Cannot open ${db}: ${(e as Error).message}\n`);
+    return EXIT.failed;
+  }
+  const handlers = createTrackingHandlers(() => ({ dir, metadata }));
+  const call: Call = async (method, args) => {
+    const parsed = parseApiArgs(method as ApiMethod, args);
+    try {
+      return await (handlers[method] as (a: unknown) => Promise<never>)(parsed);
+    } catch (e) {
+      throw toApiError(e);
+    }
+  };
+  try {
+    return await fn(call);
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    if (e.status === 400) throw new UsageError(e.message);
+    io.stderr.write(`${e.message}\n`);
+    return EXIT.failed;
+  } finally {
+    metadata.close();
+  }
+}
+
+// ------------------------------------------------------------------ runs
+
+/** Parses `key<op>value`; the key's prefix (metric:, param:, tag:) or the known metric keys decide the field. */
+export function parseCondition(text: string, metricKeys: readonly string[]): RunCondition {
+  const m = /^(?:(metric|param|tag):)?([^<>=!~]+?)\s*(==|>=|<=|!=|=|<|>|~)\s*(.*)$/s.exec(text.trim());
+  if (!m?.[4])
+    throw new UsageError(
+      `--where "${text}": write key, operator and value, e.g. 'train.maxDepth=6', 'evaluate.accuracy>0.9', 'tag:owner~ana' (operators = != < <= > >= ~)`,
+    );
+  const key = m[2]!.trim();
+  const op = (m[3] === "==" ? "=" : m[3] === "~" ? "contains" : m[3]) as RunCondition["op"];
+  const raw = m[4].trim().replace(/^(['"])(.*)\1$/s, "$2");
+  const field =
+    (m[1] as RunCondition["field"] | undefined) ?? (metricKeys.includes(key) ? "metric" : "param");
+  if (field === "tag") return { field, key, op, value: raw };
+  if (field === "metric") {
+    const value = Number(raw);
+    if (op === "contains" || raw === "" || Number.isNaN(value))
+      throw new UsageError(
+        `--where "${text}": ${key} is a metric; compare it with a number (= != < <= > >=)`,
+      );
+    return { field, key, op, value };
+  }
+  const value =
+    raw === "true"
+      ? true
+      : raw === "false"
+        ? false
+        : raw !== "" && Number.isFinite(Number(raw))
+          ? Number(raw)
+          : raw;
+  return { field, key, op, value };
+}
+
+/** Parses `--sort [-]key`: a run field, else a metric when such a metric exists, else a param. */
+export function parseSort(text: string, metricKeys: readonly string[]): NonNullable<RunQuery["orderBy"]> {
+  const desc = text.startsWith("-");
+  const spec = text.replace(/^[-+]/, "");
+  if (!spec)
+    throw new UsageError(
+      `--sort "${text}": name a metric, a param or one of startedAt, duration, status, pipeline`,
+    );
+  if (RUN_FIELDS.has(spec)) return { field: spec as "startedAt", desc };
+  const m = /^(metric|param):(.+)$/.exec(spec);
+  if (m) return { field: m[1] as "metric" | "param", key: m[2]!, desc };
+  return { field: metricKeys.includes(spec) ? "metric" : "param", key: spec, desc };
+}
+
+function parseCount(name: string, text: unknown, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} takes a whole number ${min}..${max}, got "${text}"`);
+  return n;
+}
+
+function runDuration(r: RunRecord): string {
+  return r.durationMs === null ? "—" : formatMs(r.durationMs);
+}
+
+/** `--sort -metric` reads naturally, but parseArgs takes "-metric" for an option: join it as `--sort=-metric`. */
+function joinSortValue(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (args[i] === "--sort" && next !== undefined && /^-[^-]/.test(next)) {
+      out.push(`--sort=${next}`);
+      i++;
+    } else out.push(args[i]!);
+  }
+  return out;
+}
+
+async function runsList(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(joinSortValue(args), {
+    project: { type: "string" },
+    pipeline: { type: "string" },
+    status: { type: "string", multiple: true },
+    where: { type: "string", multiple: true },
+    sort: { type: "string" },
+    limit: { type: "string" },
+    offset: { type: "string" },
+    json: { type: "boolean" },
+  });
+  if (positionals.length)
+    throw new UsageError("runs list takes no positional arguments (filter with --where)");
+  const status = ((values.status as string[] | undefined) ?? []).flatMap((s) => s.split(","));
+  for (const s of status)
+    if (!STATUSES.includes(s as RunStatus))
+      throw new UsageError(`--status "${s}": one of ${STATUSES.join(", ")}`);
+  const limit = parseCount("limit", values.limit, 1, 1000) ?? 20;
+  const offset = parseCount("offset", values.offset, 0, Number.MAX_SAFE_INTEGER) ?? 0;
+  return withTracking(io, values.project, async (call) => {
+    const base = {
+      pipeline: values.pipeline as string | undefined,
+      status: status.length ? status : undefined,
+    };
+    // The keys that exist decide whether a bare key in --where or --sort is a metric or a param.
+    const keys = await call("searchRuns", { ...base, limit: 1, metricKeys: [] });
+    const where = ((values.where as string[] | undefined) ?? []).map((w) =>
+      parseCondition(w, keys.metricKeys),
+    );
+    const orderBy = values.sort ? parseSort(values.sort as string, keys.metricKeys) : undefined;
+    const named = [...where.map((w) => ({ field: w.field, key: w.key })), ...(orderBy?.key ? [orderBy] : [])];
+    const paramColumns = [...new Set(named.filter((n) => n.field === "param").map((n) => n.key!))];
+    const metricColumns = [...new Set(named.filter((n) => n.field === "metric").map((n) => n.key!))];
+    const metricCount = Math.max(LIST_METRICS, metricColumns.length);
+    for (const k of keys.metricKeys) {
+      if (metricColumns.length >= metricCount) break;
+      if (!metricColumns.includes(k)) metricColumns.push(k);
+    }
+    const page = await call("searchRuns", {
+      ...base,
+      where,
+      orderBy,
+      limit,
+      offset,
+      paramKeys: paramColumns,
+    });
+    if (values.json) {
+      io.stdout.write(toJson(page));
+      return EXIT.ok;
+    }
+    if (!page.runs.length) {
+      io.stdout.write(
+        page.total ? `No runs at offset ${offset} (${page.total} match).\n` : "No runs match.\n",
+      );
+      return EXIT.ok;
+    }
+    const header = ["id", "pipeline", "status", "started", "duration", ...paramColumns, ...metricColumns];
+    const rows = page.runs.map((r: RunListItem) => [
+      r.id,
+      r.pipeline,
+      r.status,
+      formatTime(r.startedAt),
+      runDuration(r),
+      ...paramColumns.map((k) => formatValue(r.resolvedParams[k])),
+      ...metricColumns.map((k) => formatValue(r.metrics[k])),
+    ]);
+    const numeric = new Set(header.map((_, i) => i).filter((i) => i >= 4));
+    io.stdout.write(`${renderTable(header, rows, numeric)}\n`);
+    const last = offset + page.runs.length;
+    const more = last < page.total ? ` — --offset ${last} for the next page` : "";
+    io.stdout.write(`\n${offset + 1}–${last} of ${page.total} run${page.total === 1 ? "" : "s"}${more}\n`);
+    return EXIT.ok;
+  });
+}
+
+function environmentLine(env: RunRecord["environment"]): string {
+  const parts = [
+    env.dagwood && `dagwood ${env.dagwood}`,
+    env.node && `node ${env.node}`,
+    env.os,
+    env.duckdb && `duckdb ${env.duckdb}`,
+    env.tfjsBackend && `tfjs ${env.tfjsBackend}`,
+    env.gitCommit && `git ${String(env.gitCommit).slice(0, 10)}${env.gitDirty ? " (dirty)" : ""}`,
+  ];
+  return parts.filter(Boolean).join(" · ") || "—";
+}
+
+async function runsShow(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { project: { type: "string" }, json: { type: "boolean" } });
+  if (positionals.length !== 1) throw new UsageError("runs show takes exactly one run id");
+  return withTracking(io, values.project, async (call) => {
+    const d = await call("getRun", { runId: positionals[0] });
+    if (values.json) {
+      io.stdout.write(toJson(d));
+      return EXIT.ok;
+    }
+    const r = d.run;
+    const out: string[] = [
+      `Run ${r.id}  ${r.pipeline}  ${r.status}${r.kind === "trial" ? ` (trial of ${r.parentRunId})` : ""}`,
+    ];
+    out.push(
+      `  started   ${formatTime(r.startedAt)} UTC${r.user ? ` by ${r.user}` : ""}, took ${runDuration(r)}`,
+    );
+    if (r.pipelinePath || r.pipelineHash)
+      out.push(
+        `  pipeline  ${r.pipelinePath ?? "(not from a file)"}${r.pipelineHash ? `  sha256 ${r.pipelineHash.slice(0, 12)}` : ""}`,
+      );
+    out.push(`  env       ${environmentLine(r.environment)}`);
+    if (Object.keys(r.tags).length)
+      out.push(
+        `  tags      ${Object.entries(r.tags)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(", ")}`,
+      );
+    if (r.note) out.push(`  note      ${r.note}`);
+    if (r.error) out.push(`  error     ${r.error}`);
+    if (d.nodes.length) {
+      out.push("", "Nodes");
+      out.push(
+        indent(
+          renderTable(
+            ["node", "block", "status", "time"],
+            d.nodes.map((n) => [n.nodeId, n.block, n.status, n.status === "skipped" ? "" : formatMs(n.ms)]),
+            new Set([3]),
+          ),
+        ),
+      );
+    }
+    const params = Object.entries(d.resolvedParams).sort(([a], [b]) => a.localeCompare(b));
+    if (params.length) {
+      out.push("", `Params (${params.length})`);
+      out.push(
+        indent(
+          renderTable(
+            ["param", "value"],
+            params.map(([k, v]) => [k, formatValue(v)]),
+          ),
+        ),
+      );
+    }
+    const curves = new Map<string, { steps: number; min: number; last: number; lastStep: number }>();
+    const finals = new Map<string, number>();
+    for (const m of d.metrics) {
+      const key = `${m.nodeId}.${m.name}`;
+      if (m.step === null) {
+        finals.set(key, m.value);
+        continue;
+      }
+      const c = curves.get(key) ?? { steps: 0, min: Number.POSITIVE_INFINITY, last: m.value, lastStep: -1 };
+      c.steps++;
+      c.min = Math.min(c.min, m.value);
+      if (m.step >= c.lastStep) Object.assign(c, { last: m.value, lastStep: m.step });
+      curves.set(key, c);
+    }
+    if (finals.size || curves.size) {
+      out.push("", "Metrics");
+      const rows = [
+        ...[...finals].map(([k, v]) => [k, formatValue(v), ""]),
+        ...[...curves].map(([k, c]) => [
+          k,
+          formatValue(c.last),
+          `curve: ${c.steps} steps, min ${formatValue(c.min)}`,
+        ]),
+      ].sort((a, b) => a[0]!.localeCompare(b[0]!));
+      out.push(indent(renderTable(["metric", "value", ""], rows, new Set([1]))));
+    }
+    if (d.datasets.length) {
+      out.push("", "Datasets");
+      out.push(
+        indent(
+          renderTable(
+            ["node", "source", "sha256", "rows"],
+            d.datasets.map((x) => [x.nodeId, x.source, x.digest.slice(0, 16), String(x.rows)]),
+            new Set([3]),
+          ),
+        ),
+      );
+    }
+    if (d.artifacts.length) {
+      out.push("", "Artifacts");
+      out.push(
+        indent(
+          renderTable(
+            ["node", "name", "kind", "bytes", "path"],
+            d.artifacts.map((a) => [a.nodeId, a.name, a.kind, String(a.bytes), a.path]),
+            new Set([3]),
+          ),
+        ),
+      );
+    }
+    if (d.trials.length) out.push("", `Trials: ${d.trials.length} (runs show --json lists them)`);
+    io.stdout.write(`${out.join("\n")}\n`);
+    return EXIT.ok;
+  });
+}
+
+const indent = (text: string) => text.replace(/^/gm, "  ");
+
+async function runsCompare(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    all: { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  if (positionals.length < 2) throw new UsageError("runs compare takes two or more run ids");
+  return withTracking(io, values.project, async (call) => {
+    const c = await call("compareRuns", { runIds: positionals });
+    if (values.json) {
+      io.stdout.write(toJson(c));
+      return EXIT.ok;
+    }
+    io.stdout.write(`${renderComparison(c, Boolean(values.all))}\n`);
+    return EXIT.ok;
+  });
+}
+
+/** A comparison as text: the runs, params that differ (the rest counted unless `all`), metrics, curves. */
+export function renderComparison(c: ApiResults["compareRuns"], all: boolean): string {
+  const ids = c.runs.map((r) => r.id);
+  const out: string[] = [];
+  out.push(
+    renderTable(
+      ["", ...ids],
+      [
+        ["pipeline", ...c.runs.map((r) => r.pipeline)],
+        ["status", ...c.runs.map((r) => r.status)],
+        ["started", ...c.runs.map((r) => formatTime(r.startedAt))],
+        ["duration", ...c.runs.map(runDuration)],
+      ],
+    ),
+  );
+  const differing = c.params.filter((p) => p.differs);
+  const shown = all ? c.params : differing;
+  out.push(
+    "",
+    all
+      ? `Params (${c.params.length}, ${differing.length} differ)`
+      : `Params that differ (${differing.length})`,
+  );
+  if (shown.length)
+    out.push(
+      indent(
+        renderTable(
+          ["param", ...ids],
+          shown.map((p) => [`${p.differs && all ? "* " : ""}${p.key}`, ...p.values.map(formatValue)]),
+        ),
+      ),
+    );
+  const folded = c.params.length - shown.length;
+  if (folded) out.push(`  (${folded} equal param${folded === 1 ? "" : "s"} not shown; --all lists them)`);
+  if (c.metrics.length) {
+    out.push("", "Metrics");
+    const numeric = new Set(ids.map((_, i) => i + 1));
+    out.push(
+      indent(
+        renderTable(
+          ["metric", ...ids],
+          c.metrics.map((m) => [m.key, ...m.values.map(formatValue)]),
+          numeric,
+        ),
+      ),
+    );
+  }
+  if (c.curves.length) {
+    out.push("", "Curves (first → last, min)");
+    const rows = c.curves.map((curve) => [
+      curve.key,
+      ...ids.map((id) => {
+        const pts = curve.series.find((s) => s.runId === id)?.points ?? [];
+        if (!pts.length) return "—";
+        const min = Math.min(...pts.map((p) => p[1]));
+        return `${formatValue(pts[0]![1])} → ${formatValue(pts.at(-1)![1])}, min ${formatValue(min)}`;
+      }),
+    ]);
+    out.push(indent(renderTable(["curve", ...ids], rows)));
+  }
+  return out.join("\n");
+}
+
+function printExport(io: Io, what: string, r: { dir: string; files: string[] }) {
+  io.stdout.write(`Exported ${what} to ${r.dir}/\n${r.files.map((f) => `  ${f}`).join("\n")}\n`);
+}
+
+async function runsExport(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { project: { type: "string" }, out: { type: "string" } });
+  if (positionals.length !== 1) throw new UsageError("runs export takes exactly one run id");
+  return withTracking(io, values.project, async (call) => {
+    const r = await call("exportRun", {
+      runId: positionals[0],
+      dir: values.out ? resolve(values.out as string) : undefined,
+    });
+    printExport(io, `run ${positionals[0]}`, r);
+    return EXIT.ok;
+  });
+}
+
+// ------------------------------------------------------------------ models
+
+/** `name`, `name@alias` or `name:version`. */
+export function parseModelRef(text: string): { name: string; ref?: number | string } {
+  const m = /^([^@:]+)(?:@([^@:]+)|:(\d+))?$/.exec(text);
+  if (!m || !MODEL_NAME.test(m[1]!))
+    throw new UsageError(
+      `"${text}" is not a model reference: write name, name@alias or name:version (e.g. penguins@champion, penguins:3)`,
+    );
+  if (m[3] !== undefined) {
+    const version = Number(m[3]);
+    if (version < 1) throw new UsageError(`"${text}": versions start at 1`);
+    return { name: m[1]!, ref: version };
+  }
+  return m[2] !== undefined ? { name: m[1]!, ref: m[2] } : { name: m[1]! };
+}
+
+/** One audit entry in words: "champion v3 → v4", "created v2 from run …". */
+export function describeAudit(e: AuditEntry): string {
+  const d = e.details;
+  const v = (x: unknown) => (typeof x === "number" ? `v${x}` : String(x));
+  switch (e.action) {
+    case "alias.set":
+      return `set alias ${d.alias} → ${v(d.to ?? e.version)}`;
+    case "alias.moved":
+      return `moved alias ${d.alias} ${v(d.from)} → ${v(d.to ?? e.version)}`;
+    case "alias.removed":
+      return `removed alias ${d.alias}${d.from !== undefined || e.version !== null ? ` (was ${v(d.from ?? e.version)})` : ""}`;
+    case "version.created":
+      return `registered v${e.version}${d.runId ? ` from run ${d.runId}` : ""}`;
+    case "version.archived":
+      return `archived v${e.version}`;
+    case "model.created":
+      return "created the model";
+    case "model.updated":
+      return "updated the model";
+    default: {
+      const target = typeof d.target === "string" ? ` to ${d.target}` : "";
+      return `${e.action.replace("deployment.", "deployment ")} v${e.version ?? "?"}${target}`;
+    }
+  }
+}
+
+const auditTable = (entries: AuditEntry[]) =>
+  renderTable(
+    ["when", "who", "what"],
+    entries.map((e) => [formatTime(e.at), e.actor ?? "—", describeAudit(e)]),
+  );
+
+const topMetrics = (metrics: Record<string, number>, n = 3) =>
+  Object.entries(metrics)
+    .slice(0, n)
+    .map(([k, x]) => `${k}=${formatValue(x)}`)
+    .join(" ");
+
+async function modelsList(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { project: { type: "string" }, json: { type: "boolean" } });
+  if (positionals.length) throw new UsageError("models list takes no positional arguments");
+  return withTracking(io, values.project, async (call) => {
+    const models = await call("listModels", {});
+    if (values.json) {
+      io.stdout.write(toJson(models));
+      return EXIT.ok;
+    }
+    if (!models.length) {
+      io.stdout.write("No registered models yet: a pipeline's register block adds them.\n");
+      return EXIT.ok;
+    }
+    const rows = models.map((m) => [
+      m.name,
+      String(m.versions),
+      m.latestVersion === null ? "—" : `v${m.latestVersion}`,
+      Object.entries(m.aliases)
+        .map(([a, x]) => `${a}→v${x}`)
+        .join(", ") || "—",
+      formatTime(m.updatedAt),
+      m.description.length > 50 ? `${m.description.slice(0, 49)}…` : m.description,
+    ]);
+    io.stdout.write(
+      `${renderTable(["model", "versions", "latest", "aliases", "updated", "description"], rows, new Set([1]))}\n`,
+    );
+    return EXIT.ok;
+  });
+}
+
+function versionText(v: ModelVersion, audit: AuditEntry[]): string {
+  const out = [
+    `${v.name} v${v.version} (${v.status})${v.aliases.length ? `  aliases: ${v.aliases.join(", ")}` : ""}`,
+  ];
+  if (v.description) out.push(`  ${v.description}`);
+  out.push(`  created   ${formatTime(v.createdAt)} UTC${v.createdBy ? ` by ${v.createdBy}` : ""}`);
+  out.push(`  model     ${v.estimator}, ${v.task}, from node ${v.nodeId} of run ${v.runId}`);
+  if (Object.keys(v.metrics).length)
+    out.push(
+      `  metrics   ${Object.entries(v.metrics)
+        .map(([k, x]) => `${k}=${formatValue(x)}`)
+        .join(" ")}`,
+    );
+  if (v.parity)
+    out.push(
+      `  parity    ${v.parity.rows} rows, max |Δ| ${formatValue(v.parity.maxAbsDiff)}, labels agree ${formatValue(v.parity.labelAgreement)}`,
+    );
+  out.push(`  files     ${v.onnxPath}`, `            ${v.nativePath}`);
+  const l = v.lineage;
+  out.push("", "Lineage");
+  out.push(
+    `  pipeline  ${l.run.pipeline}${l.run.pipelinePath ? ` (${l.run.pipelinePath})` : ""}${l.run.pipelineHash ? `  sha256 ${l.run.pipelineHash}` : ""}`,
+  );
+  out.push(
+    `  run       ${l.run.id}, ${formatTime(l.run.startedAt)} UTC${l.run.user ? ` by ${l.run.user}` : ""}`,
+  );
+  for (const d of l.datasets) out.push(`  dataset   ${d.source}  sha256 ${d.digest}  ${d.rows} rows`);
+  if (!l.datasets.length) out.push("  dataset   (none recorded)");
+  const params = Object.entries(l.params).sort(([a], [b]) => a.localeCompare(b));
+  if (params.length) out.push(`  params    ${params.map(([k, x]) => `${k}=${formatValue(x)}`).join(" ")}`);
+  const mine = audit.filter((e) => e.version === v.version);
+  if (mine.length) out.push("", "History", indent(auditTable(mine)));
+  return out.join("\n");
+}
+
+async function modelsShow(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { project: { type: "string" }, json: { type: "boolean" } });
+  if (positionals.length !== 1)
+    throw new UsageError("models show takes one model: name, name@alias or name:version");
+  const { name, ref } = parseModelRef(positionals[0]!);
+  return withTracking(io, values.project, async (call) => {
+    if (ref !== undefined) {
+      const v = await call("getModelVersion", { name, ref });
+      if (values.json) {
+        io.stdout.write(toJson(v));
+        return EXIT.ok;
+      }
+      io.stdout.write(`${versionText(v, await call("auditLog", { model: name, limit: 1000 }))}\n`);
+      return EXIT.ok;
+    }
+    const detail = await call("getModel", { name });
+    if (values.json) {
+      io.stdout.write(toJson(detail));
+      return EXIT.ok;
+    }
+    const m = detail.model;
+    const out = [`Model ${m.name}${m.owner ? `  owner ${m.owner}` : ""}`];
+    if (m.description) out.push(`  ${m.description}`);
+    if (Object.keys(m.tags).length)
+      out.push(
+        `  tags: ${Object.entries(m.tags)
+          .map(([k, x]) => `${k}=${x}`)
+          .join(", ")}`,
+      );
+    const aliases = Object.entries(m.aliases).map(([a, x]) => `${a} → v${x}`);
+    out.push(`  aliases: ${aliases.join(", ") || "none"}`);
+    out.push("", "Versions");
+    out.push(
+      indent(
+        renderTable(
+          ["version", "status", "created", "by", "run", "estimator", "aliases", "metrics"],
+          detail.versions.map((v) => [
+            `v${v.version}`,
+            v.status,
+            formatTime(v.createdAt),
+            v.createdBy ?? "—",
+            v.runId,
+            v.estimator,
+            v.aliases.join(", ") || "—",
+            topMetrics(v.metrics),
+          ]),
+        ),
+      ),
+    );
+    const latest = detail.versions[0];
+    if (latest) {
+      out.push("", `Lineage of v${latest.version}`);
+      out.push(
+        `  pipeline  ${latest.lineage.run.pipeline}  sha256 ${latest.lineage.run.pipelineHash ?? "—"}`,
+      );
+      for (const d of latest.lineage.datasets) out.push(`  dataset   ${d.source}  sha256 ${d.digest}`);
+    }
+    if (detail.audit.length) out.push("", "History", indent(auditTable(detail.audit)));
+    io.stdout.write(`${out.join("\n")}\n`);
+    return EXIT.ok;
+  });
+}
+
+async function modelsAlias(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { project: { type: "string" }, remove: { type: "boolean" } });
+  const usage = "models alias takes <name> <alias> <version>, or <name> <alias> --remove";
+  if (positionals.length !== (values.remove ? 2 : 3)) throw new UsageError(usage);
+  const [name, alias, versionText] = positionals as [string, string, string | undefined];
+  return withTracking(io, values.project, async (call) => {
+    if (values.remove) {
+      const e = await call("removeAlias", { name, alias });
+      io.stdout.write(`${name}: ${describeAudit(e)}\n`);
+      return EXIT.ok;
+    }
+    const version = Number(versionText!.replace(/^v/, ""));
+    if (!Number.isInteger(version) || version < 1)
+      throw new UsageError(`"${versionText}" is not a version number (1, 2, … or v1, v2, …)`);
+    const e = await call("setAlias", { name, alias, version });
+    io.stdout.write(`${name}: ${describeAudit(e)}\n`);
+    return EXIT.ok;
+  });
+}
+
+async function modelsExport(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { project: { type: "string" }, out: { type: "string" } });
+  if (positionals.length !== 1)
+    throw new UsageError("models export takes one model version: name@alias or name:version");
+  const { name, ref } = parseModelRef(positionals[0]!);
+  if (ref === undefined)
+    throw new UsageError(
+      `Which version of ${name}? Write ${name}@<alias> or ${name}:<version>, e.g. ${name}@champion`,
+    );
+  return withTracking(io, values.project, async (call) => {
+    const r = await call("exportModelVersion", {
+      name,
+      ref,
+      dir: values.out ? resolve(values.out as string) : undefined,
+    });
+    printExport(io, positionals[0]!, r);
+    return EXIT.ok;
+  });
+}
+
+const RUNS: Record<string, (args: string[], io: Io) => Promise<number>> = {
+  list: runsList,
+  show: runsShow,
+  compare: runsCompare,
+  export: runsExport,
+};
+const MODELS: Record<string, (args: string[], io: Io) => Promise<number>> = {
+  list: modelsList,
+  show: modelsShow,
+  alias: modelsAlias,
+  export: modelsExport,
+};
+
+export async function runsCommand(args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  const fn = sub && Object.hasOwn(RUNS, sub) ? RUNS[sub] : undefined;
+  if (!fn)
+    throw new UsageError(
+      sub ? `Unknown command "runs ${sub}"` : "runs needs a command: list, show, compare or export",
+    );
+  return fn(rest, io);
+}
+
+export async function modelsCommand(args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  const fn = sub && Object.hasOwn(MODELS, sub) ? MODELS[sub] : undefined;
+  if (!fn)
+    throw new UsageError(
+      sub ? `Unknown command "models ${sub}"` : "models needs a command: list, show, alias or export",
+    );
+  return fn(rest, io);
+}

@@ -1,0 +1,552 @@
+import { randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import type Database from "better-sqlite3";
+import { nowIso, numbersFromJson, numbersToJson } from "./sqlite";
+import { prepare } from "./statements";
+import {
+  ALIAS_NAME,
+  type AuditAction,
+  type AuditEntry,
+  MODEL_NAME,
+  type ModelVersion,
+  type RegisteredModel,
+  type RegisterVersionInput,
+  type Registry,
+  RegistryError,
+} from "./types";
+
+export interface RegistryOptions {
+  projectDir: string;
+  registryDir: string;
+  /** An in-memory store opened without a project folder: registering files is refused. */
+  inMemory?: boolean;
+}
+
+interface ModelRow {
+  name: string;
+  description: string;
+  owner: string | null;
+  tags: string;
+  created_at: string;
+  updated_at: string;
+}
+
+interface VersionRow {
+  name: string;
+  version: number;
+  status: "ready" | "archived";
+  description: string;
+  created_at: string;
+  created_by: string | null;
+  run_id: string;
+  node_id: string;
+  model_fingerprint: string;
+  estimator: string;
+  task: string;
+  signature: string;
+  metrics: string;
+  parity: string | null;
+  native_path: string;
+  onnx_path: string;
+  lineage: string;
+}
+
+interface AuditRow {
+  id: number;
+  at: string;
+  actor: string | null;
+  action: AuditAction;
+  model: string;
+  version: number | null;
+  details: string;
+}
+
+/** Staging folders older than this belong to a process that died (registration takes seconds). */
+const STALE_STAGING_MS = 60 * 60 * 1000;
+
+const toAudit = (r: AuditRow): AuditEntry => ({
+  id: r.id,
+  at: r.at,
+  actor: r.actor,
+  action: r.action,
+  model: r.model,
+  version: r.version,
+  details: JSON.parse(r.details),
+});
+
+function checkModelName(name: string): void {
+  if (typeof name !== "string" || !MODEL_NAME.test(name)) {
+    throw new RegistryError(
+      `Invalid model name ${JSON.stringify(name)}: use 1 to 128 letters, digits, "_", "-" or ".", starting with a letter or digit.`,
+      "invalid",
+    );
+  }
+}
+
+function checkAlias(alias: string): void {
+  if (typeof alias !== "string" || !ALIAS_NAME.test(alias)) {
+    throw new RegistryError(
+      `Invalid alias ${JSON.stringify(alias)}: use 1 to 64 letters, digits, "_" or "-", starting with a letter (e.g. "champion").`,
+      "invalid",
+    );
+  }
+}
+
+/**
+ * The model registry, on the metadata database. A version's files live in
+ * `<registryDir>/<name>/<version>/`; the database row is the truth: a folder
+ * without a row (left by a crash) is not a version and is replaced.
+ */
+export class SqliteRegistry implements Registry {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly opts: RegistryOptions,
+  ) {}
+
+  private write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  private insertAudit(entry: Omit<AuditEntry, "id" | "at">): AuditEntry {
+    const at = nowIso();
+    const details = JSON.stringify(entry.details ?? {});
+    const info = prepare(
+      this.db,
+      "INSERT INTO audit (at, actor, action, model, version, details) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(at, entry.actor, entry.action, entry.model, entry.version, details);
+    return { ...entry, details: JSON.parse(details), id: Number(info.lastInsertRowid), at };
+  }
+
+  private modelRow(name: string): ModelRow | undefined {
+    return prepare(this.db, "SELECT * FROM models WHERE name = ?").get(name) as ModelRow | undefined;
+  }
+
+  private requireModel(name: string): ModelRow {
+    checkModelName(name);
+    const row = this.modelRow(name);
+    if (!row) {
+      throw new RegistryError(
+        `No registered model "${name}". List the models with: dagwood models list`,
+        "not-found",
+      );
+    }
+    return row;
+  }
+
+  private toModel(r: ModelRow): RegisteredModel {
+    const stats = prepare(
+      this.db,
+      "SELECT max(CASE WHEN status = 'ready' THEN version END) AS latest, count(*) AS n FROM model_versions WHERE name = ?",
+    ).get(r.name) as { latest: number | null; n: number };
+    const aliases = prepare(this.db, "SELECT alias, version FROM model_aliases WHERE name = ? ORDER BY alias")
+      .raw()
+      .all(r.name) as [string, number][];
+    return {
+      name: r.name,
+      description: r.description,
+      owner: r.owner,
+      tags: JSON.parse(r.tags),
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      latestVersion: stats.latest,
+      aliases: Object.fromEntries(aliases),
+      versions: stats.n,
+    };
+  }
+
+  private toVersion(r: VersionRow): ModelVersion {
+    const aliases = prepare(
+      this.db,
+      "SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias",
+    )
+      .pluck()
+      .all(r.name, r.version) as string[];
+    return {
+      name: r.name,
+      version: r.version,
+      status: r.status,
+      description: r.description,
+      createdAt: r.created_at,
+      createdBy: r.created_by,
+      runId: r.run_id,
+      nodeId: r.node_id,
+      modelFingerprint: r.model_fingerprint,
+      estimator: r.estimator,
+      task: r.task,
+      signature: JSON.parse(r.signature),
+      metrics: numbersFromJson(r.metrics),
+      parity: r.parity === null ? null : JSON.parse(r.parity),
+      nativePath: r.native_path,
+      onnxPath: r.onnx_path,
+      lineage: JSON.parse(r.lineage),
+      aliases,
+    };
+  }
+
+  private versionRow(name: string, version: number): VersionRow | undefined {
+    return prepare(this.db, "SELECT * FROM model_versions WHERE name = ? AND version = ?").get(
+      name,
+      version,
+    ) as VersionRow | undefined;
+  }
+
+  upsertModel(
+    name: string,
+    fields: { description?: string; owner?: string | null; tags?: Record<string, string> },
+    actor: string | null,
+  ): RegisteredModel {
+    checkModelName(name);
+    return this.write(() => {
+      this.ensureModel(name, fields, actor);
+      return this.toModel(this.modelRow(name)!);
+    });
+  }
+
+  /** Creates the model (audit `model.created`) or applies the changed fields (audit `model.updated`). */
+  private ensureModel(
+    name: string,
+    fields: { description?: string; owner?: string | null; tags?: Record<string, string> },
+    actor: string | null,
+  ): void {
+    const now = nowIso();
+    const existing = this.modelRow(name);
+    if (!existing) {
+      prepare(
+        this.db,
+        "INSERT INTO models (name, description, owner, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+      ).run(
+        name,
+        fields.description ?? "",
+        fields.owner ?? null,
+        JSON.stringify(fields.tags ?? {}),
+        now,
+        now,
+      );
+      this.insertAudit({
+        actor,
+        action: "model.created",
+        model: name,
+        version: null,
+        details: { ...fields },
+      });
+      return;
+    }
+    const changed: Record<string, unknown> = {};
+    if (fields.description !== undefined && fields.description !== existing.description) {
+      changed.description = fields.description;
+    }
+    if (fields.owner !== undefined && fields.owner !== existing.owner) changed.owner = fields.owner;
+    if (fields.tags !== undefined && JSON.stringify(fields.tags) !== existing.tags)
+      changed.tags = fields.tags;
+    if (Object.keys(changed).length === 0) return;
+    prepare(
+      this.db,
+      "UPDATE models SET description = ?, owner = ?, tags = ?, updated_at = ? WHERE name = ?",
+    ).run(
+      fields.description ?? existing.description,
+      fields.owner !== undefined ? fields.owner : existing.owner,
+      fields.tags !== undefined ? JSON.stringify(fields.tags) : existing.tags,
+      now,
+      name,
+    );
+    this.insertAudit({ actor, action: "model.updated", model: name, version: null, details: changed });
+  }
+
+  registerVersion(input: RegisterVersionInput): { version: ModelVersion; created: boolean } {
+    checkModelName(input.name);
+    if (input.alias !== undefined) checkAlias(input.alias);
+    if (this.opts.inMemory) {
+      throw new Error(
+        "This metadata store was opened in memory without a project folder; pass { projectDir } to register models.",
+      );
+    }
+    for (const [what, path] of Object.entries(input.files)) {
+      if (!existsSync(path)) {
+        throw new RegistryError(
+          `Cannot register "${input.name}": the model's ${what} file ${path} is missing.`,
+          "invalid",
+        );
+      }
+    }
+    const existing = this.findReady(input.name, input.modelFingerprint);
+    if (existing !== undefined)
+      return { version: this.applyAliasToExisting(input, existing), created: false };
+
+    const modelDir = join(this.opts.registryDir, input.name);
+    mkdirSync(modelDir, { recursive: true });
+    this.removeStaleStaging(modelDir);
+    const staging = join(modelDir, `.staging-${randomBytes(6).toString("hex")}`);
+    let versionDir: string | undefined;
+    try {
+      mkdirSync(staging);
+      copyFileSync(input.files.native, join(staging, "model.json"));
+      copyFileSync(input.files.onnx, join(staging, "model.onnx"));
+      return this.write(() => {
+        // Another process may have registered the same model while we copied.
+        const raced = this.findReady(input.name, input.modelFingerprint);
+        if (raced !== undefined)
+          return { version: this.applyAliasToExisting(input, raced, true), created: false };
+        this.ensureModel(input.name, {}, input.actor);
+        const version =
+          (prepare(this.db, "SELECT max(version) FROM model_versions WHERE name = ?")
+            .pluck()
+            .get(input.name) as number | null) ?? 0;
+        const next = version + 1;
+        versionDir = join(modelDir, String(next));
+        // A folder without a row: a registration killed after its rename and before its commit.
+        rmSync(versionDir, { recursive: true, force: true });
+        renameSync(staging, versionDir);
+        const rel = (file: string) =>
+          relative(this.opts.projectDir, join(versionDir!, file)).split(sep).join("/");
+        prepare(
+          this.db,
+          `INSERT INTO model_versions (name, version, status, description, created_at, created_by, run_id, node_id,
+               model_fingerprint, estimator, task, signature, metrics, parity, native_path, onnx_path, lineage)
+             VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          input.name,
+          next,
+          input.description ?? "",
+          nowIso(),
+          input.actor,
+          input.runId,
+          input.nodeId,
+          input.modelFingerprint,
+          input.estimator,
+          input.task,
+          JSON.stringify(input.signature ?? null),
+          numbersToJson(input.metrics),
+          input.parity === null ? null : JSON.stringify(input.parity),
+          rel("model.json"),
+          rel("model.onnx"),
+          JSON.stringify(input.lineage),
+        );
+        this.insertAudit({
+          actor: input.actor,
+          action: "version.created",
+          model: input.name,
+          version: next,
+          details: { runId: input.runId, nodeId: input.nodeId, fingerprint: input.modelFingerprint },
+        });
+        if (input.alias !== undefined) this.moveAlias(input.name, input.alias, next, input.actor);
+        return { version: this.toVersion(this.versionRow(input.name, next)!), created: true };
+      });
+    } catch (e) {
+      // The transaction rolled back: no row points at the folder, so it goes too.
+      if (versionDir !== undefined && !this.versionRow(input.name, Number(versionDir.split(sep).pop()))) {
+        rmSync(versionDir, { recursive: true, force: true });
+      }
+      throw e;
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+
+  private findReady(name: string, fingerprint: string): number | undefined {
+    return prepare(
+      this.db,
+      "SELECT version FROM model_versions WHERE name = ? AND model_fingerprint = ? AND status = 'ready' ORDER BY version DESC LIMIT 1",
+    )
+      .pluck()
+      .get(name, fingerprint) as number | undefined;
+  }
+
+  private applyAliasToExisting(
+    input: RegisterVersionInput,
+    version: number,
+    inTransaction = false,
+  ): ModelVersion {
+    const apply = () => {
+      const alias = input.alias;
+      if (alias !== undefined) {
+        const current = prepare(this.db, "SELECT version FROM model_aliases WHERE name = ? AND alias = ?")
+          .pluck()
+          .get(input.name, alias) as number | undefined;
+        if (current !== version) this.moveAlias(input.name, alias, version, input.actor);
+      }
+      return this.toVersion(this.versionRow(input.name, version)!);
+    };
+    return inTransaction ? apply() : this.write(apply);
+  }
+
+  private removeStaleStaging(modelDir: string): void {
+    for (const entry of readdirSync(modelDir)) {
+      if (!entry.startsWith(".staging-")) continue;
+      const path = join(modelDir, entry);
+      try {
+        if (Date.now() - statSync(path).mtimeMs > STALE_STAGING_MS)
+          rmSync(path, { recursive: true, force: true });
+      } catch {
+        // Removed meanwhile by the process that owned it.
+      }
+    }
+  }
+
+  /** Points the alias at the version, with its audit entry; the caller holds the transaction. */
+  private moveAlias(name: string, alias: string, version: number, actor: string | null): AuditEntry {
+    const row = this.versionRow(name, version);
+    if (!row) {
+      const versions = prepare(
+        this.db,
+        "SELECT version FROM model_versions WHERE name = ? AND status = 'ready' ORDER BY version",
+      )
+        .pluck()
+        .all(name) as number[];
+      throw new RegistryError(
+        `Model "${name}" has no version ${version}` +
+          (versions.length > 0 ? ` (its versions: ${versions.join(", ")}).` : " (it has no versions yet)."),
+        "not-found",
+      );
+    }
+    if (row.status === "archived") {
+      throw new RegistryError(
+        `Version ${version} of "${name}" is archived; an alias can only point to a ready version.`,
+        "conflict",
+      );
+    }
+    const from = prepare(this.db, "SELECT version FROM model_aliases WHERE name = ? AND alias = ?")
+      .pluck()
+      .get(name, alias) as number | undefined;
+    prepare(this.db, "INSERT OR REPLACE INTO model_aliases (name, alias, version) VALUES (?, ?, ?)").run(
+      name,
+      alias,
+      version,
+    );
+    prepare(this.db, "UPDATE models SET updated_at = ? WHERE name = ?").run(nowIso(), name);
+    return from === undefined
+      ? this.insertAudit({
+          actor,
+          action: "alias.set",
+          model: name,
+          version,
+          details: { alias, to: version },
+        })
+      : this.insertAudit({
+          actor,
+          action: "alias.moved",
+          model: name,
+          version,
+          details: { alias, from, to: version },
+        });
+  }
+
+  listModels(opts: { search?: string } = {}): RegisteredModel[] {
+    const search = opts.search?.trim() ? opts.search.trim().toLowerCase() : null;
+    const rows = prepare(
+      this.db,
+      `SELECT * FROM models
+         WHERE @search IS NULL OR instr(lower(name), @search) > 0 OR instr(lower(description), @search) > 0
+         ORDER BY name`,
+    ).all({ search }) as ModelRow[];
+    return rows.map((r) => this.toModel(r));
+  }
+
+  getModel(name: string): RegisteredModel | undefined {
+    checkModelName(name);
+    const row = this.modelRow(name);
+    return row && this.toModel(row);
+  }
+
+  listVersions(name: string): ModelVersion[] {
+    this.requireModel(name);
+    return (
+      prepare(this.db, "SELECT * FROM model_versions WHERE name = ? ORDER BY version DESC").all(
+        name,
+      ) as VersionRow[]
+    ).map((r) => this.toVersion(r));
+  }
+
+  getVersion(name: string, ref: number | string): ModelVersion | undefined {
+    checkModelName(name);
+    let version: number | undefined;
+    if (typeof ref === "number" || /^\d+$/.test(ref)) {
+      version = Number(ref);
+    } else {
+      checkAlias(ref);
+      version = prepare(this.db, "SELECT version FROM model_aliases WHERE name = ? AND alias = ?")
+        .pluck()
+        .get(name, ref) as number | undefined;
+    }
+    if (version === undefined) return undefined;
+    const row = this.versionRow(name, version);
+    return row && this.toVersion(row);
+  }
+
+  setAlias(name: string, alias: string, version: number, actor: string | null): AuditEntry {
+    checkAlias(alias);
+    return this.write(() => {
+      this.requireModel(name);
+      return this.moveAlias(name, alias, version, actor);
+    });
+  }
+
+  removeAlias(name: string, alias: string, actor: string | null): AuditEntry {
+    checkAlias(alias);
+    return this.write(() => {
+      this.requireModel(name);
+      const version = prepare(this.db, "SELECT version FROM model_aliases WHERE name = ? AND alias = ?")
+        .pluck()
+        .get(name, alias) as number | undefined;
+      if (version === undefined) {
+        throw new RegistryError(`Model "${name}" has no alias "${alias}".`, "not-found");
+      }
+      prepare(this.db, "DELETE FROM model_aliases WHERE name = ? AND alias = ?").run(name, alias);
+      return this.insertAudit({
+        actor,
+        action: "alias.removed",
+        model: name,
+        version,
+        details: { alias, from: version },
+      });
+    });
+  }
+
+  archiveVersion(name: string, version: number, actor: string | null): AuditEntry {
+    return this.write(() => {
+      this.requireModel(name);
+      const row = this.versionRow(name, version);
+      if (!row) throw new RegistryError(`Model "${name}" has no version ${version}.`, "not-found");
+      if (row.status === "archived") {
+        throw new RegistryError(`Version ${version} of "${name}" is already archived.`, "conflict");
+      }
+      const aliases = prepare(
+        this.db,
+        "SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias",
+      )
+        .pluck()
+        .all(name, version) as string[];
+      prepare(this.db, "DELETE FROM model_aliases WHERE name = ? AND version = ?").run(name, version);
+      prepare(this.db, "UPDATE model_versions SET status = 'archived' WHERE name = ? AND version = ?").run(
+        name,
+        version,
+      );
+      prepare(this.db, "UPDATE models SET updated_at = ? WHERE name = ?").run(nowIso(), name);
+      return this.insertAudit({
+        actor,
+        action: "version.archived",
+        model: name,
+        version,
+        details: { aliasesRemoved: aliases },
+      });
+    });
+  }
+
+  appendAudit(entry: Omit<AuditEntry, "id" | "at">): AuditEntry {
+    checkModelName(entry.model);
+    return this.write(() => this.insertAudit(entry));
+  }
+
+  audit(opts: { model?: string; limit?: number } = {}): AuditEntry[] {
+    if (opts.model !== undefined) checkModelName(opts.model);
+    const limit = opts.limit ?? 1000;
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new Error(`The audit limit must be 1 or more; got ${limit}.`);
+    return (
+      prepare(
+        this.db,
+        "SELECT * FROM audit WHERE @model IS NULL OR model = @model ORDER BY id DESC LIMIT @limit",
+      ).all({ model: opts.model ?? null, limit }) as AuditRow[]
+    ).map(toAudit);
+  }
+}

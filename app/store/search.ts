@@ -1,0 +1,331 @@
+import type Database from "better-sqlite3";
+import { decodeChunk } from "./chunks";
+import { metricValue, RUN_COLUMNS, type RunRow, runsWithTags } from "./rows";
+import { IN_JSON } from "./sqlite";
+import { prepare } from "./statements";
+import type { RunComparison, RunCondition, RunListItem, RunPage, RunQuery } from "./types";
+
+/**
+ * Run search and comparison. Keys and values are user input: they reach SQL
+ * only as bound parameters; operators and sort columns come from fixed tables.
+ */
+
+const MAX_LIMIT = 1000;
+export const MAX_COMPARE = 100;
+
+const ORDER_OPS = new Set<RunCondition["op"]>(["<", "<=", ">", ">="]);
+
+interface Sql {
+  text: string;
+  args: unknown[];
+}
+
+function asNumber(c: RunCondition): number | undefined {
+  if (typeof c.value === "number") return c.value;
+  if (typeof c.value === "string" && c.value.trim() !== "") {
+    const n = Number(c.value);
+    if (Number.isFinite(n)) return n;
+  }
+  return undefined;
+}
+
+const describeCondition = (c: RunCondition) =>
+  `${c.field} condition "${c.key} ${c.op} ${JSON.stringify(c.value)}"`;
+
+/** `<column> <op> ?` for '!=' also true where the column is NULL (NaN metric, non-numeric param). */
+function compare(column: string, op: RunCondition["op"], arg: unknown): Sql {
+  if (op === "!=") return { text: `(${column} IS NULL OR ${column} != ?)`, args: [arg] };
+  return { text: `${column} ${op} ?`, args: [arg] };
+}
+
+function conditionSql(c: RunCondition): Sql {
+  const num = asNumber(c);
+  if (c.field === "metric") {
+    if (c.op === "contains")
+      throw new Error(`Bad ${describeCondition(c)}: metrics are numbers; use = != < <= > >=.`);
+    if (num === undefined)
+      throw new Error(`Bad ${describeCondition(c)}: a metric is compared with a number.`);
+    const cmp = compare("m.value", c.op, num);
+    return {
+      text: `EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.id AND m.key = ? AND ${cmp.text})`,
+      args: [c.key, ...cmp.args],
+    };
+  }
+  let cmp: Sql;
+  if (c.op === "contains") {
+    const column = c.field === "param" ? "p.str" : "p.value";
+    cmp = { text: `instr(lower(${column}), lower(?)) > 0`, args: [String(c.value)] };
+  } else if (typeof c.value === "boolean") {
+    if (ORDER_OPS.has(c.op))
+      throw new Error(`Bad ${describeCondition(c)}: true/false can only be compared with = or !=.`);
+    cmp = compare(c.field === "param" ? "p.str" : "p.value", c.op, String(c.value));
+  } else if (c.field === "param") {
+    // A number compares numerically (against params that are numbers); text compares as text.
+    cmp =
+      typeof c.value === "number" || (ORDER_OPS.has(c.op) && num !== undefined)
+        ? compare("p.num", c.op, num)
+        : compare("p.str", c.op, c.value);
+  } else {
+    cmp =
+      typeof c.value === "number" || (ORDER_OPS.has(c.op) && num !== undefined)
+        ? compare("CAST(p.value AS REAL)", c.op, num)
+        : compare("p.value", c.op, c.value);
+  }
+  const table = c.field === "param" ? "run_params" : "run_tags";
+  return {
+    text: `EXISTS (SELECT 1 FROM ${table} p WHERE p.run_id = r.id AND p.key = ? AND ${cmp.text})`,
+    args: [c.key, ...cmp.args],
+  };
+}
+
+function filterSql(q: RunQuery): Sql {
+  const parts: string[] = [];
+  const args: unknown[] = [];
+  if (q.pipeline !== undefined) {
+    parts.push("r.pipeline = ?");
+    args.push(q.pipeline);
+  }
+  if (q.status && q.status.length > 0) {
+    parts.push(`r.status IN ${IN_JSON}`);
+    args.push(JSON.stringify(q.status));
+  }
+  if (q.parentRunId !== undefined) {
+    parts.push("r.parent_run_id = ?");
+    args.push(q.parentRunId);
+  } else if (!q.includeChildren) {
+    parts.push("r.parent_run_id IS NULL");
+  }
+  for (const c of q.where ?? []) {
+    const sql = conditionSql(c);
+    parts.push(sql.text);
+    args.push(...sql.args);
+  }
+  return { text: parts.length > 0 ? `WHERE ${parts.join(" AND ")}` : "", args };
+}
+
+function orderSql(q: RunQuery): { join: Sql; order: string } {
+  const o = q.orderBy ?? { field: "startedAt", desc: true };
+  const dir = o.desc ? "DESC" : "ASC";
+  const tie = "r.started_at DESC, r.id";
+  const needKey = () => {
+    if (!o.key)
+      throw new Error(`Sorting by ${o.field} needs a key (e.g. "eval.accuracy" or "train.maxDepth").`);
+    return o.key;
+  };
+  switch (o.field) {
+    case "metric":
+      return {
+        join: { text: "LEFT JOIN latest_metrics s ON s.run_id = r.id AND s.key = ?", args: [needKey()] },
+        order: `s.value IS NULL, s.value ${dir}, ${tie}`,
+      };
+    case "param":
+      return {
+        join: { text: "LEFT JOIN run_params s ON s.run_id = r.id AND s.key = ?", args: [needKey()] },
+        order: `s.run_id IS NULL, s.num IS NULL, s.num ${dir}, s.str ${dir}, ${tie}`,
+      };
+    case "startedAt":
+      return { join: { text: "", args: [] }, order: `r.started_at ${dir}, r.id` };
+    case "duration":
+      return { join: { text: "", args: [] }, order: `r.duration_ms IS NULL, r.duration_ms ${dir}, ${tie}` };
+    case "status":
+      return { join: { text: "", args: [] }, order: `r.status ${dir}, ${tie}` };
+    case "pipeline":
+      return { join: { text: "", args: [] }, order: `r.pipeline ${dir}, ${tie}` };
+    default:
+      throw new Error(`Cannot sort runs by "${(o as { field: string }).field}".`);
+  }
+}
+
+function checkPaging(q: RunQuery): { limit: number; offset: number } {
+  const limit = q.limit ?? 50;
+  const offset = q.offset ?? 0;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new Error(`A run search returns 1 to ${MAX_LIMIT} runs per page; got limit ${limit}.`);
+  }
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new Error(`The offset must be 0 or more; got ${offset}.`);
+  return { limit, offset };
+}
+
+export function searchRuns(db: Database.Database, q: RunQuery): RunPage {
+  const { limit, offset } = checkPaging(q);
+  const filter = filterSql(q);
+  const { join, order } = orderSql(q);
+
+  // One pass over the matching runs, in order: the page, the total and the key lists
+  // (runs share key sets, so the lists come from a handful of ids).
+  const matches = prepare(
+    db,
+    `SELECT r.id, r.param_keyset, r.metric_keyset FROM runs r ${join.text} ${filter.text} ORDER BY ${order}`,
+  )
+    .raw()
+    .all(...join.args, ...filter.args) as [string, number | null, number | null][];
+  const total = matches.length;
+  const paramSets = new Set<number>();
+  const metricSets = new Set<number>();
+  for (const [, p, m] of matches) {
+    if (p !== null) paramSets.add(p);
+    if (m !== null) metricSets.add(m);
+  }
+  const keysOf = (ids: Set<number>): string[] => {
+    if (ids.size === 0) return [];
+    const texts = prepare(db, `SELECT keys FROM keysets WHERE id IN ${IN_JSON}`)
+      .pluck()
+      .all(JSON.stringify([...ids])) as string[];
+    const keys = new Set<string>();
+    for (const t of texts) for (const k of JSON.parse(t) as string[]) keys.add(k);
+    return [...keys].sort();
+  };
+
+  const pageIds = matches.slice(offset, offset + limit).map(([id]) => id);
+  const found = new Map(
+    (
+      prepare(db, `SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id IN ${IN_JSON}`).all(
+        JSON.stringify(pageIds),
+      ) as RunRow[]
+    ).map((r) => [r.id, r]),
+  );
+  const rows = pageIds.map((id) => found.get(id)!);
+  const records = runsWithTags(db, rows);
+  const ids = JSON.stringify(rows.map((r) => r.id));
+  const items: RunListItem[] = records.map((r) => ({ ...r, metrics: {}, resolvedParams: {} }));
+  const byId = new Map(items.map((r) => [r.id, r]));
+
+  if (rows.length > 0 && q.paramKeys && q.paramKeys.length > 0) {
+    const params = prepare(
+      db,
+      `SELECT run_id, key, value FROM run_params WHERE run_id IN ${IN_JSON} AND key IN ${IN_JSON}`,
+    )
+      .raw()
+      .all(ids, JSON.stringify(q.paramKeys)) as [string, string, string][];
+    for (const [runId, key, value] of params) byId.get(runId)!.resolvedParams[key] = JSON.parse(value);
+  }
+  if (rows.length > 0 && (q.metricKeys === undefined || q.metricKeys.length > 0)) {
+    const metrics = (
+      q.metricKeys === undefined
+        ? prepare(db, `SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ${IN_JSON}`)
+            .raw()
+            .all(ids)
+        : prepare(
+            db,
+            `SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ${IN_JSON} AND key IN ${IN_JSON}`,
+          )
+            .raw()
+            .all(ids, JSON.stringify(q.metricKeys))
+    ) as [string, string, number | null, number][];
+    for (const [runId, key, value, isNan] of metrics)
+      byId.get(runId)!.metrics[key] = metricValue(value, isNan);
+  }
+  return { runs: items, total, paramKeys: keysOf(paramSets), metricKeys: keysOf(metricSets) };
+}
+
+export function compareRuns(db: Database.Database, requested: string[]): RunComparison {
+  const ids = [...new Set(requested)];
+  if (ids.length === 0) throw new Error("Choose at least one run to compare.");
+  if (ids.length > MAX_COMPARE) {
+    throw new Error(
+      `At most ${MAX_COMPARE} runs can be compared at once; got ${ids.length}. Select fewer runs.`,
+    );
+  }
+  const idsJson = JSON.stringify(ids);
+  const found = prepare(db, `SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id IN ${IN_JSON}`).all(
+    idsJson,
+  ) as RunRow[];
+  const rowById = new Map(found.map((r) => [r.id, r]));
+  const missing = ids.filter((id) => !rowById.has(id));
+  if (missing.length > 0) {
+    throw new Error(
+      `Cannot compare: no run ${missing.map((id) => `"${id}"`).join(", ")} in this project. List the runs with: dagwood runs list`,
+    );
+  }
+  const runs = runsWithTags(
+    db,
+    ids.map((id) => rowById.get(id)!),
+  );
+  const index = new Map(ids.map((id, i) => [id, i]));
+
+  const paramText = new Map<string, (string | undefined)[]>();
+  const paramRows = prepare(db, `SELECT run_id, key, value FROM run_params WHERE run_id IN ${IN_JSON}`)
+    .raw()
+    .all(idsJson) as [string, string, string][];
+  for (const [runId, key, value] of paramRows) {
+    let texts = paramText.get(key);
+    if (!texts) {
+      texts = new Array(ids.length).fill(undefined);
+      paramText.set(key, texts);
+    }
+    texts[index.get(runId)!] = value;
+  }
+  const params = [...paramText.entries()]
+    .map(([key, texts]) => ({
+      key,
+      values: texts.map((t) => (t === undefined ? null : JSON.parse(t))),
+      differs: texts.some((t) => t !== texts[0]),
+    }))
+    .sort((a, b) => Number(b.differs) - Number(a.differs) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const differingNodes = [
+    ...new Set(params.filter((p) => p.differs).map((p) => p.key.split(".")[0]!)),
+  ].sort();
+
+  const latest = new Map<string, (number | null)[]>();
+  const latestRows = prepare(
+    db,
+    `SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ${IN_JSON}`,
+  )
+    .raw()
+    .all(idsJson) as [string, string, number | null, number][];
+  for (const [runId, key, value, isNan] of latestRows) {
+    let values = latest.get(key);
+    if (!values) {
+      values = new Array(ids.length).fill(null);
+      latest.set(key, values);
+    }
+    values[index.get(runId)!] = metricValue(value, isNan);
+  }
+  const metrics = [...latest.entries()]
+    .map(([key, values]) => ({ key, values }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+  // A key is a curve if any run logged it with a step, or more than once. Points come packed (chunks.ts).
+  const series = new Map<string, Map<string, Float64Array[]>>();
+  const curveKeys = new Set<string>();
+  const chunks = prepare(
+    db,
+    `SELECT run_id, key, n, points FROM metric_chunks WHERE run_id IN ${IN_JSON} ORDER BY run_id, key, chunk`,
+  )
+    .raw()
+    .all(idsJson) as [string, string, number, Buffer][];
+  for (const [runId, key, n, blob] of chunks) {
+    let perRun = series.get(key);
+    if (!perRun) {
+      perRun = new Map();
+      series.set(key, perRun);
+    }
+    let parts = perRun.get(runId);
+    if (!parts) {
+      parts = [];
+      perRun.set(runId, parts);
+    }
+    const pairs = decodeChunk(blob);
+    parts.push(pairs);
+    if (parts.length > 1 || n > 1 || !Number.isNaN(pairs[0])) curveKeys.add(key);
+  }
+  const curves = [...curveKeys].sort().map((key) => ({
+    key,
+    series: ids
+      .filter((id) => series.get(key)!.has(id))
+      .map((runId) => {
+        const pts: [number, number][] = [];
+        for (const pairs of series.get(key)!.get(runId)!) {
+          for (let i = 0; i < pairs.length; i += 2) {
+            const step = pairs[i]!;
+            pts.push([Number.isNaN(step) ? pts.length : step, pairs[i + 1]!]);
+          }
+        }
+        pts.sort((a, b) => a[0] - b[0]);
+        return { runId, points: pts };
+      }),
+  }));
+
+  return { runs, params, metrics, curves, differingNodes };
+}

@@ -1,0 +1,414 @@
+/**
+ * The metadata store's contract: run tracking, lineage and the model
+ * registry. One SQLite implementation (`metadata.ts`, `registry.ts`); the
+ * engine, the blocks (through their context), the Api and the CLI use only
+ * these types.
+ */
+
+export type RunStatus = "running" | "succeeded" | "failed" | "canceled" | "interrupted";
+export type NodeStatus = "ran" | "cached" | "failed" | "skipped";
+
+/** Facts about where a run ran. Unknown facts are absent, never guessed. */
+export interface RunEnvironment {
+  dagwood?: string;
+  node?: string;
+  /** e.g. "linux 6.1.0 x64" */
+  os?: string;
+  duckdb?: string;
+  /** The TensorFlow.js backend a block used ("tensorflow", "wasm", "cpu"). */
+  tfjsBackend?: string;
+  /** The project's git commit (HEAD), when the project is in a git repository. */
+  gitCommit?: string;
+  /** Whether the working tree had uncommitted changes. */
+  gitDirty?: boolean;
+  [key: string]: unknown;
+}
+
+export interface RunRecord {
+  id: string;
+  pipeline: string;
+  /** The pipeline file, relative to the project, when it was run from a file. */
+  pipelinePath: string | null;
+  /** sha256 of the canonical pipeline text. */
+  pipelineHash: string | null;
+  status: RunStatus;
+  /** The pipeline-level `${param}` values the run used. */
+  params: Record<string, unknown>;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  error: string | null;
+  environment: RunEnvironment;
+  /** Who started it (OS user, or DAGWOOD_USER). */
+  user: string | null;
+  /** A tuning trial's parent run; null for a pipeline run. */
+  parentRunId: string | null;
+  /** "pipeline" for a pipeline run, "trial" for a tuning trial (a child run). */
+  kind: "pipeline" | "trial";
+  tags: Record<string, string>;
+  note: string | null;
+}
+
+export interface StartRunInput {
+  id: string;
+  pipeline: string;
+  pipelinePath: string | null;
+  pipelineHash: string | null;
+  /** The canonical pipeline file text, kept with the run. */
+  pipelineText: string | null;
+  params: Record<string, unknown>;
+  /** Every node's resolved params, flattened as `nodeId.param` (nested objects as `nodeId.a.b`). */
+  resolvedParams: Record<string, unknown>;
+  startedAt: string;
+  environment: RunEnvironment;
+  user: string | null;
+  tags?: Record<string, string>;
+}
+
+export interface NodeInputRef {
+  node: string;
+  port: string;
+  fingerprint: string | null;
+}
+
+export interface NodeRunRecord {
+  runId: string;
+  nodeId: string;
+  block: string;
+  blockVersion: number;
+  status: NodeStatus;
+  reason: string | null;
+  cacheKey: string | null;
+  paramsHash: string | null;
+  inputsHash: string | null;
+  ms: number;
+  error: string | null;
+  /** Port → summary (table name, rows, fingerprint) of what the node produced. */
+  outputs: Record<string, unknown>;
+  /** Input port → the upstream node output it read (lineage). */
+  inputs: Record<string, NodeInputRef>;
+}
+
+export interface MetricRecord {
+  runId: string;
+  nodeId: string;
+  name: string;
+  /** NaN and ±Infinity are kept as such. */
+  value: number;
+  step: number | null;
+  /** ISO time it was logged; the store fills it when absent. */
+  ts?: string;
+}
+
+export interface LogRecord {
+  runId: string;
+  nodeId: string;
+  level: string;
+  message: string;
+}
+
+export type ArtifactKind = "model.native" | "model.onnx" | "report" | "file";
+
+export interface ArtifactRecord {
+  runId: string;
+  nodeId: string;
+  /** e.g. "model/model.json", "model/model.onnx", "report/report.json" */
+  name: string;
+  kind: ArtifactKind;
+  /** Relative to the project folder. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** A dataset a run read: an ingested file, by content. */
+export interface DatasetRecord {
+  /** sha256 of the source bytes. */
+  digest: string;
+  /** The source as given (path relative to the project, or absolute in a data folder). */
+  source: string;
+  /** The loaded table's columns. */
+  schema: { name: string; type: string }[];
+  rows: number;
+  /** The loaded table's content fingerprint. */
+  fingerprint: string;
+  /** When this digest was first recorded. */
+  firstSeen?: string;
+}
+
+export interface RunDatasetLink {
+  runId: string;
+  nodeId: string;
+  digest: string;
+}
+
+/** One condition of a run search. */
+export interface RunCondition {
+  field: "param" | "metric" | "tag";
+  /** `nodeId.param`, `nodeId.metric` or the tag key. */
+  key: string;
+  op: "=" | "!=" | "<" | "<=" | ">" | ">=" | "contains";
+  value: string | number | boolean;
+}
+
+export interface RunQuery {
+  pipeline?: string;
+  status?: RunStatus[];
+  /** Every condition must hold. */
+  where?: RunCondition[];
+  orderBy?: {
+    field: "metric" | "param" | "startedAt" | "duration" | "status" | "pipeline";
+    /** For metric and param. */
+    key?: string;
+    desc?: boolean;
+  };
+  /** Default 50, at most 1000. */
+  limit?: number;
+  offset?: number;
+  /** Include tuning trials (child runs); default false. */
+  includeChildren?: boolean;
+  parentRunId?: string;
+  /** Which `nodeId.param` values each row carries; default none. */
+  paramKeys?: string[];
+  /** Which `nodeId.metric` values each row carries; default all. */
+  metricKeys?: string[];
+}
+
+export interface RunListItem extends RunRecord {
+  /** Latest value per `nodeId.metric` (the highest step, then the latest). NaN as NaN. */
+  metrics: Record<string, number>;
+  /** The requested `nodeId.param` values. */
+  resolvedParams: Record<string, unknown>;
+}
+
+export interface RunPage {
+  runs: RunListItem[];
+  /** Runs matching the query, before paging. */
+  total: number;
+  /** Every `nodeId.param` and `nodeId.metric` key among matching runs (for column choosers), sorted. */
+  paramKeys: string[];
+  metricKeys: string[];
+}
+
+export interface RunComparison {
+  runs: RunRecord[];
+  /** Every `nodeId.param`: its value per run (null when absent), differing ones first, each group sorted by key. */
+  params: { key: string; values: unknown[]; differs: boolean }[];
+  /** Every `nodeId.metric`: its latest value per run (null when absent). */
+  metrics: { key: string; values: (number | null)[] }[];
+  /** Metrics logged with steps in any run (training curves): per run, [step, value] sorted by step. */
+  curves: { key: string; series: { runId: string; points: [number, number][] }[] }[];
+  /** Node ids whose resolved params differ between the runs. */
+  differingNodes: string[];
+}
+
+export interface TrialRunInput {
+  parentRunId: string;
+  nodeId: string;
+  /** The trial's index in the search (0-based). */
+  index: number;
+  params: Record<string, unknown>;
+  /** e.g. { cv_accuracy: 0.93, cv_accuracy_std: 0.01 } */
+  metrics: Record<string, number>;
+}
+
+// ---------------------------------------------------------------- registry
+
+/** Model names: letters, digits, `_`, `-`, `.`; start with a letter or digit; ≤ 128. No path can be made of one. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Alias names: start with a letter (so "3" always means version 3); ≤ 64. */
+export const ALIAS_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+export interface RegisteredModel {
+  name: string;
+  description: string;
+  owner: string | null;
+  tags: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  latestVersion: number | null;
+  /** alias → version */
+  aliases: Record<string, number>;
+  versions: number;
+}
+
+export interface ModelLineage {
+  run: {
+    id: string;
+    pipeline: string;
+    pipelinePath: string | null;
+    pipelineHash: string | null;
+    startedAt: string;
+    user: string | null;
+  };
+  /** The train node that produced the model. */
+  nodeId: string;
+  /** The datasets read upstream of that node. */
+  datasets: DatasetRecord[];
+  /** The resolved params of that node and of every node upstream of it (`nodeId.param`). */
+  params: Record<string, unknown>;
+  environment: RunEnvironment;
+}
+
+export interface ModelVersion {
+  name: string;
+  version: number;
+  status: "ready" | "archived";
+  description: string;
+  createdAt: string;
+  createdBy: string | null;
+  runId: string;
+  nodeId: string;
+  /** The model's block output fingerprint: registering the same model twice gives the same version. */
+  modelFingerprint: string;
+  estimator: string;
+  task: string;
+  /** The served model's tensors (inputs and outputs). */
+  signature: unknown;
+  /** A snapshot of the metrics at registration (the evaluation report's, if given). */
+  metrics: Record<string, number>;
+  /** ONNX parity at export: rows, maxAbsDiff, labelAgreement. */
+  parity: { rows: number; maxAbsDiff: number; labelAgreement: number } | null;
+  /** Relative to the project folder. */
+  nativePath: string;
+  onnxPath: string;
+  lineage: ModelLineage;
+  aliases: string[];
+}
+
+export interface RegisterVersionInput {
+  name: string;
+  description?: string;
+  runId: string;
+  nodeId: string;
+  modelFingerprint: string;
+  estimator: string;
+  task: string;
+  signature: unknown;
+  metrics: Record<string, number>;
+  parity: ModelVersion["parity"];
+  /** Absolute paths of the files to copy into the registry. */
+  files: { native: string; onnx: string };
+  lineage: ModelLineage;
+  /** Set this alias to the new (or existing) version. */
+  alias?: string;
+  actor: string | null;
+}
+
+export type AuditAction =
+  | "model.created"
+  | "model.updated"
+  | "version.created"
+  | "version.archived"
+  | "alias.set"
+  | "alias.moved"
+  | "alias.removed"
+  | "deployment.succeeded"
+  | "deployment.failed"
+  | "deployment.rolledBack";
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string | null;
+  action: AuditAction;
+  model: string;
+  version: number | null;
+  /** e.g. { alias: "champion", from: 3, to: 4 } */
+  details: Record<string, unknown>;
+}
+
+/** The model registry. Every change is one transaction with its audit entry. */
+export interface Registry {
+  /** Creates the model, or updates description/owner/tags of an existing one. */
+  upsertModel(
+    name: string,
+    fields: { description?: string; owner?: string | null; tags?: Record<string, string> },
+    actor: string | null,
+  ): RegisteredModel;
+  /**
+   * Copies the files into `<registryDir>/<name>/<version>/` and records the
+   * version, its alias and the audit entries in one transaction. A model
+   * already registered under this name with the same fingerprint (and not
+   * archived) is returned instead, with `created: false`.
+   */
+  registerVersion(input: RegisterVersionInput): { version: ModelVersion; created: boolean };
+  listModels(opts?: { search?: string }): RegisteredModel[];
+  getModel(name: string): RegisteredModel | undefined;
+  listVersions(name: string): ModelVersion[];
+  /** `ref` is a version number or an alias. */
+  getVersion(name: string, ref: number | string): ModelVersion | undefined;
+  /** Moves (or sets) an alias; throws RegistryError if the version does not exist or is archived. */
+  setAlias(name: string, alias: string, version: number, actor: string | null): AuditEntry;
+  removeAlias(name: string, alias: string, actor: string | null): AuditEntry;
+  /** Archives a version and removes its aliases. */
+  archiveVersion(name: string, version: number, actor: string | null): AuditEntry;
+  /** Appends an entry (deployments use this). */
+  appendAudit(entry: Omit<AuditEntry, "id" | "at">): AuditEntry;
+  /** Newest first. */
+  audit(opts?: { model?: string; limit?: number }): AuditEntry[];
+}
+
+/** A user-facing registry error (unknown model, bad name, alias to a missing version). */
+export class RegistryError extends Error {
+  override name = "RegistryError";
+  constructor(
+    message: string,
+    readonly code: "not-found" | "invalid" | "conflict" = "invalid",
+  ) {
+    super(message);
+  }
+}
+
+/** The metadata store: runs, node runs, metrics, logs, artifacts, datasets. */
+export interface MetadataStore {
+  readonly registry: Registry;
+  startRun(run: StartRunInput): void;
+  finishRun(id: string, status: RunStatus, error?: string | null): void;
+  /** Merges facts into the run's environment (e.g. the tfjs backend a block used). */
+  updateEnvironment(id: string, facts: RunEnvironment): void;
+  recordNodeRun(node: NodeRunRecord): void;
+  /** One transaction for the batch. */
+  logMetrics(metrics: MetricRecord[]): void;
+  logMetric(metric: MetricRecord): void;
+  logMessage(entry: LogRecord): void;
+  recordArtifact(artifact: ArtifactRecord): void;
+  /** Records the dataset (once per digest) and links it to the run and node. */
+  recordDataset(runId: string, nodeId: string, dataset: DatasetRecord): void;
+  /** A tuning trial as a child run of `parentRunId`; returns its id. */
+  recordTrial(trial: TrialRunInput): string;
+  /**
+   * For a node taken from the cache: copies the metrics, dataset links and
+   * artifacts of the node run that computed the outputs under `cacheKey`
+   * into (runId, nodeId), in one transaction. Returns the metrics copied.
+   */
+  copyFromProducer(
+    cacheKey: string,
+    runId: string,
+    nodeId: string,
+  ): { name: string; value: number; step: number | null }[];
+  getRun(id: string): RunRecord | undefined;
+  /** The canonical pipeline text the run used. */
+  pipelineText(id: string): string | null;
+  /** `nodeId.param` → value. */
+  resolvedParams(id: string): Record<string, unknown>;
+  listRuns(opts?: { pipeline?: string; limit?: number }): RunRecord[];
+  searchRuns(query: RunQuery): RunPage;
+  compareRuns(ids: string[]): RunComparison;
+  setTags(id: string, set: Record<string, string>, remove?: string[]): void;
+  setNote(id: string, note: string | null): void;
+  nodeRuns(runId: string): NodeRunRecord[];
+  metrics(runId: string): MetricRecord[];
+  logs(runId: string): LogRecord[];
+  artifacts(runId: string): ArtifactRecord[];
+  /** The datasets a run read, with the node that read each. */
+  datasets(runId: string): (DatasetRecord & { nodeId: string })[];
+  /** The datasets read by `nodeId` and every node upstream of it in the run (via node_runs inputs). */
+  upstreamDatasets(runId: string, nodeId: string): DatasetRecord[];
+  /** The most recent node run of a node that produced outputs (ran or cached), to explain why it runs again. */
+  lastCompletedNodeRun(pipeline: string, nodeId: string): NodeRunRecord | undefined;
+  markInterruptedRuns(): void;
+  /** The cache keys that the latest `runs` runs of each pipeline used (ran or cached). */
+  recentCacheKeys(runs: number): Set<string>;
+  close(): void;
+}

@@ -1,0 +1,259 @@
+/**
+ * Experiment tracking and the registry, as an analyst meets them: run a
+ * pipeline twice with a param changed, compare the runs, then move the
+ * champion alias between the two registered versions and read it in the
+ * history. `DAGWOOD_SCREENSHOTS=1` also writes the README's pictures
+ * (renderer/docs/compare.png, models.png, lineage.png).
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Page, TestInfo } from "@playwright/test";
+import { expect, test } from "./fixtures";
+
+const DOCS = join(import.meta.dirname, "..", "renderer", "docs");
+
+/** A small, fast pipeline: penguins → split → decision tree → evaluate → register. */
+const TREE_PIPELINE = {
+  format: "dagwood.pipeline/1",
+  name: "penguins-tree",
+  description: "A decision tree on the penguins, evaluated and registered",
+  params: { seed: 7 },
+  nodes: [
+    { id: "penguins", block: "ingest.file", params: { path: "data/penguins.csv" } },
+    {
+      id: "split",
+      block: "split",
+      params: { column: "species", seed: "${seed}", strategy: "stratified", testFraction: 0.25 },
+    },
+    { id: "tree", block: "train.tree", params: { maxDepth: 4, seed: "${seed}", target: "species" } },
+    { id: "eval", block: "evaluate", params: {} },
+    { id: "register", block: "register", params: { name: "penguins-tree" } },
+  ],
+  edges: [
+    { from: "penguins.out", to: "split.in" },
+    { from: "split.train", to: "tree.train" },
+    { from: "tree.model", to: "eval.model" },
+    { from: "split.test", to: "eval.data" },
+    { from: "tree.model", to: "register.model" },
+    { from: "eval.report", to: "register.report" },
+  ],
+  layout: {
+    penguins: { x: 0, y: 0 },
+    split: { x: 260, y: 0 },
+    tree: { x: 520, y: 0 },
+    eval: { x: 780, y: -120 },
+    register: { x: 780, y: 120 },
+  },
+};
+
+async function openPipeline(app: Page, projectDir: string, doc: object, file: string) {
+  writeFileSync(join(projectDir, file), JSON.stringify(doc, null, 2));
+  const url = new URL(app.url());
+  url.searchParams.set("pipeline", file);
+  url.searchParams.delete("view");
+  await app.goto(url.toString());
+  await expect(app.getByTestId("node-tree")).toBeVisible();
+}
+
+async function runAndWait(app: Page) {
+  await app.getByTestId("run-button").click();
+  await expect(app.getByTestId("status-run")).toHaveAttribute("data-run-status", "succeeded", {
+    timeout: 45_000,
+  });
+}
+
+async function shot(app: Page, testInfo: TestInfo, name: string) {
+  // Toasts of earlier steps would cover the picture.
+  const toasts = app.getByTestId("toast").getByRole("button", { name: "Dismiss" });
+  while ((await toasts.count()) > 0)
+    await toasts
+      .first()
+      .click({ timeout: 1000 })
+      .catch(() => undefined);
+  const body = await app.screenshot();
+  await testInfo.attach(name, { body, contentType: "image/png" });
+  if (process.env.DAGWOOD_SCREENSHOTS) writeFileSync(join(DOCS, `${name}.png`), body);
+}
+
+/** The ids of the runs the table shows, top to bottom. */
+async function runIds(app: Page): Promise<string[]> {
+  const rows = app.getByTestId("runs-table").locator('tbody tr[data-testid^="run-row-"]');
+  const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-testid")!.slice(8)));
+  return ids;
+}
+
+test("empty views say what to do", async ({ app }) => {
+  await app.getByTestId("view-experiments").click();
+  await expect(app.getByTestId("runs-empty")).toContainText("Run a pipeline to see it here");
+  await expect(app.getByTestId("compare-button")).toBeDisabled();
+  await app.getByTestId("view-models").click();
+  await expect(app.getByTestId("models-empty")).toContainText("No registered model yet");
+  await app.getByTestId("view-lineage").click();
+  await expect(app.getByTestId("lineage-empty")).toContainText("run a pipeline with a");
+  // The view is kept in the URL, so a reload comes back to it.
+  await app.reload();
+  await expect(app.getByTestId("lineage-view")).toBeVisible();
+  await app.getByTestId("view-editor").click();
+  await expect(app.getByTestId("canvas")).toBeVisible();
+});
+
+test("two runs with a param changed compare side by side; the champion alias moves with confirmation", async ({
+  app,
+  projectDir,
+}, testInfo) => {
+  test.setTimeout(150_000);
+  await openPipeline(app, projectDir, TREE_PIPELINE, "penguins-tree.dag.json");
+
+  // Run once, change the tree's depth in the inspector, run again.
+  await runAndWait(app);
+  await app.getByTestId("node-tree").click();
+  const depth = app.getByTestId("param-maxDepth");
+  await depth.fill("2");
+  await depth.blur();
+  await runAndWait(app);
+
+  // Both runs are in the Experiments view.
+  await app.getByTestId("view-experiments").click();
+  await expect(app.getByTestId("runs-table")).toBeVisible();
+  await expect(app.getByTestId("runs-total")).toContainText("of 2 runs");
+  const [newest, older] = await runIds(app);
+  expect(newest && older).toBeTruthy();
+
+  // A filter on a key the runs do not have says so, and what to write instead.
+  const filter = app.getByTestId("runs-filter");
+  await filter.fill("tree.depth > 3");
+  await filter.press("Enter");
+  await expect(app.getByTestId("runs-filter-error")).toContainText(
+    '"tree.depth" is neither a param nor a metric',
+  );
+  // A filter on the param keeps only the matching run.
+  await filter.fill("tree.maxDepth = 2");
+  await filter.press("Enter");
+  await expect(app.getByTestId("runs-total")).toContainText("of 1 runs");
+  await expect(app.getByTestId(`run-row-${newest}`)).toBeVisible();
+  await expect(app.getByTestId(`run-row-${older}`)).toHaveCount(0);
+  await filter.fill("");
+  await filter.press("Enter");
+  await expect(app.getByTestId("runs-total")).toContainText("of 2 runs");
+
+  // Sorting by duration twice flips the order.
+  await app.getByTestId("runs-sort-duration").click();
+  const once = await runIds(app);
+  await app.getByTestId("runs-sort-duration").click();
+  await expect.poll(() => runIds(app)).toEqual([...once].reverse());
+
+  // A run's detail: metrics, environment, the editable note and tags.
+  await app.getByTestId(`run-row-${newest}`).click();
+  const detail = app.getByTestId("run-detail");
+  await expect(detail.getByTestId("run-metrics")).toContainText("eval.accuracy");
+  await expect(detail.getByTestId("run-environment")).toContainText("tfjs backend");
+  await expect(detail.getByTestId("run-datasets")).toContainText("penguins.csv");
+  await detail.getByTestId("run-tag-input").fill("depth=shallow");
+  await detail.getByTestId("run-tag-input").press("Enter");
+  await expect(detail.getByTestId("run-tag-depth")).toContainText("depth=shallow");
+  await detail.getByTestId("run-tag-input").fill("no equals sign");
+  await detail.getByTestId("run-tag-input").press("Enter");
+  await expect(detail).toContainText("Write a tag as key=value");
+  await detail.getByTestId("run-note").fill("max depth 2: does a shallow tree hold up?");
+  await detail.getByTestId("run-note-save").click();
+  await expect(app.getByTestId("toast").filter({ hasText: "Note saved" })).toBeVisible();
+  await detail.getByTestId("run-tag-input").fill("");
+  await app.getByTestId(`run-select-${older}`).check();
+  await app.getByTestId(`run-select-${newest}`).check();
+  await shot(app, testInfo, "experiments");
+  await app.getByTestId(`run-select-${older}`).uncheck();
+  await app.getByTestId(`run-select-${newest}`).uncheck();
+  await app.getByTestId("run-detail-close").click();
+
+  // Compare the two: the depth differs, the tree node is marked, the rest is folded.
+  await app.getByTestId(`run-select-${newest}`).check();
+  await expect(app.getByTestId("compare-button")).toBeDisabled();
+  await app.getByTestId(`run-select-${older}`).check();
+  await app.getByTestId("compare-button").click();
+  const compare = app.getByTestId("compare-view");
+  await expect(compare).toBeVisible();
+  const depthRow = compare.getByTestId("param-diff-tree.maxDepth");
+  await expect(depthRow).toHaveAttribute("data-differs", "true");
+  await expect(depthRow).toHaveClass(/differs/);
+  await expect(compare.getByTestId("param-diff-split.seed")).toHaveCount(0);
+  await compare.getByTestId("toggle-equal-params").click();
+  await expect(compare.getByTestId("param-diff-split.seed")).toHaveAttribute("data-differs", "false");
+  await expect(compare.getByTestId("compare-graph-node-tree")).toHaveAttribute("data-differs", "true");
+  await expect(compare.getByTestId("compare-graph-node-split")).toHaveAttribute("data-differs", "false");
+  await expect(
+    compare.getByTestId("compare-metrics").locator(".recharts-bar-rectangle").first(),
+  ).toBeVisible();
+  await expect(compare.getByTestId("parallel-coordinates")).toContainText("tree.maxDepth");
+  await expect(compare.getByTestId(`compare-eval-${newest}`).getByTestId("confusion-matrix")).toBeVisible();
+  await expect(compare.getByTestId(`compare-eval-${older}`).getByTestId("roc-chart")).toBeVisible();
+  await compare.getByTestId("toggle-equal-params").click();
+  await shot(app, testInfo, "compare");
+
+  // Models: both trees were registered, as v1 and v2, with the dataset's digest in their lineage.
+  await app.getByTestId("view-models").click();
+  await expect(app.getByTestId("model-penguins-tree")).toBeVisible();
+  const v1 = app.getByTestId("version-1");
+  const v2 = app.getByTestId("version-2");
+  await expect(v1).toBeVisible();
+  await expect(v2).toBeVisible();
+  await expect(app.getByTestId("version-lineage-2").getByTestId("lineage-datasets")).toContainText(
+    "penguins.csv",
+  );
+  await expect(app.getByTestId("version-lineage-2").getByTestId("dataset-digest")).toHaveText(
+    /^[0-9a-f]{16}…$/,
+  );
+
+  // Set champion on v1, then move it to v2; each asks first.
+  await app.getByTestId("set-alias-1").click();
+  const dialog = app.getByTestId("alias-dialog");
+  await dialog.getByTestId("alias-input").fill("champion");
+  await expect(dialog.getByTestId("confirm-question")).toHaveText("Set champion on v1?");
+  await dialog.getByTestId("confirm").click();
+  await expect(v1.getByTestId("alias-champion")).toBeVisible();
+
+  // A bad alias name is refused before anything is sent.
+  await app.getByTestId("set-alias-2").click();
+  await dialog.getByTestId("alias-input").fill("3rd");
+  await expect(dialog.getByTestId("confirm")).toBeDisabled();
+  await expect(dialog.getByTestId("confirm-question")).toContainText("An alias starts with a letter");
+  // Cancel leaves the alias where it was.
+  await dialog.getByTestId("cancel").click();
+  await expect(dialog).toHaveCount(0);
+  await expect(v1.getByTestId("alias-champion")).toBeVisible();
+
+  await app.getByTestId("set-alias-2").click();
+  await dialog.getByTestId("alias-input").fill("champion");
+  await expect(dialog.getByTestId("confirm-question")).toHaveText("Move champion from v1 to v2?");
+  await dialog.getByTestId("confirm").click();
+  await expect(v2.getByTestId("alias-champion")).toBeVisible();
+  await expect(v1.getByTestId("alias-champion")).toHaveCount(0);
+  await expect(app.getByTestId("audit-entry").first()).toContainText("alias champion moved v1 → v2");
+  await expect(app.getByTestId("audit-timeline")).toContainText("alias champion set on v1");
+
+  // Export v2 says where it was written.
+  await app.getByTestId("export-2").click();
+  await expect(app.getByTestId("export-result")).toContainText("penguins-tree");
+  await shot(app, testInfo, "models");
+
+  // Archiving v1 asks first, and the history records it.
+  await app.getByTestId("archive-1").click();
+  await expect(app.getByTestId("confirm-dialog").getByTestId("confirm-question")).toContainText(
+    "Archive penguins-tree v1?",
+  );
+  await app.getByTestId("confirm-dialog").getByTestId("confirm").click();
+  await expect(v1).toContainText("archived");
+  await expect(app.getByTestId("audit-entry").first()).toContainText("v1 archived");
+
+  // Lineage: dataset → run → version, and a click shows a node's details.
+  await app.getByTestId("view-lineage").click();
+  const datasets = app.locator('[data-kind="dataset"]');
+  await expect(datasets.first()).toBeVisible();
+  await expect(app.locator('[data-kind="modelVersion"]')).toHaveCount(2);
+  await datasets.first().click();
+  await expect(app.getByTestId("lineage-detail")).toContainText("dataset");
+  await shot(app, testInfo, "lineage");
+  await app.getByTestId("lineage-node-model:penguins-tree:v2").click();
+  await expect(app.getByTestId("lineage-detail")).toContainText("penguins-tree v2");
+  await app.getByTestId("lineage-open-model").click();
+  await expect(app.getByTestId("model-detail")).toContainText("penguins-tree");
+});

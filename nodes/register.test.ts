@@ -1,0 +1,182 @@
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runPlan } from "../app/engine/engine";
+import type { PortValue } from "../app/engine/ports";
+import { createTestProject, type TestProject } from "../app/engine/testing";
+import { validatePipelineText } from "../app/pipeline/validate";
+import { Project } from "../app/project/project";
+import evaluate from "./evaluate";
+import { catalog } from "./index";
+import ingestFile from "./ingest-file";
+import register, { type ModelVersionRef } from "./register";
+import split from "./split";
+import trainTree from "./train-tree";
+
+const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
+const refOf = (v: PortValue | undefined) =>
+  (v?.type === "modelVersion" ? v.data : undefined) as ModelVersionRef;
+
+describe("register", () => {
+  let p: TestProject;
+  let model: PortValue;
+  let report: PortValue;
+  let digest: string;
+
+  beforeEach(async () => {
+    p = await createTestProject();
+    copyFileSync(PENGUINS, join(p.dir, "data", "penguins.csv"));
+    digest = createHash("sha256").update(readFileSync(PENGUINS)).digest("hex");
+    const { out } = await p.run(ingestFile, {}, { path: "data/penguins.csv" });
+    const { train, test } = await p.run(split, { in: out }, { strategy: "stratified", column: "species" });
+    model = (await p.run(trainTree, { train }, { target: "species", maxDepth: 3 })).model!;
+    report = (await p.run(evaluate, { model, data: test })).report!;
+    p.upstream = { model: { node: "tree", port: "model" } };
+  });
+  afterEach(() => p.close());
+
+  it("creates a version with its files, metrics, parity and lineage naming the dataset digest", async () => {
+    const out = await p.run(
+      register,
+      { model, report },
+      { name: "penguins-classifier", alias: "challenger" },
+    );
+    expect(refOf(out.version)).toEqual({
+      name: "penguins-classifier",
+      version: 1,
+      created: true,
+      modelFingerprint: model.fingerprint,
+    });
+    const v = p.metadata().registry.getVersion("penguins-classifier", "challenger")!;
+    expect(v.version).toBe(1);
+    expect(v).toMatchObject({ nodeId: "tree", runId: "test-run", estimator: "tree", task: "multiclass" });
+    expect(v.lineage.datasets.map((d) => d.digest)).toEqual([digest]);
+    expect(v.lineage.datasets[0]).toMatchObject({ source: "data/penguins.csv", rows: 344 });
+    const metrics = (report as { data: { metrics: Record<string, number | null> } }).data.metrics;
+    expect(v.metrics.accuracy).toBe(metrics.accuracy);
+    // Only finite numbers are kept.
+    for (const value of Object.values(v.metrics)) expect(Number.isFinite(value)).toBe(true);
+    expect(v.parity?.labelAgreement).toBe(1);
+    expect(existsSync(join(p.dir, v.onnxPath))).toBe(true);
+    const native = JSON.parse(readFileSync(join(p.dir, v.nativePath), "utf8"));
+    expect(native).toEqual((model as { data: unknown }).data);
+    expect(p.logs.at(-1)?.message).toBe(
+      'Registered penguins-classifier v1 (tree, multiclass) from node "tree"; alias "challenger" → v1.',
+    );
+  });
+
+  it("returns the existing version for the same model, and a new one for another", async () => {
+    await p.run(register, { model }, { name: "penguins" });
+    const again = refOf((await p.run(register, { model }, { name: "penguins" })).version);
+    expect(again).toMatchObject({ version: 1, created: false });
+    expect(p.logs.at(-1)?.message).toBe("penguins v1 already holds this model; no new version.");
+    const { train } = await p.run(split, {
+      in: (await p.run(ingestFile, {}, { path: "data/penguins.csv" })).out,
+    });
+    const other = (await p.run(trainTree, { train }, { target: "species", maxDepth: 2 })).model;
+    const second = refOf(
+      (await p.run(register, { model: other }, { name: "penguins", alias: "champion" })).version,
+    );
+    expect(second).toMatchObject({ version: 2, created: true });
+    expect(p.metadata().registry.getModel("penguins")).toMatchObject({
+      latestVersion: 2,
+      aliases: { champion: 2 },
+    });
+  });
+
+  it("refuses a bad name or alias, a missing or wrong input, and a model without its ONNX file", async () => {
+    await expect(p.run(register, { model }, { name: "../escape" })).rejects.toThrow(/Invalid params.*name/);
+    await expect(p.run(register, { model }, { name: "m", alias: "3" })).rejects.toThrow(
+      /Invalid params.*alias/,
+    );
+    await expect(p.run(register, { model }, {})).rejects.toThrow(/Invalid params.*name/);
+    await expect(p.run(register, {}, { name: "m" })).rejects.toThrow('Input "model" is not connected');
+    await expect(p.run(register, { model: report }, { name: "m" })).rejects.toThrow(
+      'Input "model" must be a model, got report',
+    );
+    const profile: PortValue = { type: "report", data: { kind: "profile" }, fingerprint: "x" };
+    await expect(p.run(register, { model, report: profile }, { name: "m" })).rejects.toThrow(
+      /The report \(kind "profile"\) has no metrics/,
+    );
+    const data = (model as { data: { onnx: { file: string } } }).data;
+    const noOnnx: PortValue = { type: "model", data: { ...data, onnx: undefined }, fingerprint: "n" };
+    await expect(p.run(register, { model: noOnnx }, { name: "m" })).rejects.toThrow(/has no ONNX export/);
+    rmSync(join(p.dir, data.onnx.file));
+    await expect(p.run(register, { model }, { name: "m" })).rejects.toThrow(/ONNX file .* is gone/);
+    expect(p.metadata().registry.getModel("m")).toBeUndefined();
+  });
+});
+
+describe("register in a pipeline run", () => {
+  let dir: string;
+  let project: Project;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "dagwood-register-"));
+    mkdirSync(join(dir, "data"));
+    copyFileSync(PENGUINS, join(dir, "data", "penguins.csv"));
+    project = await Project.open(dir, { threads: 2 });
+  });
+  afterEach(() => {
+    project.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const pipeline = (maxDepth: number) =>
+    JSON.stringify({
+      format: "dagwood.pipeline/1",
+      name: "penguins",
+      params: {},
+      nodes: [
+        { id: "penguins", block: "ingest.file", params: { path: "data/penguins.csv" } },
+        { id: "split", block: "split", params: { strategy: "stratified", column: "species", seed: 7 } },
+        { id: "tree", block: "train.tree", params: { target: "species", maxDepth } },
+        { id: "eval", block: "evaluate", params: {} },
+        { id: "register", block: "register", params: { name: "penguins-classifier", alias: "challenger" } },
+      ],
+      edges: [
+        { from: "penguins.out", to: "split.in" },
+        { from: "split.train", to: "tree.train" },
+        { from: "tree.model", to: "eval.model" },
+        { from: "split.test", to: "eval.data" },
+        { from: "tree.model", to: "register.model" },
+        { from: "eval.report", to: "register.report" },
+      ],
+    });
+  const run = async (maxDepth: number) => {
+    const { plan, problems } = validatePipelineText(pipeline(maxDepth), catalog);
+    expect(problems).toEqual([]);
+    const summary = await runPlan({ project, plan: plan! });
+    expect(summary.nodes.filter((n) => n.error)).toEqual([]);
+    return summary;
+  };
+
+  it("registers the run's model with its lineage, once, and moves the alias to a new model", async () => {
+    const first = await run(3);
+    const { registry } = project.metadata;
+    const v1 = registry.getVersion("penguins-classifier", "challenger")!;
+    expect(v1).toMatchObject({ version: 1, runId: first.runId, nodeId: "tree" });
+    const digest = createHash("sha256").update(readFileSync(PENGUINS)).digest("hex");
+    expect(v1.lineage.datasets.map((d) => [d.digest, d.source])).toEqual([[digest, "data/penguins.csv"]]);
+    expect(v1.lineage.run).toMatchObject({ id: first.runId, pipeline: "penguins" });
+    expect(v1.lineage.run.pipelineHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(v1.lineage.params).toMatchObject({ "penguins.path": "data/penguins.csv", "tree.maxDepth": 3 });
+    expect(Object.keys(v1.lineage.params).filter((k) => /^(eval|register)\./.test(k))).toEqual([]);
+    expect(v1.lineage.environment.node).toBe(process.version);
+    const evalAccuracy = first.metrics.find((m) => m.node === "eval" && m.name === "accuracy")!.value;
+    expect(v1.metrics.accuracy).toBe(evalAccuracy);
+
+    const again = await run(3);
+    expect(again.nodes.every((n) => n.status === "cached")).toBe(true);
+    expect(registry.listVersions("penguins-classifier")).toHaveLength(1);
+
+    await run(2);
+    expect(registry.getModel("penguins-classifier")).toMatchObject({
+      latestVersion: 2,
+      aliases: { challenger: 2 },
+    });
+    const moved = registry.audit({ model: "penguins-classifier" }).find((e) => e.action === "alias.moved");
+    expect(moved?.details).toMatchObject({ alias: "challenger", from: 1, to: 2 });
+  });
+});

@@ -1,0 +1,140 @@
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { BlockError, type BlockInputs, defineBlock } from "../app/engine/block";
+import type { OpaqueValue } from "../app/engine/ports";
+import { type AnyDagwoodModel, asModel } from "../app/ml/model";
+import { ALIAS_NAME, MODEL_NAME, RegistryError } from "../app/store/types";
+
+const params = z.object({
+  name: z
+    .string()
+    .regex(
+      MODEL_NAME,
+      "a model name: a letter or digit, then letters, digits, _ - . (at most 128), e.g. penguins-classifier",
+    )
+    .describe("The registered model's name; a new version is added under it"),
+  alias: z
+    .string()
+    .regex(ALIAS_NAME, "an alias: a letter, then letters, digits, _ - (at most 64), e.g. challenger")
+    .optional()
+    .describe('Point this alias at the new version, e.g. "challenger" (leave empty for none)'),
+  description: z.string().max(10_000).optional().describe("A note kept with the version"),
+});
+
+/** What the `version` output carries: a reference into the registry. */
+export interface ModelVersionRef {
+  name: string;
+  version: number;
+  /** False when the same model was registered before and that version is returned. */
+  created: boolean;
+  modelFingerprint: string;
+}
+
+function modelInput(inputs: BlockInputs): OpaqueValue & { model: AnyDagwoodModel } {
+  const input = inputs.model;
+  if (!input) throw new BlockError('Input "model" is not connected: connect a train block\'s model output.');
+  if (input.type !== "model") throw new BlockError(`Input "model" must be a model, got ${input.type}`);
+  try {
+    return { ...input, model: asModel(input.data) };
+  } catch (e) {
+    throw new BlockError((e as Error).message);
+  }
+}
+
+/** The report's finite numeric metrics (undefined ones are null in a report, and are left out). */
+function metricsOf(inputs: BlockInputs): Record<string, number> {
+  const report = inputs.report;
+  if (!report) return {};
+  if (report.type !== "report") throw new BlockError(`Input "report" must be a report, got ${report.type}`);
+  const metrics = (report.data as { metrics?: unknown } | null)?.metrics;
+  if (!metrics || typeof metrics !== "object") {
+    throw new BlockError(
+      `The report (kind ${JSON.stringify((report.data as { kind?: unknown } | null)?.kind)}) has no metrics to keep with the version. Connect an evaluate report, or leave "report" unconnected.`,
+    );
+  }
+  return Object.fromEntries(
+    Object.entries(metrics).filter(
+      (e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1]),
+    ),
+  );
+}
+
+export default defineBlock({
+  kind: "register",
+  version: 1,
+  title: "Register model",
+  category: "Deploy",
+  description:
+    "Adds the model to the project's registry as a new version of a named model, with its ONNX file, signature, the evaluation metrics, ONNX parity and its lineage (the run, the datasets by digest, the params); optionally points an alias such as challenger at it. Registering the same model again returns the existing version.",
+  inputs: {
+    model: { type: "model", description: "A trained model, with its ONNX export" },
+    report: {
+      type: "report",
+      optional: true,
+      description: "Its evaluation report: the metrics are kept with the version",
+    },
+  },
+  outputs: { version: { type: "modelVersion", description: "The registered version" } },
+  params,
+  async run(ctx, inputs, p) {
+    const input = modelInput(inputs);
+    const { model } = input;
+    const metrics = metricsOf(inputs);
+    const onnx = model.onnx;
+    if (!onnx?.file) {
+      throw new BlockError(
+        "The model has no ONNX export, so it cannot be registered (the registry serves ONNX). Retrain it with this version of Dagwood.",
+      );
+    }
+    const onnxPath = resolve(ctx.projectDir, onnx.file);
+    if (!existsSync(onnxPath)) {
+      throw new BlockError(
+        `The model's ONNX file ${onnx.file} is gone (the run's artifacts were removed). Run the train node again (dagwood run --no-cache) and register that model.`,
+      );
+    }
+    const producer = ctx.upstream("model");
+    if (!producer)
+      throw new BlockError('Input "model" is not connected: connect a train block\'s model output.');
+    const nativePath = join(await ctx.artifactDir(), "model.json");
+    await writeFile(nativePath, JSON.stringify(model));
+    const lineage = await ctx.lineage(producer.node);
+    let registered: ReturnType<typeof ctx.registry.registerVersion>;
+    try {
+      registered = ctx.registry.registerVersion({
+        name: p.name,
+        ...(p.description !== undefined ? { description: p.description } : {}),
+        runId: ctx.runId,
+        nodeId: producer.node,
+        modelFingerprint: input.fingerprint,
+        estimator: model.estimator,
+        task: model.task,
+        signature: model.signature,
+        metrics,
+        parity: onnx.parity ?? null,
+        files: { native: nativePath, onnx: onnxPath },
+        lineage,
+        ...(p.alias !== undefined ? { alias: p.alias } : {}),
+        actor: lineage.run.user,
+      });
+    } catch (e) {
+      if (e instanceof RegistryError) throw new BlockError(e.message);
+      throw e;
+    }
+    const { version, created } = registered;
+    const alias = p.alias ? `; alias "${p.alias}" → v${version.version}` : "";
+    ctx.log(
+      created
+        ? `Registered ${p.name} v${version.version} (${model.estimator}, ${model.task}) from node "${producer.node}"${alias}.`
+        : `${p.name} v${version.version} already holds this model; no new version${alias}.`,
+    );
+    const ref: ModelVersionRef = {
+      name: version.name,
+      version: version.version,
+      created,
+      modelFingerprint: version.modelFingerprint,
+    };
+    return { version: { type: "modelVersion", data: ref } };
+  },
+});

@@ -1,0 +1,132 @@
+/** Pure helpers of the compare view: run colours, the parallel-coordinates geometry, report nodes. */
+import type { ComparisonResult } from "../../../app/api/api";
+import { COLORS } from "../panels/evaluation/format";
+
+/** A run's colour by its place in the comparison; every chart uses the same. */
+export function runColor(index: number): string {
+  if (index < COLORS.length) return COLORS[index]!;
+  // Past the palette: golden-angle hues stay apart from each other.
+  return `hsl(${Math.round((index * 137.508) % 360)}, 55%, 45%)`;
+}
+
+export interface Axis {
+  key: string;
+  /** "param" axes first, the metric last. */
+  kind: "param" | "metric";
+  min: number;
+  max: number;
+}
+
+export interface ParallelLine {
+  runId: string;
+  /** One point per axis; null where the run has no value for it. */
+  points: ({ x: number; y: number } | null)[];
+}
+
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/**
+ * The numeric params worth an axis: every run that has the param has a
+ * finite number there, and at least two runs differ (equal params draw flat
+ * lines that say nothing).
+ */
+export function numericParams(cmp: Pick<ComparisonResult, "params">): string[] {
+  return cmp.params
+    .filter((p) => {
+      const present = p.values.filter((v) => v !== null && v !== undefined);
+      return present.length >= 2 && present.every(isNum) && new Set(present).size > 1;
+    })
+    .map((p) => p.key);
+}
+
+/** Axes and one polyline per run, in a `width` × `height` box (y grows downwards, high values on top). */
+export function parallelCoordinates(
+  cmp: Pick<ComparisonResult, "runs" | "params" | "metrics">,
+  paramKeys: string[],
+  metricKey: string | null,
+  width: number,
+  height: number,
+): { axes: Axis[]; lines: ParallelLine[]; x: (i: number) => number } {
+  const columns: { key: string; kind: Axis["kind"]; values: unknown[] }[] = [
+    ...paramKeys.flatMap((key) => {
+      const p = cmp.params.find((q) => q.key === key);
+      return p ? [{ key, kind: "param" as const, values: p.values }] : [];
+    }),
+  ];
+  const m = metricKey ? cmp.metrics.find((q) => q.key === metricKey) : undefined;
+  if (m) columns.push({ key: m.key, kind: "metric", values: m.values });
+  const axes: Axis[] = columns.map((c) => {
+    const nums = c.values.filter(isNum);
+    const min = nums.length ? Math.min(...nums) : 0;
+    const max = nums.length ? Math.max(...nums) : 1;
+    return { key: c.key, kind: c.kind, min, max };
+  });
+  const x = (i: number) => (axes.length <= 1 ? width / 2 : (i * width) / (axes.length - 1));
+  const lines = cmp.runs.map((run, r) => ({
+    runId: run.id,
+    points: columns.map((c, i) => {
+      const v = c.values[r];
+      if (!isNum(v)) return null;
+      const { min, max } = axes[i]!;
+      // A constant axis puts every run in the middle.
+      const t = max === min ? 0.5 : (v - min) / (max - min);
+      return { x: x(i), y: height - t * height };
+    }),
+  }));
+  return { axes, lines, x };
+}
+
+/** SVG path of a polyline, broken where a value is missing. */
+export function polylinePath(points: ({ x: number; y: number } | null)[]): string {
+  let d = "";
+  let pen = false;
+  for (const p of points) {
+    if (!p) {
+      pen = false;
+      continue;
+    }
+    d += `${pen ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`;
+    pen = true;
+  }
+  return d;
+}
+
+/** The ids of the pipeline's `evaluate` nodes, whose reports hold ROC curves and confusion matrices. */
+export function evaluateNodes(pipeline: Record<string, unknown> | null): string[] {
+  const nodes = pipeline?.nodes;
+  if (!Array.isArray(nodes)) return [];
+  return nodes
+    .filter(
+      (n): n is { id: string; block: string } => !!n && typeof n === "object" && typeof n.id === "string",
+    )
+    .filter((n) => n.block === "evaluate")
+    .map((n) => n.id)
+    .sort();
+}
+
+/** Metric keys that are single values (not training curves), for the grouped bars. */
+export function scalarMetrics(cmp: Pick<ComparisonResult, "metrics" | "curves">): string[] {
+  const curves = new Set(cmp.curves.map((c) => c.key));
+  return cmp.metrics.filter((m) => !curves.has(m.key) && m.values.some((v) => isNum(v))).map((m) => m.key);
+}
+
+/**
+ * Splits metric keys into groups of a like scale, so a row count does not
+ * flatten the scores next to it: scores within [-1, 1] together, then one
+ * group per power of ten of the largest absolute value.
+ */
+export function groupByScale(
+  cmp: Pick<ComparisonResult, "metrics">,
+  keys: string[],
+): { label: string; keys: string[] }[] {
+  const groups = new Map<number, string[]>();
+  for (const key of keys) {
+    const values = cmp.metrics.find((m) => m.key === key)?.values.filter(isNum) ?? [];
+    const top = Math.max(0, ...values.map(Math.abs));
+    const power = top <= 1 ? 0 : Math.ceil(Math.log10(top));
+    groups.set(power, [...(groups.get(power) ?? []), key]);
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([power, keys]) => ({ label: power === 0 ? "scores (≤ 1)" : `up to 1e${power}`, keys }));
+}

@@ -1,0 +1,98 @@
+/** The Experiments view's state: the query the runs table shows, the columns, the selection, what is open. */
+import { create } from "zustand";
+import type { RunQuery, RunStatus } from "../../../app/api/api";
+
+export type SortField = NonNullable<RunQuery["orderBy"]>["field"];
+export interface Sort {
+  field: SortField;
+  key?: string;
+  desc: boolean;
+}
+
+export const PAGE_SIZE = 50;
+/** Metric columns shown before the user chooses: the first few keys. */
+export const DEFAULT_METRIC_COLUMNS = 4;
+
+interface ExperimentsState {
+  pipeline: string;
+  status: RunStatus[];
+  filterText: string;
+  includeTrials: boolean;
+  sort: Sort;
+  page: number;
+  /** Chosen columns; metrics null means "the first few". */
+  paramColumns: string[];
+  metricColumns: string[] | null;
+  /** Selected run ids, in the order they were ticked (the compare colours follow it). */
+  selected: string[];
+  /** The runs being compared, or null for the table. */
+  comparing: string[] | null;
+  /** The run whose detail is open. */
+  detailRunId: string | null;
+  /** Every param and metric key seen in this session, so the filter knows keys a narrow query hides. */
+  seenParams: Set<string>;
+  seenMetrics: Set<string>;
+  /** Bumped to fetch again (a run finished, a tag changed). */
+  revision: number;
+  reload(): void;
+  setPipeline(pipeline: string): void;
+  setStatus(status: RunStatus[]): void;
+  setFilterText(text: string): void;
+  setIncludeTrials(include: boolean): void;
+  sortBy(field: SortField, key?: string): void;
+  setPage(page: number): void;
+  setColumns(params: string[], metrics: string[]): void;
+  toggleSelected(id: string): void;
+  clearSelection(): void;
+  compare(ids: string[] | null): void;
+  openRun(id: string | null): void;
+  noteKeys(params: string[], metrics: string[]): void;
+}
+
+function union(set: Set<string>, keys: string[]): Set<string> {
+  if (keys.every((k) => set.has(k))) return set;
+  return new Set([...set, ...keys]);
+}
+
+export const useExperiments = create<ExperimentsState>()((set, get) => ({
+  pipeline: "",
+  status: [],
+  filterText: "",
+  includeTrials: false,
+  sort: { field: "startedAt", desc: true },
+  page: 0,
+  paramColumns: [],
+  metricColumns: null,
+  selected: [],
+  comparing: null,
+  detailRunId: null,
+  seenParams: new Set(),
+  seenMetrics: new Set(),
+  revision: 0,
+  reload: () => set((s) => ({ revision: s.revision + 1 })),
+  setPipeline: (pipeline) => set({ pipeline, page: 0 }),
+  setStatus: (status) => set({ status, page: 0 }),
+  setFilterText: (filterText) => set({ filterText, page: 0 }),
+  setIncludeTrials: (includeTrials) => set({ includeTrials, page: 0 }),
+  sortBy(field, key) {
+    const s = get().sort;
+    const same = s.field === field && s.key === key;
+    // A first click on a metric or a date sorts the best/newest first; a second click flips it.
+    set({ sort: { field, key, desc: same ? !s.desc : field !== "pipeline" && field !== "status" }, page: 0 });
+  },
+  setPage: (page) => set({ page: Math.max(0, page) }),
+  setColumns: (paramColumns, metricColumns) => set({ paramColumns, metricColumns }),
+  toggleSelected(id) {
+    const selected = get().selected;
+    set({ selected: selected.includes(id) ? selected.filter((s) => s !== id) : [...selected, id] });
+  },
+  clearSelection: () => set({ selected: [] }),
+  compare: (comparing) => set({ comparing, detailRunId: null }),
+  openRun: (detailRunId) => set({ detailRunId }),
+  noteKeys(params, metrics) {
+    const s = get();
+    const seenParams = union(s.seenParams, params);
+    const seenMetrics = union(s.seenMetrics, metrics);
+    if (seenParams !== s.seenParams || seenMetrics !== s.seenMetrics) set({ seenParams, seenMetrics });
+  },
+}));
