@@ -69,7 +69,7 @@ test("the runs table pages, sorts, filters and compares 10,000 runs quickly", as
       .getAttribute("data-testid");
   const before = await firstRow();
   t0 = Date.now();
-  await app.getByTestId("runs-sort-metric:eval.m3").click();
+  await app.getByTestId("runs-sort-metric:eval.m1").click();
   await expect.poll(firstRow).not.toBe(before);
   const sortMs = Date.now() - t0;
 

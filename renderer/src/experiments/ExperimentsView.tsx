@@ -3,7 +3,7 @@
  * the core so 10,000 runs cost one page), filtered, sorted and with chosen
  * columns; ticked runs compare side by side; a click opens a run's detail.
  */
-import { lazy, Suspense, useEffect, useMemo, useState } from "react";
+import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
 import { useShallow } from "zustand/react/shallow";
 import type { RunQuery, RunStatus } from "../../../app/api/api";
 import { api } from "../api/client";
@@ -16,7 +16,8 @@ import { RunDetailPanel } from "./RunDetail";
 import { RunsTable } from "./RunsTable";
 import { DEFAULT_METRIC_COLUMNS, PAGE_SIZE, useExperiments } from "./store";
 
-const CompareView = lazy(() => import("./CompareView"));
+const loadCompareView = () => import("./CompareView");
+const CompareView = lazy(loadCompareView);
 
 const STATUSES: RunStatus[] = ["succeeded", "failed", "running", "canceled", "interrupted"];
 
@@ -187,10 +188,18 @@ export function ExperimentsView() {
   const { comparing, detailRunId } = useExperiments(
     useShallow((s) => ({ comparing: s.comparing, detailRunId: s.detailRunId })),
   );
+  // Ticking a run fetches the compare charts' code, so Compare does not wait for it.
+  const ticked = useExperiments((s) => s.selected.length > 0);
+  useEffect(() => {
+    if (ticked) void loadCompareView();
+  }, [ticked]);
   // A run that ends in this window shows up without a manual refresh.
   const runStatus = useRun((s) => s.status);
+  const wasRunning = useRef(false);
   useEffect(() => {
-    if (runStatus !== "running" && runStatus !== "starting") useExperiments.getState().reload();
+    const running = runStatus === "running" || runStatus === "starting";
+    if (wasRunning.current && !running) useExperiments.getState().reload();
+    wasRunning.current = running;
   }, [runStatus]);
   return (
     <div className="experiments-view" data-testid="experiments-view">
