@@ -1,6 +1,7 @@
 // Experiment tracking at scale: 10,000 runs × 50 params × 20 metrics, with
 // 1,000-step training curves (two per run) on 100 of them. Times a filtered,
-// sorted search, a 100-run comparison and logging 10,000 metric points, in
+// sorted search, a 100-run comparison and logging 10,000 metric points (in one
+// batch, and one by one through the MetricWriter a run logs with), in
 // Dagwood's store and in an MLflow-style baseline written here: MLflow's
 // SQL-store table shapes (params/metrics as key-value rows, no latest-value
 // table), one row per INSERT, each INSERT its own autocommit transaction,
@@ -10,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { type MetricRecord, SqliteMetadataStore } from "../app/store/metadata";
+import { MetricWriter } from "../app/store/metric-writer";
 
 const RUNS = Number(process.env.BENCH_TRACKING_RUNS ?? 10_000);
 const PARAMS = 50;
@@ -19,7 +21,7 @@ const CURVE_STEPS = 1000;
 const CURVES = ["train.loss", "train.val_loss"];
 const PIPELINES = 5;
 const LOG_POINTS = 10_000;
-const GOALS = { search: 50, compare: 200, log: 100 };
+const GOALS = { search: 50, compare: 200, log: 100, logOneByOne: 100 };
 
 /** A small deterministic PRNG, so both stores hold the same numbers. */
 function mulberry32(seed: number): () => number {
@@ -248,6 +250,41 @@ function baselineCompare(db: Database.Database, ids: string[]) {
   }));
 }
 
+// ---------------------------------------------------------------- logging
+
+function startLogRun(store: SqliteMetadataStore, id: string): void {
+  store.startRun({
+    id,
+    pipeline: "log",
+    pipelinePath: null,
+    pipelineHash: null,
+    pipelineText: null,
+    params: {},
+    resolvedParams: {},
+    startedAt: new Date().toISOString(),
+    environment: {},
+    user: null,
+  });
+}
+
+/** Point `p` of a run logging 10 metrics per step. */
+const logPoint = (runId: string, p: number): MetricRecord => ({
+  runId,
+  nodeId: "train",
+  name: `c${p % 10}`,
+  value: p / LOG_POINTS,
+  step: Math.floor(p / 10),
+});
+
+/** The baseline logs as MLflow's SQL store does: one row per INSERT, each its own transaction. */
+function baselineLog(db: Database.Database, id: string): void {
+  db.prepare("INSERT INTO runs VALUES (?, ?, 0, NULL, 'RUNNING', 0, NULL, 'active')").run(id, id);
+  const insert = db.prepare("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, 0)");
+  const now = Date.now();
+  for (let p = 0; p < LOG_POINTS; p++)
+    insert.run(`c${p % 10}`, p / LOG_POINTS, now + p, id, Math.floor(p / 10));
+}
+
 // ---------------------------------------------------------------- main
 
 const dir = mkdtempSync(join(tmpdir(), "dagwood-bench-tracking-"));
@@ -291,38 +328,24 @@ try {
       goal: GOALS.log,
       ours: time(5, (rep) => {
         const id = `log-${rep + 1}`;
-        ours.startRun({
-          id,
-          pipeline: "log",
-          pipelinePath: null,
-          pipelineHash: null,
-          pipelineText: null,
-          params: {},
-          resolvedParams: {},
-          startedAt: new Date().toISOString(),
-          environment: {},
-          user: null,
-        });
+        startLogRun(ours, id);
         const batch: MetricRecord[] = [];
-        for (let p = 0; p < LOG_POINTS; p++) {
-          batch.push({
-            runId: id,
-            nodeId: "train",
-            name: `c${p % 10}`,
-            value: p / LOG_POINTS,
-            step: Math.floor(p / 10),
-          });
-        }
+        for (let p = 0; p < LOG_POINTS; p++) batch.push(logPoint(id, p));
         ours.logMetrics(batch);
       }),
-      base: time(5, (rep) => {
-        const id = `log-${rep + 1}`;
-        base.prepare("INSERT INTO runs VALUES (?, ?, 0, NULL, 'RUNNING', 0, NULL, 'active')").run(id, id);
-        const insert = base.prepare("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, 0)");
-        const now = Date.now();
-        for (let p = 0; p < LOG_POINTS; p++)
-          insert.run(`c${p % 10}`, p / LOG_POINTS, now + p, id, Math.floor(p / 10));
+      base: time(5, (rep) => baselineLog(base, `log-${rep + 1}`)),
+    },
+    {
+      op: `log ${LOG_POINTS} metric points one by one, as a run does (MetricWriter.add each, then flush)`,
+      goal: GOALS.logOneByOne,
+      ours: time(5, (rep) => {
+        const id = `log-writer-${rep + 1}`;
+        startLogRun(ours, id);
+        const writer = new MetricWriter(ours);
+        for (let p = 0; p < LOG_POINTS; p++) writer.add(logPoint(id, p));
+        writer.close();
       }),
+      base: time(5, (rep) => baselineLog(base, `log-writer-${rep + 1}`)),
     },
   ];
 

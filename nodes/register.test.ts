@@ -86,6 +86,35 @@ describe("register", () => {
     });
   });
 
+  it("sets the registered model's owner and description when given, and keeps them when not", async () => {
+    await p.run(register, { model }, { name: "penguins", owner: "data-team", modelDescription: "Species" });
+    expect(p.metadata().registry.getModel("penguins")).toMatchObject({
+      owner: "data-team",
+      description: "Species",
+    });
+    await p.run(register, { model }, { name: "penguins" });
+    expect(p.metadata().registry.getModel("penguins")).toMatchObject({
+      owner: "data-team",
+      description: "Species",
+    });
+    await expect(p.run(register, { model }, { name: "penguins", owner: "" })).rejects.toThrow(
+      /Invalid params.*owner/,
+    );
+  });
+
+  it("fingerprints the registry state of its model name, so an archive or a moved alias changes it", async () => {
+    const before = await p.fingerprint(register, { name: "penguins" });
+    await p.run(register, { model }, { name: "penguins", alias: "champion" });
+    const registered = await p.fingerprint(register, { name: "penguins" });
+    expect(registered).not.toBe(before);
+    expect(await p.fingerprint(register, { name: "other" })).toBe(before);
+    p.metadata().registry.removeAlias("penguins", "champion", null);
+    const unaliased = await p.fingerprint(register, { name: "penguins" });
+    expect(unaliased).not.toBe(registered);
+    p.metadata().registry.archiveVersion("penguins", 1, null);
+    expect(await p.fingerprint(register, { name: "penguins" })).not.toBe(unaliased);
+  });
+
   it("refuses a bad name or alias, a missing or wrong input, and a model without its ONNX file", async () => {
     await expect(p.run(register, { model }, { name: "../escape" })).rejects.toThrow(/Invalid params.*name/);
     await expect(p.run(register, { model }, { name: "m", alias: "3" })).rejects.toThrow(
@@ -178,5 +207,29 @@ describe("register in a pipeline run", () => {
     });
     const moved = registry.audit({ model: "penguins-classifier" }).find((e) => e.action === "alias.moved");
     expect(moved?.details).toMatchObject({ alias: "challenger", from: 1, to: 2 });
+  });
+
+  it("re-registers after the registry changed under a cached run: archive, alias moved by hand", async () => {
+    await run(3);
+    const { registry } = project.metadata;
+    registry.archiveVersion("penguins-classifier", 1, "someone");
+    const afterArchive = await run(3);
+    expect(afterArchive.nodes.find((n) => n.id === "register")).toMatchObject({ status: "ran" });
+    expect(afterArchive.nodes.find((n) => n.id === "tree")).toMatchObject({ status: "cached" });
+    expect(registry.getModel("penguins-classifier")).toMatchObject({
+      latestVersion: 2,
+      aliases: { challenger: 2 },
+    });
+    // Settled: the same inputs and an unchanged registry take the cache.
+    expect((await run(3)).nodes.find((n) => n.id === "register")).toMatchObject({ status: "cached" });
+
+    registry.removeAlias("penguins-classifier", "challenger", "someone");
+    const afterAlias = await run(3);
+    expect(afterAlias.nodes.find((n) => n.id === "register")).toMatchObject({ status: "ran" });
+    expect(registry.getModel("penguins-classifier")).toMatchObject({
+      latestVersion: 2,
+      aliases: { challenger: 2 },
+    });
+    expect(registry.listVersions("penguins-classifier")).toHaveLength(2);
   });
 });

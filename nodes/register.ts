@@ -21,6 +21,17 @@ const params = z.object({
     .optional()
     .describe('Point this alias at the new version, e.g. "challenger" (leave empty for none)'),
   description: z.string().max(10_000).optional().describe("A note kept with the version"),
+  owner: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe("Who owns the registered model, e.g. data-team (leave empty to keep it as it is)"),
+  modelDescription: z
+    .string()
+    .max(10_000)
+    .optional()
+    .describe("The registered model's description (leave empty to keep it as it is)"),
 });
 
 /** What the `version` output carries: a reference into the registry. */
@@ -78,6 +89,11 @@ export default defineBlock({
   },
   outputs: { version: { type: "modelVersion", description: "The registered version" } },
   params,
+  // A cached version reference is only good while the registry still holds it
+  // as it was: an archive, an alias moved by hand or a new database must re-run.
+  async externalFingerprint(ctx, p) {
+    return ctx.registryState?.(p.name) ?? "";
+  },
   async run(ctx, inputs, p) {
     const input = modelInput(inputs);
     const { model } = input;
@@ -123,6 +139,21 @@ export default defineBlock({
       throw e;
     }
     const { version, created } = registered;
+    if (p.owner !== undefined || p.modelDescription !== undefined) {
+      try {
+        ctx.registry.upsertModel(
+          p.name,
+          {
+            ...(p.owner !== undefined ? { owner: p.owner } : {}),
+            ...(p.modelDescription !== undefined ? { description: p.modelDescription } : {}),
+          },
+          lineage.run.user,
+        );
+      } catch (e) {
+        if (e instanceof RegistryError) throw new BlockError(e.message);
+        throw e;
+      }
+    }
     const alias = p.alias ? `; alias "${p.alias}" → v${version.version}` : "";
     ctx.log(
       created

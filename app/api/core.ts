@@ -34,7 +34,8 @@ import { describeBlock } from "./blocks";
 import { createTrackingHandlers, toApiError } from "./tracking";
 
 const PIPELINE_SUFFIX = ".dag.json";
-const SKIP_DIRS = new Set([".dagwood", "node_modules", ".git"]);
+/** Not searched for pipelines: Dagwood's own state, dependencies, and exported runs (which hold pipeline copies). */
+const SKIP_DIRS = new Set([".dagwood", "node_modules", ".git", "exports"]);
 
 async function findPipelines(dir: string, root = dir, depth = 0): Promise<string[]> {
   if (depth > 4) return [];
@@ -74,8 +75,9 @@ export type CoreApi = Api & {
 };
 
 /**
- * The Api implemented over the core: one open project, at most one run at a
- * time in it, events fanned out to every subscriber.
+ * The Api implemented over the core: one open project, any number of runs at
+ * once in it (nodes with the same cache key share one computation), events
+ * fanned out to every subscriber.
  */
 export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
   const { catalog } = opts;
@@ -207,7 +209,6 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
       },
       async startRun({ document, path, targets, noCache, params }) {
         const p = requireProject();
-        if (active.size) throw new ApiError(409, "A run is already in progress. Wait for it or stop it.");
         const { plan, problems } = planDocument(document, params);
         if (!plan) {
           const detail = problems.map((x) => `${x.path}: ${x.message}`).join("; ");

@@ -7,6 +7,7 @@ import { catalog } from "../../nodes/index";
 import type { RunEvent } from "./api";
 import { type CoreApi, createCoreApi } from "./core";
 import { type HttpBridge, startHttpBridge } from "./http";
+import { decodeNonFinite } from "./json-numbers";
 
 const EXAMPLE = join(import.meta.dirname, "..", "..", "resources", "examples", "starter");
 
@@ -21,6 +22,12 @@ describe("HTTP bridge", () => {
     mkdirSync(join(dir, "ui"));
     writeFileSync(join(dir, "data", "penguins.csv"), readFileSync(join(EXAMPLE, "data", "penguins.csv")));
     writeFileSync(join(dir, "penguins.dag.json"), readFileSync(join(EXAMPLE, "penguins.dag.json")));
+    // An exported run holds a copy of its pipeline; the project's pipeline list must not show it.
+    mkdirSync(join(dir, "exports", "run-1"), { recursive: true });
+    writeFileSync(
+      join(dir, "exports", "run-1", "pipeline.dag.json"),
+      readFileSync(join(EXAMPLE, "penguins.dag.json")),
+    );
     writeFileSync(join(dir, "ui", "index.html"), "<!doctype html><title>Dagwood</title>");
     api = await createCoreApi({ catalog, projectDir: dir });
     bridge = await startHttpBridge({ api, staticDir: join(dir, "ui") });
@@ -233,5 +240,63 @@ describe("HTTP bridge", () => {
     expect(report.data.kind).toBe("profile");
     const runs = await ok<{ id: string }[]>("listRuns", {});
     expect(runs[0]!.id).toBe(runId);
+  });
+});
+
+describe("HTTP bridge numbers", () => {
+  it("carries NaN and ±Infinity in results, arguments and events, which plain JSON turns into null", async () => {
+    const listeners = new Set<(e: unknown) => void>();
+    let received: unknown;
+    const fake = {
+      async call(_method: string, args: unknown) {
+        received = args;
+        return { metrics: { "eval.r2": Number.NaN, "eval.max": Number.POSITIVE_INFINITY }, low: -Infinity };
+      },
+      onEvent(listener: (e: unknown) => void) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    } as unknown as CoreApi;
+    const bridge = await startHttpBridge({ api: fake });
+    try {
+      const res = await fetch(`${bridge.origin}/api/getRun`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-dagwood-token": bridge.token },
+        body: JSON.stringify({ value: { $number: "-Infinity" }, n: 1 }),
+      });
+      const text = await res.text();
+      expect(text).not.toMatch(/null/);
+      const body = JSON.parse(text, decodeNonFinite) as { result: Record<string, unknown> };
+      expect(body.result).toEqual({
+        metrics: { "eval.r2": Number.NaN, "eval.max": Number.POSITIVE_INFINITY },
+        low: Number.NEGATIVE_INFINITY,
+      });
+      expect(Number.isNaN((body.result.metrics as Record<string, number>)["eval.r2"])).toBe(true);
+      expect(received).toEqual({ value: Number.NEGATIVE_INFINITY, n: 1 });
+
+      const controller = new AbortController();
+      const stream = await fetch(`${bridge.origin}/api/events?token=${bridge.token}`, {
+        signal: controller.signal,
+      });
+      const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read(); // ": connected"
+      for (const l of listeners) l({ type: "node.metric", name: "loss", value: Number.NaN });
+      const { value } = await reader.read();
+      controller.abort();
+      const frame = new TextDecoder().decode(value);
+      const event = JSON.parse(frame.replace(/^data: /, ""), decodeNonFinite) as { value: number };
+      expect(Number.isNaN(event.value)).toBe(true);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it("leaves objects that only look tagged, and finite numbers, as they are", () => {
+    const text = JSON.stringify({ a: { $number: "NaN", other: 1 }, b: { $number: "zero" }, c: 1.5 });
+    expect(JSON.parse(text, decodeNonFinite)).toEqual({
+      a: { $number: "NaN", other: 1 },
+      b: { $number: "zero" },
+      c: 1.5,
+    });
   });
 });

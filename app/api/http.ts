@@ -6,6 +6,7 @@ import { extname, join, normalize, sep } from "node:path";
 import { ApiError } from "./api";
 import type { CoreApi } from "./core";
 import { CONTENT_SECURITY_POLICY } from "./csp";
+import { parseNumbers, stringifyNumbers } from "./json-numbers";
 
 /** Largest request body the bridge reads (a 300-node pipeline is ~100 KB). */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -49,7 +50,8 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
-  const text = JSON.stringify(body);
+  // NaN and ±Infinity are tagged, not turned into null; the renderer's client decodes them.
+  const text = stringifyNumbers(body);
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
   res.end(text);
 }
@@ -67,7 +69,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   const text = Buffer.concat(chunks).toString("utf8");
   if (!text.trim()) return {};
   try {
-    return JSON.parse(text);
+    return parseNumbers(text);
   } catch {
     throw new ApiError(400, "The request body is not valid JSON");
   }
@@ -87,7 +89,7 @@ export async function startHttpBridge(opts: HttpBridgeOptions): Promise<HttpBrid
   let hosts = new Set<string>();
   const sse = new Set<ServerResponse>();
   const unsubscribe = opts.api.onEvent((e) => {
-    const frame = `data: ${JSON.stringify(e)}\n\n`;
+    const frame = `data: ${stringifyNumbers(e)}\n\n`;
     for (const res of sse) res.write(frame);
   });
 

@@ -315,3 +315,55 @@ describe("tracking and registry through the Api", () => {
     expect(ok.body.result).toMatchObject({ action: "alias.set", actor: "ana" });
   });
 });
+
+describe("two runs started at once through the Api", () => {
+  it("records both fully: status, params, metrics, node runs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dagwood-concurrent-"));
+    mkdirSync(join(dir, "data"));
+    writeFileSync(join(dir, "data", "penguins.csv"), readFileSync(join(EXAMPLE, "data", "penguins.csv")));
+    const api = await createCoreApi({ catalog, projectDir: dir });
+    try {
+      const finished = new Map<string, string>();
+      api.onEvent((e) => {
+        if (e.type === "run.finished") finished.set(e.runId, e.status);
+      });
+      const other = {
+        ...TREE_PIPELINE,
+        name: "penguin-tree-b",
+        nodes: TREE_PIPELINE.nodes.map((n) =>
+          n.id === "register" ? { ...n, params: { name: "penguins-b", alias: "challenger" } } : n,
+        ),
+      };
+      // Neither call waits for the other's run.
+      const [a, b] = await Promise.all([
+        api.startRun({ document: TREE_PIPELINE, params: { depth: 3 } }),
+        api.startRun({ document: other, params: { depth: 2 } }),
+      ]);
+      expect(a.runId).not.toBe(b.runId);
+      for (let i = 0; i < 600 && finished.size < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(finished.get(a.runId)).toBe("succeeded");
+      expect(finished.get(b.runId)).toBe("succeeded");
+      for (const [id, pipeline, depth, model] of [
+        [a.runId, "penguin-tree", 3, "penguins"],
+        [b.runId, "penguin-tree-b", 2, "penguins-b"],
+      ] as const) {
+        const d = await api.getRun({ runId: id });
+        expect(d.run).toMatchObject({ status: "succeeded", pipeline, params: { depth } });
+        expect(d.resolvedParams["tree.maxDepth"]).toBe(depth);
+        expect(d.nodes.map((n) => n.nodeId).sort()).toEqual([
+          "evaluate",
+          "penguins",
+          "register",
+          "split",
+          "tree",
+        ]);
+        expect(d.metrics.some((m) => m.nodeId === "evaluate" && m.name === "accuracy")).toBe(true);
+        expect(d.datasets).toHaveLength(1);
+        expect((await api.getModel({ name: model })).versions[0]!.runId).toBe(id);
+      }
+    } finally {
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

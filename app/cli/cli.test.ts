@@ -175,6 +175,28 @@ describe("dagwood CLI", () => {
     expect(badParam.stderr).toMatch(/no parameter "sed"/);
   });
 
+  it("says another Dagwood process holds the project, and to wait or stop it", async () => {
+    const ui = start(["ui", "--project", dir, "--port", "0"]);
+    try {
+      const stdout = () =>
+        new Promise<void>((resolve) => {
+          const check = (d: Buffer) => {
+            if (String(d).includes("Dagwood is running at")) resolve();
+          };
+          ui.child.stdout!.on("data", check);
+        });
+      await stdout();
+      const second = await dagwood("run", join(dir, "penguins.dag.json"), "--project", dir);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(
+        /^Another Dagwood process \(PID \d+\) is using the project .* Wait for it to finish, or stop it, then try again\.\n$/,
+      );
+    } finally {
+      ui.child.kill("SIGTERM");
+      await ui.done;
+    }
+  });
+
   it("names a missing input file relative to the project", async () => {
     const p = JSON.parse(readFileSync(join(dir, "penguins.dag.json"), "utf8"));
     p.nodes.find((n: { id: string }) => n.id === "penguins").params.path = "data/gone.csv";

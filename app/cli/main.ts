@@ -34,13 +34,29 @@ Runs and models (each takes --project DIR; list and show take --json):
   dagwood models list
   dagwood models show <name>[@alias|:version]
   dagwood models alias <name> <alias> <version>   |   dagwood models alias <name> <alias> --remove
+  dagwood models update <name> [--description D] [--owner O] [--tag key=value]...   (--tag key= removes a tag)
   dagwood models export <name>@<alias>|<name>:<version> [--out DIR]
   --where: key op value with op = != < <= > >= ~ (contains); prefix the key with metric:, param: or tag: to
   choose; otherwise a key that names a metric is a metric, anything else a param.
+  --out: relative to the current folder; it may lie outside the project, but must be new or empty.
 
 Exit codes: 0 success, 1 the run failed (a node or a gate failed) or a run or model was not found or a change
 was refused, 2 the pipeline or the arguments are invalid.
 `;
+
+/**
+ * Why a project did not open, in words. Another process holding the DuckDB
+ * workspace lock (a run or `dagwood ui` in the same project) is the common
+ * case: say so, and what to do, instead of the database's own message.
+ */
+export function cannotOpenMessage(dir: string, e: unknown): string {
+  const msg = (e as Error).message;
+  if (/in use by another Dagwood process|Could not set lock|Conflicting lock/i.test(msg)) {
+    const pid = /\(PID (\d+)\)/.exec(msg)?.[1];
+    return `Another Dagwood process${pid ? ` (PID ${pid})` : ""} is using the project ${dir} (a run, or \`dagwood ui\`). Wait for it to finish, or stop it, then try again.\n`;
+  }
+  return `Cannot open project ${dir}: ${msg}\n`;
+}
 
 function printProblems(io: Io, file: string, problems: Problem[]) {
   io.stderr.write(
@@ -135,7 +151,7 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
   try {
     project = await Project.open(projectDir);
   } catch (e) {
-    io.stderr.write(`Cannot open project ${projectDir}: ${(e as Error).message}\n`);
+    io.stderr.write(cannotOpenMessage(projectDir, e));
     return e instanceof ProjectSettingsError ? EXIT.invalid : EXIT.failed;
   }
   const controller = new AbortController();
@@ -201,10 +217,11 @@ async function gcCommand(args: string[], io: Io): Promise<number> {
   if (!Number.isInteger(keepRuns) || keepRuns < 0) throw new UsageError("--keep-runs takes a whole number");
   const { Project, ProjectSettingsError } = await import("../project/project");
   let project: Awaited<ReturnType<typeof Project.open>>;
+  const projectDir = resolve((values.project as string) ?? ".");
   try {
-    project = await Project.open(resolve((values.project as string) ?? "."));
+    project = await Project.open(projectDir);
   } catch (e) {
-    io.stderr.write(`Cannot open project: ${(e as Error).message}\n`);
+    io.stderr.write(cannotOpenMessage(projectDir, e));
     return e instanceof ProjectSettingsError ? EXIT.invalid : EXIT.failed;
   }
   try {
@@ -243,7 +260,7 @@ async function uiCommand(args: string[], io: Io, cat: Catalog): Promise<number> 
       projectDir: values.project ? resolve(values.project as string) : undefined,
     });
   } catch (e) {
-    io.stderr.write(`Cannot open project ${values.project}: ${(e as Error).message}\n`);
+    io.stderr.write(cannotOpenMessage(resolve((values.project as string) ?? "."), e));
     return EXIT.failed;
   }
   // dist/cli/main.js → dist/renderer
@@ -271,8 +288,30 @@ async function uiCommand(args: string[], io: Io, cat: Catalog): Promise<number> 
   return EXIT.ok;
 }
 
+/**
+ * The usage of one command (`run`) or subcommand (`models alias`): its lines
+ * of HELP and the notes below them; the whole HELP for anything else.
+ */
+export function helpFor(command: string, rest: readonly string[]): string {
+  const sub = rest[0] && !rest[0].startsWith("-") ? rest[0] : undefined;
+  const lines = HELP.split("\n");
+  const match = (words: string) => lines.filter((l) => new RegExp(`^\\s+dagwood ${words}( |$)`).test(l));
+  const found = (sub && match(`${command} ${sub}`).length ? match(`${command} ${sub}`) : match(command)).map(
+    (l) => l.trim(),
+  );
+  if (!found.length) return HELP;
+  const start = lines.findIndex((l) => l.startsWith("  --where:"));
+  const notes = lines.slice(start, lines.indexOf("", start));
+  const usage = `Usage:\n${found.map((l) => `  ${l}`).join("\n")}\n`;
+  return command === "runs" || command === "models" ? `${usage}\n${notes.join("\n")}\n` : usage;
+}
+
 export async function main(argv: string[], io: Io = process, cat: Catalog = catalog): Promise<number> {
   const [command, ...rest] = argv;
+  if (command && rest.some((a) => a === "--help" || a === "-h")) {
+    io.stdout.write(helpFor(command, rest));
+    return EXIT.ok;
+  }
   try {
     switch (command) {
       case "run":

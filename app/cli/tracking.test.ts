@@ -4,7 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunRecord } from "../store/types";
-import { parseCondition, parseModelRef, parseSort, renderComparison } from "./tracking";
+import {
+  checkKeys,
+  defaultMetricColumns,
+  editDistance,
+  nearestKey,
+  parseCondition,
+  parseModelRef,
+  parseSort,
+  renderComparison,
+} from "./tracking";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const BIN = join(ROOT, "bin", "dagwood");
@@ -148,9 +157,116 @@ describe("dagwood runs and models", { timeout: 90_000 }, () => {
     const again = await cli("runs", "export", deep, "--out", "exported-run");
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/exists and is not empty/);
-    const outside = await cli("runs", "export", deep, "--out", "../elsewhere");
-    expect(outside.code).toBe(1);
-    expect(outside.stderr).toMatch(/must be inside the project folder/);
+    for (const refused of [".", ".dagwood/x"]) {
+      const r = await cli("runs", "export", deep, "--out", refused);
+      expect(r.code, refused).toBe(1);
+      expect(r.stderr, refused).toMatch(/that is the project folder or its \.dagwood state/);
+    }
+  });
+
+  it("exports to a folder relative to the current one, outside the project too, never over files", async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), "dagwood-export-elsewhere-"));
+    try {
+      mkdirSync(join(dir, "from-here"), { recursive: true });
+      const rel = await dagwood(
+        join(dir, "from-here"),
+        "runs",
+        "export",
+        deep,
+        "--out",
+        "r",
+        "--project",
+        dir,
+      );
+      expect(rel.code, rel.stderr).toBe(0);
+      expect(existsSync(join(dir, "from-here", "r", "run.json"))).toBe(true);
+
+      const out = join(elsewhere, "run");
+      const outside = await dagwood(elsewhere, "runs", "export", deep, "--out", "run", "--project", dir);
+      expect(outside.code, outside.stderr).toBe(0);
+      expect(outside.stdout).toContain(`to ${out}/`);
+      expect(JSON.parse(readFileSync(join(out, "run.json"), "utf8")).run.id).toBe(deep);
+      const again = await dagwood(elsewhere, "runs", "export", deep, "--out", "run", "--project", dir);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/exists and is not empty/);
+
+      const model = await dagwood(
+        elsewhere,
+        "models",
+        "export",
+        "penguins:1",
+        "--out",
+        "m",
+        "--project",
+        dir,
+      );
+      expect(model.code, model.stderr).toBe(0);
+      expect(existsSync(join(elsewhere, "m", "model.onnx"))).toBe(true);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a --where or --sort key no run has, naming the nearest one (exit 2)", async () => {
+    const typo = await cli("runs", "list", "--where", "tree.maxDepht=2");
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/Unknown key "tree\.maxDepht"\. Did you mean "tree\.maxDepth"\?/);
+    const sort = await cli("runs", "list", "--sort", "-evaluate.acuracy");
+    expect(sort.code).toBe(2);
+    expect(sort.stderr).toMatch(/Unknown key "evaluate\.acuracy"\. Did you mean "evaluate\.accuracy"\?/);
+    const bare = await cli("runs", "list", "--sort", "accuracy");
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/Did you mean "evaluate\.accuracy"\?/);
+    const metric = await cli("runs", "list", "--where", "metric:tree.maxDepth>1");
+    expect(metric.code).toBe(2);
+    expect(metric.stderr).toMatch(/Unknown metric key "tree\.maxDepth"\. Did you mean "[\w.]+"\?/);
+    // Tags are free-form: an unknown tag matches nothing rather than failing.
+    expect((await cli("runs", "list", "--where", "tag:team=x")).code).toBe(0);
+  });
+
+  it("prints help for every command and subcommand", async () => {
+    const alias = await cli("models", "alias", "--help");
+    expect(alias.code).toBe(0);
+    expect(alias.stdout).toMatch(/^Usage:\n {2}dagwood models alias <name> <alias> <version>/);
+    expect(alias.stdout).not.toMatch(/dagwood runs list/);
+    for (const args of [["run"], ["runs", "list"], ["runs", "export"], ["models", "update"], ["validate"]]) {
+      const r = await cli(...args, "--help");
+      expect(r.code, args.join(" ")).toBe(0);
+      expect(r.stdout, args.join(" ")).toContain(`dagwood ${args.join(" ")}`);
+    }
+  });
+
+  it("updates a model's description, owner and tags", async () => {
+    const r = await cli(
+      "models",
+      "update",
+      "penguins",
+      "--description",
+      "Species from measurements",
+      "--owner",
+      "data-team",
+      "--tag",
+      "team=bio",
+      "--tag",
+      "tier=gold",
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Updated penguins: owner data-team, tags team=bio, tier=gold/);
+    const removed = await cli("models", "update", "penguins", "--tag", "tier=", "--json");
+    expect(JSON.parse(removed.stdout)).toMatchObject({
+      owner: "data-team",
+      description: "Species from measurements",
+      tags: { team: "bio" },
+    });
+    expect(JSON.parse(removed.stdout).tags).not.toHaveProperty("tier");
+    expect((await cli("models", "show", "penguins")).stdout).toMatch(/^Model penguins {2}owner data-team/);
+    for (const args of [["penguins"], ["penguins", "--tag", "novalue"], ["../x", "--owner", "a"]]) {
+      const bad = await cli("models", "update", ...args);
+      expect(bad.code, args.join(" ")).toBe(2);
+    }
+    const missing = await cli("models", "update", "nope", "--owner", "a");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nope/);
   });
 
   it("lists and shows models, moves aliases with history, and exports a version", async () => {
@@ -232,6 +348,45 @@ describe("dagwood runs and models", { timeout: 90_000 }, () => {
     }
     mkdirSync(join(dir, "sub"));
     expect((await dagwood(join(dir, "sub"), "runs", "list")).code).toBe(0);
+  });
+});
+
+describe("runs list columns and key suggestions", () => {
+  it("shows quality metrics first, then the keys most runs have", () => {
+    const runs: { metrics: Record<string, number> }[] = [
+      { metrics: { "split.train_rows": 1, "eval.accuracy": 0.9, "tree.onnx_max_abs_diff": 0, "a.rare": 1 } },
+      {
+        metrics: {
+          "split.train_rows": 1,
+          "eval.accuracy": 0.8,
+          "tree.onnx_max_abs_diff": 0,
+          "eval.f1_macro": 1,
+        },
+      },
+      { metrics: { "split.train_rows": 1, "tree.onnx_max_abs_diff": 0 } },
+    ];
+    expect(defaultMetricColumns(runs, 4)).toEqual([
+      "eval.accuracy",
+      "eval.f1_macro",
+      "split.train_rows",
+      "tree.onnx_max_abs_diff",
+    ]);
+    expect(defaultMetricColumns([], 4)).toEqual([]);
+  });
+
+  it("suggests a key ending in the bare name first, else the nearest by edit distance", () => {
+    expect(editDistance("kitten", "sitting")).toBe(3);
+    expect(editDistance("", "ab")).toBe(2);
+    const keys = ["evaluate.accuracy", "tree.maxDepth", "split.seed"];
+    expect(nearestKey("accuracy", keys)).toBe("evaluate.accuracy");
+    expect(nearestKey("tree.maxdepth", keys)).toBe("tree.maxDepth");
+    expect(nearestKey("x", [])).toBeUndefined();
+    expect(() =>
+      checkKeys([{ field: "param", key: "nope", explicit: true }], { metricKeys: [], paramKeys: [] }),
+    ).toThrow(/Unknown param key "nope": no matching run has it/);
+    expect(() =>
+      checkKeys([{ field: "tag", key: "nope" }, { field: "startedAt" }], { metricKeys: [], paramKeys: [] }),
+    ).not.toThrow();
   });
 });
 
@@ -337,6 +492,7 @@ describe("comparison text", () => {
       },
     ],
     differingNodes: ["mlp"],
+    paramsRecorded: [true, true],
     pipeline: null,
   };
 

@@ -18,6 +18,7 @@ import {
   type RunRecord,
   type RunStatus,
 } from "../store/types";
+import { exportModelVersion, exportRun, type TrackingContext } from "../tracking/export";
 import { EXIT, type Io, parse, UsageError } from "./args";
 import { formatMs, formatTime, formatValue, renderTable, toJson } from "./format";
 
@@ -25,15 +26,27 @@ const STATUSES: RunStatus[] = ["running", "succeeded", "failed", "canceled", "in
 const RUN_FIELDS = new Set(["startedAt", "duration", "status", "pipeline"]);
 /** How many metric columns `runs list` shows besides the ones a filter or sort names. */
 const LIST_METRICS = 4;
+/** Metric names of model quality (what evaluate logs): `runs list` shows these before counts and timings. */
+const QUALITY_METRICS = new Set([
+  "accuracy",
+  "balanced_accuracy",
+  "roc_auc",
+  "auc",
+  "f1",
+  "f1_macro",
+  "precision",
+  "recall",
+  "log_loss",
+  "rmse",
+  "mae",
+  "r2",
+]);
 
 type Call = <M extends TrackingMethod>(method: M, args: unknown) => Promise<ApiResults[M]>;
+type Tracked = (call: Call, context: TrackingContext) => Promise<number>;
 
 /** Opens the project's metadata store (never creating one) and runs `fn` with the Api's tracking methods. */
-async function withTracking(
-  io: Io,
-  projectOpt: unknown,
-  fn: (call: Call) => Promise<number>,
-): Promise<number> {
+async function withTracking(io: Io, projectOpt: unknown, fn: Tracked): Promise<number> {
   const { findProjectDir } = await import("../project/project");
   const dir = projectOpt ? resolve(projectOpt as string) : findProjectDir(join(process.cwd(), "_"));
   const db = join(dir, ".dagwood", "metadata.sqlite");
@@ -51,7 +64,8 @@ async function withTracking(
     io.stderr.write(`Cannot open ${db}: ${(e as Error).message}\n`);
     return EXIT.failed;
   }
-  const handlers = createTrackingHandlers(() => ({ dir, metadata }));
+  const context: TrackingContext = { dir, metadata };
+  const handlers = createTrackingHandlers(() => context);
   const call: Call = async (method, args) => {
     const parsed = parseApiArgs(method as ApiMethod, args);
     try {
@@ -61,8 +75,9 @@ async function withTracking(
     }
   };
   try {
-    return await fn(call);
-  } catch (e) {
+    return await fn(call, context);
+  } catch (caught) {
+    const e = toApiError(caught);
     if (!(e instanceof ApiError)) throw e;
     if (e.status === 400) throw new UsageError(e.message);
     io.stderr.write(`${e.message}\n`);
@@ -120,6 +135,69 @@ export function parseSort(text: string, metricKeys: readonly string[]): NonNulla
   return { field: metricKeys.includes(spec) ? "metric" : "param", key: spec, desc };
 }
 
+/** Levenshtein distance, for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The known key nearest to `key`: one that ends with `.key` first (a metric named without its node), else by edit distance. */
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
+  const suffixed = known.filter((k) => k.endsWith(`.${key}`)).sort();
+  if (suffixed.length) return suffixed[0];
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const k of [...known].sort()) {
+    const d = editDistance(key, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/**
+ * Refuses a --where or --sort key that no matching run has as a metric or a
+ * param (a typo would otherwise filter every run out, or sort by nothing).
+ */
+export function checkKeys(
+  named: readonly { field: string; key?: string; explicit?: boolean }[],
+  keys: { metricKeys: readonly string[]; paramKeys: readonly string[] },
+): void {
+  const all = [...keys.metricKeys, ...keys.paramKeys];
+  for (const { field, key, explicit } of named) {
+    if (key === undefined || field === "tag") continue;
+    // A bare key may be either; a prefixed one (metric:, param:) must be of its kind.
+    const kind = explicit && (field === "metric" || field === "param") ? field : undefined;
+    const known = kind === "metric" ? keys.metricKeys : kind === "param" ? keys.paramKeys : all;
+    if (known.includes(key)) continue;
+    const near = nearestKey(key, known);
+    const what = kind ? `${kind} key` : "key";
+    throw new UsageError(
+      near
+        ? `Unknown ${what} "${key}". Did you mean "${near}"?`
+        : `Unknown ${what} "${key}": no matching run has it. \`dagwood runs show <run-id>\` lists a run's params and metrics.`,
+    );
+  }
+}
+
+/** The metric columns `runs list` shows by default: quality metrics first, then the keys most runs have. */
+export function defaultMetricColumns(
+  runs: readonly { metrics: Record<string, number> }[],
+  n: number,
+): string[] {
+  const counts = new Map<string, number>();
+  for (const r of runs) for (const k of Object.keys(r.metrics)) counts.set(k, (counts.get(k) ?? 0) + 1);
+  const quality = (k: string) => (QUALITY_METRICS.has(k.slice(k.lastIndexOf(".") + 1)) ? 0 : 1);
+  return [...counts.keys()]
+    .sort((a, b) => quality(a) - quality(b) || counts.get(b)! - counts.get(a)! || a.localeCompare(b))
+    .slice(0, n);
+}
+
 function parseCount(name: string, text: unknown, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
@@ -175,14 +253,21 @@ async function runsList(args: string[], io: Io): Promise<number> {
       parseCondition(w, keys.metricKeys),
     );
     const orderBy = values.sort ? parseSort(values.sort as string, keys.metricKeys) : undefined;
+    const whereTexts = (values.where as string[] | undefined) ?? [];
     const named = [...where.map((w) => ({ field: w.field, key: w.key })), ...(orderBy?.key ? [orderBy] : [])];
+    // Only when some run matches the other filters: with none, there are no keys to check against.
+    if (keys.total)
+      checkKeys(
+        [
+          ...where.map((w, i) => ({ ...w, explicit: /^\s*(metric|param|tag):/.test(whereTexts[i]!) })),
+          ...(orderBy?.key
+            ? [{ ...orderBy, explicit: /^[-+]?(metric|param):/.test(values.sort as string) }]
+            : []),
+        ],
+        keys,
+      );
     const paramColumns = [...new Set(named.filter((n) => n.field === "param").map((n) => n.key!))];
     const metricColumns = [...new Set(named.filter((n) => n.field === "metric").map((n) => n.key!))];
-    const metricCount = Math.max(LIST_METRICS, metricColumns.length);
-    for (const k of keys.metricKeys) {
-      if (metricColumns.length >= metricCount) break;
-      if (!metricColumns.includes(k)) metricColumns.push(k);
-    }
     const page = await call("searchRuns", {
       ...base,
       where,
@@ -200,6 +285,11 @@ async function runsList(args: string[], io: Io): Promise<number> {
         page.total ? `No runs at offset ${offset} (${page.total} match).\n` : "No runs match.\n",
       );
       return EXIT.ok;
+    }
+    const metricCount = Math.max(LIST_METRICS, metricColumns.length);
+    for (const k of defaultMetricColumns(page.runs, metricCount + metricColumns.length)) {
+      if (metricColumns.length >= metricCount) break;
+      if (!metricColumns.includes(k)) metricColumns.push(k);
     }
     const header = ["id", "pipeline", "status", "started", "duration", ...paramColumns, ...metricColumns];
     const rows = page.runs.map((r: RunListItem) => [
@@ -431,11 +521,10 @@ function printExport(io: Io, what: string, r: { dir: string; files: string[] }) 
 async function runsExport(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { project: { type: "string" }, out: { type: "string" } });
   if (positionals.length !== 1) throw new UsageError("runs export takes exactly one run id");
-  return withTracking(io, values.project, async (call) => {
-    const r = await call("exportRun", {
-      runId: positionals[0],
-      dir: values.out ? resolve(values.out as string) : undefined,
-    });
+  // --out is the user's own path: relative to the current folder, and may lie outside the project.
+  const out = values.out ? resolve(values.out as string) : undefined;
+  return withTracking(io, values.project, async (_call, context) => {
+    const r = await exportRun(context, positionals[0]!, out, { allowOutside: true });
     printExport(io, `run ${positionals[0]}`, r);
     return EXIT.ok;
   });
@@ -644,6 +733,62 @@ async function modelsAlias(args: string[], io: Io): Promise<number> {
   });
 }
 
+/** `--tag k=v` sets a tag, `--tag k=` removes it; the model's other tags stay. */
+export function applyTagArgs(
+  current: Record<string, string>,
+  args: readonly string[],
+): Record<string, string> {
+  const tags = { ...current };
+  for (const arg of args) {
+    const eq = arg.indexOf("=");
+    if (eq < 1)
+      throw new UsageError(`--tag "${arg}": write key=value (key= removes the tag), e.g. team=fraud`);
+    const key = arg.slice(0, eq);
+    const value = arg.slice(eq + 1);
+    if (value === "") delete tags[key];
+    else tags[key] = value;
+  }
+  return tags;
+}
+
+async function modelsUpdate(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    description: { type: "string" },
+    owner: { type: "string" },
+    tag: { type: "string", multiple: true },
+    json: { type: "boolean" },
+  });
+  if (positionals.length !== 1) throw new UsageError("models update takes one model name");
+  const name = positionals[0]!;
+  if (!MODEL_NAME.test(name))
+    throw new UsageError(`"${name}" is not a model name (letters, digits, _ - ., e.g. penguins-classifier)`);
+  const tagArgs = (values.tag as string[] | undefined) ?? [];
+  if (values.description === undefined && values.owner === undefined && !tagArgs.length)
+    throw new UsageError("models update needs --description, --owner or --tag: nothing to change");
+  applyTagArgs({}, tagArgs); // bad --tag is a usage error before the store opens
+  return withTracking(io, values.project, async (call) => {
+    const current = await call("getModel", { name });
+    const owner = values.owner as string | undefined;
+    const updated = await call("updateModel", {
+      name,
+      ...(values.description !== undefined ? { description: values.description } : {}),
+      // --owner "" clears the owner.
+      ...(owner !== undefined ? { owner: owner === "" ? null : owner } : {}),
+      ...(tagArgs.length ? { tags: applyTagArgs(current.model.tags, tagArgs) } : {}),
+    });
+    if (values.json) {
+      io.stdout.write(toJson(updated));
+      return EXIT.ok;
+    }
+    const tags = Object.entries(updated.tags).map(([k, v]) => `${k}=${v}`);
+    io.stdout.write(
+      `Updated ${updated.name}: owner ${updated.owner ?? "—"}, tags ${tags.join(", ") || "none"}${updated.description ? `\n  ${updated.description}` : ""}\n`,
+    );
+    return EXIT.ok;
+  });
+}
+
 async function modelsExport(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { project: { type: "string" }, out: { type: "string" } });
   if (positionals.length !== 1)
@@ -653,12 +798,9 @@ async function modelsExport(args: string[], io: Io): Promise<number> {
     throw new UsageError(
       `Which version of ${name}? Write ${name}@<alias> or ${name}:<version>, e.g. ${name}@champion`,
     );
-  return withTracking(io, values.project, async (call) => {
-    const r = await call("exportModelVersion", {
-      name,
-      ref,
-      dir: values.out ? resolve(values.out as string) : undefined,
-    });
+  const out = values.out ? resolve(values.out as string) : undefined;
+  return withTracking(io, values.project, async (_call, context) => {
+    const r = await exportModelVersion(context, name, ref, out, { allowOutside: true });
     printExport(io, positionals[0]!, r);
     return EXIT.ok;
   });
@@ -674,6 +816,7 @@ const MODELS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   list: modelsList,
   show: modelsShow,
   alias: modelsAlias,
+  update: modelsUpdate,
   export: modelsExport,
 };
 
@@ -692,7 +835,7 @@ export async function modelsCommand(args: string[], io: Io): Promise<number> {
   const fn = sub && Object.hasOwn(MODELS, sub) ? MODELS[sub] : undefined;
   if (!fn)
     throw new UsageError(
-      sub ? `Unknown command "models ${sub}"` : "models needs a command: list, show, alias or export",
+      sub ? `Unknown command "models ${sub}"` : "models needs a command: list, show, alias, update or export",
     );
   return fn(rest, io);
 }

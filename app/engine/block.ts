@@ -67,6 +67,11 @@ export interface FingerprintContext {
   hashFile(absPath: string): Promise<string>;
   /** The version a registry alias points at, or null (no such model or alias). */
   resolveAlias(model: string, alias: string): number | null;
+  /**
+   * A model's registry state (its ready versions with their fingerprints, its
+   * aliases) as one string; absent where there is no registry (benches).
+   */
+  registryState?(model: string): string;
 }
 
 export type BlockInputs = Record<string, PortValue | undefined>;
@@ -84,7 +89,9 @@ export interface BlockDefinition<P extends z.ZodType = z.ZodType> {
   run(ctx: BlockContext, inputs: BlockInputs, params: z.output<P>): Promise<Record<string, BlockOutput>>;
   /**
    * State outside the workspace that the outputs depend on (e.g. the bytes of
-   * an ingested file). Part of the cache key; re-evaluated on every run.
+   * an ingested file). Part of the cache key; re-evaluated on every run, and
+   * again after the node ran, so a block that changes that state (register)
+   * stores its outputs under the state it left behind.
    */
   externalFingerprint?(ctx: FingerprintContext, params: z.output<P>): Promise<string>;
 }

@@ -4,11 +4,12 @@ import { isAbsolute, join, relative, resolve } from "node:path";
 import { serializePipeline } from "../pipeline/canonical";
 import type { Plan, ResolvedNode } from "../pipeline/validate";
 import type { Project } from "../project/project";
+import { MetricWriter } from "../store/metric-writer";
 import type { ArtifactRecord, ModelLineage, NodeInputRef, NodeStatus, RunStatus } from "../store/types";
 import type { BlockContext, BlockInputs, DatasetSource, FingerprintContext } from "./block";
 import { currentUser, flattenParams, gitState, localEnvironment } from "./environment";
 import type { NodeSummary, OutputSummary, RunEvent, RunSummary } from "./events";
-import { completeDataset, executeBlock, sha256, stableStringify } from "./execute";
+import { completeDataset, executeBlock, registryState, sha256, stableStringify } from "./execute";
 import { hashFile } from "./files";
 import { resolveProjectPath } from "./paths";
 import type { PortValue } from "./ports";
@@ -33,6 +34,8 @@ export interface RunOptions {
 interface NodeJob {
   values: Record<string, PortValue>;
   ran: boolean;
+  /** The key the outputs are cached under (after the run, for a block that changes its outside state). */
+  stored: KeyParts;
 }
 
 interface KeyParts {
@@ -49,6 +52,7 @@ function fingerprintContext(project: Project): FingerprintContext {
     hashFile: (p) =>
       hashFile(p, { get: (x) => workspace.fileHashMemo(x), put: (...a) => workspace.rememberFileHash(...a) }),
     resolveAlias: (model, alias) => project.metadata.registry.getVersion(model, alias)?.version ?? null,
+    registryState: (model) => registryState(project.metadata.registry, model),
   };
 }
 
@@ -264,6 +268,10 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
   const metrics: RunSummary["metrics"] = [];
 
   const fingerprintCtx = fingerprintContext(project);
+  // Metric points are buffered and written in batches (one transaction each), not one per point; each
+  // node's points are flushed before its node.finished event, the rest before the run is finished.
+  const metricWriter = new MetricWriter(metadata);
+  let metricsError: string | null = null;
 
   const inputRefs = (node: ResolvedNode): Record<string, NodeInputRef> =>
     Object.fromEntries(
@@ -337,7 +345,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     node: ResolvedNode,
     inputs: BlockInputs,
     k: KeyParts,
-  ): Promise<Record<string, PortValue>> => {
+  ): Promise<{ values: Record<string, PortValue>; stored: KeyParts }> => {
     const sql = await workspace.session();
     const created: string[] = [];
     const datasets: DatasetSource[] = [];
@@ -367,7 +375,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
           message,
         }),
       metric: (name, value, step) => {
-        metadata.logMetric({ runId, nodeId: node.id, name, value, step: step ?? null });
+        metricWriter.add({ runId, nodeId: node.id, name, value, step: step ?? null });
         metrics.push({ node: node.id, name, value, ...(step !== undefined ? { step } : {}) });
         emit({ type: "node.metric", runId, nodeId: node.id, name, value, step });
       },
@@ -395,10 +403,14 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       for (const a of await writeOutputArtifacts(project.dir, artifactDir, values)) {
         metadata.recordArtifact({ runId, nodeId: node.id, ...a });
       }
+      // A block may change the outside state its key covers (register adds a
+      // version): the entry goes under the state it left, so the next run with
+      // the same inputs finds it, and a later change (an archive) misses it.
+      const stored = node.block.externalFingerprint ? await nodeKey(node, inputs, fingerprintCtx) : k;
       // The entry is written last: a crash before this line leaves only an
       // orphan table, never an entry that points at missing or partial data.
-      await workspace.putCached(k.key, node.block.kind, JSON.stringify(values));
-      return values;
+      await workspace.putCached(stored.key, node.block.kind, JSON.stringify(values));
+      return { values, stored };
     } catch (e) {
       for (const t of created) await workspace.dropTable(t).catch(() => undefined);
       throw e;
@@ -440,14 +452,15 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       if (!job) {
         job = (async (): Promise<NodeJob> => {
           const cached = opts.noCache ? undefined : await lookUpCache(project, parts.key);
-          if (cached) return { values: cached, ran: false };
+          if (cached) return { values: cached, ran: false, stored: parts };
           const reason = whyRun(node, parts);
           emit({ type: "node.started", runId, nodeId: node.id, block: node.block.kind, reason });
-          const values = await execute(node, inputs, parts);
+          const { values, stored } = await execute(node, inputs, parts);
+          metricWriter.flush();
           // Recorded before the job settles, so a node sharing it finds this node run to copy from.
           outputs.set(node.id, values);
-          finish(node, { status: "ran", reason, ms: ms(), outputs: summarize(values) }, parts);
-          return { values, ran: true };
+          finish(node, { status: "ran", reason, ms: ms(), outputs: summarize(values) }, stored);
+          return { values, ran: true, stored };
         })();
         workspace.inFlight.set(parts.key, job);
         job.then(
@@ -459,7 +472,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       outputs.set(node.id, result.values);
       if (!(owner && result.ran)) {
         // A cached node takes the metrics, datasets and artifacts of the run that computed it, so every run's record is whole.
-        for (const m of metadata.copyFromProducer(parts.key, runId, node.id)) {
+        for (const m of metadata.copyFromProducer(result.stored.key, runId, node.id)) {
           metrics.push({
             node: node.id,
             name: m.name,
@@ -475,10 +488,16 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
             step: m.step ?? undefined,
           });
         }
-        finish(node, { status: "cached", ms: ms(), outputs: summarize(result.values) }, parts);
+        finish(node, { status: "cached", ms: ms(), outputs: summarize(result.values) }, result.stored);
       }
     } catch (e) {
       const cause = signal.aborted && isInterrupt(e) ? "canceled" : (e as Error).message;
+      // What the node logged before it failed is kept; a failed write fails the run at its end.
+      try {
+        metricWriter.flush();
+      } catch (flushError) {
+        metricsError ??= (flushError as Error).message;
+      }
       finish(
         node,
         {
@@ -518,9 +537,14 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     pump();
   });
 
-  const failed = summaries.some((s) => s.status === "failed" || s.status === "skipped");
+  try {
+    metricWriter.close();
+  } catch (e) {
+    metricsError ??= (e as Error).message;
+  }
+  const failed = summaries.some((s) => s.status === "failed" || s.status === "skipped") || !!metricsError;
   const runStatus: RunStatus = signal.aborted ? "canceled" : failed ? "failed" : "succeeded";
-  const firstError = summaries.find((s) => s.error)?.error ?? null;
+  const firstError = summaries.find((s) => s.error)?.error ?? metricsError;
   await gitRecorded;
   metadata.finishRun(runId, runStatus, firstError);
   const total = Math.round(performance.now() - started);

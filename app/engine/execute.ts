@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Workspace } from "../data/workspace";
-import type { DatasetRecord } from "../store/types";
+import type { DatasetRecord, Registry } from "../store/types";
 import { type AnyBlock, type BlockContext, BlockError, type BlockInputs, type DatasetSource } from "./block";
 import type { PortValue } from "./ports";
 
@@ -20,6 +20,22 @@ export function stableStringify(value: unknown): string {
 
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * The registry state a model name's cached outputs depend on: its ready
+ * versions with their model fingerprints, and its aliases. Archiving a
+ * version, moving an alias by hand or opening a new database changes it.
+ */
+export function registryState(registry: Registry, name: string): string {
+  const model = registry.getModel(name);
+  if (!model) return "";
+  const versions = registry
+    .listVersions(name)
+    .filter((v) => v.status === "ready")
+    .map((v) => `${v.version}:${v.modelFingerprint}`)
+    .sort();
+  return stableStringify({ versions, aliases: model.aliases });
 }
 
 /** Parses raw params with the block's schema; a failure lists every bad field. */

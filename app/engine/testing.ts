@@ -6,7 +6,7 @@ import { Workspace } from "../data/workspace";
 import { SqliteMetadataStore } from "../store/metadata";
 import type { DatasetRecord, MetadataStore, RunEnvironment } from "../store/types";
 import type { AnyBlock, BlockContext, BlockInputs, DatasetSource, LogLevel } from "./block";
-import { completeDataset, executeBlock, parseParams } from "./execute";
+import { completeDataset, executeBlock, parseParams, registryState } from "./execute";
 import { hashFile } from "./files";
 import { resolveProjectPath } from "./paths";
 import type { PortValue, TableValue } from "./ports";
@@ -144,6 +144,7 @@ export async function createTestProject(): Promise<TestProject> {
           hashFile: (p) => hashFile(p),
           resolveAlias: (model, alias) =>
             project.metadata().registry.getVersion(model, alias)?.version ?? null,
+          registryState: (model) => registryState(project.metadata().registry, model),
         },
         parseParams(block, params),
       );

@@ -280,6 +280,106 @@ describe("the engine records what a run did", () => {
   });
 });
 
+describe("metric logging", () => {
+  let dir: string;
+  let project: Project;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "dagwood-metrics-"));
+    project = await Project.open(dir, { threads: 2 });
+  });
+  afterEach(() => {
+    project.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const POINTS = 10_000;
+  const curve = defineBlock({
+    kind: "t.curve",
+    version: 1,
+    title: "Curve",
+    category: "Test",
+    description: "a long training curve, then maybe a failure",
+    inputs: {},
+    outputs: { report: { type: "report" } },
+    params: z.object({ fail: z.boolean().default(false) }),
+    async run(ctx, _i, p) {
+      for (let i = 0; i < POINTS; i++) ctx.metric("loss", 1 / (i + 1), i);
+      ctx.metric("nan", Number.NaN);
+      if (p.fail) throw new Error("diverged");
+      return { report: { type: "report", data: {} } };
+    },
+  });
+  const after = defineBlock({
+    kind: "t.after",
+    version: 1,
+    title: "After",
+    category: "Test",
+    description: "one point after the curve",
+    inputs: { report: { type: "report" } },
+    outputs: { report: { type: "report" } },
+    params: z.object({}),
+    async run(ctx) {
+      ctx.metric("done", 1);
+      return { report: { type: "report", data: { done: true } } };
+    },
+  });
+  const pipeline = (fail: boolean) =>
+    JSON.stringify({
+      format: "dagwood.pipeline/1",
+      name: "curve",
+      params: {},
+      nodes: [
+        { id: "curve", block: "t.curve", params: { fail } },
+        { id: "after", block: "t.after", params: {} },
+      ],
+      edges: [{ from: "curve.report", to: "after.report" }],
+    });
+
+  it("writes a node's points in batches, all in the store when its node.finished fires, events at once", async () => {
+    const { plan } = validatePipelineText(pipeline(false), makeCatalog([curve, after]));
+    const { metadata } = project;
+    const one = vi.spyOn(metadata, "logMetric");
+    const batch = vi.spyOn(metadata, "logMetrics");
+    const storedAtFinish = new Map<string, number>();
+    let metricEvents = 0;
+    const summary = await runPlan({
+      project,
+      plan: plan!,
+      onEvent: (e) => {
+        if (e.type === "node.metric") metricEvents++;
+        if (e.type === "node.finished")
+          storedAtFinish.set(e.nodeId, metadata.metrics(e.runId).filter((m) => m.nodeId === e.nodeId).length);
+      },
+    });
+    expect(summary.status).toBe("succeeded");
+    expect(metricEvents).toBe(POINTS + 2);
+    expect(storedAtFinish.get("curve")).toBe(POINTS + 1);
+    expect(storedAtFinish.get("after")).toBe(1);
+    // Not one transaction per point: a handful of batches.
+    expect(one).not.toHaveBeenCalled();
+    expect(batch.mock.calls.length).toBeGreaterThan(0);
+    expect(batch.mock.calls.length).toBeLessThan(30);
+    const stored = metadata.metrics(summary.runId);
+    expect(stored).toHaveLength(POINTS + 2);
+    expect(Number.isNaN(stored.find((m) => m.name === "nan")!.value)).toBe(true);
+    expect(stored.filter((m) => m.name === "loss").map((m) => m.step)).toEqual(
+      Array.from({ length: POINTS }, (_, i) => i),
+    );
+  });
+
+  it("keeps the points a failed node logged before it failed", async () => {
+    const { plan } = validatePipelineText(pipeline(true), makeCatalog([curve, after]));
+    const summary = await runPlan({ project, plan: plan! });
+    expect(summary.status).toBe("failed");
+    expect(summary.nodes.map((n) => [n.id, n.status])).toEqual([
+      ["curve", "failed"],
+      ["after", "skipped"],
+    ]);
+    expect(project.metadata.metrics(summary.runId)).toHaveLength(POINTS + 1);
+    expect(project.metadata.getRun(summary.runId)!.status).toBe("failed");
+  });
+});
+
 describe("flattenParams", () => {
   it("names nested plain objects by path, keeps arrays and empty objects as values, drops undefined", () => {
     expect(

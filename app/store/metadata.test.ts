@@ -94,6 +94,11 @@ describe("SqliteMetadataStore: opening", () => {
     expect(error?.message).toContain(path);
     expect(error?.message).toMatch(/Move it aside/);
     expect(error?.message).toMatch(/workspace cache .* kept/);
+    // It says what happens to the model files when a model is registered again.
+    expect(error?.message).toMatch(/stays in the file you moved/);
+    expect(error?.message).toMatch(
+      /moved, untouched, to \.dagwood\/registry\/<model>\/\.orphan-<version>-<random>/,
+    );
     expect(error?.message).not.toMatch(/^SQLITE_/);
     // The file is left as it was, for the user to keep or inspect.
     expect(readFileSync(path).equals(bytes)).toBe(true);
@@ -360,6 +365,22 @@ describe("SqliteMetadataStore: tracking", () => {
     expect(() =>
       store.recordTrial({ parentRunId: "nope", nodeId: "g", index: 0, params: {}, metrics: {} }),
     ).toThrow(/Run "nope" not found/);
+  });
+
+  it("numbers trials per node: two tuned nodes in one run both have a trial 0", () => {
+    store.startRun(run("two-tuned"));
+    const trial = (nodeId: string, index: number) =>
+      store.recordTrial({ parentRunId: "two-tuned", nodeId, index, params: { trees: index }, metrics: {} });
+    const ids = [trial("gbdt", 0), trial("forest", 0), trial("gbdt", 1), trial("forest", 1)];
+    expect(new Set(ids).size).toBe(4);
+    expect(ids[0]).toBe("two-tuned-gbdt-trial-0");
+    expect(store.resolvedParams(ids[1]!)).toEqual({ "forest.trees": 0 });
+    // Characters a pipeline node id cannot hold are escaped, so "a.b" and "a_b" stay apart.
+    const dotted = trial("a.b", 0);
+    const underscored = trial("a_b", 0);
+    expect(dotted).not.toBe(underscored);
+    expect(dotted).toMatch(/^[A-Za-z0-9_~-]+$/);
+    expect(store.searchRuns({ parentRunId: "two-tuned" }).total).toBe(6);
   });
 
   it("copies a cached node's metrics, dataset links and artifacts from the run that computed it", () => {

@@ -43,6 +43,13 @@ export * from "./types";
 
 const METRIC_ROWS_PER_INSERT = 100;
 
+/**
+ * A node id as part of a run id: pipeline node ids (letters, digits, `_`, `-`) stay as they are; any
+ * other character becomes `~` and its hex code, so distinct ids never map to the same text.
+ */
+const runIdPart = (nodeId: string): string =>
+  nodeId.replace(/[^A-Za-z0-9_-]/g, (c) => `~${c.codePointAt(0)!.toString(16)}~`);
+
 export interface MetadataStoreOptions {
   /** The project folder: registry paths are stored relative to it. */
   projectDir: string;
@@ -291,7 +298,8 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   recordTrial(t: TrialRunInput): string {
-    const id = `${t.parentRunId}-trial-${t.index}`;
+    // The node is part of the id: two tuned train nodes in one run each number their trials from 0.
+    const id = `${t.parentRunId}-${runIdPart(t.nodeId)}-trial-${t.index}`;
     this.write(() => {
       const parent = prepare(
         this.db,

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -196,13 +196,20 @@ describe("SqliteRegistry", () => {
     expect(store.registry.getModel("penguins")).toBeUndefined();
   });
 
-  it("replaces a stale version folder left by a crash, and removes the folder if the transaction fails", () => {
+  it("sets a version folder without a row aside (never deleting it), and removes its own folder if the transaction fails", () => {
     const modelDir = join(dir, ".dagwood", "registry", "penguins");
     mkdirSync(join(modelDir, "1"), { recursive: true });
     writeFileSync(join(modelDir, "1", "model.onnx"), "half-written");
     const { version } = store.registry.registerVersion(input("f1"));
     expect(version.version).toBe(1);
     expect(readFileSync(join(dir, version.onnxPath), "utf8")).toBe("onnx-bytes");
+    const orphans = readdirSync(modelDir).filter((f) => f.startsWith(".orphan-1-"));
+    expect(orphans).toHaveLength(1);
+    expect(readFileSync(join(modelDir, orphans[0]!, "model.onnx"), "utf8")).toBe("half-written");
+    // The audit entry says where the old files went.
+    expect(
+      store.registry.audit({ model: "penguins" }).find((a) => a.action === "version.created")?.details,
+    ).toMatchObject({ setAside: orphans[0] });
 
     // A lineage that cannot be serialized makes the transaction throw after the rename.
     const cyclic: Record<string, unknown> = {};
@@ -212,10 +219,97 @@ describe("SqliteRegistry", () => {
         input("f2", { lineage: cyclic as unknown as RegisterVersionInput["lineage"] }),
       ),
     ).toThrow(/circular/);
-    expect(readdirSync(modelDir)).toEqual(["1"]);
+    expect(readdirSync(modelDir).sort()).toEqual([orphans[0], "1"].sort());
     expect(store.registry.listVersions("penguins")).toHaveLength(1);
     expect(store.registry.audit({ model: "penguins" })[0]?.action).toBe("version.created");
     expect(store.registry.registerVersion(input("f2")).version.version).toBe(2);
+  });
+
+  it("keeps an old version's files when its database was moved aside and the model is registered again", () => {
+    const dbPath = join(dir, ".dagwood", "metadata.sqlite");
+    const { version: old } = store.registry.registerVersion(input("f1"));
+    const oldBytes = readFileSync(join(dir, old.onnxPath));
+    store.close();
+    // What the corrupt-database message tells the user to do.
+    renameSync(dbPath, `${dbPath}.broken`);
+    for (const suffix of ["-wal", "-shm"]) if (existsSync(dbPath + suffix)) rmSync(dbPath + suffix);
+    const reopened = new SqliteMetadataStore(dbPath, { projectDir: dir });
+    try {
+      writeFileSync(files.onnx, "new-onnx-bytes");
+      const { version: again } = reopened.registry.registerVersion(input("f9"));
+      expect(again.version).toBe(1);
+      expect(readFileSync(join(dir, again.onnxPath), "utf8")).toBe("new-onnx-bytes");
+      const modelDir = join(dir, ".dagwood", "registry", "penguins");
+      const aside = readdirSync(modelDir).filter((f) => f.startsWith(".orphan-1-"));
+      expect(aside).toHaveLength(1);
+      expect(readFileSync(join(modelDir, aside[0]!, "model.onnx"))).toEqual(oldBytes);
+      expect(readFileSync(join(modelDir, aside[0]!, "model.json"), "utf8")).toBe('{"estimator":"gbdt"}');
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it("refuses a model name that differs from an existing one only in case, naming the existing one", () => {
+    store.registry.registerVersion(input("f1"));
+    for (const attempt of [
+      () => store.registry.registerVersion(input("f2", { name: "Penguins" })),
+      () => store.registry.upsertModel("PENGUINS", {}, "ana"),
+    ]) {
+      const e = (() => {
+        try {
+          attempt();
+        } catch (err) {
+          return err as RegistryError;
+        }
+      })();
+      expect(e).toBeInstanceOf(RegistryError);
+      expect(e?.code).toBe("conflict");
+      expect(e?.message).toMatch(/a model "penguins" exists/);
+    }
+    expect(readdirSync(join(dir, ".dagwood", "registry"))).toEqual(["penguins"]);
+    expect(readdirSync(join(dir, ".dagwood", "registry", "penguins"))).toEqual(["1"]);
+    expect(store.registry.listModels().map((m) => m.name)).toEqual(["penguins"]);
+    // The model itself, in its own case, is fine.
+    expect(store.registry.registerVersion(input("f2")).version.version).toBe(2);
+  });
+
+  it("refuses Windows device names (any case, with an extension) and a trailing dot", () => {
+    const bad = ["CON", "con", "Prn", "aux", "NUL", "nul.txt", "com1", "COM9.onnx", "lpt1", "LPT9", "model."];
+    for (const name of bad) {
+      const e = (() => {
+        try {
+          store.registry.registerVersion(input("f", { name }));
+        } catch (err) {
+          return err as RegistryError;
+        }
+      })();
+      expect(e, name).toBeInstanceOf(RegistryError);
+      expect(e?.code).toBe("invalid");
+      expect(e?.message).toMatch(name.endsWith(".") ? /cannot end in "\."/ : /Windows reserves it/);
+      expect(() => store.registry.upsertModel(name, {}, null), name).toThrow(/Invalid model name/);
+    }
+    expect(existsSync(join(dir, ".dagwood", "registry"))).toBe(false);
+    // Names that merely start like a device name are fine.
+    for (const name of ["console", "com10", "nulls", "lpt", "auxiliary.v2"]) {
+      expect(store.registry.upsertModel(name, {}, null).name).toBe(name);
+    }
+  });
+
+  it("setting an alias to the version it already points at changes and audits nothing", () => {
+    store.registry.registerVersion(input("f1", { alias: "champion" }));
+    store.registry.registerVersion(input("f2"));
+    const moved = store.registry.setAlias("penguins", "champion", 2, "ana");
+    const count = store.registry.audit().length;
+    const again = store.registry.setAlias("penguins", "champion", 2, "bo");
+    expect(again).toEqual(moved);
+    expect(store.registry.audit().length).toBe(count);
+    // Registering an existing model with the alias it already has is idempotent too.
+    expect(store.registry.registerVersion(input("f2", { alias: "champion" })).created).toBe(false);
+    expect(store.registry.audit().length).toBe(count);
+    // A different alias on the same version is a change.
+    expect(store.registry.setAlias("penguins", "prod", 2, "bo").action).toBe("alias.set");
+    expect(store.registry.setAlias("penguins", "champion", 2, "cy")).toEqual(moved);
+    expect(store.registry.audit().length).toBe(count + 1);
   });
 
   it("keeps the audit log append-only, newest first, filterable by model", () => {

@@ -65,6 +65,16 @@ interface AuditRow {
 /** Staging folders older than this belong to a process that died (registration takes seconds). */
 const STALE_STAGING_MS = 60 * 60 * 1000;
 
+/**
+ * Fault injection for crash tests: when DAGWOOD_FAULT names this point, the process kills itself here
+ * (SIGKILL: no cleanup, no `finally`), exactly as a power cut at this moment would leave things.
+ * Points: "registry:after-copy" (files staged, nothing committed), "registry:after-rename" (the version
+ * folder in place, its row not committed).
+ */
+function faultPoint(point: string): void {
+  if (process.env.DAGWOOD_FAULT === point) process.kill(process.pid, "SIGKILL");
+}
+
 const toAudit = (r: AuditRow): AuditEntry => ({
   id: r.id,
   at: r.at,
@@ -84,6 +94,29 @@ function checkModelName(name: string): void {
   }
 }
 
+/** Names Windows reserves for devices, with or without an extension ("nul.txt"): no folder can have one. */
+const WINDOWS_DEVICE_NAME = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
+
+/**
+ * The checks for a name that is about to become a folder: on top of MODEL_NAME, no Windows device name
+ * and no trailing "." (Windows drops it, so "m." and "m" would share a folder).
+ */
+function checkNewModelName(name: string): void {
+  checkModelName(name);
+  if (WINDOWS_DEVICE_NAME.test(name)) {
+    throw new RegistryError(
+      `Invalid model name ${JSON.stringify(name)}: Windows reserves it for a device (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with or without an extension), so its folder could not be created there. Choose another name.`,
+      "invalid",
+    );
+  }
+  if (name.endsWith(".")) {
+    throw new RegistryError(
+      `Invalid model name ${JSON.stringify(name)}: a name cannot end in "." (Windows drops the dot from folder names). Remove the trailing dot.`,
+      "invalid",
+    );
+  }
+}
+
 function checkAlias(alias: string): void {
   if (typeof alias !== "string" || !ALIAS_NAME.test(alias)) {
     throw new RegistryError(
@@ -96,7 +129,10 @@ function checkAlias(alias: string): void {
 /**
  * The model registry, on the metadata database. A version's files live in
  * `<registryDir>/<name>/<version>/`; the database row is the truth: a folder
- * without a row (left by a crash) is not a version and is replaced.
+ * without a row is not a version. Such a folder is never deleted: it may be
+ * debris of a registration killed before its commit, or the files of a
+ * version whose database was moved aside; it is set aside as
+ * `<name>/.orphan-<version>-<random>` before the number is used again.
  */
 export class SqliteRegistry implements Registry {
   constructor(
@@ -120,6 +156,30 @@ export class SqliteRegistry implements Registry {
 
   private modelRow(name: string): ModelRow | undefined {
     return prepare(this.db, "SELECT * FROM models WHERE name = ?").get(name) as ModelRow | undefined;
+  }
+
+  /**
+   * Refuses a new model whose name differs from an existing one only in case: on macOS and Windows
+   * both would share one folder, and the new one's versions would land among the old one's files.
+   */
+  private checkNoCaseTwin(name: string): void {
+    const twin = prepare(this.db, "SELECT name FROM models WHERE lower(name) = lower(?) AND name != ?")
+      .pluck()
+      .get(name, name) as string | undefined;
+    if (twin !== undefined) {
+      throw new RegistryError(
+        `Cannot create model "${name}": a model "${twin}" exists, and model names must differ in more than letter case. Register under "${twin}" or choose another name.`,
+        "conflict",
+      );
+    }
+  }
+
+  /** The checks before a model of this name may be created; none for an existing model. */
+  private checkCreatable(name: string): void {
+    checkModelName(name);
+    if (this.modelRow(name)) return;
+    checkNewModelName(name);
+    this.checkNoCaseTwin(name);
   }
 
   private requireModel(name: string): ModelRow {
@@ -196,7 +256,7 @@ export class SqliteRegistry implements Registry {
     fields: { description?: string; owner?: string | null; tags?: Record<string, string> },
     actor: string | null,
   ): RegisteredModel {
-    checkModelName(name);
+    this.checkCreatable(name);
     return this.write(() => {
       this.ensureModel(name, fields, actor);
       return this.toModel(this.modelRow(name)!);
@@ -212,6 +272,8 @@ export class SqliteRegistry implements Registry {
     const now = nowIso();
     const existing = this.modelRow(name);
     if (!existing) {
+      // Again inside the transaction: another process may have created a case twin meanwhile.
+      this.checkCreatable(name);
       prepare(
         this.db,
         "INSERT INTO models (name, description, owner, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -254,7 +316,8 @@ export class SqliteRegistry implements Registry {
   }
 
   registerVersion(input: RegisterVersionInput): { version: ModelVersion; created: boolean } {
-    checkModelName(input.name);
+    // Before any folder is made: a case twin's folder is this name's folder on macOS and Windows.
+    this.checkCreatable(input.name);
     if (input.alias !== undefined) checkAlias(input.alias);
     if (this.opts.inMemory) {
       throw new Error(
@@ -277,11 +340,13 @@ export class SqliteRegistry implements Registry {
     mkdirSync(modelDir, { recursive: true });
     this.removeStaleStaging(modelDir);
     const staging = join(modelDir, `.staging-${randomBytes(6).toString("hex")}`);
-    let versionDir: string | undefined;
+    /** The version folder once our files are in it (and only then: it is ours to remove on rollback). */
+    let placed: { dir: string; version: number } | undefined;
     try {
       mkdirSync(staging);
       copyFileSync(input.files.native, join(staging, "model.json"));
       copyFileSync(input.files.onnx, join(staging, "model.onnx"));
+      faultPoint("registry:after-copy");
       return this.write(() => {
         // Another process may have registered the same model while we copied.
         const raced = this.findReady(input.name, input.modelFingerprint);
@@ -293,12 +358,13 @@ export class SqliteRegistry implements Registry {
             .pluck()
             .get(input.name) as number | null) ?? 0;
         const next = version + 1;
-        versionDir = join(modelDir, String(next));
-        // A folder without a row: a registration killed after its rename and before its commit.
-        rmSync(versionDir, { recursive: true, force: true });
+        const versionDir = join(modelDir, String(next));
+        const setAside = existsSync(versionDir) ? this.setOrphanAside(modelDir, next) : undefined;
         renameSync(staging, versionDir);
+        placed = { dir: versionDir, version: next };
+        faultPoint("registry:after-rename");
         const rel = (file: string) =>
-          relative(this.opts.projectDir, join(versionDir!, file)).split(sep).join("/");
+          relative(this.opts.projectDir, join(versionDir, file)).split(sep).join("/");
         prepare(
           this.db,
           `INSERT INTO model_versions (name, version, status, description, created_at, created_by, run_id, node_id,
@@ -327,15 +393,21 @@ export class SqliteRegistry implements Registry {
           action: "version.created",
           model: input.name,
           version: next,
-          details: { runId: input.runId, nodeId: input.nodeId, fingerprint: input.modelFingerprint },
+          details: {
+            runId: input.runId,
+            nodeId: input.nodeId,
+            fingerprint: input.modelFingerprint,
+            // Where the files of an earlier folder numbered like this version were kept.
+            ...(setAside !== undefined && { setAside }),
+          },
         });
         if (input.alias !== undefined) this.moveAlias(input.name, input.alias, next, input.actor);
         return { version: this.toVersion(this.versionRow(input.name, next)!), created: true };
       });
     } catch (e) {
-      // The transaction rolled back: no row points at the folder, so it goes too.
-      if (versionDir !== undefined && !this.versionRow(input.name, Number(versionDir.split(sep).pop()))) {
-        rmSync(versionDir, { recursive: true, force: true });
+      // The transaction rolled back: no row points at the files we placed, so they go too.
+      if (placed !== undefined && !this.versionRow(input.name, placed.version)) {
+        rmSync(placed.dir, { recursive: true, force: true });
       }
       throw e;
     } finally {
@@ -368,6 +440,16 @@ export class SqliteRegistry implements Registry {
       return this.toVersion(this.versionRow(input.name, version)!);
     };
     return inTransaction ? apply() : this.write(apply);
+  }
+
+  /**
+   * Moves a version folder that has no row out of the way, keeping its files: it is either debris of a
+   * registration killed between its rename and its commit, or a version whose database was moved aside.
+   */
+  private setOrphanAside(modelDir: string, version: number): string {
+    const aside = `.orphan-${version}-${randomBytes(6).toString("hex")}`;
+    renameSync(join(modelDir, String(version)), join(modelDir, aside));
+    return aside;
   }
 
   private removeStaleStaging(modelDir: string): void {
@@ -408,6 +490,15 @@ export class SqliteRegistry implements Registry {
     const from = prepare(this.db, "SELECT version FROM model_aliases WHERE name = ? AND alias = ?")
       .pluck()
       .get(name, alias) as number | undefined;
+    if (from === version) {
+      // Already so: nothing changes, so nothing is audited; the entry that made it so is the answer.
+      const made = prepare(
+        this.db,
+        `SELECT * FROM audit WHERE model = ? AND action IN ('alias.set', 'alias.moved')
+           AND json_extract(details, '$.alias') = ? ORDER BY id DESC LIMIT 1`,
+      ).get(name, alias) as AuditRow | undefined;
+      if (made !== undefined) return toAudit(made);
+    }
     prepare(this.db, "INSERT OR REPLACE INTO model_aliases (name, alias, version) VALUES (?, ?, ?)").run(
       name,
       alias,

@@ -1,5 +1,17 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTempStore, type MetadataStore, type RunQuery, type StartRunInput } from "./metadata";
+import {
+  createTempStore,
+  type MetadataStore,
+  type RunCondition,
+  type RunQuery,
+  SqliteMetadataStore,
+  type StartRunInput,
+} from "./metadata";
+import { MIGRATIONS } from "./schema";
 
 /**
  * Six runs of two pipelines:
@@ -190,6 +202,24 @@ describe("searchRuns", () => {
       store.searchRuns({ where: [{ field: "param", key: "gbdt.early", op: ">", value: true }] }),
     ).toThrow(/only be compared with = or !=/);
   });
+
+  it("refuses an operator or field outside the fixed lists, whatever the caller passed", () => {
+    const injected = "= 1 OR 1 = 1 OR p.value";
+    const query = (c: Record<string, unknown>) => ({ where: [c as unknown as RunCondition] });
+    expect(() =>
+      store.searchRuns(query({ field: "param", key: "gbdt.trees", op: injected, value: 1 })),
+    ).toThrow(`unknown operator "${injected}"; use one of = != < <= > >= contains`);
+    expect(() => store.searchRuns(query({ field: "tag", key: "team", op: "LIKE", value: "%" }))).toThrow(
+      /unknown operator "LIKE"/,
+    );
+    expect(() =>
+      store.searchRuns(query({ field: "runs; DROP TABLE runs", key: "k", op: "=", value: 1 })),
+    ).toThrow(/unknown field "runs; DROP TABLE runs"; use "param", "metric" or "tag"/);
+    expect(() => store.searchRuns(query({ field: "param", key: 5, op: "=", value: 1 }))).toThrow(
+      /key must be text/,
+    );
+    expect(store.searchRuns({}).total).toBe(6);
+  });
 });
 
 describe("compareRuns", () => {
@@ -287,5 +317,71 @@ describe("compareRuns", () => {
       /At most 100 runs/,
     );
     expect(store.compareRuns(["a1", "a1"]).runs).toHaveLength(1);
+  });
+});
+
+describe("compareRuns with a run recorded before resolved params were tracked", () => {
+  let dir: string;
+  let store: SqliteMetadataStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "dagwood-compare-"));
+    const path = join(dir, "metadata.sqlite");
+    // A schema-2 database (before migration 3): runs without resolved params.
+    const old = new Database(path);
+    old.exec(MIGRATIONS[0] as string);
+    old.exec(MIGRATIONS[1] as string);
+    old.pragma("user_version = 2");
+    old
+      .prepare(
+        "INSERT INTO runs (id, pipeline, pipeline_path, status, params, environment, started_at, finished_at) VALUES ('old', 'penguins', NULL, 'succeeded', '{}', '{}', ?, ?)",
+      )
+      .run("2025-01-01T00:00:00.000Z", "2025-01-01T00:00:01.000Z");
+    old.close();
+    store = new SqliteMetadataStore(path, { projectDir: dir });
+    const start = (id: string, resolvedParams: Record<string, unknown>) =>
+      store.startRun({
+        id,
+        pipeline: "penguins",
+        pipelinePath: null,
+        pipelineHash: null,
+        pipelineText: null,
+        params: {},
+        resolvedParams,
+        startedAt: "2026-01-01T00:00:00.000Z",
+        environment: {},
+        user: null,
+      });
+    start("n1", { "gbdt.trees": 100, "split.seed": 7 });
+    start("n2", { "gbdt.trees": 100, "split.seed": 8 });
+    start("empty", {});
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("says which runs have params recorded, and compares only those", () => {
+    const c = store.compareRuns(["old", "n1", "n2"]);
+    expect(c.paramsRecorded).toEqual([false, true, true]);
+    expect(c.params).toEqual([
+      { key: "split.seed", values: [null, 7, 8], differs: true },
+      { key: "gbdt.trees", values: [null, 100, 100], differs: false },
+    ]);
+    expect(c.differingNodes).toEqual(["split"]);
+
+    const one = store.compareRuns(["n1", "old"]);
+    expect(one.paramsRecorded).toEqual([true, false]);
+    expect(one.params.every((p) => !p.differs)).toBe(true);
+    expect(one.differingNodes).toEqual([]);
+  });
+
+  it("a run recorded with no params at all still counts as recorded: its absent params differ", () => {
+    const c = store.compareRuns(["n1", "empty", "old"]);
+    expect(c.paramsRecorded).toEqual([true, true, false]);
+    expect(c.params.map((p) => [p.key, p.differs])).toEqual([
+      ["gbdt.trees", true],
+      ["split.seed", true],
+    ]);
+    expect(c.differingNodes).toEqual(["gbdt", "split"]);
   });
 });

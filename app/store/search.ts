@@ -14,6 +14,9 @@ const MAX_LIMIT = 1000;
 export const MAX_COMPARE = 100;
 
 const ORDER_OPS = new Set<RunCondition["op"]>(["<", "<=", ">", ">="]);
+/** The operators and fields a condition may use: `op` is written into the SQL text, so it is checked here. */
+const OPS = new Set<string>(["=", "!=", "<", "<=", ">", ">=", "contains"]);
+const FIELDS = new Set<string>(["param", "metric", "tag"]);
 
 interface Sql {
   text: string;
@@ -39,6 +42,20 @@ function compare(column: string, op: RunCondition["op"], arg: unknown): Sql {
 }
 
 function conditionSql(c: RunCondition): Sql {
+  // The Api validates conditions too; this builder does not rely on its callers for what reaches SQL.
+  if (!FIELDS.has(c.field)) {
+    throw new Error(
+      `Bad run condition: unknown field ${JSON.stringify(c.field)}; use "param", "metric" or "tag".`,
+    );
+  }
+  if (!OPS.has(c.op)) {
+    throw new Error(
+      `Bad ${describeCondition(c)}: unknown operator ${JSON.stringify(c.op)}; use one of = != < <= > >= contains.`,
+    );
+  }
+  if (typeof c.key !== "string") {
+    throw new Error(`Bad run condition: the key must be text; got ${JSON.stringify(c.key)}.`);
+  }
   const num = asNumber(c);
   if (c.field === "metric") {
     if (c.op === "contains")
@@ -228,9 +245,9 @@ export function compareRuns(db: Database.Database, requested: string[]): RunComp
     );
   }
   const idsJson = JSON.stringify(ids);
-  const found = prepare(db, `SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id IN ${IN_JSON}`).all(
+  const found = prepare(db, `SELECT ${RUN_COLUMNS}, r.param_keyset FROM runs r WHERE r.id IN ${IN_JSON}`).all(
     idsJson,
-  ) as RunRow[];
+  ) as (RunRow & { param_keyset: number | null })[];
   const rowById = new Map(found.map((r) => [r.id, r]));
   const missing = ids.filter((id) => !rowById.has(id));
   if (missing.length > 0) {
@@ -256,12 +273,17 @@ export function compareRuns(db: Database.Database, requested: string[]): RunComp
     }
     texts[index.get(runId)!] = value;
   }
+  // A run from before resolved params were tracked has none: absent because never recorded is no difference.
+  const paramsRecorded = ids.map((id) => rowById.get(id)!.param_keyset !== null);
   const params = [...paramText.entries()]
-    .map(([key, texts]) => ({
-      key,
-      values: texts.map((t) => (t === undefined ? null : JSON.parse(t))),
-      differs: texts.some((t) => t !== texts[0]),
-    }))
+    .map(([key, texts]) => {
+      const recorded = texts.filter((_, i) => paramsRecorded[i]);
+      return {
+        key,
+        values: texts.map((t) => (t === undefined ? null : JSON.parse(t))),
+        differs: recorded.some((t) => t !== recorded[0]),
+      };
+    })
     .sort((a, b) => Number(b.differs) - Number(a.differs) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const differingNodes = [
     ...new Set(params.filter((p) => p.differs).map((p) => p.key.split(".")[0]!)),
@@ -327,5 +349,5 @@ export function compareRuns(db: Database.Database, requested: string[]): RunComp
       }),
   }));
 
-  return { runs, params, metrics, curves, differingNodes };
+  return { runs, paramsRecorded, params, metrics, curves, differingNodes };
 }

@@ -35,8 +35,11 @@ function unreadable(path: string, e: unknown): unknown {
   return new Error(
     `The metadata database ${path} is damaged or not a SQLite database (${(e as Error).message}). ` +
       "Move it aside (e.g. rename it to metadata.sqlite.broken) and open the project again: Dagwood then starts " +
-      "a new one. The run history and registry records in the old file are lost; the workspace cache " +
-      "(workspace.duckdb) and the files under .dagwood/artifacts and .dagwood/registry are kept.",
+      "a new, empty database. What the old file held (run history, metrics, lineage, registered model " +
+      "versions and aliases, the audit log) is no longer shown, but stays in the file you moved, for recovery. " +
+      "Nothing else is deleted: the workspace cache (workspace.duckdb), .dagwood/artifacts and the model files " +
+      "under .dagwood/registry are kept. Registering a model again numbers its versions from 1; an old version " +
+      "folder in the way is moved, untouched, to .dagwood/registry/<model>/.orphan-<version>-<random>.",
     { cause: e },
   );
 }

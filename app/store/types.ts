@@ -192,7 +192,15 @@ export interface RunPage {
 
 export interface RunComparison {
   runs: RunRecord[];
-  /** Every `nodeId.param`: its value per run (null when absent), differing ones first, each group sorted by key. */
+  /**
+   * Per run (in `runs` order): whether its resolved params were recorded. Runs recorded before
+   * Dagwood tracked resolved params (schema 3) have none; their params show as null.
+   */
+  paramsRecorded: boolean[];
+  /**
+   * Every `nodeId.param`: its value per run (null when absent), differing ones first, each group
+   * sorted by key. `differs` compares only the runs whose params were recorded.
+   */
   params: { key: string; values: unknown[]; differs: boolean }[];
   /** Every `nodeId.metric`: its latest value per run (null when absent). */
   metrics: { key: string; values: (number | null)[] }[];

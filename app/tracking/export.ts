@@ -31,7 +31,7 @@ export interface TrackingContext {
 }
 
 export interface ExportedFolder {
-  /** Relative to the project folder, with `/` separators. */
+  /** Relative to the project folder, with `/` separators; absolute when it lies outside the project. */
   dir: string;
   /** Relative to the export folder, sorted. */
   files: string[];
@@ -54,29 +54,47 @@ function isEmptyOrMissing(path: string): boolean {
   return statSync(path).isDirectory() && readdirSync(path).length === 0;
 }
 
+/** Where an export may go. */
+export interface ExportOptions {
+  /**
+   * Allow a folder outside the project: the CLI (the user's own shell, handing
+   * files to other tools) may; the Api, which a browser page drives, may not.
+   */
+  allowOutside?: boolean;
+}
+
 /**
  * The absolute export folder for `requested` (relative to the project), or
- * the default one. Refuses a folder outside the project or inside its
- * `.dagwood` state, and an existing non-empty folder the user named; the
- * default folder gets a numbered suffix instead.
+ * the default one. Refuses the project folder itself, its `.dagwood` state, a
+ * folder outside the project unless `allowOutside`, and an existing non-empty
+ * folder the user named; the default folder gets a numbered suffix instead.
  */
 export function resolveExportDir(
   projectDir: string,
   requested: string | undefined,
   fallback: string,
+  opts: ExportOptions = {},
 ): string {
   const root = resolve(projectDir);
   const wanted = requested ?? fallback;
   const abs = isAbsolute(wanted) ? resolve(wanted) : resolve(root, wanted);
-  const outside = new TrackingError(
-    `Cannot export to "${wanted}": the export folder must be inside the project folder (and not the project folder itself or .dagwood). Choose a folder such as exports/my-model.`,
+  const state = join(root, ".dagwood");
+  const refused = new TrackingError(
+    opts.allowOutside
+      ? `Cannot export to "${wanted}": that is the project folder or its .dagwood state. Choose another folder, such as exports/my-model.`
+      : `Cannot export to "${wanted}": the export folder must be inside the project folder (and not the project folder itself or .dagwood). Choose a folder such as exports/my-model.`,
     "forbidden",
   );
-  if (abs === root || !isInside(abs, [root]) || isInside(abs, [join(root, ".dagwood")])) throw outside;
-  // A link inside the project may point elsewhere: check the nearest folder that exists, as the OS sees it.
+  if (abs === root || isInside(abs, [state])) throw refused;
+  if (!opts.allowOutside && !isInside(abs, [root])) throw refused;
+  // A link may point elsewhere: check the nearest folder that exists, as the OS sees it.
   let probe = abs;
   while (!existsSync(probe)) probe = dirname(probe);
-  if (!isInside(realpathSync(probe), [realpathSync(root)])) throw outside;
+  const real = realpathSync(probe);
+  const realRoot = realpathSync(root);
+  if (real === realRoot && probe === abs) throw refused;
+  if (existsSync(state) && isInside(real, [realpathSync(state)])) throw refused;
+  if (!opts.allowOutside && !isInside(real, [realRoot])) throw refused;
   if (isEmptyOrMissing(abs)) return abs;
   if (requested !== undefined) {
     throw new TrackingError(
@@ -115,8 +133,9 @@ async function writeFolder(projectDir: string, target: string, entries: Entry[])
       );
     throw e;
   }
+  const rel = relative(projectDir, target);
   return {
-    dir: toPosix(relative(projectDir, target)),
+    dir: rel.startsWith("..") || isAbsolute(rel) ? target : toPosix(rel),
     files: entries.map((e) => toPosix(e.path)).sort(),
   };
 }
@@ -157,7 +176,12 @@ function artifactEntryPath(nodeId: string, name: string): string | null {
 }
 
 /** Exports a run: run.json, pipeline.dag.json, metrics.csv and the run's artifacts. Default folder: exports/run-<id>. */
-export async function exportRun(ctx: TrackingContext, runId: string, dir?: string): Promise<ExportedFolder> {
+export async function exportRun(
+  ctx: TrackingContext,
+  runId: string,
+  dir?: string,
+  opts: ExportOptions = {},
+): Promise<ExportedFolder> {
   const { metadata } = ctx;
   const run = metadata.getRun(runId);
   if (!run)
@@ -165,7 +189,7 @@ export async function exportRun(ctx: TrackingContext, runId: string, dir?: strin
       `No run ${runId} in this project. \`dagwood runs list\` shows its runs.`,
       "not-found",
     );
-  const target = resolveExportDir(ctx.dir, dir, `exports/run-${runId}`);
+  const target = resolveExportDir(ctx.dir, dir, `exports/run-${runId}`, opts);
   const metrics = metadata.metrics(runId);
   const entries: Entry[] = [];
   const artifacts = metadata.artifacts(runId).map((a) => {
@@ -278,6 +302,7 @@ export async function exportModelVersion(
   name: string,
   ref: number | string,
   dir?: string,
+  opts: ExportOptions = {},
 ): Promise<ExportedFolder> {
   const { registry } = ctx.metadata;
   const v = registry.getVersion(name, ref);
@@ -303,7 +328,7 @@ export async function exportModelVersion(
   } catch {
     // a native file that does not parse still exports; the flavor says less
   }
-  const target = resolveExportDir(ctx.dir, dir, `exports/${name}-v${v.version}`);
+  const target = resolveExportDir(ctx.dir, dir, `exports/${name}-v${v.version}`, opts);
   const signature = (v.signature ?? {}) as { inputs?: unknown; outputs?: unknown };
   const opsets = native.onnx?.opsets ?? {};
   const mlmodel = {

@@ -5,6 +5,7 @@
  */
 import type { Api, ApiMethod, RunEvent } from "../../../app/api/api";
 import type { IpcReply, MenuMessage } from "../../../app/api/ipc-contract";
+import { decodeNonFinite, encodeNonFinite } from "../../../app/api/json-numbers";
 
 declare global {
   interface Window {
@@ -33,6 +34,15 @@ function takeToken(): string {
   return /^\/([\w-]{16,})\//.exec(window.location.pathname)?.[1] ?? "";
 }
 
+/** The bridge tags NaN and ±Infinity (plain JSON would make them null); the reviver restores them. */
+function parseReply(text: string, statusText: string): { result?: unknown; error?: string } {
+  try {
+    return JSON.parse(text, decodeNonFinite) as { result?: unknown; error?: string };
+  } catch {
+    return { error: statusText };
+  }
+}
+
 function httpTransport() {
   const token = takeToken();
   const listeners = new Set<(e: RunEvent) => void>();
@@ -41,7 +51,7 @@ function httpTransport() {
     // EventSource sends the cookie set by the first page load; the token rides along for safety.
     source = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
     source.onmessage = (m) => {
-      const event = JSON.parse(m.data) as RunEvent;
+      const event = JSON.parse(m.data, decodeNonFinite) as RunEvent;
       for (const l of listeners) l(event);
     };
   };
@@ -50,12 +60,9 @@ function httpTransport() {
       const res = await fetch(`/api/${method}`, {
         method: "POST",
         headers: { "content-type": "application/json", "x-dagwood-token": token },
-        body: JSON.stringify(args ?? {}),
+        body: JSON.stringify(args ?? {}, encodeNonFinite),
       });
-      const body = (await res.json().catch(() => ({ error: res.statusText }))) as {
-        result?: unknown;
-        error?: string;
-      };
+      const body = parseReply(await res.text(), res.statusText);
       if (!res.ok) throw new ApiCallError(res.status, body.error ?? res.statusText);
       return body.result;
     },
