@@ -3,22 +3,12 @@
  * function per name and must not bundle the schemas. `api.ts` checks that its
  * argument schemas cover exactly these.
  */
-export const API_METHODS = [
-  "getProject",
-  "openProject",
-  "listBlocks",
-  "loadPipeline",
-  "savePipeline",
-  "formatPipeline",
-  "validatePipeline",
-  "cacheState",
-  "startRun",
-  "cancelRun",
-  "listRuns",
+/**
+ * The tracking and registry methods: they need only the project folder and
+ * its metadata store, so the CLI serves them without opening the workspace.
+ */
+export const TRACKING_METHODS = [
   "getRun",
-  "previewTable",
-  "profileTable",
-  "getReport",
   "searchRuns",
   "compareRuns",
   "setRunTags",
@@ -34,6 +24,25 @@ export const API_METHODS = [
   "lineageGraph",
   "exportRun",
   "exportModelVersion",
+] as const;
+export type TrackingMethod = (typeof TRACKING_METHODS)[number];
+
+export const API_METHODS = [
+  "getProject",
+  "openProject",
+  "listBlocks",
+  "loadPipeline",
+  "savePipeline",
+  "formatPipeline",
+  "validatePipeline",
+  "cacheState",
+  "startRun",
+  "cancelRun",
+  "listRuns",
+  "previewTable",
+  "profileTable",
+  "getReport",
+  ...TRACKING_METHODS,
 ] as const;
 
 export type ApiMethod = (typeof API_METHODS)[number];

@@ -4,37 +4,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog } from "../../nodes/index";
 import { SqliteMetadataStore } from "../store/metadata";
+import { PENGUINS_CSV, penguinTreePipeline } from "../tracking/testing";
 import { ApiError } from "./api";
 import { type CoreApi, createCoreApi } from "./core";
 import { type HttpBridge, startHttpBridge } from "./http";
 
-const EXAMPLE = join(import.meta.dirname, "..", "..", "resources", "examples", "starter");
-
-/** A small pipeline that trains a tree, evaluates it and registers it under `penguins` as challenger. */
-const TREE_PIPELINE = {
-  format: "dagwood.pipeline/1",
-  name: "penguin-tree",
-  params: { depth: 3 },
-  nodes: [
-    { id: "penguins", block: "ingest.file", params: { path: "data/penguins.csv" } },
-    {
-      id: "split",
-      block: "split",
-      params: { strategy: "stratified", column: "species", testFraction: 0.25, seed: 7 },
-    },
-    { id: "tree", block: "train.tree", params: { target: "species", maxDepth: "${depth}", seed: 7 } },
-    { id: "evaluate", block: "evaluate", params: {} },
-    { id: "register", block: "register", params: { name: "penguins", alias: "challenger" } },
-  ],
-  edges: [
-    { from: "penguins.out", to: "split.in" },
-    { from: "split.train", to: "tree.train" },
-    { from: "tree.model", to: "evaluate.model" },
-    { from: "split.test", to: "evaluate.data" },
-    { from: "tree.model", to: "register.model" },
-    { from: "evaluate.report", to: "register.report" },
-  ],
-};
+/** Trains a tree, evaluates it and registers it under `penguins` as challenger. */
+const TREE_PIPELINE = penguinTreePipeline({ csvPath: "data/penguins.csv", testFraction: 0.25 });
 
 /** Rejects with the ApiError's status, so a test can say `rejects.toMatchObject({ status: 404 })`. */
 const statusOf = (p: Promise<unknown>) =>
@@ -54,7 +30,7 @@ describe("tracking and registry through the Api", () => {
     process.env.DAGWOOD_USER = "ana";
     dir = mkdtempSync(join(tmpdir(), "dagwood-tracking-"));
     mkdirSync(join(dir, "data"));
-    writeFileSync(join(dir, "data", "penguins.csv"), readFileSync(join(EXAMPLE, "data", "penguins.csv")));
+    writeFileSync(join(dir, "data", "penguins.csv"), readFileSync(PENGUINS_CSV));
     writeFileSync(join(dir, "tree.dag.json"), JSON.stringify(TREE_PIPELINE));
     api = await createCoreApi({ catalog, projectDir: dir });
     bridge = await startHttpBridge({ api, staticDir: dir });
@@ -320,7 +296,7 @@ describe("two runs started at once through the Api", () => {
   it("records both fully: status, params, metrics, node runs", async () => {
     const dir = mkdtempSync(join(tmpdir(), "dagwood-concurrent-"));
     mkdirSync(join(dir, "data"));
-    writeFileSync(join(dir, "data", "penguins.csv"), readFileSync(join(EXAMPLE, "data", "penguins.csv")));
+    writeFileSync(join(dir, "data", "penguins.csv"), readFileSync(PENGUINS_CSV));
     const api = await createCoreApi({ catalog, projectDir: dir });
     try {
       const finished = new Map<string, string>();

@@ -11,26 +11,7 @@ import type { TrackingContext } from "../tracking/export";
 import { type ExportedFolder, exportModelVersion, exportRun, TrackingError } from "../tracking/export";
 import { lineageGraph } from "../tracking/lineage";
 import { ApiError, type ApiResults, type parseApiArgs } from "./api";
-
-export const TRACKING_METHODS = [
-  "getRun",
-  "searchRuns",
-  "compareRuns",
-  "setRunTags",
-  "setRunNote",
-  "listModels",
-  "getModel",
-  "getModelVersion",
-  "updateModel",
-  "setAlias",
-  "removeAlias",
-  "archiveVersion",
-  "auditLog",
-  "lineageGraph",
-  "exportRun",
-  "exportModelVersion",
-] as const;
-export type TrackingMethod = (typeof TRACKING_METHODS)[number];
+import type { TrackingMethod } from "./api-methods";
 
 export type TrackingHandlers = {
   [M in TrackingMethod]: (args: ReturnType<typeof parseApiArgs<M>>) => Promise<ApiResults[M]>;

@@ -1,37 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteMetadataStore } from "../store/metadata";
+import { ROOT, startDagwood } from "./testing";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "dagwood");
 const EXAMPLE = join(ROOT, "resources", "examples", "starter");
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[]): { child: ChildProcess; done: Promise<Result>; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr!.on("data", (d) => {
-    stderr += d;
-  });
-  const done = new Promise<Result>((resolve) =>
-    child.on("close", (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, done, stderr: () => stderr };
-}
-
-const dagwood = (...args: string[]) => start(args).done;
+const dagwood = (...args: string[]) => startDagwood(args).done;
 
 describe("dagwood CLI", () => {
   let dir: string;
@@ -176,7 +152,7 @@ describe("dagwood CLI", () => {
   });
 
   it("says another Dagwood process holds the project, and to wait or stop it", async () => {
-    const ui = start(["ui", "--project", dir, "--port", "0"]);
+    const ui = startDagwood(["ui", "--project", dir, "--port", "0"]);
     try {
       const stdout = () =>
         new Promise<void>((resolve) => {
@@ -243,7 +219,7 @@ describe("dagwood CLI", () => {
     };
     const file = join(dir, "slow.dag.json");
     writeFileSync(file, JSON.stringify(slow));
-    const run = start(["run", file]);
+    const run = startDagwood(["run", file]);
     while (!/▶ heavy/.test(run.stderr())) {
       if (run.child.exitCode !== null) throw new Error(`exited early: ${run.stderr()}`);
       await new Promise((r) => setTimeout(r, 20));

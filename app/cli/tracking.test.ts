@@ -1,9 +1,10 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunRecord } from "../store/types";
+import { PENGUINS_CSV, penguinTreePipeline } from "../tracking/testing";
+import { type CliResult, startDagwood } from "./testing";
 import {
   checkKeys,
   defaultMetricColumns,
@@ -15,53 +16,11 @@ import {
   renderComparison,
 } from "./tracking";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "dagwood");
-const EXAMPLE = join(ROOT, "resources", "examples", "starter");
+const PIPELINE = penguinTreePipeline({ csvPath: "penguins.csv" });
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+function dagwood(cwd: string, ...args: string[]): Promise<CliResult> {
+  return startDagwood(args, { cwd, env: { ...process.env, DAGWOOD_USER: "cli-tester" } }).done;
 }
-
-function dagwood(cwd: string, ...args: string[]): Promise<Result> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, DAGWOOD_USER: "cli-tester" },
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-}
-
-const PIPELINE = {
-  format: "dagwood.pipeline/1",
-  name: "penguin-tree",
-  params: { depth: 3 },
-  nodes: [
-    { id: "penguins", block: "ingest.file", params: { path: "penguins.csv" } },
-    { id: "split", block: "split", params: { strategy: "stratified", column: "species", seed: 7 } },
-    { id: "tree", block: "train.tree", params: { target: "species", maxDepth: "${depth}", seed: 7 } },
-    { id: "evaluate", block: "evaluate", params: {} },
-    { id: "register", block: "register", params: { name: "penguins", alias: "challenger" } },
-  ],
-  edges: [
-    { from: "penguins.out", to: "split.in" },
-    { from: "split.train", to: "tree.train" },
-    { from: "tree.model", to: "evaluate.model" },
-    { from: "split.test", to: "evaluate.data" },
-    { from: "tree.model", to: "register.model" },
-    { from: "evaluate.report", to: "register.report" },
-  ],
-};
 
 describe("dagwood runs and models", { timeout: 90_000 }, () => {
   let dir: string;
@@ -72,7 +31,7 @@ describe("dagwood runs and models", { timeout: 90_000 }, () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "dagwood-cli-tracking-"));
     writeFileSync(join(dir, "dagwood.json"), '{ "name": "cli-tracking" }\n');
-    writeFileSync(join(dir, "penguins.csv"), readFileSync(join(EXAMPLE, "data", "penguins.csv")));
+    writeFileSync(join(dir, "penguins.csv"), readFileSync(PENGUINS_CSV));
     writeFileSync(join(dir, "tree.dag.json"), JSON.stringify(PIPELINE));
     const first = await cli("run", "tree.dag.json", "--json");
     expect(first.code, first.stderr).toBe(0);

@@ -7,7 +7,8 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ApiError, type ApiMethod, type ApiResults, parseApiArgs } from "../api/api";
-import { createTrackingHandlers, type TrackingMethod, toApiError } from "../api/tracking";
+import type { TrackingMethod } from "../api/api-methods";
+import { createTrackingHandlers, toApiError } from "../api/tracking";
 import {
   type AuditEntry,
   MODEL_NAME,

@@ -1,14 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ident } from "../data/sql";
 import { validatePipelineText } from "../pipeline/validate";
-import { Project } from "../project/project";
+import type { Project } from "../project/project";
 import { BlockError, defineBlock, makeCatalog, requireTable } from "./block";
 import { inspectCache, runPlan } from "./engine";
 import type { RunEvent } from "./events";
+import { closeTempProject, openTempProject } from "./testing";
 
 let concurrent = 0;
 let maxConcurrent = 0;
@@ -101,15 +101,11 @@ describe("engine", () => {
   let events: RunEvent[];
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), "dagwood-engine-"));
-    project = await Project.open(dir, { threads: 2 });
+    ({ dir, project } = await openTempProject("dagwood-engine-"));
     events = [];
     maxConcurrent = 0;
   });
-  afterEach(() => {
-    project.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => closeTempProject(project));
 
   const run = async (
     text: string,

@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SqlSession } from "../data/sql";
 import { Workspace } from "../data/workspace";
+import { Project } from "../project/project";
 import { SqliteMetadataStore } from "../store/metadata";
 import type { DatasetRecord, MetadataStore, RunEnvironment } from "../store/types";
 import type { AnyBlock, BlockContext, BlockInputs, DatasetSource, LogLevel } from "./block";
@@ -161,4 +162,23 @@ export async function createTestProject(): Promise<TestProject> {
     },
   };
   return project;
+}
+
+/**
+ * For engine tests that run whole pipelines: a real project in a fresh
+ * temporary folder, holding `files` (relative path → text) before it opens.
+ * `closeTempProject` closes it and removes the folder.
+ */
+export async function openTempProject(
+  prefix: string,
+  files: Record<string, string> = {},
+): Promise<{ dir: string; project: Project }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  for (const [path, text] of Object.entries(files)) writeFileSync(join(dir, path), text);
+  return { dir, project: await Project.open(dir, { threads: 2 }) };
+}
+
+export function closeTempProject(project: Project): void {
+  project.close();
+  rmSync(project.dir, { recursive: true, force: true });
 }

@@ -1,18 +1,18 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { ident } from "../data/sql";
 import { serializePipeline } from "../pipeline/canonical";
 import { validatePipelineText } from "../pipeline/validate";
-import { Project } from "../project/project";
+import type { Project } from "../project/project";
 import { defineBlock, makeCatalog, requireTable } from "./block";
 import { runPlan } from "./engine";
 import { flattenParams } from "./environment";
+import { closeTempProject, openTempProject } from "./testing";
 
 const sha = (bytes: string | Buffer) => createHash("sha256").update(bytes).digest("hex");
 
@@ -106,14 +106,11 @@ describe("the engine records what a run did", () => {
 
   beforeEach(async () => {
     vi.stubEnv("DAGWOOD_USER", "alice");
-    dir = mkdtempSync(join(tmpdir(), "dagwood-tracking-"));
-    writeFileSync(join(dir, "data.csv"), csv);
-    project = await Project.open(dir, { threads: 2 });
+    ({ dir, project } = await openTempProject("dagwood-tracking-", { "data.csv": csv }));
   });
   afterEach(() => {
     vi.unstubAllEnvs();
-    project.close();
-    rmSync(dir, { recursive: true, force: true });
+    closeTempProject(project);
   });
 
   const run = async (text = PIPELINE) => {
@@ -281,16 +278,11 @@ describe("the engine records what a run did", () => {
 });
 
 describe("metric logging", () => {
-  let dir: string;
   let project: Project;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), "dagwood-metrics-"));
-    project = await Project.open(dir, { threads: 2 });
+    ({ project } = await openTempProject("dagwood-metrics-"));
   });
-  afterEach(() => {
-    project.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => closeTempProject(project));
 
   const POINTS = 10_000;
   const curve = defineBlock({

@@ -19,6 +19,16 @@ const lineage = {
   environment: {},
 };
 
+/** The RegistryError `attempt` throws, or undefined when it does not throw. */
+function thrownBy(attempt: () => unknown): RegistryError | undefined {
+  try {
+    attempt();
+  } catch (err) {
+    return err as RegistryError;
+  }
+  return undefined;
+}
+
 describe("SqliteRegistry", () => {
   let store: SqliteMetadataStore;
   let dir: string;
@@ -163,13 +173,7 @@ describe("SqliteRegistry", () => {
     const registryDir = join(dir, ".dagwood", "registry");
     const bad = ["../x", "a/b", "", "a".repeat(200), ".hidden", "a\\b", "..", "-x", "a b"];
     for (const name of bad) {
-      const e = (() => {
-        try {
-          store.registry.registerVersion(input("f", { name }));
-        } catch (err) {
-          return err as RegistryError;
-        }
-      })();
+      const e = thrownBy(() => store.registry.registerVersion(input("f", { name })));
       expect(e, name).toBeInstanceOf(RegistryError);
       expect(e?.code).toBe("invalid");
       expect(e?.message).toMatch(/Invalid model name/);
@@ -255,13 +259,7 @@ describe("SqliteRegistry", () => {
       () => store.registry.registerVersion(input("f2", { name: "Penguins" })),
       () => store.registry.upsertModel("PENGUINS", {}, "ana"),
     ]) {
-      const e = (() => {
-        try {
-          attempt();
-        } catch (err) {
-          return err as RegistryError;
-        }
-      })();
+      const e = thrownBy(attempt);
       expect(e).toBeInstanceOf(RegistryError);
       expect(e?.code).toBe("conflict");
       expect(e?.message).toMatch(/a model "penguins" exists/);
@@ -276,13 +274,7 @@ describe("SqliteRegistry", () => {
   it("refuses Windows device names (any case, with an extension) and a trailing dot", () => {
     const bad = ["CON", "con", "Prn", "aux", "NUL", "nul.txt", "com1", "COM9.onnx", "lpt1", "LPT9", "model."];
     for (const name of bad) {
-      const e = (() => {
-        try {
-          store.registry.registerVersion(input("f", { name }));
-        } catch (err) {
-          return err as RegistryError;
-        }
-      })();
+      const e = thrownBy(() => store.registry.registerVersion(input("f", { name })));
       expect(e, name).toBeInstanceOf(RegistryError);
       expect(e?.code).toBe("invalid");
       expect(e?.message).toMatch(name.endsWith(".") ? /cannot end in "\."/ : /Windows reserves it/);

@@ -58,14 +58,23 @@ function seed(store: MetadataStore): void {
   store.finishRun("a4", "failed", "gbdt: boom");
 }
 
-describe("searchRuns", () => {
-  let store: MetadataStore;
+/** A temporary store holding the runs above, made before each test of the enclosing describe and removed after it. */
+function seededStoreEachTest(use: (store: MetadataStore) => void): void {
   let cleanup: () => void;
   beforeEach(() => {
-    ({ store, cleanup } = createTempStore());
-    seed(store);
+    const temp = createTempStore();
+    cleanup = temp.cleanup;
+    seed(temp.store);
+    use(temp.store);
   });
   afterEach(() => cleanup());
+}
+
+describe("searchRuns", () => {
+  let store: MetadataStore;
+  seededStoreEachTest((seeded) => {
+    store = seeded;
+  });
   const ids = (q: RunQuery) => store.searchRuns(q).runs.map((r) => r.id);
 
   it("lists newest first by default, with total, key lists and every latest metric", () => {
@@ -224,12 +233,9 @@ describe("searchRuns", () => {
 
 describe("compareRuns", () => {
   let store: MetadataStore;
-  let cleanup: () => void;
-  beforeEach(() => {
-    ({ store, cleanup } = createTempStore());
-    seed(store);
+  seededStoreEachTest((seeded) => {
+    store = seeded;
   });
-  afterEach(() => cleanup());
 
   it("puts differing params first, folds equal ones after, names the differing nodes", () => {
     const c = store.compareRuns(["a2", "a3"]);

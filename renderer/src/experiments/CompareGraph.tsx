@@ -2,7 +2,8 @@
 import { useMemo } from "react";
 import { splitEndpoint } from "../document/endpoints";
 import { asEditableDocument } from "../document/shape";
-import { layoutPositions } from "../graph/layout";
+import { edgePath, layoutPositions } from "../graph/layout";
+import { ArrowMarker, SvgEdge } from "../graph/SvgEdge";
 
 const NODE = { width: 150, height: 42 };
 
@@ -30,38 +31,12 @@ export function CompareGraph({
         role="img"
         aria-label="The compared pipeline"
       >
-        <defs>
-          <marker
-            id="cg-arrow"
-            viewBox="0 0 8 8"
-            refX="8"
-            refY="4"
-            markerWidth="7"
-            markerHeight="7"
-            orient="auto"
-          >
-            <path d="M0,0 L8,4 L0,8 z" fill="#9aa5b1" />
-          </marker>
-        </defs>
+        <ArrowMarker id="cg-arrow" />
         {doc.edges.map((e) => {
           const a = positions[splitEndpoint(e.from).node];
           const b = positions[splitEndpoint(e.to).node];
           if (!a || !b) return null;
-          const x1 = a.x + NODE.width;
-          const y1 = a.y + NODE.height / 2;
-          const x2 = b.x;
-          const y2 = b.y + NODE.height / 2;
-          const mid = (x1 + x2) / 2;
-          return (
-            <path
-              key={`${e.from}->${e.to}`}
-              d={`M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`}
-              fill="none"
-              stroke="#b6bfca"
-              strokeWidth={1.5}
-              markerEnd="url(#cg-arrow)"
-            />
-          );
+          return <SvgEdge key={`${e.from}->${e.to}`} d={edgePath(a, b, NODE)} markerId="cg-arrow" />;
         })}
         {doc.nodes.map((n) => {
           const p = positions[n.id];

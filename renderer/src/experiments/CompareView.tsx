@@ -14,6 +14,7 @@ import { ConfusionMatrix } from "../panels/evaluation/ConfusionMatrix";
 import { RocChart } from "../panels/evaluation/charts";
 import { isEvaluationReport } from "../panels/evaluation/types";
 import { useApi } from "../panels/useApi";
+import { Loading } from "../shell/Loading";
 import { CompareGraph } from "./CompareGraph";
 import {
   evaluateNodes,
@@ -300,12 +301,7 @@ function RunEvaluation({ run, index, nodeId }: { run: RunRecord; index: number; 
     `${run.id}:${nodeId}:report`,
   );
   let body: React.ReactNode;
-  if (loaded.status === "loading")
-    body = (
-      <div className="view-loading">
-        <span className="spinner" /> Loading the report…
-      </div>
-    );
+  if (loaded.status === "loading") body = <Loading>Loading the report…</Loading>;
   else if (loaded.status === "error") body = <div className="panel-error">{loaded.message}</div>;
   else if (!isEvaluationReport(loaded.value.data))
     body = <p className="muted small">This output is not an evaluation report.</p>;
@@ -423,11 +419,7 @@ export default function CompareView({ runIds }: { runIds: string[] }) {
         </button>
         <h3>Comparing {runIds.length} runs</h3>
       </header>
-      {loaded.status === "loading" && (
-        <div className="view-loading">
-          <span className="spinner" /> Comparing…
-        </div>
-      )}
+      {loaded.status === "loading" && <Loading>Comparing…</Loading>}
       {loaded.status === "error" && <div className="panel-error">{loaded.message}</div>}
       {loaded.status === "ok" && <Comparison cmp={loaded.value} />}
     </div>

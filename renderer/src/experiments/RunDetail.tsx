@@ -5,6 +5,8 @@ import { api } from "../api/client";
 import { bytes } from "../panels/evaluation/format";
 import { useApi } from "../panels/useApi";
 import { reportError } from "../services/errors";
+import { Loading } from "../shell/Loading";
+import { MiniTable } from "../shell/MiniTable";
 import { toast } from "../store/toasts";
 import { formatDuration, formatMetric, formatTime, formatValue, latestMetrics, shortId } from "./format";
 import { useExperiments } from "./store";
@@ -104,36 +106,6 @@ function NoteEditor({ run, onChange }: { run: RunRecord; onChange(run: RunRecord
   );
 }
 
-function Trials({ trials }: { trials: RunRecord[] }) {
-  if (!trials.length) return <p className="muted small">No tuning trials.</p>;
-  return (
-    <table className="mini-table" data-testid="run-trials">
-      <thead>
-        <tr>
-          <th>trial</th>
-          <th>status</th>
-          <th>params</th>
-        </tr>
-      </thead>
-      <tbody>
-        {trials.map((t) => (
-          <tr key={t.id}>
-            <td className="mono" title={t.id}>
-              {shortId(t.id)}
-            </td>
-            <td>{t.status}</td>
-            <td className="mono small">
-              {Object.entries(t.params)
-                .map(([k, v]) => `${k}=${formatValue(v)}`)
-                .join(", ")}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
 function Detail({ detail }: { detail: RunDetail }) {
   const [run, setRun] = useState(detail.run);
   useEffect(() => setRun(detail.run), [detail.run]);
@@ -216,57 +188,62 @@ function Detail({ detail }: { detail: RunDetail }) {
       </section>
       <section className="detail-section">
         <h4>Datasets</h4>
-        {detail.datasets.length ? (
-          <table className="mini-table" data-testid="run-datasets">
-            <thead>
-              <tr>
-                <th>node</th>
-                <th>source</th>
-                <th>rows</th>
-                <th>digest</th>
-              </tr>
-            </thead>
-            <tbody>
-              {detail.datasets.map((d) => (
-                <tr key={`${d.nodeId}:${d.digest}`}>
-                  <td className="mono">{d.nodeId}</td>
-                  <td className="mono">{d.source}</td>
-                  <td>{d.rows.toLocaleString()}</td>
-                  <td className="mono" title={d.digest}>
-                    {d.digest.slice(0, 12)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        ) : (
-          <p className="muted small">No dataset recorded.</p>
-        )}
+        <MiniTable
+          rows={detail.datasets}
+          testId="run-datasets"
+          head={["node", "source", "rows", "digest"]}
+          empty="No dataset recorded."
+          row={(d) => (
+            <tr key={`${d.nodeId}:${d.digest}`}>
+              <td className="mono">{d.nodeId}</td>
+              <td className="mono">{d.source}</td>
+              <td>{d.rows.toLocaleString()}</td>
+              <td className="mono" title={d.digest}>
+                {d.digest.slice(0, 12)}
+              </td>
+            </tr>
+          )}
+        />
       </section>
       <section className="detail-section">
         <h4>Artifacts</h4>
-        {detail.artifacts.length ? (
-          <table className="mini-table" data-testid="run-artifacts">
-            <tbody>
-              {detail.artifacts.map((a) => (
-                <tr key={`${a.nodeId}:${a.name}`}>
-                  <td className="mono">{a.nodeId}</td>
-                  <td className="mono" title={a.path}>
-                    {a.name}
-                  </td>
-                  <td>{a.kind}</td>
-                  <td>{bytes(a.bytes)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        ) : (
-          <p className="muted small">No artifact recorded.</p>
-        )}
+        <MiniTable
+          rows={detail.artifacts}
+          testId="run-artifacts"
+          empty="No artifact recorded."
+          row={(a) => (
+            <tr key={`${a.nodeId}:${a.name}`}>
+              <td className="mono">{a.nodeId}</td>
+              <td className="mono" title={a.path}>
+                {a.name}
+              </td>
+              <td>{a.kind}</td>
+              <td>{bytes(a.bytes)}</td>
+            </tr>
+          )}
+        />
       </section>
       <section className="detail-section">
         <h4>Trials</h4>
-        <Trials trials={detail.trials} />
+        <MiniTable
+          rows={detail.trials}
+          testId="run-trials"
+          head={["trial", "status", "params"]}
+          empty="No tuning trials."
+          row={(t) => (
+            <tr key={t.id}>
+              <td className="mono" title={t.id}>
+                {shortId(t.id)}
+              </td>
+              <td>{t.status}</td>
+              <td className="mono small">
+                {Object.entries(t.params)
+                  .map(([k, v]) => `${k}=${formatValue(v)}`)
+                  .join(", ")}
+              </td>
+            </tr>
+          )}
+        />
       </section>
     </>
   );
@@ -290,11 +267,7 @@ export function RunDetailPanel({ runId }: { runId: string }) {
           ×
         </button>
       </header>
-      {loaded.status === "loading" && (
-        <div className="view-loading">
-          <span className="spinner" /> Loading the run…
-        </div>
-      )}
+      {loaded.status === "loading" && <Loading>Loading the run…</Loading>}
       {loaded.status === "error" && <div className="panel-error">{loaded.message}</div>}
       {loaded.status === "ok" && <Detail detail={loaded.value} />}
     </aside>

@@ -2,6 +2,7 @@
 import { useShallow } from "zustand/react/shallow";
 import type { RunListItem, RunPage } from "../../../app/api/api";
 import type { Loaded } from "../panels/useApi";
+import { Loading } from "../shell/Loading";
 import { conditionText } from "./filter";
 import { formatDuration, formatMetric, formatTime, formatValue, shortId } from "./format";
 import { PAGE_SIZE, type SortField, useExperiments } from "./store";
@@ -201,12 +202,7 @@ export function RunsTable({
       filtered: !!(s.pipeline || s.status.length || s.filterText.trim()),
     })),
   );
-  if (loaded.status === "loading")
-    return (
-      <div className="view-loading" data-testid="runs-loading">
-        <span className="spinner" /> Loading runs…
-      </div>
-    );
+  if (loaded.status === "loading") return <Loading testId="runs-loading">Loading runs…</Loading>;
   if (loaded.status === "error") return <div className="panel-error">{loaded.message}</div>;
   const { runs, total } = loaded.value;
   if (!runs.length && total === 0) return <EmptyRuns filtered={filtered} />;

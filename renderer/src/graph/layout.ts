@@ -33,3 +33,13 @@ export function layoutPositions(
   }
   return out;
 }
+
+/** A cubic edge from the middle of one box's right side to the middle of the other's left (boxes placed by their top-left). */
+export function edgePath(from: Position, to: Position, size: Size): string {
+  const x1 = from.x + size.width;
+  const y1 = from.y + size.height / 2;
+  const x2 = to.x;
+  const y2 = to.y + size.height / 2;
+  const mid = (x1 + x2) / 2;
+  return `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`;
+}

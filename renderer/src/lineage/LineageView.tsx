@@ -7,9 +7,11 @@ import { useMemo, useState } from "react";
 import type { LineageGraph, LineageNodeKind } from "../../../app/api/api";
 import { api } from "../api/client";
 import { formatValue, shortId } from "../experiments/format";
-import { useExperiments } from "../experiments/store";
+import { showRun } from "../experiments/showRun";
+import { ArrowMarker, SvgEdge } from "../graph/SvgEdge";
 import { useModels } from "../models/store";
 import { useApi } from "../panels/useApi";
+import { Loading } from "../shell/Loading";
 import { useUi } from "../store/ui";
 import { LINEAGE_NODE, layoutLineage } from "./layout";
 
@@ -48,11 +50,7 @@ function NodeDetail({ node, onClose }: { node: LineageNode; onClose(): void }) {
           type="button"
           className="button small"
           data-testid="lineage-open-run"
-          onClick={() => {
-            useExperiments.getState().compare(null);
-            useExperiments.getState().openRun(runId);
-            useUi.getState().setView("experiments");
-          }}
+          onClick={() => showRun(runId)}
         >
           Open the run
         </button>
@@ -97,27 +95,13 @@ function Graph({
   return (
     <div className="lineage-canvas">
       <svg width={layout.width} height={layout.height} role="img" aria-label="Lineage graph">
-        <defs>
-          <marker
-            id="lg-arrow"
-            viewBox="0 0 8 8"
-            refX="8"
-            refY="4"
-            markerWidth="7"
-            markerHeight="7"
-            orient="auto"
-          >
-            <path d="M0,0 L8,4 L0,8 z" fill="#9aa5b1" />
-          </marker>
-        </defs>
+        <ArrowMarker id="lg-arrow" />
         {layout.edges.map((e) => (
-          <path
+          <SvgEdge
             key={`${e.from}->${e.to}`}
             d={e.path}
-            fill="none"
-            stroke={selected && (e.from === selected || e.to === selected) ? "#2f6fd1" : "#b6bfca"}
-            strokeWidth={1.5}
-            markerEnd="url(#lg-arrow)"
+            markerId="lg-arrow"
+            stroke={selected && (e.from === selected || e.to === selected) ? "#2f6fd1" : undefined}
           />
         ))}
         {graph.nodes.map((n) => {
@@ -182,11 +166,7 @@ export function LineageView() {
           </select>
           <span className="muted small">dataset → run → model version → deployment</span>
         </div>
-        {loaded.status === "loading" && (
-          <div className="view-loading">
-            <span className="spinner" /> Tracing lineage…
-          </div>
-        )}
+        {loaded.status === "loading" && <Loading>Tracing lineage…</Loading>}
         {loaded.status === "error" && <div className="panel-error">{loaded.message}</div>}
         {loaded.status === "ok" &&
           (loaded.value.nodes.length ? (

@@ -1,6 +1,7 @@
 /** Lays a lineage graph out left to right with dagre, as the editor's auto-layout does. */
 import { Graph, layout } from "@dagrejs/dagre";
 import type { LineageGraph } from "../../../app/api/api";
+import { edgePath } from "../graph/layout";
 
 export const LINEAGE_NODE = { width: 190, height: 50 };
 
@@ -39,15 +40,9 @@ export function layoutLineage(graph: LineageGraph): LineageLayout {
     width = Math.max(width, placed.x + LINEAGE_NODE.width + 16);
     height = Math.max(height, placed.y + LINEAGE_NODE.height + 16);
   }
-  const edges = kept.map((e) => {
-    const a = nodes.get(e.from)!;
-    const b = nodes.get(e.to)!;
-    const x1 = a.x + LINEAGE_NODE.width;
-    const y1 = a.y + LINEAGE_NODE.height / 2;
-    const x2 = b.x;
-    const y2 = b.y + LINEAGE_NODE.height / 2;
-    const mid = (x1 + x2) / 2;
-    return { ...e, path: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}` };
-  });
+  const edges = kept.map((e) => ({
+    ...e,
+    path: edgePath(nodes.get(e.from)!, nodes.get(e.to)!, LINEAGE_NODE),
+  }));
   return { nodes, edges, width, height };
 }

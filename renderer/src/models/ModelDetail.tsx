@@ -3,12 +3,12 @@ import { useState } from "react";
 import type { AuditEntry, ModelDetail, ModelVersion } from "../../../app/api/api";
 import { api } from "../api/client";
 import { formatMetric, formatShortTime, formatTime, formatValue, shortId } from "../experiments/format";
-import { useExperiments } from "../experiments/store";
+import { showRun } from "../experiments/showRun";
 import { parityText } from "../panels/evaluation/format";
 import { reportError } from "../services/errors";
 import { ConfirmDialog } from "../shell/ConfirmDialog";
+import { MiniTable } from "../shell/MiniTable";
 import { toast } from "../store/toasts";
-import { useUi } from "../store/ui";
 import { AliasDialog } from "./AliasDialog";
 import { describeAudit } from "./audit";
 
@@ -19,12 +19,6 @@ function keyMetrics(versions: ModelVersion[]): string[] {
   const all = new Set(versions.flatMap((v) => Object.keys(v.metrics)));
   const picked = KEY_METRICS.filter((k) => all.has(k));
   return (picked.length ? picked : [...all].sort()).slice(0, 4);
-}
-
-function openRun(runId: string) {
-  useExperiments.getState().compare(null);
-  useExperiments.getState().openRun(runId);
-  useUi.getState().setView("experiments");
 }
 
 type Pending =
@@ -43,7 +37,7 @@ function Lineage({ version }: { version: ModelVersion }) {
             type="button"
             className="link-button mono"
             data-testid="lineage-run-link"
-            onClick={() => openRun(version.runId)}
+            onClick={() => showRun(version.runId)}
           >
             {shortId(version.runId)}
           </button>
@@ -67,30 +61,21 @@ function Lineage({ version }: { version: ModelVersion }) {
         </div>
       </div>
       <h5>Datasets</h5>
-      {l.datasets.length ? (
-        <table className="mini-table" data-testid="lineage-datasets">
-          <thead>
-            <tr>
-              <th>source</th>
-              <th>rows</th>
-              <th>digest (sha256)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {l.datasets.map((d) => (
-              <tr key={d.digest}>
-                <td className="mono">{d.source}</td>
-                <td>{d.rows.toLocaleString()}</td>
-                <td className="mono" data-testid="dataset-digest" title={d.digest}>
-                  {d.digest.slice(0, 16)}…
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : (
-        <p className="muted small">No dataset was recorded upstream of this model.</p>
-      )}
+      <MiniTable
+        rows={l.datasets}
+        testId="lineage-datasets"
+        head={["source", "rows", "digest (sha256)"]}
+        empty="No dataset was recorded upstream of this model."
+        row={(d) => (
+          <tr key={d.digest}>
+            <td className="mono">{d.source}</td>
+            <td>{d.rows.toLocaleString()}</td>
+            <td className="mono" data-testid="dataset-digest" title={d.digest}>
+              {d.digest.slice(0, 16)}…
+            </td>
+          </tr>
+        )}
+      />
       <details>
         <summary className="small">
           {Object.keys(l.params).length} params · all {Object.keys(version.metrics).length} metrics

@@ -3,25 +3,16 @@ import { useEffect, useState } from "react";
 import { api } from "../api/client";
 import { formatTime } from "../experiments/format";
 import { useApiKeepingLast } from "../panels/useApi";
+import { Loading } from "../shell/Loading";
 import { ModelDetailView } from "./ModelDetail";
 import { useModels } from "./store";
 
 function ModelPane({ name, revision, onChanged }: { name: string; revision: number; onChanged(): void }) {
   const loaded = useApiKeepingLast(() => api.getModel({ name }), `${name}:${revision}`);
-  if (loaded.status === "loading")
-    return (
-      <div className="view-loading">
-        <span className="spinner" /> Loading {name}…
-      </div>
-    );
   if (loaded.status === "error") return <div className="panel-error">{loaded.message}</div>;
   // The last answer may be another model's while this one loads.
-  if (loaded.value.model.name !== name)
-    return (
-      <div className="view-loading">
-        <span className="spinner" /> Loading {name}…
-      </div>
-    );
+  if (loaded.status === "loading" || loaded.value.model.name !== name)
+    return <Loading>Loading {name}…</Loading>;
   return <ModelDetailView key={name} detail={loaded.value} onChanged={onChanged} />;
 }
 
@@ -50,11 +41,7 @@ export function ModelsView() {
           value={search}
           onChange={(e) => setSearch(e.target.value)}
         />
-        {loaded.status === "loading" && (
-          <div className="view-loading">
-            <span className="spinner" /> Loading models…
-          </div>
-        )}
+        {loaded.status === "loading" && <Loading>Loading models…</Loading>}
         {loaded.status === "error" && <div className="panel-error">{loaded.message}</div>}
         {loaded.status === "ok" && !models.length && (
           <p className="muted small" data-testid="models-empty">
