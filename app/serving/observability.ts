@@ -1,0 +1,157 @@
+/**
+ * What a server tells about itself: Prometheus metrics (prom-client, on a
+ * registry of its own so two servers in one process do not share counters)
+ * and a sampled inference log per model.
+ */
+import { appendFile, rename, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Counter, Histogram, Registry } from "prom-client";
+import type { Role } from "./models";
+import type { V2Tensor } from "./tensors";
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  /** Infer requests by model, answering version ("" when none answered) and HTTP status. */
+  readonly requests = new Counter({
+    name: "dagwood_requests_total",
+    help: "Inference requests by model, version and HTTP status code",
+    labelNames: ["model", "version", "code"] as const,
+    registers: [this.registry],
+  });
+  /** Failed inferences: kind "client" (4xx), "server" (5xx) or "shadow" (a shadow run that threw). */
+  readonly errors = new Counter({
+    name: "dagwood_errors_total",
+    help: "Failed inference requests and shadow runs by model, version and kind",
+    labelNames: ["model", "version", "kind"] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: "dagwood_inference_duration_seconds",
+    help: "Inference latency (parse, run, encode) by model, version and role",
+    labelNames: ["model", "version", "role"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+}
+
+/**
+ * One inference log entry — the contract the monitoring issue reads, from
+ * `GET /v2/logs/models/{name}` and from `<repo>/<name>/inference-log.jsonl`
+ * (one entry per line):
+ *
+ *   seq        increasing per server process (use with `since` to page)
+ *   time       ISO 8601, when the inference finished
+ *   requestId  the request's V2 "id", or one the server made up
+ *   model, version
+ *   role       "primary" | "canary" (infer by model, per the traffic policy),
+ *              "shadow" (the mirrored run; its output was not returned),
+ *              "direct" (infer by version)
+ *   latencyMs  the onnxruntime run
+ *   inputs     V2 tensors as received (name, datatype, shape, flat data)
+ *   outputs    V2 tensors as computed (all outputs, flat data)
+ */
+export interface InferenceLogEntry {
+  seq: number;
+  time: string;
+  requestId: string;
+  model: string;
+  version: number;
+  role: Role;
+  latencyMs: number;
+  inputs: V2Tensor[];
+  outputs: V2Tensor[];
+}
+
+export interface InferenceLogOptions {
+  /** Entries kept in memory per model. */
+  capacity?: number;
+  /** The repository folder: entries are also appended to <repo>/<name>/inference-log.jsonl. */
+  repository?: string;
+  /** Size at which the JSONL file is rotated; default 64 MiB. */
+  maxFileBytes?: number;
+}
+
+/** A ring buffer per model, plus a JSONL file flushed once a second. */
+export class InferenceLog {
+  private readonly rings = new Map<string, { entries: InferenceLogEntry[]; next: number }>();
+  private readonly pending = new Map<string, string[]>();
+  private seq = 0;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  readonly capacity: number;
+  private readonly maxFileBytes: number;
+
+  constructor(private readonly options: InferenceLogOptions = {}) {
+    this.capacity = options.capacity ?? 10_000;
+    this.maxFileBytes = options.maxFileBytes ?? 64 * 1024 * 1024;
+    if (options.repository) {
+      this.timer = setInterval(() => void this.flush(), 1000);
+      this.timer.unref();
+    }
+  }
+
+  add(entry: Omit<InferenceLogEntry, "seq">): void {
+    const full = { seq: ++this.seq, ...entry };
+    let ring = this.rings.get(entry.model);
+    if (!ring) {
+      ring = { entries: [], next: 0 };
+      this.rings.set(entry.model, ring);
+    }
+    if (ring.entries.length < this.capacity) ring.entries.push(full);
+    else ring.entries[ring.next] = full;
+    ring.next = (ring.next + 1) % this.capacity;
+    if (this.options.repository) {
+      const lines = this.pending.get(entry.model) ?? [];
+      lines.push(JSON.stringify(full));
+      this.pending.set(entry.model, lines);
+    }
+  }
+
+  has(model: string): boolean {
+    return this.rings.has(model);
+  }
+
+  /** Entries oldest first, after `since` (a seq number, or a time as epoch ms or ISO), the newest `limit`. */
+  read(model: string, { limit = 100, since }: { limit?: number; since?: { seq?: number; time?: number } }) {
+    const ring = this.rings.get(model);
+    if (!ring) return [];
+    const ordered =
+      ring.entries.length < this.capacity
+        ? ring.entries
+        : [...ring.entries.slice(ring.next), ...ring.entries.slice(0, ring.next)];
+    const after = ordered.filter(
+      (e) =>
+        (since?.seq === undefined || e.seq > since.seq) &&
+        (since?.time === undefined || Date.parse(e.time) > since.time),
+    );
+    return after.slice(Math.max(0, after.length - limit));
+  }
+
+  flush(): Promise<void> {
+    const repository = this.options.repository;
+    if (!repository || this.pending.size === 0) return this.flushing;
+    const batches = [...this.pending];
+    this.pending.clear();
+    this.flushing = this.flushing.then(async () => {
+      for (const [model, lines] of batches) {
+        // The model folder exists: only loaded models are logged. Past the size limit, the file
+        // becomes inference-log.1.jsonl (replacing the previous one) and a new one starts.
+        const file = join(repository, model, "inference-log.jsonl");
+        const size = await stat(file).then(
+          (s) => s.size,
+          () => 0,
+        );
+        if (size > this.maxFileBytes) {
+          await rename(file, join(repository, model, "inference-log.1.jsonl")).catch(() => {});
+        }
+        await appendFile(file, `${lines.join("\n")}\n`).catch(() => {});
+      }
+    });
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The model repository on disk, in Triton's layout so Triton can serve the
+ * same folder:
+ *
+ *   <repo>/<name>/config.pbtxt          generated (platform onnxruntime_onnx)
+ *   <repo>/<name>/config.json           the config JSON the deploy sent, if any
+ *   <repo>/<name>/<version>/model.onnx
+ *   <repo>/.dagwood-state.json          what `dagwood serve` had loaded, and the traffic policy
+ *
+ * Every write is atomic (temp file in the same folder, fsync, rename, fsync
+ * the folder), so a crash leaves either the old file or the new one. A model
+ * upload is written under a temp name and only renamed into its version
+ * folder once onnxruntime has accepted it; a version is a folder holding
+ * model.onnx, so an interrupted upload is never taken for a version.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { MODEL_NAME } from "../store/types";
+import { RequestError, type TensorMeta, TRITON_TYPES } from "./tensors";
+
+export const STATE_FILE = ".dagwood-state.json";
+const STATE_FORMAT = "dagwood.serve-state/1";
+const UPLOAD_PREFIX = ".upload-";
+
+/** Windows device names, which cannot be folder names there (with or without an extension). */
+const RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
+
+/** Throws a 400 unless `name` can be a model folder on every OS (the registry's rule, minus device names). */
+export function checkModelName(name: string): string {
+  if (!MODEL_NAME.test(name) || RESERVED.test(name) || name.endsWith(".")) {
+    throw new RequestError(
+      `invalid model name ${JSON.stringify(name)}: use letters, digits, "_", "-", "." (starting with a letter or digit, at most 128, not a device name)`,
+    );
+  }
+  return name;
+}
+
+/** Versions are positive integers (folder names "1", "2", …). */
+export function parseVersion(text: string): number {
+  if (!/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new RequestError(`invalid version ${JSON.stringify(text)}: versions are positive integers`);
+  }
+  return Number(text);
+}
+
+export interface TrafficPolicy {
+  /** The version infer-by-model answers with; default the latest loaded. */
+  primary?: number;
+  canary?: { version: number; percent: number };
+  shadow?: { version: number };
+}
+
+export interface ServingState {
+  format: typeof STATE_FORMAT;
+  models: Record<string, { versions: number[]; policy: TrafficPolicy }>;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  // Windows cannot open a folder for fsync; the rename is as durable as it gets there.
+  if (process.platform === "win32") return;
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const handle = await open(path, "wx");
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `path` atomically: a temp file beside it, fsync, rename over, fsync the folder. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const dir = join(path, "..");
+  const temp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    await writeSynced(temp, data);
+    await rename(temp, path);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw e;
+  }
+  await fsyncDir(dir);
+}
+
+/** Triton's text config for an ONNX model with this signature (no batching: dims carry the -1). */
+export function configPbtxt(
+  name: string,
+  signature: { inputs: TensorMeta[]; outputs: TensorMeta[] },
+): string {
+  const tensors = (list: TensorMeta[]) =>
+    list
+      .map(
+        (t) =>
+          `  {\n    name: ${JSON.stringify(t.name)}\n    data_type: ${TRITON_TYPES[t.datatype]}\n    dims: [ ${t.shape.join(", ")} ]\n  }`,
+      )
+      .join(",\n");
+  return [
+    `name: ${JSON.stringify(name)}`,
+    'platform: "onnxruntime_onnx"',
+    "max_batch_size: 0",
+    `input [\n${tensors(signature.inputs)}\n]`,
+    `output [\n${tensors(signature.outputs)}\n]`,
+    "",
+  ].join("\n");
+}
+
+export class ModelRepository {
+  constructor(readonly dir: string) {}
+
+  modelDir(name: string): string {
+    return join(this.dir, checkModelName(name));
+  }
+
+  modelFile(name: string, version: number): string {
+    return join(this.modelDir(name), String(version), "model.onnx");
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    // Uploads a crash interrupted: never a version, only litter.
+    for (const name of await this.modelNames()) {
+      for (const entry of await readdir(this.modelDir(name))) {
+        if (entry.startsWith(UPLOAD_PREFIX)) await rm(join(this.modelDir(name), entry), { force: true });
+      }
+    }
+  }
+
+  /** Model folders with a valid name (others are left alone and not listed). */
+  async modelNames(): Promise<string[]> {
+    const entries = await readdir(this.dir, { withFileTypes: true }).catch(() => []);
+    return entries
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .filter((n) => {
+        try {
+          checkModelName(n);
+          return true;
+        } catch {
+          return false;
+        }
+      })
+      .sort();
+  }
+
+  /** The versions on disk: numbered folders that hold a model.onnx, ascending. */
+  async versions(name: string): Promise<number[]> {
+    const entries = await readdir(this.modelDir(name), { withFileTypes: true }).catch(() => []);
+    const versions: number[] = [];
+    for (const e of entries) {
+      if (!e.isDirectory() || !/^[1-9][0-9]*$/.test(e.name)) continue;
+      const file = join(this.modelDir(name), e.name, "model.onnx");
+      if (
+        await stat(file).then(
+          (s) => s.isFile(),
+          () => false,
+        )
+      )
+        versions.push(Number(e.name));
+    }
+    return versions.sort((a, b) => a - b);
+  }
+
+  async readModel(name: string, version: number): Promise<Uint8Array> {
+    return readFile(this.modelFile(name, version));
+  }
+
+  /**
+   * Writes a model version that has already been validated: temp file in the
+   * model folder (fsynced), then renamed into `<version>/model.onnx`.
+   */
+  async writeModel(name: string, version: number, bytes: Uint8Array): Promise<void> {
+    const modelDir = this.modelDir(name);
+    const versionDir = join(modelDir, String(version));
+    await mkdir(versionDir, { recursive: true });
+    const temp = join(modelDir, `${UPLOAD_PREFIX}${randomBytes(6).toString("hex")}.onnx`);
+    try {
+      await writeSynced(temp, bytes);
+      await rename(temp, join(versionDir, "model.onnx"));
+    } catch (e) {
+      await rm(temp, { force: true });
+      throw e;
+    }
+    await fsyncDir(versionDir);
+    await fsyncDir(modelDir);
+    await fsyncDir(this.dir);
+  }
+
+  async writeConfig(
+    name: string,
+    signature: { inputs: TensorMeta[]; outputs: TensorMeta[] },
+    configJson?: unknown,
+  ): Promise<void> {
+    await mkdir(this.modelDir(name), { recursive: true });
+    if (configJson !== undefined) {
+      await writeFileAtomic(
+        join(this.modelDir(name), "config.json"),
+        `${JSON.stringify(configJson, null, 2)}\n`,
+      );
+    }
+    await writeFileAtomic(join(this.modelDir(name), "config.pbtxt"), configPbtxt(name, signature));
+  }
+
+  async readState(): Promise<ServingState | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir, STATE_FILE), "utf8");
+    } catch {
+      return undefined;
+    }
+    const state = JSON.parse(text) as ServingState;
+    if (state?.format !== STATE_FORMAT || typeof state.models !== "object") {
+      throw new Error(`${STATE_FILE} is not a ${STATE_FORMAT} file`);
+    }
+    return state;
+  }
+
+  async writeState(state: ServingState): Promise<void> {
+    await writeFileAtomic(join(this.dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  static emptyState(): ServingState {
+    return { format: STATE_FORMAT, models: {} };
+  }
+}

@@ -1,0 +1,625 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { serveCommand } from "./cli";
+import { createServer, type DagwoodServer, type ServeOptions } from "./server";
+import { trainTestModel } from "./testing";
+
+// biome-ignore lint/suspicious/noExplicitAny: the tests read response fields freely
+type Json = any;
+
+const TOKEN = "s3cret-token";
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+let classifier: Uint8Array;
+let regressionV1: Uint8Array;
+let regressionV2: Uint8Array;
+const dirs: string[] = [];
+const servers: DagwoodServer[] = [];
+
+beforeAll(async () => {
+  classifier = (await trainTestModel({ task: "classification" })).bytes;
+  regressionV1 = (await trainTestModel({ task: "regression", shift: 0 })).bytes;
+  regressionV2 = (await trainTestModel({ task: "regression", shift: 100 })).bytes;
+});
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempRepo(): string {
+  const dir = mkdtempSync(join(tmpdir(), "dagwood-serve-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function start(options: Partial<ServeOptions> = {}): Promise<{ url: string; server: DagwoodServer }> {
+  const server = createServer({ repository: tempRepo(), token: TOKEN, log: () => {}, ...options });
+  servers.push(server);
+  const url = await server.listen(0);
+  return { url, server };
+}
+
+async function call(
+  url: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  method = body === undefined ? "GET" : "POST",
+) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let json: Json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json, headers: res.headers };
+}
+
+function loadBody(version: number, bytes: Uint8Array, config?: unknown) {
+  return {
+    parameters: {
+      ...(config ? { config: JSON.stringify(config) } : {}),
+      [`file:${version}/model.onnx`]: Buffer.from(bytes).toString("base64"),
+    },
+  };
+}
+
+async function upload(url: string, name: string, version: number, bytes: Uint8Array) {
+  const r = await call(url, `/v2/repository/models/${name}/load`, loadBody(version, bytes), auth);
+  expect(r.status, JSON.stringify(r.json)).toBe(200);
+  return r;
+}
+
+function rows(xs: number[], colors: string[], nested = false) {
+  const wrap = (v: unknown[]) => (nested ? v.map((e: Json) => [e]) : v);
+  return {
+    inputs: [
+      { name: "x", datatype: "FP32", shape: [xs.length, 1], data: wrap(xs) },
+      { name: "color", datatype: "BYTES", shape: [colors.length, 1], data: wrap(colors) },
+    ],
+  };
+}
+
+/** What a version-1 or version-2 regression model predicts for x: shift 0 ≈ 2x, shift 100 ≈ 2x + 100. */
+function versionOf(prediction: number): number {
+  return prediction > 60 ? 2 : 1;
+}
+
+describe("V2 endpoints", () => {
+  it("health, server metadata with its extensions", async () => {
+    const { url } = await start();
+    expect((await call(url, "/v2/health/live")).status).toBe(200);
+    expect((await call(url, "/v2/health/ready")).status).toBe(200);
+    const meta = await call(url, "/v2");
+    expect(meta.json.name).toBe("dagwood");
+    expect(meta.json.extensions).toEqual(expect.arrayContaining(["model_repository", "dagwood_traffic"]));
+    expect((await call(url, "/v2/health/live", {}, {}, "POST")).status).toBe(405);
+    expect((await call(url, "/nowhere")).status).toBe(404);
+    expect((await call(url, "/v2/nowhere")).json.error).toMatch(/no such route/);
+  });
+
+  it("loads a model, writes Triton's layout, serves metadata, and answers what onnxruntime answers", async () => {
+    const { url, server } = await start();
+    const config = { name: "penguins", platform: "onnxruntime_onnx" };
+    const r = await call(url, "/v2/repository/models/penguins/load", loadBody(3, classifier, config), auth);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    const repo = join(server.manager.repository.dir, "penguins");
+    expect(existsSync(join(repo, "3", "model.onnx"))).toBe(true);
+    const pbtxt = readFileSync(join(repo, "config.pbtxt"), "utf8");
+    expect(pbtxt).toContain('platform: "onnxruntime_onnx"');
+    expect(pbtxt).toMatch(/name: "x"\s+data_type: TYPE_FP32\s+dims: \[ -1, 1 \]/);
+    expect(pbtxt).toMatch(/name: "color"\s+data_type: TYPE_STRING/);
+    expect(JSON.parse(readFileSync(join(repo, "config.json"), "utf8"))).toEqual(config);
+    expect(readdirSync(repo).filter((f) => f.startsWith("."))).toEqual([]);
+
+    const meta = await call(url, "/v2/models/penguins");
+    expect(meta.json).toEqual({
+      name: "penguins",
+      versions: ["3"],
+      platform: "onnxruntime_onnx",
+      inputs: [
+        { name: "x", datatype: "FP32", shape: [-1, 1] },
+        { name: "color", datatype: "BYTES", shape: [-1, 1] },
+      ],
+      outputs: [
+        { name: "label", datatype: "BYTES", shape: [-1] },
+        { name: "probabilities", datatype: "FP32", shape: [-1, 2] },
+      ],
+    });
+    expect((await call(url, "/v2/models/penguins/ready")).status).toBe(200);
+    expect((await call(url, "/v2/models/penguins/versions/3/ready")).status).toBe(200);
+    expect((await call(url, "/v2/models/penguins/versions/3")).json.versions).toEqual(["3"]);
+
+    const xs = [0, 1.5, 4.2, 7.7, 9.9, Number.NaN];
+    const colors = ["red", "green", "blue", "", "unseen", "red"];
+    const body = rows(xs.map((x) => (Number.isNaN(x) ? null : x)) as number[], colors);
+    const flat = await call(url, "/v2/models/penguins/infer", { id: "req-1", ...body });
+    expect(flat.status, JSON.stringify(flat.json)).toBe(200);
+    expect(flat.headers.get("x-dagwood-model-version")).toBe("3");
+    expect(flat.json.model_name).toBe("penguins");
+    expect(flat.json.model_version).toBe("3");
+    expect(flat.json.id).toBe("req-1");
+
+    const session = await ort.InferenceSession.create(classifier);
+    const direct = await session.run({
+      x: new ort.Tensor("float32", Float32Array.from(xs), [xs.length, 1]),
+      color: new ort.Tensor("string", colors, [colors.length, 1]),
+    });
+    const byName = Object.fromEntries(flat.json.outputs.map((o: Json) => [o.name, o]));
+    expect(byName.label).toEqual({ name: "label", datatype: "BYTES", shape: [6], data: direct.label!.data });
+    expect(byName.probabilities.shape).toEqual([6, 2]);
+    expect(byName.probabilities.data).toEqual(Array.from(direct.probabilities!.data as Float32Array));
+    await session.release();
+
+    const nested = await call(url, "/v2/models/penguins/versions/3/infer", {
+      ...rows([1.5], ["green"], true),
+      outputs: [{ name: "label" }],
+    });
+    expect(nested.json.outputs.map((o: Json) => o.name)).toEqual(["label"]);
+    expect(nested.json.outputs[0].data).toEqual([byName.label.data[1]]);
+  });
+
+  it("answers 400 naming the input for malformed JSON, wrong datatype, shape, or a missing input", async () => {
+    const { url } = await start();
+    await upload(url, "m", 1, regressionV1);
+    const infer = (body: unknown) => call(url, "/v2/models/m/infer", body);
+    const cases: [unknown, RegExp][] = [
+      ['{"inputs": [', /malformed JSON/],
+      ["", /needs a JSON body/],
+      [{}, /"inputs" array/],
+      [
+        { inputs: [{ ...rows([1], ["red"]).inputs[0], datatype: "INT64" }, rows([1], ["red"]).inputs[1]] },
+        /"x".*INT64.*FP32/,
+      ],
+      [
+        { inputs: [{ ...rows([1], ["red"]).inputs[0], shape: [1] }, rows([1], ["red"]).inputs[1]] },
+        /"x" has shape \[1\]/,
+      ],
+      [
+        { inputs: [{ ...rows([1], ["red"]).inputs[0], shape: [1, 2] }, rows([1], ["red"]).inputs[1]] },
+        /"x" has shape/,
+      ],
+      [
+        { inputs: [{ ...rows([1], ["red"]).inputs[0], shape: [2, 1] }, rows([1], ["red"]).inputs[1]] },
+        /"x" has 2 rows|"x" has 1 elements/,
+      ],
+      [{ inputs: [rows([1], ["red"]).inputs[0]] }, /missing input "color"/],
+      [
+        { inputs: [...rows([1], ["red"]).inputs, { name: "z", datatype: "FP32", shape: [1, 1], data: [1] }] },
+        /unknown input "z"/,
+      ],
+      [
+        { inputs: [{ ...rows([1], ["red"]).inputs[0], data: ["one"] }, rows([1], ["red"]).inputs[1]] },
+        /input "x": element 0/,
+      ],
+      [
+        { inputs: [rows([1], ["red"]).inputs[0], { ...rows([1], ["red"]).inputs[1], data: [5] }] },
+        /input "color": element 0/,
+      ],
+      [{ ...rows([1], ["red"]), outputs: [{ name: "nope" }] }, /unknown output "nope"/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await infer(body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.error).toMatch(message);
+    }
+    expect((await call(url, "/v2/models/nope/infer", rows([1], ["red"]))).status).toBe(404);
+    expect((await call(url, "/v2/models/m/versions/7/infer", rows([1], ["red"]))).status).toBe(404);
+    expect((await call(url, "/v2/models/m/versions/7")).status).toBe(404);
+    expect((await call(url, "/v2/models/nope")).status).toBe(404);
+    expect((await call(url, "/v2/models/m/versions/0/infer", rows([1], ["red"]))).status).toBe(400);
+    expect((await call(url, "/v2/models/m/infer")).status).toBe(405);
+  });
+  it("batches concurrent requests, answering each as onnxruntime answers it alone", async () => {
+    const { url, server } = await start();
+    await upload(url, "m", 1, classifier);
+    const session = server.manager.models.get("m")!.versions.get(1)!.session;
+    let runs = 0;
+    const run = session.run.bind(session);
+    session.run = ((...args: Parameters<typeof run>) => {
+      runs++;
+      return run(...args);
+    }) as typeof session.run;
+    const requests = Array.from({ length: 60 }, (_, i) => {
+      const n = (i % 3) + 1;
+      const xs = Array.from({ length: n }, (_, j) => ((i * 7 + j * 3) % 100) / 10);
+      const colors = Array.from({ length: n }, (_, j) => ["red", "green", "blue", ""][(i + j) % 4]!);
+      return { xs, colors, outputs: i % 5 === 0 ? [{ name: "label" }] : undefined };
+    });
+    // Raw sockets, all connected first and written in one tick, so the requests arrive in one event-loop turn.
+    const sockets = await Promise.all(
+      requests.map(
+        () =>
+          new Promise<Socket>((resolve) => {
+            const socket = connect(Number(new URL(url).port), "127.0.0.1", () => resolve(socket));
+          }),
+      ),
+    );
+    const replies = sockets.map(
+      (socket) =>
+        new Promise<string>((resolve) => {
+          let text = "";
+          socket.on("data", (d) => {
+            text += d;
+          });
+          socket.on("end", () => resolve(text));
+        }),
+    );
+    await new Promise((r) => setTimeout(r, 100)); // the server accepts every connection first
+    requests.forEach((r, i) => {
+      const body = JSON.stringify({ ...rows(r.xs, r.colors), ...(r.outputs ? { outputs: r.outputs } : {}) });
+      sockets[i]!.write(
+        `POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    });
+    const answers = (await Promise.all(replies)).map((text) => ({
+      json: JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)),
+    }));
+    expect(runs).toBeLessThan(60);
+    const direct = await ort.InferenceSession.create(classifier);
+    for (const [i, r] of requests.entries()) {
+      const expected = await direct.run({
+        x: new ort.Tensor("float32", Float32Array.from(r.xs), [r.xs.length, 1]),
+        color: new ort.Tensor("string", r.colors, [r.colors.length, 1]),
+      });
+      const got = Object.fromEntries(answers[i]!.json.outputs.map((o: Json) => [o.name, o]));
+      expect(got.label.data).toEqual(expected.label!.data);
+      expect(got.label.shape).toEqual([r.xs.length]);
+      if (r.outputs) expect(got.probabilities).toBeUndefined();
+      else {
+        expect(got.probabilities.data).toEqual(Array.from(expected.probabilities!.data as Float32Array));
+        expect(got.probabilities.shape).toEqual([r.xs.length, 2]);
+      }
+    }
+    await direct.release();
+  });
+});
+
+describe("repository safety", () => {
+  it("refuses repository calls without the token, or when the server has none", async () => {
+    const { url } = await start();
+    const body = loadBody(1, regressionV1);
+    expect((await call(url, "/v2/repository/models/m/load", body)).status).toBe(401);
+    const wrong = await call(url, "/v2/repository/models/m/load", body, { authorization: "Bearer nope" });
+    expect(wrong.status).toBe(401);
+    expect((await call(url, "/v2/repository/index", {})).status).toBe(401);
+    expect((await call(url, "/v2/repository/models/m/unload", {})).status).toBe(401);
+
+    const bare = await start({ token: undefined });
+    const refused = await call(bare.url, "/v2/repository/models/m/load", body, auth);
+    expect(refused.status).toBe(401);
+    expect(refused.json.error).toMatch(/--token or DAGWOOD_SERVE_TOKEN/);
+  });
+
+  it("refuses names that would leave the repository, and bad versions", async () => {
+    const { url } = await start();
+    const body = loadBody(1, regressionV1);
+    for (const name of ["..%2Fx", "%2e%2e%2fx", "a%2Fb", "CON", "nul.txt", "x.", "-x", "%00x"]) {
+      const r = await call(url, `/v2/repository/models/${name}/load`, body, auth);
+      expect(r.status, name).toBe(400);
+      expect(r.json.error).toMatch(/invalid model name/);
+    }
+    for (const path of [
+      "/v2/repository/models/../x/load",
+      "/v2/repository/models/a/b/load",
+      "/v2/models/a/b/infer",
+    ]) {
+      // fetch would normalize "..": send the raw path.
+      const status = await new Promise<number>((resolve, reject) => {
+        const u = new URL(url);
+        const req = request(
+          { host: u.hostname, port: u.port, path, method: "POST", headers: auth },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          },
+        );
+        req.on("error", reject);
+        req.end("{}");
+      });
+      expect(status, path).toBe(400);
+    }
+    const badVersion = await call(
+      url,
+      "/v2/repository/models/m/load",
+      { parameters: { "file:0/model.onnx": "AAAA" } },
+      auth,
+    );
+    expect(badVersion.status).toBe(400);
+    expect(badVersion.json.error).toMatch(/positive integers/);
+  });
+
+  it("a failed load leaves the serving version untouched and no new version on disk", async () => {
+    const { url, server } = await start();
+    await upload(url, "m", 1, regressionV1);
+    const bad: [string, RegExp][] = [
+      ["not base64 at all!", /not base64/],
+      [Buffer.from("this is not an onnx model").toString("base64"), /onnxruntime could not load/],
+    ];
+    for (const [payload, message] of bad) {
+      const r = await call(
+        url,
+        "/v2/repository/models/m/load",
+        { parameters: { "file:2/model.onnx": payload } },
+        auth,
+      );
+      expect(r.status).toBe(400);
+      expect(r.json.error).toMatch(message);
+    }
+    const cfg = await call(url, "/v2/repository/models/m/load", { parameters: { config: "{nope" } }, auth);
+    expect(cfg.status).toBe(400);
+    expect(await server.manager.repository.versions("m")).toEqual([1]);
+    const answer = await call(url, "/v2/models/m/infer", rows([5], ["blue"]));
+    expect(answer.json.model_version).toBe("1");
+    expect((await call(url, "/v2/models/m/versions/2")).status).toBe(404);
+  });
+
+  it("answers 413 past the infer and the load limits", async () => {
+    const { url } = await start({ maxInferBytes: 1024, maxLoadBytes: 32_000 });
+    await upload(url, "m", 1, regressionV1);
+    const big = rows(new Array(500).fill(1), new Array(500).fill("red"));
+    const infer = await call(url, "/v2/models/m/infer", big);
+    expect(infer.status).toBe(413);
+    expect(infer.json.error).toMatch(/max-infer-bytes/);
+    const load = await call(url, "/v2/repository/models/m/load", loadBody(2, new Uint8Array(40_000)), auth);
+    expect(load.status).toBe(413);
+    expect(load.json.error).toMatch(/max-load-bytes/);
+    // Chunked (no content-length): the limit holds while streaming.
+    const chunks = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 10; i++) c.enqueue(new TextEncoder().encode(" ".repeat(1000)));
+        c.close();
+      },
+    });
+    const res = await fetch(`${url}/v2/models/m/infer`, {
+      method: "POST",
+      body: chunks,
+      duplex: "half",
+    } as RequestInit);
+    expect(res.status).toBe(413);
+  });
+
+  it("can require the token for infer", async () => {
+    const { url } = await start({ inferToken: true });
+    await upload(url, "m", 1, regressionV1);
+    expect((await call(url, "/v2/models/m/infer", rows([1], ["red"]))).status).toBe(401);
+    expect((await call(url, "/v2/models/m/infer", rows([1], ["red"]), auth)).status).toBe(200);
+  });
+});
+
+describe("versions, restart and traffic", () => {
+  it("keeps answering during a load: 200 concurrent clients, each answer from the version it names", async () => {
+    const { url } = await start();
+    await upload(url, "m", 1, regressionV1);
+    const results: { status: number; version: string; prediction: number }[] = [];
+    let loading = true;
+    const client = async (i: number) => {
+      do {
+        const r = await call(url, "/v2/models/m/infer", rows([(i % 10) + 0.5], ["green"]));
+        results.push({
+          status: r.status,
+          version: r.json.model_version,
+          prediction: r.json.outputs?.[0]?.data[0],
+        });
+      } while (loading);
+    };
+    const clients = Array.from({ length: 200 }, (_, i) => client(i));
+    const load = (async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      await upload(url, "m", 2, regressionV2);
+      await new Promise((r) => setTimeout(r, 50));
+      loading = false;
+    })();
+    await Promise.all([load, ...clients]);
+    expect(results.filter((r: Json) => r.status !== 200)).toEqual([]);
+    for (const r of results) expect(versionOf(r.prediction)).toBe(Number(r.version));
+    const versions = new Set(results.map((r: Json) => r.version));
+    expect(versions).toEqual(new Set(["1", "2"]));
+    console.log(`concurrent load: ${results.length} requests, versions ${[...versions].join(", ")}`);
+  });
+
+  it("restores what was serving after a restart, and skips a model whose version is missing", async () => {
+    const repository = tempRepo();
+    const first = await start({ repository });
+    await upload(first.url, "m", 1, regressionV1);
+    await upload(first.url, "m", 2, regressionV2);
+    await upload(first.url, "gone", 1, regressionV1);
+    await upload(first.url, "dropped", 1, classifier);
+    await call(first.url, "/v2/repository/models/dropped/unload", {}, auth);
+    await call(first.url, "/v2/repository/models/m/traffic", { primary: 1 }, auth);
+    await first.server.close();
+    rmSync(join(repository, "gone", "1"), { recursive: true });
+
+    const messages: string[] = [];
+    const second = await start({ repository, log: (m) => messages.push(m) });
+    expect((await call(second.url, "/v2/models/m/infer", rows([2], ["red"]))).json.model_version).toBe("1");
+    expect((await call(second.url, "/v2/models/m/versions/2/infer", rows([2], ["red"]))).status).toBe(200);
+    expect((await call(second.url, "/v2/models/dropped")).status).toBe(404);
+    expect((await call(second.url, "/v2/models/gone")).status).toBe(404);
+    expect(messages.join("\n")).toMatch(/not restoring model gone/);
+
+    const index = await call(second.url, "/v2/repository/index", {}, auth);
+    expect(index.json).toEqual(
+      expect.arrayContaining([
+        { name: "m", version: "1", state: "READY", reason: "" },
+        { name: "dropped", version: "1", state: "UNAVAILABLE", reason: "unloaded" },
+      ]),
+    );
+    const ready = await call(second.url, "/v2/repository/index", { ready: true }, auth);
+    expect(ready.json.every((r: Json) => r.state === "READY")).toBe(true);
+    // Load from disk, no body: the highest version.
+    const fromDisk = await call(second.url, "/v2/repository/models/dropped/load", undefined, auth, "POST");
+    expect(fromDisk.status).toBe(200);
+    expect((await call(second.url, "/v2/models/dropped/ready")).status).toBe(200);
+    await call(second.url, "/v2/repository/models/m/unload", {}, auth);
+    expect((await call(second.url, "/v2/models/m/infer", rows([2], ["red"]))).status).toBe(404);
+  });
+
+  it("routes a canary share, deterministically per request id", async () => {
+    const { url } = await start();
+    await upload(url, "m", 1, regressionV1);
+    await upload(url, "m", 2, regressionV2);
+    const set = await call(
+      url,
+      "/v2/repository/models/m/traffic",
+      { primary: 1, canary: { version: 2, percent: 30 } },
+      auth,
+    );
+    expect(set.status, JSON.stringify(set.json)).toBe(200);
+    expect(
+      (await call(url, "/v2/repository/models/m/traffic", undefined, auth)).json.policy.canary.percent,
+    ).toBe(30);
+    const answers = await Promise.all(
+      Array.from({ length: 400 }, (_, i) =>
+        call(url, "/v2/models/m/infer", { id: `r${i}`, ...rows([3], ["blue"]) }),
+      ),
+    );
+    const canary = answers.filter((a) => a.json.model_version === "2");
+    for (const a of answers) expect(versionOf(a.json.outputs[0].data[0])).toBe(Number(a.json.model_version));
+    expect(canary.length / 400).toBeGreaterThan(0.2);
+    expect(canary.length / 400).toBeLessThan(0.4);
+    const log = await call(url, "/v2/logs/models/m?limit=1000", undefined, auth);
+    expect(log.json.entries.filter((e: Json) => e.role === "canary").length).toBe(canary.length);
+    const again = await call(url, "/v2/models/m/infer", { id: "r0", ...rows([3], ["blue"]) });
+    expect(again.json.model_version).toBe(answers[0]!.json.model_version);
+    // By version ignores the policy.
+    expect((await call(url, "/v2/models/m/versions/1/infer", rows([3], ["blue"]))).json.model_version).toBe(
+      "1",
+    );
+    expect(
+      (await call(url, "/v2/repository/models/m/traffic", { canary: { version: 2, percent: 130 } }, auth))
+        .status,
+    ).toBe(400);
+    expect(
+      (await call(url, "/v2/repository/models/m/traffic", { canary: { version: 9, percent: 10 } }, auth))
+        .status,
+    ).toBe(404);
+    expect((await call(url, "/v2/repository/models/m/traffic", {}, auth)).json.primary).toBe("2");
+  });
+
+  it("mirrors to a shadow without changing responses, and logs both", async () => {
+    const { url } = await start();
+    await upload(url, "m", 1, regressionV1);
+    await upload(url, "m", 2, regressionV2);
+    await call(url, "/v2/repository/models/m/traffic", { primary: 1, shadow: { version: 2 } }, auth);
+    const plain = await call(url, "/v2/models/m/versions/1/infer", rows([4], ["red"]));
+    for (let i = 0; i < 20; i++) {
+      const r = await call(url, "/v2/models/m/infer", { id: `s${i}`, ...rows([4], ["red"]) });
+      expect(r.json.model_version).toBe("1");
+      expect(r.json.outputs).toEqual(plain.json.outputs);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const log = await call(url, "/v2/logs/models/m?limit=100", undefined, auth);
+    const shadows = log.json.entries.filter((e: Json) => e.role === "shadow");
+    expect(shadows).toHaveLength(20);
+    expect(shadows[0]).toMatchObject({ model: "m", version: 2, requestId: expect.stringMatching(/^s/) });
+    expect(shadows[0].outputs[0].data[0]).toBeGreaterThan(60);
+    const primaries = log.json.entries.filter((e: Json) => e.role === "primary");
+    expect(primaries).toHaveLength(20);
+    expect(primaries[0]).toMatchObject({
+      version: 1,
+      inputs: [
+        { name: "x", datatype: "FP32", shape: [1, 1], data: [4] },
+        { name: "color", datatype: "BYTES", shape: [1, 1], data: ["red"] },
+      ],
+    });
+    expect(typeof primaries[0].latencyMs).toBe("number");
+    expect(Date.parse(primaries[0].time)).not.toBeNaN();
+    const since = await call(url, `/v2/logs/models/m?since=${primaries[5].seq}&limit=3`, undefined, auth);
+    expect(since.json.entries).toHaveLength(3);
+  });
+});
+
+describe("observability", () => {
+  it("exports Prometheus metrics and an authenticated inference log", async () => {
+    const { url, server } = await start({ logSampleRate: 1 });
+    await upload(url, "m", 1, regressionV1);
+    await call(url, "/v2/models/m/infer", rows([1], ["red"]));
+    await call(url, "/v2/models/m/infer", { inputs: [] });
+    const metrics = await fetch(`${url}/metrics`).then((r) => r.text());
+    expect(metrics).toContain('dagwood_requests_total{model="m",version="1",code="200"} 1');
+    expect(metrics).toContain('dagwood_requests_total{model="m",version="",code="400"} 1');
+    expect(metrics).toContain('dagwood_errors_total{model="m",version="",kind="client"} 1');
+    expect(metrics).toMatch(
+      /dagwood_inference_duration_seconds_bucket\{le="0.0005",model="m",version="1",role="primary"\}/,
+    );
+    expect((await call(url, "/v2/logs/models/m")).status).toBe(401);
+    expect((await call(url, "/v2/logs/models/nope", undefined, auth)).status).toBe(404);
+    const log = await call(url, "/v2/logs/models/m", undefined, auth);
+    expect(log.json.entries).toHaveLength(1);
+    await server.close();
+    servers.splice(servers.indexOf(server), 1);
+    const file = join(server.manager.repository.dir, "m", "inference-log.jsonl");
+    expect(JSON.parse(readFileSync(file, "utf8").trim()).model).toBe("m");
+  });
+
+  it("samples the log", async () => {
+    const { url } = await start({ logSampleRate: 0 });
+    await upload(url, "m", 1, regressionV1);
+    await call(url, "/v2/models/m/infer", rows([1], ["red"]));
+    const log = await call(url, "/v2/logs/models/m", undefined, auth);
+    expect(log.json.entries).toHaveLength(0);
+  });
+});
+
+function sink(stdout: (s: string) => void, stderr: (s: string) => void) {
+  const stream = (write: (s: string) => void) => ({
+    write: (s: string) => {
+      write(s);
+      return true;
+    },
+  });
+  return { stdout: stream(stdout), stderr: stream(stderr) } as unknown as Parameters<typeof serveCommand>[1];
+}
+
+describe("serveCommand", () => {
+  it("rejects bad arguments with exit 2", async () => {
+    let err = "";
+    const io = sink(
+      () => {},
+      (s) => {
+        err += s;
+      },
+    );
+    expect(await serveCommand(["--port", "x"], io)).toBe(2);
+    expect(err).toMatch(/--port/);
+    expect(await serveCommand(["--infer-token"], io)).toBe(2);
+  });
+
+  it("serves until a signal, printing the URL and whether a token is set", async () => {
+    let out = "";
+    const io = sink(
+      (s) => {
+        out += s;
+      },
+      () => {},
+    );
+    const listeners: (() => void)[] = [];
+    const signals = { once: (_: string, l: () => void) => listeners.push(l) };
+    const repo = tempRepo();
+    writeFileSync(join(repo, "README"), "");
+    const done = serveCommand(["--port", "0", "--repository", repo, "--token", "t"], io, signals);
+    while (!out.includes("listening")) await new Promise((r) => setTimeout(r, 20));
+    const url = /listening on (\S+)/.exec(out)![1]!;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(out).toMatch(/token: set/);
+    expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
+    listeners[0]!();
+    expect(await done).toBe(0);
+  });
+});

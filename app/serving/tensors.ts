@@ -1,0 +1,275 @@
+/**
+ * V2 (Open Inference Protocol) JSON tensors ↔ onnxruntime tensors, checked
+ * against the model's signature so a bad request is a 400 naming the input.
+ */
+import * as ort from "onnxruntime-node";
+
+export type V2Datatype =
+  | "BOOL"
+  | "UINT8"
+  | "UINT16"
+  | "UINT32"
+  | "UINT64"
+  | "INT8"
+  | "INT16"
+  | "INT32"
+  | "INT64"
+  | "FP16"
+  | "FP32"
+  | "FP64"
+  | "BYTES";
+
+/** A tensor as the V2 protocol describes it (metadata: shape with -1 for a dynamic dimension). */
+export interface TensorMeta {
+  name: string;
+  datatype: V2Datatype;
+  shape: number[];
+}
+
+export interface V2Tensor extends TensorMeta {
+  data: unknown[];
+}
+
+const ORT_TO_V2: Record<string, V2Datatype> = {
+  bool: "BOOL",
+  uint8: "UINT8",
+  uint16: "UINT16",
+  uint32: "UINT32",
+  uint64: "UINT64",
+  int8: "INT8",
+  int16: "INT16",
+  int32: "INT32",
+  int64: "INT64",
+  float16: "FP16",
+  float32: "FP32",
+  float64: "FP64",
+  string: "BYTES",
+};
+
+/** Triton's config.pbtxt data types. */
+export const TRITON_TYPES: Record<V2Datatype, string> = {
+  BOOL: "TYPE_BOOL",
+  UINT8: "TYPE_UINT8",
+  UINT16: "TYPE_UINT16",
+  UINT32: "TYPE_UINT32",
+  UINT64: "TYPE_UINT64",
+  INT8: "TYPE_INT8",
+  INT16: "TYPE_INT16",
+  INT32: "TYPE_INT32",
+  INT64: "TYPE_INT64",
+  FP16: "TYPE_FP16",
+  FP32: "TYPE_FP32",
+  FP64: "TYPE_FP64",
+  BYTES: "TYPE_STRING",
+};
+
+export class RequestError extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** The signature of a session, in V2 terms (symbolic dimensions as -1). */
+export function sessionSignature(session: ort.InferenceSession): {
+  inputs: TensorMeta[];
+  outputs: TensorMeta[];
+} {
+  const describe = (m: ort.InferenceSession.ValueMetadata): TensorMeta => {
+    if (!m.isTensor)
+      throw new Error(`${m.name} is not a tensor; only tensor inputs and outputs can be served`);
+    const datatype = ORT_TO_V2[m.type];
+    if (!datatype) throw new Error(`${m.name} has type ${m.type}, which the V2 protocol cannot carry`);
+    return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === "number" && d >= 0 ? d : -1)) };
+  };
+  return { inputs: session.inputMetadata.map(describe), outputs: session.outputMetadata.map(describe) };
+}
+
+/** One row of zeros / empty strings per input: the warm-up feed. */
+export function warmupFeeds(inputs: TensorMeta[]): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const input of inputs) {
+    const shape = input.shape.map((d) => (d < 0 ? 1 : d));
+    const size = shape.reduce((a, b) => a * b, 1);
+    feeds[input.name] = makeTensor(
+      input.datatype,
+      new Array(size).fill(input.datatype === "BYTES" ? "" : 0),
+      shape,
+    );
+  }
+  return feeds;
+}
+
+function flatten(data: unknown, into: unknown[]): void {
+  if (Array.isArray(data)) for (const d of data) flatten(d, into);
+  else into.push(data);
+}
+
+function makeTensor(datatype: V2Datatype, values: unknown[], shape: number[], name = "tensor"): ort.Tensor {
+  const bad = (what: string) => new RequestError(`input "${name}": ${what} (datatype ${datatype})`);
+  switch (datatype) {
+    case "BYTES": {
+      const out: string[] = new Array(values.length);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        if (typeof v === "string") out[i] = v;
+        else if (v === null)
+          out[i] = ""; // how a missing text value travels (MISSING_TEXT)
+        else throw bad(`element ${i} is ${JSON.stringify(v)}, not a string`);
+      }
+      return new ort.Tensor("string", out, shape);
+    }
+    case "INT64":
+    case "UINT64": {
+      const out = datatype === "INT64" ? new BigInt64Array(values.length) : new BigUint64Array(values.length);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        if (typeof v !== "number" || !Number.isSafeInteger(v)) {
+          throw bad(`element ${i} is ${JSON.stringify(v)}, not an integer`);
+        }
+        if (datatype === "UINT64" && v < 0) throw bad(`element ${i} is negative`);
+        out[i] = BigInt(v);
+      }
+      return new ort.Tensor(datatype === "INT64" ? "int64" : "uint64", out, shape);
+    }
+    case "BOOL": {
+      const out = new Uint8Array(values.length);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        if (typeof v !== "boolean" && v !== 0 && v !== 1)
+          throw bad(`element ${i} is ${JSON.stringify(v)}, not a boolean`);
+        out[i] = v ? 1 : 0;
+      }
+      return new ort.Tensor("bool", out, shape);
+    }
+    case "FP16":
+      throw bad("FP16 inputs are not supported over JSON");
+    default: {
+      const ctor = {
+        FP32: Float32Array,
+        FP64: Float64Array,
+        INT8: Int8Array,
+        INT16: Int16Array,
+        INT32: Int32Array,
+        UINT8: Uint8Array,
+        UINT16: Uint16Array,
+        UINT32: Uint32Array,
+      }[datatype];
+      const isFloat = datatype === "FP32" || datatype === "FP64";
+      const out = new ctor(values.length);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        // JSON has no NaN: null is a missing numeric value (NaN), as the exported models expect.
+        if (isFloat && v === null) out[i] = Number.NaN;
+        else if (typeof v === "number" && (isFloat || Number.isInteger(v))) out[i] = v;
+        else throw bad(`element ${i} is ${JSON.stringify(v)}, not ${isFloat ? "a number" : "an integer"}`);
+      }
+      const ortType = Object.entries(ORT_TO_V2).find(([, v]) => v === datatype)![0];
+      return new ort.Tensor(ortType as "float32", out as Float32Array, shape);
+    }
+  }
+}
+
+/**
+ * The feeds for `session.run` from a V2 request's `inputs`, validated
+ * against the signature: every input present once, the declared datatype, a
+ * shape of the model's rank whose fixed dimensions match, as many elements
+ * as the shape says, and one batch size across inputs.
+ */
+export function parseInputs(body: unknown, signature: TensorMeta[]): Record<string, ort.Tensor> {
+  const inputs = (body as { inputs?: unknown })?.inputs;
+  if (!Array.isArray(inputs)) throw new RequestError('the request needs an "inputs" array');
+  const expected = new Map(signature.map((s) => [s.name, s]));
+  const feeds: Record<string, ort.Tensor> = {};
+  let batch: { size: number; name: string } | undefined;
+  for (const raw of inputs) {
+    const input = raw as Partial<V2Tensor>;
+    if (typeof input?.name !== "string") throw new RequestError('each input needs a "name"');
+    const name = input.name;
+    const spec = expected.get(name);
+    if (!spec) {
+      throw new RequestError(
+        `unknown input "${name}"; the model takes ${signature.map((s) => `"${s.name}"`).join(", ")}`,
+      );
+    }
+    if (feeds[name]) throw new RequestError(`input "${name}" is given twice`);
+    if (input.datatype !== spec.datatype) {
+      throw new RequestError(
+        `input "${name}" has datatype ${JSON.stringify(input.datatype)}; the model expects ${spec.datatype}`,
+      );
+    }
+    const shape = input.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new RequestError(`input "${name}" needs a "shape" of non-negative integers`);
+    }
+    if (
+      shape.length !== spec.shape.length ||
+      shape.some((d, i) => spec.shape[i]! >= 0 && spec.shape[i] !== d)
+    ) {
+      throw new RequestError(
+        `input "${name}" has shape [${shape.join(", ")}]; the model expects [${spec.shape.join(", ")}] (-1: any size)`,
+      );
+    }
+    if (shape.length > 0) {
+      if (batch && batch.size !== shape[0]) {
+        throw new RequestError(
+          `input "${name}" has ${shape[0]} rows but input "${batch.name}" has ${batch.size}; all inputs need the same batch size`,
+        );
+      }
+      batch ??= { size: shape[0]!, name };
+    }
+    if (input.data === undefined) throw new RequestError(`input "${name}" has no "data"`);
+    const values: unknown[] = [];
+    flatten(input.data, values);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (values.length !== size) {
+      throw new RequestError(
+        `input "${name}" has ${values.length} elements; shape [${shape.join(", ")}] needs ${size}`,
+      );
+    }
+    feeds[name] = makeTensor(spec.datatype, values, shape, name);
+  }
+  const missing = signature.filter((s) => !feeds[s.name]);
+  if (missing.length > 0) {
+    throw new RequestError(`missing input ${missing.map((s) => `"${s.name}"`).join(", ")}`);
+  }
+  return feeds;
+}
+
+/** The output names a request asks for (its optional "outputs"), checked against the signature. */
+export function requestedOutputs(body: unknown, signature: TensorMeta[]): string[] {
+  const outputs = (body as { outputs?: unknown })?.outputs;
+  if (outputs === undefined) return signature.map((s) => s.name);
+  if (!Array.isArray(outputs)) throw new RequestError('"outputs" must be an array of {"name": ...}');
+  return outputs.map((o) => {
+    const name = (o as { name?: unknown })?.name;
+    if (typeof name !== "string" || !signature.some((s) => s.name === name)) {
+      throw new RequestError(
+        `unknown output ${JSON.stringify(name)}; the model gives ${signature.map((s) => `"${s.name}"`).join(", ")}`,
+      );
+    }
+    return name;
+  });
+}
+
+/** An onnxruntime tensor as a V2 JSON tensor (flat data). */
+export function toV2(name: string, tensor: ort.Tensor): V2Tensor {
+  const datatype = ORT_TO_V2[tensor.type] ?? "BYTES";
+  const raw = tensor.data as ArrayLike<unknown>;
+  const data =
+    raw instanceof BigInt64Array || raw instanceof BigUint64Array
+      ? Array.from(raw, (v) => Number(v))
+      : datatype === "BOOL"
+        ? Array.from(raw as Uint8Array, (v) => v !== 0)
+        : Array.from(raw as ArrayLike<number | string>, (v) =>
+            typeof v === "number" && !Number.isFinite(v) ? null : v,
+          );
+  return { name, datatype, shape: [...tensor.dims], data };
+}
+
+/** The V2 tensors of a request's feeds, for the inference log. */
+export function feedsToV2(feeds: Record<string, ort.Tensor>): V2Tensor[] {
+  return Object.entries(feeds).map(([name, t]) => toV2(name, t));
+}

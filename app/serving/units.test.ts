@@ -1,0 +1,173 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { InferenceLog } from "./observability";
+import { checkModelName, configPbtxt, ModelRepository, parseVersion, writeFileAtomic } from "./repository";
+import { parseInputs, RequestError, toV2 } from "./tensors";
+
+const dirs: string[] = [];
+const temp = () => {
+  const d = mkdtempSync(join(tmpdir(), "dagwood-serving-"));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("tensors", () => {
+  const signature = [
+    { name: "n", datatype: "INT64" as const, shape: [-1, 1] },
+    { name: "b", datatype: "BOOL" as const, shape: [-1, 2] },
+  ];
+
+  it("reads INT64 and BOOL inputs, nested or flat, and writes them back", () => {
+    const feeds = parseInputs(
+      {
+        inputs: [
+          { name: "n", datatype: "INT64", shape: [2, 1], data: [[3], [-4]] },
+          { name: "b", datatype: "BOOL", shape: [2, 2], data: [true, false, false, true] },
+        ],
+      },
+      signature,
+    );
+    expect(feeds.n!.type).toBe("int64");
+    expect(toV2("n", feeds.n!)).toEqual({ name: "n", datatype: "INT64", shape: [2, 1], data: [3, -4] });
+    expect(toV2("b", feeds.b!).data).toEqual([true, false, false, true]);
+  });
+
+  it("refuses a fractional INT64, a fixed dimension that differs, unequal batch sizes", () => {
+    const bad = (inputs: unknown[]) => () => parseInputs({ inputs }, signature);
+    const b = { name: "b", datatype: "BOOL", shape: [1, 2], data: [true, true] };
+    expect(bad([{ name: "n", datatype: "INT64", shape: [1, 1], data: [1.5] }, b])).toThrow(/"n": element 0/);
+    expect(
+      bad([
+        { name: "n", datatype: "INT64", shape: [1, 1], data: [1] },
+        { ...b, shape: [1, 3] },
+      ]),
+    ).toThrow(/"b" has shape \[1, 3\]/);
+    expect(bad([{ name: "n", datatype: "INT64", shape: [2, 1], data: [1, 2] }, b])).toThrow(
+      /same batch size/,
+    );
+    expect(bad([{ name: "n", datatype: "INT64", shape: [1, 1], data: [1] }, b, b])).toThrow(/given twice/);
+    try {
+      bad([b])();
+    } catch (e) {
+      expect(e).toBeInstanceOf(RequestError);
+      expect((e as RequestError).status).toBe(400);
+    }
+  });
+});
+
+describe("repository", () => {
+  it("checks names and versions", () => {
+    for (const ok of ["penguins", "a.b-c_1", "Console"]) expect(checkModelName(ok)).toBe(ok);
+    for (const bad of [
+      "",
+      "../x",
+      "a/b",
+      "a\\b",
+      ".hidden",
+      "con",
+      "LPT1",
+      "com3.json",
+      "x.",
+      "a".repeat(129),
+    ]) {
+      expect(() => checkModelName(bad), bad).toThrow(/invalid model name/);
+    }
+    expect(parseVersion("12")).toBe(12);
+    for (const bad of ["0", "-1", "1.5", "01", "x", "99999999999999999"])
+      expect(() => parseVersion(bad)).toThrow();
+  });
+
+  it("writes Triton's config.pbtxt", () => {
+    const text = configPbtxt("m", {
+      inputs: [{ name: "x", datatype: "FP32", shape: [-1, 1] }],
+      outputs: [
+        { name: "label", datatype: "BYTES", shape: [-1] },
+        { name: "n", datatype: "INT64", shape: [-1] },
+      ],
+    });
+    expect(text).toBe(
+      [
+        'name: "m"',
+        'platform: "onnxruntime_onnx"',
+        "max_batch_size: 0",
+        "input [",
+        '  {\n    name: "x"\n    data_type: TYPE_FP32\n    dims: [ -1, 1 ]\n  }',
+        "]",
+        "output [",
+        '  {\n    name: "label"\n    data_type: TYPE_STRING\n    dims: [ -1 ]\n  },',
+        '  {\n    name: "n"\n    data_type: TYPE_INT64\n    dims: [ -1 ]\n  }',
+        "]",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("writes atomically and counts only version folders that hold model.onnx", async () => {
+    const dir = temp();
+    await writeFileAtomic(join(dir, "f.json"), "one");
+    await writeFileAtomic(join(dir, "f.json"), "two");
+    expect(readFileSync(join(dir, "f.json"), "utf8")).toBe("two");
+    expect(readdirSync(dir)).toEqual(["f.json"]);
+
+    const repo = new ModelRepository(dir);
+    await repo.writeModel("m", 2, new Uint8Array([1, 2, 3]));
+    mkdirSync(join(dir, "m", "3")); // an interrupted upload's empty folder
+    mkdirSync(join(dir, "m", "notes"));
+    writeFileSync(join(dir, "m", ".upload-abc.onnx"), "partial");
+    mkdirSync(join(dir, "..bad"), { recursive: true });
+    await repo.init();
+    expect(await repo.versions("m")).toEqual([2]);
+    expect(await repo.modelNames()).toEqual(["m"]);
+    expect(readdirSync(join(dir, "m")).sort()).toEqual(["2", "3", "notes"]);
+  });
+});
+
+describe("inference log", () => {
+  const entry = (model: string, i: number) => ({
+    time: new Date(1_700_000_000_000 + i * 1000).toISOString(),
+    requestId: `r${i}`,
+    model,
+    version: 1,
+    role: "primary" as const,
+    latencyMs: 0.1,
+    inputs: [],
+    outputs: [],
+  });
+
+  it("keeps the last N per model, pages with limit and since", () => {
+    const log = new InferenceLog({ capacity: 5 });
+    for (let i = 0; i < 12; i++) log.add(entry("a", i));
+    log.add(entry("b", 0));
+    const all = log.read("a", { limit: 100 });
+    expect(all.map((e) => e.requestId)).toEqual(["r7", "r8", "r9", "r10", "r11"]);
+    expect(log.read("a", { limit: 2 }).map((e) => e.requestId)).toEqual(["r10", "r11"]);
+    expect(log.read("a", { since: { seq: all[2]!.seq } }).map((e) => e.requestId)).toEqual(["r10", "r11"]);
+    expect(log.read("a", { since: { time: Date.parse(all[3]!.time) } }).map((e) => e.requestId)).toEqual([
+      "r11",
+    ]);
+    expect(log.read("b", {})).toHaveLength(1);
+    expect(log.read("c", {})).toEqual([]);
+  });
+
+  it("appends JSONL and rotates it past the size limit", async () => {
+    const dir = temp();
+    mkdirSync(join(dir, "a"));
+    const log = new InferenceLog({ repository: dir, maxFileBytes: 200 });
+    log.add(entry("a", 0));
+    await log.flush();
+    log.add(entry("a", 1));
+    await log.flush();
+    log.add(entry("a", 2));
+    await log.close();
+    const current = readFileSync(join(dir, "a", "inference-log.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    expect(current.map((l) => JSON.parse(l).requestId)).toEqual(["r2"]);
+    expect(readFileSync(join(dir, "a", "inference-log.1.jsonl"), "utf8")).toContain('"r1"');
+  });
+});
