@@ -1,6 +1,7 @@
 import { type AnyBlock, makeCatalog } from "../app/engine/block";
 import analyzeProfile from "./analyze-profile";
 import clean from "./clean";
+import deploy from "./deploy";
 import evaluate from "./evaluate";
 import explain from "./explain";
 import gate from "./gate";
@@ -39,6 +40,7 @@ export const blocks: AnyBlock[] = [
   explain,
   gate,
   register,
+  deploy,
 ];
 
 export const catalog = makeCatalog(blocks);

@@ -3,9 +3,12 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { asHeldout, type HeldoutRows, rowsFor, sampleHeldout } from "../app/deploy/heldout";
 import { runPlan } from "../app/engine/engine";
-import type { PortValue } from "../app/engine/ports";
+import type { PortValue, TableValue } from "../app/engine/ports";
 import { createTestProject, type TestProject } from "../app/engine/testing";
+import type { ColumnTable } from "../app/ml/dataset";
+import type { AnyDagwoodModel } from "../app/ml/model";
 import { validatePipelineText } from "../app/pipeline/validate";
 import { Project } from "../app/project/project";
 import evaluate from "./evaluate";
@@ -16,6 +19,31 @@ import split from "./split";
 import trainTree from "./train-tree";
 
 const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
+/** Held-out tensors back into raw columns (null: missing). */
+function tableOf(h: HeldoutRows, model: AnyDagwoodModel): ColumnTable {
+  return {
+    rows: h.rows,
+    columns: model.preprocess.features.map((f) => {
+      const data = h.inputs.find((t) => t.name === f.name)!.data;
+      if (f.kind === "numeric") {
+        return {
+          name: f.name,
+          kind: "numeric" as const,
+          type: "DOUBLE",
+          values: Float64Array.from(data, (v) => (v === null ? Number.NaN : (v as number))),
+        };
+      }
+      const dictionary = [...new Set(data.filter((v): v is string => v !== null))];
+      return {
+        name: f.name,
+        kind: "categorical" as const,
+        type: "VARCHAR",
+        dictionary,
+        codes: Int32Array.from(data, (v) => (v === null ? -1 : dictionary.indexOf(v as string))),
+      };
+    }),
+  };
+}
 const refOf = (v: PortValue | undefined) =>
   (v?.type === "modelVersion" ? v.data : undefined) as ModelVersionRef;
 
@@ -113,6 +141,44 @@ describe("register", () => {
     expect(unaliased).not.toBe(registered);
     p.metadata().registry.archiveVersion("penguins", 1, null);
     expect(await p.fingerprint(register, { name: "penguins" })).not.toBe(unaliased);
+  });
+
+  it("keeps up to 200 held-out rows with the native model's predictions on them", async () => {
+    const { train, test } = await p.run(
+      split,
+      { in: (await p.run(ingestFile, {}, { path: "data/penguins.csv" })).out },
+      { strategy: "stratified", column: "species" },
+    );
+    const out = await p.run(register, { model, data: test }, { name: "with-rows" });
+    const v = p.metadata().registry.getVersion("with-rows", refOf(out.version).version)!;
+    expect(v.heldoutPath).toBe(".dagwood/registry/with-rows/1/heldout.json");
+    const heldout = asHeldout(JSON.parse(readFileSync(join(p.dir, v.heldoutPath!), "utf8")), "heldout");
+    const signature = (model as { data: AnyDagwoodModel }).data.signature;
+    expect(heldout.rows).toBe((test as { rows: number }).rows);
+    expect(heldout.inputs.map((t) => t.name)).toEqual(signature.inputs.map((i) => i.name));
+    expect(heldout.expected.label).toHaveLength(heldout.rows);
+    // The stored predictions are the native model's on exactly the stored (float32, null = missing) values.
+    const again = rowsFor(
+      (model as { data: AnyDagwoodModel }).data,
+      tableOf(heldout, (model as { data: AnyDagwoodModel }).data),
+    );
+    expect(again.expected).toEqual(heldout.expected);
+    // A bigger table is sampled: 200 rows, the same ones every time.
+    const big = await p.run(register, { model, data: train }, { name: "sampled" });
+    const path = p.metadata().registry.getVersion("sampled", refOf(big.version).version)!.heldoutPath!;
+    const first = readFileSync(join(p.dir, path), "utf8");
+    expect(asHeldout(JSON.parse(first), "h").rows).toBe(200);
+    const { sql } = p;
+    const again2 = await sampleHeldout(sql, train as TableValue, (model as { data: AnyDagwoodModel }).data);
+    expect(JSON.stringify(again2)).toBe(first);
+    // Without data: no held-out rows.
+    await p.run(register, { model }, { name: "without" });
+    expect(p.metadata().registry.getVersion("without", 1)!.heldoutPath).toBeNull();
+    // Data that lacks a model column is refused, naming it.
+    const narrow = await p.table("narrow", "SELECT 1 AS x");
+    await expect(p.run(register, { model, data: narrow }, { name: "bad" })).rejects.toThrow(
+      /held-out data lacks column\(s\) .*"beak_length_mm"/,
+    );
   });
 
   it("refuses a bad name or alias, a missing or wrong input, and a model without its ONNX file", async () => {

@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { BlockError, type BlockInputs, defineBlock } from "../app/engine/block";
+import { sampleHeldout } from "../app/deploy/heldout";
+import { BlockError, type BlockInputs, defineBlock, requireTable } from "../app/engine/block";
 import type { OpaqueValue } from "../app/engine/ports";
 import { type AnyDagwoodModel, asModel } from "../app/ml/model";
 import { ALIAS_NAME, MODEL_NAME, RegistryError } from "../app/store/types";
@@ -78,13 +79,19 @@ export default defineBlock({
   title: "Register model",
   category: "Deploy",
   description:
-    "Adds the model to the project's registry as a new version of a named model, with its ONNX file, signature, the evaluation metrics, ONNX parity and its lineage (the run, the datasets by digest, the params); optionally points an alias such as challenger at it. Registering the same model again returns the existing version.",
+    "Adds the model to the project's registry as a new version of a named model, with its ONNX file, signature, the evaluation metrics, ONNX parity and its lineage (the run, the datasets by digest, the params); optionally points an alias such as challenger at it, and keeps up to 200 held-out rows with their predictions for deploy checks. Registering the same model again returns the existing version.",
   inputs: {
     model: { type: "model", description: "A trained model, with its ONNX export" },
     report: {
       type: "report",
       optional: true,
       description: "Its evaluation report: the metrics are kept with the version",
+    },
+    data: {
+      type: "table",
+      optional: true,
+      description:
+        "Held-out rows (the test table): up to 200 are kept with the version, with the model's predictions, and a deploy checks the served model against them",
     },
   },
   outputs: { version: { type: "modelVersion", description: "The registered version" } },
@@ -115,6 +122,18 @@ export default defineBlock({
       throw new BlockError('Input "model" is not connected: connect a train block\'s model output.');
     const nativePath = join(await ctx.artifactDir(), "model.json");
     await writeFile(nativePath, JSON.stringify(model));
+    let heldoutPath: string | undefined;
+    if (inputs.data) {
+      const data = requireTable(inputs, "data");
+      let heldout: Awaited<ReturnType<typeof sampleHeldout>>;
+      try {
+        heldout = await sampleHeldout(ctx.sql, data, model);
+      } catch (e) {
+        throw new BlockError((e as Error).message);
+      }
+      heldoutPath = join(await ctx.artifactDir(), "heldout.json");
+      await writeFile(heldoutPath, JSON.stringify(heldout));
+    }
     const lineage = await ctx.lineage(producer.node);
     let registered: ReturnType<typeof ctx.registry.registerVersion>;
     try {
@@ -129,7 +148,7 @@ export default defineBlock({
         signature: model.signature,
         metrics,
         parity: onnx.parity ?? null,
-        files: { native: nativePath, onnx: onnxPath },
+        files: { native: nativePath, onnx: onnxPath, ...(heldoutPath ? { heldout: heldoutPath } : {}) },
         lineage,
         ...(p.alias !== undefined ? { alias: p.alias } : {}),
         actor: lineage.run.user,

@@ -27,6 +27,16 @@ export const TRACKING_METHODS = [
 ] as const;
 export type TrackingMethod = (typeof TRACKING_METHODS)[number];
 
+/** Deploy targets, deployments and traffic (app/deploy/handlers.ts): no workspace needed either. */
+export const DEPLOY_METHODS = [
+  "listTargets",
+  "deploymentStatus",
+  "deployVersion",
+  "rollbackDeployment",
+  "setTraffic",
+] as const;
+export type DeployMethod = (typeof DEPLOY_METHODS)[number];
+
 export const API_METHODS = [
   "getProject",
   "openProject",
@@ -43,6 +53,7 @@ export const API_METHODS = [
   "profileTable",
   "getReport",
   ...TRACKING_METHODS,
+  ...DEPLOY_METHODS,
 ] as const;
 
 export type ApiMethod = (typeof API_METHODS)[number];

@@ -5,6 +5,7 @@
  * both carry exactly these methods.
  */
 import { z } from "zod";
+import type { TargetStatus } from "../deploy/deploy";
 import type { RunEvent, RunSummary } from "../engine/events";
 import type { PortSpec } from "../engine/ports";
 import type { Problem } from "../pipeline/validate";
@@ -24,6 +25,8 @@ import type {
 import { API_METHODS, type ApiMethod } from "./api-methods";
 
 export type { ColumnProfile, ProfileReport } from "../../nodes/analyze-profile";
+export type { ServedModelStatus, TargetStatus } from "../deploy/deploy";
+export type { VersionTraffic } from "../deploy/metrics";
 export type { Pipeline as PipelineDocument } from "../pipeline/schema";
 export type {
   ModelLineage,
@@ -130,6 +133,20 @@ export interface LineageGraph {
   edges: { from: string; to: string }[];
 }
 
+export interface TargetInfo {
+  name: string;
+  url: string;
+  kind: "dagwood" | "triton";
+  /** Where its token comes from: DAGWOOD_TOKEN_<TARGET>, the OS keychain, or none. */
+  tokenSource: "env" | "keychain" | null;
+}
+
+export interface TrafficPolicy {
+  primary?: number;
+  canary?: { version: number; percent: number };
+  shadow?: { version: number };
+}
+
 export interface ExportResult {
   /** The export folder, relative to the project. */
   dir: string;
@@ -153,6 +170,10 @@ const modelName = z
 const aliasName = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "an alias: a letter, then letters, digits, _ - (≤ 64)");
+const targetName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "a target name: a letter, then letters, digits, _ - (≤ 64)");
+const versionNumber = z.number().int().min(1);
 const runStatus = z.enum(["running", "succeeded", "failed", "canceled", "interrupted"]);
 const tagKey = z.string().min(1).max(250);
 const tagValue = z.string().max(5000);
@@ -250,6 +271,20 @@ export const API_ARGS = {
     ref: z.union([z.number().int().min(1), aliasName]),
     dir: relPath.optional(),
   }),
+  listTargets: z.object({}),
+  deploymentStatus: z.object({}),
+  deployVersion: z.object({
+    name: modelName,
+    ref: z.union([versionNumber, aliasName]),
+    target: targetName,
+  }),
+  rollbackDeployment: z.object({ name: modelName, target: targetName, version: versionNumber }),
+  setTraffic: z.object({
+    target: targetName,
+    name: modelName,
+    canary: z.object({ version: versionNumber, percent: z.number().min(0).max(100) }).optional(),
+    shadow: z.object({ version: versionNumber }).optional(),
+  }),
 } as const satisfies Record<ApiMethod, z.ZodType>;
 
 // Every listed method has a schema (above) and every schema a listed method (here).
@@ -295,6 +330,14 @@ export interface ApiResults {
   exportRun: ExportResult;
   /** Default folder: `exports/<name>-v<version>/` in the project. */
   exportModelVersion: ExportResult;
+  listTargets: TargetInfo[];
+  /** Per target: health, what serves there, recent deployments, traffic and latency from /metrics. */
+  deploymentStatus: TargetStatus[];
+  /** The audit entry of the verified deployment (a parity failure is a 409 naming the figures). */
+  deployVersion: AuditEntry;
+  rollbackDeployment: AuditEntry;
+  /** Dagwood targets only (400 for Triton): the primary stays, canary and shadow are replaced. */
+  setTraffic: { policy: TrafficPolicy };
 }
 
 /** The interface both transports implement: one async function per method, plus the event stream. */
@@ -306,7 +349,7 @@ export type Api = { [M in ApiMethod]: (args: ApiArgs<M>) => Promise<ApiResults[M
 /** An error the API reports to its caller: `status` maps to HTTP; the message is for the user. */
 export class ApiError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 500,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 500 | 502,
     message: string,
   ) {
     super(message);

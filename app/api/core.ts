@@ -3,6 +3,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
 import profileBlock from "../../nodes/analyze-profile";
 import { ident } from "../data/sql";
+import { deployProjectOf } from "../deploy/deploy";
+import { createDeployHandlers } from "../deploy/handlers";
 import type { BlockContext, Catalog } from "../engine/block";
 import { inspectCache, newRunId, runPlan } from "../engine/engine";
 import type { RunEvent } from "../engine/events";
@@ -307,6 +309,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
         }
       },
       ...createTrackingHandlers(requireProject),
+      ...createDeployHandlers(() => deployProjectOf(requireProject())),
       async getReport({ runId, nodeId, port }) {
         const p = requireProject();
         const node = p.metadata.nodeRuns(runId).find((n) => n.nodeId === nodeId);

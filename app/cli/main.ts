@@ -9,6 +9,7 @@ import { loadPipelineFile } from "../pipeline/file";
 import { parseOverrides } from "../pipeline/params";
 import { formatProblems, type Problem, planPipeline } from "../pipeline/validate";
 import { EXIT, type Io, parse, UsageError } from "./args";
+import { deployCommand, exportCommand, predictCommand } from "./deploy";
 import { formatMs, ProgressPrinter, renderSummaryTable } from "./format";
 import { renderJunit } from "./junit";
 import { modelsCommand, runsCommand } from "./tracking";
@@ -36,9 +37,21 @@ Runs and models (each takes --project DIR; list and show take --json):
   dagwood models alias <name> <alias> <version>   |   dagwood models alias <name> <alias> --remove
   dagwood models update <name> [--description D] [--owner O] [--tag key=value]...   (--tag key= removes a tag)
   dagwood models export <name>@<alias>|<name>:<version> [--out DIR]
+
   --where: key op value with op = != < <= > >= ~ (contains); prefix the key with metric:, param: or tag: to
   choose; otherwise a key that names a metric is a metric, anything else a param.
   --out: relative to the current folder; it may lie outside the project, but must be new or empty.
+
+Serving and deploy (deploy, predict and export take --project DIR):
+  dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token T] [--infer-token]
+                [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1]   (token also from DAGWOOD_SERVE_TOKEN)
+  dagwood deploy <name>@<alias>|<name>:<version> --target T [--json]
+  dagwood deploy rollback <name> --target T --to <version> [--json]
+  dagwood deploy status [--json]
+  dagwood predict --model <name>@<alias>|<name>:<version> --input FILE --output FILE [--batch N]   (.parquet or .csv)
+  dagwood export kserve|triton <name>@<alias>|<name>:<version> --out DIR
+  Targets are named in dagwood.json ("targets": { "T": { "url": ..., "kind": "dagwood" | "triton" } }); their
+  tokens come from DAGWOOD_TOKEN_<T> or the OS keychain (service dagwood, target T), never from the file.
 
 Exit codes: 0 success, 1 the run failed (a node or a gate failed) or a run or model was not found or a change
 was refused, 2 the pipeline or the arguments are invalid.
@@ -308,7 +321,8 @@ export function helpFor(command: string, rest: readonly string[]): string {
 
 export async function main(argv: string[], io: Io = process, cat: Catalog = catalog): Promise<number> {
   const [command, ...rest] = argv;
-  if (command && rest.some((a) => a === "--help" || a === "-h")) {
+  // `serve` prints its own, fuller usage.
+  if (command && command !== "serve" && rest.some((a) => a === "--help" || a === "-h")) {
     io.stdout.write(helpFor(command, rest));
     return EXIT.ok;
   }
@@ -328,6 +342,16 @@ export async function main(argv: string[], io: Io = process, cat: Catalog = cata
         return await runsCommand(rest, io);
       case "models":
         return await modelsCommand(rest, io);
+      case "serve": {
+        const { serveCommand } = await import("../serving/cli");
+        return await serveCommand(rest, io);
+      }
+      case "deploy":
+        return await deployCommand(rest, io);
+      case "predict":
+        return await predictCommand(rest, io);
+      case "export":
+        return await exportCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

@@ -6,13 +6,30 @@ import { Workspace } from "../data/workspace";
 import { type MetadataStore, SqliteMetadataStore } from "../store/metadata";
 
 export const PROJECT_FILE = "dagwood.json";
+/** Deploy target names: they name an environment variable (DAGWOOD_TOKEN_<NAME>) and a keychain entry. */
+export const TARGET_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 export const ProjectSettingsSchema = z.looseObject({
   name: z.string().optional(),
   /** Folders outside the project that blocks may read (relative to the project or absolute). */
   dataFolders: z.array(z.string()).default([]),
-  /** Named deploy targets; their tokens never live here. */
-  targets: z.record(z.string(), z.looseObject({ url: z.string() })).default({}),
+  /**
+   * Named deploy targets: a V2 inference server (`dagwood serve`, or NVIDIA
+   * Triton / KServe). Their tokens never live here: see app/deploy/targets.ts.
+   */
+  targets: z
+    .record(
+      z
+        .string()
+        .regex(TARGET_NAME, "a target name: a letter, then letters, digits, _ - (at most 64), e.g. staging"),
+      z.looseObject({
+        url: z
+          .string()
+          .refine((u) => /^https?:\/\/[^/]/.test(u) && URL.canParse(u), "an http:// or https:// URL"),
+        kind: z.enum(["dagwood", "triton"]).default("dagwood"),
+      }),
+    )
+    .default({}),
 });
 export type ProjectSettings = z.output<typeof ProjectSettingsSchema>;
 

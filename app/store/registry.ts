@@ -49,6 +49,7 @@ interface VersionRow {
   parity: string | null;
   native_path: string;
   onnx_path: string;
+  heldout_path: string | null;
   lineage: string;
 }
 
@@ -239,6 +240,7 @@ export class SqliteRegistry implements Registry {
       parity: r.parity === null ? null : JSON.parse(r.parity),
       nativePath: r.native_path,
       onnxPath: r.onnx_path,
+      heldoutPath: r.heldout_path ?? null,
       lineage: JSON.parse(r.lineage),
       aliases,
     };
@@ -325,7 +327,7 @@ export class SqliteRegistry implements Registry {
       );
     }
     for (const [what, path] of Object.entries(input.files)) {
-      if (!existsSync(path)) {
+      if (path !== undefined && !existsSync(path)) {
         throw new RegistryError(
           `Cannot register "${input.name}": the model's ${what} file ${path} is missing.`,
           "invalid",
@@ -346,6 +348,7 @@ export class SqliteRegistry implements Registry {
       mkdirSync(staging);
       copyFileSync(input.files.native, join(staging, "model.json"));
       copyFileSync(input.files.onnx, join(staging, "model.onnx"));
+      if (input.files.heldout) copyFileSync(input.files.heldout, join(staging, "heldout.json"));
       faultPoint("registry:after-copy");
       return this.write(() => {
         // Another process may have registered the same model while we copied.
@@ -368,8 +371,9 @@ export class SqliteRegistry implements Registry {
         prepare(
           this.db,
           `INSERT INTO model_versions (name, version, status, description, created_at, created_by, run_id, node_id,
-               model_fingerprint, estimator, task, signature, metrics, parity, native_path, onnx_path, lineage)
-             VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+               model_fingerprint, estimator, task, signature, metrics, parity, native_path, onnx_path, lineage,
+               heldout_path)
+             VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(
           input.name,
           next,
@@ -387,6 +391,7 @@ export class SqliteRegistry implements Registry {
           rel("model.json"),
           rel("model.onnx"),
           JSON.stringify(input.lineage),
+          input.files.heldout ? rel("heldout.json") : null,
         );
         this.insertAudit({
           actor: input.actor,

@@ -244,6 +244,8 @@ export const MIGRATIONS: Migration[] = [
      BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
      BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;`,
+  // Held-out rows kept with a version, for deploy parity (app/deploy/heldout.ts).
+  "ALTER TABLE model_versions ADD COLUMN heldout_path TEXT;",
 ];
 
 /** The id of the key set holding exactly these (sorted) keys, created if new. */

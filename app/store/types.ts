@@ -280,6 +280,11 @@ export interface ModelVersion {
   /** Relative to the project folder. */
   nativePath: string;
   onnxPath: string;
+  /**
+   * Up to 200 held-out rows and the registry's predictions on them (`heldout.json`, see
+   * app/deploy/heldout.ts), relative to the project folder; null when none were given.
+   */
+  heldoutPath: string | null;
   lineage: ModelLineage;
   aliases: string[];
 }
@@ -295,8 +300,8 @@ export interface RegisterVersionInput {
   signature: unknown;
   metrics: Record<string, number>;
   parity: ModelVersion["parity"];
-  /** Absolute paths of the files to copy into the registry. */
-  files: { native: string; onnx: string };
+  /** Absolute paths of the files to copy into the registry; `heldout` becomes `heldout.json`. */
+  files: { native: string; onnx: string; heldout?: string };
   lineage: ModelLineage;
   /** Set this alias to the new (or existing) version. */
   alias?: string;

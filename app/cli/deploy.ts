@@ -1,0 +1,311 @@
+/**
+ * `dagwood deploy`, `dagwood predict` and `dagwood export`: deploy a
+ * registered version to a named target (verified, rolled back on failure),
+ * roll back, show what serves where; score a file with a version's ONNX
+ * file; write a Triton / KServe model repository folder. They open only the
+ * project's metadata store, so they work while a run or `dagwood ui` holds
+ * the workspace.
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { DeploymentRecord, DeployProject } from "../deploy/deploy";
+import { EXIT, type Io, parse, UsageError } from "./args";
+import { bar, formatMs, formatValue, renderTable, toJson } from "./format";
+import { parseModelRef } from "./tracking";
+
+type WithProject = (project: DeployProject) => Promise<number>;
+
+/** Opens the project's settings and registry (never creating a store) and runs `fn`; deploy errors become exit 1 or 2. */
+async function withDeployProject(io: Io, projectOpt: unknown, fn: WithProject): Promise<number> {
+  const [{ findProjectDir, readProjectSettings, ProjectSettingsError }, { DeployError }] = await Promise.all([
+    import("../project/project"),
+    import("../deploy/targets"),
+  ]);
+  const dir = projectOpt ? resolve(projectOpt as string) : findProjectDir(join(process.cwd(), "_"));
+  const db = join(dir, ".dagwood", "metadata.sqlite");
+  if (!existsSync(db)) {
+    io.stderr.write(
+      `No Dagwood registry in ${dir}: run a pipeline that registers a model there first, or pass --project DIR.\n`,
+    );
+    return EXIT.failed;
+  }
+  let settings: ReturnType<typeof readProjectSettings>;
+  try {
+    settings = readProjectSettings(dir);
+  } catch (e) {
+    if (e instanceof ProjectSettingsError) {
+      io.stderr.write(`${e.message}\n`);
+      return EXIT.invalid;
+    }
+    throw e;
+  }
+  const { SqliteMetadataStore } = await import("../store/metadata");
+  let metadata: InstanceType<typeof SqliteMetadataStore>;
+  try {
+    metadata = new SqliteMetadataStore(db, { projectDir: dir });
+  } catch (e) {
+    io.stderr.write(`Cannot open ${db}: ${(e as Error).message}\n`);
+    return EXIT.failed;
+  }
+  try {
+    return await fn({ dir, settings, registry: metadata.registry });
+  } catch (e) {
+    if (!(e instanceof DeployError)) throw e;
+    io.stderr.write(`${e.message}\n`);
+    return e.code === "invalid" || e.code === "unknown-target" ? EXIT.invalid : EXIT.failed;
+  } finally {
+    metadata.close();
+  }
+}
+
+function versionRef(text: string | undefined, command: string): { name: string; ref: number | string } {
+  if (text === undefined)
+    throw new UsageError(`${command} takes one model version: name@alias or name:version`);
+  const { name, ref } = parseModelRef(text);
+  if (ref === undefined) {
+    throw new UsageError(
+      `Which version of ${name}? Write ${name}@<alias> or ${name}:<version>, e.g. ${name}@champion`,
+    );
+  }
+  return { name, ref };
+}
+
+function describeRecord(r: DeploymentRecord): string {
+  const parity = r.parity
+    ? `parity on ${r.parity.rows} ${r.parity.source} rows: max |served − registry| ${formatValue(r.parity.maxAbsDiff)}, ${r.parity.labelMismatches} label(s) differ`
+    : "no parity check";
+  const verb = r.status === "rolledBack" ? "Rolled back" : "Deployed";
+  const before = r.previous === null ? "nothing served before" : `v${r.previous} served before`;
+  return `${verb} ${r.model} v${r.version} on ${r.target} (${r.url}, ${r.kind}) in ${formatMs(r.ms)}; ${parity}; ${before}.\n`;
+}
+
+async function deployRun(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    target: { type: "string" },
+    json: { type: "boolean" },
+  });
+  if (positionals.length !== 1)
+    throw new UsageError("deploy takes one model version: name@alias or name:version");
+  const { name, ref } = versionRef(positionals[0], "deploy");
+  if (!values.target) throw new UsageError("deploy needs --target NAME (a target in dagwood.json)");
+  const [{ deployVersion }, { currentUser }] = await Promise.all([
+    import("../deploy/deploy"),
+    import("../engine/environment"),
+  ]);
+  return withDeployProject(io, values.project, async (project) => {
+    const record = await deployVersion({
+      project,
+      target: values.target as string,
+      name,
+      ref,
+      actor: currentUser(),
+      onProgress: (p) => io.stderr.write(`${p.phase}: ${p.message}\n`),
+    });
+    io.stdout.write(values.json ? toJson(record) : describeRecord(record));
+    return EXIT.ok;
+  });
+}
+
+async function deployRollback(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    target: { type: "string" },
+    to: { type: "string" },
+    json: { type: "boolean" },
+  });
+  if (positionals.length !== 1) throw new UsageError("deploy rollback takes one model name");
+  const { name, ref } = parseModelRef(positionals[0]!);
+  if (ref !== undefined)
+    throw new UsageError("deploy rollback takes a model name; give the version with --to");
+  if (!values.target) throw new UsageError("deploy rollback needs --target NAME");
+  const to = Number(values.to);
+  if (!Number.isSafeInteger(to) || to < 1)
+    throw new UsageError("deploy rollback needs --to VERSION (a number)");
+  const [{ rollbackDeployment }, { currentUser }] = await Promise.all([
+    import("../deploy/deploy"),
+    import("../engine/environment"),
+  ]);
+  return withDeployProject(io, values.project, async (project) => {
+    const record = await rollbackDeployment({
+      project,
+      target: values.target as string,
+      name,
+      toVersion: to,
+      actor: currentUser(),
+      onProgress: (p) => io.stderr.write(`${p.phase}: ${p.message}\n`),
+    });
+    io.stdout.write(values.json ? toJson(record) : describeRecord(record));
+    return EXIT.ok;
+  });
+}
+
+async function deployStatus(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { project: { type: "string" }, json: { type: "boolean" } });
+  if (positionals.length) throw new UsageError("deploy status takes no positional arguments");
+  const { deploymentStatus } = await import("../deploy/deploy");
+  return withDeployProject(io, values.project, async (project) => {
+    const targets = await deploymentStatus(project);
+    if (values.json) {
+      io.stdout.write(toJson(targets));
+      return EXIT.ok;
+    }
+    if (targets.length === 0) {
+      io.stdout.write(
+        'No deploy targets: add one to dagwood.json, e.g. "targets": { "local": { "url": "http://127.0.0.1:8000" } }\n',
+      );
+      return EXIT.ok;
+    }
+    for (const t of targets) {
+      const health = t.health.error
+        ? `unreachable: ${t.health.error}`
+        : t.health.ready
+          ? "ready"
+          : t.health.live
+            ? "live, not ready"
+            : "down";
+      io.stdout.write(`${t.name}  ${t.url}  ${t.kind}  token: ${t.tokenSource ?? "none"}  ${health}\n`);
+      const rows = t.models.map((m) => {
+        const last = m.deployments[0];
+        const traffic = t.traffic.filter((x) => x.model === m.name && Number(x.version) === m.serving);
+        return [
+          m.name,
+          m.serving === null ? "—" : `v${m.serving}`,
+          m.versions.map((v) => `v${v}`).join(" "),
+          m.policy?.canary ? `v${m.policy.canary.version} ${m.policy.canary.percent}%` : "—",
+          String(traffic.reduce((a, x) => a + x.requests, 0)),
+          traffic[0]?.p99Ms == null ? "—" : `${formatValue(traffic[0].p99Ms)} ms`,
+          last
+            ? `${last.action.replace("deployment.", "")} v${last.version} ${last.at.slice(0, 19).replace("T", " ")}`
+            : "—",
+        ];
+      });
+      if (rows.length) {
+        io.stdout.write(
+          `${renderTable(["model", "serving", "loaded", "canary", "requests", "p99", "last deployment"], rows, new Set([4]))}\n`,
+        );
+      }
+      io.stdout.write("\n");
+    }
+    return EXIT.ok;
+  });
+}
+
+export async function deployCommand(args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === "rollback") return deployRollback(rest, io);
+  if (sub === "status") return deployStatus(rest, io);
+  if (sub === undefined)
+    throw new UsageError("deploy needs a model version (name@alias or name:version), rollback or status");
+  return deployRun(args, io);
+}
+
+/** A progress bar on a terminal; elsewhere a line at every tenth. */
+function rowProgress(io: Io): { update(done: number, total: number): void; close(): void } {
+  const tty = Boolean(io.stderr.isTTY);
+  let lastTenth = -1;
+  let drawn = false;
+  return {
+    update(done, total) {
+      const fraction = total === 0 ? 1 : done / total;
+      const text = `${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")} rows`;
+      if (tty) {
+        io.stderr.write(`\r${bar(fraction)} ${Math.floor(fraction * 100)}% ${text}`);
+        drawn = true;
+        return;
+      }
+      const tenth = Math.floor(fraction * 10);
+      if (tenth !== lastTenth) {
+        lastTenth = tenth;
+        io.stderr.write(`scored ${text} (${Math.floor(fraction * 100)}%)\n`);
+      }
+    },
+    close() {
+      if (drawn) io.stderr.write("\n");
+    },
+  };
+}
+
+export async function predictCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    model: { type: "string" },
+    input: { type: "string" },
+    output: { type: "string" },
+    batch: { type: "string" },
+  });
+  if (positionals.length)
+    throw new UsageError("predict takes no positional arguments (use --model, --input, --output)");
+  const { name, ref } = versionRef(values.model as string | undefined, "predict --model");
+  if (!values.input || !values.output) throw new UsageError("predict needs --input FILE and --output FILE");
+  const batch = values.batch === undefined ? 10_000 : Number(values.batch);
+  if (!Number.isSafeInteger(batch) || batch < 1)
+    throw new UsageError("--batch takes a positive whole number");
+  const [{ predictFile, fileFormat }, { requireVersion }, { asModel }] = await Promise.all([
+    import("../deploy/predict"),
+    import("../deploy/deploy"),
+    import("../ml/model"),
+  ]);
+  const input = resolve(values.input as string);
+  const output = resolve(values.output as string);
+  try {
+    fileFormat(input, "--input");
+    fileFormat(output, "--output");
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (!existsSync(input)) {
+    io.stderr.write(`--input ${values.input}: no such file\n`);
+    return EXIT.failed;
+  }
+  return withDeployProject(io, values.project, async (project) => {
+    const version = requireVersion(project.registry, name, ref);
+    const model = asModel(JSON.parse(await readFile(join(project.dir, version.nativePath), "utf8")));
+    const progress = rowProgress(io);
+    const started = performance.now();
+    let result: { rows: number; columns: string[] };
+    try {
+      result = await predictFile({
+        onnxFile: join(project.dir, version.onnxPath),
+        model,
+        input,
+        output,
+        batch,
+        onProgress: (done, total) => progress.update(done, total),
+      });
+    } catch (e) {
+      progress.close();
+      io.stderr.write(`${(e as Error).message}\n`);
+      return EXIT.failed;
+    }
+    progress.close();
+    io.stdout.write(
+      `Scored ${result.rows.toLocaleString("en-US")} rows with ${name} v${version.version} in ${formatMs(performance.now() - started)}: ${values.output}\n`,
+    );
+    return EXIT.ok;
+  });
+}
+
+export async function exportCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, { project: { type: "string" }, out: { type: "string" } });
+  const [format, model, ...extra] = positionals;
+  if (format !== "kserve" && format !== "triton")
+    throw new UsageError("export takes a format: kserve or triton");
+  if (extra.length) throw new UsageError("export takes one model version");
+  const { name, ref } = versionRef(model, `export ${format}`);
+  if (!values.out) throw new UsageError(`export ${format} needs --out DIR (a new or empty folder)`);
+  const out = resolve(values.out as string);
+  const { exportRepository } = await import("../deploy/export");
+  return withDeployProject(io, values.project, async (project) => {
+    const files = await exportRepository({ project, name, ref, format, outDir: out });
+    io.stdout.write(`Exported ${name} for ${format === "kserve" ? "KServe" : "Triton"} to ${values.out}:\n`);
+    for (const f of files) io.stdout.write(`  ${f}\n`);
+    if (format === "kserve") {
+      io.stdout.write(
+        "Copy the model folder to a bucket, set storageUri in inference-service.yaml to it, then: kubectl apply -f inference-service.yaml\n",
+      );
+    }
+    return EXIT.ok;
+  });
+}

@@ -1,0 +1,588 @@
+/**
+ * Deploying a registered model version to a named target, verified: upload
+ * through the repository extension, wait until it is ready, send held-out
+ * rows (or probe rows) through V2 infer and compare with the registry's
+ * predictions. A mismatch, or any failure after the upload, makes the
+ * previous version serve again; either way the outcome goes in the
+ * registry's audit log (`deployment.succeeded` / `deployment.failed` /
+ * `deployment.rolledBack`).
+ *
+ * On a Dagwood target a new version never takes traffic before it passed:
+ * the current version is pinned as the traffic policy's primary before the
+ * upload, parity is checked on the new version by its own URL, and only
+ * then is the primary moved. Triton serves what it loaded, so there the
+ * check runs on the new version in place and a failure re-loads the
+ * previous one.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type AnyDagwoodModel, asModel } from "../ml/model";
+import { type Project, type ProjectSettings, readProjectSettings } from "../project/project";
+import { TRITON_TYPES, type V2Datatype } from "../serving/tensors";
+import type { AuditEntry, ModelVersion, Registry } from "../store/types";
+import { type ClientOptions, type TrafficPolicy, V2Client } from "./client";
+import { asHeldout, compareWithServed, type HeldoutRows, type ParityFigures, probeRows } from "./heldout";
+import { trafficByVersion, type VersionTraffic } from "./metrics";
+import { DeployError, listTargets, resolveTarget, type Target, type TokenLookup } from "./targets";
+
+/** What a deploy needs of a project: its folder, its targets, its registry. */
+export interface DeployProject {
+  dir: string;
+  settings: Pick<ProjectSettings, "targets">;
+  registry: Registry;
+}
+
+/** Targets are read from dagwood.json at each call, so an edit there needs no reopening. */
+export function deployProjectOf(project: Pick<Project, "dir" | "metadata">): DeployProject {
+  return {
+    dir: project.dir,
+    settings: readProjectSettings(project.dir),
+    registry: project.metadata.registry,
+  };
+}
+
+export interface DeployProgress {
+  phase: "upload" | "ready" | "parity" | "promote" | "rollback";
+  message: string;
+}
+
+export interface ConnectOptions {
+  tokens?: TokenLookup;
+  client?: ClientOptions;
+}
+
+export interface DeployOptions extends ConnectOptions {
+  project: DeployProject;
+  target: string;
+  name: string;
+  /** A version number or an alias. */
+  ref: number | string;
+  actor: string | null;
+  onProgress?: (progress: DeployProgress) => void;
+  /** How long to wait for the uploaded version to be ready (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface ParityRecord extends ParityFigures {
+  /** "heldout": the rows kept with the version; "probe": rows built from the model's signature. */
+  source: "heldout" | "probe";
+}
+
+/** A deployment as the audit log and the `deployment` port carry it. */
+export interface DeploymentRecord {
+  status: "succeeded" | "failed" | "rolledBack";
+  target: string;
+  url: string;
+  kind: Target["kind"];
+  model: string;
+  version: number;
+  /** What served before (null: the model was not on the target). */
+  previous: number | null;
+  parity: ParityRecord | null;
+  ms: number;
+  actor: string | null;
+  /** Why it failed. */
+  reason?: string;
+  /** After a failure: the version serving again (null: the model was unloaded). */
+  restored?: number | null;
+  auditId: number;
+}
+
+export function requireVersion(registry: Registry, name: string, ref: number | string): ModelVersion {
+  const model = registry.getModel(name);
+  if (!model)
+    throw new DeployError(`No registered model "${name}". \`dagwood models list\` shows them.`, "not-found");
+  const version = registry.getVersion(name, ref);
+  if (!version) {
+    throw new DeployError(
+      typeof ref === "string" && !/^\d+$/.test(ref)
+        ? `Model "${name}" has no alias "${ref}".`
+        : `Model "${name}" has no version ${ref}${model.latestVersion ? ` (its latest is v${model.latestVersion})` : ""}.`,
+      "not-found",
+    );
+  }
+  if (version.status !== "ready") {
+    throw new DeployError(
+      `Version ${version.version} of "${name}" is archived; deploy a ready version.`,
+      "invalid",
+    );
+  }
+  return version;
+}
+
+interface SignatureSpec {
+  inputs: { name: string; dtype: V2Datatype; shape: number[] }[];
+  outputs: { name: string; dtype: V2Datatype; shape: number[] }[];
+}
+
+/** The signature in V2 terms (the registry keeps `dtype`; the protocol says `datatype`). */
+export function v2Signature(version: Pick<ModelVersion, "signature">) {
+  const s = version.signature as SignatureSpec;
+  const meta = (t: SignatureSpec["inputs"][number]) => ({ name: t.name, datatype: t.dtype, shape: t.shape });
+  return { inputs: s.inputs.map(meta), outputs: s.outputs.map(meta) };
+}
+
+/** Triton's model configuration, as JSON (what the repository extension's `config` parameter takes). */
+export function tritonConfig(
+  name: string,
+  version: Pick<ModelVersion, "signature">,
+): Record<string, unknown> {
+  const s = v2Signature(version);
+  const tensors = (list: typeof s.inputs) =>
+    list.map((t) => ({ name: t.name, data_type: TRITON_TYPES[t.datatype], dims: t.shape }));
+  return {
+    name,
+    platform: "onnxruntime_onnx",
+    max_batch_size: 0,
+    input: tensors(s.inputs),
+    output: tensors(s.outputs),
+  };
+}
+
+async function nativeModel(project: DeployProject, version: ModelVersion): Promise<AnyDagwoodModel> {
+  return asModel(JSON.parse(await readFile(join(project.dir, version.nativePath), "utf8")));
+}
+
+/** The rows parity is checked on, fitted to what the target's JSON can carry. */
+async function parityRows(
+  project: DeployProject,
+  version: ModelVersion,
+  kind: Target["kind"],
+): Promise<{ rows: HeldoutRows; source: ParityRecord["source"] }> {
+  let rows: HeldoutRows;
+  let source: ParityRecord["source"];
+  if (version.heldoutPath) {
+    const file = join(project.dir, version.heldoutPath);
+    rows = asHeldout(JSON.parse(await readFile(file, "utf8")), file);
+    source = "heldout";
+  } else {
+    rows = probeRows(await nativeModel(project, version));
+    source = "probe";
+  }
+  // Missing text goes as "" (as Dagwood's server maps null). Triton's JSON has no NaN:
+  // there, rows with a missing number are left out.
+  const keep = Array.from({ length: rows.rows }, (_, r) =>
+    kind === "dagwood" ? true : rows.inputs.every((t) => t.datatype === "BYTES" || t.data[r] !== null),
+  );
+  const pick = <T>(list: T[], width: number) => list.filter((_, i) => keep[Math.floor(i / width)]);
+  const n = keep.filter(Boolean).length;
+  const width = (list: unknown[] | undefined) => (list ? list.length / Math.max(rows.rows, 1) : 1);
+  return {
+    source,
+    rows: {
+      ...rows,
+      rows: n,
+      inputs: rows.inputs.map((t) => ({
+        ...t,
+        shape: [n, 1],
+        data: pick(t.data, 1).map((v) => (t.datatype === "BYTES" && v === null ? "" : v)),
+      })),
+      expected: Object.fromEntries(
+        Object.entries(rows.expected).map(([k, list]) => [
+          k,
+          pick(list as unknown[], width(list as unknown[])),
+        ]),
+      ),
+    },
+  };
+}
+
+export async function checkParity(
+  client: V2Client,
+  project: DeployProject,
+  version: ModelVersion,
+  kind: Target["kind"],
+  served: string,
+): Promise<ParityRecord> {
+  const { rows, source } = await parityRows(project, version, kind);
+  const answer = await client.infer(served, version.version, rows.inputs);
+  return { source, ...compareWithServed(rows.expected, rows.rows, answer) };
+}
+
+/** The version a target serves for a model (null: not loaded), and the Dagwood traffic policy. */
+export async function servingVersion(
+  client: V2Client,
+  kind: Target["kind"],
+  name: string,
+): Promise<{ version: number | null; versions: number[]; policy?: TrafficPolicy }> {
+  let versions: number[];
+  try {
+    versions = ((await client.modelMetadata(name)).versions ?? []).map(Number).filter(Number.isSafeInteger);
+  } catch (e) {
+    if (e instanceof DeployError && e.code === "not-found") return { version: null, versions: [] };
+    throw e;
+  }
+  if (versions.length === 0) return { version: null, versions };
+  if (kind === "triton") return { version: Math.max(...versions), versions };
+  const { policy } = await client.traffic(name);
+  const pinned = policy.primary;
+  const version = pinned !== undefined && versions.includes(pinned) ? pinned : Math.max(...versions);
+  return { version, versions, policy };
+}
+
+export function connect(project: DeployProject, target: string, opts: ConnectOptions = {}) {
+  const resolved = resolveTarget(project.settings, target, opts.tokens);
+  return { target: resolved, client: new V2Client(resolved, opts.client) };
+}
+
+async function upload(client: V2Client, project: DeployProject, version: ModelVersion): Promise<void> {
+  const bytes = await readFile(join(project.dir, version.onnxPath));
+  await client.load(version.name, tritonConfig(version.name, version), new Map([[version.version, bytes]]));
+}
+
+async function waitReady(
+  client: V2Client,
+  name: string,
+  version: number,
+  timeoutMs: number,
+  onProgress: (p: DeployProgress) => void,
+): Promise<void> {
+  const start = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    if (await client.modelReady(name, version)) return;
+    const waited = Date.now() - start;
+    if (waited > timeoutMs) {
+      throw new DeployError(
+        `${name} v${version} was not ready on target "${client.target.name}" within ${timeoutMs} ms`,
+        "rejected",
+      );
+    }
+    if (attempt % 5 === 0)
+      onProgress({ phase: "ready", message: `waiting for ${name} v${version} (${waited} ms)` });
+    await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 1000)));
+  }
+}
+
+/** Makes `previous` serve again (or unloads the model when there was none). */
+async function restore(
+  client: V2Client,
+  project: DeployProject,
+  target: Target,
+  name: string,
+  previous: number | null,
+  policy: TrafficPolicy | undefined,
+): Promise<number | null> {
+  if (previous === null) {
+    await client.unload(name);
+    return null;
+  }
+  if (target.kind === "dagwood") {
+    await client.setTraffic(name, { ...policy, primary: previous });
+    return previous;
+  }
+  const earlier = project.registry.getVersion(name, previous);
+  if (!earlier) {
+    throw new DeployError(
+      `the registry has no version ${previous} of "${name}" to load again on target "${target.name}"`,
+      "not-found",
+    );
+  }
+  await upload(client, project, earlier);
+  return previous;
+}
+
+/**
+ * Deploys a version; resolves with the record of a verified deployment.
+ * A failure after the upload is rolled back and recorded, then thrown as a
+ * DeployError whose `details` hold the record (code "parity" on a mismatch).
+ */
+export async function deployVersion(opts: DeployOptions): Promise<DeploymentRecord> {
+  const started = performance.now();
+  const progress = opts.onProgress ?? (() => {});
+  const { project, name } = opts;
+  const version = requireVersion(project.registry, name, opts.ref);
+  const { target, client } = connect(project, opts.target, opts);
+  const current = await servingVersion(client, target.kind, name);
+  const previous = current.version;
+  const base = { target: target.name, url: target.url, kind: target.kind, previous };
+  let uploaded = false;
+  let parity: ParityRecord | null = null;
+  try {
+    // Pinned, the version serving now keeps all traffic while the new one is checked.
+    if (target.kind === "dagwood" && previous !== null && current.policy?.primary !== previous) {
+      await client.setTraffic(name, { ...current.policy, primary: previous });
+    }
+    progress({ phase: "upload", message: `uploading ${name} v${version.version} to ${target.name}` });
+    await upload(client, project, version);
+    uploaded = true;
+    await waitReady(client, name, version.version, opts.readyTimeoutMs ?? 60_000, progress);
+    progress({ phase: "parity", message: "comparing the served predictions with the registry's" });
+    parity = await checkParity(client, project, version, target.kind, name);
+    if (!parity.passed) {
+      const first = parity.firstDifference;
+      throw new DeployError(
+        `parity failed on ${parity.rows} ${parity.source} rows: max |served − registry| = ${parity.maxAbsDiff} (tolerance ${parity.tolerance}), ${parity.labelMismatches} label(s) differ${first ? `; row ${first.row}: served ${JSON.stringify(first.served)}, registry ${JSON.stringify(first.expected)}` : ""}`,
+        "parity",
+      );
+    }
+    if (target.kind === "dagwood") {
+      progress({ phase: "promote", message: `${name} v${version.version} takes the traffic` });
+      await client.setTraffic(name, { ...current.policy, primary: version.version });
+    }
+  } catch (e) {
+    const reason = (e as Error).message;
+    let restored: number | null | undefined;
+    let restoreError: string | undefined;
+    // After an upload, or after pinning the primary on Dagwood: make the previous version serve again.
+    if (uploaded || (target.kind === "dagwood" && previous !== null)) {
+      progress({ phase: "rollback", message: `rolling back: ${reason}` });
+      try {
+        restored = await restore(client, project, target, name, previous, current.policy);
+      } catch (r) {
+        restoreError = (r as Error).message;
+      }
+    }
+    const ms = Math.round(performance.now() - started);
+    const record = { ...base, parity, ms, reason, ...(restored !== undefined ? { restored } : {}) };
+    const entry = project.registry.appendAudit({
+      actor: opts.actor,
+      action: "deployment.failed",
+      model: name,
+      version: version.version,
+      details: { ...record, ...(restoreError ? { restoreError } : {}) },
+    });
+    const full: DeploymentRecord = {
+      status: "failed",
+      model: name,
+      version: version.version,
+      actor: opts.actor,
+      ...record,
+      auditId: entry.id,
+    };
+    const restoredText =
+      restoreError !== undefined
+        ? ` Rolling back failed too: ${restoreError}.`
+        : restored === undefined
+          ? ""
+          : restored === null
+            ? ` ${name} was unloaded from ${target.name} (nothing served it before).`
+            : ` ${name} v${restored} serves again on ${target.name}.`;
+    const code = e instanceof DeployError ? e.code : "rejected";
+    throw new DeployError(
+      `Deploying ${name} v${version.version} to ${target.name} failed: ${reason}.${restoredText}`,
+      code,
+      { deployment: full, audit: entry },
+    );
+  }
+  const ms = Math.round(performance.now() - started);
+  const record = { ...base, parity, ms };
+  const entry = project.registry.appendAudit({
+    actor: opts.actor,
+    action: "deployment.succeeded",
+    model: name,
+    version: version.version,
+    details: record,
+  });
+  return {
+    status: "succeeded",
+    model: name,
+    version: version.version,
+    actor: opts.actor,
+    ...record,
+    auditId: entry.id,
+  };
+}
+
+export interface RollbackOptions extends ConnectOptions {
+  project: DeployProject;
+  target: string;
+  name: string;
+  toVersion: number;
+  actor: string | null;
+  onProgress?: (progress: DeployProgress) => void;
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Makes an earlier version serve again: on Dagwood by moving the primary
+ * (the server loads it from its repository; re-uploaded from the registry
+ * when the target lacks it), on Triton by loading its file again. Parity is
+ * checked as for a deploy; the result is audited as `deployment.rolledBack`.
+ */
+export async function rollbackDeployment(opts: RollbackOptions): Promise<DeploymentRecord> {
+  const started = performance.now();
+  const progress = opts.onProgress ?? (() => {});
+  const { project, name, toVersion } = opts;
+  const version = requireVersion(project.registry, name, toVersion);
+  const { target, client } = connect(project, opts.target, opts);
+  const current = await servingVersion(client, target.kind, name);
+  const readyTimeout = opts.readyTimeoutMs ?? 60_000;
+  progress({ phase: "rollback", message: `making ${name} v${toVersion} serve on ${target.name}` });
+  if (target.kind === "dagwood") {
+    if (!(await client.modelReady(name, toVersion))) {
+      if (current.version !== null)
+        await client.setTraffic(name, { ...current.policy, primary: current.version });
+      progress({ phase: "upload", message: `uploading ${name} v${toVersion} from the registry` });
+      await upload(client, project, version);
+    }
+    await waitReady(client, name, toVersion, readyTimeout, progress);
+  } else {
+    await upload(client, project, version);
+    await waitReady(client, name, toVersion, readyTimeout, progress);
+  }
+  progress({ phase: "parity", message: "comparing the served predictions with the registry's" });
+  const parity = await checkParity(client, project, version, target.kind, name);
+  const base = { target: target.name, url: target.url, kind: target.kind, previous: current.version };
+  if (!parity.passed) {
+    // The version serving before keeps serving on Dagwood (primary not moved yet).
+    const ms = Math.round(performance.now() - started);
+    const reason = `parity failed on ${parity.rows} ${parity.source} rows: max |served − registry| = ${parity.maxAbsDiff}, ${parity.labelMismatches} label(s) differ`;
+    const entry = project.registry.appendAudit({
+      actor: opts.actor,
+      action: "deployment.failed",
+      model: name,
+      version: toVersion,
+      details: { ...base, parity, ms, reason, operation: "rollback" },
+    });
+    throw new DeployError(
+      `Rolling ${name} back to v${toVersion} on ${target.name} failed: ${reason}.`,
+      "parity",
+      {
+        deployment: {
+          status: "failed",
+          model: name,
+          version: toVersion,
+          actor: opts.actor,
+          ...base,
+          parity,
+          ms,
+          reason,
+          auditId: entry.id,
+        },
+        audit: entry,
+      },
+    );
+  }
+  if (target.kind === "dagwood") await client.setTraffic(name, { ...current.policy, primary: toVersion });
+  const ms = Math.round(performance.now() - started);
+  const record = { ...base, parity, ms };
+  const entry = project.registry.appendAudit({
+    actor: opts.actor,
+    action: "deployment.rolledBack",
+    model: name,
+    version: toVersion,
+    details: record,
+  });
+  return {
+    status: "rolledBack",
+    model: name,
+    version: toVersion,
+    actor: opts.actor,
+    ...record,
+    auditId: entry.id,
+  };
+}
+
+export interface ServedModelStatus {
+  name: string;
+  /** The version infer-by-model answers with (null: not loaded). */
+  serving: number | null;
+  /** Loaded versions. */
+  versions: number[];
+  policy?: TrafficPolicy;
+  /** This model's latest deployment audit entries on this target, newest first. */
+  deployments: AuditEntry[];
+}
+
+export interface TargetStatus {
+  name: string;
+  url: string;
+  kind: Target["kind"];
+  tokenSource: Target["tokenSource"];
+  health: { live: boolean; ready: boolean; error?: string };
+  models: ServedModelStatus[];
+  /** From /metrics (Dagwood targets): requests, errors and latency per model and version. */
+  traffic: VersionTraffic[];
+}
+
+const DEPLOYMENT_ACTIONS = new Set(["deployment.succeeded", "deployment.failed", "deployment.rolledBack"]);
+
+/** Per target: health, what each model serves there, its latest deployments, traffic figures. */
+export async function deploymentStatus(
+  project: DeployProject,
+  opts: ConnectOptions = {},
+): Promise<TargetStatus[]> {
+  const audit = project.registry.audit({ limit: 5000 }).filter((a) => DEPLOYMENT_ACTIONS.has(a.action));
+  return Promise.all(
+    listTargets(project.settings, opts.tokens).map(async (target): Promise<TargetStatus> => {
+      const client = new V2Client(target, { timeoutMs: 5000, ...opts.client });
+      const status: TargetStatus = {
+        name: target.name,
+        url: target.url,
+        kind: target.kind,
+        tokenSource: target.tokenSource,
+        health: { live: false, ready: false },
+        models: [],
+        traffic: [],
+      };
+      try {
+        status.health = { live: await client.live(), ready: await client.ready() };
+      } catch (e) {
+        status.health.error = (e as Error).message;
+        return status;
+      }
+      const onTarget = audit.filter((a) => a.details.target === target.name);
+      const names = new Set(onTarget.map((a) => a.model));
+      try {
+        for (const row of await client.repositoryIndex()) names.add(row.name);
+      } catch {
+        // Without the token the index is refused: the models deployed from here are still listed.
+      }
+      for (const name of [...names].sort()) {
+        try {
+          const serving = await servingVersion(client, target.kind, name);
+          status.models.push({
+            name,
+            serving: serving.version,
+            versions: serving.versions,
+            ...(serving.policy ? { policy: serving.policy } : {}),
+            deployments: onTarget.filter((a) => a.model === name).slice(0, 10),
+          });
+        } catch (e) {
+          status.health.error ??= (e as Error).message;
+        }
+      }
+      if (target.kind === "dagwood") {
+        try {
+          status.traffic = trafficByVersion(await client.metrics());
+        } catch {
+          // metrics are a bonus: the status stands without them
+        }
+      }
+      return status;
+    }),
+  );
+}
+
+/** Dagwood targets only: canary and shadow versions (the primary stays as it is). */
+export async function setTraffic(
+  project: DeployProject,
+  args: {
+    target: string;
+    name: string;
+    canary?: { version: number; percent: number };
+    shadow?: { version: number };
+  },
+  opts: ConnectOptions = {},
+): Promise<TrafficPolicy> {
+  const { target, client } = connect(project, args.target, opts);
+  if (target.kind !== "dagwood") {
+    throw new DeployError(
+      `Target "${target.name}" is ${target.kind}: canary and shadow traffic are a Dagwood server extension. Split traffic in front of it instead (e.g. KServe's canaryTrafficPercent).`,
+      "invalid",
+    );
+  }
+  const current = await servingVersion(client, target.kind, args.name);
+  if (current.version === null) {
+    throw new DeployError(
+      `Model "${args.name}" is not served by target "${target.name}"; deploy it first.`,
+      "not-found",
+    );
+  }
+  const policy: TrafficPolicy = {
+    primary: current.version,
+    ...(args.canary ? { canary: args.canary } : {}),
+    ...(args.shadow ? { shadow: args.shadow } : {}),
+  };
+  return (await client.setTraffic(args.name, policy)).policy;
+}

@@ -1,0 +1,90 @@
+/**
+ * `dagwood export triton|kserve`: a registered version as a Triton model
+ * repository folder (`<name>/config.pbtxt`, `<name>/<version>/model.onnx`),
+ * the layout `dagwood serve` keeps too, and for KServe an InferenceService
+ * manifest that serves that folder from object storage with Triton (ONNX
+ * runtime, V2 protocol) — for Kubernetes on AKS, EKS or GKE.
+ */
+import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { configPbtxt } from "../serving/repository";
+import type { Registry } from "../store/types";
+import { requireVersion, v2Signature } from "./deploy";
+import { DeployError } from "./targets";
+
+export type ExportFormat = "triton" | "kserve";
+
+export const STORAGE_PLACEHOLDER = "s3://REPLACE-WITH-YOUR-BUCKET/model-repository";
+
+/** A Kubernetes name: lowercase letters, digits and "-", starting and ending alphanumeric, ≤ 63. */
+function kubernetesName(name: string, version: number): string {
+  const base = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+  return `${base || "model"}-v${version}`.slice(0, 63).replace(/-+$/, "");
+}
+
+/** The InferenceService: Triton (ONNX runtime) serving the repository folder at `storageUri`, over V2. */
+export function inferenceServiceYaml(name: string, version: number): string {
+  return `# KServe InferenceService for ${name} v${version}, exported by Dagwood.
+# 1. Copy this folder's model repository (the "${name}" folder) to a bucket:
+#      aws s3 cp --recursive ${name} s3://<bucket>/model-repository/${name}        (EKS)
+#      gsutil -m cp -r ${name} gs://<bucket>/model-repository/                     (GKE)
+#      az storage blob upload-batch -d <container> --destination-path model-repository/${name} -s ${name}   (AKS)
+# 2. Replace storageUri below with the folder holding "${name}" (s3://, gs:// or https://<account>.blob.core.windows.net/...).
+# 3. kubectl apply -f inference-service.yaml
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: ${kubernetesName(name, version)}
+  annotations:
+    dagwood.dev/model: "${name}"
+    dagwood.dev/version: "${version}"
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: onnx
+      protocolVersion: v2
+      runtime: kserve-tritonserver
+      # The folder that holds "${name}/" (Triton loads every model in it; V2 path /v2/models/${name}/infer).
+      storageUri: "${STORAGE_PLACEHOLDER}"
+      resources:
+        requests:
+          cpu: "1"
+          memory: 1Gi
+        limits:
+          cpu: "2"
+          memory: 2Gi
+`;
+}
+
+export interface ExportRepositoryOptions {
+  project: { dir: string; registry: Registry };
+  name: string;
+  ref: number | string;
+  format: ExportFormat;
+  /** Absolute; must be new or empty. */
+  outDir: string;
+}
+
+/** Writes the folder; returns the files written, relative to it, with `/` separators. */
+export async function exportRepository(opts: ExportRepositoryOptions): Promise<string[]> {
+  const { project, name } = opts;
+  const version = requireVersion(project.registry, name, opts.ref);
+  const existing = await readdir(opts.outDir).catch(() => []);
+  if (existing.length > 0) {
+    throw new DeployError(`${opts.outDir} is not empty: choose a new folder for the export.`, "invalid");
+  }
+  const versionDir = join(opts.outDir, name, String(version.version));
+  await mkdir(versionDir, { recursive: true });
+  await copyFile(join(project.dir, version.onnxPath), join(versionDir, "model.onnx"));
+  await writeFile(join(opts.outDir, name, "config.pbtxt"), configPbtxt(name, v2Signature(version)));
+  const files = [`${name}/config.pbtxt`, `${name}/${version.version}/model.onnx`];
+  if (opts.format === "kserve") {
+    await writeFile(join(opts.outDir, "inference-service.yaml"), inferenceServiceYaml(name, version.version));
+    files.push("inference-service.yaml");
+  }
+  return files;
+}
