@@ -33,16 +33,26 @@ export function copyExample(): string {
   return dir;
 }
 
-export const test = base.extend<{ projectDir: string; pipeline: string; app: Page }>({
+export const test = base.extend<{
+  projectDir: string;
+  pipeline: string;
+  appEnv: Record<string, string>;
+  app: Page;
+}>({
   /** The pipeline the editor opens first. */
   pipeline: ["penguins.dag.json", { option: true }],
+  /**
+   * Environment variables of the app's core (e.g. a deploy target's DAGWOOD_TOKEN_<TARGET>): the
+   * Electron process's, or in browser mode this process's while the test runs.
+   */
+  appEnv: [{}, { option: true }],
   // biome-ignore lint/correctness/noEmptyPattern: Playwright's fixture signature
   projectDir: async ({}, use) => {
     const dir = copyExample();
     await use(dir);
     rmSync(dir, { recursive: true, force: true });
   },
-  app: async ({ page, projectDir, pipeline }, use, testInfo) => {
+  app: async ({ page, projectDir, pipeline, appEnv }, use, testInfo) => {
     if (testInfo.project.metadata?.electron) {
       // @ts-expect-error: a plain ESM script without types
       const { electronSqliteBinding } = await import("../bin/electron-native.mjs");
@@ -50,19 +60,31 @@ export const test = base.extend<{ projectDir: string; pipeline: string; app: Pag
       if (!binding) throw new Error("better-sqlite3 could not be built for Electron");
       const electronApp = await _electron.launch({
         args: [join(ROOT, "dist", "main", "main.mjs"), `--project=${projectDir}`, `--pipeline=${pipeline}`],
-        env: { ...process.env, ELECTRON_DISABLE_SECURITY_WARNINGS: "1", DAGWOOD_SQLITE_BINDING: binding },
+        env: {
+          ...process.env,
+          ...appEnv,
+          ELECTRON_DISABLE_SECURITY_WARNINGS: "1",
+          DAGWOOD_SQLITE_BINDING: binding,
+        },
       });
       const window = await electronApp.firstWindow();
       await use(window);
       await electronApp.close();
       return;
     }
+    // The browser-mode core runs in this process: it reads its environment here.
+    const saved = Object.fromEntries(Object.keys(appEnv).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, appEnv);
     const api = await createCoreApi({ catalog, projectDir });
     const bridge = await startHttpBridge({ api, staticDir: join(ROOT, "dist", "renderer") });
     await page.goto(`${bridge.url}?pipeline=${encodeURIComponent(pipeline)}`);
     await use(page);
     await bridge.close();
     await api.close();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   },
 });
 

@@ -44,7 +44,7 @@ Runs and models (each takes --project DIR; list and show take --json):
 
 Serving and deploy (deploy, predict and export take --project DIR):
   dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token T] [--infer-token]
-                [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1]   (token also from DAGWOOD_SERVE_TOKEN)
+                [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1] [--log-max-per-second N]   (token also from DAGWOOD_SERVE_TOKEN)
   dagwood deploy <name>@<alias>|<name>:<version> --target T [--json]
   dagwood deploy rollback <name> --target T --to <version> [--json]
   dagwood deploy status [--json]

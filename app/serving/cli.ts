@@ -1,6 +1,6 @@
 /**
  * `dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token T] [--infer-token]
- *                [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1]` — runs until SIGINT/SIGTERM.
+ *                [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1] [--log-max-per-second N]` — runs until SIGINT/SIGTERM.
  * The token may come from DAGWOOD_SERVE_TOKEN instead of the command line
  * (where other users of the machine could read it).
  */
@@ -15,7 +15,8 @@ export interface ServeIo {
 
 export const SERVE_USAGE =
   "usage: dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token T | env DAGWOOD_SERVE_TOKEN]\n" +
-  "                     [--infer-token] [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1]\n";
+  "                     [--infer-token] [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1]\n" +
+  "                     [--log-max-per-second N|unlimited]\n";
 
 function positiveInteger(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
@@ -45,6 +46,7 @@ export async function serveCommand(
         "max-load-bytes": { type: "string" },
         "max-infer-bytes": { type: "string" },
         "log-sample-rate": { type: "string" },
+        "log-max-per-second": { type: "string" },
         help: { type: "boolean", default: false },
       },
     });
@@ -73,6 +75,11 @@ export async function serveCommand(
       if (!(rate >= 0 && rate <= 1))
         throw new Error(`--log-sample-rate must be from 0 to 1, not ${values["log-sample-rate"]}`);
       options.logSampleRate = rate;
+    }
+    const cap = values["log-max-per-second"];
+    if (cap !== undefined) {
+      options.logMaxPerSecond =
+        cap === "unlimited" ? Number.POSITIVE_INFINITY : positiveInteger(cap, "--log-max-per-second");
     }
     if (maxInfer !== undefined) options.maxInferBytes = maxInfer;
   } catch (e) {

@@ -50,6 +50,38 @@ export class ServerMetrics {
  *   inputs     V2 tensors as received (name, datatype, shape, flat data)
  *   outputs    V2 tensors as computed (all outputs, flat data)
  */
+/**
+ * Which inferences go into the inference log: each with probability `rate`,
+ * and at most `maxPerSecond` per model (a token bucket, so a burst up to that
+ * many is kept whole). At low traffic every request is logged; under load the
+ * log costs a bounded amount of work instead of a share of every request.
+ */
+export class LogSampler {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly rate: number,
+    private readonly maxPerSecond: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  take(model: string): boolean {
+    if (this.rate <= 0 || (this.rate < 1 && Math.random() >= this.rate)) return false;
+    if (!Number.isFinite(this.maxPerSecond)) return true;
+    const t = this.now();
+    let bucket = this.buckets.get(model);
+    if (!bucket) {
+      bucket = { tokens: this.maxPerSecond, at: t };
+      this.buckets.set(model, bucket);
+    }
+    bucket.tokens = Math.min(this.maxPerSecond, bucket.tokens + ((t - bucket.at) / 1000) * this.maxPerSecond);
+    bucket.at = t;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}
+
 export interface InferenceLogEntry {
   seq: number;
   time: string;

@@ -471,7 +471,8 @@ describe("versions, restart and traffic", () => {
   });
 
   it("routes a canary share, deterministically per request id", async () => {
-    const { url } = await start();
+    // Every request is logged here (no per-second cap), so the log's roles can be counted.
+    const { url } = await start({ logMaxPerSecond: Number.POSITIVE_INFINITY });
     await upload(url, "m", 1, regressionV1);
     await upload(url, "m", 2, regressionV2);
     const set = await call(

@@ -21,7 +21,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { type LoadedVersion, ModelManager, type Route } from "./models";
-import { InferenceLog, type InferenceLogEntry, ServerMetrics } from "./observability";
+import { InferenceLog, type InferenceLogEntry, LogSampler, ServerMetrics } from "./observability";
 import { checkModelName, ModelRepository, parseVersion, type TrafficPolicy } from "./repository";
 import { feedsToV2, parseInputs, RequestError, requestedOutputs, toV2 } from "./tensors";
 
@@ -38,6 +38,8 @@ export interface ServeOptions {
   maxInferBytes?: number;
   /** Share of inferences written to the inference log, 0..1. */
   logSampleRate?: number;
+  /** At most this many log entries per model and second (default 100; Infinity: no cap). */
+  logMaxPerSecond?: number;
   /** Entries kept in memory per model. */
   logCapacity?: number;
   /** Where restore problems and shadow failures are reported; default stderr. */
@@ -184,6 +186,7 @@ export function createServer(options: ServeOptions): DagwoodServer {
     maxLoadBytes: 256 * MiB,
     maxInferBytes: 8 * MiB,
     logSampleRate: 1,
+    logMaxPerSecond: 100,
     inferToken: false,
     ...options,
   };
@@ -192,6 +195,7 @@ export function createServer(options: ServeOptions): DagwoodServer {
   const manager = new ModelManager(repository, log);
   const metrics = new ServerMetrics();
   const inferenceLog = new InferenceLog({ capacity: opts.logCapacity, repository: repository.dir });
+  const sampler = new LogSampler(opts.logSampleRate, opts.logMaxPerSecond);
   const version = serverVersion();
   const tokenDigest = opts.token ? digest(opts.token) : undefined;
   let ready = false;
@@ -285,7 +289,7 @@ export function createServer(options: ServeOptions): DagwoodServer {
         (performance.now() - started) / 1000,
       );
 
-      const sampled = opts.logSampleRate > 0 && Math.random() < opts.logSampleRate;
+      const sampled = sampler.take(name);
       const requestId = id ?? (sampled ? randomUUID() : "");
       const entry = (loaded: LoadedVersion, role: InferenceLogEntry["role"], ms: number, out: unknown) => ({
         time: new Date().toISOString(),

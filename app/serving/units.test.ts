@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { InferenceLog } from "./observability";
+import { InferenceLog, LogSampler } from "./observability";
 import { checkModelName, configPbtxt, ModelRepository, parseVersion, writeFileAtomic } from "./repository";
 import { parseInputs, RequestError, toV2 } from "./tensors";
 
@@ -169,5 +169,27 @@ describe("inference log", () => {
       .split("\n");
     expect(current.map((l) => JSON.parse(l).requestId)).toEqual(["r2"]);
     expect(readFileSync(join(dir, "a", "inference-log.1.jsonl"), "utf8")).toContain('"r1"');
+  });
+});
+
+describe("LogSampler", () => {
+  it("keeps every request up to the cap per model and second, then refills", () => {
+    let t = 0;
+    const sampler = new LogSampler(1, 5, () => t);
+    const kept = (model: string, n: number) =>
+      Array.from({ length: n }, () => sampler.take(model)).filter(Boolean);
+    expect(kept("a", 8)).toHaveLength(5);
+    expect(kept("b", 3)).toHaveLength(3);
+    t += 400; // 2 tokens back
+    expect(kept("a", 8)).toHaveLength(2);
+    t += 10_000; // never more than the cap
+    expect(kept("a", 20)).toHaveLength(5);
+  });
+
+  it("logs nothing at rate 0 and everything without a cap", () => {
+    const none = new LogSampler(0, Number.POSITIVE_INFINITY);
+    const all = new LogSampler(1, Number.POSITIVE_INFINITY);
+    expect(Array.from({ length: 1000 }, () => none.take("m")).some(Boolean)).toBe(false);
+    expect(Array.from({ length: 1000 }, () => all.take("m")).every(Boolean)).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-/** The app's frame: top bar, the current view (editor, experiments, models, lineage), status bar. */
+/** The app's frame: top bar, the current view (editor, experiments, models, lineage, deployments), status bar. */
 import { ReactFlowProvider } from "@xyflow/react";
 import { lazy, Suspense, useEffect } from "react";
 import { useShortcuts } from "./actions/useShortcuts";
@@ -25,9 +25,12 @@ import { useCatalog } from "./store/catalog";
 import { useEditor } from "./store/editor";
 import { useUi } from "./store/ui";
 
-// The registry and lineage views are not needed for the first paint of the editor.
+// The registry, lineage and deployments views are not needed for the first paint of the editor.
 const ModelsView = lazy(() => import("./models/ModelsView").then((m) => ({ default: m.ModelsView })));
 const LineageView = lazy(() => import("./lineage/LineageView").then((m) => ({ default: m.LineageView })));
+const DeploymentsView = lazy(() =>
+  import("./deployments/DeploymentsView").then((m) => ({ default: m.DeploymentsView })),
+);
 
 function Center() {
   const unreadable = useEditor((s) => !!s.unreadable);
@@ -88,6 +91,7 @@ function CurrentView() {
           {view === "experiments" && <ExperimentsView />}
           {view === "models" && <ModelsView />}
           {view === "lineage" && <LineageView />}
+          {view === "deployments" && <DeploymentsView />}
         </Suspense>
       </ErrorBoundary>
     </div>

@@ -1,7 +1,8 @@
-/** A registered model: its versions (metrics, parity, lineage, aliases), alias and archive actions, export, history. */
+/** A registered model: its versions (metrics, parity, lineage, aliases), alias, deploy and archive actions, export, history. */
 import { useState } from "react";
 import type { AuditEntry, ModelDetail, ModelVersion } from "../../../app/api/api";
 import { api } from "../api/client";
+import { DeployDialog } from "../deployments/DeployDialog";
 import { formatMetric, formatShortTime, formatTime, formatValue, shortId } from "../experiments/format";
 import { showRun } from "../experiments/showRun";
 import { parityText } from "../panels/evaluation/format";
@@ -24,7 +25,8 @@ function keyMetrics(versions: ModelVersion[]): string[] {
 type Pending =
   | { kind: "alias"; version: number }
   | { kind: "remove"; alias: string; version: number }
-  | { kind: "archive"; version: number };
+  | { kind: "archive"; version: number }
+  | { kind: "deploy"; version: number };
 
 function Lineage({ version }: { version: ModelVersion }) {
   const l = version.lineage;
@@ -231,6 +233,14 @@ export function ModelDetailView({ detail, onChanged }: { detail: ModelDetail; on
           }}
         />
       )}
+      {pending?.kind === "deploy" && (
+        <DeployDialog
+          model={model.name}
+          version={pending.version}
+          onClose={() => setPending(null)}
+          onDeployed={onChanged}
+        />
+      )}
       {pending?.kind === "remove" && (
         <ConfirmDialog
           title="Remove alias"
@@ -349,6 +359,19 @@ function VersionRow({
               }}
             >
               Alias…
+            </button>
+            <button
+              type="button"
+              className="button small primary"
+              data-testid={`deploy-button-${v.version}`}
+              disabled={archived}
+              title={archived ? "Deploy a ready version" : "Push this version to a deploy target, verified"}
+              onClick={(e) => {
+                e.stopPropagation();
+                onPending({ kind: "deploy", version: v.version });
+              }}
+            >
+              Deploy…
             </button>
             <button
               type="button"

@@ -37,6 +37,10 @@ describe("describeAudit", () => {
     expect(describeAudit(entry("deployment.failed", 4, { target: "prod", error: "refused" }))).toBe(
       "deploying v4 to prod failed: refused",
     );
+    // What app/deploy records: the reason.
+    expect(describeAudit(entry("deployment.failed", 2, { target: "local", reason: "parity failed" }))).toBe(
+      "deploying v2 to local failed: parity failed",
+    );
   });
 
   it("reads entries with missing details without throwing", () => {

@@ -29,8 +29,10 @@ export function describeAudit(e: AuditEntry): string {
       return `alias ${alias} removed from ${v(d.from ?? e.version)}`;
     case "deployment.succeeded":
       return `${v(e.version)} deployed to ${text(d.target, "a target")}`;
-    case "deployment.failed":
-      return `deploying ${v(e.version)} to ${text(d.target, "a target")} failed${d.error ? `: ${String(d.error)}` : ""}`;
+    case "deployment.failed": {
+      const why = d.reason ?? d.error;
+      return `deploying ${v(e.version)} to ${text(d.target, "a target")} failed${why ? `: ${String(why)}` : ""}`;
+    }
     case "deployment.rolledBack":
       return `${text(d.target, "a target")} rolled back to ${v(e.version)}`;
     default:

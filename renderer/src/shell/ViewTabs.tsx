@@ -5,9 +5,10 @@ const LABELS: Record<View, string> = {
   experiments: "Experiments",
   models: "Models",
   lineage: "Lineage",
+  deployments: "Deployments",
 };
 
-/** Switches the main view: the pipeline editor, the runs, the registry, the lineage graph. */
+/** Switches the main view: the pipeline editor, the runs, the registry, the lineage graph, the deploy targets. */
 export function ViewTabs() {
   const view = useUi((s) => s.view);
   return (
