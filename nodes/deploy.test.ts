@@ -19,22 +19,26 @@ describe("deploy block", () => {
   let url: string;
   let p: TestProject;
 
-  beforeAll(async () => {
+  beforeAll(() => {
+    process.env.DAGWOOD_TOKEN_LOCAL = TOKEN;
+  });
+  afterAll(() => {
+    delete process.env.DAGWOOD_TOKEN_LOCAL;
+  });
+  // A server per test: each test's registry numbers its versions from 1, and a target
+  // refuses a version number it already holds with other bytes.
+  beforeEach(async () => {
     repo = mkdtempSync(join(tmpdir(), "dagwood-deploy-node-"));
     server = createServer({ repository: repo, token: TOKEN, log: () => {} });
     url = await server.listen(0, "127.0.0.1");
-    process.env.DAGWOOD_TOKEN_LOCAL = TOKEN;
-  });
-  afterAll(async () => {
-    delete process.env.DAGWOOD_TOKEN_LOCAL;
-    await server.close();
-    rmSync(repo, { recursive: true, force: true });
-  });
-  beforeEach(async () => {
     p = await createTestProject();
     writeFileSync(join(p.dir, "dagwood.json"), JSON.stringify({ targets: { local: { url } } }));
   });
-  afterEach(() => p.close());
+  afterEach(async () => {
+    p.close();
+    await server.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
 
   const versionPort = (version: number): PortValue => ({
     type: "modelVersion",

@@ -342,6 +342,23 @@ describe("dagwood predict, export, deploy", { timeout: 60_000 }, () => {
     expect(noVersion.stderr).toMatch(/Which version of m\?/);
   });
 
+  it("refuses a token an HTTP header cannot carry, naming where it came from and never printing it", async () => {
+    process.env.DAGWOOD_TOKEN_LOCAL = `${TOKEN}\r\n`;
+    try {
+      const r = await dagwood("deploy", "m:1", "--target", "local", "--project", project.dir);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(
+        /The token for target "local" from the environment variable DAGWOOD_TOKEN_LOCAL contains a line break/,
+      );
+      expect(r.stderr).not.toContain(TOKEN);
+      const status = await dagwood("deploy", "status", "--project", project.dir, "--json");
+      expect(status.stdout).not.toContain(TOKEN);
+      expect(JSON.parse(status.stdout)[0].health.error).toMatch(/DAGWOOD_TOKEN_LOCAL contains a line break/);
+    } finally {
+      process.env.DAGWOOD_TOKEN_LOCAL = TOKEN;
+    }
+  });
+
   it("serve prints its own usage", async () => {
     const r = await dagwood("serve", "--help");
     expect(r.code).toBe(0);

@@ -73,7 +73,7 @@ function versionRef(text: string | undefined, command: string): { name: string; 
 
 function describeRecord(r: DeploymentRecord): string {
   const parity = r.parity
-    ? `parity on ${r.parity.rows} ${r.parity.source} rows: max |served − registry| ${formatValue(r.parity.maxAbsDiff)}, ${r.parity.labelMismatches} label(s) differ`
+    ? `parity on ${r.parity.rows} ${r.parity.source} rows${r.parity.note ? ` (${r.parity.note})` : ""}: max |served − registry| ${formatValue(r.parity.maxAbsDiff)}, ${r.parity.labelMismatches} label(s) differ`
     : "no parity check";
   const verb = r.status === "rolledBack" ? "Rolled back" : "Deployed";
   const before = r.previous === null ? "nothing served before" : `v${r.previous} served before`;

@@ -2,9 +2,11 @@
  * A small client for a V2 (Open Inference Protocol) server with Triton's
  * model-repository extension, and Dagwood's traffic extension: what a deploy
  * needs, on `fetch`. Every error names the target, the URL and the status,
- * with the server's `{"error"}` message.
+ * with the server's `{"error"}` message — and never the token: a token an
+ * HTTP header cannot carry is refused before any request, and any text that
+ * could echo the Authorization header is redacted.
  */
-import { DeployError, type Target, tokenVariable } from "./targets";
+import { DeployError, type Target, tokenProblem, tokenVariable } from "./targets";
 
 export interface TensorMeta {
   name: string;
@@ -20,6 +22,8 @@ export interface ModelMetadata {
   name: string;
   versions?: string[];
   platform?: string;
+  /** Dagwood: `sha256` of the version's model.onnx (version metadata, or model metadata's primary). */
+  parameters?: { sha256?: string } & Record<string, unknown>;
   inputs: TensorMeta[];
   outputs: TensorMeta[];
 }
@@ -36,6 +40,8 @@ export interface IndexRow {
   version?: string;
   state?: string;
   reason?: string;
+  /** Dagwood: the version's model.onnx digest. */
+  sha256?: string;
 }
 
 /** Dagwood's traffic policy (app/serving/repository.ts TrafficPolicy). */
@@ -59,7 +65,7 @@ export class V2Client {
   private readonly fetchFn: typeof fetch;
 
   constructor(
-    readonly target: Pick<Target, "name" | "url" | "token">,
+    readonly target: Pick<Target, "name" | "url" | "token" | "tokenError">,
     opts: ClientOptions = {},
   ) {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
@@ -79,7 +85,18 @@ export class V2Client {
   ): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers["content-type"] = "application/json";
-    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    if (this.target.tokenError) throw new DeployError(this.target.tokenError, "invalid");
+    if (this.target.token) {
+      const problem = tokenProblem(this.target.token);
+      if (problem) {
+        throw new DeployError(
+          `The token for target "${this.target.name}" ${problem}, which an HTTP header cannot carry.`,
+          "invalid",
+          { target: this.target.name },
+        );
+      }
+      headers.authorization = `Bearer ${this.target.token}`;
+    }
     const timeout = opts.timeoutMs ?? this.timeoutMs;
     let res: Response;
     try {
@@ -96,7 +113,7 @@ export class V2Client {
           ? `no answer within ${timeout} ms`
           : (err.cause?.code ?? err.cause?.message ?? err.message);
       throw new DeployError(
-        `Cannot reach ${this.where(path)}: ${why}. Is the server running, and is the URL in dagwood.json right?`,
+        `Cannot reach ${this.where(path)}: ${this.redact(String(why))}. Is the server running, and is the URL in dagwood.json right?`,
         "unreachable",
         { target: this.target.name, url: this.target.url },
       );
@@ -110,7 +127,7 @@ export class V2Client {
       } catch {
         // not JSON: the start of the body is the message
       }
-      const base = `${method} ${this.where(path)} failed with ${res.status}: ${message}`;
+      const base = `${method} ${this.where(path)} failed with ${res.status}: ${this.redact(message)}`;
       const details = { target: this.target.name, url: this.target.url, status: res.status };
       if (res.status === 401 || res.status === 403) {
         const hint = this.target.token
@@ -119,6 +136,7 @@ export class V2Client {
         throw new DeployError(`${base} (${hint})`, "unauthorized", details);
       }
       if (res.status === 404) throw new DeployError(base, "not-found", details);
+      if (res.status === 409) throw new DeployError(base, "conflict", details);
       throw new DeployError(base, "rejected", details);
     }
     if (opts.text) return text as T;
@@ -130,6 +148,13 @@ export class V2Client {
         url: this.target.url,
       });
     }
+  }
+
+  /** The text with the token (and any `Bearer …` credential) blanked out. */
+  private redact(text: string): string {
+    let out = text.replace(/(authorization\s*[:=]\s*)?bearer\s+\S+/gi, "[redacted]");
+    if (this.target.token) out = out.split(this.target.token).join("[redacted]");
+    return out;
   }
 
   private static modelPath(name: string, version?: number): string {
@@ -184,9 +209,18 @@ export class V2Client {
     return this.request("POST", "/v2/repository/index", readyOnly ? { ready: true } : {});
   }
 
-  /** Uploads `config` (a JSON config) and the files, `file:<version>/model.onnx` base64. */
-  load(name: string, config: unknown, files: Map<number, Uint8Array>): Promise<unknown> {
-    const parameters: Record<string, string> = { config: JSON.stringify(config) };
+  /**
+   * Uploads `config` (a JSON config) and the files, `file:<version>/model.onnx`
+   * base64; `extra` goes in the parameters as is (e.g. Dagwood's
+   * `dagwood_keep_primary`).
+   */
+  load(
+    name: string,
+    config: unknown,
+    files: Map<number, Uint8Array>,
+    extra: Record<string, string | boolean> = {},
+  ): Promise<unknown> {
+    const parameters: Record<string, string | boolean> = { ...extra, config: JSON.stringify(config) };
     for (const [version, bytes] of files) {
       parameters[`file:${version}/model.onnx`] = Buffer.from(bytes).toString("base64");
     }

@@ -1,16 +1,17 @@
+import { createHash } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createServer, type DagwoodServer } from "../serving/server";
 import { trainTestModel } from "../serving/testing";
 import { V2Client } from "./client";
 import { deploymentStatus, deployVersion, rollbackDeployment, servingVersion, setTraffic } from "./deploy";
-import { PARITY_TOLERANCE } from "./heldout";
+import { compareWithServed, PARITY_TOLERANCE, rowsFor } from "./heldout";
 import { DeployError, listTargets, lookUpToken, tokenVariable } from "./targets";
-import { createDeployProject, registerTestVersion, type TestDeployProject } from "./testing";
+import { createDeployProject, registerTestVersion, type TestDeployProject, testRows } from "./testing";
 
 const TOKEN = "s3cret";
 const tokens = { env: { DAGWOOD_TOKEN_LOCAL: TOKEN, DAGWOOD_TOKEN_STUB: TOKEN }, platform: "aix" as const };
@@ -37,6 +38,49 @@ async function caught(promise: Promise<unknown>): Promise<DeployError> {
     throw e;
   }
   throw new Error("expected a DeployError");
+}
+
+/** The first row's probabilities, inferring by model: which bytes answer. */
+async function answer(url: string, name = "m"): Promise<unknown> {
+  const res = await fetch(`${url}/v2/models/${name}/infer`, {
+    method: "POST",
+    body: JSON.stringify({
+      inputs: [
+        { name: "x", datatype: "FP32", shape: [1, 1], data: [3] },
+        { name: "color", datatype: "BYTES", shape: [1, 1], data: ["red"] },
+      ],
+    }),
+  });
+  return ((await res.json()) as { outputs: { name: string; data: unknown[] }[] }).outputs.find(
+    (o) => o.name === "probabilities",
+  )?.data;
+}
+
+/**
+ * fetch, recording each call (method, path, JSON body) and letting a test
+ * rewrite answers: `edit(path, method, body)` returns a replacement body,
+ * a status to answer with, or undefined to pass the answer through.
+ */
+function spyFetch(
+  edit: (path: string, method: string, body: unknown) => unknown | number | undefined = () => undefined,
+) {
+  const calls: { method: string; path: string; body: unknown }[] = [];
+  const fn: typeof fetch = async (input, init) => {
+    const path = new URL(String(input)).pathname;
+    const method = init?.method ?? "GET";
+    calls.push({ method, path, body: init?.body ? JSON.parse(String(init.body)) : undefined });
+    const res = await fetch(input, init);
+    const text = await res.text();
+    const parsed = text ? JSON.parse(text) : undefined;
+    const edited = edit(path, method, parsed);
+    if (typeof edited === "number")
+      return new Response(JSON.stringify({ error: "injected" }), { status: edited });
+    return new Response(edited === undefined ? text : JSON.stringify(edited), {
+      status: res.status,
+      headers: { "content-type": "application/json" },
+    });
+  };
+  return { calls, fetch: fn };
 }
 
 /** A V2 server that accepts any upload and answers every inference with wrong numbers. */
@@ -98,22 +142,18 @@ describe("deploy to a dagwood serve", () => {
   let url: string;
   let project: TestDeployProject;
 
-  beforeAll(async () => {
+  // A server and repository per test: a version number written by one test must not meet
+  // another test's registry (the target would rightly refuse other bytes under that number).
+  beforeEach(async () => {
     repo = mkdtempSync(join(tmpdir(), "dagwood-deploy-repo-"));
     server = createServer({ repository: repo, token: TOKEN, log: () => {} });
     url = await server.listen(0, "127.0.0.1");
-  });
-  afterAll(async () => {
-    await server.close();
-    rmSync(repo, { recursive: true, force: true });
-  });
-  beforeEach(() => {
     project = createDeployProject({ local: { url, kind: "dagwood" } });
   });
   afterEach(async () => {
     project.close();
-    const client = new V2Client({ name: "local", url, token: TOKEN });
-    for (const name of ["m", "probe"]) await client.unload(name).catch(() => {});
+    await server.close();
+    rmSync(repo, { recursive: true, force: true });
   });
 
   it("deploys a version, verifies parity on its held-out rows and records it; rolls back to an earlier one", async () => {
@@ -254,6 +294,179 @@ describe("deploy to a dagwood serve", () => {
     expect(policy).toEqual({ primary: 2, canary: { version: 1, percent: 25 } });
   });
 
+  it("refuses to overwrite a version number the target holds with other bytes (no digest: by parity), changing nothing", async () => {
+    await registerTestVersion(project);
+    await deployVersion({ project, target: "local", name: "m", ref: 1, actor: null, tokens });
+    const before = await answer(url);
+    // Another project (or a re-created registry) has its own m v1: another model.
+    const other = createDeployProject({ local: { url, kind: "dagwood" } });
+    try {
+      await registerTestVersion(other, { shift: 3 });
+      // A server that does not give digests (Triton, an older dagwood serve).
+      const spy = spyFetch((path, method, body) => {
+        if (method === "GET" && path.startsWith("/v2/models/m"))
+          return { ...(body as object), parameters: undefined };
+        if (path === "/v2/repository/index")
+          return (body as { sha256?: string }[]).map(({ sha256: _, ...r }) => r);
+        return undefined;
+      });
+      const error = await caught(
+        deployVersion({
+          project: other,
+          target: "local",
+          name: "m",
+          ref: 1,
+          actor: "eve",
+          tokens,
+          client: { fetch: spy.fetch },
+        }),
+      );
+      expect(error.code).toBe("conflict");
+      expect(error.message).toMatch(
+        /local already has m v1 and it does not answer as the registry's v1 does/,
+      );
+      expect(error.message).toMatch(/Nothing was changed on local: m v1 still serves\.$/);
+      expect(spy.calls.filter((c) => c.method === "POST" && /\/(load|unload|traffic)$/.test(c.path))).toEqual(
+        [],
+      );
+      expect(await answer(url)).toEqual(before);
+      const entry = other.registry.audit({ model: "m", limit: 1 })[0]!;
+      expect(entry).toMatchObject({ action: "deployment.failed", version: 1, actor: "eve" });
+      expect(entry.details.reason).toMatch(/already has m v1/);
+      expect(entry.details).not.toHaveProperty("restored");
+    } finally {
+      other.close();
+    }
+  });
+
+  it("compares the target's sha256 of a version before uploading it, and uploads keeping the primary", async () => {
+    const { bytes } = await registerTestVersion(project);
+    await registerTestVersion(project, { shift: 1 });
+    await deployVersion({ project, target: "local", name: "m", ref: 1, actor: null, tokens });
+    const ours = createHash("sha256").update(bytes).digest("hex");
+    // The server as it describes versions: `parameters.sha256` in version metadata, `sha256` in index rows.
+    const withDigest = (sha: string) =>
+      spyFetch((path, method, body) => {
+        if (method === "GET" && path === "/v2/models/m/versions/1")
+          return { ...(body as object), parameters: { sha256: sha } };
+        if (path === "/v2/repository/index")
+          return (body as { name: string; version: string }[]).map((r) =>
+            r.name === "m" && r.version === "1" ? { ...r, sha256: sha } : r,
+          );
+        return undefined;
+      });
+    const differs = withDigest("ab".repeat(32));
+    const error = await caught(
+      deployVersion({
+        project,
+        target: "local",
+        name: "m",
+        ref: 1,
+        actor: null,
+        tokens,
+        client: { fetch: differs.fetch },
+      }),
+    );
+    expect(error.code).toBe("conflict");
+    expect(error.message).toMatch(/local already has m v1 with other bytes \(sha256 abababababab…/);
+    expect(differs.calls.some((c) => c.path.endsWith("/infer") || c.path.endsWith("/load"))).toBe(false);
+
+    const same = withDigest(ours);
+    const again = await deployVersion({
+      project,
+      target: "local",
+      name: "m",
+      ref: 1,
+      actor: null,
+      tokens,
+      client: { fetch: same.fetch },
+    });
+    expect(again).toMatchObject({ status: "succeeded", version: 1, previous: 1 });
+
+    const spy = spyFetch();
+    await deployVersion({
+      project,
+      target: "local",
+      name: "m",
+      ref: 2,
+      actor: null,
+      tokens,
+      client: { fetch: spy.fetch },
+    });
+    const load = spy.calls.find((c) => c.path === "/v2/repository/models/m/load")!;
+    expect((load.body as { parameters: Record<string, unknown> }).parameters).toMatchObject({
+      dagwood_keep_primary: true,
+    });
+    expect(Object.keys((load.body as { parameters: object }).parameters)).toContain("file:2/model.onnx");
+  });
+
+  it("a first deploy that fails parity is unloaded, and the record says how long it was reachable", async () => {
+    const other = await trainTestModel({ task: "classification", shift: -3 });
+    await registerTestVersion(project, { shift: 2, onnx: other.bytes });
+    const error = await caught(
+      deployVersion({ project, target: "local", name: "m", ref: 1, actor: null, tokens }),
+    );
+    expect(error.code).toBe("parity");
+    expect(error.message).toMatch(
+      /m was unloaded from local \(nothing served it before\)\. m v1 was reachable for \d+ ms before that\./,
+    );
+    const entry = project.registry.audit({ model: "m", limit: 1 })[0]!;
+    expect(entry.details).toMatchObject({ previous: null, restored: null });
+    expect(entry.details.reachableMs).toBeGreaterThanOrEqual(0);
+    const client = new V2Client({ name: "local", url, token: TOKEN });
+    expect(await client.modelReady("m", 1)).toBe(false);
+  });
+
+  it("a rollback that fails after changing the target restores what served, audits and says why", async () => {
+    for (const shift of [0, 1, 2]) await registerTestVersion(project, { shift });
+    for (const ref of [1, 2, 3])
+      await deployVersion({ project, target: "local", name: "m", ref, actor: null, tokens });
+    // v1 was retired: the rollback uploads it, then its parity check meets a failing server.
+    const spy = spyFetch((path, method) =>
+      method === "POST" && path === "/v2/models/m/versions/1/infer" ? 500 : undefined,
+    );
+    const error = await caught(
+      rollbackDeployment({
+        project,
+        target: "local",
+        name: "m",
+        toVersion: 1,
+        actor: "bo",
+        tokens,
+        client: { fetch: spy.fetch },
+      }),
+    );
+    expect(error.message).toMatch(
+      /^Rolling m back to v1 on local failed: POST .* failed with 500: injected\. m v3 serves again on local\.$/,
+    );
+    expect(await answeringVersion(url)).toBe("3");
+    const entry = project.registry.audit({ model: "m", limit: 1 })[0]!;
+    expect(entry).toMatchObject({ action: "deployment.failed", version: 1, actor: "bo" });
+    expect(entry.details).toMatchObject({ operation: "rollback", previous: 3, restored: 3 });
+    expect(entry.details.reason).toMatch(/failed with 500/);
+  });
+
+  it("falls back to probe rows (and says so) when no held-out row can travel to a triton target", async () => {
+    const { version, model } = await registerTestVersion(project);
+    // Every held-out row has a missing number, which Triton's JSON cannot carry.
+    const rows = testRows();
+    const x = rows.columns[0]! as { values: Float64Array };
+    x.values.fill(Number.NaN);
+    writeFileSync(join(project.dir, version.heldoutPath!), JSON.stringify(rowsFor(model, rows)));
+    project.settings.targets.tri = { url, kind: "triton" };
+    const record = await deployVersion({
+      project,
+      target: "tri",
+      name: "m",
+      ref: 1,
+      actor: null,
+      tokens: { ...tokens, env: { DAGWOOD_TOKEN_TRI: TOKEN } },
+    });
+    expect(record.parity).toMatchObject({ source: "probe", passed: true });
+    expect(record.parity!.rows).toBeGreaterThan(0);
+    expect(record.parity!.note).toMatch(/all 9 held-out rows have a missing number/);
+  });
+
   it("says what is wrong with the target: unknown, down, no token", async () => {
     await registerTestVersion(project);
     const unknown = await caught(
@@ -323,6 +536,57 @@ describe("deploy to a server that answers wrong numbers (triton kind)", () => {
   });
 });
 
+function caughtSync(fn: () => unknown): DeployError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof DeployError) return e;
+    throw e;
+  }
+  throw new Error("expected a DeployError");
+}
+
+describe("parity and the client's messages", () => {
+  it("never passes on zero rows", () => {
+    const figures = compareWithServed({ prediction: [] }, 0, {
+      model_name: "m",
+      outputs: [{ name: "prediction", datatype: "FP32", shape: [0], data: [] }],
+    });
+    expect(figures.passed).toBe(false);
+  });
+
+  it("never puts the token in an error message", async () => {
+    const leaky: typeof fetch = async (_input, init) => {
+      const auth = (init?.headers as Record<string, string> | undefined)?.authorization;
+      throw new TypeError(`Headers.append: "${auth}" is an invalid header value.`);
+    };
+    const client = new V2Client(
+      { name: "t", url: "http://127.0.0.1:9", token: "s3cret-value" },
+      { fetch: leaky },
+    );
+    const error = await caught(client.live());
+    expect(error.message).toMatch(/Cannot reach target "t"/);
+    expect(error.message).not.toContain("s3cret-value");
+    expect(error.message).not.toMatch(/Bearer/i);
+    // A token with a line break is refused before any request, without its value.
+    let sent = false;
+    const broken = new V2Client(
+      { name: "t", url: "http://127.0.0.1:9", token: "s3cret\nvalue" },
+      {
+        fetch: async () => {
+          sent = true;
+          return new Response("{}");
+        },
+      },
+    );
+    const refused = await caught(broken.live());
+    expect(refused.code).toBe("invalid");
+    expect(refused.message).toMatch(/The token for target "t" contains a line break/);
+    expect(refused.message).not.toContain("s3cret");
+    expect(sent).toBe(false);
+  });
+});
+
 describe("target tokens", () => {
   it("come from DAGWOOD_TOKEN_<TARGET>, then the keychain, never from dagwood.json", () => {
     expect(tokenVariable("eu-west.prod")).toBe("DAGWOOD_TOKEN_EU_WEST_PROD");
@@ -367,6 +631,34 @@ describe("target tokens", () => {
       process.env.PATH = path;
       rmSync(dir, { recursive: true, force: true });
     }
+    // A token an HTTP header cannot carry: refused where it is looked up, its value never shown.
+    const bad = caughtSync(() =>
+      lookUpToken("prod", { env: { DAGWOOD_TOKEN_PROD: "t0ken\r\n" }, platform: "aix" }),
+    );
+    expect(bad.code).toBe("invalid");
+    expect(bad.message).toMatch(/from the environment variable DAGWOOD_TOKEN_PROD contains a line break/);
+    expect(bad.message).not.toContain("t0ken");
+    const fromKeychain = caughtSync(() =>
+      lookUpToken("prod", { env: {}, platform: "linux", run: () => "t0ken\u0007x\n" }),
+    );
+    expect(fromKeychain.message).toMatch(
+      /from the keychain \(service dagwood, target prod\) contains a control character/,
+    );
+    expect(fromKeychain.message).not.toContain("t0ken");
+    // One bad token does not hide the other targets.
+    const listed = listTargets(
+      {
+        targets: {
+          prod: { url: "http://h:3", kind: "dagwood" as const },
+          ok: { url: "http://h:4", kind: "dagwood" as const },
+        },
+      },
+      { env: { DAGWOOD_TOKEN_PROD: "t0ken\n", DAGWOOD_TOKEN_OK: "fine" }, platform: "aix" },
+    );
+    expect(listed.map((t) => [t.name, t.token, t.tokenError !== undefined])).toEqual([
+      ["ok", "fine", false],
+      ["prod", null, true],
+    ]);
     // No keychain tool at all: no token.
     expect(
       lookUpToken("staging", {

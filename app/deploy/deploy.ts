@@ -10,10 +10,19 @@
  * On a Dagwood target a new version never takes traffic before it passed:
  * the current version is pinned as the traffic policy's primary before the
  * upload, parity is checked on the new version by its own URL, and only
- * then is the primary moved. Triton serves what it loaded, so there the
- * check runs on the new version in place and a failure re-loads the
- * previous one.
+ * then is the primary moved (the upload says `dagwood_keep_primary`).
+ * Triton serves what it loaded, so there the check runs on the new version
+ * in place and a failure re-loads the previous one. On a first deploy
+ * (nothing served before) the new version is reachable from its upload
+ * until a failed check unloads it; the record says for how long.
+ *
+ * A version number the target already holds is never overwritten with other
+ * bytes: the target's sha256 of it (Dagwood's metadata and index) must be
+ * the registry's; where the target does not say (Triton), a loaded copy
+ * must pass the parity check first. Otherwise the deploy stops before
+ * changing anything on the target.
  */
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type AnyDagwoodModel, asModel } from "../ml/model";
@@ -66,6 +75,8 @@ export interface DeployOptions extends ConnectOptions {
 export interface ParityRecord extends ParityFigures {
   /** "heldout": the rows kept with the version; "probe": rows built from the model's signature. */
   source: "heldout" | "probe";
+  /** Why the rows are not the held-out ones although the version has them. */
+  note?: string;
 }
 
 /** A deployment as the audit log and the `deployment` port carry it. */
@@ -85,6 +96,13 @@ export interface DeploymentRecord {
   reason?: string;
   /** After a failure: the version serving again (null: the model was unloaded). */
   restored?: number | null;
+  /**
+   * After a failure: how long the failed version could answer infer-by-model
+   * (from its upload to the restore) — on a first deploy, and always on Triton.
+   */
+  reachableMs?: number;
+  /** "rollback": the record of a rollback (absent: a deploy). */
+  operation?: "rollback";
   auditId: number;
 }
 
@@ -143,24 +161,8 @@ async function nativeModel(project: DeployProject, version: ModelVersion): Promi
   return asModel(JSON.parse(await readFile(join(project.dir, version.nativePath), "utf8")));
 }
 
-/** The rows parity is checked on, fitted to what the target's JSON can carry. */
-async function parityRows(
-  project: DeployProject,
-  version: ModelVersion,
-  kind: Target["kind"],
-): Promise<{ rows: HeldoutRows; source: ParityRecord["source"] }> {
-  let rows: HeldoutRows;
-  let source: ParityRecord["source"];
-  if (version.heldoutPath) {
-    const file = join(project.dir, version.heldoutPath);
-    rows = asHeldout(JSON.parse(await readFile(file, "utf8")), file);
-    source = "heldout";
-  } else {
-    rows = probeRows(await nativeModel(project, version));
-    source = "probe";
-  }
-  // Missing text goes as "" (as Dagwood's server maps null). Triton's JSON has no NaN:
-  // there, rows with a missing number are left out.
+/** Rows as the target's JSON can carry them: missing text as "", and on Triton (no NaN) without rows missing a number. */
+function fitRows(rows: HeldoutRows, kind: Target["kind"]): HeldoutRows {
   const keep = Array.from({ length: rows.rows }, (_, r) =>
     kind === "dagwood" ? true : rows.inputs.every((t) => t.datatype === "BYTES" || t.data[r] !== null),
   );
@@ -168,25 +170,55 @@ async function parityRows(
   const n = keep.filter(Boolean).length;
   const width = (list: unknown[] | undefined) => (list ? list.length / Math.max(rows.rows, 1) : 1);
   return {
-    source,
-    rows: {
-      ...rows,
-      rows: n,
-      inputs: rows.inputs.map((t) => ({
-        ...t,
-        shape: [n, 1],
-        data: pick(t.data, 1).map((v) => (t.datatype === "BYTES" && v === null ? "" : v)),
-      })),
-      expected: Object.fromEntries(
-        Object.entries(rows.expected).map(([k, list]) => [
-          k,
-          pick(list as unknown[], width(list as unknown[])),
-        ]),
-      ),
-    },
+    ...rows,
+    rows: n,
+    inputs: rows.inputs.map((t) => ({
+      ...t,
+      shape: [n, 1],
+      data: pick(t.data, 1).map((v) => (t.datatype === "BYTES" && v === null ? "" : v)),
+    })),
+    expected: Object.fromEntries(
+      Object.entries(rows.expected).map(([k, list]) => [
+        k,
+        pick(list as unknown[], width(list as unknown[])),
+      ]),
+    ),
   };
 }
 
+/**
+ * The rows parity is checked on, fitted to what the target's JSON can carry:
+ * the held-out rows, else (none kept, or none left once fitted) probe rows,
+ * with a note saying why. No rows at all is a DeployError: nothing compared
+ * is nothing verified.
+ */
+async function parityRows(
+  project: DeployProject,
+  version: ModelVersion,
+  kind: Target["kind"],
+): Promise<{ rows: HeldoutRows; source: ParityRecord["source"]; note?: string }> {
+  let note: string | undefined;
+  if (version.heldoutPath) {
+    const file = join(project.dir, version.heldoutPath);
+    const held = asHeldout(JSON.parse(await readFile(file, "utf8")), file);
+    const rows = fitRows(held, kind);
+    if (rows.rows > 0) return { rows, source: "heldout" };
+    note =
+      held.rows === 0
+        ? "the version's held-out file has no rows: checked on probe rows instead"
+        : `all ${held.rows} held-out rows have a missing number, which a ${kind} target's JSON cannot carry: checked on probe rows instead`;
+  }
+  const rows = fitRows(probeRows(await nativeModel(project, version)), kind);
+  if (rows.rows === 0) {
+    throw new DeployError(
+      `parity cannot be checked: no rows are left to compare (${note ?? "no held-out rows"}; every probe row has a missing number, which a ${kind} target's JSON cannot carry)`,
+      "parity",
+    );
+  }
+  return { rows, source: "probe", ...(note ? { note } : {}) };
+}
+
+/** Sends the parity rows to `version` of `served` by its own URL and compares; never passes on zero rows. */
 export async function checkParity(
   client: V2Client,
   project: DeployProject,
@@ -194,9 +226,14 @@ export async function checkParity(
   kind: Target["kind"],
   served: string,
 ): Promise<ParityRecord> {
-  const { rows, source } = await parityRows(project, version, kind);
+  const { rows, source, note } = await parityRows(project, version, kind);
   const answer = await client.infer(served, version.version, rows.inputs);
-  return { source, ...compareWithServed(rows.expected, rows.rows, answer) };
+  return { source, ...(note ? { note } : {}), ...compareWithServed(rows.expected, rows.rows, answer) };
+}
+
+function parityFailure(parity: ParityRecord): string {
+  const first = parity.firstDifference;
+  return `parity failed on ${parity.rows} ${parity.source} rows: max |served − registry| = ${parity.maxAbsDiff} (tolerance ${parity.tolerance}), ${parity.labelMismatches} label(s) differ${first ? `; row ${first.row}: served ${JSON.stringify(first.served)}, registry ${JSON.stringify(first.expected)}` : ""}`;
 }
 
 /** The version a target serves for a model (null: not loaded), and the Dagwood traffic policy. */
@@ -225,9 +262,88 @@ export function connect(project: DeployProject, target: string, opts: ConnectOpt
   return { target: resolved, client: new V2Client(resolved, opts.client) };
 }
 
-async function upload(client: V2Client, project: DeployProject, version: ModelVersion): Promise<void> {
+/**
+ * Uploads a version's ONNX file. On Dagwood with `dagwood_keep_primary`: the
+ * version serving now keeps the traffic until the deploy moves the primary.
+ */
+async function upload(
+  client: V2Client,
+  project: DeployProject,
+  version: ModelVersion,
+  kind: Target["kind"],
+): Promise<void> {
   const bytes = await readFile(join(project.dir, version.onnxPath));
-  await client.load(version.name, tritonConfig(version.name, version), new Map([[version.version, bytes]]));
+  await client.load(
+    version.name,
+    tritonConfig(version.name, version),
+    new Map([[version.version, bytes]]),
+    kind === "dagwood" ? { dagwood_keep_primary: true } : {},
+  );
+}
+
+/** The target's sha256 of a version's model.onnx (undefined: the target does not say). */
+async function targetDigest(
+  client: V2Client,
+  name: string,
+  version: number,
+  loaded: boolean,
+): Promise<{ present: boolean; sha256?: string }> {
+  const rows = (await client.repositoryIndex()).filter(
+    (r) => r.name === name && r.version === String(version),
+  );
+  const fromIndex = rows.find((r) => typeof r.sha256 === "string")?.sha256;
+  if (fromIndex) return { present: true, sha256: fromIndex.toLowerCase() };
+  if (loaded) {
+    const sha = (await client.modelMetadata(name, version)).parameters?.sha256;
+    return { present: true, ...(typeof sha === "string" ? { sha256: sha.toLowerCase() } : {}) };
+  }
+  return { present: rows.length > 0 };
+}
+
+/**
+ * Refuses (DeployError "conflict") to upload a version number the target
+ * holds with other bytes than the registry's: uploading would replace what
+ * it serves, and "rolling back" to that number would serve the wrong bytes.
+ * Dagwood says the sha256 of each version; where a target does not (Triton,
+ * older servers), a loaded copy is checked by parity on its own URL. A copy
+ * on disk but not loaded and without a digest cannot be checked; it serves
+ * nothing, so it is overwritten.
+ */
+async function refuseOtherBytes(
+  client: V2Client,
+  project: DeployProject,
+  target: Target,
+  version: ModelVersion,
+  loaded: number[],
+): Promise<void> {
+  const isLoaded = loaded.includes(version.version);
+  const copy =
+    target.kind === "dagwood"
+      ? await targetDigest(client, version.name, version.version, isLoaded)
+      : { present: isLoaded };
+  if (!copy.present) return;
+  const at = `${target.name} already has ${version.name} v${version.version}`;
+  const why =
+    "(another project or a re-created registry deployed that number); register the model under another name, or remove that version from the target first";
+  if (copy.sha256 !== undefined) {
+    const ours = createHash("sha256")
+      .update(await readFile(join(project.dir, version.onnxPath)))
+      .digest("hex");
+    if (copy.sha256 === ours) return;
+    throw new DeployError(
+      `${at} with other bytes (sha256 ${copy.sha256.slice(0, 12)}…, the registry's is ${ours.slice(0, 12)}…) ${why}`,
+      "conflict",
+      { targetSha256: copy.sha256, sha256: ours },
+    );
+  }
+  if (!isLoaded) return;
+  const parity = await checkParity(client, project, version, target.kind, version.name);
+  if (parity.passed) return;
+  throw new DeployError(
+    `${at} and it does not answer as the registry's v${version.version} does (${parityFailure(parity)}) ${why}`,
+    "conflict",
+    { parity },
+  );
 }
 
 async function waitReady(
@@ -277,8 +393,98 @@ async function restore(
       "not-found",
     );
   }
-  await upload(client, project, earlier);
+  await upload(client, project, earlier, target.kind);
   return previous;
+}
+
+interface FailureContext {
+  opts: Pick<DeployOptions, "project" | "actor" | "onProgress">;
+  operation: "deploy" | "rollback";
+  started: number;
+  target: Target;
+  client: V2Client;
+  name: string;
+  version: number;
+  previous: number | null;
+  policy: TrafficPolicy | undefined;
+  /** Something was changed on the target (pinned or uploaded): make `previous` serve again. */
+  changed: boolean;
+  /** performance.now() when the failed version became reachable by infer-by-model (upload done). */
+  reachableSince?: number;
+  parity: ParityRecord | null;
+}
+
+/**
+ * After a failed deploy or rollback: restores what served before (when
+ * anything was changed), audits `deployment.failed` with the reason, and
+ * returns the DeployError to throw (its `details` hold the record).
+ */
+async function failure(ctx: FailureContext, e: unknown): Promise<DeployError> {
+  const { target, client, name, version, previous, opts } = ctx;
+  const reason = (e as Error).message;
+  const progress = opts.onProgress ?? (() => {});
+  let restored: number | null | undefined;
+  let restoreError: string | undefined;
+  let reachableMs: number | undefined;
+  if (ctx.changed) {
+    progress({ phase: "rollback", message: `rolling back: ${reason}` });
+    try {
+      restored = await restore(client, opts.project, target, name, previous, ctx.policy);
+    } catch (r) {
+      restoreError = (r as Error).message;
+    }
+    if (ctx.reachableSince !== undefined && restoreError === undefined)
+      reachableMs = Math.round(performance.now() - ctx.reachableSince);
+  }
+  const ms = Math.round(performance.now() - ctx.started);
+  const record = {
+    target: target.name,
+    url: target.url,
+    kind: target.kind,
+    previous,
+    parity: ctx.parity,
+    ms,
+    reason,
+    ...(restored !== undefined ? { restored } : {}),
+    ...(reachableMs !== undefined ? { reachableMs } : {}),
+    ...(ctx.operation === "rollback" ? { operation: "rollback" as const } : {}),
+  };
+  const entry = opts.project.registry.appendAudit({
+    actor: opts.actor,
+    action: "deployment.failed",
+    model: name,
+    version,
+    details: { ...record, ...(restoreError ? { restoreError } : {}) },
+  });
+  const full: DeploymentRecord = {
+    status: "failed",
+    model: name,
+    version,
+    actor: opts.actor,
+    ...record,
+    auditId: entry.id,
+  };
+  const reachable =
+    reachableMs !== undefined ? ` ${name} v${version} was reachable for ${reachableMs} ms before that.` : "";
+  const restoredText =
+    restoreError !== undefined
+      ? ` Rolling back failed too: ${restoreError}.`
+      : restored === undefined
+        ? ctx.changed
+          ? ""
+          : ` Nothing was changed on ${target.name}${previous !== null ? `: ${name} v${previous} still serves` : ""}.`
+        : restored === null
+          ? ` ${name} was unloaded from ${target.name} (nothing served it before).${reachable}`
+          : ` ${name} v${restored} serves again on ${target.name}.${reachable}`;
+  const code = e instanceof DeployError ? e.code : "rejected";
+  const what =
+    ctx.operation === "rollback"
+      ? `Rolling ${name} back to v${version} on ${target.name}`
+      : `Deploying ${name} v${version} to ${target.name}`;
+  return new DeployError(`${what} failed: ${reason}.${restoredText}`, code, {
+    deployment: full,
+    audit: entry,
+  });
 }
 
 /**
@@ -295,75 +501,44 @@ export async function deployVersion(opts: DeployOptions): Promise<DeploymentReco
   const current = await servingVersion(client, target.kind, name);
   const previous = current.version;
   const base = { target: target.name, url: target.url, kind: target.kind, previous };
-  let uploaded = false;
-  let parity: ParityRecord | null = null;
+  const ctx: FailureContext = {
+    opts,
+    operation: "deploy",
+    started,
+    target,
+    client,
+    name,
+    version: version.version,
+    previous,
+    policy: current.policy,
+    changed: false,
+    parity: null,
+  };
   try {
+    // Before anything changes on the target: its copy of this version number, if any, must be ours.
+    await refuseOtherBytes(client, project, target, version, current.versions);
     // Pinned, the version serving now keeps all traffic while the new one is checked.
     if (target.kind === "dagwood" && previous !== null && current.policy?.primary !== previous) {
+      ctx.changed = true;
       await client.setTraffic(name, { ...current.policy, primary: previous });
     }
     progress({ phase: "upload", message: `uploading ${name} v${version.version} to ${target.name}` });
-    await upload(client, project, version);
-    uploaded = true;
+    await upload(client, project, version, target.kind);
+    ctx.changed = true;
+    // Nothing served before (or Triton): the new version answers infer-by-model from now on.
+    if (previous === null || target.kind === "triton") ctx.reachableSince = performance.now();
     await waitReady(client, name, version.version, opts.readyTimeoutMs ?? 60_000, progress);
     progress({ phase: "parity", message: "comparing the served predictions with the registry's" });
-    parity = await checkParity(client, project, version, target.kind, name);
-    if (!parity.passed) {
-      const first = parity.firstDifference;
-      throw new DeployError(
-        `parity failed on ${parity.rows} ${parity.source} rows: max |served − registry| = ${parity.maxAbsDiff} (tolerance ${parity.tolerance}), ${parity.labelMismatches} label(s) differ${first ? `; row ${first.row}: served ${JSON.stringify(first.served)}, registry ${JSON.stringify(first.expected)}` : ""}`,
-        "parity",
-      );
-    }
+    ctx.parity = await checkParity(client, project, version, target.kind, name);
+    if (!ctx.parity.passed) throw new DeployError(parityFailure(ctx.parity), "parity");
     if (target.kind === "dagwood") {
       progress({ phase: "promote", message: `${name} v${version.version} takes the traffic` });
       await client.setTraffic(name, { ...current.policy, primary: version.version });
     }
   } catch (e) {
-    const reason = (e as Error).message;
-    let restored: number | null | undefined;
-    let restoreError: string | undefined;
-    // After an upload, or after pinning the primary on Dagwood: make the previous version serve again.
-    if (uploaded || (target.kind === "dagwood" && previous !== null)) {
-      progress({ phase: "rollback", message: `rolling back: ${reason}` });
-      try {
-        restored = await restore(client, project, target, name, previous, current.policy);
-      } catch (r) {
-        restoreError = (r as Error).message;
-      }
-    }
-    const ms = Math.round(performance.now() - started);
-    const record = { ...base, parity, ms, reason, ...(restored !== undefined ? { restored } : {}) };
-    const entry = project.registry.appendAudit({
-      actor: opts.actor,
-      action: "deployment.failed",
-      model: name,
-      version: version.version,
-      details: { ...record, ...(restoreError ? { restoreError } : {}) },
-    });
-    const full: DeploymentRecord = {
-      status: "failed",
-      model: name,
-      version: version.version,
-      actor: opts.actor,
-      ...record,
-      auditId: entry.id,
-    };
-    const restoredText =
-      restoreError !== undefined
-        ? ` Rolling back failed too: ${restoreError}.`
-        : restored === undefined
-          ? ""
-          : restored === null
-            ? ` ${name} was unloaded from ${target.name} (nothing served it before).`
-            : ` ${name} v${restored} serves again on ${target.name}.`;
-    const code = e instanceof DeployError ? e.code : "rejected";
-    throw new DeployError(
-      `Deploying ${name} v${version.version} to ${target.name} failed: ${reason}.${restoredText}`,
-      code,
-      { deployment: full, audit: entry },
-    );
+    throw await failure(ctx, e);
   }
+  const parity = ctx.parity;
   const ms = Math.round(performance.now() - started);
   const record = { ...base, parity, ms };
   const entry = project.registry.appendAudit({
@@ -407,55 +582,53 @@ export async function rollbackDeployment(opts: RollbackOptions): Promise<Deploym
   const { target, client } = connect(project, opts.target, opts);
   const current = await servingVersion(client, target.kind, name);
   const readyTimeout = opts.readyTimeoutMs ?? 60_000;
-  progress({ phase: "rollback", message: `making ${name} v${toVersion} serve on ${target.name}` });
-  if (target.kind === "dagwood") {
-    if (!(await client.modelReady(name, toVersion))) {
-      if (current.version !== null)
+  const base = { target: target.name, url: target.url, kind: target.kind, previous: current.version };
+  // A failure is handled as a deploy's: what served before serves again, and it is audited.
+  const ctx: FailureContext = {
+    opts,
+    operation: "rollback",
+    started,
+    target,
+    client,
+    name,
+    version: toVersion,
+    previous: current.version,
+    policy: current.policy,
+    changed: false,
+    parity: null,
+  };
+  try {
+    progress({ phase: "rollback", message: `making ${name} v${toVersion} serve on ${target.name}` });
+    const needsUpload = target.kind !== "dagwood" || !(await client.modelReady(name, toVersion));
+    if (needsUpload) {
+      await refuseOtherBytes(client, project, target, version, current.versions);
+      if (
+        target.kind === "dagwood" &&
+        current.version !== null &&
+        current.policy?.primary !== current.version
+      ) {
+        ctx.changed = true;
         await client.setTraffic(name, { ...current.policy, primary: current.version });
+      }
       progress({ phase: "upload", message: `uploading ${name} v${toVersion} from the registry` });
-      await upload(client, project, version);
+      await upload(client, project, version, target.kind);
+      ctx.changed = true;
+      if (current.version === null || target.kind === "triton") ctx.reachableSince = performance.now();
     }
     await waitReady(client, name, toVersion, readyTimeout, progress);
-  } else {
-    await upload(client, project, version);
-    await waitReady(client, name, toVersion, readyTimeout, progress);
+    progress({ phase: "parity", message: "comparing the served predictions with the registry's" });
+    ctx.parity = await checkParity(client, project, version, target.kind, name);
+    // On Dagwood the version serving before keeps serving until here (primary not moved yet).
+    if (!ctx.parity.passed) throw new DeployError(parityFailure(ctx.parity), "parity");
+    if (target.kind === "dagwood") {
+      ctx.changed = true;
+      await client.setTraffic(name, { ...current.policy, primary: toVersion });
+    }
+  } catch (e) {
+    throw await failure(ctx, e);
   }
-  progress({ phase: "parity", message: "comparing the served predictions with the registry's" });
-  const parity = await checkParity(client, project, version, target.kind, name);
-  const base = { target: target.name, url: target.url, kind: target.kind, previous: current.version };
-  if (!parity.passed) {
-    // The version serving before keeps serving on Dagwood (primary not moved yet).
-    const ms = Math.round(performance.now() - started);
-    const reason = `parity failed on ${parity.rows} ${parity.source} rows: max |served − registry| = ${parity.maxAbsDiff}, ${parity.labelMismatches} label(s) differ`;
-    const entry = project.registry.appendAudit({
-      actor: opts.actor,
-      action: "deployment.failed",
-      model: name,
-      version: toVersion,
-      details: { ...base, parity, ms, reason, operation: "rollback" },
-    });
-    throw new DeployError(
-      `Rolling ${name} back to v${toVersion} on ${target.name} failed: ${reason}.`,
-      "parity",
-      {
-        deployment: {
-          status: "failed",
-          model: name,
-          version: toVersion,
-          actor: opts.actor,
-          ...base,
-          parity,
-          ms,
-          reason,
-          auditId: entry.id,
-        },
-        audit: entry,
-      },
-    );
-  }
-  if (target.kind === "dagwood") await client.setTraffic(name, { ...current.policy, primary: toVersion });
   const ms = Math.round(performance.now() - started);
-  const record = { ...base, parity, ms };
+  const record = { ...base, parity: ctx.parity, ms };
   const entry = project.registry.appendAudit({
     actor: opts.actor,
     action: "deployment.rolledBack",
@@ -515,6 +688,10 @@ export async function deploymentStatus(
         models: [],
         traffic: [],
       };
+      if (target.tokenError) {
+        status.health.error = target.tokenError;
+        return status;
+      }
       try {
         status.health = { live: await client.live(), ready: await client.ready() };
       } catch (e) {

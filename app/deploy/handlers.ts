@@ -31,6 +31,7 @@ const STATUS = {
   rejected: 502,
   invalid: 400,
   parity: 409,
+  conflict: 409,
 } as const;
 
 /** Deploy errors as the Api reports them; anything else passes through unchanged. */

@@ -178,7 +178,7 @@ export interface ParityFigures {
 const numbersOf = (response: InferResponse, name: string): unknown[] | undefined =>
   response.outputs.find((o) => o.name === name)?.data;
 
-/** Compares a V2 infer answer with the registry's predictions on the same rows. */
+/** Compares a V2 infer answer with the registry's predictions on the same rows (zero rows fail). */
 export function compareWithServed(expected: Expected, rows: number, response: InferResponse): ParityFigures {
   let maxAbsDiff = 0;
   let labelMismatches = 0;
@@ -222,7 +222,8 @@ export function compareWithServed(expected: Expected, rows: number, response: In
     maxAbsDiff,
     labelMismatches,
     tolerance: PARITY_TOLERANCE,
-    passed: maxAbsDiff <= PARITY_TOLERANCE && labelMismatches === 0,
+    // Nothing compared is nothing verified: zero rows never pass.
+    passed: rows > 0 && maxAbsDiff <= PARITY_TOLERANCE && labelMismatches === 0,
     ...(firstDifference ? { firstDifference } : {}),
   };
 }

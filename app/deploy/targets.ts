@@ -17,6 +17,8 @@ export interface Target {
   kind: TargetKind;
   token: string | null;
   tokenSource: TokenSource | null;
+  /** Set (and `token` null) when the stored token cannot be sent: why, without its value. */
+  tokenError?: string;
 }
 
 /** What went wrong talking to a target; `code` maps to an Api status (see handlers.ts). */
@@ -27,7 +29,8 @@ export class DeployError extends Error {
     /**
      * unknown-target: not in dagwood.json; unreachable: no answer; unauthorized: the target refused the
      * token; not-found: the target lacks the model; rejected: the target answered another error;
-     * invalid: the request makes no sense for this target; parity: the served answers differ.
+     * invalid: the request makes no sense for this target (or its token cannot be sent); parity: the served
+     * answers differ; conflict: the target holds that version number with other bytes.
      */
     readonly code:
       | "unknown-target"
@@ -36,7 +39,8 @@ export class DeployError extends Error {
       | "not-found"
       | "rejected"
       | "invalid"
-      | "parity",
+      | "parity"
+      | "conflict",
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
@@ -79,22 +83,80 @@ function keychainToken(target: string, platform: NodeJS.Platform, run: TokenLook
   }
 }
 
+/**
+ * Why a token cannot go in an `Authorization: Bearer` header (null: it can).
+ * Never says what the token is: only which kind of character is wrong.
+ */
+export function tokenProblem(token: string): string | null {
+  if (/[\r\n]/.test(token)) return "contains a line break (CR or LF), e.g. a trailing newline";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is checked
+  if (/[\x00-\x1f\x7f]/.test(token)) return "contains a control character";
+  if (/\s/.test(token)) return "contains a space or other whitespace";
+  if (/[^\x21-\x7e]/.test(token)) return "contains a character outside printable ASCII";
+  return null;
+}
+
+/** Where a target's token came from, as a message names it. */
+export function tokenOrigin(target: string, source: TokenSource): string {
+  return source === "env"
+    ? `the environment variable ${tokenVariable(target)}`
+    : `the keychain (service dagwood, target ${target})`;
+}
+
+/**
+ * The token for a target: `DAGWOOD_TOKEN_<TARGET>`, else the keychain. A
+ * token an HTTP header cannot carry is a DeployError ("invalid") naming
+ * where it came from, never its value.
+ */
 export function lookUpToken(
   target: string,
   opts: TokenLookup = {},
 ): { token: string; source: TokenSource } | null {
   const env = opts.env ?? process.env;
   const fromEnv = env[tokenVariable(target)];
-  if (fromEnv) return { token: fromEnv, source: "env" };
-  const fromKeychain = keychainToken(target, opts.platform ?? process.platform, opts.run);
-  return fromKeychain === null ? null : { token: fromKeychain, source: "keychain" };
+  const found: { token: string; source: TokenSource } | null = fromEnv
+    ? { token: fromEnv, source: "env" }
+    : (() => {
+        const fromKeychain = keychainToken(target, opts.platform ?? process.platform, opts.run);
+        return fromKeychain === null ? null : { token: fromKeychain, source: "keychain" as const };
+      })();
+  if (found) {
+    const problem = tokenProblem(found.token);
+    if (problem) {
+      throw new DeployError(
+        `The token for target "${target}" from ${tokenOrigin(target, found.source)} ${problem}, which an HTTP header cannot carry. Store it again without that character.`,
+        "invalid",
+        { target, tokenSource: found.source },
+      );
+    }
+  }
+  return found;
 }
 
-/** The settings' targets, tokens resolved, sorted by name. */
+/**
+ * The settings' targets, tokens resolved, sorted by name. A target whose
+ * token cannot be sent is listed without it, `tokenError` saying why (one
+ * bad token does not hide the other targets).
+ */
 export function listTargets(settings: Pick<ProjectSettings, "targets">, opts: TokenLookup = {}): Target[] {
   return Object.keys(settings.targets)
     .sort()
-    .map((name) => resolveTarget(settings, name, opts));
+    .map((name) => {
+      try {
+        return resolveTarget(settings, name, opts);
+      } catch (e) {
+        if (!(e instanceof DeployError) || e.code !== "invalid") throw e;
+        const entry = settings.targets[name]!;
+        return {
+          name,
+          url: entry.url.replace(/\/+$/, ""),
+          kind: entry.kind,
+          token: null,
+          tokenSource: (e.details.tokenSource as TokenSource | undefined) ?? null,
+          tokenError: e.message,
+        };
+      }
+    });
 }
 
 /** A named target with its token; a DeployError naming the known targets when there is none. */

@@ -10,13 +10,22 @@
  */
 import { createHash } from "node:crypto";
 import * as ort from "onnxruntime-node";
-import { checkModelName, type ModelRepository, type ServingState, type TrafficPolicy } from "./repository";
+import {
+  type ConfigSnapshot,
+  checkModelName,
+  type ModelRepository,
+  type ServingState,
+  sha256Hex,
+  type TrafficPolicy,
+} from "./repository";
 import { RequestError, sessionSignature, type TensorMeta, warmupFeeds } from "./tensors";
 
 export interface LoadedVersion {
   version: number;
   session: ort.InferenceSession;
   signature: { inputs: TensorMeta[]; outputs: TensorMeta[] };
+  /** sha256 of the model.onnx bytes (hex): the version's identity. */
+  sha256: string;
   /** Requests running on it; a retired version is released when this drops to 0. */
   active: number;
   retired: boolean;
@@ -54,7 +63,7 @@ export async function createWarmSession(bytes: Uint8Array): Promise<Omit<LoadedV
   try {
     const signature = sessionSignature(session);
     await session.run(warmupFeeds(signature.inputs));
-    return { session, signature, active: 0, retired: false };
+    return { session, signature, sha256: sha256Hex(bytes), active: 0, retired: false };
   } catch (e) {
     await session.release().catch(() => {});
     throw new RequestError(`the model failed its warm-up run: ${(e as Error).message}`);
@@ -150,7 +159,9 @@ export class ModelManager {
   ) {}
 
   /** Runs `task` after the previous change to the same model finished. */
-  private exclusive<T>(name: string, task: () => Promise<T>): Promise<T> {
+  private exclusive<T>(model: string, task: () => Promise<T>): Promise<T> {
+    // Names differing only in case share a folder on macOS and Windows: one lock for them.
+    const name = model.toLowerCase();
     const previous = this.locks.get(name) ?? Promise.resolve();
     const next = previous.then(task, task);
     const settled = next.catch(() => {});
@@ -203,32 +214,63 @@ export class ModelManager {
   /**
    * Puts validated, warmed versions into service. Keeps the new versions, the
    * previous primary (instant rollback) and whatever the policy names; the
-   * other loaded versions are retired.
+   * other loaded versions are retired on `commit`. `primary`: the version
+   * the load makes the primary, or "keep" (the current primary stays,
+   * pinned). Until `commit`, `rollback` puts the previous versions and
+   * policy back (the new sessions are retired).
    */
-  private install(name: string, added: LoadedVersion[]): ServedModel {
-    const model: ServedModel = this.models.get(name) ?? { name, versions: new Map(), policy: {} };
-    const keep = new Set<number>(added.map((v) => v.version));
-    const previous = this.models.has(name) ? this.primaryVersion(model) : undefined;
-    if (previous !== undefined) keep.add(previous);
-    for (const v of [model.policy.primary, model.policy.canary?.version, model.policy.shadow?.version]) {
-      if (v !== undefined) keep.add(v);
-    }
+  private install(
+    name: string,
+    added: LoadedVersion[],
+    primary: number | "keep",
+  ): { model: ServedModel; commit: () => void; rollback: () => void } {
+    const existing = this.models.get(name);
+    const model: ServedModel = existing ?? { name, versions: new Map(), policy: {} };
+    const previousVersions = model.versions;
+    const previousPolicy = model.policy;
+    const previous = existing && existing.versions.size > 0 ? this.primaryVersion(existing) : undefined;
     const versions = new Map(model.versions);
+    const replaced: LoadedVersion[] = [];
     for (const v of added) {
-      const replaced = versions.get(v.version);
-      if (replaced) this.retire(replaced);
+      const old = versions.get(v.version);
+      if (old && old !== v) replaced.push(old);
       versions.set(v.version, v);
     }
+    const policy: TrafficPolicy = { ...model.policy };
+    if (primary === "keep") {
+      if (previous !== undefined) policy.primary = previous;
+    } else if (primary === Math.max(...versions.keys())) delete policy.primary;
+    else policy.primary = primary;
+    const keep = new Set<number>(added.map((v) => v.version));
+    if (previous !== undefined) keep.add(previous);
+    for (const v of [policy.primary, policy.canary?.version, policy.shadow?.version]) {
+      if (v !== undefined) keep.add(v);
+    }
+    const dropped: LoadedVersion[] = [...replaced];
     for (const [v, loaded] of versions) {
       if (!keep.has(v)) {
-        this.retire(loaded);
+        dropped.push(loaded);
         versions.delete(v);
       }
     }
-    // One assignment: requests see the old map or the new one.
+    // Assigned in one tick: requests see the old versions and policy or the new ones.
     model.versions = versions;
+    model.policy = policy;
     this.models.set(name, model);
-    return model;
+    const fresh = added.filter((v) => previousVersions.get(v.version) !== v);
+    return {
+      model,
+      commit: () => {
+        for (const v of dropped) this.retire(v);
+      },
+      rollback: () => {
+        if (existing) {
+          existing.versions = previousVersions;
+          existing.policy = previousPolicy;
+        } else if (this.models.get(name) === model) this.models.delete(name);
+        for (const v of fresh) this.retire(v);
+      },
+    };
   }
 
   private retire(loaded: LoadedVersion): void {
@@ -236,46 +278,128 @@ export class ModelManager {
     if (loaded.active === 0) void loaded.session.release().catch(() => {});
   }
 
-  /** Uploaded versions (already decoded): validate and warm all, write them, then serve them. */
-  loadFiles(name: string, files: Map<number, Uint8Array>, config?: unknown): Promise<ServedModel> {
+  /** A 409 if another model's name differs from `name` only in case (they would share a folder on macOS/Windows). */
+  private async checkCase(name: string): Promise<void> {
+    const lower = name.toLowerCase();
+    const other = [...this.models.keys(), ...(await this.repository.modelNames())].find(
+      (n) => n !== name && n.toLowerCase() === lower,
+    );
+    if (other !== undefined) {
+      throw new RequestError(
+        `model ${name} differs from the existing model ${other} only in case; they would share a folder on macOS and Windows, so use ${other} or another name`,
+        409,
+      );
+    }
+  }
+
+  /**
+   * Serves `added` (written, warmed) and records the state; if that fails,
+   * everything is put back: the previous versions and policy in memory, the
+   * config files, and the version folders this load wrote.
+   */
+  private async commitLoad(
+    name: string,
+    fresh: LoadedVersion[],
+    reused: LoadedVersion[],
+    primary: number | "keep",
+    config: unknown,
+    written: number[],
+  ): Promise<ServedModel> {
+    let snapshot: ConfigSnapshot | undefined;
+    let installed: ReturnType<ModelManager["install"]> | undefined;
+    try {
+      const all = [...reused, ...fresh];
+      const latest = all.reduce((a, b) => (b.version > a.version ? b : a));
+      snapshot = await this.repository.snapshotConfig(name);
+      await this.repository.writeConfig(name, latest.signature, config);
+      installed = this.install(name, all, primary);
+      await this.saveState();
+      installed.commit();
+      return installed.model;
+    } catch (e) {
+      if (installed) {
+        installed.rollback();
+        // Another model's state write may have recorded this load meanwhile: record what serves now.
+        void this.saveState().catch(() => {});
+      } else for (const v of fresh) this.retire(v);
+      const undo = async (what: string, task: () => Promise<void>) =>
+        task().catch((u: Error) => this.log(`undoing the load of ${name}: ${what}: ${u.message}`));
+      if (snapshot) await undo("restoring its config", () => this.repository.restoreConfig(name, snapshot!));
+      for (const v of written)
+        await undo(`removing version ${v}`, () => this.repository.removeVersion(name, v));
+      throw e;
+    }
+  }
+
+  /**
+   * Uploaded versions (already decoded): validate and warm all, write them, then serve them. A
+   * version already on disk is never overwritten: the same bytes are a no-op (idempotent), other
+   * bytes a 409. The highest uploaded version becomes the primary unless `keepPrimary`.
+   */
+  loadFiles(
+    name: string,
+    files: Map<number, Uint8Array>,
+    config?: unknown,
+    keepPrimary = false,
+  ): Promise<ServedModel> {
     checkModelName(name);
     return this.exclusive(name, async () => {
-      const loaded: LoadedVersion[] = [];
+      await this.checkCase(name);
+      const current = this.models.get(name);
+      const onDisk = new Set(await this.repository.versions(name));
+      const hashes = new Map<number, string>();
+      for (const [version, bytes] of files) {
+        const sha256 = sha256Hex(bytes);
+        hashes.set(version, sha256);
+        if (!onDisk.has(version)) continue;
+        const existing = await this.repository.sha256(name, version);
+        if (existing !== sha256) {
+          throw new RequestError(
+            `version ${version} of ${name} already exists with other bytes (sha256 ${existing}); upload it as a new version`,
+            409,
+          );
+        }
+      }
+      const fresh: LoadedVersion[] = [];
+      const reused: LoadedVersion[] = [];
+      const written: number[] = [];
       try {
-        for (const [version, bytes] of files) loaded.push({ ...(await createWarmSession(bytes)), version });
-        for (const v of loaded) await this.repository.writeModel(name, v.version, files.get(v.version)!);
-        const latest = loaded.reduce((a, b) => (b.version > a.version ? b : a));
-        await this.repository.writeConfig(name, latest.signature, config);
+        for (const [version, bytes] of files) {
+          const loaded = current?.versions.get(version);
+          if (loaded && loaded.sha256 === hashes.get(version)) reused.push(loaded);
+          else fresh.push({ ...(await createWarmSession(bytes)), version });
+        }
+        for (const v of fresh) {
+          if (onDisk.has(v.version)) continue; // the same bytes are there already
+          await this.repository.writeModel(name, v.version, files.get(v.version)!);
+          written.push(v.version);
+        }
       } catch (e) {
-        for (const v of loaded) await v.session.release().catch(() => {});
+        for (const v of fresh) this.retire(v);
+        for (const v of written) await this.repository.removeVersion(name, v).catch(() => {});
         throw e;
       }
-      const model = this.install(name, loaded);
-      await this.saveState();
-      return model;
+      const highest = Math.max(...files.keys());
+      return this.commitLoad(name, fresh, reused, keepPrimary ? "keep" : highest, config, written);
     });
   }
 
-  /** Loads a version from disk: the given one, else the highest. */
-  loadFromDisk(name: string, version?: number, config?: unknown): Promise<ServedModel> {
+  /** Loads a version from disk: the given one, else the highest; it becomes the primary unless `keepPrimary`. */
+  loadFromDisk(name: string, version?: number, config?: unknown, keepPrimary = false): Promise<ServedModel> {
     checkModelName(name);
-    return this.exclusive(name, () => this.loadFromDiskNow(name, version, config));
-  }
-
-  private async loadFromDiskNow(name: string, version?: number, config?: unknown): Promise<ServedModel> {
-    const onDisk = await this.repository.versions(name);
-    if (onDisk.length === 0) throw new RequestError(`no model ${name} in the repository`, 404);
-    const chosen = version ?? onDisk[onDisk.length - 1]!;
-    if (!onDisk.includes(chosen))
-      throw new RequestError(`model ${name} has no version ${chosen} on disk`, 404);
-    const loaded = {
-      ...(await createWarmSession(await this.repository.readModel(name, chosen))),
-      version: chosen,
-    };
-    await this.repository.writeConfig(name, loaded.signature, config);
-    const model = this.install(name, [loaded]);
-    await this.saveState();
-    return model;
+    return this.exclusive(name, async () => {
+      await this.checkCase(name);
+      const onDisk = await this.repository.versions(name);
+      if (onDisk.length === 0) throw new RequestError(`no model ${name} in the repository`, 404);
+      const chosen = version ?? onDisk[onDisk.length - 1]!;
+      if (!onDisk.includes(chosen))
+        throw new RequestError(`model ${name} has no version ${chosen} on disk`, 404);
+      const bytes = await this.repository.readModel(name, chosen);
+      const current = this.models.get(name)?.versions.get(chosen);
+      const reuse = current && current.sha256 === sha256Hex(bytes) ? current : undefined;
+      const fresh = reuse ? [] : [{ ...(await createWarmSession(bytes)), version: chosen }];
+      return this.commitLoad(name, fresh, reuse ? [reuse] : [], keepPrimary ? "keep" : chosen, config, []);
+    });
   }
 
   unload(name: string): Promise<void> {
@@ -289,25 +413,49 @@ export class ModelManager {
     });
   }
 
-  /** Replaces the traffic policy; versions it names that are on disk but not loaded are loaded first. */
+  /**
+   * Replaces the traffic policy; versions it names that are on disk but not
+   * loaded are loaded first. The state is saved once, at the end; if a
+   * version fails to load or the state cannot be saved, the previous policy
+   * and versions stay (in memory and on disk).
+   */
   setPolicy(name: string, policy: TrafficPolicy): Promise<TrafficPolicy> {
     checkModelName(name);
     return this.exclusive(name, async () => {
-      if (!this.models.has(name)) throw new RequestError(`model ${name} is not loaded`, 404);
-      const named = [policy.primary, policy.canary?.version, policy.shadow?.version].filter(
-        (v): v is number => v !== undefined,
+      const model = this.models.get(name);
+      if (!model) throw new RequestError(`model ${name} is not loaded`, 404);
+      const named = new Set(
+        [policy.primary, policy.canary?.version, policy.shadow?.version].filter(
+          (v): v is number => v !== undefined,
+        ),
       );
-      const previous = this.models.get(name)!.policy;
-      this.models.get(name)!.policy = { ...policy };
+      const fresh: LoadedVersion[] = [];
       try {
+        const onDisk = await this.repository.versions(name);
         for (const v of named) {
-          if (!this.models.get(name)!.versions.has(v)) await this.loadFromDiskNow(name, v);
+          if (model.versions.has(v)) continue;
+          if (!onDisk.includes(v)) throw new RequestError(`model ${name} has no version ${v} on disk`, 404);
+          fresh.push({ ...(await createWarmSession(await this.repository.readModel(name, v))), version: v });
         }
       } catch (e) {
-        this.models.get(name)!.policy = previous;
+        for (const v of fresh) this.retire(v);
         throw e;
       }
-      await this.saveState();
+      const previousVersions = model.versions;
+      const previousPolicy = model.policy;
+      const versions = new Map(model.versions);
+      for (const v of fresh) versions.set(v.version, v);
+      model.versions = versions;
+      model.policy = { ...policy };
+      try {
+        await this.saveState();
+      } catch (e) {
+        model.versions = previousVersions;
+        model.policy = previousPolicy;
+        for (const v of fresh) this.retire(v);
+        void this.saveState().catch(() => {});
+        throw e;
+      }
       return policy;
     });
   }

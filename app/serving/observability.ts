@@ -3,11 +3,14 @@
  * registry of its own so two servers in one process do not share counters)
  * and a sampled inference log per model.
  */
-import { appendFile, rename, stat } from "node:fs/promises";
+import { appendFile, open, readdir, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Counter, Histogram, Registry } from "prom-client";
 import type { Role } from "./models";
-import type { V2Tensor } from "./tensors";
+import { truncateRows, type V2Tensor } from "./tensors";
+
+/** Tensors with more rows are logged as their shape and first rows (`truncated: true`). */
+export const LOG_MAX_ROWS = 100;
 
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -39,7 +42,7 @@ export class ServerMetrics {
  * `GET /v2/logs/models/{name}` and from `<repo>/<name>/inference-log.jsonl`
  * (one entry per line):
  *
- *   seq        increasing per server process (use with `since` to page)
+ *   seq        increasing, also across restarts (seeded from the JSONL files; use with `since` to page)
  *   time       ISO 8601, when the inference finished
  *   requestId  the request's V2 "id", or one the server made up
  *   model, version
@@ -49,6 +52,8 @@ export class ServerMetrics {
  *   latencyMs  the onnxruntime run
  *   inputs     V2 tensors as received (name, datatype, shape, flat data)
  *   outputs    V2 tensors as computed (all outputs, flat data)
+ *              A tensor of more than 100 rows keeps its shape, the data of its
+ *              first 100 rows and `truncated: true`.
  */
 /**
  * Which inferences go into the inference log: each with probability `rate`,
@@ -97,24 +102,82 @@ export interface InferenceLogEntry {
 export interface InferenceLogOptions {
   /** Entries kept in memory per model. */
   capacity?: number;
+  /** Bytes kept in memory per model, estimated from the tensors; default 64 MiB. */
+  maxBytes?: number;
+  /** Rows logged per tensor; default 100. */
+  maxRows?: number;
   /** The repository folder: entries are also appended to <repo>/<name>/inference-log.jsonl. */
   repository?: string;
   /** Size at which the JSONL file is rotated; default 64 MiB. */
   maxFileBytes?: number;
 }
 
-/** A ring buffer per model, plus a JSONL file flushed once a second. */
+/** A rough size in memory of a logged entry: numbers 8 bytes, strings 2 bytes a character, plus overheads. */
+export function entryBytes(entry: InferenceLogEntry): number {
+  let bytes = 256 + entry.requestId.length * 2;
+  for (const t of [...entry.inputs, ...entry.outputs]) {
+    bytes += 96 + t.name.length * 2 + t.shape.length * 8;
+    if (t.datatype === "BYTES")
+      for (const v of t.data) bytes += 16 + (typeof v === "string" ? v.length * 2 : 0);
+    else bytes += t.data.length * 8;
+  }
+  return bytes;
+}
+
+/** The seq at the start of a JSONL file's last line (0 if none), reading only the file's tail. */
+export async function lastSeq(file: string): Promise<number> {
+  const handle = await open(file, "r").catch(() => undefined);
+  if (!handle) return 0;
+  try {
+    const size = (await handle.stat()).size;
+    const CHUNK = 64 * 1024;
+    let end = -1; // after the last non-newline byte
+    let start = 0; // of the last line
+    let pos = size;
+    search: while (pos > 0) {
+      const from = Math.max(0, pos - CHUNK);
+      const buffer = Buffer.alloc(pos - from);
+      await handle.read(buffer, 0, buffer.length, from);
+      for (let i = buffer.length - 1; i >= 0; i--) {
+        const c = buffer[i]!;
+        if (end < 0) {
+          if (c !== 0x0a && c !== 0x0d) end = from + i + 1;
+        } else if (c === 0x0a) {
+          start = from + i + 1;
+          break search;
+        }
+      }
+      pos = from;
+    }
+    if (end < 0) return 0;
+    const head = Buffer.alloc(Math.min(64, end - start));
+    await handle.read(head, 0, head.length, start);
+    const match = /^\{"seq":(\d+)/.exec(head.toString("utf8"));
+    return match ? Number(match[1]) : 0;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A ring buffer per model (bounded by count and by bytes), plus a JSONL file flushed once a second. */
 export class InferenceLog {
-  private readonly rings = new Map<string, { entries: InferenceLogEntry[]; next: number }>();
+  private readonly rings = new Map<
+    string,
+    { entries: InferenceLogEntry[]; sizes: number[]; head: number; bytes: number }
+  >();
   private readonly pending = new Map<string, string[]>();
   private seq = 0;
   private readonly timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   readonly capacity: number;
+  readonly maxBytes: number;
+  private readonly maxRows: number;
   private readonly maxFileBytes: number;
 
   constructor(private readonly options: InferenceLogOptions = {}) {
     this.capacity = options.capacity ?? 10_000;
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.maxRows = options.maxRows ?? LOG_MAX_ROWS;
     this.maxFileBytes = options.maxFileBytes ?? 64 * 1024 * 1024;
     if (options.repository) {
       this.timer = setInterval(() => void this.flush(), 1000);
@@ -122,16 +185,51 @@ export class InferenceLog {
     }
   }
 
+  /**
+   * Continues the seq numbers of a previous run: the highest seq at the end
+   * of the models' JSONL files (only their tails are read).
+   */
+  async init(): Promise<void> {
+    const repository = this.options.repository;
+    if (!repository) return;
+    const folders = await readdir(repository, { withFileTypes: true }).catch(() => []);
+    for (const folder of folders) {
+      if (!folder.isDirectory()) continue;
+      for (const file of ["inference-log.jsonl", "inference-log.1.jsonl"]) {
+        this.seq = Math.max(this.seq, await lastSeq(join(repository, folder.name, file)).catch(() => 0));
+      }
+    }
+  }
+
   add(entry: Omit<InferenceLogEntry, "seq">): void {
-    const full = { seq: ++this.seq, ...entry };
+    const full: InferenceLogEntry = {
+      seq: ++this.seq,
+      ...entry,
+      inputs: entry.inputs.map((t) => truncateRows(t, this.maxRows)),
+      outputs: entry.outputs.map((t) => truncateRows(t, this.maxRows)),
+    };
     let ring = this.rings.get(entry.model);
     if (!ring) {
-      ring = { entries: [], next: 0 };
+      ring = { entries: [], sizes: [], head: 0, bytes: 0 };
       this.rings.set(entry.model, ring);
     }
-    if (ring.entries.length < this.capacity) ring.entries.push(full);
-    else ring.entries[ring.next] = full;
-    ring.next = (ring.next + 1) % this.capacity;
+    const size = entryBytes(full);
+    ring.entries.push(full);
+    ring.sizes.push(size);
+    ring.bytes += size;
+    // The oldest go first, past the count or the byte budget (the newest entry always stays).
+    while (
+      ring.entries.length - ring.head > 1 &&
+      (ring.entries.length - ring.head > this.capacity || ring.bytes > this.maxBytes)
+    ) {
+      ring.bytes -= ring.sizes[ring.head]!;
+      ring.head++;
+    }
+    if (ring.head > 1024 && ring.head * 2 > ring.entries.length) {
+      ring.entries.splice(0, ring.head);
+      ring.sizes.splice(0, ring.head);
+      ring.head = 0;
+    }
     if (this.options.repository) {
       const lines = this.pending.get(entry.model) ?? [];
       lines.push(JSON.stringify(full));
@@ -143,19 +241,22 @@ export class InferenceLog {
     return this.rings.has(model);
   }
 
+  /** Bytes (estimated) the model's entries hold in memory. */
+  bytes(model: string): number {
+    return this.rings.get(model)?.bytes ?? 0;
+  }
+
   /** Entries oldest first, after `since` (a seq number, or a time as epoch ms or ISO), the newest `limit`. */
   read(model: string, { limit = 100, since }: { limit?: number; since?: { seq?: number; time?: number } }) {
     const ring = this.rings.get(model);
     if (!ring) return [];
-    const ordered =
-      ring.entries.length < this.capacity
-        ? ring.entries
-        : [...ring.entries.slice(ring.next), ...ring.entries.slice(0, ring.next)];
-    const after = ordered.filter(
-      (e) =>
-        (since?.seq === undefined || e.seq > since.seq) &&
-        (since?.time === undefined || Date.parse(e.time) > since.time),
-    );
+    const after = ring.entries
+      .slice(ring.head)
+      .filter(
+        (e) =>
+          (since?.seq === undefined || e.seq > since.seq) &&
+          (since?.time === undefined || Date.parse(e.time) > since.time),
+      );
     return after.slice(Math.max(0, after.length - limit));
   }
 

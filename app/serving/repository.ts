@@ -13,7 +13,7 @@
  * folder once onnxruntime has accepted it; a version is a folder holding
  * model.onnx, so an interrupted upload is never taken for a version.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { MODEL_NAME } from "../store/types";
@@ -113,7 +113,21 @@ export function configPbtxt(
   ].join("\n");
 }
 
+/** The identity of a version: the sha256 of its model.onnx, as lowercase hex. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** A model's config files as they were (undefined: absent), to put back if a load fails. */
+export interface ConfigSnapshot {
+  json?: Buffer;
+  pbtxt?: Buffer;
+}
+
 export class ModelRepository {
+  /** sha256 of model files by path, valid while size and mtime are unchanged. */
+  private readonly hashes = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
+
   constructor(readonly dir: string) {}
 
   modelDir(name: string): string {
@@ -171,6 +185,42 @@ export class ModelRepository {
 
   async readModel(name: string, version: number): Promise<Uint8Array> {
     return readFile(this.modelFile(name, version));
+  }
+
+  /** The sha256 of a version's model.onnx on disk (cached while the file is unchanged). */
+  async sha256(name: string, version: number): Promise<string> {
+    const file = this.modelFile(name, version);
+    const s = await stat(file);
+    const cached = this.hashes.get(file);
+    if (cached && cached.size === s.size && cached.mtimeMs === s.mtimeMs) return cached.sha256;
+    const sha256 = sha256Hex(await readFile(file));
+    this.hashes.set(file, { size: s.size, mtimeMs: s.mtimeMs, sha256 });
+    return sha256;
+  }
+
+  /** Deletes a version folder (undoing a load that wrote it). */
+  async removeVersion(name: string, version: number): Promise<void> {
+    await rm(join(this.modelDir(name), String(version)), { recursive: true, force: true });
+    this.hashes.delete(this.modelFile(name, version));
+    await fsyncDir(this.modelDir(name)).catch(() => {});
+  }
+
+  async snapshotConfig(name: string): Promise<ConfigSnapshot> {
+    const read = (file: string) => readFile(join(this.modelDir(name), file)).catch(() => undefined);
+    const [json, pbtxt] = await Promise.all([read("config.json"), read("config.pbtxt")]);
+    return { ...(json ? { json } : {}), ...(pbtxt ? { pbtxt } : {}) };
+  }
+
+  /** Puts the config files back as `snapshotConfig` found them. */
+  async restoreConfig(name: string, snapshot: ConfigSnapshot): Promise<void> {
+    for (const [file, data] of [
+      ["config.json", snapshot.json],
+      ["config.pbtxt", snapshot.pbtxt],
+    ] as const) {
+      const path = join(this.modelDir(name), file);
+      if (data) await writeFileAtomic(path, data);
+      else await rm(path, { force: true });
+    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { connect, type Socket } from "node:net";
@@ -34,6 +35,10 @@ afterEach(async () => {
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
 
 function tempRepo(): string {
   const dir = mkdtempSync(join(tmpdir(), "dagwood-serve-"));
@@ -140,10 +145,14 @@ describe("V2 endpoints", () => {
         { name: "label", datatype: "BYTES", shape: [-1] },
         { name: "probabilities", datatype: "FP32", shape: [-1, 2] },
       ],
+      parameters: { sha256: sha256(classifier) },
     });
     expect((await call(url, "/v2/models/penguins/ready")).status).toBe(200);
     expect((await call(url, "/v2/models/penguins/versions/3/ready")).status).toBe(200);
-    expect((await call(url, "/v2/models/penguins/versions/3")).json.versions).toEqual(["3"]);
+    expect((await call(url, "/v2/models/penguins/versions/3")).json).toMatchObject({
+      versions: ["3"],
+      parameters: { sha256: sha256(classifier) },
+    });
 
     const xs = [0, 1.5, 4.2, 7.7, 9.9, Number.NaN];
     const colors = ["red", "green", "blue", "", "unseen", "red"];
@@ -456,8 +465,14 @@ describe("versions, restart and traffic", () => {
     const index = await call(second.url, "/v2/repository/index", {}, auth);
     expect(index.json).toEqual(
       expect.arrayContaining([
-        { name: "m", version: "1", state: "READY", reason: "" },
-        { name: "dropped", version: "1", state: "UNAVAILABLE", reason: "unloaded" },
+        { name: "m", version: "1", state: "READY", reason: "", sha256: sha256(regressionV1) },
+        {
+          name: "dropped",
+          version: "1",
+          state: "UNAVAILABLE",
+          reason: "unloaded",
+          sha256: sha256(classifier),
+        },
       ]),
     );
     const ready = await call(second.url, "/v2/repository/index", { ready: true }, auth);
@@ -622,5 +637,313 @@ describe("serveCommand", () => {
     expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
     listeners[0]!();
     expect(await done).toBe(0);
+  });
+});
+
+describe("versions are identified by their bytes, and loads are all or nothing", () => {
+  it("keeps each version's sha256: the same bytes again are a no-op, other bytes a 409", async () => {
+    const { url, server } = await start();
+    await upload(url, "m", 1, regressionV1);
+    const again = await upload(url, "m", 1, regressionV1);
+    expect(again.json).toMatchObject({ versions: ["1"], serving: "1" });
+    const clash = await call(url, "/v2/repository/models/m/load", loadBody(1, regressionV2), auth);
+    expect(clash.status).toBe(409);
+    expect(clash.json.error).toBe(
+      `version 1 of m already exists with other bytes (sha256 ${sha256(regressionV1)}); upload it as a new version`,
+    );
+    const file = readFileSync(join(server.manager.repository.dir, "m", "1", "model.onnx"));
+    expect(sha256(file)).toBe(sha256(regressionV1));
+    expect((await call(url, "/v2/models/m/versions/1")).json.parameters).toEqual({
+      sha256: sha256(regressionV1),
+    });
+    await upload(url, "m", 2, regressionV2);
+    expect((await call(url, "/v2/models/m")).json.parameters).toEqual({ sha256: sha256(regressionV2) });
+    const index = await call(url, "/v2/repository/index", {}, auth);
+    expect(index.json.map((r: Json) => [r.version, r.sha256])).toEqual([
+      ["1", sha256(regressionV1)],
+      ["2", sha256(regressionV2)],
+    ]);
+  });
+
+  it("undoes a load whose state cannot be saved: 500, the previous version serves, disk as before", async () => {
+    const { url, server } = await start();
+    const repo = server.manager.repository;
+    await upload(url, "m", 1, regressionV1);
+    await call(
+      url,
+      "/v2/repository/models/m/load",
+      loadBody(1, regressionV1, { name: "m", note: "one" }),
+      auth,
+    );
+    const stateBefore = readFileSync(join(repo.dir, ".dagwood-state.json"), "utf8");
+    const configBefore = readFileSync(join(repo.dir, "m", "config.json"), "utf8");
+    const writeState = repo.writeState.bind(repo);
+    repo.writeState = async () => {
+      throw new Error("disk full");
+    };
+    const r = await call(
+      url,
+      "/v2/repository/models/m/load",
+      loadBody(2, regressionV2, { note: "two" }),
+      auth,
+    );
+    expect(r.status).toBe(500);
+    repo.writeState = writeState;
+    expect((await call(url, "/v2/models/m/infer", rows([5], ["blue"]))).json.model_version).toBe("1");
+    expect([...server.manager.models.get("m")!.versions.keys()]).toEqual([1]);
+    expect(await repo.versions("m")).toEqual([1]);
+    expect(readFileSync(join(repo.dir, "m", "config.json"), "utf8")).toBe(configBefore);
+    expect(readFileSync(join(repo.dir, ".dagwood-state.json"), "utf8")).toBe(stateBefore);
+    // The same upload succeeds once the state can be written.
+    expect((await upload(url, "m", 2, regressionV2)).json.serving).toBe("2");
+  });
+
+  it("a traffic change that fails leaves the policy and versions as they were, in memory and on disk", async () => {
+    const { url, server } = await start();
+    const repo = server.manager.repository;
+    await upload(url, "m", 1, regressionV1);
+    await upload(url, "m", 2, regressionV2);
+    await upload(url, "m", 3, regressionV1);
+    const loadedVersions = () => [...server.manager.models.get("m")!.versions.keys()].sort();
+    expect(loadedVersions()).toEqual([2, 3]);
+    const state = () => JSON.parse(readFileSync(join(repo.dir, ".dagwood-state.json"), "utf8")).models.m;
+    const before = state();
+    // Version 1 is on disk and loads; version 9 is not: nothing may change.
+    const r = await call(
+      url,
+      "/v2/repository/models/m/traffic",
+      { primary: 1, canary: { version: 9, percent: 10 } },
+      auth,
+    );
+    expect(r.status).toBe(404);
+    expect(loadedVersions()).toEqual([2, 3]);
+    expect(server.manager.models.get("m")!.policy).toEqual({});
+    expect(state()).toEqual(before);
+
+    const writeState = repo.writeState.bind(repo);
+    let writes = 0;
+    repo.writeState = async (s) => {
+      if (writes++ === 0) throw new Error("disk full");
+      return writeState(s);
+    };
+    const failed = await call(url, "/v2/repository/models/m/traffic", { primary: 1 }, auth);
+    expect(failed.status).toBe(500);
+    expect(loadedVersions()).toEqual([2, 3]);
+    expect(server.manager.models.get("m")!.policy).toEqual({});
+    expect(state()).toEqual(before);
+    expect((await call(url, "/v2/models/m/infer", rows([5], ["blue"]))).json.model_version).toBe("3");
+  });
+
+  it("refuses a model name that differs from an existing one only in case", async () => {
+    const { url } = await start();
+    await upload(url, "Penguins", 1, classifier);
+    const r = await call(url, "/v2/repository/models/penguins/load", loadBody(1, classifier), auth);
+    expect(r.status).toBe(409);
+    expect(r.json.error).toMatch(/existing model Penguins/);
+    expect((await call(url, "/v2/repository/models/PENGUINS/load", undefined, auth, "POST")).status).toBe(
+      409,
+    );
+  });
+
+  it("a load makes its version the primary, unless dagwood_keep_primary", async () => {
+    const { url } = await start();
+    await upload(url, "m", 1, regressionV1);
+    await upload(url, "m", 2, regressionV2);
+    await call(url, "/v2/repository/models/m/traffic", { primary: 1 }, auth);
+    const servingVersion = async () =>
+      (await call(url, "/v2/models/m/infer", rows([5], ["blue"]))).json.model_version;
+    expect(await servingVersion()).toBe("1");
+    // Uploading 3 moves the pin to 3, as Triton would serve it.
+    const v3 = await upload(url, "m", 3, regressionV2.slice());
+    expect(v3.json.serving).toBe("3");
+    expect(await servingVersion()).toBe("3");
+    // With dagwood_keep_primary the current primary stays (and is pinned), pinned or not before.
+    const kept = await call(
+      url,
+      "/v2/repository/models/m/load",
+      { parameters: { ...loadBody(4, regressionV1).parameters, dagwood_keep_primary: true } },
+      auth,
+    );
+    expect(kept.json.serving).toBe("3");
+    expect(await servingVersion()).toBe("3");
+    expect((await call(url, "/v2/models/m/versions/4/ready")).status).toBe(200);
+    // From disk with a version: that one becomes the primary, unless dagwood_keep_primary.
+    const disk = await call(url, "/v2/repository/models/m/load", { parameters: { version: 1 } }, auth);
+    expect(disk.json.serving).toBe("1");
+    expect(await servingVersion()).toBe("1");
+    await call(
+      url,
+      "/v2/repository/models/m/load",
+      { parameters: { version: 2, dagwood_keep_primary: true } },
+      auth,
+    );
+    expect(await servingVersion()).toBe("1");
+    expect((await call(url, "/v2/models/m/versions/2/ready")).status).toBe(200);
+    const bad = await call(
+      url,
+      "/v2/repository/models/m/load",
+      { parameters: { dagwood_keep_primary: 1 } },
+      auth,
+    );
+    expect(bad.status).toBe(400);
+  });
+});
+
+describe("request checks", () => {
+  it("releases the shadow's hold when the primary run fails", async () => {
+    const { url, server } = await start();
+    await upload(url, "m", 1, regressionV1);
+    await upload(url, "m", 2, regressionV2);
+    await call(url, "/v2/repository/models/m/traffic", { primary: 1, shadow: { version: 2 } }, auth);
+    const versions = server.manager.models.get("m")!.versions;
+    versions.get(1)!.session.run = (() => Promise.reject(new Error("boom"))) as never;
+    for (let i = 0; i < 3; i++)
+      expect((await call(url, "/v2/models/m/infer", rows([1], ["red"]))).status).toBe(500);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(versions.get(2)!.active).toBe(0);
+    expect(versions.get(1)!.active).toBe(0);
+  });
+
+  it("answers 400, not a stack overflow, for data nested deeper than its shape; nested data must match the shape", async () => {
+    const { url } = await start();
+    await upload(url, "m", 1, regressionV1);
+    const x = rows([1], ["red"]).inputs[0]!;
+    const color = rows([1], ["red"]).inputs[1]!;
+    const deep = `${"[".repeat(200_000)}1${"]".repeat(200_000)}`;
+    const body = `{"inputs": [${JSON.stringify(color)}, {"name": "x", "datatype": "FP32", "shape": [1, 1], "data": ${deep}}]}`;
+    const r = await call(url, "/v2/models/m/infer", body);
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatch(/input "x": nested data does not match shape \[1, 1\]/);
+    const wrong = await call(url, "/v2/models/m/infer", {
+      inputs: [
+        { ...x, shape: [2, 1], data: [[3, 4]] },
+        { ...color, shape: [2, 1], data: ["red", "blue"] },
+      ],
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.error).toMatch(/input "x": nested data does not match shape \[2, 1\]/);
+    const flat = await call(url, "/v2/models/m/infer", { inputs: [{ ...x, data: [1, 2] }, color] });
+    expect(flat.status).toBe(400);
+    expect(flat.json.error).toMatch(/input "x" has 2 elements; shape \[1, 1\] needs 1/);
+  });
+
+  it("needs a string id", async () => {
+    const { url } = await start();
+    await upload(url, "m", 1, regressionV1);
+    const r = await call(url, "/v2/models/m/infer", { id: 7, ...rows([1], ["red"]) });
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatch(/"id" must be a string/);
+    expect((await call(url, "/v2/models/m/infer", { id: "7", ...rows([1], ["red"]) })).json.id).toBe("7");
+  });
+
+  it("answers 503 for models while restoring, not 404", async () => {
+    const repository = tempRepo();
+    const first = await start({ repository });
+    await upload(first.url, "m", 1, regressionV1);
+    await first.server.close();
+    servers.splice(servers.indexOf(first.server), 1);
+
+    const server = createServer({ repository, token: TOKEN, log: () => {} });
+    servers.push(server);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const restore = server.manager.restore.bind(server.manager);
+    server.manager.restore = async () => {
+      await gate;
+      return restore();
+    };
+    const listening = server.listen(0);
+    while (!server.url) await new Promise((r) => setTimeout(r, 5));
+    const url = server.url;
+    for (const r of [
+      await call(url, "/v2/models/m/infer", rows([1], ["red"])),
+      await call(url, "/v2/models/m/versions/1/infer", rows([1], ["red"])),
+      await call(url, "/v2/models/m"),
+      await call(url, "/v2/models/m/versions/1/ready"),
+      await call(url, "/v2/health/ready"),
+    ]) {
+      expect(r.status).toBe(503);
+      expect(r.json.error).toBe("the server is starting (restoring models)");
+    }
+    open();
+    await listening;
+    expect((await call(url, "/v2/models/m/infer", rows([1], ["red"]))).status).toBe(200);
+    expect((await call(url, "/v2/models/nope")).status).toBe(404);
+  });
+
+  it("guards model metadata and ready with --infer-token; health and /metrics stay open", async () => {
+    const { url } = await start({ inferToken: true });
+    await upload(url, "m", 1, regressionV1);
+    for (const path of [
+      "/v2/models/m",
+      "/v2/models/m/ready",
+      "/v2/models/m/versions/1",
+      "/v2/models/m/versions/1/ready",
+    ]) {
+      expect((await call(url, path)).status, path).toBe(401);
+      expect((await call(url, path, undefined, auth)).status, path).toBe(200);
+    }
+    expect((await call(url, "/v2/health/ready")).status).toBe(200);
+    expect((await fetch(`${url}/metrics`)).status).toBe(200);
+  });
+
+  it("limits index, unload and traffic bodies to 64 KiB with a 413 naming the endpoint", async () => {
+    const { url } = await start();
+    await upload(url, "m", 1, regressionV1);
+    const big = { pad: "x".repeat(70_000) };
+    for (const [path, what] of [
+      ["/v2/repository/index", "index"],
+      ["/v2/repository/models/m/unload", "unload"],
+      ["/v2/repository/models/m/traffic", "traffic"],
+    ] as const) {
+      const r = await call(url, path, big, auth);
+      expect(r.status, path).toBe(413);
+      expect(r.json.error).toBe(
+        `the ${what} body is larger than 65536 bytes, the limit for ${what} requests`,
+      );
+    }
+    expect((await call(url, "/v2/models/m/ready")).status).toBe(200);
+  });
+});
+
+describe("inference log across restarts and for large requests", () => {
+  it("continues seq after a restart, from the JSONL file's tail", async () => {
+    const repository = tempRepo();
+    const first = await start({ repository });
+    await upload(first.url, "m", 1, regressionV1);
+    for (let i = 0; i < 3; i++) await call(first.url, "/v2/models/m/infer", rows([i], ["red"]));
+    const before = (await call(first.url, "/v2/logs/models/m", undefined, auth)).json.entries;
+    await first.server.close();
+    servers.splice(servers.indexOf(first.server), 1);
+    const second = await start({ repository });
+    await call(second.url, "/v2/models/m/infer", rows([1], ["red"]));
+    const after = (await call(second.url, "/v2/logs/models/m", undefined, auth)).json.entries;
+    expect(after[0].seq).toBe(before[before.length - 1].seq + 1);
+    const since = await call(second.url, `/v2/logs/models/m?since=${before[2].seq}`, undefined, auth);
+    expect(since.json.entries).toHaveLength(1);
+  });
+
+  it("logs a large request as its shape and first 100 rows", async () => {
+    const { url } = await start();
+    await upload(url, "m", 1, regressionV1);
+    const n = 250;
+    const r = await call(
+      url,
+      "/v2/models/m/infer",
+      rows(
+        Array.from({ length: n }, (_, i) => i % 10),
+        new Array(n).fill("red"),
+      ),
+    );
+    expect(r.json.outputs[0].data).toHaveLength(n);
+    const [entry] = (await call(url, "/v2/logs/models/m", undefined, auth)).json.entries;
+    for (const t of [...entry.inputs, ...entry.outputs]) {
+      expect(t.shape[0]).toBe(n);
+      expect(t.truncated).toBe(true);
+      expect(t.data).toHaveLength(100 * t.shape.slice(1).reduce((a: number, b: number) => a * b, 1));
+    }
+    expect(entry.inputs[0].data.slice(0, 3)).toEqual([0, 1, 2]);
   });
 });

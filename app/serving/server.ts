@@ -21,7 +21,13 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { type LoadedVersion, ModelManager, type Route } from "./models";
-import { InferenceLog, type InferenceLogEntry, LogSampler, ServerMetrics } from "./observability";
+import {
+  InferenceLog,
+  type InferenceLogEntry,
+  LOG_MAX_ROWS,
+  LogSampler,
+  ServerMetrics,
+} from "./observability";
 import { checkModelName, ModelRepository, parseVersion, type TrafficPolicy } from "./repository";
 import { feedsToV2, parseInputs, RequestError, requestedOutputs, toV2 } from "./tensors";
 
@@ -42,6 +48,8 @@ export interface ServeOptions {
   logMaxPerSecond?: number;
   /** Entries kept in memory per model. */
   logCapacity?: number;
+  /** Bytes of log entries kept in memory per model (estimated from tensor sizes; default 64 MiB). */
+  logMaxBytes?: number;
   /** Where restore problems and shadow failures are reported; default stderr. */
   log?: (message: string) => void;
 }
@@ -56,6 +64,7 @@ export interface DagwoodServer {
 
 export const EXTENSIONS = ["model_repository", "dagwood_traffic", "dagwood_inference_log"];
 const MiB = 1024 * 1024;
+const STARTING = "the server is starting (restoring models)";
 
 function serverVersion(): string {
   try {
@@ -66,9 +75,17 @@ function serverVersion(): string {
   }
 }
 
+/** Bodies of the small control calls (index, unload, traffic): far below the infer and load limits. */
+export const CONTROL_BODY_LIMIT = 64 * 1024;
+
 class TooLarge extends RequestError {
   constructor(limit: number, what: string) {
-    super(`the ${what} body is larger than ${limit} bytes; raise the limit with --max-${what}-bytes`, 413);
+    super(
+      what === "infer" || what === "load"
+        ? `the ${what} body is larger than ${limit} bytes; raise the limit with --max-${what}-bytes`
+        : `the ${what} body is larger than ${limit} bytes, the limit for ${what} requests`,
+      413,
+    );
   }
 }
 
@@ -194,11 +211,17 @@ export function createServer(options: ServeOptions): DagwoodServer {
   const repository = new ModelRepository(resolve(opts.repository));
   const manager = new ModelManager(repository, log);
   const metrics = new ServerMetrics();
-  const inferenceLog = new InferenceLog({ capacity: opts.logCapacity, repository: repository.dir });
+  const inferenceLog = new InferenceLog({
+    capacity: opts.logCapacity,
+    maxBytes: opts.logMaxBytes,
+    repository: repository.dir,
+  });
   const sampler = new LogSampler(opts.logSampleRate, opts.logMaxPerSecond);
   const version = serverVersion();
   const tokenDigest = opts.token ? digest(opts.token) : undefined;
   let ready = false;
+  /** From listen until the saved state is restored. */
+  let restoring = false;
   let url = "";
 
   function checkToken(req: IncomingMessage): void {
@@ -237,12 +260,19 @@ export function createServer(options: ServeOptions): DagwoodServer {
       platform: "onnxruntime_onnx",
       inputs: loaded.signature.inputs,
       outputs: loaded.signature.outputs,
+      // The identity of the version described (the primary for model metadata).
+      parameters: { sha256: loaded.sha256 },
     };
+  }
+
+  /** While the saved state is being restored, "not found" may only mean "not yet": a 503. */
+  function notYet(e: unknown): unknown {
+    return restoring && e instanceof RequestError && e.status === 404 ? new RequestError(STARTING, 503) : e;
   }
 
   function served(name: string) {
     const model = manager.models.get(name);
-    if (!model) throw new RequestError(`unknown model ${name} (not loaded)`, 404);
+    if (!model) throw notYet(new RequestError(`unknown model ${name} (not loaded)`, 404));
     return model;
   }
 
@@ -259,13 +289,19 @@ export function createServer(options: ServeOptions): DagwoodServer {
       if (typeof body !== "object" || body === null || Array.isArray(body)) {
         throw new RequestError("the request must be a JSON object with an inputs array");
       }
-      const id = body.id === undefined ? undefined : String(body.id);
+      if (body.id !== undefined && typeof body.id !== "string")
+        throw new RequestError('"id" must be a string');
+      const id = body.id as string | undefined;
       // Route, parse and start the run in one tick, so the routed version cannot be released in between.
-      const route: Route = manager.route(name, version, id);
+      let route: Route;
+      try {
+        route = manager.route(name, version, id);
+      } catch (e) {
+        throw notYet(e);
+      }
       const target = route.target;
       const feeds = parseInputs(body, target.signature.inputs);
       const wanted = requestedOutputs(body, target.signature.outputs);
-      if (route.shadow) manager.hold(route.shadow);
       const runStarted = performance.now();
       const result = await manager.run(target, feeds, wanted);
       const runMs = performance.now() - runStarted;
@@ -298,12 +334,14 @@ export function createServer(options: ServeOptions): DagwoodServer {
         version: loaded.version,
         role,
         latencyMs: Math.round(ms * 1000) / 1000,
-        inputs: feedsToV2(feeds),
+        inputs: feedsToV2(feeds, LOG_MAX_ROWS),
         outputs: out as InferenceLogEntry["outputs"],
       });
       if (sampled) inferenceLog.add(entry(target, route.role, runMs, outputs));
-      if (route.shadow) {
+      if (route.shadow && !route.shadow.retired) {
         const shadow = route.shadow;
+        // Held from here (the tick it is still in service) until its run ends, on every path.
+        manager.hold(shadow);
         // After the response: the shadow's answer is only logged, and its failure only counted.
         setImmediate(async () => {
           const t0 = performance.now();
@@ -376,11 +414,17 @@ export function createServer(options: ServeOptions): DagwoodServer {
         throw new RequestError(`unsupported file parameter ${key}; expected "file:<version>/model.onnx"`);
       files.set(parseVersion(match[1]!), decodeBase64(value, key));
     }
+    const keep = parameters.dagwood_keep_primary;
+    if (keep !== undefined && keep !== true && keep !== false && keep !== "true" && keep !== "false") {
+      throw new RequestError('parameter "dagwood_keep_primary" must be true or false');
+    }
+    const keepPrimary = keep === true || keep === "true";
     let model: Awaited<ReturnType<typeof manager.loadFromDisk>>;
-    if (files.size > 0) model = await manager.loadFiles(name, files, config);
+    if (files.size > 0) model = await manager.loadFiles(name, files, config, keepPrimary);
     else {
       const v = parameters.version;
-      model = await manager.loadFromDisk(name, v === undefined ? undefined : parseVersion(String(v)), config);
+      const chosen = v === undefined ? undefined : parseVersion(String(v));
+      model = await manager.loadFromDisk(name, chosen, config, keepPrimary);
     }
     send(res, 200, {
       name,
@@ -390,21 +434,23 @@ export function createServer(options: ServeOptions): DagwoodServer {
   }
 
   async function index(req: IncomingMessage, res: ServerResponse) {
-    const body = parseJson(await readBody(req, opts.maxInferBytes, "infer"), true) as
+    const body = parseJson(await readBody(req, CONTROL_BODY_LIMIT, "index"), true) as
       | { ready?: unknown }
       | undefined;
     const onlyReady = body?.ready === true;
-    const rows: { name: string; version: string; state: string; reason: string }[] = [];
+    const rows: { name: string; version: string; state: string; reason: string; sha256: string }[] = [];
     for (const name of await repository.modelNames()) {
       const loaded = manager.models.get(name)?.versions;
       for (const v of await repository.versions(name)) {
         const isReady = loaded?.has(v) ?? false;
         if (onlyReady && !isReady) continue;
+        const sha256 = loaded?.get(v)?.sha256 ?? (await repository.sha256(name, v).catch(() => ""));
         rows.push({
           name,
           version: String(v),
           state: isReady ? "READY" : "UNAVAILABLE",
           reason: isReady ? "" : "unloaded",
+          sha256,
         });
       }
     }
@@ -442,7 +488,8 @@ export function createServer(options: ServeOptions): DagwoodServer {
     }
     if (section === "health" && rest.length === 1 && (rest[0] === "live" || rest[0] === "ready")) {
       allow("GET");
-      if (rest[0] === "ready" && !ready) return send(res, 503, { error: "restoring the serving state" });
+      if (rest[0] === "ready" && !ready)
+        return send(res, 503, { error: restoring ? STARTING : "the server is shutting down" });
       return send(res, 200, rest[0] === "live" ? { live: true } : { ready: true });
     }
     if (section === "models") {
@@ -452,10 +499,11 @@ export function createServer(options: ServeOptions): DagwoodServer {
         return infer(req, res, name, v);
       }
       allow("GET");
+      if (opts.inferToken) checkToken(req);
       const model = served(name);
       const loaded =
         v === undefined ? model.versions.get(manager.primaryVersion(model))! : model.versions.get(v);
-      if (!loaded) throw new RequestError(`model ${name} has no version ${v} loaded`, 404);
+      if (!loaded) throw notYet(new RequestError(`model ${name} has no version ${v} loaded`, 404));
       if (action === "ready")
         return send(res, 200, { name, ...(v ? { version: String(v) } : {}), ready: true });
       const versions = [...model.versions.keys()].sort((a, b) => a - b);
@@ -474,12 +522,12 @@ export function createServer(options: ServeOptions): DagwoodServer {
         checkToken(req);
         if (action === "load") return load(req, res, name);
         if (action === "unload") {
-          await readBody(req, opts.maxInferBytes, "infer");
+          await readBody(req, CONTROL_BODY_LIMIT, "unload");
           await manager.unload(name);
           return send(res, 200, {});
         }
         if (method === "GET") return send(res, 200, { name, policy: served(name).policy });
-        const body = parseJson(await readBody(req, opts.maxInferBytes, "infer"), true);
+        const body = parseJson(await readBody(req, CONTROL_BODY_LIMIT, "traffic"), true);
         const policy = await manager.setPolicy(name, parsePolicy(body));
         return send(res, 200, { name, policy, primary: String(manager.primaryVersion(served(name))) });
       }
@@ -536,6 +584,7 @@ export function createServer(options: ServeOptions): DagwoodServer {
     },
     async listen(port = opts.port, host = opts.host) {
       await repository.init();
+      await inferenceLog.init();
       await new Promise<void>((resolvePromise, reject) => {
         http.once("error", reject);
         http.listen(port, host, () => {
@@ -547,7 +596,12 @@ export function createServer(options: ServeOptions): DagwoodServer {
       const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${shownHost}:${address.port}`;
       // Live at once; ready once what was serving before is serving again.
-      await manager.restore();
+      restoring = true;
+      try {
+        await manager.restore();
+      } finally {
+        restoring = false;
+      }
       ready = true;
       return url;
     },

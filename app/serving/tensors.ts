@@ -28,6 +28,8 @@ export interface TensorMeta {
 
 export interface V2Tensor extends TensorMeta {
   data: unknown[];
+  /** Inference log only: `data` holds the first rows of `shape` (the tensor was too large to log whole). */
+  truncated?: boolean;
 }
 
 const ORT_TO_V2: Record<string, V2Datatype> = {
@@ -102,9 +104,52 @@ export function warmupFeeds(inputs: TensorMeta[]): Record<string, ort.Tensor> {
   return feeds;
 }
 
-function flatten(data: unknown, into: unknown[]): void {
-  if (Array.isArray(data)) for (const d of data) flatten(d, into);
-  else into.push(data);
+/**
+ * A V2 input's `data` as a flat row-major list, checked against its shape:
+ * flat data must have exactly prod(shape) elements; nested data must nest
+ * exactly as the shape says (every level the declared length, values only at
+ * the innermost). Iterative, so however deep a request nests, it is a 400.
+ */
+export function flattenData(data: unknown, shape: number[], name: string): unknown[] {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const where = `input "${name}"`;
+  const values = Array.isArray(data) ? data : [data];
+  if (!values.some(Array.isArray)) {
+    if (values.length !== size) {
+      throw new RequestError(
+        `${where} has ${values.length} elements; shape [${shape.join(", ")}] needs ${size}`,
+      );
+    }
+    return values;
+  }
+  const mismatch = (what: string) =>
+    new RequestError(`${where}: nested data does not match shape [${shape.join(", ")}]: ${what}`);
+  if (shape.length === 0) throw mismatch("a scalar cannot be nested");
+  if (values.length !== shape[0]) throw mismatch(`${values.length} rows where the shape says ${shape[0]}`);
+  const out: unknown[] = new Array(size);
+  let at = 0;
+  const stack: { list: unknown[]; depth: number; next: number }[] = [{ list: values, depth: 0, next: 0 }];
+  const innermost = shape.length - 1;
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.next >= top.list.length) {
+      stack.pop();
+      continue;
+    }
+    const item = top.list[top.next++];
+    if (top.depth === innermost) {
+      if (Array.isArray(item)) throw mismatch(`nested deeper than its ${shape.length} dimensions`);
+      out[at++] = item;
+      continue;
+    }
+    const expected = shape[top.depth + 1]!;
+    if (!Array.isArray(item)) throw mismatch(`a value where dimension ${top.depth + 1} needs ${expected}`);
+    if (item.length !== expected) {
+      throw mismatch(`a list of ${item.length} where dimension ${top.depth + 1} needs ${expected}`);
+    }
+    stack.push({ list: item, depth: top.depth + 1, next: 0 });
+  }
+  return out;
 }
 
 function makeTensor(datatype: V2Datatype, values: unknown[], shape: number[], name = "tensor"): ort.Tensor {
@@ -221,14 +266,7 @@ export function parseInputs(body: unknown, signature: TensorMeta[]): Record<stri
       batch ??= { size: shape[0]!, name };
     }
     if (input.data === undefined) throw new RequestError(`input "${name}" has no "data"`);
-    const values: unknown[] = [];
-    flatten(input.data, values);
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (values.length !== size) {
-      throw new RequestError(
-        `input "${name}" has ${values.length} elements; shape [${shape.join(", ")}] needs ${size}`,
-      );
-    }
+    const values = flattenData(input.data, shape, name);
     feeds[name] = makeTensor(spec.datatype, values, shape, name);
   }
   const missing = signature.filter((s) => !feeds[s.name]);
@@ -254,10 +292,16 @@ export function requestedOutputs(body: unknown, signature: TensorMeta[]): string
   });
 }
 
-/** An onnxruntime tensor as a V2 JSON tensor (flat data). */
-export function toV2(name: string, tensor: ort.Tensor): V2Tensor {
+/** An onnxruntime tensor as a V2 JSON tensor (flat data); past `maxRows` rows, only those (`truncated`). */
+export function toV2(name: string, tensor: ort.Tensor, maxRows = Number.POSITIVE_INFINITY): V2Tensor {
   const datatype = ORT_TO_V2[tensor.type] ?? "BYTES";
-  const raw = tensor.data as ArrayLike<unknown>;
+  let raw = tensor.data as ArrayLike<unknown>;
+  const rows = tensor.dims[0];
+  const truncated = tensor.dims.length > 0 && rows !== undefined && rows > maxRows;
+  if (truncated) {
+    const width = tensor.dims.slice(1).reduce((a, b) => a * b, 1);
+    raw = (raw as unknown[]).slice(0, maxRows * width);
+  }
   const data =
     raw instanceof BigInt64Array || raw instanceof BigUint64Array
       ? Array.from(raw, (v) => Number(v))
@@ -266,10 +310,18 @@ export function toV2(name: string, tensor: ort.Tensor): V2Tensor {
         : Array.from(raw as ArrayLike<number | string>, (v) =>
             typeof v === "number" && !Number.isFinite(v) ? null : v,
           );
-  return { name, datatype, shape: [...tensor.dims], data };
+  return { name, datatype, shape: [...tensor.dims], data, ...(truncated ? { truncated: true } : {}) };
 }
 
-/** The V2 tensors of a request's feeds, for the inference log. */
-export function feedsToV2(feeds: Record<string, ort.Tensor>): V2Tensor[] {
-  return Object.entries(feeds).map(([name, t]) => toV2(name, t));
+/** A V2 tensor cut to its first `maxRows` rows (`truncated`), or itself if it has no more. */
+export function truncateRows(tensor: V2Tensor, maxRows: number): V2Tensor {
+  const rows = tensor.shape[0];
+  if (tensor.shape.length === 0 || rows === undefined || rows <= maxRows) return tensor;
+  const width = tensor.shape.slice(1).reduce((a, b) => a * b, 1);
+  return { ...tensor, data: tensor.data.slice(0, maxRows * width), truncated: true };
+}
+
+/** The V2 tensors of a request's feeds, for the inference log (at most `maxRows` rows each). */
+export function feedsToV2(feeds: Record<string, ort.Tensor>, maxRows?: number): V2Tensor[] {
+  return Object.entries(feeds).map(([name, t]) => toV2(name, t, maxRows));
 }

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { InferenceLog, LogSampler } from "./observability";
+import { InferenceLog, LogSampler, lastSeq } from "./observability";
 import { checkModelName, configPbtxt, ModelRepository, parseVersion, writeFileAtomic } from "./repository";
 import { parseInputs, RequestError, toV2 } from "./tensors";
 
@@ -191,5 +191,75 @@ describe("LogSampler", () => {
     const all = new LogSampler(1, Number.POSITIVE_INFINITY);
     expect(Array.from({ length: 1000 }, () => none.take("m")).some(Boolean)).toBe(false);
     expect(Array.from({ length: 1000 }, () => all.take("m")).every(Boolean)).toBe(true);
+  });
+});
+
+describe("review fixes: tensors and the log's memory", () => {
+  it("flattens nested data iteratively and checks it against the shape", () => {
+    const sig = [{ name: "v", datatype: "FP32" as const, shape: [-1, 2] }];
+    const parse = (shape: number[], data: unknown) =>
+      parseInputs({ inputs: [{ name: "v", datatype: "FP32", shape, data }] }, sig);
+    expect(
+      Array.from(
+        parse(
+          [2, 2],
+          [
+            [1, 2],
+            [3, 4],
+          ],
+        ).v!.data as Float32Array,
+      ),
+    ).toEqual([1, 2, 3, 4]);
+    expect(Array.from(parse([2, 2], [1, 2, 3, 4]).v!.data as Float32Array)).toEqual([1, 2, 3, 4]);
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(() => parse([1, 2], deep)).toThrow(RequestError);
+    expect(() => parse([1, 2], deep)).toThrow(/input "v": nested data does not match shape \[1, 2\]/);
+    expect(() => parse([2, 2], [[1, 2, 3, 4]])).toThrow(/1 rows where the shape says 2/);
+    expect(() => parse([2, 2], [[1, 2], [3]])).toThrow(/a list of 1 where dimension 1 needs 2/);
+    expect(() => parse([2, 2], [[1, 2], 3])).toThrow(/a value where dimension 1 needs 2/);
+    expect(() => parse([2, 2], [1, 2, 3])).toThrow(/has 3 elements; shape \[2, 2\] needs 4/);
+  });
+
+  it("keeps a model's entries within a byte budget, and large tensors as their first rows", () => {
+    const rows = 1000;
+    const big = {
+      time: new Date().toISOString(),
+      requestId: "r",
+      model: "m",
+      version: 1,
+      role: "primary" as const,
+      latencyMs: 1,
+      inputs: [
+        { name: "x", datatype: "FP32" as const, shape: [rows, 4], data: new Array(rows * 4).fill(1.5) },
+      ],
+      outputs: [
+        { name: "y", datatype: "BYTES" as const, shape: [rows], data: new Array(rows).fill("label") },
+      ],
+    };
+    const log = new InferenceLog({ maxBytes: 20_000 });
+    for (let i = 0; i < 50; i++) log.add({ ...big, requestId: `r${i}` });
+    expect(log.bytes("m")).toBeLessThanOrEqual(20_000);
+    const kept = log.read("m", { limit: 1000 });
+    expect(kept.length).toBeGreaterThan(1);
+    expect(kept.length).toBeLessThan(50);
+    expect(kept[kept.length - 1]!.requestId).toBe("r49");
+    expect(kept[0]!.inputs[0]).toMatchObject({ shape: [rows, 4], truncated: true });
+    expect(kept[0]!.inputs[0]!.data).toHaveLength(400);
+    expect(kept[0]!.outputs[0]!.data).toHaveLength(100);
+    const small = new InferenceLog({ capacity: 3 });
+    for (let i = 0; i < 5; i++) small.add({ ...big, requestId: `s${i}`, inputs: [], outputs: [] });
+    expect(small.read("m", {}).map((e) => e.requestId)).toEqual(["s2", "s3", "s4"]);
+  });
+
+  it("reads the last seq from a JSONL file's tail", async () => {
+    const dir = temp();
+    const file = join(dir, "log.jsonl");
+    expect(await lastSeq(file)).toBe(0);
+    const line = (seq: number) => JSON.stringify({ seq, pad: "p".repeat(100_000) });
+    writeFileSync(file, `${line(41)}\n${line(42)}\n\n`);
+    expect(await lastSeq(file)).toBe(42);
+    writeFileSync(file, line(7).slice(0, 5000)); // a line cut by a crash still starts with its seq
+    expect(await lastSeq(file)).toBe(7);
   });
 });
