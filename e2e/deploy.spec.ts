@@ -5,7 +5,9 @@
  * new version, the Deployments view rolls back to the first, and the server
  * answers with it again. A second target sits behind a proxy that can
  * corrupt the server's answers: a deploy there fails parity, is rolled back
- * and is recorded as failed. `DAGWOOD_SCREENSHOTS=1` also writes
+ * and is recorded as failed. With no target at all, the built-in `local`
+ * target (the app's own server, on an ephemeral port here) takes a deploy
+ * in one click. `DAGWOOD_SCREENSHOTS=1` also writes
  * renderer/docs/deployments.png.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -21,7 +23,10 @@ const DOCS = join(import.meta.dirname, "..", "renderer", "docs");
 const TOKEN = "e2e-deploy-token-0123456789";
 const MODEL = "penguins-tree";
 
-test.use({ appEnv: { DAGWOOD_TOKEN_LOCAL: TOKEN, DAGWOOD_TOKEN_FLAKY: TOKEN } });
+// The built-in local server takes an ephemeral port, so the tests never depend on 8000 being free.
+test.use({
+  appEnv: { DAGWOOD_TOKEN_LOCAL: TOKEN, DAGWOOD_TOKEN_FLAKY: TOKEN, DAGWOOD_LOCAL_SERVE_PORT: "0" },
+});
 
 /** penguins → split → tree → evaluate → register (with the test rows kept for the deploy's parity check). */
 const TREE_PIPELINE = {
@@ -320,4 +325,58 @@ test("a deploy whose parity fails is rolled back and recorded as failed", async 
     await proxy.close();
     await serve.close();
   }
+});
+
+test("with no target, one click deploys to the built-in local server, which answers V2 infer", async ({
+  app,
+  projectDir,
+}) => {
+  test.setTimeout(180_000);
+  const settings = JSON.parse(readFileSync(join(projectDir, "dagwood.json"), "utf8"));
+  expect(settings.targets ?? {}).toEqual({});
+  await registerTwoVersions(app, projectDir);
+
+  // The Deployments view lists the built-in target, stopped, with Start.
+  await app.getByTestId("view-deployments").click();
+  const card = app.getByTestId("target-local");
+  await expect(card).toHaveAttribute("data-builtin", "true");
+  await expect(card).toHaveAttribute("data-running", "false");
+  await expect(card.getByTestId("local-start")).toBeVisible();
+
+  // Deploy → local (built in): the dialog starts the server, then deploys and checks parity.
+  await app.getByTestId("view-models").click();
+  await app.getByTestId("deploy-button-1").click();
+  const dialog = app.getByTestId("deploy-dialog");
+  await expect(dialog.getByTestId("deploy-target-local").locator("..")).toContainText("local (built in)");
+  await dialog.getByTestId("deploy-target-local").check();
+  await dialog.getByTestId("confirm").click();
+  const result = dialog.getByTestId("deploy-result");
+  await expect(result).toBeVisible({ timeout: 60_000 });
+  await expect(result).toHaveAttribute("data-status", "succeeded");
+  await expect(result).toContainText("parity passed");
+  await expect(result).toContainText("serves on local (built in)");
+  const inferUrl = await dialog.getByTestId("deploy-infer-url").textContent();
+  expect(inferUrl).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/v2/models/${MODEL}/infer$`));
+  await closeDialog(app);
+
+  // The Deployments view: running, its URL and how to call it; V2 infer on that URL answers, no token needed.
+  await app.getByTestId("view-deployments").click();
+  await expect(card).toHaveAttribute("data-running", "true");
+  await expect(card).toHaveAttribute("data-health", "ready");
+  const url = (await card.getByTestId("local-url").textContent()) ?? "";
+  expect(inferUrl).toBe(`${url}/v2/models/${MODEL}/infer`);
+  await expect(card.getByTestId("local-howto")).toContainText(
+    `curl -s -X POST ${url}/v2/models/${MODEL}/infer`,
+  );
+  await expect(app.getByTestId(`serving-${MODEL}`)).toHaveAttribute("data-version", "1");
+  expect(await inferVersion(url)).toBe("1");
+
+  // Stop, then Start: the same model serves again from the project's .dagwood/serving.
+  await card.getByTestId("local-stop").click();
+  await expect(card).toHaveAttribute("data-running", "false");
+  await expect(fetch(`${url}/v2/health/live`)).rejects.toThrow();
+  await card.getByTestId("local-start").click();
+  await expect(card).toHaveAttribute("data-running", "true", { timeout: 30_000 });
+  const restarted = (await card.getByTestId("local-url").textContent()) ?? "";
+  expect(await inferVersion(restarted)).toBe("1");
 });

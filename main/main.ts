@@ -234,9 +234,25 @@ app
     dialog.showErrorBox("Dagwood could not start", String((e as Error)?.stack ?? e));
     app.exit(1);
   });
+/** Closes the core once (runs, the project, the built-in local deploy server), whichever way the app ends. */
+let apiClosed: Promise<void> | null = null;
+const closeApi = (): Promise<void> => {
+  apiClosed ??= (api?.close() ?? Promise.resolve()).catch(() => undefined);
+  return apiClosed;
+};
 app.on("window-all-closed", async () => {
-  await api?.close();
+  await closeApi();
   app.quit();
+});
+// Cmd+Q / app.quit() skip window-all-closed: hold the quit until the core (and its servers) closed.
+let closedForQuit = false;
+app.on("will-quit", (event) => {
+  if (closedForQuit) return;
+  event.preventDefault();
+  void closeApi().finally(() => {
+    closedForQuit = true;
+    app.quit();
+  });
 });
 app.on("activate", () => {
   if (BrowserWindow.getAllWindows().length === 0) createWindow();

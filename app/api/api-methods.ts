@@ -27,13 +27,18 @@ export const TRACKING_METHODS = [
 ] as const;
 export type TrackingMethod = (typeof TRACKING_METHODS)[number];
 
-/** Deploy targets, deployments and traffic (app/deploy/handlers.ts): no workspace needed either. */
+/**
+ * Deploy targets, deployments and traffic, and the built-in `local` target's server
+ * (app/deploy/handlers.ts): no workspace needed either.
+ */
 export const DEPLOY_METHODS = [
   "listTargets",
   "deploymentStatus",
   "deployVersion",
   "rollbackDeployment",
   "setTraffic",
+  "startLocalServer",
+  "stopLocalServer",
 ] as const;
 export type DeployMethod = (typeof DEPLOY_METHODS)[number];
 

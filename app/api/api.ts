@@ -5,7 +5,7 @@
  * both carry exactly these methods.
  */
 import { z } from "zod";
-import type { TargetStatus } from "../deploy/deploy";
+import type { TargetStatus as DeployTargetStatus } from "../deploy/deploy";
 import type { RunEvent, RunSummary } from "../engine/events";
 import type { PortSpec } from "../engine/ports";
 import type { Problem } from "../pipeline/validate";
@@ -25,7 +25,10 @@ import type {
 import { API_METHODS, type ApiMethod } from "./api-methods";
 
 export type { ColumnProfile, ProfileReport } from "../../nodes/analyze-profile";
-export type { ServedModelStatus, TargetStatus } from "../deploy/deploy";
+export type { ServedModelStatus } from "../deploy/deploy";
+
+/** A target's status; the built-in `local` target says so, and whether its server runs (stopped: not asked). */
+export type TargetStatus = DeployTargetStatus & { builtin?: true; running?: boolean };
 export type { VersionTraffic } from "../deploy/metrics";
 export type { Pipeline as PipelineDocument } from "../pipeline/schema";
 export type {
@@ -137,8 +140,15 @@ export interface TargetInfo {
   name: string;
   url: string;
   kind: "dagwood" | "triton";
-  /** Where its token comes from: DAGWOOD_TOKEN_<TARGET>, the OS keychain, or none. */
-  tokenSource: "env" | "keychain" | null;
+  /** Where its token comes from: DAGWOOD_TOKEN_<TARGET>, the OS keychain, the app (built-in target), or none. */
+  tokenSource: "env" | "keychain" | "app" | null;
+  /**
+   * The app's built-in `local` target (its in-process `dagwood serve`), listed when dagwood.json
+   * defines no `local`; `url` is empty while it is not running.
+   */
+  builtin?: true;
+  /** Built-in target only: whether its server runs. */
+  running?: boolean;
 }
 
 export interface TrafficPolicy {
@@ -285,6 +295,8 @@ export const API_ARGS = {
     canary: z.object({ version: versionNumber, percent: z.number().min(0).max(100) }).optional(),
     shadow: z.object({ version: versionNumber }).optional(),
   }),
+  startLocalServer: z.object({}),
+  stopLocalServer: z.object({}),
 } as const satisfies Record<ApiMethod, z.ZodType>;
 
 // Every listed method has a schema (above) and every schema a listed method (here).
@@ -338,6 +350,10 @@ export interface ApiResults {
   rollbackDeployment: AuditEntry;
   /** Dagwood targets only (400 for Triton): the primary stays, canary and shadow are replaced. */
   setTraffic: { policy: TrafficPolicy };
+  /** Starts the built-in `local` target's server (409 when dagwood.json defines a `local`): the target, running. */
+  startLocalServer: TargetInfo;
+  /** Stops it (status no longer restarts it until it is started or deployed to): the target, stopped. */
+  stopLocalServer: TargetInfo;
 }
 
 /** The interface both transports implement: one async function per method, plus the event stream. */

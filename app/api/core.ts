@@ -4,6 +4,7 @@ import { basename, join, relative, sep } from "node:path";
 import profileBlock from "../../nodes/analyze-profile";
 import { ident } from "../data/sql";
 import { deployProjectOf } from "../deploy/deploy";
+import { createLocalServers } from "../deploy/embedded";
 import { createDeployHandlers } from "../deploy/handlers";
 import type { BlockContext, Catalog } from "../engine/block";
 import { inspectCache, newRunId, runPlan } from "../engine/engine";
@@ -85,6 +86,8 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
   const { catalog } = opts;
   let project: Project | null = opts.projectDir ? await Project.open(opts.projectDir) : null;
   const listeners = new Set<(e: RunEvent) => void>();
+  /** The built-in `local` deploy target's servers, one per project, started on demand; closed with the Api. */
+  const localServers = createLocalServers();
   const active = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
 
   const emit = (e: RunEvent) => {
@@ -309,7 +312,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
         }
       },
       ...createTrackingHandlers(requireProject),
-      ...createDeployHandlers(() => deployProjectOf(requireProject())),
+      ...createDeployHandlers(() => deployProjectOf(requireProject()), { local: localServers }),
       async getReport({ runId, nodeId, port }) {
         const p = requireProject();
         const node = p.metadata.nodeRuns(runId).find((n) => n.nodeId === nodeId);
@@ -348,6 +351,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     async close() {
       for (const run of active.values()) run.controller.abort();
       await Promise.all([...active.values()].map((r) => r.done));
+      await localServers.close();
       project?.close();
       project = null;
     },

@@ -359,6 +359,42 @@ describe("dagwood predict, export, deploy", { timeout: 60_000 }, () => {
     }
   });
 
+  it("--target local without a local in dagwood.json: the built-in target is the app's; says what to do instead", async () => {
+    const bare = createDeployProject();
+    try {
+      await registerTestVersion(bare);
+      const r = await dagwood("deploy", "m:1", "--target", "local", "--project", bare.dir);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^The target "local" is the app's built-in server: it runs inside Dagwood/);
+      expect(r.stderr).toContain("dagwood serve --port 8000");
+      expect(r.stderr).toContain(
+        '"targets": { "local": { "url": "http://127.0.0.1:8000", "kind": "dagwood" } }',
+      );
+      expect(r.stderr).toContain("DAGWOOD_TOKEN_LOCAL=<token>");
+      const back = await dagwood(
+        "deploy",
+        "rollback",
+        "m",
+        "--target",
+        "local",
+        "--to",
+        "1",
+        "--project",
+        bare.dir,
+      );
+      expect(back.code).toBe(1);
+      expect(back.stderr).toMatch(/app's built-in server/);
+      const status = await dagwood("deploy", "status", "--project", bare.dir);
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toMatch(/^local {2}built in \(app only\) /);
+      expect(status.stdout).toContain("No deploy targets in dagwood.json");
+      // A configured local is listed as usual, never as built in.
+      expect((await dagwood("deploy", "status", "--project", project.dir)).stdout).not.toContain("built in");
+    } finally {
+      bare.close();
+    }
+  });
+
   it("serve prints its own usage", async () => {
     const r = await dagwood("serve", "--help");
     expect(r.code).toBe(0);

@@ -16,6 +16,26 @@ import { parseModelRef } from "./tracking";
 
 type WithProject = (project: DeployProject) => Promise<number>;
 
+/** The app's built-in target (app/deploy/targets.ts BUILTIN_TARGET), named here without loading that module. */
+const BUILTIN = "local";
+
+/** No `local` in dagwood.json: `local` is the app's built-in server, which the CLI does not run. */
+function isBuiltinOnly(project: DeployProject, target: string): boolean {
+  return target === BUILTIN && !Object.hasOwn(project.settings.targets, BUILTIN);
+}
+
+/** Why `--target local` fails from the CLI without a configured `local`, and what to do instead. */
+export function builtinTargetMessage(): string {
+  return (
+    `The target "${BUILTIN}" is the app's built-in server: it runs inside Dagwood (dagwood ui or the desktop app), ` +
+    "not from the CLI. From the CLI, start a server and add it as a target:\n" +
+    "  DAGWOOD_SERVE_TOKEN=<token> dagwood serve --port 8000\n" +
+    `  dagwood.json: "targets": { "${BUILTIN}": { "url": "http://127.0.0.1:8000", "kind": "dagwood" } }\n` +
+    "  DAGWOOD_TOKEN_LOCAL=<token> dagwood deploy ... --target local   (or the OS keychain: service dagwood, target local)\n" +
+    `A "${BUILTIN}" target in dagwood.json replaces the built-in one in the app too.\n`
+  );
+}
+
 /** Opens the project's settings and registry (never creating a store) and runs `fn`; deploy errors become exit 1 or 2. */
 async function withDeployProject(io: Io, projectOpt: unknown, fn: WithProject): Promise<number> {
   const [{ findProjectDir, readProjectSettings, ProjectSettingsError }, { DeployError }] = await Promise.all([
@@ -95,6 +115,10 @@ async function deployRun(args: string[], io: Io): Promise<number> {
     import("../engine/environment"),
   ]);
   return withDeployProject(io, values.project, async (project) => {
+    if (isBuiltinOnly(project, values.target as string)) {
+      io.stderr.write(builtinTargetMessage());
+      return EXIT.failed;
+    }
     const record = await deployVersion({
       project,
       target: values.target as string,
@@ -128,6 +152,10 @@ async function deployRollback(args: string[], io: Io): Promise<number> {
     import("../engine/environment"),
   ]);
   return withDeployProject(io, values.project, async (project) => {
+    if (isBuiltinOnly(project, values.target as string)) {
+      io.stderr.write(builtinTargetMessage());
+      return EXIT.failed;
+    }
     const record = await rollbackDeployment({
       project,
       target: values.target as string,
@@ -151,12 +179,16 @@ async function deployStatus(args: string[], io: Io): Promise<number> {
       io.stdout.write(toJson(targets));
       return EXIT.ok;
     }
+    const builtinLine = isBuiltinOnly(project, BUILTIN)
+      ? `${BUILTIN}  built in (app only)  dagwood  the app's own server: deploy to it from the Deployments view (from the CLI: dagwood serve and a target in dagwood.json)\n`
+      : "";
     if (targets.length === 0) {
       io.stdout.write(
-        'No deploy targets: add one to dagwood.json, e.g. "targets": { "local": { "url": "http://127.0.0.1:8000" } }\n',
+        `${builtinLine}No deploy targets in dagwood.json: add one, e.g. "targets": { "local": { "url": "http://127.0.0.1:8000" } }\n`,
       );
       return EXIT.ok;
     }
+    if (builtinLine) io.stdout.write(`${builtinLine}\n`);
     for (const t of targets) {
       const health = t.health.error
         ? `unreachable: ${t.health.error}`

@@ -8,10 +8,16 @@ import { ApiError, type ApiMethod, parseApiArgs } from "../api/api";
 import { API_METHODS, DEPLOY_METHODS } from "../api/api-methods";
 import { createServer, type DagwoodServer } from "../serving/server";
 import { trainTestModel } from "../serving/testing";
+import { createLocalServers, type LocalServers } from "./embedded";
 import { createDeployHandlers } from "./handlers";
 import { createDeployProject, registerTestVersion, type TestDeployProject } from "./testing";
 
 const TOKEN = "api-token";
+const status = (p: Promise<unknown>) =>
+  p.then(
+    () => 200,
+    (e) => (e instanceof ApiError ? e.status : Promise.reject(e)),
+  );
 
 describe("the Api's deploy methods", () => {
   let repo: string;
@@ -22,11 +28,6 @@ describe("the Api's deploy methods", () => {
   let handlers: ReturnType<typeof createDeployHandlers>;
   const call = async (method: (typeof DEPLOY_METHODS)[number], args: unknown) =>
     (handlers[method] as (a: unknown) => Promise<unknown>)(parseApiArgs(method as ApiMethod, args));
-  const status = (p: Promise<unknown>) =>
-    p.then(
-      () => 200,
-      (e) => (e instanceof ApiError ? e.status : Promise.reject(e)),
-    );
 
   beforeAll(async () => {
     repo = mkdtempSync(join(tmpdir(), "dagwood-api-deploy-"));
@@ -97,5 +98,131 @@ describe("the Api's deploy methods", () => {
     expect(() =>
       parseApiArgs("setTraffic", { target: "local", name: "m", canary: { version: 1, percent: 130 } }),
     ).toThrow(/canary.percent/);
+  });
+});
+
+describe("the built-in local target", { timeout: 60_000 }, () => {
+  let project: TestDeployProject;
+  const opened: LocalServers[] = [];
+  const tokens = { env: {}, platform: "aix" as const };
+  const handlersWith = (local: LocalServers, p: TestDeployProject = project) => {
+    const h = createDeployHandlers(() => p, { tokens, local });
+    return async (method: (typeof DEPLOY_METHODS)[number], args: unknown = {}) =>
+      (h[method] as (a: unknown) => Promise<unknown>)(parseApiArgs(method as ApiMethod, args));
+  };
+  const localServers = () => {
+    const s = createLocalServers({ port: 0, log: () => {} });
+    opened.push(s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    project = createDeployProject();
+    await registerTestVersion(project);
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map((s) => s.close()));
+    project.close();
+  });
+
+  it("is listed, stopped, when dagwood.json has no target; deploying starts it and passes parity", async () => {
+    const local = localServers();
+    const call = handlersWith(local);
+    expect(await call("listTargets")).toEqual([
+      { name: "local", url: "", kind: "dagwood", tokenSource: null, builtin: true, running: false },
+    ]);
+    // Nothing served before: the status does not start it.
+    expect(await call("deploymentStatus")).toEqual([
+      expect.objectContaining({ name: "local", builtin: true, running: false, models: [] }),
+    ]);
+    const entry = (await call("deployVersion", { name: "m", ref: 1, target: "local" })) as {
+      action: string;
+      details: { parity: { rows: number; passed: boolean }; url: string };
+    };
+    expect(entry).toMatchObject({ action: "deployment.succeeded", model: "m", version: 1 });
+    expect(entry.details.parity).toMatchObject({ passed: true, rows: 9 });
+    const [target] = (await call("listTargets")) as { url: string; running: boolean; tokenSource: string }[];
+    expect(target).toMatchObject({ name: "local", running: true, tokenSource: "app", builtin: true });
+    expect(target!.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const [status] = (await call("deploymentStatus")) as {
+      running: boolean;
+      health: { ready: boolean };
+      models: { name: string; serving: number }[];
+    }[];
+    expect(status).toMatchObject({ running: true, health: { ready: true } });
+    expect(status!.models).toEqual([expect.objectContaining({ name: "m", serving: 1 })]);
+    expect(await call("setTraffic", { target: "local", name: "m", shadow: { version: 1 } })).toEqual({
+      policy: { primary: 1, shadow: { version: 1 } },
+    });
+    await local.close();
+  });
+
+  it("Stop stays stopped while the status polls; a new app start restores what it served", async () => {
+    const local = localServers();
+    const call = handlersWith(local);
+    expect(await call("startLocalServer")).toMatchObject({ name: "local", running: true });
+    expect(await call("stopLocalServer")).toEqual({
+      name: "local",
+      url: "",
+      kind: "dagwood",
+      tokenSource: null,
+      builtin: true,
+      running: false,
+    });
+    expect(await call("deploymentStatus")).toEqual([expect.objectContaining({ running: false })]);
+    // Another app process: the saved state makes the status start it, with the model serving again.
+    const next = localServers();
+    const [status] = (await handlersWith(next)("deploymentStatus")) as {
+      running: boolean;
+      models: { name: string; serving: number }[];
+    }[];
+    expect(status).toMatchObject({ running: true });
+    expect(status!.models).toEqual([expect.objectContaining({ name: "m", serving: 1 })]);
+    await next.close();
+    // Rolling back to it on a stopped server starts it.
+    expect(await call("rollbackDeployment", { name: "m", target: "local", version: 1 })).toMatchObject({
+      action: "deployment.rolledBack",
+    });
+  });
+
+  it("a target named local in dagwood.json wins: no built-in one, and Start says why", async () => {
+    const repo = mkdtempSync(join(tmpdir(), "dagwood-api-own-local-"));
+    const own = createServer({ repository: repo, token: TOKEN, log: () => {} });
+    const url = await own.listen(0, "127.0.0.1");
+    const configured = createDeployProject({ local: { url, kind: "dagwood" } });
+    try {
+      await registerTestVersion(configured);
+      const local = localServers();
+      const h = createDeployHandlers(() => configured, {
+        tokens: { env: { DAGWOOD_TOKEN_LOCAL: TOKEN }, platform: "aix" },
+        local,
+      });
+      const call = async (method: (typeof DEPLOY_METHODS)[number], args: unknown = {}) =>
+        (h[method] as (a: unknown) => Promise<unknown>)(parseApiArgs(method as ApiMethod, args));
+      expect(await call("listTargets")).toEqual([
+        { name: "local", url, kind: "dagwood", tokenSource: "env" },
+      ]);
+      const entry = (await call("deployVersion", { name: "m", ref: 1, target: "local" })) as {
+        details: { url: string };
+      };
+      expect(entry.details.url).toBe(url);
+      expect(local.running(configured.dir)).toBeNull();
+      await expect(call("startLocalServer")).rejects.toThrow(/defines a target named "local"/);
+      expect(await status(call("startLocalServer"))).toBe(409);
+    } finally {
+      configured.close();
+      await own.close();
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
+  it("without the app's servers (the CLI) there is no built-in target", async () => {
+    const call = async (method: (typeof DEPLOY_METHODS)[number], args: unknown = {}) => {
+      const h = createDeployHandlers(() => project, { tokens });
+      return (h[method] as (a: unknown) => Promise<unknown>)(parseApiArgs(method as ApiMethod, args));
+    };
+    expect(await call("listTargets")).toEqual([]);
+    expect(await status(call("deployVersion", { name: "m", ref: 1, target: "local" }))).toBe(404);
+    expect(await status(call("startLocalServer"))).toBe(409);
   });
 });

@@ -1,9 +1,16 @@
 /**
- * The Api's deploy methods: targets, status, deploy, rollback, traffic. Like
- * the tracking methods they need only the project folder, its settings and
- * its registry, so the CLI serves them without opening the workspace.
+ * The Api's deploy methods: targets, status, deploy, rollback, traffic, and
+ * the built-in `local` target's server (start, stop). Like the tracking
+ * methods they need only the project folder, its settings and its registry,
+ * so the CLI serves them without opening the workspace.
+ *
+ * Given `local` (the app's in-process servers, embedded.ts), a project whose
+ * dagwood.json defines no `local` target gets the built-in one: deploying,
+ * rolling back or changing traffic there starts its server on demand; the
+ * status starts it only when it served something before and was not stopped
+ * from the app since (so Stop stays stopped while the view polls).
  */
-import { ApiError, type ApiResults, type parseApiArgs } from "../api/api";
+import { ApiError, type ApiResults, type parseApiArgs, type TargetInfo, type TargetStatus } from "../api/api";
 import type { DeployMethod } from "../api/api-methods";
 import { currentUser } from "../engine/environment";
 import { ProjectSettingsError } from "../project/project";
@@ -17,7 +24,8 @@ import {
   rollbackDeployment,
   setTraffic,
 } from "./deploy";
-import { DeployError, listTargets } from "./targets";
+import { hasServedState, type LocalServer, type LocalServers } from "./embedded";
+import { BUILTIN_TARGET, builtinApplies, DeployError, listTargets, type Target } from "./targets";
 
 export type DeployHandlers = {
   [M in DeployMethod]: (args: ReturnType<typeof parseApiArgs<M>>) => Promise<ApiResults[M]>;
@@ -49,11 +57,21 @@ function auditOf(project: DeployProject, record: DeploymentRecord): AuditEntry {
   return entry;
 }
 
+export interface DeployHandlerOptions extends ConnectOptions {
+  /** The app's in-process servers behind the built-in `local` target (the core Api's; the CLI has none). */
+  local?: LocalServers;
+}
+
+function targetInfo({ name, url, kind, tokenSource, builtin, running }: Target): TargetInfo {
+  return { name, url, kind, tokenSource, ...(builtin ? { builtin, running: running ?? false } : {}) };
+}
+
 /** The handlers over whatever project `context()` returns at each call (it throws when none is open). */
 export function createDeployHandlers(
   context: () => DeployProject,
-  opts: ConnectOptions = {},
+  opts: DeployHandlerOptions = {},
 ): DeployHandlers {
+  const { local, ...connectOptions } = opts;
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -61,43 +79,138 @@ export function createDeployHandlers(
       throw deployApiError(e);
     }
   };
+  /** The built-in target applies to this project (the app offers it and dagwood.json has no `local`). */
+  const offersBuiltin = (project: DeployProject): boolean =>
+    local !== undefined && builtinApplies(project.settings, { builtin: { url: null, token: null } });
+  const startLocal = async (project: DeployProject): Promise<LocalServer> => {
+    try {
+      return await local!.start(project.dir);
+    } catch (e) {
+      throw new DeployError((e as Error).message, "unreachable");
+    }
+  };
+  /** Connect options with the built-in target as its server is (null: not running). */
+  const withBuiltin = (project: DeployProject, server: LocalServer | null): ConnectOptions =>
+    offersBuiltin(project)
+      ? {
+          ...connectOptions,
+          tokens: {
+            ...connectOptions.tokens,
+            builtin: { url: server?.url ?? null, token: server?.token ?? null },
+          },
+        }
+      : connectOptions;
+  /** For a call on `target`: the built-in one's server started on demand. */
+  const connectFor = async (project: DeployProject, target: string): Promise<ConnectOptions> =>
+    target === BUILTIN_TARGET && offersBuiltin(project)
+      ? withBuiltin(project, await startLocal(project))
+      : withBuiltin(project, local?.running(project.dir) ?? null);
+  const builtinInfo = (project: DeployProject): TargetInfo => {
+    const tokens = withBuiltin(project, local?.running(project.dir) ?? null).tokens;
+    const found = listTargets(project.settings, tokens).find((t) => t.builtin);
+    return targetInfo(found!);
+  };
+  const requireBuiltin = (project: DeployProject) => {
+    if (!local)
+      throw new ApiError(
+        409,
+        "The built-in local server runs only in the app (dagwood ui or the desktop app).",
+      );
+    if (!offersBuiltin(project)) {
+      throw new ApiError(
+        409,
+        `This project's dagwood.json defines a target named "${BUILTIN_TARGET}", which replaces the built-in local server: start that server yourself (dagwood serve).`,
+      );
+    }
+  };
+
   return {
     listTargets: () =>
-      guard(async () =>
-        listTargets(context().settings, opts.tokens).map(({ name, url, kind, tokenSource }) => ({
-          name,
-          url,
-          kind,
-          tokenSource,
-        })),
-      ),
-    deploymentStatus: () => guard(() => deploymentStatus(context(), opts)),
+      guard(async () => {
+        const project = context();
+        return listTargets(
+          project.settings,
+          withBuiltin(project, local?.running(project.dir) ?? null).tokens,
+        ).map(targetInfo);
+      }),
+    deploymentStatus: () =>
+      guard(async (): Promise<TargetStatus[]> => {
+        const project = context();
+        if (!local || !offersBuiltin(project)) return deploymentStatus(project, connectOptions);
+        let server = local.running(project.dir);
+        let startError: string | undefined;
+        if (!server && hasServedState(project.dir) && !local.stoppedByUser(project.dir)) {
+          try {
+            server = await local.start(project.dir);
+          } catch (e) {
+            startError = (e as Error).message;
+          }
+        }
+        if (server) {
+          const targets: TargetStatus[] = await deploymentStatus(project, withBuiltin(project, server));
+          return targets.map((t) => (t.name === BUILTIN_TARGET ? { ...t, builtin: true, running: true } : t));
+        }
+        // Not running: listed without asking it anything (the other targets as usual).
+        const others: TargetStatus[] = await deploymentStatus(project, connectOptions);
+        const stopped: TargetStatus = {
+          name: BUILTIN_TARGET,
+          url: "",
+          kind: "dagwood",
+          tokenSource: null,
+          health: { live: false, ready: false, ...(startError ? { error: startError } : {}) },
+          models: [],
+          traffic: [],
+          builtin: true,
+          running: false,
+        };
+        return [...others, stopped].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      }),
     deployVersion: ({ name, ref, target }) =>
       guard(async () => {
         const project = context();
-        const record = await deployVersion({ project, target, name, ref, actor: currentUser(), ...opts });
+        const connect = await connectFor(project, target);
+        const record = await deployVersion({ project, target, name, ref, actor: currentUser(), ...connect });
         return auditOf(project, record);
       }),
     rollbackDeployment: ({ name, target, version }) =>
       guard(async () => {
         const project = context();
+        const connect = await connectFor(project, target);
         const record = await rollbackDeployment({
           project,
           target,
           name,
           toVersion: version,
           actor: currentUser(),
-          ...opts,
+          ...connect,
         });
         return auditOf(project, record);
       }),
     setTraffic: ({ target, name, canary, shadow }) =>
-      guard(async () => ({
-        policy: await setTraffic(
-          context(),
-          { target, name, ...(canary ? { canary } : {}), ...(shadow ? { shadow } : {}) },
-          opts,
-        ),
-      })),
+      guard(async () => {
+        const project = context();
+        const connect = await connectFor(project, target);
+        return {
+          policy: await setTraffic(
+            project,
+            { target, name, ...(canary ? { canary } : {}), ...(shadow ? { shadow } : {}) },
+            connect,
+          ),
+        };
+      }),
+    startLocalServer: () =>
+      guard(async () => {
+        const project = context();
+        requireBuiltin(project);
+        await startLocal(project);
+        return builtinInfo(project);
+      }),
+    stopLocalServer: () =>
+      guard(async () => {
+        const project = context();
+        requireBuiltin(project);
+        await local!.stop(project.dir);
+        return builtinInfo(project);
+      }),
   };
 }

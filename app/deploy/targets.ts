@@ -3,12 +3,21 @@
  * { url, kind } }`), their bearer tokens from the environment
  * (`DAGWOOD_TOKEN_<TARGET>`) or else the OS keychain — never from a file in
  * the project, which is reviewed and committed.
+ *
+ * In the app there is one more: the built-in `local` target, the app's own
+ * in-process `dagwood serve` (embedded.ts), listed when dagwood.json defines
+ * no target named `local` (a configured one wins). Its token is the app's
+ * (`tokenSource: "app"`).
  */
 import { execFileSync } from "node:child_process";
 import type { ProjectSettings } from "../project/project";
 
 export type TargetKind = "dagwood" | "triton";
-export type TokenSource = "env" | "keychain";
+/** "app": the built-in target's token, held by the app (embedded.ts). */
+export type TokenSource = "env" | "keychain" | "app";
+
+/** The name of the app's built-in target. */
+export const BUILTIN_TARGET = "local";
 
 export interface Target {
   name: string;
@@ -19,6 +28,16 @@ export interface Target {
   tokenSource: TokenSource | null;
   /** Set (and `token` null) when the stored token cannot be sent: why, without its value. */
   tokenError?: string;
+  /** The app's built-in `local` target (its in-process server). */
+  builtin?: true;
+  /** Built-in target only: whether its server runs now (`url` is empty when it does not). */
+  running?: boolean;
+}
+
+/** The app's built-in target as the target functions see it: its server's URL and token when it runs. */
+export interface BuiltinTarget {
+  url: string | null;
+  token: string | null;
 }
 
 /** What went wrong talking to a target; `code` maps to an Api status (see handlers.ts). */
@@ -57,6 +76,28 @@ export interface TokenLookup {
   platform?: NodeJS.Platform;
   /** Runs a keychain tool and returns its stdout; throws when the tool is absent or finds nothing. */
   run?: (command: string, args: string[]) => string;
+  /**
+   * The app's built-in `local` target (set by the app only): listed and
+   * resolved when dagwood.json defines no `local`.
+   */
+  builtin?: BuiltinTarget;
+}
+
+/** Whether the built-in target applies: the app offers it and dagwood.json has no `local` of its own. */
+export function builtinApplies(settings: Pick<ProjectSettings, "targets">, opts: TokenLookup = {}): boolean {
+  return opts.builtin !== undefined && !Object.hasOwn(settings.targets, BUILTIN_TARGET);
+}
+
+function builtinTarget(builtin: BuiltinTarget): Target {
+  return {
+    name: BUILTIN_TARGET,
+    url: builtin.url?.replace(/\/+$/, "") ?? "",
+    kind: "dagwood",
+    token: builtin.url ? builtin.token : null,
+    tokenSource: builtin.url && builtin.token ? "app" : null,
+    builtin: true,
+    running: builtin.url !== null,
+  };
 }
 
 const runTool = (command: string, args: string[]): string =>
@@ -98,6 +139,7 @@ export function tokenProblem(token: string): string | null {
 
 /** Where a target's token came from, as a message names it. */
 export function tokenOrigin(target: string, source: TokenSource): string {
+  if (source === "app") return "the app (the built-in local server's token)";
   return source === "env"
     ? `the environment variable ${tokenVariable(target)}`
     : `the keychain (service dagwood, target ${target})`;
@@ -136,27 +178,29 @@ export function lookUpToken(
 /**
  * The settings' targets, tokens resolved, sorted by name. A target whose
  * token cannot be sent is listed without it, `tokenError` saying why (one
- * bad token does not hide the other targets).
+ * bad token does not hide the other targets). With `opts.builtin` and no
+ * `local` in the settings, the built-in `local` target too.
  */
 export function listTargets(settings: Pick<ProjectSettings, "targets">, opts: TokenLookup = {}): Target[] {
-  return Object.keys(settings.targets)
-    .sort()
-    .map((name) => {
-      try {
-        return resolveTarget(settings, name, opts);
-      } catch (e) {
-        if (!(e instanceof DeployError) || e.code !== "invalid") throw e;
-        const entry = settings.targets[name]!;
-        return {
-          name,
-          url: entry.url.replace(/\/+$/, ""),
-          kind: entry.kind,
-          token: null,
-          tokenSource: (e.details.tokenSource as TokenSource | undefined) ?? null,
-          tokenError: e.message,
-        };
-      }
-    });
+  const names = Object.keys(settings.targets);
+  if (builtinApplies(settings, opts)) names.push(BUILTIN_TARGET);
+  return names.sort().map((name) => {
+    if (!Object.hasOwn(settings.targets, name)) return builtinTarget(opts.builtin!);
+    try {
+      return resolveTarget(settings, name, opts);
+    } catch (e) {
+      if (!(e instanceof DeployError) || e.code !== "invalid") throw e;
+      const entry = settings.targets[name]!;
+      return {
+        name,
+        url: entry.url.replace(/\/+$/, ""),
+        kind: entry.kind,
+        token: null,
+        tokenSource: (e.details.tokenSource as TokenSource | undefined) ?? null,
+        tokenError: e.message,
+      };
+    }
+  });
 }
 
 /** A named target with its token; a DeployError naming the known targets when there is none. */
@@ -166,6 +210,15 @@ export function resolveTarget(
   opts: TokenLookup = {},
 ): Target {
   const entry = Object.hasOwn(settings.targets, name) ? settings.targets[name] : undefined;
+  if (!entry && name === BUILTIN_TARGET && opts.builtin) {
+    if (!opts.builtin.url) {
+      throw new DeployError(
+        "The built-in local server is not running: start it from the Deployments view (or deploy to it, which starts it).",
+        "unreachable",
+      );
+    }
+    return builtinTarget(opts.builtin);
+  }
   if (!entry) {
     const known = Object.keys(settings.targets).sort();
     throw new DeployError(

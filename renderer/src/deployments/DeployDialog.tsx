@@ -2,7 +2,9 @@
  * Deploys a model version from the Models view: choose a target, confirm,
  * wait while the core uploads it, waits until it is ready and checks parity,
  * then read the outcome — parity passed, or failed and rolled back (the
- * core's 409 says which version serves again).
+ * core's 409 says which version serves again). The built-in `local` target
+ * (the app's own server) is there without any setup: deploying to it starts
+ * it first ("Starting the local server…").
  */
 import { type ReactNode, useState } from "react";
 import type { AuditEntry } from "../../../app/api/api";
@@ -11,24 +13,26 @@ import { useApi } from "../panels/useApi";
 import { messageOf, reportError } from "../services/errors";
 import { Loading } from "../shell/Loading";
 import { useUi } from "../store/ui";
-import { parityOf, parityText, tokenSourceText } from "./format";
+import { parityOf, parityText, targetLabel, tokenSourceText } from "./format";
 import "./deployments.css";
 
 type Outcome = { ok: true; entry: AuditEntry } | { ok: false; parity: boolean; message: string };
 
-/** What a project's dagwood.json needs for a first target, and how its token is given. */
+/** What a project's dagwood.json needs for a target of its own, and how its token is given. */
 export function AddTargetHelp() {
   return (
     <div className="deploy-help small">
       <p>
         Add a target to the project's <span className="mono">dagwood.json</span>:
       </p>
-      <pre className="mono">{`"targets": { "local": { "url": "http://127.0.0.1:8000", "kind": "dagwood" } }`}</pre>
+      <pre className="mono">{`"targets": { "staging": { "url": "http://127.0.0.1:8000", "kind": "dagwood" } }`}</pre>
       <p>
         Start a server with <span className="mono">dagwood serve --token &lt;token&gt;</span>, and give
-        Dagwood the token in the environment (<span className="mono">DAGWOOD_TOKEN_LOCAL</span>) or the OS
-        keychain (service <span className="mono">dagwood</span>, target <span className="mono">local</span>).
-        The kind is <span className="mono">dagwood</span> or <span className="mono">triton</span>.
+        Dagwood the token in the environment (<span className="mono">DAGWOOD_TOKEN_STAGING</span>) or the OS
+        keychain (service <span className="mono">dagwood</span>, target <span className="mono">staging</span>
+        ). The kind is <span className="mono">dagwood</span> or <span className="mono">triton</span>. A target
+        named <span className="mono">local</span> (token <span className="mono">DAGWOOD_TOKEN_LOCAL</span>)
+        replaces the built-in one — that is also how the CLI deploys to a local server.
       </p>
     </div>
   );
@@ -49,14 +53,23 @@ export function DeployDialog({
   const targets = useApi(() => api.listTargets({}), "targets");
   const [chosen, setChosen] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** While busy: starting the built-in server first, then deploying. */
+  const [phase, setPhase] = useState<"starting" | "deploying">("deploying");
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const list = targets.status === "ok" ? targets.value : [];
   const target = chosen ?? list[0]?.name ?? null;
+  const chosenInfo = list.find((t) => t.name === target);
+  const shownTarget = chosenInfo ? targetLabel(chosenInfo) : (target ?? "");
 
   const deploy = async () => {
     if (!target) return;
     setBusy(true);
     try {
+      if (chosenInfo?.builtin && !chosenInfo.running) {
+        setPhase("starting");
+        await api.startLocalServer({});
+      }
+      setPhase("deploying");
       const entry = await api.deployVersion({ name: model, ref: version, target });
       setOutcome({ ok: true, entry });
     } catch (e) {
@@ -82,14 +95,17 @@ export function DeployDialog({
       </>
     );
   } else if (busy) {
-    body = (
-      <Loading testId="deploy-progress">
-        Deploying {model} v{version} to {target}: uploading, waiting until it is ready, comparing its answers
-        with the registry's…
-      </Loading>
-    );
+    body =
+      phase === "starting" ? (
+        <Loading testId="deploy-progress">Starting the local server…</Loading>
+      ) : (
+        <Loading testId="deploy-progress">
+          Deploying {model} v{version} to {shownTarget}: uploading, waiting until it is ready, comparing its
+          answers with the registry's…
+        </Loading>
+      );
   } else if (outcome) {
-    body = <DeployOutcome outcome={outcome} model={model} version={version} target={target ?? ""} />;
+    body = <DeployOutcome outcome={outcome} model={model} version={version} target={shownTarget} />;
   } else {
     body = (
       <fieldset className="deploy-targets">
@@ -103,13 +119,30 @@ export function DeployDialog({
               checked={t.name === target}
               onChange={() => setChosen(t.name)}
             />
-            <span>
-              <strong>{t.name}</strong> <span className="muted small">{t.kind}</span>
-              <br />
-              <span className="mono small">{t.url}</span>
-              <br />
-              <span className={`small ${t.tokenSource ? "muted" : "warn-text"}`}>{tokenSourceText(t)}</span>
-            </span>
+            {t.builtin ? (
+              <span>
+                <strong>{targetLabel(t)}</strong> <span className="muted small">{t.kind}</span>
+                <br />
+                <span className="small muted">
+                  The app's own server on this machine: no setup, no token to give.{" "}
+                  {t.running ? (
+                    <>
+                      Running at <span className="mono">{t.url}</span>.
+                    </>
+                  ) : (
+                    "Deploying starts it."
+                  )}
+                </span>
+              </span>
+            ) : (
+              <span>
+                <strong>{t.name}</strong> <span className="muted small">{t.kind}</span>
+                <br />
+                <span className="mono small">{t.url}</span>
+                <br />
+                <span className={`small ${t.tokenSource ? "muted" : "warn-text"}`}>{tokenSourceText(t)}</span>
+              </span>
+            )}
           </label>
         ))}
       </fieldset>
@@ -164,7 +197,13 @@ export function DeployDialog({
                 disabled={busy || !target}
                 onClick={() => void deploy()}
               >
-                {busy ? "Deploying…" : target ? `Deploy to ${target}` : "Deploy"}
+                {busy
+                  ? phase === "starting"
+                    ? "Starting…"
+                    : "Deploying…"
+                  : target
+                    ? `Deploy to ${shownTarget}`
+                    : "Deploy"}
               </button>
             </>
           )}
@@ -188,6 +227,7 @@ function DeployOutcome({
   if (outcome.ok) {
     const parity = parityOf(outcome.entry.details);
     const ms = outcome.entry.details.ms;
+    const url = outcome.entry.details.url;
     return (
       <div className="deploy-result ok" data-testid="deploy-result" data-status="succeeded">
         <strong>
@@ -198,6 +238,14 @@ function DeployOutcome({
           {parity?.tolerance ? ` (tolerance ${parity.tolerance})` : ""}
           {typeof ms === "number" ? ` · ${(ms / 1000).toFixed(1)} s` : ""}
         </p>
+        {typeof url === "string" && url && (
+          <p className="small">
+            Predictions: <span className="mono">POST </span>
+            <span className="mono" data-testid="deploy-infer-url">
+              {url}/v2/models/{model}/infer
+            </span>
+          </p>
+        )}
       </div>
     );
   }

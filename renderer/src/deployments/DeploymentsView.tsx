@@ -3,7 +3,9 @@
  * and token source; per model what serves there, canary and shadow shares,
  * traffic and latency from the server's /metrics, the recent deployments,
  * and a one-click (confirmed) roll back to an earlier version. Refreshed
- * every 5 s while the page is visible.
+ * every 5 s while the page is visible. The built-in `local` target (the
+ * app's own server) is always there unless dagwood.json names its own
+ * `local`: Start / Stop, its URL and how to call it.
  */
 import { lazy, Suspense, useCallback, useEffect, useRef, useState } from "react";
 import type { AuditEntry, ServedModelStatus, TargetStatus } from "../../../app/api/api";
@@ -17,7 +19,15 @@ import { Loading } from "../shell/Loading";
 import { toast } from "../store/toasts";
 import { useUi } from "../store/ui";
 import { AddTargetHelp } from "./DeployDialog";
-import { deploymentFacts, rollbackChoices, servingText, tokenSourceText, trafficRows } from "./format";
+import {
+  deploymentFacts,
+  inferCurl,
+  rollbackChoices,
+  servingText,
+  targetLabel,
+  tokenSourceText,
+  trafficRows,
+} from "./format";
 import "./deployments.css";
 
 const TrafficCharts = lazy(() => import("./TrafficCharts"));
@@ -65,6 +75,7 @@ function useDeploymentStatus() {
 export function DeploymentsView() {
   const { status, error, loading, refresh } = useDeploymentStatus();
   const targets = status?.targets ?? [];
+  const onlyBuiltin = targets.length > 0 && targets.every((t) => t.builtin);
   return (
     <div className="deployments-view" data-testid="deployments-view">
       <div className="runs-toolbar deployments-toolbar">
@@ -98,9 +109,19 @@ export function DeploymentsView() {
             </p>
           </div>
         )}
-        {targets.map((t) => (
-          <TargetCard key={t.name} target={t} onChanged={() => void refresh()} />
-        ))}
+        {targets.map((t) =>
+          t.builtin ? (
+            <BuiltinTargetCard key={t.name} target={t} onChanged={() => void refresh()} />
+          ) : (
+            <TargetCard key={t.name} target={t} onChanged={() => void refresh()} />
+          ),
+        )}
+        {onlyBuiltin && (
+          <div className="deploy-elsewhere" data-testid="deployments-empty">
+            <h3>Deploy to another server</h3>
+            <AddTargetHelp />
+          </div>
+        )}
       </div>
     </div>
   );
@@ -134,6 +155,108 @@ function TargetCard({ target: t, onChanged }: { target: TargetStatus; onChanged(
         </div>
       )}
       {t.health.live && !t.models.length && (
+        <p className="muted small">
+          Nothing is deployed here yet: use Deploy… on a version in the Models view.
+        </p>
+      )}
+      {t.models.map((m) => (
+        <ServedModel key={m.name} target={t} model={m} onChanged={onChanged} />
+      ))}
+    </section>
+  );
+}
+
+/**
+ * The built-in `local` target: the app's own `dagwood serve`. Stopped: what
+ * it is and Start. Running: its URL, Stop, how to call it, and what it
+ * serves, like any target.
+ */
+function BuiltinTargetCard({ target: t, onChanged }: { target: TargetStatus; onChanged(): void }) {
+  const [busy, setBusy] = useState<"start" | "stop" | null>(null);
+  const running = t.running === true;
+  const up = running && t.health.live && t.health.ready;
+  const toggle = async (action: "start" | "stop") => {
+    setBusy(action);
+    try {
+      if (action === "start") await api.startLocalServer({});
+      else await api.stopLocalServer({});
+    } catch (e) {
+      reportError(
+        e,
+        action === "start" ? "Could not start the local server" : "Could not stop the local server",
+      );
+    } finally {
+      setBusy(null);
+      onChanged();
+    }
+  };
+  const example = t.models[0]?.name ?? "<model>";
+  return (
+    <section
+      className="target-card builtin"
+      data-testid={`target-${t.name}`}
+      data-builtin="true"
+      data-running={running ? "true" : "false"}
+      data-health={up ? "ready" : "down"}
+    >
+      <header className="target-head">
+        <h3>{targetLabel(t)}</h3>
+        <span className="target-kind">{t.kind}</span>
+        {running ? (
+          <>
+            <span className="mono small" data-testid="local-url">
+              {t.url}
+            </span>
+            <span className={`health ${t.health.live ? "ok" : "bad"}`}>
+              {t.health.live ? "live" : "not live"}
+            </span>
+            <span className={`health ${t.health.ready ? "ok" : "bad"}`}>
+              {t.health.ready ? "ready" : "not ready"}
+            </span>
+          </>
+        ) : (
+          <span className="health bad">stopped</span>
+        )}
+        <span className="muted small">{tokenSourceText(t)}</span>
+        <span className="target-actions">
+          <button
+            type="button"
+            className={running ? "button small" : "button small primary"}
+            data-testid={running ? "local-stop" : "local-start"}
+            disabled={busy !== null}
+            onClick={() => void toggle(running ? "stop" : "start")}
+          >
+            {busy === "stop"
+              ? "Stopping…"
+              : busy === "start"
+                ? "Starting the local server…"
+                : running
+                  ? "Stop"
+                  : "Start"}
+          </button>
+        </span>
+      </header>
+      {t.health.error && <div className="panel-error small">{t.health.error}</div>}
+      {running ? (
+        <div className="local-howto small" data-testid="local-howto">
+          <p className="muted">
+            Call it from this machine (it listens on 127.0.0.1 only). Infer needs no token; the token (kept in{" "}
+            <span className="mono">.dagwood/serve-token</span>) is needed only for repository calls.{" "}
+            <span className="mono">
+              GET {t.url}/v2/models/{example}
+            </span>{" "}
+            lists the model's inputs.
+          </p>
+          <pre className="mono">{inferCurl(t.url, example)}</pre>
+        </div>
+      ) : (
+        <p className="muted small">
+          Dagwood's own server, run by the app for this project: deploying a version to it starts it (or
+          Start). Its models are kept in <span className="mono">.dagwood/serving</span> and serve again when
+          it starts; it stops when the app closes.
+        </p>
+      )}
+      {running && t.health.live && !t.models.length && (
         <p className="muted small">
           Nothing is deployed here yet: use Deploy… on a version in the Models view.
         </p>

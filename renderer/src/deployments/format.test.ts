@@ -3,10 +3,12 @@ import type { AuditEntry, ServedModelStatus, VersionTraffic } from "../../../app
 import {
   deploymentFacts,
   formatDiff,
+  inferCurl,
   parityOf,
   parityText,
   rollbackChoices,
   servingText,
+  targetLabel,
   tokenSourceText,
   trafficRows,
 } from "./format";
@@ -51,6 +53,26 @@ describe("tokenSourceText", () => {
     expect(tokenSourceText({ name: "local", tokenSource: "env" })).toBe("token from DAGWOOD_TOKEN_LOCAL");
     expect(tokenSourceText({ name: "prod", tokenSource: "keychain" })).toBe("token from the OS keychain");
     expect(tokenSourceText({ name: "eu-west", tokenSource: null })).toContain("set DAGWOOD_TOKEN_EU_WEST");
+  });
+
+  it("the built-in target's token is the app's, running or not", () => {
+    expect(tokenSourceText({ name: "local", tokenSource: null, builtin: true })).toBe(
+      "token held by the app (.dagwood/serve-token)",
+    );
+    expect(tokenSourceText({ name: "local", tokenSource: "app", builtin: true })).toContain(
+      "held by the app",
+    );
+  });
+});
+
+describe("the built-in target", () => {
+  it("is labelled as built in; its curl example posts to V2 infer", () => {
+    expect(targetLabel({ name: "local", builtin: true })).toBe("local (built in)");
+    expect(targetLabel({ name: "local" })).toBe("local");
+    const curl = inferCurl("http://127.0.0.1:8000", "penguins");
+    expect(curl).toMatch(/^curl -s -X POST http:\/\/127\.0\.0\.1:8000\/v2\/models\/penguins\/infer /);
+    expect(curl).toContain('"inputs": [');
+    expect(curl).not.toMatch(/authorization/i);
   });
 });
 

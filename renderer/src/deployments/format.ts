@@ -53,7 +53,9 @@ export function tokenVariable(target: string): string {
 }
 
 /** Where a target's token comes from, or how to give it one. */
-export function tokenSourceText(target: Pick<TargetInfo, "name" | "tokenSource">): string {
+export function tokenSourceText(target: Pick<TargetInfo, "name" | "tokenSource" | "builtin">): string {
+  if (target.builtin) return "token held by the app (.dagwood/serve-token)";
+  if (target.tokenSource === "app") return "token held by the app";
   if (target.tokenSource === "env") return `token from ${tokenVariable(target.name)}`;
   if (target.tokenSource === "keychain") return "token from the OS keychain";
   return `no token: set ${tokenVariable(target.name)} or store one in the OS keychain (service dagwood, target ${target.name})`;
@@ -118,4 +120,22 @@ export function deploymentFacts(entry: AuditEntry): string[] {
   if (typeof d.previous === "number") facts.push(`before: v${d.previous}`);
   if (typeof d.ms === "number") facts.push(`${(d.ms / 1000).toFixed(1)} s`);
   return facts;
+}
+
+/** How a target is named in the app: the built-in one says so. */
+export function targetLabel(target: Pick<TargetInfo, "name" | "builtin">): string {
+  return target.builtin ? `${target.name} (built in)` : target.name;
+}
+
+/**
+ * A curl call of V2 infer on a served model: the inputs are a placeholder
+ * (`GET <url>/v2/models/<name>` lists the model's). Infer needs no token;
+ * only the repository calls do.
+ */
+export function inferCurl(url: string, model: string): string {
+  return [
+    `curl -s -X POST ${url}/v2/models/${model}/infer \\`,
+    "  -H 'content-type: application/json' \\",
+    `  -d '{"inputs": [{"name": "<input>", "datatype": "FP32", "shape": [1, 1], "data": [0]}]}'`,
+  ].join("\n");
 }
