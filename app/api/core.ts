@@ -5,7 +5,7 @@ import profileBlock from "../../nodes/analyze-profile";
 import { ident } from "../data/sql";
 import { deployProjectOf } from "../deploy/deploy";
 import { createLocalServers } from "../deploy/embedded";
-import { createDeployHandlers } from "../deploy/handlers";
+import { createDeployHandlers, createDeployOperations } from "../deploy/handlers";
 import type { BlockContext, Catalog } from "../engine/block";
 import { inspectCache, newRunId, runPlan } from "../engine/engine";
 import type { RunEvent } from "../engine/events";
@@ -88,6 +88,8 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
   const listeners = new Set<(e: RunEvent) => void>();
   /** The built-in `local` deploy target's servers, one per project, started on demand; closed with the Api. */
   const localServers = createLocalServers();
+  /** The deploy calls in flight, per project (another project is not opened under them). */
+  const deployOperations = createDeployOperations();
   const active = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
 
   const emit = (e: RunEvent) => {
@@ -156,16 +158,35 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
         return project ? projectInfo(project) : null;
       },
       async openProject({ dir }) {
-        if (active.size)
-          throw new ApiError(409, "A run is in progress. Stop it before opening another project.");
+        const busy = () => {
+          if (active.size)
+            throw new ApiError(409, "A run is in progress. Stop it before opening another project.");
+          if (project && deployOperations.count(project.dir))
+            throw new ApiError(
+              409,
+              "A deploy is in progress. Wait for it to end before opening another project.",
+            );
+        };
+        busy();
         let next: Project;
         try {
           next = await Project.open(dir);
         } catch (e) {
           throw new ApiError(400, `Cannot open project ${dir}: ${(e as Error).message}`);
         }
-        project?.close();
+        try {
+          busy();
+        } catch (e) {
+          next.close();
+          throw e;
+        }
+        const previous = project;
         project = next;
+        previous?.close();
+        // The previous project's built-in server stops with it (not a user's Stop: reopening it restores it).
+        // The new project is open either way: a failure to close the old server does not undo that.
+        if (previous && previous.dir !== next.dir)
+          await localServers.stop(previous.dir, { byUser: false }).catch(() => undefined);
         return projectInfo(next);
       },
       async listBlocks() {
@@ -312,7 +333,10 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
         }
       },
       ...createTrackingHandlers(requireProject),
-      ...createDeployHandlers(() => deployProjectOf(requireProject()), { local: localServers }),
+      ...createDeployHandlers(() => deployProjectOf(requireProject()), {
+        local: localServers,
+        operations: deployOperations,
+      }),
       async getReport({ runId, nodeId, port }) {
         const p = requireProject();
         const node = p.metadata.nodeRuns(runId).find((n) => n.nodeId === nodeId);

@@ -1,5 +1,21 @@
-import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer as createNetServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { deployVersion } from "./deploy";
 import {
@@ -7,6 +23,7 @@ import {
   hasServedState,
   type LocalServers,
   projectServeToken,
+  serverLockFile,
   servingRepository,
   tokenFile,
 } from "./embedded";
@@ -137,15 +154,160 @@ describe("the built-in local server (embedded)", { timeout: 60_000 }, () => {
     await expect(local.start(project.dir)).rejects.toThrow(/closing/);
   });
 
-  it.runIf(posix)("narrows a token file others can read to 0600; replaces one holding no token", async () => {
-    const first = await projectServeToken(project.dir);
-    chmodSync(tokenFile(project.dir), 0o644);
-    expect(await projectServeToken(project.dir)).toBe(first);
-    expect(modeOf(tokenFile(project.dir))).toBe(0o600);
-    writeFileSync(tokenFile(project.dir), "has a space\n");
-    const replaced = await projectServeToken(project.dir);
-    expect(replaced).not.toBe(first);
-    expect(replaced).toMatch(/^[\w-]{43}$/);
-    expect(modeOf(tokenFile(project.dir))).toBe(0o600);
+  it.runIf(posix)(
+    "replaces a token file others can read by a NEW token (0600); replaces one holding no token",
+    async () => {
+      const first = await projectServeToken(project.dir);
+      chmodSync(tokenFile(project.dir), 0o644);
+      // The old token may have leaked: a new one, not just a chmod.
+      const second = await projectServeToken(project.dir);
+      expect(second).not.toBe(first);
+      expect(readFileSync(tokenFile(project.dir), "utf8").trim()).toBe(second);
+      expect(modeOf(tokenFile(project.dir))).toBe(0o600);
+      expect(await projectServeToken(project.dir)).toBe(second);
+      writeFileSync(tokenFile(project.dir), "has a space\n");
+      const replaced = await projectServeToken(project.dir);
+      expect(replaced).not.toBe(second);
+      expect(replaced).toMatch(/^[\w-]{43}$/);
+      expect(modeOf(tokenFile(project.dir))).toBe(0o600);
+      // Written through a temp file renamed into place: none left behind.
+      expect(readdirSync(join(project.dir, ".dagwood")).filter((f) => f.includes(".tmp"))).toEqual([]);
+    },
+  );
+
+  it.runIf(posix)(
+    "refuses a token file that is a symbolic link, touching neither it nor its target",
+    async () => {
+      const p = createDeployProject();
+      try {
+        const victim = join(p.dir, "bashrc");
+        writeFileSync(victim, "export PATH=/usr/bin\n", { mode: 0o644 });
+        chmodSync(victim, 0o644);
+        symlinkSync(victim, tokenFile(p.dir));
+        await expect(projectServeToken(p.dir)).rejects.toThrow(
+          new RegExp(`${tokenFile(p.dir).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is a symbolic link`),
+        );
+        await expect(servers().start(p.dir)).rejects.toThrow(/serve-token is a symbolic link/);
+        expect(readFileSync(victim, "utf8")).toBe("export PATH=/usr/bin\n");
+        expect(modeOf(victim)).toBe(0o644);
+        expect(lstatSync(tokenFile(p.dir)).isSymbolicLink()).toBe(true);
+        // A dangling link is not created through either.
+        rmSync(tokenFile(p.dir));
+        symlinkSync(join(p.dir, "created-through-link"), tokenFile(p.dir));
+        await expect(projectServeToken(p.dir)).rejects.toThrow(/is a symbolic link/);
+        expect(existsSync(join(p.dir, "created-through-link"))).toBe(false);
+        // Nor a folder in its place.
+        rmSync(tokenFile(p.dir));
+        mkdirSync(tokenFile(p.dir));
+        await expect(projectServeToken(p.dir)).rejects.toThrow(/serve-token is a folder/);
+      } finally {
+        p.close();
+      }
+    },
+  );
+
+  it.runIf(posix)("refuses a .dagwood that is a symbolic link", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dagwood-embedded-link-"));
+    const elsewhere = mkdtempSync(join(tmpdir(), "dagwood-embedded-elsewhere-"));
+    try {
+      symlinkSync(elsewhere, join(dir, ".dagwood"));
+      await expect(projectServeToken(dir)).rejects.toThrow(/\.dagwood is a symbolic link/);
+      expect(readdirSync(elsewhere)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(posix && process.getuid?.() === 0)("refuses a token file owned by another user", async () => {
+    const p = createDeployProject();
+    try {
+      const token = await projectServeToken(p.dir);
+      chownSync(tokenFile(p.dir), 4321, 4321);
+      await expect(projectServeToken(p.dir)).rejects.toThrow(
+        /serve-token belongs to another user \(uid 4321/,
+      );
+      expect(readFileSync(tokenFile(p.dir), "utf8").trim()).toBe(token);
+      expect(statSync(tokenFile(p.dir)).uid).toBe(4321);
+    } finally {
+      p.close();
+    }
+  });
+
+  it("has no served state when the saved state loads no model", () => {
+    const p = createDeployProject();
+    try {
+      expect(hasServedState(p.dir)).toBe(false);
+      mkdirSync(servingRepository(p.dir), { recursive: true });
+      const state = join(servingRepository(p.dir), ".dagwood-state.json");
+      writeFileSync(state, JSON.stringify({ format: "dagwood.serve-state/1", models: {} }));
+      expect(hasServedState(p.dir)).toBe(false);
+      writeFileSync(
+        state,
+        JSON.stringify({ format: "dagwood.serve-state/1", models: { m: { versions: [], policy: {} } } }),
+      );
+      expect(hasServedState(p.dir)).toBe(false);
+      writeFileSync(
+        state,
+        JSON.stringify({ format: "dagwood.serve-state/1", models: { m: { versions: [1], policy: {} } } }),
+      );
+      expect(hasServedState(p.dir)).toBe(true);
+    } finally {
+      p.close();
+    }
+  });
+
+  it("locks the project's server: another process holding it is named; a dead one's lock is replaced", async () => {
+    const p = createDeployProject();
+    try {
+      const lock = serverLockFile(p.dir);
+      const first = servers();
+      const server = await first.start(p.dir);
+      expect(JSON.parse(readFileSync(lock, "utf8"))).toMatchObject({ pid: process.pid, url: server.url });
+      // A second set of servers (as a second app would) does not start a second server.
+      await expect(servers().start(p.dir)).rejects.toThrow(/already running in this Dagwood process at http/);
+      await first.stop(p.dir);
+      expect(existsSync(lock)).toBe(false);
+
+      // Another live process (our parent) holds it.
+      writeFileSync(lock, JSON.stringify({ pid: process.ppid, url: "http://127.0.0.1:8123", id: "x" }));
+      await expect(servers().start(p.dir)).rejects.toThrow(
+        `the built-in server of this project is running in another Dagwood process (pid ${process.ppid}) at http://127.0.0.1:8123`.replace(
+          /^t/,
+          "T",
+        ),
+      );
+      expect(readFileSync(lock, "utf8")).toContain('"id":"x"');
+
+      // A process that is gone: its lock is replaced, and the lock goes with close().
+      const dead = spawnSync(process.execPath, ["-e", "process.pid"]).pid!;
+      writeFileSync(lock, JSON.stringify({ pid: dead, url: "http://127.0.0.1:8123", id: "y" }));
+      const again = servers();
+      const restarted = await again.start(p.dir);
+      expect(JSON.parse(readFileSync(lock, "utf8"))).toMatchObject({ pid: process.pid, url: restarted.url });
+      await again.close();
+      expect(existsSync(lock)).toBe(false);
+    } finally {
+      p.close();
+    }
+  });
+
+  it("a start during a stop waits for the stop, then starts a new server", async () => {
+    const p = createDeployProject();
+    try {
+      const local = servers();
+      const before = await local.start(p.dir);
+      const stopping = local.stop(p.dir);
+      const starting = local.start(p.dir);
+      await stopping;
+      const after = await starting;
+      expect(after).not.toBe(before);
+      expect(local.running(p.dir)).toBe(after);
+      expect(local.stoppedByUser(p.dir)).toBe(false);
+      expect((await fetch(`${after.url}/v2/health/live`)).status).toBe(200);
+      expect(JSON.parse(readFileSync(serverLockFile(p.dir), "utf8"))).toMatchObject({ url: after.url });
+    } finally {
+      p.close();
+    }
   });
 });

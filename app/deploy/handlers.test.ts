@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -183,6 +183,67 @@ describe("the built-in local target", { timeout: 60_000 }, () => {
     expect(await call("rollbackDeployment", { name: "m", target: "local", version: 1 })).toMatchObject({
       action: "deployment.rolledBack",
     });
+  });
+
+  it("Stop waits for the calls in flight on it (at most stopWaitMs, then 409); a Start during a Stop waits", async () => {
+    // A server that holds every request until released, behind a stand-in for the app's servers.
+    const held: ServerResponse[] = [];
+    let released = false;
+    const hang = createHttpServer((_req, res) => {
+      if (released) res.writeHead(503).end();
+      else held.push(res);
+    });
+    await new Promise<void>((r) => hang.listen(0, "127.0.0.1", () => r()));
+    const info = {
+      url: `http://127.0.0.1:${(hang.address() as AddressInfo).port}`,
+      token: "t",
+      repository: "",
+    };
+    const events: string[] = [];
+    let up = false;
+    const fake: LocalServers = {
+      running: () => (up ? info : null),
+      start: async () => {
+        events.push("start");
+        up = true;
+        return info;
+      },
+      stop: async () => {
+        events.push("stop");
+        up = false;
+      },
+      stoppedByUser: () => false,
+      close: async () => {},
+    };
+    const h = createDeployHandlers(() => project, { tokens, local: fake, stopWaitMs: 300 });
+    const call = async (method: (typeof DEPLOY_METHODS)[number], args: unknown = {}) =>
+      (h[method] as (a: unknown) => Promise<unknown>)(parseApiArgs(method as ApiMethod, args));
+    try {
+      const deploy = call("deployVersion", { name: "m", ref: 1, target: "local" }).then(
+        () => events.push("deployed"),
+        () => events.push("deploy ended"),
+      );
+      while (!held.length) await new Promise((r) => setTimeout(r, 10));
+      // Bounded: the deploy still runs after the wait, so nothing is stopped.
+      const tooLong = call("stopLocalServer");
+      await expect(tooLong).rejects.toThrow(/a deploy is running/i);
+      expect(await status(tooLong)).toBe(409);
+      expect(events).toEqual(["start"]);
+
+      const stop = call("stopLocalServer").then(() => events.push("stopped"));
+      const start = call("startLocalServer").then(() => events.push("started"));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(events).toEqual(["start"]);
+      released = true;
+      for (const res of held.splice(0)) res.writeHead(503).end();
+      await Promise.all([deploy, stop, start]);
+      // The deploy ended before the server stopped; the Start started it again only after the Stop.
+      expect(events.slice(0, 3)).toEqual(["start", "deploy ended", "stop"]);
+      expect(events.slice(3).sort()).toEqual(["start", "started", "stopped"]);
+      expect(events.lastIndexOf("start")).toBeLessThan(events.indexOf("started"));
+    } finally {
+      await new Promise<void>((r) => hang.close(() => r()));
+    }
   });
 
   it("a target named local in dagwood.json wins: no built-in one, and Start says why", async () => {

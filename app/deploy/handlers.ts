@@ -9,7 +9,14 @@
  * rolling back or changing traffic there starts its server on demand; the
  * status starts it only when it served something before and was not stopped
  * from the app since (so Stop stays stopped while the view polls).
+ *
+ * The calls in flight are counted per project (`DeployOperations`): Stop
+ * waits for those on the built-in server to end (at most `stopWaitMs`, then
+ * 409), and a Start (or a deploy starting it) during a Stop waits for the Stop.
+ * The core Api asks the same count before it opens another project.
  */
+
+import { resolve } from "node:path";
 import { ApiError, type ApiResults, type parseApiArgs, type TargetInfo, type TargetStatus } from "../api/api";
 import type { DeployMethod } from "../api/api-methods";
 import { currentUser } from "../engine/environment";
@@ -57,9 +64,67 @@ function auditOf(project: DeployProject, record: DeploymentRecord): AuditEntry {
   return entry;
 }
 
+/** The deploy calls in flight, per project folder. */
+export interface DeployOperations {
+  /** How many calls run in the project (`builtin`: only those on the built-in local server). */
+  count(projectDir: string, opts?: { builtin?: boolean }): number;
+  /** Runs `fn` counted for the project. */
+  track<T>(projectDir: string, builtin: boolean, fn: () => Promise<T>): Promise<T>;
+  /** Resolves true when the built-in server's calls that run now have ended, false after `ms`. */
+  drained(projectDir: string, ms: number): Promise<boolean>;
+}
+
+export function createDeployOperations(): DeployOperations {
+  const running = new Map<string, Map<Promise<unknown>, boolean>>();
+  return {
+    count(projectDir, opts = {}) {
+      const ops = running.get(resolve(projectDir));
+      if (!ops) return 0;
+      return opts.builtin ? [...ops.values()].filter(Boolean).length : ops.size;
+    },
+    track(projectDir, builtin, fn) {
+      const key = resolve(projectDir);
+      let ops = running.get(key);
+      if (!ops) {
+        ops = new Map();
+        running.set(key, ops);
+      }
+      const op = fn();
+      const done = op.catch(() => undefined);
+      ops.set(done, builtin);
+      void done.then(() => {
+        ops.delete(done);
+        if (!ops.size && running.get(key) === ops) running.delete(key);
+      });
+      return op;
+    },
+    async drained(projectDir, ms) {
+      const ops = running.get(resolve(projectDir));
+      const now = ops ? [...ops].filter(([, builtin]) => builtin).map(([done]) => done) : [];
+      if (!now.length) return true;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<false>((r) => {
+        timer = setTimeout(() => r(false), ms);
+      });
+      try {
+        return await Promise.race([Promise.all(now).then(() => true), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** How long Stop waits for the calls on the built-in server to end before it answers 409. */
+export const STOP_WAIT_MS = 60_000;
+
 export interface DeployHandlerOptions extends ConnectOptions {
   /** The app's in-process servers behind the built-in `local` target (the core Api's; the CLI has none). */
   local?: LocalServers;
+  /** The count of calls in flight (default: the handlers' own). */
+  operations?: DeployOperations;
+  /** How long Stop waits for the calls in flight (default STOP_WAIT_MS). */
+  stopWaitMs?: number;
 }
 
 function targetInfo({ name, url, kind, tokenSource, builtin, running }: Target): TargetInfo {
@@ -71,7 +136,15 @@ export function createDeployHandlers(
   context: () => DeployProject,
   opts: DeployHandlerOptions = {},
 ): DeployHandlers {
-  const { local, ...connectOptions } = opts;
+  const { local, operations: givenOperations, stopWaitMs = STOP_WAIT_MS, ...connectOptions } = opts;
+  const operations = givenOperations ?? createDeployOperations();
+  /** Per project: the Stop in progress (it waits for the calls in flight, then stops the server). */
+  const stopping = new Map<string, Promise<unknown>>();
+  /** Waits for a Stop in progress on the project, whatever its outcome. */
+  const afterStop = async (project: DeployProject) => {
+    for (let s = stopping.get(resolve(project.dir)); s; s = stopping.get(resolve(project.dir)))
+      await s.catch(() => undefined);
+  };
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -83,6 +156,7 @@ export function createDeployHandlers(
   const offersBuiltin = (project: DeployProject): boolean =>
     local !== undefined && builtinApplies(project.settings, { builtin: { url: null, token: null } });
   const startLocal = async (project: DeployProject): Promise<LocalServer> => {
+    await afterStop(project);
     try {
       return await local!.start(project.dir);
     } catch (e) {
@@ -124,6 +198,41 @@ export function createDeployHandlers(
     }
   };
 
+  /** The status with the built-in target: started when it served something before and was not stopped. */
+  const builtinStatus = async (project: DeployProject, local: LocalServers): Promise<TargetStatus[]> => {
+    let server = local.running(project.dir);
+    let startError: string | undefined;
+    if (!server && hasServedState(project.dir) && !local.stoppedByUser(project.dir)) {
+      try {
+        server = await local.start(project.dir);
+      } catch (e) {
+        startError = (e as Error).message;
+      }
+    }
+    if (server) {
+      const targets: TargetStatus[] = await deploymentStatus(project, withBuiltin(project, server));
+      return targets.map((t) => (t.name === BUILTIN_TARGET ? { ...t, builtin: true, running: true } : t));
+    }
+    // Not running: listed without asking it anything (the other targets as usual).
+    const others: TargetStatus[] = await deploymentStatus(project, connectOptions);
+    const stopped: TargetStatus = {
+      name: BUILTIN_TARGET,
+      url: "",
+      kind: "dagwood",
+      tokenSource: null,
+      health: { live: false, ready: false, ...(startError ? { error: startError } : {}) },
+      models: [],
+      traffic: [],
+      builtin: true,
+      running: false,
+    };
+    return [...others, stopped].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  };
+
+  /** Whether a call on `target` goes to the built-in server. */
+  const onBuiltin = (project: DeployProject, target: string) =>
+    target === BUILTIN_TARGET && offersBuiltin(project);
+
   return {
     listTargets: () =>
       guard(async () => {
@@ -136,67 +245,56 @@ export function createDeployHandlers(
     deploymentStatus: () =>
       guard(async (): Promise<TargetStatus[]> => {
         const project = context();
-        if (!local || !offersBuiltin(project)) return deploymentStatus(project, connectOptions);
-        let server = local.running(project.dir);
-        let startError: string | undefined;
-        if (!server && hasServedState(project.dir) && !local.stoppedByUser(project.dir)) {
-          try {
-            server = await local.start(project.dir);
-          } catch (e) {
-            startError = (e as Error).message;
-          }
-        }
-        if (server) {
-          const targets: TargetStatus[] = await deploymentStatus(project, withBuiltin(project, server));
-          return targets.map((t) => (t.name === BUILTIN_TARGET ? { ...t, builtin: true, running: true } : t));
-        }
-        // Not running: listed without asking it anything (the other targets as usual).
-        const others: TargetStatus[] = await deploymentStatus(project, connectOptions);
-        const stopped: TargetStatus = {
-          name: BUILTIN_TARGET,
-          url: "",
-          kind: "dagwood",
-          tokenSource: null,
-          health: { live: false, ready: false, ...(startError ? { error: startError } : {}) },
-          models: [],
-          traffic: [],
-          builtin: true,
-          running: false,
-        };
-        return [...others, stopped].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        if (!local || !offersBuiltin(project))
+          return operations.track(project.dir, false, () => deploymentStatus(project, connectOptions));
+        await afterStop(project);
+        return operations.track(project.dir, true, () => builtinStatus(project, local));
       }),
     deployVersion: ({ name, ref, target }) =>
       guard(async () => {
         const project = context();
-        const connect = await connectFor(project, target);
-        const record = await deployVersion({ project, target, name, ref, actor: currentUser(), ...connect });
-        return auditOf(project, record);
+        return operations.track(project.dir, onBuiltin(project, target), async () => {
+          const connect = await connectFor(project, target);
+          const record = await deployVersion({
+            project,
+            target,
+            name,
+            ref,
+            actor: currentUser(),
+            ...connect,
+          });
+          return auditOf(project, record);
+        });
       }),
     rollbackDeployment: ({ name, target, version }) =>
       guard(async () => {
         const project = context();
-        const connect = await connectFor(project, target);
-        const record = await rollbackDeployment({
-          project,
-          target,
-          name,
-          toVersion: version,
-          actor: currentUser(),
-          ...connect,
+        return operations.track(project.dir, onBuiltin(project, target), async () => {
+          const connect = await connectFor(project, target);
+          const record = await rollbackDeployment({
+            project,
+            target,
+            name,
+            toVersion: version,
+            actor: currentUser(),
+            ...connect,
+          });
+          return auditOf(project, record);
         });
-        return auditOf(project, record);
       }),
     setTraffic: ({ target, name, canary, shadow }) =>
       guard(async () => {
         const project = context();
-        const connect = await connectFor(project, target);
-        return {
-          policy: await setTraffic(
-            project,
-            { target, name, ...(canary ? { canary } : {}), ...(shadow ? { shadow } : {}) },
-            connect,
-          ),
-        };
+        return operations.track(project.dir, onBuiltin(project, target), async () => {
+          const connect = await connectFor(project, target);
+          return {
+            policy: await setTraffic(
+              project,
+              { target, name, ...(canary ? { canary } : {}), ...(shadow ? { shadow } : {}) },
+              connect,
+            ),
+          };
+        });
       }),
     startLocalServer: () =>
       guard(async () => {
@@ -209,7 +307,25 @@ export function createDeployHandlers(
       guard(async () => {
         const project = context();
         requireBuiltin(project);
-        await local!.stop(project.dir);
+        const key = resolve(project.dir);
+        // One Stop at a time per project: a second one shares the first.
+        let stop = stopping.get(key);
+        if (!stop) {
+          stop = (async () => {
+            // The calls on the server now end first (they were started before the Stop).
+            if (!(await operations.drained(key, stopWaitMs))) {
+              throw new ApiError(
+                409,
+                "A deploy is running on the built-in local server: it was not stopped. Try again when the deploy has ended.",
+              );
+            }
+            await local!.stop(key);
+          })().finally(() => {
+            if (stopping.get(key) === stop) stopping.delete(key);
+          });
+          stopping.set(key, stop);
+        }
+        await stop;
         return builtinInfo(project);
       }),
   };

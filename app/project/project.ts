@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { type ParseError, parse as parseJson } from "jsonc-parser";
 import { z } from "zod";
@@ -66,6 +66,30 @@ export function findProjectDir(pipelinePath: string): string {
   }
 }
 
+/** The project's store folder, where Dagwood keeps its state (workspace, metadata, artifacts, serving). */
+export const STORE_DIR = ".dagwood";
+/** The store folder's own .gitignore: everything in it (the token, the database, the artifacts) stays out of git. */
+export const STORE_GITIGNORE =
+  "# Dagwood's state: never committed (it holds a serve token, databases, artifacts).\n*\n";
+
+/**
+ * Creates `<project>/.dagwood` when missing, with a `.gitignore` holding `*`
+ * so nothing in it is committed by accident; an existing store folder gets
+ * that `.gitignore` too when it has none (a file already there is kept as it
+ * is). Answers the folder.
+ */
+export function ensureStoreDir(projectDir: string): string {
+  const store = join(resolve(projectDir), STORE_DIR);
+  mkdirSync(store, { recursive: true });
+  try {
+    // "wx": never through an existing file or symbolic link.
+    writeFileSync(join(store, ".gitignore"), STORE_GITIGNORE, { flag: "wx" });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  return store;
+}
+
 export interface OpenProjectOptions {
   /** DuckDB memory limit, e.g. "1GB". */
   memoryLimit?: string;
@@ -87,7 +111,7 @@ export class Project {
     if (!existsSync(root)) throw new Error(`Project folder not found: ${root}`);
     const settings = readProjectSettings(root);
     const allowedDirs = [root, ...settings.dataFolders.map((d) => resolve(root, d))];
-    const state = join(root, ".dagwood");
+    const state = ensureStoreDir(root);
     mkdirSync(join(state, "artifacts"), { recursive: true });
     const workspace = await Workspace.open({
       path: join(state, "workspace.duckdb"),

@@ -273,7 +273,7 @@ describe("V2 endpoints", () => {
     requests.forEach((r, i) => {
       const body = JSON.stringify({ ...rows(r.xs, r.colors), ...(r.outputs ? { outputs: r.outputs } : {}) });
       sockets[i]!.write(
-        `POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `POST /v2/models/m/infer HTTP/1.1\r\nhost: 127.0.0.1:${new URL(url).port}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
     });
     const answers = (await Promise.all(replies)).map((text) => ({
@@ -300,6 +300,24 @@ describe("V2 endpoints", () => {
 });
 
 describe("repository safety", () => {
+  it("answers on loopback only requests addressed to a loopback name (no DNS rebinding)", async () => {
+    const { url } = await start();
+    const port = new URL(url).port;
+    const get = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${url}/v2/health/live`, { headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    expect(await get(`attacker.example:${port}`)).toBe(403);
+    expect(await get("127.0.0.1:1")).toBe(403);
+    expect(await get(`localhost:${port}`)).toBe(200);
+    expect(await get(`127.0.0.1:${port}`)).toBe(200);
+  });
+
   it("refuses repository calls without the token, or when the server has none", async () => {
     const { url } = await start();
     const body = loadBody(1, regressionV1);

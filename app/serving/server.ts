@@ -196,6 +196,10 @@ function parsePolicy(body: unknown): TrafficPolicy {
   return policy;
 }
 
+function isLoopback(address: string): boolean {
+  return /^127\./.test(address) || address === "::1" || address === "::ffff:127.0.0.1";
+}
+
 export function createServer(options: ServeOptions): DagwoodServer {
   const opts = {
     host: "127.0.0.1",
@@ -458,6 +462,14 @@ export function createServer(options: ServeOptions): DagwoodServer {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Bound to loopback, the server answers only requests addressed to it by a loopback name: a web
+    // page that rebinds its own host name to 127.0.0.1 (DNS rebinding) cannot read models or answers.
+    if (loopbackHosts && !loopbackHosts.has((req.headers.host ?? "").toLowerCase())) {
+      throw new RequestError(
+        `unknown Host ${JSON.stringify(req.headers.host ?? "")}: a server bound to loopback answers only requests for ${[...loopbackHosts].join(", ")}`,
+        403,
+      );
+    }
     const rawUrl = req.url ?? "/";
     const queryAt = rawUrl.indexOf("?");
     // The raw path, not a URL's pathname: URL resolves "..", which would hide a traversal attempt.
@@ -557,6 +569,8 @@ export function createServer(options: ServeOptions): DagwoodServer {
     throw new RequestError("no such route", 404);
   }
 
+  /** The Host headers accepted while bound to loopback; any while bound to another address. */
+  let loopbackHosts: Set<string> | undefined;
   const http = createHttpServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof RequestError ? e.status : 500;
@@ -595,6 +609,9 @@ export function createServer(options: ServeOptions): DagwoodServer {
       const address = http.address() as AddressInfo;
       const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
       url = `http://${shownHost}:${address.port}`;
+      loopbackHosts = isLoopback(address.address)
+        ? new Set([`127.0.0.1:${address.port}`, `localhost:${address.port}`, `[::1]:${address.port}`])
+        : undefined;
       // Live at once; ready once what was serving before is serving again.
       restoring = true;
       try {
