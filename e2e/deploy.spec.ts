@@ -15,11 +15,11 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Page, TestInfo } from "@playwright/test";
+import type { Page } from "@playwright/test";
 import { createServer, type DagwoodServer } from "../app/serving/server";
 import { expect, test } from "./fixtures";
+import { openPipeline, runThenRerunAtDepth2, shot, TREE_PIPELINE } from "./steps";
 
-const DOCS = join(import.meta.dirname, "..", "renderer", "docs");
 const TOKEN = "e2e-deploy-token-0123456789";
 const MODEL = "penguins-tree";
 
@@ -28,39 +28,11 @@ test.use({
   appEnv: { DAGWOOD_TOKEN_LOCAL: TOKEN, DAGWOOD_TOKEN_FLAKY: TOKEN, DAGWOOD_LOCAL_SERVE_PORT: "0" },
 });
 
-/** penguins → split → tree → evaluate → register (with the test rows kept for the deploy's parity check). */
-const TREE_PIPELINE = {
-  format: "dagwood.pipeline/1",
-  name: "penguins-tree",
+/** The tree pipeline, registering its test rows with the version for the deploy's parity check. */
+const HELD_OUT_TREE_PIPELINE = {
+  ...TREE_PIPELINE,
   description: "A decision tree on the penguins, registered with held-out rows",
-  params: { seed: 7 },
-  nodes: [
-    { id: "penguins", block: "ingest.file", params: { path: "data/penguins.csv" } },
-    {
-      id: "split",
-      block: "split",
-      params: { column: "species", seed: "${seed}", strategy: "stratified", testFraction: 0.25 },
-    },
-    { id: "tree", block: "train.tree", params: { maxDepth: 4, seed: "${seed}", target: "species" } },
-    { id: "eval", block: "evaluate", params: {} },
-    { id: "register", block: "register", params: { name: MODEL } },
-  ],
-  edges: [
-    { from: "penguins.out", to: "split.in" },
-    { from: "split.train", to: "tree.train" },
-    { from: "tree.model", to: "eval.model" },
-    { from: "split.test", to: "eval.data" },
-    { from: "tree.model", to: "register.model" },
-    { from: "eval.report", to: "register.report" },
-    { from: "split.test", to: "register.data" },
-  ],
-  layout: {
-    penguins: { x: 0, y: 0 },
-    split: { x: 260, y: 0 },
-    tree: { x: 520, y: 0 },
-    eval: { x: 780, y: -120 },
-    register: { x: 780, y: 120 },
-  },
+  edges: [...TREE_PIPELINE.edges, { from: "split.test", to: "register.data" }],
 };
 
 interface Serving {
@@ -134,24 +106,8 @@ function addTarget(projectDir: string, name: string, url: string) {
 
 /** Runs the tree pipeline twice, depth 4 then 2: versions 1 and 2 of the model. */
 async function registerTwoVersions(app: Page, projectDir: string) {
-  writeFileSync(join(projectDir, "penguins-tree.dag.json"), JSON.stringify(TREE_PIPELINE, null, 2));
-  const url = new URL(app.url());
-  url.searchParams.set("pipeline", "penguins-tree.dag.json");
-  url.searchParams.delete("view");
-  await app.goto(url.toString());
-  await expect(app.getByTestId("node-tree")).toBeVisible();
-  const runAndWait = async () => {
-    await app.getByTestId("run-button").click();
-    await expect(app.getByTestId("status-run")).toHaveAttribute("data-run-status", "succeeded", {
-      timeout: 45_000,
-    });
-  };
-  await runAndWait();
-  await app.getByTestId("node-tree").click();
-  const depth = app.getByTestId("param-maxDepth");
-  await depth.fill("2");
-  await depth.blur();
-  await runAndWait();
+  await openPipeline(app, projectDir, HELD_OUT_TREE_PIPELINE, "penguins-tree.dag.json");
+  await runThenRerunAtDepth2(app);
 }
 
 /** Deploy… on a version in the Models view, to a target; returns the result box once it shows. */
@@ -198,18 +154,6 @@ async function inferVersion(url: string): Promise<string> {
   expect(body.outputs.find((o) => o.name === "label")?.data[0]).toBe("Adelie");
   expect(res.headers.get("x-dagwood-model-version")).toBe(body.model_version);
   return body.model_version;
-}
-
-async function shot(app: Page, testInfo: TestInfo, name: string) {
-  const toasts = app.getByTestId("toast").getByRole("button", { name: "Dismiss" });
-  while ((await toasts.count()) > 0)
-    await toasts
-      .first()
-      .click({ timeout: 1000 })
-      .catch(() => undefined);
-  const body = await app.screenshot();
-  await testInfo.attach(name, { body, contentType: "image/png" });
-  if (process.env.DAGWOOD_SCREENSHOTS) writeFileSync(join(DOCS, `${name}.png`), body);
 }
 
 test("the Deployments view says how to add a target, and how to start one that does not answer", async ({

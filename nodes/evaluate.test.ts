@@ -1,22 +1,11 @@
-import { copyFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PortValue, TableValue } from "../app/engine/ports";
-import { createTestProject, type TestProject } from "../app/engine/testing";
+import { createTestProject, penguinsTable, type TestProject } from "../app/engine/testing";
 import evaluate, { type EvaluationReport } from "./evaluate";
 import predict from "./predict";
 import split from "./split";
 import trainGbdt from "./train-gbdt";
 import trainTree from "./train-tree";
-
-const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
-
-/** The penguins table, read from a copy inside the project (the sandbox allows only its folder). */
-async function penguins(p: TestProject): Promise<TableValue> {
-  const path = join(p.dir, "data", "penguins.csv");
-  copyFileSync(PENGUINS, path);
-  return p.table("penguins", `SELECT * FROM read_csv('${path}')`);
-}
 
 const reportOf = (v: PortValue | undefined) =>
   (v?.type === "report" ? v.data : undefined) as EvaluationReport;
@@ -28,7 +17,7 @@ describe("evaluate on penguins", () => {
   let test: PortValue;
   beforeEach(async () => {
     p = await createTestProject();
-    const parts = await p.run(split, { in: await penguins(p) }, { testFraction: 0.25, seed: 7 });
+    const parts = await p.run(split, { in: await penguinsTable(p) }, { testFraction: 0.25, seed: 7 });
     train = parts.train!;
     test = parts.test!;
   });

@@ -5,7 +5,6 @@ import { z } from "zod";
 import {
   type BlockContext,
   BlockError,
-  type BlockInputs,
   defineBlock,
   requireColumns,
   requireTable,
@@ -35,8 +34,9 @@ import {
   residualSample,
   rocCurve,
 } from "../app/ml/metrics";
-import { asModel, type ClassLabel, missingInputs, predictTable } from "../app/ml/model";
+import { type asModel, type ClassLabel, predictTable } from "../app/ml/model";
 import { checkModelParity } from "../app/ml/onnx/parity";
+import { jsonSafe, requireModel, requireModelColumns } from "./model-blocks";
 import { PARITY_MAX_ABS_DIFF } from "./train-common";
 
 /** Whatever model kinds asModel accepts (tree ensembles, linear models). */
@@ -358,24 +358,6 @@ async function evaluationParity(
   return parity;
 }
 
-/** JSON has no NaN or Infinity: undefined metrics and the ROC's +Infinity threshold become null. */
-function jsonSafe<T>(value: T): T {
-  return JSON.parse(
-    JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v)),
-  );
-}
-
-function modelInput(inputs: BlockInputs): Model {
-  const input = inputs.model;
-  if (!input) throw new BlockError('Input "model" is not connected');
-  if (input.type !== "model") throw new BlockError(`Input "model" must be a model, got ${input.type}`);
-  try {
-    return asModel(input.data);
-  } catch (e) {
-    throw new BlockError((e as Error).message);
-  }
-}
-
 /** Checks the data has what evaluation reads, naming what is missing. */
 function checkColumns(model: Model, data: TableValue, groupBy: string | undefined): void {
   const columns = data.columns.map((c) => c.name).join(", ");
@@ -384,12 +366,7 @@ function checkColumns(model: Model, data: TableValue, groupBy: string | undefine
       `The data has no column "${model.target}", the model's target: evaluate compares the predictions with it. Its columns are: ${columns}. Connect rows that hold the true values (e.g. split's test output), or use predict to score unlabeled rows.`,
     );
   }
-  const missing = missingInputs(model, data.columns);
-  if (missing.length > 0) {
-    throw new BlockError(
-      `The data lacks column(s) ${missing.map((n) => `"${n}"`).join(", ")}, which the model was trained on. Its columns are: ${columns}.`,
-    );
-  }
+  requireModelColumns(model, data.columns);
   if (groupBy !== undefined) requireColumns([groupBy], data.columns, "groupBy");
 }
 
@@ -426,7 +403,7 @@ export default defineBlock({
   },
   params,
   async run(ctx, inputs, p) {
-    const model = modelInput(inputs);
+    const model = requireModel(inputs);
     const data = requireTable(inputs, "data");
     checkColumns(model, data, p.groupBy);
     const task: Task = model.task;

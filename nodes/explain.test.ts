@@ -1,23 +1,12 @@
-import { copyFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PortValue, TableValue } from "../app/engine/ports";
-import { createTestProject, type TestProject } from "../app/engine/testing";
+import { createTestProject, penguinsTable, type TestProject } from "../app/engine/testing";
 import explain, { type ExplanationReport } from "./explain";
 import split from "./split";
 import trainGbdt from "./train-gbdt";
 import trainLinear from "./train-linear";
 import trainLogistic from "./train-logistic";
 import trainMlp from "./train-mlp";
-
-const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
-
-/** The penguins table, read from a copy inside the project (the sandbox allows only its folder). */
-async function penguins(p: TestProject): Promise<TableValue> {
-  const path = join(p.dir, "data", "penguins.csv");
-  copyFileSync(PENGUINS, path);
-  return p.table("penguins", `SELECT * FROM read_csv('${path}')`);
-}
 
 const reportOf = (v: PortValue | undefined) =>
   (v?.type === "report" ? v.data : undefined) as ExplanationReport;
@@ -125,7 +114,7 @@ describe("explain on penguins", () => {
   let test: PortValue;
   beforeEach(async () => {
     p = await createTestProject();
-    const parts = await p.run(split, { in: await penguins(p) }, { testFraction: 0.25, seed: 7 });
+    const parts = await p.run(split, { in: await penguinsTable(p) }, { testFraction: 0.25, seed: 7 });
     train = parts.train!;
     test = parts.test!;
   });
@@ -185,7 +174,7 @@ describe("explain on a neural network", () => {
   it("ranks by permutation alone, as a network has no importance of its own", async () => {
     const p = await createTestProject();
     try {
-      const parts = await p.run(split, { in: await penguins(p) }, { testFraction: 0.25, seed: 7 });
+      const parts = await p.run(split, { in: await penguinsTable(p) }, { testFraction: 0.25, seed: 7 });
       const { model } = await p.run(
         trainMlp,
         { train: parts.train! },

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { BlockError, type BlockInputs, defineBlock, requireTable } from "../app/engine/block";
+import { BlockError, defineBlock, requireTable } from "../app/engine/block";
 import type { TableValue } from "../app/engine/ports";
 import { type ColumnRequest, type RawColumn, readColumns, selectRows } from "../app/ml/dataset";
 import {
@@ -15,7 +15,8 @@ import {
   splitGainImportance,
   type Truth,
 } from "../app/ml/explain";
-import { asModel, type ClassLabel, isLinearModel, isMlpModel, missingInputs } from "../app/ml/model";
+import { type asModel, type ClassLabel, isLinearModel, isMlpModel } from "../app/ml/model";
+import { jsonSafe, requireModel, requireModelColumns } from "./model-blocks";
 
 /** Whatever model kinds asModel accepts (tree ensembles, linear models). */
 type Model = ReturnType<typeof asModel>;
@@ -68,25 +69,9 @@ export interface ExplanationReport {
   model: { estimator: string; task: string; trainedRows?: number };
 }
 
-function modelInput(inputs: BlockInputs): Model {
-  const input = inputs.model;
-  if (!input) throw new BlockError('Input "model" is not connected');
-  if (input.type !== "model") throw new BlockError(`Input "model" must be a model, got ${input.type}`);
-  try {
-    return asModel(input.data);
-  } catch (e) {
-    throw new BlockError((e as Error).message);
-  }
-}
-
 function checkColumns(model: Model, data: TableValue): void {
   const columns = data.columns.map((c) => c.name).join(", ");
-  const missing = missingInputs(model, data.columns);
-  if (missing.length > 0) {
-    throw new BlockError(
-      `The data lacks column(s) ${missing.map((n) => `"${n}"`).join(", ")}, which the model was trained on. Its columns are: ${columns}.`,
-    );
-  }
+  requireModelColumns(model, data.columns);
   if (!data.columns.some((c) => c.name === model.target)) {
     throw new BlockError(
       `The data has no column "${model.target}", the model's target: permutation importance measures how much worse the model predicts it when a column is shuffled. Its columns are: ${columns}. Connect labelled rows (e.g. split's test output).`,
@@ -123,7 +108,7 @@ export default defineBlock({
   },
   params,
   async run(ctx, inputs, p) {
-    const model = modelInput(inputs);
+    const model = requireModel(inputs);
     const data = requireTable(inputs, "data");
     checkColumns(model, data);
     const classes = model.classes ?? [];
@@ -217,10 +202,3 @@ export default defineBlock({
     return { report: { type: "report", data: jsonSafe(report) } };
   },
 });
-
-/** JSON has no NaN or Infinity (e.g. R² of a constant target): they become null. */
-function jsonSafe<T>(value: T): T {
-  return JSON.parse(
-    JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v)),
-  );
-}

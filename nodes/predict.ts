@@ -1,9 +1,10 @@
 import { type DuckDBAppender, DuckDBDataChunk } from "@duckdb/node-api";
 import { z } from "zod";
 import { ident, type SqlSession } from "../app/data/sql";
-import { BlockError, defineBlock, requireTable } from "../app/engine/block";
+import { defineBlock, requireTable } from "../app/engine/block";
 import { readColumns } from "../app/ml/dataset";
-import { asModel, missingInputs, predictTable } from "../app/ml/model";
+import { predictTable } from "../app/ml/model";
+import { requireModel, requireModelColumns } from "./model-blocks";
 
 const params = z.object({});
 
@@ -80,23 +81,9 @@ export default defineBlock({
   outputs: { out: { type: "table", description: "The input rows with the predictions" } },
   params,
   async run(ctx, inputs) {
-    const modelInput = inputs.model;
-    if (!modelInput) throw new BlockError('Input "model" is not connected');
-    if (modelInput.type !== "model")
-      throw new BlockError(`Input "model" must be a model, got ${modelInput.type}`);
-    let model: ReturnType<typeof asModel>;
-    try {
-      model = asModel(modelInput.data);
-    } catch (e) {
-      throw new BlockError((e as Error).message);
-    }
+    const model = requireModel(inputs);
     const data = requireTable(inputs, "data");
-    const missing = missingInputs(model, data.columns);
-    if (missing.length > 0) {
-      throw new BlockError(
-        `The data lacks column(s) ${missing.map((n) => `"${n}"`).join(", ")}, which the model was trained on. Its columns are: ${data.columns.map((c) => c.name).join(", ")}.`,
-      );
-    }
+    requireModelColumns(model, data.columns);
     const requests = model.preprocess.features.map((f) => ({
       column: data.columns.find((c) => c.name === f.name)!,
       kind: f.kind,

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { asHeldout, type HeldoutRows, rowsFor, sampleHeldout } from "../app/deploy/heldout";
 import { runPlan } from "../app/engine/engine";
 import type { PortValue, TableValue } from "../app/engine/ports";
-import { createTestProject, type TestProject } from "../app/engine/testing";
+import { copyPenguins, createTestProject, PENGUINS_CSV, type TestProject } from "../app/engine/testing";
 import type { ColumnTable } from "../app/ml/dataset";
 import type { AnyDagwoodModel } from "../app/ml/model";
 import { validatePipelineText } from "../app/pipeline/validate";
@@ -18,7 +18,6 @@ import register, { type ModelVersionRef } from "./register";
 import split from "./split";
 import trainTree from "./train-tree";
 
-const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
 /** Held-out tensors back into raw columns (null: missing). */
 function tableOf(h: HeldoutRows, model: AnyDagwoodModel): ColumnTable {
   return {
@@ -55,8 +54,8 @@ describe("register", () => {
 
   beforeEach(async () => {
     p = await createTestProject();
-    copyFileSync(PENGUINS, join(p.dir, "data", "penguins.csv"));
-    digest = createHash("sha256").update(readFileSync(PENGUINS)).digest("hex");
+    copyPenguins(p);
+    digest = createHash("sha256").update(readFileSync(PENGUINS_CSV)).digest("hex");
     const { out } = await p.run(ingestFile, {}, { path: "data/penguins.csv" });
     const { train, test } = await p.run(split, { in: out }, { strategy: "stratified", column: "species" });
     model = (await p.run(trainTree, { train }, { target: "species", maxDepth: 3 })).model!;
@@ -210,7 +209,7 @@ describe("register in a pipeline run", () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "dagwood-register-"));
     mkdirSync(join(dir, "data"));
-    copyFileSync(PENGUINS, join(dir, "data", "penguins.csv"));
+    copyFileSync(PENGUINS_CSV, join(dir, "data", "penguins.csv"));
     project = await Project.open(dir, { threads: 2 });
   });
   afterEach(() => {
@@ -252,7 +251,7 @@ describe("register in a pipeline run", () => {
     const { registry } = project.metadata;
     const v1 = registry.getVersion("penguins-classifier", "challenger")!;
     expect(v1).toMatchObject({ version: 1, runId: first.runId, nodeId: "tree" });
-    const digest = createHash("sha256").update(readFileSync(PENGUINS)).digest("hex");
+    const digest = createHash("sha256").update(readFileSync(PENGUINS_CSV)).digest("hex");
     expect(v1.lineage.datasets.map((d) => [d.digest, d.source])).toEqual([[digest, "data/penguins.csv"]]);
     expect(v1.lineage.run).toMatchObject({ id: first.runId, pipeline: "penguins" });
     expect(v1.lineage.run.pipelineHash).toMatch(/^[0-9a-f]{64}$/);

@@ -5,8 +5,9 @@ import { z } from "zod";
 import { sampleHeldout } from "../app/deploy/heldout";
 import { BlockError, type BlockInputs, defineBlock, requireTable } from "../app/engine/block";
 import type { OpaqueValue } from "../app/engine/ports";
-import { type AnyDagwoodModel, asModel } from "../app/ml/model";
+import type { AnyDagwoodModel } from "../app/ml/model";
 import { ALIAS_NAME, MODEL_NAME, RegistryError } from "../app/store/types";
+import { requireModel } from "./model-blocks";
 
 const params = z.object({
   name: z
@@ -45,14 +46,8 @@ export interface ModelVersionRef {
 }
 
 function modelInput(inputs: BlockInputs): OpaqueValue & { model: AnyDagwoodModel } {
-  const input = inputs.model;
-  if (!input) throw new BlockError('Input "model" is not connected: connect a train block\'s model output.');
-  if (input.type !== "model") throw new BlockError(`Input "model" must be a model, got ${input.type}`);
-  try {
-    return { ...input, model: asModel(input.data) };
-  } catch (e) {
-    throw new BlockError((e as Error).message);
-  }
+  const model = requireModel(inputs, ": connect a train block's model output.");
+  return { ...(inputs.model as OpaqueValue), model };
 }
 
 /** The report's finite numeric metrics (undefined ones are null in a report, and are left out). */

@@ -1,15 +1,13 @@
-import { copyFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PortValue, TableValue } from "../app/engine/ports";
-import { createTestProject, type TestProject } from "../app/engine/testing";
+import { copyPenguins, createTestProject, type TestProject } from "../app/engine/testing";
 import type { DagwoodModel } from "../app/ml/model";
 import trainForest from "./train-forest";
 import trainGbdt from "./train-gbdt";
 import trainTree from "./train-tree";
-
-const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
 
 const modelOf = (v: PortValue | undefined) => (v?.type === "model" ? v.data : undefined) as DagwoodModel;
 
@@ -18,8 +16,7 @@ describe("train blocks export ONNX and check parity after every training", () =>
   let penguins: TableValue;
   beforeEach(async () => {
     p = await createTestProject();
-    const path = join(p.dir, "data", "penguins.csv");
-    copyFileSync(PENGUINS, path);
+    const path = copyPenguins(p);
     // ±Infinity in a numeric column; the CSV already has NULL rows and a "." sex.
     penguins = await p.table(
       "penguins",

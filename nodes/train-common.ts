@@ -39,8 +39,15 @@ import {
 } from "../app/ml/model";
 import { exportModelWithInfo } from "../app/ml/onnx/model";
 import { checkModelParity, parityRows } from "../app/ml/onnx/parity";
-import { fitPreprocessor, MAX_CATEGORIES_LIMIT, transformFeatures } from "../app/ml/preprocess";
 import {
+  fitPreprocessor,
+  MAX_CATEGORIES_LIMIT,
+  type PreprocessOptions,
+  type PreprocessSpec,
+  transformFeatures,
+} from "../app/ml/preprocess";
+import {
+  type Dataset,
   type FitOptions,
   modelToJSON,
   predictProba,
@@ -67,7 +74,6 @@ import {
   type TrialParams,
 } from "../app/ml/tuning";
 
-/** Params every tree train block takes (DESIGN.md: target, features, task, seed), plus preprocessing. */
 /** Opset versions for the exported ONNX file, for runtimes that need older (or newer) ones. */
 export const onnxOpsetParam = z
   .object({
@@ -85,6 +91,7 @@ export const onnxOpsetParam = z
     "Opset versions of the exported ONNX file; unset: ONNX 17 and ai.onnx.ml 3, which onnxruntime 1.17+ and Triton load",
   );
 
+/** Params every tree train block takes (DESIGN.md: target, features, task, seed), plus preprocessing. */
 export const commonParams = {
   onnxOpset: onnxOpsetParam,
   target: z.string().min(1).describe("The column to predict"),
@@ -440,15 +447,7 @@ export async function trainTreeModel<P extends CommonParams & TunedParams>(
       },
     ));
   }
-  const spec = fitPreprocessor(rows, {
-    ...treePreprocessing(p),
-    log: (message, level) => ctx.log(message, level),
-  });
-  if (spec.features.length === 0) {
-    const why = spec.dropped.map((d) => `"${d.name}": ${d.reason}`).join("; ");
-    throw new BlockError(`All feature columns were dropped (${why}). Give the model columns with values.`);
-  }
-  const data = transformFeatures(spec, rows);
+  const { spec, data } = fitTrainingPreprocessor(ctx, rows, treePreprocessing(p));
 
   const backend =
     pool instanceof WorkerTreePool
@@ -480,20 +479,86 @@ export async function trainTreeModel<P extends CommonParams & TunedParams>(
   );
   ctx.progress(1, `Trained ${estimator}`);
 
-  const model: DagwoodModel & { tuning?: TuningRecord } = {
+  return packModel<DagwoodModel>(
+    ctx,
+    estimator,
+    { ensemble: modelToJSON(ensemble) },
+    { p, targetColumn, encoded, spec, trainedRows: data.rows, rows, tuning },
+  );
+}
+
+/**
+ * Fits the final preprocessing on all training rows, logging what it drops,
+ * and refuses when no feature is left; returns the spec and the encoded rows.
+ */
+export function fitTrainingPreprocessor(
+  ctx: BlockContext,
+  rows: ColumnTable,
+  options: PreprocessOptions,
+): { spec: PreprocessSpec; data: Dataset } {
+  const spec = fitPreprocessor(rows, {
+    ...options,
+    log: (message, level) => ctx.log(message, level),
+  });
+  if (spec.features.length === 0) {
+    const why = spec.dropped.map((d) => `"${d.name}": ${d.reason}`).join("; ");
+    throw new BlockError(`All feature columns were dropped (${why}). Give the model columns with values.`);
+  }
+  return { spec, data: transformFeatures(spec, rows) };
+}
+
+/** Linear models and networks need every value present, categories as 0/1 columns and comparable scales. */
+export const oneHotScaledPreprocessing = (p: {
+  impute: PreprocessOptions["impute"];
+  imputeValue: number;
+  maxCategories: number;
+}): PreprocessOptions => ({
+  impute: p.impute,
+  imputeValue: p.imputeValue,
+  maxCategories: p.maxCategories,
+  encoding: "onehot",
+  scale: "standard",
+});
+
+/** What packModel needs besides the fitted estimator. */
+export interface TrainedParts {
+  p: { target: string; onnxOpset?: z.output<typeof onnxOpsetParam> };
+  targetColumn: TableColumns[number];
+  encoded: EncodedTarget;
+  spec: PreprocessSpec;
+  trainedRows: number;
+  /** The training rows, for the parity check. */
+  rows: ColumnTable;
+  tuning: TuningRecord | undefined;
+}
+
+/**
+ * Packs a fitted estimator (`fitted`: its `ensemble`, `linear` or `mlp`
+ * field) into the `dagwood.model/1` container, exports it to
+ * `<artifactDir>/model.onnx` with its parity checked (exportWithParity fails
+ * the block unless it matches), and returns the block's model output.
+ */
+export async function packModel<M extends DagwoodModel | LinearDagwoodModel | MlpDagwoodModel>(
+  ctx: BlockContext,
+  estimator: M["estimator"],
+  fitted: Pick<M, Extract<keyof M, "ensemble" | "linear" | "mlp">>,
+  { p, targetColumn, encoded, spec, trainedRows, rows, tuning }: TrainedParts,
+): Promise<Record<string, BlockOutput>> {
+  // The cast: TypeScript cannot tie the spread `fitted` back to M's estimator field.
+  const model = {
     kind: MODEL_FORMAT,
     estimator,
-    task,
+    task: encoded.task,
     target: p.target,
-    targetType: targetColumn!.type,
+    targetType: targetColumn.type,
     ...(encoded.classes ? { classes: encoded.classes } : {}),
-    signature: signatureFor(spec, task, encoded.classes),
+    signature: signatureFor(spec, encoded.task, encoded.classes),
     preprocess: spec,
-    ensemble: modelToJSON(ensemble),
-    trainedRows: data.rows,
+    ...fitted,
+    trainedRows,
     params: { ...p, features: spec.features.map((f) => f.name) },
     ...(tuning ? { tuning } : {}),
-  };
+  } as unknown as M & { tuning?: TuningRecord };
   model.onnx = await exportWithParity(ctx, model, rows, p.onnxOpset);
   return { model: { type: "model", data: model } };
 }

@@ -1,21 +1,10 @@
-import { copyFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { PortValue, TableValue } from "../app/engine/ports";
-import { createTestProject, type TestProject } from "../app/engine/testing";
+import type { PortValue } from "../app/engine/ports";
+import { createTestProject, penguinsTable, type TestProject } from "../app/engine/testing";
 import type { DagwoodModel } from "../app/ml/model";
 import predict from "./predict";
 import split from "./split";
 import trainGbdt from "./train-gbdt";
-
-const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
-
-/** The penguins table, read from a copy inside the project (the sandbox allows only its folder). */
-async function penguins(p: TestProject): Promise<TableValue> {
-  const path = join(p.dir, "data", "penguins.csv");
-  copyFileSync(PENGUINS, path);
-  return p.table("penguins", `SELECT * FROM read_csv('${path}')`);
-}
 
 const modelOf = (v: PortValue | undefined) => (v?.type === "model" ? v.data : undefined) as DagwoodModel;
 
@@ -25,7 +14,7 @@ describe("train.gbdt", () => {
   let test: PortValue;
   beforeEach(async () => {
     p = await createTestProject();
-    const all = await penguins(p);
+    const all = await penguinsTable(p);
     const parts = await p.run(split, { in: all }, { testFraction: 0.25, seed: 7 });
     train = parts.train!;
     test = parts.test!;

@@ -4,9 +4,6 @@
  * (impute, one-hot with an "other" bucket, standard scaling) and packing the
  * model into the `dagwood.model/1` container, exported to ONNX with its
  * parity checked (exportWithParity, as the tree blocks).
- *
- * The reading and target checks mirror trainTreeModel in train-common.ts;
- * they belong there once it exposes its read-and-prepare step.
  */
 import { z } from "zod";
 import { isNumericType } from "../app/data/sql";
@@ -18,14 +15,14 @@ import {
   AUTO_CLASSIFICATION_MAX_CLASSES,
   type LinearDagwoodModel,
   type LinearEstimator,
-  MODEL_FORMAT,
   resolveTask,
-  signatureFor,
 } from "../app/ml/model";
-import { fitPreprocessor, type PreprocessOptions, transformFeatures } from "../app/ml/preprocess";
+import { fitPreprocessor, transformFeatures } from "../app/ml/preprocess";
 import {
   commonParams,
-  exportWithParity,
+  fitTrainingPreprocessor,
+  oneHotScaledPreprocessing,
+  packModel,
   readTrainingRows,
   searchHyperparameters,
   searchParam,
@@ -69,15 +66,6 @@ const tunableParams = {
   linear: z.object({ l2: linearFamilyParams.l2 }),
   logistic: z.object({ l2: linearFamilyParams.l2, maxIter: linearFamilyParams.maxIter }),
 };
-
-/** Linear models need every value present, categories as 0/1 columns and comparable scales. */
-const linearPreprocessing = (p: LinearFamilyParams): PreprocessOptions => ({
-  impute: p.impute,
-  imputeValue: p.imputeValue,
-  maxCategories: p.maxCategories,
-  encoding: "onehot",
-  scale: "standard",
-});
 
 type LinearFamilyParams = z.output<z.ZodObject<typeof linearFamilyParams>> & { task: string };
 
@@ -130,7 +118,7 @@ export async function trainLinearFamily(
       rows,
       encoded,
       async (q, train, test) => {
-        const foldSpec = fitPreprocessor(train.rows, linearPreprocessing(q));
+        const foldSpec = fitPreprocessor(train.rows, oneHotScaledPreprocessing(q));
         const data = transformFeatures(foldSpec, train.rows);
         const fitted =
           estimator === "linear"
@@ -144,15 +132,7 @@ export async function trainLinearFamily(
       },
     ));
   }
-  const spec = fitPreprocessor(rows, {
-    ...linearPreprocessing(p),
-    log: (message, level) => ctx.log(message, level),
-  });
-  if (spec.features.length === 0) {
-    const why = spec.dropped.map((d) => `"${d.name}": ${d.reason}`).join("; ");
-    throw new BlockError(`All feature columns were dropped (${why}). Give the model columns with values.`);
-  }
-  const data = transformFeatures(spec, rows);
+  const { spec, data } = fitTrainingPreprocessor(ctx, rows, oneHotScaledPreprocessing(p));
   const constant = data.features.filter((f) => f.values.every((v) => v === f.values[0])).map((f) => f.name);
   if (constant.length > 0) {
     ctx.log(
@@ -208,23 +188,12 @@ export async function trainLinearFamily(
   }
   ctx.progress(1, `Trained ${estimator}`);
 
-  const model: LinearDagwoodModel & { tuning?: TuningRecord } = {
-    kind: MODEL_FORMAT,
+  return packModel<LinearDagwoodModel>(
+    ctx,
     estimator,
-    task: encoded.task,
-    target: p.target,
-    targetType: targetColumn!.type,
-    ...(encoded.classes ? { classes: encoded.classes } : {}),
-    signature: signatureFor(spec, encoded.task, encoded.classes),
-    preprocess: spec,
-    linear,
-    trainedRows: data.rows,
-    params: { ...p, features: spec.features.map((f) => f.name) },
-    ...(tuning ? { tuning } : {}),
-  };
-  // Export to <artifactDir>/model.onnx and check it against predictTable (fails the block unless it matches).
-  model.onnx = await exportWithParity(ctx, model, rows, p.onnxOpset);
-  return { model: { type: "model", data: model } };
+    { linear },
+    { p, targetColumn, encoded, spec, trainedRows: data.rows, rows, tuning },
+  );
 }
 
 export const linearPorts = {

@@ -1,39 +1,13 @@
-import { copyFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { PortValue, TableValue } from "../app/engine/ports";
-import { createTestProject, type TestProject } from "../app/engine/testing";
+import type { PortValue } from "../app/engine/ports";
+import { createTestProject, expectOnnxParity, penguinsTable, type TestProject } from "../app/engine/testing";
 import type { LinearDagwoodModel } from "../app/ml/model";
 import predict from "./predict";
 import split from "./split";
 import trainLogistic from "./train-logistic";
 
-const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
-
-/** The penguins table, read from a copy inside the project (the sandbox allows only its folder). */
-async function penguins(p: TestProject): Promise<TableValue> {
-  const path = join(p.dir, "data", "penguins.csv");
-  copyFileSync(PENGUINS, path);
-  return p.table("penguins", `SELECT * FROM read_csv('${path}')`);
-}
-
 const modelOf = (v: PortValue | undefined) =>
   (v?.type === "model" ? v.data : undefined) as LinearDagwoodModel;
-
-/** The model carries its ONNX export (<artifactDir>/model.onnx) and a parity within 1e-5 with full label agreement. */
-function expectOnnxParity(p: TestProject, model: LinearDagwoodModel): void {
-  expect(model.onnx).toMatchObject({
-    file: ".dagwood/artifacts/test/model.onnx",
-    opsets: { "": 17, "ai.onnx.ml": 3 },
-    parity: { rows: model.trainedRows + 3 },
-  });
-  const { file, bytes, parity } = model.onnx!;
-  expect(statSync(join(p.dir, file)).size).toBe(bytes);
-  expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
-  expect(parity.labelAgreement).toBe(1);
-  expect(p.metrics).toContainEqual({ name: "onnx_max_abs_diff", value: parity.maxAbsDiff });
-  expect(p.metrics).toContainEqual({ name: "onnx_label_agreement", value: 1 });
-}
 
 describe("train.logistic", () => {
   let p: TestProject;
@@ -41,7 +15,7 @@ describe("train.logistic", () => {
   let test: PortValue;
   beforeEach(async () => {
     p = await createTestProject();
-    const all = await penguins(p);
+    const all = await penguinsTable(p);
     const parts = await p.run(split, { in: all }, { testFraction: 0.25, seed: 7 });
     train = parts.train!;
     test = parts.test!;

@@ -1,21 +1,12 @@
-import { copyFileSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { PortValue, TableValue } from "../app/engine/ports";
-import { createTestProject, type TestProject } from "../app/engine/testing";
+import type { PortValue } from "../app/engine/ports";
+import { createTestProject, penguinsTable, type TestProject } from "../app/engine/testing";
 import type { MlpDagwoodModel } from "../app/ml/model";
 import predict from "./predict";
 import split from "./split";
 import trainMlp from "./train-mlp";
-
-const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
-
-/** The penguins table, read from a copy inside the project (the sandbox allows only its folder). */
-async function penguins(p: TestProject): Promise<TableValue> {
-  const path = join(p.dir, "data", "penguins.csv");
-  copyFileSync(PENGUINS, path);
-  return p.table("penguins", `SELECT * FROM read_csv('${path}')`);
-}
 
 const modelOf = (v: PortValue | undefined) => (v?.type === "model" ? v.data : undefined) as MlpDagwoodModel;
 
@@ -80,7 +71,7 @@ describe("train.mlp", () => {
   });
 
   it("classifies penguin species (multiclass) with ≥ 0.9 test accuracy", async () => {
-    const all = await penguins(p);
+    const all = await penguinsTable(p);
     const { train, test } = await p.run(
       split,
       { in: all },
@@ -105,7 +96,7 @@ describe("train.mlp", () => {
   });
 
   it("regresses penguin body mass (target in the thousands) with parity ≤ 1e-5", async () => {
-    const all = await penguins(p);
+    const all = await penguinsTable(p);
     const { train, test } = await p.run(split, { in: all }, { testFraction: 0.25, seed: 7 });
     const out = await p.run(
       trainMlp,

@@ -3,20 +3,19 @@
  * linear family's preprocessing (impute, one-hot with an "other" bucket,
  * standard scaling), packed as `dagwood.model/1` with the network's float32
  * weights, then exported to ONNX with parity checked (exportWithParity).
- *
- * The reading and target checks mirror trainLinearFamily (train-linear.ts);
- * they belong in train-common.ts once it exposes its read-and-prepare step.
  */
 import { z } from "zod";
 import { type BlockContext, BlockError, type BlockInputs, defineBlock } from "../app/engine/block";
 import type { BlockOutput } from "../app/engine/ports";
 import { fitMlp, type MlpFitOptions, type MlpModelJSON, predictMlp } from "../app/ml/mlp";
-import { type MlpDagwoodModel, MODEL_FORMAT, resolveTask, signatureFor } from "../app/ml/model";
-import { fitPreprocessor, type PreprocessOptions, transformFeatures } from "../app/ml/preprocess";
+import { type MlpDagwoodModel, resolveTask } from "../app/ml/model";
+import { fitPreprocessor, transformFeatures } from "../app/ml/preprocess";
 import type { Task } from "../app/ml/trees";
 import {
   commonParams,
-  exportWithParity,
+  fitTrainingPreprocessor,
+  oneHotScaledPreprocessing,
+  packModel,
   readTrainingRows,
   searchHyperparameters,
   searchParam,
@@ -77,15 +76,6 @@ const tunable = z.object({
   dropout: networkParams.dropout,
 });
 
-/** A network needs every value present, categories as 0/1 columns and comparable scales. */
-const mlpPreprocessing = (p: MlpParams): PreprocessOptions => ({
-  impute: p.impute,
-  imputeValue: p.imputeValue,
-  maxCategories: p.maxCategories,
-  encoding: "onehot",
-  scale: "standard",
-});
-
 const fitOptions = (p: MlpParams, task: Task, numClasses: number | undefined): MlpFitOptions => ({
   task,
   ...(numClasses ? { numClasses } : {}),
@@ -119,7 +109,7 @@ async function trainMlp(
       rows,
       encoded,
       async (q, train, test) => {
-        const foldSpec = fitPreprocessor(train.rows, mlpPreprocessing(q));
+        const foldSpec = fitPreprocessor(train.rows, oneHotScaledPreprocessing(q));
         const fitted = await fitMlp(
           { data: transformFeatures(foldSpec, train.rows), y: train.y },
           { ...fitOptions(q, task, numClasses), signal: ctx.signal },
@@ -129,15 +119,7 @@ async function trainMlp(
       },
     ));
   }
-  const spec = fitPreprocessor(rows, {
-    ...mlpPreprocessing(p),
-    log: (message, level) => ctx.log(message, level),
-  });
-  if (spec.features.length === 0) {
-    const why = spec.dropped.map((d) => `"${d.name}": ${d.reason}`).join("; ");
-    throw new BlockError(`All feature columns were dropped (${why}). Give the model columns with values.`);
-  }
-  const data = transformFeatures(spec, rows);
+  const { spec, data } = fitTrainingPreprocessor(ctx, rows, oneHotScaledPreprocessing(p));
 
   const layers = [...p.hidden, task === "multiclass" ? numClasses : 1].join("→");
   const what = task === "regression" ? "regression" : `${task} classification, ${numClasses} classes`;
@@ -169,22 +151,12 @@ async function trainMlp(
   );
   ctx.progress(1, "Trained MLP");
 
-  const model: MlpDagwoodModel & { tuning?: TuningRecord } = {
-    kind: MODEL_FORMAT,
-    estimator: "mlp",
-    task,
-    target: p.target,
-    targetType: targetColumn!.type,
-    ...(encoded.classes ? { classes: encoded.classes } : {}),
-    signature: signatureFor(spec, task, encoded.classes),
-    preprocess: spec,
-    mlp,
-    trainedRows: data.rows,
-    params: { ...p, features: spec.features.map((f) => f.name) },
-    ...(tuning ? { tuning } : {}),
-  };
-  model.onnx = await exportWithParity(ctx, model, rows, p.onnxOpset);
-  return { model: { type: "model", data: model } };
+  return packModel<MlpDagwoodModel>(
+    ctx,
+    "mlp",
+    { mlp },
+    { p, targetColumn, encoded, spec, trainedRows: data.rows, rows, tuning },
+  );
 }
 
 export default defineBlock({

@@ -1,10 +1,8 @@
-import { copyFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { BlockContext } from "../app/engine/block";
-import type { PortValue, TableValue } from "../app/engine/ports";
-import { createTestProject, type TestProject } from "../app/engine/testing";
+import type { PortValue } from "../app/engine/ports";
+import { createTestProject, penguinsTable, type TestProject } from "../app/engine/testing";
 import type { ColumnTable } from "../app/ml/dataset";
 import type { AnyDagwoodModel } from "../app/ml/model";
 import { encodeTarget } from "../app/ml/model";
@@ -15,15 +13,6 @@ import trainLinear from "./train-linear";
 import trainLogistic from "./train-logistic";
 import trainTree from "./train-tree";
 
-const PENGUINS = resolve(import.meta.dirname, "../resources/examples/starter/data/penguins.csv");
-
-/** The penguins table, read from a copy inside the project (the sandbox allows only its folder). */
-async function penguins(p: TestProject): Promise<TableValue> {
-  const path = join(p.dir, "data", "penguins.csv");
-  copyFileSync(PENGUINS, path);
-  return p.table("penguins", `SELECT * FROM read_csv('${path}')`);
-}
-
 type Tuned = AnyDagwoodModel & { tuning: TuningRecord };
 const modelOf = (v: PortValue | undefined) => (v?.type === "model" ? v.data : undefined) as Tuned;
 
@@ -32,7 +21,7 @@ describe("hyperparameter search on the train blocks", () => {
   let train: PortValue;
   beforeEach(async () => {
     p = await createTestProject();
-    const all = await penguins(p);
+    const all = await penguinsTable(p);
     train = (await p.run(split, { in: all }, { testFraction: 0.25, seed: 7 })).train!;
     p.metrics.length = 0;
     p.logs.length = 0;

@@ -1,4 +1,7 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import type { SqliteMetadataStore } from "../store/metadata";
 
 /** Exit codes: 0 success, 1 the run failed (or a thing was not found or refused), 2 invalid pipeline or arguments. */
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -11,6 +14,41 @@ export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: s
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+}
+
+/**
+ * The project `--project DIR` names (else the one around the working folder)
+ * and the path of its metadata store. When there is no store yet, writes
+ * `missing(dir)` to stderr and gives undefined: the command exits 1.
+ */
+export async function findProjectStore(
+  io: Io,
+  projectOpt: unknown,
+  missing: (dir: string) => string,
+): Promise<{ dir: string; db: string } | undefined> {
+  const { findProjectDir } = await import("../project/project");
+  const dir = projectOpt ? resolve(projectOpt as string) : findProjectDir(join(process.cwd(), "_"));
+  const db = join(dir, ".dagwood", "metadata.sqlite");
+  if (!existsSync(db)) {
+    io.stderr.write(`${missing(dir)}\n`);
+    return undefined;
+  }
+  return { dir, db };
+}
+
+/** Opens the metadata store at `db` (never creating one); when it cannot, says why on stderr and gives undefined. */
+export async function openMetadataStore(
+  io: Io,
+  dir: string,
+  db: string,
+): Promise<SqliteMetadataStore | undefined> {
+  const { SqliteMetadataStore } = await import("../store/metadata");
+  try {
+    return new SqliteMetadataStore(db, { projectDir: dir });
+  } catch (e) {
+    io.stderr.write(`Cannot open ${db}: ${(e as Error).message}\n`);
+    return undefined;
   }
 }
 

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { DeploymentRecord, DeployProject } from "../deploy/deploy";
-import { EXIT, type Io, parse, UsageError } from "./args";
+import { EXIT, findProjectStore, type Io, openMetadataStore, parse, UsageError } from "./args";
 import { bar, formatMs, formatValue, renderTable, toJson } from "./format";
 import { parseModelRef } from "./tracking";
 
@@ -38,18 +38,18 @@ export function builtinTargetMessage(): string {
 
 /** Opens the project's settings and registry (never creating a store) and runs `fn`; deploy errors become exit 1 or 2. */
 async function withDeployProject(io: Io, projectOpt: unknown, fn: WithProject): Promise<number> {
-  const [{ findProjectDir, readProjectSettings, ProjectSettingsError }, { DeployError }] = await Promise.all([
+  const [{ readProjectSettings, ProjectSettingsError }, { DeployError }] = await Promise.all([
     import("../project/project"),
     import("../deploy/targets"),
   ]);
-  const dir = projectOpt ? resolve(projectOpt as string) : findProjectDir(join(process.cwd(), "_"));
-  const db = join(dir, ".dagwood", "metadata.sqlite");
-  if (!existsSync(db)) {
-    io.stderr.write(
-      `No Dagwood registry in ${dir}: run a pipeline that registers a model there first, or pass --project DIR.\n`,
-    );
-    return EXIT.failed;
-  }
+  const found = await findProjectStore(
+    io,
+    projectOpt,
+    (dir) =>
+      `No Dagwood registry in ${dir}: run a pipeline that registers a model there first, or pass --project DIR.`,
+  );
+  if (!found) return EXIT.failed;
+  const { dir, db } = found;
   let settings: ReturnType<typeof readProjectSettings>;
   try {
     settings = readProjectSettings(dir);
@@ -60,14 +60,8 @@ async function withDeployProject(io: Io, projectOpt: unknown, fn: WithProject): 
     }
     throw e;
   }
-  const { SqliteMetadataStore } = await import("../store/metadata");
-  let metadata: InstanceType<typeof SqliteMetadataStore>;
-  try {
-    metadata = new SqliteMetadataStore(db, { projectDir: dir });
-  } catch (e) {
-    io.stderr.write(`Cannot open ${db}: ${(e as Error).message}\n`);
-    return EXIT.failed;
-  }
+  const metadata = await openMetadataStore(io, dir, db);
+  if (!metadata) return EXIT.failed;
   try {
     return await fn({ dir, settings, registry: metadata.registry });
   } catch (e) {

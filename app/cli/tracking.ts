@@ -4,8 +4,7 @@
  * metadata store. They open only the store (not the DuckDB workspace), so
  * they work while a run is in progress in the same project.
  */
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { ApiError, type ApiMethod, type ApiResults, parseApiArgs } from "../api/api";
 import type { TrackingMethod } from "../api/api-methods";
 import { createTrackingHandlers, toApiError } from "../api/tracking";
@@ -20,7 +19,7 @@ import {
   type RunStatus,
 } from "../store/types";
 import { exportModelVersion, exportRun, type TrackingContext } from "../tracking/export";
-import { EXIT, type Io, parse, UsageError } from "./args";
+import { EXIT, findProjectStore, type Io, openMetadataStore, parse, UsageError } from "./args";
 import { formatMs, formatTime, formatValue, renderTable, toJson } from "./format";
 
 const STATUSES: RunStatus[] = ["running", "succeeded", "failed", "canceled", "interrupted"];
@@ -48,23 +47,16 @@ type Tracked = (call: Call, context: TrackingContext) => Promise<number>;
 
 /** Opens the project's metadata store (never creating one) and runs `fn` with the Api's tracking methods. */
 async function withTracking(io: Io, projectOpt: unknown, fn: Tracked): Promise<number> {
-  const { findProjectDir } = await import("../project/project");
-  const dir = projectOpt ? resolve(projectOpt as string) : findProjectDir(join(process.cwd(), "_"));
-  const db = join(dir, ".dagwood", "metadata.sqlite");
-  if (!existsSync(db)) {
-    io.stderr.write(
-      `No Dagwood runs in ${dir}: run a pipeline there first (dagwood run <pipeline>), or pass --project DIR.\n`,
-    );
-    return EXIT.failed;
-  }
-  const { SqliteMetadataStore } = await import("../store/metadata");
-  let metadata: InstanceType<typeof SqliteMetadataStore>;
-  try {
-    metadata = new SqliteMetadataStore(db, { projectDir: dir });
-  } catch (e) {
-    io.stderr.write(`Cannot open ${db}: ${(e as Error).message}\n`);
-    return EXIT.failed;
-  }
+  const found = await findProjectStore(
+    io,
+    projectOpt,
+    (dir) =>
+      `No Dagwood runs in ${dir}: run a pipeline there first (dagwood run <pipeline>), or pass --project DIR.`,
+  );
+  if (!found) return EXIT.failed;
+  const { dir, db } = found;
+  const metadata = await openMetadataStore(io, dir, db);
+  if (!metadata) return EXIT.failed;
   const context: TrackingContext = { dir, metadata };
   const handlers = createTrackingHandlers(() => context);
   const call: Call = async (method, args) => {

@@ -16,8 +16,11 @@ import { createDeployProject, registerTestVersion, type TestDeployProject, testR
 const TOKEN = "s3cret";
 const tokens = { env: { DAGWOOD_TOKEN_LOCAL: TOKEN, DAGWOOD_TOKEN_STUB: TOKEN }, platform: "aix" as const };
 
-/** Infer by model (as a client of the deployed model would): which version answered. */
-async function answeringVersion(url: string, name = "m"): Promise<string> {
+/** One row inferred by model (as a client of the deployed model would): the V2 answer. */
+async function inferByModel(
+  url: string,
+  name: string,
+): Promise<{ model_version: string; outputs: { name: string; data: unknown[] }[] }> {
   const res = await fetch(`${url}/v2/models/${name}/infer`, {
     method: "POST",
     body: JSON.stringify({
@@ -27,7 +30,12 @@ async function answeringVersion(url: string, name = "m"): Promise<string> {
       ],
     }),
   });
-  return ((await res.json()) as { model_version: string }).model_version;
+  return (await res.json()) as { model_version: string; outputs: { name: string; data: unknown[] }[] };
+}
+
+/** Which version answers an inference by model. */
+async function answeringVersion(url: string, name = "m"): Promise<string> {
+  return (await inferByModel(url, name)).model_version;
 }
 
 async function caught(promise: Promise<unknown>): Promise<DeployError> {
@@ -42,18 +50,7 @@ async function caught(promise: Promise<unknown>): Promise<DeployError> {
 
 /** The first row's probabilities, inferring by model: which bytes answer. */
 async function answer(url: string, name = "m"): Promise<unknown> {
-  const res = await fetch(`${url}/v2/models/${name}/infer`, {
-    method: "POST",
-    body: JSON.stringify({
-      inputs: [
-        { name: "x", datatype: "FP32", shape: [1, 1], data: [3] },
-        { name: "color", datatype: "BYTES", shape: [1, 1], data: ["red"] },
-      ],
-    }),
-  });
-  return ((await res.json()) as { outputs: { name: string; data: unknown[] }[] }).outputs.find(
-    (o) => o.name === "probabilities",
-  )?.data;
+  return (await inferByModel(url, name)).outputs.find((o) => o.name === "probabilities")?.data;
 }
 
 /**

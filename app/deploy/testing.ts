@@ -12,6 +12,7 @@ import type { ProjectSettings } from "../project/project";
 import { trainTestModel } from "../serving/testing";
 import { SqliteMetadataStore } from "../store/metadata";
 import type { MetadataStore, ModelVersion } from "../store/types";
+import { startTestRun } from "../tracking/testing";
 import type { DeployProject } from "./deploy";
 import { rowsFor } from "./heldout";
 
@@ -88,18 +89,7 @@ export async function registerTestVersion(
       writeFileSync(files.heldout, JSON.stringify(rowsFor(model, testRows())));
     }
     const runId = `run-${Math.random().toString(36).slice(2)}`;
-    project.metadata.startRun({
-      id: runId,
-      pipeline: "test",
-      pipelinePath: null,
-      pipelineHash: null,
-      pipelineText: null,
-      params: {},
-      resolvedParams: {},
-      startedAt: new Date().toISOString(),
-      environment: {},
-      user: "tester",
-    });
+    startTestRun(project.metadata, runId);
     const { version } = project.registry.registerVersion({
       name,
       runId,

@@ -1,8 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { expect } from "vitest";
 import type { SqlSession } from "../data/sql";
 import { Workspace } from "../data/workspace";
+import { type ColumnTable, readColumns } from "../ml/dataset";
+import type { OnnxExportInfo } from "../ml/model";
 import { Project } from "../project/project";
 import { SqliteMetadataStore } from "../store/metadata";
 import type { DatasetRecord, MetadataStore, RunEnvironment } from "../store/types";
@@ -162,6 +165,69 @@ export async function createTestProject(): Promise<TestProject> {
     },
   };
   return project;
+}
+
+/** The starter example's penguins.csv (344 rows, some with missing values, one with sex '.'). */
+export const PENGUINS_CSV = resolve(
+  import.meta.dirname,
+  "../../resources/examples/starter/data/penguins.csv",
+);
+
+/**
+ * Copies penguins.csv into the project's data folder (the sandbox allows
+ * only its folder) and returns the copy's absolute path.
+ */
+export function copyPenguins(project: TestProject): string {
+  const path = join(project.dir, "data", "penguins.csv");
+  copyFileSync(PENGUINS_CSV, path);
+  return path;
+}
+
+/**
+ * The workspace table "penguins", read from a copy inside the project;
+ * `where` (an SQL condition) keeps only some rows.
+ */
+export async function penguinsTable(project: TestProject, where?: string): Promise<TableValue> {
+  const path = copyPenguins(project);
+  return project.table("penguins", `SELECT * FROM read_csv('${path}')${where ? ` WHERE ${where}` : ""}`);
+}
+
+/**
+ * The named columns of a workspace table as model code reads them; a boolean
+ * column (a target) is read as text, as the train blocks do.
+ */
+export async function readTestColumns(
+  project: TestProject,
+  table: string,
+  columns: string[],
+): Promise<ColumnTable> {
+  const info = await project.workspace.describeTable(table, project.sql);
+  const requests = columns.map((name) => {
+    const column = info.columns.find((c) => c.name === name)!;
+    return { column, ...(column.type === "BOOLEAN" ? { kind: "categorical" as const } : {}) };
+  });
+  return readColumns(project.sql, table, requests);
+}
+
+/**
+ * The model a train block wrote carries its ONNX export (<artifactDir>/model.onnx)
+ * and a parity within 1e-5 with full label agreement, also reported as metrics.
+ */
+export function expectOnnxParity(
+  project: TestProject,
+  model: { trainedRows: number; onnx?: OnnxExportInfo },
+): void {
+  expect(model.onnx).toMatchObject({
+    file: ".dagwood/artifacts/test/model.onnx",
+    opsets: { "": 17, "ai.onnx.ml": 3 },
+    parity: { rows: model.trainedRows + 3 },
+  });
+  const { file, bytes, parity } = model.onnx!;
+  expect(statSync(join(project.dir, file)).size).toBe(bytes);
+  expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
+  expect(parity.labelAgreement).toBe(1);
+  expect(project.metrics).toContainEqual({ name: "onnx_max_abs_diff", value: parity.maxAbsDiff });
+  expect(project.metrics).toContainEqual({ name: "onnx_label_agreement", value: 1 });
 }
 
 /**

@@ -78,6 +78,19 @@ describe("SIGKILL during an upload", () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
+  /** A fresh repository folder, removed after the tests. */
+  function tempRepository(): string {
+    const repository = mkdtempSync(join(tmpdir(), "dagwood-crash-"));
+    dirs.push(repository);
+    return repository;
+  }
+
+  /** Uploads v1 of m to the server at `url`. */
+  const loadV1 = (url: string) =>
+    post(url, "/v2/repository/models/m/load", {
+      parameters: { "file:1/model.onnx": Buffer.from(v1).toString("base64") },
+    });
+
   /** Every version folder holds a complete model onnxruntime loads. */
   async function checkRepository(repository: string): Promise<number[]> {
     const versions = readdirSync(join(repository, "m")).filter(
@@ -92,16 +105,9 @@ describe("SIGKILL during an upload", () => {
   }
 
   it("mid-body: restarts serving the last good version", async () => {
-    const repository = mkdtempSync(join(tmpdir(), "dagwood-crash-"));
-    dirs.push(repository);
+    const repository = tempRepository();
     const first = await startChild(repository);
-    expect(
-      (
-        await post(first.url, "/v2/repository/models/m/load", {
-          parameters: { "file:1/model.onnx": Buffer.from(v1).toString("base64") },
-        })
-      ).status,
-    ).toBe(200);
+    expect((await loadV1(first.url)).status).toBe(200);
 
     // A 64 MiB upload, killed after the first megabytes are through.
     const u = new URL(first.url);
@@ -128,16 +134,9 @@ describe("SIGKILL during an upload", () => {
   });
 
   it("during validation and write: whatever survives is complete, and the server restarts serving", async () => {
-    const repository = mkdtempSync(join(tmpdir(), "dagwood-crash-"));
-    dirs.push(repository);
+    const repository = tempRepository();
     const first = await startChild(repository);
-    expect(
-      (
-        await post(first.url, "/v2/repository/models/m/load", {
-          parameters: { "file:1/model.onnx": Buffer.from(v1).toString("base64") },
-        })
-      ).status,
-    ).toBe(200);
+    expect((await loadV1(first.url)).status).toBe(200);
     const body = JSON.stringify({ parameters: { "file:2/model.onnx": Buffer.from(v2).toString("base64") } });
     // The body is sent at once; the kill lands while the server decodes, validates or writes it.
     void fetch(`${first.url}/v2/repository/models/m/load`, {

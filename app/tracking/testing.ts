@@ -1,5 +1,9 @@
-/** For tracking and registry tests: the starter's penguins and a small pipeline that registers a tree on them. */
+/**
+ * For tracking and registry tests: the starter's penguins, a small pipeline
+ * that registers a tree on them, and a run to register test versions from.
+ */
 import { join } from "node:path";
+import type { MetadataStore } from "../store/types";
 
 export const PENGUINS_CSV = join(
   import.meta.dirname,
@@ -42,4 +46,20 @@ export function penguinTreePipeline({ csvPath, testFraction }: { csvPath: string
       { from: "evaluate.report", to: "register.report" },
     ],
   };
+}
+
+/** Starts a run `id` of the pipeline "test" by "tester", now, with no params: what registry tests register from. */
+export function startTestRun(store: Pick<MetadataStore, "startRun">, id: string): void {
+  store.startRun({
+    id,
+    pipeline: "test",
+    pipelinePath: null,
+    pipelineHash: null,
+    pipelineText: null,
+    params: {},
+    resolvedParams: {},
+    startedAt: new Date().toISOString(),
+    environment: {},
+    user: "tester",
+  });
 }

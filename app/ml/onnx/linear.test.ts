@@ -1,9 +1,7 @@
-import { copyFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestProject, type TestProject } from "../../engine/testing";
-import { type ColumnTable, readColumns, selectRows } from "../dataset";
+import { copyPenguins, createTestProject, readTestColumns, type TestProject } from "../../engine/testing";
+import { type ColumnTable, selectRows } from "../dataset";
 import { fitLogistic, fitRidge } from "../linear";
 import {
   encodeTarget,
@@ -18,8 +16,6 @@ import { decodeModel } from "./builder";
 import { exportModel, exportModelWithInfo } from "./model";
 import { asOnnxSees, checkModelParity, modelFeeds, parityRows } from "./parity";
 import { DataType } from "./schema";
-
-const PENGUINS = resolve(import.meta.dirname, "../../../resources/examples/starter/data/penguins.csv");
 
 /** Penguins with ±Infinity in beak_length_mm, NaN in beak_depth_mm and a boolean `adelie`. */
 const PENGUINS_SQL = (path: string) => `
@@ -50,15 +46,6 @@ const LINEAR_PREPROCESSING: PreprocessOptions = {
   scale: "standard",
   maxCategories: 64,
 };
-
-async function read(p: TestProject, table: string, columns: string[]): Promise<ColumnTable> {
-  const info = await p.workspace.describeTable(table, p.sql);
-  const requests = columns.map((name) => {
-    const column = info.columns.find((c) => c.name === name)!;
-    return { column, ...(column.type === "BOOLEAN" ? { kind: "categorical" as const } : {}) };
-  });
-  return readColumns(p.sql, table, requests);
-}
 
 /** What train.linear / train.logistic do, without the block. */
 async function trainLinear(
@@ -102,21 +89,19 @@ describe("exportModel for linear models: preprocessing + MatMul/Add (+ Sigmoid/S
   let p: TestProject;
   beforeAll(async () => {
     p = await createTestProject();
-    const path = join(p.dir, "data", "penguins.csv");
-    copyFileSync(PENGUINS, path);
-    await p.table("penguins", PENGUINS_SQL(path));
+    await p.table("penguins", PENGUINS_SQL(copyPenguins(p)));
     await p.table("scoring", `SELECT * FROM penguins UNION ALL ${EXTRA_ROWS}`);
   });
   afterAll(() => p.close());
 
   for (const [task, { target, features }] of Object.entries(TASKS)) {
     it(`${task}: parity ≤ 1e-5 with predictTable, 100 % labels, class names as labels`, async () => {
-      const model = await trainLinear(await read(p, "penguins", [...features, target]), target);
+      const model = await trainLinear(await readTestColumns(p, "penguins", [...features, target]), target);
       expect(model.task).toBe(task);
       expect(model.preprocess.features.find((f) => f.name === "island")).toMatchObject({
         encoding: "onehot",
       });
-      const scoring = await read(p, "scoring", features);
+      const scoring = await readTestColumns(p, "scoring", features);
       const bytes = exportModel(model);
       const parity = await checkModelParity(bytes, model, scoring);
       // The train blocks' rows: the table plus probes (all missing; ±Infinity with unseen categories).
@@ -155,7 +140,10 @@ describe("exportModel for linear models: preprocessing + MatMul/Add (+ Sigmoid/S
   }
 
   it("declares exactly the signature and the linear metadata", async () => {
-    const model = await trainLinear(await read(p, "penguins", [...FEATURES, "species"]), "species");
+    const model = await trainLinear(
+      await readTestColumns(p, "penguins", [...FEATURES, "species"]),
+      "species",
+    );
     const { bytes, opsets } = exportModelWithInfo(model);
     expect(opsets).toEqual({ "": 17, "ai.onnx.ml": 3 });
     const decoded = decodeModel(bytes);
@@ -183,14 +171,14 @@ describe("exportModel for linear models: preprocessing + MatMul/Add (+ Sigmoid/S
 
   it("one-hot with an 'other' bucket and mean imputation, numeric classes as INT64 labels", async () => {
     await p.table("numbered", "SELECT * EXCLUDE (adelie), adelie::INTEGER AS adelie FROM penguins");
-    const model = await trainLinear(await read(p, "numbered", [...FEATURES, "adelie"]), "adelie", {
+    const model = await trainLinear(await readTestColumns(p, "numbered", [...FEATURES, "adelie"]), "adelie", {
       ...LINEAR_PREPROCESSING,
       impute: "mean",
       maxCategories: 2,
     });
     expect(model.classes).toEqual([0, 1]);
     expect(model.preprocess.features[0]).toMatchObject({ encoding: "onehot", otherCode: 2 });
-    const scoring = await read(p, "scoring", FEATURES);
+    const scoring = await readTestColumns(p, "scoring", FEATURES);
     const session = await ort.InferenceSession.create(exportModel(model));
     const out = await session.run(modelFeeds(model, scoring));
     await session.release();
@@ -202,7 +190,7 @@ describe("exportModel for linear models: preprocessing + MatMul/Add (+ Sigmoid/S
   });
 
   it("binary labels follow p > 0.5 with a tie to the first class, as predictTable", async () => {
-    const model = await trainLinear(await read(p, "penguins", [...FEATURES, "adelie"]), "adelie");
+    const model = await trainLinear(await readTestColumns(p, "penguins", [...FEATURES, "adelie"]), "adelie");
     // Every coefficient 0 and intercept 0: p = 0.5 exactly on every row.
     const tied: LinearDagwoodModel = {
       ...model,
@@ -212,7 +200,7 @@ describe("exportModel for linear models: preprocessing + MatMul/Add (+ Sigmoid/S
         intercepts: [0],
       },
     };
-    const scoring = await read(p, "scoring", FEATURES);
+    const scoring = await readTestColumns(p, "scoring", FEATURES);
     const parity = await checkModelParity(exportModel(tied), tied, scoring);
     expect(parity.labelAgreement).toBe(1);
     expect(new Set(parity.onnx.label)).toEqual(new Set([model.classes![0]]));
@@ -220,7 +208,10 @@ describe("exportModel for linear models: preprocessing + MatMul/Add (+ Sigmoid/S
   });
 
   it("refuses an inconsistent model", async () => {
-    const model = await trainLinear(await read(p, "penguins", [...FEATURES, "species"]), "species");
+    const model = await trainLinear(
+      await readTestColumns(p, "penguins", [...FEATURES, "species"]),
+      "species",
+    );
     const wrong: LinearDagwoodModel = {
       ...model,
       linear: { ...model.linear, featureNames: model.linear.featureNames.slice(1) },

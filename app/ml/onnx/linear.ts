@@ -6,14 +6,12 @@ import {
   type ExportedModel,
   type ExportModelOptions,
   finishModelGraph,
+  outputSignature,
   startModelGraph,
 } from "./model";
-import { appendLabel, type ClassNames, type ProducedOutput } from "./trees";
+import { appendLabel, appendProbabilities, type ClassNames, type ProducedOutput } from "./trees";
 
-const _ML = "ai.onnx.ml";
 const FLOAT = 1;
-
-const _OUTPUT_NAMES = ["label", "label_index", "probabilities", "prediction"];
 
 /**
  * Appends the linear model to `builder`, reading `features`, a DOUBLE
@@ -49,22 +47,13 @@ export function appendLinear(
     return [{ name: "prediction", elemType: "FLOAT", shape: [-1] }];
   }
 
-  let probabilities: string;
-  let decide: string;
-  if (K === 1) {
-    const [p] = builder.node("Sigmoid", [scores!], [builder.fresh("p_positive")]);
-    const one = builder.initializer("one", tensor("DOUBLE", [], [1]));
-    const [q] = builder.node("Sub", [one, p!], [builder.fresh("p_negative")]);
-    [probabilities] = builder.node("Concat", [q!, p!], [builder.fresh("probabilities_f64")], {
-      axis: attr.int(1),
-    }) as [string];
-    decide = probabilities;
-  } else {
-    [probabilities] = builder.node("Softmax", [scores!], [builder.fresh("probabilities_f64")], {
-      axis: attr.int(-1),
-    }) as [string];
-    decide = scores!;
-  }
+  const { probabilities, decide } = appendProbabilities(
+    builder,
+    scores!,
+    K === 1,
+    "DOUBLE",
+    "probabilities_f64",
+  );
   const C = model.numClasses ?? 2;
   builder.node("Cast", [probabilities], ["probabilities"], { to: attr.int(FLOAT) });
   const produced: ProducedOutput[] = [{ name: "probabilities", elemType: "FLOAT", shape: [-1, C] }];
@@ -107,12 +96,7 @@ export function exportLinearModelWithInfo(
   const produced = appendLinear(builder, model.linear, features, {
     ...(model.classes ? { classes: model.classes as string[] | number[] } : {}),
   });
-  // The graph outputs are exactly the signature's (label_index stays internal).
-  for (const out of model.signature.outputs) {
-    const tensorOut = produced.find((p) => p.name === out.name);
-    if (!tensorOut) throw new Error(`The linear graph does not produce the signature's output "${out.name}"`);
-    builder.output(tensorOut.name, tensorOut.elemType, tensorOut.shape);
-  }
+  outputSignature(builder, model, produced, "linear");
 
   return finishModelGraph(builder, model);
 }

@@ -6,14 +6,13 @@ import {
   type ExportedModel,
   type ExportModelOptions,
   finishModelGraph,
+  outputSignature,
   startModelGraph,
 } from "./model";
-import { appendLabel, type ClassNames, type ProducedOutput } from "./trees";
+import { appendLabel, appendProbabilities, type ClassNames, type ProducedOutput } from "./trees";
 
-const _ML = "ai.onnx.ml";
 const FLOAT = 1;
 
-const _OUTPUT_NAMES = ["label", "label_index", "probabilities", "prediction"];
 const ACTIVATION_OPS: Record<MlpActivation, string> = { relu: "Relu", tanh: "Tanh", sigmoid: "Sigmoid" };
 
 export interface AppendMlpOptions {
@@ -75,22 +74,13 @@ export function appendMlp(
     return [{ name: "prediction", elemType: "FLOAT", shape: [-1] }];
   }
 
-  let probabilities: string;
-  let decide: string;
-  if (model.output === "sigmoid") {
-    const [p] = builder.node("Sigmoid", [h], [builder.fresh("p_positive")]);
-    const one = builder.initializer("one", tensor(dtype, [], [1]));
-    const [q] = builder.node("Sub", [one, p!], [builder.fresh("p_negative")]);
-    [probabilities] = builder.node("Concat", [q!, p!], [builder.fresh("probabilities_raw")], {
-      axis: attr.int(1),
-    }) as [string];
-    decide = probabilities;
-  } else {
-    [probabilities] = builder.node("Softmax", [h], [builder.fresh("probabilities_raw")], {
-      axis: attr.int(-1),
-    }) as [string];
-    decide = h;
-  }
+  const { probabilities, decide } = appendProbabilities(
+    builder,
+    h,
+    model.output === "sigmoid",
+    dtype,
+    "probabilities_raw",
+  );
   const C = model.numClasses ?? 2;
   toFloat(probabilities, "probabilities");
   const produced: ProducedOutput[] = [{ name: "probabilities", elemType: "FLOAT", shape: [-1, C] }];
@@ -140,12 +130,7 @@ export function exportMlpModelWithInfo(
     ...(model.classes ? { classes: model.classes as string[] | number[] } : {}),
     ...(options.precision ? { precision: options.precision } : {}),
   });
-  // The graph outputs are exactly the signature's (label_index stays internal).
-  for (const out of model.signature.outputs) {
-    const made = produced.find((p) => p.name === out.name);
-    if (!made) throw new Error(`The network graph does not produce the signature's output "${out.name}"`);
-    builder.output(made.name, made.elemType, made.shape);
-  }
+  outputSignature(builder, model, produced, "network");
 
   return finishModelGraph(builder, model);
 }

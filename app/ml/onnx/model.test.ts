@@ -1,9 +1,7 @@
-import { copyFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestProject, type TestProject } from "../../engine/testing";
-import { type ColumnTable, readColumns, selectRows } from "../dataset";
+import { copyPenguins, createTestProject, readTestColumns, type TestProject } from "../../engine/testing";
+import { type ColumnTable, selectRows } from "../dataset";
 import {
   type DagwoodModel,
   type Estimator,
@@ -19,8 +17,6 @@ import { decodeModel } from "./builder";
 import { exportModel, exportModelWithInfo } from "./model";
 import { asOnnxSees, checkModelParity, modelFeeds, parityRows } from "./parity";
 import { DataType } from "./schema";
-
-const PENGUINS = resolve(import.meta.dirname, "../../../resources/examples/starter/data/penguins.csv");
 
 /**
  * Penguins with ±Infinity in beak_length_mm and a boolean `adelie`, read
@@ -44,16 +40,6 @@ const EXTRA_ROWS = `
   )`;
 
 const FEATURES = ["island", "beak_length_mm", "beak_depth_mm", "flipper_length_mm", "body_mass_g", "sex"];
-
-async function read(p: TestProject, table: string, columns: string[]): Promise<ColumnTable> {
-  const info = await p.workspace.describeTable(table, p.sql);
-  const requests = columns.map((name) => {
-    const column = info.columns.find((c) => c.name === name)!;
-    // A boolean target is read as text, as the train blocks do.
-    return { column, ...(column.type === "BOOLEAN" ? { kind: "categorical" as const } : {}) };
-  });
-  return readColumns(p.sql, table, requests);
-}
 
 /** What a train block does, without the block: preprocessing + trees, packed as a model. */
 async function trainModel(
@@ -105,9 +91,7 @@ describe("exportModel: the whole model as one ONNX graph on raw columns", () => 
   let p: TestProject;
   beforeAll(async () => {
     p = await createTestProject();
-    const path = join(p.dir, "data", "penguins.csv");
-    copyFileSync(PENGUINS, path);
-    await p.table("penguins", PENGUINS_SQL(path));
+    await p.table("penguins", PENGUINS_SQL(copyPenguins(p)));
     await p.table("scoring", `SELECT * FROM penguins UNION ALL ${EXTRA_ROWS}`);
   });
   afterAll(() => p.close());
@@ -115,9 +99,13 @@ describe("exportModel: the whole model as one ONNX graph on raw columns", () => 
   for (const estimator of ["gbdt", "forest", "tree"] as const) {
     for (const [task, { target, features }] of Object.entries(TASKS)) {
       it(`${estimator} ${task}: parity with predictTable, class names as labels`, async () => {
-        const model = await trainModel(estimator, await read(p, "penguins", [...features, target]), target);
+        const model = await trainModel(
+          estimator,
+          await readTestColumns(p, "penguins", [...features, target]),
+          target,
+        );
         expect(model.task).toBe(task);
-        const scoring = await read(p, "scoring", features);
+        const scoring = await readTestColumns(p, "scoring", features);
         const bytes = exportModel(model);
         const parity = await checkModelParity(bytes, model, scoring);
         console.log(
@@ -147,7 +135,11 @@ describe("exportModel: the whole model as one ONNX graph on raw columns", () => 
   }
 
   it("declares exactly the signature: raw inputs [N,1], outputs with their types, metadata", async () => {
-    const model = await trainModel("gbdt", await read(p, "penguins", [...FEATURES, "species"]), "species");
+    const model = await trainModel(
+      "gbdt",
+      await readTestColumns(p, "penguins", [...FEATURES, "species"]),
+      "species",
+    );
     const { bytes, opsets } = exportModelWithInfo(model);
     expect(opsets).toEqual({ "": 17, "ai.onnx.ml": 3 });
     const decoded = decodeModel(bytes);
@@ -175,7 +167,7 @@ describe("exportModel: the whole model as one ONNX graph on raw columns", () => 
   });
 
   it("one-hot encoding with an 'other' bucket, mean imputation and standard scaling", async () => {
-    const table = await read(p, "penguins", [...FEATURES, "species"]);
+    const table = await readTestColumns(p, "penguins", [...FEATURES, "species"]);
     const model = await trainModel("gbdt", table, "species", {
       encoding: "onehot",
       maxCategories: 2,
@@ -184,7 +176,7 @@ describe("exportModel: the whole model as one ONNX graph on raw columns", () => 
     });
     const island = model.preprocess.features[0]!;
     expect(island).toMatchObject({ kind: "categorical", encoding: "onehot", otherCode: 2, unknownCode: 2 });
-    const scoring = await read(p, "scoring", FEATURES);
+    const scoring = await readTestColumns(p, "scoring", FEATURES);
     const parity = await checkModelParity(exportModel(model), model, scoring);
     expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
     expect(parity.labelAgreement).toBe(1);
@@ -192,11 +184,15 @@ describe("exportModel: the whole model as one ONNX graph on raw columns", () => 
 
   it("numeric classes label as INT64 numbers", async () => {
     await p.table("numbered", "SELECT * EXCLUDE (adelie), adelie::INTEGER AS adelie FROM penguins");
-    const model = await trainModel("forest", await read(p, "numbered", [...FEATURES, "adelie"]), "adelie");
+    const model = await trainModel(
+      "forest",
+      await readTestColumns(p, "numbered", [...FEATURES, "adelie"]),
+      "adelie",
+    );
     expect(model.classes).toEqual([0, 1]);
     expect(model.signature.outputs[0]).toEqual({ name: "label", dtype: "INT64", shape: [-1] });
     const session = await ort.InferenceSession.create(exportModel(model));
-    const scoring = await read(p, "scoring", FEATURES);
+    const scoring = await readTestColumns(p, "scoring", FEATURES);
     const out = await session.run(modelFeeds(model, scoring));
     await session.release();
     expect(out.label!.type).toBe("int64");
@@ -206,7 +202,7 @@ describe("exportModel: the whole model as one ONNX graph on raw columns", () => 
   });
 
   it("parityRows adds probe rows: all missing, +Infinity / −Infinity with unseen categories", async () => {
-    const table = await read(p, "penguins", [...FEATURES, "species"]);
+    const table = await readTestColumns(p, "penguins", [...FEATURES, "species"]);
     const model = await trainModel("tree", table, "species");
     const rows = parityRows(model, table, 100);
     expect(rows.rows).toBe(103);
@@ -220,7 +216,11 @@ describe("exportModel: the whole model as one ONNX graph on raw columns", () => 
   });
 
   it("refuses targets it cannot serve, and feature names that clash with outputs", async () => {
-    const model = await trainModel("tree", await read(p, "penguins", [...FEATURES, "species"]), "species");
+    const model = await trainModel(
+      "tree",
+      await readTestColumns(p, "penguins", [...FEATURES, "species"]),
+      "species",
+    );
     expect(() => exportModel(model, { target: { opsets: { "": 9 } } })).toThrow(/opset 11 or later/);
     const renamed: DagwoodModel = {
       ...model,

@@ -32,7 +32,7 @@ import { modelFromJSON } from "../trees";
 import { attr, type BuilderOptions, OnnxGraphBuilder, type Opsets, tensor } from "./builder";
 import { exportLinearModelWithInfo } from "./linear";
 import { exportMlpModelWithInfo } from "./mlp";
-import { appendTreeEnsemble } from "./trees";
+import { appendTreeEnsemble, type ProducedOutput } from "./trees";
 
 const ML = "ai.onnx.ml";
 const DOUBLE = 11;
@@ -167,6 +167,24 @@ export function startModelGraph(
     );
   }
   return builder;
+}
+
+/**
+ * Declares the graph outputs: exactly the signature's, each from what the
+ * estimator's graph produced (label_index stays internal). `graph` names it
+ * in the error ("linear", "network").
+ */
+export function outputSignature(
+  builder: OnnxGraphBuilder,
+  model: LinearDagwoodModel | MlpDagwoodModel,
+  produced: readonly ProducedOutput[],
+  graph: string,
+): void {
+  for (const out of model.signature.outputs) {
+    const made = produced.find((p) => p.name === out.name);
+    if (!made) throw new Error(`The ${graph} graph does not produce the signature's output "${out.name}"`);
+    builder.output(made.name, made.elemType, made.shape);
+  }
 }
 
 /** Writes the metadata every exported model carries, and encodes the graph. */

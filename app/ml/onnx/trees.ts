@@ -101,6 +101,30 @@ export function appendTreeEnsemble(
 }
 
 /**
+ * Class probabilities from a linear or network head's `scores` [N, K]: a
+ * binary head (K = 1) gives [1 − σ, σ], a multiclass head the softmax.
+ * `decide` is what appendLabel should take the ArgMax of: the probabilities
+ * (binary) or the scores (their softmax has the same ArgMax).
+ */
+export function appendProbabilities(
+  builder: OnnxGraphBuilder,
+  scores: string,
+  binary: boolean,
+  dtype: "DOUBLE" | "FLOAT",
+  name: string,
+): { probabilities: string; decide: string } {
+  if (binary) {
+    const [p] = builder.node("Sigmoid", [scores], [builder.fresh("p_positive")]);
+    const one = builder.initializer("one", tensor(dtype, [], [1]));
+    const [q] = builder.node("Sub", [one, p!], [builder.fresh("p_negative")]);
+    const [probabilities] = builder.node("Concat", [q!, p!], [builder.fresh(name)], { axis: attr.int(1) });
+    return { probabilities: probabilities!, decide: probabilities! };
+  }
+  const [probabilities] = builder.node("Softmax", [scores], [builder.fresh(name)], { axis: attr.int(-1) });
+  return { probabilities: probabilities!, decide: scores };
+}
+
+/**
  * The `label` output every classifier ends with: ArgMax over `decide` (first
  * on ties, like predict), then, with class names, LabelEncoder from the index
  * (kept as `label_index`) to the names.

@@ -135,12 +135,7 @@ function TargetCard({ target: t, onChanged }: { target: TargetStatus; onChanged(
         <h3>{t.name}</h3>
         <span className="target-kind">{t.kind}</span>
         <span className="mono small">{t.url}</span>
-        <span className={`health ${t.health.live ? "ok" : "bad"}`}>
-          {t.health.live ? "live" : "not live"}
-        </span>
-        <span className={`health ${t.health.ready ? "ok" : "bad"}`}>
-          {t.health.ready ? "ready" : "not ready"}
-        </span>
+        <HealthBadges health={t.health} />
         <span className={`small ${t.tokenSource ? "muted" : "warn-text"}`}>{tokenSourceText(t)}</span>
       </header>
       {t.health.error && (
@@ -154,14 +149,7 @@ function TargetCard({ target: t, onChanged }: { target: TargetStatus; onChanged(
           )}
         </div>
       )}
-      {t.health.live && !t.models.length && (
-        <p className="muted small">
-          Nothing is deployed here yet: use Deploy… on a version in the Models view.
-        </p>
-      )}
-      {t.models.map((m) => (
-        <ServedModel key={m.name} target={t} model={m} onChanged={onChanged} />
-      ))}
+      <ServedModels target={t} reachable={t.health.live} onChanged={onChanged} />
     </section>
   );
 }
@@ -207,12 +195,7 @@ function BuiltinTargetCard({ target: t, onChanged }: { target: TargetStatus; onC
             <span className="mono small" data-testid="local-url">
               {t.url}
             </span>
-            <span className={`health ${t.health.live ? "ok" : "bad"}`}>
-              {t.health.live ? "live" : "not live"}
-            </span>
-            <span className={`health ${t.health.ready ? "ok" : "bad"}`}>
-              {t.health.ready ? "ready" : "not ready"}
-            </span>
+            <HealthBadges health={t.health} />
           </>
         ) : (
           <span className="health bad">stopped</span>
@@ -256,7 +239,33 @@ function BuiltinTargetCard({ target: t, onChanged }: { target: TargetStatus; onC
           it starts; it stops when the app closes.
         </p>
       )}
-      {running && t.health.live && !t.models.length && (
+      <ServedModels target={t} reachable={running && t.health.live} onChanged={onChanged} />
+    </section>
+  );
+}
+
+function HealthBadges({ health }: { health: TargetStatus["health"] }) {
+  return (
+    <>
+      <span className={`health ${health.live ? "ok" : "bad"}`}>{health.live ? "live" : "not live"}</span>
+      <span className={`health ${health.ready ? "ok" : "bad"}`}>{health.ready ? "ready" : "not ready"}</span>
+    </>
+  );
+}
+
+/** What a target serves; `reachable`: it answers, so an empty list means nothing is deployed. */
+function ServedModels({
+  target: t,
+  reachable,
+  onChanged,
+}: {
+  target: TargetStatus;
+  reachable: boolean;
+  onChanged(): void;
+}) {
+  return (
+    <>
+      {reachable && !t.models.length && (
         <p className="muted small">
           Nothing is deployed here yet: use Deploy… on a version in the Models view.
         </p>
@@ -264,7 +273,7 @@ function BuiltinTargetCard({ target: t, onChanged }: { target: TargetStatus; onC
       {t.models.map((m) => (
         <ServedModel key={m.name} target={t} model={m} onChanged={onChanged} />
       ))}
-    </section>
+    </>
   );
 }
 

@@ -11,6 +11,15 @@ import { toast } from "../store/toasts";
 import { formatDuration, formatMetric, formatTime, formatValue, latestMetrics, shortId } from "./format";
 import { useExperiments } from "./store";
 
+function DetailSection({ title, children }: { title: string; children: React.ReactNode }) {
+  return (
+    <section className="detail-section">
+      <h4>{title}</h4>
+      {children}
+    </section>
+  );
+}
+
 function KeyValues({ entries, testId }: { entries: [string, React.ReactNode][]; testId?: string }) {
   if (!entries.length) return <p className="muted small">None.</p>;
   return (
@@ -145,8 +154,7 @@ function Detail({ detail }: { detail: RunDetail }) {
         <h4>Note</h4>
         <NoteEditor run={run} onChange={setRun} />
       </section>
-      <section className="detail-section">
-        <h4>Metrics</h4>
+      <DetailSection title="Metrics">
         <KeyValues
           testId="run-metrics"
           entries={metrics.map((m) => [
@@ -157,9 +165,8 @@ function Detail({ detail }: { detail: RunDetail }) {
             </>,
           ])}
         />
-      </section>
-      <section className="detail-section">
-        <h4>Params</h4>
+      </DetailSection>
+      <DetailSection title="Params">
         <KeyValues
           testId="run-params"
           entries={[
@@ -169,9 +176,8 @@ function Detail({ detail }: { detail: RunDetail }) {
               .map(([k, v]): [string, string] => [k, formatValue(v)]),
           ]}
         />
-      </section>
-      <section className="detail-section">
-        <h4>Environment</h4>
+      </DetailSection>
+      <DetailSection title="Environment">
         <KeyValues
           testId="run-environment"
           entries={[
@@ -185,9 +191,8 @@ function Detail({ detail }: { detail: RunDetail }) {
               .map(([k, v]): [string, string] => [k, formatValue(v)]),
           ]}
         />
-      </section>
-      <section className="detail-section">
-        <h4>Datasets</h4>
+      </DetailSection>
+      <DetailSection title="Datasets">
         <MiniTable
           rows={detail.datasets}
           testId="run-datasets"
@@ -204,9 +209,8 @@ function Detail({ detail }: { detail: RunDetail }) {
             </tr>
           )}
         />
-      </section>
-      <section className="detail-section">
-        <h4>Artifacts</h4>
+      </DetailSection>
+      <DetailSection title="Artifacts">
         <MiniTable
           rows={detail.artifacts}
           testId="run-artifacts"
@@ -222,9 +226,8 @@ function Detail({ detail }: { detail: RunDetail }) {
             </tr>
           )}
         />
-      </section>
-      <section className="detail-section">
-        <h4>Trials</h4>
+      </DetailSection>
+      <DetailSection title="Trials">
         <MiniTable
           rows={detail.trials}
           testId="run-trials"
@@ -244,7 +247,7 @@ function Detail({ detail }: { detail: RunDetail }) {
             </tr>
           )}
         />
-      </section>
+      </DetailSection>
     </>
   );
 }

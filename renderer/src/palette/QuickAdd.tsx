@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { addBlockAt } from "../graph/addBlock";
+import { ListSearch } from "../shell/ListSearch";
 import { useCatalog } from "../store/catalog";
 import { useUi } from "../store/ui";
 import { searchBlocks } from "./searchBlocks";
@@ -34,25 +35,15 @@ function QuickAddPopup() {
       role="presentation"
     >
       <div className="quick-add" style={{ left, top }} data-testid="quick-add">
-        <input
-          // biome-ignore lint/a11y/noAutofocus: opened to be typed into
-          autoFocus
-          className="command-search"
-          data-testid="quick-add-search"
+        <ListSearch
+          query={query}
+          count={shown.length}
           placeholder="Add a block…"
-          value={query}
-          onChange={(e) => {
-            setQuery(e.target.value);
-            setActive(0);
-          }}
-          onKeyDown={(e) => {
-            if (e.key === "Escape") close();
-            else if (e.key === "ArrowDown") setActive((i) => Math.min(shown.length - 1, i + 1));
-            else if (e.key === "ArrowUp") setActive((i) => Math.max(0, i - 1));
-            else if (e.key === "Enter") choose(active);
-            else return;
-            e.preventDefault();
-          }}
+          testId="quick-add-search"
+          onQuery={setQuery}
+          onActive={setActive}
+          onPick={() => choose(active)}
+          onClose={close}
         />
         <div className="command-list">
           {shown.map((b, i) => (

@@ -2,6 +2,7 @@ import { useMemo, useState } from "react";
 import { actionContext, actions, isEnabled, performAction } from "../actions";
 import { formatShortcut } from "../actions/shortcuts";
 import { useUi } from "../store/ui";
+import { ListSearch } from "./ListSearch";
 
 /** Every action with its shortcut, filtered as you type; Enter runs the highlighted one. */
 export function CommandPalette() {
@@ -33,24 +34,14 @@ function PaletteDialog() {
         role="dialog"
         aria-label="Command palette"
       >
-        <input
-          // biome-ignore lint/a11y/noAutofocus: the palette exists to be typed into
-          autoFocus
-          className="command-search"
+        <ListSearch
+          query={query}
+          count={shown.length}
           placeholder="Type a command…"
-          value={query}
-          onChange={(e) => {
-            setQuery(e.target.value);
-            setActive(0);
-          }}
-          onKeyDown={(e) => {
-            if (e.key === "Escape") close();
-            else if (e.key === "ArrowDown") setActive((i) => Math.min(shown.length - 1, i + 1));
-            else if (e.key === "ArrowUp") setActive((i) => Math.max(0, i - 1));
-            else if (e.key === "Enter") choose(active);
-            else return;
-            e.preventDefault();
-          }}
+          onQuery={setQuery}
+          onActive={setActive}
+          onPick={() => choose(active)}
+          onClose={close}
         />
         <div className="command-list" role="listbox">
           {shown.map((a, i) => {

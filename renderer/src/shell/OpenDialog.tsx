@@ -2,6 +2,7 @@ import { useState } from "react";
 import { openPipeline, refreshProject } from "../services/pipelineFile";
 import { useCatalog } from "../store/catalog";
 import { useUi } from "../store/ui";
+import { PathForm } from "./PathForm";
 
 /** Opens a pipeline of the project: pick one found in the folder, or type a path. */
 export function OpenDialog() {
@@ -42,30 +43,15 @@ function OpenDialogBody() {
             </button>
           ))}
         </div>
-        <form
-          className="open-path"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void choose(path);
-          }}
-        >
-          <input
-            // biome-ignore lint/a11y/noAutofocus: the dialog exists to be typed into
-            autoFocus
-            className="field-input mono"
-            data-testid="open-path"
-            placeholder="path/to/pipeline.dag.json (relative to the project)"
-            value={path}
-            onChange={(e) => setPath(e.target.value)}
-            onKeyDown={(e) => e.key === "Escape" && close()}
-          />
-          <button type="submit" className="button primary" disabled={!path.trim()}>
-            Open
-          </button>
-          <button type="button" className="button" onClick={close}>
-            Cancel
-          </button>
-        </form>
+        <PathForm
+          path={path}
+          onPath={setPath}
+          onSubmit={() => void choose(path)}
+          onCancel={close}
+          placeholder="path/to/pipeline.dag.json (relative to the project)"
+          submitLabel="Open"
+          inputTestId="open-path"
+        />
       </div>
     </div>
   );

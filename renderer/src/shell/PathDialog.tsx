@@ -3,6 +3,7 @@ import { newPipeline, saveAs } from "../services/pipelineFile";
 import { useCatalog } from "../store/catalog";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
+import { PathForm } from "./PathForm";
 
 /** Asks for a pipeline path in the project: to save the document under (Save As), or to create (New). */
 export function PathDialog() {
@@ -33,30 +34,16 @@ function PathDialogBody({ mode }: { mode: "saveAs" | "new" }) {
           A path in <span className="mono">{project?.dir}</span>; the name ends with{" "}
           <span className="mono">.dag.json</span>.
         </p>
-        <form
-          className="open-path"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void submit();
-          }}
-        >
-          <input
-            // biome-ignore lint/a11y/noAutofocus: the dialog exists to be typed into
-            autoFocus
-            className="field-input mono"
-            data-testid="path-input"
-            placeholder="pipelines/new.dag.json"
-            value={path}
-            onChange={(e) => setPath(e.target.value)}
-            onKeyDown={(e) => e.key === "Escape" && close()}
-          />
-          <button type="submit" className="button primary" data-testid="path-submit" disabled={!path.trim()}>
-            {mode === "saveAs" ? "Save" : "Create"}
-          </button>
-          <button type="button" className="button" onClick={close}>
-            Cancel
-          </button>
-        </form>
+        <PathForm
+          path={path}
+          onPath={setPath}
+          onSubmit={() => void submit()}
+          onCancel={close}
+          placeholder="pipelines/new.dag.json"
+          submitLabel={mode === "saveAs" ? "Save" : "Create"}
+          inputTestId="path-input"
+          submitTestId="path-submit"
+        />
       </div>
     </div>
   );

@@ -17,77 +17,74 @@ function prune(selection: Selection, document: PipelineDocument): Selection {
     : { nodes, edges };
 }
 
-export const useEditor = create<EditorState>()((set, get) => ({
+/** No document open: where the editor starts, and what closing returns it to. */
+const closed = () => ({
   path: null,
   document: null,
   savedDocument: null,
   unreadable: null,
   history: emptyHistory(),
   selection: emptySelection,
+});
 
-  open(path, document, text) {
-    set({
-      path,
-      document,
-      savedDocument: document,
-      unreadable: document ? null : { text },
-      history: emptyHistory(),
-      selection: emptySelection,
-    });
-  },
-
-  close() {
-    set({
-      path: null,
-      document: null,
-      savedDocument: null,
-      unreadable: null,
-      history: emptyHistory(),
-      selection: emptySelection,
-    });
-  },
-
-  markSaved(document, path) {
-    set({ savedDocument: document, ...(path ? { path } : {}) });
-  },
-
-  commit(next, options = {}) {
-    const { document, history } = get();
-    if (!document || next === document) return;
-    set({
-      document: next,
-      history: record(history, document, options.coalesce),
-      ...(options.selection ? { selection: options.selection } : {}),
-    });
-  },
-
-  undo() {
+export const useEditor = create<EditorState>()((set, get) => {
+  /** Undo or redo one step; the selection keeps only what the restored document still has. */
+  const travel = (step: typeof undo | typeof redo) => {
     const { document, history } = get();
     if (!document) return;
-    const step = undo(history, document);
-    if (step.document)
+    const moved = step(history, document);
+    if (moved.document)
       set({
-        document: step.document,
-        history: step.history,
-        selection: prune(get().selection, step.document),
+        document: moved.document,
+        history: moved.history,
+        selection: prune(get().selection, moved.document),
       });
-  },
+  };
 
-  redo() {
-    const { document, history } = get();
-    if (!document) return;
-    const step = redo(history, document);
-    if (step.document)
+  return {
+    ...closed(),
+
+    open(path, document, text) {
       set({
-        document: step.document,
-        history: step.history,
-        selection: prune(get().selection, step.document),
+        path,
+        document,
+        savedDocument: document,
+        unreadable: document ? null : { text },
+        history: emptyHistory(),
+        selection: emptySelection,
       });
-  },
+    },
 
-  select(selection) {
-    set({ selection });
-  },
-}));
+    close() {
+      set(closed());
+    },
+
+    markSaved(document, path) {
+      set({ savedDocument: document, ...(path ? { path } : {}) });
+    },
+
+    commit(next, options = {}) {
+      const { document, history } = get();
+      if (!document || next === document) return;
+      set({
+        document: next,
+        history: record(history, document, options.coalesce),
+        ...(options.selection ? { selection: options.selection } : {}),
+      });
+    },
+
+    undo() {
+      travel(undo);
+    },
+
+    redo() {
+      travel(redo);
+    },
+
+    select(selection) {
+      set({ selection });
+    },
+  };
+});
 
 export const selectDirty = (s: EditorState): boolean => s.document !== s.savedDocument;

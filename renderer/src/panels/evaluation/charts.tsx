@@ -1,4 +1,5 @@
 /** The curves of an evaluation report (recharts; loaded with the lazy views only). */
+import type { ReactNode } from "react";
 import {
   Bar,
   BarChart,
@@ -14,12 +15,12 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
+import { GRID, TICK, xAxisLabel, yAxisLabel } from "./chartFrame";
 import { COLORS, metricName, num } from "./format";
 import type { CalibrationBin, EvaluationReport, GroupRow, PrCurve, RocCurve } from "./types";
 
 const W = 330;
 const H = 250;
-const TICK = { fontSize: 10 };
 const UNIT = [0, 1] as [number, number];
 const DIAGONAL: [{ x: number; y: number }, { x: number; y: number }] = [
   { x: 0, y: 0 },
@@ -58,58 +59,80 @@ function rocCurves(roc: NonNullable<EvaluationReport["roc"]>, positive?: unknown
     : [{ ...roc, label: positive === undefined ? "" : String(positive) }];
 }
 
-export function RocChart({ report }: { report: EvaluationReport }) {
-  const roc = report.roc;
-  if (!roc) return null;
-  const curves = rocCurves(roc, report.positiveClass);
-  const legend = curves.map((c) => `${labelOf(c.label)}AUC ${num(c.auc)}`);
+/** ROC and precision–recall: one curve per class on the unit square, with a legend under the plot. */
+function UnitCurvesChart({
+  testId,
+  caption,
+  xLabel,
+  yLabel,
+  xName,
+  reference,
+  curves,
+  type,
+}: {
+  testId: string;
+  caption: ReactNode;
+  xLabel: string;
+  yLabel: string;
+  /** The tooltip's heading: the x value after this name. */
+  xName: string;
+  /** The chance line the curves are read against. */
+  reference: ReactNode;
+  curves: { key: string; name: string; points: { x: number; y: number }[] }[];
+  type: "linear" | "stepAfter";
+}) {
   return (
-    <figure className="eval-chart" data-testid="roc-chart">
-      <figcaption>ROC curve{"perClass" in roc ? ` (one vs rest, macro AUC ${num(roc.auc)})` : ""}</figcaption>
+    <figure className="eval-chart" data-testid={testId}>
+      <figcaption>{caption}</figcaption>
       <LineChart width={W} height={H} margin={{ top: 6, right: 10, bottom: 14, left: -10 }}>
-        <CartesianGrid strokeDasharray="2 3" stroke="#e6e9ee" />
-        <XAxis
-          type="number"
-          dataKey="x"
-          domain={UNIT}
-          tick={TICK}
-          label={{ value: "false positive rate", position: "insideBottom", offset: -8, fontSize: 10 }}
-        />
-        <YAxis
-          type="number"
-          dataKey="y"
-          domain={UNIT}
-          tick={TICK}
-          label={{
-            value: "true positive rate",
-            angle: -90,
-            position: "insideLeft",
-            offset: 16,
-            fontSize: 10,
-          }}
-        />
-        <ReferenceLine segment={DIAGONAL} stroke="#aab2bd" strokeDasharray="4 4" ifOverflow="visible" />
+        <CartesianGrid {...GRID} />
+        <XAxis type="number" dataKey="x" domain={UNIT} tick={TICK} label={xAxisLabel(xLabel)} />
+        <YAxis type="number" dataKey="y" domain={UNIT} tick={TICK} label={yAxisLabel(yLabel)} />
+        {reference}
         <Tooltip
           isAnimationActive={false}
           formatter={(v) => num(Number(v))}
-          labelFormatter={(x) => `FPR ${num(Number(x))}`}
+          labelFormatter={(x) => `${xName} ${num(Number(x))}`}
         />
         {curves.map((c, i) => (
           <Line
-            key={String(c.label ?? i)}
-            data={points(c.fpr, c.tpr)}
+            key={c.key}
+            data={c.points}
             dataKey="y"
-            name={legend[i]}
+            name={c.name}
             stroke={COLORS[i % COLORS.length]}
             dot={false}
             strokeWidth={2}
-            type="linear"
+            type={type}
             isAnimationActive={false}
           />
         ))}
       </LineChart>
-      <CurveLegend items={legend} />
+      <CurveLegend items={curves.map((c) => c.name)} />
     </figure>
+  );
+}
+
+export function RocChart({ report }: { report: EvaluationReport }) {
+  const roc = report.roc;
+  if (!roc) return null;
+  return (
+    <UnitCurvesChart
+      testId="roc-chart"
+      caption={<>ROC curve{"perClass" in roc ? ` (one vs rest, macro AUC ${num(roc.auc)})` : ""}</>}
+      xLabel="false positive rate"
+      yLabel="true positive rate"
+      xName="FPR"
+      reference={
+        <ReferenceLine segment={DIAGONAL} stroke="#aab2bd" strokeDasharray="4 4" ifOverflow="visible" />
+      }
+      curves={rocCurves(roc, report.positiveClass).map((c, i) => ({
+        key: String(c.label ?? i),
+        name: `${labelOf(c.label)}AUC ${num(c.auc)}`,
+        points: points(c.fpr, c.tpr),
+      }))}
+      type="linear"
+    />
   );
 }
 
@@ -118,50 +141,25 @@ export function PrChart({ report }: { report: EvaluationReport }) {
   if (!pr) return null;
   const curves: PrCurve[] = "perClass" in pr ? pr.perClass : [{ ...pr, label: report.positiveClass ?? "" }];
   const base = report.task === "binary" ? report.metrics.base_rate : undefined;
-  const legend = curves.map((c) => `${labelOf(c.label)}AP ${num(c.averagePrecision)}`);
   return (
-    <figure className="eval-chart" data-testid="pr-chart">
-      <figcaption>Precision–recall</figcaption>
-      <LineChart width={W} height={H} margin={{ top: 6, right: 10, bottom: 14, left: -10 }}>
-        <CartesianGrid strokeDasharray="2 3" stroke="#e6e9ee" />
-        <XAxis
-          type="number"
-          dataKey="x"
-          domain={UNIT}
-          tick={TICK}
-          label={{ value: "recall", position: "insideBottom", offset: -8, fontSize: 10 }}
-        />
-        <YAxis
-          type="number"
-          dataKey="y"
-          domain={UNIT}
-          tick={TICK}
-          label={{ value: "precision", angle: -90, position: "insideLeft", offset: 16, fontSize: 10 }}
-        />
-        {typeof base === "number" && (
+    <UnitCurvesChart
+      testId="pr-chart"
+      caption="Precision–recall"
+      xLabel="recall"
+      yLabel="precision"
+      xName="recall"
+      reference={
+        typeof base === "number" && (
           <ReferenceLine y={base} stroke="#aab2bd" strokeDasharray="4 4" ifOverflow="visible" />
-        )}
-        <Tooltip
-          isAnimationActive={false}
-          formatter={(v) => num(Number(v))}
-          labelFormatter={(x) => `recall ${num(Number(x))}`}
-        />
-        {curves.map((c, i) => (
-          <Line
-            key={String(c.label ?? i)}
-            data={points(c.recall, c.precision)}
-            dataKey="y"
-            name={legend[i]}
-            stroke={COLORS[i % COLORS.length]}
-            dot={false}
-            strokeWidth={2}
-            type="stepAfter"
-            isAnimationActive={false}
-          />
-        ))}
-      </LineChart>
-      <CurveLegend items={legend} />
-    </figure>
+        )
+      }
+      curves={curves.map((c, i) => ({
+        key: String(c.label ?? i),
+        name: `${labelOf(c.label)}AP ${num(c.averagePrecision)}`,
+        points: points(c.recall, c.precision),
+      }))}
+      type="stepAfter"
+    />
   );
 }
 
@@ -186,30 +184,19 @@ export function CalibrationChart({
         Calibration{confidence ? " (top-class confidence)" : ""} · ECE {num(calibration.ece)}
       </figcaption>
       <ComposedChart width={W} height={H} data={data} margin={{ top: 14, right: 10, bottom: 14, left: -10 }}>
-        <CartesianGrid strokeDasharray="2 3" stroke="#e6e9ee" />
+        <CartesianGrid {...GRID} />
         <XAxis
           type="number"
           dataKey="x"
           domain={UNIT}
           tick={TICK}
-          label={{
-            value: confidence ? "mean confidence" : "mean predicted P(positive)",
-            position: "insideBottom",
-            offset: -8,
-            fontSize: 10,
-          }}
+          label={xAxisLabel(confidence ? "mean confidence" : "mean predicted P(positive)")}
         />
         <YAxis
           type="number"
           domain={UNIT}
           tick={TICK}
-          label={{
-            value: confidence ? "accuracy" : "observed positive share",
-            angle: -90,
-            position: "insideLeft",
-            offset: 16,
-            fontSize: 10,
-          }}
+          label={yAxisLabel(confidence ? "accuracy" : "observed positive share")}
         />
         <ReferenceLine segment={DIAGONAL} stroke="#aab2bd" strokeDasharray="4 4" ifOverflow="visible" />
         <Tooltip
@@ -263,21 +250,21 @@ export function ResidualsChart({ residuals }: { residuals: NonNullable<Evaluatio
         Residuals vs predicted{residuals.sampled ? ` (a sample of ${data.length.toLocaleString()} rows)` : ""}
       </figcaption>
       <ScatterChart width={W + 120} height={H} margin={{ top: 6, right: 10, bottom: 14, left: 0 }}>
-        <CartesianGrid strokeDasharray="2 3" stroke="#e6e9ee" />
+        <CartesianGrid {...GRID} />
         <XAxis
           type="number"
           dataKey="x"
           domain={["auto", "auto"]}
           tick={TICK}
           tickFormatter={(v) => num(Number(v))}
-          label={{ value: "predicted", position: "insideBottom", offset: -8, fontSize: 10 }}
+          label={xAxisLabel("predicted")}
         />
         <YAxis
           type="number"
           dataKey="y"
           tick={TICK}
           tickFormatter={(v) => num(Number(v))}
-          label={{ value: "actual − predicted", angle: -90, position: "insideLeft", offset: 6, fontSize: 10 }}
+          label={yAxisLabel("actual − predicted", 6)}
         />
         <ReferenceLine y={0} stroke="#8793a1" strokeDasharray="4 4" />
         <Tooltip isAnimationActive={false} formatter={(v) => num(Number(v))} />
@@ -292,7 +279,7 @@ export function GroupBars({ rows, metrics }: { rows: GroupRow[]; metrics: string
   const data = rows.map((r) => ({ group: r.group ?? "(missing)", n: r.n, ...r.metrics }));
   return (
     <BarChart width={Math.max(W, 90 + rows.length * metrics.length * 22)} height={H - 30} data={data}>
-      <CartesianGrid strokeDasharray="2 3" stroke="#e6e9ee" vertical={false} />
+      <CartesianGrid {...GRID} vertical={false} />
       <XAxis dataKey="group" tick={TICK} />
       <YAxis tick={TICK} tickFormatter={(v) => num(Number(v))} />
       <Tooltip
@@ -322,13 +309,13 @@ export function LossChart({ points: data }: { points: LossPoint[] }) {
       data={data}
       margin={{ top: 6, right: 10, bottom: 14, left: 0 }}
     >
-      <CartesianGrid strokeDasharray="2 3" stroke="#e6e9ee" />
+      <CartesianGrid {...GRID} />
       <XAxis
         type="number"
         dataKey="step"
         domain={["dataMin", "dataMax"]}
         tick={TICK}
-        label={{ value: "iteration", position: "insideBottom", offset: -8, fontSize: 10 }}
+        label={xAxisLabel("iteration")}
       />
       <YAxis tick={TICK} tickFormatter={(v) => num(Number(v))} domain={["auto", "auto"]} />
       <Tooltip

@@ -1,4 +1,5 @@
 /** The charts of an explanation report (recharts; loaded with the lazy explanation view only). */
+import type { ReactNode } from "react";
 import {
   Bar,
   BarChart,
@@ -11,11 +12,10 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
+import { GRID, TICK, xAxisLabel, yAxisLabel } from "./chartFrame";
 import type { FeatureImportance, FeatureValue, PartialDependence } from "./explainTypes";
 import { COLORS, num } from "./format";
 
-const TICK = { fontSize: 10 };
-const GRID = "#e6e9ee";
 const BAR_W = 380;
 const PD_W = 330;
 const PD_H = 220;
@@ -45,6 +45,52 @@ function niceAxis(values: number[], zero = true): { domain: [number, number]; ti
   return { domain: [ticks[0] ?? 0, ticks[ticks.length - 1] ?? 1], ticks };
 }
 
+/**
+ * Horizontal bars, one a feature top to bottom, on a round value axis; `children` are
+ * the chart's own reference line, tooltip and bars.
+ */
+function FeatureBars<Row extends { feature: string }>({
+  rows,
+  axis,
+  axisLabel,
+  format,
+  children,
+}: {
+  rows: Row[];
+  axis: { domain: [number, number]; ticks: number[] };
+  axisLabel: string;
+  format(value: number): string;
+  children: ReactNode;
+}) {
+  return (
+    <BarChart
+      width={BAR_W}
+      height={barsHeight(rows.length)}
+      data={rows}
+      layout="vertical"
+      margin={{ top: 4, right: 16, bottom: 16, left: 4 }}
+    >
+      <CartesianGrid {...GRID} horizontal={false} />
+      <XAxis
+        type="number"
+        domain={axis.domain}
+        ticks={axis.ticks}
+        tick={TICK}
+        tickFormatter={(v) => format(Number(v))}
+        label={xAxisLabel(axisLabel, -10)}
+      />
+      <YAxis
+        type="category"
+        dataKey="feature"
+        tick={TICK}
+        width={nameWidth(rows.map((r) => r.feature))}
+        interval={0}
+      />
+      {children}
+    </BarChart>
+  );
+}
+
 export interface PermutationRow {
   feature: string;
   mean: number;
@@ -64,26 +110,9 @@ export const permutationRows = (permutation: FeatureImportance[]): PermutationRo
 
 /** Horizontal bars of the mean importance, with ± one standard deviation over the repeats. */
 export function PermutationChart({ rows, axisLabel }: { rows: PermutationRow[]; axisLabel: string }) {
-  const yWidth = nameWidth(rows.map((r) => r.feature));
   const axis = niceAxis(rows.flatMap((r) => [r.mean - r.std, r.mean + r.std]));
   return (
-    <BarChart
-      width={BAR_W}
-      height={barsHeight(rows.length)}
-      data={rows}
-      layout="vertical"
-      margin={{ top: 4, right: 16, bottom: 16, left: 4 }}
-    >
-      <CartesianGrid strokeDasharray="2 3" stroke={GRID} horizontal={false} />
-      <XAxis
-        type="number"
-        domain={axis.domain}
-        ticks={axis.ticks}
-        tick={TICK}
-        tickFormatter={(v) => num(Number(v))}
-        label={{ value: axisLabel, position: "insideBottom", offset: -10, fontSize: 10 }}
-      />
-      <YAxis type="category" dataKey="feature" tick={TICK} width={yWidth} interval={0} />
+    <FeatureBars rows={rows} axis={axis} axisLabel={axisLabel} format={(v) => num(v)}>
       <ReferenceLine x={0} stroke="#8793a1" />
       <Tooltip
         isAnimationActive={false}
@@ -105,7 +134,7 @@ export function PermutationChart({ rows, axisLabel }: { rows: PermutationRow[]; 
       <Bar dataKey="mean" fill={COLORS[0]} barSize={14} isAnimationActive={false}>
         <ErrorBar dataKey="std" direction="x" width={5} stroke="#33404f" strokeWidth={1.2} />
       </Bar>
-    </BarChart>
+    </FeatureBars>
   );
 }
 
@@ -129,36 +158,14 @@ export function ModelImportanceChart({
   const axis = niceAxis(rows.map((r) => r.value ?? 0));
   const format = (v: number) => (share ? `${(v * 100).toFixed(v > 0 && v < 0.1 ? 1 : 0)} %` : num(v));
   return (
-    <BarChart
-      width={BAR_W}
-      height={barsHeight(rows.length)}
-      data={rows}
-      layout="vertical"
-      margin={{ top: 4, right: 16, bottom: 16, left: 4 }}
-    >
-      <CartesianGrid strokeDasharray="2 3" stroke={GRID} horizontal={false} />
-      <XAxis
-        type="number"
-        domain={axis.domain}
-        ticks={axis.ticks}
-        tick={TICK}
-        tickFormatter={(v) => format(Number(v))}
-        label={{ value: axisLabel, position: "insideBottom", offset: -10, fontSize: 10 }}
-      />
-      <YAxis
-        type="category"
-        dataKey="feature"
-        tick={TICK}
-        width={nameWidth(rows.map((r) => r.feature))}
-        interval={0}
-      />
+    <FeatureBars rows={rows} axis={axis} axisLabel={axisLabel} format={format}>
       <Tooltip
         isAnimationActive={false}
         cursor={{ fill: "#f1f3f6" }}
         formatter={(v) => [format(Number(v)), share ? "share of split gain" : "|coefficient|"]}
       />
       <Bar dataKey="value" fill={COLORS[5]} barSize={14} isAnimationActive={false} />
-    </BarChart>
+    </FeatureBars>
   );
 }
 
@@ -220,7 +227,7 @@ export function PdChart({
       ticks={axis.ticks}
       tick={TICK}
       tickFormatter={(v) => num(Number(v))}
-      label={{ value: yLabel, angle: -90, position: "insideLeft", offset: 16, fontSize: 10 }}
+      label={yAxisLabel(yLabel)}
     />
   );
   const tooltip = (
@@ -230,7 +237,7 @@ export function PdChart({
       labelFormatter={(x) => `${pd.feature} = ${typeof x === "number" ? num(x, 4) : String(x)}`}
     />
   );
-  const xLabel = { value: pd.feature, position: "insideBottom" as const, offset: -8, fontSize: 10 };
+  const xLabel = xAxisLabel(pd.feature);
   const margin = { top: 6, right: 12, bottom: 14, left: -4 };
   return (
     <figure className="eval-chart" data-testid="pd-chart" data-feature={pd.feature}>
@@ -240,7 +247,7 @@ export function PdChart({
       </figcaption>
       {numeric ? (
         <LineChart width={PD_W} height={PD_H} data={data} margin={margin}>
-          <CartesianGrid strokeDasharray="2 3" stroke={GRID} />
+          <CartesianGrid {...GRID} />
           <XAxis
             type="number"
             dataKey="x"
@@ -272,7 +279,7 @@ export function PdChart({
           data={data}
           margin={margin}
         >
-          <CartesianGrid strokeDasharray="2 3" stroke={GRID} vertical={false} />
+          <CartesianGrid {...GRID} vertical={false} />
           <XAxis dataKey="x" tick={TICK} interval={0} label={xLabel} />
           {yAxis}
           {tooltip}
