@@ -72,6 +72,7 @@ async function timeOurs(
       nodeId: "ingest",
       dataset: () => {},
       trial: () => {},
+      chosenParams: () => {},
       environment: () => {},
       get registry(): never {
         throw new Error("the ingest bench has no registry");

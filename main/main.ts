@@ -1,11 +1,18 @@
 /**
  * The Electron main process: one window with contextIsolation, sandbox and no
- * Node integration, a strict CSP, navigation and new windows blocked; native
- * menus and dialogs; the engine runs here (its heavy work in DuckDB's threads).
+ * Node integration, the page served from its own `app://dagwood` scheme
+ * (page-protocol.ts) under a strict CSP, navigation and new windows blocked,
+ * links to the web opened in the browser only after asking
+ * (external-links.ts), every permission request denied, DevTools only in
+ * development; native menus and dialogs; the engine runs here (its heavy
+ * work in DuckDB's threads). The packaged binary's fuses (no
+ * ELECTRON_RUN_AS_NODE, no NODE_OPTIONS, encrypted cookies, the app only
+ * from its asar) are set in electron-builder.yml.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import {
   app,
   BrowserWindow,
@@ -14,6 +21,7 @@ import {
   ipcMain,
   Menu,
   type MenuItemConstructorOptions,
+  protocol,
   session,
   shell,
 } from "electron";
@@ -23,10 +31,12 @@ import { type CoreApi, createCoreApi } from "../app/api/core";
 import { CONTENT_SECURITY_POLICY } from "../app/api/csp";
 import { channelOf, IPC_EVENTS, IPC_MENU, type IpcReply, type MenuMessage } from "../app/api/ipc-contract";
 import { catalog } from "../nodes/index";
+import { externalLink, externalLinkPrompt, OPEN_BUTTON } from "./external-links";
+import { isPageUrl, PAGE_SCHEME, pageResponse, pageUrl } from "./page-protocol";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const RENDERER = join(here, "..", "renderer", "index.html");
-const RENDERER_URL = pathToFileURL(RENDERER).toString();
+/** The built renderer, served as app://dagwood/ (page-protocol.ts). */
+const RENDERER_DIR = join(here, "..", "renderer");
 const RECENT_FILE = () => join(app.getPath("userData"), "recent-projects.json");
 const MAX_RECENT = 10;
 
@@ -55,8 +65,24 @@ const send = (message: MenuMessage) => win?.webContents.send(IPC_MENU, message);
 
 /** Only our own page may call the Api: a frame from anywhere else gets nothing. */
 function trusted(event: IpcMainInvokeEvent): boolean {
-  const url = event.senderFrame?.url ?? "";
-  return url === RENDERER_URL || url.startsWith(`${RENDERER_URL}#`) || url.startsWith(`${RENDERER_URL}?`);
+  return isPageUrl(event.senderFrame?.url);
+}
+
+/** Whether the question of askToOpenExternal is on screen: a page cannot stack up more of them. */
+let askingToOpen = false;
+
+/** Opens an http(s) link in the system browser once the user said yes; anything else is dropped. */
+async function askToOpenExternal(raw: string): Promise<void> {
+  const url = externalLink(raw);
+  if (!url || askingToOpen) return;
+  askingToOpen = true;
+  try {
+    const prompt = externalLinkPrompt(url);
+    const { response } = win ? await dialog.showMessageBox(win, prompt) : await dialog.showMessageBox(prompt);
+    if (response === OPEN_BUTTON) await shell.openExternal(url.href);
+  } finally {
+    askingToOpen = false;
+  }
 }
 
 function registerIpc() {
@@ -153,7 +179,10 @@ function buildMenu() {
     },
     {
       label: "View",
-      submenu: [{ role: "reload" }, { role: "toggleDevTools" }, { role: "togglefullscreen" }],
+      // DevTools only while developing: a packaged app has none to open.
+      submenu: app.isPackaged
+        ? [{ role: "reload" }, { role: "togglefullscreen" }]
+        : [{ role: "reload" }, { role: "toggleDevTools" }, { role: "togglefullscreen" }],
     },
   ];
   Menu.setApplicationMenu(Menu.buildFromTemplate(template));
@@ -172,15 +201,19 @@ function createWindow() {
       nodeIntegration: false,
       webSecurity: true,
       spellcheck: false,
+      devTools: !app.isPackaged,
     },
   });
   win.once("ready-to-show", () => win?.show());
-  // The app is one page: any navigation or new window goes to the system browser, if it is web at all.
+  // The app is one page: any navigation or new window is refused; a web link is offered to the system
+  // browser, after asking.
   win.webContents.on("will-navigate", (event, url) => {
-    if (url !== RENDERER_URL) event.preventDefault();
+    if (isPageUrl(url)) return;
+    event.preventDefault();
+    void askToOpenExternal(url);
   });
   win.webContents.setWindowOpenHandler(({ url }) => {
-    if (/^https?:\/\//.test(url)) void shell.openExternal(url);
+    void askToOpenExternal(url);
     return { action: "deny" };
   });
   // The renderer asks before leaving with unsaved changes (beforeunload); Electron leaves the asking to us.
@@ -199,7 +232,7 @@ function createWindow() {
     win = null;
   });
   const pipeline = process.argv.find((a) => a.startsWith("--pipeline="))?.slice("--pipeline=".length);
-  void win.loadFile(RENDERER, pipeline ? { query: { pipeline } } : undefined);
+  void win.loadURL(pageUrl(pipeline));
 }
 
 async function start() {
@@ -213,16 +246,31 @@ async function start() {
     dialog.showErrorBox("Cannot open project", `${projectDir}: ${(e as Error).message}`);
   }
   registerIpc();
+  // The page and its files, from the renderer's folder only (paths that leave it are refused).
+  protocol.handle(PAGE_SCHEME, (request) =>
+    pageResponse(RENDERER_DIR, request.url, (file) => readFile(file)),
+  );
+  // page-protocol.ts sends the CSP with each file; this covers any other response too.
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({
       responseHeaders: { ...details.responseHeaders, "Content-Security-Policy": [CONTENT_SECURITY_POLICY] },
     });
   });
+  // The app needs no permission (camera, notifications, clipboard reads, …): every request and check is no.
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+  session.defaultSession.setDevicePermissionHandler(() => false);
   buildMenu();
   createWindow();
 }
 
+// Before ready: app:// is a standard, secure origin (CSP 'self', fetch and module scripts work as on https).
+protocol.registerSchemesAsPrivileged([
+  {
+    scheme: PAGE_SCHEME,
+    privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true },
+  },
+]);
 app.enableSandbox();
 app.on("web-contents-created", (_e, contents) => {
   contents.on("will-attach-webview", (event) => event.preventDefault());

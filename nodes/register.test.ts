@@ -246,6 +246,37 @@ describe("register in a pipeline run", () => {
     return summary;
   };
 
+  it("refuses in validate the names the registry refuses at run time (one rule): CON, nul.txt, a trailing dot", async () => {
+    for (const name of ["CON", "con", "nul.txt", "LPT1", "COM9.onnx", "model."]) {
+      const text = pipeline(3).replace('"name":"penguins-classifier"', `"name":${JSON.stringify(name)}`);
+      const { plan, problems } = validatePipelineText(text, catalog);
+      expect(plan, name).toBeUndefined();
+      expect(problems, name).toEqual([
+        {
+          path: "$.nodes[4].params.name",
+          message: expect.stringMatching(
+            /^Invalid model name .*(Windows reserves it for a device|cannot end in ".")/,
+          ),
+        },
+      ]);
+      // What validate says is what the registry says when the run gets there.
+      const registryMessage = (() => {
+        try {
+          project.metadata.registry.upsertModel(name, {}, "tester");
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return "accepted";
+      })();
+      expect(problems[0]!.message, name).toBe(registryMessage);
+    }
+    // Names that only look alike are fine in both.
+    for (const name of ["CONsole", "con-model", "lpt10"]) {
+      const text = pipeline(3).replace('"name":"penguins-classifier"', `"name":${JSON.stringify(name)}`);
+      expect(validatePipelineText(text, catalog).problems, name).toEqual([]);
+    }
+  });
+
   it("registers the run's model with its lineage, once, and moves the alias to a new model", async () => {
     const first = await run(3);
     const { registry } = project.metadata;

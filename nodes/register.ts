@@ -6,6 +6,7 @@ import { sampleHeldout } from "../app/deploy/heldout";
 import { BlockError, type BlockInputs, defineBlock, requireTable } from "../app/engine/block";
 import type { OpaqueValue } from "../app/engine/ports";
 import type { AnyDagwoodModel } from "../app/ml/model";
+import { checkNewModelName } from "../app/store/registry";
 import { ALIAS_NAME, MODEL_NAME, RegistryError } from "../app/store/types";
 import { requireModel } from "./model-blocks";
 
@@ -16,6 +17,16 @@ const params = z.object({
       MODEL_NAME,
       "a model name: a letter or digit, then letters, digits, _ - . (at most 128), e.g. penguins-classifier",
     )
+    // The registry's own rule for a name that becomes a folder (no Windows device names such as CON, no
+    // trailing "."), so validate refuses what the run would.
+    .superRefine((name, check) => {
+      if (!MODEL_NAME.test(name)) return;
+      try {
+        checkNewModelName(name);
+      } catch (e) {
+        check.addIssue({ code: "custom", message: (e as Error).message });
+      }
+    })
     .describe("The registered model's name; a new version is added under it"),
   alias: z
     .string()

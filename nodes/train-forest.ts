@@ -31,7 +31,7 @@ const params = z.object({ ...commonParams, ...estimatorParams.shape, search: sea
 
 export default defineBlock({
   kind: "train.forest",
-  version: 1,
+  version: 2,
   title: "Train random forest",
   category: "Train",
   description:

@@ -32,14 +32,15 @@ describe("train.gbdt", () => {
       target: "species",
       classes: ["Adelie", "Chinstrap", "Gentoo"],
     });
-    expect(model.signature.inputs).toEqual([
+    expect(model.signature.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }))).toEqual([
       { name: "island", dtype: "BYTES", shape: [-1, 1] },
-      { name: "beak_length_mm", dtype: "FP32", shape: [-1, 1] },
-      { name: "beak_depth_mm", dtype: "FP32", shape: [-1, 1] },
-      { name: "flipper_length_mm", dtype: "FP32", shape: [-1, 1] },
-      { name: "body_mass_g", dtype: "FP32", shape: [-1, 1] },
+      { name: "beak_length_mm", dtype: "FP64", shape: [-1, 1] },
+      { name: "beak_depth_mm", dtype: "FP64", shape: [-1, 1] },
+      { name: "flipper_length_mm", dtype: "FP64", shape: [-1, 1] },
+      { name: "body_mass_g", dtype: "FP64", shape: [-1, 1] },
       { name: "sex", dtype: "BYTES", shape: [-1, 1] },
     ]);
+    expect(model.signature.inputs[0]).toMatchObject({ sourceType: "VARCHAR" });
     expect(model.signature.outputs.map((o) => o.name)).toEqual(["label", "probabilities"]);
     expect(JSON.parse(JSON.stringify(model))).toEqual(model);
 
@@ -86,7 +87,7 @@ describe("train.gbdt", () => {
     );
     const model = modelOf(out.model);
     expect(model.task).toBe("regression");
-    expect(model.signature.outputs).toEqual([{ name: "prediction", dtype: "FP32", shape: [-1] }]);
+    expect(model.signature.outputs).toEqual([{ name: "prediction", dtype: "FP64", shape: [-1] }]);
     expect(p.metrics.some((m) => m.name === "valid_loss")).toBe(true);
     expect(model.ensemble.iterations).toBeLessThan(500);
     const scored = await p.run(predict, { model: out.model, data: test }, {});

@@ -58,7 +58,7 @@ const gbdtParams = (p: z.output<typeof params>) => ({
 
 export default defineBlock({
   kind: "train.gbdt",
-  version: 1,
+  version: 2,
   title: "Train gradient boosting",
   category: "Train",
   description:

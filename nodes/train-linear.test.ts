@@ -28,7 +28,7 @@ describe("train.linear", () => {
       target: "body_mass_g",
       linear: { kind: "ridge", l2: 1, iterations: 0 },
     });
-    expect(model.signature.outputs).toEqual([{ name: "prediction", dtype: "FP32", shape: [-1] }]);
+    expect(model.signature.outputs).toEqual([{ name: "prediction", dtype: "FP64", shape: [-1] }]);
     expect(model.linear.featureNames).toContain("species=Adelie");
     expect(model.linear.featureNames).toContain("flipper_length_mm");
     const flipper = model.preprocess.features.find((f) => f.name === "flipper_length_mm");

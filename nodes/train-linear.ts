@@ -221,7 +221,7 @@ const params = z.object({
 
 export default defineBlock({
   kind: "train.linear",
-  version: 2,
+  version: 3,
   title: "Train linear regression",
   category: "Train",
   description:

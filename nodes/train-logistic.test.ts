@@ -37,7 +37,7 @@ describe("train.logistic", () => {
     expect(model.linear.coefficients).toHaveLength(3);
     expect(model.signature.outputs).toEqual([
       { name: "label", dtype: "BYTES", shape: [-1] },
-      { name: "probabilities", dtype: "FP32", shape: [-1, 3] },
+      { name: "probabilities", dtype: "FP64", shape: [-1, 3] },
     ]);
     expect(JSON.parse(JSON.stringify(model))).toEqual(model);
     const losses = p.metrics.filter((m) => m.name === "train_loss");

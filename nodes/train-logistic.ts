@@ -15,7 +15,7 @@ const params = z.object({
 
 export default defineBlock({
   kind: "train.logistic",
-  version: 2,
+  version: 3,
   title: "Train logistic regression",
   category: "Train",
   description:

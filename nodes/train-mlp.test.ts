@@ -33,7 +33,7 @@ describe("train.mlp", () => {
     const out = await p.run(
       trainMlp,
       { train: t },
-      { target: "sign", hidden: [16, 16], epochs: 60, learningRate: 0.01, seed: 3 },
+      { target: "sign", hidden: [16, 16], epochs: 60, learningRate: 0.01, validationFraction: 0.1, seed: 3 },
     );
     const model = modelOf(out.model);
     expect(model).toMatchObject({
@@ -85,7 +85,7 @@ describe("train.mlp", () => {
     const model = modelOf(out.model);
     expect(model.task).toBe("multiclass");
     expect(model.mlp.output).toBe("softmax");
-    expect(model.signature.outputs[1]).toEqual({ name: "probabilities", dtype: "FP32", shape: [-1, 3] });
+    expect(model.signature.outputs[1]).toEqual({ name: "probabilities", dtype: "FP64", shape: [-1, 3] });
     expectParity(model);
     const rows = await p.rows((await p.run(predict, { model: out.model, data: test! }, {})).out);
     const accuracy = rows.filter((r) => r.label === r.species).length / rows.length;

@@ -98,6 +98,8 @@ describe("hyperparameter search on the train blocks", () => {
     expect(tuning.metric).toBe("rmse");
     expect(tuning.best.params).toEqual({ l2: 0.1 });
     expect(params.l2).toBe(0.1);
+    // The run records the refit's params, not the pipeline's default l2 = 1.
+    expect(p.chosenParams).toEqual({ l2: 0.1 });
   });
 
   it("refuses a param outside the block's estimator, listing the tunable ones", async () => {
@@ -155,6 +157,7 @@ describe("searchHyperparameters", () => {
       metric: () => {},
       progress: () => {},
       trial: () => {},
+      chosenParams: () => {},
       signal,
     }) as unknown as BlockContext;
   const ids = (t: ColumnTable) => Array.from((t.columns[0] as { values: Float64Array }).values);

@@ -20,7 +20,7 @@ const params = z.object({ ...commonParams, ...estimatorParams.shape, search: sea
 
 export default defineBlock({
   kind: "train.tree",
-  version: 1,
+  version: 2,
   title: "Train decision tree",
   category: "Train",
   description:

@@ -1,14 +1,29 @@
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { TableValue } from "../app/engine/ports";
 import { createTestProject, type TestProject } from "../app/engine/testing";
 import transformSql from "./transform-sql";
+
+// Every file the block hashes goes through here: a refused file must never reach it.
+const hashFileSpy = vi.hoisted(() => vi.fn());
+vi.mock("../app/engine/files", async (original) => {
+  const actual = await original<typeof import("../app/engine/files")>();
+  return {
+    ...actual,
+    hashFile: (...args: Parameters<typeof actual.hashFile>) => {
+      hashFileSpy(args[0]);
+      return actual.hashFile(...args);
+    },
+  };
+});
 
 describe("transform.sql", () => {
   let p: TestProject;
   let people: TableValue;
   beforeEach(async () => {
+    hashFileSpy.mockClear();
     p = await createTestProject();
     people = await p.table(
       "people",
@@ -120,9 +135,11 @@ describe("transform.sql", () => {
     it("refuses to read a file outside the project and says how to allow a folder", async () => {
       const err = await run("SELECT * FROM read_csv('/etc/passwd')").catch((e: Error) => e);
       expect(err).toBeInstanceOf(Error);
-      expect((err as Error).message).toMatch(/"\/etc\/passwd", which is outside the project folder/);
-      expect((err as Error).message).toMatch(/file access outside the project is not allowed/);
+      expect((err as Error).message).toMatch(
+        /read_csv\('\/etc\/passwd'\): The path "\/etc\/passwd" is outside the project folder/,
+      );
       expect((err as Error).message).toMatch(/add its folder to "dataFolders" in dagwood\.json/);
+      expect(hashFileSpy).not.toHaveBeenCalled();
     });
 
     it("reads project files by paths relative to the project, whatever the working folder", async () => {
@@ -164,7 +181,7 @@ describe("transform.sql", () => {
     it("refuses a COPY inside the project too: only SELECT may run", async () => {
       const target = join(p.dir, "out.csv");
       await expect(run(`COPY (SELECT * FROM input) TO '${target}'`)).rejects.toThrow(
-        /single SELECT statement.*found COPY \(DuckDB statement type COPY\)/,
+        /single SELECT statement.*found COPY\b/,
       );
       expect(existsSync(target)).toBe(false);
     });
@@ -197,6 +214,11 @@ describe("transform.sql", () => {
       ["PRAGMA enable_profiling", /found PRAGMA\b/],
       ["CALL pragma_version()", /found CALL\b/],
       ["EXPLAIN SELECT 1", /found EXPLAIN\b/],
+      ["WITH t AS (SELECT 1) DELETE FROM people", /found WITH … DELETE, which is not a SELECT/],
+      [
+        "WITH t AS (SELECT 1) INSERT INTO people SELECT 4, 'dee', 20, 'de'",
+        /found WITH … INSERT, which is not a SELECT/,
+      ],
     ])("refuses %s", async (query, found) => {
       await expect(run(query)).rejects.toThrow(/runs a single SELECT statement/);
       await expect(run(query)).rejects.toThrow(found);
@@ -210,6 +232,179 @@ describe("transform.sql", () => {
       await run("SELECT 1 FROM nowhere").catch(() => undefined);
       const views = await p.sql.all("SELECT view_name FROM duckdb_views() WHERE NOT internal");
       expect(views).toEqual([]);
+    });
+  });
+
+  describe("Dagwood's own state and links out of the project", () => {
+    const token = "s3cr3t-token-value";
+    let outside: string;
+    beforeEach(() => {
+      mkdirSync(join(p.dir, ".dagwood"), { recursive: true });
+      writeFileSync(join(p.dir, ".dagwood", "serve-token"), token);
+      writeFileSync(join(p.dir, ".dagwood", "state.csv"), `t\n${token}\n`);
+      outside = mkdtempSync(join(tmpdir(), "dagwood-outside-"));
+      writeFileSync(join(outside, "short.csv"), "pin\n1234\n");
+      writeFileSync(join(outside, "other.csv"), "pin\n5678\n");
+    });
+    afterEach(() => rmSync(outside, { recursive: true, force: true }));
+
+    /** Runs a query that must be refused; checks nothing was read or hashed, and returns the message. */
+    const refused = async (query: string): Promise<string> => {
+      const err = await run(query).then(
+        async (out) => new Error(`ran, giving ${JSON.stringify(await p.rows(out.out))}`),
+        (e: Error) => e,
+      );
+      expect(err.message, query).not.toMatch(/^ran/);
+      expect(err.message, query).not.toContain(token);
+      const fp = await p.fingerprint(transformSql, { query }).then(
+        () => "fingerprinted",
+        (e: Error) => e.message,
+      );
+      expect(fp, query).not.toContain(token);
+      for (const [path] of hashFileSpy.mock.calls) {
+        expect(String(path), query).not.toMatch(/\.dagwood|dagwood-outside-/);
+      }
+      return err.message;
+    };
+
+    it.each([
+      "SELECT * FROM read_text('.dagwood/serve-token')",
+      "SELECT * FROM read_text('./.dagwood/serve-token')",
+      "SELECT * FROM read_text('data/../.dagwood/serve-token')",
+      "SELECT * FROM read_text('.DAGWOOD/serve-token')",
+      "SELECT * FROM read_blob(['data/x.csv', '.dagwood/serve-token'])",
+      "SELECT * FROM read_csv('.dagwood/state.csv')",
+      "SELECT * FROM '.dagwood/state.csv'",
+      "SELECT * FROM sniff_csv('.dagwood/state.csv')",
+      "SELECT * FROM read_text('file://.dagwood/serve-token')",
+      "SELECT * FROM histogram('.dagwood/state.csv', t)",
+      "SELECT * FROM read_duckdb('.dagwood/workspace.duckdb', table_name = 'x')",
+      "SELECT * FROM glob('.dagwood/*')",
+      "SELECT * FROM read_text('*/serve-token')",
+      "SELECT * FROM read_text('.dag*/serve-token')",
+      "SELECT * FROM read_text('[.]dagwood/serve-token')",
+      "SELECT * FROM read_text('**/serve-token')",
+      "SELECT * FROM read_text('?dagwood/serve-token')",
+      // DuckDB's glob splits on backslashes too, on every OS.
+      "SELECT * FROM read_text('*\\serve-token')",
+      "SELECT content FROM input, read_text('.dagwood/serve-token')",
+      "SELECT * FROM input WHERE name IN (SELECT content FROM read_text('.dagwood/serve-token'))",
+      "WITH t AS (SELECT * FROM read_text('.dagwood/serve-token')) SELECT * FROM t",
+    ])("keeps .dagwood unreadable: %s", async (query) => {
+      expect(await refused(query)).toMatch(/inside \.dagwood\/.*Dagwood's own state/);
+    });
+
+    it("keeps .dagwood unreadable by its full path, and says why a path is refused", async () => {
+      const abs = join(p.dir, ".dagwood", "serve-token");
+      expect(await refused(`SELECT * FROM read_text('${abs}')`)).toMatch(/inside \.dagwood\//);
+      expect(await refused(`SELECT * FROM "${join(p.dir, ".dagwood", "state.csv")}"`)).toMatch(
+        /inside \.dagwood\//,
+      );
+      expect(await refused(`SELECT * FROM read_text('${p.dir}/data/../.dagwood/serve-token')`)).toMatch(
+        /without "\." or "\.\." folders/,
+      );
+      expect(await refused(`SELECT * FROM read_text(E'${p.dir}/\\x2edagwood/serve-token')`)).toMatch(
+        /inside \.dagwood\//,
+      );
+      expect(await refused(`SELECT * FROM "data/x.csv"`)).toMatch(/single-quoted string/);
+      // A qualified name is a file to DuckDB too, its parts joined by dots.
+      const state = join(p.dir, ".dagwood", "state");
+      expect(await refused(`SELECT * FROM "${state}"."csv"`)).toMatch(/inside \.dagwood\//);
+      expect(await refused(`SELECT * FROM "${p.dir}/"."dagwood/state.csv"`)).toMatch(/inside \.dagwood\//);
+      // DuckDB would look for "main./…" in its working folder: a name Dagwood cannot place is refused.
+      expect(await refused(`SELECT * FROM memory.main."${state}.csv"`)).toMatch(/single-quoted string/);
+      expect(await refused(`SELECT * FROM main."${state}.csv"`)).toMatch(/single-quoted string/);
+      expect(await refused("SELECT * FROM read_text('~/.ssh/id_rsa')")).toMatch(/home folder/);
+      expect(await refused("SELECT * FROM read_text('http://example.com/x')")).toMatch(/not URLs/);
+    });
+
+    it.each([
+      ["SELECT * FROM read_text('.dag' || 'wood/serve-token')", /must be a plain string/],
+      ["SELECT * FROM read_text(lower('.DAGWOOD/serve-token'))", /must be a plain string/],
+      ["SELECT * FROM read_text(concat('.dagwood', '/serve-token'))", /must be a plain string/],
+      ["SELECT * FROM read_text((SELECT '.dagwood/serve-token'))", /must be a plain string/],
+      ["SELECT * FROM read_text([chr(46) || 'dagwood/serve-token'])", /must be a plain string/],
+      ["SELECT * FROM read_text(getvariable('p'))", /must be a plain string/],
+      ["SELECT * FROM read_text(CAST('[.dagwood/serve-token]' AS VARCHAR[]))", /must be a plain string/],
+      ["SELECT * FROM read_text(files := '.dagwood/serve-token')", /inside \.dagwood\//],
+      [
+        "SELECT * FROM query('SELECT * FROM read_text(''.dagwood/serve-token'')')",
+        /cannot call the table function query\(\)/,
+      ],
+      ["SELECT * FROM query_table('people')", /cannot call the table function query_table\(\)/],
+      [
+        "SELECT * FROM pragma_storage_info('people')",
+        /cannot call the table function pragma_storage_info\(\)/,
+      ],
+      [
+        "SELECT * FROM json_execute_serialized_sql('{}')",
+        /cannot call the table function json_execute_serialized_sql\(\)/,
+      ],
+      ["SELECT * FROM checkpoint()", /cannot call the table function checkpoint\(\)/],
+      ["SELECT * FROM duckdb_settings()", /cannot call the table function duckdb_settings\(\)/],
+    ])("refuses a path it cannot check: %s", async (query, message) => {
+      expect(await refused(query)).toMatch(message);
+    });
+
+    it("resolves links before hashing: a glob through a link out of the project hashes nothing", async () => {
+      symlinkSync(outside, join(p.dir, "data", "link"));
+      for (const query of [
+        "SELECT * FROM read_csv('data/link/*.csv')",
+        "SELECT * FROM read_csv('data/link/short.csv')",
+        "SELECT * FROM read_csv('data/*/short.csv')",
+        "SELECT * FROM read_csv('data/**/*.csv')",
+        "SELECT * FROM 'data/link/*.csv'",
+      ]) {
+        hashFileSpy.mockClear();
+        expect(await refused(query)).toMatch(/links to a file outside the project/);
+        expect(hashFileSpy).not.toHaveBeenCalled();
+      }
+      // A link to one file, found by a glob in a folder of the project.
+      rmSync(join(p.dir, "data", "link"));
+      symlinkSync(join(outside, "short.csv"), join(p.dir, "data", "pin.csv"));
+      writeFileSync(join(p.dir, "data", "ok.csv"), "pin\n1\n");
+      expect(await refused("SELECT * FROM read_csv('data/*.csv')")).toMatch(
+        /matches ".*pin\.csv": .*links to a file outside the project/,
+      );
+      expect(hashFileSpy).not.toHaveBeenCalled();
+    });
+
+    it("keeps the cache index and file-hash memo out of the query's reach", async () => {
+      await p.workspace.rememberFileHash("/somewhere/secret.txt", 4, 1, "ab".repeat(32));
+      await p.workspace.putCached("key", "transform.sql", "{}");
+      for (const table of ["dagwood_file_hash", "dagwood_cache"]) {
+        await expect(run(`SELECT * FROM ${table}`)).rejects.toThrow(
+          /Table with name dagwood_\w+ does not exist/,
+        );
+        await expect(run(`SELECT * FROM main.${table}`)).rejects.toThrow(/does not exist/);
+      }
+      const names = await run("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'dagwood%'");
+      expect(await p.rows(names.out)).toEqual([]);
+      expect(await p.workspace.fileHashMemo("/somewhere/secret.txt")).toMatchObject({ size: 4 });
+    });
+
+    it("still reads the project's files: relative, absolute, lists, globs and FROM 'file'", async () => {
+      writeFileSync(join(p.dir, "data", "a.csv"), "id,score\n1,0.5\n");
+      writeFileSync(join(p.dir, "data", "b.csv"), "id,score\n3,0.9\n");
+      writeFileSync(join(p.dir, ".dagwood-notes.csv"), "id,score\n2,0.1\n");
+      const scores = async (query: string) =>
+        (await p.rows((await run(query)).out, "id")).map((r) => r.score);
+      expect(await scores("SELECT * FROM read_csv('data/*.csv')")).toEqual([0.5, 0.9]);
+      expect(await scores("SELECT * FROM read_csv(['data/a.csv', 'data/b.csv'], header = true)")).toEqual([
+        0.5, 0.9,
+      ]);
+      expect(await scores("SELECT * FROM 'data/b.csv'")).toEqual([0.9]);
+      expect(await scores(`SELECT * FROM '${join(p.dir, "data", "a.csv")}'`)).toEqual([0.5]);
+      expect(await scores("SELECT * FROM read_csv('file://data/a.csv')")).toEqual([0.5]);
+      expect(await scores("SELECT * FROM read_csv('.dagwood-notes.csv')")).toEqual([0.1]);
+      expect(await scores("SELECT * FROM read_csv('data/**/*.csv')")).toEqual([0.5, 0.9]);
+      const files = await p.fingerprint(transformSql, { query: "SELECT * FROM read_csv('data/[ab].csv')" });
+      expect(files!.split("\n").map((l) => l.split(":")[0])).toEqual([
+        join(p.dir, "data", "a.csv"),
+        join(p.dir, "data", "b.csv"),
+      ]);
+      const n = await run("SELECT count(*) AS n FROM range(3), unnest([1, 2]), generate_series(1, 2)");
+      expect(await p.rows(n.out)).toEqual([{ n: 12 }]);
     });
   });
 });

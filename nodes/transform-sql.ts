@@ -1,9 +1,8 @@
-import { existsSync, readdirSync } from "node:fs";
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { type DuckDBConnection, type DuckDBExtractedStatements, StatementType } from "@duckdb/node-api";
 import { z } from "zod";
 import { ident } from "../app/data/sql";
-import { replaceLiterals, stringLiterals } from "../app/data/sql-literals";
+import { checkQueryFiles, NotASelectError, SqlFileError } from "../app/data/sql-files";
 import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
 
 /** The keywords a query that CREATE TABLE … AS accepts can start with. */
@@ -45,12 +44,15 @@ function explain(e: unknown, ctx: BlockContext, otherConnected: boolean): Error 
   );
 }
 
+/** Statements DuckDB counts as queries that CREATE TABLE … AS takes only as a subquery. */
+const SHOW_KEYWORDS = new Set(["DESCRIBE", "SUMMARIZE", "SHOW"]);
+
 /**
- * Refuses anything but one SELECT before it runs: one statement, and DuckDB's
- * own type for it says SELECT. Preparing binds the statement but does not
- * execute it, so a DROP or COPY here has no effect.
+ * Refuses anything but one SELECT, from the text alone: binding a statement
+ * opens the files it names (a COPY FROM sniffs its file, and DuckDB's errors
+ * quote the lines), so nothing is bound before its files are checked.
  */
-async function checkSingleSelect(connection: DuckDBConnection, query: string): Promise<void> {
+async function checkStatementShape(connection: DuckDBConnection, query: string): Promise<void> {
   let statements: DuckDBExtractedStatements;
   try {
     statements = await connection.extractStatements(query);
@@ -67,75 +69,50 @@ async function checkSingleSelect(connection: DuckDBConnection, query: string): P
         : "";
     throw onlySelect(`${statements.count} statements${pivot}`);
   }
-  let type: StatementType;
-  try {
-    type = (await statements.prepare(0)).statementType;
-  } catch (e) {
-    // Binding a non-SELECT may fail first (COPY to a forbidden path): say what
-    // is wrong with the statement rather than with its target.
-    if (!QUERY_KEYWORDS.has(keyword)) throw onlySelect(keyword || "another kind of statement");
-    throw e;
-  }
-  if (type !== StatementType.SELECT) {
-    throw onlySelect(`${keyword || "a statement"} (DuckDB statement type ${StatementType[type]})`);
-  }
-  // DESCRIBE, SUMMARIZE, SHOW and some PRAGMAs are queries to DuckDB, but
-  // CREATE TABLE … AS takes them only as a subquery.
-  if (!QUERY_KEYWORDS.has(keyword)) {
+  if (SHOW_KEYWORDS.has(keyword)) {
     throw new BlockError(
       `transform.sql stores the query's result as a table, which ${keyword} cannot give directly. Wrap it in a SELECT, e.g. SELECT * FROM (DESCRIBE input) or SELECT * FROM pragma_table_info('input').`,
     );
   }
+  if (!QUERY_KEYWORDS.has(keyword)) throw onlySelect(keyword || "another kind of statement");
 }
 
-/** A literal that looks like a file path: it has a folder separator, or a data file's extension. */
-const PATH_LIKE = /[/\\]|\.(csv|tsv|txt|parquet|json|jsonl|ndjson|arrow|gz|zst)$/i;
-const GLOB = /[*?[]/;
-
-/** Files matching a glob in one folder ("data/*.csv"); folder globs ("**") are not expanded. */
-function expandGlob(abs: string): string[] {
-  const dir = dirname(abs);
-  const pattern = new RegExp(
-    `^${basename(abs)
-      .replace(/[.+^${}()|\\]/g, "\\$&")
-      .replace(/\*/g, "[^/]*")
-      .replace(/\?/g, "[^/]")}$`,
-  );
-  try {
-    return readdirSync(dir)
-      .filter((f) => pattern.test(f))
-      .map((f) => join(dir, f))
-      .sort();
-  } catch {
-    return [];
+/** After its files are checked: DuckDB's own type for the statement says SELECT (preparing binds but does not run it). */
+async function checkSelectType(connection: DuckDBConnection, query: string): Promise<void> {
+  const statements = await connection.extractStatements(query);
+  if (statements.count !== 1) throw onlySelect(`${statements.count} statements`);
+  const type = (await statements.prepare(0)).statementType;
+  if (type !== StatementType.SELECT) {
+    throw onlySelect(
+      `${leadingKeyword(query) || "a statement"} (DuckDB statement type ${StatementType[type]})`,
+    );
   }
 }
 
 /**
- * The project files a query names in string literals, and the query with
- * relative paths made absolute: DuckDB resolves relative paths against the
- * process's working folder, so the same pipeline would read other files from
- * another folder. The files' bytes go into the cache key, so a changed file
- * re-runs the node. Literals outside the project are left for the sandbox to
- * refuse with its message.
+ * The query to run, with relative file names made absolute, and the project
+ * files it reads, whose bytes go into the cache key (a changed file re-runs
+ * the node). Every file the query can read is checked first, links resolved:
+ * outside the project and its data folders, or in `.dagwood`, the node fails
+ * before any file is opened or hashed.
  */
-function projectFiles(query: string, resolvePath: (p: string) => string): { query: string; files: string[] } {
-  const files: string[] = [];
-  const replacements = [];
-  for (const literal of stringLiterals(query)) {
-    if (!PATH_LIKE.test(literal.value)) continue;
-    let abs: string;
-    try {
-      abs = resolvePath(literal.value.replace(/^file:\/\//, ""));
-    } catch {
-      continue;
+async function projectFiles(
+  query: string,
+  ctx: Pick<BlockContext, "projectDir" | "resolvePath">,
+): Promise<{ query: string; files: string[] }> {
+  try {
+    return await checkQueryFiles(query, ctx.projectDir, ctx.resolvePath);
+  } catch (e) {
+    if (e instanceof NotASelectError) {
+      // WITH … starts a SELECT or a DELETE/INSERT/UPDATE alike: name the statement's verb.
+      const verb = /\b(INSERT|UPDATE|DELETE|MERGE)\b/i.exec(query)?.[1]?.toUpperCase();
+      throw onlySelect(
+        `${leadingKeyword(query) || "a statement"}${verb ? ` … ${verb}` : ""}, which is not a SELECT`,
+      );
     }
-    if (GLOB.test(literal.value)) files.push(...expandGlob(abs));
-    else if (existsSync(abs)) files.push(abs);
-    else continue;
-    if (!isAbsolute(literal.value)) replacements.push({ literal, value: abs });
+    if (e instanceof SqlFileError) throw new BlockError(e.message);
+    throw e;
   }
-  return { query: replaceLiterals(query, replacements), files: [...new Set(files)].sort() };
 }
 
 export default defineBlock({
@@ -144,7 +121,7 @@ export default defineBlock({
   title: "SQL transform",
   category: "Transform",
   description:
-    'Runs one DuckDB SELECT over the input table, named "input", and the optional second table, named "other". It may read files in the project folder and the folders it adds (paths relative to the project); a change to such a file re-runs it.',
+    'Runs one DuckDB SELECT over the input table, named "input", and the optional second table, named "other". It may read files in the project folder and the folders it adds (paths relative to the project; never .dagwood, where Dagwood keeps its state); a change to such a file re-runs it.',
   inputs: {
     in: { type: "table", description: 'The table the query calls "input"' },
     other: { type: "table", optional: true, description: 'An optional second table, called "other"' },
@@ -157,13 +134,16 @@ export default defineBlock({
       .describe('One DuckDB SELECT statement; the input table is "input", the optional second one "other"'),
   }),
   async externalFingerprint(ctx, params) {
-    const { files } = projectFiles(params.query, ctx.resolvePath);
+    // A query DuckDB cannot parse reads no files; run() reports its syntax error.
+    const { files } = await projectFiles(params.query, ctx).catch((e) => {
+      if (e instanceof BlockError) throw e;
+      return { files: [] as string[] };
+    });
     const hashes = await Promise.all(files.map(async (f) => `${f}:${await ctx.hashFile(f)}`));
     return hashes.join("\n");
   },
   async run(ctx, inputs, params) {
     const input = requireTable(inputs, "in");
-    const query = projectFiles(params.query, ctx.resolvePath).query;
     const other = inputs.other ? requireTable(inputs, "other") : undefined;
     const connection = ctx.sql.connection;
 
@@ -181,7 +161,9 @@ export default defineBlock({
       await ctx.sql.run(`DROP VIEW IF EXISTS temp.main.${views.other}`);
     }
     try {
-      await checkSingleSelect(connection, query);
+      await checkStatementShape(connection, params.query);
+      const { query } = await projectFiles(params.query, ctx);
+      await checkSelectType(connection, query);
       const out = ctx.newTable("out");
       // Check the wrapped statement as well, and run exactly what was checked.
       const create = await connection.extractStatements(`CREATE OR REPLACE TABLE ${ident(out)} AS ${query}`);

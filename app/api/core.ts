@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
 import profileBlock from "../../nodes/analyze-profile";
 import { ident } from "../data/sql";
@@ -14,12 +14,11 @@ import { hashFile } from "../engine/files";
 import { resolveProjectPath } from "../engine/paths";
 import type { PortValue, TableValue } from "../engine/ports";
 import { serializePipeline } from "../pipeline/canonical";
-import { writeFileAtomic } from "../pipeline/file";
+import { loadPipelineFile, writeFileAtomic } from "../pipeline/file";
 import {
   type Plan,
   type Problem,
   parsePipelineObject,
-  parsePipelineText,
   planPipeline,
 } from "../pipeline/validate";
 import { Project } from "../project/project";
@@ -195,20 +194,21 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
       async loadPipeline({ path }) {
         const p = requireProject();
         const abs = pipelinePath(p, path);
-        let text: string;
-        try {
-          text = await readFile(abs, "utf8");
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          throw new ApiError(code === "ENOENT" ? 404 : 400, `Cannot read ${path}: ${(e as Error).message}`);
-        }
-        const parsed = parsePipelineText(text);
+        if (!existsSync(abs)) throw new ApiError(404, `Cannot read ${path}: no such file`);
+        // The same reading as the CLI's: size limit, BOM, depth checked before anything walks the text.
+        const parsed = await loadPipelineFile(abs);
+        if (parsed.text === undefined)
+          throw new ApiError(400, parsed.problems[0]?.message ?? `Cannot read ${path}`);
+        const text = parsed.text;
         let document: LoadedPipeline["document"] = null;
-        try {
-          const json = JSON.parse(text);
-          if (json && typeof json === "object" && !Array.isArray(json)) document = json;
-        } catch {
-          // not JSON: the problems say so; the editor shows the text as it is
+        // A document the checks refused before parsing (too deep, too big) is not handed to the editor.
+        if (parsed.pipeline || !parsed.problems.some((q) => q.path === "$")) {
+          try {
+            const json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+            if (json && typeof json === "object" && !Array.isArray(json)) document = json;
+          } catch {
+            // not JSON: the problems say so; the editor shows the text as it is
+          }
         }
         const problems = parsed.pipeline ? planPipeline(parsed.pipeline, catalog).problems : parsed.problems;
         return { path, text, document, problems };
@@ -318,6 +318,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
             // A preview is not a run: it records nothing and reads no lineage.
             dataset: () => undefined,
             trial: () => undefined,
+            chosenParams: () => undefined,
             environment: () => undefined,
             registry: p.metadata.registry,
             upstream: () => undefined,

@@ -1,4 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -255,12 +257,12 @@ describe("dagwood predict, export, deploy", { timeout: 60_000 }, () => {
     expect(pbtxt).toBe(
       configPbtxt("m", {
         inputs: [
-          { name: "x", datatype: "FP32", shape: [-1, 1] },
+          { name: "x", datatype: "FP64", shape: [-1, 1] },
           { name: "color", datatype: "BYTES", shape: [-1, 1] },
         ],
         outputs: [
           { name: "label", datatype: "BYTES", shape: [-1] },
-          { name: "probabilities", datatype: "FP32", shape: [-1, 2] },
+          { name: "probabilities", datatype: "FP64", shape: [-1, 2] },
         ],
       }),
     );
@@ -356,6 +358,64 @@ describe("dagwood predict, export, deploy", { timeout: 60_000 }, () => {
       expect(JSON.parse(status.stdout)[0].health.error).toMatch(/DAGWOOD_TOKEN_LOCAL contains a line break/);
     } finally {
       process.env.DAGWOOD_TOKEN_LOCAL = TOKEN;
+    }
+  });
+
+  it("status tells a refused token from an unreachable server, and never prints a URL's password or a token", async () => {
+    // A server that refuses everything, echoing the Authorization header it got.
+    const guard = createHttpServer((req, res) => {
+      req.resume();
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: `refused ${req.headers.authorization ?? "no credentials"}` }));
+    });
+    await new Promise<void>((r) => guard.listen(0, "127.0.0.1", () => r()));
+    const guardUrl = `http://127.0.0.1:${(guard.address() as AddressInfo).port}`;
+    const closed = createHttpServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+    const downUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const other = createDeployProject();
+    process.env.DAGWOOD_TOKEN_GUARDED = "guarded-s3cret";
+    try {
+      await registerTestVersion(other);
+      writeFileSync(
+        join(other.dir, "dagwood.json"),
+        JSON.stringify({
+          targets: {
+            guarded: { url: guardUrl },
+            down: { url: downUrl },
+            creds: { url: url.replace("http://", "http://ana:hunter2@") },
+          },
+        }),
+      );
+      const status = await dagwood("deploy", "status", "--project", other.dir);
+      expect(status.code, status.stderr).toBe(0);
+      const line = (name: string) => status.stdout.split("\n").find((l) => l.startsWith(`${name}  `)) ?? "";
+      expect(line("guarded")).toMatch(
+        /^guarded {2}http:\S+ {2}dagwood {2}token: env {2}token refused: The target "guarded" refused the token \(401, from the environment variable DAGWOOD_TOKEN_GUARDED\): set DAGWOOD_TOKEN_GUARDED or the keychain entry/,
+      );
+      expect(line("guarded")).toContain("refused Bearer [redacted]");
+      expect(line("down")).toMatch(/ {2}unreachable: Cannot reach target "down"/);
+      expect(line("creds")).toContain(
+        `creds  ${url}  dagwood  token: none  not contacted: The URL of target "creds"`,
+      );
+      expect(line("creds")).toContain("(http://***@127.0.0.1:");
+      const json = await dagwood("deploy", "status", "--project", other.dir, "--json");
+      const deploy = await dagwood("deploy", "m:1", "--target", "creds", "--project", other.dir);
+      expect(deploy.code).toBe(2);
+      expect(deploy.stderr).toMatch(/^The URL of target "creds" in dagwood.json has a user name or password/);
+      const refused = await dagwood("deploy", "m:1", "--target", "guarded", "--project", other.dir);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/refused the token \(401, from the environment variable/);
+      for (const shown of [status.stdout, json.stdout, deploy.stderr, refused.stderr]) {
+        expect(shown).not.toContain("hunter2");
+        expect(shown).not.toContain("guarded-s3cret");
+      }
+      expect(JSON.stringify(other.registry.audit({ limit: 100 }))).not.toMatch(/hunter2|guarded-s3cret/);
+    } finally {
+      delete process.env.DAGWOOD_TOKEN_GUARDED;
+      other.close();
+      await new Promise<void>((r) => guard.close(() => r()));
     }
   });
 

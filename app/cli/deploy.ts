@@ -184,13 +184,16 @@ async function deployStatus(args: string[], io: Io): Promise<number> {
     }
     if (builtinLine) io.stdout.write(`${builtinLine}\n`);
     for (const t of targets) {
-      const health = t.health.error
-        ? `unreachable: ${t.health.error}`
-        : t.health.ready
-          ? "ready"
-          : t.health.live
-            ? "live, not ready"
-            : "down";
+      const state = t.health.ready ? "ready" : t.health.live ? "live, not ready" : "down";
+      const health = !t.health.error
+        ? state
+        : t.health.errorCode === "unreachable"
+          ? `unreachable: ${t.health.error}`
+          : t.health.errorCode === "unauthorized"
+            ? `${t.health.live ? `${state}, ` : ""}token refused: ${t.health.error}`
+            : t.health.errorCode === "invalid"
+              ? `not contacted: ${t.health.error}`
+              : `${state}, error: ${t.health.error}`;
       io.stdout.write(`${t.name}  ${t.url}  ${t.kind}  token: ${t.tokenSource ?? "none"}  ${health}\n`);
       const rows = t.models.map((m) => {
         const last = m.deployments[0];

@@ -1,6 +1,6 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { catalog } from "../../nodes/index";
 import { describeBlock } from "../api/blocks";
 import type { Catalog } from "../engine/block";
@@ -40,10 +40,11 @@ Runs and models (each takes --project DIR; list and show take --json):
 
   --where: key op value with op = != < <= > >= ~ (contains); prefix the key with metric:, param: or tag: to
   choose; otherwise a key that names a metric is a metric, anything else a param.
-  --out: relative to the current folder; it may lie outside the project, but must be new or empty.
+  --out: a new or empty folder. runs export: relative to the current folder, anywhere. models export:
+  relative to the project and inside it (default exports/<name>-v<version>), or a full path anywhere.
 
 Serving and deploy (deploy, predict and export take --project DIR):
-  dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token T] [--infer-token]
+  dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token-file FILE] [--infer-token]
                 [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1] [--log-max-per-second N]   (token also from DAGWOOD_SERVE_TOKEN)
   dagwood deploy <name>@<alias>|<name>:<version> --target T [--json]
   dagwood deploy rollback <name> --target T --to <version> [--json]
@@ -86,7 +87,30 @@ async function loadAndPlan(file: string, params: string[], cat: Catalog) {
   } catch (e) {
     return { problems: [{ path: "$.params", message: (e as Error).message }] };
   }
-  return planPipeline(loaded.pipeline, cat, overrides);
+  try {
+    return planPipeline(loaded.pipeline, cat, overrides);
+  } catch (e) {
+    // Validation has limits for what it knows of; whatever else a file does to it is still a bad file (exit 2), not a crash.
+    return {
+      problems: [{ path: "$", message: `This file cannot be validated: ${(e as Error).message}` }],
+    };
+  }
+}
+
+/**
+ * Why `--junit FILE` cannot be written, checked before the run so a run's
+ * work is not lost to a typo: the folder must exist and FILE must not be a folder.
+ */
+function junitProblem(file: string): string | undefined {
+  const abs = resolve(file);
+  if (!existsSync(dirname(abs))) return `the folder of ${file} does not exist`;
+  try {
+    if (statSync(abs).isDirectory())
+      return `${file} is a folder; name a file, e.g. ${join(file, "junit.xml")}`;
+  } catch {
+    // a new file
+  }
+  return undefined;
 }
 
 async function validateCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
@@ -150,8 +174,9 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
     io.stderr.write(`--target: no node ${unknownTargets.map((t) => `"${t}"`).join(", ")} in ${file}\n`);
     return EXIT.invalid;
   }
-  if (values.junit && !existsSync(dirname(resolve(values.junit as string)))) {
-    io.stderr.write(`--junit: the folder of ${values.junit} does not exist\n`);
+  const junitIssue = values.junit ? junitProblem(values.junit as string) : undefined;
+  if (junitIssue) {
+    io.stderr.write(`--junit: ${junitIssue}\n`);
     return EXIT.invalid;
   }
   // The engine and the stores load only when a run needs them, so validate and help start fast.
@@ -200,7 +225,17 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
   } else {
     io.stdout.write(`\n${table}\n\n${summary.status} in ${formatMs(summary.ms)} (run ${summary.runId})\n`);
   }
-  if (values.junit) await writeFile(values.junit as string, renderJunit(summary));
+  if (values.junit) {
+    try {
+      await writeFile(values.junit as string, renderJunit(summary));
+    } catch (e) {
+      // The run is recorded; only the report is lost. A full disk or an unwritable path is the argument's fault.
+      io.stderr.write(
+        `--junit: could not write ${values.junit} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the run itself ${summary.status} and is recorded as ${summary.runId}.\n`,
+      );
+      return EXIT.invalid;
+    }
+  }
   return summary.status === "succeeded" ? EXIT.ok : EXIT.failed;
 }
 

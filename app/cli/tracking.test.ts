@@ -123,7 +123,7 @@ describe("dagwood runs and models", { timeout: 90_000 }, () => {
     }
   });
 
-  it("exports to a folder relative to the current one, outside the project too, never over files", async () => {
+  it("exports runs relative to the current folder and models inside the project, never over files", async () => {
     const elsewhere = mkdtempSync(join(tmpdir(), "dagwood-export-elsewhere-"));
     try {
       mkdirSync(join(dir, "from-here"), { recursive: true });
@@ -149,17 +149,44 @@ describe("dagwood runs and models", { timeout: 90_000 }, () => {
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/exists and is not empty/);
 
+      // models export: a relative --out lies in the project, as the README says, wherever the command runs.
       const model = await dagwood(
         elsewhere,
         "models",
         "export",
         "penguins:1",
         "--out",
-        "m",
+        "exports/m",
         "--project",
         dir,
       );
       expect(model.code, model.stderr).toBe(0);
+      expect(existsSync(join(dir, "exports", "m", "model.onnx"))).toBe(true);
+      expect(existsSync(join(elsewhere, "exports"))).toBe(false);
+      const leaving = await dagwood(
+        elsewhere,
+        "models",
+        "export",
+        "penguins:1",
+        "--out",
+        "../m",
+        "--project",
+        dir,
+      );
+      expect(leaving.code).toBe(1);
+      expect(leaving.stderr).toMatch(/must be inside the project folder/);
+      // A full path may name a folder outside it.
+      const absolute = await dagwood(
+        dir,
+        "models",
+        "export",
+        "penguins:1",
+        "--out",
+        join(elsewhere, "m"),
+        "--project",
+        dir,
+      );
+      expect(absolute.code, absolute.stderr).toBe(0);
       expect(existsSync(join(elsewhere, "m", "model.onnx"))).toBe(true);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });

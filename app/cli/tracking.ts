@@ -4,7 +4,7 @@
  * metadata store. They open only the store (not the DuckDB workspace), so
  * they work while a run is in progress in the same project.
  */
-import { resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { ApiError, type ApiMethod, type ApiResults, parseApiArgs } from "../api/api";
 import type { TrackingMethod } from "../api/api-methods";
 import { createTrackingHandlers, toApiError } from "../api/tracking";
@@ -791,9 +791,13 @@ async function modelsExport(args: string[], io: Io): Promise<number> {
     throw new UsageError(
       `Which version of ${name}? Write ${name}@<alias> or ${name}:<version>, e.g. ${name}@champion`,
     );
-  const out = values.out ? resolve(values.out as string) : undefined;
+  // As the README says: a relative --out lies in the project (exports/x is <project>/exports/x, wherever
+  // the command runs, and may not leave it); only a full path may name a folder outside the project.
+  const out = values.out as string | undefined;
   return withTracking(io, values.project, async (_call, context) => {
-    const r = await exportModelVersion(context, name, ref, out, { allowOutside: true });
+    const r = await exportModelVersion(context, name, ref, out, {
+      allowOutside: out !== undefined && isAbsolute(out),
+    });
     printExport(io, positionals[0]!, r);
     return EXIT.ok;
   });

@@ -1,5 +1,10 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTestProject, type TestProject } from "../engine/testing";
+import { indexPathOf, Workspace } from "./workspace";
 
 describe("workspace", () => {
   let p: TestProject;
@@ -44,5 +49,50 @@ describe("workspace", () => {
     expect(await p.workspace.getCached("k1")).toBeUndefined();
     await p.workspace.rememberFileHash("/x", 10, 5.5, "abc");
     expect(await p.workspace.fileHashMemo("/x")).toEqual({ size: 10, mtime_ms: 5.5, hash: "abc" });
+  });
+
+  it("keeps its own tables out of the workspace that user SQL reads, moving those of older workspaces", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dagwood-ws-"));
+    const path = join(dir, "workspace.duckdb");
+    try {
+      // A workspace as older Dagwood left it: its own tables beside the node outputs.
+      const old = await DuckDBInstance.create(path);
+      const c = await old.connect();
+      await c.run(
+        "CREATE TABLE dagwood_cache (key VARCHAR PRIMARY KEY, block VARCHAR NOT NULL, outputs VARCHAR NOT NULL, created TIMESTAMP NOT NULL DEFAULT current_timestamp)",
+      );
+      await c.run("INSERT INTO dagwood_cache (key, block, outputs) VALUES ('k', 'split', '{\"train\":1}')");
+      await c.run(
+        "CREATE TABLE dagwood_file_hash (path VARCHAR PRIMARY KEY, size BIGINT NOT NULL, mtime_ms DOUBLE NOT NULL, hash VARCHAR NOT NULL)",
+      );
+      await c.run("INSERT INTO dagwood_file_hash VALUES ('/etc/hostname', 5, 1, 'abc')");
+      await c.run("CREATE TABLE t_1 AS SELECT 1 AS x");
+      c.closeSync();
+      old.closeSync();
+
+      const ws = await Workspace.open({ path, allowedDirs: [dir], threads: 1 });
+      try {
+        expect(await ws.getCached("k")).toBe('{"train":1}');
+        expect(await ws.fileHashMemo("/etc/hostname")).toBeUndefined();
+        await ws.rememberFileHash("/x", 1, 1, "h");
+        const sql = await ws.session();
+        const names = await sql.all<{ table_name: string }>(
+          "SELECT table_name FROM duckdb_tables() ORDER BY 1",
+        );
+        expect(names.map((r) => r.table_name)).toEqual(["t_1"]);
+        await expect(sql.all("SELECT * FROM dagwood_file_hash")).rejects.toThrow(/does not exist/);
+        sql.close();
+      } finally {
+        ws.close();
+      }
+      expect(existsSync(indexPathOf(path))).toBe(true);
+      // Reopened: the entries are where they were put.
+      const again = await Workspace.open({ path, allowedDirs: [dir], threads: 1 });
+      expect(await again.getCached("k")).toBe('{"train":1}');
+      expect(await again.fileHashMemo("/x")).toEqual({ size: 1, mtime_ms: 1, hash: "h" });
+      again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

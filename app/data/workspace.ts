@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { ColumnInfo, TableValue } from "../engine/ports";
 import { ident, SqlSession } from "./sql";
@@ -16,6 +16,12 @@ export interface WorkspaceOptions {
   memoryLimit?: string;
   /** Where DuckDB spills; must be inside an allowed folder. */
   tempDir?: string;
+}
+
+/** The DuckDB file of Dagwood's own tables, beside the workspace's (in memory for an in-memory workspace). */
+export function indexPathOf(workspacePath: string): string {
+  if (workspacePath === ":memory:") return ":memory:";
+  return join(dirname(workspacePath), `${basename(workspacePath).replace(/\.duckdb$/, "")}-index.duckdb`);
 }
 
 /** Makes a folder path end with the separator, so "/a/b" does not allow "/a/bc". */
@@ -37,6 +43,12 @@ export function isInside(path: string, dirs: readonly string[]): boolean {
  * The project's DuckDB database: node outputs live here as tables. SQL run in
  * it can touch files only in the allowed folders, cannot install or load
  * extensions from outside, and cannot change those settings back.
+ *
+ * Dagwood's own tables (the cache index, the file-hash memo) live in a second
+ * DuckDB database that no user SQL ever runs in: attached to the workspace,
+ * any SELECT could read them (`SELECT path, hash FROM dagwood_file_hash` gave
+ * the hashes of files outside the project), and DuckDB has no per-connection
+ * catalog to hide a table from one session.
  */
 export class Workspace {
   /** Node computations under way, by cache key, shared by every run in this workspace. */
@@ -46,6 +58,8 @@ export class Workspace {
     readonly instance: DuckDBInstance,
     readonly allowedDirs: readonly string[],
     private readonly admin: SqlSession,
+    private readonly indexInstance: DuckDBInstance,
+    private readonly index: SqlSession,
   ) {}
 
   static async open(opts: WorkspaceOptions): Promise<Workspace> {
@@ -78,21 +92,51 @@ export class Workspace {
     await admin.run(`SET allowed_directories = [${list}]`);
     await admin.run("SET enable_external_access = false");
     await admin.run("SET lock_configuration = true");
-    const ws = new Workspace(instance, dirs, admin);
+    let indexInstance: DuckDBInstance;
+    try {
+      // Only Dagwood's own statements run here: it needs no files and little memory.
+      indexInstance = await DuckDBInstance.create(indexPathOf(opts.path), {
+        ...config,
+        threads: "1",
+        enable_external_access: "false",
+      });
+    } catch (e) {
+      admin.close();
+      instance.closeSync();
+      throw e;
+    }
+    const ws = new Workspace(
+      instance,
+      dirs,
+      admin,
+      indexInstance,
+      new SqlSession(await indexInstance.connect()),
+    );
     await ws.migrate();
     return ws;
   }
 
   private async migrate(): Promise<void> {
-    await this.admin.run(`CREATE TABLE IF NOT EXISTS dagwood_cache (
+    await this.index.run(`CREATE TABLE IF NOT EXISTS dagwood_cache (
       key VARCHAR PRIMARY KEY,
       block VARCHAR NOT NULL,
       outputs VARCHAR NOT NULL,
       created TIMESTAMP NOT NULL DEFAULT current_timestamp
     )`);
-    await this.admin.run(`CREATE TABLE IF NOT EXISTS dagwood_file_hash (
+    await this.index.run(`CREATE TABLE IF NOT EXISTS dagwood_file_hash (
       path VARCHAR PRIMARY KEY, size BIGINT NOT NULL, mtime_ms DOUBLE NOT NULL, hash VARCHAR NOT NULL
     )`);
+    // Workspaces made before the index had its own file kept these tables in
+    // the workspace, where user SQL could read them: move the cache entries
+    // over (the hash memo is only a shortcut and is rebuilt) and drop both.
+    if (await this.tableExists("dagwood_cache")) {
+      const entries = await this.admin.all<{ key: string; block: string; outputs: string }>(
+        "SELECT key, block, outputs FROM dagwood_cache",
+      );
+      for (const e of entries) await this.putCached(e.key, e.block, e.outputs);
+      await this.admin.run("DROP TABLE dagwood_cache");
+    }
+    await this.admin.run("DROP TABLE IF EXISTS dagwood_file_hash");
   }
 
   /** A new session (own connection) for one node run or one request. */
@@ -119,7 +163,7 @@ export class Workspace {
   }
 
   async getCached(key: string): Promise<string | undefined> {
-    const rows = await this.admin.all<{ outputs: string }>(
+    const rows = await this.index.all<{ outputs: string }>(
       "SELECT outputs FROM dagwood_cache WHERE key = ?",
       [key],
     );
@@ -127,7 +171,7 @@ export class Workspace {
   }
 
   async putCached(key: string, block: string, outputs: string): Promise<void> {
-    await this.admin.run("INSERT OR REPLACE INTO dagwood_cache (key, block, outputs) VALUES (?, ?, ?)", [
+    await this.index.run("INSERT OR REPLACE INTO dagwood_cache (key, block, outputs) VALUES (?, ?, ?)", [
       key,
       block,
       outputs,
@@ -135,7 +179,7 @@ export class Workspace {
   }
 
   async dropCached(key: string): Promise<void> {
-    await this.admin.run("DELETE FROM dagwood_cache WHERE key = ?", [key]);
+    await this.index.run("DELETE FROM dagwood_cache WHERE key = ?", [key]);
   }
 
   async tableExists(name: string): Promise<boolean> {
@@ -151,7 +195,7 @@ export class Workspace {
   }
 
   async fileHashMemo(path: string): Promise<{ size: number; mtime_ms: number; hash: string } | undefined> {
-    const rows = await this.admin.all<{ size: number; mtime_ms: number; hash: string }>(
+    const rows = await this.index.all<{ size: number; mtime_ms: number; hash: string }>(
       "SELECT size, mtime_ms, hash FROM dagwood_file_hash WHERE path = ?",
       [path],
     );
@@ -159,7 +203,7 @@ export class Workspace {
   }
 
   async rememberFileHash(path: string, size: number, mtimeMs: number, hash: string): Promise<void> {
-    await this.admin.run("INSERT OR REPLACE INTO dagwood_file_hash VALUES (?, ?, ?, ?)", [
+    await this.index.run("INSERT OR REPLACE INTO dagwood_file_hash VALUES (?, ?, ?, ?)", [
       path,
       size,
       mtimeMs,
@@ -173,7 +217,7 @@ export class Workspace {
    * what went, for the report.
    */
   async collectGarbage(keep: ReadonlySet<string>): Promise<{ entries: number; tables: number }> {
-    const entries = await this.admin.all<{ key: string; outputs: string }>(
+    const entries = await this.index.all<{ key: string; outputs: string }>(
       "SELECT key, outputs FROM dagwood_cache",
     );
     let dropped = 0;
@@ -206,11 +250,14 @@ export class Workspace {
   /** Writes the WAL into the database file, so the next open starts fast. */
   async checkpoint(): Promise<void> {
     await this.admin.run("CHECKPOINT");
+    await this.index.run("CHECKPOINT");
   }
 
   close(): void {
     this.admin.close();
     this.instance.closeSync();
+    this.index.close();
+    this.indexInstance.closeSync();
   }
 }
 

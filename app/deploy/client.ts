@@ -2,11 +2,20 @@
  * A small client for a V2 (Open Inference Protocol) server with Triton's
  * model-repository extension, and Dagwood's traffic extension: what a deploy
  * needs, on `fetch`. Every error names the target, the URL and the status,
- * with the server's `{"error"}` message — and never the token: a token an
- * HTTP header cannot carry is refused before any request, and any text that
- * could echo the Authorization header is redacted.
+ * with the server's `{"error"}` message — and never a secret: a token an
+ * HTTP header cannot carry is refused before any request, the token's value
+ * is blanked out of any text shown (only the value: a server's "missing
+ * bearer token" stays readable), and so is any URL's user name and password.
  */
-import { DeployError, type Target, tokenProblem, tokenVariable } from "./targets";
+import {
+  DeployError,
+  maskUrlCredentials,
+  type Target,
+  targetUrl,
+  tokenOrigin,
+  tokenProblem,
+  whereTokensGo,
+} from "./targets";
 
 export interface TensorMeta {
   name: string;
@@ -65,7 +74,8 @@ export class V2Client {
   private readonly fetchFn: typeof fetch;
 
   constructor(
-    readonly target: Pick<Target, "name" | "url" | "token" | "tokenError">,
+    readonly target: Pick<Target, "name" | "url" | "token" | "tokenError"> &
+      Partial<Pick<Target, "tokenSource">>,
     opts: ClientOptions = {},
   ) {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
@@ -74,7 +84,7 @@ export class V2Client {
   }
 
   private where(path: string): string {
-    return `target "${this.target.name}" (${this.target.url}${path})`;
+    return `target "${this.target.name}" (${targetUrl(this.target.url)}${path})`;
   }
 
   private async request<T>(
@@ -115,7 +125,7 @@ export class V2Client {
       throw new DeployError(
         `Cannot reach ${this.where(path)}: ${this.redact(String(why))}. Is the server running, and is the URL in dagwood.json right?`,
         "unreachable",
-        { target: this.target.name, url: this.target.url },
+        { target: this.target.name, url: targetUrl(this.target.url) },
       );
     }
     const text = await res.text();
@@ -127,13 +137,11 @@ export class V2Client {
       } catch {
         // not JSON: the start of the body is the message
       }
-      const base = `${method} ${this.where(path)} failed with ${res.status}: ${this.redact(message)}`;
-      const details = { target: this.target.name, url: this.target.url, status: res.status };
+      const said = this.redact(message);
+      const base = `${method} ${this.where(path)} failed with ${res.status}: ${said}`;
+      const details = { target: this.target.name, url: targetUrl(this.target.url), status: res.status };
       if (res.status === 401 || res.status === 403) {
-        const hint = this.target.token
-          ? "the token is wrong for this server"
-          : `no token is set for it: set ${tokenVariable(this.target.name)}, or store one in the keychain (service dagwood, target ${this.target.name})`;
-        throw new DeployError(`${base} (${hint})`, "unauthorized", details);
+        throw new DeployError(this.refused(res.status, method, path, said), "unauthorized", details);
       }
       if (res.status === 404) throw new DeployError(base, "not-found", details);
       if (res.status === 409) throw new DeployError(base, "conflict", details);
@@ -145,14 +153,32 @@ export class V2Client {
     } catch {
       throw new DeployError(`${this.where(path)} answered with something that is not JSON`, "invalid", {
         target: this.target.name,
-        url: this.target.url,
+        url: targetUrl(this.target.url),
       });
     }
   }
 
-  /** The text with the token (and any `Bearer …` credential) blanked out. */
+  /** A 401 or 403: the target refused the token (or asked for one), and where to set it. */
+  private refused(status: number, method: string, path: string, said: string): string {
+    const { name, token, tokenSource } = this.target;
+    const answer = `${method} ${targetUrl(this.target.url)}${path} answered: ${said}`;
+    if (!token) {
+      return `The target "${name}" refused the request (${status}): no token is set for it. Set ${whereTokensGo(name)} to the server's token. (${answer})`;
+    }
+    if (tokenSource === "app") {
+      return `The target "${name}" refused the token (${status}) of ${tokenOrigin(name, "app")}: the server at ${targetUrl(this.target.url)} is not the app's own. Stop and start the built-in server again. (${answer})`;
+    }
+    const from = tokenSource ? `, from ${tokenOrigin(name, tokenSource)}` : "";
+    return `The target "${name}" refused the token (${status}${from}): set ${whereTokensGo(name)} to the server's token. (${answer})`;
+  }
+
+  /**
+   * The text with the secrets this client holds blanked out: the token's
+   * value, and any URL's user name and password. Words such as "token" or
+   * "Bearer" are not secrets and stay.
+   */
   private redact(text: string): string {
-    let out = text.replace(/(authorization\s*[:=]\s*)?bearer\s+\S+/gi, "[redacted]");
+    let out = maskUrlCredentials(text);
     if (this.target.token) out = out.split(this.target.token).join("[redacted]");
     return out;
   }

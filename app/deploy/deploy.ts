@@ -32,7 +32,15 @@ import type { AuditEntry, ModelVersion, Registry } from "../store/types";
 import { type ClientOptions, type TrafficPolicy, V2Client } from "./client";
 import { asHeldout, compareWithServed, type HeldoutRows, type ParityFigures, probeRows } from "./heldout";
 import { trafficByVersion, type VersionTraffic } from "./metrics";
-import { DeployError, listTargets, resolveTarget, type Target, type TokenLookup } from "./targets";
+import {
+  DeployError,
+  hasUrlCredentials,
+  listTargets,
+  resolveTarget,
+  type Target,
+  type TokenLookup,
+  targetUrl,
+} from "./targets";
 
 /** What a deploy needs of a project: its folder, its targets, its registry. */
 export interface DeployProject {
@@ -192,7 +200,7 @@ function fitRows(rows: HeldoutRows, kind: Target["kind"]): HeldoutRows {
  * with a note saying why. No rows at all is a DeployError: nothing compared
  * is nothing verified.
  */
-async function parityRows(
+async function verificationRows(
   project: DeployProject,
   version: ModelVersion,
   kind: Target["kind"],
@@ -226,7 +234,7 @@ export async function checkParity(
   kind: Target["kind"],
   served: string,
 ): Promise<ParityRecord> {
-  const { rows, source, note } = await parityRows(project, version, kind);
+  const { rows, source, note } = await verificationRows(project, version, kind);
   const answer = await client.infer(served, version.version, rows.inputs);
   return { source, ...(note ? { note } : {}), ...compareWithServed(rows.expected, rows.rows, answer) };
 }
@@ -662,7 +670,12 @@ export interface TargetStatus {
   url: string;
   kind: Target["kind"];
   tokenSource: Target["tokenSource"];
-  health: { live: boolean; ready: boolean; error?: string };
+  /**
+   * `errorCode` says what `error` is: "unreachable" (no answer), "unauthorized"
+   * (the target refused the token), "invalid" (not asked: its token or URL
+   * cannot be sent), or another answer of the target.
+   */
+  health: { live: boolean; ready: boolean; error?: string; errorCode?: DeployError["code"] };
   models: ServedModelStatus[];
   /** From /metrics (Dagwood targets): requests, errors and latency per model and version. */
   traffic: VersionTraffic[];
@@ -675,7 +688,15 @@ export async function deploymentStatus(
   project: DeployProject,
   opts: ConnectOptions = {},
 ): Promise<TargetStatus[]> {
-  const audit = project.registry.audit({ limit: 5000 }).filter((a) => DEPLOYMENT_ACTIONS.has(a.action));
+  // Entries recorded before URLs were stripped of credentials are shown without them too.
+  const audit = project.registry
+    .audit({ limit: 5000 })
+    .filter((a) => DEPLOYMENT_ACTIONS.has(a.action))
+    .map((a) =>
+      typeof a.details.url === "string" && hasUrlCredentials(a.details.url)
+        ? { ...a, details: { ...a.details, url: targetUrl(a.details.url) } }
+        : a,
+    );
   return Promise.all(
     listTargets(project.settings, opts.tokens).map(async (target): Promise<TargetStatus> => {
       const client = new V2Client(target, { timeoutMs: 5000, ...opts.client });
@@ -688,14 +709,18 @@ export async function deploymentStatus(
         models: [],
         traffic: [],
       };
+      const fail = (e: unknown) => {
+        status.health.error ??= (e as Error).message;
+        status.health.errorCode ??= e instanceof DeployError ? e.code : "rejected";
+      };
       if (target.tokenError) {
-        status.health.error = target.tokenError;
+        fail(new DeployError(target.tokenError, "invalid"));
         return status;
       }
       try {
         status.health = { live: await client.live(), ready: await client.ready() };
       } catch (e) {
-        status.health.error = (e as Error).message;
+        fail(e);
         return status;
       }
       const onTarget = audit.filter((a) => a.details.target === target.name);
@@ -716,7 +741,7 @@ export async function deploymentStatus(
             deployments: onTarget.filter((a) => a.model === name).slice(0, 10),
           });
         } catch (e) {
-          status.health.error ??= (e as Error).message;
+          fail(e);
         }
       }
       if (target.kind === "dagwood") {

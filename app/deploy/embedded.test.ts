@@ -38,7 +38,7 @@ async function infer(url: string, model: string): Promise<Response> {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
       inputs: [
-        { name: "x", datatype: "FP32", shape: [1, 1], data: [2] },
+        { name: "x", datatype: "FP64", shape: [1, 1], data: [2] },
         { name: "color", datatype: "BYTES", shape: [1, 1], data: ["red"] },
       ],
     }),

@@ -5,7 +5,7 @@
  * `heldout.json` (kept with a model version by `register` when its `data`
  * input is connected) holds up to 200 rows of the raw input columns the
  * model's signature names, as V2 tensors — exactly what goes over the wire:
- * numbers rounded to float32, a missing number as null, a missing text as
+ * numbers as they are (FP64), a missing number as null, a missing text as
  * null — and the native model's predictions on those very values. Without
  * it, a deploy builds probe rows from the model itself (its fitted
  * categories, imputation and scaling values, a missing value, an unseen
@@ -15,14 +15,14 @@ import { ident, type SqlSession } from "../data/sql";
 import type { TableValue } from "../engine/ports";
 import { type ColumnTable, categoryAt, type RawColumn, readColumns } from "../ml/dataset";
 import { type AnyDagwoodModel, type ClassLabel, predictTable } from "../ml/model";
-import { asOnnxSees } from "../ml/onnx/parity";
+import { asInputsCarry, type ParityFigures, ParityTally, parityTolerance } from "../ml/onnx/parity";
 import type { InferResponse, V2Tensor } from "./client";
+
+export type { ParityFigures };
 
 export const HELDOUT_FORMAT = "dagwood.heldout/1";
 /** Rows kept with a version: enough to catch a wrong model, small enough to send in one request. */
 export const HELDOUT_MAX_ROWS = 200;
-/** Served probabilities / predictions may differ from the registry's by at most this. */
-export const PARITY_TOLERANCE = 1e-5;
 
 export interface Expected {
   label?: ClassLabel[];
@@ -40,23 +40,25 @@ export interface HeldoutRows {
   expected: Expected;
 }
 
-/** Rows as the served model receives them: float32 numbers, non-finite as missing (NaN). */
-function asWire(table: ColumnTable): ColumnTable {
+/**
+ * Rows as the served model receives them: numbers of the inputs' type (a
+ * version exported before FP64 takes float32), non-finite as missing (NaN:
+ * JSON has no Infinity, and the model reads ±Infinity as missing anyway).
+ */
+function asWire(model: AnyDagwoodModel, raw: ColumnTable): ColumnTable {
+  const table = asInputsCarry(model, raw);
   return {
     rows: table.rows,
     columns: table.columns.map((c): RawColumn => {
       if (c.kind !== "numeric") return c;
-      return {
-        ...c,
-        values: Float64Array.from(c.values, (v) => (Number.isFinite(v) ? Math.fround(v) : Number.NaN)),
-      };
+      return { ...c, values: Float64Array.from(c.values, (v) => (Number.isFinite(v) ? v : Number.NaN)) };
     }),
   };
 }
 
 /** The wire tensors and the native predictions for raw rows. */
 export function rowsFor(model: AnyDagwoodModel, raw: ColumnTable): HeldoutRows {
-  const table = asWire(raw);
+  const table = asWire(model, raw);
   const byName = new Map(table.columns.map((c) => [c.name, c]));
   const inputs = model.signature.inputs.map((input): V2Tensor => {
     const col = byName.get(input.name);
@@ -69,7 +71,7 @@ export function rowsFor(model: AnyDagwoodModel, raw: ColumnTable): HeldoutRows {
     }
     return { name: input.name, datatype: input.dtype, shape: [table.rows, 1], data };
   });
-  const native = predictTable(model, asOnnxSees(model, table));
+  const native = predictTable(model, table);
   const expected: Expected = native.prediction
     ? { prediction: Array.from(native.prediction) }
     : { label: native.label!, probabilities: Array.from(native.probabilities!) };
@@ -163,69 +165,26 @@ export function probeRows(model: AnyDagwoodModel): HeldoutRows {
   return rowsFor(model, { rows, columns });
 }
 
-export interface ParityFigures {
-  rows: number;
-  /** Max |served − registry| over probabilities (classification) or predictions (regression). */
-  maxAbsDiff: number;
-  /** Rows whose served label differs from the registry's. */
-  labelMismatches: number;
-  tolerance: number;
-  passed: boolean;
-  /** The first differing row, to show. */
-  firstDifference?: { row: number; served: unknown; expected: unknown };
-}
+const outputOf = (response: InferResponse, name: string) => response.outputs.find((o) => o.name === name);
 
-const numbersOf = (response: InferResponse, name: string): unknown[] | undefined =>
-  response.outputs.find((o) => o.name === name)?.data;
-
-/** Compares a V2 infer answer with the registry's predictions on the same rows (zero rows fail). */
+/**
+ * Compares a V2 infer answer with the registry's predictions on the same rows
+ * under the one parity rule (app/ml/onnx/parity.ts); zero rows fail.
+ */
 export function compareWithServed(expected: Expected, rows: number, response: InferResponse): ParityFigures {
-  let maxAbsDiff = 0;
-  let labelMismatches = 0;
-  let firstDifference: ParityFigures["firstDifference"];
-  const numeric = (name: string, want: number[]) => {
-    const got = numbersOf(response, name);
-    if (!got || got.length !== want.length) {
-      maxAbsDiff = Number.POSITIVE_INFINITY;
-      firstDifference ??= { row: 0, served: got?.length ?? "no output", expected: `${want.length} values` };
-      return;
-    }
-    const width = want.length / Math.max(rows, 1);
-    for (let i = 0; i < want.length; i++) {
-      const served = got[i] === null ? Number.NaN : Number(got[i]);
-      const wanted = Math.fround(want[i]!);
-      if (Number.isNaN(served) && Number.isNaN(wanted)) continue;
-      const d = Math.abs(served - wanted);
-      const diff = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-      if (diff > PARITY_TOLERANCE && !firstDifference) {
-        firstDifference = { row: Math.floor(i / width), served: got[i], expected: want[i] };
-      }
-      maxAbsDiff = Math.max(maxAbsDiff, diff);
-    }
-  };
-  if (expected.prediction) numeric("prediction", expected.prediction);
-  if (expected.probabilities) numeric("probabilities", expected.probabilities);
+  const numeric = outputOf(response, expected.prediction ? "prediction" : "probabilities");
+  const tally = new ParityTally(rows, parityTolerance(numeric?.datatype));
+  if (expected.prediction) tally.numbers("prediction", numeric?.data, expected.prediction);
+  if (expected.probabilities) tally.numbers("probabilities", numeric?.data, expected.probabilities);
   if (expected.label) {
-    const got = numbersOf(response, "label");
-    for (let r = 0; r < expected.label.length; r++) {
-      const want = expected.label[r]!;
-      // Numeric class labels travel as INT64 or FP32: compare as the served tensor carries them.
-      const same = typeof want === "number" ? Number(got?.[r]) === Math.fround(want) : got?.[r] === want;
-      if (!same) {
-        labelMismatches++;
-        firstDifference ??= { row: r, served: got?.[r], expected: expected.label[r] };
-      }
-    }
+    const label = outputOf(response, "label");
+    // Numeric class labels travel as INT64, FP64 or FP32: compare as the served tensor carries them.
+    const fp32 = label?.datatype === "FP32";
+    tally.labels(label?.data, expected.label, (got, want) =>
+      typeof want === "number" ? Number(got) === (fp32 ? Math.fround(want) : want) : got === want,
+    );
   }
-  return {
-    rows,
-    maxAbsDiff,
-    labelMismatches,
-    tolerance: PARITY_TOLERANCE,
-    // Nothing compared is nothing verified: zero rows never pass.
-    passed: rows > 0 && maxAbsDiff <= PARITY_TOLERANCE && labelMismatches === 0,
-    ...(firstDifference ? { firstDifference } : {}),
-  };
+  return tally.figures();
 }
 
 /** Checks a parsed heldout.json. */

@@ -102,11 +102,11 @@ export async function predictFile(opts: PredictFileOptions): Promise<{ rows: num
         for (let r = 0; r < table.rows; r++) {
           appender.appendBigInt(BigInt(start + r));
           if (model.task === "regression") {
-            appender.appendDouble((out.prediction!.data as Float32Array)[r]!);
+            appender.appendDouble(Number((out.prediction!.data as ArrayLike<number>)[r]));
           } else {
             const label = (out.label!.data as ArrayLike<unknown>)[r];
             appender.appendVarchar(String(label));
-            const p = out.probabilities!.data as Float32Array;
+            const p = out.probabilities!.data as ArrayLike<number>;
             for (let k = 0; k < K; k++) appender.appendDouble(p[r * K + k]!);
           }
           appender.endRow();

@@ -26,7 +26,10 @@ export interface Target {
   kind: TargetKind;
   token: string | null;
   tokenSource: TokenSource | null;
-  /** Set (and `token` null) when the stored token cannot be sent: why, without its value. */
+  /**
+   * Set (and `token` null) when the target's credentials cannot be sent (a token an HTTP header
+   * cannot carry, or a user name or password in its URL): why, without their values.
+   */
   tokenError?: string;
   /** The app's built-in `local` target (its in-process server). */
   builtin?: true;
@@ -66,6 +69,32 @@ export class DeployError extends Error {
   }
 }
 
+/**
+ * A URL's user name and password (`scheme://user:password@host`), up to the
+ * last `@` before the path. A backslash ends the authority too, as WHATWG URL
+ * parsing treats it as `/` in http(s) URLs.
+ */
+const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#\\]*@/i;
+const URL_USERINFO_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#\\]*@/gi;
+
+/** Whether a URL carries a user name or password. */
+export function hasUrlCredentials(url: string): boolean {
+  return URL_USERINFO.test(url);
+}
+
+/**
+ * A target URL as it is printed, recorded and returned: without user name
+ * and password, and without a trailing slash.
+ */
+export function targetUrl(url: string): string {
+  return url.replace(URL_USERINFO, "$1").replace(/\/+$/, "");
+}
+
+/** Text with the user name and password of every URL in it masked (`http://***@host/...`). */
+export function maskUrlCredentials(text: string): string {
+  return text.replace(URL_USERINFO_IN_TEXT, "$1***@");
+}
+
 /** `DAGWOOD_TOKEN_<TARGET>`: the name upper-cased, every character other than a letter or digit as `_`. */
 export function tokenVariable(target: string): string {
   return `DAGWOOD_TOKEN_${target.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
@@ -91,7 +120,7 @@ export function builtinApplies(settings: Pick<ProjectSettings, "targets">, opts:
 function builtinTarget(builtin: BuiltinTarget): Target {
   return {
     name: BUILTIN_TARGET,
-    url: builtin.url?.replace(/\/+$/, "") ?? "",
+    url: builtin.url === null ? "" : targetUrl(builtin.url),
     kind: "dagwood",
     token: builtin.url ? builtin.token : null,
     tokenSource: builtin.url && builtin.token ? "app" : null,
@@ -135,6 +164,11 @@ export function tokenProblem(token: string): string | null {
   if (/\s/.test(token)) return "contains a space or other whitespace";
   if (/[^\x21-\x7e]/.test(token)) return "contains a character outside printable ASCII";
   return null;
+}
+
+/** Where to put a target's token, as a message says it. */
+export function whereTokensGo(target: string): string {
+  return `${tokenVariable(target)} or the keychain entry (service dagwood, target ${target})`;
 }
 
 /** Where a target's token came from, as a message names it. */
@@ -193,7 +227,7 @@ export function listTargets(settings: Pick<ProjectSettings, "targets">, opts: To
       const entry = settings.targets[name]!;
       return {
         name,
-        url: entry.url.replace(/\/+$/, ""),
+        url: targetUrl(entry.url),
         kind: entry.kind,
         token: null,
         tokenSource: (e.details.tokenSource as TokenSource | undefined) ?? null,
@@ -226,10 +260,17 @@ export function resolveTarget(
       "unknown-target",
     );
   }
+  if (hasUrlCredentials(entry.url)) {
+    throw new DeployError(
+      `The URL of target "${name}" in dagwood.json has a user name or password in it (${maskUrlCredentials(entry.url)}). dagwood.json is shared and committed, so credentials do not go there: remove them from the URL and set the target's token in ${whereTokensGo(name)}.`,
+      "invalid",
+      { target: name, url: targetUrl(entry.url) },
+    );
+  }
   const token = lookUpToken(name, opts);
   return {
     name,
-    url: entry.url.replace(/\/+$/, ""),
+    url: targetUrl(entry.url),
     kind: entry.kind,
     token: token?.token ?? null,
     tokenSource: token?.source ?? null,

@@ -37,6 +37,11 @@ export interface BlockContext {
   dataset(info: DatasetSource): void;
   /** Records one hyperparameter-search trial as a child run of this run. */
   trial(index: number, params: Record<string, unknown>, metrics: Record<string, number>): void;
+  /**
+   * The params the node's output was made with where a search chose them over
+   * the pipeline's: the run records these as the node's params.
+   */
+  chosenParams(params: Record<string, unknown>): void;
   /** Adds facts about where the run ran (e.g. the TensorFlow.js backend used). */
   environment(facts: RunEnvironment): void;
   /** The project's model registry. */

@@ -389,6 +389,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       dataset: (info) => datasets.push(info),
       trial: (index, params, trialMetrics) =>
         metadata.recordTrial({ parentRunId: runId, nodeId: node.id, index, params, metrics: trialMetrics }),
+      chosenParams: (params) => metadata.recordChosenParams(runId, node.id, params),
       environment: (facts) => metadata.updateEnvironment(runId, facts),
       registry: metadata.registry,
       upstream: (port) => node.inputs[port],

@@ -47,4 +47,61 @@ describe("resolveProjectPath", () => {
       /links to a file outside the project/,
     );
   });
+
+  it("refuses a new file whose folder is a link out of the project", () => {
+    const outside = join(root, "elsewhere");
+    mkdirSync(outside);
+    symlinkSync(outside, join(project, "linked"));
+    expect(() => resolveProjectPath(project, [project], "linked/new.dag.json")).toThrow(
+      /links to a file outside the project/,
+    );
+    expect(() => resolveProjectPath(project, [project], "linked/deeper/still/new.csv")).toThrow(
+      /links to a file outside the project/,
+    );
+    // A link whose target does not exist yet still leads out (a write would follow it).
+    symlinkSync(join(outside, "not-yet"), join(project, "dangling"));
+    expect(() => resolveProjectPath(project, [project], "dangling/new.dag.json")).toThrow(
+      /links to a file outside the project/,
+    );
+    symlinkSync(join(outside, "new.csv"), join(project, "data", "dangling.csv"));
+    expect(() => resolveProjectPath(project, [project], "data/dangling.csv")).toThrow(
+      /links to a file outside the project/,
+    );
+    // A missing folder on its way is fine when no link leads out.
+    expect(resolveProjectPath(project, [project], "new/folder/x.csv")).toBe(
+      join(project, "new", "folder", "x.csv"),
+    );
+  });
+
+  it("refuses anything inside .dagwood, however it is named", () => {
+    mkdirSync(join(project, ".dagwood"));
+    writeFileSync(join(project, ".dagwood", "serve-token"), "secret\n");
+    for (const path of [
+      ".dagwood/serve-token",
+      ".dagwood",
+      "./.dagwood/new.dag.json",
+      "data/../.dagwood/serve-token",
+      join(project, ".dagwood", "workspace.duckdb"),
+      ".DAGWOOD/serve-token",
+    ]) {
+      expect(() => resolveProjectPath(project, [project], path), path).toThrow(
+        /inside \.dagwood\/.*Dagwood's own state/,
+      );
+    }
+    // A link elsewhere in the project that leads into it.
+    symlinkSync(join(project, ".dagwood"), join(project, "data", "state"));
+    expect(() => resolveProjectPath(project, [project], "data/state/serve-token")).toThrow(
+      /inside \.dagwood/,
+    );
+    symlinkSync(join(project, ".dagwood", "serve-token"), join(project, "token.txt"));
+    expect(() => resolveProjectPath(project, [project], "token.txt")).toThrow(/inside \.dagwood/);
+    // Through a data folder that holds the project.
+    expect(() => resolveProjectPath(project, [project, root], "../project/.dagwood/serve-token")).toThrow(
+      /inside \.dagwood/,
+    );
+    // A name that only starts the same way is an ordinary file.
+    expect(resolveProjectPath(project, [project], ".dagwood-notes.txt")).toBe(
+      join(project, ".dagwood-notes.txt"),
+    );
+  });
 });

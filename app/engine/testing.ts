@@ -29,6 +29,8 @@ export interface TestProject {
   /** What blocks reported through ctx.dataset, completed from their outputs. */
   datasets: DatasetRecord[];
   trials: { index: number; params: Record<string, unknown>; metrics: Record<string, number> }[];
+  /** What blocks reported through ctx.chosenParams, merged. */
+  chosenParams: Record<string, unknown>;
   /** The facts blocks reported through ctx.environment, merged. */
   environment: RunEnvironment;
   /**
@@ -70,6 +72,7 @@ export async function createTestProject(): Promise<TestProject> {
     metrics: [],
     datasets: [],
     trials: [],
+    chosenParams: {},
     environment: {},
     upstream: {},
     metadata() {
@@ -115,6 +118,7 @@ export async function createTestProject(): Promise<TestProject> {
         nodeId: "test-node",
         dataset: (info) => datasets.push(info),
         trial: (index, trialParams, metrics) => project.trials.push({ index, params: trialParams, metrics }),
+        chosenParams: (chosen) => Object.assign(project.chosenParams, chosen),
         environment: (facts) => Object.assign(project.environment, facts),
         get registry() {
           return project.metadata().registry;

@@ -103,12 +103,12 @@ describe("predictTable", () => {
     const m = await model();
     expect(m.signature).toEqual({
       inputs: [
-        { name: "x", dtype: "FP32", shape: [-1, 1] },
-        { name: "c", dtype: "BYTES", shape: [-1, 1] },
+        { name: "x", dtype: "FP64", shape: [-1, 1], sourceType: "DOUBLE" },
+        { name: "c", dtype: "BYTES", shape: [-1, 1], sourceType: "VARCHAR" },
       ],
       outputs: [
         { name: "label", dtype: "BYTES", shape: [-1] },
-        { name: "probabilities", dtype: "FP32", shape: [-1, 2] },
+        { name: "probabilities", dtype: "FP64", shape: [-1, 2] },
       ],
     });
     const out = predictTable(m, { rows: 2, columns: [text("c", ["b", "unseen"]), num("x", [7, 2])] });

@@ -8,13 +8,14 @@ import type { ColumnTable, RawColumn } from "./dataset";
 import { type LinearModelJSON, predictLinear } from "./linear";
 import { type MlpModelJSON, predictMlp } from "./mlp";
 import { type PreprocessSpec, transformFeatures } from "./preprocess";
-import { modelFromJSON, predictProba, predictRaw, type Task, type TreeEnsembleJSON } from "./trees";
+import { modelFromJSON, predictClasses, predictRaw, type Task, type TreeEnsembleJSON } from "./trees";
 
 export const MODEL_FORMAT = "dagwood.model/1";
 
 export type Estimator = "gbdt" | "forest" | "tree";
 export type LinearEstimator = "linear" | "logistic";
-export type TensorType = "FP32" | "INT64" | "BYTES";
+/** FP32 only in models exported before inputs and outputs became FP64 (read, never written). */
+export type TensorType = "FP64" | "FP32" | "INT64" | "BYTES";
 export type ClassLabel = string | number;
 
 export interface TensorSpec {
@@ -22,6 +23,22 @@ export interface TensorSpec {
   dtype: TensorType;
   /** -1 is the batch dimension. */
   shape: number[];
+  /** Inputs: the column's DuckDB type in the training table (e.g. DOUBLE, DATE, VARCHAR). */
+  sourceType?: string;
+  /** Inputs: what a number means, where that is not the plain value (dates: epoch milliseconds). */
+  unit?: string;
+}
+
+/**
+ * How a column of `sourceType` travels as a number: dates and timestamps as
+ * milliseconds since 1970-01-01 00:00:00 UTC, times of day as milliseconds
+ * since midnight, booleans as 0/1 (app/ml/dataset.ts reads them so).
+ */
+export function numericUnit(sourceType: string): string | undefined {
+  if (sourceType === "DATE" || sourceType.startsWith("TIMESTAMP")) return "ms since 1970-01-01T00:00:00Z";
+  if (sourceType === "TIME") return "ms since midnight";
+  if (sourceType === "BOOLEAN") return "0 (false) or 1 (true)";
+  return undefined;
 }
 
 export interface DagwoodModel {
@@ -35,10 +52,12 @@ export interface DagwoodModel {
   classes?: ClassLabel[];
   /**
    * The served model's tensors. Inputs: one per raw feature column, shape
-   * [-1, 1]; numeric columns FP32 (NaN = missing; dates as epoch ms),
-   * categorical BYTES (NULL sent as ""). Outputs: `label` [-1] (class names:
-   * BYTES, or INT64 / FP32 for numeric classes) and `probabilities` [-1, K],
-   * or `prediction` [-1]. The ONNX export has exactly these tensors.
+   * [-1, 1]; numeric columns FP64 (NaN = missing; `unit` says what dates and
+   * times mean), categorical BYTES (NULL sent as ""). Outputs: `label` [-1]
+   * (class names: BYTES, or INT64 / FP32 for numeric classes) and
+   * `probabilities` [-1, K] FP64, or `prediction` [-1] FP64. The ONNX export
+   * has exactly these tensors, and computes in float64 throughout, as the
+   * native model does.
    */
   signature: { inputs: TensorSpec[]; outputs: TensorSpec[] };
   preprocess: PreprocessSpec;
@@ -57,9 +76,9 @@ export interface OnnxExportInfo {
   /** Opset per domain ("" is the default ONNX domain). */
   opsets: Record<string, number>;
   /**
-   * onnxruntime against `predictTable` on the same float32-rounded inputs:
-   * max |difference| of probabilities (or predictions), and the fraction of
-   * rows with the same label.
+   * onnxruntime against `predictTable` on the same raw rows: max |difference|
+   * of probabilities (or predictions), and the fraction of rows with the
+   * same label.
    */
   parity: { rows: number; maxAbsDiff: number; labelAgreement: number };
 }
@@ -80,10 +99,17 @@ export function signatureFor(
   task: Task,
   classes?: ClassLabel[],
 ): DagwoodModel["signature"] {
-  const inputs = spec.features.map(
-    (f): TensorSpec => ({ name: f.name, dtype: f.kind === "numeric" ? "FP32" : "BYTES", shape: [-1, 1] }),
-  );
-  if (task === "regression") return { inputs, outputs: [{ name: "prediction", dtype: "FP32", shape: [-1] }] };
+  const inputs = spec.features.map((f): TensorSpec => {
+    const unit = f.kind === "numeric" ? numericUnit(f.sourceType) : undefined;
+    return {
+      name: f.name,
+      dtype: f.kind === "numeric" ? "FP64" : "BYTES",
+      shape: [-1, 1],
+      sourceType: f.sourceType,
+      ...(unit ? { unit } : {}),
+    };
+  });
+  if (task === "regression") return { inputs, outputs: [{ name: "prediction", dtype: "FP64", shape: [-1] }] };
   const labelType: TensorType = classes?.every((c) => typeof c === "number" && Number.isSafeInteger(c))
     ? "INT64"
     : classes?.every((c) => typeof c === "number")
@@ -93,7 +119,7 @@ export function signatureFor(
     inputs,
     outputs: [
       { name: "label", dtype: labelType, shape: [-1] },
-      { name: "probabilities", dtype: "FP32", shape: [-1, classes?.length ?? 2] },
+      { name: "probabilities", dtype: "FP64", shape: [-1, classes?.length ?? 2] },
     ],
   };
 }
@@ -161,18 +187,9 @@ export function predictTable(model: AnyDagwoodModel, table: ColumnTable): Predic
   const ensemble = modelFromJSON(model.ensemble);
   if (model.task === "regression") return { prediction: predictRaw(ensemble, data) };
   const classes = model.classes ?? [];
-  const K = classes.length;
-  const probabilities = predictProba(ensemble, data);
-  const classIndex = new Int32Array(table.rows);
-  const label = new Array<ClassLabel>(table.rows);
-  for (let r = 0; r < table.rows; r++) {
-    // argmax, the first class on ties (as ONNX ArgMax)
-    let best = 0;
-    for (let k = 1; k < K; k++) if (probabilities[r * K + k]! > probabilities[r * K + best]!) best = k;
-    classIndex[r] = best;
-    label[r] = classes[best]!;
-  }
-  return { label, classIndex, probabilities };
+  // Decided on the raw scores (app/ml/trees/predict.ts), as the ONNX export decides.
+  const { probabilities, classIndex } = predictClasses(ensemble, data);
+  return { label: Array.from(classIndex, (k) => classes[k]!), classIndex, probabilities };
 }
 
 export type TaskChoice = "auto" | "classification" | "regression";

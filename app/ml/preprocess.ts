@@ -242,11 +242,27 @@ function transformNumeric(f: NumericFeatureSpec, col: NumericColumn): Float64Arr
   return out;
 }
 
+/**
+ * The string a missing (NULL) text value is sent as to a served model (a
+ * string tensor has no NULL). The native model reads text the same way:
+ * NULL and "" are one value, missing unless "" was a training category.
+ */
+export const MISSING_TEXT = "";
+
 /** Per dictionary entry of `col`: its model code, or NaN (missing). */
 function codesFor(f: CategoricalFeatureSpec, col: CategoricalColumn): Float64Array {
   const index = new Map(f.categories.map((c, i) => [c, i]));
   const unknown = f.unknownCode ?? Number.NaN;
-  return Float64Array.from(col.dictionary, (s) => index.get(s) ?? unknown);
+  return Float64Array.from(
+    col.dictionary,
+    (s) => index.get(s) ?? (s === MISSING_TEXT ? Number.NaN : unknown),
+  );
+}
+
+/** The model code of a NULL text value: that of MISSING_TEXT when it was a category, else NaN. */
+function nullCode(f: CategoricalFeatureSpec): number {
+  const i = f.categories.indexOf(MISSING_TEXT);
+  return i >= 0 ? i : Number.NaN;
 }
 
 /** The encoded feature columns, named `name` (ordinal) or `name=category` / `name=<other>` (one-hot). */
@@ -260,11 +276,12 @@ export function encodedFeatureNames(f: FeatureSpec): string[] {
 function transformCategorical(f: CategoricalFeatureSpec, col: CategoricalColumn): FeatureColumn[] {
   const rows = col.codes.length;
   const byEntry = codesFor(f, col);
+  const missing = nullCode(f);
   if (f.encoding === "ordinal") {
     const values = new Float64Array(rows);
     for (let i = 0; i < rows; i++) {
       const c = col.codes[i]!;
-      values[i] = c < 0 ? Number.NaN : byEntry[c]!;
+      values[i] = c < 0 ? missing : byEntry[c]!;
     }
     return [{ name: f.name, kind: "categorical", values }];
   }
@@ -272,7 +289,7 @@ function transformCategorical(f: CategoricalFeatureSpec, col: CategoricalColumn)
   const columns = names.map((name) => ({ name, kind: "numeric" as const, values: new Float64Array(rows) }));
   for (let i = 0; i < rows; i++) {
     const c = col.codes[i]!;
-    const code = c < 0 ? Number.NaN : byEntry[c]!;
+    const code = c < 0 ? missing : byEntry[c]!;
     if (!Number.isNaN(code)) columns[code]!.values[i] = 1;
   }
   return columns;

@@ -58,7 +58,8 @@ export function parseOverrides(pairs: readonly string[]): Record<string, unknown
     } catch {
       // not JSON: keep the text
     }
-    out[name] = value;
+    // Defined, not assigned: `out["__proto__"] = 1` would set the prototype and hide the name from validation.
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

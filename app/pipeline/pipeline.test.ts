@@ -7,7 +7,7 @@ import { defineBlock, makeCatalog } from "../engine/block";
 import { serializePipeline } from "./canonical";
 import { loadPipelineFile, savePipelineFile } from "./file";
 import { parseOverrides, substitute } from "./params";
-import { parsePipelineText, planPipeline, validatePipelineText } from "./validate";
+import { parsePipelineObject, parsePipelineText, planPipeline, validatePipelineText } from "./validate";
 
 const noop = async () => ({});
 const source = defineBlock({
@@ -232,5 +232,171 @@ describe("canonical serialization", () => {
     writeFileSync(path, "not json");
     expect((await loadPipelineFile(path)).problems[0]!.message).toMatch(/Not valid JSON/);
     expect((await loadPipelineFile(join(dir, "none.dag.json"))).problems[0]!.message).toMatch(/No such file/);
+  });
+});
+
+describe("unknown params", () => {
+  const tuned = defineBlock({
+    kind: "test.tuned",
+    version: 1,
+    title: "Tuned",
+    category: "Test",
+    description: "",
+    inputs: {},
+    outputs: { out: { type: "table" } },
+    params: z.object({
+      maxDepth: z.number().int().default(6),
+      minSamplesLeaf: z.number().int().default(1),
+      search: z
+        .object({ strategy: z.enum(["grid", "random"]).default("grid"), folds: z.number().default(5) })
+        .optional(),
+      columns: z.record(z.string(), z.string()).default({}),
+    }),
+    run: noop,
+  });
+  const withTuned = makeCatalog([tuned]);
+  const pipeline = (params: Record<string, unknown>) =>
+    JSON.stringify({
+      format: "dagwood.pipeline/1",
+      name: "t",
+      nodes: [{ id: "t", block: "test.tuned", params }],
+    });
+
+  it("refuses a misspelled param, naming the nearest one", () => {
+    expect(validatePipelineText(pipeline({ maxdepth: 2 }), withTuned).problems).toEqual([
+      {
+        path: "$.nodes[0].params.maxdepth",
+        message: 'Unknown param "maxdepth" for test.tuned: did you mean "maxDepth"?',
+      },
+    ]);
+    expect(validatePipelineText(pipeline({ minSampleLeaf: 2 }), withTuned).problems[0]!.message).toMatch(
+      /did you mean "minSamplesLeaf"\?/,
+    );
+  });
+
+  it("lists the params when nothing is near, and checks objects inside params", () => {
+    expect(validatePipelineText(pipeline({ colour: "red" }), withTuned).problems[0]!.message).toBe(
+      'Unknown param "colour" for test.tuned: known params: maxDepth, minSamplesLeaf, search, columns',
+    );
+    expect(validatePipelineText(pipeline({ search: { strategi: "grid" } }), withTuned).problems).toEqual([
+      {
+        path: "$.nodes[0].params.search.strategi",
+        message: 'Unknown param "strategi" in search for test.tuned: did you mean "strategy"?',
+      },
+    ]);
+    // Reported with the node's other problems, all at once.
+    expect(
+      validatePipelineText(pipeline({ maxdepth: 2, maxDepth: "deep" }), withTuned).problems.map(
+        (p) => p.path,
+      ),
+    ).toEqual(["$.nodes[0].params.maxdepth", "$.nodes[0].params.maxDepth"]);
+    // A record's keys are the user's own names.
+    expect(validatePipelineText(pipeline({ columns: { anything: "VARCHAR" } }), withTuned).problems).toEqual(
+      [],
+    );
+  });
+
+  it("refuses unknown params in run as in validate (one planner), and for a ${param} value too", () => {
+    const text = pipeline({ maxDepth: 3, maxdepth: "${d}" });
+    const parsed = parsePipelineText(text.replace('"name":"t"', '"name":"t","params":{"d":2}'));
+    expect(planPipeline(parsed.pipeline!, withTuned).plan).toBeUndefined();
+    expect(planPipeline(parsed.pipeline!, withTuned).problems[0]!.path).toBe("$.nodes[0].params.maxdepth");
+  });
+});
+
+describe("--param names", () => {
+  it("refuses __proto__ and other names the pipeline does not declare, as any undeclared name", () => {
+    for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+      const overrides = parseOverrides([`${name}=1`]);
+      expect(Object.keys(overrides)).toEqual([name]);
+      const { plan, problems } = validatePipelineText(JSON.stringify(good), catalog, overrides);
+      expect(plan, name).toBeUndefined();
+      expect(problems, name).toEqual([
+        { path: "$.params", message: expect.stringContaining(`no parameter "${name}"`) },
+      ]);
+    }
+    expect(Object.getPrototypeOf(parseOverrides(['__proto__={"polluted":1}']))).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it("refuses an override nested too deep", () => {
+    const deep = `${"[".repeat(200)}${"]".repeat(200)}`;
+    const { problems } = validatePipelineText(
+      JSON.stringify(good),
+      catalog,
+      parseOverrides([`seed=${deep}`]),
+    );
+    expect(problems[0]!.message).toMatch(/--param seed: .*nested more than 64 levels/);
+  });
+});
+
+describe("limits on pipeline files", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dagwood-limits-"));
+
+  it("refuses deep nesting with a message instead of overflowing the stack", async () => {
+    // 6 KB, nested 3,000 levels: the walks over params used to overflow the stack.
+    const deep = `${"[".repeat(3000)}${"]".repeat(3000)}`;
+    const text = JSON.stringify({
+      ...good,
+      nodes: [{ id: "src", block: "test.source", params: { path: "x" } }],
+    }).replace('"path":"x"', `"path":${deep}`);
+    expect(text.length).toBeLessThan(7000);
+    const { problems } = validatePipelineText(text, catalog);
+    expect(problems).toEqual([
+      {
+        path: "$",
+        message: expect.stringMatching(/^At line 1, column \d+: nested more than 64 levels deep/),
+      },
+    ]);
+    // 200,000 levels, and objects rather than arrays, in a file.
+    const path = join(dir, "deep.dag.json");
+    writeFileSync(
+      path,
+      `{"format":"dagwood.pipeline/1","name":"x","nodes":${'{"a":'.repeat(200_000)}1${"}".repeat(200_000)}}`,
+    );
+    expect((await loadPipelineFile(path)).problems[0]!.message).toMatch(/nested more than 64 levels deep/);
+    // A parsed document (the Api's) is checked without recursion too.
+    let nested: unknown = 1;
+    for (let i = 0; i < 100_000; i++) nested = [nested];
+    expect(parsePipelineObject({ ...good, params: { seed: nested } }).problems[0]).toEqual({
+      path: expect.stringMatching(/^\$\.params\.seed(\[0\]){62}$/),
+      message: expect.stringMatching(/nested more than 64 levels deep/),
+    });
+  });
+
+  it("accepts a UTF-8 byte order mark", async () => {
+    const path = join(dir, "bom.dag.json");
+    writeFileSync(path, `\uFEFF${JSON.stringify(good)}`);
+    const loaded = await loadPipelineFile(path);
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.pipeline!.name).toBe("demo");
+  });
+
+  it("refuses a file over 16 MiB before reading it, and strings over their limits, with their paths", async () => {
+    const big = join(dir, "big.dag.json");
+    writeFileSync(big, JSON.stringify({ ...good, description: "x".repeat(17 * 1024 * 1024) }));
+    expect((await loadPipelineFile(big)).problems).toEqual([
+      {
+        path: "$",
+        message: expect.stringMatching(/^The file is 17\.0 MiB; a pipeline file may be at most 16\.0 MiB/),
+      },
+    ]);
+    expect((await loadPipelineFile(dir)).problems[0]!.message).toMatch(/is a folder/);
+    const long = (extra: object) => parsePipelineText(JSON.stringify({ ...good, ...extra })).problems;
+    expect(long({ description: "d".repeat(10_001) })).toEqual([
+      { path: "$.description", message: "a description is at most 10,000 characters" },
+    ]);
+    expect(long({ description: "d".repeat(10_000) })).toEqual([]);
+    expect(long({ name: "n".repeat(201) })[0]).toEqual({
+      path: "$.name",
+      message: "a name is at most 200 characters",
+    });
+    expect(long({ params: { seed: "s".repeat(100_001) } })[0]).toEqual({
+      path: "$.params.seed",
+      message: "This text is 100,001 characters long; at most 100,000 are allowed",
+    });
+    expect(long({ params: { ["k".repeat(100_001)]: 1 } })[0]!.message).toMatch(
+      /^This key is 100,001 characters long/,
+    );
   });
 });

@@ -2,19 +2,48 @@ import { z } from "zod";
 
 export const PIPELINE_FORMAT = "dagwood.pipeline/1";
 
+/**
+ * Limits on a pipeline file, so a hostile or broken file is refused with a
+ * message instead of exhausting the stack or filling the run store: its size,
+ * how deep its arrays and objects nest, and how long a string (or key) is.
+ */
+export const PIPELINE_LIMITS = {
+  /** Bytes of a pipeline file (a pipeline holds settings, not data). */
+  fileBytes: 16 * 1024 * 1024,
+  /** Levels of nested arrays and objects, the whole file counted from its top object. */
+  depth: 64,
+  /** Characters of any string or key (a transform.sql query is one). */
+  string: 100_000,
+  /** Characters of a name, owner or node label. */
+  name: 200,
+  /** Characters of a pipeline's or a node's description. */
+  description: 10_000,
+} as const;
+
+const shortText = (what: string) =>
+  z.string().max(PIPELINE_LIMITS.name, `${what} is at most ${PIPELINE_LIMITS.name} characters`);
+const longText = (what: string) =>
+  z
+    .string()
+    .max(
+      PIPELINE_LIMITS.description,
+      `${what} is at most ${PIPELINE_LIMITS.description.toLocaleString("en")} characters`,
+    );
+
 /** Node ids name nodes in edges ("id.port"), so they hold no dots. */
 export const NODE_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 export const PORT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENDPOINT = /^[A-Za-z_][A-Za-z0-9_-]*\.[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const NodeSchema = z.strictObject({
-  id: z
-    .string()
-    .regex(NODE_ID, "a node id starts with a letter or _ and holds only letters, digits, _ and - (no dots)"),
-  block: z.string().min(1, "a node needs a block kind"),
+  id: shortText("a node id").regex(
+    NODE_ID,
+    "a node id starts with a letter or _ and holds only letters, digits, _ and - (no dots)",
+  ),
+  block: shortText("a block kind").min(1, "a node needs a block kind"),
   params: z.record(z.string(), z.unknown()).default({}),
-  label: z.string().optional(),
-  description: z.string().optional(),
+  label: shortText("a label").optional(),
+  description: longText("a description").optional(),
 });
 
 export const EdgeSchema = z.strictObject({
@@ -27,9 +56,9 @@ export const LayoutEntrySchema = z.looseObject({ x: z.number(), y: z.number() })
 
 export const PipelineSchema = z.strictObject({
   format: z.literal(PIPELINE_FORMAT),
-  name: z.string().min(1, "a pipeline needs a name"),
-  description: z.string().optional(),
-  owner: z.string().optional(),
+  name: shortText("a name").min(1, "a pipeline needs a name"),
+  description: longText("a description").optional(),
+  owner: shortText("an owner").optional(),
   params: z
     .record(z.string().regex(PORT_NAME, "a parameter name is a plain identifier"), z.unknown())
     .default({}),

@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { AnyBlock, Catalog } from "../engine/block";
 import { portsCompatible } from "../engine/ports";
 import { findReferences, substitute } from "./params";
-import { PIPELINE_FORMAT, type Pipeline, PipelineSchema, splitEndpoint } from "./schema";
+import { PIPELINE_FORMAT, PIPELINE_LIMITS, type Pipeline, PipelineSchema, splitEndpoint } from "./schema";
 
 export interface Problem {
   /** JSON path of the offending value, e.g. `$.nodes[2].params.testFraction`. */
@@ -38,8 +38,89 @@ export interface ParseResult {
   problems: Problem[];
 }
 
-/** Parses pipeline JSON text: syntax, format version and shape (no catalog needed). */
-export function parsePipelineText(text: string): ParseResult {
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+/** The problem with a pipeline file of `bytes` bytes, if it is over the limit. */
+export function fileSizeProblem(bytes: number): Problem | undefined {
+  if (bytes <= PIPELINE_LIMITS.fileBytes) return undefined;
+  return {
+    path: "$",
+    message: `The file is ${mib(bytes)}; a pipeline file may be at most ${mib(PIPELINE_LIMITS.fileBytes)}. A pipeline holds settings: keep data in data files.`,
+  };
+}
+
+const tooDeep = `nested more than ${PIPELINE_LIMITS.depth} levels deep; a pipeline's arrays and objects nest at most that far`;
+
+/**
+ * Finds nesting deeper than the limit in JSON text before it is parsed: the
+ * parser and every walk over the value recurse, and a few KB of "[[[[" would
+ * overflow the stack.
+ */
+function textDepthProblem(text: string): Problem | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > PIPELINE_LIMITS.depth)
+        return { path: "$", message: `At ${lineCol(text, i)}: ${tooDeep}` };
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return undefined;
+}
+
+/**
+ * Size problems in a parsed value, found without recursion: nesting deeper
+ * than the limit, and strings or keys longer than the limit, each with its
+ * JSON path (at most 20 of them).
+ */
+export function limitProblems(value: unknown, at: PropertyKey[] = []): Problem[] {
+  const problems: Problem[] = [];
+  const long = (path: PropertyKey[], length: number, what: string) =>
+    problems.push({
+      path: jsonPath(path),
+      message: `${what} is ${length.toLocaleString("en")} characters long; at most ${PIPELINE_LIMITS.string.toLocaleString("en")} are allowed`,
+    });
+  const stack: { value: unknown; path: PropertyKey[] }[] = [{ value, path: at }];
+  while (stack.length && problems.length < 20) {
+    const { value: v, path } = stack.pop()!;
+    if (typeof v === "string") {
+      if (v.length > PIPELINE_LIMITS.string) long(path, v.length, "This text");
+      continue;
+    }
+    if (!v || typeof v !== "object") continue;
+    if (path.length - at.length >= PIPELINE_LIMITS.depth) {
+      problems.push({ path: jsonPath(path), message: `This value is ${tooDeep}` });
+      continue;
+    }
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i] });
+      continue;
+    }
+    const keys = Object.keys(v);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i]!;
+      if (key.length > PIPELINE_LIMITS.string) {
+        long([...path, key.slice(0, 40)], key.length, "This key");
+        continue;
+      }
+      stack.push({ value: (v as Record<string, unknown>)[key], path: [...path, key] });
+    }
+  }
+  return problems;
+}
+
+/** Parses pipeline JSON text: syntax, format version and shape (no catalog needed). A leading UTF-8 BOM is skipped. */
+export function parsePipelineText(input: string): ParseResult {
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  const size = fileSizeProblem(Buffer.byteLength(text, "utf8"));
+  if (size) return { problems: [size] };
+  const deep = textDepthProblem(text);
+  if (deep) return { problems: [deep] };
   const errors: ParseError[] = [];
   const json: unknown = parseJson(text, errors, { allowTrailingComma: false, disallowComments: true });
   if (errors.length) {
@@ -61,6 +142,8 @@ export function parsePipelineObject(json: unknown): ParseResult {
   if (!json || typeof json !== "object" || Array.isArray(json)) {
     return { problems: [{ path: "$", message: "A pipeline file holds one JSON object" }] };
   }
+  const limits = limitProblems(json);
+  if (limits.length) return { problems: limits };
   const format = (json as { format?: unknown }).format;
   if (format !== PIPELINE_FORMAT) {
     const message =
@@ -74,6 +157,102 @@ export function parsePipelineObject(json: unknown): ParseResult {
   const parsed = PipelineSchema.safeParse(json);
   if (!parsed.success) return { problems: zodProblems(parsed.error) };
   return { pipeline: parsed.data, problems: [] };
+}
+
+/** Levenshtein distance, case-insensitive: "maxdepth" is next to "maxDepth". */
+function distance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[y.length]!;
+}
+
+/** The known name closest to `name`, when it is close enough to be a likely typo. */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const d = distance(name, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+type ZodDef = { type: string; [k: string]: unknown };
+const defOf = (s: unknown): ZodDef => (s as { _zod: { def: ZodDef } })._zod.def;
+
+/** The schema under optional, default, nullable, readonly, catch and pipe wrappers. */
+function unwrapSchema(schema: unknown): unknown {
+  let s = schema;
+  for (let i = 0; i < 32; i++) {
+    const def = defOf(s);
+    if (
+      ["optional", "nullable", "default", "prefault", "readonly", "catch", "nonoptional"].includes(def.type)
+    ) {
+      s = def.innerType;
+    } else if (def.type === "pipe") {
+      s = def.in;
+    } else break;
+  }
+  return s;
+}
+
+/**
+ * Keys in `value` that its object schema does not declare, at any depth the
+ * schema describes (a block's params, and objects inside them such as
+ * `search` or `champion`). zod drops such keys silently, so a misspelled
+ * "maxdepth" would be ignored and the default used.
+ */
+function unknownKeys(
+  schema: unknown,
+  value: unknown,
+  path: PropertyKey[],
+  out: { path: PropertyKey[]; key: string; known: string[] }[],
+): void {
+  const def = defOf(unwrapSchema(schema));
+  if (def.type === "object" && value && typeof value === "object" && !Array.isArray(value)) {
+    const shape = def.shape as Record<string, unknown>;
+    const catchall = def.catchall as unknown;
+    // A loose object (catchall unknown) takes any key; strip and strict objects name theirs.
+    const closed = catchall === undefined || defOf(catchall).type === "never";
+    for (const [key, v] of Object.entries(value)) {
+      if (Object.hasOwn(shape, key)) unknownKeys(shape[key], v, [...path, key], out);
+      else if (closed) out.push({ path: [...path, key], key, known: Object.keys(shape) });
+    }
+  } else if (def.type === "array" && Array.isArray(value)) {
+    for (const [i, v] of value.entries()) unknownKeys(def.element, v, [...path, i], out);
+  } else if (def.type === "record" && value && typeof value === "object" && !Array.isArray(value)) {
+    for (const [key, v] of Object.entries(value)) unknownKeys(def.valueType, v, [...path, key], out);
+  }
+}
+
+/** Problems for params a block does not have, each naming the nearest param it does have. */
+function unknownParamProblems(block: AnyBlock, params: unknown, at: PropertyKey[]): Problem[] {
+  const found: { path: PropertyKey[]; key: string; known: string[] }[] = [];
+  unknownKeys(block.params, params, at, found);
+  return found.map(({ path, key, known }) => {
+    const near = nearestName(key, known);
+    const where = path.length > at.length + 1 ? ` in ${jsonPath(path.slice(at.length, -1)).slice(2)}` : "";
+    const hint = near
+      ? `did you mean "${near}"?`
+      : known.length
+        ? `known params${where}: ${known.join(", ")}`
+        : "it takes none";
+    return {
+      path: jsonPath(path),
+      message: `Unknown param "${key}"${where} for ${block.kind}: ${hint}`,
+    };
+  });
 }
 
 export interface ResolvedNode {
@@ -125,13 +304,20 @@ export function planPipeline(
   overrides: Record<string, unknown> = {},
 ): { plan?: Plan; problems: Problem[] } {
   const problems: Problem[] = [];
-  const params = { ...pipeline.params };
+  // No prototype: a parameter named "__proto__" or "constructor" is a plain entry.
+  const params: Record<string, unknown> = Object.assign(Object.create(null), pipeline.params);
   for (const [name, value] of Object.entries(overrides)) {
     if (!Object.hasOwn(pipeline.params, name)) {
       problems.push({
         path: "$.params",
         message: `--param ${name}: the pipeline has no parameter "${name}" (it has: ${Object.keys(pipeline.params).join(", ") || "none"})`,
       });
+      continue;
+    }
+    const limits = limitProblems(value, ["params", name]);
+    if (limits.length) {
+      problems.push(...limits.map((p) => ({ ...p, message: `--param ${name}: ${p.message}` })));
+      continue;
     }
     params[name] = value;
   }
@@ -162,6 +348,8 @@ export function planPipeline(
   for (const node of pipeline.nodes) {
     const entry = byId.get(node.id);
     if (!entry?.block || pipeline.nodes[entry.index] !== node) continue;
+    const unknown = unknownParamProblems(entry.block, node.params, ["nodes", entry.index, "params"]);
+    problems.push(...unknown);
     const parsed = entry.block.params.safeParse(substitute(node.params, params));
     if (!parsed.success) {
       // A value that is still an unknown ${ref} was reported above; its type error would only repeat it.
@@ -175,6 +363,7 @@ export function planPipeline(
       );
       continue;
     }
+    if (unknown.length) continue;
     resolved.set(node.id, { id: node.id, block: entry.block, params: parsed.data, inputs: {} });
   }
 
@@ -268,7 +457,14 @@ export function planPipeline(
   }
 
   if (problems.length) return { problems };
-  return { plan: { pipeline, params, order: order.map((id) => resolved.get(id)!) }, problems };
+  return {
+    plan: {
+      pipeline,
+      params: Object.fromEntries(Object.entries(params)),
+      order: order.map((id) => resolved.get(id)!),
+    },
+    problems,
+  };
 }
 
 /** Parses and plans in one step. */

@@ -1,9 +1,11 @@
 /**
- * `dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token T] [--infer-token]
+ * `dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token-file FILE] [--infer-token]
  *                [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1] [--log-max-per-second N]` — runs until SIGINT/SIGTERM.
- * The token may come from DAGWOOD_SERVE_TOKEN instead of the command line
- * (where other users of the machine could read it).
+ * The token comes from a file (--token-file) or DAGWOOD_SERVE_TOKEN: on the
+ * command line (--token, kept with a warning) other users of the machine can
+ * read it in `ps`.
  */
+import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createServer } from "./server";
@@ -14,7 +16,7 @@ export interface ServeIo {
 }
 
 export const SERVE_USAGE =
-  "usage: dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token T | env DAGWOOD_SERVE_TOKEN]\n" +
+  "usage: dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token-file FILE | env DAGWOOD_SERVE_TOKEN]\n" +
   "                     [--infer-token] [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1]\n" +
   "                     [--log-max-per-second N|unlimited]\n";
 
@@ -24,6 +26,38 @@ function positiveInteger(text: string | undefined, flag: string): number | undef
   if (!Number.isSafeInteger(n) || n < 0)
     throw new Error(`${flag} must be a non-negative integer, not ${text}`);
   return n;
+}
+
+/** A token, from the source named in `from`; refused when a header could not carry it. */
+function checkToken(token: string, from: string): string {
+  if (token === "") throw new Error(`the token from ${from} is empty`);
+  // An Authorization header carries visible ASCII; a space or control character would break or split it.
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new Error(
+      `the token from ${from} has a space, a control character or a non-ASCII character, which an Authorization header cannot carry; use visible ASCII only`,
+    );
+  }
+  return token;
+}
+
+/** The token from --token-file (its first line, trimmed), warning when other users can read the file. */
+function readTokenFile(path: string, warn: (message: string) => void): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new Error(
+      `--token-file ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+  if (process.platform !== "win32" && (statSync(path).mode & 0o077) !== 0) {
+    warn(`warning: ${path} can be read by other users; restrict it with chmod 600 ${path}`);
+  }
+  return checkToken((text.split(/\r?\n/)[0] ?? "").trim(), `--token-file ${path}`);
+}
+
+function isLoopbackHost(host: string): boolean {
+  return /^127\./.test(host) || host === "localhost" || host === "::1" || host === "[::1]";
 }
 
 /** Exit code 0 after a clean shutdown, 2 on bad arguments, 1 when the server cannot start. */
@@ -42,6 +76,7 @@ export async function serveCommand(
         port: { type: "string", default: "8000" },
         repository: { type: "string", default: "model-repository" },
         token: { type: "string" },
+        "token-file": { type: "string" },
         "infer-token": { type: "boolean", default: false },
         "max-load-bytes": { type: "string" },
         "max-infer-bytes": { type: "string" },
@@ -56,9 +91,25 @@ export async function serveCommand(
     }
     port = positiveInteger(values.port, "--port")!;
     if (port > 65535) throw new Error(`--port must be at most 65535, not ${port}`);
-    const token = values.token ?? process.env.DAGWOOD_SERVE_TOKEN ?? undefined;
+    const warn = (m: string) => io.stderr.write(`dagwood serve: ${m}\n`);
+    if (values.token !== undefined && values["token-file"] !== undefined)
+      throw new Error("give --token-file or --token, not both");
+    let token: string | undefined;
+    if (values["token-file"] !== undefined) token = readTokenFile(values["token-file"], warn);
+    else if (values.token !== undefined) {
+      token = checkToken(values.token, "--token");
+      warn(
+        "warning: --token puts the token on the command line, where other users of this machine can read it (ps); use --token-file FILE or DAGWOOD_SERVE_TOKEN",
+      );
+    } else if (process.env.DAGWOOD_SERVE_TOKEN)
+      token = checkToken(process.env.DAGWOOD_SERVE_TOKEN, "DAGWOOD_SERVE_TOKEN");
     if (values["infer-token"] && !token)
-      throw new Error("--infer-token needs a token (--token or DAGWOOD_SERVE_TOKEN)");
+      throw new Error("--infer-token needs a token (--token-file or DAGWOOD_SERVE_TOKEN)");
+    if (!token && !isLoopbackHost(values.host!)) {
+      warn(
+        `warning: listening on ${values.host} without a token: anyone who can reach the port can run inferences and read model metadata (repository calls stay refused); set a token (--token-file or DAGWOOD_SERVE_TOKEN) with --infer-token, or bind to 127.0.0.1`,
+      );
+    }
     options = {
       repository: resolve(values.repository!),
       host: values.host!,

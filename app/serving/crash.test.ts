@@ -58,18 +58,22 @@ async function post(url: string, path: string, body: unknown) {
   return { status: res.status, json: (await res.json()) as { model_version?: string; error?: string } };
 }
 
-const ROW = {
-  inputs: [
-    { name: "x", datatype: "FP32", shape: [1, 1], data: [4] },
-    { name: "color", datatype: "BYTES", shape: [1, 1], data: ["red"] },
-  ],
-};
+/** One row for the test model (x in the wire type its exporter declares). */
+let ROW: { inputs: { name: string; datatype: string; shape: number[]; data: unknown[] }[] };
 
 describe("SIGKILL during an upload", () => {
   let v1: Uint8Array;
   let v2: Uint8Array;
   beforeAll(async () => {
-    v1 = (await trainTestModel({ shift: 0 })).bytes;
+    const trained = await trainTestModel({ shift: 0 });
+    v1 = trained.bytes;
+    const xType = trained.model.signature.inputs.find((i) => i.name === "x")!.dtype;
+    ROW = {
+      inputs: [
+        { name: "x", datatype: xType, shape: [1, 1], data: [4] },
+        { name: "color", datatype: "BYTES", shape: [1, 1], data: ["red"] },
+      ],
+    };
     // A bigger model so the write takes a moment.
     v2 = (await trainTestModel({ shift: 100, trees: 200, maxDepth: 6, rows: 2000 })).bytes;
   });

@@ -11,6 +11,14 @@
 import { createHash } from "node:crypto";
 import * as ort from "onnxruntime-node";
 import {
+  type Batching,
+  type ModelConfig,
+  onnxMetadata,
+  parseModelConfig,
+  resolveBatching,
+  warmupFeeds,
+} from "./config";
+import {
   type ConfigSnapshot,
   checkModelName,
   type ModelRepository,
@@ -18,7 +26,7 @@ import {
   sha256Hex,
   type TrafficPolicy,
 } from "./repository";
-import { RequestError, sessionSignature, type TensorMeta, warmupFeeds } from "./tensors";
+import { RequestError, sessionSignature, type TensorMeta } from "./tensors";
 
 export interface LoadedVersion {
   version: number;
@@ -26,6 +34,8 @@ export interface LoadedVersion {
   signature: { inputs: TensorMeta[]; outputs: TensorMeta[] };
   /** sha256 of the model.onnx bytes (hex): the version's identity. */
   sha256: string;
+  /** Dimension 0 is the batch (from the config's max_batch_size, or Dagwood's metadata); undefined: shapes pass as given. */
+  batching?: Batching;
   /** Requests running on it; a retired version is released when this drops to 0. */
   active: number;
   retired: boolean;
@@ -52,8 +62,16 @@ const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   graphOptimizationLevel: "all",
 };
 
-/** Creates a session from model bytes and warms it with one row of zeros; a refusal is a 400. */
-export async function createWarmSession(bytes: Uint8Array): Promise<Omit<LoadedVersion, "version">> {
+/**
+ * Creates a session from model bytes: onnxruntime's session creation is the
+ * validation (a refusal is a 400). Warm-up runs only when the config asks for
+ * it (`model_warmup`, as on Triton); inputs invented by the server could fail
+ * on a valid model (a Mod by zero, a Reshape to a zero dimension).
+ */
+export async function createSession(
+  bytes: Uint8Array,
+  config: ModelConfig = { warmup: [] },
+): Promise<Omit<LoadedVersion, "version">> {
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
@@ -61,12 +79,36 @@ export async function createWarmSession(bytes: Uint8Array): Promise<Omit<LoadedV
     throw new RequestError(`onnxruntime could not load the model: ${(e as Error).message}`);
   }
   try {
-    const signature = sessionSignature(session);
-    await session.run(warmupFeeds(signature.inputs));
-    return { session, signature, sha256: sha256Hex(bytes), active: 0, retired: false };
+    let signature: LoadedVersion["signature"];
+    try {
+      signature = sessionSignature(session);
+    } catch (e) {
+      throw new RequestError(`the model cannot be served: ${(e as Error).message}`);
+    }
+    const batching = resolveBatching(config, signature, onnxMetadata(bytes));
+    for (const warmup of config.warmup) {
+      const feeds = warmupFeeds(warmup, signature.inputs, batching);
+      for (let i = 0; i < warmup.count; i++) {
+        try {
+          await session.run(feeds);
+        } catch (e) {
+          throw new RequestError(
+            `the model failed its warm-up ${JSON.stringify(warmup.name)} (config model_warmup): ${(e as Error).message}`,
+          );
+        }
+      }
+    }
+    return {
+      session,
+      signature,
+      sha256: sha256Hex(bytes),
+      active: 0,
+      retired: false,
+      ...(batching ? { batching } : {}),
+    };
   } catch (e) {
     await session.release().catch(() => {});
-    throw new RequestError(`the model failed its warm-up run: ${(e as Error).message}`);
+    throw e;
   }
 }
 
@@ -140,6 +182,13 @@ function splitOutputs(
   return parts;
 }
 
+/** A loaded version serves a new load of the same bytes if the config asks for no warm-up and batches it the same way. */
+function reusable(loaded: LoadedVersion, config: ModelConfig, bytes: Uint8Array): boolean {
+  if (config.warmup.length > 0) return false;
+  const batching = resolveBatching(config, loaded.signature, onnxMetadata(bytes));
+  return batching?.max === loaded.batching?.max;
+}
+
 /** 0..99 from a request id, so one id always takes the same arm of a canary. */
 function bucketOf(id: string): number {
   return createHash("sha256").update(id).digest().readUInt32BE(0) % 100;
@@ -187,14 +236,29 @@ export class ModelManager {
         const missing = entry.versions.filter((v) => !onDisk.includes(v));
         if (missing.length > 0) throw new Error(`version ${missing.join(", ")} is not in the repository`);
         const model: ServedModel = { name, versions: new Map(), policy: entry.policy ?? {} };
+        const config = await this.configFor(name);
         for (const version of entry.versions) {
-          const loaded = await createWarmSession(await this.repository.readModel(name, version));
+          const loaded = await createSession(await this.repository.readModel(name, version), config);
           model.versions.set(version, { ...loaded, version });
         }
         if (model.versions.size > 0) this.models.set(name, model);
       } catch (e) {
         this.log(`not restoring model ${name}: ${(e as Error).message}`);
       }
+    }
+  }
+
+  /** The load's config (checked), else the one in the repository (config.json), else none. */
+  private async configFor(name: string, given?: unknown): Promise<ModelConfig> {
+    if (given !== undefined) return parseModelConfig(given, name);
+    const stored = await this.repository.readConfig(name);
+    if (stored === undefined) return { warmup: [] };
+    try {
+      return parseModelConfig(stored, name);
+    } catch (e) {
+      throw new RequestError(
+        `the config.json of ${name} in the repository is not valid (${(e as Error).message}); load it with a "config" parameter`,
+      );
     }
   }
 
@@ -311,7 +375,15 @@ export class ModelManager {
       const all = [...reused, ...fresh];
       const latest = all.reduce((a, b) => (b.version > a.version ? b : a));
       snapshot = await this.repository.snapshotConfig(name);
-      await this.repository.writeConfig(name, latest.signature, config);
+      // A limit the config set goes into config.pbtxt; Dagwood's own models (no limit) keep
+      // max_batch_size 0 there, which Triton serves with the same answers, request by request.
+      const limit = latest.batching?.max;
+      await this.repository.writeConfig(
+        name,
+        latest.signature,
+        config,
+        limit !== undefined && Number.isFinite(limit) ? limit : undefined,
+      );
       installed = this.install(name, all, primary);
       await this.saveState();
       installed.commit();
@@ -345,6 +417,7 @@ export class ModelManager {
     checkModelName(name);
     return this.exclusive(name, async () => {
       await this.checkCase(name);
+      const parsed = await this.configFor(name, config);
       const current = this.models.get(name);
       const onDisk = new Set(await this.repository.versions(name));
       const hashes = new Map<number, string>();
@@ -366,8 +439,9 @@ export class ModelManager {
       try {
         for (const [version, bytes] of files) {
           const loaded = current?.versions.get(version);
-          if (loaded && loaded.sha256 === hashes.get(version)) reused.push(loaded);
-          else fresh.push({ ...(await createWarmSession(bytes)), version });
+          if (loaded && loaded.sha256 === hashes.get(version) && reusable(loaded, parsed, bytes))
+            reused.push(loaded);
+          else fresh.push({ ...(await createSession(bytes, parsed)), version });
         }
         for (const v of fresh) {
           if (onDisk.has(v.version)) continue; // the same bytes are there already
@@ -391,13 +465,17 @@ export class ModelManager {
       await this.checkCase(name);
       const onDisk = await this.repository.versions(name);
       if (onDisk.length === 0) throw new RequestError(`no model ${name} in the repository`, 404);
+      const parsed = await this.configFor(name, config);
       const chosen = version ?? onDisk[onDisk.length - 1]!;
       if (!onDisk.includes(chosen))
         throw new RequestError(`model ${name} has no version ${chosen} on disk`, 404);
       const bytes = await this.repository.readModel(name, chosen);
       const current = this.models.get(name)?.versions.get(chosen);
-      const reuse = current && current.sha256 === sha256Hex(bytes) ? current : undefined;
-      const fresh = reuse ? [] : [{ ...(await createWarmSession(bytes)), version: chosen }];
+      const reuse =
+        current && current.sha256 === sha256Hex(bytes) && reusable(current, parsed, bytes)
+          ? current
+          : undefined;
+      const fresh = reuse ? [] : [{ ...(await createSession(bytes, parsed)), version: chosen }];
       return this.commitLoad(name, fresh, reuse ? [reuse] : [], keepPrimary ? "keep" : chosen, config, []);
     });
   }
@@ -432,10 +510,14 @@ export class ModelManager {
       const fresh: LoadedVersion[] = [];
       try {
         const onDisk = await this.repository.versions(name);
-        for (const v of named) {
-          if (model.versions.has(v)) continue;
+        const missing = [...named].filter((v) => !model.versions.has(v));
+        const config = missing.length > 0 ? await this.configFor(name) : undefined;
+        for (const v of missing) {
           if (!onDisk.includes(v)) throw new RequestError(`model ${name} has no version ${v} on disk`, 404);
-          fresh.push({ ...(await createWarmSession(await this.repository.readModel(name, v))), version: v });
+          fresh.push({
+            ...(await createSession(await this.repository.readModel(name, v), config)),
+            version: v,
+          });
         }
       } catch (e) {
         for (const v of fresh) this.retire(v);
@@ -499,7 +581,8 @@ export class ModelManager {
 
   /**
    * Runs a session, keeping a retired version alive until the run ends. Call
-   * it in the tick of `route`. Requests for the same version that arrive in
+   * it in the tick of `route`. For a version that batches (`batching`: its
+   * config's max_batch_size, or Dagwood's metadata), requests that arrive in
    * one event-loop turn are run as one batch (rows concatenated, outputs
    * split back), as Triton's dynamic batcher does: onnxruntime's fixed cost
    * per run is paid once. Tree and linear outputs do not depend on the batch;
@@ -512,7 +595,9 @@ export class ModelManager {
   ): Promise<ort.InferenceSession.ReturnType> {
     this.hold(loaded);
     const done = (
-      this.batching ? this.enqueue(loaded, feeds, outputs) : loaded.session.run(feeds, outputs)
+      this.batching && loaded.batching && loaded.batching.max > 1
+        ? this.enqueue(loaded, feeds, outputs)
+        : loaded.session.run(feeds, outputs)
     ).finally(() => this.release(loaded));
     return done;
   }
@@ -537,18 +622,20 @@ export class ModelManager {
   }
 
   private async runQueued(loaded: LoadedVersion, queue: Queued[]): Promise<void> {
-    // Small requests with the same outputs share a run, up to MAX_BATCH_ROWS rows; a large request runs alone.
+    // Small requests with the same outputs share a run, up to MAX_BATCH_ROWS rows (and the model's
+    // max_batch_size); a large request runs alone.
+    const limit = Math.min(MAX_BATCH_ROWS, loaded.batching?.max ?? 1);
     const batches: Queued[][] = [];
     const open = new Map<string, { group: Queued[]; rows: number }>();
     for (const q of queue) {
-      const rows = Object.values(q.feeds)[0]?.dims[0] ?? MAX_BATCH_ROWS;
-      if (rows >= MAX_BATCH_ROWS) {
+      const rows = Object.values(q.feeds)[0]?.dims[0] ?? limit;
+      if (rows >= limit) {
         batches.push([q]);
         continue;
       }
       const key = q.outputs.join("\u0000");
       let current = open.get(key);
-      if (!current || current.rows + rows > MAX_BATCH_ROWS) {
+      if (!current || current.rows + rows > limit) {
         current = { group: [], rows: 0 };
         open.set(key, current);
         batches.push(current.group);

@@ -91,22 +91,34 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await fsyncDir(dir);
 }
 
-/** Triton's text config for an ONNX model with this signature (no batching: dims carry the -1). */
+/**
+ * Triton's text config for an ONNX model with this signature. Without
+ * `maxBatchSize` (or 0) the dims are the model's own, -1 for a variable one.
+ * With it, Triton's batching form: `max_batch_size`, `dynamic_batching`, and
+ * dims without the batch dimension; a tensor that is only the batch
+ * dimension gets `dims: [ 1 ]` and `reshape: { shape: [ ] }`, as Triton's
+ * model_configuration.md ("Reshape") asks (on Triton it then travels as [N, 1]).
+ */
 export function configPbtxt(
   name: string,
   signature: { inputs: TensorMeta[]; outputs: TensorMeta[] },
+  maxBatchSize = 0,
 ): string {
+  const batching = maxBatchSize > 0;
   const tensors = (list: TensorMeta[]) =>
     list
-      .map(
-        (t) =>
-          `  {\n    name: ${JSON.stringify(t.name)}\n    data_type: ${TRITON_TYPES[t.datatype]}\n    dims: [ ${t.shape.join(", ")} ]\n  }`,
-      )
+      .map((t) => {
+        const dims = batching ? t.shape.slice(1) : t.shape;
+        const shape =
+          dims.length === 0 && batching ? "[ 1 ]\n    reshape: { shape: [ ] }" : `[ ${dims.join(", ")} ]`;
+        return `  {\n    name: ${JSON.stringify(t.name)}\n    data_type: ${TRITON_TYPES[t.datatype]}\n    dims: ${shape}\n  }`;
+      })
       .join(",\n");
   return [
     `name: ${JSON.stringify(name)}`,
     'platform: "onnxruntime_onnx"',
-    "max_batch_size: 0",
+    `max_batch_size: ${batching ? Math.min(maxBatchSize, 2 ** 31 - 1) : 0}`,
+    ...(batching ? ["dynamic_batching { }"] : []),
     `input [\n${tensors(signature.inputs)}\n]`,
     `output [\n${tensors(signature.outputs)}\n]`,
     "",
@@ -205,6 +217,23 @@ export class ModelRepository {
     await fsyncDir(this.modelDir(name)).catch(() => {});
   }
 
+  /** The config.json a load sent (parsed), or undefined if there is none. */
+  async readConfig(name: string): Promise<unknown> {
+    let text: string;
+    try {
+      text = await readFile(join(this.modelDir(name), "config.json"), "utf8");
+    } catch {
+      return undefined;
+    }
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new RequestError(
+        `the config.json of ${name} in the repository is not JSON (${(e as Error).message}); load it with a "config" parameter`,
+      );
+    }
+  }
+
   async snapshotConfig(name: string): Promise<ConfigSnapshot> {
     const read = (file: string) => readFile(join(this.modelDir(name), file)).catch(() => undefined);
     const [json, pbtxt] = await Promise.all([read("config.json"), read("config.pbtxt")]);
@@ -248,6 +277,7 @@ export class ModelRepository {
     name: string,
     signature: { inputs: TensorMeta[]; outputs: TensorMeta[] },
     configJson?: unknown,
+    maxBatchSize?: number,
   ): Promise<void> {
     await mkdir(this.modelDir(name), { recursive: true });
     if (configJson !== undefined) {
@@ -256,7 +286,10 @@ export class ModelRepository {
         `${JSON.stringify(configJson, null, 2)}\n`,
       );
     }
-    await writeFileAtomic(join(this.modelDir(name), "config.pbtxt"), configPbtxt(name, signature));
+    await writeFileAtomic(
+      join(this.modelDir(name), "config.pbtxt"),
+      configPbtxt(name, signature, maxBatchSize),
+    );
   }
 
   async readState(): Promise<ServingState | undefined> {

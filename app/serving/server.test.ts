@@ -19,11 +19,17 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 let classifier: Uint8Array;
 let regressionV1: Uint8Array;
 let regressionV2: Uint8Array;
+/** The wire types of the test model's numeric input and probabilities, as its exporter declares them. */
+let X_TYPE: string;
+let P_TYPE: string;
 const dirs: string[] = [];
 const servers: DagwoodServer[] = [];
 
 beforeAll(async () => {
-  classifier = (await trainTestModel({ task: "classification" })).bytes;
+  const trained = await trainTestModel({ task: "classification" });
+  classifier = trained.bytes;
+  X_TYPE = trained.model.signature.inputs.find((i) => i.name === "x")!.dtype;
+  P_TYPE = trained.model.signature.outputs.find((o) => o.name === "probabilities")!.dtype;
   regressionV1 = (await trainTestModel({ task: "regression", shift: 0 })).bytes;
   regressionV2 = (await trainTestModel({ task: "regression", shift: 100 })).bytes;
 });
@@ -90,11 +96,18 @@ async function upload(url: string, name: string, version: number, bytes: Uint8Ar
   return r;
 }
 
+/** An onnxruntime tensor of x values, in the model's input type. */
+function xTensor(xs: number[]): ort.Tensor {
+  return X_TYPE === "FP64"
+    ? new ort.Tensor("float64", Float64Array.from(xs), [xs.length, 1])
+    : new ort.Tensor("float32", Float32Array.from(xs), [xs.length, 1]);
+}
+
 function rows(xs: number[], colors: string[], nested = false) {
   const wrap = (v: unknown[]) => (nested ? v.map((e: Json) => [e]) : v);
   return {
     inputs: [
-      { name: "x", datatype: "FP32", shape: [xs.length, 1], data: wrap(xs) },
+      { name: "x", datatype: X_TYPE, shape: [xs.length, 1], data: wrap(xs) },
       { name: "color", datatype: "BYTES", shape: [colors.length, 1], data: wrap(colors) },
     ],
   };
@@ -127,7 +140,7 @@ describe("V2 endpoints", () => {
     expect(existsSync(join(repo, "3", "model.onnx"))).toBe(true);
     const pbtxt = readFileSync(join(repo, "config.pbtxt"), "utf8");
     expect(pbtxt).toContain('platform: "onnxruntime_onnx"');
-    expect(pbtxt).toMatch(/name: "x"\s+data_type: TYPE_FP32\s+dims: \[ -1, 1 \]/);
+    expect(pbtxt).toMatch(new RegExp(`name: "x"\\s+data_type: TYPE_${X_TYPE}\\s+dims: \\[ -1, 1 \\]`));
     expect(pbtxt).toMatch(/name: "color"\s+data_type: TYPE_STRING/);
     expect(JSON.parse(readFileSync(join(repo, "config.json"), "utf8"))).toEqual(config);
     expect(readdirSync(repo).filter((f) => f.startsWith("."))).toEqual([]);
@@ -138,12 +151,12 @@ describe("V2 endpoints", () => {
       versions: ["3"],
       platform: "onnxruntime_onnx",
       inputs: [
-        { name: "x", datatype: "FP32", shape: [-1, 1] },
+        { name: "x", datatype: X_TYPE, shape: [-1, 1] },
         { name: "color", datatype: "BYTES", shape: [-1, 1] },
       ],
       outputs: [
         { name: "label", datatype: "BYTES", shape: [-1] },
-        { name: "probabilities", datatype: "FP32", shape: [-1, 2] },
+        { name: "probabilities", datatype: P_TYPE, shape: [-1, 2] },
       ],
       parameters: { sha256: sha256(classifier) },
     });
@@ -166,13 +179,13 @@ describe("V2 endpoints", () => {
 
     const session = await ort.InferenceSession.create(classifier);
     const direct = await session.run({
-      x: new ort.Tensor("float32", Float32Array.from(xs), [xs.length, 1]),
+      x: xTensor(xs),
       color: new ort.Tensor("string", colors, [colors.length, 1]),
     });
     const byName = Object.fromEntries(flat.json.outputs.map((o: Json) => [o.name, o]));
     expect(byName.label).toEqual({ name: "label", datatype: "BYTES", shape: [6], data: direct.label!.data });
     expect(byName.probabilities.shape).toEqual([6, 2]);
-    expect(byName.probabilities.data).toEqual(Array.from(direct.probabilities!.data as Float32Array));
+    expect(byName.probabilities.data).toEqual(Array.from(direct.probabilities!.data as Float64Array));
     await session.release();
 
     const nested = await call(url, "/v2/models/penguins/versions/3/infer", {
@@ -193,7 +206,7 @@ describe("V2 endpoints", () => {
       [{}, /"inputs" array/],
       [
         { inputs: [{ ...rows([1], ["red"]).inputs[0], datatype: "INT64" }, rows([1], ["red"]).inputs[1]] },
-        /"x".*INT64.*FP32/,
+        new RegExp(`"x".*INT64.*${X_TYPE}`),
       ],
       [
         { inputs: [{ ...rows([1], ["red"]).inputs[0], shape: [1] }, rows([1], ["red"]).inputs[1]] },
@@ -283,7 +296,7 @@ describe("V2 endpoints", () => {
     const direct = await ort.InferenceSession.create(classifier);
     for (const [i, r] of requests.entries()) {
       const expected = await direct.run({
-        x: new ort.Tensor("float32", Float32Array.from(r.xs), [r.xs.length, 1]),
+        x: xTensor(r.xs),
         color: new ort.Tensor("string", r.colors, [r.colors.length, 1]),
       });
       const got = Object.fromEntries(answers[i]!.json.outputs.map((o: Json) => [o.name, o]));
@@ -291,7 +304,7 @@ describe("V2 endpoints", () => {
       expect(got.label.shape).toEqual([r.xs.length]);
       if (r.outputs) expect(got.probabilities).toBeUndefined();
       else {
-        expect(got.probabilities.data).toEqual(Array.from(expected.probabilities!.data as Float32Array));
+        expect(got.probabilities.data).toEqual(Array.from(expected.probabilities!.data as Float64Array));
         expect(got.probabilities.shape).toEqual([r.xs.length, 2]);
       }
     }
@@ -568,7 +581,7 @@ describe("versions, restart and traffic", () => {
     expect(primaries[0]).toMatchObject({
       version: 1,
       inputs: [
-        { name: "x", datatype: "FP32", shape: [1, 1], data: [4] },
+        { name: "x", datatype: X_TYPE, shape: [1, 1], data: [4] },
         { name: "color", datatype: "BYTES", shape: [1, 1], data: ["red"] },
       ],
     });
@@ -828,7 +841,7 @@ describe("request checks", () => {
     const x = rows([1], ["red"]).inputs[0]!;
     const color = rows([1], ["red"]).inputs[1]!;
     const deep = `${"[".repeat(200_000)}1${"]".repeat(200_000)}`;
-    const body = `{"inputs": [${JSON.stringify(color)}, {"name": "x", "datatype": "FP32", "shape": [1, 1], "data": ${deep}}]}`;
+    const body = `{"inputs": [${JSON.stringify(color)}, {"name": "x", "datatype": "${X_TYPE}", "shape": [1, 1], "data": ${deep}}]}`;
     const r = await call(url, "/v2/models/m/infer", body);
     expect(r.status).toBe(400);
     expect(r.json.error).toMatch(/input "x": nested data does not match shape \[1, 1\]/);

@@ -12,14 +12,16 @@
  *   GET|POST /v2/repository/models/{name}/traffic        (token)
  *   GET  /v2/logs/models/{name}?limit=&since=            (token)
  *
- * Errors are `{"error": "..."}` with 400 (bad request), 401 (token), 404
- * (unknown model, version or route), 405, 413 (body over the limit) or 500.
+ * Errors are `{"error": "..."}` with 400 (bad request), 401 (token), 403
+ * (a foreign Host or Origin), 404 (unknown model, version or route), 405,
+ * 409, 413 (body over the limit), 500 or 503 (restoring).
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
+import { parseModelConfig } from "./config";
 import { type LoadedVersion, ModelManager, type Route } from "./models";
 import {
   InferenceLog,
@@ -196,6 +198,14 @@ function parsePolicy(body: unknown): TrafficPolicy {
   return policy;
 }
 
+/** Whether an Origin header names this server itself (the scheme and the Host the request was sent to). */
+function isOwnOrigin(origin: string, host: string | undefined): boolean {
+  if (!host) return false;
+  const o = origin.toLowerCase();
+  const h = host.toLowerCase();
+  return o === `http://${h}` || o === `https://${h}`;
+}
+
 function isLoopback(address: string): boolean {
   return /^127\./.test(address) || address === "::1" || address === "::ffff:127.0.0.1";
 }
@@ -304,7 +314,7 @@ export function createServer(options: ServeOptions): DagwoodServer {
         throw notYet(e);
       }
       const target = route.target;
-      const feeds = parseInputs(body, target.signature.inputs);
+      const feeds = parseInputs(body, target.signature.inputs, target.batching?.max);
       const wanted = requestedOutputs(body, target.signature.outputs);
       const runStarted = performance.now();
       const result = await manager.run(target, feeds, wanted);
@@ -392,23 +402,19 @@ export function createServer(options: ServeOptions): DagwoodServer {
     if (typeof parameters !== "object" || Array.isArray(parameters)) {
       throw new RequestError('"parameters" must be an object');
     }
-    let config: Record<string, unknown> | undefined;
+    let config: unknown;
     if (parameters.config !== undefined) {
+      if (typeof parameters.config !== "string") {
+        throw new RequestError(
+          'parameter "config" must be a string holding the JSON config, e.g. "{\\"max_batch_size\\": 0}"',
+        );
+      }
       try {
-        config = JSON.parse(String(parameters.config));
+        config = JSON.parse(parameters.config);
       } catch (e) {
         throw new RequestError(`parameter "config" is not JSON: ${(e as Error).message}`);
       }
-      if (typeof config !== "object" || config === null)
-        throw new RequestError('parameter "config" must be a JSON object');
-      if (config.name !== undefined && config.name !== name) {
-        throw new RequestError(`the config names model ${JSON.stringify(config.name)}, not ${name}`);
-      }
-      if (config.platform !== undefined && config.platform !== "onnxruntime_onnx") {
-        throw new RequestError(
-          `platform ${JSON.stringify(config.platform)}: this server runs onnxruntime_onnx`,
-        );
-      }
+      parseModelConfig(config, name); // a bad config is a 400 before anything is decoded or loaded
     }
     const files = new Map<number, Uint8Array>();
     for (const [key, value] of Object.entries(parameters)) {
@@ -467,6 +473,17 @@ export function createServer(options: ServeOptions): DagwoodServer {
     if (loopbackHosts && !loopbackHosts.has((req.headers.host ?? "").toLowerCase())) {
       throw new RequestError(
         `unknown Host ${JSON.stringify(req.headers.host ?? "")}: a server bound to loopback answers only requests for ${[...loopbackHosts].join(", ")}`,
+        403,
+      );
+    }
+    // A web page can send "simple" cross-origin requests (a form, or fetch with text/plain) without a
+    // CORS preflight, blind but with effect (an infer, a load on a server without a token). Browsers
+    // name the page's origin in Origin; programs (curl, SDKs, the deploy client) send none. This
+    // server sends no CORS headers, so no page could read an answer anyway: refuse them all.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !isOwnOrigin(origin, req.headers.host)) {
+      throw new RequestError(
+        `cross-origin request refused: Origin ${JSON.stringify(origin)} is not this server; call the API from a program (curl, an SDK), not from a web page`,
         403,
       );
     }

@@ -65,6 +65,40 @@ export const TRITON_TYPES: Record<V2Datatype, string> = {
   BYTES: "TYPE_STRING",
 };
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The IEEE 754 binary16 bits nearest to `value` (ties to even; overflow to ±Infinity). */
+export function toHalf(value: number): number {
+  f32[0] = value;
+  const bits = u32[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  const round = (m: number, shift: number) => {
+    const kept = Math.floor(m / 2 ** shift);
+    const rest = m - kept * 2 ** shift;
+    const half = 2 ** (shift - 1);
+    return rest > half || (rest === half && kept % 2 === 1) ? kept + 1 : kept;
+  };
+  // A carry out of the mantissa moves into the exponent, which is the right answer (up to Infinity).
+  if (e <= 0) return e < -10 ? sign : sign | round(mantissa | 0x800000, 14 - e);
+  return sign | round((e << 23) | mantissa, 13);
+}
+
+/** The number IEEE 754 binary16 bits stand for. */
+export function fromHalf(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
 export class RequestError extends Error {
   constructor(
     message: string,
@@ -87,21 +121,6 @@ export function sessionSignature(session: ort.InferenceSession): {
     return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === "number" && d >= 0 ? d : -1)) };
   };
   return { inputs: session.inputMetadata.map(describe), outputs: session.outputMetadata.map(describe) };
-}
-
-/** One row of zeros / empty strings per input: the warm-up feed. */
-export function warmupFeeds(inputs: TensorMeta[]): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const input of inputs) {
-    const shape = input.shape.map((d) => (d < 0 ? 1 : d));
-    const size = shape.reduce((a, b) => a * b, 1);
-    feeds[input.name] = makeTensor(
-      input.datatype,
-      new Array(size).fill(input.datatype === "BYTES" ? "" : 0),
-      shape,
-    );
-  }
-  return feeds;
 }
 
 /**
@@ -152,7 +171,25 @@ export function flattenData(data: unknown, shape: number[], name: string): unkno
   return out;
 }
 
-function makeTensor(datatype: V2Datatype, values: unknown[], shape: number[], name = "tensor"): ort.Tensor {
+/**
+ * A float element: a JSON number; null, a missing value (NaN), as the exported
+ * models expect; or "NaN", "Infinity", "-Infinity", which JSON has no number for.
+ */
+function floatValue(v: unknown): number | undefined {
+  if (typeof v === "number") return v;
+  if (v === null || v === "NaN") return Number.NaN;
+  if (v === "Infinity") return Number.POSITIVE_INFINITY;
+  if (v === "-Infinity") return Number.NEGATIVE_INFINITY;
+  return undefined;
+}
+
+/** An onnxruntime tensor from flat values, checked element by element; a bad value is a 400 naming the input. */
+export function makeTensor(
+  datatype: V2Datatype,
+  values: unknown[],
+  shape: number[],
+  name = "tensor",
+): ort.Tensor {
   const bad = (what: string) => new RequestError(`input "${name}": ${what} (datatype ${datatype})`);
   switch (datatype) {
     case "BYTES": {
@@ -189,8 +226,16 @@ function makeTensor(datatype: V2Datatype, values: unknown[], shape: number[], na
       }
       return new ort.Tensor("bool", out, shape);
     }
-    case "FP16":
-      throw bad("FP16 inputs are not supported over JSON");
+    case "FP16": {
+      const out = new Uint16Array(values.length);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        const x = floatValue(v);
+        if (x === undefined) throw bad(`element ${i} is ${JSON.stringify(v)}, not a number`);
+        out[i] = toHalf(x);
+      }
+      return new ort.Tensor("float16", out, shape);
+    }
     default: {
       const ctor = {
         FP32: Float32Array,
@@ -206,9 +251,8 @@ function makeTensor(datatype: V2Datatype, values: unknown[], shape: number[], na
       const out = new ctor(values.length);
       for (let i = 0; i < values.length; i++) {
         const v = values[i];
-        // JSON has no NaN: null is a missing numeric value (NaN), as the exported models expect.
-        if (isFloat && v === null) out[i] = Number.NaN;
-        else if (typeof v === "number" && (isFloat || Number.isInteger(v))) out[i] = v;
+        const x = isFloat ? floatValue(v) : typeof v === "number" && Number.isInteger(v) ? v : undefined;
+        if (x !== undefined) out[i] = x;
         else throw bad(`element ${i} is ${JSON.stringify(v)}, not ${isFloat ? "a number" : "an integer"}`);
       }
       const ortType = Object.entries(ORT_TO_V2).find(([, v]) => v === datatype)![0];
@@ -221,9 +265,15 @@ function makeTensor(datatype: V2Datatype, values: unknown[], shape: number[], na
  * The feeds for `session.run` from a V2 request's `inputs`, validated
  * against the signature: every input present once, the declared datatype, a
  * shape of the model's rank whose fixed dimensions match, as many elements
- * as the shape says, and one batch size across inputs.
+ * as the shape says. For a model that batches (`maxBatch`: its
+ * max_batch_size), dimension 0 is the batch: the same across inputs and at
+ * most `maxBatch`, as Triton checks; otherwise shapes pass as given.
  */
-export function parseInputs(body: unknown, signature: TensorMeta[]): Record<string, ort.Tensor> {
+export function parseInputs(
+  body: unknown,
+  signature: TensorMeta[],
+  maxBatch?: number,
+): Record<string, ort.Tensor> {
   const inputs = (body as { inputs?: unknown })?.inputs;
   if (!Array.isArray(inputs)) throw new RequestError('the request needs an "inputs" array');
   const expected = new Map(signature.map((s) => [s.name, s]));
@@ -257,10 +307,15 @@ export function parseInputs(body: unknown, signature: TensorMeta[]): Record<stri
         `input "${name}" has shape [${shape.join(", ")}]; the model expects [${spec.shape.join(", ")}] (-1: any size)`,
       );
     }
-    if (shape.length > 0) {
+    if (maxBatch !== undefined) {
+      if (shape[0]! > maxBatch) {
+        throw new RequestError(
+          `input "${name}" has ${shape[0]} rows; this model takes at most ${maxBatch} per request (its max_batch_size)`,
+        );
+      }
       if (batch && batch.size !== shape[0]) {
         throw new RequestError(
-          `input "${name}" has ${shape[0]} rows but input "${batch.name}" has ${batch.size}; all inputs need the same batch size`,
+          `input "${name}" has ${shape[0]} rows but input "${batch.name}" has ${batch.size}; this model batches along dimension 0 (max_batch_size), so all inputs need the same batch size`,
         );
       }
       batch ??= { size: shape[0]!, name };
@@ -292,6 +347,13 @@ export function requestedOutputs(body: unknown, signature: TensorMeta[]): string
   });
 }
 
+/** A number as a JSON element: NaN as null (a missing value), ±Infinity as "Infinity" / "-Infinity". */
+function jsonNumber(v: number): number | string | null {
+  if (Number.isFinite(v)) return v;
+  if (Number.isNaN(v)) return null;
+  return v > 0 ? "Infinity" : "-Infinity";
+}
+
 /** An onnxruntime tensor as a V2 JSON tensor (flat data); past `maxRows` rows, only those (`truncated`). */
 export function toV2(name: string, tensor: ort.Tensor, maxRows = Number.POSITIVE_INFINITY): V2Tensor {
   const datatype = ORT_TO_V2[tensor.type] ?? "BYTES";
@@ -307,9 +369,9 @@ export function toV2(name: string, tensor: ort.Tensor, maxRows = Number.POSITIVE
       ? Array.from(raw, (v) => Number(v))
       : datatype === "BOOL"
         ? Array.from(raw as Uint8Array, (v) => v !== 0)
-        : Array.from(raw as ArrayLike<number | string>, (v) =>
-            typeof v === "number" && !Number.isFinite(v) ? null : v,
-          );
+        : datatype === "FP16" && raw instanceof Uint16Array
+          ? Array.from(raw, (v) => jsonNumber(fromHalf(v)))
+          : Array.from(raw as ArrayLike<number | string>, (v) => (typeof v === "number" ? jsonNumber(v) : v));
   return { name, datatype, shape: [...tensor.dims], data, ...(truncated ? { truncated: true } : {}) };
 }
 

@@ -49,7 +49,7 @@ function syntheticTable(rows: number, task: "regression" | "classification", shi
   return { rows, columns: [xCol, colorCol, y] };
 }
 
-/** Trains and exports a tiny model: `{ model, bytes }` (ONNX inputs `x` FP32 and `color` BYTES, [-1, 1]). */
+/** Trains and exports a tiny model: `{ model, bytes }` (ONNX inputs `x`, numeric as the exporter types it, and `color` BYTES, [-1, 1]). */
 export async function trainTestModel(
   options: TestModelOptions = {},
 ): Promise<{ model: DagwoodModel; bytes: Uint8Array }> {

@@ -2,9 +2,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { ModelProto } from "../ml/onnx/schema";
+import { onnxMetadata, parseModelConfig } from "./config";
 import { InferenceLog, LogSampler, lastSeq } from "./observability";
 import { checkModelName, configPbtxt, ModelRepository, parseVersion, writeFileAtomic } from "./repository";
-import { parseInputs, RequestError, toV2 } from "./tensors";
+import { fromHalf, parseInputs, RequestError, toHalf, toV2 } from "./tensors";
 
 const dirs: string[] = [];
 const temp = () => {
@@ -37,8 +39,8 @@ describe("tensors", () => {
     expect(toV2("b", feeds.b!).data).toEqual([true, false, false, true]);
   });
 
-  it("refuses a fractional INT64, a fixed dimension that differs, unequal batch sizes", () => {
-    const bad = (inputs: unknown[]) => () => parseInputs({ inputs }, signature);
+  it("refuses a fractional INT64, a fixed dimension that differs; unequal batch sizes only when the model batches", () => {
+    const bad = (inputs: unknown[]) => () => parseInputs({ inputs }, signature, 8);
     const b = { name: "b", datatype: "BOOL", shape: [1, 2], data: [true, true] };
     expect(bad([{ name: "n", datatype: "INT64", shape: [1, 1], data: [1.5] }, b])).toThrow(/"n": element 0/);
     expect(
@@ -49,6 +51,17 @@ describe("tensors", () => {
     ).toThrow(/"b" has shape \[1, 3\]/);
     expect(bad([{ name: "n", datatype: "INT64", shape: [2, 1], data: [1, 2] }, b])).toThrow(
       /same batch size/,
+    );
+    // Without batching (max_batch_size 0), shapes pass as given, as on Triton.
+    const unbatched = parseInputs(
+      { inputs: [{ name: "n", datatype: "INT64", shape: [2, 1], data: [1, 2] }, b] },
+      signature,
+    );
+    expect(unbatched.n!.dims).toEqual([2, 1]);
+    expect(unbatched.b!.dims).toEqual([1, 2]);
+    const nine = { name: "n", datatype: "INT64", shape: [9, 1], data: [1, 2, 3, 4, 5, 6, 7, 8, 9] };
+    expect(bad([nine, { ...b, shape: [9, 2], data: new Array(18).fill(true) }])).toThrow(
+      /"n" has 9 rows; this model takes at most 8 per request \(its max_batch_size\)/,
     );
     expect(bad([{ name: "n", datatype: "INT64", shape: [1, 1], data: [1] }, b, b])).toThrow(/given twice/);
     try {
@@ -261,5 +274,155 @@ describe("review fixes: tensors and the log's memory", () => {
     expect(await lastSeq(file)).toBe(42);
     writeFileSync(file, line(7).slice(0, 5000)); // a line cut by a crash still starts with its seq
     expect(await lastSeq(file)).toBe(7);
+  });
+});
+
+describe("FP16 and non-finite numbers over JSON", () => {
+  // IEEE 754 binary16 bit patterns (the standard's examples: 1 = 0x3c00, the largest normal
+  // 65504 = 0x7bff, the smallest subnormal 2^-24 = 0x0001, 1/3 ≈ 0x3555).
+  const known: [number, number][] = [
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [65504, 0x7bff],
+    [2 ** -24, 0x0001],
+    [2 ** -14, 0x0400],
+    [0.333251953125, 0x3555],
+    [0, 0x0000],
+    [-0, 0x8000],
+    [Number.POSITIVE_INFINITY, 0x7c00],
+    [Number.NEGATIVE_INFINITY, 0xfc00],
+  ];
+  it("converts to and from binary16 bits", () => {
+    for (const [value, bits] of known) {
+      expect(toHalf(value), `toHalf(${value})`).toBe(bits);
+      expect(Object.is(fromHalf(bits), value), `fromHalf(0x${bits.toString(16)})`).toBe(true);
+    }
+    expect(toHalf(65520)).toBe(0x7c00); // halfway past the largest normal: rounds to Infinity
+    expect(toHalf(1 + 2 ** -11)).toBe(0x3c00); // a tie rounds to even
+    expect(toHalf(1 + 3 * 2 ** -11)).toBe(0x3c02);
+    expect(toHalf(2 ** -25)).toBe(0); // a tie with zero rounds to even (zero)
+    expect(toHalf(1e-9)).toBe(0);
+    expect(Number.isNaN(fromHalf(toHalf(Number.NaN)))).toBe(true);
+  });
+
+  it("reads FP16, and NaN / Infinity written as strings, and writes them back", () => {
+    const signature = [
+      { name: "h", datatype: "FP16" as const, shape: [-1] },
+      { name: "d", datatype: "FP64" as const, shape: [-1] },
+    ];
+    const feeds = parseInputs(
+      {
+        inputs: [
+          { name: "h", datatype: "FP16", shape: [4], data: [1.5, "Infinity", null, -0.25] },
+          { name: "d", datatype: "FP64", shape: [4], data: [0.1, "-Infinity", "NaN", null] },
+        ],
+      },
+      signature,
+    );
+    expect(feeds.h!.type).toBe("float16");
+    expect(Array.from(feeds.h!.data as Uint16Array)).toEqual([0x3e00, 0x7c00, 0x7e00, 0xb400]);
+    expect(toV2("h", feeds.h!).data).toEqual([1.5, "Infinity", null, -0.25]);
+    expect(toV2("d", feeds.d!).data).toEqual([0.1, "-Infinity", null, null]);
+    expect(() =>
+      parseInputs(
+        { inputs: [{ name: "h", datatype: "FP16", shape: [1], data: ["inf"] }] },
+        signature.slice(0, 1),
+      ),
+    ).toThrow(/input "h": element 0 is "inf", not a number \(datatype FP16\)/);
+  });
+});
+
+describe("model config", () => {
+  it("refuses a config that is not a JSON object, naming what it is", () => {
+    for (const [value, kind] of [
+      [[1], "an array"],
+      [5, "a number"],
+      [null, "null"],
+      ["x", "a string"],
+    ] as const) {
+      expect(() => parseModelConfig(value, "m")).toThrow(`must be a JSON object`);
+      expect(() => parseModelConfig(value, "m")).toThrow(`not ${kind}`);
+    }
+    expect(() => parseModelConfig({ max_batch_size: -1 }, "m")).toThrow(
+      /max_batch_size" must be a non-negative integer/,
+    );
+    expect(() => parseModelConfig({ max_batch_size: 1.5 }, "m")).toThrow(/non-negative integer/);
+    expect(() => parseModelConfig({ name: "other" }, "m")).toThrow(/names model "other", not m/);
+    expect(() => parseModelConfig({ model_warmup: {} }, "m")).toThrow(/"model_warmup" must be an array/);
+    const warm = (input: unknown) => ({ model_warmup: [{ name: "w", inputs: { x: input } }] });
+    expect(() =>
+      parseModelConfig(warm({ data_type: "TYPE_FP32", dims: [1], input_data_file: "x" }), "m"),
+    ).toThrow(/input_data_file is not supported here.*use zero_data or random_data/);
+    expect(() => parseModelConfig(warm({ data_type: "FP32", dims: [1], zero_data: true }), "m")).toThrow(
+      /data_type "FP32" is not one of TYPE_BOOL/,
+    );
+    expect(() => parseModelConfig(warm({ data_type: "TYPE_FP32", dims: [1] }), "m")).toThrow(
+      /needs zero_data or random_data/,
+    );
+    expect(
+      parseModelConfig(
+        { max_batch_size: "8", ...warm({ data_type: "TYPE_INT64", dims: ["2"], zero_data: true }) },
+        "m",
+      ),
+    ).toEqual({
+      maxBatchSize: 8,
+      warmup: [
+        {
+          name: "w",
+          batchSize: 0,
+          count: 1,
+          inputs: new Map([["x", { datatype: "INT64", dims: [2], data: "zero" }]]),
+        },
+      ],
+    });
+  });
+
+  it("reads metadata_props from the top level of an ONNX file, as protobuf encodes it", () => {
+    const initializer = { name: "w", data_type: 1, dims: [1000], float_data: new Array(1000).fill(0.5) };
+    const bytes = ModelProto.encode(
+      ModelProto.create({
+        ir_version: 8,
+        producer_name: "test",
+        graph: { name: "g", initializer: [initializer], node: [] },
+        metadata_props: [
+          { key: "dagwood.signature", value: '{"inputs":[]}' },
+          { key: "ünïcode", value: "välue" },
+        ],
+      }),
+    ).finish();
+    expect(onnxMetadata(bytes)).toEqual(
+      new Map([
+        ["dagwood.signature", '{"inputs":[]}'],
+        ["ünïcode", "välue"],
+      ]),
+    );
+    expect(onnxMetadata(bytes.subarray(0, 40))).toEqual(new Map()); // truncated: nothing, no throw
+    expect(onnxMetadata(new Uint8Array([0xff, 0xff, 0xff]))).toEqual(new Map());
+  });
+
+  it("writes Triton's batching form of config.pbtxt when the model batches", () => {
+    const text = configPbtxt(
+      "m",
+      {
+        inputs: [{ name: "x", datatype: "FP32", shape: [-1, 3] }],
+        outputs: [{ name: "label", datatype: "BYTES", shape: [-1] }],
+      },
+      16,
+    );
+    expect(text).toBe(
+      [
+        'name: "m"',
+        'platform: "onnxruntime_onnx"',
+        "max_batch_size: 16",
+        "dynamic_batching { }",
+        "input [",
+        '  {\n    name: "x"\n    data_type: TYPE_FP32\n    dims: [ 3 ]\n  }',
+        "]",
+        "output [",
+        '  {\n    name: "label"\n    data_type: TYPE_STRING\n    dims: [ 1 ]\n    reshape: { shape: [ ] }\n  }',
+        "]",
+        "",
+      ].join("\n"),
+    );
   });
 });

@@ -408,6 +408,7 @@ describe("SqliteMetadataStore: tracking", () => {
       bytes: 10,
       sha256: "s",
     });
+    store.recordChosenParams("r1", "train", { l2: 10 });
     store.finishRun("r1", "succeeded");
 
     store.startRun(run("r2"));
@@ -437,6 +438,8 @@ describe("SqliteMetadataStore: tracking", () => {
         sha256: "s",
       },
     ]);
+    // The cached model's searched params come along, under this run's node id.
+    expect(store.resolvedParams("r2")).toMatchObject({ "fit.l2": 10, "fit.search.chosen": ["l2"] });
     expect(store.metricsForCacheKey("K2")).toHaveLength(2);
     expect(store.copyFromProducer("no-such-key", "r2", "x")).toEqual([]);
   });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type Database from "better-sqlite3";
 import { appendMetricChunks } from "./chunks";
+import { currentProcess, ownerState } from "./liveness";
 import { SqliteRegistry } from "./registry";
 import {
   flattenParams,
@@ -106,8 +107,8 @@ export class SqliteMetadataStore implements MetadataStore {
       prepare(
         this.db,
         `INSERT INTO runs (id, pipeline, pipeline_path, pipeline_hash, pipeline_text_sha, status, params, environment,
-             started_at, user, kind, param_keyset)
-           VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, 'pipeline', ?)`,
+             started_at, user, kind, param_keyset, owner)
+           VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, 'pipeline', ?, ?)`,
       ).run(
         run.id,
         run.pipeline,
@@ -119,6 +120,7 @@ export class SqliteMetadataStore implements MetadataStore {
         run.startedAt,
         run.user,
         keysetId(this.db, paramKeys),
+        JSON.stringify(currentProcess()),
       );
       this.insertParams(run.id, run.resolvedParams);
       const tag = prepare(this.db, "INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?)");
@@ -176,6 +178,55 @@ export class SqliteMetadataStore implements MetadataStore {
            duration_ms = round((julianday(?) - julianday(started_at)) * 86400000.0)
          WHERE status = 'running'`,
     ).run(now, now);
+  }
+
+  /**
+   * Marks as interrupted the runs still "running" whose process has ended
+   * (killed, crashed) on this host: the readers call it first, so no reader
+   * shows such a run as running. Runs of other hosts, and runs recorded
+   * before owners were (no owner), are left to `markInterruptedRuns`.
+   */
+  private settleOrphanedRuns(): void {
+    const running = prepare(
+      this.db,
+      "SELECT id, owner FROM runs WHERE status = 'running' AND owner IS NOT NULL",
+    ).all() as { id: string; owner: string }[];
+    if (running.length === 0) return;
+    const gone: { id: string; pid: unknown }[] = [];
+    for (const r of running) {
+      let owner: unknown;
+      try {
+        owner = JSON.parse(r.owner);
+      } catch {
+        continue;
+      }
+      if (ownerState(owner) === "gone") gone.push({ id: r.id, pid: (owner as { pid?: unknown }).pid });
+    }
+    if (gone.length === 0) return;
+    const now = nowIso();
+    const mark = prepare(
+      this.db,
+      `UPDATE runs SET status = 'interrupted', finished_at = ?,
+           duration_ms = round((julianday(?) - julianday(started_at)) * 86400000.0),
+           error = coalesce(error, ?)
+         WHERE id = ? AND status = 'running'`,
+    );
+    try {
+      this.write(() => {
+        for (const g of gone) {
+          mark.run(
+            now,
+            now,
+            `Interrupted: its process (pid ${g.pid}) ended before the run finished (killed or crashed).`,
+            g.id,
+          );
+        }
+      });
+    } catch (e) {
+      // A read-only or locked database: the next reader settles them.
+      const code = (e as { code?: string }).code ?? "";
+      if (!code.startsWith("SQLITE_READONLY") && !code.startsWith("SQLITE_BUSY")) throw e;
+    }
   }
 
   recordNodeRun(n: NodeRunRecord): void {
@@ -297,6 +348,46 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
+  /**
+   * Records the params a node's model was trained with where they differ
+   * from the pipeline's (a search chose them): `node.key` then holds the
+   * chosen value, and `node.search.chosen` lists the chosen keys, so search
+   * and compare see the params of the model the run produced.
+   */
+  recordChosenParams(runId: string, nodeId: string, params: Record<string, unknown>): void {
+    if (Object.keys(params).length === 0) return;
+    this.write(() => {
+      this.requireRun(runId);
+      this.writeChosenParams(runId, nodeId, params);
+    });
+  }
+
+  private writeChosenParams(runId: string, nodeId: string, params: Record<string, unknown>): void {
+    const flat = flattenParams(nodeId, params);
+    flat[`${nodeId}.search.chosen`] = Object.keys(params).sort();
+    const remove = prepare(this.db, "DELETE FROM run_params WHERE run_id = ? AND key = ?");
+    for (const key of Object.keys(flat)) remove.run(runId, key);
+    this.insertParams(runId, flat);
+    const all = prepare(this.db, "SELECT key FROM run_params WHERE run_id = ? ORDER BY key")
+      .pluck()
+      .all(runId) as string[];
+    prepare(this.db, "UPDATE runs SET param_keyset = ? WHERE id = ?").run(keysetId(this.db, all), runId);
+  }
+
+  /** The params a search chose for a node run (recordChosenParams), or undefined. */
+  private chosenParamsOf(runId: string, nodeId: string): Record<string, unknown> | undefined {
+    const get = prepare(this.db, "SELECT value FROM run_params WHERE run_id = ? AND key = ?");
+    const listed = get.get(runId, `${nodeId}.search.chosen`) as { value: string } | undefined;
+    if (!listed) return undefined;
+    const keys = JSON.parse(listed.value) as string[];
+    return Object.fromEntries(
+      keys.flatMap((k) => {
+        const row = get.get(runId, `${nodeId}.${k}`) as { value: string } | undefined;
+        return row ? [[k, JSON.parse(row.value)]] : [];
+      }),
+    );
+  }
+
   recordTrial(t: TrialRunInput): string {
     // The node is part of the id: two tuned train nodes in one run each number their trials from 0.
     const id = `${t.parentRunId}-${runIdPart(t.nodeId)}-trial-${t.index}`;
@@ -375,6 +466,9 @@ export class SqliteMetadataStore implements MetadataStore {
       }));
       if (producer.run_id === runId && producer.node_id === nodeId) return metrics;
       this.insertMetrics(metrics.map((m) => ({ ...m, runId, nodeId })));
+      // A cached model was made with the params its search chose: this run records them too.
+      const chosen = this.chosenParamsOf(producer.run_id, producer.node_id);
+      if (chosen) this.writeChosenParams(runId, nodeId, chosen);
       prepare(
         this.db,
         `INSERT OR IGNORE INTO run_datasets (run_id, node_id, digest)
@@ -417,6 +511,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   getRun(id: string): RunRecord | undefined {
+    this.settleOrphanedRuns();
     const row = prepare(this.db, `SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id = ?`).get(id) as
       | RunRow
       | undefined;
@@ -443,6 +538,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** Pipeline runs (not tuning trials), newest first. */
   listRuns(opts: { pipeline?: string; limit?: number } = {}): RunRecord[] {
+    this.settleOrphanedRuns();
     const rows = prepare(
       this.db,
       `SELECT ${RUN_COLUMNS} FROM runs r
@@ -453,10 +549,12 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   searchRuns(query: RunQuery): RunPage {
+    this.settleOrphanedRuns();
     return searchRuns(this.db, query);
   }
 
   compareRuns(ids: string[]): RunComparison {
+    this.settleOrphanedRuns();
     return compareRuns(this.db, ids);
   }
 

@@ -102,7 +102,7 @@ const WINDOWS_DEVICE_NAME = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$/i;
  * The checks for a name that is about to become a folder: on top of MODEL_NAME, no Windows device name
  * and no trailing "." (Windows drops it, so "m." and "m" would share a folder).
  */
-function checkNewModelName(name: string): void {
+export function checkNewModelName(name: string): void {
   checkModelName(name);
   if (WINDOWS_DEVICE_NAME.test(name)) {
     throw new RegistryError(

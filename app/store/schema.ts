@@ -246,6 +246,10 @@ export const MIGRATIONS: Migration[] = [
      BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;`,
   // Held-out rows kept with a version, for deploy parity (app/deploy/heldout.ts).
   "ALTER TABLE model_versions ADD COLUMN heldout_path TEXT;",
+  // The process running a run (app/store/liveness.ts ProcessOwner, as JSON), so a reader can tell a
+  // run whose process was killed; runs from before have none and wait for markInterruptedRuns.
+  `ALTER TABLE runs ADD COLUMN owner TEXT;
+   CREATE INDEX runs_running ON runs (status) WHERE status = 'running';`,
 ];
 
 /** The id of the key set holding exactly these (sorted) keys, created if new. */

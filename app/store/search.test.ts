@@ -143,6 +143,25 @@ describe("searchRuns", () => {
     expect(ids({ where: [{ field: "tag", key: "team", op: "!=", value: "red" }] })).toEqual(["a3", "a2"]);
   });
 
+  it("finds a run by the params a search chose, which replace the pipeline's", () => {
+    const l2 = (value: number) => ids({ where: [{ field: "param", key: "train.l2", op: "=", value }] });
+    expect(l2(10)).toEqual([]);
+    store.recordChosenParams("b2", "train", { l2: 10, maxIter: 50 });
+    expect(l2(10)).toEqual(["b2"]);
+    expect(l2(1)).toEqual([]);
+    expect(store.resolvedParams("b2")).toMatchObject({
+      "train.l2": 10,
+      "train.maxIter": 50,
+      "train.search.chosen": ["l2", "maxIter"],
+    });
+    expect(
+      store.searchRuns({ paramKeys: ["train.maxIter"] }).runs.find((r) => r.id === "b2")?.resolvedParams,
+    ).toEqual({
+      "train.maxIter": 50,
+    });
+    expect(() => store.recordChosenParams("nope", "train", { l2: 1 })).toThrow(/not found/);
+  });
+
   it("treats keys and values as data, never as SQL", () => {
     const evil = "x' OR 1=1; DROP TABLE runs; --";
     expect(ids({ where: [{ field: "param", key: evil, op: "=", value: evil }] })).toEqual([]);

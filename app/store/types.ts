@@ -390,6 +390,8 @@ export interface MetadataStore {
   recordDataset(runId: string, nodeId: string, dataset: DatasetRecord): void;
   /** A tuning trial as a child run of `parentRunId`; returns its id. */
   recordTrial(trial: TrialRunInput): string;
+  /** Records the params a search chose for a node as its params (node.key), listing them in node.search.chosen. */
+  recordChosenParams(runId: string, nodeId: string, params: Record<string, unknown>): void;
   /**
    * For a node taken from the cache: copies the metrics, dataset links and
    * artifacts of the node run that computed the outputs under `cacheKey`

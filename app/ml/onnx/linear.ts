@@ -1,6 +1,6 @@
 import type { LinearModelJSON } from "../linear";
 import type { LinearDagwoodModel } from "../model";
-import { attr, type OnnxGraphBuilder, tensor } from "./builder";
+import { type OnnxGraphBuilder, tensor } from "./builder";
 import {
   appendPreprocessing,
   type ExportedModel,
@@ -11,12 +11,10 @@ import {
 } from "./model";
 import { appendLabel, appendProbabilities, type ClassNames, type ProducedOutput } from "./trees";
 
-const FLOAT = 1;
-
 /**
  * Appends the linear model to `builder`, reading `features`, a DOUBLE
  * [N, F] tensor whose columns are `model.featureNames` in order. Produces
- * `prediction` [N] FLOAT, or `probabilities` [N,K] FLOAT and `label` [N]
+ * `prediction` [N] DOUBLE, or `probabilities` [N,K] DOUBLE and `label` [N]
  * (class names when given, else the INT64 index) with `label_index`.
  */
 export function appendLinear(
@@ -42,21 +40,13 @@ export function appendLinear(
 
   if (model.kind === "ridge") {
     const shape = builder.initializer("flat_shape", tensor("INT64", [1], [-1]));
-    const [flat] = builder.node("Reshape", [scores!, shape], [builder.fresh("prediction_f64")]);
-    builder.node("Cast", [flat!], ["prediction"], { to: attr.int(FLOAT) });
-    return [{ name: "prediction", elemType: "FLOAT", shape: [-1] }];
+    builder.node("Reshape", [scores!, shape], ["prediction"]);
+    return [{ name: "prediction", elemType: "DOUBLE", shape: [-1] }];
   }
 
-  const { probabilities, decide } = appendProbabilities(
-    builder,
-    scores!,
-    K === 1,
-    "DOUBLE",
-    "probabilities_f64",
-  );
+  const { probabilities, decide } = appendProbabilities(builder, scores!, K === 1, "DOUBLE", "probabilities");
   const C = model.numClasses ?? 2;
-  builder.node("Cast", [probabilities], ["probabilities"], { to: attr.int(FLOAT) });
-  const produced: ProducedOutput[] = [{ name: "probabilities", elemType: "FLOAT", shape: [-1, C] }];
+  const produced: ProducedOutput[] = [{ name: probabilities, elemType: "DOUBLE", shape: [-1, C] }];
   return [...produced, ...appendLabel(builder, decide, options.classes)];
 }
 

@@ -114,20 +114,22 @@ describe("MLP ONNX export", () => {
         `mlp onnx ${name}: max |diff| ${parity.maxAbsDiff.toExponential(2)}, labels ${parity.labelAgreement}`,
       );
       expect(parity.rows).toBe(N + 3);
-      expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
+      expect(parity.passed).toBe(true);
       expect(parity.labelAgreement).toBe(1);
       if (classes) expect(parity.onnx.label!.every((l) => classes.includes(l))).toBe(true);
     });
   }
 
-  it("runs in float32 too (precision float), within 1e-5 on probabilities", async () => {
+  it("runs in float32 too (precision float): within 1e-5, but outside the parity rule", async () => {
     const { model, table } = await trainModel("multiclass", ["a", "b", "c"], "relu", (x, z) =>
       x > 3 ? 2 : z > 500 ? 1 : 0,
     );
     const { bytes } = exportModelWithInfo(model, { precision: "float" });
     const parity = await checkModelParity(bytes, model, parityRows(model, table));
     expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
-    expect(parity.labelAgreement).toBe(1);
+    // float32 arithmetic is not the native model's: the one parity rule (1e-9) refuses it.
+    expect(parity.maxAbsDiff).toBeGreaterThan(1e-9);
+    expect(parity.passed).toBe(false);
   });
 
   it("refuses a network whose inputs do not match the preprocessing", async () => {

@@ -12,6 +12,7 @@ import {
 import { appendLabel, appendProbabilities, type ClassNames, type ProducedOutput } from "./trees";
 
 const FLOAT = 1;
+const DOUBLE = 11;
 
 const ACTIVATION_OPS: Record<MlpActivation, string> = { relu: "Relu", tanh: "Tanh", sigmoid: "Sigmoid" };
 
@@ -25,8 +26,8 @@ export interface AppendMlpOptions {
 /**
  * Appends the network to `builder`, reading `features`, a DOUBLE [N, F]
  * tensor whose columns are `model.featureNames` in order (what
- * appendPreprocessing gives). Produces `prediction` [N] FLOAT, or
- * `probabilities` [N,K] FLOAT and `label` [N] (class names when given, else
+ * appendPreprocessing gives). Produces `prediction` [N] DOUBLE, or
+ * `probabilities` [N,K] DOUBLE and `label` [N] (class names when given, else
  * the INT64 index) with `label_index`.
  */
 export function appendMlp(
@@ -57,10 +58,11 @@ export function appendMlp(
       [h] = builder.node(ACTIVATION_OPS[model.activation], [h], [builder.fresh(`dense${l}_out`)]) as [string];
     }
   });
-  const toFloat = (x: string, name: string) =>
+  // The outputs are DOUBLE whatever the arithmetic.
+  const toOutput = (x: string, name: string) =>
     precision === "double"
-      ? builder.node("Cast", [x], [name], { to: attr.int(FLOAT) })[0]!
-      : builder.node("Identity", [x], [name])[0]!;
+      ? builder.node("Identity", [x], [name])[0]!
+      : builder.node("Cast", [x], [name], { to: attr.int(DOUBLE) })[0]!;
 
   if (model.output === "identity") {
     const { mean, std } = model.targetScale ?? { mean: 0, std: 1 };
@@ -70,8 +72,8 @@ export function appendMlp(
     const [shifted] = builder.node("Add", [scaled!, offset], [builder.fresh("prediction_2d")]);
     const shape = builder.initializer("flat_shape", tensor("INT64", [1], [-1]));
     const [flat] = builder.node("Reshape", [shifted!, shape], [builder.fresh("prediction_flat")]);
-    toFloat(flat!, "prediction");
-    return [{ name: "prediction", elemType: "FLOAT", shape: [-1] }];
+    toOutput(flat!, "prediction");
+    return [{ name: "prediction", elemType: "DOUBLE", shape: [-1] }];
   }
 
   const { probabilities, decide } = appendProbabilities(
@@ -82,8 +84,8 @@ export function appendMlp(
     "probabilities_raw",
   );
   const C = model.numClasses ?? 2;
-  toFloat(probabilities, "probabilities");
-  const produced: ProducedOutput[] = [{ name: "probabilities", elemType: "FLOAT", shape: [-1, C] }];
+  toOutput(probabilities, "probabilities");
+  const produced: ProducedOutput[] = [{ name: "probabilities", elemType: "DOUBLE", shape: [-1, C] }];
   return [...produced, ...appendLabel(builder, decide, options.classes)];
 }
 

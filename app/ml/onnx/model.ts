@@ -1,18 +1,20 @@
 /**
- * A whole Dagwood model — preprocessing and trees — as one ONNX graph that
- * takes the raw columns (DESIGN.md, Serving):
+ * A whole Dagwood model — preprocessing and estimator — as one ONNX graph
+ * that takes the raw columns (DESIGN.md, Serving):
  *
- *   numeric x  FLOAT [N,1] → IsInf → Where(NaN) → Imputer (when the spec imputes)
- *              → Cast DOUBLE → Sub(offset) → Mul(scale) (when the spec scales)
+ *   numeric x  DOUBLE [N,1] → IsInf → Where(NaN) → Where(IsNaN, fill) (when the spec imputes)
+ *              → Sub(offset) → Mul(scale) (when the spec scales)
  *   text c     STRING [N,1] → LabelEncoder (category → code; "" → NaN; unseen → unknownCode or NaN)
  *              ordinal: → Cast DOUBLE;  one-hot: Equal(code, [0..m−1]) → Cast DOUBLE [N,m]
- *   Concat(axis 1, the model's feature order) → appendTreeEnsemble → label, probabilities | prediction
+ *   Concat(axis 1, the model's feature order) → the estimator → label, probabilities | prediction
  *
- * Scaling runs in float64, as `transformFeatures` does, so a scaled value
- * lands on the same side of every split threshold (ai.onnx.ml Scaler would
- * compute in float32 and could differ by an ulp right at a threshold).
+ * Inputs, arithmetic and outputs are float64, the same operations in the
+ * same order as `transformFeatures` and the native estimators, so the served
+ * model and the app score a row alike: one model, one scoring rule. (A
+ * float32 input would move values that are not exact in float32 across a
+ * split threshold, and dates would lose minutes.)
  * A missing text value travels as "" (a string tensor has no NULL); "" maps
- * to missing unless it was a category in training.
+ * to missing unless it was a category in training, and so it does natively.
  */
 import packageJson from "../../../package.json" with { type: "json" };
 import {
@@ -25,6 +27,7 @@ import {
 import {
   type CategoricalFeatureSpec,
   encodedFeatureNames,
+  MISSING_TEXT,
   type NumericFeatureSpec,
   type PreprocessSpec,
 } from "../preprocess";
@@ -36,15 +39,13 @@ import { appendTreeEnsemble, type ProducedOutput } from "./trees";
 
 const ML = "ai.onnx.ml";
 const DOUBLE = 11;
-const FLOAT = 1;
 
-/** The string a missing (NULL) text value is sent as. */
-export const MISSING_TEXT = "";
+export { MISSING_TEXT };
 
 export interface ExportModelOptions {
   /** Target runtime: opset overrides (merged over DEFAULT_OPSETS), IR version. */
   target?: Omit<BuilderOptions, "graphName">;
-  /** Tree arithmetic: "double" (default from ai.onnx.ml 3) or "float". */
+  /** Network arithmetic: "double" (default) or "float" (MLP only; outputs stay DOUBLE). */
   precision?: "double" | "float";
 }
 
@@ -75,16 +76,9 @@ export function exportModelWithInfo(
   const builder = startModelGraph(model, ensemble.featureNames, "trees", options);
   const spec = model.preprocess;
 
-  const concatenated = appendPreprocessing(builder, spec);
-  const precision = options.precision ?? ((builder.opsets[ML] ?? 0) >= 3 ? "double" : "float");
-  const features =
-    precision === "double"
-      ? concatenated
-      : builder.node("Cast", [concatenated], [builder.fresh("features_f32")], { to: attr.int(FLOAT) })[0]!;
-
+  const features = appendPreprocessing(builder, spec);
   const isRegression = model.task === "regression";
   const produced = appendTreeEnsemble(builder, ensemble, features, {
-    precision,
     ...(model.classes ? { classes: model.classes as string[] | number[] } : {}),
     ...(isRegression ? { names: { prediction: builder.fresh("prediction_2d") } } : {}),
   });
@@ -92,25 +86,25 @@ export function exportModelWithInfo(
     // The signature's prediction is [N]; the ensemble gives [N,1].
     const shape = builder.initializer("flat_shape", tensor("INT64", [1], [-1]));
     builder.node("Reshape", [produced[0]!.name, shape], ["prediction"]);
-    builder.output("prediction", "FLOAT", [-1]);
+    builder.output("prediction", "DOUBLE", [-1]);
   } else {
     const label = produced.find((p) => p.name === "label")!;
     builder.output("label", label.elemType, [-1]);
-    builder.output("probabilities", "FLOAT", [-1, model.classes!.length]);
+    builder.output("probabilities", "DOUBLE", [-1, model.classes!.length]);
   }
 
   return finishModelGraph(builder, model);
 }
 
 /**
- * Declares one graph input per raw column of `spec` (FLOAT or STRING
+ * Declares one graph input per raw column of `spec` (DOUBLE or STRING
  * [N,1], named as the column) and appends the fitted preprocessing. Returns
  * the DOUBLE [N, F] tensor of encoded features, in the order
  * `transformFeatures` gives them — what any estimator's graph reads.
  */
 export function appendPreprocessing(builder: OnnxGraphBuilder, spec: PreprocessSpec): string {
   checkTarget(builder);
-  for (const f of spec.features) builder.input(f.name, f.kind === "numeric" ? "FLOAT" : "STRING", [-1, 1]);
+  for (const f of spec.features) builder.input(f.name, f.kind === "numeric" ? "DOUBLE" : "STRING", [-1, 1]);
   const parts = spec.features.map((f) =>
     f.kind === "numeric" ? appendNumeric(builder, f) : appendCategorical(builder, f),
   );
@@ -210,7 +204,7 @@ export function finishModelGraph(
 function checkSignature(model: DagwoodModel | LinearDagwoodModel | MlpDagwoodModel): void {
   const expected = model.preprocess.features.map((f) => ({
     name: f.name,
-    dtype: f.kind === "numeric" ? "FP32" : "BYTES",
+    dtype: f.kind === "numeric" ? "FP64" : "BYTES",
   }));
   const actual = model.signature.inputs.map((i) => ({ name: i.name, dtype: i.dtype }));
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
@@ -220,21 +214,17 @@ function checkSignature(model: DagwoodModel | LinearDagwoodModel | MlpDagwoodMod
   }
 }
 
-/** ±Infinity → NaN, impute, then (in float64) scale. Returns a DOUBLE [N,1] tensor. */
+/** ±Infinity → NaN, impute, then scale, all in float64 as `transformNumeric`. Returns a DOUBLE [N,1] tensor. */
 function appendNumeric(builder: OnnxGraphBuilder, f: NumericFeatureSpec): string {
-  const nan = builder.initializer("nan", tensor("FLOAT", [], [Number.NaN]));
+  const nan = builder.initializer("nan", tensor("DOUBLE", [], [Number.NaN]));
   const [isInf] = builder.node("IsInf", [f.name], [builder.fresh(`${f.name}_is_inf`)]);
   let x = builder.node("Where", [isInf!, nan, f.name], [builder.fresh(`${f.name}_finite`)])[0]!;
   if (f.impute) {
-    [x] = builder.node(
-      "Imputer",
-      [x],
-      [builder.fresh(`${f.name}_imputed`)],
-      { imputed_value_floats: attr.floats([f.impute.value]), replaced_value_float: attr.float(Number.NaN) },
-      { domain: ML },
-    ) as [string];
+    // ai.onnx.ml Imputer takes float only; Where keeps the value exact.
+    const fill = builder.initializer(`${f.name}_fill`, tensor("DOUBLE", [], [f.impute.value]));
+    const [isNan] = builder.node("IsNaN", [x], [builder.fresh(`${f.name}_is_nan`)]);
+    [x] = builder.node("Where", [isNan!, fill, x], [builder.fresh(`${f.name}_imputed`)]) as [string];
   }
-  [x] = builder.node("Cast", [x], [builder.fresh(`${f.name}_f64`)], { to: attr.int(DOUBLE) }) as [string];
   if (f.scale) {
     const offset = builder.initializer(`${f.name}_offset`, tensor("DOUBLE", [], [f.scale.offset]));
     const scale = builder.initializer(`${f.name}_scale`, tensor("DOUBLE", [], [f.scale.scale]));

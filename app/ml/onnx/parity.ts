@@ -1,20 +1,123 @@
 /**
  * Parity between a native model and its ONNX export: the exported bytes are
- * run with onnxruntime-node on the same rows and compared with the native
- * predictions (issue 4, "Parity, always").
+ * run with onnxruntime-node on the same raw rows, of the same types, that
+ * the app scores, and compared with the native predictions. There is no
+ * rounding step on either side that a user's path lacks: the export computes
+ * in float64 as the native model does (app/ml/onnx/model.ts), so the two may
+ * differ only by the order of float64 sums. The tolerance and the rule live
+ * here, for training, evaluate and deploy alike.
  */
 import * as ort from "onnxruntime-node";
 import type { ColumnTable, RawColumn } from "../dataset";
-import { type AnyDagwoodModel, predictTable } from "../model";
+import { type AnyDagwoodModel, predictTable, type TensorType } from "../model";
 import { predict, predictProba, predictRaw } from "../trees/predict";
 import type { Dataset, TreeEnsembleModel } from "../trees/types";
 import { MISSING_TEXT } from "./model";
 
-/** Rows × columns, row-major, as the ONNX model's FLOAT input takes them (NaN: missing). */
+/**
+ * How far an FP64 output (probability or prediction) may be from the native
+ * model's: `|onnx − native| ≤ PARITY_TOLERANCE × max(1, |native|)`, i.e.
+ * absolute for probabilities, relative for large predictions. Float64 sums
+ * in another order differ by a few ulps (~1e-16); a wrong export by far more.
+ */
+export const PARITY_TOLERANCE = 1e-9;
+/** The same for FP32 outputs, which only versions exported before the FP64 signature have. */
+export const PARITY_TOLERANCE_FP32 = 1e-5;
+
+/** The tolerance for an output of this datatype (V2 or signature name). */
+export function parityTolerance(dtype: TensorType | string | undefined): number {
+  return dtype === "FP32" ? PARITY_TOLERANCE_FP32 : PARITY_TOLERANCE;
+}
+
+/** What a parity check found. */
+export interface ParityFigures {
+  rows: number;
+  /** Max |ONNX − native| over the probabilities (classification) or the prediction (regression). */
+  maxAbsDiff: number;
+  /** Rows whose ONNX label differs from the native one. */
+  labelMismatches: number;
+  /** Fraction of rows with the same label (1 for regression). */
+  labelAgreement: number;
+  /** The tolerance applied (relative above 1, see PARITY_TOLERANCE). */
+  tolerance: number;
+  /** Every value within tolerance, every label equal, and at least one row: nothing compared is nothing verified. */
+  passed: boolean;
+  /** The first differing row, to show. */
+  firstDifference?: { row: number; served: unknown; expected: unknown };
+}
+
+/** Accumulates the comparison of outputs with native predictions under the one rule above. */
+export class ParityTally {
+  private maxAbsDiff = 0;
+  private withinTolerance = true;
+  private labelMismatches = 0;
+  private firstDifference: ParityFigures["firstDifference"];
+
+  constructor(
+    readonly rows: number,
+    readonly tolerance: number = PARITY_TOLERANCE,
+  ) {}
+
+  /** Compares numbers, `width` per row (null or NaN on both sides counts as equal). */
+  numbers(what: string, got: ArrayLike<unknown> | undefined, want: ArrayLike<number>): void {
+    if (!got || got.length !== want.length) {
+      this.maxAbsDiff = Number.POSITIVE_INFINITY;
+      this.withinTolerance = false;
+      this.firstDifference ??= {
+        row: 0,
+        served: got ? `${got.length} ${what} values` : `no ${what} output`,
+        expected: `${want.length} values`,
+      };
+      return;
+    }
+    const width = want.length / Math.max(this.rows, 1);
+    for (let i = 0; i < want.length; i++) {
+      const raw = got[i];
+      const x = raw === null ? Number.NaN : Number(raw);
+      const y = want[i]!;
+      if (Number.isNaN(x) && Number.isNaN(y)) continue;
+      const d = Math.abs(x - y);
+      const diff = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+      if (!(diff <= this.tolerance * Math.max(1, Math.abs(y)))) {
+        this.withinTolerance = false;
+        this.firstDifference ??= { row: Math.floor(i / width), served: raw, expected: y };
+      }
+      this.maxAbsDiff = Math.max(this.maxAbsDiff, diff);
+    }
+  }
+
+  /** Compares labels row by row; `same` decides equality (default ===). */
+  labels(
+    got: ArrayLike<unknown> | undefined,
+    want: readonly unknown[],
+    same: (a: unknown, b: unknown) => boolean = (a, b) => a === b,
+  ): void {
+    for (let r = 0; r < want.length; r++) {
+      if (!same(got?.[r], want[r])) {
+        this.labelMismatches++;
+        this.firstDifference ??= { row: r, served: got?.[r], expected: want[r] };
+      }
+    }
+  }
+
+  figures(): ParityFigures {
+    return {
+      rows: this.rows,
+      maxAbsDiff: this.maxAbsDiff,
+      labelMismatches: this.labelMismatches,
+      labelAgreement: this.rows === 0 ? 1 : (this.rows - this.labelMismatches) / this.rows,
+      tolerance: this.tolerance,
+      passed: this.rows > 0 && this.withinTolerance && this.labelMismatches === 0,
+      ...(this.firstDifference ? { firstDifference: this.firstDifference } : {}),
+    };
+  }
+}
+
+/** Rows × columns, row-major, as a tree ensemble's [N, F] input takes them (NaN: missing). */
 export interface FeatureMatrix {
   rows: number;
   columns: number;
-  values: Float32Array;
+  values: Float64Array;
 }
 
 /** What the native model predicted for the same rows. */
@@ -27,14 +130,9 @@ export interface NativePredictions {
   labels?: ArrayLike<number>;
 }
 
-export interface ParityResult {
-  rows: number;
-  /** Max |ONNX − native| over the probabilities (classification) or the prediction (regression). */
-  maxAbsDiff: number;
-  /** Fraction of rows whose ONNX class index equals the native one (1 for regression). */
-  labelAgreement: number;
+export interface ParityResult extends ParityFigures {
   /** The ONNX outputs, for further checks. */
-  onnx: { probabilities?: Float32Array; prediction?: Float32Array; labels?: number[]; names?: unknown[] };
+  onnx: { probabilities?: Float64Array; prediction?: Float64Array; labels?: number[]; names?: unknown[] };
 }
 
 export interface ParityOptions {
@@ -44,10 +142,13 @@ export interface ParityOptions {
   labelOutput?: string;
 }
 
-/**
- * Runs `onnxBytes` on `features` and compares with `native`. NaN on both
- * sides counts as equal; NaN on one side makes maxAbsDiff Infinity.
- */
+function float64Output(out: ort.InferenceSession.OnnxValueMapType, name: string): Float64Array {
+  const data = out[name]?.data;
+  if (!(data instanceof Float64Array)) throw new Error(`The ONNX model has no DOUBLE "${name}" output`);
+  return data;
+}
+
+/** Runs a tree ensemble's export (exportTreeEnsemble) on `features` and compares with `native`. */
 export async function checkParity(
   onnxBytes: Uint8Array,
   native: NativePredictions,
@@ -57,60 +158,41 @@ export async function checkParity(
   const session = await ort.InferenceSession.create(onnxBytes);
   try {
     const feeds = {
-      [options.input ?? "features"]: new ort.Tensor("float32", features.values, [
+      [options.input ?? "features"]: new ort.Tensor("float64", features.values, [
         features.rows,
         features.columns,
       ]),
     };
     const out = await session.run(feeds);
     const onnx: ParityResult["onnx"] = {};
-    let maxAbsDiff = 0;
-    const compare = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
-      if (a.length !== b.length) {
-        throw new Error(`ONNX ${what} has ${a.length} values, the native model ${b.length}`);
-      }
-      for (let i = 0; i < a.length; i++) {
-        const x = a[i]!;
-        const y = b[i]!;
-        if (Number.isNaN(x) && Number.isNaN(y)) continue;
-        const d = Math.abs(x - y);
-        maxAbsDiff = Number.isNaN(d) ? Number.POSITIVE_INFINITY : Math.max(maxAbsDiff, d);
-      }
-    };
+    const tally = new ParityTally(features.rows);
     if (native.prediction) {
-      const prediction = out.prediction?.data as Float32Array | undefined;
-      if (!prediction) throw new Error('The ONNX model has no "prediction" output');
-      onnx.prediction = prediction;
-      compare(prediction, native.prediction, "prediction");
+      onnx.prediction = float64Output(out, "prediction");
+      tally.numbers("prediction", onnx.prediction, native.prediction);
     }
     if (native.probabilities) {
-      const probabilities = out.probabilities?.data as Float32Array | undefined;
-      if (!probabilities) throw new Error('The ONNX model has no "probabilities" output');
-      onnx.probabilities = probabilities;
-      compare(probabilities, native.probabilities, "probabilities");
+      onnx.probabilities = float64Output(out, "probabilities");
+      tally.numbers("probabilities", onnx.probabilities, native.probabilities);
     }
-    let labelAgreement = 1;
     if (native.labels) {
       const name = options.labelOutput ?? ("label_index" in out ? "label_index" : "label");
       const labels = out[name]?.data;
       if (!(labels instanceof BigInt64Array)) throw new Error(`The ONNX model has no INT64 "${name}" output`);
       onnx.labels = Array.from(labels, Number);
       if (name !== "label" && out.label) onnx.names = Array.from(out.label.data as ArrayLike<unknown>);
-      let agree = 0;
-      for (let i = 0; i < native.labels.length; i++) if (onnx.labels[i] === native.labels[i]) agree++;
-      labelAgreement = native.labels.length === 0 ? 1 : agree / native.labels.length;
+      tally.labels(onnx.labels, Array.from(native.labels));
     }
-    return { rows: features.rows, maxAbsDiff, labelAgreement, onnx };
+    return { ...tally.figures(), onnx };
   } finally {
     await session.release();
   }
 }
 
-/** The model's columns of `data`, in the model's order, as a float32 row-major matrix. */
+/** The model's columns of `data`, in the model's order, as a float64 row-major matrix. */
 export function featureMatrix(model: TreeEnsembleModel, data: Dataset): FeatureMatrix {
   const byName = new Map(data.features.map((c) => [c.name, c.values]));
   const F = model.featureNames.length;
-  const values = new Float32Array(data.rows * F);
+  const values = new Float64Array(data.rows * F);
   model.featureNames.forEach((name, f) => {
     const column = byName.get(name);
     if (!column) throw new Error(`The data has no column "${name}", which the model was trained on`);
@@ -119,19 +201,10 @@ export function featureMatrix(model: TreeEnsembleModel, data: Dataset): FeatureM
   return { rows: data.rows, columns: F, values };
 }
 
-/**
- * The native predictions to compare with. The rows are first rounded to
- * float32, as the ONNX model receives them, so both sides route the same
- * values (a float64 value within half a float32 ulp above a threshold would
- * otherwise legitimately go another way; see app/ml/trees/README.md).
- */
+/** The native predictions of a tree ensemble on `data`, as they are. */
 export function nativeTreePredictions(model: TreeEnsembleModel, data: Dataset): NativePredictions {
-  const rounded: Dataset = {
-    rows: data.rows,
-    features: data.features.map((c) => ({ ...c, values: Float64Array.from(Float32Array.from(c.values)) })),
-  };
-  if (model.task === "regression") return { prediction: predictRaw(model, rounded) };
-  return { probabilities: predictProba(model, rounded), labels: predict(model, rounded) };
+  if (model.task === "regression") return { prediction: predictRaw(model, data) };
+  return { probabilities: predictProba(model, data), labels: predict(model, data) };
 }
 
 /** Export-independent convenience: parity of `onnxBytes` with `model` on `data`. */
@@ -145,23 +218,19 @@ export function checkTreeParity(
 }
 
 /** Parity of a whole model's export (app/ml/onnx/model.ts) with `predictTable`, on raw columns. */
-export interface ModelParity {
-  rows: number;
-  /**
-   * Max |ONNX − native| over the probabilities (classification) or the
-   * prediction (regression), the native value first rounded to float32 (the
-   * FP32 output the contract gives cannot carry more).
-   */
-  maxAbsDiff: number;
-  /** Fraction of rows whose ONNX `label` (a class name) equals the native one; 1 for regression. */
-  labelAgreement: number;
+export interface ModelParity extends ParityFigures {
   /** The ONNX outputs, for further checks. */
-  onnx: { label?: (string | number)[]; probabilities?: Float32Array; prediction?: Float32Array };
+  onnx: {
+    label?: (string | number)[];
+    probabilities?: Float64Array | Float32Array;
+    prediction?: Float64Array | Float32Array;
+  };
 }
 
 /**
- * The ONNX feeds for raw columns, one [N,1] tensor per signature input:
- * numbers as float32 (NaN for NULL), text as strings (MISSING_TEXT for NULL).
+ * The ONNX feeds for raw columns, one [N,1] tensor per signature input, of
+ * the signature's type: numbers as float64 (NaN for NULL; float32 for a
+ * version exported before FP64), text as strings (MISSING_TEXT for NULL).
  */
 export function modelFeeds(model: AnyDagwoodModel, table: ColumnTable): Record<string, ort.Tensor> {
   const byName = new Map(table.columns.map((c) => [c.name, c]));
@@ -175,42 +244,40 @@ export function modelFeeds(model: AnyDagwoodModel, table: ColumnTable): Record<s
       feeds[input.name] = new ort.Tensor("string", values, [table.rows, 1]);
     } else {
       if (col.kind !== "numeric") throw new Error(`Column "${input.name}" must be numeric for the model`);
-      feeds[input.name] = new ort.Tensor("float32", Float32Array.from(col.values), [table.rows, 1]);
+      feeds[input.name] =
+        input.dtype === "FP32"
+          ? new ort.Tensor("float32", Float32Array.from(col.values), [table.rows, 1])
+          : new ort.Tensor("float64", col.values, [table.rows, 1]);
     }
   }
   return feeds;
 }
 
 /**
- * The raw columns as the ONNX model receives them: numbers rounded to
- * float32 (a value beyond the float32 range becomes ±Infinity, i.e.
- * missing), NULL text as MISSING_TEXT (still NULL unless "" was a training
- * category). Native predictions on this table are what parity compares with.
+ * The raw rows as a model's inputs carry them. For FP64 inputs (every model
+ * exported since the FP64 signature) that is the rows as they are; a
+ * version exported before takes FP32 numbers, so its native side must see
+ * them rounded to float32 (beyond the float32 range: ±Infinity, missing).
  */
-export function asOnnxSees(model: AnyDagwoodModel, table: ColumnTable): ColumnTable {
-  const emptyIsCategory = new Set(
-    model.preprocess.features
-      .filter((f) => f.kind === "categorical" && f.categories.includes(MISSING_TEXT))
-      .map((f) => f.name),
+export function asInputsCarry(model: AnyDagwoodModel, table: ColumnTable): ColumnTable {
+  const fp32 = new Set(model.signature.inputs.filter((i) => i.dtype === "FP32").map((i) => i.name));
+  if (fp32.size === 0) return table;
+  const columns = table.columns.map(
+    (col): RawColumn =>
+      col.kind === "numeric" && fp32.has(col.name)
+        ? { ...col, values: Float64Array.from(Float32Array.from(col.values)) }
+        : col,
   );
-  const columns = table.columns.map((col): RawColumn => {
-    if (col.kind === "numeric") return { ...col, values: Float64Array.from(Float32Array.from(col.values)) };
-    if (!emptyIsCategory.has(col.name)) return col;
-    let empty = col.dictionary.indexOf(MISSING_TEXT);
-    const dictionary = empty >= 0 ? col.dictionary : [...col.dictionary, MISSING_TEXT];
-    if (empty < 0) empty = dictionary.length - 1;
-    return { ...col, dictionary, codes: Int32Array.from(col.codes, (c) => (c < 0 ? empty : c)) };
-  });
   return { rows: table.rows, columns };
 }
 
-/** Runs the exported model on raw columns and compares with `predictTable` on the same (float32) inputs. */
+/** Runs the exported model on raw columns and compares with `predictTable` on the very same rows. */
 export async function checkModelParity(
   onnxBytes: Uint8Array,
   model: AnyDagwoodModel,
   table: ColumnTable,
 ): Promise<ModelParity> {
-  const native = predictTable(model, asOnnxSees(model, table));
+  const native = predictTable(model, asInputsCarry(model, table));
   const session = await ort.InferenceSession.create(onnxBytes);
   let out: ort.InferenceSession.OnnxValueMapType;
   try {
@@ -218,39 +285,28 @@ export async function checkModelParity(
   } finally {
     await session.release();
   }
-  let maxAbsDiff = 0;
-  const compare = (onnx: Float32Array, expected: ArrayLike<number>, what: string) => {
-    if (onnx.length !== expected.length) {
-      throw new Error(`ONNX ${what} has ${onnx.length} values, the native model ${expected.length}`);
+  const numeric = model.signature.outputs.find((o) => o.name === "prediction" || o.name === "probabilities");
+  const tally = new ParityTally(table.rows, parityTolerance(numeric?.dtype));
+  const numbers = (name: string) => {
+    const data = out[name]?.data;
+    if (!(data instanceof Float64Array || data instanceof Float32Array)) {
+      throw new Error(`The ONNX model has no floating-point "${name}" output`);
     }
-    for (let i = 0; i < onnx.length; i++) {
-      const x = onnx[i]!;
-      const y = Math.fround(expected[i]!);
-      if (Number.isNaN(x) && Number.isNaN(y)) continue;
-      const d = Math.abs(x - y);
-      maxAbsDiff = Number.isNaN(d) ? Number.POSITIVE_INFINITY : Math.max(maxAbsDiff, d);
-    }
+    return data;
   };
   const onnx: ModelParity["onnx"] = {};
   if (model.task === "regression") {
-    const prediction = out.prediction?.data;
-    if (!(prediction instanceof Float32Array))
-      throw new Error('The ONNX model has no FLOAT "prediction" output');
-    onnx.prediction = prediction;
-    compare(prediction, native.prediction!, "prediction");
-    return { rows: table.rows, maxAbsDiff, labelAgreement: 1, onnx };
+    onnx.prediction = numbers("prediction");
+    tally.numbers("prediction", onnx.prediction, native.prediction!);
+    return { ...tally.figures(), onnx };
   }
-  const probabilities = out.probabilities?.data;
-  if (!(probabilities instanceof Float32Array))
-    throw new Error('The ONNX model has no FLOAT "probabilities" output');
-  onnx.probabilities = probabilities;
-  compare(probabilities, native.probabilities!, "probabilities");
+  onnx.probabilities = numbers("probabilities");
+  tally.numbers("probabilities", onnx.probabilities, native.probabilities!);
   const raw = out.label?.data as ArrayLike<string | number | bigint> | undefined;
   if (!raw || raw.length !== table.rows) throw new Error('The ONNX model has no "label" output per row');
   onnx.label = Array.from(raw, (v) => (typeof v === "bigint" ? Number(v) : v));
-  let agree = 0;
-  for (let i = 0; i < table.rows; i++) if (onnx.label[i] === native.label![i]) agree++;
-  return { rows: table.rows, maxAbsDiff, labelAgreement: table.rows === 0 ? 1 : agree / table.rows, onnx };
+  tally.labels(onnx.label, native.label!);
+  return { ...tally.figures(), onnx };
 }
 
 /** Rows with a missing value in any column of `table` (NULL text; NaN or ±Infinity numbers). */

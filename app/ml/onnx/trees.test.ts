@@ -110,8 +110,9 @@ describe("exportTreeEnsemble parity with onnxruntime", () => {
         const rows = concatRows(held, withMissing(held, 3));
         const parity = await checkTreeParity(exportTreeEnsemble(model), model, rows);
         expect(parity.rows).toBe(2 * test.length);
-        expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
+        expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-12);
         expect(parity.labelAgreement).toBe(1);
+        expect(parity.passed).toBe(true);
       });
 
       it(`${kind} ${task}, penguins`, async () => {
@@ -121,20 +122,18 @@ describe("exportTreeEnsemble parity with onnxruntime", () => {
         const model = await fitModel(kind, fitRows.data, fitRows.y, task, numClassesOf[task]);
         const rows = concatRows(data, withMissing(data, 9));
         const parity = await checkTreeParity(exportTreeEnsemble(model), model, rows);
-        expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
+        expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-12);
         expect(parity.labelAgreement).toBe(1);
+        expect(parity.passed).toBe(true);
       });
     }
   }
 
-  it("float precision (float32 attributes and sums) also holds parity", async () => {
-    for (const task of tasks) {
-      const model = await fitModel("gbdt", syn.data, syn.y[task], task, numClassesOf[task]);
-      const bytes = exportTreeEnsemble(model, { precision: "float" });
-      const parity = await checkTreeParity(bytes, model, withMissing(syn.data, 4));
-      expect(parity.maxAbsDiff).toBeLessThanOrEqual(1e-5);
-      expect(parity.labelAgreement).toBe(1);
-    }
+  it("refuses an ai.onnx.ml opset without float64 thresholds", async () => {
+    const model = await fitModel("gbdt", syn.data, syn.y.binary, "binary", 2);
+    expect(() => exportTreeEnsemble(model, { target: { opsets: { "ai.onnx.ml": 2 } } })).toThrow(
+      /ai\.onnx\.ml opset 3 or 4 .*has 2/,
+    );
   });
 
   it("maps class indices to class names with LabelEncoder (strings and numbers)", async () => {
@@ -158,14 +157,14 @@ describe("exportTreeEnsemble parity with onnxruntime", () => {
     const feeds = Object.fromEntries(
       data.features.map((f) => [
         f.name,
-        new ort.Tensor("float32", Float32Array.from(f.values), [data.rows, 1]),
+        new ort.Tensor("float64", Float64Array.from(f.values), [data.rows, 1]),
       ]),
     );
     const out = await session.run(feeds);
     await session.release();
     const native = nativeTreePredictions(model, data);
     expect(Array.from(out.label!.data as BigInt64Array, Number)).toEqual(Array.from(native.labels!));
-    const proba = out.probabilities!.data as Float32Array;
+    const proba = out.probabilities!.data as Float64Array;
     for (let i = 0; i < proba.length; i++)
       expect(Math.abs(proba[i]! - native.probabilities![i]!)).toBeLessThan(1e-6);
     expect(session.inputNames).toEqual(model.featureNames.slice().reverse());
@@ -180,8 +179,15 @@ describe("exportTreeEnsemble parity with onnxruntime", () => {
     expect(decoded.graph.node.map((n) => n.op_type)).toEqual([
       "Cast",
       "TreeEnsembleRegressor",
+      "Cast",
+      "Add",
+      "Gather",
+      "ReduceSum",
+      "Add",
       "Sigmoid",
       "Sub",
+      "Concat",
+      "Neg",
       "Concat",
       "ArgMax",
       "LabelEncoder",
@@ -244,9 +250,40 @@ describe("exportTreeEnsemble routing edge cases", () => {
   it("labels an exact tie (p = 0.5) as class 0 on both sides", async () => {
     const model = stump(0.5, 0, 1);
     const parity = await checkTreeParity(exportTreeEnsemble(model), model, data);
-    expect(parity.onnx.probabilities!.slice(0, 2)).toEqual(Float32Array.of(0.5, 0.5));
+    expect(parity.onnx.probabilities!.slice(0, 2)).toEqual(Float64Array.of(0.5, 0.5));
     expect(parity.onnx.labels![0]).toBe(0);
     expect(parity.labelAgreement).toBe(1);
+  });
+
+  it("routes values that are not exact in float32 as the native model does", async () => {
+    // 0.1 + 2^-55 rounds to float32 0.1f, which is above 0.1: a float32 input would go right.
+    const t = 0.1;
+    const near = numeric("x", [t, t + 2 ** -55, t - 2 ** -55, 0.1000000001, Math.fround(t)]);
+    const model = stump(t, 0);
+    const parity = await checkTreeParity(exportTreeEnsemble(model), model, dataset(near));
+    expect(parity.onnx.labels).toEqual([0, 1, 0, 1, 1]);
+    expect(parity.passed).toBe(true);
+  });
+
+  it("fails the check when the exported threshold is one ulp off the native one", async () => {
+    const x = 0.3;
+    const model = stump(x, 0);
+    const below = new Float64Array(1);
+    below[0] = x;
+    const bits = new BigInt64Array(below.buffer);
+    bits[0]! -= 1n; // the next double below 0.3
+    const exported = stump(below[0]!, 0);
+    const parity = await checkTreeParity(
+      exportTreeEnsemble(exported),
+      model,
+      dataset(numeric("x", [x, 1, -1])),
+    );
+    expect(parity.passed).toBe(false);
+    expect(parity.labelMismatches).toBe(1);
+    expect(parity.firstDifference?.row).toBe(0);
+    // The same model exported unchanged passes.
+    const same = await checkTreeParity(exportTreeEnsemble(model), model, dataset(numeric("x", [x, 1, -1])));
+    expect(same.passed).toBe(true);
   });
 
   it("keeps the feature matrix in the model's column order", () => {

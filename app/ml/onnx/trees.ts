@@ -1,22 +1,41 @@
 /**
- * Tree ensembles (app/ml/trees) to ONNX: one ai.onnx.ml TreeEnsembleRegressor
- * for every model kind and task, followed by standard ops for the class
- * probabilities and labels. The classifier op is avoided on purpose: its
- * binary rule labels [0.9, 0.1] as the second class in onnxruntime (issue 4),
- * and ArgMax over the probabilities is exactly what `predict` does.
+ * Tree ensembles (app/ml/trees) to ONNX, computed in float64 exactly as
+ * `predict.ts` does. The classifier op is avoided on purpose: its binary rule
+ * labels [0.9, 0.1] as the second class in onnxruntime (issue 4), and ArgMax
+ * over the probabilities is exactly what `predict` does.
  *
- *   regression        TreeEnsembleRegressor(n_targets 1) → prediction [N,1]
- *   GBDT binary       TER(logit) → Sigmoid → p; Concat(1 − p, p) → probabilities [N,2]
- *   GBDT multiclass   TER(n_targets K, SUM, base_values) → Softmax → probabilities [N,K]
- *   forest/CART class TER(n_targets K, AVERAGE, leaves = class probabilities) → probabilities [N,K]
+ * TreeEnsembleRegressor compares DOUBLE inputs with DOUBLE thresholds
+ * (`nodes_values_as_tensor`, ai.onnx.ml 3), so a row is routed as natively;
+ * but its output is FLOAT by the spec, which would round every score. So the
+ * ensemble is asked for the leaf each tree reaches, not for the sum: one
+ * target per tree, whose weight is the leaf's node index (an integer, exact
+ * in float). The leaf values are then looked up in a DOUBLE table and summed
+ * in float64:
+ *
+ *   TER(n_targets T, weight = node index) → Cast INT64 → Add(tree offsets) → Gather(leaf table)
+ *     trees with vector leaves:          [N,T,K] → ReduceSum(axis 1)
+ *     trees of one output (K = 1):       [N,T]   → ReduceSum(axis 1, keepdims)
+ *     per-output trees, K outputs:       [N,T]   → MatMul(A [T,K], A[t, output_t] = 1)
+ *   → Add(base) → Div(trees per output) for "average" → raw scores [N,K] DOUBLE
+ *
+ * The leaf values are on the 2^-32 grid of `exactLeaf`, so the sum is exact
+ * in any order and the raw scores equal predictRaw's to the bit.
+ *
+ *   regression        raw [N,1] → prediction
+ *   GBDT binary       raw → Sigmoid → p; Concat(1 − p, p) → probabilities [N,2]
+ *   GBDT multiclass   raw [N,K] → Softmax → probabilities [N,K]
+ *   forest/CART class raw (mean class probabilities) → probabilities [N,K]
  *   classification    ArgMax(probabilities, keepdims 0) → label [N] INT64 (first on ties, like predict);
  *                     with class names: → label_index, LabelEncoder → label [N] (STRING, INT64 or FLOAT)
  */
+import { exactLeaf, treesPerOutput } from "../trees/predict";
 import type { TreeEnsembleModel } from "../trees/types";
 import { type AttributeValue, attr, type BuilderOptions, OnnxGraphBuilder, tensor } from "./builder";
 import type { DataTypeName } from "./schema";
 
 const ML = "ai.onnx.ml";
+const DOUBLE = 11;
+const INT64 = 7;
 
 export type ClassNames = readonly string[] | readonly number[];
 
@@ -40,14 +59,6 @@ export interface AppendTreeOptions {
   classes?: ClassNames;
   /** Names of the tensors to produce (defaults: DEFAULT_TENSOR_NAMES). */
   names?: Partial<TreeTensorNames>;
-  /**
-   * "double" (default from ai.onnx.ml opset 3) casts the features to DOUBLE and gives the thresholds
-   * and leaf values as DOUBLE tensors (`*_as_tensor`), so onnxruntime sums
-   * the leaves in float64 as `predict` does; only the result is rounded to
-   * float. "float" keeps everything in float32 (smaller, sums in float32:
-   * regression scores then differ by a few float32 ulps of their scale).
-   */
-  precision?: "double" | "float";
 }
 
 /** A graph output the ensemble produced: its name, type and shape. */
@@ -58,10 +69,11 @@ export interface ProducedOutput {
 }
 
 /**
- * Appends the ensemble to `builder`, reading `features`, a [N, F] FLOAT tensor
- * whose columns are `model.featureNames` in order. Returns the tensors it
- * produced (prediction, or probabilities + label [+ label_index]); the caller
- * declares them as graph outputs (or feeds them on).
+ * Appends the ensemble to `builder`, reading `features`, a [N, F] DOUBLE (or
+ * FLOAT) tensor whose columns are `model.featureNames` in order. Returns the
+ * tensors it produced (prediction, or probabilities + label [+ label_index]),
+ * all DOUBLE but the labels; the caller declares them as graph outputs (or
+ * feeds them on).
  */
 export function appendTreeEnsemble(
   builder: OnnxGraphBuilder,
@@ -72,32 +84,163 @@ export function appendTreeEnsemble(
   const names = { ...DEFAULT_TENSOR_NAMES, ...options.names };
   const C = model.numClasses;
   checkModel(model, options.classes);
-  const precision = checkTarget(builder, options);
-  const input = precision === "double" ? castToDouble(builder, features) : features;
+  checkTarget(builder, options);
+  const input = castToDouble(builder, features);
 
   if (model.task === "regression") {
-    builder.node("TreeEnsembleRegressor", [input], [names.prediction], ensembleAttributes(model, precision), {
-      domain: ML,
-    });
-    return [{ name: names.prediction, elemType: "FLOAT", shape: [-1, 1] }];
+    appendRawScores(builder, model, input, names.prediction);
+    return [{ name: names.prediction, elemType: "DOUBLE", shape: [-1, 1] }];
   }
 
   // Probability leaves come out of the ensemble as they are; scores go through a transform.
   const scores = model.postTransform === "none" ? names.probabilities : builder.fresh("tree_scores");
-  builder.node("TreeEnsembleRegressor", [input], [scores], ensembleAttributes(model, precision), {
-    domain: ML,
-  });
+  appendRawScores(builder, model, input, scores);
+  // Classes are decided on the raw scores, as predict does: binary on [−s, s] (class 1 iff s > 0),
+  // multiclass on the scores themselves (softmax is monotone; its rounding could tie distinct scores).
+  let decide = scores;
   if (model.postTransform === "logistic") {
     const [p] = builder.node("Sigmoid", [scores], [builder.fresh("p_positive")]);
-    const one = builder.initializer("one", tensor("FLOAT", [], [1]));
+    const one = builder.initializer("one", tensor("DOUBLE", [], [1]));
     const [q] = builder.node("Sub", [one, p!], [builder.fresh("p_negative")]);
     builder.node("Concat", [q!, p!], [names.probabilities], { axis: attr.int(1) });
+    const [negated] = builder.node("Neg", [scores], [builder.fresh("tree_scores_negated")]);
+    [decide] = builder.node("Concat", [negated!, scores], [builder.fresh("tree_decide")], {
+      axis: attr.int(1),
+    }) as [string];
   } else if (model.postTransform === "softmax") {
     builder.node("Softmax", [scores], [names.probabilities], { axis: attr.int(-1) });
   }
 
-  const produced: ProducedOutput[] = [{ name: names.probabilities, elemType: "FLOAT", shape: [-1, C] }];
-  return [...produced, ...appendLabel(builder, names.probabilities, options.classes, names)];
+  const produced: ProducedOutput[] = [{ name: names.probabilities, elemType: "DOUBLE", shape: [-1, C] }];
+  return [...produced, ...appendLabel(builder, decide, options.classes, names)];
+}
+
+/**
+ * The raw scores [N, K] DOUBLE into `output`, as `predictRaw`: per output the
+ * leaf values of its trees summed, plus the base score, divided by the tree
+ * count for "average" (see the file comment).
+ */
+function appendRawScores(
+  builder: OnnxGraphBuilder,
+  model: TreeEnsembleModel,
+  input: string,
+  output: string,
+): void {
+  const K = model.numOutputs;
+  const T = model.trees.length;
+  const vectorLeaves = model.trees.every((t) => t.output < 0);
+  if (!vectorLeaves && model.trees.some((t) => t.output < 0)) {
+    throw new Error("Cannot export an ensemble that mixes vector-leaf trees with per-output trees");
+  }
+  const [leafIds] = builder.node(
+    "TreeEnsembleRegressor",
+    [input],
+    [builder.fresh("tree_leaf_ids")],
+    leafIdAttributes(model),
+    {
+      domain: ML,
+    },
+  );
+  const [local] = builder.node("Cast", [leafIds!], [builder.fresh("tree_leaf_local")], {
+    to: attr.int(INT64),
+  });
+  const offsets: number[] = [];
+  let total = 0;
+  for (const t of model.trees) {
+    offsets.push(total);
+    total += t.feature.length;
+  }
+  const offset = builder.initializer("tree_node_offsets", tensor("INT64", [T], offsets));
+  const [global] = builder.node("Add", [local!, offset], [builder.fresh("tree_leaf_global")]);
+  const width = vectorLeaves ? K : 1;
+  const table = new Float64Array(total * width);
+  model.trees.forEach((t, i) => {
+    for (let j = 0; j < t.feature.length * width; j++)
+      table[offsets[i]! * width + j] = exactLeaf(t.leafValue[j]!);
+  });
+  const leaves = builder.initializer(
+    "tree_leaf_values",
+    tensor("DOUBLE", vectorLeaves ? [total, K] : [total], table),
+  );
+  const [picked] = builder.node("Gather", [leaves, global!], [builder.fresh("tree_leaf_picked")], {
+    axis: attr.int(0),
+  });
+  // The leaves are on a 2^-32 grid (exactLeaf), so the sum is exact whatever its order.
+  let sum: string;
+  if (vectorLeaves || K === 1) {
+    sum = appendSumOverTrees(builder, picked!, vectorLeaves ? 0 : 1);
+  } else {
+    // Per-output trees of several outputs (GBDT multiclass, always "sum"): a 0/1 assignment matrix.
+    if (model.aggregate === "average")
+      throw new Error('Cannot export an "average" ensemble of per-output trees');
+    const assign = new Float64Array(T * K);
+    model.trees.forEach((t, i) => {
+      assign[i * K + t.output] = 1;
+    });
+    const A = builder.initializer("tree_sum_matrix", tensor("DOUBLE", [T, K], assign));
+    [sum] = builder.node("MatMul", [picked!, A], [builder.fresh("tree_sum")]) as [string];
+  }
+  const base = builder.initializer("tree_base", tensor("DOUBLE", [K], model.baseScore));
+  if (model.aggregate !== "average") {
+    builder.node("Add", [sum, base], [output]);
+    return;
+  }
+  // No MatMul precedes this Div: onnxruntime fuses MatMul → Div (or Mul) by a constant into
+  // FusedMatMul, whose float32 alpha would round the mean.
+  const [based] = builder.node("Add", [sum, base], [builder.fresh("tree_sum_based")]);
+  const counts = treesPerOutput(model);
+  const divisor = builder.initializer(
+    "tree_counts",
+    tensor(
+      "DOUBLE",
+      [K],
+      Array.from(counts, (c) => c || 1),
+    ),
+  );
+  builder.node("Div", [based!, divisor], [output]);
+}
+
+/** ReduceSum over axis 1 ([N,T] → [N,1] with keepdims, [N,T,K] → [N,K] without), axes as the opset takes them. */
+function appendSumOverTrees(builder: OnnxGraphBuilder, picked: string, keepdims: 0 | 1): string {
+  const out = builder.fresh("tree_sum");
+  if ((builder.opsets[""] ?? 0) >= 13) {
+    const axes = builder.initializer("tree_sum_axes", tensor("INT64", [1], [1]));
+    builder.node("ReduceSum", [picked, axes], [out], { keepdims: attr.int(keepdims) });
+  } else {
+    builder.node("ReduceSum", [picked], [out], { axes: attr.ints([1]), keepdims: attr.int(keepdims) });
+  }
+  return out;
+}
+
+/** TreeEnsembleRegressor attributes giving, per tree t (target t), the node index of the leaf a row reaches. */
+function leafIdAttributes(model: TreeEnsembleModel): Record<string, AttributeValue> {
+  const routing = ensembleAttributes(model);
+  const targetTree: number[] = [];
+  const targetNode: number[] = [];
+  const leafIds: number[] = [];
+  model.trees.forEach((tree, t) => {
+    if (tree.feature.length > 1 << 24) {
+      throw new Error(`Tree ${t} has ${tree.feature.length} nodes; the export takes at most 2^24 per tree`);
+    }
+    for (let i = 0; i < tree.feature.length; i++) {
+      if (tree.feature[i]! >= 0) continue;
+      targetTree.push(t);
+      targetNode.push(i);
+      leafIds.push(i);
+    }
+  });
+  return {
+    ...routing,
+    n_targets: attr.int(model.trees.length),
+    aggregate_function: attr.string("SUM"),
+    target_treeids: attr.ints(targetTree),
+    target_nodeids: attr.ints(targetNode),
+    target_ids: attr.ints(targetTree),
+    target_weights_as_tensor: attr.tensor(tensor("DOUBLE", [leafIds.length], leafIds)),
+    base_values_as_tensor: attr.tensor(
+      tensor("DOUBLE", [model.trees.length], new Float64Array(model.trees.length)),
+    ),
+  };
 }
 
 /**
@@ -179,31 +322,21 @@ function checkModel(model: TreeEnsembleModel, classes: ClassNames | undefined): 
 
 /**
  * What the target's ai.onnx.ml opset allows (checked with onnxruntime 1.30):
- * the `*_as_tensor` attributes exist from opset 3, LabelEncoder's
- * keys_int64s from 2, and opset 5 deprecates TreeEnsembleRegressor (for
+ * the `*_as_tensor` attributes that carry DOUBLE thresholds exist from
+ * opset 3, and opset 5 deprecates TreeEnsembleRegressor (for
  * ai.onnx.ml.TreeEnsemble, which this exporter does not write yet).
- * Returns the precision to use: "double" by default where available.
  */
-function checkTarget(builder: OnnxGraphBuilder, options: AppendTreeOptions): "double" | "float" {
+function checkTarget(builder: OnnxGraphBuilder, _options: AppendTreeOptions): void {
   const ml = builder.opsets[ML] ?? 0;
-  if (ml < 1 || ml >= 5) {
+  if (ml < 3 || ml >= 5) {
     throw new Error(
-      `Tree ensembles export as ai.onnx.ml TreeEnsembleRegressor, which needs an ai.onnx.ml opset from 1 to 4 (this target has ${ml || "none"}); use the default 3`,
+      `Tree ensembles export as ai.onnx.ml TreeEnsembleRegressor with float64 thresholds, which needs ai.onnx.ml opset 3 or 4 (this target has ${ml || "none"}); use the default 3`,
     );
   }
-  if (options.classes && ml < 2) {
-    throw new Error(
-      "Class names need LabelEncoder with keys_int64s, from ai.onnx.ml opset 2; raise the opset",
-    );
-  }
-  if (options.precision === "double" && ml < 3) {
-    throw new Error('precision "double" needs ai.onnx.ml opset 3 (the *_as_tensor attributes); use "float"');
-  }
-  return options.precision ?? (ml >= 3 ? "double" : "float");
 }
 
 function castToDouble(builder: OnnxGraphBuilder, features: string): string {
-  const [out] = builder.node("Cast", [features], [builder.fresh("features_f64")], { to: attr.int(11) });
+  const [out] = builder.node("Cast", [features], [builder.fresh("features_f64")], { to: attr.int(DOUBLE) });
   return out!;
 }
 
@@ -225,11 +358,13 @@ export function classValues(classes: ClassNames): {
   throw new Error("Class names must be all strings, or numbers that are integers or float32-representable");
 }
 
-/** The TreeEnsembleRegressor attributes (see app/ml/trees/README.md, "ONNX mapping"). */
-export function ensembleAttributes(
-  model: TreeEnsembleModel,
-  precision: "double" | "float" = "double",
-): Record<string, AttributeValue> {
+/**
+ * The TreeEnsembleRegressor attributes of the ensemble's own sum (see
+ * app/ml/trees/README.md, "ONNX mapping"): the routing, with DOUBLE
+ * thresholds, and the leaf values as targets. The export replaces the
+ * targets with leaf ids (leafIdAttributes).
+ */
+export function ensembleAttributes(model: TreeEnsembleModel): Record<string, AttributeValue> {
   const K = model.numOutputs;
   const nodeCount = model.trees.reduce((n, t) => n + t.feature.length, 0);
   const treeIds = new Int32Array(nodeCount);
@@ -270,18 +405,11 @@ export function ensembleAttributes(
     }
   });
 
-  const values: Record<string, AttributeValue> =
-    precision === "double"
-      ? {
-          nodes_values_as_tensor: attr.tensor(tensor("DOUBLE", [nodeCount], thresholds)),
-          target_weights_as_tensor: attr.tensor(tensor("DOUBLE", [targetWeight.length], targetWeight)),
-          base_values_as_tensor: attr.tensor(tensor("DOUBLE", [K], model.baseScore)),
-        }
-      : {
-          nodes_values: attr.floats(thresholds),
-          target_weights: attr.floats(targetWeight),
-          base_values: attr.floats(model.baseScore),
-        };
+  const values: Record<string, AttributeValue> = {
+    nodes_values_as_tensor: attr.tensor(tensor("DOUBLE", [nodeCount], thresholds)),
+    target_weights_as_tensor: attr.tensor(tensor("DOUBLE", [targetWeight.length], targetWeight)),
+    base_values_as_tensor: attr.tensor(tensor("DOUBLE", [K], model.baseScore)),
+  };
   return {
     n_targets: attr.int(K),
     aggregate_function: attr.string(model.aggregate === "average" ? "AVERAGE" : "SUM"),
@@ -300,7 +428,7 @@ export function ensembleAttributes(
   };
 }
 
-/** Raw-column inputs: each a [N,1] FLOAT input feeding model column `column`. */
+/** Raw-column inputs: each a [N,1] DOUBLE input feeding model column `column`. */
 export interface ColumnInput {
   name: string;
   column: number;
@@ -308,8 +436,8 @@ export interface ColumnInput {
 
 export interface ExportTreeOptions extends AppendTreeOptions {
   /**
-   * The graph's inputs: a name for one [N, F] FLOAT feature matrix (default
-   * "features"), or one [N,1] FLOAT input per model column, concatenated in
+   * The graph's inputs: a name for one [N, F] DOUBLE feature matrix (default
+   * "features"), or one [N,1] DOUBLE input per model column, concatenated in
    * column order.
    */
   input?: string | ColumnInput[];
@@ -333,7 +461,7 @@ export function exportTreeEnsemble(model: TreeEnsembleModel, options: ExportTree
       throw new Error(`The inputs must map each of the model's ${F} columns (0..${F - 1}) exactly once`);
     }
     // Inputs are declared in the caller's order; the Concat puts them in column order.
-    for (const c of options.input) builder.input(c.name, "FLOAT", [-1, 1]);
+    for (const c of options.input) builder.input(c.name, "DOUBLE", [-1, 1]);
     features = builder.fresh("features");
     builder.node(
       "Concat",
@@ -342,7 +470,7 @@ export function exportTreeEnsemble(model: TreeEnsembleModel, options: ExportTree
       { axis: attr.int(1) },
     );
   } else {
-    features = builder.input(options.input ?? "features", "FLOAT", [-1, F]);
+    features = builder.input(options.input ?? "features", "DOUBLE", [-1, F]);
   }
   const outputs = appendTreeEnsemble(builder, model, features, options);
   for (const o of outputs) builder.output(o.name, o.elemType, o.shape);

@@ -4,5 +4,5 @@ export { fitTree } from "./cart";
 export { type ForestParams, fitForest, type TreeParams } from "./forest";
 export { fitGbdt, type GbdtParams } from "./gbdt";
 export { InlineTreePool, sharedTreePool, type TreePool, WorkerTreePool } from "./pool";
-export { predict, predictProba, predictRaw } from "./predict";
+export { predict, predictClasses, predictProba, predictRaw } from "./predict";
 export * from "./types";

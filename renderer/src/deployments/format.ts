@@ -136,6 +136,6 @@ export function inferCurl(url: string, model: string): string {
   return [
     `curl -s -X POST ${url}/v2/models/${model}/infer \\`,
     "  -H 'content-type: application/json' \\",
-    `  -d '{"inputs": [{"name": "<input>", "datatype": "FP32", "shape": [1, 1], "data": [0]}]}'`,
+    `  -d '{"inputs": [{"name": "<input>", "datatype": "FP64", "shape": [1, 1], "data": [0]}]}'`,
   ].join("\n");
 }

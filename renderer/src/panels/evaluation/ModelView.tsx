@@ -164,6 +164,7 @@ export default function ModelView({
                       <th>tensor</th>
                       <th>dtype</th>
                       <th>shape</th>
+                      <th>column</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -173,6 +174,7 @@ export default function ModelView({
                         <td className="mono">{t.name}</td>
                         <td className="mono">{t.dtype}</td>
                         <td className="mono">{shape(t.shape)}</td>
+                        <td className="muted">{[t.sourceType, t.unit].filter(Boolean).join(", ")}</td>
                       </tr>
                     ))}
                     {model.signature.outputs.map((t, i) => (
@@ -181,6 +183,7 @@ export default function ModelView({
                         <td className="mono">{t.name}</td>
                         <td className="mono">{t.dtype}</td>
                         <td className="mono">{shape(t.shape)}</td>
+                        <td />
                       </tr>
                     ))}
                   </tbody>

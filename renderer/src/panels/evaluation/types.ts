@@ -71,6 +71,10 @@ export interface TensorSpec {
   name: string;
   dtype: string;
   shape: number[];
+  /** Inputs: the column's type in the training table. */
+  sourceType?: string;
+  /** Inputs: what a number means (dates: milliseconds since 1970). */
+  unit?: string;
 }
 
 export interface NumericFeature {
