@@ -1,20 +1,33 @@
 """Peer fits for bench/gbdt.ts: XGBoost `hist` or scikit-learn HistGradientBoosting.
 
-    python3 bench/gbdt_peer.py xgboost|sklearn TRAIN.csv TEST.csv --threads N \
-        [--depth 6 | --leaves 31] [--trees 100] [--lr 0.1]
+    python3 bench/gbdt_peer.py xgboost|sklearn DATA_DIR --threads N
 
-The CSVs have a header; the last column is the 0/1 label, missing values are
-"nan". Prints one JSON object: {"peer", "version", "fit_seconds", "auc"}; the
-time is the fit call only (reading the CSV is not counted, as for ours).
-Exits 3 with {"error": ...} when the peer is not installed.
+A long-lived process (bench/peer.ts): it loads the bench's data once, prints
+{"ready": true, "peer", "version", "rows"}, then for each JSON line on stdin
+({"trees": 100, "lr": 0.1, "depth": 6} or {..., "leaves": 31}) fits once and
+prints {"peer", "version", "fit_seconds", "auc", "max_rss_bytes"}. The time is
+the fit call only, as for ours. Exits when stdin closes. A missing library is
+answered with {"error": ...}.
+
+The data are the very float64 columns our fit reads (DATA_DIR/{train,test}.<column>.f64,
+written by bench/gbdt.ts): the same six features in the same encoding, origin and
+destination as the same frequency-ordered codes, missing as NaN. All three split
+those codes as ordered values (code <= c): ours does so for categorical features
+(app/ml/trees/README.md), and the peers get them as numbers, without
+enable_categorical / categorical_features, whose set splits ours does not make.
+Every tool gets 255 bins per feature plus one for missing values: ours
+(app/ml/trees/binning.ts), sklearn's default max_bins=255, XGBoost max_bin=255.
 """
 
 import argparse
 import json
+import resource
 import sys
 import time
 
 import numpy as np
+
+COLUMNS = ["hour", "weekday", "month", "distance", "origin", "destination"]
 
 
 def auc(y, score):
@@ -35,21 +48,22 @@ def auc(y, score):
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def load(path):
-    data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64)
-    return data[:, :-1], data[:, -1]
+def load(data_dir, split):
+    x = np.column_stack([np.fromfile(f"{data_dir}/{split}.{c}.f64", dtype="<f8") for c in COLUMNS])
+    y = np.fromfile(f"{data_dir}/{split}.label.f64", dtype="<f8")
+    return x, y
+
+
+def reply(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("peer", choices=["xgboost", "sklearn"])
-    ap.add_argument("train")
-    ap.add_argument("test")
+    ap.add_argument("data_dir")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--depth", type=int, default=6)
-    ap.add_argument("--leaves", type=int, default=0)
-    ap.add_argument("--trees", type=int, default=100)
-    ap.add_argument("--lr", type=float, default=0.1)
     args = ap.parse_args()
 
     try:
@@ -59,42 +73,53 @@ def main():
             import sklearn as lib
             from sklearn.ensemble import HistGradientBoostingClassifier
     except ImportError as e:
-        print(json.dumps({"peer": args.peer, "error": f"not installed: {e}"}))
-        sys.exit(3)
+        reply({"peer": args.peer, "error": f"{args.peer} is not installed: {e}"})
+        return
 
-    x_train, y_train = load(args.train)
-    x_test, y_test = load(args.test)
+    x_train, y_train = load(args.data_dir, "train")
+    x_test, y_test = load(args.data_dir, "test")
+    reply({"ready": True, "peer": args.peer, "version": lib.__version__, "rows": len(y_train)})
 
-    if args.peer == "xgboost":
-        params = dict(
-            tree_method="hist",
-            n_estimators=args.trees,
-            learning_rate=args.lr,
-            n_jobs=args.threads,
-            max_bin=256,
-        )
-        if args.leaves:
-            params.update(grow_policy="lossguide", max_leaves=args.leaves, max_depth=0)
+    for line in sys.stdin:
+        req = json.loads(line)
+        if args.peer == "xgboost":
+            params = dict(
+                tree_method="hist",
+                n_estimators=req["trees"],
+                learning_rate=req["lr"],
+                n_jobs=args.threads,
+                max_bin=255,
+            )
+            if req.get("leaves"):
+                params.update(grow_policy="lossguide", max_leaves=req["leaves"], max_depth=0)
+            else:
+                params.update(max_depth=req["depth"])
+            model = lib.XGBClassifier(**params)
         else:
-            params.update(max_depth=args.depth)
-        model = lib.XGBClassifier(**params)
-    else:
-        params = dict(max_iter=args.trees, learning_rate=args.lr, early_stopping=False, random_state=0)
-        if args.leaves:
-            params.update(max_leaf_nodes=args.leaves)
-        else:
-            params.update(max_depth=args.depth, max_leaf_nodes=None)
-        model = HistGradientBoostingClassifier(**params)
+            # Threads: OpenMP's, set by OMP_NUM_THREADS (bench/gbdt.ts sets it to --threads).
+            params = dict(
+                max_iter=req["trees"], learning_rate=req["lr"], early_stopping=False, random_state=0, max_bins=255
+            )
+            if req.get("leaves"):
+                params.update(max_leaf_nodes=req["leaves"])
+            else:
+                params.update(max_depth=req["depth"], max_leaf_nodes=None)
+            model = HistGradientBoostingClassifier(**params)
 
-    t0 = time.perf_counter()
-    model.fit(x_train, y_train)
-    fit_seconds = time.perf_counter() - t0
-    score = model.predict_proba(x_test)[:, 1]
-    print(
-        json.dumps(
-            {"peer": args.peer, "version": lib.__version__, "fit_seconds": fit_seconds, "auc": auc(y_test, score)}
+        t0 = time.perf_counter()
+        model.fit(x_train, y_train)
+        fit_seconds = time.perf_counter() - t0
+        score = model.predict_proba(x_test)[:, 1]
+        reply(
+            {
+                "peer": args.peer,
+                "version": lib.__version__,
+                "fit_seconds": fit_seconds,
+                "auc": auc(y_test, score),
+                # Linux reports ru_maxrss in KiB.
+                "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            }
         )
-    )
 
 
 if __name__ == "__main__":

@@ -119,6 +119,9 @@ describe.runIf(hasSklearn)(
             execFileSync(PYTHON, [SCRIPT, "metric", served, d.target, column, d.task], { encoding: "utf8" }),
           ) as { value: number; rows: number };
           expect(sklearn.rows).toBe(test.type === "table" ? test.rows : -1);
+          console.log(
+            `${d.name} ${estimator}: ${metricName} evaluate ${evaluated}, served (scikit-learn) ${sklearn.value}, relative difference ${relative(evaluated, sklearn.value).toExponential(1)}`,
+          );
           expect(
             relative(evaluated, sklearn.value),
             `${metricName}: evaluate ${evaluated}, served ${sklearn.value}`,

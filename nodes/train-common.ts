@@ -48,6 +48,7 @@ import {
 } from "../app/ml/preprocess";
 import {
   type Dataset,
+  exactSplitsFor,
   type FitOptions,
   modelToJSON,
   predictProba,
@@ -451,14 +452,18 @@ export async function trainTreeModel<P extends CommonParams & TunedParams>(
   }
   const { spec, data } = fitTrainingPreprocessor(ctx, rows, treePreprocessing(p));
 
-  const backend =
-    pool instanceof WorkerTreePool
-      ? `${pool.size} worker thread(s)`
-      : "the main thread (worker threads unavailable)";
+  // As fitForest decides (app/ml/trees/exact.ts): exact CART splits on small data, histograms beyond.
+  const trees = estimator === "forest" ? ((p as { trees?: number }).trees ?? 100) : 1;
+  const exact = estimator !== "gbdt" && exactSplitsFor(data.rows, data.features.length, trees);
+  const backend = exact
+    ? "exact splits, as CART, in this thread (small data)"
+    : pool instanceof WorkerTreePool
+      ? `histogram kernel in ${pool.size} worker thread(s)`
+      : "histogram kernel in the main thread (worker threads unavailable)";
   const what =
     task === "regression" ? "regression" : `${task} classification, ${encoded.classes!.length} classes`;
   ctx.log(
-    `Training ${estimator} (${what}) on ${data.rows} rows × ${spec.features.length} features; tree kernel in ${backend}.`,
+    `Training ${estimator} (${what}) on ${data.rows} rows × ${spec.features.length} features; ${backend}.`,
   );
   const fitStarted = performance.now();
   ctx.progress(0, `Training ${estimator}`);

@@ -49,7 +49,7 @@ describe("train.gbdt", () => {
     expect(losses.map((m) => m.step)).toEqual([...Array(100).keys()]);
     expect(losses.at(-1)!.value).toBeLessThan(losses[0]!.value);
     expect(p.progress.at(-1)?.fraction).toBe(1);
-    expect(p.logs.some((l) => /tree kernel in/.test(l.message))).toBe(true);
+    expect(p.logs.some((l) => /histogram kernel in/.test(l.message))).toBe(true);
 
     const scored = await p.run(predict, { model: out.model, data: test }, {});
     const rows = await p.rows(scored.out);

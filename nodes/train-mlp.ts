@@ -44,9 +44,9 @@ const networkParams = {
     .number()
     .min(0)
     .max(0.5)
-    .default(0.1)
+    .default(0)
     .describe(
-      "Training rows held out (seeded) to report val_loss per epoch; they are not trained on. 0: none",
+      "Training rows held out (seeded) to report val_loss per epoch; they are not trained on. 0 (default): none, every row is trained on, as scikit-learn's MLP without early stopping",
     ),
 };
 
@@ -161,11 +161,11 @@ async function trainMlp(
 
 export default defineBlock({
   kind: "train.mlp",
-  version: 1,
+  version: 2,
   title: "Train neural network (MLP)",
   category: "Train",
   description:
-    "A dense neural network (multi-layer perceptron) trained with Adam on TensorFlow.js, for classification or regression, on raw columns: missing values are imputed, text categories one-hot encoded and numbers standard-scaled, and that preprocessing travels with the model. Streams loss and val_loss per epoch; seeded.",
+    "A dense neural network (multi-layer perceptron) trained with Adam on TensorFlow.js, for classification or regression, on raw columns: missing values are imputed, text categories one-hot encoded and numbers standard-scaled, and that preprocessing travels with the model. Streams loss per epoch (and val_loss with validationFraction > 0); seeded.",
   inputs: trainPorts.inputs,
   outputs: {
     model: {

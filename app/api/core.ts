@@ -15,12 +15,7 @@ import { resolveProjectPath } from "../engine/paths";
 import type { PortValue, TableValue } from "../engine/ports";
 import { serializePipeline } from "../pipeline/canonical";
 import { loadPipelineFile, writeFileAtomic } from "../pipeline/file";
-import {
-  type Plan,
-  type Problem,
-  parsePipelineObject,
-  planPipeline,
-} from "../pipeline/validate";
+import { type Plan, type Problem, parsePipelineObject, planPipeline } from "../pipeline/validate";
 import { Project } from "../project/project";
 import {
   type Api,

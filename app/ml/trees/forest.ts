@@ -6,10 +6,14 @@
  * (w·(y − ȳ), w) — centring keeps the quantized sums precise, the gain is the
  * same; classification (w·[y = k] for each class k, w). Splits are searched
  * over the same ≤ 255 quantile bins as boosting (exact CART on features with
- * ≤ 255 distinct values). Bootstrap samples are drawn as per-row
- * multiplicities; features are drawn per split (maxFeatures), seeded.
+ * ≤ 255 distinct values) — on large data. On small data (`splits` "auto",
+ * see `exactSplitsFor`) the trees are grown by exact.ts instead: every
+ * threshold between consecutive distinct values, as scikit-learn's CART.
+ * Bootstrap samples are drawn as per-row multiplicities; features are drawn
+ * per split (maxFeatures), seeded; both growers share these draws' seeds.
  */
 import { mulberry32 } from "./binning";
+import { exactSplitsFor, growExactTree, prepareExact } from "./exact";
 import { abortError, growTree } from "./grow";
 import { allRows, checkTraining, layOut, quantumFor, resolvePool, toModelTree } from "./prepare";
 import { KernelSession, sharedInt32 } from "./session";
@@ -24,7 +28,15 @@ export interface TreeParams {
   minSamplesLeaf?: number;
   /** Features drawn at each split: "sqrt", "all", or a fraction in (0, 1]. */
   maxFeatures?: "sqrt" | "all" | number;
+  /** Histogram bins per numeric feature (the histogram grower only). */
   maxBins?: number;
+  /**
+   * "exact": every threshold between consecutive distinct values (CART, as
+   * scikit-learn); "histogram": ≤ maxBins quantile bins per feature, in the
+   * worker pool; "auto" (default): exact on small data (≤ 100,000 rows,
+   * rows × features ≤ 2e7 and trees × rows × features ≤ 2e8), histogram beyond.
+   */
+  splits?: "auto" | "exact" | "histogram";
   seed?: number;
 }
 
@@ -77,6 +89,37 @@ export async function fitEnsemble(
   const { task } = train;
   const classification = task !== "regression";
   const K = classification ? checked.numClasses : 1;
+  const splits = params.splits ?? "auto";
+  if (!["auto", "exact", "histogram"].includes(splits)) {
+    throw new Error(`splits must be "auto", "exact" or "histogram", got ${JSON.stringify(splits)}`);
+  }
+  const F0 = train.data.features.length;
+  if (splits === "exact" || (splits === "auto" && exactSplitsFor(checked.rows, F0, trees))) {
+    const out = await fitExact(train, checked.numClasses, {
+      trees,
+      maxDepth,
+      maxLeaves,
+      minSamplesLeaf,
+      seed,
+      perSplit: featuresPerSplit(params.maxFeatures, F0),
+      bootstrap: params.bootstrap ?? kind === "forest",
+      options,
+    });
+    return {
+      format: "dagwood.trees/1",
+      kind,
+      task,
+      numClasses: checked.numClasses,
+      numOutputs: K,
+      featureNames: train.data.features.map((f) => f.name),
+      featureKinds: train.data.features.map((f) => f.kind),
+      baseScore: new Array<number>(K).fill(0),
+      aggregate: "average",
+      postTransform: "none",
+      trees: out,
+      iterations: trees,
+    };
+  }
   const laid = layOut(train, allRows(checked.rows), new Int32Array(0), params.maxBins ?? 255, seed);
   const { nTrain, mapper } = laid;
   const F = mapper.features.length;
@@ -136,14 +179,7 @@ export async function fitEnsemble(
   try {
     for (let t = 0; t < trees; t++) {
       if (signal?.aborted) throw abortError(signal);
-      if (mult) {
-        mult.fill(0);
-        const rand = mulberry32(Math.imul(seed ^ 0x2545f491, 0x9e3779b1) ^ Math.imul(t + 1, 0x85ebca6b));
-        for (let i = 0; i < nTrain; i++) {
-          const r = Math.floor(rand() * nTrain);
-          mult[r] = mult[r]! + 1;
-        }
-      }
+      if (mult) drawBootstrap(mult, seed, t);
       const grown = await growTree(session, {
         maxDepth,
         maxLeaves,
@@ -190,4 +226,58 @@ export async function fitEnsemble(
     trees: out,
     iterations: trees,
   };
+}
+
+/** Tree t's bootstrap sample as per-row multiplicities (n draws with replacement), seeded. */
+function drawBootstrap(mult: Int32Array, seed: number, t: number): void {
+  const n = mult.length;
+  mult.fill(0);
+  const rand = mulberry32(Math.imul(seed ^ 0x2545f491, 0x9e3779b1) ^ Math.imul(t + 1, 0x85ebca6b));
+  for (let i = 0; i < n; i++) {
+    const r = Math.floor(rand() * n);
+    mult[r] = mult[r]! + 1;
+  }
+}
+
+/** The trees of an exact-split fit (exact.ts), in this thread. */
+async function fitExact(
+  train: TrainingData,
+  numClasses: number,
+  o: {
+    trees: number;
+    maxDepth: number;
+    maxLeaves: number;
+    minSamplesLeaf: number;
+    seed: number;
+    perSplit: number;
+    bootstrap: boolean;
+    options: FitOptions;
+  },
+): Promise<Tree[]> {
+  const { signal } = o.options;
+  const classification = train.task !== "regression";
+  const d = prepareExact(train.data, train.y, train.weights, classification, numClasses);
+  let wsum = 0;
+  for (let i = 0; i < d.rows; i++) wsum += train.weights ? train.weights[i]! : 1;
+  if (!(wsum > 0)) throw new Error("All training rows have weight 0");
+  const mult = o.bootstrap ? new Int32Array(d.rows) : null;
+  const out: Tree[] = [];
+  for (let t = 0; t < o.trees; t++) {
+    if (signal?.aborted) throw abortError(signal);
+    if (mult) drawBootstrap(mult, o.seed, t);
+    out.push(
+      await growExactTree(d, mult, {
+        maxDepth: o.maxDepth,
+        maxLeaves: o.maxLeaves,
+        minSamplesLeaf: o.minSamplesLeaf,
+        featuresPerSplit: o.perSplit,
+        seed: o.seed,
+        round: t,
+        signal,
+      }),
+    );
+    o.options.onProgress?.((t + 1) / o.trees);
+  }
+  if (signal?.aborted) throw abortError(signal);
+  return out;
 }
