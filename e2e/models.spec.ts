@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "./fixtures";
+import { shot } from "./steps";
 
 test.use({ pipeline: "penguins-model.dag.json" });
 
-test("an evaluation report is charted and a model is summarised", async ({ app }) => {
+test("an evaluation report is charted and a model is summarised", async ({ app }, testInfo) => {
   await app.getByTestId("run-button").click();
   await expect(app.getByTestId("status-run")).toHaveAttribute("data-run-status", "succeeded", {
     timeout: 45_000,
@@ -20,7 +21,11 @@ test("an evaluation report is charted and a model is summarised", async ({ app }
   await app.getByTestId("node-gbdt").click();
   await expect(app.getByTestId("model-view")).toBeVisible();
   await expect(app.getByTestId("model-signature")).toContainText("beak_length_mm");
+  // The served model takes FP64 numbers, and the signature says which column each comes from.
+  await expect(app.getByTestId("model-signature")).toContainText("FP64");
+  await expect(app.getByTestId("model-signature")).toContainText("VARCHAR");
   await expect(app.getByTestId("loss-chart")).toBeVisible();
+  await shot(app, testInfo, "model");
 });
 
 test("an explanation report is charted", async ({ app, projectDir }) => {

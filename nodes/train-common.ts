@@ -85,7 +85,15 @@ export const onnxOpsetParam = z
       .max(23)
       .optional()
       .describe("Version of the default ONNX domain (default 17)"),
-    ml: z.number().int().min(2).max(5).optional().describe("Version of the ai.onnx.ml domain (default 3)"),
+    ml: z
+      .number()
+      .int()
+      .min(2)
+      .max(5)
+      .optional()
+      .describe(
+        "Version of the ai.onnx.ml domain (default 3; trees need 3 or 4, for their float64 thresholds)",
+      ),
   })
   .optional()
   .describe(
