@@ -38,7 +38,7 @@ export default defineBlock({
   title: "Deploy model",
   category: "Deploy",
   description:
-    "Pushes a registered model version to a named V2 inference server (dagwood serve, Triton, KServe), waits until it is ready, checks that it answers the registry's held-out rows exactly as the registry predicts (within 1e-5), and records the deployment in the audit log. A mismatch or any failure rolls the target back to the version it served before and fails the run.",
+    "Pushes a registered model version to a named V2 inference server (dagwood serve, Triton, KServe), waits until it is ready, checks that it answers the registry's held-out rows exactly as the registry predicts (within 1e-9, relative above 1), and records the deployment in the audit log. A mismatch or any failure rolls the target back to the version it served before and fails the run.",
   inputs: { version: { type: "modelVersion", description: "The registered version to deploy" } },
   outputs: { deployment: { type: "deployment", description: "The deployment record" } },
   params,

@@ -69,5 +69,11 @@ describe("train blocks export ONNX and check parity after every training", () =>
     await expect(
       p.run(trainGbdt, { train: penguins }, { target: "species", trees: 5, onnxOpset: { default: 3 } }),
     ).rejects.toThrow(/onnxOpset/);
+    // Trees need ai.onnx.ml 3 or 4 (float64 thresholds): refused before any training, not after it.
+    for (const ml of [2, 5]) {
+      await expect(
+        p.run(trainGbdt, { train: penguins }, { target: "species", trees: 5, onnxOpset: { ml } }),
+      ).rejects.toThrow(/onnxOpset\.ml/);
+    }
   });
 });

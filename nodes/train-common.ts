@@ -75,34 +75,43 @@ import {
   type TrialParams,
 } from "../app/ml/tuning";
 
-/** Opset versions for the exported ONNX file, for runtimes that need older (or newer) ones. */
-export const onnxOpsetParam = z
-  .object({
-    default: z
-      .number()
-      .int()
-      .min(11)
-      .max(23)
-      .optional()
-      .describe("Version of the default ONNX domain (default 17)"),
-    ml: z
-      .number()
-      .int()
-      .min(2)
-      .max(5)
-      .optional()
-      .describe(
-        "Version of the ai.onnx.ml domain (default 3; trees need 3 or 4, for their float64 thresholds)",
-      ),
-  })
-  .optional()
-  .describe(
-    "Opset versions of the exported ONNX file; unset: ONNX 17 and ai.onnx.ml 3, which onnxruntime 1.17+ and Triton load",
-  );
+/** Opset versions for the exported ONNX file, for runtimes that need older (or newer) ones; `ml` from `mlMin` to `mlMax`. */
+function opsetParam(mlMin: number, mlMax: number, why: string) {
+  return z
+    .object({
+      default: z
+        .number()
+        .int()
+        .min(11)
+        .max(23)
+        .optional()
+        .describe("Version of the default ONNX domain (default 17)"),
+      ml: z
+        .number()
+        .int()
+        .min(mlMin)
+        .max(mlMax)
+        .optional()
+        .describe(`Version of the ai.onnx.ml domain (default 3; ${mlMin} to ${mlMax}: ${why})`),
+    })
+    .optional()
+    .describe(
+      "Opset versions of the exported ONNX file; unset: ONNX 17 and ai.onnx.ml 3, which onnxruntime 1.17+ and Triton load",
+    );
+}
+
+/** Linear models and networks: LabelEncoder needs ai.onnx.ml 2. */
+export const onnxOpsetParam = opsetParam(2, 5, "LabelEncoder needs 2");
+/** Trees: their float64 thresholds need TreeEnsembleRegressor's *_as_tensor (3), which 5 deprecates. */
+export const treeOnnxOpsetParam = opsetParam(
+  3,
+  4,
+  "float64 thresholds need 3; 5 drops TreeEnsembleRegressor",
+);
 
 /** Params every tree train block takes (DESIGN.md: target, features, task, seed), plus preprocessing. */
 export const commonParams = {
-  onnxOpset: onnxOpsetParam,
+  onnxOpset: treeOnnxOpsetParam,
   target: z.string().min(1).describe("The column to predict"),
   features: z
     .array(z.string().min(1))

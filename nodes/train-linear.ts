@@ -22,6 +22,7 @@ import {
   commonParams,
   fitTrainingPreprocessor,
   oneHotScaledPreprocessing,
+  onnxOpsetParam,
   packModel,
   readTrainingRows,
   searchHyperparameters,
@@ -32,7 +33,7 @@ import {
 
 /** Params train.linear and train.logistic share (DESIGN.md: target, features, task, seed; l2, maxIter). */
 export const linearFamilyParams = {
-  onnxOpset: commonParams.onnxOpset,
+  onnxOpset: onnxOpsetParam,
   target: commonParams.target,
   features: commonParams.features,
   seed: z

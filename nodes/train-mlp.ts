@@ -15,6 +15,7 @@ import {
   commonParams,
   fitTrainingPreprocessor,
   oneHotScaledPreprocessing,
+  onnxOpsetParam,
   packModel,
   readTrainingRows,
   searchHyperparameters,
@@ -51,7 +52,7 @@ const networkParams = {
 };
 
 const params = z.object({
-  onnxOpset: commonParams.onnxOpset,
+  onnxOpset: onnxOpsetParam,
   target: commonParams.target,
   features: commonParams.features,
   task: commonParams.task,

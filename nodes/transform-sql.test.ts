@@ -294,6 +294,12 @@ describe("transform.sql", () => {
       expect(await refused(query)).toMatch(/inside \.dagwood\/.*Dagwood's own state/);
     });
 
+    it("says where to start a glob that would also match .dagwood", async () => {
+      expect(await refused("SELECT * FROM read_csv('**/*.csv')")).toMatch(
+        /inside \.dagwood\/.*start it in a data folder, e\.g\. 'data\/\*\*\/\*\.csv'/,
+      );
+    });
+
     it("keeps .dagwood unreadable by its full path, and says why a path is refused", async () => {
       const abs = join(p.dir, ".dagwood", "serve-token");
       expect(await refused(`SELECT * FROM read_text('${abs}')`)).toMatch(/inside \.dagwood\//);

@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { basename, isAbsolute, join, resolve } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { replaceLiterals, stringLiterals } from "./sql-literals";
 
@@ -375,7 +375,17 @@ export function checkFileReference(
   }
   const base = check(resolve("/", ...segments.slice(0, firstGlob)));
   const files: string[] = [];
-  const enter = (dir: string) => check(dir, ` reaches "${dir}"`);
+  const enter = (dir: string) => {
+    try {
+      return check(dir, ` reaches "${dir}"`);
+    } catch (e) {
+      // DuckDB expands the glob itself, so it would read Dagwood's state too: say where to start it.
+      if (!/^\.dagwood$/i.test(basename(dir))) throw e;
+      throw new SqlFileError(
+        `${(e as Error).message} The pattern also matches that folder: start it in a data folder, e.g. 'data/**/*.csv'.`,
+      );
+    }
+  };
   for (const match of globPaths(base, rest, raw, globLimit, enter)) {
     const abs = check(match, ` matches "${match}"`);
     if (isFile(abs)) files.push(abs);

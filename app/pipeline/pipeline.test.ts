@@ -302,6 +302,54 @@ describe("unknown params", () => {
     expect(planPipeline(parsed.pipeline!, withTuned).plan).toBeUndefined();
     expect(planPipeline(parsed.pipeline!, withTuned).problems[0]!.path).toBe("$.nodes[0].params.maxdepth");
   });
+
+  it("checks a ${param} that holds an object, and objects inside a union", () => {
+    const text = pipeline({ search: "${s}" }).replace(
+      '"name":"t"',
+      '"name":"t","params":{"s":{"strategy":"grid","fold":3}}',
+    );
+    expect(validatePipelineText(text, withTuned).problems).toEqual([
+      {
+        path: "$.nodes[0].params.search.fold",
+        message: 'Unknown param "fold" in search for test.tuned: did you mean "folds"?',
+      },
+    ]);
+    const ranged = defineBlock({
+      kind: "test.ranged",
+      version: 1,
+      title: "Ranged",
+      category: "Test",
+      description: "",
+      inputs: {},
+      outputs: { out: { type: "table" } },
+      run: noop,
+      params: z.object({
+        space: z.record(
+          z.string(),
+          z.union([
+            z.array(z.number()),
+            z.object({ min: z.number(), max: z.number(), log: z.boolean().optional() }),
+          ]),
+        ),
+      }),
+    });
+    const catalogRanged = makeCatalog([ranged]);
+    const node = (space: unknown) =>
+      JSON.stringify({
+        format: "dagwood.pipeline/1",
+        name: "r",
+        nodes: [{ id: "r", block: "test.ranged", params: { space } }],
+      });
+    expect(
+      validatePipelineText(node({ a: [1, 2], b: { min: 1, max: 2, log: true } }), catalogRanged).problems,
+    ).toEqual([]);
+    expect(validatePipelineText(node({ b: { min: 1, max: 2, lgo: true } }), catalogRanged).problems).toEqual([
+      {
+        path: "$.nodes[0].params.space.b.lgo",
+        message: 'Unknown param "lgo" in space.b for test.ranged: did you mean "log"?',
+      },
+    ]);
+  });
 });
 
 describe("--param names", () => {

@@ -233,6 +233,24 @@ function unknownKeys(
     for (const [i, v] of value.entries()) unknownKeys(def.element, v, [...path, i], out);
   } else if (def.type === "record" && value && typeof value === "object" && !Array.isArray(value)) {
     for (const [key, v] of Object.entries(value)) unknownKeys(def.valueType, v, [...path, key], out);
+  } else if (
+    def.type === "union" &&
+    Array.isArray(def.options) &&
+    value &&
+    typeof value === "object" &&
+    !Array.isArray(value)
+  ) {
+    // An object against the union's object options: none reported if one takes every key, else
+    // the nearest option's unknown keys.
+    let fewest: typeof out | undefined;
+    const objects = (def.options as unknown[]).filter((o) => defOf(unwrapSchema(o)).type === "object");
+    for (const option of objects) {
+      const found: typeof out = [];
+      unknownKeys(option, value, path, found);
+      if (!fewest || found.length < fewest.length) fewest = found;
+      if (found.length === 0) break;
+    }
+    out.push(...(fewest ?? []));
   }
 }
 
@@ -348,9 +366,11 @@ export function planPipeline(
   for (const node of pipeline.nodes) {
     const entry = byId.get(node.id);
     if (!entry?.block || pipeline.nodes[entry.index] !== node) continue;
-    const unknown = unknownParamProblems(entry.block, node.params, ["nodes", entry.index, "params"]);
+    // Checked after substitution: a "${search}" whose pipeline param holds a typo is caught too.
+    const given = substitute(node.params, params);
+    const unknown = unknownParamProblems(entry.block, given, ["nodes", entry.index, "params"]);
     problems.push(...unknown);
-    const parsed = entry.block.params.safeParse(substitute(node.params, params));
+    const parsed = entry.block.params.safeParse(given);
     if (!parsed.success) {
       // A value that is still an unknown ${ref} was reported above; its type error would only repeat it.
       const unresolved = new Set(

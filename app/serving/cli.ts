@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { createServer } from "./server";
+import { createServer, isLoopback } from "./server";
 
 export interface ServeIo {
   stdout: NodeJS.WritableStream;
@@ -56,10 +56,6 @@ function readTokenFile(path: string, warn: (message: string) => void): string {
   return checkToken((text.split(/\r?\n/)[0] ?? "").trim(), `--token-file ${path}`);
 }
 
-function isLoopbackHost(host: string): boolean {
-  return /^127\./.test(host) || host === "localhost" || host === "::1" || host === "[::1]";
-}
-
 /** Exit code 0 after a clean shutdown, 2 on bad arguments, 1 when the server cannot start. */
 export async function serveCommand(
   args: string[],
@@ -105,7 +101,7 @@ export async function serveCommand(
       token = checkToken(process.env.DAGWOOD_SERVE_TOKEN, "DAGWOOD_SERVE_TOKEN");
     if (values["infer-token"] && !token)
       throw new Error("--infer-token needs a token (--token-file or DAGWOOD_SERVE_TOKEN)");
-    if (!token && !isLoopbackHost(values.host!)) {
+    if (!token && !isLoopback(values.host!)) {
       warn(
         `warning: listening on ${values.host} without a token: anyone who can reach the port can run inferences and read model metadata (repository calls stay refused); set a token (--token-file or DAGWOOD_SERVE_TOKEN) with --infer-token, or bind to 127.0.0.1`,
       );

@@ -206,8 +206,10 @@ function isOwnOrigin(origin: string, host: string | undefined): boolean {
   return o === `http://${h}` || o === `https://${h}`;
 }
 
-function isLoopback(address: string): boolean {
-  return /^127\./.test(address) || address === "::1" || address === "::ffff:127.0.0.1";
+/** A loopback address or host name (127.0.0.0/8, ::1, its IPv4-mapped form, localhost). */
+export function isLoopback(address: string): boolean {
+  const a = address.replace(/^\[(.*)\]$/, "$1");
+  return /^127\./.test(a) || a === "::1" || a === "::ffff:127.0.0.1" || a === "localhost";
 }
 
 export function createServer(options: ServeOptions): DagwoodServer {

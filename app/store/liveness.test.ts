@@ -162,7 +162,7 @@ describe("runs whose process is gone", () => {
 });
 
 describe("ownerState", () => {
-  const viewer = { host: "h", pid: 10, boot: "b1", pidns: "pid:[1]", start: "500" };
+  const viewer = { host: "h", pid: 10, machine: "m1", boot: "b1", pidns: "pid:[1]", start: "500" };
   // A /proc/<pid>/stat line as proc(5) describes it; the command name holds a space and a ")".
   const stat = (state: string, start: string) =>
     `42 (node ) x) ${state} 1 42 42 0 -1 4194304 100 0 0 0 5 1 0 0 20 0 11 0 ${start} 1000 200 18446744073709551615`;
@@ -176,13 +176,28 @@ describe("ownerState", () => {
   });
 
   it("tells alive, gone and unknown apart on Linux", () => {
-    const owner = { host: "h", pid: 42, boot: "b1", pidns: "pid:[1]", start: "777" };
-    const probe = (text: string | undefined) => ({ procStat: () => text });
+    const owner = { host: "h", pid: 42, machine: "m1", boot: "b1", pidns: "pid:[1]", start: "777" };
+    const errno = (code: string) => () => {
+      throw Object.assign(new Error(code), { code });
+    };
+    const probe = (text: string | undefined, signal0: (pid: number) => void = errno("ESRCH")) => ({
+      procStat: () => text,
+      signal0,
+    });
     expect(ownerState(owner, viewer, probe(stat("S", "777")))).toBe("alive");
     expect(ownerState(owner, viewer, probe(undefined))).toBe("gone");
+    // /proc hides another user's process (hidepid=2): the kernel still says it exists.
+    expect(ownerState(owner, viewer, probe(undefined, errno("EPERM")))).toBe("alive");
     expect(ownerState(owner, viewer, probe(stat("Z", "777")))).toBe("gone");
     expect(ownerState(owner, viewer, probe(stat("S", "778")))).toBe("gone");
     expect(ownerState({ ...owner, boot: "b0" }, viewer, probe(stat("S", "777")))).toBe("gone");
+    // Same host name, another machine (a cloned VM on a shared folder): not ours to judge.
+    expect(ownerState({ ...owner, machine: "m2", boot: "b0" }, viewer, probe(stat("S", "777")))).toBe(
+      "unknown",
+    );
+    expect(ownerState({ ...owner, machine: undefined, boot: "b0" }, viewer, probe(undefined))).toBe(
+      "unknown",
+    );
     expect(ownerState({ ...owner, pidns: "pid:[2]" }, viewer, probe(undefined))).toBe("unknown");
     expect(ownerState({ ...owner, host: "other" }, viewer, probe(undefined))).toBe("unknown");
     expect(ownerState({ host: "h" }, viewer, probe(undefined))).toBe("unknown");

@@ -17,6 +17,8 @@ import { hostname } from "node:os";
 export interface ProcessOwner {
   host: string;
   pid: number;
+  /** Linux: the machine (`/etc/machine-id`): two machines may share a host name. */
+  machine?: string;
   /** Linux: the boot the process ran in. */
   boot?: string;
   /** Linux: the pid namespace its pid is counted in. */
@@ -53,8 +55,9 @@ export function parseProcStat(text: string): { state: string; start: string } | 
   return state && start && /^\d+$/.test(start) ? { state, start } : undefined;
 }
 
-function linuxIdentity(pid: number): Pick<ProcessOwner, "boot" | "pidns" | "start"> {
+function linuxIdentity(pid: number): Pick<ProcessOwner, "machine" | "boot" | "pidns" | "start"> {
   if (process.platform !== "linux") return {};
+  const machine = readText("/etc/machine-id")?.trim();
   const boot = readText("/proc/sys/kernel/random/boot_id")?.trim();
   let pidns: string | undefined;
   try {
@@ -65,6 +68,7 @@ function linuxIdentity(pid: number): Pick<ProcessOwner, "boot" | "pidns" | "star
   const stat = readText(`/proc/${pid}/stat`);
   const start = stat === undefined ? undefined : parseProcStat(stat)?.start;
   return {
+    ...(machine ? { machine } : {}),
     ...(boot ? { boot } : {}),
     ...(pidns ? { pidns } : {}),
     ...(start ? { start } : {}),
@@ -98,12 +102,25 @@ export function ownerState(
 ): OwnerState {
   if (!isOwner(owner) || owner.host !== viewer.host) return "unknown";
   if (owner.pid === viewer.pid && owner.start === viewer.start && owner.boot === viewer.boot) return "alive";
+  const signal0 = () => {
+    try {
+      (probe.signal0 ?? ((pid) => process.kill(pid, 0)))(owner.pid);
+      return "alive";
+    } catch (e) {
+      // EPERM: it exists but is another user's.
+      return (e as NodeJS.ErrnoException).code === "ESRCH" ? "gone" : "alive";
+    }
+  };
   if (viewer.boot !== undefined && owner.boot !== undefined) {
-    // Rebooted since: no process of that boot runs any more.
-    if (owner.boot !== viewer.boot) return "gone";
+    if (owner.boot !== viewer.boot) {
+      // Rebooted since, on this very machine: no process of that boot runs any more. Another
+      // machine of the same host name (a cloned VM on a shared folder) cannot be judged from here.
+      return owner.machine !== undefined && owner.machine === viewer.machine ? "gone" : "unknown";
+    }
     if (owner.pidns !== viewer.pidns) return "unknown";
     const stat = (probe.procStat ?? ((pid) => readText(`/proc/${pid}/stat`)))(owner.pid);
-    if (stat === undefined) return "gone";
+    // Unreadable (e.g. /proc mounted hidepid=2: another user's processes are hidden): ask the kernel.
+    if (stat === undefined) return signal0();
     const parsed = parseProcStat(stat);
     if (!parsed) return "unknown";
     // A zombie (Z) or dead (X) process runs no more code; another start time is another process.
@@ -112,12 +129,7 @@ export function ownerState(
     return "alive";
   }
   // No /proc (macOS, Windows): the pid alone. A reused pid keeps the run "running" (the safe side).
-  try {
-    (probe.signal0 ?? ((pid) => process.kill(pid, 0)))(owner.pid);
-    return "alive";
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ESRCH" ? "gone" : "alive";
-  }
+  return signal0();
 }
 
 function isOwner(v: unknown): v is ProcessOwner {
@@ -128,6 +140,7 @@ function isOwner(v: unknown): v is ProcessOwner {
     typeof o.host === "string" &&
     Number.isSafeInteger(o.pid) &&
     (o.pid as number) > 0 &&
+    optionalText("machine") &&
     optionalText("boot") &&
     optionalText("pidns") &&
     optionalText("start")

@@ -6,7 +6,7 @@ import { categorical, dataset, gaussian, numeric, penguins, take, trainTestRows 
 import { type Dataset, FLOAT32_MAX, type Task, type TreeEnsembleModel } from "../trees/types";
 import { decodeModel } from "./builder";
 import { checkTreeParity, featureMatrix, nativeTreePredictions } from "./parity";
-import { exportTreeEnsemble } from "./trees";
+import { exportTreeEnsemble, TREE_CHUNK } from "./trees";
 
 type Kind = TreeEnsembleModel["kind"];
 
@@ -128,6 +128,31 @@ describe("exportTreeEnsemble parity with onnxruntime", () => {
       });
     }
   }
+
+  it("sums ensembles of more trees than TREE_CHUNK in chunks, with the same exact parity", async () => {
+    const gbdt = await fitGbdt(
+      { data: syn.data, y: syn.y.multiclass, task: "multiclass", numClasses: 3 },
+      { trees: 100, minSamplesLeaf: 5, seed: 1 },
+      { pool: "inline" },
+    );
+    const forest = await fitForest(
+      { data: syn.data, y: syn.y.binary, task: "binary", numClasses: 2 },
+      { trees: TREE_CHUNK + 44, seed: 1 },
+      { pool: "inline" },
+    );
+    for (const model of [gbdt, forest]) {
+      expect(model.trees.length).toBeGreaterThan(TREE_CHUNK);
+      const bytes = exportTreeEnsemble(model);
+      const ensembles = decodeModel(bytes).graph.node.filter((n) => n.op_type === "TreeEnsembleRegressor");
+      expect(ensembles).toHaveLength(Math.ceil(model.trees.length / TREE_CHUNK));
+      const parity = await checkTreeParity(bytes, model, withMissing(syn.data, 4));
+      // The scores are exact sums on both sides: a forest's probabilities (its mean scores) are not
+      // a bit apart; GBDT's go through two softmax implementations.
+      expect(parity.maxAbsDiff).toBeLessThanOrEqual(model === forest ? 0 : 1e-15);
+      expect(parity.labelMismatches).toBe(0);
+      expect(parity.passed).toBe(true);
+    }
+  });
 
   it("refuses an ai.onnx.ml opset without float64 thresholds", async () => {
     const model = await fitModel("gbdt", syn.data, syn.y.binary, "binary", 2);

@@ -18,8 +18,9 @@
  *     per-output trees, K outputs:       [N,T]   → MatMul(A [T,K], A[t, output_t] = 1)
  *   → Add(base) → Div(trees per output) for "average" → raw scores [N,K] DOUBLE
  *
- * The leaf values are on the 2^-32 grid of `exactLeaf`, so the sum is exact
- * in any order and the raw scores equal predictRaw's to the bit.
+ * The leaf values are on the 2^-32 grid of `exactLeaf`, so a sum below 2^21
+ * (any classifier's) is exact in any order and equals predictRaw's to the
+ * bit, ties included; larger regression sums differ by a few ulps.
  *
  *   regression        raw [N,1] → prediction
  *   GBDT binary       raw → Sigmoid → p; Concat(1 − p, p) → probabilities [N,2]
@@ -127,31 +128,20 @@ function appendRawScores(
   output: string,
 ): void {
   const K = model.numOutputs;
-  const T = model.trees.length;
   const vectorLeaves = model.trees.every((t) => t.output < 0);
   if (!vectorLeaves && model.trees.some((t) => t.output < 0)) {
     throw new Error("Cannot export an ensemble that mixes vector-leaf trees with per-output trees");
   }
-  const [leafIds] = builder.node(
-    "TreeEnsembleRegressor",
-    [input],
-    [builder.fresh("tree_leaf_ids")],
-    leafIdAttributes(model),
-    {
-      domain: ML,
-    },
-  );
-  const [local] = builder.node("Cast", [leafIds!], [builder.fresh("tree_leaf_local")], {
-    to: attr.int(INT64),
-  });
+  if (!vectorLeaves && K > 1 && model.aggregate === "average") {
+    throw new Error('Cannot export an "average" ensemble of per-output trees');
+  }
+  // One leaf table for all trees, indexed by the node's place in the whole ensemble.
   const offsets: number[] = [];
   let total = 0;
   for (const t of model.trees) {
     offsets.push(total);
     total += t.feature.length;
   }
-  const offset = builder.initializer("tree_node_offsets", tensor("INT64", [T], offsets));
-  const [global] = builder.node("Add", [local!, offset], [builder.fresh("tree_leaf_global")]);
   const width = vectorLeaves ? K : 1;
   const table = new Float64Array(total * width);
   model.trees.forEach((t, i) => {
@@ -162,32 +152,30 @@ function appendRawScores(
     "tree_leaf_values",
     tensor("DOUBLE", vectorLeaves ? [total, K] : [total], table),
   );
-  const [picked] = builder.node("Gather", [leaves, global!], [builder.fresh("tree_leaf_picked")], {
-    axis: attr.int(0),
-  });
-  // The leaves are on a 2^-32 grid (exactLeaf), so the sum is exact whatever its order.
-  let sum: string;
-  if (vectorLeaves || K === 1) {
-    sum = appendSumOverTrees(builder, picked!, vectorLeaves ? 0 : 1);
-  } else {
-    // Per-output trees of several outputs (GBDT multiclass, always "sum"): a 0/1 assignment matrix.
-    if (model.aggregate === "average")
-      throw new Error('Cannot export an "average" ensemble of per-output trees');
-    const assign = new Float64Array(T * K);
-    model.trees.forEach((t, i) => {
-      assign[i * K + t.output] = 1;
-    });
-    const A = builder.initializer("tree_sum_matrix", tensor("DOUBLE", [T, K], assign));
-    [sum] = builder.node("MatMul", [picked!, A], [builder.fresh("tree_sum")]) as [string];
+  // Trees in chunks: each chunk's [N, chunk] intermediates are freed before the next, so a run's
+  // memory grows with rows × TREE_CHUNK, not rows × trees. The leaves are on a 2^-32 grid
+  // (exactLeaf): sums below 2^21 are exact whatever their order, chunked or not.
+  let sum: string | undefined;
+  for (let first = 0; first < model.trees.length; first += TREE_CHUNK) {
+    const trees = model.trees.slice(first, first + TREE_CHUNK);
+    const part = appendChunkSum(
+      builder,
+      { ...model, trees },
+      input,
+      leaves,
+      offsets.slice(first),
+      vectorLeaves,
+    );
+    sum = sum === undefined ? part : builder.node("Add", [sum, part], [builder.fresh("tree_sum")])[0]!;
   }
   const base = builder.initializer("tree_base", tensor("DOUBLE", [K], model.baseScore));
   if (model.aggregate !== "average") {
-    builder.node("Add", [sum, base], [output]);
+    builder.node("Add", [sum!, base], [output]);
     return;
   }
   // No MatMul precedes this Div: onnxruntime fuses MatMul → Div (or Mul) by a constant into
   // FusedMatMul, whose float32 alpha would round the mean.
-  const [based] = builder.node("Add", [sum, base], [builder.fresh("tree_sum_based")]);
+  const [based] = builder.node("Add", [sum!, base], [builder.fresh("tree_sum_based")]);
   const counts = treesPerOutput(model);
   const divisor = builder.initializer(
     "tree_counts",
@@ -198,6 +186,45 @@ function appendRawScores(
     ),
   );
   builder.node("Div", [based!, divisor], [output]);
+}
+
+/** Trees per TreeEnsembleRegressor node of the export (see appendRawScores). */
+export const TREE_CHUNK = 256;
+
+/** The sum over `model.trees` (one chunk) of each row's leaf values: [N, K] DOUBLE. */
+function appendChunkSum(
+  builder: OnnxGraphBuilder,
+  model: TreeEnsembleModel,
+  input: string,
+  leaves: string,
+  offsets: readonly number[],
+  vectorLeaves: boolean,
+): string {
+  const K = model.numOutputs;
+  const T = model.trees.length;
+  const [leafIds] = builder.node(
+    "TreeEnsembleRegressor",
+    [input],
+    [builder.fresh("tree_leaf_ids")],
+    leafIdAttributes(model),
+    { domain: ML },
+  );
+  const [local] = builder.node("Cast", [leafIds!], [builder.fresh("tree_leaf_local")], {
+    to: attr.int(INT64),
+  });
+  const offset = builder.initializer("tree_node_offsets", tensor("INT64", [T], offsets.slice(0, T)));
+  const [global] = builder.node("Add", [local!, offset], [builder.fresh("tree_leaf_global")]);
+  const [picked] = builder.node("Gather", [leaves, global!], [builder.fresh("tree_leaf_picked")], {
+    axis: attr.int(0),
+  });
+  if (vectorLeaves || K === 1) return appendSumOverTrees(builder, picked!, vectorLeaves ? 0 : 1);
+  // Per-output trees of several outputs (GBDT multiclass, always "sum"): a 0/1 assignment matrix.
+  const assign = new Float64Array(T * K);
+  model.trees.forEach((t, i) => {
+    assign[i * K + t.output] = 1;
+  });
+  const A = builder.initializer("tree_sum_matrix", tensor("DOUBLE", [T, K], assign));
+  return builder.node("MatMul", [picked!, A], [builder.fresh("tree_sum")])[0]!;
 }
 
 /** ReduceSum over axis 1 ([N,T] → [N,1] with keepdims, [N,T,K] → [N,K] without), axes as the opset takes them. */

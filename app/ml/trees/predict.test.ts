@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { mulberry32 } from "./binning";
 import { sharedTreePool, WorkerTreePool } from "./pool";
-import { predict, predictProba, predictRaw } from "./predict";
+import { exactLeaf, predict, predictProba, predictRaw } from "./predict";
 import { dataset, numeric } from "./testing";
 import { modelFromJSON, type TreeEnsembleModel } from "./types";
 
@@ -62,5 +63,36 @@ describe("predict", () => {
 describe("tree pool", () => {
   it("runs in worker threads by default (the kernel starts from its source text)", async () => {
     expect(await sharedTreePool()).toBeInstanceOf(WorkerTreePool);
+  });
+});
+
+describe("exactLeaf", () => {
+  it("puts leaf values on a 2^-32 grid, so their sums do not depend on the order", () => {
+    const rand = mulberry32(5);
+    const leaves = Array.from({ length: 500 }, () => exactLeaf((rand() - 0.5) * 3));
+    for (const v of leaves) expect(Number.isInteger(v * 2 ** 32)).toBe(true);
+    const forward = leaves.reduce((a, b) => a + b, 0);
+    const backward = [...leaves].reverse().reduce((a, b) => a + b, 0);
+    const pairwise = (xs: number[]): number =>
+      xs.length <= 2
+        ? xs.reduce((a, b) => a + b, 0)
+        : pairwise(xs.slice(0, xs.length >> 1)) + pairwise(xs.slice(xs.length >> 1));
+    expect(backward).toBe(forward);
+    expect(pairwise(leaves)).toBe(forward);
+    // Unrounded, the same values summed in other orders differ.
+    const raw = Array.from({ length: 500 }, () => (rand() - 0.5) / 3);
+    const orders = [
+      raw.reduce((a, b) => a + b, 0),
+      [...raw].reverse().reduce((a, b) => a + b, 0),
+      pairwise(raw),
+    ];
+    expect(new Set(orders).size).toBeGreaterThan(1);
+  });
+
+  it("changes a value by at most 2^-33 and leaves large and non-finite-prone values alone", () => {
+    expect(Math.abs(exactLeaf(0.1) - 0.1)).toBeLessThanOrEqual(2 ** -33);
+    expect(exactLeaf(1e300)).toBe(1e300);
+    expect(exactLeaf(-3e6 - 0.1)).toBe(-3e6 - 0.1);
+    expect(exactLeaf(0.5)).toBe(0.5);
   });
 });

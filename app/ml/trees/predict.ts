@@ -1,8 +1,10 @@
 /**
  * Prediction, computed as the ONNX export does (app/ml/onnx/trees.ts), so the
- * two agree to the last bit before the post transform: rows are compared with
- * the thresholds in float64; per output, the leaf values of its trees (each
- * on a 2^-32 grid, see `exactLeaf`) are summed, exactly, in any order; then
+ * two agree to the last bit before the post transform wherever the partial
+ * sums stay below 2^21 (every classifier's raw scores; large regression
+ * values differ by a few ulps, far inside the parity rule): rows are
+ * compared with the thresholds in float64; per output, the leaf values of
+ * its trees (each on a 2^-32 grid, see `exactLeaf`) are summed; then
  * the base score is added and, for "average", the sum divided by the tree
  * count; then the post transform. Classes are decided on the raw scores
  * (binary: score > 0), so no rounding of a sigmoid or softmax can move a
@@ -54,7 +56,8 @@ const LEAF_SCALE = 2 ** 32;
  * Values of 2^20 and more are already on the grid.
  */
 export function exactLeaf(v: number): number {
-  return Math.round(v * LEAF_SCALE) / LEAF_SCALE;
+  // From 2^20 on every double is on the grid already (and v · 2^32 could overflow).
+  return Math.abs(v) >= 2 ** 20 ? v : Math.round(v * LEAF_SCALE) / LEAF_SCALE;
 }
 
 /** Raw scores, `rows × numOutputs` row-major, before the post transform. */
