@@ -105,20 +105,7 @@ export async function fitEnsemble(
       bootstrap: params.bootstrap ?? kind === "forest",
       options,
     });
-    return {
-      format: "dagwood.trees/1",
-      kind,
-      task,
-      numClasses: checked.numClasses,
-      numOutputs: K,
-      featureNames: train.data.features.map((f) => f.name),
-      featureKinds: train.data.features.map((f) => f.kind),
-      baseScore: new Array<number>(K).fill(0),
-      aggregate: "average",
-      postTransform: "none",
-      trees: out,
-      iterations: trees,
-    };
+    return averagedModel(kind, train, checked.numClasses, K, out);
   }
   const laid = layOut(train, allRows(checked.rows), new Int32Array(0), params.maxBins ?? 255, seed);
   const { nTrain, mapper } = laid;
@@ -212,19 +199,30 @@ export async function fitEnsemble(
     await session.close().catch(() => {});
   }
   if (signal?.aborted) throw abortError(signal);
+  return averagedModel(kind, train, checked.numClasses, K, out);
+}
+
+/** A forest's or a CART's model: `trees` averaged, no base score, no post transform. */
+function averagedModel(
+  kind: TreeEnsembleModel["kind"],
+  train: TrainingData,
+  numClasses: number,
+  K: number,
+  trees: TreeEnsembleModel["trees"],
+): TreeEnsembleModel {
   return {
     format: "dagwood.trees/1",
     kind,
-    task,
-    numClasses: checked.numClasses,
+    task: train.task,
+    numClasses,
     numOutputs: K,
     featureNames: train.data.features.map((f) => f.name),
     featureKinds: train.data.features.map((f) => f.kind),
     baseScore: new Array<number>(K).fill(0),
     aggregate: "average",
     postTransform: "none",
-    trees: out,
-    iterations: trees,
+    trees,
+    iterations: trees.length,
   };
 }
 
