@@ -12,7 +12,13 @@ import { V2Client } from "./client";
 import { deploymentStatus, deployVersion, rollbackDeployment, servingVersion, setTraffic } from "./deploy";
 import { compareWithServed, rowsFor } from "./heldout";
 import { DeployError, listTargets, lookUpToken, tokenVariable } from "./targets";
-import { createDeployProject, registerTestVersion, type TestDeployProject, testRows } from "./testing";
+import {
+  caught,
+  createDeployProject,
+  registerTestVersion,
+  type TestDeployProject,
+  testRows,
+} from "./testing";
 
 const TOKEN = "s3cret";
 const tokens = { env: { DAGWOOD_TOKEN_LOCAL: TOKEN, DAGWOOD_TOKEN_STUB: TOKEN }, platform: "aix" as const };
@@ -37,16 +43,6 @@ async function inferByModel(
 /** Which version answers an inference by model. */
 async function answeringVersion(url: string, name = "m"): Promise<string> {
   return (await inferByModel(url, name)).model_version;
-}
-
-async function caught(promise: Promise<unknown>): Promise<DeployError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof DeployError) return e;
-    throw e;
-  }
-  throw new Error("expected a DeployError");
 }
 
 /** The first row's probabilities, inferring by model: which bytes answer. */

@@ -15,24 +15,14 @@ import { createServer, type DagwoodServer } from "../serving/server";
 import { V2Client } from "./client";
 import { deploymentStatus, deployVersion } from "./deploy";
 import {
-  DeployError,
+  type DeployError,
   hasUrlCredentials,
   listTargets,
   maskUrlCredentials,
   resolveTarget,
   targetUrl,
 } from "./targets";
-import { createDeployProject, registerTestVersion } from "./testing";
-
-async function caught(promise: Promise<unknown>): Promise<DeployError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof DeployError) return e;
-    throw e;
-  }
-  throw new Error("expected a DeployError");
-}
+import { caught, createDeployProject, registerTestVersion } from "./testing";
 
 /** A server that answers every request with `status` and an error echoing the Authorization header. */
 async function startEchoServer(status: number): Promise<{

@@ -15,6 +15,7 @@ import type { MetadataStore, ModelVersion } from "../store/types";
 import { startTestRun } from "../tracking/testing";
 import type { DeployProject } from "./deploy";
 import { rowsFor } from "./heldout";
+import { DeployError } from "./targets";
 
 export interface TestDeployProject extends DeployProject {
   metadata: MetadataStore;
@@ -121,4 +122,15 @@ export async function registerTestVersion(
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** The DeployError `promise` rejects with; anything else (or no rejection) fails the test. */
+export async function caught(promise: Promise<unknown>): Promise<DeployError> {
+  try {
+    await promise;
+  } catch (e) {
+    if (e instanceof DeployError) return e;
+    throw e;
+  }
+  throw new Error("expected a DeployError");
 }

@@ -5,13 +5,13 @@
  * Expected answers are computed here by hand (elementwise arithmetic), not by
  * the server's code.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { OnnxGraphBuilder } from "../ml/onnx/builder";
-import { createServer, type DagwoodServer } from "./server";
+import { createServer } from "./server";
+import { testServers } from "./test-servers";
 import { trainTestModel } from "./testing";
 
 // biome-ignore lint/suspicious/noExplicitAny: the tests read response fields freely
@@ -19,25 +19,11 @@ type Json = any;
 
 const TOKEN = "config-test-token";
 const auth = { authorization: `Bearer ${TOKEN}` };
-const dirs: string[] = [];
-const servers: DagwoodServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempRepo(): string {
-  const dir = mkdtempSync(join(tmpdir(), "dagwood-config-"));
-  dirs.push(dir);
-  return dir;
-}
+const { tempDir: tempRepo, track, close } = testServers("dagwood-config-");
 
 async function start(repository = tempRepo()) {
   const server = createServer({ repository, token: TOKEN, log: () => {} });
-  servers.push(server);
+  track(server);
   return { url: await server.listen(0), server, repository };
 }
 
@@ -152,8 +138,7 @@ describe("batching is a property of the model", () => {
       /"a" has 5 rows; this model takes at most 4 per request \(its max_batch_size\)/,
     );
 
-    await server.close();
-    servers.splice(servers.indexOf(server), 1);
+    await close(server);
     const again = await start(repository);
     const after = await call(again.url, "/v2/models/add/infer", {
       inputs: [

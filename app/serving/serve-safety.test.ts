@@ -3,31 +3,17 @@
  * requests are refused, the token stays off the command line (a file or the
  * environment), and listening beyond loopback without a token is warned about.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { serveCommand } from "./cli";
-import { createServer, type DagwoodServer } from "./server";
+import { createServer } from "./server";
+import { testServers } from "./test-servers";
 import { trainTestModel } from "./testing";
 
 const TOKEN = "safety-token";
-const dirs: string[] = [];
-const servers: DagwoodServer[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "dagwood-safety-"));
-  dirs.push(dir);
-  return dir;
-}
+const { tempDir, track } = testServers("dagwood-safety-");
 
 /** A raw POST with exactly these headers (fetch would add its own). */
 function post(
@@ -52,7 +38,7 @@ function post(
 describe("cross-origin requests", () => {
   it("refuses a web page's blind simple request (text/plain, foreign Origin) with 403; programs and the server's own origin pass", async () => {
     const server = createServer({ repository: tempDir(), token: TOKEN, log: () => {} });
-    servers.push(server);
+    track(server);
     const url = await server.listen(0);
     const trained = await trainTestModel({ task: "regression" });
     const load = JSON.stringify({
