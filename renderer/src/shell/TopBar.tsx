@@ -15,7 +15,10 @@ export function TopBar() {
   return (
     <header className="top-bar">
       <div className="brand">
-        <span className="logo">◆</span> Dagwood
+        <span className="logo" title="Dagwood">
+          ◆
+        </span>{" "}
+        <span className="brand-name">Dagwood</span>
       </div>
       <ViewTabs />
       {view === "editor" ? (
@@ -101,10 +104,11 @@ function EditorControls() {
           type="button"
           className="button"
           data-testid="commands-button"
+          aria-label="Command palette"
           title={`Command palette (${formatShortcut("Mod+K")})`}
           onClick={() => useUi.getState().setCommandPalette(true)}
         >
-          ⌘ Commands <kbd>{formatShortcut("Mod+K")}</kbd>
+          ⌘ <span className="button-label">Commands</span> <kbd>{formatShortcut("Mod+K")}</kbd>
         </button>
       </div>
     </>
