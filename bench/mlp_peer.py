@@ -26,25 +26,7 @@ import time
 import warnings
 
 import numpy as np
-
-
-def reply(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def blas_info():
-    """The BLAS library and its thread count, where threadpoolctl can tell."""
-    try:
-        from threadpoolctl import threadpool_info
-
-        return [
-            f"{p.get('internal_api')} {p.get('num_threads')} threads"
-            for p in threadpool_info()
-            if p.get("user_api") == "blas"
-        ]
-    except Exception as e:  # threadpoolctl missing or failing: say so, do not guess
-        return [f"unknown ({e})"]
+from peer_common import blas_info, reply
 
 
 def main():

@@ -21,7 +21,37 @@ const TARGETS = {
   main: { outdir: join(root, "dist", "main"), sources: ["main", "app", "nodes"] },
 };
 
+const WORK_WORKER = join(root, "app", "ml", "work", "worker.ts");
+
 const SOURCE = /\.(ts|tsx|css|html|svg)$/;
+
+/**
+ * Packages the CLI bundle takes in rather than importing from node_modules at
+ * run time: pure JavaScript that every command loads. Node resolves and
+ * compiles each file of an external package on every start (zod is ~90 files,
+ * jsonc-parser's main is UMD, scanned for CommonJS exports); one bundled chunk
+ * starts faster (bench/cli-start.ts). Native packages and large ones loaded
+ * only by some commands stay external.
+ */
+const BUNDLED_PACKAGES = /^(zod|jsonc-parser)(\/|$)/;
+
+/** An esbuild plugin: every bare import is external except the packages `bundled` matches. */
+const externalsExcept = (bundled) => ({
+  name: "externals-except-bundled",
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.kind === "entry-point" || bundled.test(args.path)) return undefined;
+      return { path: args.path, external: true };
+    });
+  },
+});
+
+/**
+ * The CommonJS build (see BUILDERS.cli) also takes in @duckdb/node-api's
+ * JavaScript (app/data/native.ts); its native part, @duckdb/node-bindings,
+ * stays external.
+ */
+const BUNDLED_PACKAGES_CJS = /^(zod|jsonc-parser|@duckdb\/node-api)(\/|$)/;
 
 function newestSource(dir, newest = 0) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -68,14 +98,45 @@ const BUILDERS = {
   async cli(outdir) {
     const esbuild = await import("esbuild");
     await esbuild.build({
-      entryPoints: { main: join(root, "app", "cli", "main.ts") },
+      // work-worker: the worker threads of app/ml/work/pool.ts, found beside the bundle.
+      entryPoints: { main: join(root, "app", "cli", "main.ts"), "work-worker": WORK_WORKER },
       outdir,
       bundle: true,
       splitting: true,
       format: "esm",
       platform: "node",
       target: "node20",
-      packages: "external",
+      plugins: [externalsExcept(BUNDLED_PACKAGES)],
+      // jsonc-parser's ESM build; its "main" is UMD, which does not bundle.
+      mainFields: ["module", "main"],
+      sourcemap: "linked",
+      logLevel: "warning",
+    });
+    // The same CLI as one CommonJS file, for bin/dagwood: Node 20 keeps no
+    // compiled code for ES modules between runs, but a CommonJS script can be
+    // compiled with a V8 code cache (see bin/dagwood.mjs), which saves most of
+    // the compile time of every command's start. Dynamic imports inside it
+    // stay lazy (esbuild runs each such module's top level on first import).
+    await esbuild.build({
+      entryPoints: { main: join(root, "app", "cli", "main.ts") },
+      outdir,
+      outExtension: { ".js": ".cjs" },
+      bundle: true,
+      format: "cjs",
+      platform: "node",
+      target: "node20",
+      plugins: [externalsExcept(BUNDLED_PACKAGES_CJS)],
+      mainFields: ["module", "main"],
+      // import() of a package becomes require(): a function V8 restores from
+      // the code cache cannot import() (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING).
+      supported: { "dynamic-import": false },
+      // import.meta has no CommonJS form: the bundle's own file stands in for the module's.
+      // DAGWOOD_CJS_BUNDLE: app/data/native.ts then requires @duckdb/node-api from the bundle.
+      define: { "import.meta": "__dagwoodImportMeta", DAGWOOD_CJS_BUNDLE: "true" },
+      // "use strict" first, as ES modules are: after the banner, esbuild's own would not count.
+      banner: {
+        js: '"use strict";\nconst __dagwoodImportMeta = { url: require("node:url").pathToFileURL(__filename).href, dirname: __dirname, filename: __filename };',
+      },
       sourcemap: "linked",
       logLevel: "warning",
     });
@@ -97,7 +158,12 @@ const BUILDERS = {
     // sandboxed, so it is one self-contained CommonJS file.
     await esbuild.build({
       ...common,
-      entryPoints: { main: join(root, "main", "main.ts") },
+      // engine: the engine's own process (main/engine-host.ts, an Electron utilityProcess).
+      entryPoints: {
+        main: join(root, "main", "main.ts"),
+        engine: join(root, "main", "engine-host.ts"),
+        "work-worker": WORK_WORKER,
+      },
       outdir,
       format: "esm",
       packages: "external",

@@ -5,11 +5,29 @@
  * a filter, the next page, and comparing a page of 50 runs.
  */
 import { join } from "node:path";
+import type { Page } from "@playwright/test";
 import { type MetricRecord, SqliteMetadataStore } from "../app/store/metadata";
 import { expect, test } from "./fixtures";
 
+// No Playwright trace here: recording one snapshots the whole DOM around every action, inside the
+// page, which on a page of thousands of elements adds more time than the app takes (measured: compare
+// 50 runs 1,130 ms with the trace, 230 ms without; the 300-node open 520 to 850 ms against 415 to 440).
+test.use({ trace: "off" });
+
 const RUNS = 10_000;
 const verdict = (ok: boolean) => (ok ? "ok" : "MISSED");
+
+/**
+ * Waits for the frame in which every selector matches, checking on each
+ * animation frame: expect's polling backs off to 500 ms steps, which would
+ * add up to half a second to the figure.
+ */
+async function drawn(page: Page, ...selectors: string[]) {
+  await page.waitForFunction((s) => s.every((q) => document.querySelector(q)), selectors, {
+    polling: "raf",
+    timeout: 30_000,
+  });
+}
 
 /** Seeds the project's store as 10,000 finished runs would leave it. */
 function seed(projectDir: string) {
@@ -88,8 +106,11 @@ test("the runs table pages, sorts, filters and compares 10,000 runs quickly", as
   await app.getByRole("checkbox", { name: "Select the runs of this page" }).check();
   t0 = Date.now();
   await app.getByTestId("compare-button").click();
-  await expect(app.getByTestId("compare-params")).toBeVisible({ timeout: 30_000 });
-  await expect(app.getByTestId("compare-metrics").locator(".recharts-bar-rectangle").first()).toBeVisible();
+  await drawn(
+    app,
+    '[data-testid="compare-params"]',
+    '[data-testid="compare-metrics"] [data-testid="metric-bar"]',
+  );
   const compareMs = Date.now() - t0;
 
   const lines = [
@@ -98,7 +119,7 @@ test("the runs table pages, sorts, filters and compares 10,000 runs quickly", as
     `  sort by a metric:        ${sortMs} ms (goal < 500) ${verdict(sortMs < 500)}`,
     `  filter (2 conditions):   ${filterMs} ms (goal < 500) ${verdict(filterMs < 500)} → ${filtered}`,
     `  next page:               ${nextMs} ms (goal < 500) ${verdict(nextMs < 500)}`,
-    `  compare 50 runs, drawn:  ${compareMs} ms (goal < 2000) ${verdict(compareMs < 2000)}`,
+    `  compare 50 runs, drawn:  ${compareMs} ms (goal < 1000) ${verdict(compareMs < 1000)}`,
   ];
   console.log(lines.join("\n"));
 });

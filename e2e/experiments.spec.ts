@@ -109,9 +109,7 @@ test("two runs with a param changed compare side by side; the champion alias mov
   await expect(compare.getByTestId("param-diff-split.seed")).toHaveAttribute("data-differs", "false");
   await expect(compare.getByTestId("compare-graph-node-tree")).toHaveAttribute("data-differs", "true");
   await expect(compare.getByTestId("compare-graph-node-split")).toHaveAttribute("data-differs", "false");
-  await expect(
-    compare.getByTestId("compare-metrics").locator(".recharts-bar-rectangle").first(),
-  ).toBeVisible();
+  await expect(compare.getByTestId("compare-metrics").getByTestId("metric-bar").first()).toBeVisible();
   await expect(compare.getByTestId("parallel-coordinates")).toContainText("tree.maxDepth");
   await expect(compare.getByTestId(`compare-eval-${newest}`).getByTestId("confusion-matrix")).toBeVisible();
   await expect(compare.getByTestId(`compare-eval-${older}`).getByTestId("roc-chart")).toBeVisible();

@@ -4,8 +4,11 @@
  * (page-protocol.ts) under a strict CSP, navigation and new windows blocked,
  * links to the web opened in the browser only after asking
  * (external-links.ts), every permission request denied, DevTools only in
- * development; native menus and dialogs; the engine runs here (its heavy
- * work in DuckDB's threads). The packaged binary's fuses (no
+ * development; native menus and dialogs. The engine does not run here: it
+ * is its own process (engine-host.ts, an Electron utilityProcess) that this
+ * one reaches over a MessagePort (app/api/port-rpc.ts), relaying the
+ * window's IPC calls (after the sender check) and the run events, so a run
+ * never stalls the window, the menus or the IPC. The packaged binary's fuses (no
  * ELECTRON_RUN_AS_NODE, no NODE_OPTIONS, encrypted cookies, the app only
  * from its asar) are set in electron-builder.yml.
  */
@@ -21,16 +24,19 @@ import {
   ipcMain,
   Menu,
   type MenuItemConstructorOptions,
+  MessageChannelMain,
   protocol,
   session,
   shell,
+  type UtilityProcess,
+  utilityProcess,
 } from "electron";
-import { ApiError } from "../app/api/api";
+import type { ProjectInfo } from "../app/api/api";
 import { API_METHODS } from "../app/api/api-methods";
-import { type CoreApi, createCoreApi } from "../app/api/core";
 import { CONTENT_SECURITY_POLICY } from "../app/api/csp";
 import { channelOf, IPC_EVENTS, IPC_MENU, type IpcReply, type MenuMessage } from "../app/api/ipc-contract";
-import { catalog } from "../nodes/index";
+import { connectPort, PortCallError, type PortClient } from "../app/api/port-rpc";
+import { type EngineControl, electronPortEnd } from "./electron-port";
 import { externalLink, externalLinkPrompt, OPEN_BUTTON } from "./external-links";
 import { isPageUrl, PAGE_SCHEME, pageResponse, pageUrl } from "./page-protocol";
 
@@ -41,7 +47,47 @@ const RECENT_FILE = () => join(app.getPath("userData"), "recent-projects.json");
 const MAX_RECENT = 10;
 
 let win: BrowserWindow | null = null;
-let api: CoreApi;
+
+interface Engine {
+  child: UtilityProcess;
+  client: PortClient;
+}
+let engine: Engine | undefined;
+/** Set once the app quits: the engine's exit is then expected, not an error to show. */
+let quitting = false;
+
+/**
+ * Forks the engine process and hands it one end of a MessageChannelMain for
+ * the Api; answers once it serves, with why the project did not open, if it did not.
+ */
+function startEngine(projectDir: string | undefined): Promise<{ engine: Engine; projectError?: string }> {
+  const { port1, port2 } = new MessageChannelMain();
+  const child = utilityProcess.fork(join(here, "engine.mjs"), [], { serviceName: "Dagwood engine" });
+  const client = connectPort(electronPortEnd(port1));
+  client.onEvent((e) => win?.webContents.send(IPC_EVENTS, e));
+  return new Promise((resolve, reject) => {
+    child.on("message", (message: EngineControl) => {
+      if (message?.type === "ready")
+        resolve({ engine: { child, client }, projectError: message.projectError });
+    });
+    child.once("exit", (code) => {
+      client.close(`The Dagwood engine stopped (exit code ${code}). Restart Dagwood.`);
+      reject(new Error(`The Dagwood engine exited with code ${code} before it was ready`));
+      if (!quitting && engine?.child === child)
+        dialog.showErrorBox(
+          "The Dagwood engine stopped",
+          `The engine process exited with code ${code}. Runs in progress were interrupted; restart Dagwood to go on.`,
+        );
+    });
+    child.postMessage({ type: "start", projectDir } satisfies EngineControl, [port2]);
+  });
+}
+
+/** Calls the engine (main's own calls, e.g. a dialog's default folder). */
+function callEngine(method: string, args: unknown): Promise<unknown> {
+  if (!engine) return Promise.reject(new PortCallError(500, "The Dagwood engine is not running"));
+  return engine.client.call(method, args);
+}
 
 function readRecent(): string[] {
   try {
@@ -92,14 +138,14 @@ function registerIpc() {
       if (!trusted(event))
         return { ok: false, status: 403, error: "Calls are accepted from the app's own page only" };
       try {
-        return { ok: true, result: await api.call(method, args) };
+        // The engine process validates the arguments (core.call) and keeps each error's status.
+        return { ok: true, result: await callEngine(method, args) };
       } catch (e) {
-        const status = e instanceof ApiError ? e.status : 500;
+        const status = e instanceof PortCallError ? e.status : 500;
         return { ok: false, status, error: (e as Error).message };
       }
     });
   }
-  api.onEvent((e) => win?.webContents.send(IPC_EVENTS, e));
 }
 
 async function openProjectDialog() {
@@ -118,7 +164,8 @@ function openProject(dir: string) {
 
 async function saveDialog(command: "saveAs" | "new") {
   if (!win) return;
-  const project = await api.getProject({});
+  // The project is the engine's: ask it (no answer, no default folder).
+  const project = (await callEngine("getProject", {}).catch(() => null)) as ProjectInfo | null;
   const r = await dialog.showSaveDialog(win, {
     title: command === "new" ? "New pipeline" : "Save pipeline as",
     defaultPath: project?.dir,
@@ -238,13 +285,10 @@ function createWindow() {
 async function start() {
   const projectArg = process.argv.find((a) => a.startsWith("--project="))?.slice("--project=".length);
   const projectDir = projectArg ?? readRecent()[0];
-  try {
-    api = await createCoreApi({ catalog, projectDir });
-  } catch (e) {
-    // A project that moved or broke must not keep the app from starting: open without one and say why.
-    api = await createCoreApi({ catalog });
-    dialog.showErrorBox("Cannot open project", `${projectDir}: ${(e as Error).message}`);
-  }
+  const started = await startEngine(projectDir);
+  engine = started.engine;
+  // A project that moved or broke does not keep the app from starting: the engine opens without one; say why.
+  if (started.projectError) dialog.showErrorBox("Cannot open project", started.projectError);
   registerIpc();
   // The page and its files, from the renderer's folder only (paths that leave it are refused).
   protocol.handle(PAGE_SCHEME, (request) =>
@@ -282,10 +326,27 @@ app
     dialog.showErrorBox("Dagwood could not start", String((e as Error)?.stack ?? e));
     app.exit(1);
   });
-/** Closes the core once (runs, the project, the built-in local deploy server), whichever way the app ends. */
+/** How long the engine may take to close (runs canceled, the project and servers closed) before it is killed. */
+const ENGINE_CLOSE_MS = 15_000;
+
+/** Closes the engine once (runs, the project, the built-in local deploy server), whichever way the app ends. */
 let apiClosed: Promise<void> | null = null;
 const closeApi = (): Promise<void> => {
-  apiClosed ??= (api?.close() ?? Promise.resolve()).catch(() => undefined);
+  quitting = true;
+  const running = engine;
+  apiClosed ??= !running
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          running.child.kill();
+          resolve();
+        }, ENGINE_CLOSE_MS);
+        running.child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        running.child.postMessage({ type: "close" } satisfies EngineControl);
+      });
   return apiClosed;
 };
 app.on("window-all-closed", async () => {

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PortValue } from "../app/engine/ports";
 import { createTestProject, type TestProject } from "../app/engine/testing";
-import profile, { type ColumnProfile, type ProfileReport } from "./analyze-profile";
+import type { ColumnProfile, ProfileReport } from "../app/values/profile";
+import profile from "./analyze-profile";
 
 const DAY = 86_400_000;
 const JAN_1_2020 = Date.UTC(2020, 0, 1);

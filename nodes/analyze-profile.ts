@@ -2,44 +2,10 @@ import { z } from "zod";
 import { ident, isNumericType, isTemporalType } from "../app/data/sql";
 import { defineBlock, requireTable } from "../app/engine/block";
 import type { ColumnInfo } from "../app/engine/ports";
+import type { ColumnKind, ColumnProfile, ProfileReport } from "../app/values/profile";
 
 /** Up to this many rows, distinct counts are exact; above, HyperLogLog estimates. */
 const EXACT_DISTINCT_MAX_ROWS = 100_000;
-
-type ColumnKind = "numeric" | "categorical" | "temporal" | "boolean";
-
-export interface ColumnProfile {
-  name: string;
-  type: string;
-  kind: ColumnKind;
-  /**
-   * Unit of min, max, mean, std, quantiles and histogram edges: "epoch_ms"
-   * for dates and timestamps, "ms" for times of day and intervals, null for
-   * numbers in the column's own unit.
-   */
-  unit: "epoch_ms" | "ms" | null;
-  nulls: number;
-  nullFraction: number | null;
-  distinct: number;
-  distinctApprox: boolean;
-  /** NaN and ±Infinity values (numeric columns); they are left out of every statistic below. */
-  nonFinite: number;
-  min: number | null;
-  max: number | null;
-  /** For booleans: the share of true values. */
-  mean: number | null;
-  std: number | null;
-  quantiles: Record<string, number> | null;
-  histogram: { edges: number[]; counts: number[] } | null;
-  top: { value: string | number | boolean; count: number }[] | null;
-}
-
-export interface ProfileReport {
-  kind: "profile";
-  rows: number;
-  columns: ColumnProfile[];
-  correlation: { method: "pearson"; columns: string[]; matrix: (number | null)[][] };
-}
 
 interface Plan extends ColumnInfo {
   kind: ColumnKind;
@@ -71,7 +37,7 @@ const finiteOrNull = (v: unknown): number | null => (typeof v === "number" && Nu
 
 export default defineBlock({
   kind: "analyze.profile",
-  version: 1,
+  version: 2,
   title: "Profile",
   category: "Analyze",
   description:
@@ -220,10 +186,15 @@ export default defineBlock({
         (p.kind === "numeric" && profiles[p.i]!.distinct <= params.topK),
     );
     if (listed.length) {
+      // NaN and ±Infinity are counted in nonFinite, not listed (as text they would read back as NaN).
+      const topKey = (p: Plan) =>
+        p.kind === "numeric"
+          ? `CASE WHEN isfinite(x${p.i}) THEN CAST(v${p.i} AS VARCHAR) END`
+          : `CAST(v${p.i} AS VARCHAR)`;
       const keys = listed.map((p) => `k${p.i}`);
       const top = await ctx.sql.all(
         `SELECT ${keys.join(", ")}, count(*) AS n
-         FROM (SELECT ${listed.map((p) => `CAST(v${p.i} AS VARCHAR) AS k${p.i}`).join(", ")} FROM ${scan})
+         FROM (SELECT ${listed.map((p) => `${topKey(p)} AS k${p.i}`).join(", ")} FROM ${scan})
          GROUP BY GROUPING SETS (${keys.map((k) => `(${k})`).join(", ")})
          HAVING coalesce(${keys.join(", ")}) IS NOT NULL
          QUALIFY row_number() OVER (PARTITION BY grouping_id(${keys.join(", ")}) ORDER BY count(*) DESC, coalesce(${keys.join(", ")})) <= ${params.topK}

@@ -8,8 +8,8 @@ import type { PortValue } from "../app/engine/ports";
 import { createTestProject, type TestProject } from "../app/engine/testing";
 import { createServer, type DagwoodServer } from "../app/serving/server";
 import { trainTestModel } from "../app/serving/testing";
+import type { ModelVersionRef } from "../app/values/registry";
 import deploy from "./deploy";
-import type { ModelVersionRef } from "./register";
 
 const TOKEN = "node-token";
 

@@ -6,7 +6,6 @@ import { DeployError, resolveTarget } from "../app/deploy/targets";
 import { BlockError, defineBlock } from "../app/engine/block";
 import { currentUser } from "../app/engine/environment";
 import { readProjectSettings, TARGET_NAME } from "../app/project/project";
-import type { ModelVersionRef } from "./register";
 
 const params = z.object({
   target: z
@@ -69,7 +68,7 @@ export default defineBlock({
     if (input.type !== "modelVersion") {
       throw new BlockError(`Input "version" must be a model version, got ${input.type}`);
     }
-    const ref = input.data as ModelVersionRef;
+    const ref = input.data;
     const project = {
       dir: ctx.projectDir,
       settings: readProjectSettings(ctx.projectDir),

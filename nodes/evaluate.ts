@@ -17,25 +17,13 @@ import {
   readColumns,
   selectRows,
 } from "../app/ml/dataset";
-import {
-  accuracy,
-  brierScore,
-  calibrationCurve,
-  classificationScores,
-  column,
-  confusionMatrix,
-  downsampleCurve,
-  logLoss,
-  multiclassBrier,
-  oneVsRest,
-  ovrRocAuc,
-  prCurve,
-  regressionScores,
-  residualSample,
-  rocCurve,
-} from "../app/ml/metrics";
-import { type asModel, type ClassLabel, predictTable } from "../app/ml/model";
-import { checkModelParity } from "../app/ml/onnx/parity";
+import type { Scored } from "../app/ml/evaluation";
+import type { asModel, ClassLabel } from "../app/ml/model";
+import { runTask } from "../app/ml/work/pool";
+import { predictInWorkers } from "../app/ml/work/score";
+import { shareTable } from "../app/ml/work/shared";
+import type { Task } from "../app/values/common";
+import type { EvaluationReport } from "../app/values/evaluation";
 import { jsonSafe, requireModel, requireModelColumns } from "./model-blocks";
 
 /** Whatever model kinds asModel accepts (tree ensembles, linear models). */
@@ -73,249 +61,6 @@ const params = z.object({
     .describe("Equal-width bins of the calibration curve"),
 });
 
-type Task = "binary" | "multiclass" | "regression";
-type Metrics = Record<string, number>;
-
-/** The report `evaluate` emits; numbers that are undefined for the data (NaN) are null in JSON. */
-export interface EvaluationReport {
-  kind: "evaluation";
-  task: Task;
-  /** Rows evaluated: those with a target value. */
-  rows: number;
-  /** Rows left out because their target is missing. */
-  skippedRows: number;
-  /** The evaluated table's content fingerprint, so a gate can check it scores a champion on the same data. */
-  dataFingerprint: string;
-  target: string;
-  /** Classification: the model's classes, then any label in the data the model never saw. */
-  classes?: ClassLabel[];
-  positiveClass?: ClassLabel;
-  threshold?: number;
-  /** Every scalar metric (also emitted with ctx.metric); with groupBy, the gaps too. */
-  metrics: Record<string, number | null>;
-  perClass?: {
-    label: ClassLabel;
-    precision: number;
-    recall: number;
-    f1: number;
-    support: number;
-    rocAuc?: number | null;
-  }[];
-  /** Rows: true label, columns: predicted label. */
-  confusion?: { labels: ClassLabel[]; matrix: number[][] };
-  roc?:
-    | CurveOf<"fpr" | "tpr" | "thresholds">
-    | { average: "macro"; auc: number | null; perClass: CurveOf<"fpr" | "tpr" | "thresholds">[] };
-  pr?:
-    | CurveOf<"precision" | "recall" | "thresholds">
-    | { perClass: CurveOf<"precision" | "recall" | "thresholds">[] };
-  /** Binary: P(positive) against the positive share; multiclass: the top probability against accuracy. */
-  calibration?: {
-    of: "positive" | "confidence";
-    bins: { lower: number; upper: number; count: number; meanPredicted: number; observed: number }[];
-    ece: number | null;
-  };
-  residuals?: { predicted: number[]; residual: number[]; sampled: boolean };
-  groups?: {
-    column: string;
-    rows: { group: string | null; n: number; metrics: Record<string, number | null> }[];
-    gaps: Record<string, number | null>;
-  };
-  model: { estimator: string; task: Task; trainedRows?: number; onnxParity?: unknown };
-}
-
-type CurveOf<K extends string> = { [key in K]: (number | null)[] } & {
-  label?: ClassLabel;
-  auc?: number | null;
-  averagePrecision?: number | null;
-};
-
-/** The evaluated rows: truth and predictions, as class indexes or values. */
-type Scored =
-  | {
-      task: "binary" | "multiclass";
-      /** The model's class count; truth indexes ≥ k are labels the model never saw. */
-      k: number;
-      labels: number;
-      y: Int32Array;
-      pred: Int32Array;
-      probs: Float64Array;
-      /** Binary: the positive class index. */
-      positive: number;
-    }
-  | { task: "regression"; y: Float64Array; pred: Float64Array };
-
-function subset(s: Scored, rows: number[]): Scored {
-  if (s.task === "regression") {
-    return {
-      ...s,
-      y: Float64Array.from(rows, (r) => s.y[r]!),
-      pred: Float64Array.from(rows, (r) => s.pred[r]!),
-    };
-  }
-  const probs = new Float64Array(rows.length * s.k);
-  for (const [i, r] of rows.entries()) probs.set(s.probs.subarray(r * s.k, (r + 1) * s.k), i * s.k);
-  return {
-    ...s,
-    y: Int32Array.from(rows, (r) => s.y[r]!),
-    pred: Int32Array.from(rows, (r) => s.pred[r]!),
-    probs,
-  };
-}
-
-/** The scalar metrics of a task, the same for the whole data and for each group. */
-function scalarMetrics(s: Scored, calibrationBins: number): Metrics {
-  if (s.task === "regression") return { ...regressionScores(s.y, s.pred) };
-  const scores = classificationScores(confusionMatrix(s.y, s.pred, s.labels));
-  const common: Metrics = {
-    accuracy: accuracy(s.y, s.pred),
-    precision_macro: scores.macro.precision,
-    recall_macro: scores.macro.recall,
-    f1_macro: scores.macro.f1,
-    precision_weighted: scores.weighted.precision,
-    recall_weighted: scores.weighted.recall,
-    f1_weighted: scores.weighted.f1,
-    log_loss: logLoss(s.probs, s.k, s.y),
-  };
-  if (s.task === "multiclass") {
-    const confidence = Float64Array.from({ length: s.y.length }, (_, r) => s.probs[s.pred[r]! + r * s.k]!);
-    const correct = Uint8Array.from({ length: s.y.length }, (_, r) => (s.y[r] === s.pred[r] ? 1 : 0));
-    return {
-      ...common,
-      roc_auc: ovrRocAuc(s.probs, s.k, s.y).macro,
-      brier: multiclassBrier(s.probs, s.k, s.y),
-      ece: calibrationCurve(confidence, correct, calibrationBins).ece,
-    };
-  }
-  const score = column(s.probs, s.k, s.positive);
-  const outcome = oneVsRest(s.y, s.positive);
-  const positive = scores.perClass[s.positive]!;
-  const n = s.y.length;
-  let predictedPositive = 0;
-  let falsePositive = 0;
-  for (let r = 0; r < n; r++) {
-    if (s.pred[r] !== s.positive) continue;
-    predictedPositive++;
-    if (!outcome[r]) falsePositive++;
-  }
-  const negatives = n - positive.support;
-  return {
-    ...common,
-    precision: positive.precision,
-    recall: positive.recall,
-    f1: positive.f1,
-    roc_auc: rocCurve(score, outcome).auc,
-    average_precision: prCurve(score, outcome).averagePrecision,
-    brier: brierScore(score, outcome),
-    ece: calibrationCurve(score, outcome, calibrationBins).ece,
-    positive_rate: n ? predictedPositive / n : Number.NaN,
-    base_rate: n ? positive.support / n : Number.NaN,
-    true_positive_rate: positive.support ? positive.recall : Number.NaN,
-    false_positive_rate: negatives ? falsePositive / negatives : Number.NaN,
-  };
-}
-
-/** The gaps between groups: max − min of a per-group metric over the groups where it is defined. */
-const GAPS: Record<Task, Record<string, string>> = {
-  binary: {
-    demographic_parity_difference: "positive_rate",
-    equal_opportunity_difference: "true_positive_rate",
-    accuracy_difference: "accuracy",
-  },
-  multiclass: { accuracy_difference: "accuracy", f1_macro_difference: "f1_macro" },
-  regression: { rmse_difference: "rmse", mae_difference: "mae" },
-};
-
-function groupGaps(task: Task, groups: Metrics[]): Metrics {
-  const gaps: Metrics = {};
-  for (const [gap, metric] of Object.entries(GAPS[task])) {
-    const values = groups.map((m) => m[metric]!).filter((v) => Number.isFinite(v));
-    gaps[gap] = values.length ? Math.max(...values) - Math.min(...values) : Number.NaN;
-    if (gap === "demographic_parity_difference") {
-      // The "four-fifths rule" reads the same rates as a ratio.
-      gaps.demographic_parity_ratio =
-        values.length && Math.max(...values) > 0 ? Math.min(...values) / Math.max(...values) : Number.NaN;
-    }
-  }
-  return gaps;
-}
-
-/** Curves, confusion matrix, per-class scores and calibration for the whole data. */
-function charts(s: Scored, classes: ClassLabel[], calibrationBins: number): Partial<EvaluationReport> {
-  if (s.task === "regression") {
-    const sample = residualSample(s.y, s.pred);
-    return {
-      residuals: {
-        predicted: sample.predicted,
-        residual: sample.residual,
-        sampled: sample.rows.length < s.y.length,
-      },
-    };
-  }
-  const matrix = confusionMatrix(s.y, s.pred, s.labels);
-  const { perClass } = classificationScores(matrix);
-  const report: Partial<EvaluationReport> = {
-    confusion: { labels: classes, matrix },
-    perClass: perClass.map((c, i) => ({ label: classes[i]!, ...c })),
-  };
-  if (s.task === "binary") {
-    const score = column(s.probs, s.k, s.positive);
-    const outcome = oneVsRest(s.y, s.positive);
-    const roc = rocCurve(score, outcome);
-    const pr = prCurve(score, outcome);
-    const calibration = calibrationCurve(score, outcome, calibrationBins);
-    return {
-      ...report,
-      roc: {
-        ...downsampleCurve({ fpr: roc.fpr, tpr: roc.tpr, thresholds: roc.thresholds }, "fpr", "tpr"),
-        auc: roc.auc,
-      },
-      pr: {
-        ...downsampleCurve(
-          { precision: pr.precision, recall: pr.recall, thresholds: pr.thresholds },
-          "recall",
-          "precision",
-        ),
-        averagePrecision: pr.averagePrecision,
-      },
-      calibration: { of: "positive", ...calibration },
-    };
-  }
-  const curves = Array.from({ length: s.k }, (_, k) => {
-    const score = column(s.probs, s.k, k);
-    const outcome = oneVsRest(s.y, k);
-    return { label: classes[k]!, roc: rocCurve(score, outcome), pr: prCurve(score, outcome) };
-  });
-  const aucs = ovrRocAuc(s.probs, s.k, s.y);
-  report.perClass = report.perClass!.map((c, i) => (i < s.k ? { ...c, rocAuc: aucs.perClass[i]! } : c));
-  const confidence = Float64Array.from({ length: s.y.length }, (_, r) => s.probs[s.pred[r]! + r * s.k]!);
-  const correct = Uint8Array.from({ length: s.y.length }, (_, r) => (s.y[r] === s.pred[r] ? 1 : 0));
-  return {
-    ...report,
-    roc: {
-      average: "macro",
-      auc: aucs.macro,
-      perClass: curves.map((c) => ({
-        label: c.label,
-        ...downsampleCurve({ fpr: c.roc.fpr, tpr: c.roc.tpr, thresholds: c.roc.thresholds }, "fpr", "tpr"),
-        auc: c.roc.auc,
-      })),
-    },
-    pr: {
-      perClass: curves.map((c) => ({
-        label: c.label,
-        ...downsampleCurve(
-          { precision: c.pr.precision, recall: c.pr.recall, thresholds: c.pr.thresholds },
-          "recall",
-          "precision",
-        ),
-        averagePrecision: c.pr.averagePrecision,
-      })),
-    },
-    calibration: { of: "confidence", ...calibrationCurve(confidence, correct, calibrationBins) },
-  };
-}
-
 /**
  * Runs the model's ONNX file (written at training) on the evaluation rows and
  * compares it with the native predictions: parity is promised on the rows a
@@ -326,9 +71,7 @@ async function evaluationParity(
   ctx: BlockContext,
   model: ReturnType<typeof asModel>,
   rows: ColumnTable,
-): Promise<
-  { on: "evaluation" | "training"; rows: number; maxAbsDiff: number; labelAgreement: number } | undefined
-> {
+): Promise<EvaluationReport["model"]["onnxParity"]> {
   const onnx = (
     model as {
       onnx?: { file: string; parity?: { rows: number; maxAbsDiff: number; labelAgreement: number } };
@@ -342,7 +85,12 @@ async function evaluationParity(
   }
   // Nothing to compare on: the parity measured at training stands.
   if (rows.rows === 0) return onnx.parity && { on: "training", ...onnx.parity };
-  const checked = await checkModelParity(await readFile(path), model, rows);
+  // In a worker thread (app/ml/work): the native side scores every row again.
+  const checked = await runTask(
+    "modelParity",
+    { onnx: await readFile(path), model, table: shareTable(rows) },
+    { signal: ctx.signal },
+  );
   const parity = {
     on: "evaluation" as const,
     rows: checked.rows,
@@ -374,22 +122,35 @@ function checkColumns(model: Model, data: TableValue, groupBy: string | undefine
 /** Truth per row as class indexes (-1: missing); labels the model never saw get indexes after its classes. */
 function classIndexes(target: RawColumn, classes: ClassLabel[]): { y: Int32Array; labels: ClassLabel[] } {
   const index = new Map<ClassLabel, number>(classes.map((c, i) => [c, i]));
-  const values: (ClassLabel | null)[] =
-    target.kind === "numeric"
-      ? Array.from(target.values, (v) => (Number.isFinite(v) ? v : null))
-      : Array.from(target.codes, (c) => (c < 0 ? null : target.dictionary[c]!));
-  const unseen = [...new Set(values.filter((v): v is ClassLabel => v !== null && !index.has(v)))].sort(
-    (a, b) => (a < b ? -1 : a > b ? 1 : 0),
-  );
+  const byLabel = (a: ClassLabel, b: ClassLabel) => (a < b ? -1 : a > b ? 1 : 0);
+  // Typed loops, and text looked up once per distinct label rather than per row: a million rows
+  // pass here on the engine's event loop.
+  if (target.kind === "categorical") {
+    const used = new Uint8Array(target.dictionary.length);
+    for (const c of target.codes) if (c >= 0) used[c] = 1;
+    const unseen = [...new Set(target.dictionary.filter((s, c) => used[c] === 1 && !index.has(s)))].sort(
+      byLabel,
+    );
+    for (const label of unseen) index.set(label, index.size);
+    const byCode = Int32Array.from(target.dictionary, (s) => index.get(s) ?? -1);
+    return {
+      y: Int32Array.from(target.codes, (c) => (c < 0 ? -1 : byCode[c]!)),
+      labels: [...classes, ...unseen],
+    };
+  }
+  const unseenSet = new Set<number>();
+  for (const v of target.values) if (Number.isFinite(v) && !index.has(v)) unseenSet.add(v);
+  const unseen = [...unseenSet].sort(byLabel);
   for (const label of unseen) index.set(label, index.size);
   return {
-    y: Int32Array.from(values, (v) => (v === null ? -1 : index.get(v)!)),
+    y: Int32Array.from(target.values, (v) => (Number.isFinite(v) ? index.get(v)! : -1)),
     labels: [...classes, ...unseen],
   };
 }
 
 export default defineBlock({
   kind: "evaluate",
+  cpu: true,
   version: 2,
   title: "Evaluate",
   category: "Evaluate",
@@ -468,7 +229,12 @@ export default defineBlock({
       { rows: table.rows, columns: table.columns.slice(0, features.length) },
       keptRows,
     );
-    const predictions = predictTable(model, featureRows);
+    // In worker threads (app/ml/work): the engine's event loop stays free while a big table is scored.
+    const predictions = await predictInWorkers(model, featureRows, {
+      signal: ctx.signal,
+      onProgress: (done, total) =>
+        ctx.progress(0.2 + (0.2 * done) / total, `Scored ${done} of ${total} rows`),
+    });
     ctx.progress(0.4, "Checking the ONNX export on these rows");
     ctx.signal.throwIfAborted();
     let scored: Scored;
@@ -501,32 +267,26 @@ export default defineBlock({
     }
 
     ctx.progress(0.6, "Computing metrics");
-    const metrics = scalarMetrics(scored, p.calibrationBins);
-    let groups: EvaluationReport["groups"];
-    if (groupColumn?.kind === "categorical" && p.groupBy) {
-      const members = new Map<string | null, number[]>();
-      kept.forEach((r, i) => {
-        const code = groupColumn.codes[r]!;
-        const label = code < 0 ? null : groupColumn.dictionary[code]!;
-        const list = members.get(label) ?? [];
-        list.push(i);
-        members.set(label, list);
-      });
-      const labels = [...members.keys()].sort((a, b) =>
-        a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0,
-      );
-      const perGroup = labels.map((group) => {
-        ctx.signal.throwIfAborted();
-        const rows = members.get(group)!;
-        return { group, n: rows.length, metrics: scalarMetrics(subset(scored, rows), p.calibrationBins) };
-      });
-      const gaps = groupGaps(
-        task,
-        perGroup.map((g) => g.metrics),
-      );
-      Object.assign(metrics, gaps);
-      groups = { column: p.groupBy, rows: perGroup, gaps };
-    }
+    // In a worker thread (app/ml/work): curves sort every row.
+    const figures = await runTask(
+      "evaluationFigures",
+      {
+        scored,
+        classes: truth?.labels ?? [],
+        calibrationBins: p.calibrationBins,
+        ...(groupColumn?.kind === "categorical" && p.groupBy
+          ? {
+              group: {
+                column: p.groupBy,
+                codes: Int32Array.from(kept, (r) => groupColumn.codes[r]!),
+                dictionary: groupColumn.dictionary,
+              },
+            }
+          : {}),
+      },
+      { signal: ctx.signal },
+    );
+    const { metrics, groups } = figures;
 
     const parity = await evaluationParity(ctx, model, featureRows);
     const report: EvaluationReport = {
@@ -539,7 +299,7 @@ export default defineBlock({
       ...(truth ? { classes: truth.labels } : {}),
       ...(task === "binary" ? { positiveClass: classes[positive]!, threshold: p.threshold } : {}),
       metrics,
-      ...charts(scored, truth?.labels ?? [], p.calibrationBins),
+      ...figures.charts,
       ...(groups ? { groups } : {}),
       model: {
         estimator: model.estimator,

@@ -5,17 +5,14 @@ import { type ColumnRequest, type RawColumn, readColumns, selectRows } from "../
 import {
   coefficientImportance,
   DEFAULT_MAX_ROWS,
-  type FeatureImportance,
-  type FeatureValue,
-  type ImportanceMetric,
-  type PartialDependence,
-  partialDependence,
-  permutationImportance,
+  partialDependenceInWorkers,
+  permutationImportanceInWorkers,
   sampleRows,
   splitGainImportance,
   type Truth,
 } from "../app/ml/explain";
 import { type asModel, type ClassLabel, isLinearModel, isMlpModel } from "../app/ml/model";
+import type { ExplanationReport } from "../app/values/explanation";
 import { jsonSafe, requireModel, requireModelColumns } from "./model-blocks";
 
 /** Whatever model kinds asModel accepts (tree ensembles, linear models). */
@@ -45,30 +42,6 @@ const params = z.object({
     .describe("Partial dependence for this many columns, the most important by permutation"),
 });
 
-/** The report `explain` emits. */
-export interface ExplanationReport {
-  kind: "explanation";
-  task: "binary" | "multiclass" | "regression";
-  target: string;
-  /** Rows the explanations were computed on (sampled, with a known target). */
-  rows: number;
-  /** Rows in the data with a known target, before sampling. */
-  availableRows: number;
-  /** The score behind permutation importance, and how importance reads it. */
-  metric: ImportanceMetric;
-  /** Per raw column, the most important first. */
-  permutation: FeatureImportance[];
-  /** Tree models: split gain per raw column, normalized to sum 1. */
-  splitGain?: FeatureValue[];
-  /** Linear models: |coefficient| on standardized features per raw column (one-hot summed; multiclass: mean over classes). */
-  coefficients?: FeatureValue[];
-  /** Which model-based importance is present. */
-  modelImportance: "splitGain" | "coefficients" | "none";
-  partialDependence: PartialDependence[];
-  classes?: ClassLabel[];
-  model: { estimator: string; task: string; trainedRows?: number };
-}
-
 function checkColumns(model: Model, data: TableValue): void {
   const columns = data.columns.map((c) => c.name).join(", ");
   requireModelColumns(model, data.columns);
@@ -91,6 +64,7 @@ function classIndexes(target: RawColumn, classes: ClassLabel[]): Int32Array {
 
 export default defineBlock({
   kind: "explain",
+  cpu: true,
   version: 1,
   title: "Explain",
   category: "Evaluate",
@@ -158,7 +132,8 @@ export default defineBlock({
         };
 
     ctx.progress(0.05, "Permutation importance");
-    const { metric, permutation } = permutationImportance(model, rows, truth, {
+    // In worker threads (app/ml/work), the same numbers as in this thread.
+    const { metric, permutation } = await permutationImportanceInWorkers(model, rows, truth, {
       seed: p.seed,
       repeats: p.repeats,
       signal: ctx.signal,
@@ -175,7 +150,7 @@ export default defineBlock({
 
     ctx.progress(0.7, "Partial dependence");
     const top = permutation.slice(0, p.topK).map((f) => f.feature);
-    const pd = partialDependence(model, rows, top, {
+    const pd = await partialDependenceInWorkers(model, rows, top, {
       signal: ctx.signal,
       onProgress: (f, message) => ctx.progress(0.7 + 0.3 * f, message),
     });

@@ -1,16 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { PortValue } from "../app/engine/ports";
+import type { PortValue, ReportValue } from "../app/engine/ports";
 import { createTestProject, type TestProject } from "../app/engine/testing";
+import type { EvaluationReport } from "../app/values/evaluation";
 import evaluate from "./evaluate";
 import gate from "./gate";
 import register from "./register";
 import trainTree from "./train-tree";
 
-const reportWith = (metrics: Record<string, number | null>): PortValue => ({
-  type: "report",
-  data: { kind: "evaluation", metrics },
-  fingerprint: "f",
-});
+/** Just the metrics of an evaluation report: all the gate reads without a champion. */
+const reportWith = (metrics: Record<string, number | null>) =>
+  ({ type: "report", data: { kind: "evaluation", metrics }, fingerprint: "f" }) as unknown as PortValue;
 
 describe("gate", () => {
   let p: TestProject;
@@ -54,7 +53,11 @@ describe("gate", () => {
   });
 
   it("refuses a report without metrics, another input type, and bad params", async () => {
-    const profile: PortValue = { type: "report", data: { kind: "profile", rows: 3 }, fingerprint: "p" };
+    const profile = {
+      type: "report",
+      data: { kind: "profile", rows: 3 },
+      fingerprint: "p",
+    } as unknown as PortValue;
     await expect(p.run(gate, { report: profile }, { metric: "accuracy", threshold: 1 })).rejects.toThrow(
       /The report \(kind "profile"\) has no metrics to check/,
     );
@@ -118,7 +121,7 @@ describe("gate against the registered champion", () => {
   });
   afterEach(() => p.close());
 
-  const accuracy = (r: PortValue) => (r as { data: { metrics: { accuracy: number } } }).data.metrics.accuracy;
+  const accuracy = (r: PortValue) => ((r as ReportValue).data as EvaluationReport).metrics.accuracy!;
   /** Weak is clf v1, strong clf v2. */
   const crown = (version: number) => p.metadata().registry.setAlias("clf", "champion", version, "tester");
   const champion = { model: "clf" };
@@ -191,13 +194,16 @@ describe("gate against the registered champion", () => {
     await expect(
       p.run(
         gate,
-        { report: { type: "report", data: unstamped, fingerprint: "u" }, data: other },
+        { report: { type: "report", data: unstamped as EvaluationReport, fingerprint: "u" }, data: other },
         { metric: "accuracy", champion },
       ),
     ).rejects.toThrow(/The data input has 300 labelled rows, but the report was evaluated on 400/);
     const stamped: PortValue = {
       type: "report",
-      data: { ...(strong.report as { data: object }).data, dataFingerprint: "0123456789abcdef" },
+      data: {
+        ...((strong.report as ReportValue).data as EvaluationReport),
+        dataFingerprint: "0123456789abcdef",
+      },
       fingerprint: "s",
     };
     await expect(

@@ -4,9 +4,10 @@ import { z } from "zod";
 import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
 import type { TableValue } from "../app/engine/ports";
 import { asModel } from "../app/ml/model";
-import { HIGHER_IS_BETTER } from "../app/ml/tuning";
 import { ALIAS_NAME, MODEL_NAME, type ModelVersion } from "../app/store/types";
-import evaluate, { type EvaluationReport } from "./evaluate";
+import type { ChampionCheck, EvaluationReport } from "../app/values/evaluation";
+import { metricDirection } from "../app/values/metric-direction";
+import evaluate from "./evaluate";
 
 const OPS = {
   ">=": (a: number, b: number) => a >= b,
@@ -47,27 +48,6 @@ const params = z.object({
     ),
 });
 type GateParams = z.output<typeof params>;
-
-/** Metrics where lower is better, beyond the search metrics' table; every `*_difference` (a fairness gap) too. */
-const LOWER_IS_BETTER = new Set(["brier", "ece", "mse", "false_positive_rate"]);
-/** Rates that describe the predictions rather than grade them: neither direction is better. */
-const NO_DIRECTION = new Set(["positive_rate", "base_rate"]);
-
-function higherIsBetter(metric: string): boolean | undefined {
-  if (metric in HIGHER_IS_BETTER) return HIGHER_IS_BETTER[metric as keyof typeof HIGHER_IS_BETTER];
-  if (NO_DIRECTION.has(metric)) return undefined;
-  return !(LOWER_IS_BETTER.has(metric) || metric.endsWith("_difference"));
-}
-
-/** The champion's outcome, added to the report the gate passes on. */
-export interface ChampionCheck {
-  model: string;
-  alias: string;
-  /** null: no version holds the alias yet, so the gate did not compare. */
-  version: number | null;
-  /** The champion's metric on the same data. */
-  value: number | null;
-}
 
 /**
  * The value as a reader wants it (4 significant digits), unless rounding
@@ -142,12 +122,13 @@ async function checkChampion(
   data: TableValue | undefined,
 ): Promise<ChampionCheck> {
   const { model, alias, margin } = champion;
-  const higher = higherIsBetter(metric);
-  if (higher === undefined) {
+  const direction = metricDirection(metric);
+  if (direction === undefined) {
     throw new BlockError(
       `${metric} is neither better high nor low, so it cannot decide against a champion. Choose a metric such as accuracy, roc_auc or rmse.`,
     );
   }
+  const higher = direction === "higher";
   const version = ctx.registry.getVersion(model, alias);
   if (!version) {
     ctx.log(`No champion yet: ${model} has no version under "${alias}", so there is nothing to beat.`);
@@ -231,7 +212,8 @@ export default defineBlock({
     if (!p.champion) return { report: { type: "report", data: input.data } };
     const table = inputs.data ? requireTable(inputs, "data") : undefined;
     const champion = await checkChampion(ctx, p.champion, p.metric, value, data as object, table);
-    return { report: { type: "report", data: { ...(input.data as object), champion } } };
+    // Only an evaluation report has metrics to compare a champion on.
+    return { report: { type: "report", data: { ...(input.data as EvaluationReport), champion } } };
   },
   // The champion's current version is part of the key: moving the alias re-runs the gate.
   async externalFingerprint(ctx, p) {

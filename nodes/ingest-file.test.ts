@@ -1,11 +1,31 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createTestProject, type TestProject } from "../app/engine/testing";
+import type { BlockContext, FingerprintContext } from "../app/engine/block";
+import { runPlan } from "../app/engine/engine";
+import { executeBlock, parseParams } from "../app/engine/execute";
+import { hashFile } from "../app/engine/files";
+import { resolveProjectPath } from "../app/engine/paths";
+import {
+  closeTempProject,
+  createTestProject,
+  openTempProject,
+  type TestProject,
+} from "../app/engine/testing";
+import { validatePipelineText } from "../app/pipeline/validate";
+import type { Project } from "../app/project/project";
 import ingestFile from "./ingest-file";
 
 describe("ingest.file", () => {
@@ -305,5 +325,133 @@ describe("ingest.file", () => {
       write("data/b.parquet", "not parquet");
       await expect(fails({ path: "data/b.parquet" })).rejects.toThrow(/is not a Parquet file/);
     });
+  });
+});
+
+describe("ingest.file hashes the file while DuckDB reads it", () => {
+  let project: Project;
+  beforeEach(async () => {
+    ({ project } = await openTempProject("dagwood-ingest-", { "dagwood.json": "{}" }));
+  });
+  afterEach(() => closeTempProject(project));
+
+  const catalog = new Map([[ingestFile.kind, ingestFile]]);
+  const csv = () => join(project.dir, "people.csv");
+  const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+  const run = async () => {
+    const text = JSON.stringify({
+      format: "dagwood.pipeline/1",
+      name: "ingest",
+      nodes: [{ id: "read", block: "ingest.file", params: { path: "people.csv" } }],
+      edges: [],
+    });
+    const { plan, problems } = validatePipelineText(text, catalog);
+    expect(problems).toEqual([]);
+    const summary = await runPlan({ project, plan: plan! });
+    expect(summary.status).toBe("succeeded");
+    const node = summary.nodes[0]!;
+    return { status: node.status, reason: node.reason, out: node.outputs.out, runId: summary.runId };
+  };
+
+  it("runs a file not hashed yet, records its SHA-256, and caches the outputs under its content", async () => {
+    writeFileSync(csv(), "id,name\n1,Ann\n2,Bo\n");
+    const first = await run();
+    expect(first.status).toBe("ran");
+    // The digest is the file's SHA-256, as sha256sum gives it.
+    expect(project.metadata.datasets(first.runId).map((d) => d.digest)).toEqual([sha256(csv())]);
+    expect(await project.workspace.fileHashMemo(csv())).toMatchObject({ hash: sha256(csv()) });
+    expect((await run()).status).toBe("cached");
+
+    // New bytes: a new key, read again.
+    appendFileSync(csv(), "3,Cy\n");
+    const changed = await run();
+    expect(changed.status).toBe("ran");
+    expect(changed.out).toMatchObject({ rows: 3 });
+    expect((await run()).status).toBe("cached");
+  });
+
+  it("two runs at once on a file not hashed yet both read it, and the next run finds their outputs", async () => {
+    writeFileSync(csv(), "id,name\n1,Ann\n2,Bo\n3,Cy\n");
+    const [a, b] = await Promise.all([run(), run()]);
+    // Each key matched nothing (a random part), so each run read the file; both stored under its content.
+    expect([a.status, b.status]).toEqual(["ran", "ran"]);
+    expect(a.out?.fingerprint).toBe(b.out?.fingerprint);
+    expect(project.metadata.datasets(a.runId).map((d) => d.digest)).toEqual([sha256(csv())]);
+    expect(project.metadata.datasets(b.runId).map((d) => d.digest)).toEqual([sha256(csv())]);
+    const next = await run();
+    expect(next.status).toBe("cached");
+    expect(next.out?.fingerprint).toBe(a.out?.fingerprint);
+    expect(next.out).toMatchObject({ rows: 3 });
+  });
+
+  it("reads a touched file again once (same bytes, new mtime), to the same table fingerprint", async () => {
+    writeFileSync(csv(), "id,name\n1,Ann\n");
+    const first = await run();
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(csv(), later, later);
+    const touched = await run();
+    expect(touched.status).toBe("ran");
+    expect(touched.out?.fingerprint).toBe(first.out?.fingerprint);
+    expect((await run()).status).toBe("cached");
+  });
+
+  it("keys by the memo's hash when size and mtime match, else by a key that matches nothing", async () => {
+    writeFileSync(csv(), "id\n1\n");
+    const memo = {
+      get: (x: string) => project.workspace.fileHashMemo(x),
+      put: project.workspace.rememberFileHash.bind(project.workspace),
+    };
+    const fctx: FingerprintContext = {
+      projectDir: project.dir,
+      resolvePath: (p) => resolveProjectPath(project.dir, [project.dir], p),
+      hashFile: (p) => hashFile(p, memo),
+      knownFileHash: async (p) => {
+        const known = await memo.get(p);
+        return known?.size === readFileSync(p).length ? known.hash : undefined;
+      },
+      resolveAlias: () => null,
+    };
+    const params = ingestFile.params.parse({ path: "people.csv" });
+    const a = await ingestFile.externalFingerprint!(fctx, params);
+    const b = await ingestFile.externalFingerprint!(fctx, params);
+    expect(a).not.toBe(b);
+    expect([a, b]).not.toContain(sha256(csv()));
+    await fctx.hashFile(csv());
+    expect(await ingestFile.externalFingerprint!(fctx, params)).toBe(sha256(csv()));
+    // Without knownFileHash (an older caller) the key is the hash itself.
+    const { knownFileHash: _, ...plain } = fctx;
+    expect(await ingestFile.externalFingerprint!(plain, params)).toBe(sha256(csv()));
+  });
+
+  it("refuses a file that changes while it is read", async () => {
+    writeFileSync(csv(), "id\n1\n2\n");
+    const sql = await project.workspace.session();
+    try {
+      const ctx = {
+        sql,
+        projectDir: project.dir,
+        resolvePath: (p: string) => resolveProjectPath(project.dir, [project.dir], p),
+        newTable: (port: string) => `t_changing_${port}`,
+        progress: () => {},
+        log: () => {},
+        dataset: () => {},
+        signal: new AbortController().signal,
+        // A writer appends while the file is hashed.
+        hashFile: async (p: string) => {
+          const hash = sha256(p);
+          appendFileSync(p, "3\n");
+          const later = new Date(Date.now() + 60_000);
+          utimesSync(p, later, later);
+          return hash;
+        },
+      } as unknown as BlockContext;
+      await expect(
+        executeBlock(ingestFile, ctx, {}, parseParams(ingestFile, { path: "people.csv" }), project.workspace),
+      ).rejects.toThrow(
+        "people.csv changed while it was being read. Run again once whatever writes it has finished.",
+      );
+    } finally {
+      sql.close();
+    }
   });
 });

@@ -72,7 +72,7 @@ describe("predict", () => {
 
   it("refuses a model input that is not a Dagwood model", async () => {
     const data = await p.table("data", "SELECT 1 AS x");
-    const model: PortValue = { type: "model", data: { kind: "other" }, fingerprint: "x" };
+    const model = { type: "model", data: { kind: "other" }, fingerprint: "x" } as unknown as PortValue;
     await expect(p.run(predict, { model, data }, {})).rejects.toThrow(/not a Dagwood model/);
   });
 

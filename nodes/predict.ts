@@ -1,20 +1,14 @@
-import { type DuckDBAppender, DuckDBDataChunk } from "@duckdb/node-api";
+import type { DuckDBAppender } from "@duckdb/node-api";
 import { z } from "zod";
+import { duckdb } from "../app/data/native";
 import { ident, type SqlSession } from "../app/data/sql";
 import { defineBlock, requireTable } from "../app/engine/block";
 import { readColumns } from "../app/ml/dataset";
-import { predictTable } from "../app/ml/model";
+import { freeName } from "../app/ml/score-columns";
+import { predictInWorkers } from "../app/ml/work/score";
 import { requireModel, requireModelColumns } from "./model-blocks";
 
 const params = z.object({});
-
-/** `name`, or `name_1`, `name_2`… when the input already has a column of that name. */
-function freeName(name: string, taken: Set<string>): string {
-  let candidate = name;
-  for (let i = 1; taken.has(candidate.toLowerCase()); i++) candidate = `${name}_${i}`;
-  taken.add(candidate.toLowerCase());
-  return candidate;
-}
 
 interface OutputColumn {
   name: string;
@@ -24,6 +18,9 @@ interface OutputColumn {
   /** The type the column is cast to in the result (labels take the target's type). */
   castTo?: string;
 }
+
+/** Longest stretch the append loop holds the event loop. */
+const YIELD_MS = 10;
 
 /**
  * Appends the scores, one DuckDB data chunk (2048 rows) at a time, into a
@@ -43,10 +40,16 @@ async function appendScores(
   try {
     const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
     const step = 2048;
+    let lastYield = performance.now();
     for (let start = 0; start < rowid.length; start += step) {
       signal.throwIfAborted();
+      // The appender is synchronous: let the event loop in every few milliseconds.
+      if (performance.now() - lastYield > YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       const end = Math.min(rowid.length, start + step);
-      const chunk = DuckDBDataChunk.create(types, end - start);
+      const chunk = duckdb().DuckDBDataChunk.create(types, end - start);
       chunk.setColumnValues(
         0,
         Array.from(rowid.subarray(start, end), (r) => BigInt(r)),
@@ -57,6 +60,8 @@ async function appendScores(
         chunk.setColumnValues(i + 1, values);
       });
       appender.appendDataChunk(chunk);
+      // Flushed in small batches: one flush of every row at the end holds the event loop for long.
+      if (((start / step) & 3) === 3) appender.flushSync();
     }
     appender.flushSync();
   } finally {
@@ -66,6 +71,7 @@ async function appendScores(
 
 export default defineBlock({
   kind: "predict",
+  cpu: true,
   version: 1,
   title: "Predict",
   category: "Evaluate",
@@ -89,7 +95,15 @@ export default defineBlock({
       kind: f.kind,
     }));
     const table = await readColumns(ctx.sql, data.name, requests, { signal: ctx.signal });
-    const scores = predictTable(model, table);
+    ctx.progress(0.1, "Scoring");
+    // In worker threads (app/ml/work): the engine's event loop stays free while a big table is scored.
+    const scores = await predictInWorkers(model, table, {
+      signal: ctx.signal,
+      noLabels: true,
+      onProgress: (done, total) =>
+        ctx.progress(0.1 + (0.7 * done) / total, `Scored ${done} of ${total} rows`),
+    });
+    ctx.progress(0.8, "Writing the predictions");
 
     const taken = new Set(data.columns.map((c) => c.name.toLowerCase()));
     const outputName = (wanted: string) => {
@@ -104,12 +118,13 @@ export default defineBlock({
       columns.push({ name: outputName("prediction"), sqlType: "DOUBLE", at: (r) => prediction[r]! });
     } else {
       const classes = model.classes ?? [];
-      const { label, probabilities } = scores as Required<typeof scores>;
+      const { classIndex, probabilities } = scores as Required<typeof scores>;
       const K = classes.length;
+      const labels = classes.map(String);
       columns.push({
         name: outputName("label"),
         sqlType: "VARCHAR",
-        at: (r) => String(label[r]),
+        at: (r) => labels[classIndex[r]!]!,
         castTo: model.targetType,
       });
       classes.forEach((c, k) => {

@@ -5,16 +5,17 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { asHeldout, type HeldoutRows, rowsFor, sampleHeldout } from "../app/deploy/heldout";
 import { runPlan } from "../app/engine/engine";
-import type { PortValue, TableValue } from "../app/engine/ports";
+import type { ModelValue, PortValue, TableValue } from "../app/engine/ports";
 import { copyPenguins, createTestProject, PENGUINS_CSV, type TestProject } from "../app/engine/testing";
 import type { ColumnTable } from "../app/ml/dataset";
 import type { AnyDagwoodModel } from "../app/ml/model";
 import { validatePipelineText } from "../app/pipeline/validate";
 import { Project } from "../app/project/project";
+import type { ModelVersionRef } from "../app/values/registry";
 import evaluate from "./evaluate";
 import { catalog } from "./index";
 import ingestFile from "./ingest-file";
-import register, { type ModelVersionRef } from "./register";
+import register from "./register";
 import split from "./split";
 import trainTree from "./train-tree";
 
@@ -152,14 +153,14 @@ describe("register", () => {
     const v = p.metadata().registry.getVersion("with-rows", refOf(out.version).version)!;
     expect(v.heldoutPath).toBe(".dagwood/registry/with-rows/1/heldout.json");
     const heldout = asHeldout(JSON.parse(readFileSync(join(p.dir, v.heldoutPath!), "utf8")), "heldout");
-    const signature = (model as { data: AnyDagwoodModel }).data.signature;
+    const signature = ((model as ModelValue).data as AnyDagwoodModel).signature;
     expect(heldout.rows).toBe((test as { rows: number }).rows);
     expect(heldout.inputs.map((t) => t.name)).toEqual(signature.inputs.map((i) => i.name));
     expect(heldout.expected.label).toHaveLength(heldout.rows);
     // The stored predictions are the native model's on exactly the stored (float32, null = missing) values.
     const again = rowsFor(
-      (model as { data: AnyDagwoodModel }).data,
-      tableOf(heldout, (model as { data: AnyDagwoodModel }).data),
+      (model as ModelValue).data as AnyDagwoodModel,
+      tableOf(heldout, (model as ModelValue).data as AnyDagwoodModel),
     );
     expect(again.expected).toEqual(heldout.expected);
     // A bigger table is sampled: 200 rows, the same ones every time.
@@ -168,7 +169,11 @@ describe("register", () => {
     const first = readFileSync(join(p.dir, path), "utf8");
     expect(asHeldout(JSON.parse(first), "h").rows).toBe(200);
     const { sql } = p;
-    const again2 = await sampleHeldout(sql, train as TableValue, (model as { data: AnyDagwoodModel }).data);
+    const again2 = await sampleHeldout(
+      sql,
+      train as TableValue,
+      (model as ModelValue).data as AnyDagwoodModel,
+    );
     expect(JSON.stringify(again2)).toBe(first);
     // Without data: no held-out rows.
     await p.run(register, { model }, { name: "without" });
@@ -190,12 +195,16 @@ describe("register", () => {
     await expect(p.run(register, { model: report }, { name: "m" })).rejects.toThrow(
       'Input "model" must be a model, got report',
     );
-    const profile: PortValue = { type: "report", data: { kind: "profile" }, fingerprint: "x" };
+    const profile = { type: "report", data: { kind: "profile" }, fingerprint: "x" } as unknown as PortValue;
     await expect(p.run(register, { model, report: profile }, { name: "m" })).rejects.toThrow(
       /The report \(kind "profile"\) has no metrics/,
     );
     const data = (model as { data: { onnx: { file: string } } }).data;
-    const noOnnx: PortValue = { type: "model", data: { ...data, onnx: undefined }, fingerprint: "n" };
+    const noOnnx: PortValue = {
+      type: "model",
+      data: { ...(model as ModelValue).data, onnx: undefined },
+      fingerprint: "n",
+    };
     await expect(p.run(register, { model: noOnnx }, { name: "m" })).rejects.toThrow(/has no ONNX export/);
     rmSync(join(p.dir, data.onnx.file));
     await expect(p.run(register, { model }, { name: "m" })).rejects.toThrow(/ONNX file .* is gone/);

@@ -4,10 +4,11 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { sampleHeldout } from "../app/deploy/heldout";
 import { BlockError, type BlockInputs, defineBlock, requireTable } from "../app/engine/block";
-import type { OpaqueValue } from "../app/engine/ports";
+import type { ModelValue } from "../app/engine/ports";
 import type { AnyDagwoodModel } from "../app/ml/model";
 import { checkNewModelName } from "../app/store/registry";
 import { ALIAS_NAME, MODEL_NAME, RegistryError } from "../app/store/types";
+import type { ModelVersionRef } from "../app/values/registry";
 import { requireModel } from "./model-blocks";
 
 const params = z.object({
@@ -47,18 +48,9 @@ const params = z.object({
     .describe("The registered model's description (leave empty to keep it as it is)"),
 });
 
-/** What the `version` output carries: a reference into the registry. */
-export interface ModelVersionRef {
-  name: string;
-  version: number;
-  /** False when the same model was registered before and that version is returned. */
-  created: boolean;
-  modelFingerprint: string;
-}
-
-function modelInput(inputs: BlockInputs): OpaqueValue & { model: AnyDagwoodModel } {
+function modelInput(inputs: BlockInputs): ModelValue & { model: AnyDagwoodModel } {
   const model = requireModel(inputs, ": connect a train block's model output.");
-  return { ...(inputs.model as OpaqueValue), model };
+  return { ...(inputs.model as ModelValue), model };
 }
 
 /** The report's finite numeric metrics (undefined ones are null in a report, and are left out). */

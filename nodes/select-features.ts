@@ -124,6 +124,7 @@ async function relevance(
 
 export default defineBlock({
   kind: "select.features",
+  cpu: true,
   version: 1,
   title: "Select features",
   category: "Features",

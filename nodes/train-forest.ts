@@ -1,13 +1,15 @@
 import { z } from "zod";
 import { defineBlock } from "../app/engine/block";
+import { trainTrees } from "../app/ml/training";
 import { fitForest } from "../app/ml/trees";
 import {
   commonParams,
   maxDepthParam,
   minSamplesLeafParam,
+  modelOutput,
   searchParam,
+  trainingTable,
   trainPorts,
-  trainTreeModel,
 } from "./train-common";
 
 /** The estimator's own params: what search.space may tune. */
@@ -31,6 +33,7 @@ const params = z.object({ ...commonParams, ...estimatorParams.shape, search: sea
 
 export default defineBlock({
   kind: "train.forest",
+  cpu: true,
   version: 2,
   title: "Train random forest",
   category: "Train",
@@ -38,21 +41,23 @@ export default defineBlock({
     "Random forest (classification and regression) on raw columns: missing values, text categories and the task are handled; the preprocessing travels with the model.",
   ...trainPorts,
   params,
-  run: (ctx, inputs, p) =>
-    trainTreeModel(ctx, inputs, p, {
-      estimator: "forest",
-      tunable: estimatorParams,
-      fit: (train, options, q) =>
-        fitForest(
-          train,
-          {
-            trees: q.trees,
-            maxFeatures: q.maxFeatures,
-            maxDepth: q.maxDepth,
-            minSamplesLeaf: q.minSamplesLeaf,
-            seed: q.seed,
-          },
-          options,
-        ),
-    }),
+  run: async (ctx, inputs, p) =>
+    modelOutput(
+      await trainTrees(ctx, trainingTable(inputs, p), p, {
+        estimator: "forest",
+        tunable: estimatorParams,
+        fit: (train, options, q) =>
+          fitForest(
+            train,
+            {
+              trees: q.trees,
+              maxFeatures: q.maxFeatures,
+              maxDepth: q.maxDepth,
+              minSamplesLeaf: q.minSamplesLeaf,
+              seed: q.seed,
+            },
+            options,
+          ),
+      }),
+    ),
 });

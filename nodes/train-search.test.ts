@@ -6,8 +6,8 @@ import { createTestProject, penguinsTable, type TestProject } from "../app/engin
 import type { ColumnTable } from "../app/ml/dataset";
 import type { AnyDagwoodModel } from "../app/ml/model";
 import { encodeTarget } from "../app/ml/model";
+import { searchHyperparameters, type TuningRecord } from "../app/ml/training";
 import split from "./split";
-import { searchHyperparameters, type TuningRecord } from "./train-common";
 import trainGbdt from "./train-gbdt";
 import trainLinear from "./train-linear";
 import trainLogistic from "./train-logistic";

@@ -1,13 +1,15 @@
 import { z } from "zod";
 import { defineBlock } from "../app/engine/block";
+import { trainTrees } from "../app/ml/training";
 import { fitTree } from "../app/ml/trees";
 import {
   commonParams,
   maxDepthParam,
   minSamplesLeafParam,
+  modelOutput,
   searchParam,
+  trainingTable,
   trainPorts,
-  trainTreeModel,
 } from "./train-common";
 
 /** The estimator's own params: what search.space may tune. */
@@ -20,6 +22,7 @@ const params = z.object({ ...commonParams, ...estimatorParams.shape, search: sea
 
 export default defineBlock({
   kind: "train.tree",
+  cpu: true,
   version: 2,
   title: "Train decision tree",
   category: "Train",
@@ -27,11 +30,13 @@ export default defineBlock({
     "One CART decision tree (classification and regression) on raw columns: missing values, text categories and the task are handled; the preprocessing travels with the model.",
   ...trainPorts,
   params,
-  run: (ctx, inputs, p) =>
-    trainTreeModel(ctx, inputs, p, {
-      estimator: "tree",
-      tunable: estimatorParams,
-      fit: (train, options, q) =>
-        fitTree(train, { maxDepth: q.maxDepth, minSamplesLeaf: q.minSamplesLeaf, seed: q.seed }, options),
-    }),
+  run: async (ctx, inputs, p) =>
+    modelOutput(
+      await trainTrees(ctx, trainingTable(inputs, p), p, {
+        estimator: "tree",
+        tunable: estimatorParams,
+        fit: (train, options, q) =>
+          fitTree(train, { maxDepth: q.maxDepth, minSamplesLeaf: q.minSamplesLeaf, seed: q.seed }, options),
+      }),
+    ),
 });

@@ -2,14 +2,22 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { runPlan } from "../app/engine/engine";
 import type { TableValue } from "../app/engine/ports";
-import { createTestProject, type TestProject } from "../app/engine/testing";
+import {
+  closeTempProject,
+  createTestProject,
+  openTempProject,
+  type TestProject,
+} from "../app/engine/testing";
+import { validatePipelineText } from "../app/pipeline/validate";
+import { catalog } from "./index";
 import transformSql from "./transform-sql";
 
 // Every file the block hashes goes through here: a refused file must never reach it.
 const hashFileSpy = vi.hoisted(() => vi.fn());
-vi.mock("../app/engine/files", async (original) => {
-  const actual = await original<typeof import("../app/engine/files")>();
+vi.mock(import("../app/engine/files"), async (original) => {
+  const actual = await original();
   return {
     ...actual,
     hashFile: (...args: Parameters<typeof actual.hashFile>) => {
@@ -165,6 +173,71 @@ describe("transform.sql", () => {
       expect(await p.fingerprint(transformSql, q("data/a.csv"))).not.toBe(one);
       expect(await p.fingerprint(transformSql, q("data/*.csv"))).not.toBe(all);
       expect(await p.fingerprint(transformSql, { query: "SELECT * FROM input" })).toBe("");
+    });
+
+    it("hashes exactly the files DuckDB reads for a ** glob: two levels deep, not through a folder link", async () => {
+      const data = join(p.dir, "data");
+      mkdirSync(join(data, "2024", "q1"), { recursive: true });
+      mkdirSync(join(p.dir, "archive"));
+      writeFileSync(join(data, "top.csv"), "x\n1\n");
+      writeFileSync(join(data, "2024", "q1", "deep.csv"), "x\n2\n");
+      writeFileSync(join(data, "2024", "notes.txt"), "not a csv\n");
+      writeFileSync(join(p.dir, "archive", "old.csv"), "x\n3\n");
+      // A link to another project folder: DuckDB's ** does not descend into it, so it reads no file there.
+      symlinkSync(join(p.dir, "archive"), join(data, "2024", "archive"));
+      const query = "SELECT count(*) AS n FROM read_csv('data/**/*.csv')";
+      const hashed = (fp: string | undefined) => fp!.split("\n").map((l) => l.slice(0, l.lastIndexOf(":")));
+      const fp = await p.fingerprint(transformSql, { query });
+      // What DuckDB reads, asked of DuckDB itself on the workspace's session.
+      const read = await p.sql.all<{ f: string }>(
+        `SELECT DISTINCT filename AS f FROM read_csv('${join(data, "**", "*.csv")}', filename = true) ORDER BY f`,
+      );
+      expect(read.map((r) => r.f)).toEqual([join(data, "2024", "q1", "deep.csv"), join(data, "top.csv")]);
+      expect(hashed(fp)).toEqual(read.map((r) => r.f));
+      // The link's files are not read, so changing them changes nothing; a file two levels deep does.
+      writeFileSync(join(p.dir, "archive", "old.csv"), "x\n3\n4\n");
+      expect(await p.fingerprint(transformSql, { query })).toBe(fp);
+      writeFileSync(join(data, "2024", "q1", "deep.csv"), "x\n2\n5\n");
+      expect(await p.fingerprint(transformSql, { query })).not.toBe(fp);
+    });
+
+    it("re-runs a cached node when a file two levels under a ** glob changes", async () => {
+      const { dir, project } = await openTempProject("dagwood-sql-glob-", { "people.csv": "id\n1\n2\n" });
+      try {
+        mkdirSync(join(dir, "data", "2024", "q1"), { recursive: true });
+        writeFileSync(join(dir, "data", "top.csv"), "x\n1\n");
+        writeFileSync(join(dir, "data", "2024", "q1", "deep.csv"), "x\n2\n");
+        const text = JSON.stringify({
+          format: "dagwood.pipeline/1",
+          name: "nested-glob",
+          nodes: [
+            { id: "src", block: "ingest.file", params: { path: "people.csv" } },
+            {
+              id: "sql",
+              block: "transform.sql",
+              params: { query: "SELECT sum(x) AS total FROM read_csv('data/**/*.csv')" },
+            },
+          ],
+          edges: [{ from: "src.out", to: "sql.in" }],
+        });
+        const { plan, problems } = validatePipelineText(text, catalog);
+        expect(problems).toEqual([]);
+        const sqlNode = async () => {
+          const summary = await runPlan({ project, plan: plan! });
+          expect(summary.status).toBe("succeeded");
+          const node = summary.nodes.find((n) => n.id === "sql")!;
+          const session = await project.workspace.session();
+          const rows = await session.all<{ total: number }>(`SELECT total FROM "${node.outputs.out!.table}"`);
+          session.close();
+          return { status: node.status, total: Number(rows[0]!.total) };
+        };
+        expect(await sqlNode()).toEqual({ status: "ran", total: 3 });
+        expect(await sqlNode()).toEqual({ status: "cached", total: 3 });
+        writeFileSync(join(dir, "data", "2024", "q1", "deep.csv"), "x\n2\n40\n");
+        expect(await sqlNode()).toEqual({ status: "ran", total: 43 });
+      } finally {
+        closeTempProject(project);
+      }
     });
 
     it("refuses COPY, and the sandbox refuses writing outside the project even on a raw session", async () => {

@@ -1,6 +1,7 @@
 import { isAbsolute, join } from "node:path";
-import { type DuckDBConnection, type DuckDBExtractedStatements, StatementType } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBExtractedStatements } from "@duckdb/node-api";
 import { z } from "zod";
+import { duckdb } from "../app/data/native";
 import { ident } from "../app/data/sql";
 import { checkQueryFiles, NotASelectError, SqlFileError } from "../app/data/sql-files";
 import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
@@ -82,6 +83,7 @@ async function checkSelectType(connection: DuckDBConnection, query: string): Pro
   const statements = await connection.extractStatements(query);
   if (statements.count !== 1) throw onlySelect(`${statements.count} statements`);
   const type = (await statements.prepare(0)).statementType;
+  const { StatementType } = duckdb();
   if (type !== StatementType.SELECT) {
     throw onlySelect(
       `${leadingKeyword(query) || "a statement"} (DuckDB statement type ${StatementType[type]})`,
@@ -168,7 +170,7 @@ export default defineBlock({
       // Check the wrapped statement as well, and run exactly what was checked.
       const create = await connection.extractStatements(`CREATE OR REPLACE TABLE ${ident(out)} AS ${query}`);
       const prepared = await create.prepare(0);
-      if (create.count !== 1 || prepared.statementType !== StatementType.CREATE) {
+      if (create.count !== 1 || prepared.statementType !== duckdb().StatementType.CREATE) {
         throw onlySelect("a query that is not a plain SELECT once made into CREATE TABLE … AS");
       }
       await prepared.run();

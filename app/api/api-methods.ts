@@ -29,7 +29,7 @@ export type TrackingMethod = (typeof TRACKING_METHODS)[number];
 
 /**
  * Deploy targets, deployments and traffic, and the built-in `local` target's server
- * (app/deploy/handlers.ts): no workspace needed either.
+ * (app/api/handlers/deploy.ts): no workspace needed either.
  */
 export const DEPLOY_METHODS = [
   "listTargets",

@@ -22,9 +22,10 @@ import type {
   RunPage,
   RunRecord,
 } from "../store/types";
+import type { DataPortType, PortData } from "../values/port-types";
+import type { ProfileReport } from "../values/profile";
 import { API_METHODS, type ApiMethod } from "./api-methods";
 
-export type { ColumnProfile, ProfileReport } from "../../nodes/analyze-profile";
 export type { ServedModelStatus } from "../deploy/deploy";
 
 /** A target's status; the built-in `local` target says so, and whether its server runs (stopped: not asked). */
@@ -323,8 +324,9 @@ export interface ApiResults {
   listRuns: RunRecord[];
   getRun: RunDetail;
   previewTable: TablePage;
-  profileTable: import("../../nodes/analyze-profile").ProfileReport;
-  getReport: { data: unknown };
+  profileTable: ProfileReport;
+  /** What a node output other than a table holds: a report, a model, a version reference, a deployment. */
+  getReport: { data: PortData[DataPortType] };
   searchRuns: RunPage;
   compareRuns: ComparisonResult;
   setRunTags: RunRecord;

@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog } from "../../nodes/index";
+import { Token } from "../net/http-guard";
 import type { RunEvent } from "./api";
 import { type CoreApi, createCoreApi } from "./core";
-import { type HttpBridge, startHttpBridge } from "./http";
+import { bridgeRoutes, type HttpBridge, MAX_BODY_BYTES, startHttpBridge } from "./http";
 import { decodeNonFinite } from "./json-numbers";
 
 const EXAMPLE = join(import.meta.dirname, "..", "..", "resources", "examples", "starter");
@@ -298,5 +299,153 @@ describe("HTTP bridge numbers", () => {
       b: { $number: "zero" },
       c: 1.5,
     });
+  });
+});
+
+describe("HTTP bridge routes", () => {
+  const calls: string[] = [];
+  const fake = {
+    async call(method: string) {
+      calls.push(method);
+      return { ok: true };
+    },
+    onEvent: () => () => {},
+  } as unknown as CoreApi;
+
+  /** A raw request: fetch cannot set Host, and would declare the body's length. */
+  function raw(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    chunks: Buffer[] = [],
+  ): Promise<{ status: number; text: string; connection?: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method, headers }, (res) => {
+        let text = "";
+        res.on("data", (d) => {
+          text += d;
+        });
+        res.on("end", () => resolve({ status: res.statusCode!, text, connection: res.headers.connection }));
+      });
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        if (e.code !== "ECONNRESET" && e.code !== "EPIPE") reject(e);
+      });
+      for (const c of chunks) req.write(c);
+      req.end();
+    });
+  }
+
+  it("every route needs the token, in a header, the query or its path, and declares a body limit", () => {
+    const token = new Token("the-token");
+    const routes = bridgeRoutes({ api: fake, token, sse: new Set() });
+    expect(routes.map((r) => `${r.name} ${r.methods.join("|")} ${r.auth}`)).toEqual([
+      "events GET token",
+      "call POST token",
+      "page GET|HEAD path",
+    ]);
+    for (const route of routes) {
+      expect(route.bodyLimit, route.name).toBeGreaterThan(0);
+      if (route.auth === "path") {
+        // A path route checks the token itself: its match refuses any other first segment.
+        expect(route.match(["the-token", "index.html"]), route.name).toBeDefined();
+        for (const wrong of [["the-tokem"], ["the-token-x"], [""], ["api", "events"]]) {
+          expect(route.match(wrong), `${route.name} ${wrong.join("/")}`).toBeUndefined();
+        }
+      }
+    }
+  });
+
+  it("refuses each route without the token, with a wrong one, from a foreign Origin or for a foreign Host", async () => {
+    const bridge = await startHttpBridge({ api: fake });
+    try {
+      const json = { "content-type": "application/json" };
+      const good = { ...json, "x-dagwood-token": bridge.token };
+      const requests: [string, string, Record<string, string>][] = [
+        ["POST", "/api/listBlocks", json],
+        ["GET", "/api/events", {}],
+        ["GET", `/${"x".repeat(bridge.token.length)}/`, {}],
+        ["POST", "/no/such/path", json],
+      ];
+      for (const [method, path] of requests) {
+        const none = await raw(`${bridge.origin}${path}`, method, json);
+        expect(none.status, `${method} ${path}`).toBe(401);
+        expect(JSON.parse(none.text).error).toMatch(/open the URL that `dagwood ui` printed/);
+        const wrong = await raw(`${bridge.origin}${path}?token=nope`, method, {
+          ...json,
+          "x-dagwood-token": "nope",
+        });
+        expect(wrong.status, `${method} ${path}`).toBe(401);
+      }
+      expect(calls).toEqual([]);
+      for (const [method, path] of [
+        ["POST", "/api/listBlocks"],
+        ["GET", `/${bridge.token}/`],
+      ] as const) {
+        const foreign = await raw(`${bridge.origin}${path}`, method, {
+          ...good,
+          origin: "http://evil.example",
+        });
+        expect(foreign.status, path).toBe(403);
+        expect(JSON.parse(foreign.text).error).toBe(
+          "Origin http://evil.example is not allowed: the bridge answers only its own page; open the URL that `dagwood ui` printed",
+        );
+        // Another port on this machine is another origin.
+        const port = await raw(`${bridge.origin}${path}`, method, { ...good, origin: "http://127.0.0.1:1" });
+        expect(port.status, path).toBe(403);
+        const rebound = await raw(`${bridge.origin}${path}`, method, { ...good, host: "evil.example" });
+        expect(rebound.status, path).toBe(403);
+        expect(JSON.parse(rebound.text).error).toBe(
+          'Unknown Host "evil.example": open the URL that `dagwood ui` printed',
+        );
+      }
+      expect(calls).toEqual([]);
+      // With everything right, the call goes through, from the page's own origin too.
+      const ok = await raw(`${bridge.origin}/api/listBlocks`, "POST", { ...good, origin: bridge.origin }, [
+        Buffer.from("{}"),
+      ]);
+      expect(ok.status).toBe(200);
+      expect(calls).toEqual(["listBlocks"]);
+      // A wrong method on a known path is a 405 naming the right one, once the token is given.
+      const get = await raw(`${bridge.origin}/api/listBlocks`, "GET", good);
+      expect([get.status, JSON.parse(get.text).error]).toEqual([405, "Use POST"]);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it("answers 413 for a body over the limit sent without a Content-Length, and 415 before reading a non-JSON one", async () => {
+    const bridge = await startHttpBridge({ api: fake });
+    try {
+      const headers = { "content-type": "application/json", "x-dagwood-token": bridge.token };
+      const over = Math.ceil(MAX_BODY_BYTES / (256 * 1024)) + 1;
+      const big = await raw(
+        `${bridge.origin}/api/validatePipeline`,
+        "POST",
+        headers,
+        Array.from({ length: over }, () => Buffer.alloc(256 * 1024, 32)),
+      );
+      expect(big.status).toBe(413);
+      expect(JSON.parse(big.text).error).toBe(`Request body over ${MAX_BODY_BYTES} bytes`);
+      expect(big.connection).toBe("close");
+      const text = await raw(
+        `${bridge.origin}/api/listBlocks`,
+        "POST",
+        { ...headers, "content-type": "text/plain" },
+        [Buffer.from("{}")],
+      );
+      expect([text.status, JSON.parse(text.text).error]).toEqual([415, "Send application/json"]);
+      const invalid = await raw(`${bridge.origin}/api/listBlocks`, "POST", headers, [Buffer.from("{nope")]);
+      expect([invalid.status, JSON.parse(invalid.text).error]).toEqual([
+        400,
+        "The request body is not valid JSON",
+      ]);
+      expect(calls.filter((c) => c === "validatePipeline")).toEqual([]);
+      // The bridge still answers.
+      expect(
+        (await raw(`${bridge.origin}/api/listBlocks`, "POST", headers, [Buffer.from("{}")])).status,
+      ).toBe(200);
+    } finally {
+      await bridge.close();
+    }
   });
 });

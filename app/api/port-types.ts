@@ -1,11 +1,5 @@
 /**
- * Port types: the one table that the engine's validation and the editor's
- * isValidConnection both consult. No imports, so the renderer may use it.
+ * The port-type table, for the editor: it lives with the value types
+ * (app/values), which the engine and the renderer both import.
  */
-export const PORT_TYPES = ["table", "model", "report", "modelVersion", "deployment"] as const;
-export type PortType = (typeof PORT_TYPES)[number];
-
-/** Whether an output of type `from` may feed an input of type `to`. */
-export function portsCompatible(from: PortType, to: PortType): boolean {
-  return from === to;
-}
+export { PORT_TYPES, type PortType, portsCompatible } from "../values/port-types";

@@ -151,7 +151,7 @@ describe("dagwood CLI", () => {
     expect(badParam.stderr).toMatch(/no parameter "sed"/);
   });
 
-  it("says another Dagwood process holds the project, and to wait or stop it", async () => {
+  it("runs in the `dagwood ui` process that holds the project; --no-attach refuses, naming it", async () => {
     const ui = startDagwood(["ui", "--project", dir, "--port", "0"]);
     try {
       const stdout = () =>
@@ -163,9 +163,12 @@ describe("dagwood CLI", () => {
         });
       await stdout();
       const second = await dagwood("run", join(dir, "penguins.dag.json"), "--project", dir);
-      expect(second.code).toBe(1);
-      expect(second.stderr).toMatch(
-        /^Another Dagwood process \(PID \d+\) is using the project .* Wait for it to finish, or stop it, then try again\.\n$/,
+      expect(second.stderr).toContain(`Running in Dagwood (PID ${ui.child.pid})`);
+      expect(second.code).toBe(0);
+      const refused = await dagwood("run", join(dir, "penguins.dag.json"), "--project", dir, "--no-attach");
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(
+        `The project ${dir} is open in Dagwood (PID ${ui.child.pid}). Close it there, or drop --no-attach to run in it.\n`,
       );
     } finally {
       ui.child.kill("SIGTERM");
@@ -197,6 +200,9 @@ describe("dagwood CLI", () => {
   });
 
   it("recovers from a process killed mid-run: finished nodes stay cached, the rest re-run", async () => {
+    // "heavy" counts `limit.csv`'s n rows: first a count that never ends, so the kill always lands
+    // mid-node however loaded the machine, then 3 rows, so the re-run takes no time.
+    writeFileSync(join(dir, "limit.csv"), "n\n4000000000000000\n");
     const slow = {
       format: "dagwood.pipeline/1",
       name: "slow",
@@ -207,7 +213,7 @@ describe("dagwood CLI", () => {
           block: "transform.sql",
           params: {
             query:
-              "SELECT species, (SELECT count(*) FROM range(400000000) r WHERE r.range % 7 = 0) AS n FROM input",
+              "SELECT species, (SELECT count(*) FROM (SELECT 1 FROM range(4000000000000000) LIMIT (SELECT n FROM read_csv('limit.csv')))) AS n FROM input",
           },
         },
         { id: "after", block: "shuffle", params: {} },
@@ -227,6 +233,7 @@ describe("dagwood CLI", () => {
     await new Promise((r) => setTimeout(r, 200));
     run.child.kill("SIGKILL");
     await run.done;
+    writeFileSync(join(dir, "limit.csv"), "n\n3\n");
 
     const again = await dagwood("run", file, "--json");
     expect(again.code).toBe(0);

@@ -14,7 +14,6 @@ import { type DagwoodModel, predictTable } from "../ml/model";
 import { configPbtxt } from "../serving/repository";
 import { createServer, type DagwoodServer } from "../serving/server";
 import type { Io } from "./args";
-// biome-ignore lint/style/noRestrictedImports: this is the CLI's main.ts, not the Electron main/ folder
 import { main } from "./main";
 
 const TOKEN = "cli-token";

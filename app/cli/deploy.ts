@@ -4,12 +4,15 @@
  * roll back, show what serves where; score a file with a version's ONNX
  * file; write a Triton / KServe model repository folder. They open only the
  * project's metadata store, so they work while a run or `dagwood ui` holds
- * the workspace.
+ * the workspace. The one exception is the app's built-in `local` target: it
+ * runs inside the app, so with the project open there, deploy and rollback
+ * to it go through the app's engine (app/cli/attach.ts).
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { DeploymentRecord, DeployProject } from "../deploy/deploy";
+import type { AuditEntry } from "../store/types";
 import { EXIT, findProjectStore, type Io, openMetadataStore, parse, UsageError } from "./args";
 import { bar, formatMs, formatValue, renderTable, toJson } from "./format";
 import { parseModelRef } from "./tracking";
@@ -32,7 +35,8 @@ export function builtinTargetMessage(): string {
     "  DAGWOOD_SERVE_TOKEN=<token> dagwood serve --port 8000\n" +
     `  dagwood.json: "targets": { "${BUILTIN}": { "url": "http://127.0.0.1:8000", "kind": "dagwood" } }\n` +
     "  DAGWOOD_TOKEN_LOCAL=<token> dagwood deploy ... --target local   (or the OS keychain: service dagwood, target local)\n" +
-    `A "${BUILTIN}" target in dagwood.json replaces the built-in one in the app too.\n`
+    `A "${BUILTIN}" target in dagwood.json replaces the built-in one in the app too.\n` +
+    "Or open the project in Dagwood (the desktop app or dagwood ui) and run this again: the CLI then deploys through it.\n"
   );
 }
 
@@ -73,6 +77,52 @@ async function withDeployProject(io: Io, projectOpt: unknown, fn: WithProject): 
   }
 }
 
+/** The deployment an audit entry records (its details are the record; see deployVersion in app/deploy/deploy.ts). */
+function recordOf(entry: AuditEntry): DeploymentRecord {
+  return {
+    ...(entry.details as Omit<DeploymentRecord, "status" | "model" | "version" | "actor" | "auditId">),
+    status: entry.action === "deployment.rolledBack" ? "rolledBack" : "succeeded",
+    model: entry.model,
+    version: entry.version ?? 0,
+    actor: entry.actor,
+    auditId: entry.id,
+  } as DeploymentRecord;
+}
+
+/**
+ * Deploy or roll back on the built-in `local` target, which only the app
+ * runs: through the app's engine when it has the project open, else the
+ * message that says what to do.
+ */
+async function throughApp(
+  io: Io,
+  dir: string,
+  opts: { json: boolean; noAttach: boolean },
+  act: (link: import("./attach").EngineLink) => Promise<AuditEntry>,
+): Promise<number> {
+  const { findEngine, openElsewhereMessage, EngineCallError } = await import("./attach");
+  const engine = await findEngine(dir);
+  if (engine.state !== "live") {
+    io.stderr.write(builtinTargetMessage());
+    return EXIT.failed;
+  }
+  if (opts.noAttach) {
+    io.stderr.write(openElsewhereMessage(engine.link.pid, dir));
+    return EXIT.failed;
+  }
+  io.stderr.write(`Through Dagwood (PID ${engine.link.pid}), which runs the built-in "${BUILTIN}" target…\n`);
+  let record: DeploymentRecord;
+  try {
+    record = recordOf(await act(engine.link));
+  } catch (e) {
+    if (!(e instanceof EngineCallError)) throw e;
+    io.stderr.write(`${e.message}\n`);
+    return e.status === 400 ? EXIT.invalid : EXIT.failed;
+  }
+  io.stdout.write(opts.json ? toJson(record) : describeRecord(record));
+  return EXIT.ok;
+}
+
 function versionRef(text: string | undefined, command: string): { name: string; ref: number | string } {
   if (text === undefined)
     throw new UsageError(`${command} takes one model version: name@alias or name:version`);
@@ -99,6 +149,7 @@ async function deployRun(args: string[], io: Io): Promise<number> {
     project: { type: "string" },
     target: { type: "string" },
     json: { type: "boolean" },
+    "no-attach": { type: "boolean" },
   });
   if (positionals.length !== 1)
     throw new UsageError("deploy takes one model version: name@alias or name:version");
@@ -110,8 +161,10 @@ async function deployRun(args: string[], io: Io): Promise<number> {
   ]);
   return withDeployProject(io, values.project, async (project) => {
     if (isBuiltinOnly(project, values.target as string)) {
-      io.stderr.write(builtinTargetMessage());
-      return EXIT.failed;
+      const opts = { json: Boolean(values.json), noAttach: Boolean(values["no-attach"]) };
+      return throughApp(io, project.dir, opts, (link) =>
+        link.call("deployVersion", { name, ref, target: BUILTIN }),
+      );
     }
     const record = await deployVersion({
       project,
@@ -132,6 +185,7 @@ async function deployRollback(args: string[], io: Io): Promise<number> {
     target: { type: "string" },
     to: { type: "string" },
     json: { type: "boolean" },
+    "no-attach": { type: "boolean" },
   });
   if (positionals.length !== 1) throw new UsageError("deploy rollback takes one model name");
   const { name, ref } = parseModelRef(positionals[0]!);
@@ -147,8 +201,10 @@ async function deployRollback(args: string[], io: Io): Promise<number> {
   ]);
   return withDeployProject(io, values.project, async (project) => {
     if (isBuiltinOnly(project, values.target as string)) {
-      io.stderr.write(builtinTargetMessage());
-      return EXIT.failed;
+      const opts = { json: Boolean(values.json), noAttach: Boolean(values["no-attach"]) };
+      return throughApp(io, project.dir, opts, (link) =>
+        link.call("rollbackDeployment", { name, target: BUILTIN, version: to }),
+      );
     }
     const record = await rollbackDeployment({
       project,

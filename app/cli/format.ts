@@ -13,9 +13,14 @@ export function bar(fraction: number, width = 20): string {
   return `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
 }
 
+/** A row count, 1234567 → "1,234,567", without Intl: loading ICU's number formats costs a command's start ~10 ms. */
+function withCommas(rows: number): string {
+  return String(rows).replace(/\B(?=(\d{3})+$)/g, ",");
+}
+
 function rowsOf(n: NodeSummary): string {
   const tables = Object.values(n.outputs).filter((o) => o.rows !== undefined);
-  return tables.map((o) => o.rows!.toLocaleString("en-US")).join(" / ");
+  return tables.map((o) => withCommas(o.rows!)).join(" / ");
 }
 
 /** The final table: node, block, status, time, rows. */

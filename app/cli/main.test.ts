@@ -2,7 +2,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-// biome-ignore lint/style/noRestrictedImports: the CLI's own main.ts, not the Electron main/ folder
 import { type Io, main } from "./main";
 
 /** Runs `dagwood <args>` in this process, capturing what it prints. */

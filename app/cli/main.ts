@@ -1,18 +1,16 @@
 import { existsSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { catalog } from "../../nodes/index";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { z } from "zod";
 import { describeBlock } from "../api/blocks";
 import type { Catalog } from "../engine/block";
-import type { RunSummary } from "../engine/events";
+import type { RunEvent, RunSummary } from "../engine/events";
 import { loadPipelineFile } from "../pipeline/file";
 import { parseOverrides } from "../pipeline/params";
-import { formatProblems, type Problem, planPipeline } from "../pipeline/validate";
+import { formatProblems, type Plan, type Problem, planPipeline } from "../pipeline/validate";
 import { EXIT, type Io, parse, UsageError } from "./args";
-import { deployCommand, exportCommand, predictCommand } from "./deploy";
 import { formatMs, ProgressPrinter, renderSummaryTable } from "./format";
 import { renderJunit } from "./junit";
-import { modelsCommand, runsCommand } from "./tracking";
 
 export type { Io };
 
@@ -21,11 +19,15 @@ export { EXIT };
 const HELP = `dagwood — run machine-learning pipelines headless
 
 Usage:
-  dagwood run <pipeline.dag.json> [--project DIR] [--param name=value]... [--no-cache] [--json] [--junit FILE] [--verbose]
+  dagwood run <pipeline.dag.json> [--project DIR] [--param name=value]... [--no-cache] [--json] [--junit FILE] [--verbose] [--no-attach]
   dagwood validate <pipeline.dag.json> [--param name=value]... [--json]
   dagwood blocks [--json]
   dagwood gc [--project DIR] [--keep-runs N]
   dagwood ui [--project DIR] [--pipeline FILE] [--port N] [--host 127.0.0.1]
+
+  When the project is open in Dagwood (the desktop app or dagwood ui), run starts the run there: it shows live in
+  the app, progress streams here, Ctrl+C cancels it; --no-attach refuses instead. deploy to the app's built-in
+  "local" target goes through the app too. runs and models read and write the project's store beside it.
 
 Runs and models (each takes --project DIR; list and show take --json):
   dagwood runs list [--pipeline P] [--status S] [--where 'train.maxDepth=6']... [--sort -evaluate.accuracy] [--limit N] [--offset N]
@@ -78,7 +80,11 @@ function printProblems(io: Io, file: string, problems: Problem[]) {
   );
 }
 
-async function loadAndPlan(file: string, params: string[], cat: Catalog) {
+async function loadAndPlan(
+  file: string,
+  params: string[],
+  cat: Catalog,
+): Promise<{ plan?: Plan; problems: Problem[]; overrides?: Record<string, unknown> }> {
   const loaded = await loadPipelineFile(file);
   if (!loaded.pipeline) return { problems: loaded.problems };
   let overrides: Record<string, unknown>;
@@ -88,7 +94,7 @@ async function loadAndPlan(file: string, params: string[], cat: Catalog) {
     return { problems: [{ path: "$.params", message: (e as Error).message }] };
   }
   try {
-    return planPipeline(loaded.pipeline, cat, overrides);
+    return { ...planPipeline(loaded.pipeline, cat, overrides), overrides };
   } catch (e) {
     // Validation has limits for what it knows of; whatever else a file does to it is still a bad file (exit 2), not a crash.
     return {
@@ -150,6 +156,98 @@ function jsonSummary(s: RunSummary) {
   };
 }
 
+interface RunRequest {
+  file: string;
+  plan: Plan;
+  overrides: Record<string, unknown>;
+  targets?: string[];
+  noCache: boolean;
+  signal: AbortSignal;
+  onEvent: (e: RunEvent) => void;
+}
+
+/** Ctrl+C (or SIGTERM) aborts `controller` once, with `message`; a second press quits at once. */
+function onInterrupt(io: Io, controller: AbortController, message: string): () => void {
+  const handler = () => {
+    if (controller.signal.aborted) process.exit(130);
+    io.stderr.write(`\n${message} (press Ctrl+C again to quit at once)\n`);
+    controller.abort();
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
+}
+
+/** The run in this process, holding the project's lock: a summary, or the exit code when the project did not open. */
+async function runInProcess(
+  projectDir: string,
+  req: RunRequest,
+  io: Io,
+  staleEngine: string | undefined,
+): Promise<RunSummary | number> {
+  const [{ Project, ProjectSettingsError }, { runPlan }] = await Promise.all([
+    import("../project/project"),
+    import("../engine/engine"),
+  ]);
+  let project: Awaited<ReturnType<typeof Project.open>>;
+  try {
+    project = await Project.open(projectDir);
+  } catch (e) {
+    io.stderr.write(cannotOpenMessage(projectDir, e));
+    if (staleEngine)
+      io.stderr.write(`(.dagwood/engine.json names an engine that cannot be reached: ${staleEngine}.)\n`);
+    return e instanceof ProjectSettingsError ? EXIT.invalid : EXIT.failed;
+  }
+  try {
+    return await runPlan({
+      project,
+      plan: req.plan,
+      pipelinePath: resolve(req.file),
+      noCache: req.noCache,
+      signal: req.signal,
+      onEvent: req.onEvent,
+      targets: req.targets,
+    });
+  } finally {
+    project.close();
+  }
+}
+
+/** The run in the engine that has the project open (the app, `dagwood ui`): a summary, or the exit code of a refusal. */
+async function runInEngine(
+  link: import("./attach").EngineLink,
+  projectDir: string,
+  req: RunRequest,
+  io: Io,
+): Promise<RunSummary | number> {
+  const { runAttached, EngineCallError, EngineLostError } = await import("./attach");
+  const rel = relative(projectDir, resolve(req.file)).split(sep).join("/");
+  // The run records its file relative to the project, as the app's own runs do; a file outside it is not named.
+  const inside = rel !== "" && !rel.startsWith("../") && !isAbsolute(rel) && rel.endsWith(".dag.json");
+  try {
+    return await runAttached(link, {
+      document: req.plan.pipeline as unknown as Record<string, unknown>,
+      path: inside ? rel : undefined,
+      params: req.overrides,
+      targets: req.targets,
+      noCache: req.noCache,
+      signal: req.signal,
+      onEvent: req.onEvent,
+    });
+  } catch (e) {
+    if (!(e instanceof EngineCallError)) throw e;
+    io.stderr.write(
+      e instanceof EngineLostError
+        ? `${e.message}\n`
+        : `Dagwood (PID ${link.pid}) did not run the pipeline: ${e.message}\n`,
+    );
+    return e.status === 400 ? EXIT.invalid : EXIT.failed;
+  }
+}
+
 async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
   const { values, positionals } = parse(args, {
     project: { type: "string" },
@@ -159,17 +257,17 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
     junit: { type: "string" },
     verbose: { type: "boolean", short: "v" },
     target: { type: "string", multiple: true },
+    "no-attach": { type: "boolean" },
   });
   if (positionals.length !== 1) throw new UsageError("run takes exactly one pipeline file");
   const file = positionals[0]!;
-  const { plan, problems } = await loadAndPlan(file, (values.param as string[]) ?? [], cat);
+  const { plan, problems, overrides } = await loadAndPlan(file, (values.param as string[]) ?? [], cat);
   if (!plan) {
     printProblems(io, file, problems);
     return EXIT.invalid;
   }
-  const unknownTargets = ((values.target as string[] | undefined) ?? []).filter(
-    (t) => !plan.order.some((n) => n.id === t),
-  );
+  const targets = values.target as string[] | undefined;
+  const unknownTargets = (targets ?? []).filter((t) => !plan.order.some((n) => n.id === t));
   if (unknownTargets.length) {
     io.stderr.write(`--target: no node ${unknownTargets.map((t) => `"${t}"`).join(", ")} in ${file}\n`);
     return EXIT.invalid;
@@ -180,44 +278,48 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
     return EXIT.invalid;
   }
   // The engine and the stores load only when a run needs them, so validate and help start fast.
-  const [{ Project, findProjectDir, ProjectSettingsError }, { runPlan }] = await Promise.all([
+  const [{ findProjectDir }, { findEngine, openElsewhereMessage }] = await Promise.all([
     import("../project/project"),
-    import("../engine/engine"),
+    import("./attach"),
   ]);
   const projectDir = values.project ? resolve(values.project as string) : findProjectDir(file);
-  let project: Awaited<ReturnType<typeof Project.open>>;
-  try {
-    project = await Project.open(projectDir);
-  } catch (e) {
-    io.stderr.write(cannotOpenMessage(projectDir, e));
-    return e instanceof ProjectSettingsError ? EXIT.invalid : EXIT.failed;
+  const engine = await findEngine(projectDir);
+  if (engine.state === "live" && values["no-attach"]) {
+    io.stderr.write(openElsewhereMessage(engine.link.pid, projectDir));
+    return EXIT.failed;
   }
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    io.stderr.write("\nCanceling… (press Ctrl+C again to quit at once)\n");
-    controller.abort();
-  };
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigint);
   const printer = new ProgressPrinter(io.stderr, Boolean(values.verbose));
-  let summary: RunSummary;
-  try {
-    summary = await runPlan({
-      project,
-      plan,
-      pipelinePath: resolve(file),
-      noCache: Boolean(values["no-cache"]),
-      signal: controller.signal,
-      onEvent: (e) => printer.handle(e),
-      targets: values.target as string[] | undefined,
-    });
-  } finally {
-    printer.close();
-    process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigint);
-    project.close();
+  const req: RunRequest = {
+    file,
+    plan,
+    overrides: overrides ?? {},
+    targets,
+    noCache: Boolean(values["no-cache"]),
+    signal: controller.signal,
+    onEvent: (e) => printer.handle(e),
+  };
+  let outcome: RunSummary | number;
+  if (engine.state === "live") {
+    io.stderr.write(`Running in Dagwood (PID ${engine.link.pid}), which has the project open.\n`);
+    const release = onInterrupt(io, controller, "Canceling the run in Dagwood…");
+    try {
+      outcome = await runInEngine(engine.link, projectDir, req, io);
+    } finally {
+      printer.close();
+      release();
+    }
+  } else {
+    const release = onInterrupt(io, controller, "Canceling…");
+    try {
+      outcome = await runInProcess(projectDir, req, io, engine.state === "stale" ? engine.reason : undefined);
+    } finally {
+      printer.close();
+      release();
+    }
   }
+  if (typeof outcome === "number") return outcome;
+  const summary = outcome;
   const table = renderSummaryTable(summary.nodes);
   if (values.json) {
     io.stderr.write(`${table}\n`);
@@ -241,11 +343,11 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
 
 function blocksCommand(args: string[], io: Io, cat: Catalog): number {
   const { values } = parse(args, { json: { type: "boolean" } });
-  const list = [...cat.values()].map(describeBlock);
   if (values.json) {
-    io.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify([...cat.values()].map(describeBlock), null, 2)}\n`);
   } else {
-    for (const b of list) {
+    // The listing needs no JSON Schemas: converting every block's params costs more than the rest of the command.
+    for (const b of cat.values()) {
       const ins = Object.keys(b.inputs).join(", ") || "—";
       const outs = Object.keys(b.outputs).join(", ");
       io.stdout.write(`${b.kind.padEnd(18)} ${b.category.padEnd(10)} ${ins} → ${outs}  ${b.title}\n`);
@@ -295,12 +397,14 @@ async function uiCommand(args: string[], io: Io, cat: Catalog): Promise<number> 
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be 0..65535, got ${values.port}`);
-  const [{ createCoreApi }, { startHttpBridge }, { join, dirname }, { fileURLToPath }] = await Promise.all([
-    import("../api/core"),
-    import("../api/http"),
-    import("node:path"),
-    import("node:url"),
-  ]);
+  const [{ createCoreApi }, { startHttpBridge }, { advertiseEngine }, { join, dirname }, { fileURLToPath }] =
+    await Promise.all([
+      import("../api/core"),
+      import("../api/http"),
+      import("../api/engine-advert"),
+      import("node:path"),
+      import("node:url"),
+    ]);
   let api: Awaited<ReturnType<typeof createCoreApi>>;
   try {
     api = await createCoreApi({
@@ -313,12 +417,10 @@ async function uiCommand(args: string[], io: Io, cat: Catalog): Promise<number> 
   }
   // dist/cli/main.js → dist/renderer
   const staticDir = join(dirname(fileURLToPath(import.meta.url)), "..", "renderer");
-  const bridge = await startHttpBridge({
-    api,
-    host: (values.host as string) ?? "127.0.0.1",
-    port,
-    staticDir,
-  });
+  const host = (values.host as string) ?? "127.0.0.1";
+  const bridge = await startHttpBridge({ api, host, port, staticDir });
+  // The CLI finds this engine through .dagwood/engine.json and runs in it (app/cli/attach.ts).
+  const advertised = advertiseEngine(api, { host, port: bridge.port, token: bridge.token });
   const open = values.pipeline ? `?pipeline=${encodeURIComponent(values.pipeline as string)}` : "";
   io.stdout.write(`Dagwood is running at ${bridge.url}${open}\n`);
   if (values.host && !["127.0.0.1", "localhost", "::1"].includes(values.host as string)) {
@@ -331,6 +433,7 @@ async function uiCommand(args: string[], io: Io, cat: Catalog): Promise<number> 
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
+  advertised.stop();
   await bridge.close();
   await api.close();
   return EXIT.ok;
@@ -348,13 +451,28 @@ export function helpFor(command: string, rest: readonly string[]): string {
     (l) => l.trim(),
   );
   if (!found.length) return HELP;
-  const start = lines.findIndex((l) => l.startsWith("  --where:"));
-  const notes = lines.slice(start, lines.indexOf("", start));
+  const noteOf = (prefix: string) => {
+    const start = lines.findIndex((l) => l.startsWith(prefix));
+    return lines.slice(start, lines.indexOf("", start)).join("\n");
+  };
   const usage = `Usage:\n${found.map((l) => `  ${l}`).join("\n")}\n`;
-  return command === "runs" || command === "models" ? `${usage}\n${notes.join("\n")}\n` : usage;
+  if (command === "runs" || command === "models") return `${usage}\n${noteOf("  --where:")}\n`;
+  if (command === "run") return `${usage}\n${noteOf("  When the project is open in Dagwood")}\n`;
+  return usage;
 }
 
-export async function main(argv: string[], io: Io = process, cat: Catalog = catalog): Promise<number> {
+/**
+ * The catalog given, or the block list. Each command imports what it needs
+ * when it runs (the catalog, the stores, deploy), so a command starts without
+ * loading the others' code; see bench/cli-start.ts.
+ */
+async function catalogOr(cat: Catalog | undefined): Promise<Catalog> {
+  return cat ?? (await import("../../nodes/index")).catalog;
+}
+
+export async function main(argv: string[], io: Io = process, cat?: Catalog): Promise<number> {
+  // A command parses each schema a few times: compiling zod's fast paths (new Function per object schema) costs more than it saves.
+  z.config({ jitless: true });
   const [command, ...rest] = argv;
   // `serve` prints its own, fuller usage.
   if (command && command !== "serve" && rest.some((a) => a === "--help" || a === "-h")) {
@@ -364,29 +482,29 @@ export async function main(argv: string[], io: Io = process, cat: Catalog = cata
   try {
     switch (command) {
       case "run":
-        return await runCommand(rest, io, cat);
+        return await runCommand(rest, io, await catalogOr(cat));
       case "validate":
-        return await validateCommand(rest, io, cat);
+        return await validateCommand(rest, io, await catalogOr(cat));
       case "blocks":
-        return blocksCommand(rest, io, cat);
+        return blocksCommand(rest, io, await catalogOr(cat));
       case "gc":
         return await gcCommand(rest, io);
       case "ui":
-        return await uiCommand(rest, io, cat);
+        return await uiCommand(rest, io, await catalogOr(cat));
       case "runs":
-        return await runsCommand(rest, io);
+        return await (await import("./tracking")).runsCommand(rest, io);
       case "models":
-        return await modelsCommand(rest, io);
+        return await (await import("./tracking")).modelsCommand(rest, io);
       case "serve": {
         const { serveCommand } = await import("../serving/cli");
         return await serveCommand(rest, io);
       }
       case "deploy":
-        return await deployCommand(rest, io);
+        return await (await import("./deploy")).deployCommand(rest, io);
       case "predict":
-        return await predictCommand(rest, io);
+        return await (await import("./deploy")).predictCommand(rest, io);
       case "export":
-        return await exportCommand(rest, io);
+        return await (await import("./deploy")).exportCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

@@ -262,14 +262,14 @@ describe("dagwood runs and models", { timeout: 90_000 }, () => {
 
     const set = await cli("models", "alias", "penguins", "champion", "1");
     expect(set.code).toBe(0);
-    expect(set.stdout).toBe("penguins: set alias champion → v1\n");
+    expect(set.stdout).toBe("penguins: alias champion set on v1\n");
     const moved = await cli("models", "alias", "penguins", "champion", "v2");
-    expect(moved.stdout).toBe("penguins: moved alias champion v1 → v2\n");
+    expect(moved.stdout).toBe("penguins: alias champion moved v1 → v2\n");
 
     const show = await cli("models", "show", "penguins");
     expect(show.stdout).toMatch(/aliases: (challenger → v2, champion → v2|champion → v2, challenger → v2)/);
     expect(show.stdout).toMatch(/v2\s+ready/);
-    expect(show.stdout).toMatch(/cli-tester\s+moved alias champion v1 → v2/);
+    expect(show.stdout).toMatch(/cli-tester\s+alias champion moved v1 → v2/);
     expect(show.stdout).toMatch(/dataset\s+penguins\.csv\s+sha256 [0-9a-f]{64}/);
     const version = await cli("models", "show", "penguins@champion");
     expect(version.stdout).toMatch(/^penguins v2 \(ready\)/);
@@ -286,7 +286,7 @@ describe("dagwood runs and models", { timeout: 90_000 }, () => {
     expect(readFileSync(join(folder, "model.onnx")).equals(readFileSync(join(dir, v2.onnxPath)))).toBe(true);
 
     const removed = await cli("models", "alias", "penguins", "champion", "--remove");
-    expect(removed.stdout).toBe("penguins: removed alias champion (was v2)\n");
+    expect(removed.stdout).toBe("penguins: alias champion removed from v2\n");
   });
 
   it("exits 1 for what is not there or refused, 2 for bad arguments", async () => {

@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, resolve } from "node:path";
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { duckdb } from "./native";
 import { replaceLiterals, stringLiterals } from "./sql-literals";
 
 /**
@@ -15,9 +16,10 @@ import { replaceLiterals, stringLiterals } from "./sql-literals";
  *   files as plain string literals (or lists of them), so no expression can
  *   build a path the check did not see;
  * - `FROM 'data/x.csv'` and `FROM "data/x.csv"` (DuckDB's replacement scans);
- * - globs: every file the pattern could match is checked, dotfiles included
- *   (DuckDB's `*` matches `.dagwood`), and every matching file is hashed only
- *   after the check.
+ * - globs: every folder and file the pattern could reach is checked first,
+ *   dotfiles included (DuckDB's `*` matches `.dagwood`); then DuckDB's own
+ *   `glob()` lists the files, so the files hashed are exactly the ones the
+ *   query reads (DuckDB's `**` does not follow folder links, for one).
  */
 
 /** An error in what a query reads: the message says what to change. */
@@ -103,32 +105,60 @@ type JsonObject = { [k: string]: Json };
 
 const isObject = (v: Json | undefined): v is JsonObject => !!v && typeof v === "object" && !Array.isArray(v);
 
+const NO_EXTENSIONS = {
+  autoinstall_known_extensions: "false",
+  autoload_known_extensions: "false",
+  threads: "1",
+};
+
 let parser: Promise<DuckDBConnection> | undefined;
 
 /** A DuckDB of its own, with no file access, used only to parse. */
 function parserConnection(): Promise<DuckDBConnection> {
-  parser ??= DuckDBInstance.create(":memory:", {
-    enable_external_access: "false",
-    autoinstall_known_extensions: "false",
-    autoload_known_extensions: "false",
-    threads: "1",
-  }).then((instance) => instance.connect());
+  parser ??= duckdb()
+    .DuckDBInstance.create(":memory:", { ...NO_EXTENSIONS, enable_external_access: "false" })
+    .then((instance) => instance.connect());
   return parser;
 }
 
-/** Parses run one at a time: a DuckDB connection runs one statement at once, and nodes run concurrently. */
-let parsing: Promise<unknown> = Promise.resolve();
+let globber: Promise<DuckDBConnection> | undefined;
+
+/**
+ * A DuckDB of its own that only lists files: the same library as the
+ * workspace's, so a pattern expands here exactly as it does when the query
+ * runs. It is handed only patterns whose every folder was checked first.
+ */
+function globConnection(): Promise<DuckDBConnection> {
+  globber ??= duckdb()
+    .DuckDBInstance.create(":memory:", NO_EXTENSIONS)
+    .then((instance) => instance.connect());
+  return globber;
+}
+
+/** One statement at a time: a DuckDB connection runs one at once, and nodes run concurrently. */
+let queue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(task: () => Promise<T>): Promise<T> {
+  const next = queue.then(task, task);
+  queue = next.catch(() => undefined);
+  return next;
+}
+
+/** The files DuckDB reads for a glob pattern, as its `glob()` table function lists them. */
+async function duckdbGlob(pattern: string): Promise<string[]> {
+  return oneAtATime(async () => {
+    const connection = await globConnection();
+    const reader = await connection.runAndReadAll("SELECT file FROM glob($1::VARCHAR)", [pattern]);
+    return reader.getRowObjectsJS().map((r) => String(r.file));
+  });
+}
 
 /** DuckDB's parse tree of a SELECT, as JSON. */
 async function parseTree(query: string): Promise<Json> {
-  const serialize = async () => {
+  const text = await oneAtATime(async () => {
     const connection = await parserConnection();
     const reader = await connection.runAndReadAll("SELECT json_serialize_sql($1::VARCHAR) AS tree", [query]);
     return reader.getRowObjectsJS()[0]?.tree;
-  };
-  const next = parsing.then(serialize, serialize);
-  parsing = next.catch(() => undefined);
-  const text = await next;
+  });
   const tree = JSON.parse(String(text)) as JsonObject;
   if (tree.error && /Only SELECT/i.test(String(tree.error_message))) {
     throw new NotASelectError(String(tree.error_message));
@@ -331,12 +361,14 @@ const isFile = (p: string) => {
  * Checks one file reference (already absolute) and gives the existing files it
  * names. `resolvePath` is the project's rule: it throws for a path outside the
  * project and its data folders, a link leading out, and anything in `.dagwood`.
+ * A glob is walked and checked first, then expanded by DuckDB itself: the
+ * files given are the ones DuckDB reads, each checked too.
  */
-export function checkFileReference(
+export async function checkFileReference(
   ref: FileReference,
   resolvePath: (p: string) => string,
   globLimit = GLOB_VISIT_LIMIT,
-): string[] {
+): Promise<string[]> {
   const raw = ref.value;
   const value = raw.replace(/^file:\/\//i, "");
   const where = ref.via === "FROM" ? `FROM '${raw}'` : `${ref.via}('${raw}')`;
@@ -386,7 +418,9 @@ export function checkFileReference(
       );
     }
   };
-  for (const match of globPaths(base, rest, raw, globLimit, enter)) {
+  // The walk reaches at least every folder and file DuckDB's expansion can: nothing is listed unchecked.
+  for (const match of globPaths(base, rest, raw, globLimit, enter)) check(match, ` matches "${match}"`);
+  for (const match of await duckdbGlob(value)) {
     const abs = check(match, ` matches "${match}"`);
     if (isFile(abs)) files.push(abs);
   }
@@ -419,7 +453,7 @@ export async function checkQueryFiles(
   const rewritten = replaceLiterals(query, replacements);
   const files: string[] = [];
   for (const ref of fileReferences(await parseTree(rewritten))) {
-    files.push(...checkFileReference(ref, resolvePath, globLimit));
+    files.push(...(await checkFileReference(ref, resolvePath, globLimit)));
   }
   return { query: rewritten, files: [...new Set(files)].sort() };
 }

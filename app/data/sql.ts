@@ -34,13 +34,27 @@ function plain(v: unknown): unknown {
  * run concurrently.
  */
 export class SqlSession {
+  /**
+   * Set by interrupt(): DuckDB's interrupt reaches only the statement running
+   * at that moment, so a cancel that lands between statements (a block still
+   * preparing its first query) would otherwise be lost and the next statement
+   * run to its end.
+   */
+  private interrupted = false;
+
   constructor(readonly connection: DuckDBConnection) {}
 
+  private checkInterrupted(): void {
+    if (this.interrupted) throw new Error("INTERRUPT: the run was canceled");
+  }
+
   async run(sql: string, values?: SqlValues): Promise<void> {
+    this.checkInterrupted();
     await this.connection.run(sql, values);
   }
 
   async all<T extends Row = Row>(sql: string, values?: SqlValues): Promise<T[]> {
+    this.checkInterrupted();
     const reader = await this.connection.runAndReadAll(sql, values);
     return reader.getRowObjectsJS().map((r) => plain(r) as T);
   }
@@ -58,8 +72,9 @@ export class SqlSession {
     return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
   }
 
-  /** Stops the statement running on this connection (used for cancel). */
+  /** Stops the statement running on this connection and refuses any later one (used for cancel). */
   interrupt(): void {
+    this.interrupted = true;
     this.connection.interrupt();
   }
 

@@ -28,6 +28,22 @@ describe("workspace", () => {
     expect(aab.fingerprint).not.toBe(bcc.fingerprint);
   });
 
+  it("a cancel that lands between statements stops the next one (DuckDB's interrupt reaches only a running one)", async () => {
+    const session = await p.workspace.session();
+    try {
+      await session.run("CREATE TEMP TABLE before_cancel AS SELECT 1 AS x");
+      session.interrupt(); // idle: nothing runs now
+      await expect(session.run("CREATE TEMP TABLE after_cancel AS SELECT 1 AS x")).rejects.toThrow(
+        /INTERRUPT: the run was canceled/,
+      );
+      await expect(session.all("SELECT 1 AS x")).rejects.toThrow(/INTERRUPT/);
+      // Other sessions are untouched.
+      expect(await p.sql.all("SELECT 42 AS x")).toEqual([{ x: 42 }]);
+    } finally {
+      session.close();
+    }
+  });
+
   it("keeps SQL inside the allowed folders and its settings locked", async () => {
     await expect(p.sql.run("SELECT * FROM read_csv('/etc/passwd')")).rejects.toThrow(
       /disabled by configuration/,

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
+import type { DuckDBInstance } from "@duckdb/node-api";
 import type { ColumnInfo, TableValue } from "../engine/ports";
+import { duckdb } from "./native";
 import { ident, SqlSession } from "./sql";
 
 export interface WorkspaceOptions {
@@ -72,7 +73,7 @@ export class Workspace {
     if (opts.path !== ":memory:") mkdirSync(join(opts.path, ".."), { recursive: true });
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(opts.path, config);
+      instance = await duckdb().DuckDBInstance.create(opts.path, config);
     } catch (e) {
       const msg = (e as Error).message;
       if (/lock/i.test(msg)) {
@@ -95,7 +96,7 @@ export class Workspace {
     let indexInstance: DuckDBInstance;
     try {
       // Only Dagwood's own statements run here: it needs no files and little memory.
-      indexInstance = await DuckDBInstance.create(indexPathOf(opts.path), {
+      indexInstance = await duckdb().DuckDBInstance.create(indexPathOf(opts.path), {
         ...config,
         threads: "1",
         enable_external_access: "false",

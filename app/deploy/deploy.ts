@@ -29,8 +29,9 @@ import { type AnyDagwoodModel, asModel } from "../ml/model";
 import { type Project, type ProjectSettings, readProjectSettings } from "../project/project";
 import { TRITON_TYPES, type V2Datatype } from "../serving/tensors";
 import type { AuditEntry, ModelVersion, Registry } from "../store/types";
+import type { DeploymentRecord, DeployParity } from "../values/deployment";
 import { type ClientOptions, type TrafficPolicy, V2Client } from "./client";
-import { asHeldout, compareWithServed, type HeldoutRows, type ParityFigures, probeRows } from "./heldout";
+import { asHeldout, compareWithServed, type HeldoutRows, probeRows } from "./heldout";
 import { trafficByVersion, type VersionTraffic } from "./metrics";
 import {
   DeployError,
@@ -80,39 +81,9 @@ export interface DeployOptions extends ConnectOptions {
   readyTimeoutMs?: number;
 }
 
-export interface ParityRecord extends ParityFigures {
-  /** "heldout": the rows kept with the version; "probe": rows built from the model's signature. */
-  source: "heldout" | "probe";
-  /** Why the rows are not the held-out ones although the version has them. */
-  note?: string;
-}
-
-/** A deployment as the audit log and the `deployment` port carry it. */
-export interface DeploymentRecord {
-  status: "succeeded" | "failed" | "rolledBack";
-  target: string;
-  url: string;
-  kind: Target["kind"];
-  model: string;
-  version: number;
-  /** What served before (null: the model was not on the target). */
-  previous: number | null;
-  parity: ParityRecord | null;
-  ms: number;
-  actor: string | null;
-  /** Why it failed. */
-  reason?: string;
-  /** After a failure: the version serving again (null: the model was unloaded). */
-  restored?: number | null;
-  /**
-   * After a failure: how long the failed version could answer infer-by-model
-   * (from its upload to the restore) — on a first deploy, and always on Triton.
-   */
-  reachableMs?: number;
-  /** "rollback": the record of a rollback (absent: a deploy). */
-  operation?: "rollback";
-  auditId: number;
-}
+/** The parity check a deploy records: the figures, and which rows they were measured on. */
+export type ParityRecord = DeployParity;
+export type { DeploymentRecord };
 
 export function requireVersion(registry: Registry, name: string, ref: number | string): ModelVersion {
   const model = registry.getModel(name);

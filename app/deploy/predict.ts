@@ -13,6 +13,7 @@ import { ident, literal, SqlSession } from "../data/sql";
 import { readColumns } from "../ml/dataset";
 import { type AnyDagwoodModel, missingInputs } from "../ml/model";
 import { modelFeeds } from "../ml/onnx/parity";
+import { freeName } from "../ml/score-columns";
 
 export type FileFormat = "parquet" | "csv";
 
@@ -32,14 +33,6 @@ export interface PredictFileOptions {
   /** Rows per onnxruntime run (default 10,000). */
   batch?: number;
   onProgress?: (done: number, total: number) => void;
-}
-
-/** `name`, or `name_1`, `name_2`… when the input already has a column of that name (as the predict block). */
-function freeName(name: string, taken: Set<string>): string {
-  let candidate = name;
-  for (let i = 1; taken.has(candidate.toLowerCase()); i++) candidate = `${name}_${i}`;
-  taken.add(candidate.toLowerCase());
-  return candidate;
 }
 
 interface ScoreColumn {

@@ -70,6 +70,13 @@ export interface FingerprintContext {
   resolvePath(path: string): string;
   /** Content hash of a file (memoized by size and mtime). Throws a clear error if it is missing. */
   hashFile(absPath: string): Promise<string>;
+  /**
+   * The memoized content hash of a file whose size and mtime still match the
+   * memo, without reading it; undefined when it would have to be read (or
+   * there is no memo). Lets a block that reads the whole file anyway hash it
+   * while reading (ingest.file).
+   */
+  knownFileHash?(absPath: string): Promise<string | undefined>;
   /** The version a registry alias points at, or null (no such model or alias). */
   resolveAlias(model: string, alias: string): number | null;
   /**
@@ -91,6 +98,11 @@ export interface BlockDefinition<P extends z.ZodType = z.ZodType> {
   inputs: Record<string, PortSpec>;
   outputs: Record<string, PortSpec>;
   params: P;
+  /**
+   * CPU-heavy (training, scoring, explaining): the engine runs no more such
+   * nodes at once than the work pool has workers (one per core).
+   */
+  cpu?: boolean;
   run(ctx: BlockContext, inputs: BlockInputs, params: z.output<P>): Promise<Record<string, BlockOutput>>;
   /**
    * State outside the workspace that the outputs depend on (e.g. the bytes of

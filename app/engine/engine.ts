@@ -1,16 +1,19 @@
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
+import { workerCount } from "../ml/work/pool";
 import { serializePipeline } from "../pipeline/canonical";
 import type { Plan, ResolvedNode } from "../pipeline/validate";
 import type { Project } from "../project/project";
 import { MetricWriter } from "../store/metric-writer";
+import { flattenParams } from "../store/rows";
 import type { ArtifactRecord, ModelLineage, NodeInputRef, NodeStatus, RunStatus } from "../store/types";
 import type { BlockContext, BlockInputs, DatasetSource, FingerprintContext } from "./block";
-import { currentUser, flattenParams, gitState, localEnvironment } from "./environment";
+import { currentUser, gitState, localEnvironment } from "./environment";
 import type { NodeSummary, OutputSummary, RunEvent, RunSummary } from "./events";
 import { completeDataset, executeBlock, registryState, sha256, stableStringify } from "./execute";
-import { hashFile } from "./files";
+import { hashFile, knownFileHash } from "./files";
 import { resolveProjectPath } from "./paths";
 import type { PortValue } from "./ports";
 
@@ -25,6 +28,13 @@ export interface RunOptions {
   onEvent?: (event: RunEvent) => void;
   /** Nodes running at once; default 4. */
   concurrency?: number;
+  /**
+   * CPU-heavy nodes (blocks with `cpu: true`) executing at once: a number
+   * for this run alone, or slots shared with other runs; default: the
+   * process-wide slots shared by all runs, one per work-pool worker
+   * (workerCount()).
+   */
+  cpuSlots?: number | CpuSlots;
   /** Run only these nodes and what they depend on ("run to here"). */
   targets?: string[];
   /** The run's id, when the caller needs it before the run starts. */
@@ -46,11 +56,15 @@ interface KeyParts {
 
 function fingerprintContext(project: Project): FingerprintContext {
   const { workspace } = project;
+  const memo = {
+    get: (x: string) => workspace.fileHashMemo(x),
+    put: workspace.rememberFileHash.bind(workspace),
+  };
   return {
     projectDir: project.dir,
     resolvePath: (p) => resolveProjectPath(project.dir, project.allowedDirs, p),
-    hashFile: (p) =>
-      hashFile(p, { get: (x) => workspace.fileHashMemo(x), put: (...a) => workspace.rememberFileHash(...a) }),
+    hashFile: (p) => hashFile(p, memo),
+    knownFileHash: (p) => knownFileHash(p, memo),
     resolveAlias: (model, alias) => project.metadata.registry.getVersion(model, alias)?.version ?? null,
     registryState: (model) => registryState(project.metadata.registry, model),
   };
@@ -154,8 +168,9 @@ function selectNodes(plan: Plan, targets?: string[]): ResolvedNode[] {
   return plan.order.filter((n) => needed.has(n.id));
 }
 
+/** DuckDB's interrupt, or an abort (a worker task or a block's signal.throwIfAborted()). */
 function isInterrupt(e: unknown): boolean {
-  return /INTERRUPT/i.test((e as Error)?.message ?? "");
+  return (e as Error)?.name === "AbortError" || /INTERRUPT/i.test((e as Error)?.message ?? "");
 }
 
 /** The pipeline file as the record keeps it: relative to the project when it lies inside. */
@@ -224,95 +239,451 @@ async function writeOutputArtifacts(
   return records;
 }
 
+/** A node's wait for a free core ended by its run's cancel: the node never started. */
+export class SlotWaitCanceled extends Error {
+  constructor() {
+    super("INTERRUPT: canceled while waiting for a free core");
+    this.name = "AbortError";
+  }
+}
+
+/**
+ * Slots for CPU-heavy nodes (blocks with `cpu: true`): a node takes one
+ * before it executes and gives it back when done. A node waiting for a slot
+ * has not started (no node.started event) and can be canceled while it waits.
+ *
+ * Slots are shared by the runs of a process, fairly: a free slot goes to a
+ * waiting node of the run (`owner`) holding the fewest slots, among those the
+ * run served longest ago, and within a run to its longest waiting node. A run
+ * that queued five trainers does not make a later run's evaluate wait for all
+ * five: it gets the next slot that frees.
+ */
+export class CpuSlots {
+  private free: number;
+  private readonly waiting: { owner: unknown; grant: () => void; cancel: () => void }[] = [];
+  /** Owners holding a slot or waiting for one: slots held, and when one was last granted. */
+  private readonly owners = new Map<unknown, { held: number; lastGrant: number }>();
+  private grants = 0;
+
+  constructor(readonly size: number) {
+    this.free = Math.max(1, size);
+  }
+
+  /** Slots taken now (tests). */
+  get inUse(): number {
+    return Math.max(1, this.size) - this.free;
+  }
+
+  /** Owners the slots keep track of now (tests: none once every run is done). */
+  get ownersKnown(): number {
+    return this.owners.size;
+  }
+
+  /**
+   * Resolves with a release function (safe to call twice) once a slot is
+   * free for `owner`; rejects with `SlotWaitCanceled` when `signal` aborts first.
+   */
+  acquire(signal: AbortSignal, owner: unknown = signal): Promise<() => void> {
+    if (signal.aborted) return Promise.reject(new SlotWaitCanceled());
+    return new Promise((resolve, reject) => {
+      const entry = {
+        owner,
+        grant: () => {
+          signal.removeEventListener("abort", entry.cancel);
+          const o = this.owners.get(owner) ?? { held: 0, lastGrant: -1 };
+          o.held++;
+          o.lastGrant = this.grants++;
+          this.owners.set(owner, o);
+          let released = false;
+          resolve(() => {
+            if (released) return;
+            released = true;
+            o.held--;
+            this.forget(owner);
+            this.free++;
+            this.next();
+          });
+        },
+        cancel: () => {
+          const i = this.waiting.indexOf(entry);
+          if (i >= 0) this.waiting.splice(i, 1);
+          this.forget(owner);
+          reject(new SlotWaitCanceled());
+        },
+      };
+      signal.addEventListener("abort", entry.cancel, { once: true });
+      this.waiting.push(entry);
+      this.next();
+    });
+  }
+
+  /** Drops an owner that holds no slot and waits for none (a finished run). */
+  private forget(owner: unknown): void {
+    const o = this.owners.get(owner);
+    if (o && o.held === 0 && !this.waiting.some((w) => w.owner === owner)) this.owners.delete(owner);
+  }
+
+  private next(): void {
+    while (this.free > 0 && this.waiting.length > 0) {
+      let pick = 0;
+      let best: { held: number; lastGrant: number } | undefined;
+      for (let i = 0; i < this.waiting.length; i++) {
+        const o = this.owners.get(this.waiting[i]!.owner) ?? { held: 0, lastGrant: -1 };
+        if (!best || o.held < best.held || (o.held === best.held && o.lastGrant < best.lastGrant)) {
+          best = o;
+          pick = i;
+        }
+      }
+      this.free--;
+      this.waiting.splice(pick, 1)[0]!.grant();
+    }
+  }
+}
+
+/** The process's CPU slots: one per work-pool worker (one per core), shared by every run. */
+let processCpuSlots: CpuSlots | null = null;
+function sharedCpuSlots(): CpuSlots {
+  processCpuSlots ??= new CpuSlots(workerCount());
+  return processCpuSlots;
+}
+
 /**
  * Runs a planned pipeline: each node whose cache key (block kind and version,
  * resolved params, input fingerprints, external state) has stored outputs is
- * reused; the rest run, independent branches concurrently. A failed node
- * skips its descendants; everything is recorded as it happens.
+ * reused; the rest run, independent branches concurrently, CPU-heavy blocks no
+ * more at once than there are cores. A failed node skips its descendants;
+ * everything is recorded as it happens.
  */
 export async function runPlan(opts: RunOptions): Promise<RunSummary> {
-  const { project, plan } = opts;
-  const { workspace, metadata } = project;
-  const signal = opts.signal ?? new AbortController().signal;
-  const emit = (e: RunEvent) => opts.onEvent?.(e);
-  const runId = opts.runId ?? newRunId();
-  const pipelineName = plan.pipeline.name;
-  const nodes = selectNodes(plan, opts.targets);
-  const started = performance.now();
-  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const run = new PlanRun(opts);
+  run.begin();
+  await run.runAll();
+  return run.end();
+}
 
-  const paramsByNode = new Map(nodes.map((n) => [n.id, flattenParams(n.id, n.params)]));
-  const pipelineText = serializePipeline(plan.pipeline);
-  // git runs beside the pipeline; its facts join the record when they come, before the run ends.
-  const git = gitState(project.dir);
-  metadata.startRun({
-    id: runId,
-    pipeline: pipelineName,
-    pipelinePath: recordedPath(project.dir, opts.pipelinePath),
-    pipelineHash: sha256(pipelineText),
-    pipelineText,
-    params: plan.params,
-    resolvedParams: Object.assign({}, ...paramsByNode.values()),
-    startedAt: new Date().toISOString(),
-    environment: localEnvironment(),
-    user: currentUser(),
-  });
-  const gitRecorded = git.then((facts) => {
-    if (Object.keys(facts).length) metadata.updateEnvironment(runId, facts);
-  });
-  emit({ type: "run.started", runId, pipeline: pipelineName, nodes: nodes.map((n) => n.id) });
+/** A node's milliseconds so far; `restart` when it gets a free core. */
+type NodeClock = (() => number) & { restart(): void };
 
-  const outputs = new Map<string, Record<string, PortValue>>();
-  const status = new Map<string, NodeStatus>();
-  const summaries: NodeSummary[] = [];
-  const metrics: RunSummary["metrics"] = [];
-
-  const fingerprintCtx = fingerprintContext(project);
+/** One run of a plan: its state, and the steps runPlan takes. */
+class PlanRun {
+  private readonly project: Project;
+  private readonly plan: Plan;
+  private readonly signal: AbortSignal;
+  readonly runId: string;
+  private readonly pipelineName: string;
+  private readonly nodes: ResolvedNode[];
+  private readonly started = performance.now();
+  private readonly concurrency: number;
+  private readonly cpuSlots: CpuSlots;
+  private readonly paramsByNode: Map<string, Record<string, unknown>>;
+  private readonly fingerprintCtx: FingerprintContext;
   // Metric points are buffered and written in batches (one transaction each), not one per point; each
   // node's points are flushed before its node.finished event, the rest before the run is finished.
-  const metricWriter = new MetricWriter(metadata);
-  let metricsError: string | null = null;
+  private readonly metricWriter: MetricWriter;
+  private metricsError: string | null = null;
+  /** Resolves once the git facts (looked up beside the run) are in the record. */
+  private gitRecorded: Promise<void> = Promise.resolve();
 
-  const inputRefs = (node: ResolvedNode): Record<string, NodeInputRef> =>
-    Object.fromEntries(
+  private readonly outputs = new Map<string, Record<string, PortValue>>();
+  private readonly status = new Map<string, NodeStatus>();
+  private readonly summaries: NodeSummary[] = [];
+  private readonly metrics: RunSummary["metrics"] = [];
+
+  constructor(private readonly opts: RunOptions) {
+    this.project = opts.project;
+    this.plan = opts.plan;
+    this.signal = opts.signal ?? new AbortController().signal;
+    // The run's signal has a listener per node waiting for a core and per work task running: more than
+    // Node's default 10 for a wide pipeline, none left behind; without this Node warns of a leak.
+    setMaxListeners(0, this.signal);
+    this.runId = opts.runId ?? newRunId();
+    this.pipelineName = opts.plan.pipeline.name;
+    this.nodes = selectNodes(opts.plan, opts.targets);
+    this.concurrency = Math.max(1, opts.concurrency ?? 4);
+    const slots = opts.cpuSlots;
+    this.cpuSlots =
+      slots instanceof CpuSlots ? slots : slots !== undefined ? new CpuSlots(slots) : sharedCpuSlots();
+    this.paramsByNode = new Map(this.nodes.map((n) => [n.id, flattenParams(n.id, n.params)]));
+    this.fingerprintCtx = fingerprintContext(opts.project);
+    this.metricWriter = new MetricWriter(opts.project.metadata);
+  }
+
+  private emit(e: RunEvent): void {
+    this.opts.onEvent?.(e);
+  }
+
+  /** Records the run as started (git facts join when they come) and announces it. */
+  begin(): void {
+    const { project, plan, runId } = this;
+    const pipelineText = serializePipeline(plan.pipeline);
+    // git runs beside the pipeline; its facts join the record when they come, before the run ends.
+    const git = gitState(project.dir);
+    project.metadata.startRun({
+      id: runId,
+      pipeline: this.pipelineName,
+      pipelinePath: recordedPath(project.dir, this.opts.pipelinePath),
+      pipelineHash: sha256(pipelineText),
+      pipelineText,
+      params: plan.params,
+      resolvedParams: Object.assign({}, ...this.paramsByNode.values()),
+      startedAt: new Date().toISOString(),
+      environment: localEnvironment(),
+      user: currentUser(),
+    });
+    this.gitRecorded = git.then((facts) => {
+      if (Object.keys(facts).length) project.metadata.updateEnvironment(runId, facts);
+    });
+    this.emit({
+      type: "run.started",
+      runId,
+      pipeline: this.pipelineName,
+      nodes: this.nodes.map((n) => n.id),
+    });
+  }
+
+  /** Starts every node whose upstream nodes are done, up to `concurrency` at once, until all are done. */
+  runAll(): Promise<void> {
+    return new Promise<void>((resolveAll) => {
+      const waiting = [...this.nodes];
+      const inRun = new Set(this.nodes.map((n) => n.id));
+      // Nodes started and not finished, and those of them holding one of the `concurrency` places
+      // (a node waiting for a free core does not).
+      let unfinished = 0;
+      let placed = 0;
+      const place = {
+        yieldPlace: () => {
+          placed--;
+          pump();
+        },
+        retakePlace: () => {
+          placed++;
+        },
+      };
+      const pump = () => {
+        for (let i = 0; i < waiting.length && placed < this.concurrency; ) {
+          const node = waiting[i]!;
+          const ready = Object.values(node.inputs).every(
+            (s) => this.status.has(s.node) || !inRun.has(s.node),
+          );
+          if (!ready) {
+            i++;
+            continue;
+          }
+          waiting.splice(i, 1);
+          unfinished++;
+          placed++;
+          this.runNode(node, place).finally(() => {
+            unfinished--;
+            placed--;
+            pump();
+          });
+        }
+        if (unfinished === 0 && waiting.length === 0) resolveAll();
+      };
+      pump();
+    });
+  }
+
+  /** Closes the metrics, records how the run ended and returns its summary. */
+  async end(): Promise<RunSummary> {
+    try {
+      this.metricWriter.close();
+    } catch (e) {
+      this.metricsError ??= (e as Error).message;
+    }
+    const { summaries, runId } = this;
+    const failed =
+      summaries.some((s) => s.status === "failed" || s.status === "skipped") || !!this.metricsError;
+    const runStatus: RunStatus = this.signal.aborted ? "canceled" : failed ? "failed" : "succeeded";
+    const firstError = summaries.find((s) => s.error)?.error ?? this.metricsError;
+    await this.gitRecorded;
+    this.project.metadata.finishRun(runId, runStatus, firstError);
+    const total = Math.round(performance.now() - this.started);
+    this.emit({ type: "run.finished", runId, status: runStatus, ms: total });
+    const order = new Map(this.nodes.map((n, i) => [n.id, i]));
+    summaries.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    return {
+      runId,
+      pipeline: this.pipelineName,
+      status: runStatus,
+      ms: total,
+      nodes: summaries,
+      metrics: this.metrics,
+    };
+  }
+
+  /** Why an upstream node's state means this node cannot run, or null. */
+  private blockedBy(node: ResolvedNode): string | null {
+    const upstream = Object.values(node.inputs).map((s) => s.node);
+    const blocked = upstream.find((u) => this.status.get(u) === "failed" || this.status.get(u) === "skipped");
+    if (blocked) return `upstream node "${blocked}" did not finish`;
+    if (this.signal.aborted) return "run canceled";
+    return null;
+  }
+
+  private async runNode(
+    node: ResolvedNode,
+    place: { yieldPlace(): void; retakePlace(): void },
+  ): Promise<void> {
+    // A node's time counts from its start, or from when it got a free core: not the wait for one.
+    let t0 = performance.now();
+    const ms = Object.assign(() => Math.round(performance.now() - t0), {
+      restart: () => {
+        t0 = performance.now();
+      },
+    });
+    const blocked = this.blockedBy(node);
+    if (blocked) {
+      this.finishNode(node, { status: "skipped", reason: blocked, ms: 0, outputs: {} });
+      return;
+    }
+    const inputs: BlockInputs = {};
+    for (const [port, src] of Object.entries(node.inputs))
+      inputs[port] = this.outputs.get(src.node)?.[src.port];
+    let k: KeyParts | undefined;
+    try {
+      k = await nodeKey(node, inputs, this.fingerprintCtx);
+      let shared = this.sharedJob(node, inputs, k, ms, place);
+      let result: NodeJob;
+      for (;;) {
+        try {
+          result = await shared.job;
+          break;
+        } catch (e) {
+          // Another run's job for this key was canceled (waiting for a core, or running): this run was
+          // not, so it computes the outputs itself (the canceled job has left workspace.inFlight).
+          if (shared.owner || this.signal.aborted || !isInterrupt(e)) throw e;
+          shared = this.sharedJob(node, inputs, k, ms, place);
+        }
+      }
+      this.outputs.set(node.id, result.values);
+      if (!(shared.owner && result.ran)) this.takeFromProducer(node, result, ms());
+    } catch (e) {
+      // Canceled while it waited for a free core: it never started, like the nodes still waiting to.
+      if (e instanceof SlotWaitCanceled && this.signal.aborted)
+        this.finishNode(node, { status: "skipped", reason: "run canceled", ms: 0, outputs: {} });
+      else this.failNode(node, e, ms(), k);
+    }
+  }
+
+  /**
+   * The job computing `k`'s outputs: one per key in the whole workspace,
+   * registered before any await, so nodes (of this run or another) with the
+   * same key share it instead of computing the same outputs twice into one
+   * another's tables.
+   */
+  private sharedJob(
+    node: ResolvedNode,
+    inputs: BlockInputs,
+    k: KeyParts,
+    ms: NodeClock,
+    place: { yieldPlace(): void; retakePlace(): void },
+  ): { job: Promise<NodeJob>; owner: boolean } {
+    const { inFlight } = this.project.workspace;
+    const existing = inFlight.get(k.key) as Promise<NodeJob> | undefined;
+    if (existing) return { job: existing, owner: false };
+    const job = this.cachedOrRun(node, inputs, k, ms, place);
+    inFlight.set(k.key, job);
+    job.then(
+      () => inFlight.delete(k.key),
+      () => inFlight.delete(k.key),
+    );
+    return { job, owner: true };
+  }
+
+  /** The cached outputs of `k`, or the node run now (after taking a CPU slot when its block is CPU-heavy). */
+  private async cachedOrRun(
+    node: ResolvedNode,
+    inputs: BlockInputs,
+    k: KeyParts,
+    ms: NodeClock,
+    place: { yieldPlace(): void; retakePlace(): void },
+  ): Promise<NodeJob> {
+    const cached = this.opts.noCache ? undefined : await lookUpCache(this.project, k.key);
+    if (cached) return { values: cached, ran: false, stored: k };
+    let release: (() => void) | undefined;
+    if (node.block.cpu) {
+      place.yieldPlace();
+      try {
+        release = await this.cpuSlots.acquire(this.signal, this);
+        ms.restart();
+      } finally {
+        place.retakePlace();
+      }
+    }
+    try {
+      const reason = this.whyRun(node, k);
+      this.emit({ type: "node.started", runId: this.runId, nodeId: node.id, block: node.block.kind, reason });
+      const { values, stored } = await this.execute(node, inputs, k);
+      this.metricWriter.flush();
+      // Recorded before the job settles, so a node sharing it finds this node run to copy from.
+      this.outputs.set(node.id, values);
+      this.finishNode(node, { status: "ran", reason, ms: ms(), outputs: summarize(values) }, stored);
+      return { values, ran: true, stored };
+    } finally {
+      release?.();
+    }
+  }
+
+  /** A cached node takes the metrics, datasets and artifacts of the run that computed it, so every run's record is whole. */
+  private takeFromProducer(node: ResolvedNode, result: NodeJob, ms: number): void {
+    const { runId } = this;
+    for (const m of this.project.metadata.copyFromProducer(result.stored.key, runId, node.id)) {
+      this.metrics.push({
+        node: node.id,
+        name: m.name,
+        value: m.value,
+        ...(m.step !== null ? { step: m.step } : {}),
+      });
+      this.emit({
+        type: "node.metric",
+        runId,
+        nodeId: node.id,
+        name: m.name,
+        value: m.value,
+        step: m.step ?? undefined,
+      });
+    }
+    this.finishNode(node, { status: "cached", ms, outputs: summarize(result.values) }, result.stored);
+  }
+
+  private failNode(node: ResolvedNode, e: unknown, ms: number, k: KeyParts | undefined): void {
+    const cause = this.signal.aborted && isInterrupt(e) ? "canceled" : (e as Error).message;
+    // What the node logged before it failed is kept; a failed write fails the run at its end.
+    try {
+      this.metricWriter.flush();
+    } catch (flushError) {
+      this.metricsError ??= (flushError as Error).message;
+    }
+    this.finishNode(
+      node,
+      { status: "failed", ms, error: `Node "${node.id}" (${node.block.kind}) failed: ${cause}`, outputs: {} },
+      k,
+    );
+  }
+
+  private inputRefs(node: ResolvedNode): Record<string, NodeInputRef> {
+    return Object.fromEntries(
       Object.entries(node.inputs).map(([port, src]) => [
         port,
         {
           node: src.node,
           port: src.port,
-          fingerprint: outputs.get(src.node)?.[src.port]?.fingerprint ?? null,
+          fingerprint: this.outputs.get(src.node)?.[src.port]?.fingerprint ?? null,
         },
       ]),
     );
+  }
 
-  const lineage = async (nodeId: string): Promise<ModelLineage> => {
-    await gitRecorded;
-    const run = metadata.getRun(runId);
-    if (!run) throw new Error(`Run ${runId} is not in the metadata store`);
-    const params: Record<string, unknown> = {};
-    for (const id of ancestry(plan, nodeId)) Object.assign(params, paramsByNode.get(id));
-    return {
-      run: {
-        id: run.id,
-        pipeline: run.pipeline,
-        pipelinePath: run.pipelinePath,
-        pipelineHash: run.pipelineHash,
-        startedAt: run.startedAt,
-        user: run.user,
-      },
-      nodeId,
-      datasets: metadata.upstreamDatasets(runId, nodeId),
-      params,
-      environment: run.environment,
-    };
-  };
-
-  const finish = (node: ResolvedNode, s: Omit<NodeSummary, "id" | "block">, keys: Partial<KeyParts> = {}) => {
-    status.set(node.id, s.status);
-    const summary: NodeSummary = { id: node.id, block: node.block.kind, ...s };
-    summaries.push(summary);
-    metadata.recordNodeRun({
-      runId,
+  private finishNode(
+    node: ResolvedNode,
+    s: Omit<NodeSummary, "id" | "block">,
+    keys: Partial<KeyParts> = {},
+  ): void {
+    this.status.set(node.id, s.status);
+    this.summaries.push({ id: node.id, block: node.block.kind, ...s });
+    this.project.metadata.recordNodeRun({
+      runId: this.runId,
       nodeId: node.id,
       block: node.block.kind,
       blockVersion: node.block.version,
@@ -324,14 +695,14 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       ms: s.ms,
       error: s.error ?? null,
       outputs: s.outputs,
-      inputs: inputRefs(node),
+      inputs: this.inputRefs(node),
     });
-    emit({ type: "node.finished", runId, nodeId: node.id, block: node.block.kind, ...s });
-  };
+    this.emit({ type: "node.finished", runId: this.runId, nodeId: node.id, block: node.block.kind, ...s });
+  }
 
-  const whyRun = (node: ResolvedNode, k: KeyParts): string => {
-    if (opts.noCache) return "forced (--no-cache)";
-    const last = metadata.lastCompletedNodeRun(pipelineName, node.id);
+  private whyRun(node: ResolvedNode, k: KeyParts): string {
+    if (this.opts.noCache) return "forced (--no-cache)";
+    const last = this.project.metadata.lastCompletedNodeRun(this.pipelineName, node.id);
     if (!last) return "first run";
     const why: string[] = [];
     if (last.block !== node.block.kind) why.push("new block");
@@ -339,27 +710,50 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
     if (last.paramsHash !== k.paramsHash) why.push("new params");
     if (last.inputsHash !== k.inputsHash) why.push("new input data");
     return why.length ? why.join(", ") : "not in cache";
-  };
+  }
 
-  const execute = async (
+  /** The lineage of what `nodeId` produced in this run (BlockContext.lineage). */
+  private async lineage(nodeId: string): Promise<ModelLineage> {
+    await this.gitRecorded;
+    const { metadata } = this.project;
+    const run = metadata.getRun(this.runId);
+    if (!run) throw new Error(`Run ${this.runId} is not in the metadata store`);
+    const params: Record<string, unknown> = {};
+    for (const id of ancestry(this.plan, nodeId)) Object.assign(params, this.paramsByNode.get(id));
+    return {
+      run: {
+        id: run.id,
+        pipeline: run.pipeline,
+        pipelinePath: run.pipelinePath,
+        pipelineHash: run.pipelineHash,
+        startedAt: run.startedAt,
+        user: run.user,
+      },
+      nodeId,
+      datasets: metadata.upstreamDatasets(this.runId, nodeId),
+      params,
+      environment: run.environment,
+    };
+  }
+
+  /** The context a node's block runs with: its session, files, progress, metrics, tracking. */
+  private blockContext(
     node: ResolvedNode,
-    inputs: BlockInputs,
-    k: KeyParts,
-  ): Promise<{ values: Record<string, PortValue>; stored: KeyParts }> => {
-    const sql = await workspace.session();
-    const created: string[] = [];
-    const datasets: DatasetSource[] = [];
-    const artifactDir = join(project.artifactsDir, runId, node.id);
-    const onAbort = () => sql.interrupt();
-    signal.addEventListener("abort", onAbort);
-    const ctx: BlockContext = {
+    sql: BlockContext["sql"],
+    artifactDir: string,
+    created: string[],
+    datasets: DatasetSource[],
+  ): BlockContext {
+    const { runId, signal, project } = this;
+    const { metadata } = project;
+    return {
       sql,
       projectDir: project.dir,
       artifactDir: async () => {
         await mkdir(artifactDir, { recursive: true });
         return artifactDir;
       },
-      resolvePath: fingerprintCtx.resolvePath,
+      resolvePath: this.fingerprintCtx.resolvePath,
       newTable: (port) => {
         // Names are fresh for every execution; the cache entry maps the key to them.
         const name = `t_${randomBytes(8).toString("hex")}_${port.replace(/\W/g, "_")}`;
@@ -367,7 +761,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
         return name;
       },
       progress: (fraction, message) =>
-        emit({
+        this.emit({
           type: "node.progress",
           runId,
           nodeId: node.id,
@@ -375,13 +769,13 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
           message,
         }),
       metric: (name, value, step) => {
-        metricWriter.add({ runId, nodeId: node.id, name, value, step: step ?? null });
-        metrics.push({ node: node.id, name, value, ...(step !== undefined ? { step } : {}) });
-        emit({ type: "node.metric", runId, nodeId: node.id, name, value, step });
+        this.metricWriter.add({ runId, nodeId: node.id, name, value, step: step ?? null });
+        this.metrics.push({ node: node.id, name, value, ...(step !== undefined ? { step } : {}) });
+        this.emit({ type: "node.metric", runId, nodeId: node.id, name, value, step });
       },
       log: (message, level = "info") => {
         metadata.logMessage({ runId, nodeId: node.id, level, message });
-        emit({ type: "node.log", runId, nodeId: node.id, level, message });
+        this.emit({ type: "node.log", runId, nodeId: node.id, level, message });
       },
       signal,
       runId,
@@ -393,9 +787,26 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       environment: (facts) => metadata.updateEnvironment(runId, facts),
       registry: metadata.registry,
       upstream: (port) => node.inputs[port],
-      lineage,
-      hashFile: fingerprintCtx.hashFile,
+      lineage: (nodeId) => this.lineage(nodeId),
+      hashFile: this.fingerprintCtx.hashFile,
     };
+  }
+
+  /** Runs the node's block in a fresh session and stores its outputs (the cache entry last). */
+  private async execute(
+    node: ResolvedNode,
+    inputs: BlockInputs,
+    k: KeyParts,
+  ): Promise<{ values: Record<string, PortValue>; stored: KeyParts }> {
+    const { project, runId, signal } = this;
+    const { workspace, metadata } = project;
+    const sql = await workspace.session();
+    const created: string[] = [];
+    const datasets: DatasetSource[] = [];
+    const artifactDir = join(project.artifactsDir, runId, node.id);
+    const onAbort = () => sql.interrupt();
+    signal.addEventListener("abort", onAbort);
+    const ctx = this.blockContext(node, sql, artifactDir, created, datasets);
     try {
       if (signal.aborted) throw new Error("INTERRUPT: canceled before start");
       const values = await executeBlock(node.block, ctx, inputs, node.params, workspace);
@@ -407,7 +818,7 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       // A block may change the outside state its key covers (register adds a
       // version): the entry goes under the state it left, so the next run with
       // the same inputs finds it, and a later change (an archive) misses it.
-      const stored = node.block.externalFingerprint ? await nodeKey(node, inputs, fingerprintCtx) : k;
+      const stored = node.block.externalFingerprint ? await nodeKey(node, inputs, this.fingerprintCtx) : k;
       // The entry is written last: a crash before this line leaves only an
       // orphan table, never an entry that points at missing or partial data.
       await workspace.putCached(stored.key, node.block.kind, JSON.stringify(values));
@@ -419,138 +830,5 @@ export async function runPlan(opts: RunOptions): Promise<RunSummary> {
       signal.removeEventListener("abort", onAbort);
       sql.close();
     }
-  };
-
-  const runNode = async (node: ResolvedNode): Promise<void> => {
-    const t0 = performance.now();
-    const ms = () => Math.round(performance.now() - t0);
-    const upstream = Object.values(node.inputs).map((s) => s.node);
-    const blocked = upstream.find((u) => status.get(u) === "failed" || status.get(u) === "skipped");
-    if (blocked) {
-      finish(node, {
-        status: "skipped",
-        reason: `upstream node "${blocked}" did not finish`,
-        ms: 0,
-        outputs: {},
-      });
-      return;
-    }
-    if (signal.aborted) {
-      finish(node, { status: "skipped", reason: "run canceled", ms: 0, outputs: {} });
-      return;
-    }
-    const inputs: BlockInputs = {};
-    for (const [port, src] of Object.entries(node.inputs)) inputs[port] = outputs.get(src.node)?.[src.port];
-    let k: KeyParts | undefined;
-    try {
-      const parts = await nodeKey(node, inputs, fingerprintCtx);
-      k = parts;
-      // One job per key in the whole workspace, registered before any await:
-      // nodes (of this run or another) with the same key share it instead of
-      // computing the same outputs twice into one another's tables.
-      let job = workspace.inFlight.get(parts.key) as Promise<NodeJob> | undefined;
-      const owner = !job;
-      if (!job) {
-        job = (async (): Promise<NodeJob> => {
-          const cached = opts.noCache ? undefined : await lookUpCache(project, parts.key);
-          if (cached) return { values: cached, ran: false, stored: parts };
-          const reason = whyRun(node, parts);
-          emit({ type: "node.started", runId, nodeId: node.id, block: node.block.kind, reason });
-          const { values, stored } = await execute(node, inputs, parts);
-          metricWriter.flush();
-          // Recorded before the job settles, so a node sharing it finds this node run to copy from.
-          outputs.set(node.id, values);
-          finish(node, { status: "ran", reason, ms: ms(), outputs: summarize(values) }, stored);
-          return { values, ran: true, stored };
-        })();
-        workspace.inFlight.set(parts.key, job);
-        job.then(
-          () => workspace.inFlight.delete(parts.key),
-          () => workspace.inFlight.delete(parts.key),
-        );
-      }
-      const result = await job;
-      outputs.set(node.id, result.values);
-      if (!(owner && result.ran)) {
-        // A cached node takes the metrics, datasets and artifacts of the run that computed it, so every run's record is whole.
-        for (const m of metadata.copyFromProducer(result.stored.key, runId, node.id)) {
-          metrics.push({
-            node: node.id,
-            name: m.name,
-            value: m.value,
-            ...(m.step !== null ? { step: m.step } : {}),
-          });
-          emit({
-            type: "node.metric",
-            runId,
-            nodeId: node.id,
-            name: m.name,
-            value: m.value,
-            step: m.step ?? undefined,
-          });
-        }
-        finish(node, { status: "cached", ms: ms(), outputs: summarize(result.values) }, result.stored);
-      }
-    } catch (e) {
-      const cause = signal.aborted && isInterrupt(e) ? "canceled" : (e as Error).message;
-      // What the node logged before it failed is kept; a failed write fails the run at its end.
-      try {
-        metricWriter.flush();
-      } catch (flushError) {
-        metricsError ??= (flushError as Error).message;
-      }
-      finish(
-        node,
-        {
-          status: "failed",
-          ms: ms(),
-          error: `Node "${node.id}" (${node.block.kind}) failed: ${cause}`,
-          outputs: {},
-        },
-        k,
-      );
-    }
-  };
-
-  // Start every node whose upstream nodes are done, up to `concurrency` at once.
-  await new Promise<void>((resolveAll) => {
-    const waiting = [...nodes];
-    let running = 0;
-    const pump = () => {
-      for (let i = 0; i < waiting.length && running < concurrency; ) {
-        const node = waiting[i]!;
-        const ready = Object.values(node.inputs).every(
-          (s) => status.has(s.node) || !nodes.some((n) => n.id === s.node),
-        );
-        if (!ready) {
-          i++;
-          continue;
-        }
-        waiting.splice(i, 1);
-        running++;
-        runNode(node).finally(() => {
-          running--;
-          pump();
-        });
-      }
-      if (running === 0 && waiting.length === 0) resolveAll();
-    };
-    pump();
-  });
-
-  try {
-    metricWriter.close();
-  } catch (e) {
-    metricsError ??= (e as Error).message;
   }
-  const failed = summaries.some((s) => s.status === "failed" || s.status === "skipped") || !!metricsError;
-  const runStatus: RunStatus = signal.aborted ? "canceled" : failed ? "failed" : "succeeded";
-  const firstError = summaries.find((s) => s.error)?.error ?? metricsError;
-  await gitRecorded;
-  metadata.finishRun(runId, runStatus, firstError);
-  const total = Math.round(performance.now() - started);
-  emit({ type: "run.finished", runId, status: runStatus, ms: total });
-  const order = new Map(nodes.map((n, i) => [n.id, i]));
-  summaries.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
-  return { runId, pipeline: pipelineName, status: runStatus, ms: total, nodes: summaries, metrics };
 }

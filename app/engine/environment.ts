@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { release, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { version as duckdbVersion } from "@duckdb/node-api";
+import { duckdb } from "../data/native";
 import type { RunEnvironment } from "../store/types";
 
 let dagwoodVersion: string | null | undefined;
@@ -41,7 +41,7 @@ export function localEnvironment(): RunEnvironment {
   const dagwood = readDagwoodVersion();
   if (dagwood) env.dagwood = dagwood;
   try {
-    env.duckdb = duckdbVersion();
+    env.duckdb = duckdb().version();
   } catch {
     // The version is a nicety; a binding without it must not fail a run.
   }
@@ -82,23 +82,4 @@ export async function gitState(dir: string): Promise<Pick<RunEnvironment, "gitCo
   const commit = head?.trim();
   if (!commit || !/^[0-9a-f]{40,64}$/.test(commit)) return {};
   return status === null ? { gitCommit: commit } : { gitCommit: commit, gitDirty: status.trim().length > 0 };
-}
-
-/**
- * Flattens one node's resolved params as `nodeId.param`; nested plain objects
- * become `nodeId.a.b`, arrays stay values. Undefined values are left out.
- */
-export function flattenParams(nodeId: string, params: unknown, into: Record<string, unknown> = {}) {
-  const visit = (prefix: string, value: unknown) => {
-    if (value === undefined) return;
-    if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length > 0) {
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) visit(`${prefix}.${k}`, v);
-      return;
-    }
-    into[prefix] = value;
-  };
-  if (params && typeof params === "object" && !Array.isArray(params)) {
-    for (const [k, v] of Object.entries(params as Record<string, unknown>)) visit(`${nodeId}.${k}`, v);
-  }
-  return into;
 }

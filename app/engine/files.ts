@@ -8,6 +8,14 @@ export interface FileHashMemo {
   put(path: string, size: number, mtimeMs: number, hash: string): Promise<void>;
 }
 
+/** The memo's hash of a file whose size and mtime still match it; undefined when the file must be read. */
+export async function knownFileHash(path: string, memo: FileHashMemo): Promise<string | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st?.isFile()) return undefined;
+  const known = await memo.get(path);
+  return known && known.size === st.size && known.mtime_ms === st.mtimeMs ? known.hash : undefined;
+}
+
 /** SHA-256 of a file's bytes, skipping the read when size and mtime match the memo. */
 export async function hashFile(path: string, memo?: FileHashMemo): Promise<string> {
   let st: Awaited<ReturnType<typeof stat>>;

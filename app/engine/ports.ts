@@ -1,7 +1,13 @@
-import type { PortType } from "../api/port-types";
+import type { DataPortType, PortData, PortType } from "../values/port-types";
 
-// The table of port types lives with the Api, where the editor can use it too.
-export { PORT_TYPES, type PortType, portsCompatible } from "../api/port-types";
+export {
+  type DataPortType,
+  PORT_TYPES,
+  type PortData,
+  type PortType,
+  portsCompatible,
+  type Report,
+} from "../values/port-types";
 
 export interface PortSpec {
   type: PortType;
@@ -27,28 +33,25 @@ export interface TableValue {
   fingerprint: string;
 }
 
-/** JSON metrics, curves and tables that the UI charts. */
-export interface ReportValue {
-  type: "report";
-  data: unknown;
+/** A JSON value on a port of type `T` (report, model, modelVersion, deployment); see app/values. */
+export interface DataValue<T extends DataPortType = DataPortType> {
+  type: T;
+  data: PortData[T];
   fingerprint: string;
 }
 
-/** Values of the port types that later issues fill in (model, registry, deploy). */
-export interface OpaqueValue {
-  type: "model" | "modelVersion" | "deployment";
-  data: unknown;
-  fingerprint: string;
-}
+/** A report, a model, a version reference, a deployment record: one member per port type. */
+export type AnyDataValue = { [T in DataPortType]: DataValue<T> }[DataPortType];
+export type ReportValue = DataValue<"report">;
+export type ModelValue = DataValue<"model">;
 
-export type PortValue = TableValue | ReportValue | OpaqueValue;
+export type PortValue = TableValue | AnyDataValue;
 
 /**
  * What a block returns for each output port. A table output names the
  * workspace table the block created (via ctx.newTable); the engine describes
- * and fingerprints it. Other outputs carry JSON data.
+ * and fingerprints it. Other outputs carry their port type's JSON value.
  */
 export type BlockOutput =
   | { type: "table"; name: string }
-  | { type: "report"; data: unknown }
-  | { type: "model" | "modelVersion" | "deployment"; data: unknown };
+  | { [T in DataPortType]: { type: T; data: PortData[T] } }[DataPortType];

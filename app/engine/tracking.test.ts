@@ -11,7 +11,6 @@ import { validatePipelineText } from "../pipeline/validate";
 import type { Project } from "../project/project";
 import { defineBlock, makeCatalog, requireTable } from "./block";
 import { runPlan } from "./engine";
-import { flattenParams } from "./environment";
 import { closeTempProject, openTempProject } from "./testing";
 
 const sha = (bytes: string | Buffer) => createHash("sha256").update(bytes).digest("hex");
@@ -59,7 +58,8 @@ const fit = defineBlock({
     return {
       model: {
         type: "model",
-        data: { kind: "pretend", rows: t.rows, onnx: { file: relative(ctx.projectDir, onnx) } },
+        // The engine stores a value without reading it: a pretend model will do.
+        data: { kind: "pretend", rows: t.rows, onnx: { file: relative(ctx.projectDir, onnx) } } as never,
       },
     };
   },
@@ -77,7 +77,7 @@ const score = defineBlock({
   async run(ctx) {
     ctx.metric("accuracy", 0.875);
     const lineage = await ctx.lineage(ctx.upstream("model")!.node);
-    return { report: { type: "report", data: { metrics: { accuracy: 0.875 }, lineage } } };
+    return { report: { type: "report", data: { metrics: { accuracy: 0.875 }, lineage } as never } };
   },
 });
 
@@ -298,7 +298,7 @@ describe("metric logging", () => {
       for (let i = 0; i < POINTS; i++) ctx.metric("loss", 1 / (i + 1), i);
       ctx.metric("nan", Number.NaN);
       if (p.fail) throw new Error("diverged");
-      return { report: { type: "report", data: {} } };
+      return { report: { type: "report", data: {} as never } };
     },
   });
   const after = defineBlock({
@@ -312,7 +312,7 @@ describe("metric logging", () => {
     params: z.object({}),
     async run(ctx) {
       ctx.metric("done", 1);
-      return { report: { type: "report", data: { done: true } } };
+      return { report: { type: "report", data: { done: true } as never } };
     },
   });
   const pipeline = (fail: boolean) =>
@@ -369,14 +369,5 @@ describe("metric logging", () => {
     ]);
     expect(project.metadata.metrics(summary.runId)).toHaveLength(POINTS + 1);
     expect(project.metadata.getRun(summary.runId)!.status).toBe("failed");
-  });
-});
-
-describe("flattenParams", () => {
-  it("names nested plain objects by path, keeps arrays and empty objects as values, drops undefined", () => {
-    expect(
-      flattenParams("n", { a: 1, b: { c: "x", d: { e: null } }, f: [1, { g: 2 }], h: {}, i: undefined }),
-    ).toEqual({ "n.a": 1, "n.b.c": "x", "n.b.d.e": null, "n.f": [1, { g: 2 }], "n.h": {} });
-    expect(flattenParams("n", {})).toEqual({});
   });
 });

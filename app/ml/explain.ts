@@ -20,7 +20,9 @@
  *   row: quantiles for numbers, the most frequent training categories for text.
  *
  * Everything runs in memory on one sample of the rows; the same data, model
- * and seed give the same numbers.
+ * and seed give the same numbers. Permutation importance and partial
+ * dependence run in this thread or, through the `…InWorkers` functions, in
+ * worker threads (app/ml/work) with the very same results.
  */
 import type { ColumnTable, RawColumn } from "./dataset";
 import { logLoss, regressionScores } from "./metrics";
@@ -34,6 +36,8 @@ import {
 } from "./model";
 import { encodedFeatureNames, transformFeatures } from "./preprocess";
 import { mulberry32 } from "./trees/binning";
+import { runTask, workerCount } from "./work/pool";
+import { shared, shareTable } from "./work/shared";
 
 export const DEFAULT_MAX_ROWS = 5000;
 /** Grid points of a numeric partial dependence, and categories of a categorical one, at most. */
@@ -135,28 +139,38 @@ function modelColumns(model: AnyDagwoodModel, table: ColumnTable): RawColumn[] {
   });
 }
 
-/**
- * Permutation importance of every raw feature column, most important first
- * (ties by name). Each (column, repeat) permutation is seeded from the seed,
- * the column's position in the model and the repeat, so it does not depend on
- * which other columns there are.
- */
-export function permutationImportance(
+/** The score on the unpermuted rows, and how permutation importance reads it. */
+export function importanceBaseline(
   model: AnyDagwoodModel,
   table: ColumnTable,
   truth: Truth,
-  options: ExplainOptions = {},
-): { metric: ImportanceMetric; permutation: FeatureImportance[] } {
-  const seed = options.seed ?? 0;
-  const repeats = options.repeats ?? 5;
+): ImportanceMetric {
+  const baseline = score(model, { rows: table.rows, columns: modelColumns(model, table) }, truth);
+  return truth.task === "regression"
+    ? { name: "r2", importance: "drop", baseline }
+    : { name: "log_loss", importance: "increase", baseline };
+}
+
+/**
+ * The permutation importance of the model's columns at positions `features`
+ * (indexes into the model's features), each against `metric.baseline`. A
+ * (column, repeat) permutation is seeded from the seed, the column's position
+ * in the model and the repeat alone, so any split of the columns over workers
+ * gives the same numbers. `onStep` is called after each repeat.
+ */
+export function permuteFeatures(
+  model: AnyDagwoodModel,
+  table: ColumnTable,
+  truth: Truth,
+  metric: ImportanceMetric,
+  features: readonly number[],
+  options: { seed: number; repeats: number; signal?: AbortSignal; onStep?: (feature: string) => void },
+): FeatureImportance[] {
+  const { seed, repeats } = options;
   const columns = modelColumns(model, table);
-  const base: ColumnTable = { rows: table.rows, columns };
-  const baseline = score(model, base, truth);
-  const metric: ImportanceMetric =
-    truth.task === "regression"
-      ? { name: "r2", importance: "drop", baseline }
-      : { name: "log_loss", importance: "increase", baseline };
-  const importances = columns.map((col, f): FeatureImportance => {
+  const { baseline } = metric;
+  return features.map((f): FeatureImportance => {
+    const col = columns[f]!;
     const drops: number[] = [];
     for (let r = 0; r < repeats; r++) {
       options.signal?.throwIfAborted();
@@ -164,11 +178,104 @@ export function permutationImportance(
       const permuted = columns.map((c, i) => (i === f ? reorder(c, order) : c));
       const s = score(model, { rows: table.rows, columns: permuted }, truth);
       drops.push(truth.task === "regression" ? baseline - s : s - baseline);
-      options.onProgress?.((f * repeats + r + 1) / (columns.length * repeats), `Permuting "${col.name}"`);
+      options.onStep?.(col.name);
     }
     return { feature: col.name, ...meanStd(drops), repeats: drops };
   });
-  importances.sort((a, b) => b.mean - a.mean || (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0));
+}
+
+/** Most important first, ties by name. */
+function byImportance(a: FeatureImportance, b: FeatureImportance): number {
+  return b.mean - a.mean || (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0);
+}
+
+/**
+ * Permutation importance of every raw feature column, most important first
+ * (ties by name), in this thread. Each (column, repeat) permutation is seeded
+ * from the seed, the column's position in the model and the repeat, so it
+ * does not depend on which other columns there are.
+ */
+export function permutationImportance(
+  model: AnyDagwoodModel,
+  table: ColumnTable,
+  truth: Truth,
+  options: ExplainOptions = {},
+): { metric: ImportanceMetric; permutation: FeatureImportance[] } {
+  const repeats = options.repeats ?? 5;
+  const columns = modelColumns(model, table);
+  const metric = importanceBaseline(model, table, truth);
+  const total = columns.length * repeats;
+  let done = 0;
+  const importances = permuteFeatures(
+    model,
+    table,
+    truth,
+    metric,
+    columns.map((_, f) => f),
+    {
+      seed: options.seed ?? 0,
+      repeats,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onStep: (name) => options.onProgress?.(++done / total, `Permuting "${name}"`),
+    },
+  );
+  importances.sort(byImportance);
+  return { metric, permutation: importances };
+}
+
+/** `n` items dealt round-robin into at most `parts` non-empty groups. */
+function deal<T>(items: readonly T[], parts: number): T[][] {
+  const groups = Array.from({ length: Math.max(1, Math.min(parts, items.length)) }, () => [] as T[]);
+  items.forEach((item, i) => {
+    groups[i % groups.length]!.push(item);
+  });
+  return groups.filter((g) => g.length > 0);
+}
+
+/**
+ * permutationImportance in worker threads (app/ml/work): the columns are
+ * dealt over the workers, each permuting its own; the numbers are those of
+ * permutationImportance, bit for bit.
+ */
+export async function permutationImportanceInWorkers(
+  model: AnyDagwoodModel,
+  table: ColumnTable,
+  truth: Truth,
+  options: ExplainOptions = {},
+): Promise<{ metric: ImportanceMetric; permutation: FeatureImportance[] }> {
+  const repeats = options.repeats ?? 5;
+  const columns = modelColumns(model, table);
+  const rows = shareTable({ rows: table.rows, columns });
+  const sharedTruth: Truth =
+    truth.task === "regression"
+      ? { task: "regression", y: shared(truth.y) }
+      : { task: "classification", y: shared(truth.y) };
+  const total = columns.length * repeats;
+  const doneBy: number[] = [];
+  const parts = await Promise.all(
+    deal(
+      columns.map((_, f) => f),
+      workerCount(),
+    ).map((features, part) =>
+      runTask(
+        "permutationImportance",
+        { model, table: rows, truth: sharedTruth, features, seed: options.seed ?? 0, repeats },
+        {
+          ...(options.signal ? { signal: options.signal } : {}),
+          onProgress: (done) => {
+            doneBy[part] = done;
+            const sum = doneBy.reduce((s, x) => s + (x ?? 0), 0);
+            // Step `done` of this part permuted its column done-1 / repeats.
+            const name = columns[features[Math.floor((done - 1) / repeats)]!]!.name;
+            options.onProgress?.(sum / total, `Permuting "${name}"`);
+          },
+        },
+      ),
+    ),
+  );
+  const metric = parts[0]!.metric;
+  const importances = parts.flatMap((p) => p.importances);
+  importances.sort(byImportance);
   return { metric, permutation: importances };
 }
 
@@ -264,42 +371,87 @@ export function partialDependence(
   features: readonly string[],
   options: Pick<ExplainOptions, "signal" | "onProgress"> = {},
 ): PartialDependence[] {
+  return features.map((name, done) => {
+    const pd = partialDependenceOn(model, table, name, options.signal);
+    options.onProgress?.((done + 1) / features.length, `Partial dependence on "${name}"`);
+    return pd;
+  });
+}
+
+/** partialDependence in worker threads (app/ml/work), the features dealt over the workers: the same numbers. */
+export async function partialDependenceInWorkers(
+  model: AnyDagwoodModel,
+  table: ColumnTable,
+  features: readonly string[],
+  options: Pick<ExplainOptions, "signal" | "onProgress"> = {},
+): Promise<PartialDependence[]> {
+  if (features.length === 0) return [];
+  const rows = shareTable({ rows: table.rows, columns: modelColumns(model, table) });
+  let done = 0;
+  const groups = deal(features, workerCount());
+  const parts = await Promise.all(
+    groups.map((names) =>
+      runTask(
+        "partialDependence",
+        { model, table: rows, features: names },
+        {
+          ...(options.signal ? { signal: options.signal } : {}),
+          onProgress: (_, __) => {
+            done++;
+            options.onProgress?.(
+              done / features.length,
+              `Partial dependence: ${done} of ${features.length} columns`,
+            );
+          },
+        },
+      ),
+    ),
+  );
+  const byName = new Map(parts.flat().map((pd) => [pd.feature, pd]));
+  return features.map((name) => byName.get(name)!);
+}
+
+/** Partial dependence on one column (see partialDependence). */
+export function partialDependenceOn(
+  model: AnyDagwoodModel,
+  table: ColumnTable,
+  name: string,
+  signal?: AbortSignal,
+): PartialDependence {
   const columns = modelColumns(model, table);
   const classes: ClassLabel[] = model.task === "regression" ? [] : (model.classes ?? []);
   const K = classes.length;
-  return features.map((name, done) => {
-    const f = columns.findIndex((c) => c.name === name);
-    const col = columns[f]!;
-    const spec = model.preprocess.features[f]!;
-    const grid: (number | string)[] =
-      col.kind === "numeric"
-        ? quantileGrid(col.values)
-        : spec.kind === "categorical"
-          ? spec.categories.slice(0, MAX_GRID_POINTS)
-          : [];
-    const regression: number[] = [];
-    const perClass = classes.map(() => [] as number[]);
-    for (const value of grid) {
-      options.signal?.throwIfAborted();
-      const set = columns.map((c, i) => (i === f ? constantColumn(c, table.rows, value) : c));
-      const predictions = predictTable(model, { rows: table.rows, columns: set });
-      if (K === 0) {
-        regression.push(predictions.prediction!.reduce((s, x) => s + x, 0) / table.rows);
-        continue;
-      }
-      const probabilities = predictions.probabilities!;
-      for (let k = 0; k < K; k++) {
-        let sum = 0;
-        for (let r = 0; r < table.rows; r++) sum += probabilities[r * K + k]!;
-        perClass[k]!.push(sum / table.rows);
-      }
+  const f = columns.findIndex((c) => c.name === name);
+  if (f < 0) throw new Error(`Partial dependence on "${name}": the model has no such feature column`);
+  const col = columns[f]!;
+  const spec = model.preprocess.features[f]!;
+  const grid: (number | string)[] =
+    col.kind === "numeric"
+      ? quantileGrid(col.values)
+      : spec.kind === "categorical"
+        ? spec.categories.slice(0, MAX_GRID_POINTS)
+        : [];
+  const regression: number[] = [];
+  const perClass = classes.map(() => [] as number[]);
+  for (const value of grid) {
+    signal?.throwIfAborted();
+    const set = columns.map((c, i) => (i === f ? constantColumn(c, table.rows, value) : c));
+    const predictions = predictTable(model, { rows: table.rows, columns: set });
+    if (K === 0) {
+      regression.push(predictions.prediction!.reduce((s, x) => s + x, 0) / table.rows);
+      continue;
     }
-    options.onProgress?.((done + 1) / features.length, `Partial dependence on "${name}"`);
-    return {
-      feature: name,
-      kind: col.kind,
-      grid,
-      values: K === 0 ? regression : Object.fromEntries(classes.map((c, k) => [String(c), perClass[k]!])),
-    };
-  });
+    const probabilities = predictions.probabilities!;
+    for (let k = 0; k < K; k++) {
+      let sum = 0;
+      for (let r = 0; r < table.rows; r++) sum += probabilities[r * K + k]!;
+      perClass[k]!.push(sum / table.rows);
+    }
+  }
+  return {
+    feature: name,
+    kind: col.kind,
+    grid,
+    values: K === 0 ? regression : Object.fromEntries(classes.map((c, k) => [String(c), perClass[k]!])),
+  };
 }

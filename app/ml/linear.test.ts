@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { ColumnTable } from "./dataset";
 import { fitLogistic, fitRidge, type LinearModelJSON, predictLinear } from "./linear";
+import { encodeRows, fitPreprocessor, transformFeatures } from "./preprocess";
 import type { Dataset } from "./trees";
 
 const dataset = (columns: Record<string, number[] | Float64Array>): Dataset => {
@@ -174,7 +176,7 @@ describe("fitRidge", () => {
 });
 
 describe("fitLogistic", () => {
-  const precise = { maxIter: 2000, tol: 1e-10 };
+  const precise = { maxIter: 2000, tol: 1e-10, ftol: 0 };
 
   it("matches a gradient-descent reference on noisy binary data", async () => {
     const u = uniform(3);
@@ -193,6 +195,66 @@ describe("fitLogistic", () => {
       expect(isFloat32(model)).toBe(true);
       expectClose(rowsOf(model), gradientDescent(data, y, 2, l2), 1e-6);
     }
+  });
+
+  it("fits rows written from raw columns (encodeRows) to the model of the dense columns, and refuses what they would", async () => {
+    const u = uniform(5);
+    const n = 700;
+    const x = Float64Array.from({ length: n }, (_, i) => (i % 31 === 0 ? Number.NaN : u() * 4 - 2));
+    const codes = Int32Array.from({ length: n }, (_, i) => (i % 13 === 0 ? -1 : Math.floor(u() * u() * 12)));
+    const y = Float64Array.from({ length: n }, (_, i) => (u() < (codes[i]! % 2 === 0 ? 0.7 : 0.3) ? 1 : 0));
+    const rows: ColumnTable = {
+      rows: n,
+      columns: [
+        { name: "x", kind: "numeric", type: "DOUBLE", values: x },
+        {
+          name: "g",
+          kind: "categorical",
+          type: "VARCHAR",
+          codes,
+          dictionary: Array.from({ length: 12 }, (_, k) => `g${k}`),
+        },
+      ],
+    };
+    const options = { maxCategories: 5, encoding: "onehot", scale: "standard" } as const;
+    const spec = fitPreprocessor(rows, { ...options, impute: "median" });
+    const dense = await fitLogistic({ data: transformFeatures(spec, rows), y }, { l2: 0.5 });
+    expect(dense.featureNames).toContain("g=<other>");
+    expect(await fitLogistic({ data: encodeRows(spec, rows), y }, { l2: 0.5 })).toEqual(dense);
+
+    const unimputed = fitPreprocessor(rows, { ...options, impute: "none" });
+    const message =
+      'Feature "x" has a missing or non-finite value at row 0: linear models need imputed features';
+    await expect(fitLogistic({ data: transformFeatures(unimputed, rows), y })).rejects.toThrow(message);
+    await expect(fitLogistic({ data: encodeRows(unimputed, rows), y })).rejects.toThrow(message);
+    await expect(fitLogistic({ data: encodeRows(spec, rows), y: y.subarray(1) })).rejects.toThrow(
+      `y has ${n - 1} values for ${n} rows`,
+    );
+  });
+
+  it("stops as SciPy's L-BFGS-B does by default: when an iteration lowers the loss by ≤ 2.22e-9 relative", async () => {
+    const u = uniform(11);
+    const n = 3000;
+    const cols = Object.fromEntries(
+      Array.from({ length: 6 }, (_, j) => [`x${j}`, Float64Array.from({ length: n }, () => u() * 2 - 1)]),
+    );
+    const z = (i: number) => Object.values(cols).reduce((s, x, j) => s + (j - 2.5) * x[i]!, 0.3);
+    const y = Float64Array.from({ length: n }, (_, i) => (u() < 1 / (1 + Math.exp(-z(i))) ? 1 : 0));
+    const data = dataset(cols);
+    const exact = await fitLogistic({ data, y }, { l2: 1, ...precise });
+    const iterations: number[] = [];
+    const model = await fitLogistic(
+      { data, y },
+      { l2: 1, onIteration: (_, loss) => iterations.push(loss), tol: 1e-12 },
+    );
+    expect(model.converged).toBe(true);
+    expect(model.iterations).toBeLessThan(exact.iterations);
+    // The last step's relative reduction on the summed loss is what stopped it.
+    const [before, after] = [iterations.at(-2)!, iterations.at(-1)!];
+    expect((before - after) / Math.max(before, after, 1 / n)).toBeLessThanOrEqual(2.220446049250313e-9);
+    // The summed objective is within ftol-sized distance of the optimum: same model to float32.
+    expect(model.trainLoss - exact.trainLoss).toBeLessThan(1e-8 * exact.trainLoss);
+    expectClose(rowsOf(model), rowsOf(exact), 1e-3);
   });
 
   it("stays finite on perfectly separable data, and still matches the reference", async () => {

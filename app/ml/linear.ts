@@ -26,6 +26,7 @@
  * Missing values must be imputed before (the preprocessing does): a
  * non-finite feature value is an error, not a silent NaN model.
  */
+import type { EncodedRows } from "./preprocess";
 import type { Dataset, Task } from "./trees";
 
 export const LINEAR_FORMAT = "dagwood.linear/1";
@@ -51,13 +52,27 @@ export interface LinearModelJSON {
   trainLoss: number;
   /** Optimizer iterations (0 for the closed-form ridge). */
   iterations: number;
-  /** Whether the gradient fell below tol within maxIter (always true for ridge). */
+  /**
+   * Whether the fit stopped on its own within maxIter: the gradient fell below
+   * tol, or an iteration no longer lowered the loss by more than ftol
+   * (relative); always true for ridge.
+   */
   converged: boolean;
 }
 
 export interface LinearFitData {
   data: Dataset;
   /** regression: the value; binary: 0/1; multiclass: 0..numClasses-1. */
+  y: Float64Array;
+}
+
+/**
+ * Logistic regression's training data: a Dataset, or EncodedRows
+ * (preprocess.ts encodeRows), whose rows are written straight into the
+ * nonzeros-only matrix the fit uses.
+ */
+export interface LogisticFitData {
+  data: Dataset | EncodedRows;
   y: Float64Array;
 }
 
@@ -73,6 +88,14 @@ export interface LogisticOptions {
   maxIter?: number;
   /** Stop when every gradient entry of the per-row objective is below this; default 1e-6. */
   tol?: number;
+  /**
+   * Stop when an iteration lowers the summed objective f by at most this,
+   * relative: (f_k − f_k+1) / max(|f_k|, |f_k+1|, 1) ≤ ftol. The default,
+   * 2.22e-9, is SciPy's L-BFGS-B default (factr 1e7 × machine epsilon, see
+   * scipy.optimize.minimize(method="L-BFGS-B") `ftol`), which scikit-learn's
+   * LogisticRegression(solver="lbfgs") runs with; 0 turns it off.
+   */
+  ftol?: number;
   /** Number of classes (2 = binary); default: max(y) + 1. */
   numClasses?: number;
   /** Checked between iterations (the fit yields to the event loop so an abort lands). */
@@ -161,20 +184,6 @@ function indexColumn(values: Float64Array): Column {
   return { values, nonzero };
 }
 
-/** Σᵢ xᵢ rᵢ over a column. */
-function columnDot({ values: x, nonzero }: Column, r: Float64Array): number {
-  let s = 0;
-  if (nonzero) for (const i of nonzero) s += x[i]! * r[i]!;
-  else for (let i = 0; i < x.length; i++) s += x[i]! * r[i]!;
-  return s;
-}
-
-/** z += w·x over a column. */
-function addScaled(z: Float64Array, w: number, { values: x, nonzero }: Column): void {
-  if (nonzero) for (const i of nonzero) z[i]! += w * x[i]!;
-  else for (let i = 0; i < x.length; i++) z[i]! += w * x[i]!;
-}
-
 /** Σᵢ (aᵢ − ma)(cᵢ − mc); with a sparse side, Σ aᵢcᵢ − n·ma·mc over its nonzero rows. */
 function centeredDot(a: Column, ma: number, c: Column, mc: number): number {
   const sparse = a.nonzero ? a : c.nonzero ? c : null;
@@ -258,15 +267,112 @@ function linearScores(cols: Float64Array[], n: number, w: ArrayLike<number>, b: 
   return z;
 }
 
-/** log(1 + eᶻ) without overflow. */
-function softplus(z: number): number {
-  return Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
-}
-
 function sigmoid(z: number): number {
   if (z >= 0) return 1 / (1 + Math.exp(-z));
   const e = Math.exp(z);
   return e / (1 + e);
+}
+
+/**
+ * The feature matrix by rows, nonzeros only (CSR): row i's entries are
+ * `cols[start[i]..start[i+1])` with `values` alongside, in column order. One
+ * pass over the rows then computes a row's logits, its loss and its share of
+ * the gradient while the row is in cache; one-hot columns cost their nonzeros
+ * only. Sums run in the same order as column by column (each gradient entry
+ * over the rows in order, each logit over the columns in order), so the
+ * objective is the same to the bit.
+ */
+interface SparseRows {
+  start: Int32Array;
+  cols: Int32Array;
+  values: Float64Array;
+}
+
+function sparseRows(columns: Float64Array[], n: number): SparseRows {
+  const start = new Int32Array(n + 1);
+  for (const x of columns) for (let i = 0; i < n; i++) if (x[i] !== 0) start[i + 1]!++;
+  for (let i = 0; i < n; i++) start[i + 1]! += start[i]!;
+  const cols = new Int32Array(start[n]!);
+  const values = new Float64Array(start[n]!);
+  const next = start.slice(0, n);
+  columns.forEach((x, j) => {
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      if (v !== 0) {
+        const at = next[i]!++;
+        cols[at] = j;
+        values[at] = v;
+      }
+    }
+  });
+  return { start, cols, values };
+}
+
+/** Rows written at a time while the CSR matrix is built from EncodedRows. */
+const ENCODE_CHUNK = 1024;
+
+/**
+ * The CSR matrix of EncodedRows (preprocess.ts encodeRows), written a chunk
+ * of rows at a time, so the dense encoded columns never exist: the same
+ * entries, in the same order, as sparseRows of transformFeatures's columns.
+ */
+function encodedSparseRows(encoded: EncodedRows): SparseRows {
+  const n = encoded.rows;
+  const F = encoded.names.length;
+  const chunk = new Float64Array(ENCODE_CHUNK * F);
+  const at = new Int32Array(ENCODE_CHUNK);
+  /** Calls `row(i, values)` for every row i, `values` its encoded features. */
+  const eachRow = (row: (i: number, values: Float64Array) => void) => {
+    for (let first = 0; first < n; first += ENCODE_CHUNK) {
+      const m = Math.min(ENCODE_CHUNK, n - first);
+      for (let k = 0; k < m; k++) at[k] = first + k;
+      encoded.fill(at.subarray(0, m), chunk);
+      for (let k = 0; k < m; k++) row(first + k, chunk.subarray(k * F, (k + 1) * F));
+    }
+  };
+  const start = new Int32Array(n + 1);
+  eachRow((i, values) => {
+    let count = 0;
+    for (let j = 0; j < F; j++) if (values[j] !== 0) count++;
+    start[i + 1] = start[i]! + count;
+  });
+  const cols = new Int32Array(start[n]!);
+  const values = new Float64Array(start[n]!);
+  eachRow((i, row) => {
+    let k = start[i]!;
+    for (let j = 0; j < F; j++) {
+      const v = row[j]!;
+      if (v !== 0) {
+        cols[k] = j;
+        values[k++] = v;
+      }
+    }
+  });
+  return { start, cols, values };
+}
+
+/** Logistic's training rows as CSR with their feature names, checked as checkedColumns checks. */
+function logisticRows(train: LogisticFitData): { x: SparseRows; names: string[]; n: number } {
+  const { data, y } = train;
+  if (!("names" in data)) {
+    return {
+      x: sparseRows(checkedColumns({ data, y }), data.rows),
+      names: data.features.map((f) => f.name),
+      n: data.rows,
+    };
+  }
+  if (y.length !== data.rows) throw new Error(`y has ${y.length} values for ${data.rows} rows`);
+  if (data.rows === 0) throw new Error("There are no training rows");
+  for (let i = 0; i < y.length; i++) {
+    if (!Number.isFinite(y[i]!)) throw new Error(`The target is not finite at row ${i}`);
+  }
+  const bad = data.firstNonFinite();
+  if (bad) {
+    throw new Error(
+      `Feature "${bad.feature}" has a missing or non-finite value at row ${bad.row}: linear models need imputed features`,
+    );
+  }
+  return { x: encodedSparseRows(data), names: data.names, n: data.rows };
 }
 
 /**
@@ -278,73 +384,96 @@ class LogisticObjective {
   readonly p: number;
   readonly outputs: number;
   readonly size: number;
-  private readonly z: Float64Array[];
+  /** Multiclass: one row's logits, then its exponentials. */
+  private readonly z: Float64Array;
+  private readonly ez: Float64Array;
+  private readonly sums: Float64Array;
   constructor(
-    private readonly cols: Column[],
+    private readonly x: SparseRows,
+    p: number,
     private readonly n: number,
     private readonly y: Float64Array,
     readonly numClasses: number,
     private readonly l2: number,
   ) {
-    this.p = cols.length;
+    this.p = p;
     this.outputs = numClasses === 2 ? 1 : numClasses;
     this.size = this.outputs * (this.p + 1);
-    this.z = Array.from({ length: this.outputs }, () => new Float64Array(n));
-  }
-
-  /** Fills z with the logits for θ. */
-  private scores(theta: Float64Array): void {
-    const { p, cols } = this;
-    for (let k = 0; k < this.outputs; k++) {
-      const z = this.z[k]!;
-      z.fill(theta[this.outputs * p + k]!);
-      for (let j = 0; j < p; j++) {
-        const w = theta[k * p + j]!;
-        if (w !== 0) addScaled(z, w, cols[j]!);
-      }
-    }
+    this.z = new Float64Array(this.outputs);
+    this.ez = new Float64Array(this.outputs);
+    this.sums = new Float64Array(this.size);
   }
 
   /** The objective at θ; writes the gradient into `grad` when given. */
   evaluate(theta: Float64Array, grad?: Float64Array): number {
-    const { p, n, y, outputs } = this;
-    this.scores(theta);
-    let loss = 0;
-    if (outputs === 1) {
-      const z = this.z[0]!;
-      for (let i = 0; i < n; i++) {
-        const zi = z[i]!;
-        loss += softplus(zi) - y[i]! * zi;
-        z[i] = sigmoid(zi) - y[i]!; // the residual, for the gradient
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        let max = Number.NEGATIVE_INFINITY;
-        for (let k = 0; k < outputs; k++) max = Math.max(max, this.z[k]![i]!);
-        let sum = 0;
-        for (let k = 0; k < outputs; k++) sum += Math.exp(this.z[k]![i]! - max);
-        const yi = y[i]!;
-        loss += max + Math.log(sum) - this.z[yi]![i]!;
-        for (let k = 0; k < outputs; k++) {
-          const z = this.z[k]!;
-          z[i] = Math.exp(z[i]! - max) / sum - (k === yi ? 1 : 0);
-        }
-      }
-    }
+    const { p, outputs, l2 } = this;
+    const loss = outputs === 1 ? this.binary(theta) : this.multiclass(theta);
     let penalty = 0;
     for (let q = 0; q < outputs * p; q++) penalty += theta[q]! ** 2;
     if (grad) {
-      for (let k = 0; k < outputs; k++) {
-        const r = this.z[k]!;
-        for (let j = 0; j < p; j++) {
-          grad[k * p + j] = (columnDot(this.cols[j]!, r) + this.l2 * theta[k * p + j]!) / n;
-        }
-        let s = 0;
-        for (let i = 0; i < n; i++) s += r[i]!;
-        grad[outputs * p + k] = s / n;
+      const g = this.sums;
+      for (let q = 0; q < outputs * p; q++) grad[q] = (g[q]! + l2 * theta[q]!) / this.n;
+      for (let k = 0; k < outputs; k++) grad[outputs * p + k] = g[outputs * p + k]! / this.n;
+    }
+    return (loss + 0.5 * l2 * penalty) / this.n;
+  }
+
+  /** Σ loss over the rows; the unpenalized gradient sums into this.sums. */
+  private binary(theta: Float64Array): number {
+    const { n, y, p } = this;
+    const { start, cols, values } = this.x;
+    const g = this.sums.fill(0);
+    const b = theta[p]!;
+    let loss = 0;
+    let gb = 0;
+    for (let i = 0; i < n; i++) {
+      const from = start[i]!;
+      const to = start[i + 1]!;
+      let zi = b;
+      for (let e = from; e < to; e++) zi += theta[cols[e]!]! * values[e]!;
+      // softplus(z) = max(z, 0) + log1p(e^−|z|) and σ(z) share e^−|z|.
+      const ex = Math.exp(-Math.abs(zi));
+      const yi = y[i]!;
+      loss += Math.max(zi, 0) + Math.log1p(ex) - yi * zi;
+      const r = (zi >= 0 ? 1 / (1 + ex) : ex / (1 + ex)) - yi;
+      for (let e = from; e < to; e++) g[cols[e]!]! += values[e]! * r;
+      gb += r;
+    }
+    g[p] = gb;
+    return loss;
+  }
+
+  private multiclass(theta: Float64Array): number {
+    const { n, y, p, outputs: K, z, ez } = this;
+    const { start, cols, values } = this.x;
+    const g = this.sums.fill(0);
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      const from = start[i]!;
+      const to = start[i + 1]!;
+      let max = Number.NEGATIVE_INFINITY;
+      for (let k = 0; k < K; k++) {
+        let zk = theta[K * p + k]!;
+        const row = k * p;
+        for (let e = from; e < to; e++) zk += theta[row + cols[e]!]! * values[e]!;
+        z[k] = zk;
+        max = Math.max(max, zk);
+      }
+      let sum = 0;
+      for (let k = 0; k < K; k++) {
+        ez[k] = Math.exp(z[k]! - max);
+        sum += ez[k]!;
+      }
+      const yi = y[i]!;
+      loss += max + Math.log(sum) - z[yi]!;
+      for (let k = 0; k < K; k++) {
+        const r = ez[k]! / sum - (k === yi ? 1 : 0);
+        const row = k * p;
+        for (let e = from; e < to; e++) g[row + cols[e]!]! += values[e]! * r;
+        g[K * p + k]! += r;
       }
     }
-    return (loss + 0.5 * this.l2 * penalty) / n;
+    return loss;
   }
 }
 
@@ -380,14 +509,14 @@ function yielder(signal: AbortSignal | undefined): () => Promise<void> {
  * data still has a finite optimum.
  */
 export async function fitLogistic(
-  train: LinearFitData,
+  train: LogisticFitData,
   options: LogisticOptions = {},
 ): Promise<LinearModelJSON> {
   const l2 = checkL2(options.l2 ?? 1);
   const maxIter = options.maxIter ?? 100;
   const tol = options.tol ?? 1e-6;
-  const cols = checkedColumns(train);
-  const n = train.data.rows;
+  const ftol = options.ftol ?? 2.220446049250313e-9;
+  const { x, names, n } = logisticRows(train);
   let K = options.numClasses ?? 0;
   for (const v of train.y) {
     if (!(Number.isInteger(v) && v >= 0)) throw new Error(`Class labels must be integers ≥ 0, got ${v}`);
@@ -395,7 +524,7 @@ export async function fitLogistic(
     else if (v >= K) throw new Error(`Class label ${v} is not below numClasses ${K}`);
   }
   if (K < 2) throw new Error("Logistic regression needs at least 2 classes");
-  const objective = new LogisticObjective(cols.map(indexColumn), n, train.y, K, l2);
+  const objective = new LogisticObjective(x, names.length, n, train.y, K, l2);
   const size = objective.size;
   const pause = yielder(options.signal);
 
@@ -472,10 +601,12 @@ export async function fitLogistic(
     }
     [theta, nextTheta] = [nextTheta, theta];
     [grad, nextGrad] = [nextGrad, grad];
+    // SciPy's relative-reduction test on the summed objective n·loss, here per row.
+    const reduced = loss - nextLoss <= ftol * Math.max(Math.abs(loss), Math.abs(nextLoss), 1 / n);
     loss = nextLoss;
     options.onIteration?.(iterations, loss);
     iterations++;
-    converged = maxAbs(grad) <= tol;
+    converged = maxAbs(grad) <= tol || reduced;
   }
 
   const { p, outputs } = objective;
@@ -490,7 +621,7 @@ export async function fitLogistic(
     format: LINEAR_FORMAT,
     kind: "logistic",
     task: K === 2 ? "binary" : "multiclass",
-    featureNames: train.data.features.map((f) => f.name),
+    featureNames: names,
     coefficients: Array.from({ length: outputs }, (_, k) => Array.from(rounded.subarray(k * p, (k + 1) * p))),
     intercepts: Array.from(rounded.subarray(outputs * p)),
     numClasses: K,

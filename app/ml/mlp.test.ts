@@ -1,5 +1,8 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { fitMlp, type MlpFitOptions, predictMlp, selectBackend } from "./mlp";
+import type { ColumnTable } from "./dataset";
+import { fitMlp, type MlpFitOptions, type MlpModelJSON, predictMlp, selectBackend } from "./mlp";
+import { encodeRows, fitPreprocessor, transformFeatures } from "./preprocess";
 import { mulberry32 } from "./trees/binning";
 import type { Dataset } from "./trees/types";
 
@@ -158,5 +161,119 @@ describe("fitMlp / predictMlp", () => {
     await expect(fitMlp({ data, y }, { ...base, dropout: 1 })).rejects.toThrow(/dropout/);
     await expect(fitMlp({ data, y }, { ...base, task: "multiclass" })).rejects.toThrow(/numClasses/);
     await expect(fitMlp({ data: { rows: 20, features: [] }, y }, base)).rejects.toThrow(/no features/);
+  });
+});
+
+/** A numeric column with missing values and two text columns, one capped to 10 categories plus "other". */
+function categoricalTable(n: number): { rows: ColumnTable; y: Float64Array } {
+  const rand = mulberry32(7);
+  const x = new Float64Array(n);
+  const city = new Int32Array(n);
+  const day = new Int32Array(n);
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    x[i] = i % 17 === 0 ? Number.NaN : rand() * 10 - 3;
+    const c = Math.floor(rand() * rand() * 30);
+    city[i] = i % 23 === 0 ? -1 : c;
+    day[i] = Math.floor(rand() * 7);
+    y[i] = (c % 3 === 0 ? 1 : 0) ^ (day[i]! >= 5 ? 1 : 0) ^ (rand() < 0.1 ? 1 : 0);
+  }
+  const cities = Array.from({ length: 30 }, (_, k) => `c${k}`);
+  const days = ["mo", "tu", "we", "th", "fr", "sa", "su"];
+  return {
+    rows: {
+      rows: n,
+      columns: [
+        { name: "x", kind: "numeric", type: "DOUBLE", values: x },
+        { name: "city", kind: "categorical", type: "VARCHAR", codes: city, dictionary: cities },
+        { name: "day", kind: "categorical", type: "VARCHAR", codes: day, dictionary: days },
+      ],
+    },
+    y,
+  };
+}
+
+describe("fitMlp on rows written per minibatch (encodeRows)", () => {
+  const { rows, y } = categoricalTable(600);
+  const spec = fitPreprocessor(rows, {
+    impute: "median",
+    imputeValue: 0,
+    maxCategories: 10,
+    encoding: "onehot",
+    scale: "standard",
+  });
+  const options: MlpFitOptions = {
+    ...base,
+    hidden: [8],
+    epochs: 4,
+    dropout: 0.1,
+    seed: 3,
+    validationFraction: 0.1,
+  };
+  const digest = (m: MlpModelJSON) =>
+    createHash("sha256")
+      .update(JSON.stringify([m.layers, m.training.loss, m.training.valLoss, m.featureNames]))
+      .digest("hex");
+
+  it("writes the rows transformFeatures gives, in its column order", () => {
+    const dense = transformFeatures(spec, rows);
+    const encoded = encodeRows(spec, rows);
+    expect(encoded.names).toEqual(dense.features.map((f) => f.name));
+    expect(encoded.names).toContain("city=<other>");
+    const at = [0, 23, 599, 5, 5];
+    const out = new Float64Array(at.length * encoded.names.length).fill(7);
+    encoded.fill(at, out);
+    at.forEach((row, r) => {
+      dense.features.forEach((f, j) => {
+        expect(out[r * encoded.names.length + j]).toBe(f.values[row]);
+      });
+    });
+    expect(encoded.firstNonFinite()).toBeUndefined();
+  });
+
+  it("gives bit-identical weights to the fit on the whole dense matrix", async () => {
+    // The digest of the fit made, before minibatches were written on demand, by gathering each
+    // minibatch from the whole float32 matrix of transformFeatures's columns (wasm backend).
+    const beforeMinibatches = "36ef09d2feee75c36a5ebaff1507f1c2f6bbf9c89f03a62c1e870d8229c8e518";
+    const fromRows = await fitMlp({ data: encodeRows(spec, rows), y }, options);
+    expect(fromRows.training.backend).toBe("wasm");
+    expect(fromRows.featureNames).toHaveLength(19);
+    expect(digest(fromRows)).toBe(beforeMinibatches);
+    const fromDataset = await fitMlp({ data: transformFeatures(spec, rows), y }, options);
+    expect(digest(fromDataset)).toBe(beforeMinibatches);
+  });
+
+  it("refuses a feature left missing, naming it and the row", async () => {
+    const unimputed = fitPreprocessor(rows, {
+      impute: "none",
+      imputeValue: 0,
+      maxCategories: 10,
+      encoding: "onehot",
+      scale: "standard",
+    });
+    const encoded = encodeRows(unimputed, rows);
+    expect(encoded.firstNonFinite()).toEqual({ feature: "x", row: 0 });
+    await expect(fitMlp({ data: encoded, y }, options)).rejects.toThrow(
+      'Feature "x" has a missing or non-finite value at row 0: the network needs imputed features',
+    );
+  });
+});
+
+describe("predictMlp in chunks", () => {
+  it("scores more rows than a chunk as a plain float64 forward pass does", async () => {
+    const { data, y } = synthetic(5000, 11, (a, b) => (a * b > 0 ? 1 : 0));
+    const model = await fitMlp({ data, y }, { ...base, hidden: [4], epochs: 1 });
+    const { probabilities, classIndex } = predictMlp(model, data);
+    const [hidden, out] = model.layers as [MlpModelJSON["layers"][0], MlpModelJSON["layers"][0]];
+    for (const r of [0, 2047, 2048, 4095, 4096, 4999]) {
+      const x = [data.features[0]!.values[r]!, data.features[1]!.values[r]!];
+      const h = Array.from({ length: 4 }, (_, j) =>
+        Math.max(0, hidden.bias[j]! + x[0]! * hidden.weights[j]! + x[1]! * hidden.weights[4 + j]!),
+      );
+      const z = h.reduce((s, v, j) => s + v * out.weights[j]!, out.bias[0]!);
+      const p = 1 / (1 + Math.exp(-z));
+      expect(probabilities![r * 2 + 1]).toBeCloseTo(p, 12);
+      expect(classIndex![r]).toBe(p > 0.5 ? 1 : 0);
+    }
   });
 });

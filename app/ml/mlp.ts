@@ -15,7 +15,15 @@
  * unit, binary cross-entropy; multiclass: softmax, categorical cross-entropy —
  * trained with Adam on minibatches, in a plain loop of optimizer steps (not
  * tfjs-layers' model.fit, whose per-batch callbacks and metrics cost about as
- * much again as the step on small networks). Every training row is trained
+ * much again as the step on small networks). tfjs-layers builds and
+ * initializes the layers; the step is ours: the forward pass over the
+ * layers' variables with a dense op whose gradient avoids the wasm backend's
+ * slow transposed products, tf.variableGrads, and Adam on float32 arrays
+ * (one read and one write per variable instead of ~10 tensor ops). Each
+ * minibatch's input is written when it is trained on (EncodedRows,
+ * preprocess.ts), never the whole rows × features matrix: the same float32
+ * values as gathered from that matrix, so the same weights. Every
+ * training row is trained
  * on unless `validationFraction` holds some out for val_loss: on small data
  * a held-out tenth costs accuracy (iris: 0.8 points on the mean over 10
  * splits), and scikit-learn's MLP holds none out by default either. Seeded
@@ -36,6 +44,7 @@
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import type * as TF from "@tensorflow/tfjs";
+import type { EncodedRows } from "./preprocess";
 import { mulberry32 } from "./trees/binning";
 import { abortError } from "./trees/grow";
 import type { Dataset, Task } from "./trees/types";
@@ -184,23 +193,44 @@ export async function selectBackend(preferred?: TfBackendName): Promise<TfBacken
   throw new Error(`No TensorFlow.js backend could be initialized (${skipped.join("; ")})`);
 }
 
-/** The encoded features as a row-major float32 matrix, checked finite. */
-function featureMatrix(data: Dataset): Float32Array {
-  const F = data.features.length;
-  const x = new Float32Array(data.rows * F);
-  data.features.forEach((f, j) => {
+/**
+ * A Dataset as rows written on demand (EncodedRows), checked finite: the
+ * network reads its input one minibatch at a time, so the input costs
+ * batch × features, not rows × features, beside the caller's data.
+ */
+export function datasetRows(data: Dataset): EncodedRows {
+  const columns = data.features.map((f) => f.values);
+  const width = columns.length;
+  data.features.forEach((f) => {
     if (f.values.length !== data.rows) throw new Error(`Feature "${f.name}" has the wrong length`);
-    for (let r = 0; r < data.rows; r++) {
-      const v = f.values[r]!;
-      if (!Number.isFinite(v)) {
-        throw new Error(
-          `Feature "${f.name}" has a missing or non-finite value at row ${r}: the network needs imputed features`,
-        );
-      }
-      x[r * F + j] = v;
-    }
   });
-  return x;
+  return {
+    rows: data.rows,
+    names: data.features.map((f) => f.name),
+    fill(at, out) {
+      for (let r = 0; r < at.length; r++) {
+        const row = at[r]!;
+        const base = r * width;
+        for (let j = 0; j < width; j++) out[base + j] = columns[j]![row]!;
+      }
+    },
+    firstNonFinite() {
+      for (const f of data.features) {
+        for (let r = 0; r < data.rows; r++) {
+          if (!Number.isFinite(f.values[r]!)) return { feature: f.name, row: r };
+        }
+      }
+      return undefined;
+    },
+  };
+}
+
+/** `rows` (row indices) of the input as a float32 tensor, rows × features. */
+function inputBatch(tf: typeof TF, input: EncodedRows, rows: ArrayLike<number>): TF.Tensor2D {
+  const F = input.names.length;
+  const x = new Float32Array(rows.length * F);
+  input.fill(rows, x);
+  return tf.tensor2d(x, [rows.length, F]);
 }
 
 function checkOptions(o: MlpFitOptions, rows: number): void {
@@ -231,19 +261,141 @@ function shuffleInPlace(a: Int32Array, rand: () => number): void {
   }
 }
 
-/** Fits the network on preprocessed features (see the file comment). */
+/**
+ * A batch's mean loss, its correct labels and the gradient of the mean loss
+ * with respect to the logits, from the outputs `out` (rows × K) of the rows
+ * `at` of the targets Y. The losses are the ones Keras and tfjs-layers compile
+ * for these tasks: squared error; binary and categorical cross-entropy with
+ * the outputs clipped to [1e-7, 1 − 1e-7] (tf.metrics.binaryCrossentropy,
+ * categoricalCrossentropy); accuracy as tf.metrics.binaryAccuracy (output >
+ * 0.5) and categoricalAccuracy (the first largest output).
+ */
+function headLoss(
+  out: Float32Array,
+  Y: Float32Array,
+  at: Int32Array,
+  K: number,
+  task: Task,
+): { loss: number; correct: number; grad: Float32Array } {
+  const B = at.length;
+  const grad = new Float32Array(B * K);
+  const eps = 1e-7;
+  const clip = (p: number) => Math.min(Math.max(p, eps), 1 - eps);
+  let loss = 0;
+  let correct = 0;
+  for (let r = 0; r < B; r++) {
+    const row = at[r]!;
+    if (task === "regression") {
+      const d = out[r]! - Y[row]!;
+      loss += d * d;
+      grad[r] = (2 * d) / B;
+    } else if (task === "binary") {
+      const p = out[r]!;
+      const y = Y[row]!;
+      loss -= y * Math.log(clip(p)) + (1 - y) * Math.log(1 - clip(p));
+      grad[r] = (p - y) / B;
+      if ((p > 0.5 ? 1 : 0) === y) correct++;
+    } else {
+      let sum = 0;
+      let best = 0;
+      let truth = 0;
+      for (let k = 0; k < K; k++) {
+        const p = out[r * K + k]!;
+        sum += p;
+        if (p > out[r * K + best]!) best = k;
+        const y = Y[row * K + k]!;
+        if (y > Y[row * K + truth]!) truth = k;
+        grad[r * K + k] = (p - y) / B;
+      }
+      loss -= Math.log(clip(out[r * K + truth]! / sum));
+      if (best === truth) correct++;
+    }
+  }
+  return { loss: loss / B, correct, grad };
+}
+
+/**
+ * Adam (Kingma & Ba, https://arxiv.org/abs/1412.6980) with tfjs's defaults
+ * (β1 0.9, β2 0.999, ε 1e-7: tf.train.adam), its moments and the weights kept
+ * here as float32 arrays. tfjs's own optimizer runs about ten tensor ops per
+ * variable and step, whose fixed cost dominates a small network's step on
+ * the wasm backend; this reads each gradient once and assigns each weight
+ * once.
+ */
+class Adam {
+  private readonly state: { m: Float32Array; v: Float32Array; w: Float32Array }[];
+  private t = 0;
+  constructor(
+    private readonly tf: typeof TF,
+    private readonly variables: TF.Variable[],
+    private readonly lr: number,
+    private readonly beta1 = 0.9,
+    private readonly beta2 = 0.999,
+    private readonly epsilon = 1e-7,
+  ) {
+    this.state = variables.map((v) => ({
+      m: new Float32Array(v.size),
+      v: new Float32Array(v.size),
+      w: Float32Array.from(v.dataSync() as Float32Array),
+    }));
+  }
+
+  step(grads: TF.Tensor[]): void {
+    const { beta1, beta2, epsilon, lr } = this;
+    this.t++;
+    const c1 = 1 - beta1 ** this.t;
+    const c2 = 1 - beta2 ** this.t;
+    this.variables.forEach((variable, i) => {
+      const g = grads[i]!.dataSync() as Float32Array;
+      const { m, v, w } = this.state[i]!;
+      for (let j = 0; j < w.length; j++) {
+        const gj = g[j]!;
+        m[j] = beta1 * m[j]! + (1 - beta1) * gj;
+        v[j] = beta2 * v[j]! + (1 - beta2) * gj * gj;
+        w[j] = w[j]! - (lr * (m[j]! / c1)) / (Math.sqrt(v[j]! / c2) + epsilon);
+      }
+      const next = this.tf.tensor(w, variable.shape, "float32");
+      variable.assign(next);
+      next.dispose();
+    });
+  }
+}
+
+/** Lets pending events (an abort) run when the loop has held the thread for 20 ms. */
+function yielder(): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last > 20) {
+      await new Promise((resolve) => setImmediate(resolve));
+      last = performance.now();
+    }
+  };
+}
+
+/**
+ * Fits the network on preprocessed features (see the file comment): a
+ * Dataset, or EncodedRows (preprocess.ts encodeRows) whose minibatches are
+ * written as they are trained on.
+ */
 export async function fitMlp(
-  train: { data: Dataset; y: Float64Array },
+  train: { data: Dataset | EncodedRows; y: Float64Array },
   o: MlpFitOptions,
 ): Promise<MlpModelJSON> {
-  const { data, y } = train;
-  const n = data.rows;
+  const { y } = train;
+  const input = "features" in train.data ? datasetRows(train.data) : train.data;
+  const n = input.rows;
   checkOptions(o, n);
   if (y.length !== n) throw new Error(`y has ${y.length} values for ${n} rows`);
   for (let i = 0; i < n; i++)
     if (!Number.isFinite(y[i]!)) throw new Error(`The target is not finite at row ${i}`);
-  const F = data.features.length;
+  const F = input.names.length;
   if (F === 0) throw new Error("There are no features");
+  const bad = input.firstNonFinite();
+  if (bad) {
+    throw new Error(
+      `Feature "${bad.feature}" has a missing or non-finite value at row ${bad.row}: the network needs imputed features`,
+    );
+  }
   const started = performance.now();
   const { tf, name: backend, note } = await selectBackend(o.backend);
   o.signal?.throwIfAborted();
@@ -294,7 +446,6 @@ export async function fitMlp(
     }
   }
   model.add(dense(K, output === "identity" ? "linear" : output));
-  const optimizer = tf.train.adam(o.learningRate);
   const classify = o.task !== "regression";
   // The losses Keras/tfjs-layers compile for these names (with their probability clipping), per row.
   const rowLoss = (yTrue: TF.Tensor, yPred: TF.Tensor): TF.Tensor =>
@@ -312,14 +463,71 @@ export async function fitMlp(
     model.predict(tf.zeros([1, F]));
   });
   const variables = model.trainableWeights.map((w) => w.read() as TF.Variable);
+  const adam = new Adam(tf, variables, o.learningRate);
+  const pause = yielder();
+  // The training forward pass, over the Dense layers' own variables: x·W + b with its own
+  // gradient, then the layer's activation and (training) dropout, as the layers compute them.
+  // tfjs's MatMul gradient multiplies by transposed operands (matMul(a, b, transposeA/B)), which
+  // the wasm backend runs many times slower than a transpose then a plain matMul (a 256×64 by
+  // 64×64 product, measured side by side: 7.7 ms transposed, 0.3 ms transpose + matMul); the
+  // gradient here does the latter, with the same products.
+  const affine = tf.customGrad((...args) => {
+    const [x, w, b, save] = args as [TF.Tensor2D, TF.Tensor2D, TF.Tensor1D, TF.GradSaveFunc];
+    save([x, w]);
+    return {
+      value: tf.add(tf.matMul(x, w), b) as TF.Tensor2D,
+      gradFunc: (dy: TF.Tensor, saved: TF.Tensor[]) => [
+        tf.matMul(dy as TF.Tensor2D, tf.transpose(saved[1]!) as TF.Tensor2D),
+        tf.matMul(tf.transpose(saved[0]!) as TF.Tensor2D, dy as TF.Tensor2D),
+        tf.sum(dy, 0),
+      ],
+    };
+  });
+  const denseVars = model.layers
+    .filter((layer) => layer.getClassName() === "Dense")
+    .map((layer) => layer.trainableWeights.map((w) => w.read()) as [TF.Tensor2D, TF.Tensor1D]);
+  const hiddenActivation = { relu: tf.relu, tanh: tf.tanh, sigmoid: tf.sigmoid }[o.activation];
+  const outputOf = (z: TF.Tensor): TF.Tensor =>
+    output === "sigmoid" ? tf.sigmoid(z) : output === "softmax" ? tf.softmax(z, -1) : z;
+  /** The output layer's pre-activation (logits), from the features. */
+  const logits = (x: TF.Tensor, dropoutSeeds?: number[]): TF.Tensor => {
+    let h = x as TF.Tensor2D;
+    let z = h;
+    denseVars.forEach(([w, b], l) => {
+      z = affine(h, w, b);
+      if (l < denseVars.length - 1) {
+        h = hiddenActivation(z) as TF.Tensor2D;
+        if (dropoutSeeds) h = tf.dropout(h, o.dropout, undefined, dropoutSeeds[l]) as TF.Tensor2D;
+      }
+    });
+    return z;
+  };
+  // The batch's mean loss from the logits, as one op: the loss and accuracy are computed here
+  // from the outputs read back once, and the gradient with respect to the logits is the
+  // closed form of these losses, (output − target) / rows (2 (output − target) / rows for
+  // squared error), instead of some twenty taped tensor ops per step.
+  let batch: Int32Array = new Int32Array(0);
+  let batchCorrect = 0;
+  const head = tf.customGrad((...args) => {
+    const z = args[0] as TF.Tensor2D;
+    const out = outputOf(z);
+    const { loss: value, correct, grad } = headLoss(out.dataSync() as Float32Array, Y, batch, K, o.task);
+    batchCorrect = correct;
+    return {
+      value: tf.scalar(value),
+      gradFunc: (dy: TF.Tensor) => [tf.mul(tf.tensor2d(grad, [batch.length, K]), dy)],
+    };
+  });
 
-  const xAll = tf.tensor2d(featureMatrix(data), [n, F]);
-  const yAll = tf.tensor2d(Y, [n, K]);
+  // The validation rows are held as one tensor; the training rows are written a minibatch at a time.
   const validation =
     held > 0
       ? tf.tidy(() => {
-          const at = tf.tensor1d(valIdx, "int32");
-          return [tf.gather(xAll, at), tf.gather(yAll, at)] as [TF.Tensor, TF.Tensor];
+          const yAll = tf.tensor2d(Y, [n, K]);
+          return [inputBatch(tf, input, valIdx), tf.gather(yAll, tf.tensor1d(valIdx, "int32"))] as [
+            TF.Tensor,
+            TF.Tensor,
+          ];
         })
       : undefined;
   const loss: number[] = [];
@@ -330,52 +538,32 @@ export async function fitMlp(
       // One Adam step per minibatch (a plain loop: tfjs-layers' model.fit costs about as much
       // again per step in callbacks and per-batch metrics). The epoch's loss and accuracy are
       // the means over its rows of the per-batch values, as model.fit reports them.
-      let lossSum: TF.Tensor = tf.scalar(0);
-      let correctSum: TF.Tensor = tf.scalar(0);
+      let lossSum = 0;
+      let correctSum = 0;
       for (let b = 0; b < trainIdx.length; b += o.batchSize) {
         if (o.signal?.aborted) break;
-        // tfjs reuses a Dropout layer's seed for every mask; a new seed per batch keeps masks seeded yet varied.
-        for (const layer of dropouts) (layer as unknown as { seed?: number }).seed = seedOf();
+        // A new dropout seed per batch and layer keeps masks seeded yet varied.
+        const seeds = dropouts.length > 0 ? dropouts.map(() => seedOf()) : undefined;
         const at = trainIdx.subarray(b, Math.min(b + o.batchSize, trainIdx.length));
-        let correct: TF.Tensor | undefined;
-        const next = tf.tidy(() => {
-          const idx = tf.tensor1d(at, "int32");
-          const xb = tf.gather(xAll, idx);
-          const yb = tf.gather(yAll, idx);
-          const cost = optimizer.minimize(
-            () => {
-              const pred = model.apply(xb, { training: true }) as TF.Tensor;
-              if (classify) correct = tf.keep(tf.sum(rowCorrect(yb, pred)));
-              return tf.mean(rowLoss(yb, pred)) as TF.Scalar;
-            },
-            true,
-            variables,
-          )!;
-          const sums = [tf.add(lossSum, tf.mul(cost, at.length))];
-          if (correct) sums.push(tf.add(correctSum, correct));
-          return sums;
+        batch = at;
+        const { value, grads } = tf.tidy(() => {
+          const xb = inputBatch(tf, input, at);
+          return tf.variableGrads(() => head(logits(xb, seeds)) as TF.Scalar, variables);
         });
-        correct?.dispose();
-        tf.dispose(lossSum);
-        lossSum = next[0]!;
-        if (next[1]) {
-          tf.dispose(correctSum);
-          correctSum = next[1];
-        }
-        await new Promise((r) => setImmediate(r));
+        lossSum += value.dataSync()[0]! * at.length;
+        correctSum += batchCorrect;
+        adam.step(variables.map((v) => grads[v.name]!));
+        tf.dispose([value, ...Object.values(grads)]);
+        await pause();
       }
-      if (o.signal?.aborted) {
-        tf.dispose([lossSum, correctSum]);
-        throw abortError(o.signal);
-      }
+      if (o.signal?.aborted) throw abortError(o.signal);
       const m = trainIdx.length;
-      const logs: EpochLogs = { loss: lossSum.dataSync()[0]! / m };
-      if (classify) logs.accuracy = correctSum.dataSync()[0]! / m;
-      tf.dispose([lossSum, correctSum]);
+      const logs: EpochLogs = { loss: lossSum / m };
+      if (classify) logs.accuracy = correctSum / m;
       loss.push(logs.loss);
       if (validation) {
         const [vl, va] = tf.tidy(() => {
-          const pred = model.apply(validation[0], { training: false }) as TF.Tensor;
+          const pred = outputOf(logits(validation[0]));
           return [
             tf.mean(rowLoss(validation[1], pred)),
             classify ? tf.mean(rowCorrect(validation[1], pred)) : tf.scalar(0),
@@ -409,7 +597,7 @@ export async function fitMlp(
     return {
       format: MLP_FORMAT,
       task: o.task,
-      featureNames: data.features.map((f) => f.name),
+      featureNames: input.names,
       activation: o.activation,
       layers,
       output,
@@ -432,9 +620,6 @@ export async function fitMlp(
     };
   } finally {
     model.dispose();
-    optimizer.dispose();
-    xAll.dispose();
-    yAll.dispose();
     for (const t of validation ?? []) t.dispose();
   }
 }
@@ -454,62 +639,82 @@ const ACTIVATIONS: Record<MlpActivation, (x: number) => number> = {
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
 };
 
-/** Scores preprocessed features (named as in training) with the network, in float64. */
+/** Rows scored at a time: the layers' activations cost chunk × units, not rows × units. */
+const PREDICT_CHUNK = 2048;
+
+/**
+ * Scores preprocessed features (named as in training) with the network, in
+ * float64, a chunk of rows at a time.
+ */
 export function predictMlp(model: MlpModelJSON, data: Dataset): MlpPredictions {
   const byName = new Map(data.features.map((f) => [f.name, f.values]));
   const n = data.rows;
-  let width = model.featureNames.length;
-  let h = new Float64Array(n * width);
-  model.featureNames.forEach((name, j) => {
+  const columns = model.featureNames.map((name) => {
     const values = byName.get(name);
     if (!values) throw new Error(`The data has no feature "${name}", which the model was trained on`);
-    for (let r = 0; r < n; r++) h[r * width + j] = values[r]!;
+    return values;
   });
-  const last = model.layers.length - 1;
+  let width = columns.length;
   model.layers.forEach((layer, l) => {
     if (layer.inputs !== width) throw new Error(`Layer ${l} takes ${layer.inputs} inputs, not ${width}`);
-    const { units, weights, bias } = layer;
-    const out = new Float64Array(n * units);
-    const act = l < last ? ACTIVATIONS[model.activation] : undefined;
-    for (let r = 0; r < n; r++) {
-      const o = r * units;
-      for (let j = 0; j < units; j++) out[o + j] = bias[j]!;
-      for (let i = 0; i < width; i++) {
-        const x = h[r * width + i]!;
-        if (x === 0) continue;
-        const w = i * units;
-        for (let j = 0; j < units; j++) out[o + j]! += x * weights[w + j]!;
-      }
-      if (act) for (let j = 0; j < units; j++) out[o + j] = act(out[o + j]!);
-    }
-    h = out;
-    width = units;
+    width = layer.units;
   });
-  if (model.output === "identity") {
-    const { mean, std } = model.targetScale ?? { mean: 0, std: 1 };
-    return { prediction: h.map((z) => z * std + mean) };
-  }
+  const regression = model.output === "identity";
   const K = model.output === "sigmoid" ? 2 : width;
-  const probabilities = new Float64Array(n * K);
-  const classIndex = new Int32Array(n);
-  for (let r = 0; r < n; r++) {
-    if (model.output === "sigmoid") {
-      const p = ACTIVATIONS.sigmoid(h[r]!);
-      probabilities[r * 2] = 1 - p;
-      probabilities[r * 2 + 1] = p;
-    } else {
-      let max = Number.NEGATIVE_INFINITY;
-      for (let k = 0; k < K; k++) max = Math.max(max, h[r * K + k]!);
-      let sum = 0;
-      for (let k = 0; k < K; k++) sum += Math.exp(h[r * K + k]! - max);
-      for (let k = 0; k < K; k++) probabilities[r * K + k] = Math.exp(h[r * K + k]! - max) / sum;
+  const prediction = regression ? new Float64Array(n) : undefined;
+  const probabilities = regression ? undefined : new Float64Array(n * K);
+  const classIndex = regression ? undefined : new Int32Array(n);
+  const { mean, std } = model.targetScale ?? { mean: 0, std: 1 };
+  const last = model.layers.length - 1;
+  const act = ACTIVATIONS[model.activation];
+  for (let start = 0; start < n; start += PREDICT_CHUNK) {
+    const rows = Math.min(PREDICT_CHUNK, n - start);
+    let w = columns.length;
+    let h = new Float64Array(rows * w);
+    columns.forEach((values, j) => {
+      for (let r = 0; r < rows; r++) h[r * w + j] = values[start + r]!;
+    });
+    model.layers.forEach((layer, l) => {
+      const { units, weights, bias } = layer;
+      const out = new Float64Array(rows * units);
+      for (let r = 0; r < rows; r++) {
+        const o = r * units;
+        for (let j = 0; j < units; j++) out[o + j] = bias[j]!;
+        for (let i = 0; i < w; i++) {
+          const x = h[r * w + i]!;
+          if (x === 0) continue;
+          const at = i * units;
+          for (let j = 0; j < units; j++) out[o + j]! += x * weights[at + j]!;
+        }
+        if (l < last) for (let j = 0; j < units; j++) out[o + j] = act(out[o + j]!);
+      }
+      h = out;
+      w = units;
+    });
+    if (prediction) {
+      for (let r = 0; r < rows; r++) prediction[start + r] = h[r]! * std + mean;
+      continue;
     }
-    // As the ONNX graph decides: binary on [1 − p, p] (class 1 iff p > 0.5), multiclass on the
-    // logits (softmax is monotone; float64 logits never tie where rounded probabilities might).
-    const decide = model.output === "sigmoid" ? probabilities.subarray(r * 2, r * 2 + 2) : h.subarray(r * K);
-    let best = 0;
-    for (let k = 1; k < K; k++) if (decide[k]! > decide[best]!) best = k;
-    classIndex[r] = best;
+    for (let r = 0; r < rows; r++) {
+      const p = probabilities!.subarray((start + r) * K, (start + r + 1) * K);
+      if (model.output === "sigmoid") {
+        const s = ACTIVATIONS.sigmoid(h[r]!);
+        p[0] = 1 - s;
+        p[1] = s;
+      } else {
+        let max = Number.NEGATIVE_INFINITY;
+        for (let k = 0; k < K; k++) max = Math.max(max, h[r * K + k]!);
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += Math.exp(h[r * K + k]! - max);
+        for (let k = 0; k < K; k++) p[k] = Math.exp(h[r * K + k]! - max) / sum;
+      }
+      // As the ONNX graph decides: binary on [1 − p, p] (class 1 iff p > 0.5), multiclass on the
+      // logits (softmax is monotone; float64 logits never tie where rounded probabilities might).
+      const decide = model.output === "sigmoid" ? p : h.subarray(r * K);
+      let best = 0;
+      for (let k = 1; k < K; k++) if (decide[k]! > decide[best]!) best = k;
+      classIndex![start + r] = best;
+    }
   }
-  return { probabilities, classIndex };
+  return prediction ? { prediction } : { probabilities: probabilities!, classIndex: classIndex! };
 }

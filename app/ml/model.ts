@@ -4,6 +4,8 @@
  * all plain JSON. `predictTable` scores raw columns with it.
  */
 import { isNumericType } from "../data/sql";
+import type { ClassLabel } from "../values/common";
+import type { OnnxExportInfo, TensorSpec, TensorType } from "../values/model";
 import type { ColumnTable, RawColumn } from "./dataset";
 import { type LinearModelJSON, predictLinear } from "./linear";
 import { type MlpModelJSON, predictMlp } from "./mlp";
@@ -14,20 +16,8 @@ export const MODEL_FORMAT = "dagwood.model/1";
 
 export type Estimator = "gbdt" | "forest" | "tree";
 export type LinearEstimator = "linear" | "logistic";
-/** FP32 only in models exported before inputs and outputs became FP64 (read, never written). */
-export type TensorType = "FP64" | "FP32" | "INT64" | "BYTES";
-export type ClassLabel = string | number;
-
-export interface TensorSpec {
-  name: string;
-  dtype: TensorType;
-  /** -1 is the batch dimension. */
-  shape: number[];
-  /** Inputs: the column's DuckDB type in the training table (e.g. DOUBLE, DATE, VARCHAR). */
-  sourceType?: string;
-  /** Inputs: what a number means, where that is not the plain value (dates: epoch milliseconds). */
-  unit?: string;
-}
+// The shared part of a model (what crosses ports, the Api and the renderer) is defined in app/values.
+export type { ClassLabel, OnnxExportInfo, TensorSpec, TensorType };
 
 /**
  * How a column of `sourceType` travels as a number: dates and timestamps as
@@ -67,20 +57,6 @@ export interface DagwoodModel {
   params: Record<string, unknown>;
   /** The ONNX export written after training, and its parity with `predictTable`. */
   onnx?: OnnxExportInfo;
-}
-
-export interface OnnxExportInfo {
-  /** The model.onnx file, relative to the project folder. */
-  file: string;
-  bytes: number;
-  /** Opset per domain ("" is the default ONNX domain). */
-  opsets: Record<string, number>;
-  /**
-   * onnxruntime against `predictTable` on the same raw rows: max |difference|
-   * of probabilities (or predictions), and the fraction of rows with the
-   * same label.
-   */
-  parity: { rows: number; maxAbsDiff: number; labelAgreement: number };
 }
 
 export interface Predictions {

@@ -23,6 +23,13 @@
  * (plus "other" when capped); NULL and unseen categories give all zeros, or
  * "other" = 1 when capped. ONNX: the same LabelEncoder, then Equal against the codes and Cast.
  */
+
+import type {
+  CategoricalFeatureSpec,
+  FeatureSpec,
+  NumericFeatureSpec,
+  PreprocessSpec,
+} from "../values/model";
 import type { CategoricalColumn, ColumnTable, NumericColumn, RawColumn } from "./dataset";
 import type { Dataset, FeatureColumn } from "./trees";
 
@@ -47,41 +54,8 @@ export interface PreprocessOptions {
   log?: (message: string, level?: "info" | "warn") => void;
 }
 
-export interface NumericFeatureSpec {
-  name: string;
-  kind: "numeric";
-  /** The DuckDB type in the training table. */
-  sourceType: string;
-  /** The value that replaces a missing value; null: left missing (NaN). */
-  impute: { strategy: Exclude<ImputeStrategy, "none">; value: number } | null;
-  /** `y = (x − offset) × scale` after imputation (ONNX Scaler), or null. */
-  scale: { kind: Exclude<ScaleKind, "none">; offset: number; scale: number } | null;
-}
-
-export interface CategoricalFeatureSpec {
-  name: string;
-  kind: "categorical";
-  sourceType: string;
-  encoding: CategoricalEncoding;
-  /** Kept categories in code order: code i is categories[i]. */
-  categories: string[];
-  /** The "other" code (= categories.length) when the column was capped, else null. */
-  otherCode: number | null;
-  /** What an unseen category becomes: otherCode when capped, else null = missing (NaN). */
-  unknownCode: number | null;
-}
-
-export type FeatureSpec = NumericFeatureSpec | CategoricalFeatureSpec;
-
-export interface PreprocessSpec {
-  format: "dagwood.preprocess/1";
-  /** NULL, NaN and ±Infinity in numeric inputs are missing values. */
-  nonFinite: "missing";
-  /** The raw input columns in model order, each with its fitted transform. */
-  features: FeatureSpec[];
-  /** Columns asked for but not used, with why. */
-  dropped: { name: string; reason: string }[];
-}
+// The fitted preprocessing travels inside the model: its shape is defined in app/values.
+export type { CategoricalFeatureSpec, FeatureSpec, NumericFeatureSpec, PreprocessSpec };
 
 function median(sorted: Float64Array): number {
   const n = sorted.length;
@@ -113,13 +87,23 @@ function fitNumeric(
   o: Required<Omit<PreprocessOptions, "log">>,
   log: Logger,
 ): FeatureSpec | string {
-  const finite = col.values.filter(Number.isFinite);
-  if (finite.length === 0) return "it has no values in the training rows (all NULL, NaN or ±Infinity)";
-  const infinite = col.values.reduce((n, x) => n + (x === Infinity || x === -Infinity ? 1 : 0), 0);
-  const missing = col.values.length - finite.length;
+  // One plain loop, no callbacks: this runs on every numeric column of every fit.
+  const values = col.values;
+  const buffer = new Float64Array(values.length);
+  let kept = 0;
+  let infinite = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    if (x - x === 0) buffer[kept++] = x;
+    else if (x === Infinity || x === -Infinity) infinite++;
+  }
+  if (kept === 0) return "it has no values in the training rows (all NULL, NaN or ±Infinity)";
+  const finite = buffer.subarray(0, kept);
+  const missing = values.length - kept;
   finite.sort();
+  // Summed in sorted order, as the mean has always been.
   let sum = 0;
-  for (const x of finite) sum += x;
+  for (let i = 0; i < kept; i++) sum += finite[i]!;
   const mean = sum / finite.length;
   let impute: NumericFeatureSpec["impute"] = null;
   if (o.impute !== "none") {
@@ -318,4 +302,88 @@ export function transformFeatures(spec: PreprocessSpec, table: ColumnTable): Dat
     }
   }
   return { rows: table.rows, features };
+}
+
+/**
+ * The encoded features of some rows, written one row at a time: what
+ * `transformFeatures` gives, without holding it. A one-hot column is kept as
+ * the index of its hot entry per row (or none), so a table with categories
+ * costs its raw columns, not rows × categories; a network's minibatch
+ * (app/ml/mlp.ts) is written from it on demand.
+ */
+export interface EncodedRows {
+  rows: number;
+  /** The encoded feature names, in `transformFeatures`'s order. */
+  names: string[];
+  /** Writes rows `at` (row-major, `names.length` values per row) into `out`, starting at its index 0. */
+  fill(at: ArrayLike<number>, out: Float32Array | Float64Array): void;
+  /** The first encoded feature value that is not finite (NaN: a value left missing), by feature then row. */
+  firstNonFinite(): { feature: string; row: number } | undefined;
+}
+
+/** Applies a fitted preprocessing to raw columns, row by row on demand (see EncodedRows). */
+export function encodeRows(spec: PreprocessSpec, table: ColumnTable): EncodedRows {
+  const byName = new Map<string, RawColumn>(table.columns.map((c) => [c.name, c]));
+  const absent = spec.features.filter((f) => !byName.has(f.name)).map((f) => `"${f.name}"`);
+  if (absent.length > 0) {
+    throw new Error(`The data has no column ${absent.join(", ")}, which the model was trained on`);
+  }
+  const names: string[] = [];
+  /** A feature given by value: at `offset`, its encoded values. */
+  const dense: { offset: number; name: string; values: Float64Array }[] = [];
+  /** A one-hot block: at `offset`, `width` 0/1 columns; hot[row] is the 1's index, or -1. */
+  const oneHot: { offset: number; width: number; hot: Int32Array }[] = [];
+  for (const f of spec.features) {
+    const col = byName.get(f.name)!;
+    if (col.kind !== f.kind) {
+      throw new Error(`Column "${f.name}" was ${f.kind} in training but is read as ${col.kind}`);
+    }
+    const offset = names.length;
+    if (f.kind === "numeric") {
+      dense.push({ offset, name: f.name, values: transformNumeric(f, col as NumericColumn) });
+      names.push(f.name);
+    } else if (f.encoding === "ordinal") {
+      const [ordinal] = transformCategorical(f, col as CategoricalColumn);
+      dense.push({ offset, name: f.name, values: ordinal!.values });
+      names.push(f.name);
+    } else {
+      const codes = (col as CategoricalColumn).codes;
+      const byEntry = codesFor(f, col as CategoricalColumn);
+      const missing = nullCode(f);
+      const hot = new Int32Array(codes.length);
+      for (let i = 0; i < codes.length; i++) {
+        const c = codes[i]!;
+        const code = c < 0 ? missing : byEntry[c]!;
+        hot[i] = Number.isNaN(code) ? -1 : code;
+      }
+      const block = encodedFeatureNames(f);
+      oneHot.push({ offset, width: block.length, hot });
+      names.push(...block);
+    }
+  }
+  const width = names.length;
+  return {
+    rows: table.rows,
+    names,
+    fill(at, out) {
+      out.fill(0, 0, at.length * width);
+      for (let r = 0; r < at.length; r++) {
+        const row = at[r]!;
+        const base = r * width;
+        for (const d of dense) out[base + d.offset] = d.values[row]!;
+        for (const b of oneHot) {
+          const k = b.hot[row]!;
+          if (k >= 0) out[base + b.offset + k] = 1;
+        }
+      }
+    },
+    firstNonFinite() {
+      for (const d of dense) {
+        for (let r = 0; r < d.values.length; r++) {
+          if (!Number.isFinite(d.values[r]!)) return { feature: d.name, row: r };
+        }
+      }
+      return undefined;
+    },
+  };
 }

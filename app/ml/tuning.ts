@@ -4,6 +4,8 @@
  * that runs the trials and picks the best. Pure apart from the `evaluate`
  * callback; the train blocks bring the fitting (nodes/train-common.ts).
  */
+
+import { metricDirection } from "../values/metric-direction";
 import {
   accuracy,
   classificationScores,
@@ -32,16 +34,10 @@ export const REGRESSION_METRICS = ["rmse", "mae", "r2"] as const;
 export const SEARCH_METRICS = [...CLASSIFICATION_METRICS, ...REGRESSION_METRICS] as const;
 export type SearchMetric = (typeof SEARCH_METRICS)[number];
 
-/** Whether a higher score is better. */
-export const HIGHER_IS_BETTER: Record<SearchMetric, boolean> = {
-  accuracy: true,
-  log_loss: false,
-  roc_auc: true,
-  f1_macro: true,
-  rmse: false,
-  mae: false,
-  r2: true,
-};
+/** Whether a higher score is better, for each search metric: app/values/metric-direction decides. */
+export const HIGHER_IS_BETTER = Object.fromEntries(
+  SEARCH_METRICS.map((m) => [m, metricDirection(m) === "higher"]),
+) as Record<SearchMetric, boolean>;
 
 /** Random search runs this many trials unless maxTrials says otherwise. */
 export const DEFAULT_RANDOM_TRIALS = 20;

@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { open, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { open, stat } from "node:fs/promises";
+import { writeFileAtomic } from "../store/atomic-write";
 import { serializePipeline } from "./canonical";
 import { PIPELINE_LIMITS, type Pipeline } from "./schema";
 import { fileSizeProblem, type ParseResult, parsePipelineText } from "./validate";
@@ -49,18 +48,6 @@ async function readCapped(path: string, limit: number): Promise<Buffer> {
     return Buffer.concat(chunks);
   } finally {
     await handle.close();
-  }
-}
-
-/** Writes text to a file atomically: a crash leaves either the old file or the new one, never half of one. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    await writeFile(tmp, text, { flush: true });
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
   }
 }
 

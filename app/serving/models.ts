@@ -121,38 +121,52 @@ interface Queued {
   reject: (error: unknown) => void;
 }
 
+/** Whether two tensors have the same type and the same dimensions after the first. */
+function sameInner(a: ort.Tensor, b: ort.Tensor): boolean {
+  if (a.type !== b.type || a.dims.length !== b.dims.length) return false;
+  for (let d = 1; d < a.dims.length; d++) if (a.dims[d] !== b.dims[d]) return false;
+  return true;
+}
+
 /** The requests' feeds concatenated along the first (batch) dimension, or undefined if they cannot be. */
 function concatFeeds(
   all: Record<string, ort.Tensor>[],
 ): { feeds: Record<string, ort.Tensor>; rows: number[] } | undefined {
   const names = Object.keys(all[0]!);
-  const rows = all.map((f) => f[names[0]!]!.dims[0] ?? 0);
+  const rows = new Array<number>(all.length);
+  for (let i = 0; i < all.length; i++) rows[i] = all[i]![names[0]!]!.dims[0] ?? 0;
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of names) {
-    const tensors = all.map((f) => f[name]!);
-    const first = tensors[0]!;
-    const inner = first.dims.slice(1);
+    const first = all[0]![name]!;
     if (first.dims.length === 0) return undefined;
-    const total = tensors.reduce((n, t, i) => {
-      if (t.type !== first.type || t.dims[0] !== rows[i] || t.dims.slice(1).join() !== inner.join())
-        return Number.NaN;
-      return n + t.dims[0]!;
-    }, 0);
-    if (Number.isNaN(total)) return undefined;
-    const datas = tensors.map((t) => t.data);
+    let total = 0;
+    let length = 0;
+    for (let i = 0; i < all.length; i++) {
+      const t = all[i]![name];
+      if (!t || t.dims[0] !== rows[i] || !sameInner(t, first)) return undefined;
+      total += rows[i]!;
+      length += t.data.length;
+    }
     let data: ort.Tensor["data"];
-    if (first.type === "string") data = (datas as string[][]).flat();
-    else {
-      const Ctor = (first.data as Float32Array).constructor as new (n: number) => Float32Array;
-      const out = new Ctor(datas.reduce((n, d) => n + d.length, 0));
+    if (first.type === "string") {
+      const out = new Array<string>(length);
       let at = 0;
-      for (const d of datas as Float32Array[]) {
+      for (const f of all) for (const v of f[name]!.data as string[]) out[at++] = v;
+      data = out;
+    } else {
+      const Ctor = (first.data as Float32Array).constructor as new (n: number) => Float32Array;
+      const out = new Ctor(length);
+      let at = 0;
+      for (const f of all) {
+        const d = f[name]!.data as Float32Array;
         out.set(d, at);
         at += d.length;
       }
       data = out;
     }
-    feeds[name] = new ort.Tensor(first.type as "float32", data as Float32Array, [total, ...inner]);
+    const dims = first.dims.slice();
+    dims[0] = total;
+    feeds[name] = new ort.Tensor(first.type as "float32", data as Float32Array, dims);
   }
   return { feeds, rows };
 }
@@ -162,22 +176,27 @@ function splitOutputs(
   result: ort.InferenceSession.ReturnType,
   rows: number[],
 ): ort.InferenceSession.ReturnType[] | undefined {
-  const total = rows.reduce((a, b) => a + b, 0);
+  let total = 0;
+  for (const n of rows) total += n;
   const parts: Record<string, ort.Tensor>[] = rows.map(() => ({}));
-  for (const [name, tensor] of Object.entries(result)) {
+  for (const name in result) {
+    const tensor = result[name]!;
     if (tensor.dims[0] !== total) return undefined;
-    const inner = tensor.dims.slice(1);
-    const width = inner.reduce((a, b) => a * b, 1);
+    let width = 1;
+    for (let d = 1; d < tensor.dims.length; d++) width *= tensor.dims[d]!;
     const data = tensor.data as Float32Array | string[];
     let at = 0;
-    rows.forEach((n, i) => {
-      parts[i]![name] = new ort.Tensor(
-        tensor.type as "float32",
-        data.slice(at * width, (at + n) * width) as Float32Array,
-        [n, ...inner],
-      );
+    for (let i = 0; i < rows.length; i++) {
+      const n = rows[i]!;
+      const dims = tensor.dims.slice();
+      dims[0] = n;
+      // Numbers as views of the batch's output (no copy, no new buffer: the batch's is not reused).
+      const part = Array.isArray(data)
+        ? data.slice(at * width, (at + n) * width)
+        : data.subarray(at * width, (at + n) * width);
+      parts[i]![name] = new ort.Tensor(tensor.type as "float32", part as Float32Array, dims);
       at += n;
-    });
+    }
   }
   return parts;
 }
@@ -594,12 +613,10 @@ export class ModelManager {
     outputs: string[],
   ): Promise<ort.InferenceSession.ReturnType> {
     this.hold(loaded);
-    const done = (
-      this.batching && loaded.batching && loaded.batching.max > 1
-        ? this.enqueue(loaded, feeds, outputs)
-        : loaded.session.run(feeds, outputs)
-    ).finally(() => this.release(loaded));
-    return done;
+    // A queued request's hold is released by runQueued as its answer settles.
+    if (this.batching && loaded.batching && loaded.batching.max > 1)
+      return this.enqueue(loaded, feeds, outputs);
+    return loaded.session.run(feeds, outputs).finally(() => this.release(loaded));
   }
 
   private enqueue(
@@ -628,7 +645,11 @@ export class ModelManager {
     const batches: Queued[][] = [];
     const open = new Map<string, { group: Queued[]; rows: number }>();
     for (const q of queue) {
-      const rows = Object.values(q.feeds)[0]?.dims[0] ?? limit;
+      let rows = limit;
+      for (const name in q.feeds) {
+        rows = q.feeds[name]!.dims[0] ?? limit;
+        break;
+      }
       if (rows >= limit) {
         batches.push([q]);
         continue;
@@ -643,6 +664,11 @@ export class ModelManager {
       current.group.push(q);
       current.rows += rows;
     }
+    const settle = (q: Queued, result?: ort.InferenceSession.ReturnType, error?: unknown) => {
+      this.release(loaded);
+      if (result) q.resolve(result);
+      else q.reject(error);
+    };
     for (const group of batches) {
       const batch = group.length > 1 ? concatFeeds(group.map((q) => q.feeds)) : undefined;
       if (batch) {
@@ -650,14 +676,19 @@ export class ModelManager {
           const result = await loaded.session.run(batch.feeds, group[0]!.outputs);
           const parts = splitOutputs(result, batch.rows);
           if (parts) {
-            for (const [i, q] of group.entries()) q.resolve(parts[i]!);
+            for (let i = 0; i < group.length; i++) settle(group[i]!, parts[i]!);
             continue;
           }
         } catch {
           // One bad request fails the batch: run them one by one so each gets its own answer.
         }
       }
-      for (const q of group) loaded.session.run(q.feeds, q.outputs).then(q.resolve, q.reject);
+      for (const q of group) {
+        loaded.session.run(q.feeds, q.outputs).then(
+          (result) => settle(q, result),
+          (error: unknown) => settle(q, undefined, error),
+        );
+      }
     }
   }
 

@@ -26,7 +26,7 @@ const NODE_TESTS = process.env.ONNX_NODE_TESTS ?? "/usr/share/libonnx-testdata/d
 const RTOL = 1e-3;
 const ATOL = 1e-7;
 const TOKEN = "node-tests-token";
-const TensorProto = onnxRoot.lookupType("onnx.TensorProto");
+const TensorProto = onnxRoot().lookupType("onnx.TensorProto");
 
 type Values = ArrayLike<number | bigint | string | boolean>;
 

@@ -14,8 +14,9 @@
  * model.onnx, so an interrupted upload is never taken for a version.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { fsyncDir, writeFileAtomic, writeSynced } from "../store/atomic-write";
 import { MODEL_NAME } from "../store/types";
 import { RequestError, type TensorMeta, TRITON_TYPES } from "./tensors";
 
@@ -54,41 +55,6 @@ export interface TrafficPolicy {
 export interface ServingState {
   format: typeof STATE_FORMAT;
   models: Record<string, { versions: number[]; policy: TrafficPolicy }>;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  // Windows cannot open a folder for fsync; the rename is as durable as it gets there.
-  if (process.platform === "win32") return;
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const handle = await open(path, "wx");
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes `path` atomically: a temp file beside it, fsync, rename over, fsync the folder. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const dir = join(path, "..");
-  const temp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
-  try {
-    await writeSynced(temp, data);
-    await rename(temp, path);
-  } catch (e) {
-    await rm(temp, { force: true });
-    throw e;
-  }
-  await fsyncDir(dir);
 }
 
 /**

@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { findRoute } from "../net/http-guard";
 import { serveCommand } from "./cli";
+import { SERVE_ROUTES } from "./routes";
 import { createServer, type DagwoodServer, type ServeOptions } from "./server";
 import { trainTestModel } from "./testing";
 
@@ -976,5 +978,116 @@ describe("inference log across restarts and for large requests", () => {
       expect(t.data).toHaveLength(100 * t.shape.slice(1).reduce((a: number, b: number) => a * b, 1));
     }
     expect(entry.inputs[0].data.slice(0, 3)).toEqual([0, 1, 2]);
+  });
+});
+
+describe("declared routes", () => {
+  /** A request for each route and method of the table (model "m" version 1 loaded). */
+  const EXAMPLES: Record<string, string> = {
+    "infer POST": "/v2/models/m/versions/1/infer",
+    "model ready GET": "/v2/models/m/ready",
+    "model metadata GET": "/v2/models/m/versions/1",
+    "live GET": "/v2/health/live",
+    "ready GET": "/v2/health/ready",
+    "server metadata GET": "/v2",
+    "metrics GET": "/metrics",
+    "index POST": "/v2/repository/index",
+    "load POST": "/v2/repository/models/m/load",
+    "unload POST": "/v2/repository/models/m/unload",
+    "traffic GET": "/v2/repository/models/m/traffic",
+    "traffic POST": "/v2/repository/models/m/traffic",
+    "log GET": "/v2/logs/models/m",
+  };
+  const each = SERVE_ROUTES.flatMap((route) => route.methods.map((method) => ({ route, method })));
+
+  /** A raw request whose body is sent in chunks without a Content-Length (fetch would declare one). */
+  function chunked(
+    url: string,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    chunks: number,
+  ): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      // Node frames a GET's body only when asked to (it assumes GETs have none).
+      const framed = { ...headers, "transfer-encoding": "chunked" };
+      const req = request(`${url}${path}`, { method, headers: framed }, (res) => {
+        let text = "";
+        res.on("data", (d) => {
+          text += d;
+        });
+        res.on("end", () => resolve({ status: res.statusCode!, text }));
+      });
+      req.on("error", (e: NodeJS.ErrnoException) => {
+        if (e.code !== "ECONNRESET" && e.code !== "EPIPE") reject(e);
+      });
+      for (let i = 0; i < chunks; i++) req.write(Buffer.alloc(16 * 1024, 32));
+      req.end();
+    });
+  }
+
+  it("every route declares its auth and body limit; state-changing and repository routes need the token", () => {
+    expect(Object.keys(EXAMPLES).sort()).toEqual(
+      each.map(({ route, method }) => `${route.name} ${method}`).sort(),
+    );
+    for (const { route, method } of each) {
+      const key = `${route.name} ${method}`;
+      expect(["none", "read", "write"], key).toContain(route.auth);
+      expect(
+        typeof route.bodyLimit === "number"
+          ? route.bodyLimit > 0
+          : ["infer", "load"].includes(route.bodyLimit),
+        key,
+      ).toBe(true);
+      expect(["GET", "POST"], key).toContain(method);
+      // A POST changes state, except infer (it reads a model); so do all repository and log routes.
+      if ((method === "POST" && route.name !== "infer") || /^\/v2\/(repository|logs)\//.test(route.path)) {
+        expect(route.auth, key).toBe("write");
+      }
+      // The example is this route's.
+      const path = EXAMPLES[key]!.split("/").slice(1);
+      expect(findRoute(SERVE_ROUTES, path, method)?.route, key).toBe(route);
+    }
+  });
+
+  it("refuses each write route without the token, or with a wrong one, before it has any effect", async () => {
+    const { url, server } = await start();
+    await upload(url, "m", 1, regressionV1);
+    for (const { route, method } of each) {
+      const path = EXAMPLES[`${route.name} ${method}`]!;
+      const body = method === "POST" ? {} : undefined;
+      const none = await call(url, path, body, {}, method);
+      const wrong = await call(url, path, body, { authorization: "Bearer s3cret-tokem" }, method);
+      if (route.auth === "write") {
+        expect([none.status, wrong.status], path).toEqual([401, 401]);
+        expect(wrong.json.error).toMatch(/missing or wrong bearer token/);
+      } else {
+        expect(none.status, path).not.toBe(401);
+      }
+    }
+    // The unload refused above did not happen.
+    expect(server.manager.models.get("m")?.versions.has(1)).toBe(true);
+    // With --infer-token, the read routes need it too; the open ones stay open.
+    const guarded = await start({ inferToken: true });
+    await upload(guarded.url, "m", 1, regressionV1);
+    for (const { route, method } of each) {
+      const path = EXAMPLES[`${route.name} ${method}`]!;
+      const r = await call(guarded.url, path, method === "POST" ? {} : undefined, {}, method);
+      expect(r.status === 401, `${method} ${path}`).toBe(route.auth !== "none");
+    }
+  });
+
+  it("holds every route to its body limit, for a body sent without a Content-Length", async () => {
+    // 128 KiB sent: over the control limit (64 KiB) and over the infer and load limits set here.
+    const { url } = await start({ maxInferBytes: 100_000, maxLoadBytes: 100_000 });
+    await upload(url, "m", 1, regressionV1);
+    for (const { route, method } of each) {
+      const path = EXAMPLES[`${route.name} ${method}`]!;
+      const r = await chunked(url, method, path, auth, 8);
+      expect(r.status, `${method} ${path} ${r.text}`).toBe(413);
+      expect(JSON.parse(r.text).error, path).toMatch(new RegExp(`^the ${route.name} body is larger than`));
+    }
+    // A request within the limits still works after all that.
+    expect((await call(url, "/v2/models/m/ready")).status).toBe(200);
   });
 });

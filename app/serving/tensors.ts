@@ -2,7 +2,8 @@
  * V2 (Open Inference Protocol) JSON tensors ↔ onnxruntime tensors, checked
  * against the model's signature so a bad request is a 400 naming the input.
  */
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
+import { onnxruntime } from "../data/native";
 
 export type V2Datatype =
   | "BOOL"
@@ -130,19 +131,19 @@ export function sessionSignature(session: ort.InferenceSession): {
  * the innermost). Iterative, so however deep a request nests, it is a 400.
  */
 export function flattenData(data: unknown, shape: number[], name: string): unknown[] {
-  const size = shape.reduce((a, b) => a * b, 1);
-  const where = `input "${name}"`;
+  let size = 1;
+  for (const d of shape) size *= d;
   const values = Array.isArray(data) ? data : [data];
   if (!values.some(Array.isArray)) {
     if (values.length !== size) {
       throw new RequestError(
-        `${where} has ${values.length} elements; shape [${shape.join(", ")}] needs ${size}`,
+        `input "${name}" has ${values.length} elements; shape [${shape.join(", ")}] needs ${size}`,
       );
     }
     return values;
   }
   const mismatch = (what: string) =>
-    new RequestError(`${where}: nested data does not match shape [${shape.join(", ")}]: ${what}`);
+    new RequestError(`input "${name}": nested data does not match shape [${shape.join(", ")}]: ${what}`);
   if (shape.length === 0) throw mismatch("a scalar cannot be nested");
   if (values.length !== shape[0]) throw mismatch(`${values.length} rows where the shape says ${shape[0]}`);
   const out: unknown[] = new Array(size);
@@ -183,6 +184,46 @@ function floatValue(v: unknown): number | undefined {
   return undefined;
 }
 
+/** The typed array and onnxruntime type of each numeric V2 datatype (FP16 and the others have their own cases). */
+const NUMERIC = {
+  FP32: { ctor: Float32Array, ortType: "float32" },
+  FP64: { ctor: Float64Array, ortType: "float64" },
+  INT8: { ctor: Int8Array, ortType: "int8" },
+  INT16: { ctor: Int16Array, ortType: "int16" },
+  INT32: { ctor: Int32Array, ortType: "int32" },
+  UINT8: { ctor: Uint8Array, ortType: "uint8" },
+  UINT16: { ctor: Uint16Array, ortType: "uint16" },
+  UINT32: { ctor: Uint32Array, ortType: "uint32" },
+} as const;
+
+type NumericArrayConstructor = (typeof NUMERIC)[keyof typeof NUMERIC]["ctor"];
+
+/**
+ * A small request's numeric tensors are views into shared slabs: one
+ * ArrayBuffer per 64 KiB of tensors instead of one per tensor (each backing
+ * store is an allocation, and GC work, on every request). A slab is never
+ * reused: a full one is dropped and freed by the GC once no tensor views it.
+ */
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MAX_TENSOR = 4 * 1024;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+function smallTypedArray(
+  ctor: NumericArrayConstructor,
+  length: number,
+): InstanceType<NumericArrayConstructor> {
+  const bytes = length * ctor.BYTES_PER_ELEMENT;
+  if (bytes > SLAB_MAX_TENSOR) return new ctor(length);
+  let at = (slabUsed + 7) & ~7; // 8-byte aligned for Float64Array
+  if (at + bytes > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    at = 0;
+  }
+  slabUsed = at + bytes;
+  return new ctor(slab, at, length);
+}
+
 /** An onnxruntime tensor from flat values, checked element by element; a bad value is a 400 naming the input. */
 export function makeTensor(
   datatype: V2Datatype,
@@ -201,7 +242,7 @@ export function makeTensor(
           out[i] = ""; // how a missing text value travels (MISSING_TEXT)
         else throw bad(`element ${i} is ${JSON.stringify(v)}, not a string`);
       }
-      return new ort.Tensor("string", out, shape);
+      return new (onnxruntime().Tensor)("string", out, shape);
     }
     case "INT64":
     case "UINT64": {
@@ -214,7 +255,7 @@ export function makeTensor(
         if (datatype === "UINT64" && v < 0) throw bad(`element ${i} is negative`);
         out[i] = BigInt(v);
       }
-      return new ort.Tensor(datatype === "INT64" ? "int64" : "uint64", out, shape);
+      return new (onnxruntime().Tensor)(datatype === "INT64" ? "int64" : "uint64", out, shape);
     }
     case "BOOL": {
       const out = new Uint8Array(values.length);
@@ -224,7 +265,7 @@ export function makeTensor(
           throw bad(`element ${i} is ${JSON.stringify(v)}, not a boolean`);
         out[i] = v ? 1 : 0;
       }
-      return new ort.Tensor("bool", out, shape);
+      return new (onnxruntime().Tensor)("bool", out, shape);
     }
     case "FP16": {
       const out = new Uint16Array(values.length);
@@ -234,32 +275,30 @@ export function makeTensor(
         if (x === undefined) throw bad(`element ${i} is ${JSON.stringify(v)}, not a number`);
         out[i] = toHalf(x);
       }
-      return new ort.Tensor("float16", out, shape);
+      return new (onnxruntime().Tensor)("float16", out, shape);
     }
     default: {
-      const ctor = {
-        FP32: Float32Array,
-        FP64: Float64Array,
-        INT8: Int8Array,
-        INT16: Int16Array,
-        INT32: Int32Array,
-        UINT8: Uint8Array,
-        UINT16: Uint16Array,
-        UINT32: Uint32Array,
-      }[datatype];
+      const { ctor, ortType } = NUMERIC[datatype as keyof typeof NUMERIC];
       const isFloat = datatype === "FP32" || datatype === "FP64";
-      const out = new ctor(values.length);
+      const out = smallTypedArray(ctor, values.length);
       for (let i = 0; i < values.length; i++) {
         const v = values[i];
+        // The common case first: a plain number into a float tensor.
+        if (isFloat && typeof v === "number") {
+          out[i] = v;
+          continue;
+        }
         const x = isFloat ? floatValue(v) : typeof v === "number" && Number.isInteger(v) ? v : undefined;
         if (x !== undefined) out[i] = x;
         else throw bad(`element ${i} is ${JSON.stringify(v)}, not ${isFloat ? "a number" : "an integer"}`);
       }
-      const ortType = Object.entries(ORT_TO_V2).find(([, v]) => v === datatype)![0];
-      return new ort.Tensor(ortType as "float32", out as Float32Array, shape);
+      return new (onnxruntime().Tensor)(ortType as "float32", out as Float32Array, shape);
     }
   }
 }
+
+/** Each signature's inputs by name, made once per loaded version rather than per request. */
+const byName = new WeakMap<TensorMeta[], Map<string, TensorMeta>>();
 
 /**
  * The feeds for `session.run` from a V2 request's `inputs`, validated
@@ -276,7 +315,11 @@ export function parseInputs(
 ): Record<string, ort.Tensor> {
   const inputs = (body as { inputs?: unknown })?.inputs;
   if (!Array.isArray(inputs)) throw new RequestError('the request needs an "inputs" array');
-  const expected = new Map(signature.map((s) => [s.name, s]));
+  let expected = byName.get(signature);
+  if (!expected) {
+    expected = new Map(signature.map((s) => [s.name, s]));
+    byName.set(signature, expected);
+  }
   const feeds: Record<string, ort.Tensor> = {};
   let batch: { size: number; name: string } | undefined;
   for (const raw of inputs) {

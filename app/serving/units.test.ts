@@ -2,10 +2,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ModelProto } from "../ml/onnx/schema";
+import { modelProto } from "../ml/onnx/schema";
+import { writeFileAtomic } from "../store/atomic-write";
 import { onnxMetadata, parseModelConfig } from "./config";
 import { InferenceLog, LogSampler, lastSeq } from "./observability";
-import { checkModelName, configPbtxt, ModelRepository, parseVersion, writeFileAtomic } from "./repository";
+import { checkModelName, configPbtxt, ModelRepository, parseVersion } from "./repository";
 import { fromHalf, parseInputs, RequestError, toHalf, toV2 } from "./tensors";
 
 const dirs: string[] = [];
@@ -379,6 +380,7 @@ describe("model config", () => {
 
   it("reads metadata_props from the top level of an ONNX file, as protobuf encodes it", () => {
     const initializer = { name: "w", data_type: 1, dims: [1000], float_data: new Array(1000).fill(0.5) };
+    const ModelProto = modelProto();
     const bytes = ModelProto.encode(
       ModelProto.create({
         ir_version: 8,

@@ -65,7 +65,7 @@ const registration = (native: string, onnx: string, fingerprint: string): Regist
   modelFingerprint: fingerprint,
   estimator: "gbdt",
   task: "regression",
-  signature: null,
+  signature: { inputs: [], outputs: [] },
   metrics: {},
   parity: null,
   files: { native, onnx },

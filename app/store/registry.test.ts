@@ -50,7 +50,7 @@ describe("SqliteRegistry", () => {
     modelFingerprint: fingerprint,
     estimator: "gbdt",
     task: "classification",
-    signature: { inputs: [{ name: "bill", datatype: "FP32" }] },
+    signature: { inputs: [{ name: "bill", dtype: "FP64", shape: [-1, 1] }], outputs: [] },
     metrics: { accuracy: 0.9, logloss: Number.NaN },
     parity: { rows: 10, maxAbsDiff: 1e-6, labelAgreement: 1 },
     files,

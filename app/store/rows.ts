@@ -133,14 +133,22 @@ export function paramColumns(value: unknown): { value: string; num: number | nul
   };
 }
 
-/** Flattens nested plain objects into dotted keys: { a: { b: 1 } } → { "prefix.a.b": 1 }. */
-export function flattenParams(prefix: string, params: Record<string, unknown>): Record<string, unknown> {
+/**
+ * One node's params under dotted keys, as runs record and search them:
+ * `nodeId.param`, nested plain objects as `nodeId.a.b`; arrays, null and empty
+ * objects stay values. An undefined param is left out: it is absent, as in the
+ * run's JSON record (JSON.stringify drops it), not a null a search would find.
+ */
+export function flattenParams(nodeId: string, params: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const walk = (path: string, v: unknown) => {
+    if (v === undefined) return;
     if (v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length > 0) {
       for (const [k, inner] of Object.entries(v)) walk(`${path}.${k}`, inner);
     } else out[path] = v;
   };
-  for (const [k, v] of Object.entries(params)) walk(`${prefix}.${k}`, v);
+  if (params && typeof params === "object" && !Array.isArray(params)) {
+    for (const [k, v] of Object.entries(params)) walk(`${nodeId}.${k}`, v);
+  }
   return out;
 }

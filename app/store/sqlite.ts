@@ -1,4 +1,5 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { sqlite } from "../data/native";
 import { MIGRATIONS } from "./schema";
 
 /**
@@ -12,7 +13,7 @@ export function openMetadataDatabase(path: string): Database.Database {
   const nativeBinding = process.env.DAGWOOD_SQLITE_BINDING;
   let db: Database.Database;
   try {
-    db = new Database(path, nativeBinding ? { nativeBinding } : {});
+    db = new (sqlite())(path, nativeBinding ? { nativeBinding } : {});
   } catch (e) {
     throw unreadable(path, e);
   }

@@ -5,24 +5,14 @@
  * these types.
  */
 
+import type { ModelSignature } from "../values/model";
+import type { DatasetRecord, ModelLineage, ModelVersion, RunEnvironment } from "../values/registry";
+
+// The registry's values (a version, its lineage) cross the Api: they live in app/values.
+export type { DatasetRecord, ModelLineage, ModelVersion, RunEnvironment };
+
 export type RunStatus = "running" | "succeeded" | "failed" | "canceled" | "interrupted";
 export type NodeStatus = "ran" | "cached" | "failed" | "skipped";
-
-/** Facts about where a run ran. Unknown facts are absent, never guessed. */
-export interface RunEnvironment {
-  dagwood?: string;
-  node?: string;
-  /** e.g. "linux 6.1.0 x64" */
-  os?: string;
-  duckdb?: string;
-  /** The TensorFlow.js backend a block used ("tensorflow", "wasm", "cpu"). */
-  tfjsBackend?: string;
-  /** The project's git commit (HEAD), when the project is in a git repository. */
-  gitCommit?: string;
-  /** Whether the working tree had uncommitted changes. */
-  gitDirty?: boolean;
-  [key: string]: unknown;
-}
 
 export interface RunRecord {
   id: string;
@@ -119,21 +109,6 @@ export interface ArtifactRecord {
   path: string;
   bytes: number;
   sha256: string;
-}
-
-/** A dataset a run read: an ingested file, by content. */
-export interface DatasetRecord {
-  /** sha256 of the source bytes. */
-  digest: string;
-  /** The source as given (path relative to the project, or absolute in a data folder). */
-  source: string;
-  /** The loaded table's columns. */
-  schema: { name: string; type: string }[];
-  rows: number;
-  /** The loaded table's content fingerprint. */
-  fingerprint: string;
-  /** When this digest was first recorded. */
-  firstSeen?: string;
 }
 
 export interface RunDatasetLink {
@@ -240,55 +215,6 @@ export interface RegisteredModel {
   versions: number;
 }
 
-export interface ModelLineage {
-  run: {
-    id: string;
-    pipeline: string;
-    pipelinePath: string | null;
-    pipelineHash: string | null;
-    startedAt: string;
-    user: string | null;
-  };
-  /** The train node that produced the model. */
-  nodeId: string;
-  /** The datasets read upstream of that node. */
-  datasets: DatasetRecord[];
-  /** The resolved params of that node and of every node upstream of it (`nodeId.param`). */
-  params: Record<string, unknown>;
-  environment: RunEnvironment;
-}
-
-export interface ModelVersion {
-  name: string;
-  version: number;
-  status: "ready" | "archived";
-  description: string;
-  createdAt: string;
-  createdBy: string | null;
-  runId: string;
-  nodeId: string;
-  /** The model's block output fingerprint: registering the same model twice gives the same version. */
-  modelFingerprint: string;
-  estimator: string;
-  task: string;
-  /** The served model's tensors (inputs and outputs). */
-  signature: unknown;
-  /** A snapshot of the metrics at registration (the evaluation report's, if given). */
-  metrics: Record<string, number>;
-  /** ONNX parity at export: rows, maxAbsDiff, labelAgreement. */
-  parity: { rows: number; maxAbsDiff: number; labelAgreement: number } | null;
-  /** Relative to the project folder. */
-  nativePath: string;
-  onnxPath: string;
-  /**
-   * Up to 200 held-out rows and the registry's predictions on them (`heldout.json`, see
-   * app/deploy/heldout.ts), relative to the project folder; null when none were given.
-   */
-  heldoutPath: string | null;
-  lineage: ModelLineage;
-  aliases: string[];
-}
-
 export interface RegisterVersionInput {
   name: string;
   description?: string;
@@ -297,7 +223,7 @@ export interface RegisterVersionInput {
   modelFingerprint: string;
   estimator: string;
   task: string;
-  signature: unknown;
+  signature: ModelSignature;
   metrics: Record<string, number>;
   parity: ModelVersion["parity"];
   /** Absolute paths of the files to copy into the registry; `heldout` becomes `heldout.json`. */

@@ -3,7 +3,7 @@
  * attributes, opset imports and metadata, encoded to ModelProto bytes with
  * the protobufjs schema in schema.ts.
  */
-import { AttributeType, DataType, type DataTypeName, ModelProto } from "./schema";
+import { AttributeType, DataType, type DataTypeName, modelProto } from "./schema";
 
 /** Opset versions per domain (`""` is the default ONNX domain). */
 export type Opsets = Record<string, number>;
@@ -228,6 +228,7 @@ export class OnnxGraphBuilder {
   encode(): Uint8Array {
     if (this.outputs.length === 0)
       throw new Error("The ONNX graph has no outputs; declare them with output()");
+    const ModelProto = modelProto();
     return ModelProto.encode(ModelProto.fromObject(this.toModelProto())).finish();
   }
 }
@@ -349,6 +350,7 @@ export interface DecodedValueInfo {
 
 /** Decodes ModelProto bytes (for tests and inspection; repeated fields always present). */
 export function decodeModel(bytes: Uint8Array): DecodedModel {
+  const ModelProto = modelProto();
   return ModelProto.toObject(ModelProto.decode(bytes), {
     longs: Number,
     arrays: true,

@@ -7,7 +7,9 @@
  * differ only by the order of float64 sums. The tolerance and the rule live
  * here, for training, evaluate and deploy alike.
  */
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
+import { onnxruntime } from "../../data/native";
+import type { ParityFigures } from "../../values/model";
 import type { ColumnTable, RawColumn } from "../dataset";
 import { type AnyDagwoodModel, predictTable, type TensorType } from "../model";
 import { predict, predictProba, predictRaw } from "../trees/predict";
@@ -29,22 +31,8 @@ export function parityTolerance(dtype: TensorType | string | undefined): number 
   return dtype === "FP32" ? PARITY_TOLERANCE_FP32 : PARITY_TOLERANCE;
 }
 
-/** What a parity check found. */
-export interface ParityFigures {
-  rows: number;
-  /** Max |ONNX − native| over the probabilities (classification) or the prediction (regression). */
-  maxAbsDiff: number;
-  /** Rows whose ONNX label differs from the native one. */
-  labelMismatches: number;
-  /** Fraction of rows with the same label (1 for regression). */
-  labelAgreement: number;
-  /** The tolerance applied (relative above 1, see PARITY_TOLERANCE). */
-  tolerance: number;
-  /** Every value within tolerance, every label equal, and at least one row: nothing compared is nothing verified. */
-  passed: boolean;
-  /** The first differing row, to show. */
-  firstDifference?: { row: number; served: unknown; expected: unknown };
-}
+// What a parity check found: a value that deployments record, defined in app/values.
+export type { ParityFigures };
 
 /** Accumulates the comparison of outputs with native predictions under the one rule above. */
 export class ParityTally {
@@ -155,10 +143,10 @@ export async function checkParity(
   features: FeatureMatrix,
   options: ParityOptions = {},
 ): Promise<ParityResult> {
-  const session = await ort.InferenceSession.create(onnxBytes);
+  const session = await onnxruntime().InferenceSession.create(onnxBytes);
   try {
     const feeds = {
-      [options.input ?? "features"]: new ort.Tensor("float64", features.values, [
+      [options.input ?? "features"]: new (onnxruntime().Tensor)("float64", features.values, [
         features.rows,
         features.columns,
       ]),
@@ -241,13 +229,13 @@ export function modelFeeds(model: AnyDagwoodModel, table: ColumnTable): Record<s
     if (input.dtype === "BYTES") {
       if (col.kind !== "categorical") throw new Error(`Column "${input.name}" must be text for the model`);
       const values = Array.from(col.codes, (c) => (c < 0 ? MISSING_TEXT : col.dictionary[c]!));
-      feeds[input.name] = new ort.Tensor("string", values, [table.rows, 1]);
+      feeds[input.name] = new (onnxruntime().Tensor)("string", values, [table.rows, 1]);
     } else {
       if (col.kind !== "numeric") throw new Error(`Column "${input.name}" must be numeric for the model`);
       feeds[input.name] =
         input.dtype === "FP32"
-          ? new ort.Tensor("float32", Float32Array.from(col.values), [table.rows, 1])
-          : new ort.Tensor("float64", col.values, [table.rows, 1]);
+          ? new (onnxruntime().Tensor)("float32", Float32Array.from(col.values), [table.rows, 1])
+          : new (onnxruntime().Tensor)("float64", col.values, [table.rows, 1]);
     }
   }
   return feeds;
@@ -278,7 +266,7 @@ export async function checkModelParity(
   table: ColumnTable,
 ): Promise<ModelParity> {
   const native = predictTable(model, asInputsCarry(model, table));
-  const session = await ort.InferenceSession.create(onnxBytes);
+  const session = await onnxruntime().InferenceSession.create(onnxBytes);
   let out: ort.InferenceSession.OnnxValueMapType;
   try {
     out = await session.run(modelFeeds(model, table));

@@ -1,6 +1,7 @@
 /**
  * The subset of ONNX's protobuf schema that the exporter writes, loaded with
- * protobufjs at import time (no code generation step).
+ * protobufjs on first use (no code generation step; not at import, which every
+ * CLI command would pay for through the block catalog).
  *
  * Source: onnx/onnx, onnx/onnx.proto (https://github.com/onnx/onnx/blob/main/onnx/onnx.proto).
  * Messages, field names and field numbers are copied from it unchanged; fields
@@ -10,7 +11,8 @@
  * and ours only reads what it wrote. The round-trip test decodes our bytes
  * with this schema and onnxruntime loads them, which checks the numbers.
  */
-import protobuf from "protobufjs";
+import type protobuf from "protobufjs";
+import { protobufjs } from "../../data/native";
 
 export const ONNX_PROTO = `
 syntax = "proto2";
@@ -149,9 +151,17 @@ message OperatorSetIdProto {
 }
 `;
 
-/** The parsed schema; field names keep onnx.proto's snake_case. */
-export const onnxRoot: protobuf.Root = protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
-export const ModelProto: protobuf.Type = onnxRoot.lookupType("onnx.ModelProto");
+let root: protobuf.Root | undefined;
+
+/** The parsed schema, parsed at the first call; field names keep onnx.proto's snake_case. */
+export function onnxRoot(): protobuf.Root {
+  root ??= protobufjs().parse(ONNX_PROTO, { keepCase: true }).root;
+  return root;
+}
+
+export function modelProto(): protobuf.Type {
+  return onnxRoot().lookupType("onnx.ModelProto");
+}
 
 /** TensorProto.DataType numbers (onnx.proto). */
 export const DataType = {

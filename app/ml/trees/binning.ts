@@ -80,7 +80,8 @@ function sampleRowIds(rows: Int32Array | undefined, total: number, size: number,
     ids[i] = ids[j]!;
     ids[j] = t;
   }
-  return ids.subarray(0, size);
+  // Ascending, so each column is read front to back (the sample is a set: its order is not used).
+  return ids.subarray(0, size).sort();
 }
 
 export function mulberry32(seed: number): () => number {

@@ -183,6 +183,7 @@ export async function fitEnsemble(
         features: null,
         featuresPerSplit: perSplit,
         numBins,
+        rootBuilt: false,
         signal,
       });
       out.push(

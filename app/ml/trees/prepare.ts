@@ -142,9 +142,19 @@ export function layOut(
   order.set(trainRows);
   order.set(validRows, trainRows.length);
   const rowBytes = 4 * Math.ceil(mapper.features.length / 4);
-  const bins = binRows(mapper, train.data, order, sharedUint8(order.length * rowBytes), rowBytes);
+  // Every row in its own place (no validation rows): no gather.
+  let identity = order.length === train.data.rows;
+  for (let i = 0; identity && i < order.length; i++) identity = order[i] === i;
+  const bins = binRows(
+    mapper,
+    train.data,
+    identity ? undefined : order,
+    sharedUint8(order.length * rowBytes),
+    rowBytes,
+  );
   const labels = sharedFloat64(order.length);
-  for (let i = 0; i < order.length; i++) labels[i] = train.y[order[i]!]!;
+  if (identity) labels.set(train.y);
+  else for (let i = 0; i < order.length; i++) labels[i] = train.y[order[i]!]!;
   let weights: Float64Array | null = null;
   if (train.weights) {
     weights = sharedFloat64(order.length);

@@ -7,18 +7,19 @@
  */
 import "../panels/evaluation/evaluation.css";
 import { useMemo, useState } from "react";
-import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
+import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
 import type { ComparisonResult, RunRecord } from "../../../app/api/api";
+import { isEvaluationReport } from "../../../app/values/guards";
 import { api } from "../api/client";
 import { ConfusionMatrix } from "../panels/evaluation/ConfusionMatrix";
 import { RocChart } from "../panels/evaluation/charts";
-import { isEvaluationReport } from "../panels/evaluation/types";
 import { useApi } from "../panels/useApi";
 import { Loading } from "../shell/Loading";
 import { CompareGraph } from "./CompareGraph";
 import {
   evaluateNodes,
   groupByScale,
+  groupedBars,
   numericParams,
   parallelCoordinates,
   polylinePath,
@@ -111,30 +112,55 @@ function ParamsTable({ cmp }: { cmp: ComparisonResult }) {
   );
 }
 
+const BAR_MARGIN = { top: 8, right: 10, bottom: 56, left: 46 };
+
+/** One scale's metrics as grouped bars, one colour per run, drawn as plain SVG (see groupedBars). */
 function MetricGroupChart({ cmp, keys }: { cmp: ComparisonResult; keys: string[] }) {
-  const data = keys.map((key) => {
-    const m = cmp.metrics.find((q) => q.key === key)!;
-    const row: Record<string, string | number | null> = { metric: key };
-    cmp.runs.forEach((r, i) => {
-      const v = m.values[i];
-      row[r.id] = v !== null && v !== undefined && Number.isFinite(v) ? v : null;
-    });
-    return row;
-  });
-  const width = Math.max(260, 70 + keys.length * (cmp.runs.length * 14 + 30));
+  const chart = groupedBars(cmp, keys);
+  const { left, top, right, bottom } = BAR_MARGIN;
   return (
-    <BarChart width={width} height={250} data={data} margin={{ top: 6, right: 10, bottom: 46, left: 0 }}>
-      <CartesianGrid strokeDasharray="2 3" stroke="#e6e9ee" vertical={false} />
-      <XAxis dataKey="metric" tick={TICK} interval={0} angle={-25} textAnchor="end" />
-      <YAxis tick={TICK} tickFormatter={(v) => formatMetric(Number(v))} />
-      <Tooltip
-        isAnimationActive={false}
-        formatter={(v, name) => [formatMetric(Number(v)), shortId(String(name))]}
-      />
-      {cmp.runs.map((r, i) => (
-        <Bar key={r.id} dataKey={r.id} name={r.id} fill={runColor(i)} isAnimationActive={false} />
-      ))}
-    </BarChart>
+    <svg
+      width={chart.width + left + right}
+      height={chart.height + top + bottom}
+      className="metric-bars"
+      role="img"
+      aria-label={`Metrics ${keys.join(", ")} of ${cmp.runs.length} runs`}
+    >
+      <g transform={`translate(${left},${top})`}>
+        {chart.ticks.map((t) => (
+          <g key={t.value} className="bar-tick">
+            <line x1={0} x2={chart.width} y1={t.y} y2={t.y} stroke="#e6e9ee" strokeDasharray="2 3" />
+            <text x={-6} y={t.y} dy="0.32em" textAnchor="end" fontSize={10} fill="#5b6472">
+              {formatMetric(t.value)}
+            </text>
+          </g>
+        ))}
+        {chart.bars.map((b) => (
+          <rect
+            key={`${b.run}:${b.metric}`}
+            data-testid="metric-bar"
+            x={b.x}
+            y={b.y}
+            width={b.width}
+            height={Math.max(b.height, 0.5)}
+            fill={runColor(b.run)}
+          >
+            <title>{`${shortId(b.runId)} · ${b.metric}: ${formatMetric(b.value)}`}</title>
+          </rect>
+        ))}
+        {chart.groups.map((g) => (
+          <text
+            key={g.key}
+            transform={`translate(${g.x + g.width / 2},${chart.height + 12}) rotate(-25)`}
+            textAnchor="end"
+            fontSize={10}
+            fill="#5b6472"
+          >
+            {g.key}
+          </text>
+        ))}
+      </g>
+    </svg>
   );
 }
 

@@ -16,8 +16,29 @@ import { RunDetailPanel } from "./RunDetail";
 import { RunsTable } from "./RunsTable";
 import { DEFAULT_METRIC_COLUMNS, PAGE_SIZE, useExperiments } from "./store";
 
-const loadCompareView = () => import("./CompareView");
-const CompareView = lazy(loadCompareView);
+/**
+ * The compare view's code (recharts) is fetched apart from the first paint.
+ * Once fetched it is rendered directly: a lazy component that suspends on its
+ * first render would show the fallback and then wait React's fallback
+ * throttle (300 ms in React 19) before drawing the charts.
+ */
+let compareModule: typeof import("./CompareView") | null = null;
+const loadCompareView = () =>
+  import("./CompareView").then((m) => {
+    compareModule = m;
+    return m;
+  });
+const LazyCompareView = lazy(loadCompareView);
+
+function Comparing({ runIds }: { runIds: string[] }) {
+  const Loaded = compareModule?.default;
+  if (Loaded) return <Loaded runIds={runIds} />;
+  return (
+    <Suspense fallback={<p className="muted panel-empty">Loading charts…</p>}>
+      <LazyCompareView runIds={runIds} />
+    </Suspense>
+  );
+}
 
 const STATUSES: RunStatus[] = ["succeeded", "failed", "running", "canceled", "interrupted"];
 
@@ -188,11 +209,15 @@ export function ExperimentsView() {
   const { comparing, detailRunId } = useExperiments(
     useShallow((s) => ({ comparing: s.comparing, detailRunId: s.detailRunId })),
   );
-  // Ticking a run fetches the compare charts' code, so Compare does not wait for it.
+  // The compare charts' code is fetched once the view is idle (or a run is ticked), so Compare does not wait for it.
   const ticked = useExperiments((s) => s.selected.length > 0);
   useEffect(() => {
     if (ticked) void loadCompareView();
   }, [ticked]);
+  useEffect(() => {
+    const id = requestIdleCallback(() => void loadCompareView(), { timeout: 2000 });
+    return () => cancelIdleCallback(id);
+  }, []);
   // A run that ends in this window shows up without a manual refresh.
   const runStatus = useRun((s) => s.status);
   const wasRunning = useRef(false);
@@ -203,15 +228,7 @@ export function ExperimentsView() {
   }, [runStatus]);
   return (
     <div className="experiments-view" data-testid="experiments-view">
-      <div className="experiments-main">
-        {comparing ? (
-          <Suspense fallback={<p className="muted panel-empty">Loading charts…</p>}>
-            <CompareView runIds={comparing} />
-          </Suspense>
-        ) : (
-          <RunsPage />
-        )}
-      </div>
+      <div className="experiments-main">{comparing ? <Comparing runIds={comparing} /> : <RunsPage />}</div>
       {detailRunId && <RunDetailPanel runId={detailRunId} />}
     </div>
   );

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { RunRecord } from "../../../app/api/api";
 import {
+  BARS,
   evaluateNodes,
   groupByScale,
+  groupedBars,
+  niceTicks,
   numericParams,
   parallelCoordinates,
   polylinePath,
@@ -181,5 +184,61 @@ describe("groupByScale", () => {
       { label: "up to 1e2", keys: ["eval.rmse"] },
       { label: "up to 1e3", keys: ["split.rows"] },
     ]);
+  });
+});
+
+describe("niceTicks", () => {
+  it("steps by 1, 2 or 5 × 10^k and covers the values and zero", () => {
+    expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(niceTicks(0.12, 0.93)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(niceTicks(-3, 7)).toEqual([-4, -2, 0, 2, 4, 6, 8]);
+    expect(niceTicks(0, 4200)).toEqual([0, 1000, 2000, 3000, 4000, 5000]);
+    expect(niceTicks(0.3, 0.3)).toEqual([0, 0.1, 0.2, 0.3]);
+  });
+  it("falls back to [0, 1] when every value is zero", () => {
+    expect(niceTicks(0, 0)).toEqual([0, 1]);
+  });
+});
+
+describe("groupedBars", () => {
+  const two = {
+    runs: [run("a"), run("b")],
+    metrics: [
+      { key: "eval.accuracy", values: [0.5, 1] },
+      { key: "eval.loss", values: [-0.25, null] },
+    ],
+  };
+  it("puts one bar per run in each metric's group, from the zero line", () => {
+    const chart = groupedBars(two, ["eval.accuracy", "eval.loss"]);
+    // Values -0.25 … 1 span 1.25: a fifth is 0.25, so the step is 0.5 and the axis -0.5 … 1
+    // (a range of 1.5); the plot is BARS.plotHeight px tall.
+    expect(chart.ticks.map((t) => t.value)).toEqual([-0.5, 0, 0.5, 1]);
+    const px = (v: number) => ((1 - v) / 1.5) * BARS.plotHeight;
+    const group = 2 * BARS.bar + BARS.groupGap;
+    expect(chart.width).toBe(Math.max(BARS.minWidth, 2 * group));
+    expect(chart.groups).toEqual([
+      { key: "eval.accuracy", x: BARS.groupGap / 2, width: 2 * BARS.bar },
+      { key: "eval.loss", x: group + BARS.groupGap / 2, width: 2 * BARS.bar },
+    ]);
+    const [a, b, loss] = chart.bars;
+    expect(chart.bars).toHaveLength(3); // run b has no loss: no bar
+    expect(a).toMatchObject({ runId: "a", run: 0, metric: "eval.accuracy", x: BARS.groupGap / 2 });
+    expect(a!.y).toBeCloseTo(px(0.5), 9);
+    expect(a!.height).toBeCloseTo(px(0) - px(0.5), 9);
+    expect(b).toMatchObject({ runId: "b", run: 1, x: BARS.groupGap / 2 + BARS.bar, y: 0 });
+    expect(b!.height).toBeCloseTo(px(0), 9);
+    // A negative value hangs below the zero line.
+    expect(loss).toMatchObject({ runId: "a", metric: "eval.loss", x: group + BARS.groupGap / 2 });
+    expect(loss!.y).toBeCloseTo(px(0), 9);
+    expect(loss!.height).toBeCloseTo(px(-0.25) - px(0), 9);
+  });
+  it("skips NaN and infinite values, and a metric missing from the comparison draws an empty group", () => {
+    const chart = groupedBars(
+      { runs: [run("a"), run("b")], metrics: [{ key: "m", values: [Number.NaN, Number.POSITIVE_INFINITY] }] },
+      ["m", "absent"],
+    );
+    expect(chart.bars).toEqual([]);
+    expect(chart.groups.map((g) => g.key)).toEqual(["m", "absent"]);
+    expect(chart.ticks.map((t) => t.value)).toEqual([0, 1]);
   });
 });

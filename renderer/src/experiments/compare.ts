@@ -130,3 +130,87 @@ export function groupByScale(
     .sort(([a], [b]) => a - b)
     .map(([power, keys]) => ({ label: power === 0 ? "scores (≤ 1)" : `up to 1e${power}`, keys }));
 }
+
+/** "Nice" axis ticks (steps of 1, 2 or 5 × 10^k) covering [min, max] and zero, about `count` of them. */
+export function niceTicks(min: number, max: number, count = 5): number[] {
+  const lo = Math.min(0, min);
+  const hi = Math.max(0, max);
+  if (!(hi > lo)) return [0, 1];
+  const raw = (hi - lo) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw)!;
+  const first = Math.floor(lo / step);
+  const last = Math.ceil(hi / step);
+  // Whole multiples of the step, computed from integers so 0.1 + 0.2 drift does not creep in.
+  return Array.from({ length: last - first + 1 }, (_, i) => Number(((first + i) * step).toPrecision(12)));
+}
+
+export interface MetricBar {
+  runId: string;
+  metric: string;
+  value: number;
+  /** Index of the run in the comparison (its colour). */
+  run: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Sizes of the grouped bar chart, in pixels. */
+export const BARS = { bar: 14, groupGap: 30, plotHeight: 198, minWidth: 190 };
+
+/**
+ * The grouped bar chart of some scalar metrics, one group per metric and one
+ * bar per run in run order, drawn from the zero line: bars for a plain SVG,
+ * since a charting library's per-bar components cost far more than the
+ * rectangles with 50 runs × 20 metrics. x runs across the plot area,
+ * y grows downwards with high values on top; a run without a finite value
+ * has no bar.
+ */
+export function groupedBars(
+  cmp: Pick<ComparisonResult, "runs" | "metrics">,
+  keys: string[],
+): {
+  bars: MetricBar[];
+  groups: { key: string; x: number; width: number }[];
+  ticks: { value: number; y: number }[];
+  width: number;
+  height: number;
+} {
+  const groupWidth = cmp.runs.length * BARS.bar + BARS.groupGap;
+  const width = Math.max(BARS.minWidth, keys.length * groupWidth);
+  const columns = keys.map((key) => ({ key, values: cmp.metrics.find((m) => m.key === key)?.values ?? [] }));
+  const finite = columns.flatMap((c) => c.values.filter(isNum));
+  const tickValues = niceTicks(Math.min(0, ...finite), Math.max(0, ...finite));
+  const lo = tickValues[0]!;
+  const hi = tickValues.at(-1)!;
+  const y = (v: number) => ((hi - v) / (hi - lo)) * BARS.plotHeight;
+  const zero = y(0);
+  const bars: MetricBar[] = [];
+  const groups = columns.map((c, g) => {
+    const x0 = g * groupWidth + BARS.groupGap / 2;
+    c.values.forEach((v, run) => {
+      if (!isNum(v) || run >= cmp.runs.length) return;
+      const top = Math.min(y(v), zero);
+      bars.push({
+        runId: cmp.runs[run]!.id,
+        metric: c.key,
+        value: v,
+        run,
+        x: x0 + run * BARS.bar,
+        y: top,
+        width: BARS.bar - 1,
+        height: Math.abs(y(v) - zero),
+      });
+    });
+    return { key: c.key, x: x0, width: cmp.runs.length * BARS.bar };
+  });
+  return {
+    bars,
+    groups,
+    ticks: tickValues.map((value) => ({ value, y: y(value) })),
+    width,
+    height: BARS.plotHeight,
+  };
+}

@@ -1,6 +1,7 @@
 /** The Experiments view's state: the query the runs table shows, the columns, the selection, what is open. */
 import { create } from "zustand";
 import type { RunQuery, RunStatus } from "../../../app/api/api";
+import { metricDirection } from "../../../app/values/metric-direction";
 
 export type SortField = NonNullable<RunQuery["orderBy"]>["field"];
 export interface Sort {
@@ -77,8 +78,13 @@ export const useExperiments = create<ExperimentsState>()((set, get) => ({
   sortBy(field, key) {
     const s = get().sort;
     const same = s.field === field && s.key === key;
-    // A first click on a metric or a date sorts the best/newest first; a second click flips it.
-    set({ sort: { field, key, desc: same ? !s.desc : field !== "pipeline" && field !== "status" }, page: 0 });
+    // A first click on a metric or a date sorts the best/newest first (an error metric, such as rmse,
+    // lowest first); a second click flips it.
+    const first =
+      field === "metric"
+        ? metricDirection(key ?? "") !== "lower"
+        : field !== "pipeline" && field !== "status";
+    set({ sort: { field, key, desc: same ? !s.desc : first }, page: 0 });
   },
   setPage: (page) => set({ page: Math.max(0, page) }),
   setColumns: (paramColumns, metricColumns) => set({ paramColumns, metricColumns }),

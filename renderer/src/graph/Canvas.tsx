@@ -9,6 +9,7 @@ import {
   MiniMap,
   type NodeChange,
   ReactFlow,
+  useStoreApi,
 } from "@xyflow/react";
 import { type DragEvent, type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useShallow } from "zustand/react/shallow";
@@ -17,30 +18,47 @@ import { useCatalog } from "../store/catalog";
 import { emptySelection, useEditor } from "../store/editor";
 import { useRun } from "../store/run";
 import { toast } from "../store/toasts";
-import type { Position, Selection } from "../store/types";
+import type { PipelineDocument, Position, Selection } from "../store/types";
 import { useUi } from "../store/ui";
 import { addBlockAt, BLOCK_DRAG_TYPE } from "./addBlock";
 import { ConnectionLine } from "./ConnectionLine";
 import { connectionProblem, proposedFromHandles } from "./connect";
 import { flowRef } from "./flowRef";
+import { fittedViewport, geometryStyle } from "./geometry";
 import { layoutPositions } from "./layout";
 import { NodeView } from "./NodeView";
 import { createEdgeBuilder, createNodeBuilder, type FlowNode } from "./toFlow";
 
 const nodeTypes = { block: NodeView };
 
-/** Positions for nodes the file gives none, laid out once when a pipeline opens. */
-function useFallbackLayout(): Record<string, Position> {
-  const path = useEditor((s) => s.path);
-  const [fallback, setFallback] = useState<Record<string, Position>>({});
-  // biome-ignore lint/correctness/useExhaustiveDependencies: computed once per opened file, not on every edit
-  useEffect(() => {
-    const doc = useEditor.getState().document;
-    const missing = doc?.nodes.some((n) => !doc.layout?.[n.id]);
-    setFallback(doc && missing ? layoutPositions(doc) : {});
-  }, [path]);
-  return fallback;
+const noFallback: Readonly<Record<string, Position>> = {};
+const fallbacks = new WeakMap<PipelineDocument, Record<string, Position>>();
+
+/** Positions for the nodes a document's file gives none (dagre), computed once per opened document. */
+function fallbackLayout(doc: PipelineDocument): Readonly<Record<string, Position>> {
+  if (!doc.nodes.some((n) => !doc.layout?.[n.id])) return noFallback;
+  let positions = fallbacks.get(doc);
+  if (!positions) {
+    positions = layoutPositions(doc);
+    fallbacks.set(doc, positions);
+  }
+  return positions;
 }
+
+/** The fallback layout of the document as it was opened (edits do not move the nodes it placed). */
+function useFallbackLayout(): Readonly<Record<string, Position>> {
+  const path = useEditor((s) => s.path);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: computed once per opened file, not on every edit
+  return useMemo(() => {
+    const doc = useEditor.getState().document;
+    return doc ? fallbackLayout(doc) : noFallback;
+  }, [path]);
+}
+
+const FIT = { padding: 0.2, maxZoom: 1.2 };
+const MIN_ZOOM = 0.1;
+const MAX_ZOOM = 2;
+const defaultEdgeOptions = { type: "default" };
 
 function withSelection(
   selection: Selection,
@@ -61,7 +79,11 @@ export function Canvas() {
   );
   const catalog = useCatalog((s) => s.byKind);
   const fallback = useFallbackLayout();
-  const [measured, setMeasured] = useState<Map<string, { width: number; height: number }>>(new Map());
+  // The sizes React Flow measured. Held aside, not in state: React Flow keeps them for the node
+  // objects it has, so a measurement alone rebuilds no node; a node object built later (moved,
+  // selected, edited) carries its size, so React Flow need not measure it again.
+  const measured = useRef(new Map<string, { width: number; height: number }>()).current;
+  const [measuredPath, setMeasuredPath] = useState<string | null>(null);
   const buildNodes = useRef(createNodeBuilder()).current;
   const buildEdges = useRef(createEdgeBuilder()).current;
 
@@ -74,39 +96,65 @@ export function Canvas() {
     [document, catalog, selection, buildEdges],
   );
 
-  // A newly opened pipeline is fitted into view once its nodes are measured.
+  // A newly opened pipeline is fitted into view before it is drawn, from the sizes its nodes will
+  // have: drawn once, at the zoom it is seen at (compact when it is large), and not refitted.
   const fittedPath = useRef<string | null>(null);
+  const flowStore = useStoreApi();
+  useEffect(
+    () =>
+      useEditor.subscribe((s, prev) => {
+        const flow = flowRef.current;
+        // A new file opened (not the same document saved under another name).
+        if (s.path === prev.path || s.document === prev.document || !s.path || !s.document || !flow) return;
+        const { width, height } = flowStore.getState();
+        const viewport = fittedViewport(
+          s.document,
+          useCatalog.getState().byKind,
+          fallbackLayout(s.document),
+          { width, height },
+          { minZoom: MIN_ZOOM, maxZoom: FIT.maxZoom, padding: FIT.padding },
+        );
+        if (!viewport) return;
+        void flow.setViewport(viewport);
+        fittedPath.current = s.path;
+      }),
+    [flowStore],
+  );
+  // Otherwise (the canvas was not ready), once its nodes are measured.
   useEffect(() => {
-    if (path && fittedPath.current !== path && measured.size > 0) {
+    if (path && fittedPath.current !== path && measuredPath === path) {
       fittedPath.current = path;
-      requestAnimationFrame(() => flowRef.current?.fitView({ padding: 0.2, maxZoom: 1.2 }));
+      requestAnimationFrame(() => flowRef.current?.fitView(FIT));
     }
-  }, [path, measured]);
+  }, [path, measuredPath]);
 
-  const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {
-    const editor = useEditor.getState();
-    const moved: Record<string, Position> = {};
-    const selects: { id: string; selected: boolean }[] = [];
-    let sizes: Map<string, { width: number; height: number }> | null = null;
-    for (const c of changes) {
-      if (c.type === "position" && c.position) moved[c.id] = c.position;
-      else if (c.type === "select") selects.push(c);
-      else if (c.type === "dimensions" && c.dimensions) {
-        sizes ??= new Map();
-        sizes.set(c.id, c.dimensions);
+  const onNodesChange = useCallback(
+    (changes: NodeChange<FlowNode>[]) => {
+      const editor = useEditor.getState();
+      const moved: Record<string, Position> = {};
+      const selects: { id: string; selected: boolean }[] = [];
+      let sizes: Map<string, { width: number; height: number }> | null = null;
+      for (const c of changes) {
+        if (c.type === "position" && c.position) moved[c.id] = c.position;
+        else if (c.type === "select") selects.push(c);
+        else if (c.type === "dimensions" && c.dimensions) {
+          sizes ??= new Map();
+          sizes.set(c.id, c.dimensions);
+        }
       }
-    }
-    if (sizes) {
-      const next = sizes;
-      setMeasured((m) => new Map([...m, ...next]));
-    }
-    if (selects.length) editor.select(withSelection(editor.selection, selects, "nodes"));
-    const ids = Object.keys(moved);
-    if (ids.length && editor.document) {
-      // One drag is one undo step: consecutive moves of the same nodes coalesce.
-      editor.commit(moveNodes(editor.document, moved), { coalesce: `move:${ids.sort().join(",")}` });
-    }
-  }, []);
+      if (sizes) {
+        for (const [id, size] of sizes) measured.set(id, size);
+        if (fittedPath.current !== editor.path) setMeasuredPath(editor.path);
+      }
+      if (selects.length) editor.select(withSelection(editor.selection, selects, "nodes"));
+      const ids = Object.keys(moved);
+      if (ids.length && editor.document) {
+        // One drag is one undo step: consecutive moves of the same nodes coalesce.
+        editor.commit(moveNodes(editor.document, moved), { coalesce: `move:${ids.sort().join(",")}` });
+      }
+    },
+    [measured],
+  );
 
   const onEdgesChange = useCallback((changes: EdgeChange<Edge>[]) => {
     const editor = useEditor.getState();
@@ -174,7 +222,7 @@ export function Canvas() {
 
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: double-click on the empty pane opens the quick-add search
-    <div className="canvas" data-testid="canvas" onDoubleClick={onDoubleClick}>
+    <div className="canvas" data-testid="canvas" onDoubleClick={onDoubleClick} style={geometryStyle}>
       <ReactFlow<FlowNode>
         nodes={nodes}
         edges={edges}
@@ -198,9 +246,9 @@ export function Canvas() {
         zoomOnDoubleClick={false}
         connectOnClick={false}
         onlyRenderVisibleElements
-        minZoom={0.1}
-        maxZoom={2}
-        defaultEdgeOptions={{ type: "default" }}
+        minZoom={MIN_ZOOM}
+        maxZoom={MAX_ZOOM}
+        defaultEdgeOptions={defaultEdgeOptions}
       >
         <Background gap={20} size={1} color="#dde2e8" />
         <MiniMap

@@ -1,9 +1,15 @@
-/** One block on the canvas: title, id, kind, typed ports and its state. Memoized: it redraws only when its own node, run state or problems change. */
-import { Handle, type NodeProps, Position } from "@xyflow/react";
+/**
+ * One block on the canvas: title, id, kind, typed ports and its state; below
+ * COMPACT_BELOW_ZOOM, the same box with its title and handles only.
+ * Memoized: it redraws only when its own node, run state, problems or
+ * drawing (full or compact) change.
+ */
+import { Handle, type NodeProps, Position, type ReactFlowState, useStore } from "@xyflow/react";
 import { memo } from "react";
 import type { PortSpec } from "../../../app/api/api";
 import { useUi } from "../store/ui";
 import { useValidation } from "../store/validation";
+import { COMPACT_BELOW_ZOOM, NODE_GEOMETRY, nodeInnerHeight, portRowCenter } from "./geometry";
 import { useNodeState } from "./nodeState";
 import { portColor } from "./ports";
 import type { FlowNode } from "./toFlow";
@@ -54,6 +60,54 @@ const STATE_LABEL: Record<string, string> = {
   skipped: "skipped",
 };
 
+const isZoomedOut = (s: ReactFlowState) => s.transform[2] < COMPACT_BELOW_ZOOM;
+
+interface CompactProps {
+  id: string;
+  title: string;
+  className: string;
+  state: string;
+  inputs: readonly (readonly [string, PortSpec | undefined])[];
+  outputs: readonly (readonly [string, PortSpec | undefined])[];
+  problemCount: number;
+}
+
+/** The zoomed-out drawing: the full drawing's box (same height, handles at the same places). */
+function CompactNode({ id, title, className, state, inputs, outputs, problemCount }: CompactProps) {
+  const handle =
+    (side: "input" | "output") =>
+    ([name, spec]: readonly [string, PortSpec | undefined], i: number) => (
+      <Handle
+        key={name}
+        type={side === "input" ? "target" : "source"}
+        position={side === "input" ? Position.Left : Position.Right}
+        id={name}
+        className="port-handle"
+        style={{ background: portColor(spec?.type), top: portRowCenter(i) }}
+        data-testid={`handle-${id}-${name}`}
+        data-port-type={spec?.type ?? "unknown"}
+      />
+    );
+  return (
+    <div
+      className={`${className} compact${problemCount > 0 ? " has-problems" : ""}`}
+      data-testid={`node-${id}`}
+      data-state={state}
+      title={title}
+    >
+      <div className="node-head">
+        <span className="node-title">{title}</span>
+      </div>
+      {/* The id and port rows' height, inside the border (a 1.5 px border is drawn 1 or 2 px wide). */}
+      <div
+        style={{ height: nodeInnerHeight(Math.max(inputs.length, outputs.length)) - NODE_GEOMETRY.head }}
+      />
+      {inputs.map(handle("input"))}
+      {outputs.map(handle("output"))}
+    </div>
+  );
+}
+
 function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
   const { node, block, guessedPorts } = data;
   const { state, run } = useNodeState(id);
@@ -65,12 +119,22 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
     ? Object.entries(block.outputs)
     : (guessedPorts?.outputs ?? []).map((p) => [p, undefined] as const);
   const title = node.label ?? block?.title ?? node.block;
+  const className = `node state-${state}${selected ? " selected" : ""}${block ? "" : " unknown"}`;
+  const compact = useStore(isZoomedOut);
+  if (compact)
+    return (
+      <CompactNode
+        id={id}
+        title={title}
+        className={className}
+        state={state}
+        inputs={inputs}
+        outputs={outputs}
+        problemCount={problemCount}
+      />
+    );
   return (
-    <div
-      className={`node state-${state}${selected ? " selected" : ""}${block ? "" : " unknown"}`}
-      data-testid={`node-${id}`}
-      data-state={state}
-    >
+    <div className={className} data-testid={`node-${id}`} data-state={state}>
       <div className="node-head">
         <span className="node-title">{title}</span>
         <span className={`node-badge badge-${state}`}>{STATE_LABEL[state]}</span>

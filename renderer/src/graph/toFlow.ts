@@ -8,6 +8,7 @@ import type { Edge, Node } from "@xyflow/react";
 import type { BlockInfo } from "../../../app/api/api";
 import { edgeKey, splitEndpoint } from "../document/endpoints";
 import type { Catalog, NodeDoc, PipelineDocument, Position, Selection } from "../store/types";
+import { NODE_GEOMETRY, nodeHeight, nodePosition, portRows } from "./geometry";
 import { portColor } from "./ports";
 
 export interface FlowNodeData extends Record<string, unknown> {
@@ -33,9 +34,6 @@ function guessPorts(doc: PipelineDocument, id: string): FlowNodeData["guessedPor
   return { inputs: [...inputs].sort(), outputs: [...outputs].sort() };
 }
 
-const validPosition = (p: unknown): p is Position =>
-  !!p && typeof (p as Position).x === "number" && typeof (p as Position).y === "number";
-
 export function createNodeBuilder() {
   let previous = new Map<string, FlowNode>();
   return function buildNodes(
@@ -47,8 +45,7 @@ export function createNodeBuilder() {
   ): FlowNode[] {
     const next = new Map<string, FlowNode>();
     const nodes = doc.nodes.map((n, i) => {
-      const at = doc.layout?.[n.id];
-      const pos = validPosition(at) ? at : (fallback[n.id] ?? { x: i * 40, y: i * 40 });
+      const pos = nodePosition(doc, fallback, n.id, i);
       const block = catalog.get(n.block);
       const selected = selection.nodes.has(n.id);
       const size = measured.get(n.id);
@@ -72,6 +69,10 @@ export function createNodeBuilder() {
           position: { x: pos.x, y: pos.y },
           data: sameData && old ? old.data : { node: n, block },
           selected,
+          // The size it will have (geometry.ts) until React Flow measures it: the minimap and
+          // the visible-element culling need one before the first measurement reaches this object.
+          initialWidth: NODE_GEOMETRY.width,
+          initialHeight: nodeHeight(Math.max(1, portRows(n, catalog, old?.data.guessedPorts))),
           ...(size ? { measured: size } : {}),
         };
       }

@@ -1,6 +1,7 @@
 /** A registered model: its versions (metrics, parity, lineage, aliases), alias, deploy and archive actions, export, history. */
 import { useState } from "react";
-import type { AuditEntry, ModelDetail, ModelVersion } from "../../../app/api/api";
+import type { AuditEntry, ModelDetail } from "../../../app/api/api";
+import type { ModelVersion } from "../../../app/values/registry";
 import { api } from "../api/client";
 import { DeployDialog } from "../deployments/DeployDialog";
 import { formatMetric, formatShortTime, formatTime, formatValue, shortId } from "../experiments/format";

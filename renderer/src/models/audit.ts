@@ -1,43 +1,12 @@
 /** How registry changes read: audit entries as sentences, and the question an alias change asks first. */
+
 import type { AuditEntry } from "../../../app/api/api";
+import { describeAudit as describeEntry } from "../../../app/api/audit";
 import { shortId } from "../experiments/format";
 
-const v = (n: unknown) =>
-  typeof n === "number" ? `v${n}` : typeof n === "string" && n ? `v${n}` : "a version";
-const text = (s: unknown, fallback: string) => (typeof s === "string" && s ? s : fallback);
-
-/** "alias champion moved v3 → v4", "v4 created", "v2 deployed to local"… */
+/** "alias champion moved v3 → v4", "v4 created from run 170221-a1b2c3"…: the CLI's sentences, with short run ids. */
 export function describeAudit(e: AuditEntry): string {
-  const d = e.details ?? {};
-  const alias = text(d.alias, "?");
-  switch (e.action) {
-    case "model.created":
-      return `model ${e.model} created`;
-    case "model.updated": {
-      const fields = Object.keys(d).filter((k) => k !== "from" && k !== "to");
-      return fields.length ? `model ${fields.join(", ")} updated` : "model updated";
-    }
-    case "version.created":
-      return `${v(e.version)} created${d.runId ? ` from run ${shortId(String(d.runId))}` : ""}`;
-    case "version.archived":
-      return `${v(e.version)} archived`;
-    case "alias.set":
-      return `alias ${alias} set on ${v(d.to ?? e.version)}`;
-    case "alias.moved":
-      return `alias ${alias} moved ${v(d.from)} → ${v(d.to ?? e.version)}`;
-    case "alias.removed":
-      return `alias ${alias} removed from ${v(d.from ?? e.version)}`;
-    case "deployment.succeeded":
-      return `${v(e.version)} deployed to ${text(d.target, "a target")}`;
-    case "deployment.failed": {
-      const why = d.reason ?? d.error;
-      return `deploying ${v(e.version)} to ${text(d.target, "a target")} failed${why ? `: ${String(why)}` : ""}`;
-    }
-    case "deployment.rolledBack":
-      return `${text(d.target, "a target")} rolled back to ${v(e.version)}`;
-    default:
-      return String(e.action);
-  }
+  return describeEntry(e, shortId);
 }
 
 export type AliasChange =

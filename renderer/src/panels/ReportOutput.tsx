@@ -1,17 +1,18 @@
 import { lazy, Suspense } from "react";
-import type { ProfileReport } from "../../../app/api/api";
+import {
+  isEvaluationReport,
+  isExplanationReport,
+  isModelSummary,
+  isProfileReport,
+} from "../../../app/values/guards";
+import type { ProfileReport } from "../../../app/values/profile";
 import { api } from "../api/client";
-import { isExplanationReport } from "./evaluation/explainTypes";
-import { isEvaluationReport, isModelValue } from "./evaluation/types";
 import { useApi } from "./useApi";
 
 const ProfileView = lazy(() => import("./profile/ProfileView"));
 const EvaluationView = lazy(() => import("./evaluation/EvaluationView"));
 const ModelView = lazy(() => import("./evaluation/ModelView"));
 const ExplanationView = lazy(() => import("./evaluation/ExplanationView"));
-
-const isProfileReport = (data: unknown): data is ProfileReport =>
-  !!data && typeof data === "object" && (data as { kind?: unknown }).kind === "profile";
 
 export function LazyProfile({ report }: { report: ProfileReport }) {
   return (
@@ -63,7 +64,7 @@ export function ModelOutput({ runId, nodeId, port }: { runId: string; nodeId: st
   if (loaded.status === "error") return <div className="panel-error">{loaded.message}</div>;
   if (loaded.status === "loading") return <p className="muted panel-empty">Loading the model…</p>;
   const { data } = loaded.value;
-  if (!isModelValue(data))
+  if (!isModelSummary(data))
     return (
       <pre className="json-view" data-testid="report-json">
         {JSON.stringify(data, null, 2)}

@@ -1,12 +1,29 @@
 /** Starting and stopping runs, and folding the core's event stream into the run store. */
 import { api } from "../api/client";
+import { useExperiments } from "../experiments/store";
 import { useEditor } from "../store/editor";
 import { isRunActive, type NodeOutputs, type OutputSummary, useRun } from "../store/run";
 import { useUi } from "../store/ui";
 import { reportError } from "./errors";
 
 export function subscribeToRunEvents(): () => void {
-  return api.onEvent((event) => useRun.getState().apply(event));
+  return api.onEvent((event) => {
+    const run = useRun.getState();
+    const foreign = event.runId !== run.runId && run.status !== "starting";
+    // A run of the open pipeline started elsewhere (`dagwood run` attached to this engine): followed live
+    // as if started here, unless one of ours is running.
+    if (
+      foreign &&
+      event.type === "run.started" &&
+      !isRunActive(run.status) &&
+      event.pipeline === useEditor.getState().document?.name
+    )
+      run.begin(event.runId);
+    useRun.getState().apply(event);
+    // Any other pipeline's run shows in the Experiments list once it ends.
+    if (foreign && event.type === "run.finished" && event.runId !== useRun.getState().runId)
+      useExperiments.getState().reload();
+  });
 }
 
 export async function startRun(targets?: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ClassLabel } from "./types";
+import type { ClassLabel } from "../../../../app/values/common";
 
 /**
  * Rows: true label, columns: predicted. Each cell shows its count and is

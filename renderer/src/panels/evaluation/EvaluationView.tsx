@@ -5,10 +5,11 @@
  * Loaded on demand like the profile view, so recharts stays out of the first paint.
  */
 import "./evaluation.css";
+import type { Task } from "../../../../app/values/common";
+import type { EvaluationReport } from "../../../../app/values/evaluation";
 import { ConfusionMatrix } from "./ConfusionMatrix";
 import { CalibrationChart, GroupBars, PrChart, ResidualsChart, RocChart } from "./charts";
 import { metricName, num, parityText, pct } from "./format";
-import { type EvaluationReport, isParity, type Task } from "./types";
 
 const KEY_METRICS: Record<Task, string[]> = {
   binary: ["accuracy", "f1", "roc_auc", "average_precision", "log_loss", "brier", "ece"],
@@ -161,10 +162,10 @@ export default function EvaluationView({ report }: { report: EvaluationReport })
             · positive class <b>{String(report.positiveClass)}</b> at threshold {num(report.threshold)}
           </span>
         )}
-        {isParity(parity) && (
+        {parity && (
           <span className="eval-parity" data-testid="onnx-parity">
             {parityText(parity)}
-            {(parity as { on?: string }).on === "evaluation" ? " on these rows" : ""}
+            {parity.on === "evaluation" ? " on these rows" : ""}
           </span>
         )}
       </div>

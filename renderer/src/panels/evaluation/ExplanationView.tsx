@@ -8,6 +8,7 @@
 import "./evaluation.css";
 import "./explanation.css";
 import { useState } from "react";
+import type { ExplanationReport } from "../../../../app/values/explanation";
 import {
   finiteValues,
   ModelImportanceChart,
@@ -16,7 +17,6 @@ import {
   pdSeries,
   permutationRows,
 } from "./explainCharts";
-import type { ExplanationReport } from "./explainTypes";
 import { COLORS, metricName, num } from "./format";
 
 /** Bars shown before "show all". */

@@ -5,11 +5,11 @@
  */
 import "./evaluation.css";
 import { useState } from "react";
+import type { CategoricalFeatureSpec, ModelSummary, NumericFeatureSpec } from "../../../../app/values/model";
 import { useApi } from "../useApi";
 import { LossChart } from "./charts";
 import { bytes, num, parityText } from "./format";
 import { loadLossCurve } from "./loss";
-import type { CategoricalFeature, ModelValue, NumericFeature } from "./types";
 
 function shape(s: number[]): string {
   return `[${s.map((d) => (d === -1 ? "n" : d)).join(", ")}]`;
@@ -21,7 +21,7 @@ function paramValue(v: unknown): string {
   return String(v);
 }
 
-function FeatureRow({ f }: { f: NumericFeature | CategoricalFeature }) {
+function FeatureRow({ f }: { f: NumericFeatureSpec | CategoricalFeatureSpec }) {
   if (f.kind === "numeric") {
     return (
       <tr>
@@ -97,14 +97,14 @@ export default function ModelView({
   runId,
   nodeId,
 }: {
-  model: ModelValue;
+  model: ModelSummary;
   runId: string;
   nodeId: string;
 }) {
   const [raw, setRaw] = useState(false);
-  const features = model.preprocess?.features ?? [];
-  const dropped = model.preprocess?.dropped ?? [];
-  const params = Object.entries(model.params ?? {});
+  const features = model.preprocess.features;
+  const dropped = model.preprocess.dropped;
+  const params = Object.entries(model.params);
   return (
     <div className="evaluation-view model-view" data-testid="model-view">
       <div className="eval-summary">

@@ -15,9 +15,15 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
+import type {
+  CalibrationBin,
+  EvaluationReport,
+  GroupRow,
+  PrCurve,
+  RocCurve,
+} from "../../../../app/values/evaluation";
 import { GRID, TICK, xAxisLabel, yAxisLabel } from "./chartFrame";
 import { COLORS, metricName, num } from "./format";
-import type { CalibrationBin, EvaluationReport, GroupRow, PrCurve, RocCurve } from "./types";
 
 const W = 330;
 const H = 250;

@@ -12,8 +12,8 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
+import type { FeatureImportance, FeatureValue, PartialDependence } from "../../../../app/values/explanation";
 import { GRID, TICK, xAxisLabel, yAxisLabel } from "./chartFrame";
-import type { FeatureImportance, FeatureValue, PartialDependence } from "./explainTypes";
 import { COLORS, num } from "./format";
 
 const BAR_W = 380;

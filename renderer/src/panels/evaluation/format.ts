@@ -1,4 +1,4 @@
-import type { OnnxParity } from "./types";
+import type { OnnxParity } from "../../../../app/values/evaluation";
 
 /** A metric value: 3–4 significant digits, exponent for tiny or huge values, "—" when undefined. */
 export function num(v: number | null | undefined, digits = 3): string {

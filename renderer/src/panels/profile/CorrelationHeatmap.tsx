@@ -1,4 +1,4 @@
-import type { ProfileReport } from "../../../../app/api/api";
+import type { ProfileReport } from "../../../../app/values/profile";
 
 /** Blue for positive, red for negative, white for none; grey where undefined. */
 function cellColor(r: number | null): string {

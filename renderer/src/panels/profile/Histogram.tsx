@@ -1,5 +1,5 @@
 import { Bar, BarChart, Tooltip, XAxis, YAxis } from "recharts";
-import type { ColumnProfile } from "../../../../app/api/api";
+import type { ColumnProfile } from "../../../../app/values/profile";
 import { formatStat } from "./format";
 
 /** A numeric or temporal column's histogram: one bar per bin, labelled by its lower edge. */

@@ -1,5 +1,5 @@
 import { Bar, BarChart, Tooltip, XAxis, YAxis } from "recharts";
-import type { ColumnProfile } from "../../../../app/api/api";
+import type { ColumnProfile } from "../../../../app/values/profile";
 import { percent } from "./format";
 
 /** The share of missing values per column. */

@@ -2,7 +2,7 @@
  * A table profile as charts (analyze.profile reports and profileTable give the
  * same shape). Loaded on demand: recharts stays out of the editor's first paint.
  */
-import type { ColumnProfile, ProfileReport } from "../../../../app/api/api";
+import type { ColumnProfile, ProfileReport } from "../../../../app/values/profile";
 import { CorrelationHeatmap } from "./CorrelationHeatmap";
 import { formatStat, percent } from "./format";
 import { Histogram } from "./Histogram";

@@ -1,5 +1,5 @@
 import { Bar, BarChart, Tooltip, XAxis, YAxis } from "recharts";
-import type { ColumnProfile } from "../../../../app/api/api";
+import type { ColumnProfile } from "../../../../app/values/profile";
 
 /** A categorical (or boolean) column's most frequent values, as horizontal bars. */
 export function TopValues({ column }: { column: ColumnProfile }) {

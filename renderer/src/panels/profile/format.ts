@@ -1,4 +1,4 @@
-import type { ColumnProfile } from "../../../../app/api/api";
+import type { ColumnProfile } from "../../../../app/values/profile";
 
 /** A statistic in the column's unit: dates for epoch_ms, durations for ms, numbers otherwise. */
 export function formatStat(

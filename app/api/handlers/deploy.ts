@@ -17,11 +17,6 @@
  */
 
 import { resolve } from "node:path";
-import { ApiError, type ApiResults, type parseApiArgs, type TargetInfo, type TargetStatus } from "../api/api";
-import type { DeployMethod } from "../api/api-methods";
-import { currentUser } from "../engine/environment";
-import { ProjectSettingsError } from "../project/project";
-import type { AuditEntry } from "../store/types";
 import {
   type ConnectOptions,
   type DeploymentRecord,
@@ -30,9 +25,14 @@ import {
   deployVersion,
   rollbackDeployment,
   setTraffic,
-} from "./deploy";
-import { hasServedState, type LocalServer, type LocalServers } from "./embedded";
-import { BUILTIN_TARGET, builtinApplies, DeployError, listTargets, type Target } from "./targets";
+} from "../../deploy/deploy";
+import { hasServedState, type LocalServer, type LocalServers } from "../../deploy/embedded";
+import { BUILTIN_TARGET, builtinApplies, DeployError, listTargets, type Target } from "../../deploy/targets";
+import { currentUser } from "../../engine/environment";
+import { ProjectSettingsError } from "../../project/project";
+import type { AuditEntry } from "../../store/types";
+import { ApiError, type ApiResults, type parseApiArgs, type TargetInfo, type TargetStatus } from "../api";
+import type { DeployMethod } from "../api-methods";
 
 export type DeployHandlers = {
   [M in DeployMethod]: (args: ReturnType<typeof parseApiArgs<M>>) => Promise<ApiResults[M]>;
@@ -233,6 +233,21 @@ export function createDeployHandlers(
   const onBuiltin = (project: DeployProject, target: string) =>
     target === BUILTIN_TARGET && offersBuiltin(project);
 
+  /** A deploy or a rollback on `target`: counted as an operation on its server, and its record audited. */
+  const recorded = (
+    target: string,
+    act: (
+      project: DeployProject,
+      connect: Awaited<ReturnType<typeof connectFor>>,
+    ) => Promise<DeploymentRecord>,
+  ) =>
+    guard(async () => {
+      const project = context();
+      return operations.track(project.dir, onBuiltin(project, target), async () =>
+        auditOf(project, await act(project, await connectFor(project, target))),
+      );
+    });
+
   return {
     listTargets: () =>
       guard(async () => {
@@ -251,37 +266,13 @@ export function createDeployHandlers(
         return operations.track(project.dir, true, () => builtinStatus(project, local));
       }),
     deployVersion: ({ name, ref, target }) =>
-      guard(async () => {
-        const project = context();
-        return operations.track(project.dir, onBuiltin(project, target), async () => {
-          const connect = await connectFor(project, target);
-          const record = await deployVersion({
-            project,
-            target,
-            name,
-            ref,
-            actor: currentUser(),
-            ...connect,
-          });
-          return auditOf(project, record);
-        });
-      }),
+      recorded(target, (project, connect) =>
+        deployVersion({ project, target, name, ref, actor: currentUser(), ...connect }),
+      ),
     rollbackDeployment: ({ name, target, version }) =>
-      guard(async () => {
-        const project = context();
-        return operations.track(project.dir, onBuiltin(project, target), async () => {
-          const connect = await connectFor(project, target);
-          const record = await rollbackDeployment({
-            project,
-            target,
-            name,
-            toVersion: version,
-            actor: currentUser(),
-            ...connect,
-          });
-          return auditOf(project, record);
-        });
-      }),
+      recorded(target, (project, connect) =>
+        rollbackDeployment({ project, target, name, toVersion: version, actor: currentUser(), ...connect }),
+      ),
     setTraffic: ({ target, name, canary, shadow }) =>
       guard(async () => {
         const project = context();

@@ -4,13 +4,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiError, type ApiMethod, parseApiArgs } from "../api/api";
-import { API_METHODS, DEPLOY_METHODS } from "../api/api-methods";
-import { createServer, type DagwoodServer } from "../serving/server";
-import { trainTestModel } from "../serving/testing";
-import { createLocalServers, type LocalServers } from "./embedded";
-import { createDeployHandlers } from "./handlers";
-import { createDeployProject, registerTestVersion, type TestDeployProject } from "./testing";
+import { createLocalServers, type LocalServers } from "../../deploy/embedded";
+import { createDeployProject, registerTestVersion, type TestDeployProject } from "../../deploy/testing";
+import { createServer, type DagwoodServer } from "../../serving/server";
+import { trainTestModel } from "../../serving/testing";
+import { ApiError, type ApiMethod, parseApiArgs } from "../api";
+import { API_METHODS, DEPLOY_METHODS } from "../api-methods";
+import { createDeployHandlers } from "./deploy";
 
 const TOKEN = "api-token";
 const status = (p: Promise<unknown>) =>

@@ -1,0 +1,62 @@
+/** startRun, cancelRun, listRuns, getReport: runs in the open project, any number at once. */
+import { newRunId, runPlan } from "../../engine/engine";
+import type { PortValue } from "../../engine/ports";
+import { ApiError } from "../api";
+import { pipelinePath, planDocument } from "./pipelines";
+import type { CoreState, Handlers } from "./state";
+
+export function runHandlers(state: CoreState): Handlers<"startRun" | "cancelRun" | "listRuns" | "getReport"> {
+  return {
+    async startRun({ document, path, targets, noCache, params }) {
+      const p = state.requireProject();
+      const { plan, problems } = planDocument(state, document, params);
+      if (!plan) {
+        const detail = problems.map((x) => `${x.path}: ${x.message}`).join("; ");
+        throw new ApiError(400, `The pipeline has problems; fix them before running: ${detail}`);
+      }
+      for (const t of targets ?? []) {
+        if (!plan.order.some((n) => n.id === t)) throw new ApiError(400, `Unknown node "${t}"`);
+      }
+      const runId = newRunId();
+      const controller = new AbortController();
+      const done = runPlan({
+        project: p,
+        plan,
+        runId,
+        pipelinePath: path ? pipelinePath(p, path) : undefined,
+        noCache,
+        targets,
+        signal: controller.signal,
+        onEvent: state.emit,
+      })
+        .catch((e) =>
+          state.emit({ type: "run.finished", runId, status: "failed", ms: 0, error: (e as Error).message }),
+        )
+        .finally(() => state.active.delete(runId));
+      state.active.set(runId, { controller, done });
+      return { runId };
+    },
+    async cancelRun({ runId }) {
+      const run = state.active.get(runId);
+      if (!run) return { canceled: false };
+      run.controller.abort();
+      await run.done;
+      return { canceled: true };
+    },
+    async listRuns({ pipeline, limit }) {
+      return state.requireProject().metadata.listRuns({ pipeline, limit });
+    },
+    async getReport({ runId, nodeId, port }) {
+      const p = state.requireProject();
+      const node = p.metadata.nodeRuns(runId).find((n) => n.nodeId === nodeId);
+      if (!node?.cacheKey) throw new ApiError(404, `No outputs of node ${nodeId} in run ${runId}`);
+      const text = await p.workspace.getCached(node.cacheKey);
+      if (!text)
+        throw new ApiError(404, `The outputs of ${nodeId} are no longer cached: run the pipeline again`);
+      const value = (JSON.parse(text) as Record<string, PortValue>)[port];
+      if (!value || value.type === "table")
+        throw new ApiError(404, `Node ${nodeId} has no report output "${port}"`);
+      return { data: value.data };
+    },
+  };
+}

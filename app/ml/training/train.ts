@@ -1,0 +1,106 @@
+/**
+ * Training, written once for every estimator: read the training rows, run
+ * the hyperparameter search (each fold fitting its own preprocessing), fit
+ * the preprocessing and the estimator on all rows, pack the model and export
+ * it with its parity checked. An estimator (trees.ts, linear.ts, mlp.ts)
+ * brings only what is its own: the task it accepts, its preprocessing, a
+ * fold's fit and the final fit.
+ */
+import type { z } from "zod";
+import type { ColumnTable, RawColumn } from "../dataset";
+import type { AnyDagwoodModel, EncodedTarget } from "../model";
+import { fitPreprocessor, type PreprocessOptions, type PreprocessSpec } from "../preprocess";
+import type { FoldPredictions } from "../tuning";
+import { shareTable } from "../work/shared";
+import type { TrainingContext, TrainingTable } from "./context";
+import { type Fitted, type OnnxOpsets, packModel } from "./export";
+import { readTrainingRows } from "./rows";
+import { searchHyperparameters, type TunedParams, type TuningRecord } from "./search";
+
+/** The params every estimator takes. */
+export interface TrainParams extends TunedParams {
+  target: string;
+  onnxOpset?: OnnxOpsets;
+}
+
+/** What the final fit gets: the rows, the fitted preprocessing, the target. */
+export interface FinalFit {
+  /** The raw feature columns (in shared memory: a worker reads them in place). */
+  rows: ColumnTable;
+  spec: PreprocessSpec;
+  encoded: EncodedTarget;
+  readMs: number;
+}
+
+/** An estimator's part of training. */
+export interface Trainer<P extends TrainParams, M extends AnyDagwoodModel> {
+  estimator: M["estimator"];
+  /** What search.space may tune. */
+  tunable: z.ZodObject;
+  /** The task for this target, or an error that says which block to use instead. */
+  decideTask(p: P, target: RawColumn): "classification" | "regression";
+  preprocessing(p: P): Omit<PreprocessOptions, "log">;
+  /** A search fold: fits preprocessing and estimator on `train`, predicts `test`. */
+  fitFold(
+    ctx: TrainingContext,
+    p: P,
+    train: { rows: ColumnTable; y: Float64Array },
+    test: ColumnTable,
+    encoded: EncodedTarget,
+  ): Promise<FoldPredictions>;
+  /** The final fit, streaming its progress, metrics and logs to `ctx`. */
+  fit(ctx: TrainingContext, p: P, input: FinalFit): Promise<{ fitted: Fitted<M>; trainedRows: number }>;
+}
+
+/**
+ * Fits the final preprocessing on all training rows, logging what it drops,
+ * and refuses when no feature is left.
+ */
+export function fitTrainingPreprocessor(
+  ctx: Pick<TrainingContext, "log">,
+  rows: ColumnTable,
+  options: Omit<PreprocessOptions, "log">,
+): PreprocessSpec {
+  const spec = fitPreprocessor(rows, { ...options, log: (message, level) => ctx.log(message, level) });
+  if (spec.features.length === 0) {
+    const why = spec.dropped.map((d) => `"${d.name}": ${d.reason}`).join("; ");
+    throw new Error(`All feature columns were dropped (${why}). Give the model columns with values.`);
+  }
+  return spec;
+}
+
+/** Trains `trainer`'s estimator on `table` with params `given` (see the file comment). */
+export async function trainModel<P extends TrainParams, M extends AnyDagwoodModel>(
+  ctx: TrainingContext,
+  table: TrainingTable,
+  given: P,
+  trainer: Trainer<P, M>,
+): Promise<M> {
+  let p = given;
+  const read = await readTrainingRows(ctx, table, (target) => trainer.decideTask(p, target));
+  const { targetColumn, encoded, readMs } = read;
+  // In shared memory, the fit and export workers read the columns in place.
+  const rows = shareTable(read.rows);
+  let tuning: TuningRecord | undefined;
+  if (p.search) {
+    ({ params: p, tuning } = await searchHyperparameters(
+      ctx,
+      p,
+      trainer.tunable,
+      rows,
+      encoded,
+      (q, train, test) => trainer.fitFold(ctx, q, train, test, encoded),
+    ));
+  }
+  const spec = fitTrainingPreprocessor(ctx, rows, trainer.preprocessing(p));
+  const { fitted, trainedRows } = await trainer.fit(ctx, p, { rows, spec, encoded, readMs });
+  return await packModel<M>(ctx, trainer.estimator, fitted, {
+    p,
+    targetColumn,
+    encoded,
+    spec,
+    trainedRows,
+    rows,
+    tuning,
+  });
+}
