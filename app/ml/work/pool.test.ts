@@ -66,6 +66,17 @@ describe("work pool", () => {
     expect((await runTask("hold", { mb: 1 })).threadId).not.toBe(big.threadId);
   });
 
+  it("replaces a worker left holding 80 MiB (over RECYCLE_BYTES, 64 MiB) and keeps one holding 8 MiB", async () => {
+    const threadsAfter = async () =>
+      (await Promise.all(Array.from({ length: workerCount() }, (_, i) => runTask("echo", { value: i })))).map(
+        (r) => r.threadId,
+      );
+    const small = await runTask("hold", { mb: 8 });
+    expect(await threadsAfter()).toContain(small.threadId);
+    const big = await runTask("hold", { mb: 80 });
+    expect(await threadsAfter()).not.toContain(big.threadId);
+  });
+
   it("refuses input that cannot be cloned, naming the task", async () => {
     await expect(runTask("echo", { value: () => 1 })).rejects.toThrow(
       /echo task's input cannot be sent to a worker/,

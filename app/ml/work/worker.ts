@@ -49,9 +49,13 @@ lowerThreadPriority();
  * Memory this thread holds after a task beyond which the pool replaces it: a
  * thread's heap does not shrink back after a big task, and an engine runs for
  * hours. Starting a worker costs a fraction of a second; holding a gigabyte
- * costs the machine.
+ * costs the machine. A finished thread gives back more than its JS heap (the
+ * memory its task's native code took, too): with 256 MiB no worker of the
+ * bundled flights-model run was ever replaced (they end their tasks at 40 to
+ * 115 MiB), and the run peaked 50 to 100 MiB higher than with 64 MiB, at the
+ * same wall time (interleaved runs, issue 11 §1).
  */
-export const RECYCLE_BYTES = 256 * 1024 * 1024;
+export const RECYCLE_BYTES = 64 * 1024 * 1024;
 
 /** Whether the thread holds more than RECYCLE_BYTES, not counting `leaving` (the result's buffers, transferred out). */
 function holdsMuchMemory(leaving: Iterable<ArrayBuffer>): boolean {
