@@ -1,7 +1,13 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PortValue } from "../app/engine/ports";
 import { createTestProject, expectOnnxParity, penguinsTable, type TestProject } from "../app/engine/testing";
 import type { LinearDagwoodModel } from "../app/ml/model";
+import type { TrainingContext } from "../app/ml/training/context";
+import { exportWithParity } from "../app/ml/training/export";
 import predict from "./predict";
 import split from "./split";
 import trainLinear from "./train-linear";
@@ -114,6 +120,54 @@ describe("train.linear bad input", () => {
     await expect(p.run(trainLinear, { train: t }, { target: "y" })).rejects.toThrow(
       /All feature columns were dropped \("a": it has no values.*"b": it has no values/,
     );
+  });
+
+  it("leaves out a column whose scaling would not fit float32, saying why, and trains on the rest", async () => {
+    // Math.fround(1e39) is Infinity (float32's largest finite value is about 3.4e38).
+    const t = await p.table(
+      "t",
+      "SELECT range * 1e39 AS huge, range::DOUBLE AS x, 3 + 2 * range AS y FROM range(40)",
+    );
+    const out = await p.run(trainLinear, { train: t }, { target: "y", l2: 1e-6 });
+    const model = modelOf(out.model);
+    expect(model.preprocess.features.map((f) => f.name)).toEqual(["x"]);
+    expect(model.preprocess.dropped).toEqual([
+      { name: "huge", reason: expect.stringMatching(/beyond float32's range.*rescale it/) },
+    ]);
+    expect(p.logs.some((l) => l.level === "warn" && /Column "huge" is not used/.test(l.message))).toBe(true);
+    expect(JSON.parse(JSON.stringify(model))).toEqual(model);
+    expectOnnxParity(p, model);
+  });
+
+  it("writes no model file when a cancel arrives as the ONNX export finishes", async () => {
+    const t = await p.table("t", "SELECT range::DOUBLE AS x, 3 + 2 * range AS y FROM range(40)");
+    const model = modelOf((await p.run(trainLinear, { train: t }, { target: "y" })).model);
+    const dir = await mkdtemp(join(tmpdir(), "dagwood-export-"));
+    const controller = new AbortController();
+    const ctx: TrainingContext = {
+      sql: undefined as never,
+      projectDir: dir,
+      // Called once the export task has returned: the cancel lands between the export and the write.
+      artifactDir: async () => {
+        controller.abort();
+        return dir;
+      },
+      progress: () => {},
+      metric: () => {},
+      log: () => {},
+      signal: controller.signal,
+      trial: () => {},
+      chosenParams: () => {},
+      environment: () => {},
+    };
+    const x = Float64Array.from({ length: 40 }, (_, i) => i);
+    const rows = { rows: 40, columns: [{ name: "x", kind: "numeric" as const, type: "DOUBLE", values: x }] };
+    try {
+      await expect(exportWithParity(ctx, model, rows)).rejects.toThrow(/Training was cancelled/);
+      expect(existsSync(join(dir, "model.onnx"))).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("imputes missing and non-finite values, and scores unseen categories", async () => {

@@ -143,6 +143,29 @@ describe("fitPreprocessor / transformFeatures", () => {
     expect(JSON.parse(JSON.stringify(spec))).toEqual(spec);
   });
 
+  it("drops a column whose imputed value or scaling is beyond float32, where the model's constants live", () => {
+    // Math.fround(3e39) is Infinity: float32's largest finite value is about 3.4028e38 (IEEE 754 binary32).
+    const big = num("big", [1e39, 2e39, 3e39, Number.NaN]);
+    const tiny = num("tiny", [0, 1e-40, 2e-40]); // std ≈ 8e-41, so 1 / std ≈ 1.2e40
+    const ok = num("ok", [1, 2, 3, 4]);
+    for (const options of [
+      {},
+      { scale: "standard" as const },
+      { scale: "minmax" as const, impute: "none" as const },
+    ]) {
+      const spec = fitPreprocessor(table(big, ok), options);
+      expect(spec.features.map((f) => f.name)).toEqual(["ok"]);
+      expect(spec.dropped[0]!.name).toBe("big");
+      expect(spec.dropped[0]!.reason).toMatch(/beyond float32's range .* rescale it/);
+      // Every constant of the kept spec survives JSON (Infinity would be written as null).
+      expect(JSON.parse(JSON.stringify(spec))).toEqual(spec);
+    }
+    const scaled = fitPreprocessor(table(tiny, ok), { scale: "standard" });
+    expect(scaled.dropped.map((d) => d.name)).toEqual(["tiny"]);
+    // Without scaling the tiny values are kept: nothing overflows.
+    expect(fitPreprocessor(table(tiny, ok)).features.map((f) => f.name)).toEqual(["tiny", "ok"]);
+  });
+
   it("names missing columns and refuses a column read as another kind", () => {
     const spec = fitPreprocessor(table(num("x", [1]), cat("c", ["a"])));
     expect(() => transformFeatures(spec, table(num("y", [1])))).toThrow(

@@ -138,6 +138,12 @@ function fitNumeric(
     const hi = finite[finite.length - 1]!;
     scale = { kind: "minmax", offset: f32(lo), scale: f32(hi > lo ? 1 / (hi - lo) : 1) };
   }
+  // A constant beyond float32 becomes ±Infinity, which turns every row into ±Infinity or NaN and
+  // is written to JSON as null (the saved model would not load).
+  const constants = [impute?.value, scale?.offset, scale?.scale];
+  if (constants.some((v) => v !== undefined && !Number.isFinite(v))) {
+    return "its imputed value or scaling is beyond float32's range (about ±3.4e38, or a spread below about 3e-39), where the model's constants are stored; rescale it first (e.g. multiply or divide it in transform.sql)";
+  }
   return { name: col.name, kind: "numeric", sourceType: col.type, impute, scale };
 }
 

@@ -14,6 +14,7 @@ import {
   signatureFor,
 } from "../model";
 import type { PreprocessSpec } from "../preprocess";
+import { abortError } from "../trees/grow";
 import type { TrainingContext } from "./context";
 import { runTrainingTask } from "./run-task";
 import type { TuningRecord } from "./search";
@@ -95,6 +96,8 @@ export async function exportWithParity(
   if ("exportError" in out)
     throw new Error(`The model trained, but its ONNX export failed: ${out.exportError}`);
   const path = join(await ctx.artifactDir(), "model.onnx");
+  // A cancel that arrived as the export finished: no model file is written.
+  if (ctx.signal.aborted) throw abortError(ctx.signal);
   await writeFile(path, out.bytes);
   const parity = {
     rows: out.parity.rows,
