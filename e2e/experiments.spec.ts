@@ -67,7 +67,18 @@ test("two runs with a param changed compare side by side; the champion alias mov
 
   // Sorting by duration twice flips the order.
   await app.getByTestId("runs-sort-duration").click();
-  const once = await runIds(app);
+  // The sorted page replaces the table when it arrives: read the order once both rows are drawn
+  // and two reads a moment apart agree (reading at once could catch the table mid-update).
+  let once: string[] = [];
+  await expect
+    .poll(async () => {
+      const first = await runIds(app);
+      await new Promise((r) => setTimeout(r, 150));
+      const second = await runIds(app);
+      once = second;
+      return first.length === 2 && first.join() === second.join();
+    })
+    .toBe(true);
   await app.getByTestId("runs-sort-duration").click();
   await expect.poll(() => runIds(app)).toEqual([...once].reverse());
 
