@@ -15,41 +15,22 @@ The fit is scikit-learn's default LogisticRegression except C and max_iter:
 solver lbfgs, tol 1e-4, L2 penalty on the coefficients only, intercept fitted.
 """
 
-import argparse
 import json
 import sys
 import time
 import warnings
 
 import numpy as np
-from peer_common import blas_info, reply
+from peer_common import load_rows, reply
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("data_dir")
-    ap.add_argument("--features", type=int, required=True)
-    args = ap.parse_args()
-
-    try:
-        import sklearn
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.linear_model import LogisticRegression
-    except ImportError as e:
-        reply({"error": f"scikit-learn is not installed: {e}"})
+    loaded = load_rows()
+    if loaded is None:
         return
-
-    x = np.fromfile(f"{args.data_dir}/x.f64", dtype="<f8").reshape(-1, args.features)
-    y = np.fromfile(f"{args.data_dir}/y.f64", dtype="<f8").astype(np.int64)
-    reply(
-        {
-            "ready": True,
-            "version": sklearn.__version__,
-            "rows": x.shape[0],
-            "features": x.shape[1],
-            "blas": blas_info(),
-        }
-    )
+    x, y = loaded
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
 
     for line in sys.stdin:
         req = json.loads(line)
