@@ -37,6 +37,7 @@ import { CONTENT_SECURITY_POLICY } from "../app/api/csp";
 import { channelOf, IPC_EVENTS, IPC_MENU, type IpcReply, type MenuMessage } from "../app/api/ipc-contract";
 import { connectPort, PortCallError, type PortClient } from "../app/api/port-rpc";
 import { type EngineControl, electronPortEnd } from "./electron-port";
+import { engineEnv } from "./engine-env";
 import { externalLink, externalLinkPrompt, OPEN_BUTTON } from "./external-links";
 import { isPageUrl, PAGE_SCHEME, pageResponse, pageUrl } from "./page-protocol";
 
@@ -62,7 +63,10 @@ let quitting = false;
  */
 function startEngine(projectDir: string | undefined): Promise<{ engine: Engine; projectError?: string }> {
   const { port1, port2 } = new MessageChannelMain();
-  const child = utilityProcess.fork(join(here, "engine.mjs"), [], { serviceName: "Dagwood engine" });
+  const child = utilityProcess.fork(join(here, "engine.mjs"), [], {
+    serviceName: "Dagwood engine",
+    env: engineEnv(process.env, process.platform),
+  });
   const client = connectPort(electronPortEnd(port1));
   client.onEvent((e) => win?.webContents.send(IPC_EVENTS, e));
   return new Promise((resolve, reject) => {

@@ -33,7 +33,7 @@ const params = z.object({ ...commonParams, ...estimatorParams.shape, search: sea
 
 export default defineBlock({
   kind: "train.forest",
-  cpu: true,
+  cpu: "all",
   version: 2,
   title: "Train random forest",
   category: "Train",

@@ -60,7 +60,7 @@ const gbdtParams = (p: z.output<typeof params>) => ({
 
 export default defineBlock({
   kind: "train.gbdt",
-  cpu: true,
+  cpu: "all",
   version: 2,
   title: "Train gradient boosting",
   category: "Train",

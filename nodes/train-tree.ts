@@ -22,7 +22,7 @@ const params = z.object({ ...commonParams, ...estimatorParams.shape, search: sea
 
 export default defineBlock({
   kind: "train.tree",
-  cpu: true,
+  cpu: "all",
   version: 2,
   title: "Train decision tree",
   category: "Train",

@@ -163,13 +163,28 @@ describe("dagwood CLI", () => {
         });
       await stdout();
       const second = await dagwood("run", join(dir, "penguins.dag.json"), "--project", dir);
-      expect(second.stderr).toContain(`Running in Dagwood (PID ${ui.child.pid})`);
       expect(second.code).toBe(0);
+      const enginePid = Number(/Running in Dagwood \(PID (\d+)\)/.exec(second.stderr)?.[1]);
+      if (process.platform === "linux") {
+        // The engine is `ui` started once more with glibc's malloc thresholds fixed (bin/dagwood.mjs).
+        expect(readFileSync(`/proc/${enginePid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]).toBe(
+          String(ui.child.pid),
+        );
+        const environ = readFileSync(`/proc/${enginePid}/environ`, "utf8").split("\0");
+        expect(environ).toContain("MALLOC_MMAP_THRESHOLD_=1048576");
+        expect(environ).toContain("MALLOC_TRIM_THRESHOLD_=131072");
+      } else {
+        expect(enginePid).toBe(ui.child.pid);
+      }
       const refused = await dagwood("run", join(dir, "penguins.dag.json"), "--project", dir, "--no-attach");
       expect(refused.code).toBe(1);
       expect(refused.stderr).toBe(
-        `The project ${dir} is open in Dagwood (PID ${ui.child.pid}). Close it there, or drop --no-attach to run in it.\n`,
+        `The project ${dir} is open in Dagwood (PID ${enginePid}). Close it there, or drop --no-attach to run in it.\n`,
       );
+      // SIGTERM to the process started reaches the engine: both stop.
+      ui.child.kill("SIGTERM");
+      await ui.done;
+      expect(isAlive(enginePid)).toBe(false);
     } finally {
       ui.child.kill("SIGTERM");
       await ui.done;
@@ -253,3 +268,12 @@ describe("dagwood CLI", () => {
     }
   });
 });
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -100,9 +100,11 @@ export interface BlockDefinition<P extends z.ZodType = z.ZodType> {
   params: P;
   /**
    * CPU-heavy (training, scoring, explaining): the engine runs no more such
-   * nodes at once than the work pool has workers (one per core).
+   * nodes at once than the work pool has workers (one per core). `"all"`:
+   * the block's work already spreads over every core (the tree trainers'
+   * histogram kernel), so it runs with no other CPU-heavy node beside it.
    */
-  cpu?: boolean;
+  cpu?: boolean | "all";
   run(ctx: BlockContext, inputs: BlockInputs, params: z.output<P>): Promise<Record<string, BlockOutput>>;
   /**
    * State outside the workspace that the outputs depend on (e.g. the bytes of

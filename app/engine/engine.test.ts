@@ -125,7 +125,10 @@ const cpuWork = defineBlock({
   },
 });
 
-const catalog = makeCatalog([values, addOne, file, cpuWork]);
+/** CPU work that already spreads over every core (as the tree trainers): it runs with no other beside it. */
+const cpuAll = defineBlock({ ...cpuWork, kind: "test.cpuAll", cpu: "all" });
+
+const catalog = makeCatalog([values, addOne, file, cpuWork, cpuAll]);
 
 /** The most nodes of `ids` between their node.started and node.finished events at once. */
 function mostStartedAtOnce(events: RunEvent[], ids: Set<string>): number {
@@ -368,6 +371,31 @@ describe("engine", () => {
     expect(maxCpuBusy).toBe(workerCount());
   });
 
+  it("runs a node that takes every core alone among the CPU-heavy nodes", async () => {
+    const p = pipeline(
+      [
+        { id: "all1", block: "test.cpuAll", params: { sleepMs: 120, tag: 1 } },
+        { id: "all2", block: "test.cpuAll", params: { sleepMs: 120, tag: 2 } },
+        { id: "one1", block: "test.cpu", params: { sleepMs: 120, tag: 3 } },
+        { id: "one2", block: "test.cpu", params: { sleepMs: 120, tag: 4 } },
+      ],
+      [],
+    );
+    const s = await run(p, { cpuSlots: 2, concurrency: 10 });
+    expect(s.status).toBe("succeeded");
+    expect(maxCpuBusy).toBe(2);
+    expect(mostStartedAtOnce(events, new Set(["all1", "all2", "one1", "one2"]))).toBe(2);
+    // An all-core node never overlaps another CPU-heavy node.
+    for (const id of ["all1", "all2"]) {
+      const start = events.findIndex((e) => e.type === "node.started" && e.nodeId === id);
+      const end = events.findIndex((e) => e.type === "node.finished" && e.nodeId === id);
+      const overlapping = events
+        .slice(start + 1, end)
+        .filter((e) => e.type === "node.started" || e.type === "node.finished");
+      expect(overlapping).toEqual([]);
+    }
+  });
+
   it("cancels a CPU-heavy node waiting for a slot: it never starts, is skipped, and frees its place", async () => {
     const controller = new AbortController();
     const slots = new CpuSlots(1);
@@ -577,5 +605,79 @@ describe("engine", () => {
         .map((l) => `${l.nodeId} ${l.level} ${l.message}`)
         .sort(),
     ).toEqual(["a info adding 1", "b info adding 10", "side info adding 100"]);
+  });
+});
+
+describe("CpuSlots", () => {
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+  /** Acquires and records when the grant came, in order. */
+  function taker(slots: CpuSlots, granted: string[]) {
+    return (name: string, count: number, owner: unknown = name, signal = new AbortController().signal) =>
+      slots.acquire(signal, owner, count).then((release) => {
+        granted.push(name);
+        return release;
+      });
+  }
+
+  it("gives a node asking for every slot all of them, only once the others are back", async () => {
+    const slots = new CpuSlots(2);
+    const granted: string[] = [];
+    const take = taker(slots, granted);
+    const one = await take("one", 1, "run");
+    const all = take("all", 2, "run");
+    await tick();
+    expect(granted).toEqual(["one"]);
+    expect(slots.inUse).toBe(1);
+    one();
+    const releaseAll = await all;
+    expect(slots.inUse).toBe(2);
+    const later = take("later", 1, "run");
+    await tick();
+    expect(granted).toEqual(["one", "all"]);
+    releaseAll();
+    releaseAll();
+    (await later)();
+    expect(granted).toEqual(["one", "all", "later"]);
+    expect(slots.inUse).toBe(0);
+    expect(slots.ownersKnown).toBe(0);
+  });
+
+  it("lets a one-slot node use a free slot while an all-slot node waits, never the other way", async () => {
+    const slots = new CpuSlots(2);
+    const granted: string[] = [];
+    const take = taker(slots, granted);
+    const first = await take("first", 1, "run");
+    const all = take("all", 2, "run");
+    const small = take("small", 1, "run");
+    await tick();
+    // The all-slot node cannot start beside `first`; the one-slot node can.
+    expect(granted).toEqual(["first", "small"]);
+    const releaseSmall = await small;
+    first();
+    await tick();
+    expect(granted).toEqual(["first", "small"]);
+    releaseSmall();
+    (await all)();
+    expect(granted).toEqual(["first", "small", "all"]);
+    expect(slots.inUse).toBe(0);
+  });
+
+  it("asks no more than it has, and a canceled wait for every slot frees its place", async () => {
+    const slots = new CpuSlots(2);
+    const granted: string[] = [];
+    const take = taker(slots, granted);
+    (await take("huge", 5))();
+    expect(granted).toEqual(["huge"]);
+    const hold = await take("hold", 1);
+    const controller = new AbortController();
+    const waiting = take("all", 2, "all", controller.signal);
+    const after = take("after", 1);
+    await tick();
+    controller.abort();
+    await expect(waiting).rejects.toThrow(/canceled while waiting for a free core/);
+    (await after)();
+    hold();
+    expect(slots.inUse).toBe(0);
+    expect(slots.ownersKnown).toBe(0);
   });
 });

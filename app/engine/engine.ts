@@ -248,19 +248,22 @@ export class SlotWaitCanceled extends Error {
 }
 
 /**
- * Slots for CPU-heavy nodes (blocks with `cpu: true`): a node takes one
- * before it executes and gives it back when done. A node waiting for a slot
+ * Slots for CPU-heavy nodes (blocks with `cpu`): a node takes one (`cpu:
+ * true`) or every slot (`cpu: "all"`, work that already spreads over every
+ * core) before it executes and gives them back when done. A node waiting for a slot
  * has not started (no node.started event) and can be canceled while it waits.
  *
  * Slots are shared by the runs of a process, fairly: a free slot goes to a
  * waiting node of the run (`owner`) holding the fewest slots, among those the
  * run served longest ago, and within a run to its longest waiting node. A run
  * that queued five trainers does not make a later run's evaluate wait for all
- * five: it gets the next slot that frees.
+ * five: it gets the next slot that frees. A node that needs more slots than
+ * are free lets the next in that order take the free ones meanwhile, but a
+ * later grant never goes to a node needing more than the waiting one did.
  */
 export class CpuSlots {
   private free: number;
-  private readonly waiting: { owner: unknown; grant: () => void; cancel: () => void }[] = [];
+  private readonly waiting: { owner: unknown; count: number; grant: () => void; cancel: () => void }[] = [];
   /** Owners holding a slot or waiting for one: slots held, and when one was last granted. */
   private readonly owners = new Map<unknown, { held: number; lastGrant: number }>();
   private grants = 0;
@@ -280,27 +283,30 @@ export class CpuSlots {
   }
 
   /**
-   * Resolves with a release function (safe to call twice) once a slot is
-   * free for `owner`; rejects with `SlotWaitCanceled` when `signal` aborts first.
+   * Resolves with a release function (safe to call twice) once `slots` slots
+   * (at most the size) are free for `owner`; rejects with `SlotWaitCanceled`
+   * when `signal` aborts first.
    */
-  acquire(signal: AbortSignal, owner: unknown = signal): Promise<() => void> {
+  acquire(signal: AbortSignal, owner: unknown = signal, slots = 1): Promise<() => void> {
     if (signal.aborted) return Promise.reject(new SlotWaitCanceled());
+    const count = Math.min(Math.max(1, Math.floor(slots)), Math.max(1, this.size));
     return new Promise((resolve, reject) => {
       const entry = {
         owner,
+        count,
         grant: () => {
           signal.removeEventListener("abort", entry.cancel);
           const o = this.owners.get(owner) ?? { held: 0, lastGrant: -1 };
-          o.held++;
+          o.held += count;
           o.lastGrant = this.grants++;
           this.owners.set(owner, o);
           let released = false;
           resolve(() => {
             if (released) return;
             released = true;
-            o.held--;
+            o.held -= count;
             this.forget(owner);
-            this.free++;
+            this.free += count;
             this.next();
           });
         },
@@ -324,19 +330,30 @@ export class CpuSlots {
   }
 
   private next(): void {
-    while (this.free > 0 && this.waiting.length > 0) {
-      let pick = 0;
-      let best: { held: number; lastGrant: number } | undefined;
-      for (let i = 0; i < this.waiting.length; i++) {
-        const o = this.owners.get(this.waiting[i]!.owner) ?? { held: 0, lastGrant: -1 };
-        if (!best || o.held < best.held || (o.held === best.held && o.lastGrant < best.lastGrant)) {
-          best = o;
-          pick = i;
-        }
-      }
-      this.free--;
-      this.waiting.splice(pick, 1)[0]!.grant();
+    // The waiting nodes in the order they are served: the run holding fewest
+    // slots, then the run served longest ago, then the longest waiting.
+    const order = this.waiting
+      .map((w, i) => ({ w, i, o: this.owners.get(w.owner) ?? { held: 0, lastGrant: -1 } }))
+      .sort((a, b) => a.o.held - b.o.held || a.o.lastGrant - b.o.lastGrant || a.i - b.i);
+    const head = order[0];
+    if (!head || this.free <= 0) return;
+    if (head.w.count <= this.free) {
+      this.take(head.w);
+      this.next();
+      return;
     }
+    // The head waits for more slots to free; one needing fewer may use the free ones.
+    const fit = order.find((e) => e.w.count <= this.free && e.w.count < head.w.count);
+    if (fit) {
+      this.take(fit.w);
+      this.next();
+    }
+  }
+
+  private take(entry: (typeof this.waiting)[number]): void {
+    this.free -= entry.count;
+    this.waiting.splice(this.waiting.indexOf(entry), 1);
+    entry.grant();
   }
 }
 
@@ -605,7 +622,8 @@ class PlanRun {
     if (node.block.cpu) {
       place.yieldPlace();
       try {
-        release = await this.cpuSlots.acquire(this.signal, this);
+        const slots = node.block.cpu === "all" ? this.cpuSlots.size : 1;
+        release = await this.cpuSlots.acquire(this.signal, this, slots);
         ms.restart();
       } finally {
         place.retakePlace();
