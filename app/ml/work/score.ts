@@ -42,6 +42,9 @@ export async function predictInWorkers(
     : { probabilities: sharedArray(Float64Array, n * K), classIndex: sharedArray(Int32Array, n), classes: K };
   const parts = Math.max(1, Math.min(workerCount(), Math.floor(n / MIN_ROWS_PER_WORKER)));
   const doneBy = new Array<number>(parts).fill(0);
+  // One part failing stops the others: their work would be thrown away.
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   await Promise.all(
     Array.from({ length: parts }, (_, i) => {
       const start = Math.floor((i * n) / parts);
@@ -50,7 +53,7 @@ export async function predictInWorkers(
         "predictRows",
         { model, table: rows, start, end, out },
         {
-          ...(options.signal ? { signal: options.signal } : {}),
+          signal,
           onProgress: (done) => {
             doneBy[i] = done;
             options.onProgress?.(
@@ -59,9 +62,15 @@ export async function predictInWorkers(
             );
           },
         },
-      );
+      ).catch((e: unknown) => {
+        if (!stop.signal.aborted) stop.abort(e);
+        throw e;
+      });
     }),
-  );
+  ).catch((e: unknown) => {
+    // The first failure, not a sibling's "canceled" that it caused.
+    throw stop.signal.reason ?? e;
+  });
   if ("prediction" in out) return { prediction: out.prediction };
   const classes = model.classes ?? [];
   return {
