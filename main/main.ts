@@ -57,6 +57,9 @@ let engine: Engine | undefined;
 /** Set once the app quits: the engine's exit is then expected, not an error to show. */
 let quitting = false;
 
+/** How long the engine may take to start and open the project before the app gives up and says why. */
+const ENGINE_READY_MS = 60_000;
+
 /**
  * Forks the engine process and hands it one end of a MessageChannelMain for
  * the Api; answers once it serves, with why the project did not open, if it did not.
@@ -70,11 +73,24 @@ function startEngine(projectDir: string | undefined): Promise<{ engine: Engine; 
   const client = connectPort(electronPortEnd(port1));
   client.onEvent((e) => win?.webContents.send(IPC_EVENTS, e));
   return new Promise((resolve, reject) => {
+    // An engine that never answers (stuck opening a project on a hung network drive) must not leave
+    // the app without a window and without a word.
+    const timer = setTimeout(() => {
+      reject(
+        new Error(
+          `The Dagwood engine did not start within ${ENGINE_READY_MS / 1000} s${projectDir ? ` (opening ${projectDir})` : ""}. Check that the project folder is reachable, then start Dagwood again.`,
+        ),
+      );
+      child.kill();
+    }, ENGINE_READY_MS);
     child.on("message", (message: EngineControl) => {
-      if (message?.type === "ready")
+      if (message?.type === "ready") {
+        clearTimeout(timer);
         resolve({ engine: { child, client }, projectError: message.projectError });
+      }
     });
     child.once("exit", (code) => {
+      clearTimeout(timer);
       client.close(`The Dagwood engine stopped (exit code ${code}). Restart Dagwood.`);
       reject(new Error(`The Dagwood engine exited with code ${code} before it was ready`));
       if (!quitting && engine?.child === child)
