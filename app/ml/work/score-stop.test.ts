@@ -2,6 +2,7 @@
 // others are told to stop (their work would be thrown away) and the caller
 // gets the first failure, not the "canceled" it caused.
 import { describe, expect, it, vi } from "vitest";
+import type { ColumnTable } from "../dataset";
 
 const seen: { start: number; signal: AbortSignal | undefined }[] = [];
 
@@ -20,9 +21,9 @@ vi.mock("./pool", () => ({
 const { predictInWorkers } = await import("./score");
 
 const rows = 40_000;
-const table = {
+const table: ColumnTable = {
   rows,
-  columns: [{ kind: "numeric" as const, name: "x", values: new Float64Array(rows) }],
+  columns: [{ kind: "numeric", name: "x", type: "DOUBLE", values: new Float64Array(rows) }],
 };
 const model = {
   task: "regression",
