@@ -89,6 +89,9 @@ function recordOf(entry: AuditEntry): DeploymentRecord {
   } as DeploymentRecord;
 }
 
+/** How long a deploy or rollback through the app's engine may go without a word before the CLI gives up. */
+const ATTACHED_DEPLOY_MS = 5 * 60_000;
+
 /**
  * Deploy or roll back on the built-in `local` target, which only the app
  * runs: through the app's engine when it has the project open, else the
@@ -163,7 +166,7 @@ async function deployRun(args: string[], io: Io): Promise<number> {
     if (isBuiltinOnly(project, values.target as string)) {
       const opts = { json: Boolean(values.json), noAttach: Boolean(values["no-attach"]) };
       return throughApp(io, project.dir, opts, (link) =>
-        link.call("deployVersion", { name, ref, target: BUILTIN }),
+        link.call("deployVersion", { name, ref, target: BUILTIN }, ATTACHED_DEPLOY_MS),
       );
     }
     const record = await deployVersion({
@@ -203,7 +206,7 @@ async function deployRollback(args: string[], io: Io): Promise<number> {
     if (isBuiltinOnly(project, values.target as string)) {
       const opts = { json: Boolean(values.json), noAttach: Boolean(values["no-attach"]) };
       return throughApp(io, project.dir, opts, (link) =>
-        link.call("rollbackDeployment", { name, target: BUILTIN, version: to }),
+        link.call("rollbackDeployment", { name, target: BUILTIN, version: to }, ATTACHED_DEPLOY_MS),
       );
     }
     const record = await rollbackDeployment({
