@@ -26,6 +26,7 @@ import {
   type MenuItemConstructorOptions,
   MessageChannelMain,
   protocol,
+  screen,
   session,
   shell,
   type UtilityProcess,
@@ -40,6 +41,7 @@ import { type EngineControl, electronPortEnd } from "./electron-port";
 import { engineEnv } from "./engine-env";
 import { externalLink, externalLinkPrompt, OPEN_BUTTON } from "./external-links";
 import { isPageUrl, PAGE_SCHEME, pageResponse, pageUrl } from "./page-protocol";
+import { windowSize } from "./window-size";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The built renderer, served as app://dagwood/ (page-protocol.ts). */
@@ -257,8 +259,7 @@ function buildMenu() {
 
 function createWindow() {
   win = new BrowserWindow({
-    width: 1400,
-    height: 900,
+    ...windowSize(screen.getPrimaryDisplay().workAreaSize),
     title: "Dagwood",
     show: false,
     webPreferences: {
