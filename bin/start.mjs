@@ -1,13 +1,15 @@
 // `npm start`: builds what is stale, then opens the desktop app on the example
 // project. Where the Electron binary is absent (it downloads from outside npm),
-// it starts browser mode and opens Chromium in --app mode if one is installed,
-// else prints the URL to open.
+// it starts browser mode and opens Chromium in --app mode if one is installed
+// (closing that window stops the server), else prints the URL to open.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "./build.mjs";
+import { chromiumArgs, screenSize } from "./chromium-args.mjs";
 import { electronSqliteBinding } from "./electron-native.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -56,8 +58,75 @@ const hasDisplay = () =>
   process.platform === "win32" ||
   Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
 
+/**
+ * Browser mode's engine runs for hours, so it starts with glibc's malloc thresholds fixed, as
+ * `dagwood ui` does (bin/dagwood.mjs says why): glibc reads them only at process start, so this
+ * script starts once more as a child with them set. Ctrl+C reaches both (one process group): the
+ * child stops its server, and this process exits as the child did. Resolves to false when the
+ * child could not start (this process then serves, untuned).
+ */
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: "1048576", MALLOC_TRIM_THRESHOLD_: "131072" };
+async function runTunedChild() {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    stdio: "inherit",
+    // Built already, and Electron ruled out: the child goes straight to serving.
+    env: {
+      ...MALLOC_ENV,
+      ...process.env,
+      DAGWOOD_MALLOC_TUNED: "1",
+      DAGWOOD_START_BUILT: "1",
+      DAGWOOD_NO_ELECTRON: "1",
+    },
+  });
+  process.on("SIGINT", () => {});
+  for (const sig of ["SIGTERM", "SIGHUP"]) process.on(sig, () => child.kill(sig));
+  const [code, signal] = await new Promise((resolve) => {
+    child.on("exit", (c, s) => resolve([c, s]));
+    child.on("error", () => resolve([null, null]));
+  });
+  if (code === null && signal === null) return false;
+  if (signal) {
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  }
+  process.exit(code ?? 1);
+}
+
+/**
+ * Opens the app's window, and stops the server (as Ctrl+C would) when the window's Chromium exits.
+ * Its profile is a fresh directory, so the process started is the window's own; removed after.
+ */
+function openAppWindow(chromium, url) {
+  const profileDir = mkdtempSync(join(tmpdir(), "dagwood-chromium-"));
+  const args = chromiumArgs({ url, profileDir, uid: process.getuid?.(), screen: screenSize() });
+  const child = spawn(chromium, args, { stdio: "ignore" });
+  let stopping = false;
+  const stopServer = (why) => {
+    rmSync(profileDir, { recursive: true, force: true });
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${why} Stopping the server.\n`);
+    // The ui command stops its server, engine and advert on SIGTERM, and returns 0.
+    process.emit("SIGTERM");
+  };
+  child.on("error", (e) => {
+    rmSync(profileDir, { recursive: true, force: true });
+    process.stdout.write(
+      `Could not open Chromium (${e.message}): open the URL above in a browser. The server keeps running until you press Ctrl+C.\n`,
+    );
+  });
+  child.on("exit", () => stopServer("The app's window was closed."));
+  // Ctrl+C stops the server; the window goes with it.
+  process.once("SIGINT", () => {
+    stopping = true;
+    child.kill("SIGTERM");
+    rmSync(profileDir, { recursive: true, force: true });
+  });
+}
+
 const electron = process.env.DAGWOOD_NO_ELECTRON ? undefined : (electronBinary() ?? tryInstallElectron());
-await build({ targets: electron ? ["cli", "renderer", "main"] : ["cli", "renderer"] });
+if (process.env.DAGWOOD_START_BUILT !== "1")
+  await build({ targets: electron ? ["cli", "renderer", "main"] : ["cli", "renderer"] });
 
 const sqliteBinding = electron ? electronSqliteBinding() : undefined;
 if (electron && !sqliteBinding)
@@ -72,26 +141,34 @@ if (electron && sqliteBinding) {
     },
   );
   child.on("exit", (code) => process.exit(code ?? 0));
+} else if (
+  process.platform === "linux" &&
+  process.env.DAGWOOD_MALLOC_TUNED !== "1" &&
+  (await runTunedChild())
+) {
+  // The tuned child served, and this process has exited as it did.
 } else {
   const { main } = await import(join(root, "dist", "cli", "main.js"));
+  let opened = false;
   const io = {
     stderr: process.stderr,
     stdout: {
       write(text) {
         process.stdout.write(text);
         const url = /https?:\/\/\S+/.exec(text)?.[0];
+        if (!url || opened) return true;
+        opened = true;
         const chromium = findChromium();
-        if (url && chromium && hasDisplay()) {
-          const args = [
-            `--app=${url}`,
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-          ];
-          if (process.getuid?.() === 0) args.push("--no-sandbox");
-          spawn(chromium, args, { stdio: "ignore", detached: true }).unref();
-        } else if (url) {
-          process.stdout.write("Open that URL in a browser. Press Ctrl+C to stop.\n");
+        if (chromium && hasDisplay()) {
+          process.stdout.write(
+            "Opening it in a Chromium window; closing the window stops the server. Press Ctrl+C to stop.\n",
+          );
+          openAppWindow(chromium, url);
+        } else {
+          const why = chromium ? "No display to open a window on" : "No Chromium found to open a window";
+          process.stdout.write(
+            `${why}: open that URL in a browser. The server keeps running until you press Ctrl+C.\n`,
+          );
         }
         return true;
       },

@@ -10,6 +10,7 @@
  * in one click. `DAGWOOD_SCREENSHOTS=1` also writes
  * renderer/docs/deployments.png.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -274,7 +275,7 @@ test("a deploy whose parity fails is rolled back and recorded as failed", async 
 test("with no target, one click deploys to the built-in local server, which answers V2 infer", async ({
   app,
   projectDir,
-}) => {
+}, testInfo) => {
   test.setTimeout(180_000);
   const settings = JSON.parse(readFileSync(join(projectDir, "dagwood.json"), "utf8"));
   expect(settings.targets ?? {}).toEqual({});
@@ -309,11 +310,41 @@ test("with no target, one click deploys to the built-in local server, which answ
   await expect(card).toHaveAttribute("data-health", "ready");
   const url = (await card.getByTestId("local-url").textContent()) ?? "";
   expect(inferUrl).toBe(`${url}/v2/models/${MODEL}/infer`);
-  await expect(card.getByTestId("local-howto")).toContainText(
-    `curl -s -X POST ${url}/v2/models/${MODEL}/infer`,
-  );
   await expect(app.getByTestId(`serving-${MODEL}`)).toHaveAttribute("data-version", "1");
   expect(await inferVersion(url)).toBe("1");
+
+  // The request shown beside the model works as pasted: a real held-out row, each input explained.
+  const snippet = app.getByTestId(`infer-curl-${MODEL}`);
+  await expect(snippet).toBeVisible();
+  await expect(snippet).toContainText(`curl -s -X POST ${url}/v2/models/${MODEL}/infer`);
+  await expect(app.getByTestId(`infer-snippet-${MODEL}`)).toContainText("a real held-out row");
+  await expect(app.getByTestId("infer-input-island")).toContainText("a category, as a string");
+  await expect(app.getByTestId("infer-input-island")).toContainText(/"(Biscoe|Dream|Torgersen)"/);
+  await expect(app.getByTestId("infer-input-body_mass_g")).toContainText("a number");
+  await expect(app.getByTestId(`infer-outputs-${MODEL}`)).toContainText("Adelie, Chinstrap, Gentoo");
+  const pasted = (await snippet.textContent()) ?? "";
+  // The exact text, run by a shell with curl, and the HTTP status written after the answer.
+  // Run asynchronously: the app's server answers from this very process.
+  const ran = await new Promise<string>((resolve, reject) =>
+    execFile("sh", ["-c", `${pasted} -w '\\n%{http_code}'`], { timeout: 30_000 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+    ),
+  );
+  const status = ran.slice(ran.lastIndexOf("\n") + 1);
+  const answer = JSON.parse(ran.slice(0, ran.lastIndexOf("\n"))) as {
+    model_version: string;
+    outputs: { name: string; data: unknown[]; parameters?: Record<string, unknown> }[];
+  };
+  expect(status, ran).toBe("200");
+  expect(answer.model_version).toBe("1");
+  // The probabilities name their columns: the penguin species (V2 parameters carry the list as JSON text).
+  const probabilities = answer.outputs.find((o) => o.name === "probabilities")!;
+  const names = JSON.parse(String(probabilities.parameters?.class_names)) as string[];
+  expect(names).toEqual(["Adelie", "Chinstrap", "Gentoo"]);
+  const label = answer.outputs.find((o) => o.name === "label")!.data[0];
+  const probs = probabilities.data as number[];
+  expect(label).toBe(names[probs.indexOf(Math.max(...probs))]);
+  await shot(app, testInfo, "deployments-local");
 
   // Stop, then Start: the same model serves again from the project's .dagwood/serving.
   await card.getByTestId("local-stop").click();

@@ -42,6 +42,8 @@ test("a new user builds, runs, inspects, saves and reopens a pipeline", async ({
   for (const id of ["penguins", "profile", "clean", "split"])
     await expect(page.getByTestId(`node-${id}`)).toBeVisible();
   await shot("01-opened");
+  // In a 1280×720 window the canvas has room below the example once the bottom panel is folded.
+  await page.getByTestId("toggle-drawer").click();
 
   // Add a block from the palette by dragging it onto the canvas.
   await page.getByTestId("palette-search").fill("shuffle");
@@ -88,6 +90,8 @@ test("a new user builds, runs, inspects, saves and reopens a pipeline", async ({
   await expect(page.getByTestId("status-run")).toHaveAttribute("data-run-status", "succeeded", {
     timeout: 30_000,
   });
+  // The run opened its log over the canvas's lower part: fit the graph into what is left.
+  await page.locator(".react-flow__controls-fitview").click();
   for (const id of ["penguins", "profile", "clean", "split", "shuffle"]) {
     await expect(page.getByTestId(`node-${id}`)).toHaveAttribute("data-state", /^(done|cached)$/);
   }

@@ -161,7 +161,9 @@ test("two runs with a param changed compare side by side; the champion alias mov
 
   await app.getByTestId("set-alias-2").click();
   await dialog.getByTestId("alias-input").fill("champion");
-  await expect(dialog.getByTestId("confirm-question")).toHaveText("Move champion from v1 to v2?");
+  await expect(dialog.getByTestId("confirm-question")).toHaveText(
+    "champion now points at v1; move it to v2?",
+  );
   await dialog.getByTestId("confirm").click();
   await expect(v2.getByTestId("alias-champion")).toBeVisible();
   await expect(v1.getByTestId("alias-champion")).toHaveCount(0);
@@ -194,4 +196,108 @@ test("two runs with a param changed compare side by side; the champion alias mov
   await expect(app.getByTestId("lineage-detail")).toContainText("penguins-tree v2");
   await app.getByTestId("lineage-open-model").click();
   await expect(app.getByTestId("model-detail")).toContainText("penguins-tree");
+});
+
+test.describe("comparing models of an example", () => {
+  test.use({ pipeline: "penguins-model.dag.json" });
+
+  test("compare shows the task's metrics without overflow, and complexity against accuracy with the Pareto front", async ({
+    app,
+  }, testInfo) => {
+    test.setTimeout(180_000);
+    const run = async () => {
+      await app.getByTestId("run-button").click();
+      await expect(app.getByTestId("status-run")).toHaveAttribute("data-run-status", "succeeded", {
+        timeout: 60_000,
+      });
+    };
+    // Two runs of the example's five models: the second with a shallower tree.
+    await expect(app.getByTestId("node-tree")).toBeVisible();
+    await run();
+    await app.getByTestId("node-tree").click();
+    const depth = app.getByTestId("param-maxDepth");
+    await depth.fill("2");
+    await depth.blur();
+    await run();
+
+    await app.getByTestId("view-experiments").click();
+    // The second click on Run may find the status still "succeeded" from the first run: wait for
+    // both runs to be listed as succeeded (the table reloads when a run ends).
+    await expect(app.getByTestId("runs-total")).toContainText("of 2 runs", { timeout: 60_000 });
+    const [newest, older] = await runIds(app);
+    await expect(app.getByTestId(`run-row-${newest}`)).toContainText("succeeded", { timeout: 60_000 });
+    // A metric column says which block and model its node is.
+    await expect(app.getByTestId("runs-table").locator("thead")).toContainText("evaluate of forest");
+    await app.getByTestId(`run-select-${older}`).check();
+    await app.getByTestId(`run-select-${newest}`).check();
+    await app.getByTestId("compare-button").click();
+    const compare = app.getByTestId("compare-view");
+
+    // Metrics: the classification metrics, one chart each; ONNX bookkeeping only by choice.
+    const metrics = compare.getByTestId("compare-metrics");
+    for (const name of ["accuracy", "f1_macro", "roc_auc", "log_loss"])
+      await expect(metrics.getByTestId(`metric-chart-${name}`)).toBeVisible();
+    await expect(metrics.getByTestId("metric-chart-onnx_max_abs_diff")).toHaveCount(0);
+    await expect(metrics.getByTestId("metric-chart-brier")).toHaveCount(0);
+    // Ten bars per chart: five evaluate nodes × two runs; the node's label names its model in a tooltip.
+    await expect(metrics.getByTestId("metric-chart-accuracy").getByTestId("metric-bar")).toHaveCount(10);
+    const label = metrics.getByTestId("metric-chart-accuracy").getByTestId("metric-group-label").first();
+    await expect(label.locator("title")).toHaveText("eval_forest — evaluate of forest");
+    await metrics.getByTestId("metric-chooser-button").click();
+    await metrics.getByTestId("metric-choice-brier").check();
+    await expect(metrics.getByTestId("metric-chart-brier")).toBeVisible();
+    // Nothing is wider than the window at 1280×720: no page scroll, every chart inside the view.
+    expect(await app.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+    const view = (await compare.boundingBox())!;
+    for (const figure of await metrics.locator("figure").all()) {
+      const box = (await figure.boundingBox())!;
+      expect(box.x + box.width).toBeLessThanOrEqual(view.x + view.width + 0.5);
+    }
+    // The choice is remembered for the next comparison.
+    await compare.getByTestId("compare-back").click();
+    await app.getByTestId("compare-button").click();
+    await expect(compare.getByTestId("metric-chart-brier")).toBeVisible();
+
+    // Complexity against accuracy: a point per model and run on each plot, the front drawn.
+    await compare.getByTestId("compare-tab-complexity").click();
+    const complexity = compare.getByTestId("complexity-view");
+    await expect(complexity.getByTestId("complexity-metric")).toHaveValue("accuracy");
+    for (const axis of ["bytes", "latency"]) {
+      const plot = complexity.getByTestId(`complexity-plot-${axis}`);
+      const points = plot.getByTestId("complexity-point");
+      await expect(points).toHaveCount(10);
+      for (const model of ["forest", "gbdt", "logistic", "mlp", "tree"])
+        await expect(plot.locator(`[data-model="${model}"]`)).toHaveCount(2);
+      await expect(plot.getByTestId("pareto-front")).toHaveAttribute("d", /^M/);
+      // The front marked is the one the definition gives: no other point as small and as accurate.
+      const read = await points.evaluateAll((gs) =>
+        gs.map((g) => ({
+          x: Number(g.getAttribute("data-cost")),
+          y: Number(g.getAttribute("data-metric")),
+          front: g.getAttribute("data-front") === "true",
+        })),
+      );
+      const dominated = (p: { x: number; y: number }) =>
+        read.some((q) => q !== p && q.x <= p.x && q.y >= p.y && (q.x < p.x || q.y > p.y));
+      expect(read.map((p) => p.front)).toEqual(read.map((p) => !dominated(p)));
+      expect(read.some((p) => p.front)).toBe(true);
+    }
+    // Sizes of a tree and a forest span orders of magnitude: a log axis, with units.
+    await expect(complexity.getByTestId("complexity-plot-bytes")).toContainText("log scale");
+    await expect(complexity.getByTestId("complexity-plot-latency")).toContainText("µs");
+    await complexity.getByTestId("complexity-size").selectOption("learned");
+    await expect(complexity.getByTestId("complexity-plot-learned")).toContainText(
+      "leaves (trees) or weights",
+    );
+    await shot(app, testInfo, "complexity");
+
+    // A point opens its run (here from the keyboard).
+    const tree = complexity
+      .getByTestId("complexity-plot-latency")
+      .locator(`[data-model="tree"][data-run="${older}"]`);
+    await tree.focus();
+    await tree.press("Enter");
+    const stamp = /^\d{8}T(\d{6}-\w+)$/.exec(older!)?.[1] ?? older!;
+    await expect(app.getByTestId("run-detail")).toContainText(stamp);
+  });
 });

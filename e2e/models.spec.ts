@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "./fixtures";
-import { shot } from "./steps";
+import { openPipeline, runThenRerunAtDepth2, shot, TREE_PIPELINE } from "./steps";
 
 test.use({ pipeline: "penguins-model.dag.json" });
 
@@ -56,4 +56,94 @@ test("an explanation report is charted", async ({ app, projectDir }) => {
   await expect(app.getByTestId("model-importance-chart")).toContainText("split gain");
   await expect(app.getByTestId("pd-chart")).toHaveCount(3);
   await expect(app.getByTestId("pd-chart").first()).toBeVisible();
+});
+
+test("Alias… starts empty and Enter never moves an alias; lineage fits the panel and reads in words", async ({
+  app,
+  projectDir,
+}, testInfo) => {
+  test.setTimeout(180_000);
+  await openPipeline(app, projectDir, TREE_PIPELINE, "penguins-tree.dag.json");
+  await runThenRerunAtDepth2(app);
+  await app.getByTestId("view-models").click();
+  const v1 = app.getByTestId("version-1");
+  const v2 = app.getByTestId("version-2");
+  await expect(v2).toBeVisible();
+
+  // The field starts empty: Enter on it sets nothing.
+  await app.getByTestId("set-alias-2").click();
+  const dialog = app.getByTestId("alias-dialog");
+  const input = dialog.getByTestId("alias-input");
+  await expect(input).toHaveValue("");
+  await expect(dialog.getByTestId("confirm")).toBeDisabled();
+  await input.press("Enter");
+  await expect(dialog).toBeVisible();
+  // A new alias is set with Enter.
+  await input.fill("champion");
+  await expect(dialog.getByTestId("confirm-question")).toHaveText("Set champion on v2?");
+  await input.press("Enter");
+  await expect(v2.getByTestId("alias-champion")).toBeVisible();
+
+  // On the older version the field is empty again; moving champion back asks, and Enter alone does not move it.
+  await app.getByTestId("set-alias-1").click();
+  await expect(input).toHaveValue("");
+  await expect(dialog.getByTestId("confirm-question")).toContainText("champion → v2");
+  await input.fill("champion");
+  await expect(dialog.getByTestId("confirm-question")).toHaveText(
+    "champion now points at v2; move it to v1?",
+  );
+  await expect(dialog.getByTestId("confirm")).toHaveText("Move alias");
+  await input.press("Enter");
+  await expect(dialog.getByTestId("confirm-question")).toContainText("Click Move alias to move it.");
+  await expect(dialog).toBeVisible();
+  await dialog.getByTestId("cancel").click();
+  await expect(dialog).toHaveCount(0);
+  await expect(v2.getByTestId("alias-champion")).toBeVisible();
+  await expect(v1.getByTestId("alias-champion")).toHaveCount(0);
+
+  // Lineage: fitted into its panel on open, the version node shows its alias.
+  await app.getByTestId("view-lineage").click();
+  const canvas = app.getByTestId("lineage-canvas");
+  const version2 = app.getByTestId("lineage-node-model:penguins-tree:v2");
+  await expect(version2).toHaveAttribute("data-aliases", "champion");
+  await expect(version2).toContainText("champion");
+  const panel = (await canvas.boundingBox())!;
+  const nodes = app.locator('[data-testid^="lineage-node-"]');
+  // One dataset (both runs read the same bytes), two runs, two versions.
+  await expect(nodes).toHaveCount(5);
+  for (const node of await nodes.all()) {
+    const b = (await node.boundingBox())!;
+    expect(b.x).toBeGreaterThanOrEqual(panel.x);
+    expect(b.y).toBeGreaterThanOrEqual(panel.y);
+    expect(b.x + b.width).toBeLessThanOrEqual(panel.x + panel.width + 0.5);
+    expect(b.y + b.height).toBeLessThanOrEqual(panel.y + panel.height + 0.5);
+  }
+  expect(await app.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+
+  // Zoom in, then Fit brings the whole graph back.
+  const fitted = Number(await canvas.getAttribute("data-zoom"));
+  await app.getByTestId("lineage-zoom-in").click();
+  await expect.poll(async () => Number(await canvas.getAttribute("data-zoom"))).toBeGreaterThan(fitted);
+  await app.getByTestId("lineage-fit").click();
+  await expect.poll(async () => Number(await canvas.getAttribute("data-zoom"))).toBeCloseTo(fitted, 3);
+
+  // The detail reads in words, with the neighbours named; hashes are short, and copied whole.
+  await version2.click();
+  const detail = app.getByTestId("lineage-detail");
+  await expect(detail).toContainText("Trained by run");
+  await expect(detail).toContainText("penguins.csv");
+  await expect(detail).toContainText("Aliases");
+  await expect(detail).not.toContainText("createdAt");
+  await detail.getByRole("button", { name: "penguins.csv" }).click();
+  await expect(detail).toContainText("Rows");
+  await expect(detail).toContainText("Read by runs");
+  const hash = detail.getByTestId("lineage-hash").first();
+  await expect(hash).toHaveText(/^[0-9a-f]{12}$/);
+  const full = await hash.getAttribute("title");
+  expect(full).toMatch(/^[0-9a-f]{64}$/);
+  expect(full!.startsWith((await hash.textContent())!)).toBe(true);
+  await app.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await detail.getByTestId("lineage-copy-hash").first().click();
+  await expect.poll(() => app.evaluate(() => navigator.clipboard.readText())).toBe(full);
+  await shot(app, testInfo, "lineage-detail");
 });

@@ -45,16 +45,32 @@ export default defineBlock({
   inputs: { in: { type: "table" } },
   outputs: { report: { type: "report" } },
   params: z.object({
-    bins: z.number().int().min(2).max(200).default(20).describe("Histogram bins per numeric or date column"),
-    topK: z.number().int().min(1).max(1000).default(10).describe("How many most frequent values to list"),
+    bins: z
+      .number()
+      .int()
+      .min(2)
+      .max(200)
+      .default(20)
+      .describe("Histogram bins per numeric or date column")
+      .meta({ order: 1 }),
+    topK: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(10)
+      .describe("How many most frequent values to list")
+      .meta({ order: 2 }),
     quantiles: z
       .array(z.number().min(0).max(1))
       .default([0.05, 0.25, 0.5, 0.75, 0.95])
-      .describe("Quantiles to compute, as fractions between 0 and 1"),
+      .describe("Quantiles to compute, as fractions between 0 and 1")
+      .meta({ order: 3 }),
     correlation: z
       .enum(["pearson"])
       .default("pearson")
-      .describe("Correlation measure between numeric columns"),
+      .describe("Correlation measure between numeric columns")
+      .meta({ order: 4, advanced: true }),
     maxColumnsForCorrelation: z
       .number()
       .int()
@@ -63,7 +79,8 @@ export default defineBlock({
       .default(50)
       .describe(
         "Correlate at most this many numeric columns (the first ones), as the work grows with its square",
-      ),
+      )
+      .meta({ order: 5, advanced: true }),
   }),
   async run(ctx, inputs, params) {
     const input = requireTable(inputs, "in");

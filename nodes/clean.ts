@@ -8,6 +8,7 @@ import {
   requireTable,
 } from "../app/engine/block";
 import type { ColumnInfo } from "../app/engine/ports";
+import type { OutputSchemas, PortSchema, SchemaContext } from "../app/engine/schema";
 
 /**
  * A DuckDB type name: words, an optional (precision, scale) and array
@@ -17,11 +18,12 @@ const TYPE_NAME =
   /^[A-Za-z][A-Za-z0-9_]*(?: [A-Za-z][A-Za-z0-9_]*)*(?:\(\s*\d+\s*(?:,\s*\d+\s*)?\))?(?:\[\d*\])*$/;
 
 const params = z.object({
-  drop: z.array(z.string()).default([]).describe("Columns to remove"),
+  drop: z.array(z.string()).default([]).describe("Columns to remove").meta({ order: 1, picker: "columns" }),
   rename: z
     .record(z.string(), z.string().min(1))
     .default({})
-    .describe("Columns to rename: old name → new name (names after drop)"),
+    .describe("Columns to rename: old name → new name (names after drop)")
+    .meta({ order: 2 }),
   cast: z
     .record(
       z.string(),
@@ -30,27 +32,50 @@ const params = z.object({
     .default({})
     .describe(
       "Columns to convert: column (name after rename) → DuckDB type, e.g. DOUBLE, DATE, DECIMAL(18,2)",
-    ),
+    )
+    .meta({ order: 3 }),
   castErrors: z
     .enum(["fail", "null"])
     .default("fail")
-    .describe('When a value does not convert: "fail" stops with an example; "null" turns it into NULL'),
+    .describe('When a value does not convert: "fail" stops with an example; "null" turns it into NULL')
+    .meta({ order: 4, showWhen: { param: "cast", set: true } }),
   missing: z
     .object({
       strategy: z
         .enum(["keep", "drop-rows", "impute"])
         .default("keep")
-        .describe("What to do with missing values (NULL, and NaN in floating-point columns)"),
-      columns: z.array(z.string()).optional().describe("Columns to treat (default: all)"),
+        .describe("What to do with missing values (NULL, and NaN in floating-point columns)")
+        .meta({ order: 1 }),
+      columns: z
+        .array(z.string())
+        .optional()
+        .describe("Columns to treat (default: all)")
+        .meta({ order: 2, picker: "columns", showWhen: { param: "strategy", in: ["drop-rows", "impute"] } }),
       numeric: z
         .enum(["mean", "median", "zero", "constant"])
         .default("mean")
-        .describe("Fill for numeric columns; integer columns get the statistic rounded, so types stay"),
-      categorical: z.enum(["mode", "constant"]).default("mode").describe("Fill for other columns"),
-      constant: z.union([z.string(), z.number()]).optional().describe('The fill value for "constant"'),
+        .describe("Fill for numeric columns; integer columns get the statistic rounded, so types stay")
+        .meta({ order: 3, showWhen: { param: "strategy", in: ["impute"] } }),
+      categorical: z
+        .enum(["mode", "constant"])
+        .default("mode")
+        .describe("Fill for other columns")
+        .meta({ order: 4, showWhen: { param: "strategy", in: ["impute"] } }),
+      constant: z
+        .union([z.string(), z.number()])
+        .optional()
+        .describe('The fill value for "constant"')
+        .meta({
+          order: 5,
+          showWhen: [
+            { param: "numeric", in: ["constant"] },
+            { param: "categorical", in: ["constant"] },
+          ],
+        }),
     })
     .prefault({})
-    .describe("Missing values"),
+    .describe("Missing values")
+    .meta({ order: 5 }),
   outliers: z
     .object({
       method: z
@@ -58,21 +83,38 @@ const params = z.object({
         .default("none")
         .describe(
           "iqr: outside [Q1 − t·IQR, Q3 + t·IQR]; zscore: more than t population std devs from the mean",
-        ),
+        )
+        .meta({ order: 1 }),
       action: z
         .enum(["clip", "drop"])
         .default("clip")
-        .describe("Clip values to the bounds, or drop the rows"),
-      columns: z.array(z.string()).optional().describe("Numeric columns to check (default: all numeric)"),
-      threshold: z.number().positive().optional().describe("t: default 1.5 for iqr, 3 for zscore"),
+        .describe("Clip values to the bounds, or drop the rows")
+        .meta({ order: 2, showWhen: { param: "method", in: ["iqr", "zscore"] } }),
+      columns: z
+        .array(z.string())
+        .optional()
+        .describe("Numeric columns to check (default: all numeric)")
+        .meta({ order: 3, picker: "columns", showWhen: { param: "method", in: ["iqr", "zscore"] } }),
+      threshold: z
+        .number()
+        .positive()
+        .optional()
+        .describe("t: default 1.5 for iqr, 3 for zscore")
+        .meta({ order: 4, showWhen: { param: "method", in: ["iqr", "zscore"] } }),
     })
     .prefault({})
-    .describe("Outliers"),
-  dedupe: z.boolean().default(false).describe("Drop rows that duplicate another row exactly"),
+    .describe("Outliers")
+    .meta({ order: 6 }),
+  dedupe: z
+    .boolean()
+    .default(false)
+    .describe("Drop rows that duplicate another row exactly")
+    .meta({ order: 7 }),
   dedupeOn: z
     .array(z.string())
     .default([])
-    .describe("Keep one row per value of these columns (the first by a hash of the row); overrides dedupe"),
+    .describe("Keep one row per value of these columns (the first by a hash of the row); overrides dedupe")
+    .meta({ order: 8, picker: "columns" }),
 });
 
 type Params = z.output<typeof params>;
@@ -344,6 +386,62 @@ async function dedupe(ctx: BlockContext, steps: Steps, rel: Relation, p: Params)
   return next;
 }
 
+/**
+ * Before a run: the columns after drop → rename → cast (the later steps keep
+ * names and types), each name checked against the columns its step sees.
+ */
+async function cleanSchema(
+  ctx: SchemaContext,
+  inputs: Record<string, PortSchema | undefined>,
+  p: Params,
+): Promise<OutputSchemas> {
+  const input = inputs.in;
+  if (!input || input.open) return { out: undefined };
+  ctx.checkColumns("in", ["drop"], p.drop);
+  const kept = input.columns.filter((c) => !p.drop.includes(c.name));
+  for (const name of Object.keys(p.rename)) {
+    if (p.drop.includes(name)) ctx.problem(["rename", name], `rename names "${name}", which drop removes.`);
+    else ctx.checkColumns("in", ["rename", name], name, { label: "rename" });
+  }
+  const renamed = kept.map((c) => ({ name: own(p.rename, c.name) ?? c.name, type: c.type }));
+  const after = { among: renamed, after: "after drop and rename" };
+  const columns: ColumnInfo[] = [];
+  for (const c of renamed) {
+    const type = own(p.cast, c.name);
+    if (type === undefined) {
+      columns.push(c);
+      continue;
+    }
+    try {
+      // DuckDB's own name for the type ("int" is INTEGER), as the table will describe it.
+      const [row] = await ctx.sql.all<{ column_type: string }>(`DESCRIBE SELECT CAST(NULL AS ${type}) AS v`);
+      columns.push({ name: c.name, type: row!.column_type });
+    } catch {
+      ctx.problem(
+        ["cast", c.name],
+        `Unknown type "${type}" for column "${c.name}" in cast. Use a DuckDB type such as INTEGER, BIGINT, DOUBLE, VARCHAR, BOOLEAN, DATE, TIMESTAMP or DECIMAL(18,2).`,
+      );
+      columns.push(c);
+    }
+  }
+  for (const name of Object.keys(p.cast))
+    ctx.checkColumns("in", ["cast", name], name, { ...after, label: "cast" });
+  const final = { among: columns, after: "after drop, rename and cast" };
+  ctx.checkColumns("in", ["missing", "columns"], p.missing.columns, final);
+  // As the run: outliers.columns count only when a method is chosen.
+  if (p.outliers.method !== "none") {
+    const outliers = ctx.checkColumns("in", ["outliers", "columns"], p.outliers.columns, final);
+    for (const c of outliers.filter((c) => !isNumericType(c.type))) {
+      ctx.problem(
+        ["outliers", "columns", p.outliers.columns!.indexOf(c.name)],
+        `Column "${c.name}" in outliers.columns is ${c.type}, not numeric, so it has no outliers to find. Remove it from outliers.columns, or cast it to a number first.`,
+      );
+    }
+  }
+  ctx.checkColumns("in", ["dedupeOn"], p.dedupeOn, final);
+  return { out: { columns, ...(input.subset ? { subset: input.subset } : {}) } };
+}
+
 export default defineBlock({
   kind: "clean",
   version: 1,
@@ -355,6 +453,7 @@ export default defineBlock({
   inputs: { in: { type: "table" } },
   outputs: { out: { type: "table" } },
   params,
+  outputSchema: cleanSchema,
   async run(ctx, inputs, p) {
     const input = requireTable(inputs, "in");
     const out = ctx.newTable("out");

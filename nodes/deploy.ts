@@ -11,16 +11,16 @@ const params = z.object({
   target: z
     .string()
     .regex(TARGET_NAME, "a target name from dagwood.json: a letter, then letters, digits, _ - (e.g. staging)")
-    .describe(
-      "The deploy target, as named in the project's dagwood.json (its token: DAGWOOD_TOKEN_<TARGET>)",
-    ),
+    .describe("The deploy target, as named in the project's dagwood.json (its token: DAGWOOD_TOKEN_<TARGET>)")
+    .meta({ order: 1, label: "deploy target" }),
   timeoutMs: z
     .number()
     .int()
     .min(1000)
     .max(3_600_000)
     .default(60_000)
-    .describe("How long to wait for the uploaded version to be ready, in milliseconds"),
+    .describe("How long to wait for the uploaded version to be ready, in milliseconds")
+    .meta({ order: 2, advanced: true }),
 });
 
 const PHASES: Record<DeployProgress["phase"], number> = {

@@ -24,7 +24,7 @@ import { predictInWorkers } from "../app/ml/work/score";
 import { shareTable } from "../app/ml/work/shared";
 import type { Task } from "../app/values/common";
 import type { EvaluationReport } from "../app/values/evaluation";
-import { jsonSafe, requireModel, requireModelColumns } from "./model-blocks";
+import { checkModelData, jsonSafe, requireModel, requireModelColumns } from "./model-blocks";
 
 /** Whatever model kinds asModel accepts (tree ensembles, linear models). */
 type Model = ReturnType<typeof asModel>;
@@ -36,14 +36,14 @@ const params = z.object({
     .optional()
     .describe(
       "A column whose groups are compared (fairness): the same metrics per group, and the gaps between groups",
-    ),
+    )
+    .meta({ order: 3, picker: "column" }),
   positiveClass: z
     .string()
     .min(1)
     .optional()
-    .describe(
-      "Binary models: the class counted as positive, as written in the data; unset: the second class",
-    ),
+    .describe("Binary models: the class counted as positive, as written in the data; unset: the second class")
+    .meta({ order: 1 }),
   threshold: z
     .number()
     .min(0)
@@ -51,14 +51,16 @@ const params = z.object({
     .default(0.5)
     .describe(
       "Binary models: a row is predicted positive when its positive-class probability is at least this",
-    ),
+    )
+    .meta({ order: 2 }),
   calibrationBins: z
     .number()
     .int()
     .min(2)
     .max(100)
     .default(10)
-    .describe("Equal-width bins of the calibration curve"),
+    .describe("Equal-width bins of the calibration curve")
+    .meta({ order: 4, advanced: true }),
 });
 
 /**
@@ -164,6 +166,11 @@ export default defineBlock({
     report: { type: "report", description: "Metrics, curves and tables for the UI (kind: evaluation)" },
   },
   params,
+  outputSchema(ctx, inputs, p) {
+    checkModelData(ctx, inputs, true);
+    ctx.checkColumns("data", ["groupBy"], p.groupBy);
+    return { report: undefined };
+  },
   async run(ctx, inputs, p) {
     const model = requireModel(inputs);
     const data = requireTable(inputs, "data");

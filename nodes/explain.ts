@@ -13,33 +13,41 @@ import {
 } from "../app/ml/explain";
 import { type asModel, type ClassLabel, isLinearModel, isMlpModel } from "../app/ml/model";
 import type { ExplanationReport } from "../app/values/explanation";
-import { jsonSafe, requireModel, requireModelColumns } from "./model-blocks";
+import { checkModelData, jsonSafe, requireModel, requireModelColumns } from "./model-blocks";
 
 /** Whatever model kinds asModel accepts (tree ensembles, linear models). */
 type Model = ReturnType<typeof asModel>;
 
 const params = z.object({
-  seed: z.number().int().default(0).describe("Seeds the row sample and the permutations"),
+  seed: z
+    .number()
+    .int()
+    .default(0)
+    .describe("Seeds the row sample and the permutations")
+    .meta({ order: 4, advanced: true }),
   repeats: z
     .number()
     .int()
     .min(1)
     .max(50)
     .default(5)
-    .describe("Shuffles per column for permutation importance; the spread is over these"),
+    .describe("Shuffles per column for permutation importance; the spread is over these")
+    .meta({ order: 3, advanced: true }),
   maxRows: z
     .number()
     .int()
     .min(10)
     .default(DEFAULT_MAX_ROWS)
-    .describe("Rows sampled (seeded) from the data for every explanation; more is slower and steadier"),
+    .describe("Rows sampled (seeded) from the data for every explanation; more is slower and steadier")
+    .meta({ order: 2 }),
   topK: z
     .number()
     .int()
     .min(0)
     .max(50)
     .default(3)
-    .describe("Partial dependence for this many columns, the most important by permutation"),
+    .describe("Partial dependence for this many columns, the most important by permutation")
+    .meta({ order: 1 }),
 });
 
 function checkColumns(model: Model, data: TableValue): void {
@@ -81,6 +89,10 @@ export default defineBlock({
     },
   },
   params,
+  outputSchema(ctx, inputs) {
+    checkModelData(ctx, inputs, true);
+    return { report: undefined };
+  },
   async run(ctx, inputs, p) {
     const model = requireModel(inputs);
     const data = requireTable(inputs, "data");

@@ -22,12 +22,14 @@ const params = z.object({
   metric: z
     .string()
     .min(1)
-    .describe('The metric to check, a name in the report\'s metrics (e.g. "accuracy", "roc_auc", "rmse")'),
+    .describe('The metric to check, a name in the report\'s metrics (e.g. "accuracy", "roc_auc", "rmse")')
+    .meta({ order: 1 }),
   op: z
     .enum(Object.keys(OPS) as [Op, ...Op[]])
     .default(">=")
-    .describe("How the metric must compare with the threshold to pass"),
-  threshold: z.number().optional().describe("The value the metric is compared with"),
+    .describe("How the metric must compare with the threshold to pass")
+    .meta({ order: 2 }),
+  threshold: z.number().optional().describe("The value the metric is compared with").meta({ order: 3 }),
   champion: z
     .object({
       model: z.string().regex(MODEL_NAME, "a registered model's name").describe("The registered model"),
@@ -45,7 +47,8 @@ const params = z.object({
     .optional()
     .describe(
       "Also require the metric to be at least as good as the registered version under this alias, scored on the same data (connect it to the data input)",
-    ),
+    )
+    .meta({ order: 4 }),
 });
 type GateParams = z.output<typeof params>;
 

@@ -4,6 +4,8 @@ import { open, stat } from "node:fs/promises";
 import { z } from "zod";
 import { ident, literal, type SqlSession } from "../app/data/sql";
 import { type BlockContext, BlockError, defineBlock } from "../app/engine/block";
+import type { ColumnInfo } from "../app/engine/ports";
+import type { SchemaContext } from "../app/engine/schema";
 
 const FORMATS = ["auto", "csv", "tsv", "parquet", "json", "ndjson"] as const;
 type Format = Exclude<(typeof FORMATS)[number], "auto">;
@@ -32,18 +34,25 @@ const Params = z.object({
   path: z
     .string()
     .min(1, "Give the path of the file to read")
-    .describe("File to read, relative to the project folder (e.g. data/penguins.csv)"),
+    .describe("File to read, relative to the project folder (e.g. data/penguins.csv)")
+    .meta({ order: 1, picker: "file" }),
   format: z
     .enum(FORMATS)
     .default("auto")
-    .describe("File format; auto picks it from the extension (.csv .tsv .parquet .json .ndjson/.jsonl)"),
+    .describe("File format; auto picks it from the extension (.csv .tsv .parquet .json .ndjson/.jsonl)")
+    .meta({ order: 2 }),
   delimiter: z
     .string()
     .min(1)
     .max(4)
     .optional()
-    .describe('CSV field separator, e.g. ";" or \\t for tab; detected when left empty (tab for TSV)'),
-  header: z.boolean().default(true).describe("CSV/TSV: the first line holds the column names"),
+    .describe('CSV field separator, e.g. ";" or \\t for tab; detected when left empty (tab for TSV)')
+    .meta({ order: 3, showWhen: { param: "format", in: ["auto", "csv", "tsv"] } }),
+  header: z
+    .boolean()
+    .default(true)
+    .describe("CSV/TSV: the first line holds the column names")
+    .meta({ order: 4, showWhen: { param: "format", in: ["auto", "csv", "tsv"] } }),
   columns: z
     .record(
       z.string().min(1),
@@ -52,11 +61,13 @@ const Params = z.object({
     .optional()
     .describe(
       'Column types that override the inferred ones, e.g. {"zip": "VARCHAR", "price": "DECIMAL(10,2)"}',
-    ),
+    )
+    .meta({ order: 5 }),
   nullValues: z
     .array(z.string())
     .optional()
-    .describe('CSV/TSV: values read as missing (besides empty fields), e.g. ["NA", "-"]'),
+    .describe('CSV/TSV: values read as missing (besides empty fields), e.g. ["NA", "-"]')
+    .meta({ order: 6, advanced: true, showWhen: { param: "format", in: ["auto", "csv", "tsv"] } }),
 });
 type IngestParams = z.output<typeof Params>;
 
@@ -192,7 +203,7 @@ async function findMalformedRow(sql: SqlSession, abs: string, delimiter: string,
  * Turns a failed read into a BlockError. When the sniffer could not fit
  * every row to one dialect, a strict re-read names the row at fault first.
  */
-async function readFailure(ctx: BlockContext, error: unknown, file: SourceFile): Promise<BlockError> {
+async function readFailure(ctx: SqlOnly, error: unknown, file: SourceFile): Promise<BlockError> {
   if (file.delimiter && /not possible to automatically detect the CSV parsing dialect/.test(String(error))) {
     const strict = await findMalformedRow(ctx.sql, file.abs, file.delimiter, file.header).catch((e) => e);
     if (strict) return explainReadError(strict, file.abs, file.shown);
@@ -204,7 +215,7 @@ async function readFailure(ctx: BlockContext, error: unknown, file: SourceFile):
  * A CSV read as a single column although its first line holds a delimiter
  * usually means the sniffer gave up on a malformed row: throw that row's error.
  */
-async function checkSingleColumn(ctx: BlockContext, columns: number, file: SourceFile): Promise<void> {
+async function checkSingleColumn(ctx: SqlOnly, columns: number, file: SourceFile): Promise<void> {
   if (!file.csv || columns !== 1) return;
   const header = await firstLine(file.abs);
   const suspects = file.delimiter ? [file.delimiter] : DELIMITER_CANDIDATES;
@@ -215,7 +226,7 @@ async function checkSingleColumn(ctx: BlockContext, columns: number, file: Sourc
 }
 
 /** Checks each override names an existing column and a type DuckDB knows, before the full read. */
-async function checkOverrides(ctx: BlockContext, file: SourceFile, overrides: Record<string, string>) {
+async function checkOverrides(ctx: SqlOnly, file: SourceFile, overrides: Record<string, string>) {
   const reader = readerSql(file);
   const present = await ctx.sql
     .all<{ column_name: string }>(`DESCRIBE SELECT * FROM ${reader}`)
@@ -240,6 +251,9 @@ async function checkOverrides(ctx: BlockContext, file: SourceFile, overrides: Re
     }
   }
 }
+
+/** The reading steps need only a DuckDB session: a node run's, or schema inference's private one. */
+type SqlOnly = Pick<BlockContext, "sql">;
 
 /** Everything about the file the reading steps share. */
 interface SourceFile {
@@ -288,6 +302,57 @@ async function checkUnchanged(abs: string, shown: string, before: Stats): Promis
   }
 }
 
+function sourceFile(params: IngestParams, abs: string, format: Format): SourceFile {
+  const csv = format === "csv" || format === "tsv";
+  return {
+    abs,
+    shown: params.path,
+    format,
+    csv,
+    delimiter: delimiterOf(params, format),
+    header: params.header,
+    nullValues: params.nullValues,
+    overrides: params.columns && Object.keys(params.columns).length ? params.columns : undefined,
+  };
+}
+
+/** The SELECT that reads the file: CSV takes its overrides at parse time (so "007" read as VARCHAR keeps its zeros); the typed formats cast. */
+function selectSql(file: SourceFile): string {
+  const { overrides, csv } = file;
+  if (!overrides || csv) return `SELECT * FROM ${readerSql(file, overrides)}`;
+  const casts = Object.entries(overrides).map(([n, t]) => `CAST(${ident(n)} AS ${t}) AS ${ident(n)}`);
+  return `SELECT * REPLACE (${casts.join(", ")}) FROM ${readerSql(file)}`;
+}
+
+/**
+ * The file's columns as a run would read them, from DuckDB's sniffer alone
+ * (DESCRIBE reads a sample, not the rows); memoized by path, size, mtime and
+ * the reading params.
+ */
+async function sniffSchema(ctx: SchemaContext, params: IngestParams): Promise<ColumnInfo[]> {
+  const abs = ctx.resolvePath(params.path);
+  const info = await stat(abs).catch(() => undefined);
+  if (!info) throw new BlockError(notFound(params.path));
+  if (!info.isFile()) throw new BlockError(`${params.path} is a folder, not a file.`);
+  if (info.size === 0) throw new BlockError(`${params.path} is empty (0 bytes).`);
+  const file = sourceFile(params, abs, formatOf(params));
+  const key = `ingest.file\0${abs}\0${info.size}\0${info.mtimeMs}\0${JSON.stringify(params)}`;
+  return ctx.memo(key, async () => {
+    if (file.overrides) await checkOverrides(ctx, file, file.overrides);
+    try {
+      const rows = await ctx.sql.all<{ column_name: string; column_type: string }>(
+        `DESCRIBE ${selectSql(file)}`,
+      );
+      return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
+    } catch (error) {
+      throw await readFailure(ctx, error, file);
+    }
+  });
+}
+
+const notFound = (path: string) =>
+  `File not found: ${path}. Check the path; it is relative to the project folder.`;
+
 async function ingest(ctx: BlockContext, params: IngestParams, out: string): Promise<void> {
   const abs = ctx.resolvePath(params.path);
   const shown = params.path;
@@ -307,27 +372,10 @@ async function ingest(ctx: BlockContext, params: IngestParams, out: string): Pro
       "warn",
     );
   }
-  const overrides = params.columns && Object.keys(params.columns).length ? params.columns : undefined;
-  const file: SourceFile = {
-    abs,
-    shown,
-    format,
-    csv,
-    delimiter: delimiterOf(params, format),
-    header: params.header,
-    nullValues: params.nullValues,
-    overrides,
-  };
-  if (overrides) await checkOverrides(ctx, file, overrides);
-
-  // CSV takes its overrides at parse time (so "007" read as VARCHAR keeps its zeros); the typed formats cast.
-  let select = `SELECT * FROM ${readerSql(file, csv ? overrides : undefined)}`;
-  if (overrides && !csv) {
-    const casts = Object.entries(overrides).map(([n, t]) => `CAST(${ident(n)} AS ${t}) AS ${ident(n)}`);
-    select = `SELECT * REPLACE (${casts.join(", ")}) FROM ${readerSql(file)}`;
-  }
+  const file = sourceFile(params, abs, format);
+  if (file.overrides) await checkOverrides(ctx, file, file.overrides);
   try {
-    await ctx.sql.run(`CREATE OR REPLACE TABLE ${ident(out)} AS ${select}`);
+    await ctx.sql.run(`CREATE OR REPLACE TABLE ${ident(out)} AS ${selectSql(file)}`);
   } catch (error) {
     throw await readFailure(ctx, error, file);
   }
@@ -345,6 +393,15 @@ export default defineBlock({
   inputs: {},
   outputs: { out: { type: "table" } },
   params: Params,
+  async outputSchema(ctx, _inputs, params) {
+    try {
+      return { out: { columns: await sniffSchema(ctx, params) } };
+    } catch (e) {
+      if (!(e instanceof BlockError)) throw e;
+      ctx.problem(["path"], e.message);
+      return { out: undefined };
+    }
+  },
   async run(ctx, _inputs, params) {
     ctx.progress(0, `Reading ${params.path}`);
     const out = ctx.newTable("out");

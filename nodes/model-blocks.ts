@@ -1,5 +1,6 @@
 /** What the blocks that read a trained model share (evaluate, explain, predict, register). */
 import { BlockError, type BlockInputs } from "../app/engine/block";
+import type { PortSchema, SchemaContext } from "../app/engine/schema";
 import { asModel, missingInputs } from "../app/ml/model";
 
 /**
@@ -35,4 +36,33 @@ export function jsonSafe<T>(value: T): T {
   return JSON.parse(
     JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v)),
   );
+}
+
+/**
+ * Before a run: reports data (input `data`) that lacks a column the model on
+ * input `model` will read, or its target when `withTarget`, as the blocks'
+ * runs would refuse it.
+ */
+export function checkModelData(
+  ctx: SchemaContext,
+  inputs: Record<string, PortSchema | undefined>,
+  withTarget: boolean,
+): void {
+  const { model, data } = inputs;
+  if (!model || !data || data.open || model.subset) return;
+  const has = new Set(data.columns.map((c) => c.name));
+  const missing = model.columns.filter((c) => !has.has(c.name)).map((c) => `"${c.name}"`);
+  const source = ctx.upstream("data");
+  if (missing.length > 0) {
+    ctx.problem(
+      [],
+      `The data (${source}) lacks column(s) ${missing.join(", ")}, which the model (${ctx.upstream("model")}) reads. Its columns are: ${data.columns.map((c) => c.name).join(", ")}.`,
+    );
+  }
+  if (withTarget && model.target && !has.has(model.target.name)) {
+    ctx.problem(
+      [],
+      `The data (${source}) has no column "${model.target.name}", the model's target, to compare the predictions with. Connect rows that hold the true values (e.g. split's test output), or use predict to score unlabeled rows.`,
+    );
+  }
 }

@@ -6,7 +6,7 @@ import { defineBlock, requireTable } from "../app/engine/block";
 import { readColumns } from "../app/ml/dataset";
 import { freeName } from "../app/ml/score-columns";
 import { predictInWorkers } from "../app/ml/work/score";
-import { requireModel, requireModelColumns } from "./model-blocks";
+import { checkModelData, requireModel, requireModelColumns } from "./model-blocks";
 
 const params = z.object({});
 
@@ -86,6 +86,24 @@ export default defineBlock({
   },
   outputs: { out: { type: "table", description: "The input rows with the predictions" } },
   params,
+  outputSchema(ctx, inputs) {
+    checkModelData(ctx, inputs, false);
+    const { model, data } = inputs;
+    if (!model || !data) return { out: undefined };
+    // The names the run gives its columns: a name the input already has gets a suffix.
+    const taken = new Set(data.columns.map((c) => c.name.toLowerCase()));
+    if (model.task === "regression") {
+      const prediction = { name: freeName("prediction", taken), type: "DOUBLE" };
+      return { out: { ...data, columns: [...data.columns, prediction] } };
+    }
+    if (model.task === "classification" && model.target) {
+      const label = { name: freeName("label", taken), type: model.target.type };
+      const open = `and probability_<class> (DOUBLE) for each class of "${model.target.name}"`;
+      return { out: { ...data, columns: [...data.columns, label], open } };
+    }
+    const open = "and prediction, or label and probability_<class>, as the model's task turns out";
+    return { out: { ...data, open } };
+  },
   async run(ctx, inputs) {
     const model = requireModel(inputs);
     const data = requireTable(inputs, "data");

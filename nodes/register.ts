@@ -28,24 +28,28 @@ const params = z.object({
         check.addIssue({ code: "custom", message: (e as Error).message });
       }
     })
-    .describe("The registered model's name; a new version is added under it"),
+    .describe("The registered model's name; a new version is added under it")
+    .meta({ order: 1, label: "model name" }),
   alias: z
     .string()
     .regex(ALIAS_NAME, "an alias: a letter, then letters, digits, _ - (at most 64), e.g. challenger")
     .optional()
-    .describe('Point this alias at the new version, e.g. "challenger" (leave empty for none)'),
-  description: z.string().max(10_000).optional().describe("A note kept with the version"),
+    .describe('Point this alias at the new version, e.g. "challenger" (leave empty for none)')
+    .meta({ order: 2 }),
+  description: z.string().max(10_000).optional().describe("A note kept with the version").meta({ order: 3 }),
   owner: z
     .string()
     .min(1)
     .max(200)
     .optional()
-    .describe("Who owns the registered model, e.g. data-team (leave empty to keep it as it is)"),
+    .describe("Who owns the registered model, e.g. data-team (leave empty to keep it as it is)")
+    .meta({ order: 4, advanced: true }),
   modelDescription: z
     .string()
     .max(10_000)
     .optional()
-    .describe("The registered model's description (leave empty to keep it as it is)"),
+    .describe("The registered model's description (leave empty to keep it as it is)")
+    .meta({ order: 5, advanced: true }),
 });
 
 function modelInput(inputs: BlockInputs): ModelValue & { model: AnyDagwoodModel } {

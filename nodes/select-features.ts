@@ -13,15 +13,18 @@ const params = z.object({
   keep: z
     .array(z.string())
     .optional()
-    .describe("Keep only these columns (plus the target); empty or unset: all columns"),
+    .describe("Keep only these columns (plus the target); empty or unset: all columns")
+    .meta({ order: 2, picker: "columns" }),
   target: z
     .string()
     .optional()
-    .describe("The column to predict: never dropped, and what topK ranks features against"),
+    .describe("The column to predict: never dropped, and what topK ranks features against")
+    .meta({ order: 1, picker: "column" }),
   dropConstant: z
     .boolean()
     .default(true)
-    .describe("Drop columns that hold the same value in every row (NULL counts as a value)"),
+    .describe("Drop columns that hold the same value in every row (NULL counts as a value)")
+    .meta({ order: 4 }),
   nearConstantThreshold: z
     .number()
     .min(0)
@@ -29,13 +32,15 @@ const params = z.object({
     .default(0.99)
     .describe(
       "Drop a non-constant column whose most frequent value covers more than this fraction of rows; 1 disables",
-    ),
+    )
+    .meta({ order: 5, advanced: true }),
   correlationThreshold: z
     .number()
     .min(0)
     .max(1)
     .default(0.95)
-    .describe("Of two numeric columns with |Pearson r| above this, drop the later one; 1 disables"),
+    .describe("Of two numeric columns with |Pearson r| above this, drop the later one; 1 disables")
+    .meta({ order: 6, advanced: true }),
   topK: z
     .number()
     .int()
@@ -44,7 +49,8 @@ const params = z.object({
     .describe(
       "Keep the k features most relevant to the target. Numeric target: |Pearson r| for numeric features, correlation ratio (eta) for others. " +
         "Categorical target: eta for numeric features, Cramér's V for others. Eta and V are bias-corrected, so ID-like columns score near 0.",
-    ),
+    )
+    .meta({ order: 3, showWhen: { param: "target", set: true } }),
 });
 
 /** Pairwise correlations per statement, so very wide tables do not build one enormous query. */
@@ -134,6 +140,20 @@ export default defineBlock({
   inputs: { in: { type: "table" } },
   outputs: { out: { type: "table" } },
   params,
+  outputSchema(ctx, inputs, p) {
+    ctx.checkColumns("in", ["target"], p.target);
+    const keep = p.keep?.length ? p.keep : undefined;
+    ctx.checkColumns("in", ["keep"], keep);
+    const input = inputs.in;
+    if (!input || input.open) return { out: undefined };
+    const columns = input.columns.filter((c) => c.name === p.target || !keep || keep.includes(c.name));
+    // Which columns the thresholds drop depends on the rows.
+    const pruned = p.dropConstant || p.nearConstantThreshold < 1 || p.correlationThreshold < 1 || p.topK;
+    const subset = pruned
+      ? "some may be dropped as constant, near-constant, correlated or outside the top k"
+      : input.subset;
+    return { out: { columns, ...(subset ? { subset } : {}) } };
+  },
   async run(ctx, inputs, p) {
     const input = requireTable(inputs, "in");
     const t = ident(input.name);

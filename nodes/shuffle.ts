@@ -12,8 +12,15 @@ export default defineBlock({
   inputs: { in: { type: "table" } },
   outputs: { out: { type: "table" } },
   params: z.object({
-    seed: z.number().int().default(0).describe("Random seed: the same seed gives the same order"),
+    seed: z
+      .number()
+      .int()
+      .default(0)
+      .describe("Random seed: the same seed gives the same order")
+      .meta({ order: 1 }),
   }),
+  // Rows move, columns stay.
+  outputSchema: (_ctx, inputs) => ({ out: inputs.in }),
   async run(ctx, inputs, params) {
     const input = requireTable(inputs, "in");
     const out = ctx.newTable("out");

@@ -23,9 +23,9 @@ HistGradientBoosting*, LogisticRegression / Ridge, MLPClassifier /
 MLPRegressor. The linear models and the MLPs get a StandardScaler in front,
 as scikit-learn's documentation recommends for them and as Dagwood's
 preprocessing does for its linear family and MLP (so the reference is the
-stronger, usual setup). The date column enters as days since 1970-01-01 (a
-monotone, affine map of Dagwood's epoch milliseconds: the trees split it the
-same way and the scaled models see the same standardized values).
+stronger, usual setup). The date column enters as its calendar parts (year,
+month, day, ISO weekday), computed here with Python's datetime, as Dagwood's
+train blocks use a DATE column by default (dateFeatures "parts").
 """
 
 import csv
@@ -70,13 +70,13 @@ def bundled(loader, name, task):
 def seattle(path):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    names = ["date", "precipitation", "temp_max", "temp_min", "wind"]
-    epoch = date(1970, 1, 1)
+    numbers = ["precipitation", "temp_max", "temp_min", "wind"]
+    names = ["date.year", "date.month", "date.day", "date.weekday"] + numbers
     X = np.array(
         [
-            [(date.fromisoformat(r["date"]) - epoch).days]
-            + [float(r[c]) for c in names[1:]]
+            [d.year, d.month, d.day, d.isoweekday()] + [float(r[c]) for c in numbers]
             for r in rows
+            for d in [date.fromisoformat(r["date"])]
         ],
         dtype=float,
     )

@@ -12,25 +12,42 @@ const params = z
       .default("random")
       .describe(
         "random: a seeded sample; stratified: the same fraction from every class of `column`; time: the latest rows by `column` go to test",
-      ),
+      )
+      .meta({ order: 1 }),
     testFraction: z
       .number()
       .gt(0)
       .lt(1)
       .default(0.2)
-      .describe("Share of the rows that go to test, between 0 and 1 (exclusive)"),
-    seed: z.number().int().default(0).describe("Random seed: the same seed and data give the same split"),
+      .describe("Share of the rows that go to test, between 0 and 1 (exclusive)")
+      .meta({ order: 3 }),
+    seed: z
+      .number()
+      .int()
+      .default(0)
+      .describe("Random seed: the same seed and data give the same split")
+      // The time split assigns rows by time; the seed then only shuffles the outputs' order.
+      .meta({
+        order: 4,
+        advanced: true,
+        showWhen: [
+          { param: "strategy", in: ["random", "stratified"] },
+          { param: "shuffle", in: [true] },
+        ],
+      }),
     column: z
       .string()
       .min(1)
       .optional()
-      .describe("The class column (stratified) or the time column (time); required for those strategies"),
+      .describe("The class column (stratified) or the time column (time); required for those strategies")
+      .meta({ order: 2, picker: "column", showWhen: { param: "strategy", in: ["stratified", "time"] } }),
     shuffle: z
       .boolean()
       .default(true)
       .describe(
         "Put the outputs in seeded random order; when off, rows are sorted (by the time column first for the time strategy). Row order never follows the input's order: tables are compared by content.",
-      ),
+      )
+      .meta({ order: 5, advanced: true }),
   })
   .superRefine((p, issue) => {
     if (p.strategy !== "random" && !p.column) {
@@ -56,6 +73,9 @@ function findColumn(input: TableValue, name: string | undefined, strategy: strin
   }
   return found;
 }
+
+const timeColumnMessage = (col: ColumnInfo) =>
+  `The time split orders rows by "${col.name}", which is ${col.type}. Choose a date, timestamp or numeric column, or cast it first (e.g. with transform.sql).`;
 
 /** A column name none of the input's columns uses, for the split's bookkeeping. */
 function unusedName(columns: ColumnInfo[]): string {
@@ -120,11 +140,7 @@ async function testCondition(
     const k = `least(greatest(round(${size} * ${f}), 1), ${size} - 1)`;
     return `row_number() OVER (PARTITION BY ${c} ORDER BY ${h}) <= ${k}`;
   }
-  if (!isNumericType(col.type) && !isTemporalType(col.type)) {
-    throw new BlockError(
-      `The time split orders rows by "${col.name}", which is ${col.type}. Choose a date, timestamp or numeric column, or cast it first (e.g. with transform.sql).`,
-    );
-  }
+  if (!isNumericType(col.type) && !isTemporalType(col.type)) throw new BlockError(timeColumnMessage(col));
   const k = Math.round(n * p.testFraction);
   if (k === 0 || k === n) throw emptySideError(n, p.testFraction, k);
   const { nulls } = await ctx.sql.one<{ nulls: number }>(
@@ -157,6 +173,16 @@ export default defineBlock({
   inputs: { in: { type: "table" } },
   outputs: { train: { type: "table" }, test: { type: "table" } },
   params,
+  outputSchema(ctx, inputs, p) {
+    if (p.strategy !== "random") {
+      const [col] = ctx.checkColumns("in", ["column"], p.column, { ignoreCase: true });
+      if (col && p.strategy === "time" && !isNumericType(col.type) && !isTemporalType(col.type)) {
+        ctx.problem(["column"], timeColumnMessage(col));
+      }
+    }
+    // Both sides keep every input column.
+    return { train: inputs.in, test: inputs.in };
+  },
   async run(ctx, inputs, p) {
     const input = requireTable(inputs, "in");
     const t = ident(input.name);

@@ -5,8 +5,11 @@
  * packing, ONNX export and parity) is app/ml/training's.
  */
 import { z } from "zod";
+import { isNumericType } from "../app/data/sql";
 import { type BlockInputs, requireColumns, requireTable } from "../app/engine/block";
 import type { BlockOutput } from "../app/engine/ports";
+import type { OutputSchemas, PortSchema, SchemaContext } from "../app/engine/schema";
+import { columnKind } from "../app/ml/dataset";
 import type { AnyDagwoodModel } from "../app/ml/model";
 import { MAX_CATEGORIES_LIMIT } from "../app/ml/preprocess";
 import type { TrainingTable } from "../app/ml/training";
@@ -34,7 +37,8 @@ function opsetParam(mlMin: number, mlMax: number, why: string) {
     .optional()
     .describe(
       "Opset versions of the exported ONNX file; unset: ONNX 17 and ai.onnx.ml 3, which onnxruntime 1.17+ and Triton load",
-    );
+    )
+    .meta({ order: 90, advanced: true });
 }
 
 /** Linear models and networks: LabelEncoder needs ai.onnx.ml 2. */
@@ -49,36 +53,52 @@ export const treeOnnxOpsetParam = opsetParam(
 /** Params every tree train block takes (DESIGN.md: target, features, task, seed), plus preprocessing. */
 export const commonParams = {
   onnxOpset: treeOnnxOpsetParam,
-  target: z.string().min(1).describe("The column to predict"),
+  target: z.string().min(1).describe("The column to predict").meta({ order: 1, picker: "column" }),
   features: z
     .array(z.string().min(1))
     .optional()
-    .describe("The feature columns; unset: every column but the target whose type can be a feature"),
+    .describe("The feature columns; unset: every column but the target whose type can be a feature")
+    .meta({ order: 2, picker: "columns" }),
   task: z
     .enum(["auto", "classification", "regression"])
     .default("auto")
     .describe(
       "auto: classification when the target is text, boolean or a date, or holds only integers with at most 20 distinct values; regression otherwise",
-    ),
+    )
+    .meta({ order: 3 }),
   seed: z
     .number()
     .int()
     .default(0)
-    .describe("Random seed: the same data, params and seed give the same model"),
+    .describe("Random seed: the same data, params and seed give the same model")
+    .meta({ order: 70, advanced: true }),
   impute: z
     .enum(["median", "mean", "mode", "constant", "none"])
     .default("median")
     .describe(
       "How missing numeric values (NULL, NaN, ±Infinity) are filled, from the training rows; none: the trees learn where they go",
-    ),
-  imputeValue: z.number().default(0).describe("The fill value when impute is constant"),
+    )
+    .meta({ order: 60, advanced: true }),
+  imputeValue: z
+    .number()
+    .default(0)
+    .describe("The fill value when impute is constant")
+    .meta({ order: 61, advanced: true, showWhen: { param: "impute", in: ["constant"] } }),
   maxCategories: z
     .number()
     .int()
     .min(1)
     .max(MAX_CATEGORIES_LIMIT)
     .default(64)
-    .describe("Categories kept per text column, most frequent first; the rest share one 'other' code"),
+    .describe("Categories kept per text column, most frequent first; the rest share one 'other' code")
+    .meta({ order: 62, advanced: true }),
+  dateFeatures: z
+    .enum(["parts", "epoch"])
+    .optional()
+    .describe(
+      "How DATE and TIMESTAMP columns are used: parts (year, month, day, weekday in UTC, and hour for timestamps, computed again inside the ONNX model) or epoch (one number, milliseconds since 1970); unset: parts, except epoch for date columns listed in features",
+    )
+    .meta({ order: 64, advanced: true }),
 };
 
 export const maxDepthParam = (fallback: number) =>
@@ -134,7 +154,8 @@ export const searchParam = z
   .optional()
   .describe(
     "Hyperparameter search with k-fold cross-validation, then a refit on all rows with the best params",
-  );
+  )
+  .meta({ order: 50 });
 
 /**
  * The block's `train` input as the table training reads: the target column
@@ -155,6 +176,53 @@ export function trainingTable(
   };
 }
 
+/**
+ * A train block's model before a run: the raw columns it will read (the named
+ * features, or every other column whose type can be a feature) and its
+ * target; the task when the params or the target's type decide it.
+ */
+export function modelSchema(
+  ctx: SchemaContext,
+  inputs: Record<string, PortSchema | undefined>,
+  p: { target: string; features?: string[]; task?: string },
+  fixed?: "classification" | "regression",
+): OutputSchemas {
+  const [target] = ctx.checkColumns("train", ["target"], p.target);
+  const named = p.features ? ctx.checkColumns("train", ["features"], p.features) : undefined;
+  const input = inputs.train;
+  if (!input || !target) return { model: undefined };
+  if (named?.some((c) => c.name === target.name)) {
+    ctx.problem(
+      ["features"],
+      `The target "${target.name}" is also listed in features; remove it from features.`,
+    );
+  }
+  for (const [i, c] of (named ?? []).entries()) {
+    if (c.name !== target.name && !columnKind(c.type)) {
+      ctx.problem(
+        ["features", p.features!.indexOf(c.name) >= 0 ? p.features!.indexOf(c.name) : i],
+        `Feature "${c.name}" is ${c.type}, which cannot be a feature: features must be numbers, booleans, dates or text. Remove it, or convert it first (e.g. with transform.sql).`,
+      );
+    }
+  }
+  const columns = (named ?? input.columns).filter((c) => c.name !== target.name && columnKind(c.type));
+  const choice = fixed ?? p.task;
+  const task =
+    choice === "classification" || choice === "regression"
+      ? choice
+      : !isNumericType(target.type)
+        ? "classification"
+        : undefined;
+  return {
+    model: {
+      columns,
+      target,
+      ...(task ? { task } : {}),
+      ...(input.subset || input.open ? { subset: input.subset ?? input.open } : {}),
+    },
+  };
+}
+
 /** A train block's output: the model. */
 export const modelOutput = (model: AnyDagwoodModel): Record<string, BlockOutput> => ({
   model: { type: "model", data: model },
@@ -170,24 +238,27 @@ export const linearFamilyParams = {
     .int()
     .default(0)
     .describe(
-      "Kept for the shared train params; the fit uses no randomness, so every seed gives the same model",
-    ),
+      "Kept for the shared train params; the fit uses no randomness, so every seed gives the same model; a search's folds are drawn with it",
+    )
+    // The fit itself ignores it; app/ml/training/search.ts seeds the folds with it.
+    .meta({ order: 70, advanced: true, showWhen: { param: "search", set: true } }),
   l2: z
     .number()
     .min(0)
     .default(1)
-    .describe(
-      "L2 penalty on the coefficients, on the summed loss (as scikit-learn's alpha, or 1/C); 0: none",
-    ),
-  maxIter: z.number().int().min(1).max(100_000).default(100),
+    .describe("L2 penalty on the coefficients, on the summed loss (as scikit-learn's alpha, or 1/C); 0: none")
+    .meta({ order: 10 }),
+  maxIter: z.number().int().min(1).max(100_000).default(100).meta({ order: 63, advanced: true }),
   impute: z
     .enum(["median", "mean", "mode", "constant"])
     .default("median")
-    .describe("How missing numeric values (NULL, NaN, ±Infinity) are filled, from the training rows"),
+    .describe("How missing numeric values (NULL, NaN, ±Infinity) are filled, from the training rows")
+    .meta({ order: 60, advanced: true }),
   imputeValue: commonParams.imputeValue,
   maxCategories: commonParams.maxCategories.describe(
     "Categories kept per text column, each its own 0/1 feature, most frequent first; the rest share one 'other' feature",
   ),
+  dateFeatures: commonParams.dateFeatures,
   search: searchParam,
 };
 

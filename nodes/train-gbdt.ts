@@ -7,6 +7,7 @@ import {
   maxDepthParam,
   minSamplesLeafParam,
   modelOutput,
+  modelSchema,
   searchParam,
   trainingTable,
   trainPorts,
@@ -20,26 +21,53 @@ const estimatorParams = z.object({
     .min(1)
     .max(10_000)
     .default(100)
-    .describe("Boosting rounds (one tree per class per round)"),
-  learningRate: z.number().gt(0).max(1).default(0.1).describe("Shrinkage applied to each tree's values"),
-  maxDepth: maxDepthParam(6),
+    .describe("Boosting rounds (one tree per class per round)")
+    .meta({ order: 10 }),
+  learningRate: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(0.1)
+    .describe("Shrinkage applied to each tree's values")
+    .meta({ order: 11 }),
+  maxDepth: maxDepthParam(6).meta({ order: 12 }),
   maxLeaves: z
     .number()
     .int()
     .min(2)
     .optional()
-    .describe("Grow leaf-wise with at most this many leaves per tree (then maxDepth only caps depth)"),
-  minSamplesLeaf: minSamplesLeafParam(20),
-  l2: z.number().min(0).default(1).describe("L2 regularization λ on the leaf values"),
-  subsample: z.number().gt(0).max(1).default(1).describe("Fraction of rows drawn (seeded) for each round"),
+    .describe("Grow leaf-wise with at most this many leaves per tree (then maxDepth only caps depth)")
+    .meta({ order: 13 }),
+  minSamplesLeaf: minSamplesLeafParam(20).meta({ order: 14 }),
+  l2: z.number().min(0).default(1).describe("L2 regularization λ on the leaf values").meta({ order: 15 }),
+  subsample: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(1)
+    .describe("Fraction of rows drawn (seeded) for each round")
+    .meta({ order: 16 }),
   earlyStopping: z
     .boolean()
     .default(false)
     .describe(
       "Hold out validationFraction of the rows and stop when their loss has not improved for patience rounds",
-    ),
-  validationFraction: z.number().gt(0).lt(1).default(0.1).describe("Rows held out for early stopping"),
-  patience: z.number().int().min(1).default(10).describe("Rounds without improvement before stopping"),
+    )
+    .meta({ order: 17 }),
+  validationFraction: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(0.1)
+    .describe("Rows held out for early stopping")
+    .meta({ order: 18, showWhen: { param: "earlyStopping", in: [true] } }),
+  patience: z
+    .number()
+    .int()
+    .min(1)
+    .default(10)
+    .describe("Rounds without improvement before stopping")
+    .meta({ order: 19, showWhen: { param: "earlyStopping", in: [true] } }),
 });
 
 const params = z.object({ ...commonParams, ...estimatorParams.shape, search: searchParam });
@@ -61,13 +89,14 @@ const gbdtParams = (p: z.output<typeof params>) => ({
 export default defineBlock({
   kind: "train.gbdt",
   cpu: "all",
-  version: 2,
+  version: 3,
   title: "Train gradient boosting",
   category: "Train",
   description:
     "Histogram gradient boosting (classification and regression) on raw columns: missing values, text categories and the task are handled; the preprocessing travels with the model. Streams the training and validation loss per round.",
   ...trainPorts,
   params,
+  outputSchema: (ctx, inputs, p) => modelSchema(ctx, inputs, p),
   run: async (ctx, inputs, p) =>
     modelOutput(
       await trainTrees(ctx, trainingTable(inputs, p), p, {

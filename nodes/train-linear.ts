@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { defineBlock } from "../app/engine/block";
 import { trainLinear } from "../app/ml/training";
-import { linearFamilyParams, linearPorts, modelOutput, trainingTable } from "./train-common";
+import { linearFamilyParams, linearPorts, modelOutput, modelSchema, trainingTable } from "./train-common";
 
 const params = z.object({
   ...linearFamilyParams,
@@ -11,10 +11,13 @@ const params = z.object({
     .default("auto")
     .describe(
       "Always regression; auto also refuses a target that looks like classes (text, or few whole numbers), regression fits it as a number",
-    ),
-  maxIter: linearFamilyParams.maxIter.describe(
-    "Unused by ridge, which is solved exactly in closed form; kept so train.linear and train.logistic share their params",
-  ),
+    )
+    .meta({ order: 3 }),
+  maxIter: linearFamilyParams.maxIter
+    .describe(
+      "Unused by ridge, which is solved exactly in closed form; kept so train.linear and train.logistic share their params",
+    )
+    .meta({ hidden: true }),
 });
 
 /** What search.space may tune: ridge is solved exactly, so only l2. */
@@ -23,13 +26,14 @@ const tunable = z.object({ l2: linearFamilyParams.l2 });
 export default defineBlock({
   kind: "train.linear",
   cpu: true,
-  version: 3,
+  version: 4,
   title: "Train linear regression",
   category: "Train",
   description:
     "Ridge regression (L2-penalized least squares, solved exactly) on raw columns: missing values are imputed, text categories one-hot encoded and numbers standard-scaled, and that preprocessing travels with the model.",
   ...linearPorts,
   params,
+  outputSchema: (ctx, inputs, p) => modelSchema(ctx, inputs, p, "regression"),
   run: async (ctx, inputs, p) =>
     modelOutput(await trainLinear(ctx, trainingTable(inputs, p), p, "linear", tunable)),
 });

@@ -9,6 +9,7 @@ import {
   commonParams,
   linearFamilyParams,
   modelOutput,
+  modelSchema,
   onnxOpsetParam,
   searchParam,
   trainingTable,
@@ -20,17 +21,37 @@ const networkParams = {
     .array(z.number().int().min(1).max(4096))
     .max(16)
     .default([64, 32])
-    .describe("Units per hidden layer, input side first; [] fits a linear (regression) or logistic model"),
-  activation: z.enum(["relu", "tanh", "sigmoid"]).default("relu").describe("The hidden layers' activation"),
-  epochs: z.number().int().min(1).max(10_000).default(50).describe("Passes over the training rows"),
-  batchSize: z.number().int().min(1).max(65_536).default(32).describe("Rows per Adam step"),
-  learningRate: z.number().positive().max(10).default(0.001).describe("Adam's step size"),
+    .describe("Units per hidden layer, input side first; [] fits a linear (regression) or logistic model")
+    .meta({ order: 10 }),
+  activation: z
+    .enum(["relu", "tanh", "sigmoid"])
+    .default("relu")
+    .describe("The hidden layers' activation")
+    .meta({ order: 11 }),
+  epochs: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(50)
+    .describe("Passes over the training rows")
+    .meta({ order: 12 }),
+  batchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(65_536)
+    .default(32)
+    .describe("Rows per Adam step")
+    .meta({ order: 13 }),
+  learningRate: z.number().positive().max(10).default(0.001).describe("Adam's step size").meta({ order: 14 }),
   dropout: z
     .number()
     .min(0)
     .max(0.9)
     .default(0)
-    .describe("Fraction of each hidden layer's units dropped per training step; 0: no dropout"),
+    .describe("Fraction of each hidden layer's units dropped per training step; 0: no dropout")
+    .meta({ order: 15 }),
   validationFraction: z
     .number()
     .min(0)
@@ -38,7 +59,8 @@ const networkParams = {
     .default(0)
     .describe(
       "Training rows held out (seeded) to report val_loss per epoch; they are not trained on. 0 (default): none, every row is trained on, as scikit-learn's MLP without early stopping",
-    ),
+    )
+    .meta({ order: 16 }),
 };
 
 const params = z.object({
@@ -68,7 +90,7 @@ const tunable = z.object({
 export default defineBlock({
   kind: "train.mlp",
   cpu: true,
-  version: 3,
+  version: 4,
   title: "Train neural network (MLP)",
   category: "Train",
   description:
@@ -81,5 +103,6 @@ export default defineBlock({
     },
   },
   params,
+  outputSchema: (ctx, inputs, p) => modelSchema(ctx, inputs, p),
   run: async (ctx, inputs, p) => modelOutput(await trainNetwork(ctx, trainingTable(inputs, p), p, tunable)),
 });

@@ -7,6 +7,7 @@ import {
   maxDepthParam,
   minSamplesLeafParam,
   modelOutput,
+  modelSchema,
   searchParam,
   trainingTable,
   trainPorts,
@@ -14,8 +15,8 @@ import {
 
 /** The estimator's own params: what search.space may tune. */
 const estimatorParams = z.object({
-  maxDepth: maxDepthParam(10),
-  minSamplesLeaf: minSamplesLeafParam(1),
+  maxDepth: maxDepthParam(10).meta({ order: 10 }),
+  minSamplesLeaf: minSamplesLeafParam(1).meta({ order: 11 }),
 });
 
 const params = z.object({ ...commonParams, ...estimatorParams.shape, search: searchParam });
@@ -23,13 +24,14 @@ const params = z.object({ ...commonParams, ...estimatorParams.shape, search: sea
 export default defineBlock({
   kind: "train.tree",
   cpu: "all",
-  version: 2,
+  version: 3,
   title: "Train decision tree",
   category: "Train",
   description:
     "One CART decision tree (classification and regression) on raw columns: missing values, text categories and the task are handled; the preprocessing travels with the model.",
   ...trainPorts,
   params,
+  outputSchema: (ctx, inputs, p) => modelSchema(ctx, inputs, p),
   run: async (ctx, inputs, p) =>
     modelOutput(
       await trainTrees(ctx, trainingTable(inputs, p), p, {

@@ -5,6 +5,7 @@ import { duckdb } from "../app/data/native";
 import { ident } from "../app/data/sql";
 import { checkQueryFiles, NotASelectError, SqlFileError } from "../app/data/sql-files";
 import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
+import type { ColumnInfo } from "../app/engine/ports";
 
 /** The keywords a query that CREATE TABLE … AS accepts can start with. */
 const QUERY_KEYWORDS = new Set(["SELECT", "WITH", "FROM", "VALUES", "TABLE", "PIVOT", "UNPIVOT"]);
@@ -22,7 +23,7 @@ function onlySelect(found: string): BlockError {
 }
 
 /** Rewords DuckDB's errors into what the user should do; anything else keeps DuckDB's message. */
-function explain(e: unknown, ctx: BlockContext, otherConnected: boolean): Error {
+function explain(e: unknown, ctx: Pick<BlockContext, "projectDir">, otherConnected: boolean): Error {
   if (e instanceof BlockError) return e;
   const message = e instanceof Error ? e.message : String(e);
   const denied = /Permission Error: Cannot access (?:file|directory) "([^"]*)"/.exec(message);
@@ -133,7 +134,8 @@ export default defineBlock({
     query: z
       .string()
       .min(1, "write a SELECT query")
-      .describe('One DuckDB SELECT statement; the input table is "input", the optional second one "other"'),
+      .describe('One DuckDB SELECT statement; the input table is "input", the optional second one "other"')
+      .meta({ order: 1, label: "SQL query" }),
   }),
   async externalFingerprint(ctx, params) {
     // A query DuckDB cannot parse reads no files; run() reports its syntax error.
@@ -143,6 +145,42 @@ export default defineBlock({
     });
     const hashes = await Promise.all(files.map(async (f) => `${f}:${await ctx.hashFile(f)}`));
     return hashes.join("\n");
+  },
+  /**
+   * DuckDB describes the query over empty tables of the inputs' schemas: a
+   * view binds the query (types, names, errors) without running it.
+   */
+  async outputSchema(ctx, inputs, params) {
+    const input = inputs.in;
+    const other = inputs.other;
+    const otherConnected = ctx.upstream("other") !== undefined;
+    // Columns only a run can tell (or none known): the query's cannot be known either.
+    if (!input || input.open || (otherConnected && (!other || other.open))) return { out: undefined };
+    const table = (name: string, columns: ColumnInfo[]) =>
+      ctx.sql.run(
+        `CREATE OR REPLACE TEMP TABLE ${ident(name)} (${columns.map((c) => `${ident(c.name)} ${c.type}`).join(", ")})`,
+      );
+    const view = ident("dagwood_schema_out");
+    try {
+      await table("input", input.columns);
+      if (other) await table("other", other.columns);
+      else await ctx.sql.run(`DROP TABLE IF EXISTS temp.main.${ident("other")}`);
+      await checkStatementShape(ctx.sql.connection, params.query);
+      const { query } = await projectFiles(params.query, ctx);
+      await checkSelectType(ctx.sql.connection, query);
+      await ctx.sql.run(`CREATE OR REPLACE TEMP VIEW ${view} AS ${query}`);
+      const rows = await ctx.sql.all<{ column_name: string; column_type: string }>(`DESCRIBE ${view}`);
+      const columns = rows.map((r) => ({ name: r.column_name, type: r.column_type }));
+      const subset = input.subset ?? other?.subset;
+      return { out: { columns, ...(subset ? { subset } : {}) } };
+    } catch (e) {
+      ctx.problem(["query"], explain(e, ctx, otherConnected).message);
+      return { out: undefined };
+    } finally {
+      await ctx.sql.run(`DROP VIEW IF EXISTS temp.main.${view}`);
+      await ctx.sql.run(`DROP TABLE IF EXISTS temp.main.${ident("input")}`);
+      await ctx.sql.run(`DROP TABLE IF EXISTS temp.main.${ident("other")}`);
+    }
   },
   async run(ctx, inputs, params) {
     const input = requireTable(inputs, "in");

@@ -39,6 +39,7 @@ export const DEPLOY_METHODS = [
   "setTraffic",
   "startLocalServer",
   "stopLocalServer",
+  "inferExample",
 ] as const;
 export type DeployMethod = (typeof DEPLOY_METHODS)[number];
 
@@ -46,13 +47,16 @@ export const API_METHODS = [
   "getProject",
   "openProject",
   "listBlocks",
+  "listDataFiles",
   "loadPipeline",
   "savePipeline",
   "formatPipeline",
   "validatePipeline",
   "cacheState",
+  "inferSchemas",
   "startRun",
   "cancelRun",
+  "collectGarbage",
   "listRuns",
   "previewTable",
   "profileTable",

@@ -6,8 +6,10 @@
  */
 import { z } from "zod";
 import type { TargetStatus as DeployTargetStatus } from "../deploy/deploy";
+import type { InferExample } from "../deploy/example";
 import type { RunEvent, RunSummary } from "../engine/events";
 import type { PortSpec } from "../engine/ports";
+import type { PipelineSchemas, PortSchema } from "../engine/schema";
 import type { Problem } from "../pipeline/validate";
 import type {
   ArtifactRecord,
@@ -27,6 +29,7 @@ import type { ProfileReport } from "../values/profile";
 import { API_METHODS, type ApiMethod } from "./api-methods";
 
 export type { ServedModelStatus } from "../deploy/deploy";
+export type { InferExample, InferExampleInput } from "../deploy/example";
 
 /** A target's status; the built-in `local` target says so, and whether its server runs (stopped: not asked). */
 export type TargetStatus = DeployTargetStatus & { builtin?: true; running?: boolean };
@@ -48,6 +51,8 @@ export type {
   MetricRecord,
   ModelVersion,
   NodeRunRecord,
+  PipelineSchemas,
+  PortSchema,
   PortSpec,
   Problem,
   RegisteredModel,
@@ -63,6 +68,23 @@ export interface ProjectInfo {
   name: string;
   /** Pipeline files, relative to the project folder, sorted. */
   pipelines: string[];
+}
+
+/** A file `ingest.file` can read (listDataFiles). */
+export interface DataFile {
+  /** The path as `ingest.file` takes it: relative to the project, with "/" (outside it: "../…"). */
+  path: string;
+  /** "" for the project folder, else the data folder as dagwood.json names it. */
+  folder: string;
+  /** The path inside that folder, for display ("seattle-weather.csv"). */
+  name: string;
+  bytes: number;
+}
+
+export interface DataFileList {
+  files: DataFile[];
+  /** More files exist than were listed (the listing is capped). */
+  truncated: boolean;
 }
 
 export interface BlockInfo {
@@ -196,6 +218,7 @@ export const API_ARGS = {
   getProject: z.object({}),
   openProject: z.object({ dir: z.string().min(1).max(4096) }),
   listBlocks: z.object({}),
+  listDataFiles: z.object({}),
   loadPipeline: z.object({ path: relPath }),
   savePipeline: z.object({
     path: relPath,
@@ -206,6 +229,7 @@ export const API_ARGS = {
   formatPipeline: z.object({ document: pipelineDocument }),
   validatePipeline: z.object({ document: pipelineDocument }),
   cacheState: z.object({ document: pipelineDocument }),
+  inferSchemas: z.object({ document: pipelineDocument }),
   startRun: z.object({
     document: pipelineDocument,
     path: relPath.optional(),
@@ -214,6 +238,7 @@ export const API_ARGS = {
     params: z.record(z.string(), z.unknown()).optional(),
   }),
   cancelRun: z.object({ runId: z.string().min(1).max(100) }),
+  collectGarbage: z.object({ keepRuns: z.number().int().min(0).max(1_000_000) }),
   listRuns: z.object({
     pipeline: z.string().max(500).optional(),
     limit: z.number().int().min(1).max(1000).optional(),
@@ -298,6 +323,7 @@ export const API_ARGS = {
   }),
   startLocalServer: z.object({}),
   stopLocalServer: z.object({}),
+  inferExample: z.object({ name: modelName, ref: z.union([versionNumber, aliasName]) }),
 } as const satisfies Record<ApiMethod, z.ZodType>;
 
 // Every listed method has a schema (above) and every schema a listed method (here).
@@ -312,6 +338,8 @@ export interface ApiResults {
   getProject: ProjectInfo | null;
   openProject: ProjectInfo;
   listBlocks: BlockInfo[];
+  /** Files `ingest.file` can read, in the project and its data folders (capped; `truncated` says so). */
+  listDataFiles: DataFileList;
   loadPipeline: LoadedPipeline;
   savePipeline: { path: string; text: string };
   /** The canonical file text of a document, without saving it (for Export JSON). */
@@ -319,8 +347,17 @@ export interface ApiResults {
   validatePipeline: { problems: Problem[] };
   /** Per node: its outputs are in the cache for its current params and inputs, or it would run. */
   cacheState: { nodes: Record<string, NodeCacheState> };
+  /**
+   * Per node, per output port, what is known of it before any run (its
+   * columns; a model's input columns and target), null when only a run can
+   * tell; and the problems that shows (an unknown column, bad SQL, a missing
+   * file), with JSON paths. Runs nothing and writes nothing.
+   */
+  inferSchemas: { schemas: PipelineSchemas; problems: Problem[] };
   startRun: { runId: string };
   cancelRun: { canceled: boolean };
+  /** Cache entries and tables dropped (those of the latest keepRuns runs of each pipeline are kept). */
+  collectGarbage: { entries: number; tables: number };
   listRuns: RunRecord[];
   getRun: RunDetail;
   previewTable: TablePage;
@@ -356,6 +393,8 @@ export interface ApiResults {
   startLocalServer: TargetInfo;
   /** Stops it (status no longer restarts it until it is started or deployed to): the target, stopped. */
   stopLocalServer: TargetInfo;
+  /** A V2 infer request for a version that works as pasted (a held-out row, else typed values), each input explained. */
+  inferExample: InferExample;
 }
 
 /** The interface both transports implement: one async function per method, plus the event stream. */

@@ -1,5 +1,5 @@
-import { z } from "zod";
 import type { AnyBlock } from "../engine/block";
+import { paramsJsonSchema } from "../pipeline/param-ui";
 import type { BlockInfo } from "./api";
 
 /** A block as the UI and `dagwood blocks --json` see it: its ports, and its params as JSON Schema. */
@@ -12,9 +12,7 @@ export function describeBlock(b: AnyBlock): BlockInfo {
     description: b.description,
     inputs: b.inputs,
     outputs: b.outputs,
-    paramsSchema: z.toJSONSchema(b.params, { io: "input", unrepresentable: "any" }) as Record<
-      string,
-      unknown
-    >,
+    // With each param's form declarations (order, advanced, showWhen: app/pipeline/param-ui.ts).
+    paramsSchema: paramsJsonSchema(b.params),
   };
 }

@@ -607,6 +607,51 @@ describe("dagwood run attached to the project's engine", { timeout: 120_000 }, (
   });
 });
 
+describe("dagwood gc while the app has the project open", { timeout: 120_000 }, () => {
+  it("cleans the cache through the engine, refuses while a run is in progress, and --no-attach refuses", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dagwood-attach-gc-"));
+    cpSync(STARTER, dir, { recursive: true, filter: (src) => !src.includes(".dagwood") });
+    const engine = await startEngine(dir);
+    try {
+      const pipeline = join(dir, "penguins.dag.json");
+      const first = await dagwood("run", pipeline, "--project", dir);
+      expect(first.code).toBe(0);
+      // A second run with another seed leaves the first run's split outputs unused by the latest run.
+      const second = await dagwood("run", pipeline, "--project", dir, "--param", "seed=8");
+      expect(second.code, second.stderr).toBe(0);
+
+      const refused = await dagwood("gc", "--project", dir, "--no-attach");
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`is open in Dagwood (PID ${process.pid})`);
+
+      // A run in progress: gc refuses rather than drop what it reads.
+      writeFileSync(join(dir, "slow.dag.json"), JSON.stringify(SLOW));
+      const { runId } = await engine.api.startRun({ document: SLOW });
+      const busy = await dagwood("gc", "--project", dir, "--keep-runs", "1");
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain("1 run is in progress in this project; clean the cache once it ends.");
+      await engine.api.cancelRun({ runId });
+
+      const r = await dagwood("gc", "--project", dir, "--keep-runs", "1");
+      expect(r.stderr).toContain(`Through Dagwood (PID ${process.pid}), which has the project open`);
+      expect(r.code, r.stderr).toBe(0);
+      const dropped = /dropped (\d+) cache entr(?:y|ies) and (\d+) table\(s\)/.exec(r.stdout);
+      expect(dropped, r.stdout).not.toBeNull();
+      expect(Number(dropped![2])).toBeGreaterThan(0);
+      // The latest run's outputs are still cached; the first run's split is gone and runs again.
+      const latest = await dagwood("run", pipeline, "--project", dir, "--param", "seed=8");
+      expect(latest.code).toBe(0);
+      expect(latest.stderr).not.toContain("▶ split");
+      const older = await dagwood("run", pipeline, "--project", dir);
+      expect(older.code).toBe(0);
+      expect(older.stderr).toContain("▶ split");
+    } finally {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("dagwood deploy to the app's built-in local target", { timeout: 120_000 }, () => {
   it("goes through the engine that has the project open; --no-attach refuses", async () => {
     const project = createDeployProject();

@@ -254,18 +254,33 @@ describe("dagwood predict, export, deploy", { timeout: 60_000 }, () => {
     );
     const pbtxt = readFileSync(join(triton, "m", "config.pbtxt"), "utf8");
     expect(pbtxt).toBe(
-      configPbtxt("m", {
-        inputs: [
-          { name: "x", datatype: "FP64", shape: [-1, 1] },
-          { name: "color", datatype: "BYTES", shape: [-1, 1] },
-        ],
-        outputs: [
-          { name: "label", datatype: "BYTES", shape: [-1] },
-          { name: "probabilities", datatype: "FP64", shape: [-1, 2] },
-        ],
-      }),
+      configPbtxt(
+        "m",
+        {
+          inputs: [
+            { name: "x", datatype: "FP64", shape: [-1, 1] },
+            { name: "color", datatype: "BYTES", shape: [-1, 1] },
+          ],
+          outputs: [
+            { name: "label", datatype: "BYTES", shape: [-1] },
+            { name: "probabilities", datatype: "FP64", shape: [-1, 2] },
+          ],
+        },
+        0,
+        "labels.txt",
+      ),
     );
     expect(pbtxt).toContain('platform: "onnxruntime_onnx"');
+    // Triton's ModelOutput.label_filename names the classifier's columns, one class per line of the file.
+    expect(pbtxt).toMatch(
+      /name: "probabilities"\n\s+data_type: TYPE_FP64\n\s+dims: \[ -1, 2 \]\n\s+label_filename: "labels.txt"\n/,
+    );
+    expect(pbtxt.match(/label_filename/g)).toHaveLength(1);
+    const classes = (
+      JSON.parse(readFileSync(join(project.dir, version.nativePath), "utf8")) as { classes: unknown[] }
+    ).classes;
+    expect(readFileSync(join(triton, "m", "labels.txt"), "utf8")).toBe(`${classes.join("\n")}\n`);
+    expect(classes).toHaveLength(2);
     expect(existsSync(join(triton, "inference-service.yaml"))).toBe(false);
 
     const kserve = join(work, "kserve");

@@ -18,20 +18,37 @@ function withCommas(rows: number): string {
   return String(rows).replace(/\B(?=(\d{3})+$)/g, ",");
 }
 
+/** "2 warnings", "1 warning". */
+export function warningCount(n: number): string {
+  return `${withCommas(n)} warning${n === 1 ? "" : "s"}`;
+}
+
+/** How a run ended, with its warnings: "succeeded", "succeeded with 2 warnings". */
+export function runOutcome(status: string, warnings: number | undefined): string {
+  return warnings ? `${status} with ${warningCount(warnings)}` : status;
+}
+
+/** The run's warnings: its own count, else the sum over its nodes (a summary folded from events). */
+export function runWarnings(s: { warnings?: number; nodes: readonly NodeSummary[] }): number {
+  return s.warnings ?? s.nodes.reduce((n, node) => n + (node.warnings ?? 0), 0);
+}
+
 function rowsOf(n: NodeSummary): string {
   const tables = Object.values(n.outputs).filter((o) => o.rows !== undefined);
   return tables.map((o) => withCommas(o.rows!)).join(" / ");
 }
 
-/** The final table: node, block, status, time, rows. */
+/** The final table: node, block, status, time, rows; and warnings, when a node logged any. */
 export function renderSummaryTable(nodes: readonly NodeSummary[]): string {
-  const header = ["node", "block", "status", "time", "rows"];
+  const warned = nodes.some((n) => n.warnings);
+  const header = ["node", "block", "status", "time", "rows", ...(warned ? ["warnings"] : [])];
   const rows = nodes.map((n) => [
     n.id,
     n.block,
     n.status,
     n.status === "skipped" ? "" : formatMs(n.ms),
     rowsOf(n),
+    ...(warned ? [n.warnings ? withCommas(n.warnings) : ""] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
@@ -135,7 +152,7 @@ export class ProgressPrinter {
         break;
       }
       case "run.finished":
-        this.write(`Run ${e.runId} ${e.status} in ${formatMs(e.ms)}`);
+        this.write(`Run ${e.runId} ${runOutcome(e.status, e.warnings)} in ${formatMs(e.ms)}`);
         this.close();
         break;
     }

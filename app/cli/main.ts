@@ -9,7 +9,7 @@ import { loadPipelineFile } from "../pipeline/file";
 import { parseOverrides } from "../pipeline/params";
 import { formatProblems, type Plan, type Problem, planPipeline } from "../pipeline/validate";
 import { EXIT, type Io, parse, UsageError } from "./args";
-import { formatMs, ProgressPrinter, renderSummaryTable } from "./format";
+import { formatMs, ProgressPrinter, renderSummaryTable, runOutcome, runWarnings } from "./format";
 import { renderJunit } from "./junit";
 
 export type { Io };
@@ -20,14 +20,14 @@ const HELP = `dagwood — run machine-learning pipelines headless
 
 Usage:
   dagwood run <pipeline.dag.json> [--project DIR] [--param name=value]... [--no-cache] [--json] [--junit FILE] [--verbose] [--no-attach]
-  dagwood validate <pipeline.dag.json> [--param name=value]... [--json]
+  dagwood validate <pipeline.dag.json> [--param name=value]... [--json] [--no-schemas]
   dagwood blocks [--json]
-  dagwood gc [--project DIR] [--keep-runs N]
+  dagwood gc [--project DIR] [--keep-runs N] [--no-attach]
   dagwood ui [--project DIR] [--pipeline FILE] [--port N] [--host 127.0.0.1]
 
   When the project is open in Dagwood (the desktop app or dagwood ui), run starts the run there: it shows live in
-  the app, progress streams here, Ctrl+C cancels it; --no-attach refuses instead. deploy to the app's built-in
-  "local" target goes through the app too. runs and models read and write the project's store beside it.
+  the app, progress streams here, Ctrl+C cancels it; --no-attach refuses instead. gc, and deploy to the app's
+  built-in "local" target, go through the app too. runs and models read and write the project's store beside it.
 
 Runs and models (each takes --project DIR; list and show take --json):
   dagwood runs list [--pipeline P] [--status S] [--where 'train.maxDepth=6']... [--sort -evaluate.accuracy] [--limit N] [--offset N]
@@ -119,14 +119,50 @@ function junitProblem(file: string): string | undefined {
   return undefined;
 }
 
+/**
+ * What a valid plan still gets wrong, found without running: a column a param
+ * names that its input lacks, SQL DuckDB refuses, a missing file
+ * (app/engine/schema.ts, in a private in-memory DuckDB; the workspace is not opened).
+ */
+async function schemaProblems(
+  file: string,
+  plan: Plan,
+  cat: Catalog,
+  overrides: Record<string, unknown> = {},
+): Promise<Problem[]> {
+  const [{ findProjectDir, readProjectSettings }, { inferSchemas }] = await Promise.all([
+    import("../project/project"),
+    import("../engine/schema"),
+  ]);
+  const projectDir = findProjectDir(file);
+  let dataFolders: string[];
+  try {
+    dataFolders = readProjectSettings(projectDir).dataFolders;
+  } catch {
+    return []; // A broken dagwood.json is the run's to report; the pipeline itself is valid.
+  }
+  const allowedDirs = [projectDir, ...dataFolders.map((d) => resolve(projectDir, d))];
+  const inferred = await inferSchemas({
+    pipeline: plan.pipeline,
+    catalog: cat,
+    projectDir,
+    allowedDirs,
+    overrides,
+  });
+  return inferred.problems;
+}
+
 async function validateCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
   const { values, positionals } = parse(args, {
     param: { type: "string", multiple: true },
     json: { type: "boolean" },
+    "no-schemas": { type: "boolean" },
   });
   if (positionals.length !== 1) throw new UsageError("validate takes exactly one pipeline file");
   const file = positionals[0]!;
-  const { problems } = await loadAndPlan(file, (values.param as string[]) ?? [], cat);
+  const { problems, plan, overrides } = await loadAndPlan(file, (values.param as string[]) ?? [], cat);
+  // Working out columns loads DuckDB (about 0.2–0.3 s); --no-schemas checks the file and the graph only.
+  if (plan && !values["no-schemas"]) problems.push(...(await schemaProblems(file, plan, cat, overrides)));
   if (values.json)
     io.stdout.write(`${JSON.stringify({ file, valid: problems.length === 0, problems }, null, 2)}\n`);
   if (problems.length) {
@@ -151,8 +187,10 @@ function jsonSummary(s: RunSummary) {
       ms: n.ms,
       ...(n.error ? { error: n.error } : {}),
       outputs: n.outputs,
+      warnings: n.warnings ?? 0,
     })),
     metrics: s.metrics,
+    warnings: runWarnings(s),
   };
 }
 
@@ -325,7 +363,8 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
     io.stderr.write(`${table}\n`);
     io.stdout.write(`${JSON.stringify(jsonSummary(summary), null, 2)}\n`);
   } else {
-    io.stdout.write(`\n${table}\n\n${summary.status} in ${formatMs(summary.ms)} (run ${summary.runId})\n`);
+    const outcome = runOutcome(summary.status, runWarnings(summary));
+    io.stdout.write(`\n${table}\n\n${outcome} in ${formatMs(summary.ms)} (run ${summary.runId})\n`);
   }
   if (values.junit) {
     try {
@@ -357,17 +396,43 @@ function blocksCommand(args: string[], io: Io, cat: Catalog): number {
 }
 
 /** Frees workspace space: keeps the outputs the latest runs of each pipeline used, drops the rest. */
+/** How long `gc` waits for the app's engine to clean its cache. */
+const GC_ATTACHED_MS = 10 * 60_000;
+
 async function gcCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     project: { type: "string" },
     "keep-runs": { type: "string" },
+    "no-attach": { type: "boolean" },
   });
   if (positionals.length) throw new UsageError("gc takes no positional arguments (use --project DIR)");
   const keepRuns = values["keep-runs"] === undefined ? 5 : Number(values["keep-runs"]);
   if (!Number.isInteger(keepRuns) || keepRuns < 0) throw new UsageError("--keep-runs takes a whole number");
+  const projectDir = resolve((values.project as string) ?? ".");
+  const report = (freed: { entries: number; tables: number }) =>
+    io.stdout.write(
+      `Kept the outputs of the latest ${keepRuns} run(s) of each pipeline; dropped ${freed.entries} cache entr${freed.entries === 1 ? "y" : "ies"} and ${freed.tables} table(s).\n`,
+    );
+  // The app (or dagwood ui) holding the project cleans its cache itself, between runs.
+  const { findEngine, openElsewhereMessage, EngineCallError } = await import("./attach");
+  const engine = await findEngine(projectDir);
+  if (engine.state === "live") {
+    if (values["no-attach"]) {
+      io.stderr.write(openElsewhereMessage(engine.link.pid, projectDir));
+      return EXIT.failed;
+    }
+    io.stderr.write(`Through Dagwood (PID ${engine.link.pid}), which has the project open…\n`);
+    try {
+      report(await engine.link.call("collectGarbage", { keepRuns }, GC_ATTACHED_MS));
+      return EXIT.ok;
+    } catch (e) {
+      if (!(e instanceof EngineCallError)) throw e;
+      io.stderr.write(`${e.message}\n`);
+      return EXIT.failed;
+    }
+  }
   const { Project, ProjectSettingsError } = await import("../project/project");
   let project: Awaited<ReturnType<typeof Project.open>>;
-  const projectDir = resolve((values.project as string) ?? ".");
   try {
     project = await Project.open(projectDir);
   } catch (e) {
@@ -376,10 +441,7 @@ async function gcCommand(args: string[], io: Io): Promise<number> {
   }
   try {
     const keep = project.metadata.recentCacheKeys(keepRuns);
-    const freed = await project.workspace.collectGarbage(keep);
-    io.stdout.write(
-      `Kept the outputs of the latest ${keepRuns} run(s) of each pipeline; dropped ${freed.entries} cache entr${freed.entries === 1 ? "y" : "ies"} and ${freed.tables} table(s).\n`,
-    );
+    report(await project.workspace.collectGarbage(keep));
     return EXIT.ok;
   } finally {
     project.close();

@@ -1,13 +1,16 @@
 /**
  * `dagwood export triton|kserve`: a registered version as a Triton model
- * repository folder (`<name>/config.pbtxt`, `<name>/<version>/model.onnx`),
+ * repository folder (`<name>/config.pbtxt`, `<name>/<version>/model.onnx`,
+ * and for a classifier `<name>/labels.txt`, the class names Triton's
+ * `label_filename` points at),
  * the layout `dagwood serve` keeps too, and for KServe an InferenceService
  * manifest that serves that folder from object storage with Triton (ONNX
  * runtime, V2 protocol) — for Kubernetes on AKS, EKS or GKE.
  */
-import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { configPbtxt } from "../serving/repository";
+import { asModel } from "../ml/model";
+import { CLASSIFICATION_OUTPUT, configPbtxt, LABEL_FILE, labelFileText } from "../serving/repository";
 import type { Registry } from "../store/types";
 import { requireVersion, v2Signature } from "./deploy";
 import { DeployError } from "./targets";
@@ -80,8 +83,19 @@ export async function exportRepository(opts: ExportRepositoryOptions): Promise<s
   const versionDir = join(opts.outDir, name, String(version.version));
   await mkdir(versionDir, { recursive: true });
   await copyFile(join(project.dir, version.onnxPath), join(versionDir, "model.onnx"));
-  await writeFile(join(opts.outDir, name, "config.pbtxt"), configPbtxt(name, v2Signature(version)));
   const files = [`${name}/config.pbtxt`, `${name}/${version.version}/model.onnx`];
+  // A classifier's class names go in Triton's label file, named by the probabilities output.
+  const { classes } = asModel(JSON.parse(await readFile(join(project.dir, version.nativePath), "utf8")));
+  const labelled =
+    classes !== undefined && version.signature.outputs.some((o) => o.name === CLASSIFICATION_OUTPUT);
+  if (labelled) {
+    await writeFile(join(opts.outDir, name, LABEL_FILE), labelFileText(classes));
+    files.push(`${name}/${LABEL_FILE}`);
+  }
+  await writeFile(
+    join(opts.outDir, name, "config.pbtxt"),
+    configPbtxt(name, v2Signature(version), 0, labelled ? LABEL_FILE : undefined),
+  );
   if (opts.format === "kserve") {
     await writeFile(join(opts.outDir, "inference-service.yaml"), inferenceServiceYaml(name, version.version));
     files.push("inference-service.yaml");

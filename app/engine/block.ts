@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { SqlSession } from "../data/sql";
 import type { DatasetRecord, ModelLineage, Registry, RunEnvironment } from "../store/types";
 import type { BlockOutput, ColumnInfo, PortSpec, PortValue, TableValue } from "./ports";
+import type { OutputSchemas, PortSchema, SchemaContext } from "./schema";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -113,6 +114,18 @@ export interface BlockDefinition<P extends z.ZodType = z.ZodType> {
    * stores its outputs under the state it left behind.
    */
   externalFingerprint?(ctx: FingerprintContext, params: z.output<P>): Promise<string>;
+  /**
+   * How the output schemas follow from the inputs' schemas and the params,
+   * without running (app/engine/schema.ts): per output port its columns, or
+   * undefined when only a run can tell. Reports params that name a column the
+   * input lacks (ctx.checkColumns). An input's schema is undefined when it is
+   * unknown or not connected.
+   */
+  outputSchema?(
+    ctx: SchemaContext,
+    inputs: Record<string, PortSchema | undefined>,
+    params: z.output<P>,
+  ): Promise<OutputSchemas> | OutputSchemas;
 }
 
 /** Identity helper that keeps the params type flowing into `run`. */

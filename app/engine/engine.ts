@@ -14,6 +14,7 @@ import { currentUser, gitState, localEnvironment } from "./environment";
 import type { NodeSummary, OutputSummary, RunEvent, RunSummary } from "./events";
 import { completeDataset, executeBlock, registryState, sha256, stableStringify } from "./execute";
 import { hashFile, knownFileHash } from "./files";
+import { outputHeadline } from "./headline";
 import { resolveProjectPath } from "./paths";
 import type { PortValue } from "./ports";
 
@@ -143,12 +144,21 @@ export function newRunId(now = new Date()): string {
 
 function summarize(outputs: Record<string, PortValue>): Record<string, OutputSummary> {
   return Object.fromEntries(
-    Object.entries(outputs).map(([port, v]) => [
-      port,
-      v.type === "table"
-        ? { type: v.type, table: v.name, rows: v.rows, columns: v.columns.length, fingerprint: v.fingerprint }
-        : { type: v.type, fingerprint: v.fingerprint },
-    ]),
+    Object.entries(outputs).map(([port, v]) => {
+      if (v.type === "table")
+        return [
+          port,
+          {
+            type: v.type,
+            table: v.name,
+            rows: v.rows,
+            columns: v.columns.length,
+            fingerprint: v.fingerprint,
+          },
+        ];
+      const headline = outputHeadline(v);
+      return [port, { type: v.type, fingerprint: v.fingerprint, ...(headline ? { headline } : {}) }];
+    }),
   );
 }
 
@@ -405,6 +415,8 @@ class PlanRun {
   private readonly status = new Map<string, NodeStatus>();
   private readonly summaries: NodeSummary[] = [];
   private readonly metrics: RunSummary["metrics"] = [];
+  /** Messages logged at level warn, per node. */
+  private readonly warnings = new Map<string, number>();
 
   constructor(private readonly opts: RunOptions) {
     this.project = opts.project;
@@ -516,7 +528,8 @@ class PlanRun {
     await this.gitRecorded;
     this.project.metadata.finishRun(runId, runStatus, firstError);
     const total = Math.round(performance.now() - this.started);
-    this.emit({ type: "run.finished", runId, status: runStatus, ms: total });
+    const warnings = summaries.reduce((n, s) => n + (s.warnings ?? 0), 0);
+    this.emit({ type: "run.finished", runId, status: runStatus, ms: total, warnings });
     const order = new Map(this.nodes.map((n, i) => [n.id, i]));
     summaries.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     return {
@@ -526,6 +539,7 @@ class PlanRun {
       ms: total,
       nodes: summaries,
       metrics: this.metrics,
+      warnings,
     };
   }
 
@@ -662,6 +676,15 @@ class PlanRun {
         step: m.step ?? undefined,
       });
     }
+    // The outputs' warnings hold for them wherever they are taken from (a model that did not converge
+    // still did not): the run's log and record repeat them, and the node counts them.
+    const { metadata } = this.project;
+    for (const message of metadata.producerWarnings(result.stored.key)) {
+      const text = `(cached) ${message}`;
+      metadata.logMessage({ runId, nodeId: node.id, level: "warn", message: text });
+      this.warnings.set(node.id, (this.warnings.get(node.id) ?? 0) + 1);
+      this.emit({ type: "node.log", runId, nodeId: node.id, level: "warn", message: text });
+    }
     this.finishNode(node, { status: "cached", ms, outputs: summarize(result.values) }, result.stored);
   }
 
@@ -699,6 +722,8 @@ class PlanRun {
     keys: Partial<KeyParts> = {},
   ): void {
     this.status.set(node.id, s.status);
+    const warnings = this.warnings.get(node.id);
+    if (warnings) s = { ...s, warnings };
     this.summaries.push({ id: node.id, block: node.block.kind, ...s });
     this.project.metadata.recordNodeRun({
       runId: this.runId,
@@ -793,6 +818,7 @@ class PlanRun {
       },
       log: (message, level = "info") => {
         metadata.logMessage({ runId, nodeId: node.id, level, message });
+        if (level === "warn") this.warnings.set(node.id, (this.warnings.get(node.id) ?? 0) + 1);
         this.emit({ type: "node.log", runId, nodeId: node.id, level, message });
       },
       signal,

@@ -8,7 +8,20 @@ export interface OutputSummary {
   rows?: number;
   columns?: number;
   fingerprint: string;
+  /** The figure the node shows after a run, for outputs other than tables (app/engine/headline.ts). */
+  headline?: OutputHeadline;
 }
+
+/** An output's headline: what the canvas shows on the node that produced it. */
+export type OutputHeadline =
+  /** An evaluation's main metric (accuracy, or rmse for regression) over `rows`; null: not defined. */
+  | { kind: "metric"; name: string; value: number | null; rows: number }
+  /** A model's ONNX parity with its native form, measured at training. */
+  | { kind: "parity"; maxAbsDiff: number; labelAgreement: number; rows: number }
+  /** A registered version; `created` false: the same model was registered before as this version. */
+  | { kind: "version"; model: string; version: number; created: boolean }
+  /** A deployed version on a target, and what served there before (null: nothing). */
+  | { kind: "deployment"; target: string; model: string; version: number; previous: number | null };
 
 /** What a run reports as it goes; the CLI and the UI subscribe to the same stream. */
 export type RunEvent =
@@ -27,8 +40,18 @@ export type RunEvent =
       ms: number;
       error?: string;
       outputs: Record<string, OutputSummary>;
+      /** Messages the node logged at level warn in this run (a cached node: in the run that computed it). */
+      warnings?: number;
     }
-  | { type: "run.finished"; runId: string; status: RunStatus; ms: number; error?: string };
+  | {
+      type: "run.finished";
+      runId: string;
+      status: RunStatus;
+      ms: number;
+      error?: string;
+      /** Warnings logged by the run's nodes, in all. */
+      warnings?: number;
+    };
 
 export interface NodeSummary {
   id: string;
@@ -38,6 +61,8 @@ export interface NodeSummary {
   ms: number;
   error?: string;
   outputs: Record<string, OutputSummary>;
+  /** Messages the node logged at level warn (absent: none). */
+  warnings?: number;
 }
 
 export interface RunSummary {
@@ -47,4 +72,6 @@ export interface RunSummary {
   ms: number;
   nodes: NodeSummary[];
   metrics: { node: string; name: string; value: number; step?: number }[];
+  /** Warnings logged by the nodes, in all (absent: not counted, as in a summary folded from old events). */
+  warnings?: number;
 }

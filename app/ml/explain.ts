@@ -317,8 +317,9 @@ export function splitGainImportance(model: AnyDagwoodModel): FeatureValue[] {
 export function coefficientImportance(model: LinearDagwoodModel, table: ColumnTable): FeatureValue[] {
   const raw = rawOf(model);
   const { featureNames, coefficients } = model.linear;
+  // Date parts are scaled part by part (DatePartSpec), the linear blocks' standard scaling included.
   const unscaled = model.preprocess.features.filter(
-    (f) => f.kind === "numeric" && f.scale?.kind !== "standard",
+    (f) => f.kind === "numeric" && !f.dateParts && f.scale?.kind !== "standard",
   );
   const stdOf = new Map<string, number>();
   if (unscaled.length > 0) {

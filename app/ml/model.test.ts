@@ -103,8 +103,14 @@ describe("predictTable", () => {
     const m = await model();
     expect(m.signature).toEqual({
       inputs: [
-        { name: "x", dtype: "FP64", shape: [-1, 1], sourceType: "DOUBLE" },
-        { name: "c", dtype: "BYTES", shape: [-1, 1], sourceType: "VARCHAR" },
+        { name: "x", dtype: "FP64", shape: [-1, 1], sourceType: "DOUBLE", use: "number" },
+        {
+          name: "c",
+          dtype: "BYTES",
+          shape: [-1, 1],
+          sourceType: "VARCHAR",
+          use: "category, ordinal code (2 kept)",
+        },
       ],
       outputs: [
         { name: "label", dtype: "BYTES", shape: [-1] },

@@ -53,6 +53,8 @@ export interface DagwoodModel {
   preprocess: PreprocessSpec;
   ensemble: TreeEnsembleJSON;
   trainedRows: number;
+  /** Rows of the training input left out because their target was missing. */
+  missingTargetRows?: number;
   /** The block params the model was trained with (after defaults). */
   params: Record<string, unknown>;
   /** The ONNX export written after training, and its parity with `predictTable`. */
@@ -70,6 +72,21 @@ export interface Predictions {
   prediction?: Float64Array;
 }
 
+/** How the model uses a raw input column, in words (the signature's `use`). */
+export function inputUse(f: PreprocessSpec["features"][number]): string {
+  if (f.kind === "categorical") {
+    const other = f.otherCode !== null ? " + other" : "";
+    return `category, ${f.encoding === "onehot" ? "one-hot" : "ordinal code"} (${f.categories.length} kept${other})`;
+  }
+  if (f.dateParts) {
+    const parts = f.dateParts.map((d) => (d.part === "weekday" ? "weekday (1 = Monday)" : d.part));
+    return `date parts in UTC: ${parts.join(", ")}`;
+  }
+  if (f.sourceType === "DATE" || f.sourceType.startsWith("TIMESTAMP"))
+    return "one number (epoch milliseconds)";
+  return "number";
+}
+
 export function signatureFor(
   spec: PreprocessSpec,
   task: Task,
@@ -83,6 +100,7 @@ export function signatureFor(
       shape: [-1, 1],
       sourceType: f.sourceType,
       ...(unit ? { unit } : {}),
+      use: inputUse(f),
     };
   });
   if (task === "regression") return { inputs, outputs: [{ name: "prediction", dtype: "FP64", shape: [-1] }] };

@@ -9,6 +9,13 @@
  * ("none": trees then send them down each split's learned missing branch).
  * Then optional scaling `y = (x − offset) × scale` (ONNX Scaler).
  *
+ * Dates and timestamps (option `dates: "parts"`): the column, read as epoch
+ * milliseconds, becomes its calendar parts in UTC (year, month, day,
+ * weekday, and hour for timestamps: app/ml/date-parts.ts), features named
+ * `column.part`; each part is imputed and scaled as a numeric column of its
+ * own, and a missing date makes every part missing. With `dates: "epoch"` a
+ * date is one number, as any numeric column.
+ *
  * Categorical features, ordinal encoding (what the trees use): categories are
  * numbered by training frequency, most frequent first, ties by value. With
  * more than `maxCategories`, the most frequent `maxCategories` keep their own
@@ -26,11 +33,13 @@
 
 import type {
   CategoricalFeatureSpec,
+  DatePartSpec,
   FeatureSpec,
   NumericFeatureSpec,
   PreprocessSpec,
 } from "../values/model";
 import type { CategoricalColumn, ColumnTable, NumericColumn, RawColumn } from "./dataset";
+import { datePartColumns, datePartName, datePartsFor, isDateType } from "./date-parts";
 import type { Dataset, FeatureColumn } from "./trees";
 
 export type ImputeStrategy = "median" | "mean" | "mode" | "constant" | "none";
@@ -51,11 +60,17 @@ export interface PreprocessOptions {
   encoding?: CategoricalEncoding;
   /** Categories kept per column before the rest become "other"; default 64, at most 254. */
   maxCategories?: number;
+  /**
+   * DATE and TIMESTAMP columns: "parts" uses each as its calendar parts
+   * (year, month, day, weekday, and hour for timestamps; app/ml/date-parts.ts),
+   * "epoch" as one number, milliseconds since 1970. Default "epoch".
+   */
+  dates?: "parts" | "epoch";
   log?: (message: string, level?: "info" | "warn") => void;
 }
 
 // The fitted preprocessing travels inside the model: its shape is defined in app/values.
-export type { CategoricalFeatureSpec, FeatureSpec, NumericFeatureSpec, PreprocessSpec };
+export type { CategoricalFeatureSpec, DatePartSpec, FeatureSpec, NumericFeatureSpec, PreprocessSpec };
 
 function median(sorted: Float64Array): number {
   const n = sorted.length;
@@ -82,13 +97,19 @@ function mode(sorted: Float64Array): number {
 /** Float32-representable, like every constant the ONNX graph holds. */
 const f32 = Math.fround;
 
-function fitNumeric(
-  col: NumericColumn,
+/** A numeric column's fitted imputation and scaling, with its missing counts, or why it cannot be used. */
+interface FittedValues {
+  impute: NumericFeatureSpec["impute"];
+  scale: NumericFeatureSpec["scale"];
+  missing: number;
+  infinite: number;
+}
+
+function fitNumericValues(
+  values: Float64Array,
   o: Required<Omit<PreprocessOptions, "log">>,
-  log: Logger,
-): FeatureSpec | string {
+): FittedValues | string {
   // One plain loop, no callbacks: this runs on every numeric column of every fit.
-  const values = col.values;
   const buffer = new Float64Array(values.length);
   let kept = 0;
   let infinite = 0;
@@ -117,16 +138,6 @@ function fitNumeric(
             : o.imputeValue;
     impute = { strategy: o.impute, value: f32(value) };
   }
-  if (missing > 0) {
-    const inf = infinite > 0 ? ` (${infinite} of them ±Infinity)` : "";
-    const fill = impute
-      ? `filled with the ${impute.strategy} ${Number(impute.value.toPrecision(7))}`
-      : "left missing";
-    log(
-      `Column "${col.name}": ${missing} missing value(s)${inf} in the training rows, ${fill}.`,
-      infinite > 0 ? "warn" : "info",
-    );
-  }
   let scale: NumericFeatureSpec["scale"] = null;
   if (o.scale === "standard") {
     let ss = 0;
@@ -144,7 +155,62 @@ function fitNumeric(
   if (constants.some((v) => v !== undefined && !Number.isFinite(v))) {
     return "its imputed value or scaling is beyond float32's range (about ±3.4e38, or a spread below about 3e-39), where the model's constants are stored; rescale it first (e.g. multiply or divide it in transform.sql)";
   }
+  return { impute, scale, missing, infinite };
+}
+
+function logMissing(
+  name: string,
+  fitted: Pick<FittedValues, "missing" | "infinite">,
+  fill: string,
+  log: Logger,
+): void {
+  if (fitted.missing === 0) return;
+  const inf = fitted.infinite > 0 ? ` (${fitted.infinite} of them ±Infinity)` : "";
+  log(
+    `Column "${name}": ${fitted.missing} missing value(s)${inf} in the training rows, ${fill}.`,
+    fitted.infinite > 0 ? "warn" : "info",
+  );
+}
+
+function fitNumeric(
+  col: NumericColumn,
+  o: Required<Omit<PreprocessOptions, "log">>,
+  log: Logger,
+): FeatureSpec | string {
+  if (o.dates === "parts" && isDateType(col.type)) return fitDateParts(col, o, log);
+  const fitted = fitNumericValues(col.values, o);
+  if (typeof fitted === "string") return fitted;
+  const { impute, scale } = fitted;
+  const fill = impute
+    ? `filled with the ${impute.strategy} ${Number(impute.value.toPrecision(7))}`
+    : "left missing";
+  logMissing(col.name, fitted, fill, log);
   return { name: col.name, kind: "numeric", sourceType: col.type, impute, scale };
+}
+
+/** A DATE or TIMESTAMP column as its calendar parts, each fitted as a numeric column of its own. */
+function fitDateParts(
+  col: NumericColumn,
+  o: Required<Omit<PreprocessOptions, "log">>,
+  log: Logger,
+): FeatureSpec | string {
+  const parts = datePartsFor(col.type);
+  const columns = datePartColumns(col.values, parts);
+  const dateParts: DatePartSpec[] = [];
+  let counts: FittedValues | undefined;
+  for (let k = 0; k < parts.length; k++) {
+    const fitted = fitNumericValues(columns[k]!, o);
+    if (typeof fitted === "string") return fitted;
+    dateParts.push({ part: parts[k]!, impute: fitted.impute, scale: fitted.scale });
+    counts = fitted;
+  }
+  // Every part is missing exactly where the date is; ±Infinity is counted on the raw column.
+  let infinite = 0;
+  for (const x of col.values) if (x === Infinity || x === -Infinity) infinite++;
+  const impute = dateParts[0]!.impute;
+  const fill = impute ? `each part filled with its ${impute.strategy}` : "left missing";
+  logMissing(col.name, { ...counts!, infinite }, fill, log);
+  return { name: col.name, kind: "numeric", sourceType: col.type, impute: null, scale: null, dateParts };
 }
 
 function fitCategorical(
@@ -189,6 +255,7 @@ export function fitPreprocessor(table: ColumnTable, options: PreprocessOptions =
     scale: options.scale ?? "none",
     encoding: options.encoding ?? "ordinal",
     maxCategories: options.maxCategories ?? 64,
+    dates: options.dates ?? "epoch",
   } satisfies Required<Omit<PreprocessOptions, "log">>;
   if (
     !(Number.isInteger(o.maxCategories) && o.maxCategories >= 1 && o.maxCategories <= MAX_CATEGORIES_LIMIT)
@@ -220,16 +287,37 @@ export function inputColumns(spec: PreprocessSpec): { name: string; kind: "numer
   return spec.features.map((f) => ({ name: f.name, kind: f.kind }));
 }
 
-function transformNumeric(f: NumericFeatureSpec, col: NumericColumn): Float64Array {
-  const out = new Float64Array(col.values.length);
-  const fill = f.impute ? f.impute.value : Number.NaN;
-  const offset = f.scale?.offset ?? 0;
-  const scale = f.scale?.scale ?? 1;
+function transformValues(
+  values: Float64Array,
+  impute: NumericFeatureSpec["impute"],
+  scaling: NumericFeatureSpec["scale"],
+): Float64Array {
+  const out = new Float64Array(values.length);
+  const fill = impute ? impute.value : Number.NaN;
+  const offset = scaling?.offset ?? 0;
+  const scale = scaling?.scale ?? 1;
   for (let i = 0; i < out.length; i++) {
-    const x = col.values[i]!;
+    const x = values[i]!;
     out[i] = ((Number.isFinite(x) ? x : fill) - offset) * scale;
   }
   return out;
+}
+
+/** A numeric column's encoded features: the value, or one column per date part (named as encodedFeatureNames). */
+function transformNumeric(
+  f: NumericFeatureSpec,
+  col: NumericColumn,
+): { name: string; values: Float64Array }[] {
+  if (!f.dateParts) return [{ name: f.name, values: transformValues(col.values, f.impute, f.scale) }];
+  const parts = f.dateParts;
+  const columns = datePartColumns(
+    col.values,
+    parts.map((p) => p.part),
+  );
+  return parts.map((p, k) => ({
+    name: datePartName(f.name, p.part),
+    values: transformValues(columns[k]!, p.impute, p.scale),
+  }));
 }
 
 /**
@@ -257,6 +345,7 @@ function nullCode(f: CategoricalFeatureSpec): number {
 
 /** The encoded feature columns, named `name` (ordinal) or `name=category` / `name=<other>` (one-hot). */
 export function encodedFeatureNames(f: FeatureSpec): string[] {
+  if (f.kind === "numeric" && f.dateParts) return f.dateParts.map((p) => datePartName(f.name, p.part));
   if (f.kind === "numeric" || f.encoding === "ordinal") return [f.name];
   const names = f.categories.map((c) => `${f.name}=${c}`);
   if (f.otherCode !== null) names.push(`${f.name}=<other>`);
@@ -302,7 +391,9 @@ export function transformFeatures(spec: PreprocessSpec, table: ColumnTable): Dat
       throw new Error(`Column "${f.name}" was ${f.kind} in training but is read as ${col.kind}`);
     }
     if (f.kind === "numeric") {
-      features.push({ name: f.name, kind: "numeric", values: transformNumeric(f, col as NumericColumn) });
+      for (const { name, values } of transformNumeric(f, col as NumericColumn)) {
+        features.push({ name, kind: "numeric", values });
+      }
     } else {
       features.push(...transformCategorical(f, col as CategoricalColumn));
     }
@@ -346,8 +437,10 @@ export function encodeRows(spec: PreprocessSpec, table: ColumnTable): EncodedRow
     }
     const offset = names.length;
     if (f.kind === "numeric") {
-      dense.push({ offset, name: f.name, values: transformNumeric(f, col as NumericColumn) });
-      names.push(f.name);
+      for (const { name, values } of transformNumeric(f, col as NumericColumn)) {
+        dense.push({ offset: names.length, name, values });
+        names.push(name);
+      }
     } else if (f.encoding === "ordinal") {
       const [ordinal] = transformCategorical(f, col as CategoricalColumn);
       dense.push({ offset, name: f.name, values: ordinal!.values });

@@ -2,6 +2,7 @@ import { type ParseError, parse as parseJson, printParseErrorCode } from "jsonc-
 import type { z } from "zod";
 import type { AnyBlock, Catalog } from "../engine/block";
 import { portsCompatible } from "../engine/ports";
+import { paramIssueMessage, paramsJsonSchema } from "./param-ui";
 import { findReferences, substitute } from "./params";
 import { PIPELINE_FORMAT, PIPELINE_LIMITS, type Pipeline, PipelineSchema, splitEndpoint } from "./schema";
 
@@ -378,8 +379,14 @@ export function planPipeline(
           .filter((r) => !Object.hasOwn(params, r.name))
           .map((r) => jsonPath(["nodes", entry.index, "params", ...r.path])),
       );
+      const schema = paramsJsonSchema(entry.block.params);
       problems.push(
-        ...zodProblems(parsed.error, ["nodes", entry.index, "params"]).filter((p) => !unresolved.has(p.path)),
+        ...parsed.error.issues
+          .map((i) => ({
+            path: jsonPath(["nodes", entry.index, "params", ...i.path]),
+            message: paramIssueMessage(i, given, schema),
+          }))
+          .filter((p) => !unresolved.has(p.path)),
       );
       continue;
     }

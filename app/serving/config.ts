@@ -42,6 +42,8 @@ export interface Batching {
 
 /** Dagwood's exporter writes this metadata_props entry into every model: rows along dimension 0 (DESIGN.md, "Exported models"). */
 export const DAGWOOD_SIGNATURE_KEY = "dagwood.signature";
+/** A Dagwood classifier's class labels in code order (the `probabilities` columns), as a JSON array. */
+export const DAGWOOD_CLASSES_KEY = "dagwood.classes";
 
 const FROM_TRITON = Object.fromEntries(Object.entries(TRITON_TYPES).map(([v2, t]) => [t, v2])) as Record<
   string,

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import * as ort from "onnxruntime-node";
 import {
   type Batching,
+  DAGWOOD_CLASSES_KEY,
   type ModelConfig,
   onnxMetadata,
   parseModelConfig,
@@ -36,6 +37,12 @@ export interface LoadedVersion {
   sha256: string;
   /** Dimension 0 is the batch (from the config's max_batch_size, or Dagwood's metadata); undefined: shapes pass as given. */
   batching?: Batching;
+  /**
+   * A classifier's class names in the order of its `probabilities` columns, as
+   * a JSON array in a string (a V2 parameter value is a string, a number or a
+   * boolean): from Dagwood's `dagwood.classes` model metadata.
+   */
+  classNames?: string;
   /** Requests running on it; a retired version is released when this drops to 0. */
   active: number;
   retired: boolean;
@@ -62,6 +69,20 @@ const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   graphOptimizationLevel: "all",
 };
 
+/** The class names a Dagwood model declares (`dagwood.classes`, a JSON array), re-encoded; undefined if absent or malformed. */
+export function classNamesOf(metadata: Map<string, string>): string | undefined {
+  const text = metadata.get(DAGWOOD_CLASSES_KEY);
+  if (text === undefined) return undefined;
+  try {
+    const classes: unknown = JSON.parse(text);
+    if (!Array.isArray(classes) || !classes.every((c) => typeof c === "string" || typeof c === "number"))
+      return undefined;
+    return JSON.stringify(classes);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Creates a session from model bytes: onnxruntime's session creation is the
  * validation (a refusal is a 400). Warm-up runs only when the config asks for
@@ -85,7 +106,9 @@ export async function createSession(
     } catch (e) {
       throw new RequestError(`the model cannot be served: ${(e as Error).message}`);
     }
-    const batching = resolveBatching(config, signature, onnxMetadata(bytes));
+    const metadata = onnxMetadata(bytes);
+    const batching = resolveBatching(config, signature, metadata);
+    const classNames = classNamesOf(metadata);
     for (const warmup of config.warmup) {
       const feeds = warmupFeeds(warmup, signature.inputs, batching);
       for (let i = 0; i < warmup.count; i++) {
@@ -105,6 +128,7 @@ export async function createSession(
       active: 0,
       retired: false,
       ...(batching ? { batching } : {}),
+      ...(classNames ? { classNames } : {}),
     };
   } catch (e) {
     await session.release().catch(() => {});

@@ -57,6 +57,21 @@ export interface ServingState {
   models: Record<string, { versions: number[]; policy: TrafficPolicy }>;
 }
 
+/** The output whose columns are the classes (Dagwood classifiers), which a label file names. */
+export const CLASSIFICATION_OUTPUT = "probabilities";
+/** Triton's label file beside config.pbtxt: one class name per line, line i naming column i. */
+export const LABEL_FILE = "labels.txt";
+
+/** A label file's text for these classes (a name with a line break could not be one line: refused). */
+export function labelFileText(classes: readonly (string | number)[]): string {
+  const bad = classes.find((c) => /[\r\n]/.test(String(c)));
+  if (bad !== undefined)
+    throw new Error(
+      `The class name ${JSON.stringify(bad)} has a line break: a Triton label file cannot hold it`,
+    );
+  return `${classes.map(String).join("\n")}\n`;
+}
+
 /**
  * Triton's text config for an ONNX model with this signature. Without
  * `maxBatchSize` (or 0) the dims are the model's own, -1 for a variable one.
@@ -64,11 +79,16 @@ export interface ServingState {
  * dims without the batch dimension; a tensor that is only the batch
  * dimension gets `dims: [ 1 ]` and `reshape: { shape: [ ] }`, as Triton's
  * model_configuration.md ("Reshape") asks (on Triton it then travels as [N, 1]).
+ * With `labelFile`, the `probabilities` output names it in `label_filename`
+ * (ModelOutput.label_filename in Triton's model_config.proto: the file, in the
+ * model's folder, that names a classification output's columns; Triton's
+ * classification extension answers with those names).
  */
 export function configPbtxt(
   name: string,
   signature: { inputs: TensorMeta[]; outputs: TensorMeta[] },
   maxBatchSize = 0,
+  labelFile?: string,
 ): string {
   const batching = maxBatchSize > 0;
   const tensors = (list: TensorMeta[]) =>
@@ -77,7 +97,11 @@ export function configPbtxt(
         const dims = batching ? t.shape.slice(1) : t.shape;
         const shape =
           dims.length === 0 && batching ? "[ 1 ]\n    reshape: { shape: [ ] }" : `[ ${dims.join(", ")} ]`;
-        return `  {\n    name: ${JSON.stringify(t.name)}\n    data_type: ${TRITON_TYPES[t.datatype]}\n    dims: ${shape}\n  }`;
+        const labels =
+          labelFile && t.name === CLASSIFICATION_OUTPUT
+            ? `\n    label_filename: ${JSON.stringify(labelFile)}`
+            : "";
+        return `  {\n    name: ${JSON.stringify(t.name)}\n    data_type: ${TRITON_TYPES[t.datatype]}\n    dims: ${shape}${labels}\n  }`;
       })
       .join(",\n");
   return [

@@ -21,7 +21,7 @@ import {
   type ServerMetrics,
 } from "./observability";
 import { checkModelName, type ModelRepository, parseVersion, type TrafficPolicy } from "./repository";
-import { feedsToV2, parseInputs, RequestError, requestedOutputs, toV2 } from "./tensors";
+import { feedsToV2, parseInputs, RequestError, requestedOutputs, toV2, type V2Tensor } from "./tensors";
 
 export const EXTENSIONS = ["model_repository", "dagwood_traffic", "dagwood_inference_log"];
 
@@ -258,6 +258,24 @@ function runShadow(
   });
 }
 
+/**
+ * The answer's outputs, the `probabilities` of a classifier carrying its class
+ * names in the output's `parameters` (V2's $response_output has an optional
+ * `parameters` object; a parameter value is a string, a number or a boolean —
+ * kserve/open-inference-protocol, inference_rest.md and inference_grpc.md
+ * "Parameters" — so the names travel as a JSON array in a string).
+ */
+function withClassNames(
+  outputs: V2Tensor[],
+  version: LoadedVersion,
+): (V2Tensor & { parameters?: { class_names: string } })[] {
+  const classNames = version.classNames;
+  if (!classNames) return outputs;
+  return outputs.map((o) =>
+    o.name === "probabilities" ? { ...o, parameters: { class_names: classNames } } : o,
+  );
+}
+
 type InferCall = Call<ModelPath> & { answered?: LoadedVersion };
 
 async function infer(s: ServeState, call: InferCall): Promise<void> {
@@ -284,12 +302,13 @@ async function infer(s: ServeState, call: InferCall): Promise<void> {
   call.answered = target;
   const outputs = wanted.map((o) => toV2(o, result[o]!));
   const v = String(target.version);
+  const answer = withClassNames(outputs, target);
   send(
     call.res,
     200,
     id !== undefined
-      ? { model_name: name, model_version: v, id, outputs }
-      : { model_name: name, model_version: v, outputs },
+      ? { model_name: name, model_version: v, id, outputs: answer }
+      : { model_name: name, model_version: v, outputs: answer },
     v,
   );
   s.metrics.requests.inc({ model: name, version: v, code: "200" });
@@ -460,8 +479,12 @@ export const SERVE_ROUTES: readonly ServeRoute[] = [
         platform: "onnxruntime_onnx",
         inputs: loaded.signature.inputs,
         outputs: loaded.signature.outputs,
-        // The identity of the version described (the primary for model metadata).
-        parameters: { sha256: loaded.sha256 },
+        // The identity of the version described (the primary for model metadata), and a classifier's
+        // class names in the order of its probabilities' columns (a JSON array in a string).
+        parameters: {
+          sha256: loaded.sha256,
+          ...(loaded.classNames ? { class_names: loaded.classNames } : {}),
+        },
       });
     },
   }),

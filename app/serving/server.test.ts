@@ -160,7 +160,9 @@ describe("V2 endpoints", () => {
         { name: "label", datatype: "BYTES", shape: [-1] },
         { name: "probabilities", datatype: P_TYPE, shape: [-1, 2] },
       ],
-      parameters: { sha256: sha256(classifier) },
+      // The classifier's class names, as the exporter wrote them (classes sorted: "high" < "low"); a
+      // V2 parameter value is a string, a number or a boolean, so the list travels as JSON text.
+      parameters: { sha256: sha256(classifier), class_names: '["high","low"]' },
     });
     expect((await call(url, "/v2/models/penguins/ready")).status).toBe(200);
     expect((await call(url, "/v2/models/penguins/versions/3/ready")).status).toBe(200);
@@ -188,6 +190,14 @@ describe("V2 endpoints", () => {
     expect(byName.label).toEqual({ name: "label", datatype: "BYTES", shape: [6], data: direct.label!.data });
     expect(byName.probabilities.shape).toEqual([6, 2]);
     expect(byName.probabilities.data).toEqual(Array.from(direct.probabilities!.data as Float64Array));
+    // The probabilities name their columns; the label (already a class name) carries no parameters.
+    expect(byName.probabilities.parameters).toEqual({ class_names: '["high","low"]' });
+    const names = JSON.parse(byName.probabilities.parameters.class_names) as string[];
+    const probs = byName.probabilities.data as number[];
+    for (let r = 0; r < 6; r++) {
+      const row = probs.slice(r * 2, r * 2 + 2);
+      expect(byName.label.data[r]).toBe(names[row.indexOf(Math.max(...row))]);
+    }
     await session.release();
 
     const nested = await call(url, "/v2/models/penguins/versions/3/infer", {

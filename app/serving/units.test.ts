@@ -6,7 +6,7 @@ import { modelProto } from "../ml/onnx/schema";
 import { writeFileAtomic } from "../store/atomic-write";
 import { onnxMetadata, parseModelConfig } from "./config";
 import { InferenceLog, LogSampler, lastSeq } from "./observability";
-import { checkModelName, configPbtxt, ModelRepository, parseVersion } from "./repository";
+import { checkModelName, configPbtxt, labelFileText, ModelRepository, parseVersion } from "./repository";
 import { fromHalf, parseInputs, RequestError, toHalf, toV2 } from "./tensors";
 
 const dirs: string[] = [];
@@ -119,6 +119,28 @@ describe("repository", () => {
         "",
       ].join("\n"),
     );
+  });
+
+  it("names a classifier's label file on its probabilities output (Triton's ModelOutput.label_filename)", () => {
+    const text = configPbtxt(
+      "m",
+      {
+        inputs: [{ name: "x", datatype: "FP64", shape: [-1, 1] }],
+        outputs: [
+          { name: "label", datatype: "BYTES", shape: [-1] },
+          { name: "probabilities", datatype: "FP64", shape: [-1, 3] },
+        ],
+      },
+      0,
+      "labels.txt",
+    );
+    expect(text).toContain(
+      '  {\n    name: "probabilities"\n    data_type: TYPE_FP64\n    dims: [ -1, 3 ]\n    label_filename: "labels.txt"\n  }',
+    );
+    expect(text.match(/label_filename/g)).toHaveLength(1);
+    // One class per line, line i naming column i; a name with a line break cannot be a line.
+    expect(labelFileText(["Adelie", "Chinstrap", 3])).toBe("Adelie\nChinstrap\n3\n");
+    expect(() => labelFileText(["a", "b\nc"])).toThrow(/line break/);
   });
 
   it("writes atomically and counts only version folders that hold model.onnx", async () => {

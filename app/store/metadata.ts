@@ -483,6 +483,17 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
+  producerWarnings(cacheKey: string): string[] {
+    const producer = this.producerOf(cacheKey);
+    if (!producer) return [];
+    return prepare(
+      this.db,
+      "SELECT message FROM logs WHERE run_id = ? AND node_id = ? AND level = 'warn' ORDER BY rowid",
+    )
+      .pluck()
+      .all(producer.run_id, producer.node_id) as string[];
+  }
+
   /** The metrics logged by the latest node run that computed the outputs under this cache key. */
   metricsForCacheKey(key: string): { name: string; value: number; step: number | null }[] {
     const producer = this.producerOf(key);

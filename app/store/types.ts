@@ -328,6 +328,8 @@ export interface MetadataStore {
     runId: string,
     nodeId: string,
   ): { name: string; value: number; step: number | null }[];
+  /** The messages logged at level warn by the node run that computed the outputs under `cacheKey`. */
+  producerWarnings(cacheKey: string): string[];
   getRun(id: string): RunRecord | undefined;
   /** The canonical pipeline text the run used. */
   pipelineText(id: string): string | null;

@@ -49,7 +49,10 @@ export type GroupRow = z.infer<typeof GroupRow>;
 
 /** ONNX against the native model: max |difference| and the share of equal labels. */
 export const OnnxParity = z.strictObject({
+  /** Rows compared: at training, the training rows checked plus `probeRows`. */
   rows: z.number(),
+  /** Of `rows`, the made-up rows added at training (all missing, ±Infinity, unseen categories). */
+  probeRows: z.number().optional(),
   maxAbsDiff: z.number(),
   labelAgreement: z.number(),
 });

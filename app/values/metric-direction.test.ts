@@ -68,4 +68,12 @@ describe("metricDirection", () => {
     expect(metricDirection("base_rate")).toBeUndefined();
     expect(metricDirection("bias")).toBeUndefined();
   });
+
+  it("puts a model's size and single-row latency low, and its shape nowhere", () => {
+    expect(metricDirection("gbdt.onnx_bytes")).toBe("lower");
+    expect(metricDirection("gbdt.onnx_latency_p50_us")).toBe("lower");
+    expect(metricDirection("forest.model_trees")).toBeUndefined();
+    expect(metricDirection("forest.model_leaves")).toBeUndefined();
+    expect(metricDirection("mlp.model_parameters")).toBeUndefined();
+  });
 });

@@ -8,7 +8,7 @@
 /** "higher" or "lower" is better; undefined: neither (a rate that describes the predictions, a spread). */
 export type MetricDirection = "higher" | "lower" | undefined;
 
-/** Lower is better: losses and errors, calibration error, false alarms, parity gaps. */
+/** Lower is better: losses and errors, calibration error, false alarms, parity gaps, model size and latency. */
 const LOWER = new Set([
   "log_loss",
   "loss",
@@ -20,10 +20,19 @@ const LOWER = new Set([
   "false_positive_rate",
   "onnx_max_abs_diff",
   "parity_max_abs_diff",
+  "onnx_bytes",
+  "onnx_latency_p50_us",
 ]);
 
-/** They describe the predictions rather than grade them: neither high nor low is better. */
-const NEITHER = new Set(["positive_rate", "base_rate", "bias"]);
+/** They describe the predictions or the model's shape rather than grade them: neither high nor low is better. */
+const NEITHER = new Set([
+  "positive_rate",
+  "base_rate",
+  "bias",
+  "model_trees",
+  "model_leaves",
+  "model_parameters",
+]);
 
 /** Prefixes runs put before a score: cross-validated, on the training or the validation rows. */
 const SCORE_PREFIX = /^(?:cv|train|val|valid|test)_/;

@@ -23,6 +23,8 @@ export const TensorSpec = z.strictObject({
   sourceType: z.string().optional(),
   /** Inputs: what a number means, where that is not the plain value (dates: epoch milliseconds). */
   unit: z.string().optional(),
+  /** Inputs: how the model uses the column, in words (e.g. "date parts (UTC): year, month, …"). */
+  use: z.string().optional(),
 });
 export type TensorSpec = z.infer<typeof TensorSpec>;
 
@@ -30,19 +32,43 @@ export type TensorSpec = z.infer<typeof TensorSpec>;
 export const ModelSignature = z.strictObject({ inputs: z.array(TensorSpec), outputs: z.array(TensorSpec) });
 export type ModelSignature = z.infer<typeof ModelSignature>;
 
+/** The value that replaces a missing value; null: left missing (NaN). */
+const NumericImpute = z
+  .strictObject({ strategy: z.enum(["median", "mean", "mode", "constant"]), value: z.number() })
+  .nullable();
+/** `y = (x − offset) × scale` after imputation (ONNX Scaler), or null. */
+const NumericScale = z
+  .strictObject({ kind: z.enum(["standard", "minmax"]), offset: z.number(), scale: z.number() })
+  .nullable();
+
+/**
+ * A calendar part of a date or timestamp, in UTC: year; month 1–12; day of
+ * the month 1–31; weekday 1 (Monday) to 7 (Sunday), as ISO 8601 and DuckDB's
+ * `isodow`; hour 0–23 (timestamps only).
+ */
+export const DatePart = z.enum(["year", "month", "day", "weekday", "hour"]);
+export type DatePart = z.infer<typeof DatePart>;
+
+/** One date part a date column gives the model, with its own imputation and scaling. */
+export const DatePartSpec = z.strictObject({ part: DatePart, impute: NumericImpute, scale: NumericScale });
+export type DatePartSpec = z.infer<typeof DatePartSpec>;
+
 export const NumericFeatureSpec = z.strictObject({
   name: z.string(),
   kind: z.literal("numeric"),
   /** The DuckDB type in the training table. */
   sourceType: z.string(),
-  /** The value that replaces a missing value; null: left missing (NaN). */
-  impute: z
-    .strictObject({ strategy: z.enum(["median", "mean", "mode", "constant"]), value: z.number() })
-    .nullable(),
-  /** `y = (x − offset) × scale` after imputation (ONNX Scaler), or null. */
-  scale: z
-    .strictObject({ kind: z.enum(["standard", "minmax"]), offset: z.number(), scale: z.number() })
-    .nullable(),
+  /** The value that replaces a missing value; null: left missing (NaN). Null when `dateParts` is set. */
+  impute: NumericImpute,
+  /** `y = (x − offset) × scale` after imputation (ONNX Scaler), or null. Null when `dateParts` is set. */
+  scale: NumericScale,
+  /**
+   * A DATE or TIMESTAMP column used as its calendar parts: the raw input is
+   * still epoch milliseconds (NaN, ±Infinity missing), and the model reads
+   * one feature per part (`name.part`), each imputed and scaled on its own.
+   * Absent: the column is one number (epoch milliseconds for dates).
+   */
+  dateParts: z.array(DatePartSpec).optional(),
 });
 export type NumericFeatureSpec = z.infer<typeof NumericFeatureSpec>;
 
@@ -101,6 +127,8 @@ export const ModelSummary = z.object({
   signature: ModelSignature,
   preprocess: PreprocessSpec,
   trainedRows: z.number(),
+  /** Rows of the training input left out because their target was missing (absent in older models). */
+  missingTargetRows: z.number().optional(),
   /** The block params the model was trained with (after defaults, or as a search chose them). */
   params: z.record(z.string(), z.unknown()),
   /** The ONNX export written after training, and its parity with the native model. */

@@ -1,6 +1,7 @@
 /** The app's frame: top bar, the current view (editor, experiments, models, lineage, deployments), status bar. */
 import { ReactFlowProvider } from "@xyflow/react";
-import { lazy, Suspense, useEffect } from "react";
+import { type CSSProperties, lazy, Suspense, useEffect } from "react";
+import { useShallow } from "zustand/react/shallow";
 import { useShortcuts } from "./actions/useShortcuts";
 import { ExperimentsView } from "./experiments/ExperimentsView";
 import { Canvas } from "./graph/Canvas";
@@ -49,11 +50,25 @@ function Center() {
   return unreadable ? <UnreadableFile /> : <Canvas />;
 }
 
+/** Palette, canvas over the bottom panel, inspector: the side panels' widths come from the ui store. */
 function Editor() {
+  const { paletteWidth, inspectorWidth, paletteOpen, inspectorOpen, maximized } = useUi(
+    useShallow((s) => ({
+      paletteWidth: s.paletteWidth,
+      inspectorWidth: s.inspectorWidth,
+      paletteOpen: s.paletteOpen,
+      inspectorOpen: s.inspectorOpen,
+      maximized: s.bottomOpen && s.bottomMaximized,
+    })),
+  );
+  const style = {
+    "--palette-width": paletteOpen ? `${paletteWidth}px` : "var(--rail-width)",
+    "--inspector-width": inspectorOpen ? `${inspectorWidth}px` : "var(--rail-width)",
+  } as CSSProperties;
   return (
-    <div className="workspace">
+    <div className="workspace" style={style}>
       <Palette />
-      <main className="center">
+      <main className={`center${maximized ? " drawer-maximized" : ""}`}>
         <ErrorBoundary area="canvas">
           <Center />
         </ErrorBoundary>

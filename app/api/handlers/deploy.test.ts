@@ -57,6 +57,22 @@ describe("the Api's deploy methods", () => {
     for (const m of DEPLOY_METHODS) expect(API_METHODS).toContain(m);
   });
 
+  it("inferExample: a request for a version from its held-out rows, by number or alias; 404 and 400 say what is wrong", async () => {
+    const example = (await call("inferExample", { name: "m", ref: 1 })) as {
+      source: string;
+      body: { inputs: { name: string; data: unknown[] }[] };
+    };
+    expect(example.source).toBe("heldout");
+    expect(example.body.inputs.map((i) => i.name)).toEqual(["x", "color"]);
+    project.registry.setAlias("m", "example", 1, "ana");
+    expect(await call("inferExample", { name: "m", ref: "example" })).toEqual(example);
+    await expect(call("inferExample", { name: "m", ref: 7 })).rejects.toMatchObject({
+      status: 404,
+      message: expect.stringContaining('Model "m" has no version 7'),
+    });
+    expect(() => parseApiArgs("inferExample", { name: "m" })).toThrow(ApiError);
+  });
+
   it("list targets with where their token comes from, never the token", async () => {
     expect(await call("listTargets", {})).toEqual([
       { name: "down", url: downUrl, kind: "dagwood", tokenSource: null },

@@ -27,6 +27,7 @@ import {
   setTraffic,
 } from "../../deploy/deploy";
 import { hasServedState, type LocalServer, type LocalServers } from "../../deploy/embedded";
+import { inferExample } from "../../deploy/example";
 import { BUILTIN_TARGET, builtinApplies, DeployError, listTargets, type Target } from "../../deploy/targets";
 import { currentUser } from "../../engine/environment";
 import { ProjectSettingsError } from "../../project/project";
@@ -287,6 +288,7 @@ export function createDeployHandlers(
           };
         });
       }),
+    inferExample: ({ name, ref }) => guard(() => inferExample(context(), name, ref)),
     startLocalServer: () =>
       guard(async () => {
         const project = context();

@@ -1,7 +1,8 @@
-/** loadPipeline, savePipeline, formatPipeline, validatePipeline, cacheState: pipeline files and documents. */
+/** loadPipeline, savePipeline, formatPipeline, validatePipeline, cacheState, inferSchemas: pipeline files and documents. */
 import { existsSync } from "node:fs";
 import { inspectCache } from "../../engine/engine";
 import { resolveProjectPath } from "../../engine/paths";
+import { inferSchemas } from "../../engine/schema";
 import { serializePipeline } from "../../pipeline/canonical";
 import { loadPipelineFile } from "../../pipeline/file";
 import { type Plan, type Problem, parsePipelineObject, planPipeline } from "../../pipeline/validate";
@@ -45,7 +46,9 @@ function canonicalText(document: unknown, what: string): string {
 
 export function pipelineHandlers(
   state: CoreState,
-): Handlers<"loadPipeline" | "savePipeline" | "formatPipeline" | "validatePipeline" | "cacheState"> {
+): Handlers<
+  "loadPipeline" | "savePipeline" | "formatPipeline" | "validatePipeline" | "cacheState" | "inferSchemas"
+> {
   return {
     async loadPipeline({ path }) {
       const p = state.requireProject();
@@ -84,6 +87,19 @@ export function pipelineHandlers(
     },
     async validatePipeline({ document }) {
       return { problems: planDocument(state, document).problems };
+    },
+    async inferSchemas({ document }) {
+      const p = state.requireProject();
+      const parsed = parsePipelineObject(document);
+      if (!parsed.pipeline) return { schemas: {}, problems: [] };
+      // A private in-memory DuckDB: the workspace (and its lock) is not touched, nothing is written.
+      const { schemas, problems } = await inferSchemas({
+        pipeline: parsed.pipeline,
+        catalog: state.catalog,
+        projectDir: p.dir,
+        allowedDirs: p.allowedDirs,
+      });
+      return { schemas, problems };
     },
     async cacheState({ document }) {
       const p = state.requireProject();

@@ -1,9 +1,10 @@
-/** getProject, openProject and listBlocks: which project is open, and the block catalog. */
+/** getProject, openProject, listBlocks and listDataFiles: which project is open, the block catalog, its data files. */
 import { readdir } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
 import { Project } from "../../project/project";
 import { ApiError, type BlockInfo, type ProjectInfo } from "../api";
 import { describeBlock } from "../blocks";
+import { listDataFiles } from "./data-files";
 import type { CoreState, Handlers } from "./state";
 
 export const PIPELINE_SUFFIX = ".dag.json";
@@ -29,7 +30,9 @@ const projectInfo = async (p: Project): Promise<ProjectInfo> => ({
   pipelines: await findPipelines(p.dir),
 });
 
-export function projectHandlers(state: CoreState): Handlers<"getProject" | "openProject" | "listBlocks"> {
+export function projectHandlers(
+  state: CoreState,
+): Handlers<"getProject" | "openProject" | "listBlocks" | "listDataFiles"> {
   const blocks: BlockInfo[] = [...state.catalog.values()].map(describeBlock);
   /** Another project is not opened under a run or a deploy in progress. */
   const refuseWhenBusy = () => {
@@ -68,6 +71,10 @@ export function projectHandlers(state: CoreState): Handlers<"getProject" | "open
     },
     async listBlocks() {
       return blocks;
+    },
+    async listDataFiles() {
+      const p = state.requireProject();
+      return listDataFiles(p.dir, p.settings.dataFolders);
     },
   };
 }

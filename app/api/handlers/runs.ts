@@ -1,13 +1,20 @@
-/** startRun, cancelRun, listRuns, getReport: runs in the open project, any number at once. */
+/**
+ * startRun, cancelRun, listRuns, getReport: runs in the open project, any
+ * number at once; collectGarbage, which drops old cache entries between runs.
+ */
 import { newRunId, runPlan } from "../../engine/engine";
 import type { PortValue } from "../../engine/ports";
 import { ApiError } from "../api";
 import { pipelinePath, planDocument } from "./pipelines";
 import type { CoreState, Handlers } from "./state";
 
-export function runHandlers(state: CoreState): Handlers<"startRun" | "cancelRun" | "listRuns" | "getReport"> {
+export function runHandlers(
+  state: CoreState,
+): Handlers<"startRun" | "cancelRun" | "listRuns" | "getReport" | "collectGarbage"> {
   return {
     async startRun({ document, path, targets, noCache, params }) {
+      // A run reads cached tables: it does not plan while a collection may drop them.
+      while (state.collecting) await state.collecting.catch(() => {});
       const p = state.requireProject();
       const { plan, problems } = planDocument(state, document, params);
       if (!plan) {
@@ -42,6 +49,25 @@ export function runHandlers(state: CoreState): Handlers<"startRun" | "cancelRun"
       run.controller.abort();
       await run.done;
       return { canceled: true };
+    },
+    async collectGarbage({ keepRuns }) {
+      const p = state.requireProject();
+      if (state.active.size > 0 || state.collecting) {
+        const n = state.active.size;
+        throw new ApiError(
+          409,
+          n > 0
+            ? `${n} run${n === 1 ? " is" : "s are"} in progress in this project; clean the cache once ${n === 1 ? "it ends" : "they end"}.`
+            : "The cache is being cleaned already.",
+        );
+      }
+      const collecting = p.workspace.collectGarbage(p.metadata.recentCacheKeys(keepRuns));
+      state.collecting = collecting;
+      try {
+        return await collecting;
+      } finally {
+        state.collecting = null;
+      }
     },
     async listRuns({ pipeline, limit }) {
       return state.requireProject().metadata.listRuns({ pipeline, limit });

@@ -25,6 +25,8 @@ export interface CoreState {
   /** Makes `next` the open project; answers the previous one (the caller closes it). */
   replaceProject(next: Project | null): Project | null;
   readonly active: Map<string, ActiveRun>;
+  /** A cache collection under way: a run waits for it to end before it plans (collectGarbage). */
+  collecting: Promise<unknown> | null;
   emit(event: RunEvent): void;
   onEvent(listener: (event: RunEvent) => void): () => void;
   /** Called with the new and the previous project folder whenever the open project changes. */
@@ -64,6 +66,7 @@ export function createCoreState(catalog: Catalog, initial: Project | null): Core
       return previous;
     },
     active: new Map(),
+    collecting: null,
     emit: (e) => fanOut(events, e),
     onEvent(listener) {
       events.add(listener);

@@ -4,6 +4,8 @@
  *
  *   numeric x  DOUBLE [N,1] → IsInf → Where(NaN) → Where(IsNaN, fill) (when the spec imputes)
  *              → Sub(offset) → Mul(scale) (when the spec scales)
+ *   date parts DOUBLE [N,1] epoch ms → IsInf → Where(NaN) → year, month, day, weekday, hour
+ *              (Div/Floor/Mul/Add/Sub: onnx/date-parts.ts) → each imputed and scaled → Concat [N,k]
  *   text c     STRING [N,1] → LabelEncoder (category → code; "" → NaN; unseen → unknownCode or NaN)
  *              ordinal: → Cast DOUBLE;  one-hot: Equal(code, [0..m−1]) → Cast DOUBLE [N,m]
  *   Concat(axis 1, the model's feature order) → the estimator → label, probabilities | prediction
@@ -33,6 +35,7 @@ import {
 } from "../preprocess";
 import { modelFromJSON } from "../trees";
 import { attr, type BuilderOptions, OnnxGraphBuilder, type Opsets, tensor } from "./builder";
+import { appendDateParts } from "./date-parts";
 import { exportLinearModelWithInfo } from "./linear";
 import { exportMlpModelWithInfo } from "./mlp";
 import { appendTreeEnsemble, type ProducedOutput } from "./trees";
@@ -214,22 +217,46 @@ function checkSignature(model: DagwoodModel | LinearDagwoodModel | MlpDagwoodMod
   }
 }
 
-/** ±Infinity → NaN, impute, then scale, all in float64 as `transformNumeric`. Returns a DOUBLE [N,1] tensor. */
+/**
+ * ±Infinity → NaN, then impute and scale, all in float64 as `transformNumeric`.
+ * Returns a DOUBLE [N,1] tensor, or [N,k] for a date used as its k parts.
+ */
 function appendNumeric(builder: OnnxGraphBuilder, f: NumericFeatureSpec): string {
   const nan = builder.initializer("nan", tensor("DOUBLE", [], [Number.NaN]));
   const [isInf] = builder.node("IsInf", [f.name], [builder.fresh(`${f.name}_is_inf`)]);
-  let x = builder.node("Where", [isInf!, nan, f.name], [builder.fresh(`${f.name}_finite`)])[0]!;
+  const x = builder.node("Where", [isInf!, nan, f.name], [builder.fresh(`${f.name}_finite`)])[0]!;
+  if (!f.dateParts) return appendImputeScale(builder, x, f.name, f);
+  const parts = f.dateParts;
+  const values = appendDateParts(
+    builder,
+    x,
+    f.name,
+    parts.map((p) => p.part),
+  );
+  const encoded = parts.map((p, k) => appendImputeScale(builder, values[k]!, `${f.name}_${p.part}`, p));
+  if (encoded.length === 1) return encoded[0]!;
+  return builder.node("Concat", encoded, [builder.fresh(`${f.name}_parts`)], { axis: attr.int(1) })[0]!;
+}
+
+/** Impute (NaN → fill) and scale a DOUBLE tensor, as `transformValues`. */
+function appendImputeScale(
+  builder: OnnxGraphBuilder,
+  input: string,
+  name: string,
+  f: Pick<NumericFeatureSpec, "impute" | "scale">,
+): string {
+  let x = input;
   if (f.impute) {
     // ai.onnx.ml Imputer takes float only; Where keeps the value exact.
-    const fill = builder.initializer(`${f.name}_fill`, tensor("DOUBLE", [], [f.impute.value]));
-    const [isNan] = builder.node("IsNaN", [x], [builder.fresh(`${f.name}_is_nan`)]);
-    [x] = builder.node("Where", [isNan!, fill, x], [builder.fresh(`${f.name}_imputed`)]) as [string];
+    const fill = builder.initializer(`${name}_fill`, tensor("DOUBLE", [], [f.impute.value]));
+    const [isNan] = builder.node("IsNaN", [x], [builder.fresh(`${name}_is_nan`)]);
+    [x] = builder.node("Where", [isNan!, fill, x], [builder.fresh(`${name}_imputed`)]) as [string];
   }
   if (f.scale) {
-    const offset = builder.initializer(`${f.name}_offset`, tensor("DOUBLE", [], [f.scale.offset]));
-    const scale = builder.initializer(`${f.name}_scale`, tensor("DOUBLE", [], [f.scale.scale]));
-    [x] = builder.node("Sub", [x, offset], [builder.fresh(`${f.name}_centered`)]) as [string];
-    [x] = builder.node("Mul", [x, scale], [builder.fresh(`${f.name}_scaled`)]) as [string];
+    const offset = builder.initializer(`${name}_offset`, tensor("DOUBLE", [], [f.scale.offset]));
+    const scale = builder.initializer(`${name}_scale`, tensor("DOUBLE", [], [f.scale.scale]));
+    [x] = builder.node("Sub", [x, offset], [builder.fresh(`${name}_centered`)]) as [string];
+    [x] = builder.node("Mul", [x, scale], [builder.fresh(`${name}_scaled`)]) as [string];
   }
   return x;
 }

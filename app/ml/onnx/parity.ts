@@ -305,7 +305,7 @@ function hasMissing(table: ColumnTable, row: number): boolean {
 }
 
 /** Probe rows parityRows appends. */
-const PROBES = 3;
+export const PROBES = 3;
 
 /**
  * The rows a train block checks parity on: all of `table` up to `max` rows,

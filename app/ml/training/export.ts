@@ -13,8 +13,10 @@ import {
   type OnnxExportInfo,
   signatureFor,
 } from "../model";
+import { PROBES } from "../onnx/parity";
 import type { PreprocessSpec } from "../preprocess";
 import { abortError } from "../trees/grow";
+import { COMPLEXITY_METRICS, type Latency, modelSize } from "./complexity";
 import type { TrainingContext } from "./context";
 import { runTrainingTask } from "./run-task";
 import type { TuningRecord } from "./search";
@@ -32,6 +34,8 @@ export interface TrainedParts {
   encoded: EncodedTarget;
   spec: PreprocessSpec;
   trainedRows: number;
+  /** Rows of the training input left out because their target was missing. */
+  missingTargetRows?: number;
   /** The training rows, for the parity check. */
   rows: ColumnTable;
   tuning: TuningRecord | undefined;
@@ -49,7 +53,7 @@ export async function packModel<M extends AnyDagwoodModel>(
   ctx: TrainingContext,
   estimator: M["estimator"],
   fitted: Fitted<M>,
-  { p, targetColumn, encoded, spec, trainedRows, rows, tuning }: TrainedParts,
+  { p, targetColumn, encoded, spec, trainedRows, missingTargetRows, rows, tuning }: TrainedParts,
 ): Promise<M> {
   // The cast: TypeScript cannot tie the spread `fitted` back to M's estimator field.
   const model = {
@@ -63,11 +67,29 @@ export async function packModel<M extends AnyDagwoodModel>(
     preprocess: spec,
     ...fitted,
     trainedRows,
+    ...(missingTargetRows !== undefined ? { missingTargetRows } : {}),
     params: { ...p, features: spec.features.map((f) => f.name) },
     ...(tuning ? { tuning } : {}),
   } as unknown as M & { tuning?: TuningRecord };
   model.onnx = await exportWithParity(ctx, model, rows, p.onnxOpset);
   return model;
+}
+
+/** The model's size and single-row latency as metrics, for complexity-versus-accuracy comparisons. */
+function logComplexity(
+  ctx: Pick<TrainingContext, "metric">,
+  model: AnyDagwoodModel,
+  onnxBytes: number,
+  latency: Latency | undefined,
+): void {
+  ctx.metric(COMPLEXITY_METRICS.onnxBytes, onnxBytes);
+  if (latency) ctx.metric(COMPLEXITY_METRICS.latencyP50, latency.p50Us);
+  const size = modelSize(model);
+  if ("parameters" in size) ctx.metric(COMPLEXITY_METRICS.parameters, size.parameters);
+  else {
+    ctx.metric(COMPLEXITY_METRICS.trees, size.trees);
+    ctx.metric(COMPLEXITY_METRICS.leaves, size.leaves);
+  }
 }
 
 /**
@@ -101,6 +123,7 @@ export async function exportWithParity(
   await writeFile(path, out.bytes);
   const parity = {
     rows: out.parity.rows,
+    probeRows: PROBES,
     maxAbsDiff: out.parity.maxAbsDiff,
     labelAgreement: out.parity.labelAgreement,
   };
@@ -114,8 +137,12 @@ export async function exportWithParity(
     );
   }
   const file = relative(ctx.projectDir, path);
+  logComplexity(ctx, model, out.bytes.length, out.latency);
+  const latency = out.latency
+    ? `; one row scores in ${out.latency.p50Us.toFixed(0)} µs (median of ${out.latency.calls} calls)`
+    : "";
   ctx.log(
-    `Exported ${file} (${out.bytes.length} bytes); onnxruntime parity with the native model: ${summary}.`,
+    `Exported ${file} (${out.bytes.length} bytes); onnxruntime parity with the native model: ${summary}${latency}.`,
   );
   return { file, bytes: out.bytes.length, opsets: out.opsets, parity };
 }

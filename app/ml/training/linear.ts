@@ -25,12 +25,14 @@ export const oneHotScaledPreprocessing = (p: {
   impute: ImputeStrategy;
   imputeValue: number;
   maxCategories: number;
+  dateFeatures?: "parts" | "epoch";
 }): Omit<PreprocessOptions, "log"> => ({
   impute: p.impute,
   imputeValue: p.imputeValue,
   maxCategories: p.maxCategories,
   encoding: "onehot",
   scale: "standard",
+  ...(p.dateFeatures ? { dates: p.dateFeatures } : {}),
 });
 
 export interface LinearTrainParams extends TrainParams {

@@ -20,6 +20,8 @@ export interface TrainingRows {
   encoded: EncodedTarget;
   /** The feature columns of the rows that have a target value. */
   rows: ColumnTable;
+  /** Rows of the table left out because their target is missing. */
+  missingTargetRows: number;
   readMs: number;
 }
 
@@ -91,5 +93,5 @@ export async function readTrainingRows(
       `The target "${name}" has the same value (${JSON.stringify(value)}) in every training row, so there is nothing to learn. Choose another target, or check the rows reaching this block.`,
     );
   }
-  return { targetColumn, encoded, rows: selectRows(read, encoded.rows), readMs };
+  return { targetColumn, encoded, rows: selectRows(read, encoded.rows), missingTargetRows: skipped, readMs };
 }

@@ -8,6 +8,7 @@
  */
 import type { z } from "zod";
 import type { ColumnTable, RawColumn } from "../dataset";
+import { isDateType } from "../date-parts";
 import type { AnyDagwoodModel, EncodedTarget } from "../model";
 import { fitPreprocessor, type PreprocessOptions, type PreprocessSpec } from "../preprocess";
 import type { FoldPredictions } from "../tuning";
@@ -21,6 +22,13 @@ import { searchHyperparameters, type TunedParams, type TuningRecord } from "./se
 export interface TrainParams extends TunedParams {
   target: string;
   onnxOpset?: OnnxOpsets;
+  /**
+   * DATE and TIMESTAMP features: "parts" (year, month, day, weekday, and
+   * hour for timestamps) or "epoch" (one number, milliseconds since 1970).
+   * Unset: parts when `features` is unset, epoch for date columns listed in
+   * `features` (what they meant before dates had parts).
+   */
+  dateFeatures?: "parts" | "epoch";
 }
 
 /** What the final fit gets: the rows, the fitted preprocessing, the target. */
@@ -76,7 +84,7 @@ export async function trainModel<P extends TrainParams, M extends AnyDagwoodMode
   given: P,
   trainer: Trainer<P, M>,
 ): Promise<M> {
-  let p = given;
+  let p: P = { ...given, dateFeatures: given.dateFeatures ?? (table.explicit ? "epoch" : "parts") };
   const read = await readTrainingRows(ctx, table, (target) => trainer.decideTask(p, target));
   const { targetColumn, encoded, readMs } = read;
   // In shared memory, the fit and export workers read the columns in place.
@@ -93,6 +101,7 @@ export async function trainModel<P extends TrainParams, M extends AnyDagwoodMode
     ));
   }
   const spec = fitTrainingPreprocessor(ctx, rows, trainer.preprocessing(p));
+  logDateFeatures(ctx, spec, given.dateFeatures);
   const { fitted, trainedRows } = await trainer.fit(ctx, p, { rows, spec, encoded, readMs });
   return await packModel<M>(ctx, trainer.estimator, fitted, {
     p,
@@ -100,7 +109,34 @@ export async function trainModel<P extends TrainParams, M extends AnyDagwoodMode
     encoded,
     spec,
     trainedRows,
+    missingTargetRows: read.missingTargetRows,
     rows,
     tuning,
   });
+}
+
+/**
+ * Says how each date column is used: a warning, so the node shows it, unless
+ * the pipeline chose it with `dateFeatures`.
+ */
+function logDateFeatures(
+  ctx: Pick<TrainingContext, "log">,
+  spec: PreprocessSpec,
+  chosen: TrainParams["dateFeatures"],
+): void {
+  for (const f of spec.features) {
+    if (f.kind !== "numeric" || !isDateType(f.sourceType)) continue;
+    if (f.dateParts) {
+      const parts = f.dateParts.map((d) => d.part).join(", ");
+      ctx.log(
+        `Date column "${f.name}" used as ${parts} (UTC; weekday 1 = Monday … 7 = Sunday)${chosen ? "." : '; set dateFeatures to "epoch" to use it as one number.'}`,
+        chosen ? "info" : "warn",
+      );
+    } else {
+      ctx.log(
+        `Date column "${f.name}" used as one number, milliseconds since 1970-01-01 UTC${chosen ? "." : '; set dateFeatures to "parts" to use its year, month, day and weekday.'}`,
+        chosen ? "info" : "warn",
+      );
+    }
+  }
 }

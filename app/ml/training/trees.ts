@@ -41,6 +41,7 @@ const preprocessing = (p: TreeTrainParams) => ({
   impute: p.impute,
   imputeValue: p.imputeValue,
   maxCategories: p.maxCategories,
+  ...(p.dateFeatures ? { dates: p.dateFeatures } : {}),
 });
 
 function treeTrainer<P extends TreeTrainParams>(spec: TreeFit<P>): Trainer<P, DagwoodModel> {

@@ -26,6 +26,7 @@ import {
   type PreprocessSpec,
   transformFeatures,
 } from "../preprocess";
+import type { Latency } from "../training/complexity";
 import type { FoldPredictions } from "../tuning";
 import type { TaskFn } from "./tasks";
 
@@ -100,6 +101,8 @@ export type ExportTaskOutput =
       bytes: Uint8Array;
       opsets: OnnxExportInfo["opsets"];
       parity: Pick<ParityFigures, "rows" | "maxAbsDiff" | "labelAgreement" | "tolerance" | "passed">;
+      /** Median single-row scoring time through onnxruntime, measured once parity passed. */
+      latency?: Latency;
     };
 
 /** The preprocessing the fit uses: the caller's, or fitted here on a search fold's rows. */
@@ -230,10 +233,17 @@ async function exportOnnx(input: ExportTaskInput): Promise<ExportTaskOutput> {
     input.model,
     parityRows(input.model, input.rows),
   );
+  // Timed here, after the parity check's session is gone, so the two do not share the thread.
+  const { singleRowLatency } = await import("../training/complexity");
+  const latency =
+    passed && input.rows.rows > 0
+      ? await singleRowLatency(exported.bytes, input.model, input.rows)
+      : undefined;
   return {
     bytes: exported.bytes,
     opsets: exported.opsets,
     parity: { rows, maxAbsDiff, labelAgreement, tolerance, passed },
+    ...(latency ? { latency } : {}),
   };
 }
 

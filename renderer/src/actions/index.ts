@@ -16,6 +16,7 @@ import { exportJson } from "./exportJson";
 import { fitView } from "./fitView";
 import { newPipeline } from "./newPipeline";
 import { openPipeline } from "./openPipeline";
+import { maximizeDrawer, toggleDrawer, toggleInspector, togglePalette } from "./panels";
 import { paste } from "./paste";
 import { redo } from "./redo";
 import { run } from "./run";
@@ -46,6 +47,10 @@ export const actions: EditorAction[] = [
   selectAll,
   autoLayout,
   fitView,
+  togglePalette,
+  toggleInspector,
+  toggleDrawer,
+  maximizeDrawer,
   commandPalette,
 ];
 

@@ -31,7 +31,9 @@ export function matchesShortcut(shortcut: string, e: KeyboardEvent): boolean {
   if (c.mod && !mod) return false;
   if (e.ctrlKey !== ctrlWanted || e.metaKey !== metaWanted) return false;
   if (e.shiftKey !== c.shift || e.altKey !== c.alt) return false;
-  return e.key.toLowerCase() === c.key;
+  if (e.key.toLowerCase() === c.key) return true;
+  // With Alt (Option on macOS) a letter key types another character ("Mod+Alt+N" gives "˜"): match the key itself.
+  return c.alt && /^[a-z]$/.test(c.key) && e.code === `Key${c.key.toUpperCase()}`;
 }
 
 const SYMBOLS: Record<string, string> = { Enter: "↵", Delete: "Del", Backspace: "⌫" };

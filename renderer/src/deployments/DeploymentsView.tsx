@@ -21,13 +21,13 @@ import { useUi } from "../store/ui";
 import { AddTargetHelp } from "./DeployDialog";
 import {
   deploymentFacts,
-  inferCurl,
   rollbackChoices,
   servingText,
   targetLabel,
   tokenSourceText,
   trafficRows,
 } from "./format";
+import { InferSnippet } from "./InferSnippet";
 import "./deployments.css";
 
 const TrafficCharts = lazy(() => import("./TrafficCharts"));
@@ -228,9 +228,8 @@ function BuiltinTargetCard({ target: t, onChanged }: { target: TargetStatus; onC
             <span className="mono">
               GET {t.url}/v2/models/{example}
             </span>{" "}
-            lists the model's inputs.
+            lists a model's inputs; each model below shows a request that works as pasted.
           </p>
-          <pre className="mono">{inferCurl(t.url, example)}</pre>
         </div>
       ) : (
         <p className="muted small">
@@ -334,6 +333,16 @@ function ServedModel({
           <span className="muted small">loaded: {m.versions.map((v) => `v${v}`).join(", ")}</span>
         )}
       </div>
+      {m.serving !== null && (
+        <InferSnippet
+          url={target.url}
+          model={m.name}
+          version={m.serving}
+          target={target.name}
+          guarded={target.builtin !== true}
+          open={target.builtin === true}
+        />
+      )}
       <div className="served-body">
         <div className="served-side">
           {earlier.length > 0 && (

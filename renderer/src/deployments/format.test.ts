@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import type { AuditEntry, ServedModelStatus, VersionTraffic } from "../../../app/api/api";
 import {
@@ -66,13 +67,35 @@ describe("tokenSourceText", () => {
 });
 
 describe("the built-in target", () => {
-  it("is labelled as built in; its curl example posts to V2 infer", () => {
+  it("is labelled as built in", () => {
     expect(targetLabel({ name: "local", builtin: true })).toBe("local (built in)");
     expect(targetLabel({ name: "local" })).toBe("local");
-    const curl = inferCurl("http://127.0.0.1:8000", "penguins");
-    expect(curl).toMatch(/^curl -s -X POST http:\/\/127\.0\.0\.1:8000\/v2\/models\/penguins\/infer /);
-    expect(curl).toContain('"inputs": [');
+  });
+});
+
+describe("the infer curl", () => {
+  const body = {
+    inputs: [
+      { name: "island", datatype: "BYTES", shape: [1, 1], data: ["O'Brien's \"isle\" $HOME `x`"] },
+      { name: "date", datatype: "FP64", shape: [1, 1], data: [1433116800000] },
+    ],
+  };
+  it("posts the body to V2 infer, and a POSIX shell passes the body through unchanged", () => {
+    const curl = inferCurl("http://127.0.0.1:8000", "penguins", body);
+    expect(curl).toMatch(/^curl -s -X POST http:\/\/127\.0\.0\.1:8000\/v2\/models\/penguins\/infer \\\n/);
     expect(curl).not.toMatch(/authorization/i);
+    // The -d argument, as sh reads it (printf prints it back): the exact JSON, quotes and $ untouched.
+    const arg = curl
+      .split("\n")
+      .at(-1)!
+      .replace(/^ {2}-d /, "");
+    const shell = spawnSync("sh", ["-c", `printf '%s' ${arg}`], { encoding: "utf8" });
+    expect(shell.status).toBe(0);
+    expect(JSON.parse(shell.stdout)).toEqual(body);
+  });
+  it("sends the bearer token from a variable when the target guards infer", () => {
+    const curl = inferCurl("http://h:1", "m", body, "DAGWOOD_TOKEN_PROD");
+    expect(curl).toContain('-H "authorization: Bearer $DAGWOOD_TOKEN_PROD"');
   });
 });
 

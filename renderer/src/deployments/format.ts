@@ -127,15 +127,23 @@ export function targetLabel(target: Pick<TargetInfo, "name" | "builtin">): strin
   return target.builtin ? `${target.name} (built in)` : target.name;
 }
 
+/** Text inside single quotes in a POSIX shell: each ' closes the quote, is escaped, and reopens it. */
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, "'\\''")}'`;
+}
+
 /**
- * A curl call of V2 infer on a served model: the inputs are a placeholder
- * (`GET <url>/v2/models/<name>` lists the model's). Infer needs no token;
- * only the repository calls do.
+ * A curl call of V2 infer on a served model with this request body (the
+ * inferExample's: one held-out row), ready to paste into a POSIX shell.
+ * `tokenVariable`: an environment variable holding the bearer token, for a
+ * target that guards infer (`--infer-token`); the built-in server's infer
+ * needs none.
  */
-export function inferCurl(url: string, model: string): string {
+export function inferCurl(url: string, model: string, body: unknown, tokenVariable?: string): string {
   return [
-    `curl -s -X POST ${url}/v2/models/${model}/infer \\`,
+    `curl -s -X POST ${url}/v2/models/${encodeURIComponent(model)}/infer \\`,
     "  -H 'content-type: application/json' \\",
-    `  -d '{"inputs": [{"name": "<input>", "datatype": "FP64", "shape": [1, 1], "data": [0]}]}'`,
+    ...(tokenVariable ? [`  -H "authorization: Bearer $${tokenVariable}" \\`] : []),
+    `  -d ${shellQuote(JSON.stringify(body))}`,
   ].join("\n");
 }

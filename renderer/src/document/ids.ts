@@ -10,6 +10,46 @@ export function baseIdFor(kind: string): string {
   return /^[A-Za-z_]/.test(clean) ? clean : `n_${clean}`;
 }
 
+/** Shorter prefixes for node ids named after their upstream ("evaluate" fed by gbdt → "eval_gbdt"). */
+const SHORT_KIND: Readonly<Record<string, string>> = { evaluate: "eval" };
+
+/** The prefix of ids named after an upstream node: the kind's last segment, shortened where it is long. */
+export function shortKind(kind: string): string {
+  const base = baseIdFor(kind);
+  return SHORT_KIND[base] ?? base;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Whether an id is the one a new node of `kind` gets ("evaluate", "evaluate_2"): the user has not named it. */
+export function isAutoId(id: string, kind: string): boolean {
+  return new RegExp(`^${escapeRegExp(baseIdFor(kind))}(_\\d+)?$`).test(id);
+}
+
+/**
+ * The id a node gets when an upstream node first feeds it a model, report,
+ * version or deployment: `<short kind>_<upstream>` (an evaluate fed by
+ * `logistic` → `eval_logistic`; a register fed by `eval_gbdt` → `register_gbdt`,
+ * the upstream's own prefix dropped). Null when the id stays: the user named
+ * the node, or the input is a table (a train block fed by `split` stays `gbdt`).
+ */
+export function connectedId(
+  doc: PipelineDocument,
+  node: { id: string; block: string },
+  inputType: string,
+  upstream: { id: string; block: string },
+): string | null {
+  if (inputType === "table" || !isAutoId(node.id, node.block)) return null;
+  const upstreamPrefix = `${shortKind(upstream.block)}_`;
+  const rest = upstream.id.startsWith(upstreamPrefix) ? upstream.id.slice(upstreamPrefix.length) : "";
+  // "eval_gbdt" → "gbdt", but "gbdt_2" stays whole (its "_2" is a number, not a name).
+  const stem = rest && !/^\d+$/.test(rest) ? rest : upstream.id;
+  const wanted = `${shortKind(node.block)}_${stem}`;
+  if (wanted === node.id) return null;
+  const others: PipelineDocument = { ...doc, nodes: doc.nodes.filter((n) => n.id !== node.id) };
+  return uniqueId(others, wanted);
+}
+
 /** `base` if free, else `base_2`, `base_3`, … (also skipping ids in `taken`). */
 export function uniqueId(
   doc: PipelineDocument,

@@ -6,6 +6,7 @@
  * Loaded on demand, so recharts stays out of the first paint.
  */
 import "../panels/evaluation/evaluation.css";
+import "./experiments.css";
 import { useMemo, useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
 import type { ComparisonResult, RunRecord } from "../../../app/api/api";
@@ -16,10 +17,9 @@ import { RocChart } from "../panels/evaluation/charts";
 import { useApi } from "../panels/useApi";
 import { Loading } from "../shell/Loading";
 import { CompareGraph } from "./CompareGraph";
+import { ComplexityView } from "./ComplexityView";
 import {
   evaluateNodes,
-  groupByScale,
-  groupedBars,
   numericParams,
   parallelCoordinates,
   polylinePath,
@@ -27,6 +27,8 @@ import {
   scalarMetrics,
 } from "./compare";
 import { formatMetric, formatTime, formatValue, shortId } from "./format";
+import { MetricCharts } from "./MetricCharts";
+import { keyTitle, type NodeInfo, pipelineNodes } from "./nodeInfo";
 import { useExperiments } from "./store";
 
 const TICK = { fontSize: 10 };
@@ -51,7 +53,7 @@ function RunLegend({ runs }: { runs: RunRecord[] }) {
   );
 }
 
-function ParamsTable({ cmp }: { cmp: ComparisonResult }) {
+function ParamsTable({ cmp, nodes }: { cmp: ComparisonResult; nodes: Map<string, NodeInfo> }) {
   const [showEqual, setShowEqual] = useState(false);
   const differing = cmp.params.filter((p) => p.differs);
   const equal = cmp.params.filter((p) => !p.differs);
@@ -62,7 +64,9 @@ function ParamsTable({ cmp }: { cmp: ComparisonResult }) {
       data-differs={p.differs ? "true" : "false"}
       className={p.differs ? "differs" : undefined}
     >
-      <th className="mono">{p.key}</th>
+      <th className="mono" title={keyTitle("param", p.key, nodes)}>
+        {p.key}
+      </th>
       {p.values.map((v, i) => (
         <td key={cmp.runs[i]?.id ?? i} className="mono">
           {formatValue(v)}
@@ -109,92 +113,6 @@ function ParamsTable({ cmp }: { cmp: ComparisonResult }) {
         {showEqual && equal.map(row)}
       </tbody>
     </table>
-  );
-}
-
-const BAR_MARGIN = { top: 8, right: 10, bottom: 56, left: 46 };
-
-/** One scale's metrics as grouped bars, one colour per run, drawn as plain SVG (see groupedBars). */
-function MetricGroupChart({ cmp, keys }: { cmp: ComparisonResult; keys: string[] }) {
-  const chart = groupedBars(cmp, keys);
-  const { left, top, right, bottom } = BAR_MARGIN;
-  return (
-    <svg
-      width={chart.width + left + right}
-      height={chart.height + top + bottom}
-      className="metric-bars"
-      role="img"
-      aria-label={`Metrics ${keys.join(", ")} of ${cmp.runs.length} runs`}
-    >
-      <g transform={`translate(${left},${top})`}>
-        {chart.ticks.map((t) => (
-          <g key={t.value} className="bar-tick">
-            <line x1={0} x2={chart.width} y1={t.y} y2={t.y} stroke="#e6e9ee" strokeDasharray="2 3" />
-            <text x={-6} y={t.y} dy="0.32em" textAnchor="end" fontSize={10} fill="#5b6472">
-              {formatMetric(t.value)}
-            </text>
-          </g>
-        ))}
-        {chart.bars.map((b) => (
-          <rect
-            key={`${b.run}:${b.metric}`}
-            data-testid="metric-bar"
-            x={b.x}
-            y={b.y}
-            width={b.width}
-            height={Math.max(b.height, 0.5)}
-            fill={runColor(b.run)}
-          >
-            <title>{`${shortId(b.runId)} · ${b.metric}: ${formatMetric(b.value)}`}</title>
-          </rect>
-        ))}
-        {chart.groups.map((g) => (
-          <text
-            key={g.key}
-            transform={`translate(${g.x + g.width / 2},${chart.height + 12}) rotate(-25)`}
-            textAnchor="end"
-            fontSize={10}
-            fill="#5b6472"
-          >
-            {g.key}
-          </text>
-        ))}
-      </g>
-    </svg>
-  );
-}
-
-function MetricBars({ cmp }: { cmp: ComparisonResult }) {
-  const [filter, setFilter] = useState("");
-  const keys = scalarMetrics(cmp).filter((k) => k.toLowerCase().includes(filter.trim().toLowerCase()));
-  const groups = groupByScale(cmp, keys);
-  return (
-    <section className="compare-section" data-testid="compare-metrics">
-      <div className="compare-section-head">
-        <h4>Metrics</h4>
-        <input
-          className="field-input small-input"
-          placeholder="Filter metrics, e.g. accuracy"
-          value={filter}
-          onChange={(e) => setFilter(e.target.value)}
-        />
-        <span className="muted small">one chart per scale, so counts do not flatten scores</span>
-      </div>
-      {keys.length ? (
-        <div className="compare-grid">
-          {groups.map((g) => (
-            <figure key={g.label} className="eval-chart">
-              <figcaption>{g.label}</figcaption>
-              <MetricGroupChart cmp={cmp} keys={g.keys} />
-            </figure>
-          ))}
-        </div>
-      ) : (
-        <p className="muted small">
-          No metric{filter ? " matches the filter" : " was logged by these runs"}.
-        </p>
-      )}
-    </section>
   );
 }
 
@@ -400,14 +318,24 @@ function Evaluations({ cmp }: { cmp: ComparisonResult }) {
   );
 }
 
-function Comparison({ cmp }: { cmp: ComparisonResult }) {
+type CompareTab = "overview" | "complexity";
+
+function Comparison({ cmp, tab }: { cmp: ComparisonResult; tab: CompareTab }) {
+  const nodes = useMemo(() => pipelineNodes(cmp.pipeline), [cmp.pipeline]);
+  if (tab === "complexity")
+    return (
+      <>
+        <RunLegend runs={cmp.runs} />
+        <ComplexityView cmp={cmp} nodes={nodes} />
+      </>
+    );
   return (
     <>
       <RunLegend runs={cmp.runs} />
       <div className="compare-top">
         <section className="compare-section">
           <h4>Params</h4>
-          <ParamsTable cmp={cmp} />
+          <ParamsTable cmp={cmp} nodes={nodes} />
         </section>
         <section className="compare-section">
           <h4>
@@ -421,7 +349,7 @@ function Comparison({ cmp }: { cmp: ComparisonResult }) {
           <CompareGraph pipeline={cmp.pipeline} differingNodes={cmp.differingNodes} />
         </section>
       </div>
-      <MetricBars cmp={cmp} />
+      <MetricCharts cmp={cmp} nodes={nodes} />
       <Curves cmp={cmp} />
       <ParallelCoordinates cmp={cmp} />
       <Evaluations cmp={cmp} />
@@ -432,6 +360,7 @@ function Comparison({ cmp }: { cmp: ComparisonResult }) {
 export default function CompareView({ runIds }: { runIds: string[] }) {
   const key = useMemo(() => runIds.join(","), [runIds]);
   const loaded = useApi(() => api.compareRuns({ runIds }), key);
+  const [tab, setTab] = useState<CompareTab>("overview");
   return (
     <div className="compare-view" data-testid="compare-view">
       <header className="compare-head">
@@ -444,10 +373,30 @@ export default function CompareView({ runIds }: { runIds: string[] }) {
           ← Runs
         </button>
         <h3>Comparing {runIds.length} runs</h3>
+        <div className="compare-tabs" role="tablist" aria-label="Compare views">
+          {(
+            [
+              ["overview", "Metrics & params"],
+              ["complexity", "Complexity vs accuracy"],
+            ] as const
+          ).map(([id, label]) => (
+            <button
+              key={id}
+              type="button"
+              role="tab"
+              className="button small"
+              data-testid={`compare-tab-${id}`}
+              aria-selected={tab === id}
+              onClick={() => setTab(id)}
+            >
+              {label}
+            </button>
+          ))}
+        </div>
       </header>
       {loaded.status === "loading" && <Loading>Comparing…</Loading>}
       {loaded.status === "error" && <div className="panel-error">{loaded.message}</div>}
-      {loaded.status === "ok" && <Comparison cmp={loaded.value} />}
+      {loaded.status === "ok" && <Comparison cmp={loaded.value} tab={tab} />}
     </div>
   );
 }

@@ -15,6 +15,7 @@ import { defaultMetricColumns } from "./format";
 import { RunDetailPanel } from "./RunDetail";
 import { RunsTable } from "./RunsTable";
 import { DEFAULT_METRIC_COLUMNS, PAGE_SIZE, useExperiments } from "./store";
+import { useRunNodes } from "./useRunNodes";
 
 /**
  * The compare view's code (recharts) is fetched apart from the first paint.
@@ -197,10 +198,11 @@ function RunsPage() {
     metricColumns ??
     (loaded.status === "ok" ? defaultMetricColumns(loaded.value.metricKeys, DEFAULT_METRIC_COLUMNS) : []);
 
+  const nodes = useRunNodes(loaded.status === "ok" ? loaded.value.runs : null);
   return (
     <div className="runs-page">
       <Toolbar filterError={filter.ok ? null : filter.error} pipelines={pipelines} />
-      <RunsTable loaded={loaded} paramColumns={q.paramColumns} metricColumns={shownMetrics} />
+      <RunsTable loaded={loaded} paramColumns={q.paramColumns} metricColumns={shownMetrics} nodes={nodes} />
     </div>
   );
 }

@@ -1,15 +1,19 @@
 /** One page of runs: sortable headers, a checkbox per run, chosen param and metric columns, paging. */
+import "./experiments.css";
 import { useShallow } from "zustand/react/shallow";
 import type { RunListItem, RunPage } from "../../../app/api/api";
 import type { Loaded } from "../panels/useApi";
 import { Loading } from "../shell/Loading";
 import { conditionText } from "./filter";
 import { formatDuration, formatMetric, formatTime, formatValue, shortId } from "./format";
+import { keyTitle, type NodeInfo, splitKey } from "./nodeInfo";
 import { PAGE_SIZE, type SortField, useExperiments } from "./store";
 
 interface Column {
   id: string;
   label: string;
+  /** A second header line: what the column's node is ("evaluate of gbdt"). */
+  sub?: string;
   title?: string;
   sort?: { field: SortField; key?: string };
   cell(run: RunListItem): React.ReactNode;
@@ -22,7 +26,13 @@ function addTagFilter(key: string, value: string) {
   ex.setFilterText(ex.filterText.trim() ? `${ex.filterText.trim()}, ${clause}` : clause);
 }
 
-function columnsFor(paramColumns: string[], metricColumns: string[]): Column[] {
+/** "evaluate of gbdt" for a node fed a model; nothing for others (their id says enough). */
+function nodeLine(key: string, nodes: Map<string, NodeInfo>): string | undefined {
+  const info = nodes.get(splitKey(key).node);
+  return info?.model ? `${info.block} of ${info.model}` : undefined;
+}
+
+function columnsFor(paramColumns: string[], metricColumns: string[], nodes: Map<string, NodeInfo>): Column[] {
   return [
     {
       id: "id",
@@ -52,7 +62,7 @@ function columnsFor(paramColumns: string[], metricColumns: string[]): Column[] {
       (k): Column => ({
         id: `param:${k}`,
         label: k,
-        title: `param ${k}`,
+        title: keyTitle("param", k, nodes),
         sort: { field: "param", key: k },
         cell: (r) => formatValue(r.resolvedParams[k]),
       }),
@@ -61,7 +71,8 @@ function columnsFor(paramColumns: string[], metricColumns: string[]): Column[] {
       (k): Column => ({
         id: `metric:${k}`,
         label: k,
-        title: `metric ${k}`,
+        sub: nodeLine(k, nodes),
+        title: keyTitle("metric", k, nodes),
         numeric: true,
         sort: { field: "metric", key: k },
         cell: (r) => formatMetric(r.metrics[k]),
@@ -95,6 +106,7 @@ function Header({ column }: { column: Column }) {
     return (
       <th className={column.numeric ? "num" : undefined} title={column.title}>
         {column.label}
+        {column.sub && <span className="th-sub">{column.sub}</span>}
       </th>
     );
   const { field, key } = column.sort;
@@ -113,6 +125,7 @@ function Header({ column }: { column: Column }) {
       >
         {column.label}
         <span className="sort-mark">{active ? (sort.desc ? "▼" : "▲") : ""}</span>
+        {column.sub && <span className="th-sub">{column.sub}</span>}
       </button>
     </th>
   );
@@ -190,10 +203,13 @@ export function RunsTable({
   loaded,
   paramColumns,
   metricColumns,
+  nodes,
 }: {
   loaded: Loaded<RunPage>;
   paramColumns: string[];
   metricColumns: string[];
+  /** The nodes of the page's pipelines, for column captions. */
+  nodes: Map<string, NodeInfo>;
 }) {
   const { selected, detailRunId, filtered } = useExperiments(
     useShallow((s) => ({
@@ -206,7 +222,7 @@ export function RunsTable({
   if (loaded.status === "error") return <div className="panel-error">{loaded.message}</div>;
   const { runs, total } = loaded.value;
   if (!runs.length && total === 0) return <EmptyRuns filtered={filtered} />;
-  const columns = columnsFor(paramColumns, metricColumns);
+  const columns = columnsFor(paramColumns, metricColumns, nodes);
   const ex = useExperiments.getState();
   const allTicked = runs.every((r) => selected.includes(r.id));
   return (

@@ -3,7 +3,6 @@ import type { RunRecord } from "../../../app/api/api";
 import {
   BARS,
   evaluateNodes,
-  groupByScale,
   groupedBars,
   niceTicks,
   numericParams,
@@ -162,31 +161,6 @@ describe("formatting", () => {
   });
 });
 
-describe("groupByScale", () => {
-  it("keeps scores apart from counts, smallest scale first", () => {
-    const metrics = {
-      metrics: [
-        { key: "split.rows", values: [258, 258] },
-        { key: "eval.accuracy", values: [0.9, null] },
-        { key: "eval.log_loss", values: [1.5, 0.2] },
-        { key: "eval.bias", values: [-0.5, 0.1] },
-        { key: "eval.rmse", values: [12, 8] },
-      ],
-    };
-    expect(
-      groupByScale(
-        metrics,
-        metrics.metrics.map((m) => m.key),
-      ),
-    ).toEqual([
-      { label: "scores (≤ 1)", keys: ["eval.accuracy", "eval.bias"] },
-      { label: "up to 1e1", keys: ["eval.log_loss"] },
-      { label: "up to 1e2", keys: ["eval.rmse"] },
-      { label: "up to 1e3", keys: ["split.rows"] },
-    ]);
-  });
-});
-
 describe("niceTicks", () => {
   it("steps by 1, 2 or 5 × 10^k and covers the values and zero", () => {
     expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
@@ -240,5 +214,25 @@ describe("groupedBars", () => {
     expect(chart.bars).toEqual([]);
     expect(chart.groups.map((g) => g.key)).toEqual(["m", "absent"]);
     expect(chart.ticks.map((t) => t.value)).toEqual([0, 1]);
+  });
+});
+
+describe("groupedBars with a minimum group width", () => {
+  it("widens the groups and centres each group's bars in it", () => {
+    const two = {
+      runs: [run("a"), run("b")],
+      metrics: [
+        { key: "m", values: [1, 2] },
+        { key: "n", values: [3, 4] },
+      ],
+    };
+    const chart = groupedBars(two, ["m", "n"], 100);
+    expect(chart.groups).toEqual([
+      { key: "m", x: (100 - 2 * BARS.bar) / 2, width: 2 * BARS.bar },
+      { key: "n", x: 100 + (100 - 2 * BARS.bar) / 2, width: 2 * BARS.bar },
+    ]);
+    expect(chart.width).toBe(Math.max(BARS.minWidth, 200));
+    // A minimum below the natural width changes nothing.
+    expect(groupedBars(two, ["m", "n"], 10).groups).toEqual(groupedBars(two, ["m", "n"]).groups);
   });
 });

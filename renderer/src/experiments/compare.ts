@@ -110,27 +110,6 @@ export function scalarMetrics(cmp: Pick<ComparisonResult, "metrics" | "curves">)
   return cmp.metrics.filter((m) => !curves.has(m.key) && m.values.some((v) => isNum(v))).map((m) => m.key);
 }
 
-/**
- * Splits metric keys into groups of a like scale, so a row count does not
- * flatten the scores next to it: scores within [-1, 1] together, then one
- * group per power of ten of the largest absolute value.
- */
-export function groupByScale(
-  cmp: Pick<ComparisonResult, "metrics">,
-  keys: string[],
-): { label: string; keys: string[] }[] {
-  const groups = new Map<number, string[]>();
-  for (const key of keys) {
-    const values = cmp.metrics.find((m) => m.key === key)?.values.filter(isNum) ?? [];
-    const top = Math.max(0, ...values.map(Math.abs));
-    const power = top <= 1 ? 0 : Math.ceil(Math.log10(top));
-    groups.set(power, [...(groups.get(power) ?? []), key]);
-  }
-  return [...groups.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([power, keys]) => ({ label: power === 0 ? "scores (≤ 1)" : `up to 1e${power}`, keys }));
-}
-
 /** "Nice" axis ticks (steps of 1, 2 or 5 × 10^k) covering [min, max] and zero, about `count` of them. */
 export function niceTicks(min: number, max: number, count = 5): number[] {
   const lo = Math.min(0, min);
@@ -171,6 +150,8 @@ export const BARS = { bar: 14, groupGap: 30, plotHeight: 198, minWidth: 190 };
 export function groupedBars(
   cmp: Pick<ComparisonResult, "runs" | "metrics">,
   keys: string[],
+  /** Groups at least this wide, bars centred in them (room for a group's label). */
+  minGroupWidth = 0,
 ): {
   bars: MetricBar[];
   groups: { key: string; x: number; width: number }[];
@@ -178,7 +159,8 @@ export function groupedBars(
   width: number;
   height: number;
 } {
-  const groupWidth = cmp.runs.length * BARS.bar + BARS.groupGap;
+  const groupWidth = Math.max(cmp.runs.length * BARS.bar + BARS.groupGap, minGroupWidth);
+  const inset = (groupWidth - cmp.runs.length * BARS.bar) / 2;
   const width = Math.max(BARS.minWidth, keys.length * groupWidth);
   const columns = keys.map((key) => ({ key, values: cmp.metrics.find((m) => m.key === key)?.values ?? [] }));
   const finite = columns.flatMap((c) => c.values.filter(isNum));
@@ -189,7 +171,7 @@ export function groupedBars(
   const zero = y(0);
   const bars: MetricBar[] = [];
   const groups = columns.map((c, g) => {
-    const x0 = g * groupWidth + BARS.groupGap / 2;
+    const x0 = g * groupWidth + inset;
     c.values.forEach((v, run) => {
       if (!isNum(v) || run >= cmp.runs.length) return;
       const top = Math.min(y(v), zero);

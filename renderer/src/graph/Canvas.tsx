@@ -13,7 +13,8 @@ import {
 } from "@xyflow/react";
 import { type DragEvent, type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useShallow } from "zustand/react/shallow";
-import { addEdge, moveNodes } from "../document/ops";
+import { moveNodes } from "../document/ops";
+import { EmptyState } from "../shell/EmptyState";
 import { useCatalog } from "../store/catalog";
 import { emptySelection, useEditor } from "../store/editor";
 import { useRun } from "../store/run";
@@ -22,7 +23,7 @@ import type { PipelineDocument, Position, Selection } from "../store/types";
 import { useUi } from "../store/ui";
 import { addBlockAt, BLOCK_DRAG_TYPE } from "./addBlock";
 import { ConnectionLine } from "./ConnectionLine";
-import { connectionProblem, proposedFromHandles } from "./connect";
+import { connectionProblem, connectNodes, proposedFromHandles } from "./connect";
 import { flowRef } from "./flowRef";
 import { fittedViewport, geometryStyle } from "./geometry";
 import { layoutPositions } from "./layout";
@@ -167,19 +168,43 @@ export function Canvas() {
     return !!doc && connectionProblem(doc, useCatalog.getState().byKind, c) === null;
   }, []);
 
+  // A node still named as the editor named it takes the name of what now feeds it (eval_logistic).
   const onConnect = useCallback((c: Connection) => {
     const editor = useEditor.getState();
     if (!editor.document || !c.sourceHandle || !c.targetHandle) return;
-    editor.commit(
-      addEdge(editor.document, {
-        from: `${c.source}.${c.sourceHandle}`,
-        to: `${c.target}.${c.targetHandle}`,
-      }),
-    );
+    const { document: next, renamed } = connectNodes(editor.document, useCatalog.getState().byKind, {
+      source: c.source,
+      sourceHandle: c.sourceHandle,
+      target: c.target,
+      targetHandle: c.targetHandle,
+    });
+    if (!renamed) {
+      editor.commit(next);
+      return;
+    }
+    const swap = (id: string) => (id === renamed.from ? renamed.to : id);
+    editor.commit(next, {
+      selection: { nodes: new Set([...editor.selection.nodes].map(swap)), edges: new Set() },
+    });
   }, []);
 
-  const onConnectEnd = useCallback((_e: unknown, state: FinalConnectionState) => {
-    if (state.isValid !== false || !state.fromHandle) return;
+  const onConnectEnd = useCallback((e: globalThis.MouseEvent | TouchEvent, state: FinalConnectionState) => {
+    if (!state.fromHandle) return;
+    // Let go on the empty canvas: the quick-add search offers the blocks that can join that port.
+    const flow = flowRef.current;
+    const point = "changedTouches" in e ? e.changedTouches[0] : e;
+    const onPane = (e.target as Element | null)?.classList?.contains("react-flow__pane");
+    if (state.isValid === null && !state.toHandle && onPane && flow && point && state.fromHandle.id) {
+      const screen = { x: point.clientX, y: point.clientY };
+      const { nodeId, id, type } = state.fromHandle;
+      useUi.getState().setQuickAdd({
+        screen,
+        flow: flow.screenToFlowPosition(screen),
+        from: { node: nodeId, port: id, side: type },
+      });
+      return;
+    }
+    if (state.isValid !== false) return;
     const doc = useEditor.getState().document;
     const proposed = proposedFromHandles(state.fromHandle, state.toHandle);
     const reason = doc && proposed ? connectionProblem(doc, useCatalog.getState().byKind, proposed) : null;
@@ -193,6 +218,8 @@ export function Canvas() {
     }
   }, []);
 
+  // On the canvas's frame, so a drop on the empty state's card counts too. With no pipeline open, the
+  // block goes into a new one.
   const onDrop = useCallback((e: DragEvent) => {
     const kind = e.dataTransfer.getData(BLOCK_DRAG_TYPE);
     const flow = flowRef.current;
@@ -222,7 +249,14 @@ export function Canvas() {
 
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: double-click on the empty pane opens the quick-add search
-    <div className="canvas" data-testid="canvas" onDoubleClick={onDoubleClick} style={geometryStyle}>
+    <div
+      className="canvas"
+      data-testid="canvas"
+      onDoubleClick={onDoubleClick}
+      onDrop={onDrop}
+      onDragOver={onDragOver}
+      style={geometryStyle}
+    >
       <ReactFlow<FlowNode>
         nodes={nodes}
         edges={edges}
@@ -236,8 +270,6 @@ export function Canvas() {
         onInit={(instance) => {
           flowRef.current = instance;
         }}
-        onDrop={onDrop}
-        onDragOver={onDragOver}
         onNodeClick={onNodeClick}
         onPaneClick={onPaneClick}
         deleteKeyCode={null}
@@ -260,6 +292,7 @@ export function Canvas() {
         />
         <Controls showInteractive={false} />
       </ReactFlow>
+      {!document && <EmptyState />}
     </div>
   );
 }

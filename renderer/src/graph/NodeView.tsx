@@ -1,18 +1,22 @@
 /**
- * One block on the canvas: title, id, kind, typed ports and its state; below
- * COMPACT_BELOW_ZOOM, the same box with its title and handles only.
- * Memoized: it redraws only when its own node, run state, problems or
+ * One block on the canvas: title, id, kind, typed ports and its state, with
+ * its warning count and, once it has outputs, their headline (graph/headline.ts);
+ * below COMPACT_BELOW_ZOOM, the same box with its title and handles only.
+ * Memoized: it redraws only when its own node, run state, outputs, problems or
  * drawing (full or compact) change.
  */
 import { Handle, type NodeProps, Position, type ReactFlowState, useStore } from "@xyflow/react";
-import { memo } from "react";
+import { type MouseEvent, memo } from "react";
 import type { PortSpec } from "../../../app/api/api";
+import { type NodeWarnings, useRun, warningCount } from "../store/run";
 import { useUi } from "../store/ui";
 import { useValidation } from "../store/validation";
 import { COMPACT_BELOW_ZOOM, NODE_GEOMETRY, nodeInnerHeight, portRowCenter } from "./geometry";
+import { nodeHeadline, shownWarnings, warningTitle } from "./headline";
 import { useNodeState } from "./nodeState";
 import { portColor } from "./ports";
 import type { FlowNode } from "./toFlow";
+import "./results.css";
 
 interface PortRowProps {
   nodeId: string;
@@ -62,6 +66,29 @@ const STATE_LABEL: Record<string, string> = {
 
 const isZoomedOut = (s: ReactFlowState) => s.transform[2] < COMPACT_BELOW_ZOOM;
 
+/** The amber count of a node's warnings; a click shows the run log with this node's lines only. */
+function WarningBadge({ id, warnings }: { id: string; warnings: NodeWarnings }) {
+  const { count, messages } = warnings;
+  const openLog = (e: MouseEvent) => {
+    // Not a click on the node as well, which would show its output in the drawer instead.
+    e.stopPropagation();
+    useRun.getState().setLogFilter(id);
+    useUi.getState().showTab("log");
+  };
+  return (
+    <button
+      type="button"
+      className="node-warnings nodrag"
+      data-testid={`warnings-${id}`}
+      title={warningTitle(count, messages)}
+      aria-label={`${warningCount(count)}: show them in the run log`}
+      onClick={openLog}
+    >
+      ⚠ {count.toLocaleString("en-US")}
+    </button>
+  );
+}
+
 interface CompactProps {
   id: string;
   title: string;
@@ -70,10 +97,21 @@ interface CompactProps {
   inputs: readonly (readonly [string, PortSpec | undefined])[];
   outputs: readonly (readonly [string, PortSpec | undefined])[];
   problemCount: number;
+  /** The full drawing shows a headline row: the compact box is as tall. */
+  hasHeadline: boolean;
 }
 
 /** The zoomed-out drawing: the full drawing's box (same height, handles at the same places). */
-function CompactNode({ id, title, className, state, inputs, outputs, problemCount }: CompactProps) {
+function CompactNode({
+  id,
+  title,
+  className,
+  state,
+  inputs,
+  outputs,
+  problemCount,
+  hasHeadline,
+}: CompactProps) {
   const handle =
     (side: "input" | "output") =>
     ([name, spec]: readonly [string, PortSpec | undefined], i: number) => (
@@ -100,7 +138,12 @@ function CompactNode({ id, title, className, state, inputs, outputs, problemCoun
       </div>
       {/* The id and port rows' height, inside the border (a 1.5 px border is drawn 1 or 2 px wide). */}
       <div
-        style={{ height: nodeInnerHeight(Math.max(inputs.length, outputs.length)) - NODE_GEOMETRY.head }}
+        style={{
+          height:
+            nodeInnerHeight(Math.max(inputs.length, outputs.length)) -
+            NODE_GEOMETRY.head +
+            (hasHeadline ? NODE_GEOMETRY.headline : 0),
+        }}
       />
       {inputs.map(handle("input"))}
       {outputs.map(handle("output"))}
@@ -121,6 +164,15 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
   const title = node.label ?? block?.title ?? node.block;
   const className = `node state-${state}${selected ? " selected" : ""}${block ? "" : " unknown"}`;
   const compact = useStore(isZoomedOut);
+  const produced = useRun((s) => s.outputs[id]);
+  const warned = shownWarnings(state, run, produced);
+  const headline =
+    state === "done" || state === "cached"
+      ? nodeHeadline(
+          produced?.outputs,
+          outputs.map(([name]) => name),
+        )
+      : null;
   if (compact)
     return (
       <CompactNode
@@ -131,12 +183,14 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
         inputs={inputs}
         outputs={outputs}
         problemCount={problemCount}
+        hasHeadline={headline !== null}
       />
     );
   return (
     <div className={className} data-testid={`node-${id}`} data-state={state}>
       <div className="node-head">
         <span className="node-title">{title}</span>
+        {warned && <WarningBadge id={id} warnings={warned} />}
         <span className={`node-badge badge-${state}`}>{STATE_LABEL[state]}</span>
       </div>
       <div className="node-sub">
@@ -167,6 +221,11 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
       {state === "failed" && run?.error && (
         <div className="node-error" title={run.error}>
           <span>{run.error}</span>
+        </div>
+      )}
+      {headline && (
+        <div className="node-headline" data-testid={`headline-${id}`} title={headline.title}>
+          {headline.text}
         </div>
       )}
       {problemCount > 0 && (

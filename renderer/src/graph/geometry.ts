@@ -23,6 +23,8 @@ export const NODE_GEOMETRY = {
   /** A port row with no ports still keeps the ports area this tall. */
   portsMinHeight: 12,
   row: 17,
+  /** The headline row under the ports after a run (graph/headline.ts), its bottom margin included. */
+  headline: 24,
 } as const;
 
 /** The CSS variables canvas.css sizes the node rows with. */
@@ -30,6 +32,7 @@ export const geometryStyle = {
   "--node-head-height": `${NODE_GEOMETRY.head}px`,
   "--node-sub-height": `${NODE_GEOMETRY.sub}px`,
   "--port-row-height": `${NODE_GEOMETRY.row}px`,
+  "--node-headline-height": `${NODE_GEOMETRY.headline - 6}px`,
 } as CSSProperties;
 
 /**

@@ -1,17 +1,69 @@
 import { useShallow } from "zustand/react/shallow";
+import { formatShortcut } from "../actions/shortcuts";
+import { startDrag } from "../shell/dragResize";
 import { useEditor } from "../store/editor";
+import type { NodeDoc } from "../store/types";
+import { useUi } from "../store/ui";
 import { NodeInspector } from "./NodeInspector";
 import { PipelineInspector } from "./PipelineInspector";
 
-/** The right panel: the selected node's form, or the pipeline's when nothing is selected. */
+/** The right panel: the selected node's form, or the pipeline's when nothing is selected; folds to a rail, resized by its left edge. */
 export function Inspector() {
   // Nodes, not the whole document: moving a node changes only the layout and need not redraw the form.
   const { allNodes, selection, open } = useEditor(
     useShallow((s) => ({ allNodes: s.document?.nodes, selection: s.selection, open: !!s.document })),
   );
+  const expanded = useUi((s) => s.inspectorOpen);
   const nodes = allNodes?.filter((n) => selection.nodes.has(n.id)) ?? [];
+  const toggleTitle = `${expanded ? "Hide" : "Show"} the inspector (${formatShortcut("Mod+Shift+B")})`;
+  if (!expanded)
+    return (
+      <aside className="inspector-frame side-rail" data-collapsed="true">
+        <button
+          type="button"
+          className="rail-button"
+          data-testid="toggle-inspector"
+          aria-expanded={false}
+          title={toggleTitle}
+          onClick={() => useUi.getState().toggleInspector()}
+        >
+          <span aria-hidden="true">«</span>
+          <span className="rail-label">Inspector</span>
+        </button>
+      </aside>
+    );
   return (
-    <aside className="inspector" data-testid="inspector">
+    <aside className="inspector-frame" data-collapsed="false">
+      <div
+        className="side-resizer side-resizer-left"
+        data-testid="inspector-resizer"
+        title="Drag to resize"
+        onPointerDown={(e) => {
+          const right = e.currentTarget.parentElement?.getBoundingClientRect().right ?? window.innerWidth;
+          startDrag(e, (x) => useUi.getState().setInspectorWidth(right - x));
+        }}
+      />
+      <div className="side-bar-head">
+        <span className="side-bar-title">Inspector</span>
+        <button
+          type="button"
+          className="icon-button"
+          data-testid="toggle-inspector"
+          aria-expanded={true}
+          title={toggleTitle}
+          onClick={() => useUi.getState().toggleInspector()}
+        >
+          »
+        </button>
+      </div>
+      <InspectorBody open={open} nodes={nodes} />
+    </aside>
+  );
+}
+
+function InspectorBody({ open, nodes }: { open: boolean; nodes: NodeDoc[] }) {
+  return (
+    <div className="inspector" data-testid="inspector">
       {!open ? (
         <p className="muted">Open a pipeline to edit it.</p>
       ) : nodes.length === 1 ? (
@@ -24,6 +76,6 @@ export function Inspector() {
       ) : (
         <PipelineInspector />
       )}
-    </aside>
+    </div>
   );
 }

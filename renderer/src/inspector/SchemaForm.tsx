@@ -1,21 +1,32 @@
 /**
  * The one generic form every block's params are drawn with, from the block's
  * JSON Schema: labels, defaults as placeholders, help text, bounds, and the
- * core's validation messages under the field they concern.
+ * core's validation messages under the field they concern. The block declares
+ * the presentation with each param (app/pipeline/param-ui.ts): the order, the
+ * "Advanced" fold, the params shown only for some values of another, and
+ * which fields pick a column or a file.
  */
-import type { ComponentType } from "react";
+import { type ComponentType, useState } from "react";
 import type { LocatedProblem } from "../store/validation";
 import { ChoiceField } from "./fields/ChoiceField";
 import { JsonField } from "./fields/JsonField";
 import { NumberField } from "./fields/NumberField";
 import { NumberListField } from "./fields/NumberListField";
+import { PathField } from "./fields/PathField";
 import { StringListField } from "./fields/StringListField";
 import { TextField } from "./fields/TextField";
 import type { FieldProps } from "./fields/types";
-import { boundsText, type FieldKind, fieldKind, type JsonSchema, unwrapNullable } from "./jsonSchema";
-
-/** Param names that hold column names of the input table: they get a column picker. */
-const COLUMN_FIELDS = new Set(["column", "target", "features", "keep", "drop", "dedupeOn", "columns"]);
+import {
+  boundsText,
+  type FieldKind,
+  type FormEntry,
+  fieldKind,
+  formLayout,
+  isOptionalSection,
+  type JsonSchema,
+  unwrapNullable,
+} from "./jsonSchema";
+import "./inspector.css";
 
 const CONTROLS: Record<Exclude<FieldKind, "object">, ComponentType<FieldProps>> = {
   string: TextField,
@@ -47,39 +58,88 @@ interface FieldRowProps extends FormContext {
 const sameParamPath = (p: LocatedProblem, path: string[]) =>
   p.param !== undefined && p.param.length === path.length && p.param.every((s, i) => s === path[i]);
 
-function FieldRow({ name, path, schema: raw, required, value, onChange, ...ctx }: FieldRowProps) {
+/** A problem at `path` or inside it. */
+const underParamPath = (p: LocatedProblem, path: string[]) =>
+  p.param !== undefined && p.param.length >= path.length && path.every((s, i) => p.param?.[i] === s);
+
+function Messages({ messages }: { messages: LocatedProblem[] }) {
+  return (
+    <>
+      {messages.map((m) => (
+        <div className="field-message" key={m.message}>
+          {m.message}
+        </div>
+      ))}
+    </>
+  );
+}
+
+/**
+ * An object param. An optional one with required fields (train's `search`)
+ * is a section the user turns on: its fields, and their required marks, show
+ * only once it is on; off removes it from the params.
+ */
+function ObjectRow({ name, path, schema: raw, required, value, onChange, ...ctx }: FieldRowProps) {
+  const schema = unwrapNullable(raw);
+  const dotted = path.join(".");
+  const messages = ctx.problems.filter((p) => sameParamPath(p, path));
+  const toggled = isOptionalSection(raw, required);
+  const on = !toggled || value !== undefined;
+  return (
+    <section
+      className={`field-group${toggled ? " field-section" : ""}${messages.length ? " has-error" : ""}`}
+      data-testid={`group-${dotted}`}
+    >
+      <div className="field-group-head">
+        {toggled ? (
+          <label className="field-group-toggle">
+            <input
+              type="checkbox"
+              data-testid={`section-${dotted}`}
+              checked={on}
+              onChange={(e) => onChange(e.target.checked ? {} : undefined)}
+            />
+            <span className="field-group-title">{name}</span>
+          </label>
+        ) : (
+          <span className="field-group-title">{name}</span>
+        )}
+      </div>
+      {/* clean's "outliers" is described as "Outliers": a description that only repeats the name is left out. */}
+      {schema.description && schema.description.toLowerCase() !== name.toLowerCase() && (
+        <div className="field-help">{schema.description}</div>
+      )}
+      {on && (
+        <div className="field-group-body">
+          <ObjectFields
+            schema={schema}
+            path={path}
+            value={value && typeof value === "object" ? (value as Record<string, unknown>) : {}}
+            keepEmpty={toggled}
+            onChange={onChange}
+            {...ctx}
+          />
+        </div>
+      )}
+      <Messages messages={messages} />
+    </section>
+  );
+}
+
+function FieldRow(props: FieldRowProps) {
+  const { name, path, schema: raw, required, value, onChange, ...ctx } = props;
   const schema = unwrapNullable(raw);
   const kind = fieldKind(schema);
+  if (kind === "object") return <ObjectRow {...props} />;
   const messages = ctx.problems.filter((p) => sameParamPath(p, path));
   const bounds = kind === "number" || kind === "integer" ? boundsText(schema) : null;
-  const columns =
-    COLUMN_FIELDS.has(name) && (kind === "string" || kind === "stringList") ? ctx.columns : undefined;
+  const picksColumns = schema.picker === "column" || schema.picker === "columns";
+  const columns = picksColumns && (kind === "string" || kind === "stringList") ? ctx.columns : undefined;
   const dotted = path.join(".");
-  if (kind === "object") {
-    return (
-      <fieldset className="field-group">
-        <legend>
-          {name}
-          {schema.description && <span className="field-help"> — {schema.description}</span>}
-        </legend>
-        <ObjectFields
-          schema={schema}
-          path={path}
-          value={value && typeof value === "object" ? (value as Record<string, unknown>) : {}}
-          onChange={onChange}
-          {...ctx}
-        />
-        {messages.map((m) => (
-          <div className="field-message" key={m.message}>
-            {m.message}
-          </div>
-        ))}
-      </fieldset>
-    );
-  }
-  const Control = CONTROLS[kind];
+  // A param declared with `picker: "file"` (ingest.file's path) offers the project's data files.
+  const Control = kind === "string" && schema.picker === "file" ? PathField : CONTROLS[kind];
   return (
-    <div className={`field${messages.length ? " has-error" : ""}`}>
+    <div className={`field${messages.length ? " has-error" : ""}`} data-testid={`field-${dotted}`}>
       <div className="field-label">
         <label htmlFor={`param-${dotted}`}>
           {name}
@@ -115,11 +175,7 @@ function FieldRow({ name, path, schema: raw, required, value, onChange, ...ctx }
           {bounds && <span className="field-bounds"> ({bounds})</span>}
         </div>
       )}
-      {messages.map((m) => (
-        <div className="field-message" key={m.message}>
-          {m.message}
-        </div>
-      ))}
+      <Messages messages={messages} />
     </div>
   );
 }
@@ -128,31 +184,59 @@ interface ObjectFieldsProps extends FormContext {
   schema: JsonSchema;
   path: string[];
   value: Record<string, unknown>;
+  /** Keep `{}` when the last field is cleared (a section that is on), rather than removing the object. */
+  keepEmpty?: boolean;
   onChange(value: Record<string, unknown> | undefined): void;
 }
 
-function ObjectFields({ schema, path, value, onChange, ...ctx }: ObjectFieldsProps) {
-  const required = new Set(schema.required ?? []);
+function ObjectFields({ schema, path, value, keepEmpty, onChange, ...ctx }: ObjectFieldsProps) {
+  const [advancedOpen, setAdvancedOpen] = useState(false);
   const set = (key: string, v: unknown) => {
     const next = { ...value };
     if (v === undefined) delete next[key];
     else next[key] = v;
-    onChange(Object.keys(next).length || path.length === 0 ? next : undefined);
+    onChange(Object.keys(next).length || keepEmpty || path.length === 0 ? next : undefined);
   };
+  // A param with a problem stays visible, even where its condition would hide it, so it can be fixed.
+  const hasProblem = (key: string) => ctx.problems.some((p) => underParamPath(p, [...path, key]));
+  const layout = formLayout(schema, value, hasProblem);
+  const row = ({ name, schema: sub, required }: FormEntry) => (
+    <FieldRow
+      key={name}
+      name={name}
+      path={[...path, name]}
+      schema={sub}
+      required={required}
+      value={value[name]}
+      onChange={(v) => set(name, v)}
+      {...ctx}
+    />
+  );
+  const advancedShown = advancedOpen || layout.advanced.some((e) => hasProblem(e.name));
+  const changed = layout.advanced.filter((e) => value[e.name] !== undefined).length;
+  const dotted = path.join(".") || "params";
   return (
     <>
-      {Object.entries(schema.properties ?? {}).map(([key, sub]) => (
-        <FieldRow
-          key={key}
-          name={key}
-          path={[...path, key]}
-          schema={sub}
-          required={required.has(key)}
-          value={value[key]}
-          onChange={(v) => set(key, v)}
-          {...ctx}
-        />
-      ))}
+      {layout.main.map(row)}
+      {layout.advanced.length > 0 && (
+        <div className="field-advanced" data-testid={`advanced-${dotted}`}>
+          <button
+            type="button"
+            className="field-advanced-toggle"
+            data-testid={`advanced-toggle-${dotted}`}
+            aria-expanded={advancedShown}
+            onClick={() => setAdvancedOpen(!advancedShown)}
+          >
+            <span aria-hidden="true">{advancedShown ? "▾" : "▸"}</span> Advanced
+            <span className="muted">
+              {" "}
+              · {layout.advanced.length} setting{layout.advanced.length === 1 ? "" : "s"}
+              {changed > 0 && `, ${changed} changed`}
+            </span>
+          </button>
+          {advancedShown && <div className="field-advanced-body">{layout.advanced.map(row)}</div>}
+        </div>
+      )}
     </>
   );
 }

@@ -17,7 +17,17 @@ export interface JsonSchema {
   additionalProperties?: JsonSchema | boolean;
   anyOf?: JsonSchema[];
   oneOf?: JsonSchema[];
+  // How the form presents a param, declared with the param (app/pipeline/param-ui.ts).
+  order?: number;
+  advanced?: boolean;
+  showWhen?: ShowWhen | ShowWhen[];
+  hidden?: boolean;
+  picker?: "column" | "columns" | "file";
+  label?: string;
 }
+
+/** Shown only while the sibling `param` (its value, or its default) is one of `in`, or is set. */
+export type ShowWhen = { param: string; in: unknown[] } | { param: string; set: true };
 
 export type FieldKind =
   | "string"
@@ -100,4 +110,83 @@ export function formatDefault(value: unknown): string {
   if (value && typeof value === "object" && !Object.keys(value).length) return "none";
   if (typeof value === "string") return value;
   return JSON.stringify(value);
+}
+
+/**
+ * Whether a sibling is set: given, and not an empty text or list. An empty
+ * object is set when it is not the default: `{}` is a turned-on section
+ * (train's `search`), while clean's `cast: {}` is its default, nothing to cast.
+ */
+function isSet(value: unknown, schema: JsonSchema | undefined): boolean {
+  if (value === undefined || value === null || value === "") return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === "object" && !Object.keys(value).length) return schema?.default === undefined;
+  return true;
+}
+
+/**
+ * Whether a param does something for the values of its siblings (`values`,
+ * with the schema's defaults standing in for unset ones). A `${param}`
+ * reference could hold anything, so a condition on one holds.
+ */
+export function isShown(schema: JsonSchema, object: JsonSchema, values: Record<string, unknown>): boolean {
+  if (schema.hidden) return false;
+  if (!schema.showWhen) return true;
+  const conditions = Array.isArray(schema.showWhen) ? schema.showWhen : [schema.showWhen];
+  return conditions.some((c) => {
+    const sibling = object.properties?.[c.param];
+    if ("set" in c) return isReference(values[c.param]) || isSet(values[c.param], sibling);
+    const value = values[c.param] ?? sibling?.default;
+    if (isReference(value)) return true;
+    return c.in.some((v) => JSON.stringify(v) === JSON.stringify(value));
+  });
+}
+
+/** An optional object with required fields (train's `search`, gate's `champion`): a section the user turns on. */
+export function isOptionalSection(schema: JsonSchema, required: boolean): boolean {
+  const s = unwrapNullable(schema);
+  return !required && s.default === undefined && fieldKind(s) === "object" && (s.required?.length ?? 0) > 0;
+}
+
+export interface FormEntry {
+  name: string;
+  schema: JsonSchema;
+  required: boolean;
+}
+
+export interface FormLayout {
+  /** The params to show, most important first. */
+  main: FormEntry[];
+  /** Shown params declared advanced, folded under "Advanced". */
+  advanced: FormEntry[];
+  /** Params that do nothing for the current values; they keep their values. */
+  hidden: string[];
+}
+
+/**
+ * Which of an object's params the form shows, and in what order: by their
+ * declared `order` (undeclared ones after, as listed), the advanced ones
+ * apart, and those whose `showWhen` fails (or `hidden`) left out unless
+ * `keep` says they must stay visible (a problem points at them).
+ */
+export function formLayout(
+  object: JsonSchema,
+  values: Record<string, unknown>,
+  keep: (name: string) => boolean = () => false,
+): FormLayout {
+  const required = new Set(object.required ?? []);
+  const entries = Object.entries(object.properties ?? {}).map(([name, schema], index) => ({
+    name,
+    schema,
+    required: required.has(name),
+    rank: schema.order ?? Number.POSITIVE_INFINITY,
+    index,
+  }));
+  entries.sort((a, b) => a.rank - b.rank || a.index - b.index);
+  const layout: FormLayout = { main: [], advanced: [], hidden: [] };
+  for (const { name, schema, required } of entries) {
+    if (!isShown(schema, object, values) && !keep(name)) layout.hidden.push(name);
+    else (schema.advanced ? layout.advanced : layout.main).push({ name, schema, required });
+  }
+  return layout;
 }

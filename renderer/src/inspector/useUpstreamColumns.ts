@@ -1,14 +1,16 @@
 /**
- * The columns of the table feeding a node, when a run has produced it: the
- * column pickers offer them. Table names are content-addressed, so a table's
- * columns never change and are asked for once.
+ * The columns of the table feeding a node, for the column pickers: as the
+ * core infers them from the document before any run (app/engine/schema.ts),
+ * else as a run produced them. Table names are content-addressed, so a run
+ * table's columns never change and are asked for once.
  */
 import { useEffect, useMemo, useState } from "react";
 import { api } from "../api/client";
-import { splitEndpoint } from "../document/endpoints";
+import { useCatalog } from "../store/catalog";
 import { useEditor } from "../store/editor";
 import { type NodeOutputs, useRun } from "../store/run";
-import type { EdgeDoc } from "../store/types";
+import { useValidation } from "../store/validation";
+import { inferredColumns, tableSources } from "./upstreamSchema";
 
 const columnsByTable = new Map<string, Promise<string[]>>();
 
@@ -23,16 +25,10 @@ function columnsOf(table: string): Promise<string[]> {
   return found;
 }
 
-/** The workspace table on a node's first connected input whose source has produced a table. */
-function upstreamTable(
-  edges: EdgeDoc[],
-  outputs: Record<string, NodeOutputs>,
-  nodeId: string,
-): string | undefined {
-  for (const e of edges) {
-    if (splitEndpoint(e.to).node !== nodeId) continue;
-    const from = splitEndpoint(e.from);
-    const table = outputs[from.node]?.outputs[from.port]?.table;
+/** The workspace table of the first source a run has produced. */
+function runTable(sources: { node: string; port: string }[], outputs: Record<string, NodeOutputs>) {
+  for (const s of sources) {
+    const table = outputs[s.node]?.outputs[s.port]?.table;
     if (table) return table;
   }
   return undefined;
@@ -40,8 +36,18 @@ function upstreamTable(
 
 export function useUpstreamColumns(nodeId: string): string[] | undefined {
   const edges = useEditor((s) => s.document?.edges);
+  const kind = useEditor((s) => s.document?.nodes.find((n) => n.id === nodeId)?.block);
+  const inputs = useCatalog((s) => (kind ? s.byKind.get(kind)?.inputs : undefined));
   const outputs = useRun((s) => s.outputs);
-  const table = useMemo(() => upstreamTable(edges ?? [], outputs, nodeId), [edges, outputs, nodeId]);
+  const schemas = useValidation((s) => s.schemas);
+  const sources = useMemo(
+    // Without the block (unknown kind), every input is tried.
+    () => tableSources(edges ?? [], nodeId, (port) => !inputs || inputs[port]?.type === "table"),
+    [edges, nodeId, inputs],
+  );
+  const inferred = useMemo(() => inferredColumns(sources, schemas), [sources, schemas]);
+  // The inferred columns follow the document as edited; a run's table is what an earlier version made.
+  const table = inferred && !inferred.open ? undefined : runTable(sources, outputs);
   const [columns, setColumns] = useState<{ table: string; names: string[] }>();
   useEffect(() => {
     if (!table) return;
@@ -54,5 +60,6 @@ export function useUpstreamColumns(nodeId: string): string[] | undefined {
       live = false;
     };
   }, [table]);
-  return columns && columns.table === table ? columns.names : undefined;
+  if (table && columns?.table === table) return columns.names;
+  return inferred?.names;
 }

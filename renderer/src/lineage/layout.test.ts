@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LineageGraph } from "../../../app/api/api";
-import { layoutLineage } from "./layout";
+import { fitTransform, layoutLineage, MAX_ZOOM, MIN_ZOOM, zoomAt } from "./layout";
 
 const graph: LineageGraph = {
   nodes: [
@@ -45,5 +45,45 @@ describe("layoutLineage", () => {
     const layout = layoutLineage({ nodes: [], edges: [] });
     expect(layout.nodes.size).toBe(0);
     expect(layout.width).toBe(0);
+  });
+});
+
+describe("fit and zoom", () => {
+  it("fits a wide graph into the panel, centred, every corner inside", () => {
+    const size = { width: 2000, height: 400 };
+    const viewport = { width: 800, height: 500 };
+    const t = fitTransform(size, viewport, 10);
+    expect(t.k).toBeCloseTo(780 / 2000, 10);
+    // The graph's corners land inside the viewport (screen = graph × k + offset).
+    for (const [gx, gy] of [
+      [0, 0],
+      [2000, 400],
+    ] as const) {
+      const sx = gx * t.k + t.x;
+      const sy = gy * t.k + t.y;
+      expect(sx).toBeGreaterThanOrEqual(0);
+      expect(sx).toBeLessThanOrEqual(800);
+      expect(sy).toBeGreaterThanOrEqual(0);
+      expect(sy).toBeLessThanOrEqual(500);
+    }
+    // Centred: equal margins left and right.
+    expect(t.x).toBeCloseTo(800 - (2000 * t.k + t.x), 10);
+  });
+
+  it("keeps a small graph at its size, and never shrinks past the minimum", () => {
+    expect(fitTransform({ width: 200, height: 100 }, { width: 800, height: 500 }).k).toBe(1);
+    expect(fitTransform({ width: 1e6, height: 100 }, { width: 800, height: 500 }).k).toBe(MIN_ZOOM);
+  });
+
+  it("zooms about the pointer: the graph point under it stays put", () => {
+    const t = { x: 30, y: -10, k: 0.8 };
+    const at = { x: 250, y: 140 };
+    const z = zoomAt(t, 1.25, at);
+    expect(z.k).toBeCloseTo(1, 10);
+    const before = { x: (at.x - t.x) / t.k, y: (at.y - t.y) / t.k };
+    const after = { x: (at.x - z.x) / z.k, y: (at.y - z.y) / z.k };
+    expect(after.x).toBeCloseTo(before.x, 10);
+    expect(after.y).toBeCloseTo(before.y, 10);
+    expect(zoomAt(t, 100, at).k).toBe(MAX_ZOOM);
   });
 });

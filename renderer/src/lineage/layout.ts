@@ -46,3 +46,38 @@ export function layoutLineage(graph: LineageGraph): LineageLayout {
   }));
   return { nodes, edges, width, height };
 }
+
+/** A view of the graph: screen = graph × k + (x, y). */
+export interface ViewTransform {
+  x: number;
+  y: number;
+  k: number;
+}
+
+export const MIN_ZOOM = 0.2;
+export const MAX_ZOOM = 2.5;
+
+const clampZoom = (k: number) => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, k));
+
+/**
+ * The transform that shows the whole graph centred in a viewport, never
+ * enlarged past 1 (a small graph keeps its size) nor shrunk below MIN_ZOOM.
+ */
+export function fitTransform(
+  size: { width: number; height: number },
+  viewport: { width: number; height: number },
+  padding = 12,
+): ViewTransform {
+  const w = Math.max(viewport.width - 2 * padding, 1);
+  const h = Math.max(viewport.height - 2 * padding, 1);
+  const k = clampZoom(Math.min(1, w / Math.max(size.width, 1), h / Math.max(size.height, 1)));
+  return { k, x: (viewport.width - size.width * k) / 2, y: (viewport.height - size.height * k) / 2 };
+}
+
+/** Zooms by `factor` keeping the graph point under `at` (screen coordinates) where it is. */
+export function zoomAt(t: ViewTransform, factor: number, at: { x: number; y: number }): ViewTransform {
+  const k = clampZoom(t.k * factor);
+  const gx = (at.x - t.x) / t.k;
+  const gy = (at.y - t.y) / t.k;
+  return { k, x: at.x - gx * k, y: at.y - gy * k };
+}

@@ -1,4 +1,10 @@
-/** Sets or moves an alias onto a version, after saying what will change: "Move champion from v3 to v4?" */
+/**
+ * Sets or moves an alias onto a version, after saying what will change. The
+ * field starts empty (a pre-filled alias let one Enter move champion back to
+ * an old version); Enter sets a new alias, but moving one that points at
+ * another version ("champion now points at v3; move it to v1?") takes a
+ * click on Move alias.
+ */
 import { useState } from "react";
 import type { RegisteredModel } from "../../../app/api/api";
 import { api } from "../api/client";
@@ -22,8 +28,10 @@ export function AliasDialog({
   onCancel(): void;
 }) {
   const existing = Object.keys(model.aliases);
-  const [alias, setAlias] = useState(existing.find((a) => model.aliases[a] !== version) ?? "champion");
+  const [alias, setAlias] = useState("");
   const [busy, setBusy] = useState(false);
+  /** Enter was pressed on a move: the question says to click Move alias. */
+  const [held, setHeld] = useState(false);
   const valid = ALIAS.test(alias);
   const change = valid ? aliasChange(alias, version, model.aliases) : null;
   const confirm = async () => {
@@ -44,8 +52,10 @@ export function AliasDialog({
       title={`Alias for ${model.name} v${version}`}
       question={
         change
-          ? change.question
-          : "An alias starts with a letter, then letters, digits, _ or - (at most 64), e.g. champion."
+          ? `${change.question}${held && change.kind === "move" ? " Click Move alias to move it." : ""}`
+          : alias
+            ? "An alias starts with a letter, then letters, digits, _ or - (at most 64), e.g. champion."
+            : `Type an alias to set on v${version}${existing.length ? ` (this model has ${existing.map((a) => `${a} → v${model.aliases[a]}`).join(", ")})` : ", e.g. champion"}.`
       }
       confirmLabel={change?.kind === "move" ? "Move alias" : "Set alias"}
       busy={busy}
@@ -62,8 +72,17 @@ export function AliasDialog({
           value={alias}
           // biome-ignore lint/a11y/noAutofocus: the dialog exists to be typed into
           autoFocus
-          onChange={(e) => setAlias(e.target.value.trim())}
-          onKeyDown={(e) => e.key === "Enter" && void confirm()}
+          placeholder="e.g. champion"
+          onChange={(e) => {
+            setAlias(e.target.value.trim());
+            setHeld(false);
+          }}
+          onKeyDown={(e) => {
+            if (e.key !== "Enter") return;
+            // A move takes an explicit click: Enter alone never moves an alias off another version.
+            if (change?.kind === "move") setHeld(true);
+            else void confirm();
+          }}
         />
         <datalist id="alias-suggestions">
           {[...new Set([...existing, ...COMMON])].map((a) => (

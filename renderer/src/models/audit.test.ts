@@ -24,7 +24,7 @@ describe("aliasChange", () => {
     expect(aliasChange("champion", 4, aliases)).toEqual({
       kind: "move",
       from: 3,
-      question: "Move champion from v3 to v4?",
+      question: "champion now points at v3; move it to v4?",
     });
   });
   it("asks to set a new alias", () => {

@@ -14,11 +14,15 @@ export type AliasChange =
   | { kind: "move"; question: string; from: number }
   | { kind: "none"; question: string };
 
-/** What setting `alias` on `version` does, as the confirmation asks it: "Move champion from v3 to v4?" */
+/** What setting `alias` on `version` does, as the confirmation asks it: "champion now points at v3; move it to v4?" */
 export function aliasChange(alias: string, version: number, aliases: Record<string, number>): AliasChange {
   const current = aliases[alias];
   if (current === version) return { kind: "none", question: `${alias} is already on v${version}.` };
   if (current !== undefined)
-    return { kind: "move", from: current, question: `Move ${alias} from v${current} to v${version}?` };
+    return {
+      kind: "move",
+      from: current,
+      question: `${alias} now points at v${current}; move it to v${version}?`,
+    };
   return { kind: "set", question: `Set ${alias} on v${version}?` };
 }

@@ -1,9 +1,12 @@
 import { type DragEvent, useState } from "react";
 import type { BlockInfo } from "../../../app/api/api";
+import { formatShortcut } from "../actions/shortcuts";
 import { addBlockAt, BLOCK_DRAG_TYPE } from "../graph/addBlock";
 import { flowRef } from "../graph/flowRef";
 import { portColor } from "../graph/ports";
+import { startDrag } from "../shell/dragResize";
 import { useCatalog } from "../store/catalog";
+import { useUi } from "../store/ui";
 import { groupByCategory, searchBlocks } from "./searchBlocks";
 
 /** Adds a block in the middle of the visible canvas (Enter or double-click on a palette item). */
@@ -45,20 +48,62 @@ function PaletteItem({ block }: { block: BlockInfo }) {
   );
 }
 
+/** The palette collapsed to a rail: one button brings it back. */
+function CollapsedPalette() {
+  return (
+    <aside className="palette side-rail" data-testid="palette" data-collapsed="true">
+      <button
+        type="button"
+        className="rail-button"
+        data-testid="toggle-palette"
+        aria-expanded={false}
+        title={`Show the blocks (${formatShortcut("Mod+B")})`}
+        onClick={() => useUi.getState().togglePalette()}
+      >
+        <span aria-hidden="true">»</span>
+        <span className="rail-label">Blocks</span>
+      </button>
+    </aside>
+  );
+}
+
 /** The block catalog by category, with search; drag a block onto the canvas to add it. */
 export function Palette() {
   const blocks = useCatalog((s) => s.blocks);
+  const open = useUi((s) => s.paletteOpen);
   const [query, setQuery] = useState("");
+  if (!open) return <CollapsedPalette />;
   const groups = groupByCategory(searchBlocks(blocks, query));
   return (
-    <aside className="palette" data-testid="palette">
-      <input
-        className="palette-search"
-        data-testid="palette-search"
-        type="search"
-        placeholder="Search blocks…"
-        value={query}
-        onChange={(e) => setQuery(e.target.value)}
+    <aside className="palette" data-testid="palette" data-collapsed="false">
+      <div className="palette-head">
+        <input
+          className="palette-search"
+          data-testid="palette-search"
+          type="search"
+          placeholder="Search blocks…"
+          value={query}
+          onChange={(e) => setQuery(e.target.value)}
+        />
+        <button
+          type="button"
+          className="icon-button"
+          data-testid="toggle-palette"
+          aria-expanded={true}
+          title={`Hide the blocks (${formatShortcut("Mod+B")})`}
+          onClick={() => useUi.getState().togglePalette()}
+        >
+          «
+        </button>
+      </div>
+      <div
+        className="side-resizer side-resizer-right"
+        data-testid="palette-resizer"
+        title="Drag to resize"
+        onPointerDown={(e) => {
+          const left = e.currentTarget.parentElement?.getBoundingClientRect().left ?? 0;
+          startDrag(e, (x) => useUi.getState().setPaletteWidth(x - left));
+        }}
       />
       <div className="palette-groups">
         {groups.map(([category, items]) => (

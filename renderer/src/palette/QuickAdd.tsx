@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { addBlockAt } from "../graph/addBlock";
+import { addBlockAt, blockJoins } from "../graph/addBlock";
 import { ListSearch } from "../shell/ListSearch";
 import { useCatalog } from "../store/catalog";
 import { useUi } from "../store/ui";
@@ -17,13 +17,16 @@ function QuickAddPopup() {
   const blocks = useCatalog((s) => s.blocks);
   const [query, setQuery] = useState("");
   const [active, setActive] = useState(0);
-  const shown = searchBlocks(blocks, query).slice(0, 12);
+  // Dragged from a port: only the blocks that can join it.
+  const shown = searchBlocks(blocks, query)
+    .filter((b) => !at.from || blockJoins(b.kind, at.from))
+    .slice(0, 12);
   const close = () => useUi.getState().setQuickAdd(null);
   const choose = (i: number) => {
     const block = shown[i];
     if (!block) return;
     close();
-    addBlockAt(block.kind, at.flow);
+    addBlockAt(block.kind, at.flow, at.from);
   };
   const left = Math.min(at.screen.x, window.innerWidth - 300);
   const top = Math.min(at.screen.y, window.innerHeight - 340);
@@ -38,7 +41,7 @@ function QuickAddPopup() {
         <ListSearch
           query={query}
           count={shown.length}
-          placeholder="Add a block…"
+          placeholder={at.from ? `Add a block joined to ${at.from.node}.${at.from.port}…` : "Add a block…"}
           testId="quick-add-search"
           onQuery={setQuery}
           onActive={setActive}

@@ -1,5 +1,6 @@
-import type { PointerEvent } from "react";
 import { useShallow } from "zustand/react/shallow";
+import { formatShortcut } from "../actions/shortcuts";
+import { startDrag } from "../shell/dragResize";
 import { useRun } from "../store/run";
 import { type BottomTab, useUi } from "../store/ui";
 import { useValidation } from "../store/validation";
@@ -7,25 +8,15 @@ import { DataDrawer } from "./DataDrawer";
 import { Problems } from "./Problems";
 import { RunLog } from "./RunLog";
 
-/** Dragging the panel's top edge sets its height (kept between a tab row and most of the window). */
-function startResize(e: PointerEvent) {
-  e.preventDefault();
-  const move = (m: globalThis.PointerEvent) => {
-    const height = window.innerHeight - m.clientY - 26;
-    useUi.getState().setBottomHeight(Math.max(120, Math.min(window.innerHeight - 160, height)));
-  };
-  const up = () => {
-    window.removeEventListener("pointermove", move);
-    window.removeEventListener("pointerup", up);
-  };
-  window.addEventListener("pointermove", move);
-  window.addEventListener("pointerup", up);
-}
-
-/** The bottom drawer: Problems, Run log and Data tabs. */
+/** The bottom drawer: Problems, Run log and Data tabs; resized by its top edge, maximised, or folded to its tab row. */
 export function BottomPanel() {
-  const { tab, open, height } = useUi(
-    useShallow((s) => ({ tab: s.bottomTab, open: s.bottomOpen, height: s.bottomHeight })),
+  const { tab, open, height, maximized } = useUi(
+    useShallow((s) => ({
+      tab: s.bottomTab,
+      open: s.bottomOpen,
+      height: s.bottomHeight,
+      maximized: s.bottomOpen && s.bottomMaximized,
+    })),
   );
   const problemCount = useValidation((s) => s.problems.length);
   const logCount = useRun((s) => s.log.length);
@@ -34,9 +25,23 @@ export function BottomPanel() {
     ["log", `Run log${logCount ? ` (${logCount})` : ""}`],
     ["data", "Data"],
   ];
+  const state = maximized ? "maximized" : open ? "open" : "collapsed";
+  // The canvas keeps at least 120 px whatever height was stored (a smaller window than last time).
+  const style = open && !maximized ? { height: `min(${height}px, calc(100% - 120px))` } : undefined;
   return (
-    <section className={`bottom-panel${open ? " open" : ""}`} style={open ? { height } : undefined}>
-      {open && <div className="panel-resizer" onPointerDown={startResize} title="Drag to resize" />}
+    <section className={`bottom-panel ${state}`} style={style} data-testid="bottom-panel" data-state={state}>
+      {open && !maximized && (
+        <div
+          className="panel-resizer"
+          data-testid="bottom-resizer"
+          title="Drag to resize"
+          onPointerDown={(e) => {
+            const bottom =
+              e.currentTarget.parentElement?.getBoundingClientRect().bottom ?? window.innerHeight;
+            startDrag(e, (_x, y) => useUi.getState().setBottomHeight(bottom - y));
+          }}
+        />
+      )}
       <div className="tabs">
         {tabs.map(([id, label]) => (
           <button
@@ -44,6 +49,8 @@ export function BottomPanel() {
             key={id}
             className={`tab${tab === id && open ? " active" : ""}`}
             data-testid={`tab-${id}`}
+            aria-pressed={tab === id && open}
+            title={tab === id && open ? "Click again to fold the panel" : undefined}
             onClick={() =>
               tab === id && open ? useUi.getState().toggleBottom() : useUi.getState().showTab(id)
             }
@@ -52,13 +59,28 @@ export function BottomPanel() {
           </button>
         ))}
         <span className="spacer" />
+        {!open && <span className="panel-folded muted small">Panel folded</span>}
+        {open && (
+          <button
+            type="button"
+            className="icon-button panel-button"
+            data-testid="maximize-drawer"
+            aria-pressed={maximized}
+            title={`${maximized ? "Restore the panel's height" : "Maximise the panel"} (${formatShortcut("Shift+M")})`}
+            onClick={() => useUi.getState().toggleBottomMaximized()}
+          >
+            {maximized ? "⤡" : "⤢"}
+          </button>
+        )}
         <button
           type="button"
-          className="icon-button"
-          title={open ? "Hide the panel" : "Show the panel"}
+          className="icon-button panel-button"
+          data-testid="toggle-drawer"
+          aria-expanded={open}
+          title={`${open ? "Fold the panel" : "Unfold the panel"} (${formatShortcut("Mod+J")})`}
           onClick={() => useUi.getState().toggleBottom()}
         >
-          {open ? "▾" : "▴"}
+          {open ? "⌄" : "⌃"}
         </button>
       </div>
       {open && (

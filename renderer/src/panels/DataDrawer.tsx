@@ -13,7 +13,12 @@ import { SchemaList, TableView } from "./TableView";
 
 type TableTab = "rows" | "schema" | "profile";
 
-function TableOutput({ table }: { table: string }) {
+/** A table output's caption: the node and port it comes from (the engine's table name means nothing to a user), and its size. */
+function tableCaption(nodeId: string, port: string, rows: number | undefined): string {
+  return `${nodeId} · ${port}${rows === undefined ? "" : ` · ${rows.toLocaleString()} rows`}`;
+}
+
+function TableOutput({ table, caption }: { table: string; caption: string }) {
   const [tab, setTab] = useState<TableTab>("rows");
   return (
     <div className="table-output">
@@ -29,7 +34,9 @@ function TableOutput({ table }: { table: string }) {
             {t === "rows" ? "Rows" : t === "schema" ? "Schema" : "Profile"}
           </button>
         ))}
-        <span className="mono muted small table-name">{table}</span>
+        <span className="mono muted small table-name" data-testid="table-caption" title={caption}>
+          {caption}
+        </span>
       </div>
       {tab === "rows" && <TableView table={table} />}
       {tab === "schema" && <SchemaList table={table} />}
@@ -96,7 +103,11 @@ function NodeData({ nodeId }: { nodeId: string }) {
       {!summary || !produced ? (
         <p className="muted panel-empty">{NO_OUTPUT[state] ?? NO_OUTPUT.idle}</p>
       ) : summary.type === "table" && summary.table ? (
-        <TableOutput key={summary.table} table={summary.table} />
+        <TableOutput
+          key={summary.table}
+          table={summary.table}
+          caption={tableCaption(nodeId, port, summary.rows)}
+        />
       ) : summary.type === "report" ? (
         <ReportOutput runId={produced.runId} nodeId={nodeId} port={port} />
       ) : summary.type === "model" ? (

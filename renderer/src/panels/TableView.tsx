@@ -2,6 +2,7 @@
 import { useState } from "react";
 import type { CellValue } from "../../../app/api/api";
 import { api } from "../api/client";
+import { formatCell } from "./cellFormat";
 import { useApi } from "./useApi";
 import { VirtualRows } from "./VirtualRows";
 
@@ -11,12 +12,6 @@ const COLUMN_WIDTH = 150;
 const INDEX_WIDTH = 64;
 
 type Order = { column: string; desc: boolean } | null;
-
-function cellText(v: unknown): string {
-  if (v === null || v === undefined) return "null";
-  if (typeof v === "object") return JSON.stringify(v);
-  return String(v);
-}
 
 /** Click cycles a column through ascending, descending, and the table's own order. */
 function nextOrder(order: Order, column: string): Order {
@@ -81,9 +76,10 @@ export function TableView({ table }: { table: string }) {
         <div className="table-cell index">{offset + i + 1}</div>
         {columns.map((c) => {
           const v = row[c.name];
+          const text = formatCell(v, c.type);
           return (
-            <div key={c.name} className={`table-cell${v === null ? " null" : ""}`} title={cellText(v)}>
-              {cellText(v)}
+            <div key={c.name} className={`table-cell${v === null ? " null" : ""}`} title={text}>
+              {text}
             </div>
           );
         })}

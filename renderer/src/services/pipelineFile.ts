@@ -161,10 +161,13 @@ export async function openProjectFolder(dir: string): Promise<void> {
   }
 }
 
-/** Downloads the canonical JSON of the document as it is now (saved or not). */
-export async function exportJson(): Promise<void> {
+/**
+ * Downloads the canonical JSON of the document as it is now (saved or not); returns the file's name,
+ * or undefined when there was nothing to export or it failed.
+ */
+export async function exportJson(): Promise<string | undefined> {
   const { document, path } = useEditor.getState();
-  if (!document) return;
+  if (!document) return undefined;
   try {
     const { text } = await api.formatPipeline({ document });
     const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
@@ -173,7 +176,9 @@ export async function exportJson(): Promise<void> {
     a.download = (path ?? `${pipelineName(document, path)}.dag.json`).split("/").pop()!;
     a.click();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    return a.download;
   } catch (e) {
     reportError(e, "Could not export");
+    return undefined;
   }
 }

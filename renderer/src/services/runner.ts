@@ -2,7 +2,7 @@
 import { api } from "../api/client";
 import { useExperiments } from "../experiments/store";
 import { useEditor } from "../store/editor";
-import { isRunActive, type NodeOutputs, type OutputSummary, useRun } from "../store/run";
+import { isRunActive, type NodeOutputs, type OutputSummary, useRun, WARNING_MESSAGES } from "../store/run";
 import { useUi } from "../store/ui";
 import { reportError } from "./errors";
 
@@ -64,7 +64,19 @@ export async function loadEarlierOutputs(pipeline: string): Promise<void> {
       const detail = await api.getRun({ runId: r.id });
       for (const n of detail.nodes) {
         if (found[n.nodeId] || (n.status !== "ran" && n.status !== "cached")) continue;
-        found[n.nodeId] = { runId: r.id, outputs: n.outputs as Record<string, OutputSummary> };
+        const warned = detail.logs.filter((l) => l.nodeId === n.nodeId && l.level === "warn");
+        found[n.nodeId] = {
+          runId: r.id,
+          outputs: n.outputs as Record<string, OutputSummary>,
+          ...(warned.length
+            ? {
+                warnings: {
+                  count: warned.length,
+                  messages: warned.slice(0, WARNING_MESSAGES).map((l) => l.message),
+                },
+              }
+            : {}),
+        };
       }
     }
     // Outputs that arrived from a run started meanwhile are newer: they win.

@@ -1,7 +1,9 @@
 /**
  * Asks the core about the document after every change (debounced): its
- * problems, and which nodes the cache holds (cached) or would run (stale).
- * Also after a run, when the cache has changed.
+ * problems, the schemas of its nodes' outputs before any run (with the
+ * unknown columns, bad SQL and missing files they show), and which nodes the
+ * cache holds (cached) or would run (stale). Also after a run, when the cache
+ * has changed.
  */
 import { api } from "../api/client";
 import { locateProblem, validPart } from "../document/problems";
@@ -20,10 +22,17 @@ export function watchDocument(): () => void {
   const check = async (doc: PipelineDocument) => {
     const ticket = ++latest;
     try {
-      const { problems } = await api.validatePipeline({ document: doc });
+      // Inference needs an open project; without one (or if it fails) the pickers wait for a run.
+      const [{ problems }, inferred] = await Promise.all([
+        api.validatePipeline({ document: doc }),
+        api.inferSchemas({ document: doc }).catch(() => undefined),
+      ]);
       if (ticket !== latest) return; // a newer document is being checked
       const located = problems.map((p) => locateProblem(doc, p));
-      useValidation.getState().setProblems(located);
+      const schemaProblems = (inferred?.problems ?? []).map((p) => locateProblem(doc, p));
+      useValidation.getState().setProblems([...located, ...schemaProblems]);
+      useValidation.getState().setSchemas(inferred?.schemas ?? {});
+      // The cache can be asked about what plans: column problems do not keep a node from planning.
       const part = validPart(doc, located);
       const cache = part?.nodes.length ? (await api.cacheState({ document: part })).nodes : {};
       if (ticket === latest) useValidation.getState().setCache(cache);

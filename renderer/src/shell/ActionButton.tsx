@@ -1,6 +1,8 @@
 import type { ReactNode } from "react";
 import { actionById, actionContext, isEnabled, performAction } from "../actions";
 import { formatShortcut } from "../actions/shortcuts";
+import { useEditor } from "../store/editor";
+import { useRun } from "../store/run";
 
 interface ActionButtonProps {
   actionId: string;
@@ -9,13 +11,14 @@ interface ActionButtonProps {
   className?: string;
 }
 
-/**
- * A toolbar button for an action. The parent re-renders when the state the
- * actions depend on changes, so `enabled` is read fresh here.
- */
+/** A toolbar button for an action, enabled as the action says, re-drawn whenever that changes. */
 export function ActionButton({ actionId, testId, children, className }: ActionButtonProps) {
   const action = actionById.get(actionId)!;
-  const enabled = isEnabled(action, actionContext());
+  // Re-drawn when the editor or the run changes what `enabled` reads, not left to the parent: a change
+  // that kept the parent's slice equal (one edge selected → one node selected, in one update) left Run
+  // to here disabled with a node selected.
+  useRun(() => isEnabled(action, actionContext()));
+  const enabled = useEditor(() => isEnabled(action, actionContext()));
   const shortcut = action.shortcuts?.[0];
   return (
     <button

@@ -16,7 +16,14 @@ export interface NodeRun {
   error?: string;
   reason?: string;
   ms?: number;
+  /** Warnings the node logged in this run (a cached node: repeated from the run that computed it). */
+  warnings?: number;
+  /** Their first messages (WARNING_MESSAGES at most), for the node's badge. */
+  warningMessages?: string[];
 }
+
+/** Messages kept per node for its warning badge's tooltip; the run log has them all. */
+export const WARNING_MESSAGES = 5;
 
 export interface LogEntry {
   seq: number;
@@ -30,6 +37,14 @@ export interface LogEntry {
 export interface NodeOutputs {
   runId: string;
   outputs: Record<string, OutputSummary>;
+  /** The warnings logged where these outputs were computed (the first messages, and how many). */
+  warnings?: NodeWarnings;
+}
+
+export interface NodeWarnings {
+  count: number;
+  /** The first WARNING_MESSAGES messages. */
+  messages: string[];
 }
 
 export type RunStatus = "idle" | "starting" | "running" | "succeeded" | "failed" | "canceled" | "interrupted";
@@ -44,6 +59,12 @@ interface RunState {
   outputs: Record<string, NodeOutputs>;
   log: LogEntry[];
   error?: string;
+  /** Warnings logged in the current or last run, in all. */
+  warnings: number;
+  /** How long the last run took, once it ended. */
+  ms?: number;
+  /** The run log shows only this node's lines (a node's warning badge sets it); null: every line. */
+  logFilter: string | null;
   starting(): void;
   begin(runId: string): void;
   abandon(): void;
@@ -51,6 +72,7 @@ interface RunState {
   markEdited(): void;
   setOutputs(outputs: Record<string, NodeOutputs>): void;
   clearLog(): void;
+  setLogFilter(nodeId: string | null): void;
 }
 
 const LOG_LIMIT = 5000;
@@ -80,8 +102,8 @@ function logLine(event: RunEvent): LogEntry | null {
     case "run.finished":
       return {
         ...base,
-        level: event.status === "succeeded" ? "info" : "error",
-        message: `Run ${event.status} in ${event.ms} ms${event.error ? `: ${event.error}` : ""}`,
+        level: event.status === "succeeded" ? (event.warnings ? "warn" : "info") : "error",
+        message: `Run ${runOutcome(event.status, event.warnings ?? 0)} in ${event.ms} ms${event.error ? `: ${event.error}` : ""}`,
       };
     default:
       return null;
@@ -101,7 +123,23 @@ function nextNodes(nodes: Record<string, NodeRun>, event: RunEvent): Record<stri
         [event.nodeId]: { ...prev, state: "running", progress: event.fraction, message: event.message },
       };
     }
-    case "node.finished":
+    case "node.log": {
+      if (event.level !== "warn") return nodes;
+      const prev = nodes[event.nodeId] ?? { state: "running" };
+      const messages = prev.warningMessages ?? [];
+      return {
+        ...nodes,
+        [event.nodeId]: {
+          ...prev,
+          warnings: (prev.warnings ?? 0) + 1,
+          warningMessages: messages.length < WARNING_MESSAGES ? [...messages, event.message] : messages,
+        },
+      };
+    }
+    case "node.finished": {
+      const prev = nodes[event.nodeId];
+      // The engine's count is the node's; the messages are those its log events brought.
+      const warnings = event.warnings ?? prev?.warnings ?? 0;
       return {
         ...nodes,
         [event.nodeId]: {
@@ -109,8 +147,10 @@ function nextNodes(nodes: Record<string, NodeRun>, event: RunEvent): Record<stri
           error: event.error,
           reason: event.reason,
           ms: event.ms,
+          ...(warnings ? { warnings, warningMessages: prev?.warningMessages ?? [] } : {}),
         },
       };
+    }
     case "run.finished":
       // Nodes that never started (canceled, or behind a failure) fall back to their cache state.
       return Object.fromEntries(
@@ -121,6 +161,14 @@ function nextNodes(nodes: Record<string, NodeRun>, event: RunEvent): Record<stri
   }
 }
 
+/** "1 warning", "2 warnings". */
+export const warningCount = (n: number) => `${n.toLocaleString("en-US")} warning${n === 1 ? "" : "s"}`;
+
+/** How a run ended, with its warnings: "succeeded", "succeeded with 2 warnings". */
+export function runOutcome(status: string, warnings: number): string {
+  return warnings > 0 ? `${status} with ${warningCount(warnings)}` : status;
+}
+
 export const useRun = create<RunState>()((set, get) => ({
   runId: null,
   status: "idle",
@@ -128,13 +176,23 @@ export const useRun = create<RunState>()((set, get) => ({
   editedSinceRun: false,
   outputs: {},
   log: [],
+  warnings: 0,
+  logFilter: null,
 
   starting() {
     set({ status: "starting", error: undefined });
   },
 
   begin(runId) {
-    set({ runId, status: "running", nodes: {}, editedSinceRun: false });
+    set({
+      runId,
+      status: "running",
+      nodes: {},
+      editedSinceRun: false,
+      warnings: 0,
+      ms: undefined,
+      logFilter: null,
+    });
     const buffered = early.get(runId) ?? [];
     early.clear();
     for (const e of buffered) get().apply(e);
@@ -152,15 +210,23 @@ export const useRun = create<RunState>()((set, get) => ({
       return;
     }
     const line = logLine(event);
-    const outputs =
-      event.type === "node.finished" && (event.status === "ran" || event.status === "cached")
-        ? { ...get().outputs, [event.nodeId]: { runId: event.runId, outputs: event.outputs } }
-        : get().outputs;
+    const nodes = nextNodes(get().nodes, event);
+    let outputs = get().outputs;
+    if (event.type === "node.finished" && (event.status === "ran" || event.status === "cached")) {
+      const warned = nodes[event.nodeId];
+      const warnings = warned?.warnings
+        ? { count: warned.warnings, messages: warned.warningMessages ?? [] }
+        : undefined;
+      outputs = { ...outputs, [event.nodeId]: { runId: event.runId, outputs: event.outputs, warnings } };
+    }
     set((s) => ({
-      nodes: nextNodes(s.nodes, event),
+      nodes,
       outputs,
       log: line ? [...s.log.slice(-(LOG_LIMIT - 1)), line] : s.log,
-      ...(event.type === "run.finished" ? { status: event.status, error: event.error } : {}),
+      ...(event.type === "node.log" && event.level === "warn" ? { warnings: s.warnings + 1 } : {}),
+      ...(event.type === "run.finished"
+        ? { status: event.status, error: event.error, warnings: event.warnings ?? s.warnings, ms: event.ms }
+        : {}),
     }));
   },
 
@@ -173,7 +239,11 @@ export const useRun = create<RunState>()((set, get) => ({
   },
 
   clearLog() {
-    set({ log: [] });
+    set({ log: [], logFilter: null });
+  },
+
+  setLogFilter(logFilter) {
+    set({ logFilter });
   },
 }));
 

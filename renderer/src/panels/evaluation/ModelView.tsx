@@ -5,11 +5,17 @@
  */
 import "./evaluation.css";
 import { useState } from "react";
-import type { CategoricalFeatureSpec, ModelSummary, NumericFeatureSpec } from "../../../../app/values/model";
+import type {
+  CategoricalFeatureSpec,
+  DatePartSpec,
+  ModelSummary,
+  NumericFeatureSpec,
+} from "../../../../app/values/model";
 import { useApi } from "../useApi";
 import { LossChart } from "./charts";
-import { bytes, num, parityText } from "./format";
+import { bytes, num } from "./format";
 import { loadLossCurve } from "./loss";
+import { modelParityText, trainedRowsText } from "./modelText";
 
 function shape(s: number[]): string {
   return `[${s.map((d) => (d === -1 ? "n" : d)).join(", ")}]`;
@@ -21,7 +27,37 @@ function paramValue(v: unknown): string {
   return String(v);
 }
 
+/** "median → 2012" per part, or one text when every part is alike. */
+function partsText(parts: DatePartSpec[], of: (p: DatePartSpec) => string): string {
+  const texts = parts.map(of);
+  return texts.every((t) => t === texts[0])
+    ? texts[0]!
+    : parts.map((p, i) => `${p.part}: ${texts[i]}`).join("; ");
+}
+
 function FeatureRow({ f }: { f: NumericFeatureSpec | CategoricalFeatureSpec }) {
+  if (f.kind === "numeric" && f.dateParts) {
+    const parts = f.dateParts;
+    return (
+      <tr data-testid={`model-feature-${f.name}`}>
+        <td className="mono">{f.name}</td>
+        <td>
+          <span className="kind-chip kind-temporal">date parts</span>{" "}
+          <span className="muted mono small">{f.sourceType}</span>
+        </td>
+        <td>
+          {partsText(parts, (p) =>
+            p.impute ? `${p.impute.strategy} → ${Number(p.impute.value.toPrecision(6))}` : "left missing",
+          )}
+        </td>
+        <td>
+          {parts.map((p) => p.part).join(", ")}
+          <div className="muted small">UTC; weekday 1 = Monday … 7 = Sunday</div>
+        </td>
+        <td>{partsText(parts, (p) => (p.scale ? p.scale.kind : "none"))}</td>
+      </tr>
+    );
+  }
   if (f.kind === "numeric") {
     return (
       <tr>
@@ -112,7 +148,10 @@ export default function ModelView({
         <b>{model.estimator}</b> predicting <b className="mono">{model.target}</b>
         {model.targetType && <span className="muted mono small"> {model.targetType}</span>}
         {model.trainedRows !== undefined && (
-          <span className="muted"> · trained on {model.trainedRows.toLocaleString()} rows</span>
+          <span className="muted" data-testid="model-trained-rows">
+            {" "}
+            · {trainedRowsText(model)}
+          </span>
         )}
         <button
           type="button"
@@ -150,7 +189,11 @@ export default function ModelView({
                     .map(([d, v]) => `${d || "ai.onnx"} ${v}`)
                     .join(", ")}`}
               </span>
-              {model.onnx.parity && <div className="eval-parity">{parityText(model.onnx.parity)}</div>}
+              {model.onnx.parity && (
+                <div className="eval-parity" data-testid="model-parity">
+                  {modelParityText(model.onnx.parity, model.trainedRows)}
+                </div>
+              )}
             </div>
           )}
           <div className="eval-row">
@@ -165,6 +208,7 @@ export default function ModelView({
                       <th>dtype</th>
                       <th>shape</th>
                       <th>column</th>
+                      <th>used as</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -175,6 +219,9 @@ export default function ModelView({
                         <td className="mono">{t.dtype}</td>
                         <td className="mono">{shape(t.shape)}</td>
                         <td className="muted">{[t.sourceType, t.unit].filter(Boolean).join(", ")}</td>
+                        <td className="muted" data-testid={`model-input-use-${t.name}`}>
+                          {t.use ?? ""}
+                        </td>
                       </tr>
                     ))}
                     {model.signature.outputs.map((t, i) => (
@@ -183,6 +230,7 @@ export default function ModelView({
                         <td className="mono">{t.name}</td>
                         <td className="mono">{t.dtype}</td>
                         <td className="mono">{shape(t.shape)}</td>
+                        <td />
                         <td />
                       </tr>
                     ))}

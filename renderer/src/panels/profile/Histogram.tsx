@@ -7,8 +7,8 @@ export function Histogram({ column }: { column: ColumnProfile }) {
   const h = column.histogram;
   if (!h?.counts.length) return <div className="muted small chart-empty">No values to chart</div>;
   const data = h.counts.map((count, i) => ({
-    bin: formatStat(h.edges[i], column.unit, true),
-    range: `${formatStat(h.edges[i], column.unit)} – ${formatStat(h.edges[i + 1], column.unit)}`,
+    bin: formatStat(h.edges[i], column, true),
+    range: `${formatStat(h.edges[i], column)} – ${formatStat(h.edges[i + 1], column)}`,
     count,
   }));
   return (

@@ -4,6 +4,13 @@ import { percent } from "./format";
 
 /** The share of missing values per column. */
 export function MissingBars({ columns }: { columns: ColumnProfile[] }) {
+  if (columns.every((c) => c.nulls === 0)) {
+    return (
+      <p className="muted small profile-missing-none" data-testid="profile-no-missing">
+        No missing values
+      </p>
+    );
+  }
   const data = columns.map((c) => ({ column: c.name, missing: c.nullFraction ?? 0, nulls: c.nulls }));
   return (
     <BarChart

@@ -2,9 +2,10 @@
  * A table profile as charts (analyze.profile reports and profileTable give the
  * same shape). Loaded on demand: recharts stays out of the editor's first paint.
  */
+import "./profile.css";
 import type { ColumnProfile, ProfileReport } from "../../../../app/values/profile";
 import { CorrelationHeatmap } from "./CorrelationHeatmap";
-import { formatStat, percent } from "./format";
+import { formatSpread, formatStat, percent } from "./format";
 import { Histogram } from "./Histogram";
 import { MissingBars } from "./MissingBars";
 import { TopValues } from "./TopValues";
@@ -16,11 +17,8 @@ function ColumnCard({ column }: { column: ColumnProfile }) {
     ["distinct", `${column.distinctApprox ? "≈" : ""}${column.distinct.toLocaleString()}`],
   ];
   if (numeric) {
-    stats.push(["min", formatStat(column.min, column.unit)], ["max", formatStat(column.max, column.unit)]);
-    stats.push(
-      ["mean", formatStat(column.mean, column.unit)],
-      ["std", formatStat(column.std, column.unit === "epoch_ms" ? "ms" : column.unit)],
-    );
+    stats.push(["min", formatStat(column.min, column)], ["max", formatStat(column.max, column)]);
+    stats.push(["mean", formatStat(column.mean, column)], ["std", formatSpread(column.std, column)]);
   } else if (column.kind === "boolean") {
     stats.push(["true", percent(column.mean)]);
   }
@@ -33,11 +31,11 @@ function ColumnCard({ column }: { column: ColumnProfile }) {
         <span className={`kind-chip kind-${column.kind}`}>{column.kind}</span>
         <span className="mono muted small">{column.type}</span>
       </div>
-      <dl className="profile-stats">
+      <dl className={`profile-stats${column.kind === "temporal" ? " wide" : ""}`}>
         {stats.map(([k, v]) => (
-          <div key={k}>
+          <div key={k} data-testid={`profile-stat-${k}`}>
             <dt>{k}</dt>
-            <dd>{v}</dd>
+            <dd title={v}>{v}</dd>
           </div>
         ))}
       </dl>
