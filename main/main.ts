@@ -35,8 +35,17 @@ import {
 import type { ProjectInfo } from "../app/api/api";
 import { API_METHODS } from "../app/api/api-methods";
 import { CONTENT_SECURITY_POLICY } from "../app/api/csp";
-import { channelOf, IPC_EVENTS, IPC_MENU, type IpcReply, type MenuMessage } from "../app/api/ipc-contract";
+import {
+  channelOf,
+  IPC_EVENTS,
+  IPC_MENU,
+  IPC_PICK_DATA_FILE,
+  type IpcReply,
+  type MenuMessage,
+  type PickedFile,
+} from "../app/api/ipc-contract";
 import { connectPort, PortCallError, type PortClient } from "../app/api/port-rpc";
+import { DATA_FILE_EXTENSIONS, projectRelativePath } from "./data-file-path";
 import { type EngineControl, electronPortEnd } from "./electron-port";
 import { engineEnv } from "./engine-env";
 import { externalLink, externalLinkPrompt, OPEN_BUTTON } from "./external-links";
@@ -167,6 +176,42 @@ function registerIpc() {
         return { ok: false, status, error: (e as Error).message };
       }
     });
+  }
+  ipcMain.handle(IPC_PICK_DATA_FILE, (event) => pickDataFile(event));
+}
+
+/** Whether a data-file dialog is on screen: a page cannot stack up more of them. */
+let pickingFile = false;
+
+/** The open dialog for ingest.file's path: the chosen file relative to the project, or null. */
+async function pickDataFile(event: IpcMainInvokeEvent): Promise<PickedFile | null> {
+  if (!trusted(event) || !win || pickingFile) return null;
+  const project = (await callEngine("getProject", {}).catch(() => null)) as ProjectInfo | null;
+  if (!project) return null;
+  pickingFile = true;
+  try {
+    const r = await dialog.showOpenDialog(win, {
+      title: "Choose a data file",
+      defaultPath: project.dir,
+      properties: ["openFile"],
+      filters: [
+        { name: "Data files", extensions: DATA_FILE_EXTENSIONS },
+        { name: "All files", extensions: ["*"] },
+      ],
+    });
+    const chosen = r.filePaths[0];
+    if (r.canceled || !chosen) return null;
+    const path = projectRelativePath(project.dir, chosen);
+    if (path === undefined) {
+      dialog.showErrorBox(
+        "Cannot use that file",
+        `${chosen} cannot be written relative to the project ${project.dir} (another drive?). Copy it into the project, or add its folder to dataFolders in dagwood.json.`,
+      );
+      return null;
+    }
+    return { path };
+  } finally {
+    pickingFile = false;
   }
 }
 

@@ -4,7 +4,15 @@
  */
 import { contextBridge, type IpcRendererEvent, ipcRenderer } from "electron";
 import { API_METHODS } from "../app/api/api-methods";
-import { channelOf, IPC_EVENTS, IPC_MENU, type IpcReply, type MenuMessage } from "../app/api/ipc-contract";
+import {
+  channelOf,
+  IPC_EVENTS,
+  IPC_MENU,
+  IPC_PICK_DATA_FILE,
+  type IpcReply,
+  type MenuMessage,
+  type PickedFile,
+} from "../app/api/ipc-contract";
 
 const api = Object.fromEntries(
   API_METHODS.map((method) => [
@@ -23,4 +31,5 @@ contextBridge.exposeInMainWorld("dagwood", {
   api,
   onEvent: (listener: (event: unknown) => void) => subscribe(IPC_EVENTS, listener),
   onMenu: (listener: (message: MenuMessage) => void) => subscribe(IPC_MENU, listener),
+  pickDataFile: (): Promise<PickedFile | null> => ipcRenderer.invoke(IPC_PICK_DATA_FILE),
 });

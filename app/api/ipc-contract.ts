@@ -7,6 +7,13 @@ import type { ApiMethod } from "./api-methods";
 export const IPC_PREFIX = "dagwood:api:";
 export const IPC_EVENTS = "dagwood:event";
 export const IPC_MENU = "dagwood:menu";
+/** The desktop app's file dialog for a data file: answers `PickedFile | null` (canceled). */
+export const IPC_PICK_DATA_FILE = "dagwood:pickDataFile";
+
+/** A file chosen in the desktop dialog, as `ingest.file` takes it: relative to the project, with "/". */
+export interface PickedFile {
+  path: string;
+}
 
 export const channelOf = (method: ApiMethod) => `${IPC_PREFIX}${method}`;
 

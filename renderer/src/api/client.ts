@@ -4,7 +4,7 @@
  * carry the same methods; only types come from app/api.
  */
 import type { Api, ApiMethod, RunEvent } from "../../../app/api/api";
-import type { IpcReply, MenuMessage } from "../../../app/api/ipc-contract";
+import type { IpcReply, MenuMessage, PickedFile } from "../../../app/api/ipc-contract";
 import { decodeNonFinite, encodeNonFinite } from "../../../app/api/json-numbers";
 
 declare global {
@@ -14,6 +14,8 @@ declare global {
       api: Record<ApiMethod, (args: unknown) => Promise<IpcReply>>;
       onEvent(listener: (event: RunEvent) => void): () => void;
       onMenu(listener: (message: MenuMessage) => void): () => void;
+      /** The desktop app's file dialog: the chosen file relative to the project, or null. */
+      pickDataFile?(): Promise<PickedFile | null>;
     };
   }
 }
@@ -101,3 +103,9 @@ function createApi(): Api {
 }
 
 export const api: Api = createApi();
+
+/** The desktop app's file dialog for a data file (undefined in browser mode, which has none). */
+export const pickDataFile: (() => Promise<PickedFile | null>) | undefined =
+  typeof window !== "undefined" && window.dagwood?.pickDataFile
+    ? () => window.dagwood!.pickDataFile!()
+    : undefined;

@@ -1,5 +1,6 @@
 import "./PathField.css";
 import { useId, useState } from "react";
+import { pickDataFile } from "../../api/client";
 import { byFolder, formatBytes, useDataFiles } from "../../services/dataFiles";
 import { formatDefault } from "../jsonSchema";
 import type { FieldProps } from "./types";
@@ -50,6 +51,19 @@ export function PathField({ path, schema, value, onChange, invalid }: FieldProps
         >
           Files ▾
         </button>
+        {pickDataFile && (
+          <button
+            type="button"
+            className="button small"
+            data-testid={`param-${path}-browse`}
+            title="Choose a file with the system's file dialog"
+            onClick={() => {
+              void pickDataFile?.().then((picked) => picked && pick(picked.path));
+            }}
+          >
+            Browse…
+          </button>
+        )}
       </div>
       <datalist id={listId}>
         {files.map((f) => (
