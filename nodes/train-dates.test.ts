@@ -12,9 +12,11 @@ import type { AnyDagwoodModel } from "../app/ml/model";
 import { predictTable } from "../app/ml/model";
 import { checkModelParity } from "../app/ml/onnx/parity";
 import { ModelSummary } from "../app/values/model";
+import { blocks } from "./index";
 import predict from "./predict";
 import trainGbdt from "./train-gbdt";
 import trainLogistic from "./train-logistic";
+import trainMlp from "./train-mlp";
 
 const modelOf = (v: PortValue | undefined) => (v?.type === "model" ? v.data : undefined) as AnyDagwoodModel;
 
@@ -76,13 +78,15 @@ describe("train blocks on date columns", () => {
       "weekday",
       "hour",
     ]);
-    const warnings = p.logs.filter((l) => l.level === "warn").map((l) => l.message);
-    expect(warnings).toContain(
+    // Parts, the default, are said in the log, not as a warning (the node shows no badge for them).
+    const infos = p.logs.filter((l) => l.level === "info").map((l) => l.message);
+    expect(infos).toContain(
       'Date column "day" used as year, month, day, weekday (UTC; weekday 1 = Monday … 7 = Sunday); set dateFeatures to "epoch" to use it as one number.',
     );
-    expect(
-      warnings.some((w) => w.startsWith('Date column "seen" used as year, month, day, weekday, hour')),
-    ).toBe(true);
+    expect(infos.some((w) => w.startsWith('Date column "seen" used as year, month, day, weekday, hour'))).toBe(
+      true,
+    );
+    expect(p.logs.filter((l) => l.level === "warn" && l.message.startsWith("Date column"))).toEqual([]);
     // The signature: the served model still takes epoch milliseconds, and says how it uses them.
     expect(model.signature.inputs.find((i) => i.name === "day")).toEqual({
       name: "day",
@@ -158,6 +162,36 @@ describe("train blocks on date columns", () => {
           'Date column "day" used as year, month, day, weekday (UTC; weekday 1 = Monday … 7 = Sunday).',
       },
     ]);
+  });
+
+  it("every train block takes dateFeatures, as the warning about dates tells the user to set", () => {
+    const trains = blocks.filter((b) => b.kind.startsWith("train."));
+    expect(trains.length).toBeGreaterThanOrEqual(6);
+    for (const block of trains) {
+      const parsed = block.params.safeParse({ target: "label", dateFeatures: "epoch" });
+      expect(parsed.success, block.kind).toBe(true);
+      expect((parsed.data as { dateFeatures?: string }).dateFeatures, block.kind).toBe("epoch");
+    }
+  });
+
+  it("the MLP uses a date as one number or as its parts, as dateFeatures says", async () => {
+    p.logs.length = 0;
+    const params = { target: "label", features: ["day", "noise"], hidden: [4], epochs: 1 };
+    const epoch = modelOf((await p.run(trainMlp, { train }, { ...params, dateFeatures: "epoch" })).model);
+    const day = epoch.preprocess.features.find((f) => f.name === "day")!;
+    expect(day.kind === "numeric" && day.dateParts).toBeUndefined();
+    expect(epoch.params.dateFeatures).toBe("epoch");
+    const parts = modelOf((await p.run(trainMlp, { train }, { ...params, dateFeatures: "parts" })).model);
+    const partsDay = parts.preprocess.features.find((f) => f.name === "day")!;
+    expect(partsDay.kind === "numeric" && partsDay.dateParts?.map((d) => d.part)).toEqual([
+      "year",
+      "month",
+      "day",
+      "weekday",
+    ]);
+    expect(parts.params.dateFeatures).toBe("parts");
+    // Chosen in the pipeline: said, not warned.
+    expect(p.logs.filter((l) => /Date column/.test(l.message)).map((l) => l.level)).toEqual(["info", "info"]);
   });
 
   it("a hyperparameter search fits each fold's date parts on the fold's rows", async () => {

@@ -75,6 +75,7 @@ const params = z.object({
   impute: linearFamilyParams.impute,
   imputeValue: linearFamilyParams.imputeValue,
   maxCategories: linearFamilyParams.maxCategories,
+  dateFeatures: commonParams.dateFeatures,
   search: searchParam,
 });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -179,6 +179,82 @@ describe("the infer example", { timeout: 60_000 }, () => {
     const hx = held.inputs.find((i) => i.name === "x")!;
     expect(hx.value).toBe(0.5);
     expect(hx.shown).toBe("1970-01-01");
+  });
+
+  it("says what null becomes for a date used by its parts: imputed parts, or left missing", async () => {
+    const version = project.registry.getVersion("clf", 2)!;
+    const native = JSON.parse(readFileSync(join(project.dir, version.nativePath), "utf8"));
+    const asDateParts = (impute: { strategy: "median"; value: number } | null) => {
+      const file = `parts-${impute ? "imputed" : "missing"}.json`;
+      const features = native.preprocess.features.map((f: { name: string }) =>
+        f.name === "x"
+          ? {
+              name: "x",
+              kind: "numeric",
+              sourceType: "DATE",
+              impute: null,
+              scale: null,
+              dateParts: ["year", "month"].map((part) => ({ part, impute, scale: null })),
+            }
+          : f,
+      );
+      writeFileSync(
+        join(project.dir, file),
+        JSON.stringify({ ...native, preprocess: { ...native.preprocess, features } }),
+      );
+      const registry = Object.create(project.registry) as typeof project.registry;
+      registry.getVersion = (name, ref) => {
+        const v = project.registry.getVersion(name, ref);
+        return v ? { ...v, nativePath: file } : v;
+      };
+      return { dir: project.dir, registry };
+    };
+    const imputed = await inferExample(asDateParts({ strategy: "median", value: 6 }), "clf", 2);
+    expect(imputed.inputs.find((i) => i.name === "x")!.missing).toMatch(/each of its parts is replaced/);
+    // impute "none" (trees): nothing replaces a missing date's parts.
+    const missing = await inferExample(asDateParts(null), "clf", 2);
+    const x = missing.inputs.find((i) => i.name === "x")!;
+    expect(x.missing).not.toMatch(/replaced|imputed/);
+    expect(x.missing).toMatch(/handles as it was trained to/);
+  });
+
+  it("skips held-out rows with a missing value, and still works pasted when every row misses one", async () => {
+    // Version 1's held-out rows replaced by rows that each miss a value but the last.
+    const withHeldout = (file: string) => {
+      const registry = Object.create(project.registry) as typeof project.registry;
+      registry.getVersion = (name, ref) => {
+        const v = project.registry.getVersion(name, ref);
+        return v ? { ...v, heldoutPath: file } : v;
+      };
+      return { dir: project.dir, registry };
+    };
+    const heldout = (x: (number | null)[], color: (string | null)[]) => ({
+      format: "dagwood.heldout/1",
+      rows: x.length,
+      inputs: [
+        { name: "x", datatype: "FP64", shape: [x.length, 1], data: x },
+        { name: "color", datatype: "BYTES", shape: [x.length, 1], data: color },
+      ],
+      expected: { label: x.map(() => "low"), probabilities: x.flatMap(() => [0.5, 0.5]) },
+    });
+    writeFileSync(
+      join(project.dir, "gappy.json"),
+      JSON.stringify(heldout([null, 0.25, 0.75], ["red", null, "blue"])),
+    );
+    const complete = await inferExample(withHeldout("gappy.json"), "clf", 1);
+    expect(complete.source).toBe("heldout");
+    expect(complete.note).toContain("held-out row 3 of 3");
+    expect(complete.body.inputs.map((i) => i.data)).toEqual([[0.75], ["blue"]]);
+
+    // No complete row: the first one, its missing number sent as null and its missing text as "" (the
+    // wire form of a missing text); the server takes it as pasted and the model imputes.
+    writeFileSync(join(project.dir, "holes.json"), JSON.stringify(heldout([null, 0.5], [null, null])));
+    const holes = await inferExample(withHeldout("holes.json"), "clf", 1);
+    expect(holes.body.inputs.map((i) => i.data)).toEqual([[null], [""]]);
+    expect(holes.inputs.map((i) => i.shown)).toEqual(["null (missing)", '"" (missing)']);
+    const answer = await post("clf", JSON.parse(JSON.stringify(holes.body)));
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expectV2Response(answer.body);
   });
 
   it("names what is missing when the model or version is unknown", async () => {

@@ -90,6 +90,8 @@ function usedAs(use: string | undefined): string {
 /** A value as a reader knows it: a date for epoch milliseconds, a time of day for milliseconds. */
 function shownValue(kind: InferExampleInput["kind"], value: unknown): string {
   if (value === null || value === undefined) return "null (missing)";
+  // The wire form of a missing text (DESIGN.md, ONNX export).
+  if (kind === "category" && value === "") return '"" (missing)';
   if (typeof value === "number" && Number.isFinite(value)) {
     if (kind === "date") return new Date(value).toISOString().slice(0, 10);
     if (kind === "timestamp") return new Date(value).toISOString().replace(".000Z", "Z");
@@ -107,7 +109,12 @@ function missingText(feature: Feature | undefined): string {
       ? 'null or "" is a missing value, and an unseen category counts as "other"'
       : 'null or "" is a missing value, and so is an unseen category';
   }
-  if (feature.dateParts?.length) return "null is a missing date: each of its parts is imputed as in training";
+  if (feature.dateParts?.length) {
+    // impute "none": the parts stay missing, and the trees send them down each split's missing branch.
+    return feature.dateParts.every((p) => p.impute)
+      ? "null is a missing date: each of its parts is replaced by the value seen in training"
+      : "null is a missing date, which the model handles as it was trained to";
+  }
   if (!feature.impute) return "null is a missing value, which the model handles as it was trained to";
   return `null is replaced by the ${feature.impute.strategy} seen in training (${Number(feature.impute.value.toPrecision(6))})`;
 }

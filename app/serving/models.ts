@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import * as ort from "onnxruntime-node";
+import { SERVING_SESSION_OPTIONS } from "../ml/onnx/session-options";
 import {
   type Batching,
   DAGWOOD_CLASSES_KEY,
@@ -62,13 +63,6 @@ export interface Route {
   shadow?: LoadedVersion;
 }
 
-const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
-  // Requests run concurrently on libuv's pool; one thread per run keeps single-row latency low.
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  graphOptimizationLevel: "all",
-};
-
 /** The class names a Dagwood model declares (`dagwood.classes`, a JSON array), re-encoded; undefined if absent or malformed. */
 export function classNamesOf(metadata: Map<string, string>): string | undefined {
   const text = metadata.get(DAGWOOD_CLASSES_KEY);
@@ -95,7 +89,7 @@ export async function createSession(
 ): Promise<Omit<LoadedVersion, "version">> {
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
+    session = await ort.InferenceSession.create(bytes, { ...SERVING_SESSION_OPTIONS });
   } catch (e) {
     throw new RequestError(`onnxruntime could not load the model: ${(e as Error).message}`);
   }

@@ -2,7 +2,8 @@ import { readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { onnxruntime } from "../../data/native";
 import type { ColumnTable } from "../dataset";
 import { fitLogistic } from "../linear";
 import {
@@ -13,6 +14,7 @@ import {
   MODEL_FORMAT,
   signatureFor,
 } from "../model";
+import { SERVING_SESSION_OPTIONS } from "../onnx/session-options";
 import { fitPreprocessor, transformFeatures } from "../preprocess";
 import { fitTree, modelToJSON } from "../trees";
 import { closeWorkPool } from "../work/pool";
@@ -149,6 +151,21 @@ describe("single-row latency", () => {
       const few = await singleRowLatency(bytes, model, rows, { warmup: 1, calls: 7 });
       expect(few.calls).toBe(7);
       expect(few.p50Us).toBeGreaterThan(0);
+      // Timed as `dagwood serve` runs a version: one intra-op and one inter-op thread, full graph
+      // optimization (app/serving/models.ts opens every session with SERVING_SESSION_OPTIONS).
+      const create = vi.spyOn(onnxruntime().InferenceSession, "create");
+      try {
+        await singleRowLatency(bytes, model, rows, { warmup: 0, calls: 1 });
+        expect(create).toHaveBeenCalledTimes(1);
+        expect(create.mock.calls[0]![1]).toEqual({
+          intraOpNumThreads: 1,
+          interOpNumThreads: 1,
+          graphOptimizationLevel: "all",
+        });
+        expect(create.mock.calls[0]![1]).toEqual(SERVING_SESSION_OPTIONS);
+      } finally {
+        create.mockRestore();
+      }
       await expect(singleRowLatency(bytes, model, { rows: 0, columns: rows.columns })).rejects.toThrow(
         /at least one row/,
       );

@@ -10,6 +10,7 @@ import { onnxruntime } from "../../data/native";
 import type { ColumnTable, RawColumn } from "../dataset";
 import { type AnyDagwoodModel, isLinearModel, isMlpModel } from "../model";
 import { modelFeeds } from "../onnx/parity";
+import { SERVING_SESSION_OPTIONS } from "../onnx/session-options";
 
 /** Metric names a train node logs (README: "Comparing runs"). */
 export const COMPLEXITY_METRICS = {
@@ -72,7 +73,8 @@ export function median(values: ArrayLike<number>): number {
 
 /**
  * Scores single rows of `rows` (cycling through up to 50 of them) through a
- * fresh onnxruntime session of `onnxBytes`, `warmup` calls then `calls`
+ * fresh onnxruntime session of `onnxBytes`, opened with the server's options
+ * (SERVING_SESSION_OPTIONS), `warmup` calls then `calls`
  * timed ones, and returns the median in microseconds. Each call is one
  * `session.run` with [1, 1] feeds, as one request to a V2 server scores.
  */
@@ -86,7 +88,8 @@ export async function singleRowLatency(
   if (!(calls > 0)) throw new Error(`Single-row latency needs at least one timed call, not ${calls}`);
   const feeds: Record<string, ort.Tensor>[] = [];
   for (let r = 0; r < Math.min(rows.rows, 50); r++) feeds.push(modelFeeds(model, rowOf(rows, r)));
-  const session = await onnxruntime().InferenceSession.create(onnxBytes);
+  // Opened as `dagwood serve` opens a version (one thread per run), so the figure is the served one.
+  const session = await onnxruntime().InferenceSession.create(onnxBytes, { ...SERVING_SESSION_OPTIONS });
   try {
     for (let i = 0; i < warmup; i++) await session.run(feeds[i % feeds.length]!);
     const times = new Float64Array(calls);

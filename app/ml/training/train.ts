@@ -116,8 +116,11 @@ export async function trainModel<P extends TrainParams, M extends AnyDagwoodMode
 }
 
 /**
- * Says how each date column is used: a warning, so the node shows it, unless
- * the pipeline chose it with `dateFeatures`.
+ * Says how each date column is used, in the node's log (and the model
+ * summary's `use`). Date parts, the default, are what a user expects: an info
+ * line. A date used as one number without the pipeline choosing it (listed in
+ * `features`) is a warning, so the node shows it: every bundled example would
+ * otherwise end "with 1 warning" and teach users to ignore the badge.
  */
 function logDateFeatures(
   ctx: Pick<TrainingContext, "log">,
@@ -130,7 +133,7 @@ function logDateFeatures(
       const parts = f.dateParts.map((d) => d.part).join(", ");
       ctx.log(
         `Date column "${f.name}" used as ${parts} (UTC; weekday 1 = Monday … 7 = Sunday)${chosen ? "." : '; set dateFeatures to "epoch" to use it as one number.'}`,
-        chosen ? "info" : "warn",
+        "info",
       );
     } else {
       ctx.log(
