@@ -83,9 +83,9 @@ describe("train blocks on date columns", () => {
     expect(infos).toContain(
       'Date column "day" used as year, month, day, weekday (UTC; weekday 1 = Monday … 7 = Sunday); set dateFeatures to "epoch" to use it as one number.',
     );
-    expect(infos.some((w) => w.startsWith('Date column "seen" used as year, month, day, weekday, hour'))).toBe(
-      true,
-    );
+    expect(
+      infos.some((w) => w.startsWith('Date column "seen" used as year, month, day, weekday, hour')),
+    ).toBe(true);
     expect(p.logs.filter((l) => l.level === "warn" && l.message.startsWith("Date column"))).toEqual([]);
     // The signature: the served model still takes epoch milliseconds, and says how it uses them.
     expect(model.signature.inputs.find((i) => i.name === "day")).toEqual({
