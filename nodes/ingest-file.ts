@@ -339,14 +339,15 @@ async function sniffSchema(ctx: SchemaContext, params: IngestParams): Promise<Co
   const key = `ingest.file\0${abs}\0${info.size}\0${info.mtimeMs}\0${JSON.stringify(params)}`;
   return ctx.memo(key, async () => {
     if (file.overrides) await checkOverrides(ctx, file, file.overrides);
+    let rows: { column_name: string; column_type: string }[];
     try {
-      const rows = await ctx.sql.all<{ column_name: string; column_type: string }>(
-        `DESCRIBE ${selectSql(file)}`,
-      );
-      return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
+      rows = await ctx.sql.all(`DESCRIBE ${selectSql(file)}`);
     } catch (error) {
       throw await readFailure(ctx, error, file);
     }
+    // As the run: one column from a file whose header holds a delimiter is a malformed row, named.
+    await checkSingleColumn(ctx, rows.length, file);
+    return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
   });
 }
 

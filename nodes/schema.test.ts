@@ -245,6 +245,33 @@ describe("each block's declaration, against a run", () => {
     expect(await compareWithRun(pipeline)).toEqual({ exact: 7, open: 0, subset: 0, models: 1 });
   }, 120_000);
 
+  it("SELECT * over input and other: the names both hold, as DuckDB renames them in the run", async () => {
+    const pipeline = penguinsPipeline(
+      [
+        { id: "penguins", block: "ingest.file", params: { path: "data/penguins.csv" } },
+        { id: "split", block: "split", params: { testFraction: 0.3, seed: 1 } },
+        { id: "cross", block: "transform.sql", params: { query: "SELECT * FROM input, other LIMIT 3" } },
+        {
+          id: "using",
+          block: "transform.sql",
+          params: {
+            query: 'SELECT *, input."Island" AS "ISLAND" FROM input JOIN other USING (species) LIMIT 3',
+          },
+        },
+      ],
+      [
+        ["penguins.out", "split.in"],
+        ["split.train", "cross.in"],
+        ["split.test", "cross.other"],
+        ["split.train", "using.in"],
+        ["split.test", "using.other"],
+      ],
+    );
+    const inferred = await infer(pipeline);
+    expect(inferred.schemas.cross?.out?.columns.map((c) => c.name)).toContain("species_1");
+    expect(await compareWithRun(pipeline)).toEqual({ exact: 5, open: 0, subset: 0, models: 0 });
+  }, 120_000);
+
   it("select.features with its thresholds on: the columns it may keep", async () => {
     const pipeline = penguinsPipeline(
       [
@@ -324,6 +351,31 @@ describe("a block's own refusals, before any run", () => {
   });
 });
 
+describe("ingest.file: a malformed CSV, before any run", () => {
+  it("names the row at fault as the run does, rather than describe one column", async () => {
+    writeFileSync(join(dir, "data", "bad-rows.csv"), "a,b\n1,2\n3,4\n5,6,7\n8,9\n");
+    writeFileSync(join(dir, "data", "short-rows.csv"), "a,b\n1,2\n3\n4,5\n");
+    for (const [file, line, fields] of [
+      ["bad-rows.csv", 4, 3],
+      ["short-rows.csv", 3, 1],
+    ] as const) {
+      const pipeline = penguinsPipeline(
+        [{ id: "p", block: "ingest.file", params: { path: `data/${file}` } }],
+        [],
+      );
+      const message = `Could not read data/${file}: line ${line} has ${fields} fields, expected 2`;
+      const { problems, schemas } = await infer(pipeline);
+      expect(problems, file).toEqual([
+        { path: "$.nodes[0].params.path", message: expect.stringContaining(message) },
+      ]);
+      expect(schemas.p?.out, file).toBeNull();
+      const { plan } = planPipeline(pipeline, catalog);
+      const summary = await runPlan({ project, plan: plan!, cpuSlots: 1 });
+      expect(summary.nodes[0]?.error, file).toContain(message);
+    }
+  });
+});
+
 /** The weather-model example with one node's params changed. */
 function weatherWith(id: string, params: Record<string, unknown>): { pipeline: Pipeline; index: number } {
   const pipeline = example("weather-model");
@@ -377,6 +429,24 @@ describe("problems found before any run", () => {
     expect(schemas.split?.train).toBeNull();
     // Nothing downstream is reported against a schema nobody knows.
     expect(schemas.gbdt?.model).toBeNull();
+  });
+
+  it("refuses what the run refuses: input and other are views there, with no rowid", async () => {
+    const { pipeline, index } = weatherWith("features", {
+      query: "SELECT rowid AS r, month(date) AS month, * EXCLUDE (date) FROM input",
+    });
+    const { problems } = await infer(pipeline);
+    expect(problems).toEqual([
+      {
+        path: `$.nodes[${index}].params.query`,
+        message: expect.stringMatching(/^SQL error in transform\.sql: Binder Error: .*"rowid" not found/),
+      },
+    ]);
+    const { plan } = planPipeline(pipeline, catalog);
+    const summary = await runPlan({ project, plan: plan!, targets: ["features"], cpuSlots: 1 });
+    const ran = summary.nodes.find((n) => n.id === "features");
+    expect(ran?.status).toBe("failed");
+    expect(ran?.error).toMatch(/"rowid" not found/);
   });
 
   it("refuses a statement that is not a SELECT without running it", async () => {

@@ -156,15 +156,18 @@ export default defineBlock({
     const otherConnected = ctx.upstream("other") !== undefined;
     // Columns only a run can tell (or none known): the query's cannot be known either.
     if (!input || input.open || (otherConnected && (!other || other.open))) return { out: undefined };
-    const table = (name: string, columns: ColumnInfo[]) =>
-      ctx.sql.run(
-        `CREATE OR REPLACE TEMP TABLE ${ident(name)} (${columns.map((c) => `${ident(c.name)} ${c.type}`).join(", ")})`,
-      );
+    // As in the run, "input" and "other" are views over tables (a view has no rowid, for one).
+    const table = async (name: string, columns: ColumnInfo[]) => {
+      const stored = ident(`dagwood_schema_${name}`);
+      const list = columns.map((c) => `${ident(c.name)} ${c.type}`).join(", ");
+      await ctx.sql.run(`CREATE OR REPLACE TEMP TABLE ${stored} (${list})`);
+      await ctx.sql.run(`CREATE OR REPLACE TEMP VIEW ${ident(name)} AS SELECT * FROM ${stored}`);
+    };
     const view = ident("dagwood_schema_out");
     try {
       await table("input", input.columns);
       if (other) await table("other", other.columns);
-      else await ctx.sql.run(`DROP TABLE IF EXISTS temp.main.${ident("other")}`);
+      else await ctx.sql.run(`DROP VIEW IF EXISTS temp.main.${ident("other")}`);
       await checkStatementShape(ctx.sql.connection, params.query);
       const { query } = await projectFiles(params.query, ctx);
       await checkSelectType(ctx.sql.connection, query);
@@ -178,8 +181,10 @@ export default defineBlock({
       return { out: undefined };
     } finally {
       await ctx.sql.run(`DROP VIEW IF EXISTS temp.main.${view}`);
-      await ctx.sql.run(`DROP TABLE IF EXISTS temp.main.${ident("input")}`);
-      await ctx.sql.run(`DROP TABLE IF EXISTS temp.main.${ident("other")}`);
+      for (const name of ["input", "other"]) {
+        await ctx.sql.run(`DROP VIEW IF EXISTS temp.main.${ident(name)}`);
+        await ctx.sql.run(`DROP TABLE IF EXISTS temp.main.${ident(`dagwood_schema_${name}`)}`);
+      }
     }
   },
   async run(ctx, inputs, params) {

@@ -70,6 +70,8 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     async close() {
       for (const run of state.active.values()) run.controller.abort();
       await Promise.all([...state.active.values()].map((r) => r.done));
+      // A cache collection under way ends before the workspace closes under it.
+      while (state.collecting) await state.collecting.catch(() => {});
       await state.localServers.close();
       state.replaceProject(null)?.close();
     },

@@ -15,7 +15,7 @@ export function literal(value: string): string {
 }
 
 /** Converts DuckDB's JS values into plain JSON-friendly ones (bigint → number when safe). */
-function plain(v: unknown): unknown {
+export function plain(v: unknown): unknown {
   if (typeof v === "bigint") {
     return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)
       ? Number(v)

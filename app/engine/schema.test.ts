@@ -2,7 +2,7 @@
  * The walk over a pipeline that infers schemas without running (blocks of
  * their own here; nodes/schema.test.ts checks the real catalog against runs).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -76,7 +76,51 @@ const opaque = defineBlock({
   run: async () => ({}),
 });
 
-const catalog = makeCatalog([source, pick, refuse, opaque]);
+/** Runs the statements it is given in the sandbox and records what each did (DuckDB's answer, or its refusal). */
+const outcomes = new Map<string, string>();
+const statements = defineBlock({
+  kind: "test.statements",
+  version: 1,
+  title: "Statements",
+  category: "Test",
+  description: "runs SQL in the sandbox",
+  inputs: {},
+  outputs: { out: { type: "table" } },
+  params: z.object({ sql: z.array(z.string()) }),
+  async outputSchema(ctx, _inputs, p) {
+    for (const sql of p.sql) {
+      try {
+        outcomes.set(sql, `ran: ${JSON.stringify(await ctx.sql.all(sql))}`);
+      } catch (e) {
+        outcomes.set(sql, `refused: ${(e as Error).message}`);
+      }
+    }
+    return { out: undefined };
+  },
+  run: async () => ({}),
+});
+
+/** Memoizes its columns under `key`; `slow` computes them with a query the time limit cuts off. */
+const memoized = defineBlock({
+  kind: "test.memo",
+  version: 1,
+  title: "Memo",
+  category: "Test",
+  description: "a memoized schema",
+  inputs: {},
+  outputs: { out: { type: "table" } },
+  params: z.object({ key: z.string(), slow: z.boolean().default(false) }),
+  async outputSchema(ctx, _inputs, p) {
+    const columns = await ctx.memo(p.key, async () => {
+      if (p.slow) await ctx.sql.all("SELECT count(*) FROM range(1000000000000)");
+      return [{ name: "m", type: "INTEGER" }];
+    });
+    return { out: { columns } };
+  },
+  run: async () => ({}),
+});
+
+const catalog = makeCatalog([source, pick, refuse, opaque, statements, memoized]);
 
 function pipeline(nodes: Pipeline["nodes"], edges: [string, string][]): Pipeline {
   return {
@@ -211,6 +255,78 @@ describe("inferSchemas", () => {
     expect(timedOut).toEqual(["slow", "after"]);
     expect(schemas.src?.out?.columns).toHaveLength(2);
     expect(schemas.slow).toEqual({ out: null });
+  });
+});
+
+describe("an aborted call", () => {
+  it("stops the statement under way and answers, the rest left unknown", { timeout: 30_000 }, async () => {
+    const controller = new AbortController();
+    const call = inferSchemas({
+      pipeline: pipeline(
+        [
+          { id: "src", block: "test.source", params: {} },
+          { id: "endless", block: "test.memo", params: { key: `abort-${Math.random()}`, slow: true } },
+        ],
+        [],
+      ),
+      catalog,
+      projectDir: dir,
+      allowedDirs: [dir],
+      timeoutMs: 10 * 60_000,
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 200);
+    const { schemas, timedOut } = await call;
+    expect(timedOut).toEqual(["endless"]);
+    expect(schemas.src?.out?.columns).toHaveLength(2);
+    expect(schemas.endless).toEqual({ out: null });
+  });
+});
+
+describe("values memoized across calls", () => {
+  it("a call does not take the failure of another call's computation, cut off by that call's time limit", async () => {
+    const key = `memo-${Math.random()}`;
+    const first = infer(pipeline([{ id: "m", block: "test.memo", params: { key, slow: true } }], []), 300);
+    await new Promise((r) => setTimeout(r, 100));
+    const second = infer(pipeline([{ id: "m", block: "test.memo", params: { key } }], []));
+    expect((await first).timedOut).toEqual(["m"]);
+    const { schemas, problems } = await second;
+    expect(problems).toEqual([]);
+    expect(schemas.m?.out?.columns).toEqual([{ name: "m", type: "INTEGER" }]);
+  });
+});
+
+describe("the sandbox a block's schema code runs in", () => {
+  it("reads the allowed folders only, and writes nothing anywhere: no COPY, ATTACH, EXPORT, INSTALL, LOAD, SET", async () => {
+    const box = mkdtempSync(join(dir, "box-"));
+    writeFileSync(join(box, "a.csv"), "x,y\n1,2\n");
+    const reads = [
+      `SELECT * FROM read_csv('${box}/a.csv')`,
+      "CREATE OR REPLACE TEMP TABLE t AS SELECT 1 AS a",
+      "DESCRIBE t",
+      "DROP TABLE temp.main.t",
+    ];
+    const refused = [
+      `COPY (SELECT 1) TO '${box}/out.csv'`,
+      `ATTACH '${box}/x.duckdb' AS x`,
+      `EXPORT DATABASE '${box}/export'`,
+      `SELECT 1; COPY (SELECT 1) TO '${box}/two.csv'`,
+      "INSTALL httpfs",
+      "LOAD httpfs",
+      "SET enable_external_access = true",
+      "SET allowed_directories = ['/']",
+      "SELECT * FROM read_text('/etc/hostname')",
+    ];
+    outcomes.clear();
+    const { problems } = await infer(
+      pipeline([{ id: "s", block: "test.statements", params: { sql: [...reads, ...refused] } }], []),
+    );
+    expect(problems).toEqual([]);
+    expect(outcomes.get(reads[0]!)).toBe('ran: [{"x":1,"y":2}]');
+    for (const sql of reads) expect(outcomes.get(sql), sql).toMatch(/^ran: /);
+    for (const sql of refused) expect(outcomes.get(sql), sql).toMatch(/^refused: /);
+    expect(readdirSync(box)).toEqual(["a.csv"]);
+    expect(existsSync(join(box, "export"))).toBe(false);
   });
 });
 

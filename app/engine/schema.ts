@@ -5,12 +5,15 @@
  * fill and validation names an unknown column before anything has run.
  *
  * It runs in a private in-memory DuckDB (opened per call, closed after): the
- * workspace is never touched, no file is written, and the same file-access
- * rules hold as in the workspace (allowed folders only, settings locked).
+ * workspace is never touched, and the same file-access rules hold as in the
+ * workspace (allowed folders only, no extension autoload, settings locked).
+ * As those folders admit writes too, its session runs only queries and
+ * CREATE/DROP/INSERT/UPDATE/DELETE of its own objects (SandboxSession): no
+ * COPY, ATTACH, EXPORT, INSTALL or LOAD, so no file is written.
  */
-import type { DuckDBInstance } from "@duckdb/node-api";
+import type { DuckDBInstance, DuckDBPreparedStatement } from "@duckdb/node-api";
 import { duckdb } from "../data/native";
-import { SqlSession } from "../data/sql";
+import { plain, type Row, SqlSession, type SqlValues } from "../data/sql";
 import { findReferences, substitute } from "../pipeline/params";
 import { type Pipeline, splitEndpoint } from "../pipeline/schema";
 import { jsonPath, nearestName, type Problem } from "../pipeline/validate";
@@ -91,6 +94,7 @@ export interface InferOptions {
   overrides?: Record<string, unknown>;
   /** Gives up on the nodes not reached by then; default 5 s. */
   timeoutMs?: number;
+  /** Stops as the time limit does: the statement under way is interrupted, the nodes not reached stay unknown. */
   signal?: AbortSignal;
 }
 
@@ -98,7 +102,7 @@ export interface InferResult {
   schemas: PipelineSchemas;
   /** Unknown columns, bad SQL, missing files: each with its JSON path, as validation reports. */
   problems: Problem[];
-  /** Nodes left unknown because the time limit passed. */
+  /** Nodes left unknown because the time limit passed (or the call was aborted). */
   timedOut: string[];
 }
 
@@ -108,18 +112,32 @@ const LISTED_COLUMNS = 12;
 /** Memoized values (file schemas) kept at most; the oldest go first. */
 const MEMO_LIMIT = 256;
 
-const memoStore = new Map<string, Promise<unknown>>();
+/** A memoized value, and the inferSchemas call whose DuckDB computes it. */
+interface MemoEntry {
+  owner: object;
+  value: Promise<unknown>;
+}
 
-function memo<T>(key: string, compute: () => Promise<T>): Promise<T> {
-  let found = memoStore.get(key) as Promise<T> | undefined;
-  if (!found) {
-    found = compute();
-    // A failure is not remembered: the file may be fixed by the next call.
-    found.catch(() => memoStore.delete(key));
-    memoStore.set(key, found);
-    if (memoStore.size > MEMO_LIMIT) memoStore.delete(memoStore.keys().next().value!);
-  }
-  return found;
+const memoStore = new Map<string, MemoEntry>();
+
+function remember<T>(owner: object, key: string, compute: () => Promise<T>): Promise<T> {
+  const entry: MemoEntry = { owner, value: compute() };
+  // A failure is not remembered: the file may be fixed by the next call.
+  entry.value.catch(() => {
+    if (memoStore.get(key) === entry) memoStore.delete(key);
+  });
+  memoStore.set(key, entry);
+  if (memoStore.size > MEMO_LIMIT) memoStore.delete(memoStore.keys().next().value!);
+  return entry.value as Promise<T>;
+}
+
+function memo<T>(owner: object, key: string, compute: () => Promise<T>): Promise<T> {
+  const found = memoStore.get(key);
+  if (!found) return remember(owner, key, compute);
+  if (found.owner === owner) return found.value as Promise<T>;
+  // Still being computed in another call's DuckDB, which that call's time limit may interrupt
+  // or close: its failure says nothing of this call's, which computes the value itself.
+  return (found.value as Promise<T>).catch(() => remember(owner, key, compute));
 }
 
 /** "split.train (columns: a, b, …; did you mean "c"?)": the tail of an unknown-column message. */
@@ -144,7 +162,84 @@ function paramLabel(param: readonly (string | number)[]): string {
     .replace(/\[\d+\]$/, "");
 }
 
-/** A private in-memory DuckDB that may read only the allowed folders, settings locked. */
+/** What a statement may start with in the sandbox: queries, and TEMP objects made and dropped. */
+const SANDBOX_KEYWORDS = new Set([
+  "SELECT",
+  "WITH",
+  "FROM",
+  "VALUES",
+  "TABLE",
+  "PIVOT",
+  "UNPIVOT",
+  "DESCRIBE",
+  "SUMMARIZE",
+  "SHOW",
+  "CREATE",
+  "DROP",
+  "INSERT",
+  "UPDATE",
+  "DELETE",
+]);
+
+/** The statement's first keyword, past blanks, comments and opening parentheses. */
+function firstKeyword(sql: string): string {
+  const rest = sql.replace(/^(\s|\(|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*/, "");
+  return /^[A-Za-z_]+/.exec(rest)?.[0]?.toUpperCase() ?? "";
+}
+
+/**
+ * The session a block's schema code gets. DuckDB's `allowed_directories` admits
+ * writes as well as reads (COPY … TO, ATTACH and EXPORT DATABASE create files
+ * in the project), and preparing is not harmless either (binding EXPORT
+ * DATABASE makes its folder). So a statement runs only when it is one
+ * statement, its text starts as a query or a CREATE/DROP/INSERT/UPDATE/DELETE
+ * does, and DuckDB's own type for it, once prepared, agrees. COPY, ATTACH,
+ * EXPORT, INSTALL/LOAD, SET, CALL, PRAGMA and the rest never reach DuckDB's binder.
+ */
+class SandboxSession extends SqlSession {
+  private stopped = false;
+
+  private async prepare(sql: string, values?: SqlValues): Promise<DuckDBPreparedStatement> {
+    const { StatementType } = duckdb();
+    const refuse = (what: string) =>
+      new Error(`Schema inference only reads and makes TEMP objects; it does not run ${what}.`);
+    if (this.stopped) throw new Error("INTERRUPT: schema inference was stopped");
+    const keyword = firstKeyword(sql);
+    if (!SANDBOX_KEYWORDS.has(keyword)) throw refuse(keyword || "this statement");
+    const extracted = await this.connection.extractStatements(sql);
+    if (extracted.count !== 1) throw refuse(`${extracted.count} statements at once`);
+    const prepared = await extracted.prepare(0);
+    const type = prepared.statementType;
+    if (
+      type !== StatementType.SELECT &&
+      type !== StatementType.CREATE &&
+      type !== StatementType.DROP &&
+      type !== StatementType.INSERT &&
+      type !== StatementType.UPDATE &&
+      type !== StatementType.DELETE
+    )
+      throw refuse(`a ${StatementType[type]} statement`);
+    if (values !== undefined) prepared.bind(values);
+    if (this.stopped) throw new Error("INTERRUPT: schema inference was stopped");
+    return prepared;
+  }
+
+  override async run(sql: string, values?: SqlValues): Promise<void> {
+    await (await this.prepare(sql, values)).run();
+  }
+
+  override async all<T extends Row = Row>(sql: string, values?: SqlValues): Promise<T[]> {
+    const reader = await (await this.prepare(sql, values)).runAndReadAll();
+    return reader.getRowObjectsJS().map((r) => plain(r) as T);
+  }
+
+  override interrupt(): void {
+    this.stopped = true;
+    super.interrupt();
+  }
+}
+
+/** A private in-memory DuckDB that may read only the allowed folders, settings locked, writes refused. */
 async function openSandbox(
   allowedDirs: readonly string[],
 ): Promise<{ instance: DuckDBInstance; sql: SqlSession }> {
@@ -154,14 +249,14 @@ async function openSandbox(
     autoinstall_known_extensions: "false",
     autoload_known_extensions: "false",
   });
-  const sql = new SqlSession(await instance.connect());
+  const sql = new SandboxSession(await instance.connect());
   try {
     const dirs = allowedDirs.map((d) => `'${(d.endsWith("/") ? d : `${d}/`).replaceAll("'", "''")}'`);
     // Nothing here is big enough to spill, and nothing may be written: no temp folder.
-    await sql.run("SET temp_directory = ''");
-    await sql.run(`SET allowed_directories = [${dirs.join(", ")}]`);
-    await sql.run("SET enable_external_access = false");
-    await sql.run("SET lock_configuration = true");
+    await sql.connection.run("SET temp_directory = ''");
+    await sql.connection.run(`SET allowed_directories = [${dirs.join(", ")}]`);
+    await sql.connection.run("SET enable_external_access = false");
+    await sql.connection.run("SET lock_configuration = true");
   } catch (e) {
     sql.close();
     instance.closeSync();
@@ -214,7 +309,9 @@ export async function inferSchemas(opts: InferOptions): Promise<InferResult> {
   const timedOut: string[] = [];
   const deadline = performance.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const controller = new AbortController();
-  opts.signal?.addEventListener("abort", () => controller.abort(opts.signal?.reason), { once: true });
+  const abort = () => controller.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) abort();
+  else opts.signal?.addEventListener("abort", abort, { once: true });
   const { instance, sql } = await openSandbox(opts.allowedDirs);
   const resolvePath = (p: string) => resolveProjectPath(opts.projectDir, opts.allowedDirs, p);
   const visiting = new Set<string>();
@@ -253,7 +350,7 @@ export async function inferSchemas(opts: InferOptions): Promise<InferResult> {
       projectDir: opts.projectDir,
       resolvePath,
       signal: controller.signal,
-      memo,
+      memo: (key, compute) => memo(sql, key, compute),
       upstream: (port) =>
         node.inputs[port] ? `${node.inputs[port].node}.${node.inputs[port].port}` : undefined,
       problem: (param, message) => problems.push({ path: at(param), message }),
@@ -282,13 +379,16 @@ export async function inferSchemas(opts: InferOptions): Promise<InferResult> {
       },
     };
     const left = deadline - performance.now();
-    if (left <= 0) throw new TimeLimit();
+    if (left <= 0 || controller.signal.aborted) throw new TimeLimit();
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let stop = () => {};
     const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      stop = () => {
         sql.interrupt();
         reject(new TimeLimit());
-      }, left);
+      };
+      timer = setTimeout(stop, left);
+      controller.signal.addEventListener("abort", stop, { once: true });
     });
     try {
       const work = Promise.resolve(node.block.outputSchema(ctx, inputs, node.params));
@@ -306,6 +406,7 @@ export async function inferSchemas(opts: InferOptions): Promise<InferResult> {
       return undefined;
     } finally {
       clearTimeout(timer);
+      controller.signal.removeEventListener("abort", stop);
     }
   };
 
@@ -325,6 +426,7 @@ export async function inferSchemas(opts: InferOptions): Promise<InferResult> {
     let wait: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([unfinished, new Promise((resolve) => (wait = setTimeout(resolve, 1000)))]);
     clearTimeout(wait);
+    opts.signal?.removeEventListener("abort", abort);
     sql.close();
     instance.closeSync();
   }

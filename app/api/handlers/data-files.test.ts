@@ -83,6 +83,15 @@ describe("listDataFiles", () => {
     expect(paths(list)).toEqual(["alias.csv", "data/in.csv"]);
   });
 
+  it("never offers Dagwood's own state, also when a link or a data folder leads into it", async () => {
+    const root = tree({ "project/data/in.csv": "x\n", "project/.dagwood/state.csv": "secret\n" });
+    const project = join(root, "project");
+    symlinkSync(join(project, ".dagwood/state.csv"), join(project, "data/state.csv"));
+    symlinkSync(join(project, ".dagwood"), join(project, "kept"));
+    const list = await listDataFiles(project, ["kept"]);
+    expect(paths(list)).toEqual(["data/in.csv"]);
+  });
+
   it("skips a data folder that does not exist, and does not list a file twice", async () => {
     const root = tree({ "project/data/a.csv": "x\n" });
     const project = join(root, "project");

@@ -57,6 +57,8 @@ export async function listDataFiles(
   let truncated = false;
 
   const stateDir = join(project, ".dagwood");
+  const realState = await realpath(stateDir).catch(() => stateDir);
+  const inState = (real: string) => isInside(real.toLowerCase(), realState.toLowerCase());
   const add = (abs: string, root: { folder: string; dir: string }, bytes: number) => {
     // Dagwood's own state is never offered, whatever folder reaches it.
     if (seen.has(abs) || isInside(abs.toLowerCase(), stateDir.toLowerCase())) return;
@@ -97,15 +99,12 @@ export async function listDataFiles(
         continue;
       }
       if (!DATA_FILE.test(e.name) || NOT_DATA.test(e.name)) continue;
-      if (e.isSymbolicLink()) {
-        const real = await realpath(abs).catch(() => null);
-        if (!real || !realRoots.some((r) => isInside(real, r))) continue;
-        const info = await stat(real).catch(() => null);
-        if (info?.isFile()) add(abs, root, info.size);
-      } else if (e.isFile()) {
-        const info = await stat(abs).catch(() => null);
-        if (info) add(abs, root, info.size);
-      }
+      if (!e.isSymbolicLink() && !e.isFile()) continue;
+      // Where the file really is (a link, or a data folder that is one, leads elsewhere): as ingest.file checks it.
+      const real = await realpath(abs).catch(() => null);
+      if (!real || !realRoots.some((r) => isInside(real, r)) || inState(real)) continue;
+      const info = await stat(real).catch(() => null);
+      if (info?.isFile()) add(abs, root, info.size);
     }
   };
 

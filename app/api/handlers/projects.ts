@@ -55,6 +55,8 @@ export function projectHandlers(
       } catch (e) {
         throw new ApiError(400, `Cannot open project ${dir}: ${(e as Error).message}`);
       }
+      // A cache collection (dagwood gc) under way in the open project ends before its workspace closes.
+      while (state.collecting) await state.collecting.catch(() => {});
       try {
         refuseWhenBusy();
       } catch (e) {
