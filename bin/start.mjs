@@ -93,13 +93,32 @@ async function runTunedChild() {
 }
 
 /**
- * Opens the app's window, and stops the server (as Ctrl+C would) when the window's Chromium exits.
+ * Opens the app's window, and stops the server (as Ctrl+C would) when the window is closed (its
+ * Chromium exits with 0). A Chromium that fails instead (no X server behind DISPLAY, a crash) has
+ * shown no window, or lost it: the server keeps running, and the message says why, with Chromium's
+ * last line of error, and to open the URL in a browser.
  * Its profile is a fresh directory, so the process started is the window's own; removed after.
  */
 function openAppWindow(chromium, url) {
   const profileDir = mkdtempSync(join(tmpdir(), "dagwood-chromium-"));
   const args = chromiumArgs({ url, profileDir, uid: process.getuid?.(), screen: screenSize() });
-  const child = spawn(chromium, args, { stdio: "ignore" });
+  const child = spawn(chromium, args, { stdio: ["ignore", "ignore", "pipe"] });
+  // Chromium's stderr is noisy (dbus, zygote): the line kept is the one that says why it could not
+  // show a window where there is one ("Missing X server or $DISPLAY"), else its last line; without
+  // the "[pid:tid:time:ERROR:file.cc(line)]" prefix.
+  let lastError = "";
+  let windowError = "";
+  child.stderr?.on("data", (d) => {
+    for (const raw of String(d).split("\n")) {
+      const line = raw
+        .replace(/^\[[^\]]*\]\s*/, "")
+        .trim()
+        .slice(0, 300);
+      if (!line) continue;
+      lastError = line;
+      if (!windowError && /X server|display|platform failed/i.test(line)) windowError = line;
+    }
+  });
   let stopping = false;
   const stopServer = (why) => {
     rmSync(profileDir, { recursive: true, force: true });
@@ -109,13 +128,27 @@ function openAppWindow(chromium, url) {
     // The ui command stops its server, engine and advert on SIGTERM, and returns 0.
     process.emit("SIGTERM");
   };
+  let failed = false;
   child.on("error", (e) => {
+    failed = true;
     rmSync(profileDir, { recursive: true, force: true });
     process.stdout.write(
       `Could not open Chromium (${e.message}): open the URL above in a browser. The server keeps running until you press Ctrl+C.\n`,
     );
   });
-  child.on("exit", () => stopServer("The app's window was closed."));
+  child.on("exit", (code, signal) => {
+    // After a failed spawn, Node may or may not report an exit: the error said it all.
+    if (stopping || failed) return;
+    if (code === 0) {
+      stopServer("The app's window was closed.");
+      return;
+    }
+    rmSync(profileDir, { recursive: true, force: true });
+    const how = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
+    process.stdout.write(
+      `Chromium ${how}${windowError || lastError ? ` (${windowError || lastError})` : ""}: open the URL above in a browser. The server keeps running until you press Ctrl+C.\n`,
+    );
+  });
   // Ctrl+C stops the server; the window goes with it.
   process.once("SIGINT", () => {
     stopping = true;

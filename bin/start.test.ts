@@ -157,6 +157,44 @@ describe("npm start in browser mode", () => {
     await expect(fetch(url!)).rejects.toThrow();
   }, 60_000);
 
+  it("when Chromium fails to open a window, says why and keeps the server running until Ctrl+C", async () => {
+    // A Chromium that cannot reach the X server prints its error and exits with 1, as Chromium does.
+    const failing = join(dir, "chromium-failing");
+    writeFileSync(
+      failing,
+      [
+        "#!/bin/sh",
+        // Debian's Chromium 156 without an X server, its lines as printed (dbus and zygote noise around).
+        "echo '[12327:12327:1206/131623.925790:ERROR:dbus/bus.cc:405] Failed to connect to the bus' >&2",
+        "echo '[12327:12327:1206/131623.925812:ERROR:ui/ozone/platform/x11/ozone_platform_x11.cc:257] Missing X server or $DISPLAY' >&2",
+        "echo '[12327:12327:1206/131623.925842:ERROR:ui/aura/env.cc:253] The platform failed to initialize.  Exiting.' >&2",
+        "echo '[12348:12348:0100/000000.940109:ERROR:content/zygote/zygote_linux.cc:662] write: Broken pipe (32)' >&2",
+        "exit 1",
+        "",
+      ].join("\n"),
+    );
+    chmodSync(failing, 0o755);
+    const run = start({ DISPLAY: ":dagwood-test-no-such-display", DAGWOOD_CHROMIUM: failing });
+    let stopped = false;
+    try {
+      await waitFor(run.output, /keeps running until you press Ctrl\+C/);
+      const out = run.output();
+      // The line that says why, without Chromium's prefix; not the zygote noise printed after it.
+      expect(out).toContain("Chromium exited with code 1 (Missing X server or $DISPLAY)");
+      expect(out).toContain("open the URL above in a browser");
+      expect(out).not.toContain("Stopping the server");
+      const url = /Dagwood is running at (http\S+)/.exec(out)?.[1];
+      expect((await fetch(url!)).ok).toBe(true);
+      process.kill(-run.child.pid!, "SIGINT");
+      stopped = true;
+      expect(await run.exit, run.output()).toBe(0);
+      await expect(fetch(url!)).rejects.toThrow();
+    } finally {
+      // A failed expectation must not leave the server holding the project for the next test.
+      if (!stopped) process.kill(-run.child.pid!, "SIGINT");
+    }
+  }, 60_000);
+
   it("without a display, says the server keeps running, and stops on Ctrl+C with exit 0", async () => {
     const run = start({});
     await waitFor(run.output, /keeps running until you press Ctrl\+C/);

@@ -323,6 +323,11 @@ test("with no target, one click deploys to the built-in local server, which answ
   await expect(app.getByTestId("infer-input-body_mass_g")).toContainText("a number");
   await expect(app.getByTestId(`infer-outputs-${MODEL}`)).toContainText("Adelie, Chinstrap, Gentoo");
   const pasted = (await snippet.textContent()) ?? "";
+  // Copy puts that very text on the clipboard, and says so.
+  await app.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await app.getByRole("button", { name: `Copy the curl command for ${MODEL}` }).click();
+  await expect(app.getByTestId("toast")).toContainText("Curl command copied");
+  expect(await app.evaluate(() => navigator.clipboard.readText())).toBe(pasted);
   // The exact text, run by a shell with curl, and the HTTP status written after the answer.
   // Run asynchronously: the app's server answers from this very process.
   const ran = await new Promise<string>((resolve, reject) =>

@@ -281,6 +281,13 @@ test.describe("comparing models of an example", () => {
         read.some((q) => q !== p && q.x <= p.x && q.y >= p.y && (q.x < p.x || q.y > p.y));
       expect(read.map((p) => p.front)).toEqual(read.map((p) => !dominated(p)));
       expect(read.some((p) => p.front)).toBe(true);
+      // In words, a model the second run took cached (only the tree changed) is named once, with both runs.
+      const words = (await plot.getByTestId("pareto-list").textContent()) ?? "";
+      for (const model of ["forest", "gbdt", "logistic", "mlp"])
+        expect(
+          words.split(" → ").filter((e) => e.startsWith(`${model} (`)).length,
+          words,
+        ).toBeLessThanOrEqual(1);
     }
     // Sizes of a tree and a forest span orders of magnitude: a log axis, with units.
     await expect(complexity.getByTestId("complexity-plot-bytes")).toContainText("log scale");
@@ -290,6 +297,16 @@ test.describe("comparing models of an example", () => {
       "leaves (trees) or weights",
     );
     await shot(app, testInfo, "complexity");
+
+    // A visit to another view leaves the compare page as it was: its tab and the complexity choices.
+    await complexity.getByTestId("complexity-metric").selectOption("f1_macro");
+    await app.getByTestId("view-editor").click();
+    await expect(compare).toHaveCount(0);
+    await app.getByTestId("view-experiments").click();
+    await expect(compare.getByTestId("compare-tab-complexity")).toHaveAttribute("aria-selected", "true");
+    await expect(complexity.getByTestId("complexity-metric")).toHaveValue("f1_macro");
+    await expect(complexity.getByTestId("complexity-plot-learned")).toBeVisible();
+    await expect(complexity.getByTestId("complexity-plot-latency")).toContainText("f1_macro");
 
     // A point opens its run (here from the keyboard).
     const tree = complexity

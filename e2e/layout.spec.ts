@@ -228,3 +228,156 @@ test("Export JSON in the browser says which file went to the downloads", async (
     "Exported penguins.dag.json to the browser's downloads",
   );
 });
+
+test("the minimap is left out where it would cover the pipeline, and back when the canvas has room", async ({
+  app,
+}) => {
+  await expect(app.getByTestId("node-penguins")).toBeVisible();
+  // 1280×720 with the bottom panel open: the canvas is about 740×390, a 200×150 minimap would hide a node.
+  await expect(app.locator(".react-flow__minimap")).toHaveCount(0);
+  await app.getByTestId("toggle-drawer").click();
+  await expect(app.locator(".react-flow__minimap")).toBeVisible();
+  await app.getByTestId("toggle-drawer").click();
+  await expect(app.locator(".react-flow__minimap")).toHaveCount(0);
+  await app.setViewportSize({ width: 1920, height: 1080 });
+  await expect(app.locator(".react-flow__minimap")).toBeVisible();
+  // Where it shows, no node is under it once the pipeline is fitted into view.
+  await app.locator(".react-flow__controls-fitview").click();
+  const map = (await app.locator(".react-flow__minimap").boundingBox())!;
+  for (const node of await app.locator(".react-flow__node").all()) {
+    const b = (await node.boundingBox())!;
+    const overlaps =
+      b.x < map.x + map.width && b.x + b.width > map.x && b.y < map.y + map.height && b.y + b.height > map.y;
+    expect(overlaps, (await node.getAttribute("data-id")) ?? "a node").toBe(false);
+  }
+});
+
+test("every control in every view has a name a screen reader can say", async ({ app }) => {
+  await expect(app.getByTestId("node-penguins")).toBeVisible();
+  /** Buttons and fields on screen whose accessible name is missing or only a symbol (placeholders do not count). */
+  const unnamed = () =>
+    app.evaluate(() =>
+      Array.from(
+        document.querySelectorAll<HTMLElement>("button, [role=button], [role=tab], input, select, textarea"),
+      )
+        .filter((el) => el.getBoundingClientRect().width > 0 && (el as HTMLInputElement).type !== "hidden")
+        .filter((el) => {
+          const labelled = el.getAttribute("aria-labelledby")
+            ? document.getElementById(el.getAttribute("aria-labelledby")!)?.textContent
+            : "";
+          const labels = (el as HTMLInputElement).labels;
+          const name = [
+            el.getAttribute("aria-label"),
+            labelled,
+            labels?.length ? labels[0]!.textContent : "",
+            el.getAttribute("title"),
+            el instanceof HTMLSelectElement || el instanceof HTMLInputElement ? "" : el.textContent,
+          ].join(" ");
+          return !/[A-Za-z0-9]{2,}/.test(name);
+        })
+        .map((el) => el.dataset.testid ?? el.outerHTML.slice(0, 80)),
+    );
+  expect(await unnamed(), "editor").toEqual([]);
+  await app.getByTestId("node-penguins").click();
+  expect(await unnamed(), "editor with a node's form").toEqual([]);
+  for (const view of ["experiments", "models", "lineage", "deployments"]) {
+    await app.getByTestId(`view-${view}`).click();
+    await expect(app.getByTestId(`${view}-frame`)).toBeVisible();
+    await expect(app.locator(".view-loading")).toHaveCount(0);
+    expect(await unnamed(), view).toEqual([]);
+  }
+});
+
+test("the panels' drag handles are splitters the keyboard resizes too", async ({ app }) => {
+  await expect(app.getByTestId("node-penguins")).toBeVisible();
+  const height = (testId: string) =>
+    app.getByTestId(testId).evaluate((el) => el.getBoundingClientRect().height);
+  const cases = [
+    { handle: "palette-resizer", size: () => width(app, "palette"), grow: "ArrowRight", shrink: "ArrowLeft" },
+    {
+      handle: "inspector-resizer",
+      size: () => app.locator(".inspector-frame").evaluate((el) => el.getBoundingClientRect().width),
+      grow: "ArrowLeft",
+      shrink: "ArrowRight",
+    },
+    { handle: "bottom-resizer", size: () => height("bottom-panel"), grow: "ArrowUp", shrink: "ArrowDown" },
+  ];
+  for (const c of cases) {
+    const handle = app.getByTestId(c.handle);
+    await expect(handle).toHaveAttribute("role", "separator");
+    await expect(handle).toHaveAttribute("aria-label", /^Resize the /);
+    const before = await c.size();
+    await handle.focus();
+    await expect(handle).toBeFocused();
+    await handle.press(c.grow);
+    await expect.poll(c.size, c.handle).toBeCloseTo(before + 16, 0);
+    await expect(handle).toHaveAttribute("aria-valuenow", String(Math.round(before + 16)));
+    await handle.press(`Shift+${c.shrink}`);
+    await expect.poll(c.size, c.handle).toBeCloseTo(before + 16 - 64, 0);
+    await handle.press(c.grow);
+    await handle.press(c.grow);
+    await handle.press(c.grow);
+    await expect.poll(c.size, c.handle).toBeCloseTo(before, 0);
+  }
+  expect(await layoutProblems(app, EDITOR_CONTROLS)).toEqual([]);
+});
+
+// A pipeline wider and taller than the canvas at 100% (nodes above y = 0 too): unfitted, it shows in part.
+test.describe("a large pipeline", () => {
+  test.use({ pipeline: "weather-model.dag.json" });
+
+  test("a pipeline opened while another view shows is fitted into the canvas when the editor first shows", async ({
+    app,
+  }) => {
+    await expect(app.getByTestId("node-weather")).toBeVisible();
+    // The app loaded on Experiments (the view is in the URL): the canvas is drawn later, pipeline open.
+    await app.getByTestId("view-experiments").click();
+    await app.reload();
+    await expect(app.getByTestId("experiments-frame")).toBeVisible();
+    // The pipeline is open (its name is in the window's title) before the editor is first drawn.
+    await expect(app).toHaveTitle("weather-model — Dagwood");
+    await app.getByTestId("view-editor").click();
+    await expect(app.getByTestId("node-weather")).toBeVisible();
+    const canvas = (await app.getByTestId("canvas").boundingBox())!;
+    const nodes = app.locator(".react-flow__node");
+    expect(await nodes.count()).toBeGreaterThan(1);
+    await expect
+      .poll(async () => {
+        const outside: string[] = [];
+        for (const node of await nodes.all()) {
+          const b = (await node.boundingBox())!;
+          if (
+            b.x < canvas.x ||
+            b.y < canvas.y ||
+            b.x + b.width > canvas.x + canvas.width ||
+            b.y + b.height > canvas.y + canvas.height
+          )
+            outside.push((await node.getAttribute("data-id"))!);
+        }
+        return outside;
+      })
+      .toEqual([]);
+  });
+});
+
+test("the canvas keeps its zoom and pan across a visit to another view", async ({ app }) => {
+  await expect(app.getByTestId("node-penguins")).toBeVisible();
+  const viewport = () =>
+    app.locator(".react-flow__viewport").evaluate((el) => (el as HTMLElement).style.transform);
+  const fitted = await viewport();
+  await app.locator(".react-flow__controls-zoomin").click();
+  await app.locator(".react-flow__controls-zoomin").click();
+  await expect.poll(viewport).not.toBe(fitted);
+  const zoomed = await viewport();
+  for (const view of ["models", "experiments"]) {
+    await app.getByTestId(`view-${view}`).click();
+    await expect(app.getByTestId(`${view}-frame`)).toBeVisible();
+    await app.getByTestId("view-editor").click();
+    await expect(app.getByTestId("node-penguins")).toBeVisible();
+    await expect.poll(viewport, view).toBe(zoomed);
+  }
+  // A reload opens the pipeline anew: fitted again.
+  await app.reload();
+  await expect(app.getByTestId("node-penguins")).toBeVisible();
+  await expect.poll(viewport).toBe(fitted);
+});

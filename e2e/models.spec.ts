@@ -70,6 +70,16 @@ test("Alias… starts empty and Enter never moves an alias; lineage fits the pan
   const v2 = app.getByTestId("version-2");
   await expect(v2).toBeVisible();
 
+  // At 1280×720 the versions table fits its column (the history goes below it): each row's actions
+  // are on screen without scrolling the table sideways.
+  const versions = app.locator(".versions-scroll");
+  expect(await versions.evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(0);
+  const column = (await versions.boundingBox())!;
+  for (const action of ["set-alias-2", "deploy-button-2", "export-2", "archive-2"]) {
+    const box = (await app.getByTestId(action).boundingBox())!;
+    expect(box.x + box.width, action).toBeLessThanOrEqual(column.x + column.width + 0.5);
+  }
+
   // The field starts empty: Enter on it sets nothing.
   await app.getByTestId("set-alias-2").click();
   const dialog = app.getByTestId("alias-dialog");
@@ -78,6 +88,18 @@ test("Alias… starts empty and Enter never moves an alias; lineage fits the pan
   await expect(dialog.getByTestId("confirm")).toBeDisabled();
   await input.press("Enter");
   await expect(dialog).toBeVisible();
+  // The keyboard stays in the dialog: Tab and Shift+Tab go round its controls, never to the page
+  // behind; Escape closes it and gives the focus back to the Alias… that opened it.
+  const focusInDialog = () => dialog.evaluate((d) => d.contains(document.activeElement));
+  for (const key of ["Tab", "Tab", "Tab", "Tab", "Shift+Tab", "Shift+Tab", "Shift+Tab"]) {
+    await app.keyboard.press(key);
+    expect(await focusInDialog(), key).toBe(true);
+  }
+  await app.keyboard.press("Escape");
+  await expect(dialog).toHaveCount(0);
+  await expect(app.getByTestId("set-alias-2")).toBeFocused();
+  await app.getByTestId("set-alias-2").press("Enter");
+  await expect(input).toBeFocused();
   // A new alias is set with Enter.
   await input.fill("champion");
   await expect(dialog.getByTestId("confirm-question")).toHaveText("Set champion on v2?");
@@ -119,6 +141,11 @@ test("Alias… starts empty and Enter never moves an alias; lineage fits the pan
     expect(b.y + b.height).toBeLessThanOrEqual(panel.y + panel.height + 0.5);
   }
   expect(await app.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+
+  // A run node's id reads as written elsewhere (the kind word alone is upper-cased).
+  const runId = app.locator('[data-testid^="lineage-node-run:"] .lg-id').first();
+  await expect(runId).toHaveCSS("text-transform", "none");
+  await expect(runId).toHaveText(/^ [0-9]{6}-[0-9a-f]{6}$/);
 
   // Zoom in, then Fit brings the whole graph back.
   const fitted = Number(await canvas.getAttribute("data-zoom"));

@@ -69,6 +69,13 @@ test("a warning shows on its node and in the run's outcome; nodes show their hea
     /1 warning — .*\n• Logistic regression did not converge within maxIter \(1\)/,
   );
   await expect(app.locator("[data-testid^=warnings-]")).toHaveCount(1);
+  // The node's form lists its warnings whole (the run log cuts a long line at the panel's width).
+  await logistic.click({ position: { x: 12, y: 8 } });
+  const noted = app.getByTestId("inspector-warnings");
+  await expect(noted).toContainText("⚠ 1 warning");
+  await expect(noted).toContainText("Logistic regression did not converge within maxIter (1)");
+  await app.getByTestId("node-penguins").click({ position: { x: 12, y: 8 } });
+  await expect(noted).toHaveCount(0);
 
   // Headlines: rows out for tables, accuracy for evaluate, parity for train, the registered version.
   await expect(app.getByTestId("headline-penguins")).toHaveText("344 rows");

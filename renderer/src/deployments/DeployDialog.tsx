@@ -12,6 +12,7 @@ import { ApiCallError, api } from "../api/client";
 import { useApi } from "../panels/useApi";
 import { messageOf, reportError } from "../services/errors";
 import { Loading } from "../shell/Loading";
+import { useFocusTrap } from "../shell/useFocusTrap";
 import { useUi } from "../store/ui";
 import { parityOf, parityText, targetLabel, tokenSourceText } from "./format";
 import "./deployments.css";
@@ -56,6 +57,7 @@ export function DeployDialog({
   /** While busy: starting the built-in server first, then deploying. */
   const [phase, setPhase] = useState<"starting" | "deploying">("deploying");
   const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const trap = useFocusTrap<HTMLDivElement>();
   const list = targets.status === "ok" ? targets.value : [];
   const target = chosen ?? list[0]?.name ?? null;
   const chosenInfo = list.find((t) => t.name === target);
@@ -158,6 +160,7 @@ export function DeployDialog({
       onKeyDown={(e) => e.key === "Escape" && close()}
     >
       <div
+        ref={trap}
         className="dialog deploy-dialog"
         data-testid="deploy-dialog"
         role="dialog"

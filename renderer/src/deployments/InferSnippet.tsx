@@ -8,8 +8,8 @@
 import { useEffect, useState } from "react";
 import type { InferExample } from "../../../app/api/api";
 import { api } from "../api/client";
+import { copyText } from "../services/copyText";
 import { messageOf } from "../services/errors";
-import { toast } from "../store/toasts";
 import { inferCurl, tokenVariable } from "./format";
 
 export function InferSnippet({
@@ -53,11 +53,7 @@ export function InferSnippet({
     );
   if (!example) return null;
   const curl = inferCurl(url, model, example.body, guarded ? tokenVariable(target) : undefined);
-  const copy = () =>
-    navigator.clipboard
-      ?.writeText(curl)
-      .then(() => toast("curl command copied"))
-      .catch(() => toast("Could not copy: select the text and copy it"));
+  const copy = () => void copyText(curl, "curl command");
   return (
     <details className="infer-snippet" data-testid={`infer-snippet-${model}`} open={open}>
       <summary>
@@ -69,7 +65,13 @@ export function InferSnippet({
       </summary>
       <div className="infer-snippet-head">
         <span className="muted small">{example.note}.</span>
-        <button type="button" className="button small" data-testid={`infer-copy-${model}`} onClick={copy}>
+        <button
+          type="button"
+          className="button small"
+          data-testid={`infer-copy-${model}`}
+          aria-label={`Copy the curl command for ${model}`}
+          onClick={copy}
+        >
           Copy
         </button>
       </div>

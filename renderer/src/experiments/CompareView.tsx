@@ -29,7 +29,7 @@ import {
 import { formatMetric, formatTime, formatValue, shortId } from "./format";
 import { MetricCharts } from "./MetricCharts";
 import { keyTitle, type NodeInfo, pipelineNodes } from "./nodeInfo";
-import { useExperiments } from "./store";
+import { type CompareTab, useExperiments } from "./store";
 
 const TICK = { fontSize: 10 };
 
@@ -318,8 +318,6 @@ function Evaluations({ cmp }: { cmp: ComparisonResult }) {
   );
 }
 
-type CompareTab = "overview" | "complexity";
-
 function Comparison({ cmp, tab }: { cmp: ComparisonResult; tab: CompareTab }) {
   const nodes = useMemo(() => pipelineNodes(cmp.pipeline), [cmp.pipeline]);
   if (tab === "complexity")
@@ -360,7 +358,8 @@ function Comparison({ cmp, tab }: { cmp: ComparisonResult; tab: CompareTab }) {
 export default function CompareView({ runIds }: { runIds: string[] }) {
   const key = useMemo(() => runIds.join(","), [runIds]);
   const loaded = useApi(() => api.compareRuns({ runIds }), key);
-  const [tab, setTab] = useState<CompareTab>("overview");
+  const tab = useExperiments((s) => s.compareTab);
+  const setTab = useExperiments.getState().setCompareTab;
   return (
     <div className="compare-view" data-testid="compare-view">
       <header className="compare-head">

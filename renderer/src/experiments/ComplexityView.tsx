@@ -4,7 +4,6 @@
  * against its single-row latency, with the Pareto front marked. Plain SVG,
  * like the compare bars; a click on a point opens its run.
  */
-import { useState } from "react";
 import type { ComparisonResult } from "../../../app/api/api";
 import { metricDirection } from "../../../app/values/metric-direction";
 import { runColor } from "./compare";
@@ -14,6 +13,7 @@ import {
   type CostAxis,
   fitLabel,
   formatCost,
+  frontEntries,
   type ModelPoint,
   modelPoints,
   paretoFront,
@@ -22,7 +22,7 @@ import {
 } from "./complexity";
 import { formatMetric, shortId } from "./format";
 import type { NodeInfo } from "./nodeInfo";
-import { useExperiments } from "./store";
+import { type ComplexitySize, useExperiments } from "./store";
 
 const VIEW = { width: 560, height: 340 };
 const M = { top: 14, right: 20, bottom: 48, left: 62 };
@@ -204,11 +204,10 @@ function ComplexityPlot({
       </svg>
       <p className="muted small" data-testid="pareto-list">
         Pareto front:{" "}
-        {front
-          .map((i) => shown[i]!)
+        {frontEntries(front.map((i) => shown[i]!).map((p) => ({ ...p, cost: p.cost[axis]! })))
           .map(
-            (p) =>
-              `${p.model} (${shortId(p.runId)}, ${formatCost(axis, p.cost[axis]!)}, ${formatMetric(p.metric)})`,
+            (e) =>
+              `${e.model} (${e.runIds.map(shortId).join(" and ")}, ${formatCost(axis, e.cost)}, ${formatMetric(e.metric)})`,
           )
           .join(" → ")}
       </p>
@@ -218,8 +217,10 @@ function ComplexityPlot({
 
 export function ComplexityView({ cmp, nodes }: { cmp: ComparisonResult; nodes: Map<string, NodeInfo> }) {
   const metrics = plottableMetrics(cmp, nodes).filter((m) => metricDirection(m) !== undefined);
-  const [metric, setMetric] = useState<string | null>(null);
-  const [size, setSize] = useState<Exclude<CostAxis, "latency">>("bytes");
+  const metric = useExperiments((s) => s.complexityMetric);
+  const size = useExperiments((s) => s.complexitySize);
+  const setMetric = (m: string) => useExperiments.getState().setComplexity({ metric: m });
+  const setSize = (s: ComplexitySize) => useExperiments.getState().setComplexity({ size: s });
   const chosen = metric && metrics.includes(metric) ? metric : mainMetric(metrics);
   if (!chosen)
     return (

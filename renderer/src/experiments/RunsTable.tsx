@@ -142,7 +142,15 @@ function Pager({ total }: { total: number }) {
       <span className="muted" data-testid="runs-total">
         {from}–{to} of {total.toLocaleString()} runs
       </span>
-      <button type="button" className="button small" disabled={page === 0} onClick={() => setPage(0)}>
+      <button
+        type="button"
+        className="button small"
+        data-testid="runs-first"
+        aria-label="First page"
+        title="First page"
+        disabled={page === 0}
+        onClick={() => setPage(0)}
+      >
         «
       </button>
       <button
@@ -169,6 +177,9 @@ function Pager({ total }: { total: number }) {
       <button
         type="button"
         className="button small"
+        data-testid="runs-last"
+        aria-label="Last page"
+        title="Last page"
         disabled={page + 1 >= pages}
         onClick={() => setPage(pages - 1)}
       >

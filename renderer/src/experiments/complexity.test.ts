@@ -6,6 +6,7 @@ import {
   formatBytes,
   formatCount,
   formatMicros,
+  frontEntries,
   LOG_RATIO,
   modelPoints,
   paretoFront,
@@ -355,5 +356,30 @@ describe("placeLabels", () => {
     expect(placeLabels([{ x: 5, y: 5, label: "a long label" }], { x0: 0, x1: 20, y0: 0, y1: 20 })).toEqual([
       null,
     ]);
+  });
+});
+
+describe("frontEntries", () => {
+  it("names a model two runs share unchanged once, with both runs, in the front's order", () => {
+    // The walk's front: logistic of the second run, then gbdt cached in it from the first (same bytes, same accuracy).
+    const front = [
+      { model: "logistic", runId: "r2", cost: 9_200, metric: 0.7842 },
+      { model: "gbdt", runId: "r2", cost: 679_000, metric: 0.8253 },
+      { model: "gbdt", runId: "r1", cost: 679_000, metric: 0.8253 },
+    ];
+    expect(frontEntries(front)).toEqual([
+      { model: "logistic", runIds: ["r2"], cost: 9_200, metric: 0.7842 },
+      { model: "gbdt", runIds: ["r2", "r1"], cost: 679_000, metric: 0.8253 },
+    ]);
+  });
+
+  it("keeps a model apart where its runs differ in cost or metric (it was retrained)", () => {
+    const front = [
+      { model: "tree", runId: "r2", cost: 3_000, metric: 0.9 },
+      { model: "tree", runId: "r1", cost: 5_000, metric: 0.9 },
+      { model: "tree", runId: "r3", cost: 5_000, metric: 0.95 },
+    ];
+    expect(frontEntries(front).map((e) => e.runIds)).toEqual([["r2"], ["r1"], ["r3"]]);
+    expect(frontEntries([])).toEqual([]);
   });
 });

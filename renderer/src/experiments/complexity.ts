@@ -135,6 +135,32 @@ export function paretoFront(points: { x: number; y: number }[], better: "higher"
   return front;
 }
 
+/** One model on the front as it is read: the runs that gave it, its cost and metric. */
+export interface FrontEntry {
+  model: string;
+  runIds: string[];
+  cost: number;
+  metric: number;
+}
+
+/**
+ * The front in words, in its order: a model that two runs share unchanged (cached in the second,
+ * so the same size, latency and metric; its points lie on each other) is named once with both runs,
+ * not twice in a row.
+ */
+export function frontEntries(
+  points: readonly { model: string; runId: string; cost: number; metric: number }[],
+): FrontEntry[] {
+  const entries: FrontEntry[] = [];
+  for (const p of points) {
+    const same = entries.find((e) => e.model === p.model && e.cost === p.cost && e.metric === p.metric);
+    if (same) {
+      if (!same.runIds.includes(p.runId)) same.runIds.push(p.runId);
+    } else entries.push({ model: p.model, runIds: [p.runId], cost: p.cost, metric: p.metric });
+  }
+  return entries;
+}
+
 export interface Scale {
   kind: "linear" | "log";
   /** The domain drawn, [low, high]. */

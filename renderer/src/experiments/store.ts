@@ -11,6 +11,11 @@ export interface Sort {
 }
 
 export const PAGE_SIZE = 50;
+
+/** The compare page's tabs. */
+export type CompareTab = "overview" | "complexity";
+/** The complexity view's size axis (its other plot is always latency). */
+export type ComplexitySize = "bytes" | "learned";
 /** Metric columns shown before the user chooses: the first few keys. */
 export const DEFAULT_METRIC_COLUMNS = 4;
 
@@ -30,6 +35,13 @@ interface ExperimentsState {
   comparing: string[] | null;
   /** The run whose detail is open. */
   detailRunId: string | null;
+  /**
+   * The compare page's open tab and the complexity view's choices: kept here, not in the views,
+   * so that they are as the user left them after a visit to another view (which unmounts them).
+   */
+  compareTab: CompareTab;
+  complexityMetric: string | null;
+  complexitySize: ComplexitySize;
   /** Every param and metric key seen in this session, so the filter knows keys a narrow query hides. */
   seenParams: Set<string>;
   seenMetrics: Set<string>;
@@ -47,6 +59,8 @@ interface ExperimentsState {
   clearSelection(): void;
   compare(ids: string[] | null): void;
   openRun(id: string | null): void;
+  setCompareTab(tab: CompareTab): void;
+  setComplexity(choice: { metric?: string; size?: ComplexitySize }): void;
   noteKeys(params: string[], metrics: string[]): void;
 }
 
@@ -67,6 +81,9 @@ export const useExperiments = create<ExperimentsState>()((set, get) => ({
   selected: [],
   comparing: null,
   detailRunId: null,
+  compareTab: "overview",
+  complexityMetric: null,
+  complexitySize: "bytes",
   seenParams: new Set(),
   seenMetrics: new Set(),
   revision: 0,
@@ -95,6 +112,12 @@ export const useExperiments = create<ExperimentsState>()((set, get) => ({
   clearSelection: () => set({ selected: [] }),
   compare: (comparing) => set({ comparing, detailRunId: null }),
   openRun: (detailRunId) => set({ detailRunId }),
+  setCompareTab: (compareTab) => set({ compareTab }),
+  setComplexity: ({ metric, size }) =>
+    set((s) => ({
+      complexityMetric: metric ?? s.complexityMetric,
+      complexitySize: size ?? s.complexitySize,
+    })),
   noteKeys(params, metrics) {
     const s = get();
     const seenParams = union(s.seenParams, params);

@@ -9,7 +9,11 @@ import {
   MiniMap,
   type NodeChange,
   ReactFlow,
+  type ReactFlowState,
+  useReactFlow,
+  useStore,
   useStoreApi,
+  type Viewport,
 } from "@xyflow/react";
 import { type DragEvent, type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useShallow } from "zustand/react/shallow";
@@ -25,7 +29,7 @@ import { addBlockAt, BLOCK_DRAG_TYPE } from "./addBlock";
 import { ConnectionLine } from "./ConnectionLine";
 import { connectionProblem, connectNodes, proposedFromHandles } from "./connect";
 import { flowRef } from "./flowRef";
-import { fittedViewport, geometryStyle } from "./geometry";
+import { fittedViewport, geometryStyle, MINIMAP, minimapFits } from "./geometry";
 import { layoutPositions } from "./layout";
 import { NodeView } from "./NodeView";
 import { createEdgeBuilder, createNodeBuilder, type FlowNode } from "./toFlow";
@@ -57,6 +61,13 @@ function useFallbackLayout(): Readonly<Record<string, Position>> {
 }
 
 const FIT = { padding: 0.2, maxZoom: 1.2 };
+
+/**
+ * Where the user left each pipeline's view (pan and zoom), kept for the session: the editor is
+ * unmounted while another view shows, and coming back to it refitted the graph, losing the zoomed
+ * in part the user was working on. A pipeline opened anew (another file, or a reload) is fitted.
+ */
+const leftViewports = new Map<string, Viewport>();
 const MIN_ZOOM = 0.1;
 const MAX_ZOOM = 2;
 const defaultEdgeOptions = { type: "default" };
@@ -72,6 +83,25 @@ function withSelection(
     else next.delete(c.id);
   }
   return { ...selection, [kind]: next };
+}
+
+const minimapRoom = (s: ReactFlowState) => minimapFits({ width: s.width, height: s.height });
+
+/** The minimap, only where the canvas has room for it (it is drawn over the pipeline). */
+function FittingMiniMap() {
+  const fits = useStore(minimapRoom);
+  if (!fits) return null;
+  return (
+    <MiniMap
+      pannable
+      zoomable
+      style={MINIMAP}
+      nodeStrokeWidth={2}
+      nodeColor="#c9d2dc"
+      maskColor="rgba(240,243,247,0.7)"
+      ariaLabel="Minimap of the pipeline"
+    />
+  );
 }
 
 export function Canvas() {
@@ -117,17 +147,24 @@ export function Canvas() {
         );
         if (!viewport) return;
         void flow.setViewport(viewport);
+        leftViewports.set(s.path, viewport);
         fittedPath.current = s.path;
       }),
     [flowStore],
   );
-  // Otherwise (the canvas was not ready), once its nodes are measured.
+  // Otherwise (the canvas was not ready), once its nodes are measured. Through the provider's
+  // instance, not flowRef: React Flow calls onInit (which sets flowRef) a timeout after the first
+  // draw, so a canvas first shown with its pipeline already open (the app loaded on another view,
+  // then Editor) found flowRef empty here and was never fitted, its nodes drawn at 100% from the
+  // top-left corner and partly off the canvas.
+  const flow = useReactFlow<FlowNode>();
   useEffect(() => {
     if (path && fittedPath.current !== path && measuredPath === path) {
       fittedPath.current = path;
-      requestAnimationFrame(() => flowRef.current?.fitView(FIT));
+      const left = leftViewports.get(path);
+      requestAnimationFrame(() => void (left ? flow.setViewport(left) : flow.fitView(FIT)));
     }
-  }, [path, measuredPath]);
+  }, [path, measuredPath, flow]);
 
   const onNodesChange = useCallback(
     (changes: NodeChange<FlowNode>[]) => {
@@ -270,6 +307,12 @@ export function Canvas() {
         onInit={(instance) => {
           flowRef.current = instance;
         }}
+        onMoveEnd={(_event, viewport) => {
+          // Each pan or zoom, the user's or a fit: read when the canvas is drawn again (not at
+          // unmount, when React Flow has already reset its viewport).
+          const current = useEditor.getState().path;
+          if (current) leftViewports.set(current, viewport);
+        }}
         onNodeClick={onNodeClick}
         onPaneClick={onPaneClick}
         deleteKeyCode={null}
@@ -283,13 +326,7 @@ export function Canvas() {
         defaultEdgeOptions={defaultEdgeOptions}
       >
         <Background gap={20} size={1} color="#dde2e8" />
-        <MiniMap
-          pannable
-          zoomable
-          nodeStrokeWidth={2}
-          nodeColor="#c9d2dc"
-          maskColor="rgba(240,243,247,0.7)"
-        />
+        <FittingMiniMap />
         <Controls showInteractive={false} />
       </ReactFlow>
       {!document && <EmptyState />}

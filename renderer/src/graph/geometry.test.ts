@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { BlockInfo } from "../../../app/api/api";
 import type { Catalog, PipelineDocument } from "../store/types";
-import { fittedViewport, nodeHeight, nodeInnerHeight, portRowCenter, portRows } from "./geometry";
+import {
+  fittedViewport,
+  minimapFits,
+  nodeHeight,
+  nodeInnerHeight,
+  portRowCenter,
+  portRows,
+} from "./geometry";
 
 const block = (inputs: string[], outputs: string[]) =>
   ({
@@ -73,5 +80,19 @@ describe("fittedViewport", () => {
   it("gives nothing to fit for an empty document or a pane not laid out yet", () => {
     expect(fittedViewport({ ...doc({}), nodes: [] }, catalog, {}, pane, limits)).toBeNull();
     expect(fittedViewport(doc({}), catalog, {}, { width: 0, height: 0 }, limits)).toBeNull();
+  });
+});
+
+describe("minimapFits", () => {
+  it("leaves the minimap out of a canvas it would cover much of, as at 1280×720 with the bottom panel open", () => {
+    // The canvas's sizes measured in the app: 1280×720 with the panel open, then folded; 1366×768 open.
+    expect(minimapFits({ width: 740, height: 390 })).toBe(false);
+    expect(minimapFits({ width: 826, height: 453 })).toBe(false);
+    expect(minimapFits({ width: 740, height: 616 })).toBe(true);
+    // 1920×1080 with the panel open; a canvas narrowed by a wide inspector.
+    expect(minimapFits({ width: 1380, height: 760 })).toBe(true);
+    expect(minimapFits({ width: 600, height: 760 })).toBe(false);
+    // A pane not laid out yet.
+    expect(minimapFits({ width: 0, height: 0 })).toBe(false);
   });
 });

@@ -124,3 +124,16 @@ export function fittedViewport(
     limits.padding,
   );
 }
+
+/** The minimap's box (React Flow's default size) and the margin kept around it. */
+export const MINIMAP = { width: 200, height: 150 };
+
+/**
+ * Whether the canvas has room for the minimap without it hiding the pipeline: at 1280×720 with
+ * the bottom panel open the canvas is about 740×390 px, and a 200×150 minimap in its corner
+ * covered the last node's headline once the graph was fitted into view. It shows again when the
+ * canvas grows (the bottom panel folded, a bigger window).
+ */
+export function minimapFits(pane: { width: number; height: number }): boolean {
+  return pane.width >= MINIMAP.width * 3.5 && pane.height >= MINIMAP.height * 3.2;
+}

@@ -1,9 +1,9 @@
 import { useShallow } from "zustand/react/shallow";
 import { formatShortcut } from "../actions/shortcuts";
-import { startDrag } from "../shell/dragResize";
+import { splitterProps, startDrag } from "../shell/dragResize";
 import { useEditor } from "../store/editor";
 import type { NodeDoc } from "../store/types";
-import { useUi } from "../store/ui";
+import { PANEL_LIMITS, useUi } from "../store/ui";
 import { NodeInspector } from "./NodeInspector";
 import { PipelineInspector } from "./PipelineInspector";
 
@@ -14,6 +14,7 @@ export function Inspector() {
     useShallow((s) => ({ allNodes: s.document?.nodes, selection: s.selection, open: !!s.document })),
   );
   const expanded = useUi((s) => s.inspectorOpen);
+  const inspectorWidth = useUi((s) => s.inspectorWidth);
   const nodes = allNodes?.filter((n) => selection.nodes.has(n.id)) ?? [];
   const toggleTitle = `${expanded ? "Hide" : "Show"} the inspector (${formatShortcut("Mod+Shift+B")})`;
   if (!expanded)
@@ -37,7 +38,15 @@ export function Inspector() {
       <div
         className="side-resizer side-resizer-left"
         data-testid="inspector-resizer"
-        title="Drag to resize"
+        title="Drag to resize (or focus it and use the arrow keys)"
+        {...splitterProps(
+          "Resize the inspector",
+          "vertical",
+          inspectorWidth,
+          { grow: "ArrowLeft", shrink: "ArrowRight", limits: PANEL_LIMITS.inspectorWidth },
+          (w) => useUi.getState().setInspectorWidth(w),
+          (handle) => handle.parentElement?.getBoundingClientRect().width ?? inspectorWidth,
+        )}
         onPointerDown={(e) => {
           const right = e.currentTarget.parentElement?.getBoundingClientRect().right ?? window.innerWidth;
           startDrag(e, (x) => useUi.getState().setInspectorWidth(right - x));

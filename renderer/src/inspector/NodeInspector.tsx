@@ -4,12 +4,14 @@ import { useNodeState } from "../graph/nodeState";
 import { portColor } from "../graph/ports";
 import { useCatalog } from "../store/catalog";
 import { useEditor } from "../store/editor";
+import { type NodeWarnings, useRun, warningCount } from "../store/run";
 import type { NodeDoc } from "../store/types";
 import { useValidation } from "../store/validation";
 import type { JsonSchema } from "./jsonSchema";
 import { NodeIdField } from "./NodeIdField";
 import { SchemaForm } from "./SchemaForm";
 import { useUpstreamColumns } from "./useUpstreamColumns";
+import "./inspector.css";
 
 function Ports({ title, ports }: { title: string; ports: [string, { type: string; optional?: boolean }][] }) {
   if (!ports.length) return null;
@@ -26,12 +28,35 @@ function Ports({ title, ports }: { title: string; ports: [string, { type: string
   );
 }
 
+/**
+ * The warnings logged where the node's outputs were computed, in full: the node's badge shows the
+ * count and the run log cuts long lines at the panel's width (the date-parts note, a model that did
+ * not converge), so the node's own form is where they read whole.
+ */
+function NodeWarningsNote({ warnings }: { warnings: NodeWarnings }) {
+  const messages = [...new Set(warnings.messages)];
+  return (
+    <div className="inspector-warnings" data-testid="inspector-warnings" role="note">
+      <div className="inspector-warnings-head">⚠ {warningCount(warnings.count)}</div>
+      <ul>
+        {messages.map((m) => (
+          <li key={m}>{m}</li>
+        ))}
+      </ul>
+      {warnings.count > warnings.messages.length && (
+        <div className="muted small">The others are in the run log.</div>
+      )}
+    </div>
+  );
+}
+
 export function NodeInspector({ node }: { node: NodeDoc }) {
   const block = useCatalog((s) => s.byKind.get(node.block));
   const paramNames = useEditor(useShallow((s) => Object.keys(s.document?.params ?? {})));
   const problems = useValidation(useShallow((s) => s.problems.filter((p) => p.nodeId === node.id)));
   const columns = useUpstreamColumns(node.id);
   const { state, run } = useNodeState(node.id);
+  const warnings = useRun((s) => s.outputs[node.id]?.warnings);
   const nodeProblems = problems.filter((p) => p.param === undefined || p.param.length === 0);
   const setParams = (params: Record<string, unknown>) => {
     const editor = useEditor.getState();
@@ -51,6 +76,7 @@ export function NodeInspector({ node }: { node: NodeDoc }) {
       {run?.reason && (state === "done" || state === "running") && (
         <div className="muted small inspector-reason">Why it ran: {run.reason}</div>
       )}
+      {warnings && warnings.count > 0 && <NodeWarningsNote warnings={warnings} />}
       <NodeIdField id={node.id} />
       {block && (
         <>

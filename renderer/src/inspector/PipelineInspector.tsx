@@ -47,6 +47,7 @@ function ParamRow({ name, value }: { name: string; value: unknown }) {
       <input
         className="field-input"
         data-testid={`pipeline-param-${name}`}
+        aria-label={`Pipeline parameter ${name}`}
         value={text}
         onChange={(e) => {
           update(e.target.value);
@@ -132,6 +133,7 @@ export function PipelineInspector() {
           className="field-input mono"
           data-testid="pipeline-param-new"
           placeholder="new parameter"
+          aria-label="New pipeline parameter name"
           value={newName}
           onChange={(e) => setNewName(e.target.value.trim())}
           onKeyDown={(e) => e.key === "Enter" && add()}

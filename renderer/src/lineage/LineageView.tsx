@@ -14,8 +14,8 @@ import { showRun } from "../experiments/showRun";
 import { ArrowMarker, SvgEdge } from "../graph/SvgEdge";
 import { useModels } from "../models/store";
 import { useApi } from "../panels/useApi";
+import { copyText } from "../services/copyText";
 import { Loading } from "../shell/Loading";
-import { toast } from "../store/toasts";
 import { useUi } from "../store/ui";
 import { aliasesOf, type Fact, metricFacts, nodeFacts } from "./detail";
 import {
@@ -36,13 +36,6 @@ const KIND_LABEL: Record<LineageNodeKind, string> = {
 };
 
 type LineageNode = LineageGraph["nodes"][number];
-
-function copyText(text: string, what: string) {
-  void navigator.clipboard
-    ?.writeText(text)
-    .then(() => toast(`${what} copied`))
-    .catch(() => toast("Could not copy: select the text and copy it"));
-}
 
 function FactValue({ fact, onSelect }: { fact: Fact; onSelect(id: string): void }) {
   if (fact.kind === "hash")
@@ -161,10 +154,11 @@ function NodeDetail({
 }
 
 /** A run reads as its pipeline, with its short id beside the kind; other nodes as the core labels them. */
-function nodeText(n: LineageNode): { kind: string; label: string } {
+function nodeText(n: LineageNode): { kind: string; id?: string; label: string } {
   if (n.kind === "run" && typeof n.detail.runId === "string")
     return {
-      kind: `run ${shortId(n.detail.runId)}`,
+      kind: "run",
+      id: shortId(n.detail.runId),
       label: typeof n.detail.pipeline === "string" ? n.detail.pipeline : n.label,
     };
   return { kind: KIND_LABEL[n.kind], label: n.label };
@@ -308,7 +302,7 @@ function Graph({
           ))}
           {graph.nodes.map((n) => {
             const p = layout.nodes.get(n.id)!;
-            const { kind, label } = nodeText(n);
+            const { kind, id, label } = nodeText(n);
             const aliases = n.kind === "modelVersion" ? aliasText(n) : "";
             return (
               // biome-ignore lint/a11y/useSemanticElements: an SVG group cannot be a <button>
@@ -328,6 +322,8 @@ function Graph({
                 <rect width={LINEAGE_NODE.width} height={LINEAGE_NODE.height} rx={8} />
                 <text x={10} y={18} className="lg-kind">
                   {kind}
+                  {/* The run id as it is written elsewhere: not upper-cased with the kind. */}
+                  {id && <tspan className="lg-id">{` ${id}`}</tspan>}
                 </text>
                 {aliases && (
                   <text x={LINEAGE_NODE.width - 8} y={18} textAnchor="end" className="lg-alias">

@@ -13,6 +13,7 @@ import { MiniTable } from "../shell/MiniTable";
 import { toast } from "../store/toasts";
 import { AliasDialog } from "./AliasDialog";
 import { describeAudit } from "./audit";
+import "./models.css";
 
 /** The metrics a versions table shows first; the rest are in the version's detail. */
 const KEY_METRICS = ["accuracy", "f1_macro", "f1", "roc_auc", "rmse", "r2", "mae"];

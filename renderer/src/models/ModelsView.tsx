@@ -38,6 +38,7 @@ export function ModelsView() {
           className="field-input"
           data-testid="models-search"
           placeholder="Search models"
+          aria-label="Search models"
           value={search}
           onChange={(e) => setSearch(e.target.value)}
         />

@@ -4,9 +4,9 @@ import { formatShortcut } from "../actions/shortcuts";
 import { addBlockAt, BLOCK_DRAG_TYPE } from "../graph/addBlock";
 import { flowRef } from "../graph/flowRef";
 import { portColor } from "../graph/ports";
-import { startDrag } from "../shell/dragResize";
+import { splitterProps, startDrag } from "../shell/dragResize";
 import { useCatalog } from "../store/catalog";
-import { useUi } from "../store/ui";
+import { PANEL_LIMITS, useUi } from "../store/ui";
 import { groupByCategory, searchBlocks } from "./searchBlocks";
 
 /** Adds a block in the middle of the visible canvas (Enter or double-click on a palette item). */
@@ -71,6 +71,7 @@ function CollapsedPalette() {
 export function Palette() {
   const blocks = useCatalog((s) => s.blocks);
   const open = useUi((s) => s.paletteOpen);
+  const paletteWidth = useUi((s) => s.paletteWidth);
   const [query, setQuery] = useState("");
   if (!open) return <CollapsedPalette />;
   const groups = groupByCategory(searchBlocks(blocks, query));
@@ -82,6 +83,7 @@ export function Palette() {
           data-testid="palette-search"
           type="search"
           placeholder="Search blocks…"
+          aria-label="Search blocks"
           value={query}
           onChange={(e) => setQuery(e.target.value)}
         />
@@ -99,7 +101,15 @@ export function Palette() {
       <div
         className="side-resizer side-resizer-right"
         data-testid="palette-resizer"
-        title="Drag to resize"
+        title="Drag to resize (or focus it and use the arrow keys)"
+        {...splitterProps(
+          "Resize the blocks panel",
+          "vertical",
+          paletteWidth,
+          { grow: "ArrowRight", shrink: "ArrowLeft", limits: PANEL_LIMITS.paletteWidth },
+          (w) => useUi.getState().setPaletteWidth(w),
+          (handle) => handle.parentElement?.getBoundingClientRect().width ?? paletteWidth,
+        )}
         onPointerDown={(e) => {
           const left = e.currentTarget.parentElement?.getBoundingClientRect().left ?? 0;
           startDrag(e, (x) => useUi.getState().setPaletteWidth(x - left));

@@ -1,8 +1,8 @@
 import { useShallow } from "zustand/react/shallow";
 import { formatShortcut } from "../actions/shortcuts";
-import { startDrag } from "../shell/dragResize";
+import { splitterProps, startDrag } from "../shell/dragResize";
 import { useRun } from "../store/run";
-import { type BottomTab, useUi } from "../store/ui";
+import { type BottomTab, PANEL_LIMITS, useUi } from "../store/ui";
 import { useValidation } from "../store/validation";
 import { DataDrawer } from "./DataDrawer";
 import { Problems } from "./Problems";
@@ -34,7 +34,15 @@ export function BottomPanel() {
         <div
           className="panel-resizer"
           data-testid="bottom-resizer"
-          title="Drag to resize"
+          title="Drag to resize (or focus it and use the arrow keys)"
+          {...splitterProps(
+            "Resize the bottom panel",
+            "horizontal",
+            height,
+            { grow: "ArrowUp", shrink: "ArrowDown", limits: PANEL_LIMITS.bottomHeight },
+            (h) => useUi.getState().setBottomHeight(h),
+            (handle) => handle.parentElement?.getBoundingClientRect().height ?? height,
+          )}
           onPointerDown={(e) => {
             const bottom =
               e.currentTarget.parentElement?.getBoundingClientRect().bottom ?? window.innerHeight;

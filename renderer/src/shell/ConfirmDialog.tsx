@@ -1,5 +1,6 @@
 /** A modal question with Confirm / Cancel; Escape or a click outside cancels. */
 import type { ReactNode } from "react";
+import { useFocusTrap } from "./useFocusTrap";
 
 export function ConfirmDialog({
   title,
@@ -24,6 +25,7 @@ export function ConfirmDialog({
   onConfirm(): void;
   onCancel(): void;
 }) {
+  const trap = useFocusTrap<HTMLDivElement>();
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: a click on the backdrop cancels
     <div
@@ -32,7 +34,14 @@ export function ConfirmDialog({
       onMouseDown={(e) => e.target === e.currentTarget && onCancel()}
       onKeyDown={(e) => e.key === "Escape" && onCancel()}
     >
-      <div className="dialog confirm-dialog" data-testid={testId} role="dialog" aria-modal aria-label={title}>
+      <div
+        ref={trap}
+        className="dialog confirm-dialog"
+        data-testid={testId}
+        role="dialog"
+        aria-modal
+        aria-label={title}
+      >
         <h2>{title}</h2>
         {children}
         <p className="confirm-question" data-testid="confirm-question">

@@ -3,6 +3,7 @@ import { openPipeline, refreshProject } from "../services/pipelineFile";
 import { useCatalog } from "../store/catalog";
 import { useUi } from "../store/ui";
 import { PathForm } from "./PathForm";
+import { useFocusTrap } from "./useFocusTrap";
 
 /** Opens a pipeline of the project: pick one found in the folder, or type a path. */
 export function OpenDialog() {
@@ -14,6 +15,7 @@ export function OpenDialog() {
 function OpenDialogBody() {
   const project = useCatalog((s) => s.project);
   const [path, setPath] = useState("");
+  const trap = useFocusTrap<HTMLDivElement>();
   const close = () => useUi.getState().setOpenDialog(false);
   const choose = async (p: string) => {
     if (!p.trim()) return;
@@ -22,7 +24,14 @@ function OpenDialogBody() {
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: a click on the backdrop closes the dialog
     <div className="overlay" onMouseDown={(e) => e.target === e.currentTarget && close()} role="presentation">
-      <div className="dialog" data-testid="open-dialog" role="dialog" aria-label="Open pipeline">
+      <div
+        ref={trap}
+        className="dialog"
+        data-testid="open-dialog"
+        role="dialog"
+        aria-modal
+        aria-label="Open pipeline"
+      >
         <h2>Open pipeline</h2>
         <p className="muted small">
           Pipelines in <span className="mono">{project?.dir}</span>{" "}

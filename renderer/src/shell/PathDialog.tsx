@@ -4,6 +4,7 @@ import { useCatalog } from "../store/catalog";
 import { useEditor } from "../store/editor";
 import { useUi } from "../store/ui";
 import { PathForm } from "./PathForm";
+import { useFocusTrap } from "./useFocusTrap";
 
 /** Asks for a pipeline path in the project: to save the document under (Save As), or to create (New). */
 export function PathDialog() {
@@ -25,10 +26,18 @@ function PathDialogBody({ mode }: { mode: "saveAs" | "new" }) {
     if (done) close();
   };
   const title = mode === "saveAs" ? "Save pipeline as" : "New pipeline";
+  const trap = useFocusTrap<HTMLDivElement>();
   return (
     // biome-ignore lint/a11y/noStaticElementInteractions: a click on the backdrop closes the dialog
     <div className="overlay" onMouseDown={(e) => e.target === e.currentTarget && close()} role="presentation">
-      <div className="dialog" data-testid="path-dialog" role="dialog" aria-label={title}>
+      <div
+        ref={trap}
+        className="dialog"
+        data-testid="path-dialog"
+        role="dialog"
+        aria-modal
+        aria-label={title}
+      >
         <h2>{title}</h2>
         <p className="muted small">
           A path in <span className="mono">{project?.dir}</span>; the name ends with{" "}

@@ -55,6 +55,7 @@ function EditorControls() {
       <select
         className="pipeline-select"
         data-testid="pipeline-select"
+        aria-label="Pipeline"
         value={path ?? ""}
         onChange={(e) => void openPipeline(e.target.value)}
         disabled={!pipelines.length}
