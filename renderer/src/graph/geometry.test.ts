@@ -88,9 +88,10 @@ describe("minimapFits", () => {
     // The canvas's sizes measured in the app: 1280×720 with the panel open, then folded; 1366×768 open.
     expect(minimapFits({ width: 740, height: 390 })).toBe(false);
     expect(minimapFits({ width: 826, height: 453 })).toBe(false);
-    expect(minimapFits({ width: 740, height: 616 })).toBe(true);
-    // 1920×1080 with the panel open; a canvas narrowed by a wide inspector.
+    expect(minimapFits({ width: 740, height: 616 })).toBe(false);
+    // 1920×1080 with the panel open; 1366×768 with both side panels folded; a canvas narrowed by a wide inspector.
     expect(minimapFits({ width: 1380, height: 760 })).toBe(true);
+    expect(minimapFits({ width: 1306, height: 640 })).toBe(true);
     expect(minimapFits({ width: 600, height: 760 })).toBe(false);
     // A pane not laid out yet.
     expect(minimapFits({ width: 0, height: 0 })).toBe(false);

@@ -131,9 +131,10 @@ export const MINIMAP = { width: 200, height: 150 };
 /**
  * Whether the canvas has room for the minimap without it hiding the pipeline: at 1280×720 with
  * the bottom panel open the canvas is about 740×390 px, and a 200×150 minimap in its corner
- * covered the last node's headline once the graph was fitted into view. It shows again when the
- * canvas grows (the bottom panel folded, a bigger window).
+ * covered the last node's headline once the graph was fitted into view; with the panel folded
+ * (740×616) it still covered the bottom evaluate of weather-model. It shows on a canvas at least
+ * 5.5 minimaps wide and 4 high (1920×1080 with every panel open, 1366×768 with the side panels folded).
  */
 export function minimapFits(pane: { width: number; height: number }): boolean {
-  return pane.width >= MINIMAP.width * 3.5 && pane.height >= MINIMAP.height * 3.2;
+  return pane.width >= MINIMAP.width * 5.5 && pane.height >= MINIMAP.height * 4;
 }
