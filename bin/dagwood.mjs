@@ -48,6 +48,12 @@ if (process.platform === "linux" && process.argv[2] === "ui" && process.env.DAGW
   }
 }
 
+// Rebuild when sources changed (a checkout); an installed copy ships dist/ only.
+if (existsSync(join(root, "app"))) {
+  const { build } = await import("./build.mjs");
+  await build({ targets: process.argv[2] === "ui" ? ["cli", "renderer"] : ["cli"] });
+}
+
 /**
  * Runs the CommonJS build of the CLI (dist/cli/main.cjs) compiled with a V8
  * code cache kept beside it, as Node 22's module.enableCompileCache() would:

@@ -135,3 +135,29 @@ describe("bin/dagwood", () => {
     }
   });
 });
+
+describe("bin/dagwood in a checkout", () => {
+  it("builds the CLI when its sources are newer than the build, before running the command", () => {
+    // A checkout of its own: the sources linked, dist/ its own and empty.
+    const checkout = mkdtempSync(join(tmpdir(), "dagwood-checkout-"));
+    try {
+      mkdirSync(join(checkout, "bin"));
+      for (const f of ["dagwood", "dagwood.mjs", "build.mjs"])
+        cpSync(join(ROOT, "bin", f), join(checkout, "bin", f));
+      for (const d of ["app", "nodes", "node_modules"]) symlinkSync(join(ROOT, d), join(checkout, d));
+      cpSync(join(ROOT, "package.json"), join(checkout, "package.json"));
+      expect(existsSync(join(checkout, "dist", "cli", ".built"))).toBe(false);
+      const r = spawnSync(process.execPath, [join(checkout, "bin", "dagwood"), "blocks"], {
+        cwd: checkout,
+        encoding: "utf8",
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^ingest\.file +Data/m);
+      // It ran the bundle it had just built.
+      expect(existsSync(join(checkout, "dist", "cli", ".built"))).toBe(true);
+      expect(existsSync(join(checkout, "dist", "cli", "main.cjs"))).toBe(true);
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+    }
+  });
+});
