@@ -112,7 +112,7 @@ test("a warning shows on its node and in the run's outcome; nodes show their hea
   await expect(app.getByTestId("headline-eval")).toHaveText(/^accuracy 0\.\d{1,4}$/);
   await expect(app.getByTestId("headline-split")).toHaveText("258 / 86 rows");
 
-  // Zoomed out below 50%, the node is drawn compact: the same box, without the headline.
+  // Zoomed out below 50%, the node is drawn compact: the same box, its id and headline in large type.
   const split = app.getByTestId("node-split");
   const height = () =>
     split.evaluate((el) => {
@@ -129,7 +129,9 @@ test("a warning shows on its node and in the run's outcome; nodes show their hea
   }
   await expect(split).toHaveClass(/compact/);
   await expect(app.getByTestId("headline-split")).toHaveCount(0);
+  await expect(app.getByTestId("compact-headline-split")).toHaveText("258 / 86 rows");
   await expect(app.getByTestId("warnings-logistic")).toHaveCount(0);
+  await expect(app.getByTestId("node-logistic")).toContainText("⚠ 1");
   expect(await height()).toBeCloseTo(full, 0);
 
   // A new session on the same project: the nodes are cached, with the headline and warnings of their outputs.

@@ -97,8 +97,10 @@ interface CompactProps {
   inputs: readonly (readonly [string, PortSpec | undefined])[];
   outputs: readonly (readonly [string, PortSpec | undefined])[];
   problemCount: number;
-  /** The full drawing shows a headline row: the compact box is as tall. */
-  hasHeadline: boolean;
+  /** The full drawing's headline (it has a row for it: the compact box is as tall), drawn large here. */
+  headline: string | null;
+  /** Warnings counted on the node, shown as a large ⚠ count. */
+  warnings: number;
 }
 
 /** The zoomed-out drawing: the full drawing's box (same height, handles at the same places). */
@@ -110,7 +112,8 @@ function CompactNode({
   inputs,
   outputs,
   problemCount,
-  hasHeadline,
+  headline,
+  warnings,
 }: CompactProps) {
   const handle =
     (side: "input" | "output") =>
@@ -136,15 +139,25 @@ function CompactNode({
       <div className="node-head">
         <span className="node-title">{title}</span>
       </div>
-      {/* The id and port rows' height, inside the border (a 1.5 px border is drawn 1 or 2 px wide). */}
+      {/* The id and port rows' height, inside the border (a 1.5 px border is drawn 1 or 2 px wide);
+          in it, large enough to read zoomed out: the node's id, its headline and warning count. */}
       <div
+        className="node-compact-body"
         style={{
           height:
             nodeInnerHeight(Math.max(inputs.length, outputs.length)) -
             NODE_GEOMETRY.head +
-            (hasHeadline ? NODE_GEOMETRY.headline : 0),
+            (headline !== null ? NODE_GEOMETRY.headline : 0),
         }}
-      />
+      >
+        <span className="node-compact-id">{id}</span>
+        {headline !== null && (
+          <span className="node-compact-headline" data-testid={`compact-headline-${id}`}>
+            {headline}
+          </span>
+        )}
+        {warnings > 0 && <span className="node-compact-warnings">⚠ {warnings}</span>}
+      </div>
       {inputs.map(handle("input"))}
       {outputs.map(handle("output"))}
     </div>
@@ -183,7 +196,8 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
         inputs={inputs}
         outputs={outputs}
         problemCount={problemCount}
-        hasHeadline={headline !== null}
+        headline={headline?.text ?? null}
+        warnings={warned?.count ?? 0}
       />
     );
   return (
