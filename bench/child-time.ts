@@ -10,10 +10,12 @@ import { spawnSync } from "node:child_process";
 export interface ChildTime {
   ms: number;
   cpuMs: number;
+  /** The child's peak resident set (ru_maxrss, KiB on Linux); NaN without python3. */
+  maxRssKiB: number;
   stdout: string;
 }
 
-/** Runs argv, passing its stdout and stderr through, then writes "<wall ms> <cpu ms>" on fd 3. */
+/** Runs argv, passing its stdout and stderr through, then writes "<wall ms> <cpu ms> <max rss KiB>" on fd 3. */
 const TIMER = `
 import os, sys, time
 t0 = time.perf_counter()
@@ -22,7 +24,7 @@ if pid == 0:
     os.execv(sys.argv[1], sys.argv[1:])
 _, status, ru = os.wait4(pid, 0)
 wall = (time.perf_counter() - t0) * 1000
-os.write(3, f"{wall} {(ru.ru_utime + ru.ru_stime) * 1000}".encode())
+os.write(3, f"{wall} {(ru.ru_utime + ru.ru_stime) * 1000} {ru.ru_maxrss}".encode())
 sys.exit(os.waitstatus_to_exitcode(status))
 `;
 
@@ -42,7 +44,7 @@ export function timeNode(args: string[], cwd: string): ChildTime {
     const r = spawnSync(process.execPath, args, { cwd, encoding: "utf8", maxBuffer: 64 << 20 });
     const ms = performance.now() - t0;
     if (r.status !== 0) throw new Error(`node ${args.join(" ")} exited ${r.status}:\n${r.stderr}`);
-    return { ms, cpuMs: Number.NaN, stdout: r.stdout };
+    return { ms, cpuMs: Number.NaN, maxRssKiB: Number.NaN, stdout: r.stdout };
   }
   const r = spawnSync(py, ["-c", TIMER, process.execPath, ...args], {
     cwd,
@@ -51,8 +53,8 @@ export function timeNode(args: string[], cwd: string): ChildTime {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
   });
   if (r.status !== 0) throw new Error(`node ${args.join(" ")} exited ${r.status}:\n${r.stderr}`);
-  const [ms, cpuMs] = String(r.output[3]).split(" ").map(Number);
-  return { ms: ms!, cpuMs: cpuMs!, stdout: r.stdout };
+  const [ms, cpuMs, maxRssKiB] = String(r.output[3]).split(" ").map(Number);
+  return { ms: ms!, cpuMs: cpuMs!, maxRssKiB: maxRssKiB!, stdout: r.stdout };
 }
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

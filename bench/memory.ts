@@ -18,6 +18,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { median, timeNode } from "./child-time";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "dagwood");
@@ -50,26 +51,6 @@ async function waitFor<T>(what: string, get: () => T | undefined, ms = 30_000): 
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): { ms: number; maxRssKiB: number } {
-  // Python's os.wait4 gives the child's ru_maxrss (KiB on Linux).
-  const py = `
-import os, sys, time
-t0 = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    fd = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(fd, 1); os.dup2(fd, 2)
-    os.execv(sys.argv[1], sys.argv[1:])
-_, status, ru = os.wait4(pid, 0)
-print((time.perf_counter() - t0) * 1000, ru.ru_maxrss)
-sys.exit(os.waitstatus_to_exitcode(status))
-`;
-  const r = spawnSync("/usr/bin/python3", ["-c", py, process.execPath, ...args], { encoding: "utf8", env });
-  if (r.status !== 0) throw new Error(`${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  const [ms, rss] = r.stdout.trim().split(" ").map(Number);
-  return { ms: ms!, maxRssKiB: rss! };
 }
 
 async function runInEngine(tag: string, tuned: boolean): Promise<{ ms: number; peakKiB: number }> {
@@ -105,7 +86,6 @@ async function runInEngine(tag: string, tuned: boolean): Promise<{ ms: number; p
 }
 
 const mib = (kib: number) => kib / 1024;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const range = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
 
 async function main(): Promise<void> {
@@ -124,7 +104,7 @@ async function main(): Promise<void> {
     rows["engine untuned"]!.mib.push(mib(untuned.peakKiB));
     rows["engine untuned"]!.s.push(untuned.ms / 1000);
     const dir = freshProject(`cli-${i}`);
-    const cli = runCli([BIN, "run", join(dir, "flights-model.dag.json")]);
+    const cli = timeNode([BIN, "run", join(dir, "flights-model.dag.json")], ROOT);
     rmSync(join(dir, ".."), { recursive: true, force: true });
     rows.cli!.mib.push(mib(cli.maxRssKiB));
     rows.cli!.s.push(cli.ms / 1000);

@@ -7,45 +7,12 @@ import zlib from "node:zlib";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-/**
- * glibc's malloc keeps what worker threads and DuckDB's threads free in
- * per-thread arenas, and after each large free it raises the size below
- * which it serves blocks from those arenas (up to 32 MiB), so an engine
- * process holds native memory it no longer uses: the flights-model example
- * run cold by the CLI peaked at 650–660 MiB, 505–535 MiB with fixed
- * thresholds. Fixed thresholds cure it (mallopt(3): M_MMAP_THRESHOLD,
- * M_TRIM_THRESHOLD, and their environment variables), but glibc reads the
- * environment only at process start, so `dagwood ui`, whose engine runs for
- * hours, starts once more as a child with them set (about 60 ms; a one-off
- * `run` starts untuned rather than pay that on every cached re-run). Ctrl+C
- * reaches both (one process group): the child stops, and this process exits
- * as it did.
- */
-const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: "1048576", MALLOC_TRIM_THRESHOLD_: "131072" };
-if (process.platform === "linux" && process.argv[2] === "ui" && process.env.DAGWOOD_MALLOC_TUNED !== "1") {
-  const { spawn } = await import("node:child_process");
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
-    {
-      stdio: "inherit",
-      env: { ...MALLOC_ENV, ...process.env, DAGWOOD_MALLOC_TUNED: "1" },
-    },
-  );
-  process.on("SIGINT", () => {});
-  for (const sig of ["SIGTERM", "SIGHUP"]) process.on(sig, () => child.kill(sig));
-  const [code, signal] = await new Promise((resolve) => {
-    child.on("exit", (c, s) => resolve([c, s]));
-    child.on("error", () => resolve([null, null]));
-  });
-  // A child that could not start leaves this process to run the command, untuned.
-  if (code !== null || signal !== null) {
-    if (signal) {
-      process.removeAllListeners(signal);
-      process.kill(process.pid, signal);
-    }
-    process.exit(code ?? 1);
-  }
+// `dagwood ui` hosts an engine for hours: it starts once more with glibc's malloc thresholds fixed
+// (bin/malloc-tuned.mjs says why; about 60 ms, so a one-off `run` starts untuned rather than pay that
+// on every cached re-run). A child that cannot start leaves this process to serve, untuned.
+if (process.argv[2] === "ui") {
+  const { shouldRerunTuned, rerunTuned } = await import("./malloc-tuned.mjs");
+  if (shouldRerunTuned()) await rerunTuned(fileURLToPath(import.meta.url), process.argv.slice(2));
 }
 
 // Rebuild when sources changed (a checkout); an installed copy ships dist/ only.

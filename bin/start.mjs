@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "./build.mjs";
 import { chromiumArgs, screenSize } from "./chromium-args.mjs";
 import { electronSqliteBinding } from "./electron-native.mjs";
+import { rerunTuned, shouldRerunTuned } from "./malloc-tuned.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const project = process.env.DAGWOOD_PROJECT ?? join(root, "resources", "examples", "starter");
@@ -57,40 +58,6 @@ const hasDisplay = () =>
   process.platform === "darwin" ||
   process.platform === "win32" ||
   Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
-
-/**
- * Browser mode's engine runs for hours, so it starts with glibc's malloc thresholds fixed, as
- * `dagwood ui` does (bin/dagwood.mjs says why): glibc reads them only at process start, so this
- * script starts once more as a child with them set. Ctrl+C reaches both (one process group): the
- * child stops its server, and this process exits as the child did. Resolves to false when the
- * child could not start (this process then serves, untuned).
- */
-const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: "1048576", MALLOC_TRIM_THRESHOLD_: "131072" };
-async function runTunedChild() {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
-    stdio: "inherit",
-    // Built already, and Electron ruled out: the child goes straight to serving.
-    env: {
-      ...MALLOC_ENV,
-      ...process.env,
-      DAGWOOD_MALLOC_TUNED: "1",
-      DAGWOOD_START_BUILT: "1",
-      DAGWOOD_NO_ELECTRON: "1",
-    },
-  });
-  process.on("SIGINT", () => {});
-  for (const sig of ["SIGTERM", "SIGHUP"]) process.on(sig, () => child.kill(sig));
-  const [code, signal] = await new Promise((resolve) => {
-    child.on("exit", (c, s) => resolve([c, s]));
-    child.on("error", () => resolve([null, null]));
-  });
-  if (code === null && signal === null) return false;
-  if (signal) {
-    process.removeAllListeners(signal);
-    process.kill(process.pid, signal);
-  }
-  process.exit(code ?? 1);
-}
 
 /**
  * Opens the app's window, and stops the server (as Ctrl+C would) when the window is closed (its
@@ -175,9 +142,13 @@ if (electron && sqliteBinding) {
   );
   child.on("exit", (code) => process.exit(code ?? 0));
 } else if (
-  process.platform === "linux" &&
-  process.env.DAGWOOD_MALLOC_TUNED !== "1" &&
-  (await runTunedChild())
+  // Browser mode's engine runs for hours: it starts once more with glibc's malloc thresholds fixed
+  // (bin/malloc-tuned.mjs), built already and Electron ruled out, so the child goes straight to serving.
+  shouldRerunTuned() &&
+  (await rerunTuned(fileURLToPath(import.meta.url), [], {
+    DAGWOOD_START_BUILT: "1",
+    DAGWOOD_NO_ELECTRON: "1",
+  }))
 ) {
   // The tuned child served, and this process has exited as it did.
 } else {

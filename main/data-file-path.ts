@@ -1,8 +1,9 @@
 // A file chosen in the desktop dialog, written as ingest.file takes a path.
 import { isAbsolute, relative, sep } from "node:path";
+import { DATA_FILE_EXTENSIONS as READ } from "../app/api/handlers/data-files";
 
-/** Extensions `ingest.file` reads (app/api/handlers/data-files.ts lists the same), for the dialog's filter. */
-export const DATA_FILE_EXTENSIONS = ["csv", "tsv", "parquet", "json", "ndjson", "jsonl", "gz"];
+/** Extensions `ingest.file` reads, gzipped too, for the dialog's filter. */
+export const DATA_FILE_EXTENSIONS = [...READ, "gz"];
 
 /**
  * `chosen` (an absolute path) relative to `projectDir` with "/" separators, as
