@@ -4,10 +4,29 @@ import { type ParseError, parse as parseJson } from "jsonc-parser";
 import { z } from "zod";
 import { Workspace } from "../data/workspace";
 import { type MetadataStore, SqliteMetadataStore } from "../store/metadata";
+import { Governance, GovernanceFindingKind } from "../values/governance";
 
 export const PROJECT_FILE = "dagwood.json";
 /** Deploy target names: they name an environment variable (DAGWOOD_TOKEN_<NAME>) and a keychain entry. */
 export const TARGET_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/** Dataset names in dagwood.json: they name a dataset in the Data view and in `dagwood datasets`. */
+export const DATASET_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * A dataset: the file or files (a path or glob relative to the project, or in
+ * a data folder) that `ingest.file` reads, the suites every such read runs,
+ * and who owns it. A read matching no entry is still recorded, under its path.
+ */
+export const DatasetSettingsSchema = z.looseObject({
+  path: z.string().min(1).max(4096),
+  /** Suite files (project paths, e.g. expectations/flights.json) run on every read of the dataset. */
+  suites: z.array(z.string().min(1).max(4096)).default([]),
+  /** What a failing attached suite does to the ingest node: warn (the default) or fail it. */
+  onFailure: z.enum(["warn", "fail"]).default("warn"),
+  ...Governance.shape,
+});
+export type DatasetSettings = z.output<typeof DatasetSettingsSchema>;
 
 export const ProjectSettingsSchema = z.looseObject({
   name: z.string().optional(),
@@ -30,6 +49,19 @@ export const ProjectSettingsSchema = z.looseObject({
       }),
     )
     .default({}),
+  datasets: z
+    .record(
+      z
+        .string()
+        .regex(
+          DATASET_NAME,
+          "a dataset name: a letter, then letters, digits, _ . - (at most 128), e.g. flights",
+        ),
+      DatasetSettingsSchema,
+    )
+    .default({}),
+  /** The project's policy: which `dagwood governance` findings make it exit 1 (for CI). */
+  governance: z.looseObject({ failOn: z.array(GovernanceFindingKind).default([]) }).default({ failOn: [] }),
 });
 export type ProjectSettings = z.output<typeof ProjectSettingsSchema>;
 

@@ -250,6 +250,25 @@ export const MIGRATIONS: Migration[] = [
   // run whose process was killed; runs from before have none and wait for markInterruptedRuns.
   `ALTER TABLE runs ADD COLUMN owner TEXT;
    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';`,
+  // Data artifacts: each suite run on a dataset a run read (ingest.file with a suite attached in
+  // dagwood.json), and the governance fields of registered models.
+  `CREATE TABLE dataset_tests (
+     run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+     node_id TEXT NOT NULL,
+     digest TEXT NOT NULL,
+     source TEXT NOT NULL,
+     suite TEXT NOT NULL,
+     success INTEGER NOT NULL,
+     evaluated INTEGER NOT NULL,
+     successful INTEGER NOT NULL,
+     at TEXT NOT NULL,
+     report TEXT NOT NULL,
+     PRIMARY KEY (run_id, node_id, suite)
+   ) WITHOUT ROWID;
+   CREATE INDEX dataset_tests_digest ON dataset_tests (digest, at);
+   ALTER TABLE models ADD COLUMN purpose TEXT;
+   ALTER TABLE models ADD COLUMN review_by TEXT;
+   ALTER TABLE models ADD COLUMN deprecated TEXT;`,
 ];
 
 /** The id of the key set holding exactly these (sorted) keys, created if new. */

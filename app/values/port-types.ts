@@ -5,6 +5,7 @@
  */
 import type { DeploymentRecord } from "./deployment";
 import type { EvaluationReport } from "./evaluation";
+import type { ValidationReport } from "./expectations";
 import type { ExplanationReport } from "./explanation";
 import type { ModelSummary } from "./model";
 import type { ProfileReport } from "./profile";
@@ -19,7 +20,7 @@ export function portsCompatible(from: PortType, to: PortType): boolean {
 }
 
 /** The JSON reports the UI charts, told apart by `kind`. */
-export type Report = EvaluationReport | ExplanationReport | ProfileReport;
+export type Report = EvaluationReport | ExplanationReport | ProfileReport | ValidationReport;
 
 /** What a port of each type other than `table` carries as its `data`. */
 export interface PortData {
