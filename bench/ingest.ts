@@ -89,6 +89,7 @@ async function timeOurs(
       runId: "bench",
       nodeId: "ingest",
       dataset: () => {},
+      dataTest: () => {},
       trial: () => {},
       chosenParams: () => {},
       environment: () => {},

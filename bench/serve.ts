@@ -8,6 +8,11 @@
  * `--profile DIR` writes a V8 CPU profile of the serve process (node
  * --cpu-prof) there.
  *
+ * A second serve process runs with `--log-all` (every request logged whole,
+ * issue 14) beside the default one (sampled: at most 100 entries a second
+ * per model), in the same interleaved rounds: the difference in CPU per
+ * request is what logging every request costs.
+ *
  * Models, trained here on samples (a few seconds): the flights GBDT (100
  * trees, depth 6, on `--rows` sampled flights: hour, weekday, month,
  * distance, origin, destination → delay > 15) and a penguins MLP (2×32,
@@ -310,6 +315,7 @@ async function main(): Promise<void> {
   );
 
   const repository = mkdtempSync(join(tmpdir(), "dagwood-bench-serve-"));
+  const logAllRepository = mkdtempSync(join(tmpdir(), "dagwood-bench-serve-log-all-"));
   try {
     const echoServer = await startChild(["-e", ECHO_SERVER]);
     const serveServer = await startChild(
@@ -324,12 +330,18 @@ async function main(): Promise<void> {
       { DAGWOOD_SERVE_TOKEN: TOKEN },
     );
     const serveUrl = serveServer.url;
-    for (const [name, model] of [
-      ["flights", flightsModel],
-      ["penguins", penguinsModel],
+    const logAllServer = await startChild(
+      [await bundleServer(), "--repository", logAllRepository, "--port", "0", "--log-all"],
+      { DAGWOOD_SERVE_TOKEN: TOKEN },
+    );
+    for (const [url, name, model] of [
+      [serveUrl, "flights", flightsModel],
+      [serveUrl, "penguins", penguinsModel],
+      [logAllServer.url, "flights", flightsModel],
+      [logAllServer.url, "penguins", penguinsModel],
     ] as const) {
       const bytes = exportModel(model);
-      const res = await fetch(`${serveUrl}/v2/repository/models/${name}/load`, {
+      const res = await fetch(`${url}/v2/repository/models/${name}/load`, {
         method: "POST",
         headers: { authorization: `Bearer ${TOKEN}` },
         body: JSON.stringify({ parameters: { "file:1/model.onnx": Buffer.from(bytes).toString("base64") } }),
@@ -352,6 +364,18 @@ async function main(): Promise<void> {
         label: "penguins MLP, 1 row",
         server: serveServer,
         url: `${serveUrl}/v2/models/penguins/infer`,
+        body: penguinsRow,
+      },
+      {
+        label: "flights, --log-all",
+        server: logAllServer,
+        url: `${logAllServer.url}/v2/models/flights/infer`,
+        body: flightsRow,
+      },
+      {
+        label: "penguins, --log-all",
+        server: logAllServer,
+        url: `${logAllServer.url}/v2/models/penguins/infer`,
         body: penguinsRow,
       },
     ];
@@ -395,6 +419,26 @@ async function main(): Promise<void> {
       }
     }
 
+    // What logging every request costs: the log-all server's CPU per request over the sampled one's, per round.
+    for (const [sampled, all, label] of [
+      [1, 3, "flights GBDT"],
+      [2, 4, "penguins MLP"],
+    ] as const) {
+      const ratio = median(
+        results[all]!.map(
+          (m, k) => (m.cpuPerRequest ?? Number.NaN) / (results[sampled]![k]!.cpuPerRequest ?? Number.NaN),
+        ),
+      );
+      const diff = median(
+        results[all]!.map(
+          (m, k) => (m.cpuPerRequest ?? Number.NaN) - (results[sampled]![k]!.cpuPerRequest ?? Number.NaN),
+        ),
+      );
+      console.log(
+        `log every request, ${label}: CPU ${diff >= 0 ? "+" : ""}${diff.toFixed(1)} µs/req (${ratio.toFixed(2)}× the sampled server's)`,
+      );
+    }
+
     console.log(`\nbatches of ${BATCH} rows:`);
     for (const [label, url, body] of [
       ["flights GBDT", `${serveUrl}/v2/models/flights/infer`, inferBody(flightsModel, flights, BATCH)],
@@ -419,6 +463,7 @@ async function main(): Promise<void> {
       ),
     );
     rmSync(repository, { recursive: true, force: true });
+    rmSync(logAllRepository, { recursive: true, force: true });
   }
 }
 

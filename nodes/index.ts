@@ -6,6 +6,7 @@ import evaluate from "./evaluate";
 import explain from "./explain";
 import gate from "./gate";
 import ingestFile from "./ingest-file";
+import monitorDrift from "./monitor-drift";
 import predict from "./predict";
 import register from "./register";
 import selectFeatures from "./select-features";
@@ -18,12 +19,14 @@ import trainLogistic from "./train-logistic";
 import trainMlp from "./train-mlp";
 import trainTree from "./train-tree";
 import transformSql from "./transform-sql";
+import validateExpectations from "./validate-expectations";
 
 /** Every block kind, one line each. Adding a block is a file, its test, and a line here. */
 // biome-ignore format: one line per block keeps additions to a one-line diff
 export const blocks: AnyBlock[] = [
   ingestFile,
   analyzeProfile,
+  validateExpectations,
   transformSql,
   clean,
   selectFeatures,
@@ -41,6 +44,7 @@ export const blocks: AnyBlock[] = [
   gate,
   register,
   deploy,
+  monitorDrift,
 ];
 
 export const catalog = makeCatalog(blocks);

@@ -6,6 +6,12 @@ import { ident, literal, type SqlSession } from "../app/data/sql";
 import { type BlockContext, BlockError, defineBlock } from "../app/engine/block";
 import type { ColumnInfo } from "../app/engine/ports";
 import type { SchemaContext } from "../app/engine/schema";
+import {
+  datasetEntryOf,
+  deprecationWarning,
+  entryFingerprint,
+  testDataset,
+} from "../app/project/dataset-suites";
 
 const FORMATS = ["auto", "csv", "tsv", "parquet", "json", "ndjson"] as const;
 type Format = Exclude<(typeof FORMATS)[number], "auto">;
@@ -386,6 +392,9 @@ async function ingest(ctx: BlockContext, params: IngestParams, out: string): Pro
 export default defineBlock({
   kind: "ingest.file",
   // 2: runs record the dataset read (lineage); cached outputs of version 1 carry no dataset record.
+  // Still 2 with dataset suites (dagwood.json): a read of a file with an entry records its suite
+  // results and warnings, and its cache key covers the entry and its suites' bytes, so no output
+  // cached before can stand for it; a read with no entry does and records what it did before.
   version: 2,
   title: "Read file",
   category: "Data",
@@ -407,6 +416,9 @@ export default defineBlock({
     ctx.progress(0, `Reading ${params.path}`);
     const out = ctx.newTable("out");
     const abs = ctx.resolvePath(params.path);
+    const entry = datasetEntryOf(ctx.projectDir, abs);
+    const deprecated = entry && deprecationWarning(entry);
+    if (deprecated) ctx.log(deprecated, "warn");
     const before = await stat(abs).catch(() => undefined);
     // The file's SHA-256 (the dataset's digest, and the content the outputs
     // are cached under) is computed while DuckDB reads the file, not before:
@@ -419,7 +431,9 @@ export default defineBlock({
     if (before) await checkUnchanged(abs, params.path, before);
     const { n } = await ctx.sql.one<{ n: number }>(`SELECT count(*) AS n FROM ${ident(out)}`);
     ctx.log(`Read ${n} rows from ${params.path}`);
-    ctx.dataset({ source: params.path, digest: hash, port: "out" });
+    ctx.dataset({ source: params.path, digest: hash, port: "out", table: out });
+    if (entry?.settings.suites.length)
+      await testDataset(ctx, entry, out, { digest: hash, source: params.path });
     ctx.progress(1);
     return { out: { type: "table", name: out } };
   },
@@ -439,7 +453,10 @@ export default defineBlock({
         `File not found: ${params.path}. Check the path; it is relative to the project folder.`,
       );
     }
-    if (!ctx.knownFileHash) return ctx.hashFile(abs);
-    return (await ctx.knownFileHash(abs)) ?? `not hashed yet ${randomUUID()}`;
+    const file = ctx.knownFileHash
+      ? ((await ctx.knownFileHash(abs)) ?? `not hashed yet ${randomUUID()}`)
+      : await ctx.hashFile(abs);
+    const entry = datasetEntryOf(ctx.projectDir, abs);
+    return entry ? `${file}\0${await entryFingerprint(ctx, entry)}` : file;
   },
 });

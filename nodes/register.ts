@@ -3,11 +3,18 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { sampleHeldout } from "../app/deploy/heldout";
-import { BlockError, type BlockInputs, defineBlock, requireTable } from "../app/engine/block";
+import {
+  type BlockContext,
+  BlockError,
+  type BlockInputs,
+  defineBlock,
+  requireTable,
+} from "../app/engine/block";
 import type { ModelValue } from "../app/engine/ports";
 import type { AnyDagwoodModel } from "../app/ml/model";
 import { checkNewModelName } from "../app/store/registry";
 import { ALIAS_NAME, MODEL_NAME, RegistryError } from "../app/store/types";
+import { deprecationNotice } from "../app/values/governance";
 import type { ModelVersionRef } from "../app/values/registry";
 import { requireModel } from "./model-blocks";
 
@@ -75,6 +82,24 @@ function metricsOf(inputs: BlockInputs): Record<string, number> {
   );
 }
 
+/**
+ * The reference profile the train block kept beside the model (app/monitoring/reference.ts), or
+ * undefined, said in the log, when the model has none: drift checks against the version then need a
+ * reference table.
+ */
+function referenceProfileOf(ctx: BlockContext, model: AnyDagwoodModel): string | undefined {
+  const info = model.referenceProfile;
+  const path = info ? resolve(ctx.projectDir, info.file) : undefined;
+  if (path && existsSync(path)) return path;
+  ctx.log(
+    info
+      ? `The model's reference profile ${info.file} is gone (the run's artifacts were removed), so this version keeps none: \`dagwood monitor drift --model\` will need --reference. Run the train node again (dagwood run --no-cache) to keep one.`
+      : "The model has no reference profile (it was trained before Dagwood kept one), so this version keeps none: `dagwood monitor drift --model` will need --reference. Run the train node again (dagwood run --no-cache) to keep one.",
+    "warn",
+  );
+  return undefined;
+}
+
 export default defineBlock({
   kind: "register",
   version: 1,
@@ -100,6 +125,8 @@ export default defineBlock({
   params,
   // A cached version reference is only good while the registry still holds it
   // as it was: an archive, an alias moved by hand or a new database must re-run.
+  // The state includes the model's deprecation, so deprecating it (or lifting
+  // that) runs the node again, with the warning or without.
   async externalFingerprint(ctx, p) {
     return ctx.registryState?.(p.name) ?? "";
   },
@@ -136,6 +163,7 @@ export default defineBlock({
       heldoutPath = join(await ctx.artifactDir(), "heldout.json");
       await writeFile(heldoutPath, JSON.stringify(heldout));
     }
+    const profilePath = referenceProfileOf(ctx, model);
     const lineage = await ctx.lineage(producer.node);
     let registered: ReturnType<typeof ctx.registry.registerVersion>;
     try {
@@ -150,7 +178,12 @@ export default defineBlock({
         signature: model.signature,
         metrics,
         parity: onnx.parity ?? null,
-        files: { native: nativePath, onnx: onnxPath, ...(heldoutPath ? { heldout: heldoutPath } : {}) },
+        files: {
+          native: nativePath,
+          onnx: onnxPath,
+          ...(heldoutPath ? { heldout: heldoutPath } : {}),
+          ...(profilePath ? { profile: profilePath } : {}),
+        },
         lineage,
         ...(p.alias !== undefined ? { alias: p.alias } : {}),
         actor: lineage.run.user,
@@ -160,6 +193,13 @@ export default defineBlock({
       throw e;
     }
     const { version, created } = registered;
+    // Registering to a deprecated model is allowed (a last fix may be needed) but said, with what to use instead.
+    const deprecated = ctx.registry.getModel(p.name)?.deprecated;
+    if (deprecated)
+      ctx.log(
+        `${deprecationNotice(`Model "${p.name}"`, deprecated)} (v${version.version} was registered to it all the same.)`,
+        "warn",
+      );
     if (p.owner !== undefined || p.modelDescription !== undefined) {
       try {
         ctx.registry.upsertModel(

@@ -16,6 +16,7 @@ export const TRACKING_METHODS = [
   "listModels",
   "getModel",
   "getModelVersion",
+  "getReferenceProfile",
   "updateModel",
   "setAlias",
   "removeAlias",
@@ -43,6 +44,14 @@ export const DEPLOY_METHODS = [
 ] as const;
 export type DeployMethod = (typeof DEPLOY_METHODS)[number];
 
+/**
+ * The project's datasets (app/api/handlers/datasets.ts): their versions, schema changes and test
+ * history come from the metadata store and their settings from dagwood.json, so, like the tracking
+ * methods, they need no workspace and the CLI (`dagwood datasets`) serves them while a run holds it.
+ */
+export const DATASET_METHODS = ["listDatasets", "getDataset", "updateDataset"] as const;
+export type DatasetMethod = (typeof DATASET_METHODS)[number];
+
 export const API_METHODS = [
   "getProject",
   "openProject",
@@ -61,7 +70,15 @@ export const API_METHODS = [
   "previewTable",
   "profileTable",
   "getReport",
+  "listSuites",
+  "loadSuite",
+  "saveSuite",
+  "suggestSuite",
+  "listExpectationTypes",
+  "governanceReport",
+  "monitoringReport",
   ...TRACKING_METHODS,
+  ...DATASET_METHODS,
   ...DEPLOY_METHODS,
 ] as const;
 

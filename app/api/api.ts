@@ -5,11 +5,13 @@
  * both carry exactly these methods.
  */
 import { z } from "zod";
+import type { ExpectationInfo, SuiteProblem } from "../data/expectations/index";
 import type { TargetStatus as DeployTargetStatus } from "../deploy/deploy";
 import type { InferExample } from "../deploy/example";
 import type { RunEvent, RunSummary } from "../engine/events";
 import type { PortSpec } from "../engine/ports";
 import type { PipelineSchemas, PortSchema } from "../engine/schema";
+import type { ReferenceProfileResult } from "../monitoring/reference";
 import type { Problem } from "../pipeline/validate";
 import type {
   ArtifactRecord,
@@ -24,8 +26,18 @@ import type {
   RunPage,
   RunRecord,
 } from "../store/types";
+import type { DatasetDetail, DatasetSummary } from "../values/datasets";
+import { ExpectationSuite } from "../values/expectations";
+import {
+  Deprecation,
+  Governance,
+  type GovernanceFinding,
+  type GovernanceFindingKind,
+  IsoDate,
+} from "../values/governance";
+import type { MonitoringReport } from "../values/monitoring";
 import type { DataPortType, PortData } from "../values/port-types";
-import type { ProfileReport } from "../values/profile";
+import { ProfileReport } from "../values/profile";
 import { API_METHODS, type ApiMethod } from "./api-methods";
 
 export type { ServedModelStatus } from "../deploy/deploy";
@@ -180,6 +192,30 @@ export interface TrafficPolicy {
   shadow?: { version: number };
 }
 
+/** One suite file (listSuites). */
+export interface SuiteSummary {
+  /** Relative to the project: expectations/<name>.json. */
+  path: string;
+  /** Its expectation_suite_name (the file name when it is not a suite). */
+  name: string;
+  expectations: number;
+  /** Owner, purpose, review date, deprecation: the suite's meta.dagwood. */
+  governance: Governance;
+  /** How many problems it has (not JSON, not a suite, unknown types, bad kwargs): 0 when usable. */
+  problems: number;
+}
+
+export interface LoadedSuite {
+  path: string;
+  /** The file's text as it is on disk. */
+  text: string;
+  /** The parsed suite, or null when the text is not JSON or not a suite. */
+  suite: ExpectationSuite | null;
+  problems: SuiteProblem[];
+}
+
+export type { ExpectationInfo, SuiteProblem };
+
 export interface ExportResult {
   /** The export folder, relative to the project. */
   dir: string;
@@ -252,6 +288,21 @@ export const API_ARGS = {
   }),
   profileTable: z.object({ table: tableName }),
   getReport: z.object({ runId: z.string().min(1).max(100), nodeId, port: z.string().min(1).max(100) }),
+  listSuites: z.object({}),
+  loadSuite: z.object({ path: relPath }),
+  saveSuite: z.object({
+    path: relPath,
+    suite: ExpectationSuite,
+    /** Refuse (409) rather than replace an existing file. */
+    create: z.boolean().optional(),
+  }),
+  suggestSuite: z.object({
+    profile: ProfileReport,
+    name: z.string().min(1).max(200),
+    /** How much to widen what was observed: 0.1 = 10 % of each range's span, and of the row count. */
+    margin: z.number().min(0).max(10).default(0.1),
+  }),
+  listExpectationTypes: z.object({}),
   searchRuns: z.object({
     pipeline: z.string().max(500).optional(),
     status: z.array(runStatus).max(5).optional(),
@@ -290,11 +341,16 @@ export const API_ARGS = {
   listModels: z.object({ search: z.string().max(200).optional() }),
   getModel: z.object({ name: modelName }),
   getModelVersion: z.object({ name: modelName, ref: z.union([z.number().int().min(1), aliasName]) }),
+  getReferenceProfile: z.object({ name: modelName, ref: z.union([z.number().int().min(1), aliasName]) }),
   updateModel: z.object({
     name: modelName,
     description: z.string().max(10_000).optional(),
     owner: z.string().max(200).nullable().optional(),
     tags: z.record(tagKey, tagValue).optional(),
+    // Governance (app/values/governance.ts); null clears each.
+    purpose: Governance.shape.purpose.unwrap().nullable().optional(),
+    reviewBy: IsoDate.nullable().optional(),
+    deprecated: Deprecation.nullable().optional(),
   }),
   setAlias: z.object({ name: modelName, alias: aliasName, version: z.number().int().min(1) }),
   removeAlias: z.object({ name: modelName, alias: aliasName }),
@@ -324,6 +380,47 @@ export const API_ARGS = {
   startLocalServer: z.object({}),
   stopLocalServer: z.object({}),
   inferExample: z.object({ name: modelName, ref: z.union([versionNumber, aliasName]) }),
+  governanceReport: z.object({}),
+  /** A deployed model's drift, predictions and performance per time window (app/api/handlers/monitoring.ts). */
+  monitoringReport: z.object({
+    /** The deploy target and the model's name there. */
+    target: targetName,
+    model: modelName,
+    /** The registered model, when its name differs from the deployed one; `ref` its version or alias (default champion). */
+    registeredModel: modelName.optional(),
+    ref: z.union([versionNumber, aliasName]).optional(),
+    /** A reference data file instead of the version's reference profile; a labels file (id, label) instead of the target's feedback. */
+    reference: z.string().min(1).max(4096).optional(),
+    labels: z.string().min(1).max(4096).optional(),
+    /** Window width ("1h", "15m", "1d") and start of the data (a duration back, an ISO time). */
+    window: z.string().min(1).max(32).default("1h"),
+    since: z.string().min(1).max(64).optional(),
+    minRows: z.number().int().min(1).max(1_000_000).default(30),
+    tolerance: z.number().min(0).default(0.05),
+  }),
+  listDatasets: z.object({}),
+  getDataset: z.object({ name: z.string().min(1).max(4096) }),
+  updateDataset: z.object({
+    /** A dagwood.json dataset name; a new one creates the entry (give its path). */
+    name: z
+      .string()
+      .regex(
+        /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/,
+        "a dataset name: a letter, then letters, digits, _ . - (at most 128), e.g. flights",
+      ),
+    path: z.string().min(1).max(4096).optional(),
+    suites: z.array(relPath).max(100).optional(),
+    onFailure: z.enum(["warn", "fail"]).optional(),
+    /** null clears a field. */
+    governance: z
+      .object({
+        owner: z.string().max(200).nullable().optional(),
+        purpose: z.string().max(2000).nullable().optional(),
+        reviewBy: IsoDate.nullable().optional(),
+        deprecated: Deprecation.nullable().optional(),
+      })
+      .optional(),
+  }),
 } as const satisfies Record<ApiMethod, z.ZodType>;
 
 // Every listed method has a schema (above) and every schema a listed method (here).
@@ -364,6 +461,16 @@ export interface ApiResults {
   profileTable: ProfileReport;
   /** What a node output other than a table holds: a report, a model, a version reference, a deployment. */
   getReport: { data: PortData[DataPortType] };
+  /** The suite files of the project (expectations/**.json), sorted by path. */
+  listSuites: SuiteSummary[];
+  /** A suite file as it is on disk, parsed when it is a suite, with its problems (unknown types, bad kwargs). */
+  loadSuite: LoadedSuite;
+  /** Written as Great Expectations writes a suite (formatSuite); 409 with `create` when the file exists. */
+  saveSuite: { path: string };
+  /** A suite drafted from a profile report, for review before saving. */
+  suggestSuite: ExpectationSuite;
+  /** Every expectation type the runner knows, with its kwargs. */
+  listExpectationTypes: ExpectationInfo[];
   searchRuns: RunPage;
   compareRuns: ComparisonResult;
   setRunTags: RunRecord;
@@ -371,6 +478,8 @@ export interface ApiResults {
   listModels: RegisteredModel[];
   getModel: ModelDetail;
   getModelVersion: ModelVersion;
+  /** The version's reference profile (its training data and predictions), for drift monitoring. */
+  getReferenceProfile: ReferenceProfileResult;
   updateModel: RegisteredModel;
   setAlias: AuditEntry;
   removeAlias: AuditEntry;
@@ -395,6 +504,15 @@ export interface ApiResults {
   stopLocalServer: TargetInfo;
   /** A V2 infer request for a version that works as pasted (a held-out row, else typed values), each input explained. */
   inferExample: InferExample;
+  /** Artifacts with no owner, past their review date, or deprecated and still used; and dagwood.json's failOn policy. */
+  governanceReport: { findings: GovernanceFinding[]; failOn: GovernanceFindingKind[] };
+  monitoringReport: MonitoringReport;
+  /** dagwood.json's datasets (read or not), then files runs read with no entry; each with its latest version and test. */
+  listDatasets: DatasetSummary[];
+  /** A dataset's versions, schema changes, test history (failing expectations with examples) and users; 404 when unknown. */
+  getDataset: DatasetDetail;
+  /** Writes the entry into dagwood.json in place (other content and formatting kept); the dataset as it now is. */
+  updateDataset: DatasetSummary;
 }
 
 /** The interface both transports implement: one async function per method, plus the event stream. */

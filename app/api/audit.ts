@@ -20,8 +20,19 @@ export function describeAudit(e: AuditEntry, runId: (id: string) => string = (id
     case "model.created":
       return `model ${e.model} created`;
     case "model.updated": {
-      const fields = Object.keys(d).filter((k) => k !== "from" && k !== "to");
-      return fields.length ? `model ${fields.join(", ")} updated` : "model updated";
+      const fields = Object.keys(d).filter(
+        (k) => !["from", "to", "deprecated", "deprecatedBefore"].includes(k),
+      );
+      const parts = fields.length ? [`model ${fields.join(", ")} updated`] : [];
+      if (Object.hasOwn(d, "deprecated")) {
+        const dep = d.deprecated as { replacement?: unknown } | null;
+        parts.push(
+          dep
+            ? `model deprecated${typeof dep.replacement === "string" ? ` (use ${dep.replacement})` : ""}`
+            : "deprecation lifted",
+        );
+      }
+      return parts.length ? parts.join("; ") : "model updated";
     }
     case "version.created":
       return `${v(e.version)} created${d.runId ? ` from run ${runId(String(d.runId))}` : ""}`;

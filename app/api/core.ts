@@ -3,7 +3,11 @@ import type { Catalog } from "../engine/block";
 import type { RunEvent } from "../engine/events";
 import { Project } from "../project/project";
 import { type Api, ApiError, type ApiMethod, parseApiArgs } from "./api";
+import { createDatasetHandlers } from "./handlers/datasets";
 import { createDeployHandlers } from "./handlers/deploy";
+import { expectationHandlers } from "./handlers/expectations";
+import { governanceHandlers } from "./handlers/governance";
+import { monitoringHandlers } from "./handlers/monitoring";
 import { pipelineHandlers } from "./handlers/pipelines";
 import { projectHandlers } from "./handlers/projects";
 import { runHandlers } from "./handlers/runs";
@@ -40,7 +44,11 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     ...pipelineHandlers(state),
     ...runHandlers(state),
     ...tableHandlers(state),
+    ...expectationHandlers(state),
+    ...governanceHandlers(state),
+    ...monitoringHandlers(state),
     ...createTrackingHandlers(state.requireProject),
+    ...createDatasetHandlers(state.requireProject),
     ...createDeployHandlers(() => deployProjectOf(state.requireProject()), {
       local: state.localServers,
       operations: state.deployOperations,

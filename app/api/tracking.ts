@@ -5,7 +5,11 @@
  * serve them without opening the DuckDB workspace (and while a run holds it).
  */
 
+import { readFileSync } from "node:fs";
+import { relative, sep } from "node:path";
 import { currentUser } from "../engine/environment";
+import { parseReferenceProfile, type StoredReferenceProfile } from "../monitoring/reference";
+import { referenceProfilePath } from "../store/registry";
 import { type ModelVersion, type RegisteredModel, RegistryError, type RunRecord } from "../store/types";
 import type { TrackingContext } from "../tracking/export";
 import { type ExportedFolder, exportModelVersion, exportRun, TrackingError } from "../tracking/export";
@@ -138,9 +142,36 @@ export function createTrackingHandlers(context: () => TrackingContext): Tracking
     async getModelVersion({ name, ref }) {
       return requireVersion(name, ref);
     },
-    async updateModel({ name, description, owner, tags }) {
+    async getReferenceProfile({ name, ref }) {
+      const v = requireVersion(name, ref);
+      const file = referenceProfilePath(context().dir, v);
+      if (!file)
+        throw new ApiError(
+          404,
+          `${name} v${v.version} has no reference profile: it was registered before Dagwood kept one with each version (or trained by a node that kept none; its run log says why). Run the pipeline that registered it again with --no-cache to register a version with one, or give the reference data as a file.`,
+        );
+      const text = readFileSync(file, "utf8");
+      let profile: StoredReferenceProfile;
+      try {
+        profile = parseReferenceProfile(text, relative(context().dir, file));
+      } catch (e) {
+        throw new ApiError(409, (e as Error).message);
+      }
+      return {
+        name,
+        version: v.version,
+        file: relative(context().dir, file).split(sep).join("/"),
+        bytes: Buffer.byteLength(text),
+        profile,
+      };
+    },
+    async updateModel({ name, description, owner, tags, purpose, reviewBy, deprecated }) {
       requireModel(name);
-      return context().metadata.registry.upsertModel(name, { description, owner, tags }, currentUser());
+      return context().metadata.registry.upsertModel(
+        name,
+        { description, owner, tags, purpose, reviewBy, deprecated },
+        currentUser(),
+      );
     },
     async setAlias({ name, alias, version }) {
       const v = requireVersion(name, version);

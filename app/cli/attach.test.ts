@@ -272,6 +272,25 @@ describe("dagwood run attached to the project's engine", { timeout: 120_000 }, (
     expect(second.resolvedParams["split.seed"]).toBe(7);
   });
 
+  it("a deprecated pipeline run in the engine warns on stderr and in the summary, as in process", async () => {
+    engine = await startEngine(dir);
+    const doc = JSON.parse(readFileSync(pipeline(), "utf8"));
+    doc.deprecated = { reason: "superseded", replacement: "penguins-v2.dag.json" };
+    writeFileSync(pipeline(), JSON.stringify(doc));
+    const r = await dagwood("run", pipeline(), "--project", dir, "--json");
+    expect(r.code).toBe(0);
+    const message = `Pipeline "${doc.name}" is deprecated: superseded. Use penguins-v2.dag.json instead.`;
+    expect(r.stderr).toContain(`warning: ${message}`);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.runWarnings).toEqual([message]);
+    expect(summary.warnings).toBe(
+      1 + summary.nodes.reduce((n: number, x: { warnings: number }) => n + x.warnings, 0),
+    );
+    expect(engine.events.filter((e) => e.type === "run.warning" && e.runId === summary.runId)).toHaveLength(
+      1,
+    );
+  });
+
   it("keeps exit codes: a node that fails in the engine exits 1, an invalid pipeline exits 2 before reaching it", async () => {
     engine = await startEngine(dir);
     const bad = join(dir, "bad.dag.json");

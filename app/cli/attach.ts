@@ -300,6 +300,7 @@ export async function runAttached(link: EngineLink, opts: AttachedRunOptions): P
   let pipeline = "";
   const nodes: NodeSummary[] = [];
   const metrics: RunSummary["metrics"] = [];
+  const runWarnings: string[] = [];
   let finish: (e: Extract<RunEvent, { type: "run.finished" }>) => void = () => undefined;
   const finished = new Promise<Extract<RunEvent, { type: "run.finished" }>>((r) => {
     finish = r;
@@ -310,6 +311,8 @@ export async function runAttached(link: EngineLink, opts: AttachedRunOptions): P
     if (e.type === "run.started") {
       order = e.nodes;
       pipeline = e.pipeline;
+    } else if (e.type === "run.warning") {
+      runWarnings.push(e.message);
     } else if (e.type === "node.metric") {
       metrics.push({
         node: e.nodeId,
@@ -361,7 +364,16 @@ export async function runAttached(link: EngineLink, opts: AttachedRunOptions): P
     opts.signal.removeEventListener("abort", cancel);
     const rank = new Map(order.map((id, i) => [id, i]));
     nodes.sort((a, b) => (rank.get(a.id) ?? 0) - (rank.get(b.id) ?? 0));
-    return { runId: started.runId, pipeline, status: end.status, ms: end.ms, nodes, metrics };
+    return {
+      runId: started.runId,
+      pipeline,
+      status: end.status,
+      ms: end.ms,
+      nodes,
+      metrics,
+      ...(end.warnings !== undefined ? { warnings: end.warnings } : {}),
+      ...(runWarnings.length ? { runWarnings } : {}),
+    };
   } finally {
     abandon.abort();
     stream.close();

@@ -111,6 +111,9 @@ export class ProgressPrinter {
       case "run.started":
         this.write(`Running ${e.pipeline} (${e.nodes.length} nodes, run ${e.runId})`);
         break;
+      case "run.warning":
+        this.write(`warning: ${e.message}`);
+        break;
       case "node.started":
         this.running.set(e.nodeId, { fraction: 0, started: performance.now(), lastQuarter: 0 });
         this.write(`▶ ${e.nodeId} (${e.block}): ${e.reason}`);

@@ -1,6 +1,5 @@
-import { existsSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import { describeBlock } from "../api/blocks";
 import type { Catalog } from "../engine/block";
@@ -10,7 +9,7 @@ import { parseOverrides } from "../pipeline/params";
 import { formatProblems, type Plan, type Problem, planPipeline } from "../pipeline/validate";
 import { EXIT, type Io, parse, UsageError } from "./args";
 import { formatMs, ProgressPrinter, renderSummaryTable, runOutcome, runWarnings } from "./format";
-import { renderJunit } from "./junit";
+import { junitProblem, renderJunit, validationReports } from "./junit";
 
 export type { Io };
 
@@ -38,6 +37,7 @@ Runs and models (each takes --project DIR; list and show take --json):
   dagwood models show <name>[@alias|:version]
   dagwood models alias <name> <alias> <version>   |   dagwood models alias <name> <alias> --remove
   dagwood models update <name> [--description D] [--owner O] [--tag key=value]...   (--tag key= removes a tag)
+                       [--purpose P] [--review-by YYYY-MM-DD] [--deprecate REASON [--replacement M] [--since DATE]] [--undeprecate]
   dagwood models export <name>@<alias>|<name>:<version> [--out DIR]
 
   --where: key op value with op = != < <= > >= ~ (contains); prefix the key with metric:, param: or tag: to
@@ -55,6 +55,29 @@ Serving and deploy (deploy, predict and export take --project DIR):
   dagwood export kserve|triton <name>@<alias>|<name>:<version> --out DIR
   Targets are named in dagwood.json ("targets": { "T": { "url": ..., "kind": "dagwood" | "triton" } }); their
   tokens come from DAGWOOD_TOKEN_<T> or the OS keychain (service dagwood, target T), never from the file.
+
+Data tests (suites in Great Expectations JSON, expectations/<name>.json):
+  dagwood expect run <suite.json> --data <file or table> [--project DIR] [--json] [--junit FILE]
+  dagwood expect suggest <data file> --out expectations/<name>.json [--margin 0.1] [--name N] [--force]
+  dagwood expect list [--json]
+  --data: a CSV, TSV, Parquet, JSON or NDJSON file, or a workspace table (t_…) of the project (not while the
+  project is open in Dagwood). expect run exits 0 when every expectation passed, 1 when one failed, 2 for bad
+  arguments or a suite that cannot be used.
+
+Monitoring (Evidently's default drift tests; exit 0 no dataset drift, 1 dataset drift, 2 bad input):
+  dagwood monitor drift --reference FILE --current FILE [--columns a,b] [--target T] [--prediction P] [--tests col=psi,…] [--thresholds col=0.2,…] [--share-threshold 0.5] [--json]
+  dagwood monitor drift --model NAME@ALIAS --log TARGET:MODEL [--since 1h] [--project DIR]   (either side may be a file)
+  dagwood monitor report --log TARGET:MODEL [--model NAME@ALIAS] [--reference FILE] [--labels FILE] [--window 1h] [--since 1d] [--min-rows 30] [--tolerance 0.05] [--json]
+  --model: the version's reference profile (its training data and its predictions on it); --log: the model's
+  inference log on a target of dagwood.json (the built-in local target: the project's .dagwood/serving folder).
+
+Datasets (dagwood.json "datasets" name files by path, folder or glob and attach suites; runs record every version read):
+  dagwood datasets list [--project DIR] [--json]          name, owner, versions, rows, last test ✓/✗
+  dagwood datasets show <name> [--project DIR] [--json]   versions, schema changes, test history with failing expectations
+
+Governance (owners, review dates, deprecation of datasets, pipelines, suites and models):
+  dagwood governance [--project DIR] [--json]   (dagwood governance --help lists the rules; exit 1 when dagwood.json's
+  "governance": { "failOn": [...] } names a kind found: noOwner, pastReview, deprecatedInUse)
 
 Exit codes: 0 success, 1 the run failed (a node or a gate failed) or a run or model was not found or a change
 was refused, 2 the pipeline or the arguments are invalid.
@@ -101,22 +124,6 @@ async function loadAndPlan(
       problems: [{ path: "$", message: `This file cannot be validated: ${(e as Error).message}` }],
     };
   }
-}
-
-/**
- * Why `--junit FILE` cannot be written, checked before the run so a run's
- * work is not lost to a typo: the folder must exist and FILE must not be a folder.
- */
-function junitProblem(file: string): string | undefined {
-  const abs = resolve(file);
-  if (!existsSync(dirname(abs))) return `the folder of ${file} does not exist`;
-  try {
-    if (statSync(abs).isDirectory())
-      return `${file} is a folder; name a file, e.g. ${join(file, "junit.xml")}`;
-  } catch {
-    // a new file
-  }
-  return undefined;
 }
 
 /**
@@ -191,6 +198,7 @@ function jsonSummary(s: RunSummary) {
     })),
     metrics: s.metrics,
     warnings: runWarnings(s),
+    ...(s.runWarnings?.length ? { runWarnings: s.runWarnings } : {}),
   };
 }
 
@@ -368,7 +376,10 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
   }
   if (values.junit) {
     try {
-      await writeFile(values.junit as string, renderJunit(summary));
+      await writeFile(
+        values.junit as string,
+        renderJunit(summary, await validationReports(projectDir, summary)),
+      );
     } catch (e) {
       // The run is recorded; only the report is lost. A full disk or an unwritable path is the argument's fault.
       io.stderr.write(
@@ -536,8 +547,13 @@ export async function main(argv: string[], io: Io = process, cat?: Catalog): Pro
   // A command parses each schema a few times: compiling zod's fast paths (new Function per object schema) costs more than it saves.
   z.config({ jitless: true });
   const [command, ...rest] = argv;
-  // `serve` prints its own, fuller usage.
-  if (command && command !== "serve" && rest.some((a) => a === "--help" || a === "-h")) {
+  // `serve` and `governance` print their own, fuller usage.
+  if (
+    command &&
+    command !== "serve" &&
+    command !== "governance" &&
+    rest.some((a) => a === "--help" || a === "-h")
+  ) {
     io.stdout.write(helpFor(command, rest));
     return EXIT.ok;
   }
@@ -557,16 +573,24 @@ export async function main(argv: string[], io: Io = process, cat?: Catalog): Pro
         return await (await import("./tracking")).runsCommand(rest, io);
       case "models":
         return await (await import("./tracking")).modelsCommand(rest, io);
+      case "datasets":
+        return await (await import("./datasets")).datasetsCommand(rest, io);
       case "serve": {
         const { serveCommand } = await import("../serving/cli");
         return await serveCommand(rest, io);
       }
       case "deploy":
         return await (await import("./deploy")).deployCommand(rest, io);
+      case "governance":
+        return await (await import("./governance")).governanceCommand(rest, io);
       case "predict":
         return await (await import("./deploy")).predictCommand(rest, io);
       case "export":
         return await (await import("./deploy")).exportCommand(rest, io);
+      case "expect":
+        return await (await import("./expect")).expectCommand(rest, io);
+      case "monitor":
+        return await (await import("./monitor")).monitorCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

@@ -20,6 +20,7 @@ import {
   type RunStatus,
 } from "../store/types";
 import { exportModelVersion, exportRun, type TrackingContext } from "../tracking/export";
+import { type Deprecation, IsoDate } from "../values/governance";
 import { EXIT, findProjectStore, type Io, openMetadataStore, parse, UsageError } from "./args";
 import { formatMs, formatTime, formatValue, renderTable, toJson } from "./format";
 
@@ -576,7 +577,9 @@ async function modelsList(args: string[], io: Io): Promise<number> {
         .map(([a, x]) => `${a}→v${x}`)
         .join(", ") || "—",
       formatTime(m.updatedAt),
-      m.description.length > 50 ? `${m.description.slice(0, 49)}…` : m.description,
+      `${m.deprecated ? `DEPRECATED${m.deprecated.replacement ? ` (use ${m.deprecated.replacement})` : ""} ` : ""}${
+        m.description.length > 50 ? `${m.description.slice(0, 49)}…` : m.description
+      }`.trimEnd(),
     ]);
     io.stdout.write(
       `${renderTable(["model", "versions", "latest", "aliases", "updated", "description"], rows, new Set([1]))}\n`,
@@ -641,8 +644,9 @@ async function modelsShow(args: string[], io: Io): Promise<number> {
       return EXIT.ok;
     }
     const m = detail.model;
-    const out = [`Model ${m.name}${m.owner ? `  owner ${m.owner}` : ""}`];
+    const out = [`Model ${m.name}${m.owner ? `  owner ${m.owner}` : "  (no owner)"}`];
     if (m.description) out.push(`  ${m.description}`);
+    out.push(...governanceLines(m));
     if (Object.keys(m.tags).length)
       out.push(
         `  tags: ${Object.entries(m.tags)
@@ -721,12 +725,85 @@ export function applyTagArgs(
   return tags;
 }
 
+/**
+ * The governance part of `models update`: --purpose and --review-by ("" clears
+ * each), --deprecate REASON [--replacement M] [--since DATE], --undeprecate.
+ * Refuses a malformed date or a contradiction before the store opens.
+ */
+export function governanceArgs(values: Record<string, unknown>): {
+  purpose?: string | null;
+  reviewBy?: string | null;
+  deprecated?: Deprecation | null;
+} {
+  const purpose = values.purpose as string | undefined;
+  const reviewBy = values["review-by"] as string | undefined;
+  const reason = values.deprecate as string | undefined;
+  const replacement = values.replacement as string | undefined;
+  const since = values.since as string | undefined;
+  if (reason !== undefined && values.undeprecate)
+    throw new UsageError("--deprecate and --undeprecate contradict each other: give one of them");
+  if (reason === undefined && (replacement !== undefined || since !== undefined))
+    throw new UsageError(
+      `${replacement !== undefined ? "--replacement" : "--since"} goes with --deprecate REASON, e.g. --deprecate "trained on 2024 data" --replacement churn-v2`,
+    );
+  if (reason !== undefined && !reason.trim())
+    throw new UsageError('--deprecate needs a reason, e.g. --deprecate "trained on 2024 data"');
+  const date = (flag: string, text: string) => {
+    const r = IsoDate.safeParse(text);
+    if (!r.success) throw new UsageError(`${flag} "${text}": ${r.error.issues[0]!.message}`);
+    return text;
+  };
+  if (replacement !== undefined && !MODEL_NAME.test(replacement))
+    throw new UsageError(
+      `--replacement "${replacement}" is not a model name (letters, digits, _ - ., e.g. churn-v2)`,
+    );
+  return {
+    ...(purpose !== undefined ? { purpose: purpose === "" ? null : purpose } : {}),
+    ...(reviewBy !== undefined ? { reviewBy: reviewBy === "" ? null : date("--review-by", reviewBy) } : {}),
+    ...(reason !== undefined
+      ? {
+          deprecated: {
+            reason: reason.trim(),
+            ...(replacement !== undefined ? { replacement } : {}),
+            since: since !== undefined ? date("--since", since) : todayUtc(),
+          },
+        }
+      : {}),
+    ...(values.undeprecate ? { deprecated: null } : {}),
+  };
+}
+
+/** Today's date in UTC, YYYY-MM-DD. */
+const todayUtc = () => new Date().toISOString().slice(0, 10);
+
+/** A model's governance as lines for `models show` and `models update`. */
+function governanceLines(m: {
+  purpose: string | null;
+  reviewBy: string | null;
+  deprecated: Deprecation | null;
+}): string[] {
+  const out: string[] = [];
+  if (m.purpose) out.push(`  purpose: ${m.purpose}`);
+  if (m.reviewBy) out.push(`  review by: ${m.reviewBy}`);
+  if (m.deprecated)
+    out.push(
+      `  DEPRECATED${m.deprecated.since ? ` since ${m.deprecated.since}` : ""}: ${m.deprecated.reason}${m.deprecated.replacement ? ` (use ${m.deprecated.replacement})` : ""}`,
+    );
+  return out;
+}
+
 async function modelsUpdate(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     project: { type: "string" },
     description: { type: "string" },
     owner: { type: "string" },
     tag: { type: "string", multiple: true },
+    purpose: { type: "string" },
+    "review-by": { type: "string" },
+    deprecate: { type: "string" },
+    replacement: { type: "string" },
+    since: { type: "string" },
+    undeprecate: { type: "boolean" },
     json: { type: "boolean" },
   });
   if (positionals.length !== 1) throw new UsageError("models update takes one model name");
@@ -734,8 +811,16 @@ async function modelsUpdate(args: string[], io: Io): Promise<number> {
   if (!MODEL_NAME.test(name))
     throw new UsageError(`"${name}" is not a model name (letters, digits, _ - ., e.g. penguins-classifier)`);
   const tagArgs = (values.tag as string[] | undefined) ?? [];
-  if (values.description === undefined && values.owner === undefined && !tagArgs.length)
-    throw new UsageError("models update needs --description, --owner or --tag: nothing to change");
+  const governance = governanceArgs(values);
+  if (
+    values.description === undefined &&
+    values.owner === undefined &&
+    !tagArgs.length &&
+    !Object.keys(governance).length
+  )
+    throw new UsageError(
+      "models update needs --description, --owner, --tag, --purpose, --review-by, --deprecate or --undeprecate: nothing to change",
+    );
   applyTagArgs({}, tagArgs); // bad --tag is a usage error before the store opens
   return withTracking(io, values.project, async (call) => {
     const current = await call("getModel", { name });
@@ -746,15 +831,23 @@ async function modelsUpdate(args: string[], io: Io): Promise<number> {
       // --owner "" clears the owner.
       ...(owner !== undefined ? { owner: owner === "" ? null : owner } : {}),
       ...(tagArgs.length ? { tags: applyTagArgs(current.model.tags, tagArgs) } : {}),
+      ...governance,
     });
     if (values.json) {
       io.stdout.write(toJson(updated));
       return EXIT.ok;
     }
     const tags = Object.entries(updated.tags).map(([k, v]) => `${k}=${v}`);
-    io.stdout.write(
-      `Updated ${updated.name}: owner ${updated.owner ?? "—"}, tags ${tags.join(", ") || "none"}${updated.description ? `\n  ${updated.description}` : ""}\n`,
-    );
+    const lines = [
+      `Updated ${updated.name}: owner ${updated.owner ?? "—"}, tags ${tags.join(", ") || "none"}`,
+      ...(updated.description ? [`  ${updated.description}`] : []),
+      ...governanceLines(updated),
+    ];
+    if (values.undeprecate && current.model.deprecated && !updated.deprecated)
+      lines.push("  no longer deprecated");
+    if (updated.deprecated && updated.deprecated.replacement === undefined)
+      lines.push("  (no --replacement given: users are told to ask its owner what to use instead)");
+    io.stdout.write(`${lines.join("\n")}\n`);
     return EXIT.ok;
   });
 }

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { SqlSession } from "../data/sql";
 import type { DatasetRecord, ModelLineage, Registry, RunEnvironment } from "../store/types";
+import type { ValidationReport } from "../values/expectations";
 import type { BlockOutput, ColumnInfo, PortSpec, PortValue, TableValue } from "./ports";
 import type { OutputSchemas, PortSchema, SchemaContext } from "./schema";
 
@@ -36,6 +37,11 @@ export interface BlockContext {
    * table the block returns on `port`.
    */
   dataset(info: DatasetSource): void;
+  /**
+   * Records a suite's result on a dataset this node read (the suites
+   * dagwood.json attaches to it): the test history of that dataset version.
+   */
+  dataTest(info: DataTestInfo): void;
   /** Records one hyperparameter-search trial as a child run of this run. */
   trial(index: number, params: Record<string, unknown>, metrics: Record<string, number>): void;
   /**
@@ -63,6 +69,23 @@ export interface BlockContext {
 export interface DatasetSource extends Pick<DatasetRecord, "source" | "digest"> {
   /** The output port holding the loaded table. */
   port: string;
+  /**
+   * The workspace table read, when the block may still fail after reporting
+   * (e.g. a suite attached with onFailure "fail"): the read is then recorded
+   * from this table, since the port has no value.
+   */
+  table?: string;
+}
+
+/** A suite run on a dataset a block read; see BlockContext.dataTest. */
+export interface DataTestInfo {
+  /** The suite's project path (expectations/flights.json). */
+  suite: string;
+  /** The dataset version tested: the digest given to ctx.dataset. */
+  digest: string;
+  /** The file as the block read it (its `source` in ctx.dataset). */
+  source: string;
+  report: ValidationReport;
 }
 
 /** What `externalFingerprint` may use: no workspace, no side effects. */

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
+import { COLLECT_AFTER_BYTES, collectGarbage } from "../ml/work/gc";
 import { workerCount } from "../ml/work/pool";
 import { serializePipeline } from "../pipeline/canonical";
 import type { Plan, ResolvedNode } from "../pipeline/validate";
@@ -9,10 +10,19 @@ import type { Project } from "../project/project";
 import { MetricWriter } from "../store/metric-writer";
 import { flattenParams } from "../store/rows";
 import type { ArtifactRecord, ModelLineage, NodeInputRef, NodeStatus, RunStatus } from "../store/types";
+import { deprecationNotice } from "../values/governance";
 import type { BlockContext, BlockInputs, DatasetSource, FingerprintContext } from "./block";
 import { currentUser, gitState, localEnvironment } from "./environment";
 import type { NodeSummary, OutputSummary, RunEvent, RunSummary } from "./events";
-import { completeDataset, executeBlock, registryState, sha256, stableStringify } from "./execute";
+import {
+  completeDataset,
+  executeBlock,
+  recordDataTest,
+  recordFailedReads,
+  registryState,
+  sha256,
+  stableStringify,
+} from "./execute";
 import { hashFile, knownFileHash } from "./files";
 import { outputHeadline } from "./headline";
 import { resolveProjectPath } from "./paths";
@@ -67,7 +77,12 @@ function fingerprintContext(project: Project): FingerprintContext {
     hashFile: (p) => hashFile(p, memo),
     knownFileHash: (p) => knownFileHash(p, memo),
     resolveAlias: (model, alias) => project.metadata.registry.getVersion(model, alias)?.version ?? null,
-    registryState: (model) => registryState(project.metadata.registry, model),
+    registryState: (model) => {
+      const state = registryState(project.metadata.registry, model);
+      // A deprecated model's register node warns: its cached output holds only while that stays so.
+      const deprecated = state ? project.metadata.registry.getModel(model)?.deprecated : null;
+      return deprecated ? `${state}|deprecated:${JSON.stringify(deprecated)}` : state;
+    },
   };
 }
 
@@ -417,6 +432,8 @@ class PlanRun {
   private readonly metrics: RunSummary["metrics"] = [];
   /** Messages logged at level warn, per node. */
   private readonly warnings = new Map<string, number>();
+  /** Warnings about the run itself (run.warning). */
+  private readonly runWarnings: string[] = [];
 
   constructor(private readonly opts: RunOptions) {
     this.project = opts.project;
@@ -468,6 +485,15 @@ class PlanRun {
       pipeline: this.pipelineName,
       nodes: this.nodes.map((n) => n.id),
     });
+    const { deprecated } = plan.pipeline;
+    if (deprecated) this.warnRun(deprecationNotice(`Pipeline "${this.pipelineName}"`, deprecated));
+  }
+
+  /** A warning about the run itself (not one node): logged under node id "", counted, announced. */
+  private warnRun(message: string): void {
+    this.runWarnings.push(message);
+    this.project.metadata.logMessage({ runId: this.runId, nodeId: "", level: "warn", message });
+    this.emit({ type: "run.warning", runId: this.runId, message });
   }
 
   /** Starts every node whose upstream nodes are done, up to `concurrency` at once, until all are done. */
@@ -528,7 +554,7 @@ class PlanRun {
     await this.gitRecorded;
     this.project.metadata.finishRun(runId, runStatus, firstError);
     const total = Math.round(performance.now() - this.started);
-    const warnings = summaries.reduce((n, s) => n + (s.warnings ?? 0), 0);
+    const warnings = summaries.reduce((n, s) => n + (s.warnings ?? 0), this.runWarnings.length);
     this.emit({ type: "run.finished", runId, status: runStatus, ms: total, warnings });
     const order = new Map(this.nodes.map((n, i) => [n.id, i]));
     summaries.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
@@ -540,6 +566,7 @@ class PlanRun {
       nodes: summaries,
       metrics: this.metrics,
       warnings,
+      ...(this.runWarnings.length ? { runWarnings: this.runWarnings } : {}),
     };
   }
 
@@ -653,6 +680,9 @@ class PlanRun {
       this.finishNode(node, { status: "ran", reason, ms: ms(), outputs: summarize(values) }, stored);
       return { values, ran: true, stored };
     } finally {
+      // A CPU-heavy node leaves tens of MiB of dead arrays (app/ml/work/gc.ts): collected before its
+      // slot goes to the next one.
+      if (release) collectGarbage(COLLECT_AFTER_BYTES);
       release?.();
     }
   }
@@ -825,6 +855,7 @@ class PlanRun {
       runId,
       nodeId: node.id,
       dataset: (info) => datasets.push(info),
+      dataTest: (info) => recordDataTest(metadata, runId, node.id, info),
       trial: (index, params, trialMetrics) =>
         metadata.recordTrial({ parentRunId: runId, nodeId: node.id, index, params, metrics: trialMetrics }),
       chosenParams: (params) => metadata.recordChosenParams(runId, node.id, params),
@@ -868,6 +899,9 @@ class PlanRun {
       await workspace.putCached(stored.key, node.block.kind, JSON.stringify(values));
       return { values, stored };
     } catch (e) {
+      // A dataset read before the node failed (a suite attached with onFailure "fail") is still a
+      // version of that dataset: recorded from the table the block named, before it is dropped.
+      if (!signal.aborted) await recordFailedReads(node, datasets, workspace, sql, metadata, runId);
       for (const t of created) await workspace.dropTable(t).catch(() => undefined);
       throw e;
     } finally {

@@ -21,11 +21,33 @@ export type OutputHeadline =
   /** A registered version; `created` false: the same model was registered before as this version. */
   | { kind: "version"; model: string; version: number; created: boolean }
   /** A deployed version on a target, and what served there before (null: nothing). */
-  | { kind: "deployment"; target: string; model: string; version: number; previous: number | null };
+  | { kind: "deployment"; target: string; model: string; version: number; previous: number | null }
+  /**
+   * An expectation suite's result (validate.expectations): how many
+   * expectations ran and failed over `rows`; `rejected` rows quarantine moved
+   * out (null: not quarantined); `onFailure` what the block did.
+   */
+  | {
+      kind: "validation";
+      suite: string;
+      evaluated: number;
+      failed: number;
+      rows: number;
+      rejected: number | null;
+      onFailure: "fail" | "warn" | "quarantine" | null;
+    }
+  /** A drift report (monitor.drift): how many of the columns tested drifted, and the dataset's verdict. */
+  | { kind: "drift"; drifted: number; considered: number; datasetDrift: boolean; rows: number };
 
 /** What a run reports as it goes; the CLI and the UI subscribe to the same stream. */
 export type RunEvent =
   | { type: "run.started"; runId: string; pipeline: string; nodes: string[] }
+  /**
+   * A warning about the run as a whole, not one node: running a deprecated
+   * pipeline (its `deprecated` field) names the replacement. Counted in the
+   * run's warnings; recorded in its log under node id "".
+   */
+  | { type: "run.warning"; runId: string; message: string }
   | { type: "node.started"; runId: string; nodeId: string; block: string; reason: string }
   | { type: "node.progress"; runId: string; nodeId: string; fraction: number; message?: string }
   | { type: "node.log"; runId: string; nodeId: string; level: LogLevel; message: string }
@@ -49,7 +71,7 @@ export type RunEvent =
       status: RunStatus;
       ms: number;
       error?: string;
-      /** Warnings logged by the run's nodes, in all. */
+      /** Warnings logged by the run's nodes, and the run's own (run.warning), in all. */
       warnings?: number;
     };
 
@@ -72,6 +94,8 @@ export interface RunSummary {
   ms: number;
   nodes: NodeSummary[];
   metrics: { node: string; name: string; value: number; step?: number }[];
-  /** Warnings logged by the nodes, in all (absent: not counted, as in a summary folded from old events). */
+  /** Warnings logged by the nodes, and the run's own, in all (absent: not counted, as in a summary folded from old events). */
   warnings?: number;
+  /** The run's own warnings (run.warning events), e.g. that the pipeline is deprecated. */
+  runWarnings?: string[];
 }

@@ -1,7 +1,15 @@
 import { createHash } from "node:crypto";
+import type { SqlSession } from "../data/sql";
 import type { Workspace } from "../data/workspace";
-import type { DatasetRecord, Registry } from "../store/types";
-import { type AnyBlock, type BlockContext, BlockError, type BlockInputs, type DatasetSource } from "./block";
+import type { DatasetRecord, MetadataStore, Registry } from "../store/types";
+import {
+  type AnyBlock,
+  type BlockContext,
+  BlockError,
+  type BlockInputs,
+  type DatasetSource,
+  type DataTestInfo,
+} from "./block";
 import type { PortValue } from "./ports";
 
 /** Stable JSON: object keys sorted, so equal values hash equally. */
@@ -98,4 +106,49 @@ export function completeDataset(
     rows: table.rows,
     fingerprint: table.fingerprint,
   };
+}
+
+/**
+ * Records the datasets a failing node reported with their table (DatasetSource.table), so a read
+ * that failed its checks is still a version of the dataset. Best effort: a table that cannot be
+ * described (the failure was in reading it) is left out.
+ */
+export async function recordFailedReads(
+  node: { id: string; block: AnyBlock },
+  datasets: readonly DatasetSource[],
+  workspace: Workspace,
+  sql: SqlSession,
+  metadata: MetadataStore,
+  runId: string,
+): Promise<void> {
+  for (const d of datasets) {
+    if (!d.table) continue;
+    try {
+      const table = await workspace.describeTable(d.table, sql);
+      metadata.recordDataset(runId, node.id, completeDataset(node.block, d, { [d.port]: table }));
+    } catch {
+      // Nothing to record: the table was never made whole.
+    }
+  }
+}
+
+/** Records a suite's result on a dataset a node read (BlockContext.dataTest), with the suite's counts. */
+export function recordDataTest(
+  metadata: MetadataStore,
+  runId: string,
+  nodeId: string,
+  info: DataTestInfo,
+): void {
+  const { statistics } = info.report;
+  metadata.recordDatasetTest({
+    runId,
+    nodeId,
+    digest: info.digest,
+    source: info.source,
+    suite: info.suite,
+    success: info.report.success,
+    evaluated: statistics.evaluated_expectations,
+    successful: statistics.successful_expectations,
+    report: info.report,
+  });
 }

@@ -1,6 +1,10 @@
+import { DuckDBInstance } from "@duckdb/node-api";
 import { describe, expect, it } from "vitest";
+import { SqlSession } from "../data/sql";
+import { computeDrift } from "../monitoring/drift";
 import type { DeploymentRecord } from "../values/deployment";
 import type { EvaluationReport } from "../values/evaluation";
+import type { ValidationReport } from "../values/expectations";
 import type { ModelSummary } from "../values/model";
 import { outputHeadline } from "./headline";
 import type { PortValue } from "./ports";
@@ -69,5 +73,66 @@ describe("outputHeadline", () => {
       version: 3,
       previous: 2,
     });
+  });
+
+  it("a drift report shows its drifted and tested columns, the verdict and the current rows", async () => {
+    const instance = await DuckDBInstance.create(":memory:");
+    const sql = new SqlSession(await instance.connect());
+    try {
+      await sql.run("CREATE TABLE r AS SELECT i * 1.0 AS x, i % 3 AS k, 'a' AS c FROM range(200) t(i)");
+      await sql.run("CREATE TABLE c AS SELECT i * 1.0 + 150 AS x, i % 3 AS k, 'a' AS c FROM range(120) t(i)");
+      const cols = [
+        { name: "x", type: "DOUBLE" },
+        { name: "k", type: "BIGINT" },
+        { name: "c", type: "VARCHAR" },
+      ];
+      const data = await computeDrift(sql, { name: "r", columns: cols }, { name: "c", columns: cols });
+      expect(outputHeadline({ type: "report", fingerprint: "f", data })).toEqual({
+        kind: "drift",
+        drifted: 1,
+        considered: 3,
+        datasetDrift: false,
+        rows: 120,
+      });
+    } finally {
+      sql.close();
+      instance.closeSync();
+    }
+  });
+
+  it("a validation report shows its evaluated and failed counts, and the rows quarantine rejected", () => {
+    const validation = (failed: number, meta: Partial<ValidationReport["meta"]>): PortValue => ({
+      type: "report",
+      fingerprint: "f",
+      data: {
+        kind: "validation",
+        success: failed === 0,
+        statistics: {
+          evaluated_expectations: 20,
+          successful_expectations: 20 - failed,
+          unsuccessful_expectations: failed,
+          success_percent: ((20 - failed) / 20) * 100,
+        },
+        results: [],
+        meta: { expectation_suite_name: "flights", rows: 5000, ...meta },
+      },
+    });
+    expect(outputHeadline(validation(2, { on_failure: "warn" }))).toEqual({
+      kind: "validation",
+      suite: "flights",
+      evaluated: 20,
+      failed: 2,
+      rows: 5000,
+      rejected: null,
+      onFailure: "warn",
+    });
+    expect(outputHeadline(validation(1, { on_failure: "quarantine", rejected_rows: 812 }))).toMatchObject({
+      failed: 1,
+      rejected: 812,
+      onFailure: "quarantine",
+    });
+    // A quarantine that moved nothing says 0, not "not quarantined"; a report without on_failure says null.
+    expect(outputHeadline(validation(0, { on_failure: "quarantine" }))).toMatchObject({ rejected: 0 });
+    expect(outputHeadline(validation(0, {}))).toMatchObject({ rejected: null, onFailure: null, failed: 0 });
   });
 });

@@ -10,7 +10,7 @@ import { PARITY_TOLERANCE } from "../ml/onnx/parity";
 import { Project } from "../project/project";
 import { SqliteMetadataStore } from "../store/metadata";
 import type { DatasetRecord, MetadataStore, RunEnvironment } from "../store/types";
-import type { AnyBlock, BlockContext, BlockInputs, DatasetSource, LogLevel } from "./block";
+import type { AnyBlock, BlockContext, BlockInputs, DatasetSource, DataTestInfo, LogLevel } from "./block";
 import { completeDataset, executeBlock, parseParams, registryState } from "./execute";
 import { hashFile } from "./files";
 import { resolveProjectPath } from "./paths";
@@ -29,6 +29,8 @@ export interface TestProject {
   metrics: { name: string; value: number; step?: number }[];
   /** What blocks reported through ctx.dataset, completed from their outputs. */
   datasets: DatasetRecord[];
+  /** What blocks reported through ctx.dataTest (suite results on the datasets they read). */
+  dataTests: DataTestInfo[];
   trials: { index: number; params: Record<string, unknown>; metrics: Record<string, number> }[];
   /** What blocks reported through ctx.chosenParams, merged. */
   chosenParams: Record<string, unknown>;
@@ -72,6 +74,7 @@ export async function createTestProject(): Promise<TestProject> {
     logs: [],
     metrics: [],
     datasets: [],
+    dataTests: [],
     trials: [],
     chosenParams: {},
     environment: {},
@@ -118,6 +121,7 @@ export async function createTestProject(): Promise<TestProject> {
         runId: "test-run",
         nodeId: "test-node",
         dataset: (info) => datasets.push(info),
+        dataTest: (info) => project.dataTests.push(info),
         trial: (index, trialParams, metrics) => project.trials.push({ index, params: trialParams, metrics }),
         chosenParams: (chosen) => Object.assign(project.chosenParams, chosen),
         environment: (facts) => Object.assign(project.environment, facts),

@@ -58,6 +58,26 @@ describe("readColumns", () => {
     expect((read.columns[1] as CategoricalColumn).dictionary).toEqual(["7", "8"]);
   });
 
+  it("reads into shared memory when asked, the same values as into plain arrays", async () => {
+    const t = await p.table(
+      "t",
+      "SELECT * FROM (VALUES (1.5, 'a'), (NULL, NULL), (-2.0, 'b'), (4.0, 'a')) AS v(x, s)",
+    );
+    const requests = t.columns.map((column) => ({ column }));
+    const plain = await readColumns(p.sql, t.name, requests);
+    const shared = await readColumns(p.sql, t.name, requests, { shared: true });
+    const x = (r: typeof plain) => (r.columns[0] as NumericColumn).values;
+    const s = (r: typeof plain) => r.columns[1] as CategoricalColumn;
+    expect(x(plain).buffer).toBeInstanceOf(ArrayBuffer);
+    expect(x(shared).buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(s(shared).codes.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(Array.from(x(shared))).toEqual([1.5, Number.NaN, -2, 4]);
+    expect(Array.from(x(shared))).toEqual(Array.from(x(plain)));
+    expect(Array.from(s(shared).codes)).toEqual([0, -1, 1, 0]);
+    expect(s(shared).dictionary).toEqual(["a", "b"]);
+    expect(Array.from(shared.rowid)).toEqual(Array.from(plain.rowid));
+  });
+
   it("knows which types can be features", () => {
     expect(
       ["BIGINT", "DOUBLE", "DECIMAL(9,2)", "BOOLEAN", "DATE", "TIMESTAMP WITH TIME ZONE"].map(columnKind),

@@ -71,6 +71,12 @@ export interface ColumnRequest {
 export interface ReadOptions {
   /** Checked between chunks; an aborted read rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Allocate the columns in SharedArrayBuffers, for a caller
+   * that hands them to worker threads (app/ml/work/shared.ts): read into
+   * shared memory at once rather than read, then copied.
+   */
+  shared?: boolean;
 }
 
 /**
@@ -93,15 +99,17 @@ export async function readColumns(
   const { n } = await sql.one<{ n: number }>(`SELECT count(*) AS n FROM ${t}`);
   const select = [`rowid::DOUBLE`, ...requests.map((r, i) => readExpression(r.column, kinds[i]!))];
   const result = await sql.connection.stream(`SELECT ${select.join(", ")} FROM ${t}`);
+  const numbers = (length: number) =>
+    options.shared ? new Float64Array(new SharedArrayBuffer(length * 8)) : new Float64Array(length);
   const rowid = new Float64Array(n);
   const columns: RawColumn[] = requests.map((r, i) =>
     kinds[i] === "numeric"
-      ? { name: r.column.name, kind: "numeric", type: r.column.type, values: new Float64Array(n) }
+      ? { name: r.column.name, kind: "numeric", type: r.column.type, values: numbers(n) }
       : {
           name: r.column.name,
           kind: "categorical",
           type: r.column.type,
-          codes: new Int32Array(n),
+          codes: options.shared ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n),
           dictionary: [],
         },
   );

@@ -59,6 +59,8 @@ export interface DagwoodModel {
   params: Record<string, unknown>;
   /** The ONNX export written after training, and its parity with `predictTable`. */
   onnx?: OnnxExportInfo;
+  /** The profile of the training rows and the model's predictions on them (app/monitoring/reference.ts). */
+  referenceProfile?: { file: string; bytes: number; rows: number };
 }
 
 export interface Predictions {

@@ -16,7 +16,9 @@ function sortKeys(value: unknown): unknown {
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * The canonical text of a pipeline: fixed top-level and node key order,
+ * The canonical text of a pipeline: fixed top-level key order (format, name,
+ * description, owner, purpose, reviewBy, deprecated {reason, replacement,
+ * since}, params, nodes, edges, layout) and node key order,
  * nodes sorted by id, edges by (from, to), params and layout keys sorted, two
  * spaces, a trailing newline. Saving what was loaded from a canonical file
  * gives the same bytes, so a review diff shows only real changes.
@@ -25,6 +27,16 @@ export function serializePipeline(p: Pipeline): string {
   const out: Record<string, unknown> = { format: p.format, name: p.name };
   if (p.description !== undefined) out.description = p.description;
   if (p.owner !== undefined) out.owner = p.owner;
+  if (p.purpose !== undefined) out.purpose = p.purpose;
+  if (p.reviewBy !== undefined) out.reviewBy = p.reviewBy;
+  if (p.deprecated !== undefined) {
+    const { reason, replacement, since } = p.deprecated;
+    out.deprecated = {
+      reason,
+      ...(replacement !== undefined ? { replacement } : {}),
+      ...(since !== undefined ? { since } : {}),
+    };
+  }
   out.params = sortKeys(p.params);
   out.nodes = [...p.nodes]
     .sort((a, b) => byString(a.id, b.id))

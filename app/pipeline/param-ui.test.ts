@@ -91,5 +91,8 @@ describe("the message for a missing required param", () => {
     expect(paramWords("l2")).toBe("l2");
     expect(missingParamMessage("groupBy", { picker: "column" })).toBe("Choose the group by column");
     expect(missingParamMessage("name", { label: "model name" })).toBe("Enter the model name");
+    expect(missingParamMessage("suite", { picker: "suite" })).toBe(
+      "Choose a suite of the project, or write one inline",
+    );
   });
 });

@@ -25,8 +25,8 @@ export interface ParamUi {
   showWhen?: ShowWhen | readonly ShowWhen[];
   /** Never shown: the param does nothing for this block (kept so shared params and old files still validate). */
   hidden?: boolean;
-  /** What fills the field: a column (or columns) of the input table, or a file of the project. */
-  picker?: "column" | "columns" | "file";
+  /** What fills the field: a column (or columns) of the input table, a file of the project, or an expectation suite. */
+  picker?: "column" | "columns" | "file" | "suite";
   /** The words for the param in messages ("SQL query"); unset: its name, split into words. */
   label?: string;
 }
@@ -61,6 +61,8 @@ export function missingParamMessage(name: string, schema: ParamJsonSchema | unde
       return `Choose the columns for ${label}`;
     case "file":
       return "Choose a file";
+    case "suite":
+      return "Choose a suite of the project, or write one inline";
   }
   const choice = schema?.enum ?? schema?.anyOf?.find((s) => s.enum)?.enum;
   return choice ? `Choose the ${label}` : `Enter the ${label}`;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Deprecation, Governance, IsoDate } from "../values/governance";
 
 export const PIPELINE_FORMAT = "dagwood.pipeline/1";
 
@@ -61,6 +62,12 @@ export const PipelineSchema = z.strictObject({
   name: shortText("a name").min(1, "a pipeline needs a name"),
   description: longText("a description").optional(),
   owner: shortText("an owner").optional(),
+  /** What the pipeline is for (governance: app/values/governance.ts). */
+  purpose: Governance.shape.purpose,
+  /** The date by which its owner reviews it again (YYYY-MM-DD). */
+  reviewBy: IsoDate.optional(),
+  /** Deprecated: running it warns in the run, naming the replacement (a pipeline path). */
+  deprecated: Deprecation.optional(),
   params: z
     .record(z.string().regex(PORT_NAME, "a parameter name is a plain identifier"), z.unknown())
     .default({}),

@@ -14,8 +14,9 @@ export const TARGET_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 export const DATASET_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
 
 /**
- * A dataset: the file or files (a path or glob relative to the project, or in
- * a data folder) that `ingest.file` reads, the suites every such read runs,
+ * A dataset: the file or files (a file or folder path, or a glob, relative to
+ * the project or to a data folder; a folder holds every file under it) that
+ * `ingest.file` reads, the suites every such read runs,
  * and who owns it. A read matching no entry is still recorded, under its path.
  */
 export const DatasetSettingsSchema = z.looseObject({

@@ -1,6 +1,7 @@
 /**
  * `dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token-file FILE] [--infer-token]
- *                [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1] [--log-max-per-second N]` — runs until SIGINT/SIGTERM.
+ *                [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1] [--log-max-per-second N]
+ *                [--log-all] [--log-max-rows N|unlimited] [--log-max-bytes N]` — runs until SIGINT/SIGTERM.
  * The token comes from a file (--token-file) or DAGWOOD_SERVE_TOKEN: on the
  * command line (--token, kept with a warning) other users of the machine can
  * read it in `ps`.
@@ -18,7 +19,11 @@ export interface ServeIo {
 export const SERVE_USAGE =
   "usage: dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token-file FILE | env DAGWOOD_SERVE_TOKEN]\n" +
   "                     [--infer-token] [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1]\n" +
-  "                     [--log-max-per-second N|unlimited]\n";
+  "                     [--log-max-per-second N|unlimited] [--log-max-rows N|unlimited]\n" +
+  "                     [--log-all] [--log-max-bytes N]\n" +
+  "  --log-all          log every inference whole (no sampling, no per-second cap, every row)\n" +
+  "  --log-max-bytes N  inference log bytes on disk per model (default 128 MiB): past it the oldest\n" +
+  "                     entries are deleted and counted, never a request refused\n";
 
 function positiveInteger(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
@@ -78,6 +83,9 @@ export async function serveCommand(
         "max-infer-bytes": { type: "string" },
         "log-sample-rate": { type: "string" },
         "log-max-per-second": { type: "string" },
+        "log-max-rows": { type: "string" },
+        "log-max-bytes": { type: "string" },
+        "log-all": { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
     });
@@ -129,6 +137,25 @@ export async function serveCommand(
         cap === "unlimited" ? Number.POSITIVE_INFINITY : positiveInteger(cap, "--log-max-per-second");
     }
     if (maxInfer !== undefined) options.maxInferBytes = maxInfer;
+    if (values["log-all"]) {
+      for (const flag of ["log-sample-rate", "log-max-per-second", "log-max-rows"] as const) {
+        if (values[flag] !== undefined)
+          throw new Error(`--log-all logs every request whole; drop --${flag} (or drop --log-all to sample)`);
+      }
+      options.logAll = true;
+    }
+    const rows = values["log-max-rows"];
+    if (rows !== undefined) {
+      options.logMaxRows =
+        rows === "unlimited" ? Number.POSITIVE_INFINITY : positiveInteger(rows, "--log-max-rows");
+      if (options.logMaxRows === 0) throw new Error("--log-max-rows must be at least 1 (or unlimited)");
+    }
+    const diskBytes = positiveInteger(values["log-max-bytes"], "--log-max-bytes");
+    if (diskBytes !== undefined) {
+      if (diskBytes < 64 * 1024)
+        throw new Error(`--log-max-bytes must be at least 65536 (64 KiB), not ${diskBytes}`);
+      options.logMaxDiskBytes = diskBytes;
+    }
   } catch (e) {
     io.stderr.write(`${(e as Error).message}\n${SERVE_USAGE}`);
     return 2;
@@ -144,8 +171,9 @@ export async function serveCommand(
   }
   io.stdout.write(
     `dagwood serve: listening on ${url} (repository ${options.repository})\n` +
-      `  token: ${options.token ? "set — repository, traffic and log calls need it" : "none — repository calls are refused"}` +
-      `${options.inferToken ? "; infer needs it too" : ""}\n`,
+      `  token: ${options.token ? "set — repository, traffic, log and feedback calls need it" : "none — repository calls are refused"}` +
+      `${options.inferToken ? "; infer needs it too" : ""}\n` +
+      `  inference log: ${options.logAll ? "every request" : "sampled"}, at most ${options.logMaxDiskBytes ?? 128 * 1024 * 1024} bytes on disk per model\n`,
   );
   await new Promise<void>((resolvePromise) => {
     signals.once("SIGINT", resolvePromise);

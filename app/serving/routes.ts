@@ -5,20 +5,22 @@
  *
  * auth: "none" (health, server metadata, /metrics), "read" (infer, model
  * metadata and ready: the token only with --infer-token), "write" (the
- * repository, traffic and log calls: always the token, refused on a server
+ * repository, traffic, log and feedback calls: always the token, refused on a server
  * without one).
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InvalidJson, parseJsonBody, type RouteSpec } from "../net/http-guard";
 import { parseModelConfig } from "./config";
+import { FEEDBACK_BODY_LIMIT, type FeedbackStore, parseFeedback } from "./feedback";
 import type { LoadedVersion, ModelManager, Role } from "./models";
 import {
   type InferenceLog,
   type InferenceLogEntry,
-  LOG_MAX_ROWS,
   type LogSampler,
+  type LogSince,
   type ServerMetrics,
+  windowComplete,
 } from "./observability";
 import { checkModelName, type ModelRepository, parseVersion, type TrafficPolicy } from "./repository";
 import { feedsToV2, parseInputs, RequestError, requestedOutputs, toV2, type V2Tensor } from "./tensors";
@@ -39,6 +41,15 @@ export interface ServeState {
   metrics: ServerMetrics;
   inferenceLog: InferenceLog;
   sampler: LogSampler;
+  feedback: FeedbackStore;
+  /** How the log keeps inferences, as GET /v2 and the log API tell it (null: no limit). */
+  logging: {
+    mode: "all" | "sampled";
+    sampleRate: number;
+    maxPerSecond: number | null;
+    maxRows: number | null;
+    maxDiskBytes: number;
+  };
   /** The server's version, for GET /v2. */
   version: string;
   limits: { infer: number; load: number };
@@ -85,13 +96,20 @@ function route<P>(r: {
   return r as unknown as ServeRoute;
 }
 
-export function send(res: ServerResponse, status: number, body: unknown, version?: string): void {
+export function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  version?: string,
+  requestId?: string,
+): void {
   const text = JSON.stringify(body);
   const headers: Record<string, string | number> = {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
   };
   if (version !== undefined) headers["x-dagwood-model-version"] = version;
+  if (requestId !== undefined) headers["x-dagwood-request-id"] = requestId;
   res.writeHead(status, headers);
   res.end(text);
 }
@@ -133,7 +151,7 @@ function splitModelPath(rest: string[], actions: readonly string[]): ModelPath {
   return version === undefined ? { name, action } : { name, version, action };
 }
 
-const MODEL_ACTIONS = ["ready", "infer"] as const;
+const MODEL_ACTIONS = ["ready", "infer", "feedback"] as const;
 const REPOSITORY_ACTIONS = ["load", "unload", "traffic"] as const;
 
 /** `/v2/models/{name}[/versions/{v}][/action]` with this action ("" for metadata). */
@@ -207,6 +225,7 @@ function parsePolicy(body: unknown): TrafficPolicy {
 }
 
 function logEntry(
+  s: ServeState,
   model: string,
   requestId: string,
   loaded: LoadedVersion,
@@ -222,7 +241,7 @@ function logEntry(
     version: loaded.version,
     role,
     latencyMs: Math.round(ms * 1000) / 1000,
-    inputs: feedsToV2(feeds, LOG_MAX_ROWS),
+    inputs: feedsToV2(feeds, s.inferenceLog.maxRows),
     outputs,
   };
 }
@@ -247,7 +266,7 @@ function runShadow(
       s.metrics.latency.observe({ model: name, version: String(shadow.version), role: "shadow" }, ms / 1000);
       if (sampled) {
         const outputs = all.map((o) => toV2(o, result[o]!));
-        s.inferenceLog.add(logEntry(name, requestId, shadow, "shadow", ms, feeds, outputs));
+        s.inferenceLog.add(logEntry(s, name, requestId, shadow, "shadow", ms, feeds, outputs));
       }
     } catch (e) {
       s.metrics.errors.inc({ model: name, version: String(shadow.version), kind: "shadow" });
@@ -303,6 +322,9 @@ async function infer(s: ServeState, call: InferCall): Promise<void> {
   const outputs = wanted.map((o) => toV2(o, result[o]!));
   const v = String(target.version);
   const answer = withClassNames(outputs, target);
+  // A logged request without an id gets one, told in x-dagwood-request-id: the key for its feedback.
+  const sampled = s.sampler.take(name);
+  const requestId = id ?? (sampled ? randomUUID() : "");
   send(
     call.res,
     200,
@@ -310,6 +332,7 @@ async function infer(s: ServeState, call: InferCall): Promise<void> {
       ? { model_name: name, model_version: v, id, outputs: answer }
       : { model_name: name, model_version: v, outputs: answer },
     v,
+    sampled && id === undefined ? requestId : undefined,
   );
   s.metrics.requests.inc({ model: name, version: v, code: "200" });
   s.metrics.latency.observe(
@@ -317,9 +340,7 @@ async function infer(s: ServeState, call: InferCall): Promise<void> {
     (performance.now() - call.started) / 1000,
   );
 
-  const sampled = s.sampler.take(name);
-  const requestId = id ?? (sampled ? randomUUID() : "");
-  if (sampled) s.inferenceLog.add(logEntry(name, requestId, target, routed.role, runMs, feeds, outputs));
+  if (sampled) s.inferenceLog.add(logEntry(s, name, requestId, target, routed.role, runMs, feeds, outputs));
   if (routed.shadow && !routed.shadow.retired) runShadow(s, name, routed.shadow, feeds, requestId, sampled);
 }
 
@@ -415,25 +436,87 @@ async function index(s: ServeState, call: Call<object>): Promise<void> {
   send(call.res, 200, rows);
 }
 
-function readLog(s: ServeState, call: Call<{ name: string }>): void {
-  const name = checkModelName(call.params.name);
-  if (!s.manager.models.has(name) && !s.inferenceLog.has(name))
-    throw new RequestError(`unknown model ${name}`, 404);
-  const query = new URLSearchParams(call.query);
-  const limitText = query.get("limit");
+/** `limit` and `since` of a log query; `since`: a bare integer below 1e11 is a seq number, larger epoch ms, else an ISO time. */
+function logQuery(query: string, maxLimit: number): { limit: number; since?: LogSince } {
+  const params = new URLSearchParams(query);
+  const limitText = params.get("limit");
   const limit = limitText === null ? 100 : Number(limitText);
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new RequestError("limit must be a positive integer");
-  const sinceText = query.get("since");
-  let since: { seq?: number; time?: number } | undefined;
-  if (sinceText !== null) {
-    // A bare integer below 1e11 is a seq number; larger, epoch ms; otherwise an ISO time.
-    const n = Number(sinceText);
-    const time = Number.isFinite(n) ? n : Date.parse(sinceText);
-    if (Number.isNaN(time))
-      throw new RequestError("since must be a seq number, epoch milliseconds or an ISO time");
-    since = Number.isInteger(n) && n < 1e11 ? { seq: n } : { time };
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > maxLimit)
+    throw new RequestError(`limit must be an integer from 1 to ${maxLimit}`);
+  const sinceText = params.get("since");
+  if (sinceText === null) return { limit };
+  const n = Number(sinceText);
+  const time = Number.isFinite(n) ? n : Date.parse(sinceText);
+  if (sinceText.trim() === "" || Number.isNaN(time))
+    throw new RequestError("since must be a seq number, epoch milliseconds or an ISO time");
+  return { limit, since: Number.isInteger(n) && n < 1e11 ? { seq: n } : { time } };
+}
+
+/** Entries read in one call at most (also about 16 MiB of JSON). */
+const LOG_PAGE_LIMIT = 10_000;
+
+/**
+ * Without `since`: the newest `limit` entries in memory. With `since`: the
+ * entries after it, oldest first, from disk (`more`: call again with
+ * `since` = `next`). Both say what the byte budget deleted.
+ */
+async function readLog(s: ServeState, call: Call<{ name: string }>): Promise<void> {
+  const name = checkModelName(call.params.name);
+  const known = s.manager.models.has(name) || s.inferenceLog.has(name);
+  if (!known && !(await s.repository.modelNames()).includes(name))
+    throw new RequestError(`unknown model ${name}`, 404);
+  const { limit, since } = logQuery(call.query, LOG_PAGE_LIMIT);
+  const dropped = await s.inferenceLog.dropped(name);
+  if (since === undefined) {
+    send(call.res, 200, {
+      model_name: name,
+      entries: s.inferenceLog.read(name, { limit }),
+      dropped,
+      logging: s.logging,
+    });
+    return;
   }
-  send(call.res, 200, { model_name: name, entries: s.inferenceLog.read(name, { limit, since }) });
+  const page = await s.inferenceLog.readForward(name, { since, limit });
+  const last = page.entries[page.entries.length - 1];
+  send(call.res, 200, {
+    model_name: name,
+    entries: page.entries,
+    more: page.more,
+    ...(last ? { next: last.seq } : {}),
+    dropped,
+    // False when the window reaches back before what the budget kept: its oldest entries are gone.
+    complete: windowComplete(dropped, since),
+    logging: s.logging,
+  });
+}
+
+/** A model this server serves or has files for (feedback may arrive after an unload). */
+async function knownModel(s: ServeState, name: string): Promise<void> {
+  if (s.manager.models.has(name) || (await s.repository.modelNames()).includes(name)) return;
+  throw notYet(s, new RequestError(`unknown model ${name}`, 404));
+}
+
+async function feedback(s: ServeState, call: Call<ModelPath>): Promise<void> {
+  const { name } = call.params;
+  const items = parseFeedback(parseJson(call.body, false));
+  await knownModel(s, name);
+  const known = await s.inferenceLog.knownIds(name);
+  const answer = await s.feedback.add(name, items, known);
+  send(call.res, 200, { model_name: name, ...answer });
+}
+
+async function readFeedback(s: ServeState, call: Call<{ name: string }>): Promise<void> {
+  const name = checkModelName(call.params.name);
+  await knownModel(s, name);
+  const { limit, since } = logQuery(call.query, LOG_PAGE_LIMIT);
+  const page = await s.feedback.read(name, { limit, ...(since ? { since } : {}) });
+  const last = page.feedback[page.feedback.length - 1];
+  send(call.res, 200, {
+    model_name: name,
+    feedback: page.feedback,
+    more: page.more,
+    ...(last ? { next: last.seq } : {}),
+  });
 }
 
 /** Every route of `dagwood serve`, infer first (the hot path is matched first). */
@@ -516,7 +599,14 @@ export const SERVE_ROUTES: readonly ServeRoute[] = [
     match: (p) => (p[0] === "v2" && (p.length === 1 || (p.length === 2 && p[1] === "")) ? {} : undefined),
     auth: "none",
     bodyLimit: CONTROL_BODY_LIMIT,
-    handle: (s, { res }) => send(res, 200, { name: "dagwood", version: s.version, extensions: EXTENSIONS }),
+    handle: (s, { res }) =>
+      send(res, 200, {
+        name: "dagwood",
+        version: s.version,
+        extensions: EXTENSIONS,
+        // The dagwood_inference_log extension's settings (per model, the log API says what was dropped).
+        inference_log: s.logging,
+      }),
   }),
   route({
     name: "metrics",
@@ -593,5 +683,29 @@ export const SERVE_ROUTES: readonly ServeRoute[] = [
     auth: "write",
     bodyLimit: CONTROL_BODY_LIMIT,
     handle: readLog,
+  }),
+  route({
+    name: "feedback",
+    methods: ["POST"],
+    path: "/v2/models/{name}/feedback",
+    match: (segments) => {
+      const p = modelPath("feedback")(segments);
+      return p && p.version === undefined ? p : undefined;
+    },
+    auth: "write",
+    bodyLimit: FEEDBACK_BODY_LIMIT,
+    handle: feedback,
+  }),
+  route({
+    name: "feedback log",
+    methods: ["GET"],
+    path: "/v2/logs/models/{name}/feedback",
+    match: (p) =>
+      p.length === 5 && p[0] === "v2" && p[1] === "logs" && p[2] === "models" && p[4] === "feedback"
+        ? { name: p[3]! }
+        : undefined,
+    auth: "write",
+    bodyLimit: CONTROL_BODY_LIMIT,
+    handle: readFeedback,
   }),
 ];

@@ -1007,6 +1007,8 @@ describe("declared routes", () => {
     "traffic GET": "/v2/repository/models/m/traffic",
     "traffic POST": "/v2/repository/models/m/traffic",
     "log GET": "/v2/logs/models/m",
+    "feedback POST": "/v2/models/m/feedback",
+    "feedback log GET": "/v2/logs/models/m/feedback",
   };
   const each = SERVE_ROUTES.flatMap((route) => route.methods.map((method) => ({ route, method })));
 
@@ -1088,12 +1090,12 @@ describe("declared routes", () => {
   });
 
   it("holds every route to its body limit, for a body sent without a Content-Length", async () => {
-    // 128 KiB sent: over the control limit (64 KiB) and over the infer and load limits set here.
+    // 1.1 MiB sent: over the control limit (64 KiB), the feedback limit (1 MiB) and the infer and load limits set here.
     const { url } = await start({ maxInferBytes: 100_000, maxLoadBytes: 100_000 });
     await upload(url, "m", 1, regressionV1);
     for (const { route, method } of each) {
       const path = EXAMPLES[`${route.name} ${method}`]!;
-      const r = await chunked(url, method, path, auth, 8);
+      const r = await chunked(url, method, path, auth, 72);
       expect(r.status, `${method} ${path} ${r.text}`).toBe(413);
       expect(JSON.parse(r.text).error, path).toMatch(new RegExp(`^the ${route.name} body is larger than`));
     }

@@ -10,7 +10,9 @@
  *   POST /v2/repository/index                            (token)
  *   POST /v2/repository/models/{name}/load | unload      (token)
  *   GET|POST /v2/repository/models/{name}/traffic        (token)
+ *   POST /v2/models/{name}/feedback                      (token)
  *   GET  /v2/logs/models/{name}?limit=&since=            (token)
+ *   GET  /v2/logs/models/{name}/feedback?limit=&since=   (token)
  *
  * The routes are a table (`routes.ts`); this file checks what every route
  * declares before its handler runs: the Host and Origin, the token its auth
@@ -34,6 +36,7 @@ import {
   readBody,
   Token,
 } from "../net/http-guard";
+import { FeedbackStore } from "./feedback";
 import { ModelManager } from "./models";
 import { InferenceLog, LogSampler, ServerMetrics } from "./observability";
 import { ModelRepository } from "./repository";
@@ -46,7 +49,7 @@ export { isLoopback };
 export interface ServeOptions {
   /** The model repository folder (Triton layout). */
   repository: string;
-  /** Bearer token for the repository, traffic and log endpoints; without it those are refused. */
+  /** Bearer token for the repository, traffic, log and feedback endpoints; without it those are refused. */
   token?: string;
   /** Require the token for infer too. */
   inferToken?: boolean;
@@ -60,8 +63,17 @@ export interface ServeOptions {
   logMaxPerSecond?: number;
   /** Entries kept in memory per model. */
   logCapacity?: number;
-  /** Bytes of log entries kept in memory per model (estimated from tensor sizes; default 64 MiB). */
+  /** Bytes of log entries kept in memory per model (their JSON text at 2 bytes a character; default 64 MiB). */
   logMaxBytes?: number;
+  /**
+   * Log every inference, whole: sample rate 1, no per-second cap, no row
+   * truncation (overrides logSampleRate, logMaxPerSecond and logMaxRows).
+   */
+  logAll?: boolean;
+  /** Rows logged per tensor (default 100; Infinity: all). */
+  logMaxRows?: number;
+  /** Bytes of inference log on disk per model; past it the oldest segment is deleted (default 128 MiB). */
+  logMaxDiskBytes?: number;
   /** Where restore problems and shadow failures are reported; default stderr. */
   log?: (message: string) => void;
 }
@@ -122,7 +134,7 @@ function sendError(
 }
 
 const NO_TOKEN =
-  "this server has no token, so repository, traffic and log calls are refused; start it with --token or DAGWOOD_SERVE_TOKEN";
+  "this server has no token, so repository, traffic, log and feedback calls are refused; start it with --token or DAGWOOD_SERVE_TOKEN";
 const WRONG_TOKEN = "missing or wrong bearer token (Authorization: Bearer <token>)";
 
 export function createServer(options: ServeOptions): DagwoodServer {
@@ -138,16 +150,40 @@ export function createServer(options: ServeOptions): DagwoodServer {
   };
   const log = opts.log ?? ((m: string) => process.stderr.write(`dagwood serve: ${m}\n`));
   const repository = new ModelRepository(resolve(opts.repository));
+  const metrics = new ServerMetrics();
+  const logAll = opts.logAll === true;
+  const inferenceLog = new InferenceLog({
+    capacity: opts.logCapacity,
+    maxBytes: opts.logMaxBytes,
+    maxRows: logAll ? Number.POSITIVE_INFINITY : opts.logMaxRows,
+    maxDiskBytes: opts.logMaxDiskBytes,
+    repository: repository.dir,
+    onDrop: (model, entries) => metrics.logDropped.inc({ model }, entries),
+  });
   const state: ServeState = {
     manager: new ModelManager(repository, log),
     repository,
-    metrics: new ServerMetrics(),
-    inferenceLog: new InferenceLog({
-      capacity: opts.logCapacity,
-      maxBytes: opts.logMaxBytes,
-      repository: repository.dir,
-    }),
-    sampler: new LogSampler(opts.logSampleRate, opts.logMaxPerSecond),
+    metrics,
+    inferenceLog,
+    feedback: new FeedbackStore(repository.dir),
+    logging: logAll
+      ? {
+          mode: "all",
+          sampleRate: 1,
+          maxPerSecond: null,
+          maxRows: null,
+          maxDiskBytes: inferenceLog.maxDiskBytes,
+        }
+      : {
+          mode: "sampled",
+          sampleRate: opts.logSampleRate,
+          maxPerSecond: Number.isFinite(opts.logMaxPerSecond) ? opts.logMaxPerSecond : null,
+          maxRows: Number.isFinite(inferenceLog.maxRows) ? inferenceLog.maxRows : null,
+          maxDiskBytes: inferenceLog.maxDiskBytes,
+        },
+    sampler: logAll
+      ? new LogSampler(1, Number.POSITIVE_INFINITY)
+      : new LogSampler(opts.logSampleRate, opts.logMaxPerSecond),
     version: serverVersion(),
     limits: { infer: opts.maxInferBytes, load: opts.maxLoadBytes },
     ready: false,
@@ -283,6 +319,7 @@ export function createServer(options: ServeOptions): DagwoodServer {
       });
       await state.manager.close();
       await state.inferenceLog.close();
+      await state.feedback.close();
     },
   };
 }

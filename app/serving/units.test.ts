@@ -190,21 +190,91 @@ describe("inference log", () => {
     expect(log.read("c", {})).toEqual([]);
   });
 
-  it("appends JSONL and rotates it past the size limit", async () => {
+  it("appends JSONL, rotating it into numbered segments past the file size", async () => {
     const dir = temp();
     mkdirSync(join(dir, "a"));
-    const log = new InferenceLog({ repository: dir, maxFileBytes: 200 });
-    log.add(entry("a", 0));
+    const line = JSON.stringify({ seq: 1, ...entry("a", 0) }).length + 1;
+    // Two entries fit in a file; the budget holds them all.
+    const log = new InferenceLog({ repository: dir, maxFileBytes: 2 * line + 10, maxDiskBytes: 1e6 });
+    for (let i = 0; i < 5; i++) log.add(entry("a", i));
     await log.flush();
-    log.add(entry("a", 1));
-    await log.flush();
-    log.add(entry("a", 2));
+    for (let i = 5; i < 7; i++) {
+      log.add(entry("a", i));
+      await log.flush();
+    }
     await log.close();
-    const current = readFileSync(join(dir, "a", "inference-log.jsonl"), "utf8")
-      .trim()
-      .split("\n");
-    expect(current.map((l) => JSON.parse(l).requestId)).toEqual(["r2"]);
-    expect(readFileSync(join(dir, "a", "inference-log.1.jsonl"), "utf8")).toContain('"r1"');
+    const ids = (file: string) =>
+      readFileSync(join(dir, "a", file), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).requestId);
+    // A batch is written whole: the first flush wrote 5 entries into one file, then it rotated.
+    expect(ids("inference-log.1.jsonl")).toEqual(["r0", "r1", "r2", "r3", "r4"]);
+    expect(ids("inference-log.jsonl")).toEqual(["r5", "r6"]);
+    expect(await log.dropped("a")).toEqual({ entries: 0, bytes: 0, throughSeq: 0 });
+  });
+});
+
+describe("inference log on disk within a byte budget", () => {
+  const entry = (i: number) => ({
+    time: new Date(1_700_000_000_000 + i * 1000).toISOString(),
+    requestId: `r${i}`,
+    model: "a",
+    version: 1,
+    role: "primary" as const,
+    latencyMs: 0.1,
+    inputs: [{ name: "x", datatype: "FP64" as const, shape: [1, 1], data: [i] }],
+    outputs: [],
+  });
+
+  it("deletes the oldest segments past the budget, counts what they held, and reads forward from the rest", async () => {
+    const dir = temp();
+    mkdirSync(join(dir, "a"));
+    // A segment from an earlier version's rotation is the oldest.
+    writeFileSync(join(dir, "a", "inference-log.1.jsonl"), `${JSON.stringify({ seq: 1, ...entry(0) })}\n`);
+    const line = JSON.stringify({ seq: 10, ...entry(10) }).length + 1;
+    const drops: number[] = [];
+    const log = new InferenceLog({
+      repository: dir,
+      maxFileBytes: 3 * line,
+      maxDiskBytes: 8 * line,
+      onDrop: (_m, n) => drops.push(n),
+    });
+    await log.init();
+    for (let i = 1; i <= 20; i++) {
+      log.add(entry(i));
+      await log.flush();
+    }
+    const files = readdirSync(join(dir, "a")).filter((f) => f.endsWith(".jsonl"));
+    const bytes = files.reduce((sum, f) => sum + readFileSync(join(dir, "a", f)).length, 0);
+    expect(bytes).toBeLessThanOrEqual(8 * line);
+    const dropped = await log.dropped("a");
+    const page = await log.readForward("a", { since: { seq: 0 }, limit: 100 });
+    // Nothing lost silently: the old segment's entry and 20 new ones are either kept or counted.
+    expect(page.entries.length + dropped.entries).toBe(21);
+    expect(drops.reduce((a, b) => a + b, 0)).toBe(dropped.entries);
+    expect(page.entries[0]!.seq).toBe(dropped.throughSeq + 1);
+    expect(page.entries.map((e) => e.requestId).at(-1)).toBe("r20");
+    expect(dropped.throughTime).toBe(entry(dropped.throughSeq - 1).time);
+    // Pages: limit, then `since` = the last seq read.
+    const first = await log.readForward("a", { since: { seq: 0 }, limit: 2 });
+    expect(first.more).toBe(true);
+    const next = await log.readForward("a", { since: { seq: first.entries[1]!.seq }, limit: 100 });
+    expect([...first.entries, ...next.entries]).toEqual(page.entries);
+    expect(next.more).toBe(false);
+    // By time: after the time of the 3rd kept entry.
+    const byTime = await log.readForward("a", { since: { time: Date.parse(page.entries[2]!.time) } });
+    expect(byTime.entries).toEqual(page.entries.slice(3));
+    // The count survives a restart and seq continues past it.
+    await log.close();
+    const again = new InferenceLog({ repository: dir, maxFileBytes: 3 * line, maxDiskBytes: 8 * line });
+    await again.init();
+    expect(await again.dropped("a")).toEqual(dropped);
+    again.add(entry(21));
+    await again.close();
+    const before = page.entries.at(-1)!.seq;
+    const last = await again.readForward("a", { since: { seq: before } });
+    expect(last.entries.map((e) => [e.seq, e.requestId])).toEqual([[before + 1, "r21"]]);
   });
 });
 

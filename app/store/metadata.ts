@@ -24,7 +24,10 @@ import { nowIso, openMetadataDatabase } from "./sqlite";
 import { prepare } from "./statements";
 import type {
   ArtifactRecord,
+  DatasetReadRecord,
   DatasetRecord,
+  DatasetTestRecord,
+  DatasetVersionRecord,
   LogRecord,
   MetadataStore,
   MetricRecord,
@@ -476,6 +479,13 @@ export class SqliteMetadataStore implements MetadataStore {
       ).run(runId, nodeId, producer.run_id, producer.node_id);
       prepare(
         this.db,
+        `INSERT OR REPLACE INTO dataset_tests
+             (run_id, node_id, digest, source, suite, success, evaluated, successful, at, report)
+           SELECT ?, ?, digest, source, suite, success, evaluated, successful, ?, report
+           FROM dataset_tests WHERE run_id = ? AND node_id = ?`,
+      ).run(runId, nodeId, nowIso(), producer.run_id, producer.node_id);
+      prepare(
+        this.db,
         `INSERT OR REPLACE INTO artifacts (run_id, node_id, name, kind, path, bytes, sha256)
            SELECT ?, ?, name, kind, path, bytes, sha256 FROM artifacts WHERE run_id = ? AND node_id = ?`,
       ).run(runId, nodeId, producer.run_id, producer.node_id);
@@ -642,9 +652,14 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   datasets(runId: string): (DatasetRecord & { nodeId: string })[] {
+    // `datasets` keeps the first name a content was read under; this run's node may have read the
+    // same bytes under another (a copy, a renamed file): its `path` param names what it read.
     return this.datasetRows(
-      `SELECT l.node_id, d.* FROM run_datasets l JOIN datasets d ON d.digest = l.digest
-       WHERE l.run_id = ? ORDER BY l.node_id, d.source`,
+      `SELECT l.node_id, d.digest, coalesce(p.str, d.source) AS source, d.schema, d.rows,
+              d.fingerprint, d.first_seen
+       FROM run_datasets l JOIN datasets d ON d.digest = l.digest
+       LEFT JOIN run_params p ON p.run_id = l.run_id AND p.key = l.node_id || '.path'
+       WHERE l.run_id = ? ORDER BY l.node_id, 3`,
       runId,
     );
   }
@@ -668,13 +683,190 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     const byDigest = new Map<string, DatasetRecord>();
     const rows = this.datasetRows(
-      `SELECT l.node_id, d.* FROM run_datasets l JOIN datasets d ON d.digest = l.digest
-       WHERE l.run_id = ? AND l.node_id IN (SELECT value FROM json_each(?)) ORDER BY d.source, d.digest`,
+      `SELECT l.node_id, d.digest, coalesce(p.str, d.source) AS source, d.schema, d.rows,
+              d.fingerprint, d.first_seen
+       FROM run_datasets l JOIN datasets d ON d.digest = l.digest
+       LEFT JOIN run_params p ON p.run_id = l.run_id AND p.key = l.node_id || '.path'
+       WHERE l.run_id = ? AND l.node_id IN (SELECT value FROM json_each(?)) ORDER BY 3, d.digest`,
       runId,
       JSON.stringify([...seen]),
     );
     for (const { nodeId: _node, ...d } of rows) byDigest.set(d.digest, d);
     return [...byDigest.values()];
+  }
+
+  recordDatasetTest(t: DatasetTestRecord): void {
+    prepare(
+      this.db,
+      `INSERT OR REPLACE INTO dataset_tests
+           (run_id, node_id, digest, source, suite, success, evaluated, successful, at, report)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      t.runId,
+      t.nodeId,
+      t.digest,
+      t.source,
+      t.suite,
+      t.success ? 1 : 0,
+      t.evaluated,
+      t.successful,
+      t.at ?? nowIso(),
+      JSON.stringify(t.report),
+    );
+  }
+
+  datasetVersions(): DatasetVersionRecord[] {
+    // One row per content and the name runs read it under: `datasets` keeps one source per digest
+    // (the first name), so the same bytes under two names, or a file renamed, would otherwise show
+    // under one dataset only. A read's name is its node's `path` param (ingest.file, the block that
+    // records datasets) from run_params; the datasets row's source when the run has none. CROSS JOIN
+    // keeps runs outside and each run's links found by key: statistics from a young store once had
+    // the planner scan runs for every link (minutes over 20,000 runs).
+    const rows = prepare(
+      this.db,
+      `SELECT d.digest, coalesce(r.source, d.source) AS source, d.schema, d.rows, d.fingerprint,
+              CASE WHEN r.source IS NULL OR r.source = d.source THEN d.first_seen
+                   ELSE r.first_read END AS first_seen,
+              r.last_seen, r.run_count
+         FROM datasets d
+         LEFT JOIN (
+           SELECT l.digest, coalesce(p.str, x.source) AS source, min(u.started_at) AS first_read,
+                  max(u.started_at) AS last_seen, count(DISTINCT l.run_id) AS run_count
+           FROM runs u CROSS JOIN run_datasets l ON l.run_id = u.id
+           JOIN datasets x ON x.digest = l.digest
+           LEFT JOIN run_params p ON p.run_id = l.run_id AND p.key = l.node_id || '.path'
+           GROUP BY l.digest, coalesce(p.str, x.source)
+         ) r ON r.digest = d.digest
+         ORDER BY 6, d.digest, 2`,
+    ).all() as {
+      digest: string;
+      source: string;
+      schema: string;
+      rows: number;
+      fingerprint: string;
+      first_seen: string;
+      last_seen: string | null;
+      run_count: number | null;
+    }[];
+    return rows.map((r) => ({
+      digest: r.digest,
+      source: r.source,
+      schema: JSON.parse(r.schema),
+      rows: r.rows,
+      fingerprint: r.fingerprint,
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen ?? r.first_seen,
+      runCount: r.run_count ?? 0,
+    }));
+  }
+
+  untrackedTestedDigests(): { digest: string; source: string }[] {
+    return prepare(
+      this.db,
+      // The digests come from dataset_tests_digest alone (the table's rows carry whole reports: a
+      // scan of them read every report ever kept, at each listing); their rows are then few.
+      `SELECT t.digest, t.source FROM (
+           SELECT DISTINCT digest FROM dataset_tests WHERE digest NOT IN (SELECT digest FROM datasets)
+         ) u CROSS JOIN dataset_tests t ON t.digest = u.digest
+         GROUP BY t.digest, t.source ORDER BY min(t.at)`,
+    ).all() as { digest: string; source: string }[];
+  }
+
+  datasetReads(digests: readonly string[]): DatasetReadRecord[] {
+    if (digests.length === 0) return [];
+    const rows = prepare(
+      this.db,
+      `SELECT l.digest, l.run_id, l.node_id, r.pipeline, r.pipeline_path, r.started_at,
+              coalesce(p.str, d.source) AS source
+         FROM run_datasets l JOIN runs r ON r.id = l.run_id JOIN datasets d ON d.digest = l.digest
+         LEFT JOIN run_params p ON p.run_id = l.run_id AND p.key = l.node_id || '.path'
+         WHERE l.digest IN (SELECT value FROM json_each(?))
+         ORDER BY r.started_at DESC, l.run_id DESC, l.node_id`,
+    ).all(JSON.stringify(digests)) as {
+      digest: string;
+      source: string;
+      run_id: string;
+      node_id: string;
+      pipeline: string;
+      pipeline_path: string | null;
+      started_at: string;
+    }[];
+    return rows.map((r) => ({
+      digest: r.digest,
+      source: r.source,
+      runId: r.run_id,
+      nodeId: r.node_id,
+      pipeline: r.pipeline,
+      pipelinePath: r.pipeline_path,
+      startedAt: r.started_at,
+    }));
+  }
+
+  datasetTests(
+    digests: readonly string[],
+    opts: { limit?: number; sources?: readonly string[] } = {},
+  ): DatasetTestRecord[] {
+    if (digests.length === 0) return [];
+    // dataset_tests_digest (digest, at) serves both the lookup and the order.
+    const rows = prepare(
+      this.db,
+      `SELECT * FROM dataset_tests WHERE digest IN (SELECT value FROM json_each(?))
+         AND (? IS NULL OR source IN (SELECT value FROM json_each(?)))
+         ORDER BY at DESC, run_id DESC, node_id, suite LIMIT ?`,
+    ).all(
+      JSON.stringify(digests),
+      opts.sources ? 1 : null,
+      JSON.stringify(opts.sources ?? []),
+      opts.limit ?? -1,
+    ) as {
+      run_id: string;
+      node_id: string;
+      digest: string;
+      source: string;
+      suite: string;
+      success: number;
+      evaluated: number;
+      successful: number;
+      at: string;
+      report: string;
+    }[];
+    return rows.map((r) => ({
+      runId: r.run_id,
+      nodeId: r.node_id,
+      digest: r.digest,
+      source: r.source,
+      suite: r.suite,
+      success: r.success === 1,
+      evaluated: r.evaluated,
+      successful: r.successful,
+      at: r.at,
+      report: JSON.parse(r.report),
+    }));
+  }
+
+  modelVersionsReading(
+    digests: readonly string[],
+    runIds?: readonly string[],
+  ): { name: string; version: number }[] {
+    if (digests.length === 0) return [];
+    // Only versions registered by runs that read one of the digests (run_datasets' digest index),
+    // or by the runs given, have their lineage looked into.
+    return prepare(
+      this.db,
+      `SELECT v.name, v.version FROM model_versions v
+         WHERE v.run_id IN (
+           SELECT run_id FROM run_datasets WHERE digest IN (SELECT value FROM json_each(@digests))
+             AND (@runs IS NULL OR run_id IN (SELECT value FROM json_each(@runs)))
+         )
+         AND EXISTS (
+           SELECT 1 FROM json_each(v.lineage, '$.datasets') d
+           WHERE json_extract(d.value, '$.digest') IN (SELECT value FROM json_each(@digests))
+         )
+         ORDER BY v.name, v.version`,
+    ).all({ digests: JSON.stringify(digests), runs: runIds ? JSON.stringify(runIds) : null }) as {
+      name: string;
+      version: number;
+    }[];
   }
 
   lastCompletedNodeRun(pipeline: string, nodeId: string): NodeRunRecord | undefined {

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import type Database from "better-sqlite3";
+import { Deprecation, IsoDate } from "../values/governance";
 import { nowIso, numbersFromJson, numbersToJson } from "./sqlite";
 import { prepare } from "./statements";
 import {
@@ -9,6 +10,7 @@ import {
   type AuditAction,
   type AuditEntry,
   MODEL_NAME,
+  type ModelFields,
   type ModelVersion,
   type RegisteredModel,
   type RegisterVersionInput,
@@ -27,6 +29,10 @@ interface ModelRow {
   name: string;
   description: string;
   owner: string | null;
+  purpose: string | null;
+  review_by: string | null;
+  /** JSON: {reason, replacement?, since?}. */
+  deprecated: string | null;
   tags: string;
   created_at: string;
   updated_at: string;
@@ -61,6 +67,22 @@ interface AuditRow {
   model: string;
   version: number | null;
   details: string;
+}
+
+/**
+ * The reference profile's file name in a version folder. It is copied into the staging folder with the
+ * other files, so it is there exactly when the version's row is: a version has no path column for it,
+ * and a version registered before profiles were kept simply has no such file.
+ */
+export const REFERENCE_PROFILE_FILE = "reference-profile.json";
+
+/** The absolute path of a version's reference profile, or null when the version has none. */
+export function referenceProfilePath(
+  projectDir: string,
+  version: Pick<ModelVersion, "nativePath">,
+): string | null {
+  const file = join(projectDir, dirname(version.nativePath), REFERENCE_PROFILE_FILE);
+  return existsSync(file) ? file : null;
 }
 
 /** Staging folders older than this belong to a process that died (registration takes seconds). */
@@ -115,6 +137,35 @@ export function checkNewModelName(name: string): void {
       `Invalid model name ${JSON.stringify(name)}: a name cannot end in "." (Windows drops the dot from folder names). Remove the trailing dot.`,
       "invalid",
     );
+  }
+}
+
+/** The deprecation as the models row keeps it: fixed key order, so equal values compare equal. */
+function deprecationJson(d: Deprecation): string {
+  return JSON.stringify({
+    reason: d.reason,
+    ...(d.replacement !== undefined ? { replacement: d.replacement } : {}),
+    ...(d.since !== undefined ? { since: d.since } : {}),
+  });
+}
+
+/** Refuses a malformed review date or deprecation with what to write instead. */
+function checkGovernance(fields: ModelFields): void {
+  if (fields.reviewBy !== undefined && fields.reviewBy !== null) {
+    const r = IsoDate.safeParse(fields.reviewBy);
+    if (!r.success)
+      throw new RegistryError(
+        `Invalid review date ${JSON.stringify(fields.reviewBy)}: ${r.error.issues[0]!.message}.`,
+        "invalid",
+      );
+  }
+  if (fields.deprecated !== undefined && fields.deprecated !== null) {
+    const r = Deprecation.safeParse(fields.deprecated);
+    if (!r.success)
+      throw new RegistryError(
+        `Invalid deprecation: ${r.error.issues.map((i) => `${i.path.join(".") || "deprecated"}: ${i.message}`).join("; ")}. Give a reason, and optionally a replacement model and a since date (YYYY-MM-DD).`,
+        "invalid",
+      );
   }
 }
 
@@ -207,6 +258,9 @@ export class SqliteRegistry implements Registry {
       name: r.name,
       description: r.description,
       owner: r.owner,
+      purpose: r.purpose ?? null,
+      reviewBy: r.review_by ?? null,
+      deprecated: r.deprecated ? (JSON.parse(r.deprecated) as Deprecation) : null,
       tags: JSON.parse(r.tags),
       createdAt: r.created_at,
       updatedAt: r.updated_at,
@@ -253,12 +307,9 @@ export class SqliteRegistry implements Registry {
     ) as VersionRow | undefined;
   }
 
-  upsertModel(
-    name: string,
-    fields: { description?: string; owner?: string | null; tags?: Record<string, string> },
-    actor: string | null,
-  ): RegisteredModel {
+  upsertModel(name: string, fields: ModelFields, actor: string | null): RegisteredModel {
     this.checkCreatable(name);
+    checkGovernance(fields);
     return this.write(() => {
       this.ensureModel(name, fields, actor);
       return this.toModel(this.modelRow(name)!);
@@ -266,11 +317,7 @@ export class SqliteRegistry implements Registry {
   }
 
   /** Creates the model (audit `model.created`) or applies the changed fields (audit `model.updated`). */
-  private ensureModel(
-    name: string,
-    fields: { description?: string; owner?: string | null; tags?: Record<string, string> },
-    actor: string | null,
-  ): void {
+  private ensureModel(name: string, fields: ModelFields, actor: string | null): void {
     const now = nowIso();
     const existing = this.modelRow(name);
     if (!existing) {
@@ -278,7 +325,8 @@ export class SqliteRegistry implements Registry {
       this.checkCreatable(name);
       prepare(
         this.db,
-        "INSERT INTO models (name, description, owner, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        `INSERT INTO models (name, description, owner, tags, created_at, updated_at, purpose, review_by, deprecated)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         name,
         fields.description ?? "",
@@ -286,6 +334,9 @@ export class SqliteRegistry implements Registry {
         JSON.stringify(fields.tags ?? {}),
         now,
         now,
+        fields.purpose ?? null,
+        fields.reviewBy ?? null,
+        fields.deprecated ? deprecationJson(fields.deprecated) : null,
       );
       this.insertAudit({
         actor,
@@ -303,14 +354,35 @@ export class SqliteRegistry implements Registry {
     if (fields.owner !== undefined && fields.owner !== existing.owner) changed.owner = fields.owner;
     if (fields.tags !== undefined && JSON.stringify(fields.tags) !== existing.tags)
       changed.tags = fields.tags;
+    if (fields.purpose !== undefined && fields.purpose !== (existing.purpose ?? null))
+      changed.purpose = fields.purpose;
+    if (fields.reviewBy !== undefined && fields.reviewBy !== (existing.review_by ?? null))
+      changed.reviewBy = fields.reviewBy;
+    const deprecated =
+      fields.deprecated === undefined
+        ? existing.deprecated
+        : fields.deprecated === null
+          ? null
+          : deprecationJson(fields.deprecated);
+    // The audit says both sides of a deprecation change: what it was, and what it is now (null: lifted).
+    if (deprecated !== existing.deprecated) {
+      changed.deprecated = deprecated === null ? null : JSON.parse(deprecated);
+      if (existing.deprecated !== null) changed.deprecatedBefore = JSON.parse(existing.deprecated);
+    }
     if (Object.keys(changed).length === 0) return;
+    const pick = <K extends keyof ModelFields>(key: K, current: unknown) =>
+      fields[key] !== undefined ? fields[key] : current;
     prepare(
       this.db,
-      "UPDATE models SET description = ?, owner = ?, tags = ?, updated_at = ? WHERE name = ?",
+      `UPDATE models SET description = ?, owner = ?, tags = ?, purpose = ?, review_by = ?, deprecated = ?,
+         updated_at = ? WHERE name = ?`,
     ).run(
       fields.description ?? existing.description,
-      fields.owner !== undefined ? fields.owner : existing.owner,
+      pick("owner", existing.owner),
       fields.tags !== undefined ? JSON.stringify(fields.tags) : existing.tags,
+      pick("purpose", existing.purpose ?? null),
+      pick("reviewBy", existing.review_by ?? null),
+      deprecated,
       now,
       name,
     );
@@ -349,6 +421,7 @@ export class SqliteRegistry implements Registry {
       copyFileSync(input.files.native, join(staging, "model.json"));
       copyFileSync(input.files.onnx, join(staging, "model.onnx"));
       if (input.files.heldout) copyFileSync(input.files.heldout, join(staging, "heldout.json"));
+      if (input.files.profile) copyFileSync(input.files.profile, join(staging, REFERENCE_PROFILE_FILE));
       faultPoint("registry:after-copy");
       return this.write(() => {
         // Another process may have registered the same model while we copied.

@@ -5,6 +5,8 @@
  * these types.
  */
 
+import type { ValidationReport } from "../values/expectations";
+import type { Deprecation } from "../values/governance";
 import type { ModelSignature } from "../values/model";
 import type { DatasetRecord, ModelLineage, ModelVersion, RunEnvironment } from "../values/registry";
 
@@ -117,6 +119,49 @@ export interface RunDatasetLink {
   digest: string;
 }
 
+/** One suite run on a dataset a node read (ingest.file with suites attached in dagwood.json). */
+export interface DatasetTestRecord {
+  runId: string;
+  nodeId: string;
+  /** The dataset version tested (sha256 of the file's bytes). */
+  digest: string;
+  /** The file as the node read it (path relative to the project, or absolute in a data folder). */
+  source: string;
+  /** The suite's project path (expectations/x.json). */
+  suite: string;
+  success: boolean;
+  evaluated: number;
+  successful: number;
+  /** When it ran; the store fills it when absent. */
+  at?: string;
+  report: ValidationReport;
+}
+
+/**
+ * A dataset version as the Data view lists it: the content, the name runs read it under
+ * (`source`: one record per name when the same bytes were read under several), when runs last
+ * read it under that name and how many did.
+ */
+export interface DatasetVersionRecord extends DatasetRecord {
+  firstSeen: string;
+  /** When a run last read it (its start time); firstSeen when no run is left. */
+  lastSeen: string;
+  /** The runs that read it (cached reads included). */
+  runCount: number;
+}
+
+/** A run that read a dataset version. */
+export interface DatasetReadRecord {
+  digest: string;
+  /** The file as the node read it (its `path` param). */
+  source: string;
+  runId: string;
+  nodeId: string;
+  pipeline: string;
+  pipelinePath: string | null;
+  startedAt: string;
+}
+
 /** One condition of a run search. */
 export interface RunCondition {
   field: "param" | "metric" | "tag";
@@ -206,6 +251,12 @@ export interface RegisteredModel {
   name: string;
   description: string;
   owner: string | null;
+  /** What the model is for (governance: app/values/governance.ts). */
+  purpose: string | null;
+  /** The date by which its owner reviews it again (YYYY-MM-DD). */
+  reviewBy: string | null;
+  /** Deprecated: registering to it warns, naming the replacement (a model name). */
+  deprecated: Deprecation | null;
   tags: Record<string, string>;
   createdAt: string;
   updatedAt: string;
@@ -226,8 +277,11 @@ export interface RegisterVersionInput {
   signature: ModelSignature;
   metrics: Record<string, number>;
   parity: ModelVersion["parity"];
-  /** Absolute paths of the files to copy into the registry; `heldout` becomes `heldout.json`. */
-  files: { native: string; onnx: string; heldout?: string };
+  /**
+   * Absolute paths of the files to copy into the registry; `heldout` becomes `heldout.json`, `profile`
+   * (the training data's reference profile) `reference-profile.json`.
+   */
+  files: { native: string; onnx: string; heldout?: string; profile?: string };
   lineage: ModelLineage;
   /** Set this alias to the new (or existing) version. */
   alias?: string;
@@ -257,14 +311,25 @@ export interface AuditEntry {
   details: Record<string, unknown>;
 }
 
+/** The fields of a registered model a user sets (undefined: unchanged; null: cleared). */
+export interface ModelFields {
+  description?: string;
+  owner?: string | null;
+  tags?: Record<string, string>;
+  purpose?: string | null;
+  /** YYYY-MM-DD. */
+  reviewBy?: string | null;
+  deprecated?: Deprecation | null;
+}
+
 /** The model registry. Every change is one transaction with its audit entry. */
 export interface Registry {
-  /** Creates the model, or updates description/owner/tags of an existing one. */
-  upsertModel(
-    name: string,
-    fields: { description?: string; owner?: string | null; tags?: Record<string, string> },
-    actor: string | null,
-  ): RegisteredModel;
+  /**
+   * Creates the model, or updates description/owner/tags/governance of an
+   * existing one (null clears owner, purpose, reviewBy, deprecated); a change
+   * is audited as `model.updated` with the fields that changed.
+   */
+  upsertModel(name: string, fields: ModelFields, actor: string | null): RegisteredModel;
   /**
    * Copies the files into `<registryDir>/<name>/<version>/` and records the
    * version, its alias and the audit entries in one transaction. A model
@@ -319,7 +384,9 @@ export interface MetadataStore {
   /** Records the params a search chose for a node as its params (node.key), listing them in node.search.chosen. */
   recordChosenParams(runId: string, nodeId: string, params: Record<string, unknown>): void;
   /**
-   * For a node taken from the cache: copies the metrics, dataset links and
+   * For a node taken from the cache: copies the metrics, dataset links, the
+   * suite results on those datasets (dated now: the run tested that version
+   * again, with the same suite bytes, as the cache key covers both) and
    * artifacts of the node run that computed the outputs under `cacheKey`
    * into (runId, nodeId), in one transaction. Returns the metrics copied.
    */
@@ -348,6 +415,24 @@ export interface MetadataStore {
   datasets(runId: string): (DatasetRecord & { nodeId: string })[];
   /** The datasets read by `nodeId` and every node upstream of it in the run (via node_runs inputs). */
   upstreamDatasets(runId: string, nodeId: string): DatasetRecord[];
+  /** Records a suite's result on a dataset a node read (replacing that node's earlier result for the suite). */
+  recordDatasetTest(test: DatasetTestRecord): void;
+  /** Every dataset version recorded, once per name it was read under, oldest first (by firstSeen). */
+  datasetVersions(): DatasetVersionRecord[];
+  /** Digests that were tested but never recorded as read (the node failed on its suite), once per source. */
+  untrackedTestedDigests(): { digest: string; source: string }[];
+  /** The runs that read these versions, newest first. */
+  datasetReads(digests: readonly string[]): DatasetReadRecord[];
+  /** The suite results on these versions, newest first (`limit`: at most that many; `sources`: read under these names only). */
+  datasetTests(
+    digests: readonly string[],
+    opts?: { limit?: number; sources?: readonly string[] },
+  ): DatasetTestRecord[];
+  /** Registered model versions whose lineage lists one of these digests (registered by `runIds`, when given). */
+  modelVersionsReading(
+    digests: readonly string[],
+    runIds?: readonly string[],
+  ): { name: string; version: number }[];
   /** The most recent node run of a node that produced outputs (ran or cached), to explain why it runs again. */
   lastCompletedNodeRun(pipeline: string, nodeId: string): NodeRunRecord | undefined;
   markInterruptedRuns(): void;

@@ -70,6 +70,8 @@ export const DatasetSummary = z.strictObject({
   governance: Governance,
   /** Suites attached in dagwood.json (project paths). */
   suites: z.array(z.string()),
+  /** What a failing attached suite does to the ingest node (dagwood.json `onFailure`); null: no entry. */
+  onFailure: z.enum(["warn", "fail"]).nullable(),
   versions: z.number(),
   latest: DatasetVersion.omit({ runs: true }).nullable(),
   /** Row counts of the versions, oldest first (the sparkline). */

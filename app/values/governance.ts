@@ -10,7 +10,12 @@ import { z } from "zod";
 export const IsoDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD, e.g. 2027-03-31")
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), "a real calendar date");
+  // Date.parse takes 2027-02-30 as 2 March: the date must read back as written.
+  .refine((s) => {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return true; // the regex above says what is wrong
+    const t = Date.parse(`${s}T00:00:00Z`);
+    return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
+  }, "not a calendar date: the month is 01-12 and the day exists in it (2027-02-30 does not)");
 
 export const Deprecation = z.strictObject({
   /** Why it is deprecated. */
@@ -21,6 +26,19 @@ export const Deprecation = z.strictObject({
   since: IsoDate.optional(),
 });
 export type Deprecation = z.infer<typeof Deprecation>;
+
+/**
+ * The warning for using a deprecated artifact, naming the replacement:
+ * `Pipeline "churn" is deprecated (since 2026-11-01): superseded by churn-v2. Use pipelines/churn-v2.dag.json instead.`
+ */
+export function deprecationNotice(what: string, d: Deprecation): string {
+  const since = d.since ? ` (since ${d.since})` : "";
+  const reason = d.reason.trim().replace(/[.\s]+$/, "");
+  const instead = d.replacement
+    ? ` Use ${d.replacement} instead.`
+    : " It names no replacement: ask its owner what to use instead.";
+  return `${what} is deprecated${since}: ${reason}.${instead}`;
+}
 
 export const Governance = z.strictObject({
   owner: z.string().max(200).optional(),

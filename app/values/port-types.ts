@@ -4,6 +4,7 @@
  * `table` (a workspace table, which the engine describes: app/engine/ports.ts).
  */
 import type { DeploymentRecord } from "./deployment";
+import type { DriftReport } from "./drift";
 import type { EvaluationReport } from "./evaluation";
 import type { ValidationReport } from "./expectations";
 import type { ExplanationReport } from "./explanation";
@@ -20,7 +21,7 @@ export function portsCompatible(from: PortType, to: PortType): boolean {
 }
 
 /** The JSON reports the UI charts, told apart by `kind`. */
-export type Report = EvaluationReport | ExplanationReport | ProfileReport | ValidationReport;
+export type Report = EvaluationReport | ExplanationReport | ProfileReport | ValidationReport | DriftReport;
 
 /** What a port of each type other than `table` carries as its `data`. */
 export interface PortData {

@@ -1,4 +1,4 @@
-/** The app's frame: top bar, the current view (editor, experiments, models, lineage, deployments), status bar. */
+/** The app's frame: top bar, the current view (editor, data, experiments, models, lineage, deployments), status bar. */
 import { ReactFlowProvider } from "@xyflow/react";
 import { type CSSProperties, lazy, Suspense, useEffect } from "react";
 import { useShallow } from "zustand/react/shallow";
@@ -26,9 +26,10 @@ import { useCatalog } from "./store/catalog";
 import { useEditor } from "./store/editor";
 import { useUi } from "./store/ui";
 
-// The registry, lineage and deployments views are not needed for the first paint of the editor.
+// The data, registry, lineage and deployments views are not needed for the first paint of the editor.
 const ModelsView = lazy(() => import("./models/ModelsView").then((m) => ({ default: m.ModelsView })));
 const LineageView = lazy(() => import("./lineage/LineageView").then((m) => ({ default: m.LineageView })));
+const DatasetsView = lazy(() => import("./data/DataView").then((m) => ({ default: m.DatasetsView })));
 const DeploymentsView = lazy(() =>
   import("./deployments/DeploymentsView").then((m) => ({ default: m.DeploymentsView })),
 );
@@ -103,6 +104,7 @@ function CurrentView() {
     <div className="view-frame" data-testid={`${view}-frame`}>
       <ErrorBoundary area={view}>
         <Suspense fallback={loading}>
+          {view === "data" && <DatasetsView />}
           {view === "experiments" && <ExperimentsView />}
           {view === "models" && <ModelsView />}
           {view === "lineage" && <LineageView />}

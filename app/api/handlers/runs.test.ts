@@ -2,11 +2,12 @@
  * collectGarbage in the core Api: the project's workspace is not closed under
  * a collection, neither by opening another project nor by closing the Api.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { catalog } from "../../../nodes/index";
+import type { RunEvent } from "../../engine/events";
 import { Project } from "../../project/project";
 import { createCoreApi } from "../core";
 
@@ -56,5 +57,54 @@ describe("collectGarbage under the core Api", { timeout: 120_000 }, () => {
     await new Promise((r) => setTimeout(r, 20));
     await api.close();
     await expect(collecting).resolves.toEqual({ entries: 0, tables: 400 });
+  });
+});
+
+describe("getReport of a failed validate.expectations node", { timeout: 120_000 }, () => {
+  it("answers the report the node kept, and 404 for a failed node that kept none", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dagwood-failed-report-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "dagwood.json"), JSON.stringify({ name: "failed-report" }));
+    writeFileSync(join(dir, "rows.csv"), "x,y\n1,a\n2,b\n3,\n");
+    const suite = {
+      expectation_suite_name: "strict",
+      expectations: [
+        { expectation_type: "expect_column_values_to_not_be_null", kwargs: { column: "y" } },
+        { expectation_type: "expect_column_values_to_be_between", kwargs: { column: "x", min_value: 1 } },
+      ],
+    };
+    const document = {
+      format: "dagwood.pipeline/1",
+      name: "failed-report",
+      nodes: [
+        { id: "rows", block: "ingest.file", params: { path: "rows.csv" } },
+        { id: "check", block: "validate.expectations", params: { suite: { inline: suite } } },
+        { id: "after", block: "analyze.profile", params: {} },
+      ],
+      edges: [
+        { from: "rows.out", to: "check.in" },
+        { from: "check.out", to: "after.in" },
+      ],
+    };
+    const api = await createCoreApi({ catalog, projectDir: dir });
+    try {
+      const events: RunEvent[] = [];
+      api.onEvent((e) => events.push(e));
+      const { runId } = (await api.call("startRun", { document })) as { runId: string };
+      while (!events.some((e) => e.type === "run.finished" && e.runId === runId))
+        await new Promise((r) => setTimeout(r, 10));
+      const { data } = (await api.call("getReport", { runId, nodeId: "check", port: "report" })) as {
+        data: { kind: string; success: boolean; statistics: { unsuccessful_expectations: number } };
+      };
+      expect(data.kind).toBe("validation");
+      expect(data.success).toBe(false);
+      expect(data.statistics.unsuccessful_expectations).toBe(1);
+      // The skipped node downstream has no report, kept or cached.
+      await expect(api.call("getReport", { runId, nodeId: "after", port: "report" })).rejects.toMatchObject({
+        status: 404,
+      });
+    } finally {
+      await api.close();
+    }
   });
 });

@@ -46,6 +46,7 @@ function previewContext(p: Project, sql: BlockContext["sql"]): BlockContext {
     runId: "preview",
     nodeId: "preview",
     dataset: () => undefined,
+    dataTest: () => undefined,
     trial: () => undefined,
     chosenParams: () => undefined,
     environment: () => undefined,

@@ -3,32 +3,20 @@
  * arguments and result shapes (app/values/expectations.ts), computed in as
  * few passes over a table as possible.
  *
- * THE PUBLIC INTERFACE (other modules import only from this file). Bodies are
- * being written; the signatures are the contract.
+ * THE PUBLIC INTERFACE (other modules import only from this file); the
+ * work is in catalog.ts, compile.ts, run.ts, suite.ts, suggest.ts, types.ts.
  */
 
 import type { ExpectationSuite, ValidationReport } from "../../values/expectations";
 import type { ProfileReport } from "../../values/profile";
 import type { SqlSession } from "../sql";
+import { SPECS } from "./catalog";
+import type { SuiteProblem } from "./errors";
+import * as runner from "./run";
+import * as suggest from "./suggest";
+import * as suiteFile from "./suite";
 
-/** One problem with a suite file or one of its expectations. */
-export interface SuiteProblem {
-  /** JSON path in the suite, e.g. "expectations[3].kwargs.min_value". */
-  path: string;
-  /** Names the expectation (its index and type) and says what to do. */
-  message: string;
-}
-
-/** A suite that cannot be used at all (not JSON, not a suite). */
-export class SuiteError extends Error {
-  override name = "SuiteError";
-  constructor(
-    message: string,
-    readonly problems: SuiteProblem[] = [],
-  ) {
-    super(message);
-  }
-}
+export { SuiteError, type SuiteProblem } from "./errors";
 
 /** Every expectation type this runner knows, with a one-line description and its kwargs (for the UI and `dagwood expect list`). */
 export interface ExpectationInfo {
@@ -37,20 +25,31 @@ export interface ExpectationInfo {
   description: string;
   kwargs: { name: string; required: boolean; description: string }[];
 }
-export declare const EXPECTATIONS: readonly ExpectationInfo[];
+export const EXPECTATIONS: readonly ExpectationInfo[] = SPECS.map((s) => ({
+  type: s.type,
+  scope: s.scope,
+  description: s.description,
+  kwargs: s.kwargs.map((k) => ({ name: k.name, required: k.required, description: k.description })),
+}));
 
 /**
  * Parses a suite file's text (Great Expectations suite JSON). Throws
  * SuiteError for text that is not JSON (line and column) or not a suite.
  * Unknown expectation types and bad kwargs are NOT thrown: see checkSuite.
  */
-export declare function parseSuite(text: string, source: string): ExpectationSuite;
+export function parseSuite(text: string, source: string): ExpectationSuite {
+  return suiteFile.parseSuite(text, source);
+}
 
 /** Problems of each expectation (unknown type, missing or wrong kwargs); [] when the suite is usable. */
-export declare function checkSuite(suite: ExpectationSuite): SuiteProblem[];
+export function checkSuite(suite: ExpectationSuite): SuiteProblem[] {
+  return suiteFile.checkSuite(suite);
+}
 
 /** The suite as Great Expectations writes it: its own key order, two spaces, a trailing newline. */
-export declare function formatSuite(suite: ExpectationSuite): string;
+export function formatSuite(suite: ExpectationSuite): string {
+  return suiteFile.formatSuite(suite);
+}
 
 export interface RunSuiteOptions {
   signal?: AbortSignal;
@@ -65,12 +64,14 @@ export interface RunSuiteOptions {
  * exception_info, never a throw; only a cancel or a DuckDB failure of the
  * table itself throws.
  */
-export declare function runSuite(
+export function runSuite(
   sql: SqlSession,
   table: string,
   suite: ExpectationSuite,
   opts?: RunSuiteOptions,
-): Promise<ValidationReport>;
+): Promise<ValidationReport> {
+  return runner.runSuite(sql, table, suite, opts);
+}
 
 /** Columns quarantine adds to each rejected row. */
 export const REJECT_COLUMNS = { expectation: "failed_expectation", reason: "failure_reason" } as const;
@@ -82,14 +83,16 @@ export const REJECT_COLUMNS = { expectation: "failed_expectation", reason: "fail
  * `outTable` (CREATE OR REPLACE both). Nulls break only the null
  * expectations, as in runSuite.
  */
-export declare function quarantineRows(
+export function quarantineRows(
   sql: SqlSession,
   table: string,
   suite: ExpectationSuite,
   outTable: string,
   rejectedTable: string,
   opts?: { signal?: AbortSignal },
-): Promise<{ kept: number; rejected: number }>;
+): Promise<{ kept: number; rejected: number }> {
+  return runner.quarantineRows(sql, table, suite, outTable, rejectedTable, REJECT_COLUMNS, opts);
+}
 
 export interface SuggestOptions {
   /** The suite's name (expectation_suite_name). */
@@ -103,4 +106,6 @@ export interface SuggestOptions {
 }
 
 /** A suite drafted from a profile: column set, types, null shares, ranges and category sets observed, loosened by the margin. */
-export declare function suggestSuite(profile: ProfileReport, opts: SuggestOptions): ExpectationSuite;
+export function suggestSuite(profile: ProfileReport, opts: SuggestOptions): ExpectationSuite {
+  return suggest.suggestSuite(profile, opts);
+}

@@ -77,7 +77,8 @@ export async function readTrainingRows(
     ctx.sql,
     table.name,
     [...features.map((column) => ({ column })), { column: targetColumn, kind: targetKind }],
-    { signal: ctx.signal },
+    // Shared: the fit and export workers read the columns in place (train.ts), with no copy.
+    { signal: ctx.signal, shared: true },
   );
   const target = read.columns.pop()!;
   const readMs = performance.now() - started;

@@ -7,6 +7,7 @@
  * fold's fit and the final fit.
  */
 import type { z } from "zod";
+import { keepReferenceProfile } from "../../monitoring/reference";
 import type { ColumnTable, RawColumn } from "../dataset";
 import { isDateType } from "../date-parts";
 import type { AnyDagwoodModel, EncodedTarget } from "../model";
@@ -103,7 +104,7 @@ export async function trainModel<P extends TrainParams, M extends AnyDagwoodMode
   const spec = fitTrainingPreprocessor(ctx, rows, trainer.preprocessing(p));
   logDateFeatures(ctx, spec, given.dateFeatures);
   const { fitted, trainedRows } = await trainer.fit(ctx, p, { rows, spec, encoded, readMs });
-  return await packModel<M>(ctx, trainer.estimator, fitted, {
+  const model = await packModel<M>(ctx, trainer.estimator, fitted, {
     p,
     targetColumn,
     encoded,
@@ -113,6 +114,10 @@ export async function trainModel<P extends TrainParams, M extends AnyDagwoodMode
     rows,
     tuning,
   });
+  // The reference profile drift monitoring compares traffic with (app/monitoring/reference.ts).
+  const profile = await keepReferenceProfile(ctx, table, model, rows);
+  if (profile) model.referenceProfile = profile;
+  return model;
 }
 
 /**

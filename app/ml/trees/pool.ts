@@ -16,6 +16,7 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { exposeGc } from "../work/gc";
 import { createTreeKernel, type KernelMessage, type KernelReply } from "./kernel";
 
 export interface TreePool {
@@ -62,6 +63,7 @@ const WORKER_SOURCE = `
 ${NAME_HELPERS.map((name) => `const ${name} = (fn) => fn;`).join("\n")}
 const { parentPort } = require("node:worker_threads");
 const handle = (${KERNEL_SOURCE})();
+let collect;
 parentPort.on("message", ({ id, msg }) => {
   let reply;
   try {
@@ -70,6 +72,15 @@ parentPort.on("message", ({ id, msg }) => {
     reply = { id, error: e instanceof Error ? e.stack || e.message : String(e) };
   }
   parentPort.postMessage(reply);
+  // A closed session's arrays go now (app/ml/work/gc.ts): the shared ones live until every thread collected.
+  if (msg.op === "close" && msg.session >= 0) {
+    try {
+      collect ??= typeof globalThis.gc === "function" ? globalThis.gc : require("node:vm").runInNewContext("gc");
+      collect();
+    } catch {
+      collect = () => {};
+    }
+  }
 });
 `;
 
@@ -124,7 +135,10 @@ class KernelWorker {
 export class WorkerTreePool implements TreePool {
   private workers: KernelWorker[] = [];
 
-  constructor(readonly size = availableParallelism()) {}
+  constructor(readonly size = availableParallelism()) {
+    // Before any worker starts: they take gc() from the process-wide flag (app/ml/work/gc.ts).
+    exposeGc();
+  }
 
   async run(messages: KernelMessage[]): Promise<KernelReply[]> {
     if (messages.length > this.size)

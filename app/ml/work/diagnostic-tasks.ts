@@ -38,6 +38,16 @@ export const diagnosticTasks = {
     held.push(new Float64Array((input.mb * 1024 * 1024) / 8).fill(1));
     return { threadId };
   },
+  /** Leaves `mb` MiB of dead typed arrays behind, as a task's temporaries would; returns their sum. */
+  garbage(input: { mb: number }) {
+    let sum = 0;
+    for (let i = 0; i < input.mb; i++) sum += new Float64Array(131_072).fill(1)[0]!;
+    return { threadId, sum };
+  },
+  /** This thread's ArrayBuffer memory in bytes (process.memoryUsage().arrayBuffers: this isolate's). */
+  arrayBuffers() {
+    return { threadId, bytes: process.memoryUsage().arrayBuffers };
+  },
   /** Ends the worker thread (as a native crash or an out-of-memory would). */
   exit(input: { code: number }) {
     process.exit(input.code);

@@ -77,6 +77,20 @@ describe("work pool", () => {
     expect(await threadsAfter()).not.toContain(big.threadId);
   });
 
+  it("collects a task's dead arrays before the worker takes the next task (gc.ts)", async () => {
+    // 24 MiB: more than COLLECT_AFTER_BYTES, less than V8 lets grow before it collects by itself.
+    const left = await runTask("garbage", { mb: 24 });
+    expect(left.sum).toBe(24);
+    // The next tasks on that thread (no other task runs meanwhile) see its ArrayBuffers freed.
+    const after = await Promise.all(
+      Array.from({ length: workerCount() }, () => runTask("arrayBuffers", undefined)),
+    );
+    const same = after.find((r) => r.threadId === left.threadId);
+    expect(same).toBeDefined();
+    // Left to V8, all 24 MiB were still held here.
+    expect(same!.bytes).toBeLessThan(1024 * 1024);
+  });
+
   it("refuses input that cannot be cloned, naming the task", async () => {
     await expect(runTask("echo", { value: () => 1 })).rejects.toThrow(
       /echo task's input cannot be sent to a worker/,

@@ -6,6 +6,7 @@ import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
 import { getHeapStatistics } from "node:v8";
 import { parentPort } from "node:worker_threads";
+import { collectGarbage } from "./gc";
 import type { WorkerReply } from "./pool";
 import { TASKS, type TaskFn } from "./tasks";
 
@@ -76,6 +77,10 @@ port.on("message", async ({ id, task, input }: { id: number; task: string; input
     const result = await fn(input, { progress: (done, total) => post({ id, progress: [done, total] }) });
     const transfer = [...ownBuffers(result)];
     post({ id, result, ...(holdsMuchMemory(transfer) ? { recycle: true } : {}) }, transfer);
+    // The task's dead arrays go now, not whenever V8 would collect them (gc.ts), after the post (the
+    // result has left). Always, not on growth: this thread's dead handles to another's
+    // SharedArrayBuffers (the training table) keep those alive, yet count nowhere here.
+    collectGarbage();
   } catch (e) {
     // A thrown non-Error (a plain object with a message, a string) keeps its message too.
     const message = (e as { message?: unknown } | null)?.message;

@@ -126,6 +126,56 @@ describe("nodeHeadline", () => {
   });
 });
 
+describe("nodeHeadline of a suite's result", () => {
+  const validation = (failed: number, rejected: number | null, onFailure: "warn" | "quarantine" | null) =>
+    withHeadline("report", {
+      kind: "validation",
+      suite: "flights",
+      evaluated: 20,
+      failed,
+      rows: 5000,
+      rejected,
+      onFailure,
+    });
+
+  it("shows passed or failed counts rather than the row counts of out and rejected", () => {
+    const all = nodeHeadline({ out: table(5000), rejected: table(0), report: validation(0, null, null) }, [
+      "out",
+      "rejected",
+      "report",
+    ]);
+    expect(all?.text).toBe("20/20 passed");
+    expect(all?.title).toBe("Suite flights on 5,000 rows: 20 of 20 expectations passed");
+    const warned = nodeHeadline({ out: table(5000), report: validation(2, null, "warn") }, ["out", "report"]);
+    expect(warned?.text).toBe("2 of 20 failed");
+    expect(warned?.title).toContain("onFailure is warn: the node succeeded with a warning");
+  });
+
+  it("quarantine: the rows it moved out, with thousands separators; none moved adds nothing", () => {
+    const q = nodeHeadline({ out: table(4188), report: validation(1, 812, "quarantine") }, ["out", "report"]);
+    expect(q?.text).toBe("1 of 20 failed · 812 rejected");
+    expect(q?.title).toContain("812 rows moved to rejected (quarantine)");
+    const big = nodeHeadline({ report: validation(3, 1_234_567, "quarantine") }, ["report"]);
+    expect(big?.text).toBe("3 of 20 failed · 1,234,567 rejected");
+    const none = nodeHeadline({ report: validation(0, 0, "quarantine") }, ["report"]);
+    expect(none?.text).toBe("20/20 passed");
+    expect(none?.title).toContain("0 rows moved to rejected");
+  });
+});
+
+describe("nodeHeadline of a drift report", () => {
+  const drift = (drifted: number, datasetDrift: boolean) =>
+    withHeadline("report", { kind: "drift", drifted, considered: 20, datasetDrift, rows: 12_500 });
+
+  it("says how many columns drifted, or no drift", () => {
+    const some = nodeHeadline({ report: drift(3, false) }, ["report"]);
+    expect(some?.text).toBe("3 of 20 drifted");
+    expect(some?.title).toBe("3 of 20 columns drifted on 12,500 current rows: no dataset drift");
+    expect(nodeHeadline({ report: drift(11, true) }, ["report"])?.title).toContain(": dataset drift");
+    expect(nodeHeadline({ report: drift(0, false) }, ["report"])?.text).toBe("no drift");
+  });
+});
+
 describe("warningTitle", () => {
   it("the count, the first messages, and how many more the run log holds", () => {
     expect(warningTitle(1, ["did not converge"])).toBe(

@@ -2,7 +2,7 @@
  * What a node shows under its ports after a run, from the outputs summary of
  * its node.finished event (the engine's headline per output, and the row
  * count of tables): "258 / 86 rows", "accuracy 0.919", "RMSE 3.21", "parity
- * ok", "penguins v3", "v3 on staging". Orange shows the same kind of count on
+ * ok", "penguins v3", "v3 on staging", "2 of 20 failed". Orange shows the same kind of count on
  * its links; here it sits on the node, readable at 100% zoom.
  */
 import {
@@ -61,13 +61,39 @@ function describeHeadline(h: Headline): NodeHeadline {
         text: `v${h.version} on ${h.target}`,
         title: `${h.model} version ${h.version} serves on ${h.target}${h.previous !== null ? ` (was version ${h.previous})` : ""}`,
       };
+    case "validation":
+      return validationHeadline(h);
+    case "drift":
+      return {
+        text: h.drifted === 0 ? "no drift" : `${h.drifted} of ${h.considered} drifted`,
+        title: `${h.drifted} of ${h.considered} columns drifted on ${count(h.rows)} current rows: ${h.datasetDrift ? "dataset drift" : "no dataset drift"}`,
+      };
   }
 }
 
 /**
- * The headline of a node's outputs, taken in its block's port order: the row
- * counts of its tables ("258 / 86 rows"), else the first output that has a
- * headline of its own; null when there is nothing to show.
+ * An expectation suite's result: "20/20 passed", "2 of 20 failed", and with
+ * quarantine the rows it moved out ("2 of 20 failed · 812 rejected").
+ */
+function validationHeadline(h: Extract<Headline, { kind: "validation" }>): NodeHeadline {
+  const passed = h.evaluated - h.failed;
+  const rejected = h.rejected ? ` · ${count(h.rejected)} rejected` : "";
+  const text = h.failed === 0 ? `${passed}/${h.evaluated} passed` : `${h.failed} of ${h.evaluated} failed`;
+  const lines = [
+    `Suite ${h.suite} on ${count(h.rows)} rows: ${passed} of ${h.evaluated} expectations passed`,
+  ];
+  if (h.rejected !== null)
+    lines.push(`${count(h.rejected)} row${h.rejected === 1 ? "" : "s"} moved to rejected (quarantine)`);
+  else if (h.failed > 0 && h.onFailure === "warn")
+    lines.push("onFailure is warn: the node succeeded with a warning");
+  return { text: `${text}${rejected}`, title: lines.join("\n") };
+}
+
+/**
+ * The headline of a node's outputs, taken in its block's port order: a
+ * suite's result, else the row counts of its tables ("258 / 86 rows"), else
+ * the first output that has a headline of its own; null when there is nothing
+ * to show.
  */
 export function nodeHeadline(
   outputs: Readonly<Record<string, OutputSummary>> | undefined,
@@ -78,6 +104,9 @@ export function nodeHeadline(
     ...portOrder.filter((p) => outputs[p]),
     ...Object.keys(outputs).filter((p) => !portOrder.includes(p)),
   ];
+  // A suite's result says more than the row counts beside it (validate.expectations' out and rejected).
+  const validation = ports.find((p) => outputs[p]!.headline?.kind === "validation");
+  if (validation) return describeHeadline(outputs[validation]!.headline!);
   const tables = ports.filter((p) => outputs[p]!.type === "table" && typeof outputs[p]!.rows === "number");
   if (tables.length > 0) {
     const rows = tables.map((p) => outputs[p]!.rows!);

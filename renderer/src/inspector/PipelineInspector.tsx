@@ -7,6 +7,7 @@ import type { PipelineDocument } from "../store/types";
 import { useValidation } from "../store/validation";
 import { parseScalar } from "./fields/NumberField";
 import { useDraft } from "./fields/useDraft";
+import { PipelineGovernance } from "./PipelineGovernance";
 
 /** Same rule as the pipeline schema: a parameter name is a plain identifier. */
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -120,6 +121,7 @@ export function PipelineInspector() {
       <TextProp field="name" />
       <TextProp field="description" />
       <TextProp field="owner" />
+      <PipelineGovernance />
       <h3 className="inspector-section">Parameters</h3>
       <p className="muted small">
         Nodes refer to these as <span className="mono">{"${name}"}</span>; the CLI overrides them with{" "}

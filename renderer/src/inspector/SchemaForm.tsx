@@ -14,6 +14,7 @@ import { NumberField } from "./fields/NumberField";
 import { NumberListField } from "./fields/NumberListField";
 import { PathField } from "./fields/PathField";
 import { StringListField } from "./fields/StringListField";
+import { SuiteField } from "./fields/SuiteField";
 import { TextField } from "./fields/TextField";
 import type { FieldProps } from "./fields/types";
 import {
@@ -23,6 +24,7 @@ import {
   fieldKind,
   formLayout,
   isOptionalSection,
+  isSuiteParam,
   type JsonSchema,
   unwrapNullable,
 } from "./jsonSchema";
@@ -136,8 +138,13 @@ function FieldRow(props: FieldRowProps) {
   const picksColumns = schema.picker === "column" || schema.picker === "columns";
   const columns = picksColumns && (kind === "string" || kind === "stringList") ? ctx.columns : undefined;
   const dotted = path.join(".");
-  // A param declared with `picker: "file"` (ingest.file's path) offers the project's data files.
-  const Control = kind === "string" && schema.picker === "file" ? PathField : CONTROLS[kind];
+  // A param declared with `picker: "file"` (ingest.file's path) offers the project's data files;
+  // an expectation suite (validate.expectations) the project's suites, or a suite typed inline.
+  const Control = isSuiteParam(schema)
+    ? SuiteField
+    : kind === "string" && schema.picker === "file"
+      ? PathField
+      : CONTROLS[kind];
   return (
     <div className={`field${messages.length ? " has-error" : ""}`} data-testid={`field-${dotted}`}>
       <div className="field-label">

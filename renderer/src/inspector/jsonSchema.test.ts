@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formLayout, isOptionalSection, isShown, type JsonSchema } from "./jsonSchema";
+import { formLayout, isOptionalSection, isShown, isSuiteParam, type JsonSchema } from "./jsonSchema";
 
 /** A train block's params as the inspector receives them (the shape z.toJSONSchema writes with .meta()). */
 const train: JsonSchema = {
@@ -135,5 +135,21 @@ describe("isOptionalSection", () => {
     );
     expect(isOptionalSection(train.properties?.onnxOpset as JsonSchema, false)).toBe(false);
     expect(isOptionalSection({ type: "string" }, false)).toBe(false);
+  });
+});
+
+describe("isSuiteParam", () => {
+  it("knows validate.expectations' suite by its picker or by its { path } | { inline } shape", () => {
+    expect(isSuiteParam({ picker: "suite" })).toBe(true);
+    const shaped: JsonSchema = {
+      anyOf: [
+        { type: "object", properties: { path: { type: "string" } }, required: ["path"] },
+        { type: "object", properties: { inline: { type: "object" } }, required: ["inline"] },
+      ],
+    };
+    expect(isSuiteParam(shaped)).toBe(true);
+    expect(isSuiteParam({ anyOf: [shaped.anyOf![0]!, { type: "null" }] })).toBe(false);
+    expect(isSuiteParam({ type: "string", picker: "file" })).toBe(false);
+    expect(isSuiteParam({ anyOf: [{ type: "string" }, { type: "number" }] })).toBe(false);
   });
 });

@@ -22,8 +22,19 @@ export interface JsonSchema {
   advanced?: boolean;
   showWhen?: ShowWhen | ShowWhen[];
   hidden?: boolean;
-  picker?: "column" | "columns" | "file";
+  picker?: "column" | "columns" | "file" | "suite";
   label?: string;
+}
+
+/**
+ * An expectation suite param (validate.expectations' `suite`): declared with
+ * `picker: "suite"`, or shaped as one, `{ path } | { inline }`.
+ */
+export function isSuiteParam(schema: JsonSchema): boolean {
+  if (schema.picker === "suite") return true;
+  const alts = schema.anyOf ?? schema.oneOf;
+  const keys = alts?.map((a) => Object.keys(a.properties ?? {}).join());
+  return !!keys && keys.length === 2 && keys.includes("path") && keys.includes("inline");
 }
 
 /** Shown only while the sibling `param` (its value, or its default) is one of `in`, or is set. */

@@ -13,6 +13,7 @@ import { MiniTable } from "../shell/MiniTable";
 import { toast } from "../store/toasts";
 import { AliasDialog } from "./AliasDialog";
 import { describeAudit } from "./audit";
+import { ModelGovernance } from "./ModelGovernance";
 import "./models.css";
 
 /** The metrics a versions table shows first; the rest are in the version's detail. */
@@ -161,6 +162,7 @@ export function ModelDetailView({ detail, onChanged }: { detail: ModelDetail; on
           {model.description || "No description."} {model.owner && <>· owner {model.owner}</>} ·{" "}
           {model.versions} version{model.versions === 1 ? "" : "s"} · updated {formatTime(model.updatedAt)}
         </p>
+        <ModelGovernance model={model} onChanged={onChanged} />
         <div className="alias-row">
           {Object.entries(model.aliases).map(([a, v]) => (
             <span key={a} className="alias-chip big">

@@ -4,6 +4,7 @@ import { api } from "../api/client";
 import { formatTime } from "../experiments/format";
 import { useApiKeepingLast } from "../panels/useApi";
 import { Loading } from "../shell/Loading";
+import { deprecatedBadge } from "./governance";
 import { ModelDetailView } from "./ModelDetail";
 import { useModels } from "./store";
 
@@ -61,6 +62,15 @@ export function ModelsView() {
                 onClick={() => setChosen(m.name)}
               >
                 <span className="model-name">{m.name}</span>
+                {deprecatedBadge(m.deprecated) && (
+                  <span
+                    className="deprecated-chip"
+                    data-testid={`model-deprecated-${m.name}`}
+                    title={m.deprecated?.reason}
+                  >
+                    {deprecatedBadge(m.deprecated)}
+                  </span>
+                )}
                 <span className="muted small">
                   {m.versions} version{m.versions === 1 ? "" : "s"} · {formatTime(m.updatedAt)}
                 </span>

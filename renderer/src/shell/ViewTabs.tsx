@@ -2,13 +2,14 @@ import { useUi, VIEWS, type View } from "../store/ui";
 
 const LABELS: Record<View, string> = {
   editor: "Editor",
+  data: "Data",
   experiments: "Experiments",
   models: "Models",
   lineage: "Lineage",
   deployments: "Deployments",
 };
 
-/** Switches the main view: the pipeline editor, the runs, the registry, the lineage graph, the deploy targets. */
+/** Switches the main view: the pipeline editor, the datasets, the runs, the registry, the lineage graph, the deploy targets. */
 export function ViewTabs() {
   const view = useUi((s) => s.view);
   return (

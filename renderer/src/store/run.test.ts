@@ -39,6 +39,17 @@ describe("run store: warnings", () => {
     apply({ type: "run.started", runId: R, pipeline: "p", nodes: ["logistic", "split", "cachedModel"] });
   });
 
+  it("a warning about the run itself (a deprecated pipeline) is in the log, with no node, and counts", () => {
+    const message = 'Pipeline "p" is deprecated: superseded. Use pipelines/q.dag.json instead.';
+    apply({ type: "run.warning", runId: R, message });
+    expect(useRun.getState().log.at(-1)).toMatchObject({ level: "warn", message });
+    expect(useRun.getState().log.at(-1)!.nodeId).toBeUndefined();
+    expect(useRun.getState().warnings).toBe(1);
+    expect(useRun.getState().nodes.logistic).toEqual({ state: "queued" });
+    apply({ type: "run.finished", runId: R, status: "succeeded", ms: 9, warnings: 1 });
+    expect(useRun.getState().warnings).toBe(1);
+  });
+
   it("a node that warned while it ran keeps its count and messages once done; the run totals them", () => {
     expect(useRun.getState().logFilter).toBeNull();
     apply({

@@ -87,6 +87,8 @@ function logLine(event: RunEvent): LogEntry | null {
   switch (event.type) {
     case "run.started":
       return { ...base, level: "info", message: `Run ${event.runId} started: ${event.nodes.length} nodes` };
+    case "run.warning":
+      return { ...base, level: "warn", message: event.message };
     case "node.log":
       return { ...base, nodeId: event.nodeId, level: event.level, message: event.message };
     case "node.started":
@@ -223,7 +225,9 @@ export const useRun = create<RunState>()((set, get) => ({
       nodes,
       outputs,
       log: line ? [...s.log.slice(-(LOG_LIMIT - 1)), line] : s.log,
-      ...(event.type === "node.log" && event.level === "warn" ? { warnings: s.warnings + 1 } : {}),
+      ...((event.type === "node.log" && event.level === "warn") || event.type === "run.warning"
+        ? { warnings: s.warnings + 1 }
+        : {}),
       ...(event.type === "run.finished"
         ? { status: event.status, error: event.error, warnings: event.warnings ?? s.warnings, ms: event.ms }
         : {}),

@@ -4,8 +4,8 @@ import type { Position } from "./types";
 
 export type BottomTab = "problems" | "log" | "data";
 /** The app's main views, switched in the top bar. */
-export type View = "editor" | "experiments" | "models" | "lineage" | "deployments";
-export const VIEWS: readonly View[] = ["editor", "experiments", "models", "lineage", "deployments"];
+export type View = "editor" | "data" | "experiments" | "models" | "lineage" | "deployments";
+export const VIEWS: readonly View[] = ["editor", "data", "experiments", "models", "lineage", "deployments"];
 
 /** `?view=models` in the URL opens that view first (links, tests, screenshots). */
 function initialView(): View {

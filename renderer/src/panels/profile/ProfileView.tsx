@@ -3,8 +3,10 @@
  * same shape). Loaded on demand: recharts stays out of the editor's first paint.
  */
 import "./profile.css";
+import { useState } from "react";
 import type { ColumnProfile, ProfileReport } from "../../../../app/values/profile";
 import { CorrelationHeatmap } from "./CorrelationHeatmap";
+import { CreateExpectationsDialog } from "./CreateExpectations";
 import { formatSpread, formatStat, percent } from "./format";
 import { Histogram } from "./Histogram";
 import { MissingBars } from "./MissingBars";
@@ -44,12 +46,30 @@ function ColumnCard({ column }: { column: ColumnProfile }) {
   );
 }
 
-export default function ProfileView({ report }: { report: ProfileReport }) {
+/** `profiledBy`: the analyze.profile node whose report this is; "Create expectations" then offers a node after its input. */
+export default function ProfileView({ report, profiledBy }: { report: ProfileReport; profiledBy?: string }) {
+  const [creating, setCreating] = useState(false);
   return (
     <div className="profile-view" data-testid="profile-view">
       <div className="profile-summary">
         <b>{report.rows.toLocaleString()}</b> rows · <b>{report.columns.length}</b> columns
+        <button
+          type="button"
+          className="button small"
+          data-testid="create-expectations-button"
+          title="Draft an expectation suite from what this profile observed, review it, and save it to expectations/"
+          onClick={() => setCreating(true)}
+        >
+          Create expectations…
+        </button>
       </div>
+      {creating && (
+        <CreateExpectationsDialog
+          report={report}
+          profiledBy={profiledBy}
+          onClose={() => setCreating(false)}
+        />
+      )}
       <div className="profile-overview">
         <section>
           <h4>Missing values</h4>

@@ -1,0 +1,208 @@
+/**
+ * monitoringReport end to end over a real project store: a registered
+ * version with its reference profile and metrics, a served model's log and
+ * feedback in the project's serving folder (as `dagwood serve` writes them),
+ * read through the Api function and through `dagwood monitor report`.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDagwood } from "../../cli/testing";
+import { SqlSession } from "../../data/sql";
+import { servingRepository } from "../../deploy/embedded";
+import { buildModelReferenceProfile, writeReferenceProfile } from "../../monitoring/reference";
+import { LOG_FILE } from "../../serving/observability";
+import { createTempStore } from "../../store/metadata";
+import { MonitoringReport } from "../../values/monitoring";
+import { ApiError, parseApiArgs } from "../api";
+import { monitoringReportFor } from "./monitoring";
+
+const START = Date.parse("2026-12-06T00:00:00Z");
+let temp: ReturnType<typeof createTempStore>;
+
+/** 60 one-row requests a minute apart; x = i mod 10, doubled from minute 30; the model says "high" for x ≥ 5. */
+const entries = Array.from({ length: 60 }, (_, i) => {
+  const x = i < 30 ? i % 10 : (i % 10) * 2;
+  return {
+    seq: i + 1,
+    time: new Date(START + i * 60e3 + 1000).toISOString(),
+    requestId: `r${i}`,
+    model: "m",
+    version: 1,
+    role: "primary",
+    latencyMs: 1,
+    inputs: [{ name: "x", datatype: "FP64", shape: [1, 1], data: [x] }],
+    outputs: [
+      { name: "label", datatype: "BYTES", shape: [1], data: [x >= 5 ? "high" : "low"] },
+      // Probability 0.8 for its answer, in the model's class order (high, low).
+      { name: "probabilities", datatype: "FP64", shape: [1, 2], data: x >= 5 ? [0.8, 0.2] : [0.2, 0.8] },
+    ],
+  };
+});
+
+beforeAll(async () => {
+  temp = createTempStore();
+  const { dir, store } = temp;
+  // The version: trained on x = 0…9 (ten times each), its predictions "high" from 5; accuracy 1 at registration.
+  const instance = await DuckDBInstance.create(":memory:");
+  const sql = new SqlSession(await instance.connect());
+  await sql.run("CREATE TABLE train AS SELECT (range % 10)::DOUBLE AS x FROM range(100)");
+  const xs = Array.from({ length: 100 }, (_, i) => i % 10);
+  const profile = await buildModelReferenceProfile(
+    sql,
+    { name: "train", columns: [{ name: "x", type: "DOUBLE" }] },
+    {
+      target: null,
+      predictions: { kind: "label", sqlType: "VARCHAR", values: xs.map((x) => (x >= 5 ? "high" : "low")) },
+    },
+  );
+  sql.connection.closeSync();
+  instance.closeSync();
+  mkdirSync(join(dir, "out"));
+  await writeReferenceProfile(dir, join(dir, "out"), profile);
+  const files = {
+    native: join(dir, "out", "model.json"),
+    onnx: join(dir, "out", "model.onnx"),
+    profile: join(dir, "out", "reference-profile.json"),
+  };
+  writeFileSync(files.native, JSON.stringify({ classes: ["high", "low"] }));
+  writeFileSync(files.onnx, "onnx-bytes");
+  const register = (name: string, withProfile: boolean) =>
+    store.registry.registerVersion({
+      name,
+      runId: "run-1",
+      nodeId: "train",
+      modelFingerprint: `f-${name}`,
+      estimator: "gbdt",
+      task: "binary",
+      signature: { inputs: [], outputs: [] },
+      metrics: { accuracy: 1, f1_macro: 1, roc_auc: 1 },
+      parity: { rows: 1, maxAbsDiff: 0, labelAgreement: 1 },
+      files: withProfile ? files : { native: files.native, onnx: files.onnx },
+      lineage: {
+        run: {
+          id: "run-1",
+          pipeline: "p",
+          pipelinePath: null,
+          pipelineHash: "h",
+          startedAt: "2026-12-01T00:00:00Z",
+          user: null,
+        },
+        nodeId: "train",
+        datasets: [],
+        params: {},
+        environment: {},
+      },
+      alias: "champion",
+      actor: "ana",
+    });
+  register("m", true);
+  register("old", false);
+  // The served model's log and the feedback it received, as the server writes them; one label for an id never logged.
+  const repo = join(servingRepository(dir), "m");
+  mkdirSync(repo, { recursive: true });
+  writeFileSync(join(repo, LOG_FILE), `${entries.map((e) => JSON.stringify(e)).join("\n")}\n`);
+  const feedback = entries.map((e, i) => ({
+    id: e.requestId,
+    label: (e.inputs[0]!.data[0] as number) >= 6 ? "high" : "low",
+    seq: i + 1,
+    time: new Date(START + 3600e3).toISOString(),
+  }));
+  feedback.push({ id: "ghost", label: "low", seq: 61, time: new Date(START + 3600e3).toISOString() });
+  writeFileSync(join(repo, "feedback.jsonl"), `${feedback.map((f) => JSON.stringify(f)).join("\n")}\n`);
+  writeFileSync(
+    join(dir, "dagwood.json"),
+    JSON.stringify({ targets: { tri: { url: "http://127.0.0.1:9", kind: "triton" } } }),
+  );
+});
+afterAll(() => temp?.cleanup());
+
+const report = (args: Record<string, unknown>) =>
+  monitoringReportFor(
+    { dir: temp.dir, metadata: temp.store },
+    parseApiArgs("monitoringReport", { target: "local", model: "m", window: "30m", minRows: 10, ...args }),
+  );
+
+describe("monitoringReport", () => {
+  it("reads the log and feedback of the local target against the champion's profile and metrics", async () => {
+    const r = await report({});
+    expect(MonitoringReport.parse(r)).toEqual(r);
+    expect([r.model, r.version, r.task]).toEqual(["m", 1, "binary"]);
+    expect(r.rows).toEqual({ reference: 100, current: 60 });
+    // x and the model's answer (the log's `label`, the profile's `prediction`) are tested.
+    expect(r.columns).toEqual(["x", "prediction"]);
+    expect(r.windows.map((w) => [w.rows, w.drift.x!.drifted])).toEqual([
+      [30, false],
+      [30, true],
+    ]);
+    expect(r.windows[0]!.drift.prediction!.tested).toBe(true);
+    expect(r.windows[0]!.prediction).toEqual({ kind: "classes", rows: 30, shares: { high: 0.5, low: 0.5 } });
+    // The model errs at x = 5 (truth "high" from 6): three of the first 30 rows; none after (x even).
+    expect(r.windows[0]!.performance!.accuracy).toMatchObject({ value: 0.9, registered: 1, breached: true });
+    expect(r.windows[1]!.performance!.accuracy).toMatchObject({ value: 1, breached: false });
+    // Log loss from the logged probabilities, named by the model file's classes: 27 rows at −ln 0.8, 3 at −ln 0.2.
+    expect(r.windows[0]!.performance!.log_loss!.value).toBeCloseTo(
+      (27 * -Math.log(0.8) + 3 * -Math.log(0.2)) / 30,
+      12,
+    );
+    expect(r.windows[1]!.performance!.log_loss!.value).toBeCloseTo(-Math.log(0.8), 12);
+    expect(r.registered).toEqual({ accuracy: 1, f1_macro: 1 });
+    expect(r.labels).toEqual({ labelled: 60, unlabelled: 0, unmatched: 1, bad: 0 });
+  });
+
+  it("takes a reference file and a labels file instead", async () => {
+    const ref = join(temp.dir, "ref.csv");
+    writeFileSync(ref, `x\n${Array.from({ length: 50 }, (_, i) => i % 10).join("\n")}\n`);
+    const labels = join(temp.dir, "labels.csv");
+    writeFileSync(labels, "id,label\nr0,low\nr1,high\n");
+    const r = await report({ reference: ref, labels });
+    expect(r.columns).toEqual(["x"]);
+    expect(r.rows.reference).toBe(50);
+    expect(r.labels).toEqual({ labelled: 2, unlabelled: 58, unmatched: 0, bad: 0 });
+    // Two labelled rows are fewer than minRows (10): no metrics. With minRows 1, r1 (x = 1, answered
+    // "low") labelled "high" gives accuracy 1/2 in window 0; window 1 has no labels.
+    expect(r.windows[0]).toMatchObject({ labelled: 2, performance: null, breached: false });
+    const few = await report({ reference: ref, labels, minRows: 1 });
+    expect(few.windows[0]!.performance!.accuracy!.value).toBe(0.5);
+    expect(few.windows[1]).toMatchObject({ labelled: 0, performance: null });
+  });
+
+  it("refuses an unknown model, a version without a profile, a Triton target and a bad window", async () => {
+    await expect(report({ registeredModel: "nope" })).rejects.toThrow(ApiError);
+    await expect(report({ registeredModel: "old" })).rejects.toThrow(/has no reference profile/);
+    await expect(report({ target: "tri" })).rejects.toThrow(/Triton server, which keeps no inference log/);
+    await expect(report({ target: "elsewhere" })).rejects.toThrow(/No deploy target "elsewhere"/);
+    await expect(report({ window: "hourly" })).rejects.toThrow(/not a duration/);
+    await expect(report({ reference: join(temp.dir, "none.csv") })).rejects.toThrow(/reference: no file/);
+  });
+});
+
+describe("dagwood monitor report", () => {
+  const dagwood = (...args: string[]) =>
+    startDagwood(["monitor", "report", "--project", temp.dir, ...args]).done;
+
+  it("prints a window per line and exits 1 when a window breached; --json gives the report", async () => {
+    const r = await dagwood("--log", "local:m", "--window", "30m", "--min-rows", "10");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/Monitoring local:m against m v1: 60 rows in 2 windows of 30 min/);
+    expect(r.stdout).toMatch(/accuracy \(registered 1 ± 0\.05\)/);
+    expect(r.stdout).toMatch(/✗\s+2026-12-06 00:00Z\s+30\s+none\s+0 %\s+high 50 %\s+30\s+0\.9 ✗/);
+    expect(r.stdout).toMatch(/2026-12-06 00:30Z\s+30\s+x\s+/);
+    expect(r.stdout).toMatch(/Labels: 60 labelled rows, 0 without a label yet, 1 for ids not in the log\./);
+    const json = await dagwood("--log", "local:m", "--window", "30m", "--min-rows", "10", "--json");
+    const parsed = MonitoringReport.parse(JSON.parse(json.stdout));
+    expect(parsed.windows).toHaveLength(2);
+  });
+
+  it("says what is wrong (exit 2)", async () => {
+    const usage = await dagwood("--log", "m");
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/--log takes TARGET:MODEL/)]);
+    const unknown = await dagwood("--log", "local:m", "--model", "nope@champion");
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/nope/);
+    const rows = await dagwood("--log", "local:m", "--min-rows", "0");
+    expect(rows.stderr).toMatch(/--min-rows takes a whole number ≥ 1, got "0"/);
+  });
+});

@@ -1,0 +1,235 @@
+/**
+ * monitoringReport: a deployed model's drift, prediction distribution and
+ * performance per time window (app/monitoring/report.ts) — its inference log
+ * on a deploy target against the version's reference profile (or a reference
+ * file), with the labels sent to the target as feedback (or a labels file)
+ * graded against the version's registered metrics. The data is read into a
+ * private in-memory DuckDB, so the call neither waits for nor blocks a run
+ * that holds the project's workspace; `dagwood monitor report` calls the same
+ * function with the project's metadata store.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { ident, literal, type SqlSession } from "../../data/sql";
+import { servingRepository } from "../../deploy/embedded";
+import { BUILTIN_TARGET, DeployError, resolveTarget } from "../../deploy/targets";
+import { type InferenceLogSource, loadInferenceLog } from "../../monitoring/inference-log";
+import { feedbackTable, joinLabels, labelsFromFile, readFeedback } from "../../monitoring/labels";
+import type { MonitoredTask } from "../../monitoring/performance";
+import { profileTable } from "../../monitoring/profile";
+import { buildMonitoringReport } from "../../monitoring/report";
+import type { DriftTable } from "../../monitoring/types";
+import { WindowInputError } from "../../monitoring/windows";
+import { ProjectSettingsError, readProjectSettings } from "../../project/project";
+import type { TrackingContext } from "../../tracking/export";
+import type { MonitoringReport } from "../../values/monitoring";
+import { ApiError, type parseApiArgs } from "../api";
+import { createTrackingHandlers, toApiError } from "../tracking";
+import type { CoreState, Handlers } from "./state";
+
+export type MonitoringReportArgs = ReturnType<typeof parseApiArgs<"monitoringReport">>;
+
+/**
+ * Where a target's inference log is read: a target of dagwood.json over HTTP
+ * (its token) or, for the built-in `local` target that dagwood.json does not
+ * define, the project's serving repository folder. A Triton target keeps no
+ * log Dagwood can read.
+ */
+export function inferenceLogSource(dir: string, target: string, model: string): InferenceLogSource {
+  let settings: ReturnType<typeof readProjectSettings>;
+  try {
+    settings = readProjectSettings(dir);
+  } catch (e) {
+    if (e instanceof ProjectSettingsError) throw new ApiError(400, e.message);
+    throw e;
+  }
+  if (target === BUILTIN_TARGET && !Object.hasOwn(settings.targets, BUILTIN_TARGET))
+    return { repository: servingRepository(dir), model };
+  try {
+    const t = resolveTarget(settings, target);
+    if (t.kind === "triton")
+      throw new ApiError(
+        400,
+        `target "${target}" is a Triton server, which keeps no inference log Dagwood can read: serve the model with dagwood serve to monitor it`,
+      );
+    return { url: t.url, model, ...(t.token ? { token: t.token } : {}) };
+  } catch (e) {
+    if (e instanceof DeployError) throw new ApiError(400, e.message);
+    throw e;
+  }
+}
+
+/**
+ * The version's class labels in the order of its probabilities (the model
+ * file's `classes`), so that a log read from a repository folder names its
+ * probability columns `probability_<class>` and log loss can be graded; none
+ * for a regression or a model file that cannot be read.
+ */
+function modelClasses(dir: string, nativePath: string): string[] | undefined {
+  try {
+    const model = JSON.parse(readFileSync(resolve(dir, nativePath), "utf8")) as { classes?: unknown };
+    return Array.isArray(model.classes) ? model.classes.map(String) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A data file (CSV, TSV, Parquet, JSON, NDJSON) as a temp table. */
+async function readDataFile(sql: SqlSession, file: string, table: string): Promise<DriftTable> {
+  const lower = file.toLowerCase();
+  const source = lower.endsWith(".parquet")
+    ? `read_parquet(${literal(file)})`
+    : /\.(json|jsonl|ndjson)$/.test(lower)
+      ? `read_json_auto(${literal(file)})`
+      : `read_csv(${literal(file)}, header = true)`;
+  try {
+    await sql.run(`CREATE OR REPLACE TEMP TABLE ${ident(table)} AS SELECT * FROM ${source}`);
+  } catch (e) {
+    throw new ApiError(400, `cannot read ${file}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  return { name: table, columns: await sql.columns(table) };
+}
+
+function existingFile(what: string, dir: string, file: string): string {
+  const abs = resolve(dir, file);
+  if (!existsSync(abs)) throw new ApiError(404, `${what}: no file ${file}`);
+  if (statSync(abs).isDirectory()) throw new ApiError(400, `${what}: ${file} is a folder; give a data file`);
+  return abs;
+}
+
+/**
+ * The report for `model` on `target`, against version `ref` (default the
+ * champion) of the registered model of the same name. Its registered metrics
+ * are what performance is compared with; its reference profile is the
+ * reference unless a file is given.
+ */
+export async function monitoringReportFor(
+  context: TrackingContext,
+  args: MonitoringReportArgs,
+  options: { now?: number; fetch?: typeof fetch } = {},
+): Promise<MonitoringReport> {
+  const tracking = createTrackingHandlers(() => context);
+  const name = args.registeredModel ?? args.model;
+  const ref = args.ref ?? "champion";
+  const lookUp = async <T>(f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (e) {
+      throw toApiError(e);
+    }
+  };
+  const version = await lookUp(() => tracking.getModelVersion({ name, ref }));
+  const stored = args.reference
+    ? null
+    : await lookUp(() => tracking.getReferenceProfile({ name, ref: version.version }));
+  const reference = args.reference ? existingFile("reference", context.dir, args.reference) : undefined;
+  const labelsFile = args.labels ? existingFile("labels", context.dir, args.labels) : undefined;
+  const source = inferenceLogSource(context.dir, args.target, args.model);
+
+  const { Workspace } = await import("../../data/workspace");
+  const allowedDirs = [context.dir, reference, labelsFile]
+    .filter((f): f is string => !!f)
+    .map((f) => (f === context.dir ? f : dirname(f)));
+  const workspace = await Workspace.open({ path: ":memory:", allowedDirs, threads: 2 });
+  const sql = await workspace.session();
+  try {
+    const referenceTable = stored
+      ? await profileTable(sql, stored.profile, "reference")
+      : await readDataFile(sql, reference!, "reference");
+    let log: Awaited<ReturnType<typeof loadInferenceLog>>;
+    try {
+      const classNames = modelClasses(context.dir, version.nativePath);
+      log = await loadInferenceLog(sql, source, {
+        table: "current_log",
+        ...(classNames ? { classNames } : {}),
+        ...(args.since ? { since: args.since } : {}),
+        ...(options.now !== undefined ? { now: options.now } : {}),
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      });
+    } catch (e) {
+      throw new ApiError(400, `the inference log of ${args.target}:${args.model}: ${(e as Error).message}`);
+    }
+
+    // Labels: a file, or the feedback the target received.
+    let labelled: Awaited<ReturnType<typeof joinLabels>> | undefined;
+    if (labelsFile) {
+      let labels: Awaited<ReturnType<typeof labelsFromFile>>;
+      try {
+        labels = await labelsFromFile(sql, "labels", labelsFile);
+      } catch (e) {
+        throw new ApiError(400, (e as Error).message);
+      }
+      labelled = await joinLabels(sql, log, labels);
+    } else {
+      const records = await readFeedback(source, {
+        ...(args.since ? { since: args.since } : {}),
+        ...(options.now !== undefined ? { now: options.now } : {}),
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      }).catch((e: Error) => {
+        throw new ApiError(400, `the feedback of ${args.target}:${args.model}: ${e.message}`);
+      });
+      if (records.length) labelled = await joinLabels(sql, log, await feedbackTable(sql, "labels", records));
+    }
+
+    // The current side: the model's inputs, its answer under the profile's prediction name, and the time.
+    const profilePrediction = stored?.profile.prediction ?? undefined;
+    const rename = profilePrediction && log.prediction ? profilePrediction : undefined;
+    const keep = [...log.inputs, ...(log.prediction ? [log.prediction] : [])];
+    await sql.run(
+      `CREATE OR REPLACE TEMP VIEW current_data AS SELECT ${[
+        ...keep.map((c) => (c === log.prediction && rename ? `${ident(c)} AS ${ident(rename)}` : ident(c))),
+        ident(log.meta.time),
+      ].join(", ")} FROM ${ident(log.name)}`,
+    );
+    const current: DriftTable = {
+      name: "current_data",
+      columns: log.columns
+        .filter((c) => keep.includes(c.name) || c.name === log.meta.time)
+        .map((c) => (c.name === log.prediction && rename ? { ...c, name: rename } : c)),
+    };
+    const prediction = rename ?? log.prediction;
+    // The reference's target is never in a log; the prediction is tested when both sides have it.
+    const target = stored?.profile.target ?? undefined;
+    const has = new Set(current.columns.map((c) => c.name));
+    const columns = referenceTable.columns
+      .map((c) => c.name)
+      .filter((c) => c !== target && (c !== prediction || has.has(c)));
+    const task = (["binary", "multiclass", "regression"] as const).find((t) => t === version.task) as
+      | MonitoredTask
+      | undefined;
+    try {
+      return await buildMonitoringReport(sql, {
+        reference: referenceTable,
+        current,
+        time: log.meta.time,
+        window: args.window,
+        ...(args.since ? { since: args.since } : {}),
+        ...(options.now !== undefined ? { now: options.now } : {}),
+        minRows: args.minRows,
+        columns,
+        ...(prediction ? { prediction } : {}),
+        ...(labelled ? { labelled } : {}),
+        model: name,
+        version: version.version,
+        ...(task ? { task } : {}),
+        registered: version.metrics,
+        tolerance: args.tolerance,
+      });
+    } catch (e) {
+      if (e instanceof WindowInputError) throw new ApiError(400, e.message);
+      throw e;
+    }
+  } finally {
+    sql.close();
+    workspace.close();
+  }
+}
+
+export function monitoringHandlers(state: CoreState): Handlers<"monitoringReport"> {
+  return {
+    async monitoringReport(args) {
+      const project = state.requireProject();
+      return monitoringReportFor({ dir: project.dir, metadata: project.metadata }, args);
+    },
+  };
+}
