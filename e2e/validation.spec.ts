@@ -324,3 +324,61 @@ test.describe("a suite attached to a dataset", () => {
     },
   );
 });
+
+test("a suite file's owner and deprecation are set in the inspector and written to its meta.dagwood", async ({
+  app,
+  projectDir,
+}, testInfo) => {
+  // The suite as Great Expectations writes it, with its own meta keys: they stay as they are.
+  const file = join(projectDir, "expectations", "penguins-species.json");
+  const geMeta = {
+    great_expectations_version: "0.18.8",
+    notes: { format: "markdown", content: ["Penguins"] },
+  };
+  writeFileSync(file, JSON.stringify({ ...SPECIES_SUITE, data_asset_type: null, meta: geMeta }, null, 2));
+  await app.getByTestId("node-validate").click({ position: { x: 12, y: 8 } });
+  await expect(app.getByTestId("param-suite")).toHaveValue("expectations/penguins-species.json");
+  await expect(app.getByTestId("suite-gov-owner")).toHaveText("No owner");
+  await app.getByTestId("suite-gov-edit").click();
+  await app.getByTestId("suite-gov-owner-input").fill("data-team@example.com");
+  // A date that does not exist: the core refuses it, the form stays open with the reason, the file is unchanged.
+  await app.getByTestId("suite-gov-reviewBy-input").fill("2027-02-30");
+  await app.getByTestId("suite-gov-save").click();
+  await expect(app.getByTestId("suite-gov-error")).toContainText("not a calendar date");
+  expect(JSON.parse(readFileSync(file, "utf8")).meta).toEqual(geMeta);
+  // Deprecating needs a reason.
+  await app.getByTestId("suite-gov-reviewBy-input").fill("2027-03-31");
+  await app.getByTestId("suite-gov-deprecated-input").check();
+  await app.getByTestId("suite-gov-save").click();
+  await expect(app.getByTestId("suite-gov-error")).toContainText("Say why it is deprecated");
+  await app.getByTestId("suite-gov-reason-input").fill("Chinstrap joins the colony");
+  await app.getByTestId("suite-gov-replacement-input").fill("expectations/penguins-v2.json");
+  await app.getByTestId("suite-gov-save").click();
+  await expect(app.getByTestId("suite-gov-form")).toHaveCount(0);
+  await expect(app.getByTestId("suite-gov-owner")).toHaveText("Owner: data-team@example.com");
+  await expect(app.getByTestId("suite-gov-reviewBy")).toContainText("review by 2027-03-31");
+  await expect(app.getByTestId("suite-gov-deprecated")).toContainText(
+    "Chinstrap joins the colony · use expectations/penguins-v2.json",
+  );
+  await expect(app.getByTestId("suite-summary")).toContainText(
+    "deprecated → use expectations/penguins-v2.json",
+  );
+  await shot(app, testInfo, "suite-governance");
+
+  const saved = JSON.parse(readFileSync(file, "utf8"));
+  expect(saved.meta.dagwood).toEqual({
+    owner: "data-team@example.com",
+    reviewBy: "2027-03-31",
+    deprecated: {
+      reason: "Chinstrap joins the colony",
+      replacement: "expectations/penguins-v2.json",
+      since: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+    },
+  });
+  // Only meta.dagwood changed: Great Expectations' fields and the expectations are the ones written, in order.
+  expect(saved.meta.great_expectations_version).toBe("0.18.8");
+  expect(saved.meta.notes).toEqual(geMeta.notes);
+  expect(saved.data_asset_type).toBeNull();
+  expect(saved.expectation_suite_name).toBe("penguins-species");
+  expect(saved.expectations).toEqual(SPECIES_SUITE.expectations);
+});

@@ -1,5 +1,5 @@
 import "./SuiteField.css";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import {
   type ExpectationTypeInfo,
   type LoadedSuite,
@@ -8,6 +8,7 @@ import {
 } from "../../panels/validation/suiteApi";
 import { inlineSuiteProblems } from "../../panels/validation/suiteCheck";
 import { messageOf } from "../../services/errors";
+import { SuiteGovernance } from "./SuiteGovernance";
 import type { FieldProps } from "./types";
 import { useDraft } from "./useDraft";
 
@@ -43,12 +44,28 @@ function readValue(value: unknown): SuiteValue {
   return undefined;
 }
 
-/** The suite file chosen: how many expectations it has, and its problems as loadSuite reports them. */
-function SuiteFileSummary({ path }: { path: string }) {
+/**
+ * The suite file chosen: how many expectations it has, its problems as
+ * loadSuite reports them, and its owner, purpose, review date and deprecation.
+ */
+function SuiteFileSummary({
+  path,
+  suitePaths,
+  onSaved,
+}: {
+  path: string;
+  suitePaths: string[];
+  onSaved(): void;
+}) {
   const [loaded, setLoaded] = useState<LoadedSuite | { error: string } | null>(null);
+  const [saved, setSaved] = useState(0);
+  const shown = useRef(path);
   useEffect(() => {
     let live = true;
-    setLoaded(null);
+    void saved;
+    // After a save the old summary stays until the file is read again; another file starts blank.
+    if (shown.current !== path) setLoaded(null);
+    shown.current = path;
     suiteApi
       .loadSuite({ path })
       .then((s) => live && setLoaded(s))
@@ -56,7 +73,7 @@ function SuiteFileSummary({ path }: { path: string }) {
     return () => {
       live = false;
     };
-  }, [path]);
+  }, [path, saved]);
   if (!loaded) return <div className="field-help">Reading {path}…</div>;
   if ("error" in loaded) return <div className="field-message">{loaded.error}</div>;
   return (
@@ -82,6 +99,18 @@ function SuiteFileSummary({ path }: { path: string }) {
           {p.message}
         </div>
       ))}
+      {loaded.suite && (
+        <SuiteGovernance
+          key={path}
+          path={path}
+          governance={loaded.suite.meta?.dagwood}
+          suitePaths={suitePaths}
+          onSaved={() => {
+            setSaved((n) => n + 1);
+            onSaved();
+          }}
+        />
+      )}
     </>
   );
 }
@@ -200,7 +229,13 @@ export function SuiteField({ path, value, onChange, invalid }: FieldProps) {
           <span className="mono">dagwood expect suggest</span>.
         </div>
       )}
-      {current && "path" in current && <SuiteFileSummary path={current.path} />}
+      {current && "path" in current && (
+        <SuiteFileSummary
+          path={current.path}
+          suitePaths={suites?.map((s) => s.path) ?? []}
+          onSaved={() => setAsked((n) => n + 1)}
+        />
+      )}
       {current && "inline" in current && (
         <InlineSuite path={path} value={current.inline} onChange={onChange} invalid={invalid} />
       )}
