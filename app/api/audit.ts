@@ -54,6 +54,10 @@ export function describeAudit(e: AuditEntry, runId: (id: string) => string = (id
     }
     case "deployment.rolledBack":
       return `${text(d.target, "a target")} rolled back to ${v(e.version)}`;
+    case "monitor.alert": {
+      const reasons = Array.isArray(d.reasons) ? d.reasons.map(String) : [];
+      return `monitor ${text(d.monitor, "?")} alerted on ${v(e.version)}${typeof d.window === "string" ? ` for the window from ${d.window}` : ""}${reasons.length ? `: ${reasons.join("; ")}` : ""}`;
+    }
     default:
       return String(e.action);
   }

@@ -68,6 +68,7 @@ Monitoring (Evidently's default drift tests; exit 0 no dataset drift, 1 dataset 
   dagwood monitor drift --reference FILE --current FILE [--columns a,b] [--target T] [--prediction P] [--tests col=psi,…] [--thresholds col=0.2,…] [--share-threshold 0.5] [--json]
   dagwood monitor drift --model NAME@ALIAS --log TARGET:MODEL [--since 1h] [--project DIR]   (either side may be a file)
   dagwood monitor report --log TARGET:MODEL [--model NAME@ALIAS] [--reference FILE] [--labels FILE] [--window 1h] [--since 1d] [--min-rows 30] [--tolerance 0.05] [--json]
+  dagwood monitor run --once [--json] [--project DIR]   (checks dagwood.json's monitors on their latest complete window)
   --model: the version's reference profile (its training data and its predictions on it); --log: the model's
   inference log on a target of dagwood.json (the built-in local target: the project's .dagwood/serving folder).
 

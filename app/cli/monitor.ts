@@ -394,11 +394,13 @@ export async function monitorCommand(args: string[], io: Io): Promise<number> {
       return await driftSubcommand(rest, io);
     case "report":
       return await (await import("./monitor-report")).monitorReportCommand(rest, io);
+    case "run":
+      return await (await import("./monitor-run")).monitorRunCommand(rest, io);
     default:
       throw new UsageError(
         sub
-          ? `Unknown monitor command "${sub}": use drift or report`
-          : "monitor needs a command: drift or report",
+          ? `Unknown monitor command "${sub}": use drift, report or run`
+          : "monitor needs a command: drift, report or run",
       );
   }
 }

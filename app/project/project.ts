@@ -29,6 +29,101 @@ export const DatasetSettingsSchema = z.looseObject({
 });
 export type DatasetSettings = z.output<typeof DatasetSettingsSchema>;
 
+/** Monitor names in dagwood.json: they name the monitor in `dagwood monitor run` and in its alerts. */
+export const MONITOR_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+const CRON_FIELDS = [
+  { name: "minute", min: 0, max: 59 },
+  { name: "hour", min: 0, max: 23 },
+  { name: "day of month", min: 1, max: 31 },
+  {
+    name: "month",
+    min: 1,
+    max: 12,
+    names: ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+  },
+  { name: "day of week", min: 0, max: 7, names: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] },
+] as const;
+
+/**
+ * What is wrong with a cron schedule, or null when it is valid: five fields
+ * (minute hour day-of-month month day-of-week), each `*`, a value, a range
+ * `a-b`, a step `* /n` or `a-b/n`, or a comma list of those; months and days
+ * may be named (jan, mon), day of week 7 is Sunday — the syntax of crontab(5).
+ */
+export function cronProblem(schedule: string): string | null {
+  const fields = schedule.trim().split(/\s+/);
+  if (fields.length !== 5)
+    return `a cron schedule has 5 fields (minute hour day-of-month month day-of-week), e.g. "*/15 * * * *"; got ${fields.length}`;
+  for (const [i, field] of fields.entries()) {
+    const spec = CRON_FIELDS[i]!;
+    const names: readonly string[] = "names" in spec ? spec.names : [];
+    const value = (t: string): number | null => {
+      const named = names.indexOf(t.toLowerCase());
+      if (named >= 0) return named + (spec.min === 1 ? 1 : 0);
+      if (!/^\d+$/.test(t)) return null;
+      const n = Number(t);
+      return n >= spec.min && n <= spec.max ? n : null;
+    };
+    for (const part of field.split(",")) {
+      const [range, step, extra] = part.split("/");
+      const bad = `the ${spec.name} field "${field}" is not valid: use *, a value ${spec.min}–${spec.max}, a range a-b, a step */n, or a list`;
+      if (extra !== undefined || range === undefined || range === "") return bad;
+      if (step !== undefined && !(/^\d+$/.test(step) && Number(step) >= 1)) return bad;
+      if (range === "*") continue;
+      const [a, b, more] = range.split("-");
+      if (more !== undefined) return bad;
+      const lo = value(a ?? "");
+      const hi = b === undefined ? lo : value(b);
+      if (lo === null || hi === null || hi < lo) return bad;
+    }
+  }
+  return null;
+}
+
+/**
+ * A monitor: a deployed model watched window by window against its
+ * registered version (app/monitoring/monitors.ts). `model` is the registered
+ * model and alias or version (NAME@ALIAS); `deployedModel` its name on the
+ * target when it differs. On a breach the action runs: only `alert` for now
+ * (an audit entry, and the webhook when one is set).
+ */
+export const MonitorSettingsSchema = z.looseObject({
+  model: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9_.-]*@[A-Za-z0-9_.-]+$/,
+      "NAME@ALIAS or NAME@VERSION, e.g. penguins@champion",
+    ),
+  target: z.string().regex(TARGET_NAME, "a target name: local, or one of dagwood.json's targets"),
+  deployedModel: z.string().min(1).max(128).optional(),
+  window: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(m|h|d|w)$/, "a duration, e.g. 15m, 1h, 1d")
+    .default("1h"),
+  minRows: z.number().int().min(1).max(1_000_000).default(30),
+  drift: z.looseObject({ shareThreshold: z.number().min(0).max(1).default(0.5) }).optional(),
+  performance: z
+    .looseObject({ metric: z.string().min(1).max(64), tolerance: z.number().min(0).default(0.05) })
+    .optional(),
+  schedule: z
+    .string()
+    .max(200)
+    .superRefine((s, ctx) => {
+      const problem = cronProblem(s);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional(),
+  action: z.enum(["alert", "retrain"]).refine((a) => a === "alert", {
+    message: 'action "retrain" is not yet supported: use "alert"',
+  }),
+  webhook: z
+    .string()
+    .refine((u) => /^https?:\/\/[^/]/.test(u) && URL.canParse(u), "an http:// or https:// URL")
+    .optional(),
+});
+export type MonitorSettings = z.output<typeof MonitorSettingsSchema>;
+
 export const ProjectSettingsSchema = z.looseObject({
   name: z.string().optional(),
   /** Folders outside the project that blocks may read (relative to the project or absolute). */
@@ -59,6 +154,13 @@ export const ProjectSettingsSchema = z.looseObject({
           "a dataset name: a letter, then letters, digits, _ . - (at most 128), e.g. flights",
         ),
       DatasetSettingsSchema,
+    )
+    .default({}),
+  /** Monitors of deployed models, checked by `dagwood monitor run` (app/monitoring/monitors.ts). */
+  monitors: z
+    .record(
+      z.string().regex(MONITOR_NAME, "a monitor name: a letter, then letters, digits, _ . - (at most 64)"),
+      MonitorSettingsSchema,
     )
     .default({}),
   /** The project's policy: which `dagwood governance` findings make it exit 1 (for CI). */

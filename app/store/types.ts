@@ -298,7 +298,9 @@ export type AuditAction =
   | "alias.removed"
   | "deployment.succeeded"
   | "deployment.failed"
-  | "deployment.rolledBack";
+  | "deployment.rolledBack"
+  /** A monitor's window breached (details: monitor, window, reasons): app/monitoring/monitors.ts. */
+  | "monitor.alert";
 
 export interface AuditEntry {
   id: number;
