@@ -16,6 +16,7 @@ import type { ProfileReport } from "../values/profile";
 import { EXIT, type Io, parse, UsageError } from "./args";
 import { formatValue, renderTable } from "./format";
 import { junitProblem, renderSuiteJunit } from "./junit";
+import { standaloneContext } from "./standalone-context";
 
 /** A problem with what the command was given (a suite, a data file): printed as is, exit 2. */
 class InputError extends Error {}
@@ -54,41 +55,6 @@ async function loadSuite(file: string): Promise<ExpectationSuite> {
     );
   }
   return suite;
-}
-
-/** A block context for reading and profiling outside a run: it records nothing. */
-function standaloneContext(sql: SqlSession, dir: string): BlockContext {
-  const none = () => undefined;
-  let tables = 0;
-  return {
-    sql,
-    projectDir: dir,
-    artifactDir: async () => {
-      throw new Error("the command writes no artifacts");
-    },
-    resolvePath: (p) => resolve(dir, p),
-    newTable: (port) => `cli_${++tables}_${port}`,
-    progress: none,
-    metric: none,
-    log: none,
-    signal: new AbortController().signal,
-    runId: "cli",
-    nodeId: "cli",
-    dataset: none,
-    dataTest: none,
-    trial: none,
-    chosenParams: none,
-    environment: none,
-    get registry(): never {
-      throw new Error("the command reads no registry");
-    },
-    upstream: none,
-    lineage: async () => {
-      throw new Error("the command has no lineage");
-    },
-    // The digest a run records is not needed here: reading a 3M-row file need not hash it too.
-    hashFile: async () => "",
-  };
 }
 
 /**

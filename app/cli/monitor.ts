@@ -12,48 +12,16 @@
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { ident, type SqlSession } from "../data/sql";
-import type { BlockContext } from "../engine/block";
 import type { DriftTable } from "../monitoring/types";
 import type { DriftReport, DriftTestName } from "../values/drift";
 import { EXIT, findProjectStore, type Io, openMetadataStore, parse, UsageError } from "./args";
 import { formatValue, renderTable } from "./format";
+import { standaloneContext } from "./standalone-context";
 
 /** What the command was given cannot be used (a file, a column): printed as is, exit 2. */
 class InputError extends Error {}
 
 const TESTS = ["ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi"];
-
-/** A block context for reading a file outside a run: it records nothing. */
-function readingContext(sql: SqlSession, dir: string, prefix: string): BlockContext {
-  const none = () => undefined;
-  const refuse = (what: string) => () => {
-    throw new Error(`monitor drift ${what}`);
-  };
-  return {
-    sql,
-    projectDir: dir,
-    artifactDir: refuse("writes no artifacts"),
-    resolvePath: (p) => resolve(dir, p),
-    newTable: (port) => `${prefix}_${port}`,
-    progress: none,
-    metric: none,
-    log: none,
-    signal: new AbortController().signal,
-    runId: "cli",
-    nodeId: "cli",
-    dataset: none,
-    dataTest: none,
-    trial: none,
-    chosenParams: none,
-    environment: none,
-    get registry(): never {
-      throw new Error("monitor drift reads no registry");
-    },
-    upstream: none,
-    lineage: refuse("has no lineage"),
-    hashFile: async () => "",
-  };
-}
 
 function checkFile(option: string, file: string): string {
   const abs = resolve(file);
@@ -306,7 +274,7 @@ async function driftSubcommand(args: string[], io: Io): Promise<number> {
     try {
       const load = async (real: string, given: string, prefix: string) => {
         try {
-          const ctx = readingContext(sql, dirname(real), prefix);
+          const ctx = standaloneContext(sql, dirname(real), prefix);
           const out = await ingestFile.run(ctx, {}, ingestFile.params.parse({ path: basename(real) }));
           return await workspace.describeTable((out.out as { name: string }).name, sql);
         } catch (e) {

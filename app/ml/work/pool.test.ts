@@ -81,13 +81,19 @@ describe("work pool", () => {
     // 24 MiB: more than COLLECT_AFTER_BYTES, less than V8 lets grow before it collects by itself.
     const left = await runTask("garbage", { mb: 24 });
     expect(left.sum).toBe(24);
-    // The next tasks on that thread (no other task runs meanwhile) see its ArrayBuffers freed.
-    const after = await Promise.all(
-      Array.from({ length: workerCount() }, () => runTask("arrayBuffers", undefined)),
-    );
-    const same = after.find((r) => r.threadId === left.threadId);
-    expect(same).toBeDefined();
-    // Left to V8, all 24 MiB were still held here.
+    // The next tasks on that thread (no other task runs meanwhile) see its ArrayBuffers freed. V8
+    // frees the backing stores of collected buffers on a background thread, which a loaded machine
+    // may run late: look again for up to 2 s (left to V8, all 24 MiB were still held after that).
+    let same: { threadId: number; bytes: number } | undefined;
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const after = await Promise.all(
+        Array.from({ length: workerCount() }, () => runTask("arrayBuffers", undefined)),
+      );
+      same = after.find((r) => r.threadId === left.threadId);
+      expect(same).toBeDefined();
+      if (same!.bytes < 1024 * 1024) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     expect(same!.bytes).toBeLessThan(1024 * 1024);
   });
 
