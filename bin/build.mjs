@@ -143,7 +143,13 @@ const BUILDERS = {
   },
   async renderer() {
     const vite = await import("vite");
-    await vite.build({ configFile: join(root, "vite.config.ts"), logLevel: "warn" });
+    // The config's root ("renderer") is relative: resolve it here, or a build started from another
+    // folder (`dagwood ui` run anywhere with stale renderer sources) finds no renderer/index.html.
+    await vite.build({
+      configFile: join(root, "vite.config.ts"),
+      root: join(root, "renderer"),
+      logLevel: "warn",
+    });
   },
   async main(outdir) {
     const esbuild = await import("esbuild");
