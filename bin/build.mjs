@@ -141,13 +141,15 @@ const BUILDERS = {
       logLevel: "warning",
     });
   },
-  async renderer() {
+  async renderer(outdir) {
     const vite = await import("vite");
-    // The config's root ("renderer") is relative: resolve it here, or a build started from another
-    // folder (`dagwood ui` run anywhere with stale renderer sources) finds no renderer/index.html.
+    // The config's root ("renderer") and outDir are relative: resolve them here, or a build started
+    // from another folder (`dagwood ui` run anywhere with stale renderer sources) finds no
+    // renderer/index.html, and one through a linked renderer folder writes into the link's target.
     await vite.build({
       configFile: join(root, "vite.config.ts"),
       root: join(root, "renderer"),
+      build: { outDir: outdir },
       logLevel: "warn",
     });
   },

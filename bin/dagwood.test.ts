@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -158,6 +159,31 @@ describe("bin/dagwood in a checkout", () => {
       expect(existsSync(join(checkout, "dist", "cli", "main.cjs"))).toBe(true);
     } finally {
       rmSync(checkout, { recursive: true, force: true });
+    }
+  });
+
+  it("builds the renderer when started from another folder (dagwood ui run anywhere)", {
+    timeout: 180_000,
+  }, () => {
+    const checkout = mkdtempSync(join(tmpdir(), "dagwood-checkout-"));
+    const elsewhere = mkdtempSync(join(tmpdir(), "dagwood-elsewhere-"));
+    try {
+      mkdirSync(join(checkout, "bin"));
+      cpSync(join(ROOT, "bin", "build.mjs"), join(checkout, "bin", "build.mjs"));
+      for (const d of ["app", "nodes", "renderer", "node_modules"])
+        symlinkSync(join(ROOT, d), join(checkout, d));
+      for (const f of ["package.json", "vite.config.ts"]) cpSync(join(ROOT, f), join(checkout, f));
+      const script = `import(${JSON.stringify(pathToFileURL(join(checkout, "bin", "build.mjs")).href)}).then((m) => m.build({ targets: ["renderer"] }))`;
+      const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: elsewhere,
+        encoding: "utf8",
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(existsSync(join(checkout, "dist", "renderer", "index.html"))).toBe(true);
+      expect(existsSync(join(elsewhere, "dist"))).toBe(false);
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+      rmSync(elsewhere, { recursive: true, force: true });
     }
   });
 });
