@@ -56,3 +56,21 @@ export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
+
+export type Subcommands = Record<string, (args: string[], io: Io) => Promise<number>>;
+
+/**
+ * Runs the subcommand of `group` that args[0] names (`runs list`, `models
+ * show`, `datasets list`); a missing or unknown one is a usage error that
+ * lists the subcommands.
+ */
+export function runSubcommand(group: string, table: Subcommands, args: string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  const fn = sub && Object.hasOwn(table, sub) ? table[sub] : undefined;
+  if (!fn) {
+    const names = Object.keys(table);
+    const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names.at(-1)}` : names.join("");
+    throw new UsageError(sub ? `Unknown command "${group} ${sub}"` : `${group} needs a command: ${list}`);
+  }
+  return fn(rest, io);
+}

@@ -11,7 +11,7 @@ import type { DatasetMethod } from "../api/api-methods";
 import { createDatasetHandlers } from "../api/handlers/datasets";
 import type { MetadataStore } from "../store/types";
 import type { DatasetDetail, DatasetSummary, DatasetTest } from "../values/datasets";
-import { EXIT, type Io, parse, UsageError } from "./args";
+import { EXIT, type Io, parse, runSubcommand, type Subcommands, UsageError } from "./args";
 import { formatTime, renderTable, toJson } from "./format";
 
 type Call = <M extends DatasetMethod>(method: M, args: unknown) => Promise<ApiResults[M]>;
@@ -186,17 +186,11 @@ async function datasetsShow(args: string[], io: Io): Promise<number> {
   });
 }
 
-const DATASETS: Record<string, (args: string[], io: Io) => Promise<number>> = {
+const DATASETS: Subcommands = {
   list: datasetsList,
   show: datasetsShow,
 };
 
-export async function datasetsCommand(args: string[], io: Io): Promise<number> {
-  const [sub, ...rest] = args;
-  const fn = sub && Object.hasOwn(DATASETS, sub) ? DATASETS[sub] : undefined;
-  if (!fn)
-    throw new UsageError(
-      sub ? `Unknown command "datasets ${sub}"` : "datasets needs a command: list or show",
-    );
-  return fn(rest, io);
+export function datasetsCommand(args: string[], io: Io): Promise<number> {
+  return runSubcommand("datasets", DATASETS, args, io);
 }

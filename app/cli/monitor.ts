@@ -145,27 +145,24 @@ type LogSource = { repository: string; model: string } | { url: string; model: s
  * A Triton target has no log API.
  */
 async function logSource(dir: string, ref: { target: string; model: string }): Promise<LogSource> {
-  const [{ readProjectSettings }, { BUILTIN_TARGET, resolveTarget, DeployError }, { servingRepository }] =
-    await Promise.all([
-      import("../project/project"),
-      import("../deploy/targets"),
-      import("../deploy/embedded"),
-    ]);
+  const [{ readProjectSettings }, { DeployError }, { targetLogSource }] = await Promise.all([
+    import("../project/project"),
+    import("../deploy/targets"),
+    import("../monitoring/log-source"),
+  ]);
   let settings: ReturnType<typeof readProjectSettings>;
   try {
     settings = readProjectSettings(dir);
   } catch (e) {
     throw new InputError(`--log: ${(e as Error).message}`);
   }
-  if (ref.target === BUILTIN_TARGET && !Object.hasOwn(settings.targets, BUILTIN_TARGET))
-    return { repository: servingRepository(dir), model: ref.model };
   try {
-    const target = resolveTarget(settings, ref.target);
-    if (target.kind === "triton")
+    const source = targetLogSource(dir, settings, ref.target, ref.model);
+    if (!source)
       throw new InputError(
         `--log ${ref.target}:${ref.model}: target "${ref.target}" is a Triton server, which keeps no inference log Dagwood can read (Triton has no log API). Export its traffic to a file and pass --current FILE, or serve the model with dagwood serve.`,
       );
-    return { url: target.url, model: ref.model, ...(target.token ? { token: target.token } : {}) };
+    return source;
   } catch (e) {
     if (e instanceof DeployError) throw new InputError(`--log: ${e.message}`);
     throw e;

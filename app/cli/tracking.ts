@@ -21,7 +21,16 @@ import {
 } from "../store/types";
 import { exportModelVersion, exportRun, type TrackingContext } from "../tracking/export";
 import { type Deprecation, IsoDate } from "../values/governance";
-import { EXIT, findProjectStore, type Io, openMetadataStore, parse, UsageError } from "./args";
+import {
+  EXIT,
+  findProjectStore,
+  type Io,
+  openMetadataStore,
+  parse,
+  runSubcommand,
+  type Subcommands,
+  UsageError,
+} from "./args";
 import { formatMs, formatTime, formatValue, renderTable, toJson } from "./format";
 
 const STATUSES: RunStatus[] = ["running", "succeeded", "failed", "canceled", "interrupted"];
@@ -873,13 +882,13 @@ async function modelsExport(args: string[], io: Io): Promise<number> {
   });
 }
 
-const RUNS: Record<string, (args: string[], io: Io) => Promise<number>> = {
+const RUNS: Subcommands = {
   list: runsList,
   show: runsShow,
   compare: runsCompare,
   export: runsExport,
 };
-const MODELS: Record<string, (args: string[], io: Io) => Promise<number>> = {
+const MODELS: Subcommands = {
   list: modelsList,
   show: modelsShow,
   alias: modelsAlias,
@@ -887,22 +896,10 @@ const MODELS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   export: modelsExport,
 };
 
-export async function runsCommand(args: string[], io: Io): Promise<number> {
-  const [sub, ...rest] = args;
-  const fn = sub && Object.hasOwn(RUNS, sub) ? RUNS[sub] : undefined;
-  if (!fn)
-    throw new UsageError(
-      sub ? `Unknown command "runs ${sub}"` : "runs needs a command: list, show, compare or export",
-    );
-  return fn(rest, io);
+export function runsCommand(args: string[], io: Io): Promise<number> {
+  return runSubcommand("runs", RUNS, args, io);
 }
 
-export async function modelsCommand(args: string[], io: Io): Promise<number> {
-  const [sub, ...rest] = args;
-  const fn = sub && Object.hasOwn(MODELS, sub) ? MODELS[sub] : undefined;
-  if (!fn)
-    throw new UsageError(
-      sub ? `Unknown command "models ${sub}"` : "models needs a command: list, show, alias, update or export",
-    );
-  return fn(rest, io);
+export function modelsCommand(args: string[], io: Io): Promise<number> {
+  return runSubcommand("models", MODELS, args, io);
 }

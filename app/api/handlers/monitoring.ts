@@ -11,10 +11,10 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ident, literal, type SqlSession } from "../../data/sql";
-import { servingRepository } from "../../deploy/embedded";
-import { BUILTIN_TARGET, DeployError, resolveTarget } from "../../deploy/targets";
+import { DeployError } from "../../deploy/targets";
 import { type InferenceLogSource, loadInferenceLog } from "../../monitoring/inference-log";
 import { feedbackTable, joinLabels, labelsFromFile, readFeedback } from "../../monitoring/labels";
+import { targetLogSource } from "../../monitoring/log-source";
 import type { MonitoredTask } from "../../monitoring/performance";
 import { profileTable } from "../../monitoring/profile";
 import { buildMonitoringReport } from "../../monitoring/report";
@@ -43,16 +43,14 @@ export function inferenceLogSource(dir: string, target: string, model: string): 
     if (e instanceof ProjectSettingsError) throw new ApiError(400, e.message);
     throw e;
   }
-  if (target === BUILTIN_TARGET && !Object.hasOwn(settings.targets, BUILTIN_TARGET))
-    return { repository: servingRepository(dir), model };
   try {
-    const t = resolveTarget(settings, target);
-    if (t.kind === "triton")
+    const source = targetLogSource(dir, settings, target, model);
+    if (!source)
       throw new ApiError(
         400,
         `target "${target}" is a Triton server, which keeps no inference log Dagwood can read: serve the model with dagwood serve to monitor it`,
       );
-    return { url: t.url, model, ...(t.token ? { token: t.token } : {}) };
+    return source;
   } catch (e) {
     if (e instanceof DeployError) throw new ApiError(400, e.message);
     throw e;
