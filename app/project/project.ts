@@ -85,43 +85,95 @@ export function cronProblem(schedule: string): string | null {
  * A monitor: a deployed model watched window by window against its
  * registered version (app/monitoring/monitors.ts). `model` is the registered
  * model and alias or version (NAME@ALIAS); `deployedModel` its name on the
- * target when it differs. On a breach the action runs: only `alert` for now
- * (an audit entry, and the webhook when one is set).
+ * target when it differs. On a breach the action runs: `alert` (an audit
+ * entry, the app's alert, and the webhook when one is set), or `retrain`:
+ * the alert, then the retraining loop (app/monitoring/loop.ts) — the
+ * `retrain` pipeline on the fresh labelled rows, the `gate` against the
+ * champion, and `promote` (a person's approval, or a canary).
  */
-export const MonitorSettingsSchema = z.looseObject({
-  model: z
-    .string()
-    .regex(
-      /^[A-Za-z0-9][A-Za-z0-9_.-]*@[A-Za-z0-9_.-]+$/,
-      "NAME@ALIAS or NAME@VERSION, e.g. penguins@champion",
-    ),
-  target: z.string().regex(TARGET_NAME, "a target name: local, or one of dagwood.json's targets"),
-  deployedModel: z.string().min(1).max(128).optional(),
-  window: z
-    .string()
-    .regex(/^\d+(\.\d+)?\s*(m|h|d|w)$/, "a duration, e.g. 15m, 1h, 1d")
-    .default("1h"),
-  minRows: z.number().int().min(1).max(1_000_000).default(30),
-  drift: z.looseObject({ shareThreshold: z.number().min(0).max(1).default(0.5) }).optional(),
-  performance: z
-    .looseObject({ metric: z.string().min(1).max(64), tolerance: z.number().min(0).default(0.05) })
-    .optional(),
-  schedule: z
-    .string()
-    .max(200)
-    .superRefine((s, ctx) => {
-      const problem = cronProblem(s);
-      if (problem) ctx.addIssue({ code: "custom", message: problem });
-    })
-    .optional(),
-  action: z.enum(["alert", "retrain"]).refine((a) => a === "alert", {
-    message: 'action "retrain" is not yet supported: use "alert"',
-  }),
-  webhook: z
-    .string()
-    .refine((u) => /^https?:\/\/[^/]/.test(u) && URL.canParse(u), "an http:// or https:// URL")
-    .optional(),
-});
+export const MonitorSettingsSchema = z
+  .looseObject({
+    model: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9_.-]*@[A-Za-z0-9_.-]+$/,
+        "NAME@ALIAS or NAME@VERSION, e.g. penguins@champion",
+      ),
+    target: z.string().regex(TARGET_NAME, "a target name: local, or one of dagwood.json's targets"),
+    deployedModel: z.string().min(1).max(128).optional(),
+    window: z
+      .string()
+      .regex(/^\d+(\.\d+)?\s*(m|h|d|w)$/, "a duration, e.g. 15m, 1h, 1d")
+      .default("1h"),
+    minRows: z.number().int().min(1).max(1_000_000).default(30),
+    drift: z.looseObject({ shareThreshold: z.number().min(0).max(1).default(0.5) }).optional(),
+    performance: z
+      .looseObject({ metric: z.string().min(1).max(64), tolerance: z.number().min(0).default(0.05) })
+      .optional(),
+    schedule: z
+      .string()
+      .max(200)
+      .superRefine((s, ctx) => {
+        const problem = cronProblem(s);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional(),
+    action: z.enum(["alert", "retrain"]).default("alert"),
+    /** action "retrain": the pipeline that trains and registers the challenger, fed the fresh labelled rows. */
+    retrain: z
+      .looseObject({
+        /** A *.dag.json file of the project (relative to it). */
+        pipeline: z.string().min(1).max(4096),
+        /** Pipeline parameters (as `--param`); the fresh data's file is added under `dataParam`. */
+        params: z.record(z.string(), z.unknown()).default({}),
+        /** The pipeline parameter that receives the path of the fresh labelled rows (a Parquet file in the project). */
+        dataParam: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .default("freshData"),
+        /** The label column's name in that file (default: the target the registered version was trained on). */
+        labelColumn: z.string().min(1).max(256).optional(),
+      })
+      .optional(),
+    /** The challenger must beat the champion on the freshest labelled rows, which retraining never sees. */
+    gate: z
+      .looseObject({
+        /** Default: performance.metric, else accuracy (classification) or rmse (regression). */
+        metric: z.string().min(1).max(64).optional(),
+        margin: z.number().min(0).default(0),
+        /** The freshest share of the labelled rows kept for the gate. */
+        holdout: z.number().gt(0).lt(1).default(0.3),
+        minRows: z.number().int().min(1).default(30),
+      })
+      .default({ margin: 0, holdout: 0.3, minRows: 30 }),
+    /** After the gate: wait for a person to approve in the app, or a canary at `percent` promoted after `window` if its live metric holds. */
+    promote: z
+      .looseObject({
+        mode: z.enum(["approve", "canary"]).default("canary"),
+        percent: z.number().min(1).max(50).default(20),
+        window: z
+          .string()
+          .regex(/^\d+(\.\d+)?\s*(m|h|d|w)$/, "a duration, e.g. 15m, 1h, 1d")
+          .default("1h"),
+        /** Labelled canary requests needed before it is judged. */
+        minRows: z.number().int().min(1).default(30),
+        /** The canary may trail the champion's live figure by at most this much. */
+        tolerance: z.number().min(0).default(0.02),
+      })
+      .default({ mode: "canary", percent: 20, window: "1h", minRows: 30, tolerance: 0.02 }),
+    webhook: z
+      .string()
+      .refine((u) => /^https?:\/\/[^/]/.test(u) && URL.canParse(u), "an http:// or https:// URL")
+      .optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.action === "retrain" && !m.retrain)
+      ctx.addIssue({
+        code: "custom",
+        path: ["retrain"],
+        message: 'action "retrain" needs "retrain": { "pipeline": "pipelines/retrain.dag.json" }',
+      });
+  });
 export type MonitorSettings = z.output<typeof MonitorSettingsSchema>;
 
 export const ProjectSettingsSchema = z.looseObject({

@@ -300,7 +300,23 @@ export type AuditAction =
   | "deployment.failed"
   | "deployment.rolledBack"
   /** A monitor's window breached (details: monitor, window, reasons): app/monitoring/monitors.ts. */
-  | "monitor.alert";
+  | "monitor.alert"
+  /**
+   * The retraining loop's steps (app/monitoring/loop.ts; details: loop, monitor and the step's
+   * figures): the run started and ended, the gate's figures, the canary judged, the challenger
+   * promoted or the champion kept (with the reason), a person's approval, rejection or acknowledgement.
+   */
+  | "monitor.retrain"
+  | "monitor.gate"
+  | "monitor.canary"
+  | "monitor.promoted"
+  | "monitor.kept"
+  | "monitor.failed"
+  | "monitor.approved"
+  | "monitor.acknowledged"
+  /** A version deployed as a canary beside the primary, and a canary ended (details.outcome promoted | removed). */
+  | "deployment.canary"
+  | "deployment.canaryEnded";
 
 export interface AuditEntry {
   id: number;
