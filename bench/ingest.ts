@@ -14,10 +14,10 @@ import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { literal } from "../app/data/sql";
 import { Workspace } from "../app/data/workspace";
-import type { BlockContext } from "../app/engine/block";
 import { executeBlock } from "../app/engine/execute";
 import { hashFile, knownFileHash } from "../app/engine/files";
 import { resolveProjectPath } from "../app/engine/paths";
+import { standaloneContext } from "../app/engine/standalone-context";
 import ingestFile from "../nodes/ingest-file";
 
 const RUNS = 5;
@@ -76,31 +76,15 @@ async function timeOurs(
       params,
     );
     const hashMs = performance.now() - h0;
-    const ctx: BlockContext = {
-      sql,
-      projectDir: project,
-      artifactDir: async () => project,
-      resolvePath,
-      newTable: (port) => `t_bench_${port}`,
-      progress: () => {},
-      metric: () => {},
-      log: () => {},
-      signal: new AbortController().signal,
+    // As in the engine: the memo answers for the file the cache key hashed.
+    const ctx = standaloneContext(sql, project, {
+      prefix: "t_bench",
       runId: "bench",
       nodeId: "ingest",
-      dataset: () => {},
-      dataTest: () => {},
-      trial: () => {},
-      chosenParams: () => {},
-      environment: () => {},
-      get registry(): never {
-        throw new Error("the ingest bench has no registry");
-      },
-      upstream: () => undefined,
-      lineage: () => Promise.reject(new Error("the ingest bench records no lineage")),
-      // As in the engine: the memo answers for the file the cache key hashed.
+      artifactDir: project,
+      resolvePath,
       hashFile: (p) => hashFile(p, memo),
-    };
+    });
     const t0 = performance.now();
     const values = await executeBlock(ingestFile, ctx, {}, params, workspace);
     const ms = performance.now() - t0;

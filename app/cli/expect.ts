@@ -10,13 +10,13 @@ import { basename, dirname, relative, resolve } from "node:path";
 import type { SqlSession } from "../data/sql";
 import type { BlockContext } from "../engine/block";
 import type { TableValue } from "../engine/ports";
+import { standaloneContext } from "../engine/standalone-context";
 import { expectationName, resultDetail } from "../values/expectation-text";
 import type { ExpectationResult, ExpectationSuite, ValidationReport } from "../values/expectations";
 import type { ProfileReport } from "../values/profile";
 import { EXIT, type Io, parse, UsageError } from "./args";
 import { formatValue, renderTable } from "./format";
 import { junitProblem, renderSuiteJunit } from "./junit";
-import { standaloneContext } from "./standalone-context";
 
 /** A problem with what the command was given (a suite, a data file): printed as is, exit 2. */
 class InputError extends Error {}

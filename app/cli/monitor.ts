@@ -12,11 +12,11 @@
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { ident, type SqlSession } from "../data/sql";
+import { standaloneContext } from "../engine/standalone-context";
 import type { DriftTable } from "../monitoring/types";
 import type { DriftReport, DriftTestName } from "../values/drift";
 import { EXIT, findProjectStore, type Io, openMetadataStore, parse, UsageError } from "./args";
 import { formatValue, renderTable } from "./format";
-import { standaloneContext } from "./standalone-context";
 
 /** What the command was given cannot be used (a file, a column): printed as is, exit 2. */
 class InputError extends Error {}
@@ -271,7 +271,7 @@ async function driftSubcommand(args: string[], io: Io): Promise<number> {
     try {
       const load = async (real: string, given: string, prefix: string) => {
         try {
-          const ctx = standaloneContext(sql, dirname(real), prefix);
+          const ctx = standaloneContext(sql, dirname(real), { prefix });
           const out = await ingestFile.run(ctx, {}, ingestFile.params.parse({ path: basename(real) }));
           return await workspace.describeTable((out.out as { name: string }).name, sql);
         } catch (e) {

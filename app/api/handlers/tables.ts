@@ -6,6 +6,7 @@ import { parseParams } from "../../engine/execute";
 import { hashFile } from "../../engine/files";
 import { resolveProjectPath } from "../../engine/paths";
 import type { TableValue } from "../../engine/ports";
+import { standaloneContext } from "../../engine/standalone-context";
 import type { Project } from "../../project/project";
 import { ApiError, type ApiResults } from "../api";
 import type { CoreState, Handlers } from "./state";
@@ -31,32 +32,15 @@ async function requireTableValue(p: Project, table: string): Promise<TableValue>
 
 /** A block context for a preview: not a run, so it records nothing and reads no lineage. */
 function previewContext(p: Project, sql: BlockContext["sql"]): BlockContext {
-  return {
-    sql,
-    projectDir: p.dir,
-    artifactDir: async () => p.artifactsDir,
-    resolvePath: (x) => resolveProjectPath(p.dir, p.allowedDirs, x),
-    newTable: () => {
-      throw new Error("profiling writes no table");
-    },
-    progress: () => undefined,
-    metric: () => undefined,
-    log: () => undefined,
-    signal: new AbortController().signal,
+  return standaloneContext(sql, p.dir, {
+    prefix: "preview",
     runId: "preview",
     nodeId: "preview",
-    dataset: () => undefined,
-    dataTest: () => undefined,
-    trial: () => undefined,
-    chosenParams: () => undefined,
-    environment: () => undefined,
-    registry: p.metadata.registry,
-    upstream: () => undefined,
-    lineage: async () => {
-      throw new Error("profiling has no lineage");
-    },
+    artifactDir: p.artifactsDir,
+    resolvePath: (x) => resolveProjectPath(p.dir, p.allowedDirs, x),
     hashFile: (path) => hashFile(path),
-  };
+    registry: p.metadata.registry,
+  });
 }
 
 export function tableHandlers(state: CoreState): Handlers<"previewTable" | "profileTable"> {

@@ -208,8 +208,12 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
         <span className={`node-badge badge-${state}`}>{STATE_LABEL[state]}</span>
       </div>
       <div className="node-sub">
-        <span className="node-id">{id}</span>
-        <span className="node-kind">{block ? node.block : "unknown block"}</span>
+        <span className="node-id" title={id}>
+          {id}
+        </span>
+        <span className="node-kind" title={block ? node.block : "unknown block"}>
+          {block ? node.block : "unknown block"}
+        </span>
       </div>
       <div className="node-ports">
         <div className="node-inputs">
