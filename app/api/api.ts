@@ -35,6 +35,7 @@ import {
   type GovernanceFindingKind,
   IsoDate,
 } from "../values/governance";
+import { MONITOR_NAME, MONITOR_NAME_MESSAGE, type MonitorLoop } from "../values/loop";
 import type { MonitoringReport } from "../values/monitoring";
 import type { DataPortType, PortData } from "../values/port-types";
 import { ProfileReport } from "../values/profile";
@@ -74,6 +75,38 @@ export type {
   RunRecord,
   RunSummary,
 };
+
+/** A monitor of dagwood.json as listMonitors answers it. */
+export interface MonitorSummary {
+  name: string;
+  /** The registered model, and the alias or version it is checked against (dagwood.json's NAME@REF). */
+  model: string;
+  ref: string;
+  target: string;
+  /** Its name on the target when it differs from the registered one. */
+  deployedModel: string | null;
+  window: string;
+  action: "alert" | "retrain";
+  schedule: string | null;
+  /** ISO: when the app's scheduler runs it next (null: no schedule, or the scheduler is not running). */
+  nextRunAt: string | null;
+  /**
+   * Its last check since the app opened; before any, its latest alert in the
+   * audit history (rows null when that entry does not say). Null: neither.
+   */
+  lastCheck: {
+    at: string;
+    window: { start: string; end: string };
+    rows: number | null;
+    tested: boolean;
+    breached: boolean;
+    reasons: string[];
+  } | null;
+  /** Why its last check in this session failed (null: it went through, or none ran). */
+  lastError: string | null;
+  /** Its loops still open (alerts not yet closed). */
+  openAlerts: number;
+}
 
 export interface ProjectInfo {
   dir: string;
@@ -163,7 +196,7 @@ export interface ModelDetail {
   audit: AuditEntry[];
 }
 
-export type LineageNodeKind = "dataset" | "run" | "modelVersion" | "deployment";
+export type LineageNodeKind = "dataset" | "run" | "modelVersion" | "deployment" | "alert";
 
 /** Dataset → run → model version → deployment. */
 export interface LineageGraph {
@@ -243,6 +276,7 @@ const targetName = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "a target name: a letter, then letters, digits, _ - (≤ 64)");
 const versionNumber = z.number().int().min(1);
+const monitorName = z.string().regex(MONITOR_NAME, MONITOR_NAME_MESSAGE);
 const runStatus = z.enum(["running", "succeeded", "failed", "canceled", "interrupted"]);
 const tagKey = z.string().min(1).max(250);
 const tagValue = z.string().max(5000);
@@ -377,6 +411,20 @@ export const API_ARGS = {
     canary: z.object({ version: versionNumber, percent: z.number().min(0).max(100) }).optional(),
     shadow: z.object({ version: versionNumber }).optional(),
   }),
+  /** A version beside the serving one at a share of the requests (app/deploy/canary.ts; Dagwood targets only). */
+  deployCanary: z.object({
+    name: modelName,
+    ref: z.union([versionNumber, aliasName]),
+    target: targetName,
+    percent: z.number().gt(0).lt(100),
+  }),
+  promoteCanary: z.object({ name: modelName, target: targetName, version: versionNumber }),
+  removeCanary: z.object({
+    name: modelName,
+    target: targetName,
+    version: versionNumber,
+    reason: z.string().trim().min(1).max(2000),
+  }),
   startLocalServer: z.object({}),
   stopLocalServer: z.object({}),
   inferExample: z.object({ name: modelName, ref: z.union([versionNumber, aliasName]) }),
@@ -398,6 +446,33 @@ export const API_ARGS = {
     minRows: z.number().int().min(1).max(1_000_000).default(30),
     tolerance: z.number().min(0).default(0.05),
   }),
+  /** One column's reference and current distributions in a window of a deployed model's log, on the same bins (app/api/handlers/monitoring.ts). */
+  driftDistribution: z.object({
+    target: targetName,
+    model: modelName,
+    registeredModel: modelName.optional(),
+    ref: z.union([versionNumber, aliasName]).optional(),
+    column: z.string().min(1).max(1000),
+    /** The window, ISO times: rows with start ≤ time < end. */
+    start: z.iso.datetime({ offset: true }),
+    end: z.iso.datetime({ offset: true }),
+  }),
+  /** dagwood.json's monitors with their schedule and last check (app/api/handlers/loops.ts). */
+  listMonitors: z.object({}),
+  /** Checks these monitors now (default: all) and advances their loops. */
+  runMonitorsNow: z.object({ names: z.array(monitorName).min(1).max(1000).optional() }),
+  monitorLoops: z.object({
+    monitor: monitorName.optional(),
+    model: modelName.optional(),
+    status: z.enum(["open", "closed"]).optional(),
+    limit: z.number().int().min(1).max(10_000).default(100),
+  }),
+  approveChallenger: z.object({ loopId: z.number().int().min(1) }),
+  rejectChallenger: z.object({
+    loopId: z.number().int().min(1),
+    reason: z.string().trim().min(1).max(2000).optional(),
+  }),
+  acknowledgeAlert: z.object({ loopId: z.number().int().min(1) }),
   listDatasets: z.object({}),
   getDataset: z.object({ name: z.string().min(1).max(4096) }),
   updateDataset: z.object({
@@ -498,6 +573,12 @@ export interface ApiResults {
   rollbackDeployment: AuditEntry;
   /** Dagwood targets only (400 for Triton): the primary stays, canary and shadow are replaced. */
   setTraffic: { policy: TrafficPolicy };
+  /** The `deployment.canary` audit entry (the earlier one when that canary was already there). */
+  deployCanary: AuditEntry;
+  /** The `deployment.succeeded` entry of the promotion (a `deployment.canaryEnded` entry precedes it). */
+  promoteCanary: AuditEntry;
+  /** The `deployment.canaryEnded` entry (404 when the version was never the canary there). */
+  removeCanary: AuditEntry;
   /** Starts the built-in `local` target's server (409 when dagwood.json defines a `local`): the target, running. */
   startLocalServer: TargetInfo;
   /** Stops it (status no longer restarts it until it is started or deployed to): the target, stopped. */
@@ -507,6 +588,37 @@ export interface ApiResults {
   /** Artifacts with no owner, past their review date, or deprecated and still used; and dagwood.json's failOn policy. */
   governanceReport: { findings: GovernanceFinding[]; failOn: GovernanceFindingKind[] };
   monitoringReport: MonitoringReport;
+  /** Same bins for both sides: Sturges edges over both for a numeric column (> 20 distinct reference values), else its values. */
+  driftDistribution: {
+    column: string;
+    type: "numeric" | "categorical";
+    /** Non-missing values on each side. */
+    rows: { reference: number; current: number };
+    edges: number[] | null;
+    reference: { label: string; share: number }[];
+    current: { label: string; share: number }[];
+  };
+  /** 400 when dagwood.json is not valid (its reason); `scheduler`: the app runs the monitors on their schedules. */
+  listMonitors: { monitors: MonitorSummary[]; scheduler: boolean };
+  /** 400 naming monitors dagwood.json does not declare; a monitor whose check failed has its `error`. */
+  runMonitorsNow: {
+    ticks: {
+      monitor: string;
+      breached: boolean;
+      alerted: boolean;
+      reasons: string[];
+      error: string | null;
+      loops: MonitorLoop[];
+    }[];
+  };
+  /** Newest first. */
+  monitorLoops: MonitorLoop[];
+  /** 404 for an unknown loop; 409 (naming its stage) for one not awaiting approval. The loop as it now is. */
+  approveChallenger: MonitorLoop;
+  /** A loop awaiting approval or in canary (its canary removed) → kept. */
+  rejectChallenger: MonitorLoop;
+  /** An alerted or failed loop → acknowledged. */
+  acknowledgeAlert: MonitorLoop;
   /** dagwood.json's datasets (read or not), then files runs read with no entry; each with its latest version and test. */
   listDatasets: DatasetSummary[];
   /** A dataset's versions, schema changes, test history (failing expectations with examples) and users; 404 when unknown. */

@@ -49,6 +49,45 @@ describe("describeAudit", () => {
     );
   });
 
+  it("says which step failed: a deploy, a rollback, or a canary's deploy, promotion or removal", () => {
+    const failed = (operation: string | undefined, version: number) =>
+      describeAudit(
+        entry("deployment.failed", version, {
+          target: "local",
+          reason: "parity failed",
+          ...(operation ? { operation } : {}),
+        }),
+      );
+    expect(failed(undefined, 3)).toBe("deploying v3 to local failed: parity failed");
+    expect(failed("rollback", 1)).toBe("rolling local back to v1 failed: parity failed");
+    expect(failed("canary", 3)).toBe("deploying v3 to local as a canary failed: parity failed");
+    expect(failed("promote", 2)).toBe("promoting the canary v2 on local failed: parity failed");
+    expect(failed("removeCanary", 2)).toBe("removing the canary v2 from local failed: parity failed");
+    // An operation this version does not know still reads as a failure of that version there.
+    expect(failed("resize", 2)).toBe("deploying v2 to local failed: parity failed");
+  });
+
+  it("says what happened to a canary", () => {
+    expect(describeAudit(entry("deployment.canary", 2, { target: "local", percent: 20, previous: 1 }))).toBe(
+      "v2 deployed to local as a canary taking 20 % of the traffic beside v1",
+    );
+    expect(describeAudit(entry("deployment.canaryEnded", 2, { target: "local", outcome: "promoted" }))).toBe(
+      "canary v2 promoted on local: it serves all the traffic",
+    );
+    expect(
+      describeAudit(
+        entry("deployment.canaryEnded", 2, {
+          target: "local",
+          outcome: "removed",
+          reason: "accuracy 0.6 < 0.8",
+        }),
+      ),
+    ).toBe("canary v2 removed from local: accuracy 0.6 < 0.8");
+    expect(describeAudit(entry("deployment.canary", null))).toBe(
+      "a version deployed to a target as a canary",
+    );
+  });
+
   it("shortens the run id only when asked", () => {
     const created = entry("version.created", 1, { runId: "20261126T170221-a1b2c3" });
     expect(describeAudit(created, (id) => id.slice(-6))).toBe("v1 created from run a1b2c3");

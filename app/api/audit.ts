@@ -49,15 +49,54 @@ export function describeAudit(e: AuditEntry, runId: (id: string) => string = (id
     case "deployment.succeeded":
       return `${v(e.version)} deployed to ${text(d.target, "a target")}`;
     case "deployment.failed": {
+      // details.operation: which step failed (app/values/deployment.ts DeployOperation; absent: a deploy).
       const why = d.reason ?? d.error;
-      return `deploying ${v(e.version)} to ${text(d.target, "a target")} failed${why ? `: ${String(why)}` : ""}`;
+      const target = text(d.target, "a target");
+      const step =
+        d.operation === "rollback"
+          ? `rolling ${target} back to ${v(e.version)}`
+          : d.operation === "canary"
+            ? `deploying ${v(e.version)} to ${target} as a canary`
+            : d.operation === "promote"
+              ? `promoting the canary ${v(e.version)} on ${target}`
+              : d.operation === "removeCanary"
+                ? `removing the canary ${v(e.version)} from ${target}`
+                : `deploying ${v(e.version)} to ${target}`;
+      return `${step} failed${why ? `: ${String(why)}` : ""}`;
     }
     case "deployment.rolledBack":
       return `${text(d.target, "a target")} rolled back to ${v(e.version)}`;
+    case "deployment.canary":
+      return `${v(e.version)} deployed to ${text(d.target, "a target")} as a canary${typeof d.percent === "number" ? ` taking ${d.percent} % of the traffic` : ""}${typeof d.previous === "number" ? ` beside ${v(d.previous)}` : ""}`;
+    case "deployment.canaryEnded":
+      return d.outcome === "promoted"
+        ? `canary ${v(e.version)} promoted on ${text(d.target, "a target")}: it serves all the traffic`
+        : `canary ${v(e.version)} removed from ${text(d.target, "a target")}${typeof d.reason === "string" && d.reason ? `: ${d.reason}` : ""}`;
     case "monitor.alert": {
       const reasons = Array.isArray(d.reasons) ? d.reasons.map(String) : [];
       return `monitor ${text(d.monitor, "?")} alerted on ${v(e.version)}${typeof d.window === "string" ? ` for the window from ${d.window}` : ""}${reasons.length ? `: ${reasons.join("; ")}` : ""}`;
     }
+    // The retraining loop's steps (app/monitoring/loop.ts): details.loop is the loop's id.
+    case "monitor.retrain":
+      return `loop ${text(String(d.loop ?? ""), "?")} of monitor ${text(d.monitor, "?")}: retraining run ${d.runId ? runId(String(d.runId)) : "?"} ${d.existing === true ? "answered the existing" : "registered"} ${v(e.version)}`;
+    case "monitor.gate": {
+      const fig = (x: unknown) => (typeof x === "number" ? String(Math.round(x * 1e4) / 1e4) : "—");
+      return `loop ${text(String(d.loop ?? ""), "?")}: ${v(e.version)} ${d.passed ? "passed" : "failed"} the gate: ${text(d.metric, "metric")} ${fig(d.challenger)} vs champion ${fig(d.champion)}${typeof d.rows === "number" ? ` on ${d.rows} rows` : ""}`;
+    }
+    case "monitor.canary":
+      return typeof d.held === "boolean"
+        ? `loop ${text(String(d.loop ?? ""), "?")}: canary ${v(e.version)} ${d.held ? "held" : "fell behind"} on ${text(d.target, "a target")}`
+        : `loop ${text(String(d.loop ?? ""), "?")}: ${v(e.version)} serves ${typeof d.percent === "number" ? `${d.percent} % ` : ""}of ${text(d.target, "a target")} as a canary`;
+    case "monitor.promoted":
+      return `loop ${text(String(d.loop ?? ""), "?")}: ${v(e.version)} promoted${typeof d.reason === "string" ? ` (${d.reason})` : ""}`;
+    case "monitor.kept":
+      return `loop ${text(String(d.loop ?? ""), "?")}: ${text(d.reason, "champion kept")}`;
+    case "monitor.failed":
+      return `loop ${text(String(d.loop ?? ""), "?")} of monitor ${text(d.monitor, "?")} failed: ${text(d.reason, "?")}`;
+    case "monitor.approved":
+      return `loop ${text(String(d.loop ?? ""), "?")}: ${v(e.version)} approved${e.actor ? ` by ${e.actor}` : ""}`;
+    case "monitor.acknowledged":
+      return `loop ${text(String(d.loop ?? ""), "?")} of monitor ${text(d.monitor, "?")}: alert acknowledged${e.actor ? ` by ${e.actor}` : ""}`;
     default:
       return String(e.action);
   }

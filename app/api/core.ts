@@ -1,12 +1,14 @@
 import { deployProjectOf } from "../deploy/deploy";
 import type { Catalog } from "../engine/block";
 import type { RunEvent } from "../engine/events";
+import type { SchedulerClock } from "../monitoring/scheduler";
 import { Project } from "../project/project";
 import { type Api, ApiError, type ApiMethod, parseApiArgs } from "./api";
 import { createDatasetHandlers } from "./handlers/datasets";
 import { createDeployHandlers } from "./handlers/deploy";
 import { expectationHandlers } from "./handlers/expectations";
 import { governanceHandlers } from "./handlers/governance";
+import { loopHandlers, startMonitoring } from "./handlers/loops";
 import { monitoringHandlers } from "./handlers/monitoring";
 import { pipelineHandlers } from "./handlers/pipelines";
 import { projectHandlers } from "./handlers/projects";
@@ -19,6 +21,8 @@ export interface CoreApiOptions {
   catalog: Catalog;
   /** Open this project at start. */
   projectDir?: string;
+  /** The monitors' scheduler (app/monitoring/scheduler.ts): its clock (tests), or false to run none on schedules. */
+  monitorScheduler?: { clock?: SchedulerClock; fetch?: typeof fetch } | false;
 }
 
 export type CoreApi = Api & {
@@ -47,6 +51,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     ...expectationHandlers(state),
     ...governanceHandlers(state),
     ...monitoringHandlers(state),
+    ...loopHandlers(state, opts.monitorScheduler ? opts.monitorScheduler : {}),
     ...createTrackingHandlers(state.requireProject),
     ...createDatasetHandlers(state.requireProject),
     ...createDeployHandlers(() => deployProjectOf(state.requireProject()), {
@@ -54,6 +59,10 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
       operations: state.deployOperations,
     }),
   };
+
+  // The open project's monitors run on their schedules, from now until close (a new scheduler per project).
+  const monitoring =
+    opts.monitorScheduler === false ? null : startMonitoring(state, opts.monitorScheduler || {});
 
   const call = async (method: string, args: unknown): Promise<unknown> => {
     if (!Object.hasOwn(handlers, method)) throw new ApiError(404, `Unknown method "${method}"`);
@@ -76,7 +85,12 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     projectDir: () => state.project()?.dir ?? null,
     onProjectChange: state.onProjectChange,
     async close() {
+      // No monitor tick starts from now; one in flight ends below (it counts as a run in progress).
+      const stopping = monitoring?.stop();
       for (const run of state.active.values()) run.controller.abort();
+      await Promise.all([...state.active.values()].map((r) => r.done));
+      await stopping;
+      // A tick that started a run after the first wait: it ends too.
       await Promise.all([...state.active.values()].map((r) => r.done));
       // A cache collection under way ends before the workspace closes under it.
       while (state.collecting) await state.collecting.catch(() => {});

@@ -358,6 +358,31 @@ describe("dagwood predict, export, deploy", { timeout: 60_000 }, () => {
     expect(noVersion.stderr).toMatch(/Which version of m\?/);
   });
 
+  it("deploy without a model version, or with an unknown subcommand, names the subcommands, canary among them", async () => {
+    const subcommands = "(or a subcommand: canary promote|remove, rollback, status)";
+    const bare = await dagwood("deploy");
+    expect(bare.code).toBe(2);
+    expect(bare.stderr.split("\n")[0]).toBe(
+      `deploy needs a model version: name@alias or name:version ${subcommands}`,
+    );
+    // "promote" meant as `deploy canary promote`: a bare word is no model version and no subcommand.
+    const unknown = await dagwood("deploy", "promote", "m", "--target", "local", "--project", project.dir);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.split("\n")[0]).toBe(
+      `deploy takes one model version: name@alias or name:version ${subcommands}`,
+    );
+    const word = await dagwood("deploy", "stauts", "--project", project.dir);
+    expect(word.code).toBe(2);
+    expect(word.stderr.split("\n")[0]).toBe(
+      `Which version of stauts? Write stauts@<alias> or stauts:<version>, e.g. stauts@champion ${subcommands}`,
+    );
+    const flagsOnly = await dagwood("deploy", "--json");
+    expect(flagsOnly.code).toBe(2);
+    expect(flagsOnly.stderr.split("\n")[0]).toBe(
+      `deploy takes one model version: name@alias or name:version ${subcommands}`,
+    );
+  });
+
   it("refuses a token an HTTP header cannot carry, naming where it came from and never printing it", async () => {
     process.env.DAGWOOD_TOKEN_LOCAL = `${TOKEN}\r\n`;
     try {

@@ -77,18 +77,6 @@ async function withDeployProject(io: Io, projectOpt: unknown, fn: WithProject): 
   }
 }
 
-/** The deployment an audit entry records (its details are the record; see deployVersion in app/deploy/deploy.ts). */
-function recordOf(entry: AuditEntry): DeploymentRecord {
-  return {
-    ...(entry.details as Omit<DeploymentRecord, "status" | "model" | "version" | "actor" | "auditId">),
-    status: entry.action === "deployment.rolledBack" ? "rolledBack" : "succeeded",
-    model: entry.model,
-    version: entry.version ?? 0,
-    actor: entry.actor,
-    auditId: entry.id,
-  } as DeploymentRecord;
-}
-
 /** How long a deploy or rollback through the app's engine may go without a word before the CLI gives up. */
 const ATTACHED_DEPLOY_MS = 5 * 60_000;
 
@@ -103,7 +91,10 @@ async function throughApp(
   opts: { json: boolean; noAttach: boolean },
   act: (link: import("./attach").EngineLink) => Promise<AuditEntry>,
 ): Promise<number> {
-  const { findEngine, openElsewhereMessage, EngineCallError } = await import("./attach");
+  const [{ findEngine, openElsewhereMessage, EngineCallError }, { deploymentRecordOf }] = await Promise.all([
+    import("./attach"),
+    import("../deploy/deploy"),
+  ]);
   const engine = await findEngine(dir);
   if (engine.state !== "live") {
     io.stderr.write(builtinTargetMessage());
@@ -116,7 +107,7 @@ async function throughApp(
   io.stderr.write(`Through Dagwood (PID ${engine.link.pid}), which runs the built-in "${BUILTIN}" target…\n`);
   let record: DeploymentRecord;
   try {
-    record = recordOf(await act(engine.link));
+    record = deploymentRecordOf(await act(engine.link));
   } catch (e) {
     if (!(e instanceof EngineCallError)) throw e;
     io.stderr.write(`${e.message}\n`);
@@ -126,13 +117,22 @@ async function throughApp(
   return EXIT.ok;
 }
 
-function versionRef(text: string | undefined, command: string): { name: string; ref: number | string } {
+/** The words `dagwood deploy` takes instead of a model version, for its usage errors. */
+const DEPLOY_SUBCOMMANDS = "or a subcommand: canary promote|remove, rollback, status";
+
+/** `hint`: what else the command takes there, added to its messages in parentheses. */
+function versionRef(
+  text: string | undefined,
+  command: string,
+  hint?: string,
+): { name: string; ref: number | string } {
+  const also = hint ? ` (${hint})` : "";
   if (text === undefined)
-    throw new UsageError(`${command} takes one model version: name@alias or name:version`);
+    throw new UsageError(`${command} takes one model version: name@alias or name:version${also}`);
   const { name, ref } = parseModelRef(text);
   if (ref === undefined) {
     throw new UsageError(
-      `Which version of ${name}? Write ${name}@<alias> or ${name}:<version>, e.g. ${name}@champion`,
+      `Which version of ${name}? Write ${name}@<alias> or ${name}:<version>, e.g. ${name}@champion${also}`,
     );
   }
   return { name, ref };
@@ -142,41 +142,58 @@ function describeRecord(r: DeploymentRecord): string {
   const parity = r.parity
     ? `parity on ${r.parity.rows} ${r.parity.source} rows${r.parity.note ? ` (${r.parity.note})` : ""}: max |served − registry| ${formatValue(r.parity.maxAbsDiff)}, ${r.parity.labelMismatches} label(s) differ`
     : "no parity check";
-  const verb = r.status === "rolledBack" ? "Rolled back" : "Deployed";
   const before = r.previous === null ? "nothing served before" : `v${r.previous} served before`;
-  return `${verb} ${r.model} v${r.version} on ${r.target} (${r.url}, ${r.kind}) in ${formatMs(r.ms)}; ${parity}; ${before}.\n`;
+  const at = `on ${r.target} (${r.url}, ${r.kind}) in ${formatMs(r.ms)}`;
+  if (r.status === "canary")
+    return `Deployed ${r.model} v${r.version} as a canary ${at}: it takes ${r.percent} % of the requests, v${r.previous} the rest; ${parity}.\n`;
+  if (r.status === "canaryEnded")
+    return `Removed the canary ${r.model} v${r.version} from ${r.target}: v${r.previous} serves all the requests${r.reason ? ` (${r.reason})` : ""}.\n`;
+  if (r.operation === "promote")
+    return `Promoted the canary ${r.model} v${r.version} ${at}: it serves all the requests; ${parity}; ${before}.\n`;
+  const verb = r.status === "rolledBack" ? "Rolled back" : "Deployed";
+  return `${verb} ${r.model} v${r.version} ${at}; ${parity}; ${before}.\n`;
 }
 
 async function deployRun(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {
     project: { type: "string" },
     target: { type: "string" },
+    canary: { type: "string" },
     json: { type: "boolean" },
     "no-attach": { type: "boolean" },
   });
   if (positionals.length !== 1)
-    throw new UsageError("deploy takes one model version: name@alias or name:version");
-  const { name, ref } = versionRef(positionals[0], "deploy");
+    throw new UsageError(
+      `deploy takes one model version: name@alias or name:version (${DEPLOY_SUBCOMMANDS})`,
+    );
+  // A bare word is a model without its version, or an unknown subcommand: the message names both.
+  const { name, ref } = versionRef(positionals[0], "deploy", DEPLOY_SUBCOMMANDS);
   if (!values.target) throw new UsageError("deploy needs --target NAME (a target in dagwood.json)");
-  const [{ deployVersion }, { currentUser }] = await Promise.all([
+  const percent = values.canary === undefined ? undefined : canaryPercent(values.canary as string);
+  const [{ deployVersion }, { deployCanary }, { currentUser }] = await Promise.all([
     import("../deploy/deploy"),
+    import("../deploy/canary"),
     import("../engine/environment"),
   ]);
   return withDeployProject(io, values.project, async (project) => {
     if (isBuiltinOnly(project, values.target as string)) {
       const opts = { json: Boolean(values.json), noAttach: Boolean(values["no-attach"]) };
       return throughApp(io, project.dir, opts, (link) =>
-        link.call("deployVersion", { name, ref, target: BUILTIN }, ATTACHED_DEPLOY_MS),
+        percent === undefined
+          ? link.call("deployVersion", { name, ref, target: BUILTIN }, ATTACHED_DEPLOY_MS)
+          : link.call("deployCanary", { name, ref, target: BUILTIN, percent }, ATTACHED_DEPLOY_MS),
       );
     }
-    const record = await deployVersion({
+    const deploy = {
       project,
       target: values.target as string,
       name,
       ref,
       actor: currentUser(),
-      onProgress: (p) => io.stderr.write(`${p.phase}: ${p.message}\n`),
-    });
+      onProgress: (p: { phase: string; message: string }) => io.stderr.write(`${p.phase}: ${p.message}\n`),
+    };
+    const record =
+      percent === undefined ? await deployVersion(deploy) : await deployCanary({ ...deploy, percent });
     io.stdout.write(values.json ? toJson(record) : describeRecord(record));
     return EXIT.ok;
   });
@@ -280,12 +297,108 @@ async function deployStatus(args: string[], io: Io): Promise<number> {
   });
 }
 
+/** `--canary PERCENT`: more than 0 and less than 100. */
+function canaryPercent(text: string): number {
+  const percent = Number(text.replace(/%$/, ""));
+  if (text.trim() === "" || !Number.isFinite(percent) || percent <= 0 || percent >= 100)
+    throw new UsageError(
+      `--canary takes the canary's share of the requests, a number more than 0 and less than 100 (e.g. --canary 20), not ${JSON.stringify(text)}`,
+    );
+  return percent;
+}
+
+/**
+ * `dagwood deploy canary promote|remove <model> --target T [--version N] [--reason TEXT]`:
+ * the canary serving on the target (or `--version`) becomes the primary, or is taken out.
+ */
+async function deployCanaryEnd(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    target: { type: "string" },
+    version: { type: "string" },
+    reason: { type: "string" },
+    json: { type: "boolean" },
+    "no-attach": { type: "boolean" },
+  });
+  const [action, model, ...extra] = positionals;
+  if (action !== "promote" && action !== "remove")
+    throw new UsageError("deploy canary takes promote or remove, then the model name");
+  if (model === undefined || extra.length)
+    throw new UsageError(`deploy canary ${action} takes one model name`);
+  const { name, ref } = parseModelRef(model);
+  if (ref !== undefined)
+    throw new UsageError(`deploy canary ${action} takes a model name; give the version with --version`);
+  if (!values.target) throw new UsageError(`deploy canary ${action} needs --target NAME`);
+  const target = values.target as string;
+  let version: number | undefined;
+  if (values.version !== undefined) {
+    version = Number(values.version);
+    if (!Number.isSafeInteger(version) || version < 1)
+      throw new UsageError("--version takes a version number");
+  }
+  if (values.reason !== undefined && action === "promote")
+    throw new UsageError(
+      "--reason is for deploy canary remove (why the canary is taken out); a promotion records no reason",
+    );
+  if (values.reason !== undefined && (values.reason as string).trim() === "")
+    throw new UsageError(
+      "--reason takes why the canary is removed (it goes in the audit log), not an empty text",
+    );
+  const reason = (values.reason as string | undefined)?.trim() || "removed from the command line";
+  const [{ promoteCanary, removeCanary }, { connect, servingVersion }, { DeployError }, { currentUser }] =
+    await Promise.all([
+      import("../deploy/canary"),
+      import("../deploy/deploy"),
+      import("../deploy/targets"),
+      import("../engine/environment"),
+    ]);
+  return withDeployProject(io, values.project, async (project) => {
+    const builtin = isBuiltinOnly(project, target);
+    if (version === undefined) {
+      if (builtin)
+        throw new UsageError(`deploy canary ${action} on the app's built-in target needs --version N`);
+      // The canary the target serves now.
+      const { target: t, client } = connect(project, target);
+      if (t.kind !== "dagwood") {
+        // As promoteCanary and removeCanary refuse it with --version (app/deploy/canary.ts).
+        throw new DeployError(
+          `Target "${target}" is ${t.kind}: it has no canary to ${action} (a canary needs Dagwood's traffic extension, which gives a version a share of the requests by model). Split traffic in front of it instead (e.g. KServe's canaryTrafficPercent).`,
+          "invalid",
+        );
+      }
+      const { policy } = await servingVersion(client, t.kind, name);
+      if (!policy?.canary) {
+        io.stderr.write(
+          `${name} has no canary on ${target}: give the version with --version to answer for an earlier one.\n`,
+        );
+        return EXIT.failed;
+      }
+      version = policy.canary.version;
+    }
+    const v = version;
+    if (builtin) {
+      const opts = { json: Boolean(values.json), noAttach: Boolean(values["no-attach"]) };
+      return throughApp(io, project.dir, opts, (link) =>
+        action === "promote"
+          ? link.call("promoteCanary", { name, target: BUILTIN, version: v }, ATTACHED_DEPLOY_MS)
+          : link.call("removeCanary", { name, target: BUILTIN, version: v, reason }, ATTACHED_DEPLOY_MS),
+      );
+    }
+    const common = { project, target, name, version: v, actor: currentUser() };
+    const record =
+      action === "promote" ? await promoteCanary(common) : await removeCanary({ ...common, reason });
+    io.stdout.write(values.json ? toJson(record) : describeRecord(record));
+    return EXIT.ok;
+  });
+}
+
 export async function deployCommand(args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === "rollback") return deployRollback(rest, io);
+  if (sub === "canary") return deployCanaryEnd(rest, io);
   if (sub === "status") return deployStatus(rest, io);
   if (sub === undefined)
-    throw new UsageError("deploy needs a model version (name@alias or name:version), rollback or status");
+    throw new UsageError(`deploy needs a model version: name@alias or name:version (${DEPLOY_SUBCOMMANDS})`);
   return deployRun(args, io);
 }
 

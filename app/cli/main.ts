@@ -48,7 +48,8 @@ Runs and models (each takes --project DIR; list and show take --json):
 Serving and deploy (deploy, predict and export take --project DIR):
   dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token-file FILE] [--infer-token]
                 [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1] [--log-max-per-second N]   (token also from DAGWOOD_SERVE_TOKEN)
-  dagwood deploy <name>@<alias>|<name>:<version> --target T [--json]
+  dagwood deploy <name>@<alias>|<name>:<version> --target T [--canary PERCENT] [--json]
+  dagwood deploy canary promote|remove <name> --target T [--version N] [--reason TEXT] [--json]
   dagwood deploy rollback <name> --target T --to <version> [--json]
   dagwood deploy status [--json]
   dagwood predict --model <name>@<alias>|<name>:<version> --input FILE --output FILE [--batch N]   (.parquet or .csv)
@@ -68,7 +69,9 @@ Monitoring (Evidently's default drift tests; exit 0 no dataset drift, 1 dataset 
   dagwood monitor drift --reference FILE --current FILE [--columns a,b] [--target T] [--prediction P] [--tests col=psi,…] [--thresholds col=0.2,…] [--share-threshold 0.5] [--json]
   dagwood monitor drift --model NAME@ALIAS --log TARGET:MODEL [--since 1h] [--project DIR]   (either side may be a file)
   dagwood monitor report --log TARGET:MODEL [--model NAME@ALIAS] [--reference FILE] [--labels FILE] [--window 1h] [--since 1d] [--min-rows 30] [--tolerance 0.05] [--json]
-  dagwood monitor run --once [--json] [--project DIR]   (checks dagwood.json's monitors on their latest complete window)
+  dagwood monitor run --once [--at ISO] [--json] [--project DIR]   (checks dagwood.json's monitors on their latest complete window, alerts, and advances the retraining loops)
+  dagwood monitor loops [--open] [--monitor NAME] [--json] [--project DIR]   (the alerts and retraining loops, newest first)
+  dagwood monitor approve|reject|ack <loop-id> [--reason TEXT] [--project DIR]   (approve a challenger, reject it, or acknowledge an alert)
   --model: the version's reference profile (its training data and its predictions on it); --log: the model's
   inference log on a target of dagwood.json (the built-in local target: the project's .dagwood/serving folder).
 

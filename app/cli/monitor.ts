@@ -361,11 +361,17 @@ export async function monitorCommand(args: string[], io: Io): Promise<number> {
       return await (await import("./monitor-report")).monitorReportCommand(rest, io);
     case "run":
       return await (await import("./monitor-run")).monitorRunCommand(rest, io);
+    case "loops":
+      return await (await import("./monitor-run")).monitorLoopsCommand(rest, io);
+    case "approve":
+    case "reject":
+    case "ack":
+      return await (await import("./monitor-run")).monitorDecideCommand(sub, rest, io);
     default:
       throw new UsageError(
         sub
-          ? `Unknown monitor command "${sub}": use drift, report or run`
-          : "monitor needs a command: drift, report or run",
+          ? `Unknown monitor command "${sub}": use drift, report, run, loops, approve, reject or ack`
+          : "monitor needs a command: drift, report, run, loops, approve, reject or ack",
       );
   }
 }

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SqliteMetadataStore } from "../store/metadata";
 import type { RunRecord } from "../store/types";
 import { PENGUINS_CSV, penguinTreePipeline } from "../tracking/testing";
 import { type CliResult, startDagwood } from "./testing";
@@ -334,6 +335,53 @@ describe("dagwood runs and models", { timeout: 90_000 }, () => {
     }
     mkdirSync(join(dir, "sub"));
     expect((await dagwood(join(dir, "sub"), "runs", "list")).code).toBe(0);
+  });
+
+  it("shows the retraining loop in a version's lineage: the alert its run answered, the alerts while it served", async () => {
+    // As app/monitoring/loop.ts leaves a loop: raised on v1, retrained by the run that registered v2, promoted.
+    const store = new SqliteMetadataStore(join(dir, ".dagwood", "metadata.sqlite"), { projectDir: dir });
+    try {
+      const loop = store.createMonitorLoop({
+        monitor: "penguins-shift",
+        model: "penguins",
+        target: "local",
+        action: "retrain",
+        window: { start: "2026-12-03T11:00:00.000Z", end: "2026-12-03T12:00:00.000Z" },
+        reasons: ["drift: 3 of 4 columns drifted"],
+        champion: 1,
+        message: "drift on penguins v1",
+        auditId: null,
+      })!;
+      store.updateMonitorLoop(loop.id, { stage: "alerted" }, { stage: "retraining", runId: shallow });
+      store.updateMonitorLoop(
+        loop.id,
+        { stage: "retraining" },
+        {
+          stage: "promoted",
+          challenger: 2,
+          outcome: "promoted v2: accuracy 0.95 vs 0.71 on 40 labelled rows",
+        },
+      );
+    } finally {
+      store.close();
+    }
+    const v2 = await cli("models", "show", "penguins:2");
+    expect(v2.code, v2.stderr).toBe(0);
+    const lines = v2.stdout.split("\n");
+    const runLine = lines.findIndex((l) => l.startsWith("  run       "));
+    expect(lines[runLine + 1]).toBe(
+      "  after     alert #1 of monitor penguins-shift, window 2026-12-03 11:00:00 – 2026-12-03 12:00:00 UTC: drift: 3 of 4 columns drifted (on v1)",
+    );
+    expect(v2.stdout).not.toContain("Alerts while it served");
+    const v1 = await cli("models", "show", "penguins:1");
+    expect(v1.stdout).not.toMatch(/^ {2}after /m);
+    expect(v1.stdout).toContain(
+      [
+        "Alerts while it served",
+        "  alert #1 of monitor penguins-shift, window 2026-12-03 11:00:00 – 2026-12-03 12:00:00 UTC: drift: 3 of 4 columns drifted",
+        "    promoted: promoted v2: accuracy 0.95 vs 0.71 on 40 labelled rows",
+      ].join("\n"),
+    );
   });
 });
 

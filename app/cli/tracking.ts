@@ -597,7 +597,42 @@ async function modelsList(args: string[], io: Io): Promise<number> {
   });
 }
 
-function versionText(v: ModelVersion, audit: AuditEntry[]): string {
+/**
+ * The retraining loop in a version's lineage, from the lineage graph: the
+ * alert its run answered (alert → run), and the alerts raised while it served
+ * (version → alert), each with its monitor, window, reasons and how it went.
+ */
+export function loopLineageLines(
+  v: Pick<ModelVersion, "name" | "version" | "runId">,
+  graph: ApiResults["lineageGraph"],
+): { retrainedAfter: string[]; alerts: string[] } {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const alertsFrom = (pick: (e: { from: string; to: string }) => string | null) =>
+    graph.edges
+      .map(pick)
+      .map((id) => (id === null ? undefined : byId.get(id)))
+      .filter((n): n is (typeof graph.nodes)[number] => n?.kind === "alert");
+  const about = (n: (typeof graph.nodes)[number]) => {
+    const d = n.detail;
+    const w = (d.window ?? {}) as { start?: string; end?: string };
+    const reasons = Array.isArray(d.reasons) ? d.reasons.map(String).join("; ") : "";
+    return `alert #${String(d.loop)} of monitor ${String(d.monitor)}, window ${formatTime(w.start ?? null)} – ${formatTime(w.end ?? null)} UTC${reasons ? `: ${reasons}` : ""}`;
+  };
+  const runNode = `run:${v.runId}`;
+  const versionNode = `model:${v.name}:v${v.version}`;
+  const retrainedAfter = alertsFrom((e) => (e.to === runNode ? e.from : null)).map(
+    (n) =>
+      `  after     ${about(n)}${typeof n.detail.champion === "number" ? ` (on v${n.detail.champion})` : ""}`,
+  );
+  const alerts = alertsFrom((e) => (e.from === versionNode ? e.to : null)).map((n) => {
+    const stage = String(n.detail.stage).replace(/-/g, " ");
+    const outcome = typeof n.detail.outcome === "string" && n.detail.outcome ? `: ${n.detail.outcome}` : "";
+    return `  ${about(n)}\n    ${stage}${outcome}`;
+  });
+  return { retrainedAfter, alerts };
+}
+
+function versionText(v: ModelVersion, audit: AuditEntry[], graph?: ApiResults["lineageGraph"]): string {
   const out = [
     `${v.name} v${v.version} (${v.status})${v.aliases.length ? `  aliases: ${v.aliases.join(", ")}` : ""}`,
   ];
@@ -623,10 +658,13 @@ function versionText(v: ModelVersion, audit: AuditEntry[]): string {
   out.push(
     `  run       ${l.run.id}, ${formatTime(l.run.startedAt)} UTC${l.run.user ? ` by ${l.run.user}` : ""}`,
   );
+  const loops = graph ? loopLineageLines(v, graph) : { retrainedAfter: [], alerts: [] };
+  out.push(...loops.retrainedAfter);
   for (const d of l.datasets) out.push(`  dataset   ${d.source}  sha256 ${d.digest}  ${d.rows} rows`);
   if (!l.datasets.length) out.push("  dataset   (none recorded)");
   const params = Object.entries(l.params).sort(([a], [b]) => a.localeCompare(b));
   if (params.length) out.push(`  params    ${params.map(([k, x]) => `${k}=${formatValue(x)}`).join(" ")}`);
+  if (loops.alerts.length) out.push("", "Alerts while it served", ...loops.alerts);
   const mine = audit.filter((e) => e.version === v.version);
   if (mine.length) out.push("", "History", indent(auditTable(mine)));
   return out.join("\n");
@@ -644,7 +682,9 @@ async function modelsShow(args: string[], io: Io): Promise<number> {
         io.stdout.write(toJson(v));
         return EXIT.ok;
       }
-      io.stdout.write(`${versionText(v, await call("auditLog", { model: name, limit: 1000 }))}\n`);
+      io.stdout.write(
+        `${versionText(v, await call("auditLog", { model: name, limit: 1000 }), await call("lineageGraph", { model: name }))}\n`,
+      );
       return EXIT.ok;
     }
     const detail = await call("getModel", { name });

@@ -9,7 +9,14 @@ import { PARITY_TOLERANCE } from "../ml/onnx/parity";
 import { createServer, type DagwoodServer } from "../serving/server";
 import { trainTestModel } from "../serving/testing";
 import { V2Client } from "./client";
-import { deploymentStatus, deployVersion, rollbackDeployment, servingVersion, setTraffic } from "./deploy";
+import {
+  deploymentRecordOf,
+  deploymentStatus,
+  deployVersion,
+  rollbackDeployment,
+  servingVersion,
+  setTraffic,
+} from "./deploy";
 import { compareWithServed, rowsFor } from "./heldout";
 import { DeployError, listTargets, lookUpToken, tokenVariable } from "./targets";
 import {
@@ -179,6 +186,8 @@ describe("deploy to a dagwood serve", () => {
     expect(audit).toMatchObject({ action: "deployment.succeeded", version: 1, actor: "ana" });
     expect(audit.details).toMatchObject({ target: "local", url, previous: null, parity: { rows: 9 } });
     expect(typeof audit.details.ms).toBe("number");
+    // The entry read back is the record answered (what the CLI prints for a deploy through the app).
+    expect(deploymentRecordOf(audit)).toEqual(first);
     expect(await answeringVersion(url)).toBe("1");
 
     await registerTestVersion(project, { shift: 1 });
@@ -196,11 +205,16 @@ describe("deploy to a dagwood serve", () => {
     });
     expect(back).toMatchObject({ status: "rolledBack", version: 1, previous: 2, parity: { passed: true } });
     expect(await answeringVersion(url)).toBe("1");
-    expect(project.registry.audit({ model: "m", limit: 1 })[0]).toMatchObject({
-      action: "deployment.rolledBack",
-      version: 1,
-      actor: "bo",
-    });
+    const rolledBack = project.registry.audit({ model: "m", limit: 1 })[0]!;
+    expect(rolledBack).toMatchObject({ action: "deployment.rolledBack", version: 1, actor: "bo" });
+    expect(deploymentRecordOf(rolledBack)).toEqual(back);
+    // An entry that is no deployment is not read as one.
+    const created = project.registry
+      .audit({ model: "m", limit: 100 })
+      .find((e) => e.action === "version.created")!;
+    expect(() => deploymentRecordOf(created)).toThrow(
+      `Audit entry ${created.id} (version.created) records no deployment.`,
+    );
     // A deploy to a version lower than one loaded still moves the traffic to it.
     const client = new V2Client({ name: "local", url, token: TOKEN });
     expect((await servingVersion(client, "dagwood", "m")).version).toBe(1);
@@ -237,6 +251,9 @@ describe("deploy to a dagwood serve", () => {
     expect(entry.details).toMatchObject({ previous: 1, restored: 1, parity: { passed: false, rows: 9 } });
     expect((entry.details.parity as { labelMismatches: number }).labelMismatches).toBeGreaterThan(0);
     expect(entry.details.reason).toMatch(/parity failed/);
+    // Read back, a failed deployment is "failed" (never "succeeded"), the record the error carried.
+    expect(deploymentRecordOf(entry)).toEqual(error.details.deployment);
+    expect(deploymentRecordOf(entry).status).toBe("failed");
   });
 
   it("checks a version without held-out rows on probe rows built from its signature", async () => {

@@ -29,7 +29,7 @@ import { type AnyDagwoodModel, asModel } from "../ml/model";
 import { type Project, type ProjectSettings, readProjectSettings } from "../project/project";
 import { TRITON_TYPES, type V2Datatype } from "../serving/tensors";
 import type { AuditEntry, ModelVersion, Registry } from "../store/types";
-import type { DeploymentRecord, DeployParity } from "../values/deployment";
+import type { DeploymentRecord, DeployOperation, DeployParity } from "../values/deployment";
 import { type ClientOptions, type TrafficPolicy, V2Client } from "./client";
 import { asHeldout, compareWithServed, type HeldoutRows, probeRows } from "./heldout";
 import { trafficByVersion, type VersionTraffic } from "./metrics";
@@ -83,7 +83,35 @@ export interface DeployOptions extends ConnectOptions {
 
 /** The parity check a deploy records: the figures, and which rows they were measured on. */
 export type ParityRecord = DeployParity;
-export type { DeploymentRecord };
+export type { DeploymentRecord, DeployOperation };
+
+const STATUS_OF: Record<string, DeploymentRecord["status"]> = {
+  "deployment.succeeded": "succeeded",
+  "deployment.failed": "failed",
+  "deployment.rolledBack": "rolledBack",
+  "deployment.canary": "canary",
+  "deployment.canaryEnded": "canaryEnded",
+};
+
+/**
+ * The deployment a `deployment.*` audit entry records: its details are the
+ * record (as deployVersion, rollbackDeployment, failure and app/deploy/canary.ts
+ * write them), its action the status. Any other entry is an Error: it records
+ * no deployment.
+ */
+export function deploymentRecordOf(entry: AuditEntry): DeploymentRecord {
+  const status = Object.hasOwn(STATUS_OF, entry.action) ? STATUS_OF[entry.action] : undefined;
+  if (status === undefined)
+    throw new Error(`Audit entry ${entry.id} (${entry.action}) records no deployment.`);
+  return {
+    ...(entry.details as Omit<DeploymentRecord, "status" | "model" | "version" | "actor" | "auditId">),
+    status,
+    model: entry.model,
+    version: entry.version ?? 0,
+    actor: entry.actor,
+    auditId: entry.id,
+  } as DeploymentRecord;
+}
 
 export function requireVersion(registry: Registry, name: string, ref: number | string): ModelVersion {
   const model = registry.getModel(name);
@@ -210,7 +238,7 @@ export async function checkParity(
   return { source, ...(note ? { note } : {}), ...compareWithServed(rows.expected, rows.rows, answer) };
 }
 
-function parityFailure(parity: ParityRecord): string {
+export function parityFailure(parity: ParityRecord): string {
   const first = parity.firstDifference;
   return `parity failed on ${parity.rows} ${parity.source} rows: max |served − registry| = ${parity.maxAbsDiff} (tolerance ${parity.tolerance}), ${parity.labelMismatches} label(s) differ${first ? `; row ${first.row}: served ${JSON.stringify(first.served)}, registry ${JSON.stringify(first.expected)}` : ""}`;
 }
@@ -245,7 +273,7 @@ export function connect(project: DeployProject, target: string, opts: ConnectOpt
  * Uploads a version's ONNX file. On Dagwood with `dagwood_keep_primary`: the
  * version serving now keeps the traffic until the deploy moves the primary.
  */
-async function upload(
+export async function upload(
   client: V2Client,
   project: DeployProject,
   version: ModelVersion,
@@ -288,7 +316,7 @@ async function targetDigest(
  * on disk but not loaded and without a digest cannot be checked; it serves
  * nothing, so it is overwritten.
  */
-async function refuseOtherBytes(
+export async function refuseOtherBytes(
   client: V2Client,
   project: DeployProject,
   target: Target,
@@ -325,7 +353,7 @@ async function refuseOtherBytes(
   );
 }
 
-async function waitReady(
+export async function waitReady(
   client: V2Client,
   name: string,
   version: number,
@@ -376,9 +404,9 @@ async function restore(
   return previous;
 }
 
-interface FailureContext {
+export interface FailureContext {
   opts: Pick<DeployOptions, "project" | "actor" | "onProgress">;
-  operation: "deploy" | "rollback";
+  operation: DeployOperation;
   started: number;
   target: Target;
   client: V2Client;
@@ -398,7 +426,7 @@ interface FailureContext {
  * anything was changed), audits `deployment.failed` with the reason, and
  * returns the DeployError to throw (its `details` hold the record).
  */
-async function failure(ctx: FailureContext, e: unknown): Promise<DeployError> {
+export async function failure(ctx: FailureContext, e: unknown): Promise<DeployError> {
   const { target, client, name, version, previous, opts } = ctx;
   const reason = (e as Error).message;
   const progress = opts.onProgress ?? (() => {});
@@ -426,7 +454,7 @@ async function failure(ctx: FailureContext, e: unknown): Promise<DeployError> {
     reason,
     ...(restored !== undefined ? { restored } : {}),
     ...(reachableMs !== undefined ? { reachableMs } : {}),
-    ...(ctx.operation === "rollback" ? { operation: "rollback" as const } : {}),
+    ...(ctx.operation !== "deploy" ? { operation: ctx.operation } : {}),
   };
   const entry = opts.project.registry.appendAudit({
     actor: opts.actor,
@@ -456,10 +484,13 @@ async function failure(ctx: FailureContext, e: unknown): Promise<DeployError> {
           ? ` ${name} was unloaded from ${target.name} (nothing served it before).${reachable}`
           : ` ${name} v${restored} serves again on ${target.name}.${reachable}`;
   const code = e instanceof DeployError ? e.code : "rejected";
-  const what =
-    ctx.operation === "rollback"
-      ? `Rolling ${name} back to v${version} on ${target.name}`
-      : `Deploying ${name} v${version} to ${target.name}`;
+  const what = {
+    deploy: `Deploying ${name} v${version} to ${target.name}`,
+    rollback: `Rolling ${name} back to v${version} on ${target.name}`,
+    canary: `Deploying ${name} v${version} to ${target.name} as a canary`,
+    promote: `Promoting the canary ${name} v${version} on ${target.name}`,
+    removeCanary: `Removing the canary ${name} v${version} from ${target.name}`,
+  }[ctx.operation];
   return new DeployError(`${what} failed: ${reason}.${restoredText}`, code, {
     deployment: full,
     audit: entry,
@@ -467,9 +498,61 @@ async function failure(ctx: FailureContext, e: unknown): Promise<DeployError> {
 }
 
 /**
+ * The canary rule of deployVersion and rollbackDeployment, which both make
+ * `version` the primary on a target whose traffic policy is `policy`. Another
+ * version as the canary is refused (DeployError "conflict", thrown before
+ * anything changes or is recorded): it would stay beside a primary it was
+ * never measured against. The canary's own version ends its canary: answers
+ * that canary (undefined: none) and the policy to set with the new primary
+ * (the canary share cleared, a shadow kept). `doing` names the step for the
+ * message ("deploying v3").
+ */
+function canaryBeforePrimary(
+  policy: TrafficPolicy | undefined,
+  name: string,
+  target: Target,
+  version: number,
+  doing: string,
+): { canary?: { version: number; percent: number }; withoutCanary: TrafficPolicy } {
+  const { canary, ...withoutCanary } = policy ?? {};
+  if (canary && canary.version !== version) {
+    throw new DeployError(
+      `${name} v${canary.version} is the canary on ${target.name} (${canary.percent} %): promote or remove it before ${doing} (dagwood deploy canary promote|remove ${name} --target ${target.name}).`,
+      "conflict",
+    );
+  }
+  return { ...(canary ? { canary } : {}), withoutCanary };
+}
+
+/** Records the end of a canary that became the primary (`deployment.canaryEnded`, outcome "promoted"). */
+function recordCanaryPromoted(
+  opts: { project: DeployProject; actor: string | null },
+  name: string,
+  version: number,
+  canary: { percent: number },
+  base: { target: string; url: string; kind: Target["kind"]; previous: number | null },
+  ms: number,
+): void {
+  opts.project.registry.appendAudit({
+    actor: opts.actor,
+    action: "deployment.canaryEnded",
+    model: name,
+    version,
+    details: { ...base, percent: canary.percent, parity: null, ms, outcome: "promoted" },
+  });
+}
+
+/**
  * Deploys a version; resolves with the record of a verified deployment.
  * A failure after the upload is rolled back and recorded, then thrown as a
  * DeployError whose `details` hold the record (code "parity" on a mismatch).
+ *
+ * On a Dagwood target with a canary (app/deploy/canary.ts): deploying another
+ * version is refused (DeployError "conflict", nothing changed or recorded),
+ * since the canary would stay beside a primary it was never measured against;
+ * deploying the canary's own version makes it the primary (not uploaded again
+ * when loaded), clears the canary and records its end
+ * (`deployment.canaryEnded`, outcome "promoted") before `deployment.succeeded`.
  */
 export async function deployVersion(opts: DeployOptions): Promise<DeploymentRecord> {
   const started = performance.now();
@@ -480,6 +563,14 @@ export async function deployVersion(opts: DeployOptions): Promise<DeploymentReco
   const current = await servingVersion(client, target.kind, name);
   const previous = current.version;
   const base = { target: target.name, url: target.url, kind: target.kind, previous };
+  // The canary's own version: its share ends when it takes all the traffic (a shadow stays).
+  const { canary, withoutCanary } = canaryBeforePrimary(
+    current.policy,
+    name,
+    target,
+    version.version,
+    `deploying v${version.version}`,
+  );
   const ctx: FailureContext = {
     opts,
     operation: "deploy",
@@ -501,24 +592,29 @@ export async function deployVersion(opts: DeployOptions): Promise<DeploymentReco
       ctx.changed = true;
       await client.setTraffic(name, { ...current.policy, primary: previous });
     }
-    progress({ phase: "upload", message: `uploading ${name} v${version.version} to ${target.name}` });
-    await upload(client, project, version, target.kind);
-    ctx.changed = true;
-    // Nothing served before (or Triton): the new version answers infer-by-model from now on.
-    if (previous === null || target.kind === "triton") ctx.reachableSince = performance.now();
-    await waitReady(client, name, version.version, opts.readyTimeoutMs ?? 60_000, progress);
+    // A canary is loaded, and its bytes were just checked to be the registry's.
+    if (!(canary && (await client.modelReady(name, version.version)))) {
+      progress({ phase: "upload", message: `uploading ${name} v${version.version} to ${target.name}` });
+      await upload(client, project, version, target.kind);
+      ctx.changed = true;
+      // Nothing served before (or Triton): the new version answers infer-by-model from now on.
+      if (previous === null || target.kind === "triton") ctx.reachableSince = performance.now();
+      await waitReady(client, name, version.version, opts.readyTimeoutMs ?? 60_000, progress);
+    }
     progress({ phase: "parity", message: "comparing the served predictions with the registry's" });
     ctx.parity = await checkParity(client, project, version, target.kind, name);
     if (!ctx.parity.passed) throw new DeployError(parityFailure(ctx.parity), "parity");
     if (target.kind === "dagwood") {
       progress({ phase: "promote", message: `${name} v${version.version} takes the traffic` });
-      await client.setTraffic(name, { ...current.policy, primary: version.version });
+      ctx.changed = true;
+      await client.setTraffic(name, { ...withoutCanary, primary: version.version });
     }
   } catch (e) {
     throw await failure(ctx, e);
   }
   const parity = ctx.parity;
   const ms = Math.round(performance.now() - started);
+  if (canary) recordCanaryPromoted(opts, name, version.version, canary, base, ms);
   const record = { ...base, parity, ms };
   const entry = project.registry.appendAudit({
     actor: opts.actor,
@@ -552,6 +648,12 @@ export interface RollbackOptions extends ConnectOptions {
  * (the server loads it from its repository; re-uploaded from the registry
  * when the target lacks it), on Triton by loading its file again. Parity is
  * checked as for a deploy; the result is audited as `deployment.rolledBack`.
+ *
+ * A canary is treated as deployVersion treats it: another version as the
+ * canary is refused (DeployError "conflict", nothing changed or recorded);
+ * rolling back to the canary's own version makes it the primary, clears the
+ * canary and records its end (`deployment.canaryEnded`, outcome "promoted")
+ * before `deployment.rolledBack`.
  */
 export async function rollbackDeployment(opts: RollbackOptions): Promise<DeploymentRecord> {
   const started = performance.now();
@@ -562,6 +664,13 @@ export async function rollbackDeployment(opts: RollbackOptions): Promise<Deploym
   const current = await servingVersion(client, target.kind, name);
   const readyTimeout = opts.readyTimeoutMs ?? 60_000;
   const base = { target: target.name, url: target.url, kind: target.kind, previous: current.version };
+  const { canary, withoutCanary } = canaryBeforePrimary(
+    current.policy,
+    name,
+    target,
+    toVersion,
+    `rolling back to v${toVersion}`,
+  );
   // A failure is handled as a deploy's: what served before serves again, and it is audited.
   const ctx: FailureContext = {
     opts,
@@ -601,12 +710,13 @@ export async function rollbackDeployment(opts: RollbackOptions): Promise<Deploym
     if (!ctx.parity.passed) throw new DeployError(parityFailure(ctx.parity), "parity");
     if (target.kind === "dagwood") {
       ctx.changed = true;
-      await client.setTraffic(name, { ...current.policy, primary: toVersion });
+      await client.setTraffic(name, { ...withoutCanary, primary: toVersion });
     }
   } catch (e) {
     throw await failure(ctx, e);
   }
   const ms = Math.round(performance.now() - started);
+  if (canary) recordCanaryPromoted(opts, name, toVersion, canary, base, ms);
   const record = { ...base, parity: ctx.parity, ms };
   const entry = project.registry.appendAudit({
     actor: opts.actor,
@@ -652,7 +762,13 @@ export interface TargetStatus {
   traffic: VersionTraffic[];
 }
 
-const DEPLOYMENT_ACTIONS = new Set(["deployment.succeeded", "deployment.failed", "deployment.rolledBack"]);
+const DEPLOYMENT_ACTIONS = new Set([
+  "deployment.succeeded",
+  "deployment.failed",
+  "deployment.rolledBack",
+  "deployment.canary",
+  "deployment.canaryEnded",
+]);
 
 /** Per target: health, what each model serves there, its latest deployments, traffic figures. */
 export async function deploymentStatus(

@@ -301,6 +301,72 @@ describe("drift: schema, empty data, verdict, bad input", () => {
     expect(by.float5).toMatchObject({ type: "numeric", test: "chisquare" });
   });
 
+  it("counts distinct values exactly up to 1,000 a side, as numpy.unique does, and reports more as null", async () => {
+    // NaN and ±Infinity are missing values; -0 and 0 one value, as for numpy.
+    const ref = await p.table(
+      "dc_ref",
+      `SELECT (i % 1000)::DOUBLE AS k1000, (i % 1001)::DOUBLE AS k1001, (i % 600)::BIGINT AS mix, i * 0.25 AS wide,
+              CASE WHEN i % 97 = 0 THEN 'nan'::DOUBLE WHEN i % 89 = 0 THEN '-inf'::DOUBLE WHEN i % 83 = 0 THEN -0.0 ELSE (i % 40)::DOUBLE END AS odd
+       FROM range(3000) AS t(i)`,
+    );
+    const cur = await p.table(
+      "dc_cur",
+      `SELECT (i % 1000)::DOUBLE AS k1000, (i % 900)::DOUBLE AS k1001, (i % 700 + 300)::BIGINT AS mix, i * 0.5 AS wide,
+              CASE WHEN i % 7 = 0 THEN 'inf'::DOUBLE ELSE (i % 45)::DOUBLE - 2 END AS odd
+       FROM range(2500) AS t(i)`,
+    );
+    const r = await drift(ref, cur);
+    const columns = ["k1000", "k1001", "mix", "wide", "odd"];
+    const read = async (t: DriftTable, c: string) =>
+      (await p.sql.all(`SELECT CAST(${ident(c)} AS DOUBLE) AS v FROM ${ident(t.name)}`)).map((x) =>
+        x.v === null ? Number.NaN : Number(x.v),
+      );
+    const input = [];
+    for (const c of columns) input.push({ ref: await read(ref, c), cur: await read(cur, c) });
+    const numpy = JSON.parse(
+      execFileSync(
+        "/usr/bin/python3",
+        [
+          "-c",
+          `import json, sys, numpy as np
+out = []
+for c in json.loads(sys.stdin.read()):
+    r, k = (np.array(c[s], dtype=float) for s in ("ref", "cur"))
+    r, k = r[np.isfinite(r)], k[np.isfinite(k)]
+    out.append([len(np.unique(r)), len(np.unique(k)), len(np.unique(np.concatenate([r, k]))), len(r), len(k)])
+print(json.dumps(out))`,
+        ],
+        { input: pyJson(input), maxBuffer: 1 << 26 },
+      ).toString(),
+    ) as number[][];
+    columns.forEach((c, k) => {
+      const [refDistinct, curDistinct, both, refN, curN] = numpy[k]!;
+      const col = r.columns.find((x) => x.column === c)!;
+      expect(col.rows, c).toEqual({ reference: refN, current: curN });
+      expect(col.distinct, c).toBe(refDistinct! <= 1000 && curDistinct! <= 1000 ? both : null);
+    });
+    expect(r.columns.map((c) => c.distinct)).toEqual([1000, null, 1000, null, 45]);
+  });
+
+  it("leaves the session usable when a test is refused after other columns were read", async () => {
+    const ref = await p.table(
+      "mid_ref",
+      "SELECT i * 1.0 AS a, 'x' || (i % 3) AS b, i * 2.0 AS c, i * 3.0 AS d FROM range(2000) AS t(i)",
+    );
+    // a is read and tested, c's values are being read ahead, when b's test is refused.
+    await expect(drift(ref, ref, { tests: { b: "wasserstein" } })).rejects.toThrow(
+      /Test "wasserstein" needs a numeric column; "b" is VARCHAR/,
+    );
+    expect(await p.sql.one("SELECT count(*) AS n FROM mid_ref")).toEqual({ n: 2000 });
+    const again = await drift(ref, ref);
+    expect(again.columns.map((c) => [c.column, c.test, c.statistic])).toEqual([
+      ["a", "wasserstein", 0],
+      ["b", "jensenshannon", 0],
+      ["c", "wasserstein", 0],
+      ["d", "wasserstein", 0],
+    ]);
+  });
+
   it("rejects unknown columns and tests that do not fit the column, saying what to do", async () => {
     const ref = await p.table("e_ref", "SELECT 1 AS a, 'x' AS b");
     await expect(drift(ref, ref, { columns: ["nope"] })).rejects.toThrow(

@@ -1,13 +1,15 @@
 /**
  * Data drift between a reference and a current table, with Evidently's
  * default tests computed as Evidently computes them (evidently 0.7,
- * src/evidently/legacy/calculations/stattests/ and data_drift.py). Counts,
- * distinct values, histograms, standard deviations and the Wasserstein
- * integral run in DuckDB where the data is; only the p-values are computed
- * here (app/monitoring/stats.ts), from the few numbers or the small samples
- * the tests need.
+ * src/evidently/legacy/calculations/stattests/ and data_drift.py). Text
+ * columns' counts and distinct values, every histogram and value count run in
+ * DuckDB where the data is. A numeric column's values are read out of DuckDB
+ * once per side and sorted here: its counts, distinct values and extremes are
+ * read off them, and KS, the Wasserstein integral and the standard deviation
+ * computed from them (app/monitoring/stats.ts), as are the p-values.
  */
-import { ident, isNumericType, isTemporalType, type SqlSession } from "../data/sql";
+import type { DuckDBMaterializedResult } from "@duckdb/node-api";
+import { ident, isNumericType, isTemporalType, type Row, type SqlSession } from "../data/sql";
 import {
   type DriftColumn,
   type DriftColumnType,
@@ -27,7 +29,7 @@ import {
   sturgesEdges,
   wasserstein,
 } from "./stats";
-import type { DriftOptions, DriftTable, ReferenceCache } from "./types";
+import type { DriftOptions, DriftTable } from "./types";
 
 /** A problem with what drift was asked to compare (an unknown column, a test that cannot apply): say it and stop. */
 export class DriftInputError extends Error {}
@@ -48,7 +50,10 @@ export const SMALL_REFERENCE_ROWS = 1000;
 const UNIQUE_AS_CATEGORICAL = 5;
 /** get_binned_data bins numeric columns whose reference has more distinct values than this; below, it counts values. */
 const BIN_ABOVE_DISTINCT = 20;
-/** Distinct counts are HyperLogLog estimates unless one is at most this (then counted exactly): the tests only turn on counts ≤ 20. */
+/**
+ * Distinct values are counted exactly up to this many and reported when both sides have at most this many;
+ * beyond, only "more" is known (the tests only turn on counts ≤ 20).
+ */
 const EXACT_DISTINCT_BELOW = 1000;
 
 const NUMERIC_ONLY: readonly DriftTestName[] = ["ks", "wasserstein"];
@@ -79,7 +84,10 @@ interface Counts {
   curAll: number;
   refN: number;
   curN: number;
-  /** Distinct values of the reference and the current data: exact up to EXACT_DISTINCT_BELOW, else HyperLogLog estimates. */
+  /**
+   * Distinct values of the reference and the current data: exact up to EXACT_DISTINCT_BELOW, else more (numbers: the
+   * count stopped at EXACT_DISTINCT_BELOW + 1; text: a HyperLogLog estimate).
+   */
   refDistinct: number;
   curDistinct: number;
   /** Distinct values over both sides; null when more than EXACT_DISTINCT_BELOW (not counted: no test choice depends on it). */
@@ -222,29 +230,34 @@ export async function computeDrift(
     `SELECT ${s} AS s${tested.map((p) => `, ${expr(p)}`).join("")} FROM ${ident(t.name)}`;
   const union = `(${side(0, reference)} UNION ALL ${side(1, current)})`;
 
-  // Per side, without FILTER clauses (which cost DuckDB more than the scan): counts, min, max, and a
-  // HyperLogLog estimate of distinct values. The tests turn on small distinct counts only (2, 5, 20), so
-  // where an estimate is small the counts are redone exactly, and a large one is left uncounted.
+  // Text and boolean columns, per side, without FILTER clauses (which cost DuckDB more than the scan):
+  // counts and a HyperLogLog estimate of distinct values. The tests turn on small distinct counts only
+  // (2, 5, 20), so where an estimate is small the counts are redone exactly, and a large one is left
+  // uncounted. Numeric columns are counted from their sorted values instead (numericCounts below).
+  const counted = tested.filter((p) => !p.numeric);
   const sideStats = async (sideSql: string, prefix: string) => {
     const aggs = [`count(*) AS ${prefix}`];
-    for (const p of tested) {
+    for (const p of counted) {
       const v = `v${p.i}`;
       aggs.push(`count(${v}) AS ${prefix}${p.i}`, `approx_count_distinct(${v}) AS ${prefix}d${p.i}`);
-      if (p.numeric) aggs.push(`min(${v}) AS ${prefix}mn${p.i}`, `max(${v}) AS ${prefix}mx${p.i}`);
     }
     return await sql.one(`SELECT ${aggs.join(", ")} FROM (${sideSql})`);
   };
   const cache = options.referenceCache;
+  const side0 = side(0, reference);
+  const side1 = side(1, current);
   const refStats = async () => {
-    const key = side(0, reference);
+    const key = `stats ${counted.map((p) => p.i).join(",")} of ${side0}`;
     const hit = cache?.stats.get(key);
     if (hit) return hit;
-    const got = await sideStats(key, "r");
+    const got = await sideStats(side0, "r");
     cache?.stats.set(key, got);
     return got;
   };
-  const s = { ...(await refStats()), ...(await sideStats(side(1, current), "c")) };
-  const small = tested.filter(
+  // Also holds each numeric column's summary of the reference (numericCounts), cached with it.
+  const refRecord = await refStats();
+  const s = { ...refRecord, ...(await sideStats(side1, "c")) };
+  const small = counted.filter(
     (p) => Number(s[`rd${p.i}`]) <= EXACT_DISTINCT_BELOW && Number(s[`cd${p.i}`]) <= EXACT_DISTINCT_BELOW,
   );
   if (small.length) {
@@ -260,84 +273,156 @@ export async function computeDrift(
     Object.assign(s, exact);
   }
   const exactDistinct = new Set(small.map((p) => p.i));
-  const num = (k: string) => (s[k] === null || s[k] === undefined ? null : Number(s[k]));
   const refAll = Number(s.r);
   const curAll = Number(s.c);
   for (const c of columns.values()) c.rows = { reference: refAll, current: curAll };
 
-  const pending: { p: Plan; c: Counts; type: DriftColumnType; test: DriftTestName; base: DriftColumn }[] = [];
-  for (const p of tested) {
-    const c: Counts = {
+  // From here one statement at a time runs on the connection, queued: the next numeric column's values
+  // are read by DuckDB (on its threads) while this one's are sorted and tested here.
+  let busy: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(f: () => Promise<T>): Promise<T> => {
+    const run = busy.then(f, f);
+    busy = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  };
+  const queue: Query = { all: (q) => exclusive(() => sql.all(q)) };
+  const sampleKey = (p: Plan) => `v${p.i} of ${side0}`;
+  const numeric = tested.filter((p) => p.numeric);
+  const reads = new Map<
+    Plan,
+    { ref: Promise<DuckDBMaterializedResult> | null; cur: Promise<DuckDBMaterializedResult> }
+  >();
+  const readLater = (sideSql: string, p: Plan) => {
+    const read = exclusive(() => readColumn(sql, sideSql, p));
+    read.catch(() => undefined); // awaited when the column's turn comes; until then a failure must not go unhandled
+    return read;
+  };
+  const prefetch = (p: Plan | undefined) => {
+    if (!p || reads.has(p)) return;
+    const known = refRecord[`summary${p.i}`] !== undefined || cache?.samples.has(sampleKey(p));
+    reads.set(p, { ref: known ? null : readLater(side0, p), cur: readLater(side1, p) });
+  };
+
+  /**
+   * A numeric column's counts, read off its sorted values on each side (exact, in one pass each): the
+   * current side's values are kept for KS and Wasserstein, the reference's too when a cache is given.
+   */
+  const numericCounts = async (p: Plan) => {
+    const key = sampleKey(p);
+    prefetch(p);
+    const pending = reads.get(p)!;
+    reads.delete(p);
+    const refRead = pending.ref && (await pending.ref);
+    const curRead = await pending.cur;
+    prefetch(numeric[numeric.indexOf(p) + 1]);
+    let ref = cache?.samples.get(key);
+    let refSummary = refRecord[`summary${p.i}`] as Summary | undefined;
+    if (!refSummary) {
+      ref ??= sortedValues(refRead ?? (await readLater(side0, p)));
+      refSummary = summarize(ref);
+      refRecord[`summary${p.i}`] = refSummary;
+    }
+    const cur = sortedValues(curRead);
+    const curSummary = summarize(cur);
+    const counts: Counts = {
       refAll,
       curAll,
-      refN: Number(s[`r${p.i}`]),
-      curN: Number(s[`c${p.i}`]),
-      refDistinct: Number(s[`rd${p.i}`]),
-      curDistinct: Number(s[`cd${p.i}`]),
-      distinct: exactDistinct.has(p.i) ? Number(s[`d${p.i}`]) : null,
-      min: minOf(num(`rmn${p.i}`), num(`cmn${p.i}`)),
-      max: maxOf(num(`rmx${p.i}`), num(`cmx${p.i}`)),
+      refN: refSummary.n,
+      curN: curSummary.n,
+      refDistinct: refSummary.distinct,
+      curDistinct: curSummary.distinct,
+      distinct: null,
+      min: minOf(refSummary.min, curSummary.min),
+      max: maxOf(refSummary.max, curSummary.max),
     };
-    const type = columnType(p, c);
-    const chosen = options.tests?.[p.column];
-    const base = blank(p, {
-      type,
-      missing: { reference: refAll - c.refN, current: curAll - c.curN },
-      rows: { reference: c.refN, current: c.curN },
-      distinct: c.distinct,
-    });
-    if (c.refN < minRows || c.curN < minRows) {
-      const which = c.refN < minRows ? `the reference has ${c.refN}` : `the current data has ${c.curN}`;
-      columns.set(p.column, {
-        ...base,
-        test: chosen ?? null,
-        reason: `Too few values to test: ${which} non-missing value${(c.refN < minRows ? c.refN : c.curN) === 1 ? "" : "s"}, fewer than ${minRows}.`,
-      });
-      continue;
-    }
-    const test = chosen ?? defaultTest(type, c.refN, c.distinct ?? Number.POSITIVE_INFINITY);
-    if (NUMERIC_ONLY.includes(test) && !p.numeric) {
-      throw new DriftInputError(
-        `Test "${test}" needs a numeric column; "${p.column}" is ${p.refType}. Use chisquare, z, jensenshannon or psi.`,
-      );
-    }
-    pending.push({ p, c, type, test, base });
-  }
+    /** Both sides' values, the reference's read again when it was counted from the cache. */
+    const sample = async (): Promise<Sample> => {
+      ref ??= sortedValues(await readLater(side0, p));
+      cache?.samples.set(key, ref);
+      return { ref, cur };
+    };
+    if (refSummary.uniques && curSummary.uniques)
+      counts.distinct = distinctOfBoth(refSummary.uniques, curSummary.uniques);
+    return { counts, sample };
+  };
 
-  for (const { p, c, type, test, base } of pending) {
-    const threshold = options.thresholds?.[p.column] ?? DEFAULT_THRESHOLD[test];
-    // KS and Wasserstein need every value, sorted: one column at a time, so only its two samples are held.
-    const sample =
-      test === "ks" || test === "wasserstein"
-        ? await sortedSample(sql, [side(0, reference), side(1, current)], p, cache)
-        : undefined;
-    const { statistic, pValue } = await runTest(sql, union, p, c, test, type, sample);
-    const isP = P_VALUE_TESTS.includes(test);
-    const value = isP ? pValue! : statistic!;
-    if (Number.isNaN(value)) {
-      // scipy's chisquare over a single category has no degrees of freedom: p is NaN, and NaN < threshold is false.
+  try {
+    for (const p of tested) {
+      let c: Counts;
+      let sample: (() => Promise<Sample>) | undefined;
+      if (p.numeric) ({ counts: c, sample } = await numericCounts(p));
+      else
+        c = {
+          refAll,
+          curAll,
+          refN: Number(s[`r${p.i}`]),
+          curN: Number(s[`c${p.i}`]),
+          refDistinct: Number(s[`rd${p.i}`]),
+          curDistinct: Number(s[`cd${p.i}`]),
+          distinct: exactDistinct.has(p.i) ? Number(s[`d${p.i}`]) : null,
+          min: null,
+          max: null,
+        };
+      const type = columnType(p, c);
+      const chosen = options.tests?.[p.column];
+      const base = blank(p, {
+        type,
+        missing: { reference: refAll - c.refN, current: curAll - c.curN },
+        rows: { reference: c.refN, current: c.curN },
+        distinct: c.distinct,
+      });
+      if (c.refN < minRows || c.curN < minRows) {
+        const which = c.refN < minRows ? `the reference has ${c.refN}` : `the current data has ${c.curN}`;
+        columns.set(p.column, {
+          ...base,
+          test: chosen ?? null,
+          reason: `Too few values to test: ${which} non-missing value${(c.refN < minRows ? c.refN : c.curN) === 1 ? "" : "s"}, fewer than ${minRows}.`,
+        });
+        continue;
+      }
+      const test = chosen ?? defaultTest(type, c.refN, c.distinct ?? Number.POSITIVE_INFINITY);
+      if (NUMERIC_ONLY.includes(test) && !p.numeric) {
+        throw new DriftInputError(
+          `Test "${test}" needs a numeric column; "${p.column}" is ${p.refType}. Use chisquare, z, jensenshannon or psi.`,
+        );
+      }
+      const threshold = options.thresholds?.[p.column] ?? DEFAULT_THRESHOLD[test];
+      // KS and Wasserstein need every value, sorted: one column at a time, so only its two samples are held.
+      const values = test === "ks" || test === "wasserstein" ? await sample!() : undefined;
+      const { statistic, pValue } = await runTest(queue, union, p, c, test, type, values);
+      const isP = P_VALUE_TESTS.includes(test);
+      const value = isP ? pValue! : statistic!;
+      if (Number.isNaN(value)) {
+        // scipy's chisquare over a single category has no degrees of freedom: p is NaN, and NaN < threshold is false.
+        columns.set(p.column, {
+          ...base,
+          test,
+          tested: true,
+          statistic: Number.isFinite(statistic) ? statistic : null,
+          threshold,
+          reason: `${test} is undefined here (a single category): not drifted, as in Evidently.`,
+        });
+        continue;
+      }
+      // ks_stattest.py: p_value <= threshold; chisquare and z: p_value < threshold; distances: value >= threshold.
+      const drifted = test === "ks" ? value <= threshold : isP ? value < threshold : value >= threshold;
       columns.set(p.column, {
         ...base,
         test,
         tested: true,
         statistic: Number.isFinite(statistic) ? statistic : null,
+        pValue: isP ? pValue : null,
         threshold,
-        reason: `${test} is undefined here (a single category): not drifted, as in Evidently.`,
+        drifted,
+        level: test === "psi" ? (statistic! > 0.2 ? "major" : statistic! >= 0.1 ? "moderate" : "none") : null,
       });
-      continue;
     }
-    // ks_stattest.py: p_value <= threshold; chisquare and z: p_value < threshold; distances: value >= threshold.
-    const drifted = test === "ks" ? value <= threshold : isP ? value < threshold : value >= threshold;
-    columns.set(p.column, {
-      ...base,
-      test,
-      tested: true,
-      statistic: Number.isFinite(statistic) ? statistic : null,
-      pValue: isP ? pValue : null,
-      threshold,
-      drifted,
-      level: test === "psi" ? (statistic! > 0.2 ? "major" : statistic! >= 0.1 ? "moderate" : "none") : null,
-    });
+  } finally {
+    // A read started ahead for a column never reached (an error above) ends before the connection is handed back.
+    await busy;
   }
 
   const out = plans.map((p) => columns.get(p.column)!);
@@ -357,13 +442,18 @@ export async function computeDrift(
   });
 }
 
+/** The one call the tests make on DuckDB (a SqlSession, or a queue in front of one). */
+interface Query {
+  all<T extends Row = Row>(sql: string): Promise<T[]>;
+}
+
 interface TestResult {
   statistic: number | null;
   pValue: number | null;
 }
 
 async function runTest(
-  sql: SqlSession,
+  sql: Query,
   union: string,
   p: Plan,
   c: Counts,
@@ -415,52 +505,82 @@ interface Sample {
   cur: Float64Array;
 }
 
-/**
- * The non-missing values of one column on each side, ascending: copied out of
- * DuckDB's vectors chunk by chunk (no per-row objects), then radix-sorted here
- * (stats.ts sortDoubles), which measured as fast as DuckDB's ORDER BY plus the
- * copy, with one pass fewer.
- */
-async function sortedSample(
-  sql: SqlSession,
-  sides: [string, string],
-  p: Plan,
-  cache?: ReferenceCache,
-): Promise<Sample> {
-  const read = async (sideSql: string) => {
-    const v = `v${p.i}`;
-    const result = await sql.connection.stream(`SELECT ${v} FROM (${sideSql}) WHERE ${v} IS NOT NULL`);
-    let values = new Float64Array(1 << 16);
-    let n = 0;
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      const vector = chunk.getColumnVector(0);
-      if (n + chunk.rowCount > values.length) {
-        const grown = new Float64Array(Math.max(values.length * 2, n + chunk.rowCount));
-        grown.set(values.subarray(0, n));
-        values = grown;
-      }
-      for (let r = 0; r < chunk.rowCount; r++) values[n++] = vector.getItem(r) as number;
-    }
-    return sortDoubles(values.slice(0, n));
+/** What the tests need to know of a numeric column's values on one side. */
+interface Summary {
+  /** Non-missing values. */
+  n: number;
+  /** Distinct values, counted up to EXACT_DISTINCT_BELOW + 1 (which stands for "more"): no test turns on more. */
+  distinct: number;
+  min: number | null;
+  max: number | null;
+  /** The distinct values, ascending, when there are at most EXACT_DISTINCT_BELOW of them (else null). */
+  uniques: number[] | null;
+}
+
+/** Counts, distinct values and extremes of ascending values, in one pass that stops past EXACT_DISTINCT_BELOW distinct values. */
+function summarize(sorted: Float64Array): Summary {
+  const n = sorted.length;
+  const uniques: number[] = [];
+  for (let k = 0; k < n && uniques.length <= EXACT_DISTINCT_BELOW; k++)
+    if (k === 0 || sorted[k] !== sorted[k - 1]) uniques.push(sorted[k]!);
+  const few = uniques.length <= EXACT_DISTINCT_BELOW;
+  return {
+    n,
+    distinct: uniques.length,
+    min: n ? sorted[0]! : null,
+    max: n ? sorted[n - 1]! : null,
+    uniques: few ? uniques : null,
   };
-  // The reference's sample, read once per reference when a cache is given (read-only afterwards).
-  const key = `v${p.i} of ${sides[0]}`;
-  let ref = cache?.samples.get(key);
-  if (!ref) {
-    ref = await read(sides[0]);
-    cache?.samples.set(key, ref);
+}
+
+/** The number of distinct values in the union of two ascending lists of distinct values. */
+function distinctOfBoth(a: readonly number[], b: readonly number[]): number {
+  let i = 0;
+  let j = 0;
+  let shared = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i]! < b[j]!) i++;
+    else if (a[i]! > b[j]!) j++;
+    else {
+      shared++;
+      i++;
+      j++;
+    }
   }
-  return { ref, cur: await read(sides[1]) };
+  return a.length + b.length - shared;
+}
+
+/** The non-missing values of one column on one side, as DuckDB materializes them. */
+function readColumn(sql: SqlSession, sideSql: string, p: Plan): Promise<DuckDBMaterializedResult> {
+  const v = `v${p.i}`;
+  return sql.connection.run(`SELECT ${v} FROM (${sideSql}) WHERE ${v} IS NOT NULL`);
+}
+
+/**
+ * Values read by readColumn, ascending: DuckDB's DOUBLE vectors are copied
+ * out whole (a streamed read costs a round trip per 2,048-row chunk, and
+ * reading value by value several times the scan), then radix-sorted here
+ * (stats.ts sortDoubles), which measured as fast as DuckDB's ORDER BY plus
+ * the copy.
+ */
+function sortedValues(result: DuckDBMaterializedResult): Float64Array {
+  const values = new Float64Array(result.rowCount);
+  let n = 0;
+  for (let k = 0; k < result.chunkCount; k++) {
+    const chunk = result.getChunk(k);
+    const rows = chunk.rowCount;
+    const vector = chunk.getColumnVector(0);
+    // A DOUBLE vector's items are a Float64Array over DuckDB's memory (@duckdb/node-api DuckDBDoubleVector).
+    const items = (vector as { items?: unknown }).items;
+    if (items instanceof Float64Array && items.length === rows) values.set(items, n);
+    else for (let r = 0; r < rows; r++) values[n + r] = vector.getItem(r) as number;
+    n += rows;
+  }
+  return sortDoubles(n === values.length ? values : values.slice(0, n));
 }
 
 /** Each non-missing value's count on each side, the values in ascending order (Evidently sorts the keys for the z-test). */
-async function valueCounts(
-  sql: SqlSession,
-  union: string,
-  v: string,
-): Promise<{ ref: number; cur: number }[]> {
+async function valueCounts(sql: Query, union: string, v: string): Promise<{ ref: number; cur: number }[]> {
   const rows = await sql.all<{ ref: number; cur: number }>(
     `SELECT count(*) FILTER (WHERE s = 0) AS ref, count(*) FILTER (WHERE s = 1) AS cur
      FROM ${union} WHERE ${v} IS NOT NULL GROUP BY ${v} ORDER BY ${v}`,
@@ -476,7 +596,7 @@ async function valueCounts(
  * are of each side's non-missing rows.
  */
 async function binnedShares(
-  sql: SqlSession,
+  sql: Query,
   union: string,
   p: Plan,
   c: Counts,

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { type DuckDBAppender, timestampTZValue } from "@duckdb/node-api";
 import { ident, type SqlSession } from "../data/sql";
+import { MISSING_TEXT } from "../ml/preprocess";
 import {
   type InferenceLogEntry,
   type LogDropped,
@@ -250,7 +251,8 @@ function shapeOf(t: V2Tensor): { rows: number; width: number } {
 /**
  * Builds a temp table from log entries: a row per row of each request
  * (dimension 0 of its tensors), the input and output tensors as columns —
- * numbers DOUBLE or BIGINT, BOOL BOOLEAN, BYTES VARCHAR, null/NaN as NULL —
+ * numbers DOUBLE or BIGINT, BOOL BOOLEAN, BYTES VARCHAR, null/NaN as NULL,
+ * and a text input's MISSING_TEXT ("", what the model reads as missing) as NULL —
  * and `request_id`, `row_id` (the request id for a one-row request, else
  * `<request id>/<row>`: the key feedback labels use), `row_index`, `time`
  * (TIMESTAMPTZ), `model_version`, `role`, `seq`.
@@ -329,7 +331,12 @@ export async function inferenceLogTable(
       for (let r = 0; r < (Number.isFinite(n) ? n : 0); r++) {
         for (const c of columns) {
           const x = tensors.get(`${c.kind}:${c.tensor}`);
-          append(appender, c.type, x ? x.t.data[r * x.width + c.index] : null);
+          const value = x ? x.t.data[r * x.width + c.index] : null;
+          // A text input's MISSING_TEXT is what the model got for a missing value (the server sends
+          // a JSON null as it): NULL here, so that drift counts it missing as the reference profile
+          // does and fresh training data has NULL where training had NULL.
+          const missingText = c.kind === "input" && x?.t.datatype === "BYTES" && value === MISSING_TEXT;
+          append(appender, c.type, missingText ? null : value);
         }
         appender.appendVarchar(e.requestId);
         appender.appendVarchar(declared === 1 ? e.requestId : `${e.requestId}/${r}`);

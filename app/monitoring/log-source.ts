@@ -6,7 +6,7 @@
  * here and word the refusals their own way.
  */
 import { servingRepository } from "../deploy/embedded";
-import { BUILTIN_TARGET, resolveTarget } from "../deploy/targets";
+import { BUILTIN_TARGET, resolveTarget, type TokenLookup } from "../deploy/targets";
 import type { ProjectSettings } from "../project/project";
 import type { InferenceLogSource } from "./inference-log";
 
@@ -16,10 +16,12 @@ export function targetLogSource(
   settings: ProjectSettings,
   target: string,
   model: string,
+  /** Where the target's token is looked up (default: the environment and the OS keychain). */
+  tokens?: TokenLookup,
 ): InferenceLogSource | null {
   if (target === BUILTIN_TARGET && !Object.hasOwn(settings.targets, BUILTIN_TARGET))
     return { repository: servingRepository(dir), model };
-  const t = resolveTarget(settings, target);
+  const t = resolveTarget(settings, target, tokens);
   if (t.kind === "triton") return null;
   return { url: t.url, model, ...(t.token ? { token: t.token } : {}) };
 }

@@ -309,7 +309,7 @@ describe("monitor settings", () => {
     expect(cronProblem("* * * foo *")).toMatch(/the month field "foo"/);
   });
 
-  it("refuses a bad cron, action retrain and a bad webhook in dagwood.json", () => {
+  it("refuses a bad cron, action retrain without its pipeline and a bad webhook in dagwood.json", () => {
     writeSettings({ a: monitor({ schedule: "61 * * * *", action: "retrain", webhook: "ftp://x" }) });
     let error: unknown;
     try {
@@ -320,7 +320,9 @@ describe("monitor settings", () => {
     expect(error).toBeInstanceOf(ProjectSettingsError);
     const message = (error as Error).message;
     expect(message).toContain('monitors.a.schedule: the minute field "61" is not valid');
-    expect(message).toContain('monitors.a.action: action "retrain" is not yet supported: use "alert"');
+    expect(message).toContain(
+      'monitors.a.retrain: action "retrain" needs "retrain": { "pipeline": "pipelines/retrain.dag.json" }',
+    );
     expect(message).toContain("monitors.a.webhook: an http:// or https:// URL");
   });
 });
@@ -359,7 +361,7 @@ describe("dagwood monitor run --once", () => {
     const bad = await run("--once");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/monitors\.a\.schedule: a cron schedule has 5 fields/);
-    expect(bad.stderr).toMatch(/monitors\.a\.action: action "retrain" is not yet supported/);
+    expect(bad.stderr).toMatch(/monitors\.a\.retrain: action "retrain" needs "retrain"/);
 
     writeSettings({ ghost: monitor({ model: "nope@champion" }) });
     const ghost = await run("--once");

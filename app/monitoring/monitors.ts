@@ -49,6 +49,8 @@ export interface MonitorCheck {
   alerted: boolean;
   /** The window had been alerted before (no new alert, no webhook). */
   alreadyAlerted: boolean;
+  /** The loop (alert record) created by this check: its new alert's, or that of an alert recorded before without its loop (a process stopped between the two); null otherwise. */
+  loop: number | null;
   /** Null when no alert was sent (no breach, already alerted, or no webhook set). */
   webhook: WebhookResult | null;
   summary: {
@@ -67,7 +69,8 @@ export const WEBHOOK_TIMEOUT_MS = 5000;
 const pct = (share: number) => `${Math.round(share * 1000) / 10} %`;
 const num = (n: number) => String(Math.round(n * 1e4) / 1e4);
 
-function parseModelRef(text: string): { name: string; ref: string | number } {
+/** "name@alias" or "name@3" of a monitor's model. */
+export function parseModelRef(text: string): { name: string; ref: string | number } {
   const at = text.lastIndexOf("@");
   const name = text.slice(0, at);
   const ref = text.slice(at + 1);
@@ -199,6 +202,7 @@ export async function checkMonitor(
     reasons,
     alerted: false,
     alreadyAlerted: false,
+    loop: null,
     webhook: null,
     summary: {
       driftedColumns: w?.driftedColumns ?? 0,
@@ -214,13 +218,34 @@ export async function checkMonitor(
   if (!check.breached) return check;
 
   const registry = project.metadata.registry;
-  check.alreadyAlerted = registry
+  // The window's loop (the alert's record, app/monitoring/loop.ts) says it was alerted; the audit entry
+  // alone says so for an alert whose process stopped before its loop was recorded: the loop is recorded now.
+  const loopOpts = {
+    monitor: name,
+    model,
+    target: m.target,
+    action: m.action,
+    window,
+    reasons,
+    champion: report.version,
+    message: `alert: ${reasons.join("; ")}`,
+  };
+  const earlier = registry
     .audit({ model, limit: 1000 })
-    .some(
+    .find(
       (e) => e.action === "monitor.alert" && e.details.monitor === name && e.details.window === window.start,
     );
-  if (check.alreadyAlerted) return check;
-  registry.appendAudit({
+  const hasLoop = project.metadata
+    .monitorLoops({ monitor: name })
+    .some((l) => l.window.start === window.start);
+  check.alreadyAlerted = hasLoop || earlier !== undefined;
+  if (check.alreadyAlerted) {
+    if (!hasLoop && earlier)
+      check.loop =
+        project.metadata.createMonitorLoop({ ...loopOpts, auditId: earlier.id, at: earlier.at })?.id ?? null;
+    return check;
+  }
+  const alert = registry.appendAudit({
     actor: `monitor:${name}`,
     action: "monitor.alert",
     model,
@@ -228,6 +253,19 @@ export async function checkMonitor(
     details: { monitor: name, target: m.target, window: window.start, windowEnd: window.end, reasons },
   });
   check.alerted = true;
+  // The alert is also the retraining loop's record (app/monitoring/loop.ts); its champion is the version checked.
+  const loop = project.metadata.createMonitorLoop({
+    ...loopOpts,
+    auditId: alert.id,
+    at: new Date(now).toISOString(),
+  });
+  check.loop = loop?.id ?? null;
+  if (!loop) {
+    // Another process recorded this window's loop meanwhile: its alert, its webhook.
+    check.alerted = false;
+    check.alreadyAlerted = true;
+    return check;
+  }
   if (m.webhook) {
     const text = `Dagwood monitor ${name}: ${model}${report.version !== null ? ` v${report.version}` : ""} on ${m.target} breached in the window ${window.start} – ${window.end} (${check.rows} rows): ${reasons.join("; ")}`;
     check.webhook = await postWebhook(m.webhook, text, options.fetch);

@@ -38,6 +38,7 @@ export async function buildReferenceProfile(sql: SqlSession, table: DriftTable):
     const profile: ReferenceColumnProfile = {
       name: col.name,
       sqlType: col.type,
+      sourceType: col.type,
       type: numeric ? "numeric" : "categorical",
       rows,
       missing: rows - n,

@@ -15,7 +15,8 @@ import trainTree from "../../nodes/train-tree";
 import type { PortValue, TableValue } from "../engine/ports";
 import { createTestProject, type TestProject } from "../engine/testing";
 import type { AnyDagwoodModel } from "../ml/model";
-import { parseReferenceProfile, type StoredReferenceProfile } from "./reference";
+import { computeDrift } from "./drift";
+import { parseReferenceProfile, profileReference, type StoredReferenceProfile } from "./reference";
 import { PROFILE_QUANTILES } from "./types";
 
 const FLIGHTS = resolve(import.meta.dirname, "../../node_modules/vega-datasets/data/flights-20k.json");
@@ -170,5 +171,72 @@ describe("the profile of a model with date and boolean inputs", () => {
       [0, 1461 - Number(wetDays.n)],
       [1, Number(wetDays.n)],
     ]);
+    expect([
+      date.sourceType,
+      wet.sourceType,
+      prof.columns.find((c) => c.name === "wind")!.sourceType,
+    ]).toEqual(["DATE", "BOOLEAN", "DOUBLE"]);
+
+    // Against a file's rows (dates as DATE, wet as BOOLEAN): the same types on both sides, as between two
+    // tables; the date untested, wet tested as a boolean with the figures of the training table itself.
+    const file = await p.table(
+      "weather_file",
+      `SELECT * EXCLUDE (weather) FROM ${table.name} WHERE year(date) >= 2014`,
+    );
+    const fromFile = await profileReference(p.sql, prof, file, "ref_file");
+    const report = await computeDrift(p.sql, fromFile.reference, file, fromFile);
+    const direct = await computeDrift(p.sql, { name: table.name, columns: table.columns }, file, {
+      columns: ["date", "precipitation", "wind", "wet"],
+    });
+    const by = Object.fromEntries(report.columns.map((c) => [c.column, c]));
+    expect(report.columns.filter((c) => c.schema)).toEqual([]);
+    expect(by.date).toMatchObject({
+      sqlType: { reference: "DATE", current: "DATE" },
+      tested: false,
+      reason: "Date and time columns are not tested (Evidently leaves them out of drift).",
+    });
+    expect(by.wet).toMatchObject({ sqlType: { reference: "BOOLEAN", current: "BOOLEAN" }, tested: true });
+    const directWet = direct.columns.find((c) => c.column === "wet")!;
+    expect([by.wet!.test, by.wet!.statistic]).toEqual([directWet.test, directWet.statistic]);
+    expect(direct.columns.find((c) => c.column === "date")!.reason).toBe(by.date!.reason);
+    // The rebuilt reference holds the training dates again.
+    expect(
+      await p.sql.one(
+        `SELECT min(date)::VARCHAR AS lo, max(date)::VARCHAR AS hi, typeof(min(date)) AS t FROM ref_file`,
+      ),
+    ).toEqual({ lo: "2012-01-01", hi: "2015-12-31", t: "DATE" });
+
+    // Against the serving log's form (milliseconds, 0/1) nothing changes: numbers on both sides.
+    const log = await p.table(
+      "weather_log",
+      `SELECT epoch_ms(date)::DOUBLE AS date, precipitation, wind, wet::DOUBLE AS wet FROM ${file.name}`,
+    );
+    const fromLog = await profileReference(p.sql, prof, log, "ref_log");
+    const logReport = await computeDrift(p.sql, fromLog.reference, log, fromLog);
+    const logBy = Object.fromEntries(logReport.columns.map((c) => [c.column, c]));
+    expect(logBy.date).toMatchObject({ sqlType: { reference: "DOUBLE", current: "DOUBLE" }, tested: true });
+    expect(logBy.wet).toMatchObject({ sqlType: { reference: "DOUBLE", current: "DOUBLE" }, tested: true });
+
+    // A profile written before sourceType was kept: its DOUBLE date still meets a DATE as a date.
+    const old = { ...prof, columns: prof.columns.map(({ sourceType: _, ...c }) => c) };
+    const fromOld = await profileReference(p.sql, old, file, "ref_old");
+    const oldBy = Object.fromEntries(
+      (await computeDrift(p.sql, fromOld.reference, file, fromOld)).columns.map((c) => [c.column, c]),
+    );
+    expect(oldBy.date).toMatchObject({ schema: null, tested: false, sqlType: { reference: "DATE" } });
+    // A real retyping is still schema drift.
+    const retyped = await p.table(
+      "weather_retyped",
+      `SELECT date, precipitation::VARCHAR AS precipitation, wind, wet FROM ${file.name}`,
+    );
+    const fromRetyped = await profileReference(p.sql, prof, retyped, "ref_retyped");
+    const retypedBy = Object.fromEntries(
+      (await computeDrift(p.sql, fromRetyped.reference, retyped, fromRetyped)).columns.map((c) => [
+        c.column,
+        c,
+      ]),
+    );
+    expect(retypedBy.precipitation).toMatchObject({ schema: "retyped", drifted: true });
+    expect(retypedBy.date!.schema).toBeNull();
   });
 });

@@ -212,6 +212,9 @@ export async function keepReferenceProfile(
         { name: view, columns: [...served.map((c) => ({ name: c.name, type: c.type })), table.target] },
         { target: table.target.name, predictions },
       );
+      // What each input was in the training table, before its served form.
+      const before = new Map(features.map((c) => [c.name, c.type]));
+      for (const c of profile.columns) c.sourceType = before.get(c.name) ?? c.sourceType;
       return await writeReferenceProfile(ctx.projectDir, await ctx.artifactDir(), profile);
     } finally {
       await ctx.sql.run(`DROP VIEW IF EXISTS ${ident(view)}`);
@@ -224,6 +227,45 @@ export async function keepReferenceProfile(
     );
     return undefined;
   }
+}
+
+const DATE_OR_TIME = /^(DATE|TIME|TIMESTAMP.*)$/;
+
+/**
+ * A model's date, time and boolean inputs are profiled in their served form
+ * (servedForm: milliseconds, 0/1), which is what the serving log holds too.
+ * Current data from a file or table holds them as dates, times or booleans:
+ * against it, each such column of the rebuilt reference takes its type back,
+ * so both sides have one type, not a schema drift. Dates and times are then
+ * left untested, as between two tables; booleans are tested as booleans
+ * (their 0/1 counts are kept exactly). A profile written before `sourceType`
+ * was kept says DOUBLE for a date: against a date or time column of the
+ * current data it is taken for one (a DOUBLE input the model was trained on
+ * is what a date is served as).
+ */
+async function asCurrentHoldsThem(
+  sql: SqlSession,
+  stored: StoredReferenceProfile,
+  reference: DriftTable,
+  current: DriftTable,
+): Promise<DriftTable> {
+  const now = new Map(current.columns.map((c) => [c.name, c.type]));
+  const columns = reference.columns.map((c) => ({ ...c }));
+  for (const col of columns) {
+    const profiled = stored.columns.find((c) => c.name === col.name);
+    const type = now.get(col.name);
+    if (!profiled || !type || type === col.type || col.type !== "DOUBLE") continue;
+    const source = profiled.sourceType ?? (DATE_OR_TIME.test(type) ? type : undefined);
+    const c = ident(col.name);
+    let back: string;
+    if (source && DATE_OR_TIME.test(source) && DATE_OR_TIME.test(type))
+      back = `CAST(epoch_ms(CAST(${c} AS BIGINT)) AS ${source})`;
+    else if (source === "BOOLEAN" && type === "BOOLEAN") back = `${c} <> 0`;
+    else continue;
+    await sql.run(`ALTER TABLE ${ident(reference.name)} ALTER ${c} TYPE ${source} USING ${back}`);
+    col.type = source;
+  }
+  return { name: reference.name, columns };
 }
 
 /**
@@ -243,6 +285,7 @@ export async function profileReference(
   options: { columns?: string[]; target?: string; prediction?: string } = {},
 ): Promise<{ reference: DriftTable; columns?: string[]; target?: string; prediction?: string }> {
   let reference = await profileTable(sql, stored, name);
+  reference = await asCurrentHoldsThem(sql, stored, reference, current);
   const has = new Set(current.columns.map((c) => c.name));
   let prediction = options.prediction;
   const storedPrediction = stored.prediction;

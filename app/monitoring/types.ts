@@ -70,6 +70,15 @@ export const newReferenceCache = (): ReferenceCache => ({ stats: new Map(), samp
 export interface ReferenceColumnProfile {
   name: string;
   sqlType: string;
+  /**
+   * The column's SQL type in the profiled table before it took the form
+   * profiled as `sqlType`: a model's date, timestamp, time and boolean inputs
+   * are profiled as the served model receives them (DOUBLE milliseconds or
+   * 0/1, reference.ts servedForm), so their `sourceType` is DATE, TIMESTAMP,
+   * TIME or BOOLEAN. Equal to `sqlType` otherwise; absent from profiles
+   * written before it was kept.
+   */
+  sourceType?: string;
   type: "numeric" | "categorical";
   rows: number;
   missing: number;

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { Workspace } from "../data/workspace";
 import { type MetadataStore, SqliteMetadataStore } from "../store/metadata";
 import { Governance, GovernanceFindingKind } from "../values/governance";
+import { MONITOR_NAME, MONITOR_NAME_MESSAGE } from "../values/loop";
 
 export const PROJECT_FILE = "dagwood.json";
 /** Deploy target names: they name an environment variable (DAGWOOD_TOKEN_<NAME>) and a keychain entry. */
@@ -28,9 +29,6 @@ export const DatasetSettingsSchema = z.looseObject({
   ...Governance.shape,
 });
 export type DatasetSettings = z.output<typeof DatasetSettingsSchema>;
-
-/** Monitor names in dagwood.json: they name the monitor in `dagwood monitor run` and in its alerts. */
-export const MONITOR_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 const CRON_FIELDS = [
   { name: "minute", min: 0, max: 59 },
@@ -209,12 +207,19 @@ export const ProjectSettingsSchema = z.looseObject({
     )
     .default({}),
   /** Monitors of deployed models, checked by `dagwood monitor run` (app/monitoring/monitors.ts). */
-  monitors: z
-    .record(
-      z.string().regex(MONITOR_NAME, "a monitor name: a letter, then letters, digits, _ . - (at most 64)"),
-      MonitorSettingsSchema,
-    )
-    .default({}),
+  monitors: z.record(z.string().regex(MONITOR_NAME, MONITOR_NAME_MESSAGE), MonitorSettingsSchema).default({}),
+  /** The feature store's online store (app/features/online/open.ts): SQLite in .dagwood/online.sqlite, or a Redis. */
+  online: z
+    .discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("sqlite") }),
+      z.strictObject({
+        kind: z.literal("redis"),
+        url: z.string().refine((u) => /^rediss?:\/\/[^/]/.test(u) && URL.canParse(u), "a redis:// or rediss:// URL"),
+        /** Prefix of every key, so projects can share one Redis (default "dagwood:<project name>"). */
+        keyPrefix: z.string().min(1).max(256).optional(),
+      }),
+    ])
+    .default({ kind: "sqlite" }),
   /** The project's policy: which `dagwood governance` findings make it exit 1 (for CI). */
   governance: z.looseObject({ failOn: z.array(GovernanceFindingKind).default([]) }).default({ failOn: [] }),
 });

@@ -29,6 +29,13 @@ export interface ModelConfig {
   /** `max_batch_size` if the config sets it (0: requests pass with their shapes as given). */
   maxBatchSize?: number;
   warmup: Warmup[];
+  /**
+   * The feature service whose features fill the model's inputs when an infer
+   * names entities (`parameters: {"entities": …}`): the config's
+   * `parameters: {"feature_service": {"string_value": "<name>"}}` (Triton's
+   * ModelConfig.parameters, a map of ModelParameter).
+   */
+  featureService?: string;
 }
 
 /**
@@ -91,7 +98,24 @@ export function parseModelConfig(config: unknown, name: string): ModelConfig {
       throw new RequestError(`config "model_warmup" must be an array, not ${kindOf(warmups)}`);
     parsed.warmup = warmups.map((w, i) => parseWarmup(w, `config "model_warmup"[${i}]`));
   }
+  const featureService = featureServiceOf(config.parameters);
+  if (featureService !== undefined) parsed.featureService = featureService;
   return parsed;
+}
+
+/** `parameters.feature_service.string_value`, checked; other parameters are Triton's business and kept as they are. */
+function featureServiceOf(parameters: unknown): string | undefined {
+  if (parameters === undefined) return undefined;
+  if (!isObject(parameters))
+    throw new RequestError(`config "parameters" must be an object of name → {"string_value": …}, not ${kindOf(parameters)}`);
+  const p = parameters.feature_service;
+  if (p === undefined) return undefined;
+  const value = isObject(p) ? p.string_value : undefined;
+  if (typeof value !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(value))
+    throw new RequestError(
+      'config "parameters.feature_service" must be {"string_value": "<feature service name>"} (a letter or _, then letters, digits, _)',
+    );
+  return value;
 }
 
 function parseWarmup(w: unknown, where: string): Warmup {

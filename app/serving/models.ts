@@ -44,6 +44,8 @@ export interface LoadedVersion {
    * boolean): from Dagwood's `dagwood.classes` model metadata.
    */
   classNames?: string;
+  /** The feature service that fills its inputs from entity keys (config `parameters.feature_service`). */
+  featureService?: string;
   /** Requests running on it; a retired version is released when this drops to 0. */
   active: number;
   retired: boolean;
@@ -123,6 +125,7 @@ export async function createSession(
       retired: false,
       ...(batching ? { batching } : {}),
       ...(classNames ? { classNames } : {}),
+      ...(config.featureService ? { featureService: config.featureService } : {}),
     };
   } catch (e) {
     await session.release().catch(() => {});
@@ -219,9 +222,9 @@ function splitOutputs(
   return parts;
 }
 
-/** A loaded version serves a new load of the same bytes if the config asks for no warm-up and batches it the same way. */
+/** A loaded version serves a new load of the same bytes if the config asks for no warm-up, batches it the same way and names the same feature service. */
 function reusable(loaded: LoadedVersion, config: ModelConfig, bytes: Uint8Array): boolean {
-  if (config.warmup.length > 0) return false;
+  if (config.warmup.length > 0 || loaded.featureService !== config.featureService) return false;
   const batching = resolveBatching(config, loaded.signature, onnxMetadata(bytes));
   return batching?.max === loaded.batching?.max;
 }

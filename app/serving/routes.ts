@@ -23,7 +23,15 @@ import {
   windowComplete,
 } from "./observability";
 import { checkModelName, type ModelRepository, parseVersion, type TrafficPolicy } from "./repository";
-import { feedsToV2, parseInputs, RequestError, requestedOutputs, toV2, type V2Tensor } from "./tensors";
+import {
+  feedsToV2,
+  parseInputs,
+  RequestError,
+  requestedOutputs,
+  type TensorMeta,
+  toV2,
+  type V2Tensor,
+} from "./tensors";
 
 export const EXTENSIONS = ["model_repository", "dagwood_traffic", "dagwood_inference_log"];
 
@@ -58,7 +66,16 @@ export interface ServeState {
   /** From listen until the saved state is restored. */
   restoring: boolean;
   log: (message: string) => void;
+  /** Fills an infer's inputs from entity keys (`dagwood serve --project`): app/features/server.ts `entityInputs`. */
+  entityInputs?: EntityInputsFn;
 }
+
+export type EntityInputsFn = (
+  featureService: string,
+  inputs: readonly TensorMeta[],
+  entities: unknown,
+  given: ReadonlySet<string>,
+) => Promise<{ inputs: V2Tensor[]; parameters: Record<string, string> }>;
 
 /** One request, once its route's checks passed. */
 export interface Call<P> {
@@ -297,6 +314,40 @@ function withClassNames(
 
 type InferCall = Call<ModelPath> & { answered?: LoadedVersion };
 
+/**
+ * An infer by entity (`parameters: {"entities": {key: [values]}}`) on a model
+ * registered with a feature service: its inputs looked up in the feature
+ * store before routing (the lookup awaits; routing and running stay in one
+ * tick), with the request's own inputs kept.
+ */
+async function inputsFromEntities(
+  s: ServeState,
+  name: string,
+  body: Record<string, unknown>,
+): Promise<{ body: Record<string, unknown>; parameters: Record<string, string> } | undefined> {
+  const parameters = body.parameters;
+  if (parameters === undefined || parameters === null) return undefined;
+  if (typeof parameters !== "object" || Array.isArray(parameters)) throw new RequestError('"parameters" must be an object');
+  const entities = (parameters as Record<string, unknown>).entities;
+  if (entities === undefined) return undefined;
+  const model = served(s, name);
+  const featureService = model.versions.get(s.manager.primaryVersion(model))?.featureService;
+  if (!featureService)
+    throw new RequestError(
+      `model ${name} is not registered with a feature service, so it cannot be called by entity; load it with the config {"parameters": {"feature_service": {"string_value": "<service>"}}}`,
+    );
+  if (!s.entityInputs)
+    throw new RequestError(
+      `this server has no feature store, so model ${name} cannot be called by entity; start it with --project DIR`,
+    );
+  const given = body.inputs ?? [];
+  if (!Array.isArray(given)) throw new RequestError('"inputs" must be an array');
+  const names = new Set(given.map((i) => String((i as { name?: unknown })?.name)));
+  const signature = model.versions.get(s.manager.primaryVersion(model))!.signature.inputs;
+  const filled = await s.entityInputs(featureService, signature, entities, names);
+  return { body: { ...body, inputs: [...given, ...filled.inputs] }, parameters: filled.parameters };
+}
+
 async function infer(s: ServeState, call: InferCall): Promise<void> {
   const { name, version } = call.params;
   const body = parseJson(call.body, false) as Record<string, unknown>;
@@ -305,6 +356,7 @@ async function infer(s: ServeState, call: InferCall): Promise<void> {
   }
   if (body.id !== undefined && typeof body.id !== "string") throw new RequestError('"id" must be a string');
   const id = body.id as string | undefined;
+  const byEntity = await inputsFromEntities(s, name, body);
   // Route, parse and start the run in one tick, so the routed version cannot be released in between.
   let routed: ReturnType<ModelManager["route"]>;
   try {
@@ -313,7 +365,7 @@ async function infer(s: ServeState, call: InferCall): Promise<void> {
     throw notYet(s, e);
   }
   const target = routed.target;
-  const feeds = parseInputs(body, target.signature.inputs, target.batching?.max);
+  const feeds = parseInputs(byEntity?.body ?? body, target.signature.inputs, target.batching?.max);
   const wanted = requestedOutputs(body, target.signature.outputs);
   const runStarted = performance.now();
   const result = await s.manager.run(target, feeds, wanted);
@@ -328,9 +380,13 @@ async function infer(s: ServeState, call: InferCall): Promise<void> {
   send(
     call.res,
     200,
-    id !== undefined
-      ? { model_name: name, model_version: v, id, outputs: answer }
-      : { model_name: name, model_version: v, outputs: answer },
+    {
+      model_name: name,
+      model_version: v,
+      ...(id !== undefined ? { id } : {}),
+      ...(byEntity ? { parameters: byEntity.parameters } : {}),
+      outputs: answer,
+    },
     v,
     sampled && id === undefined ? requestId : undefined,
   );

@@ -40,7 +40,7 @@ import { FeedbackStore } from "./feedback";
 import { ModelManager } from "./models";
 import { InferenceLog, LogSampler, ServerMetrics } from "./observability";
 import { ModelRepository } from "./repository";
-import { type Call, SERVE_ROUTES, type ServeRoute, type ServeState } from "./routes";
+import { type Call, type EntityInputsFn, SERVE_ROUTES, type ServeRoute, type ServeState } from "./routes";
 import { RequestError } from "./tensors";
 
 export { CONTROL_BODY_LIMIT, EXTENSIONS } from "./routes";
@@ -76,6 +76,10 @@ export interface ServeOptions {
   logMaxDiskBytes?: number;
   /** Where restore problems and shadow failures are reported; default stderr. */
   log?: (message: string) => void;
+  /** More routes served beside V2: the feature server's (`featureServeRoutes`, app/features/server.ts). */
+  routes?: readonly ServeRoute[];
+  /** Fills infer inputs from entity keys for models registered with a feature service (app/features/server.ts). */
+  entityInputs?: EntityInputsFn;
 }
 
 export interface DagwoodServer {
@@ -189,8 +193,10 @@ export function createServer(options: ServeOptions): DagwoodServer {
     ready: false,
     restoring: false,
     log,
+    ...(opts.entityInputs ? { entityInputs: opts.entityInputs } : {}),
   };
   const token = opts.token ? new Token(opts.token) : undefined;
+  const routes = opts.routes ? [...SERVE_ROUTES, ...opts.routes] : SERVE_ROUTES;
   /** Any Host until listening; then, bound to loopback, only loopback names of the port. */
   let hosts = new HostGuard();
   let url = "";
@@ -227,7 +233,7 @@ export function createServer(options: ServeOptions): DagwoodServer {
     // The raw path, not a URL's pathname: URL resolves "..", which would hide a traversal attempt.
     const path = segments(queryAt < 0 ? rawUrl : rawUrl.slice(0, queryAt));
     const method = req.method ?? "GET";
-    const found = findRoute(SERVE_ROUTES, path, method);
+    const found = findRoute(routes, path, method);
     if (!found) throw new RequestError("no such route", 404);
     if (!found.route) {
       throw Object.assign(

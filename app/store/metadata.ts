@@ -3,8 +3,11 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type Database from "better-sqlite3";
+import type { LoopStage, MonitorLoop } from "../values/loop";
 import { appendMetricChunks } from "./chunks";
+import { listViewVersions, recordViewVersion } from "./feature-versions";
 import { currentProcess, ownerState } from "./liveness";
+import { createLoop, getLoopRecord, listLoopRecords, loopClaim, updateLoopRecord } from "./loops";
 import { SqliteRegistry } from "./registry";
 import {
   flattenParams,
@@ -28,9 +31,13 @@ import type {
   DatasetRecord,
   DatasetTestRecord,
   DatasetVersionRecord,
+  FeatureViewVersion,
   LogRecord,
+  LoopQuery,
+  LoopUpdate,
   MetadataStore,
   MetricRecord,
+  NewLoopInput,
   NodeRunRecord,
   RunComparison,
   RunEnvironment,
@@ -166,6 +173,41 @@ export class SqliteMetadataStore implements MetadataStore {
       const merged = { ...JSON.parse(text!), ...facts };
       prepare(this.db, "UPDATE runs SET environment = ? WHERE id = ?").run(JSON.stringify(merged), id);
     });
+  }
+
+  createMonitorLoop(input: NewLoopInput): MonitorLoop | undefined {
+    return createLoop(this.db, input);
+  }
+
+  monitorLoop(id: number): MonitorLoop | undefined {
+    return getLoopRecord(this.db, id);
+  }
+
+  monitorLoops(query?: LoopQuery): MonitorLoop[] {
+    return listLoopRecords(this.db, query);
+  }
+
+  recordFeatureViewVersion(input: Omit<FeatureViewVersion, "version" | "appliedAt"> & { at?: string }): {
+    version: FeatureViewVersion;
+    changed: boolean;
+  } {
+    return this.write(() => recordViewVersion(this.db, input));
+  }
+
+  featureViewVersions(view?: string): FeatureViewVersion[] {
+    return listViewVersions(this.db, view);
+  }
+
+  monitorLoopClaim(id: number): string | null {
+    return loopClaim(this.db, id);
+  }
+
+  updateMonitorLoop(
+    id: number,
+    expect: { stage: LoopStage; claim?: string | null },
+    update: LoopUpdate,
+  ): MonitorLoop | undefined {
+    return updateLoopRecord(this.db, id, expect, update);
   }
 
   /**

@@ -269,6 +269,36 @@ export const MIGRATIONS: Migration[] = [
    ALTER TABLE models ADD COLUMN purpose TEXT;
    ALTER TABLE models ADD COLUMN review_by TEXT;
    ALTER TABLE models ADD COLUMN deprecated TEXT;`,
+  // The retraining loop's records (app/store/loops.ts): one per breached window of a monitor. The
+  // record is JSON (app/values/loop.ts MonitorLoop); stage and status are columns for the
+  // compare-and-set and the queries; claim is the process taking an external step (a run).
+  `CREATE TABLE monitor_loops (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     monitor TEXT NOT NULL,
+     model TEXT NOT NULL,
+     target TEXT NOT NULL,
+     window_start TEXT NOT NULL,
+     stage TEXT NOT NULL,
+     status TEXT NOT NULL,
+     record TEXT NOT NULL,
+     claim TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     UNIQUE (monitor, window_start)
+   );
+   CREATE INDEX monitor_loops_model ON monitor_loops (model, id);
+   CREATE INDEX monitor_loops_status ON monitor_loops (status, id);`,
+  // Feature views' versions (app/store/feature-versions.ts): one row each time
+  // `dagwood features apply` finds a view's definition changed.
+  `CREATE TABLE feature_view_versions (
+     view TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     digest TEXT NOT NULL,
+     definition TEXT NOT NULL,
+     file TEXT NOT NULL,
+     applied_at TEXT NOT NULL,
+     PRIMARY KEY (view, version)
+   ) WITHOUT ROWID;`,
 ];
 
 /** The id of the key set holding exactly these (sorted) keys, created if new. */

@@ -7,6 +7,7 @@
 
 import type { ValidationReport } from "../values/expectations";
 import type { Deprecation } from "../values/governance";
+import type { LoopCanary, LoopGate, LoopStage, MonitorLoop } from "../values/loop";
 import type { ModelSignature } from "../values/model";
 import type { DatasetRecord, ModelLineage, ModelVersion, RunEnvironment } from "../values/registry";
 
@@ -382,6 +383,55 @@ export class RegistryError extends Error {
   }
 }
 
+/** A loop's first record: a monitor alerted on a breached window (app/store/loops.ts). */
+export interface NewLoopInput {
+  monitor: string;
+  model: string;
+  target: string;
+  action: "alert" | "retrain";
+  window: { start: string; end: string };
+  reasons: string[];
+  champion: number | null;
+  /** The first history line, and the `monitor.alert` audit entry. */
+  message: string;
+  auditId: number | null;
+  at?: string;
+}
+
+/** A step of a loop: the fields it sets (undefined: unchanged) and its history line. */
+export interface LoopUpdate {
+  stage?: LoopStage;
+  runId?: string | null;
+  challenger?: number | null;
+  gate?: LoopGate | null;
+  canary?: LoopCanary | null;
+  outcome?: string | null;
+  /** The process taking an external step (JSON of app/monitoring/loop.ts Claim: the step and its ProcessOwner), or null to release it. */
+  claim?: string | null;
+  event?: { message: string; auditId?: number | null };
+  at?: string;
+}
+
+export interface LoopQuery {
+  monitor?: string;
+  model?: string;
+  status?: "open" | "closed";
+  limit?: number;
+}
+
+/** A version of a feature view's definition, recorded by `dagwood features apply` (app/features/apply.ts). */
+export interface FeatureViewVersion {
+  view: string;
+  version: number;
+  /** sha256 of the definition's canonical JSON. */
+  digest: string;
+  /** The definition as applied (JSON). */
+  definition: string;
+  /** The file that defined it ("features/drivers.json"). */
+  file: string;
+  appliedAt: string;
+}
+
 /** The metadata store: runs, node runs, metrics, logs, artifacts, datasets. */
 export interface MetadataStore {
   readonly registry: Registry;
@@ -454,6 +504,26 @@ export interface MetadataStore {
   /** The most recent node run of a node that produced outputs (ran or cached), to explain why it runs again. */
   lastCompletedNodeRun(pipeline: string, nodeId: string): NodeRunRecord | undefined;
   markInterruptedRuns(): void;
+  /** The retraining loop's records (app/monitoring/loop.ts): undefined when that window already has a loop. */
+  createMonitorLoop(input: NewLoopInput): MonitorLoop | undefined;
+  monitorLoop(id: number): MonitorLoop | undefined;
+  /** Newest first. */
+  monitorLoops(query?: LoopQuery): MonitorLoop[];
+  /** The process holding the loop's current external step, as recorded (null: none). */
+  monitorLoopClaim(id: number): string | null;
+  /** Compare-and-set: applied only while the loop is at `expect.stage` (and holds `expect.claim` when given); undefined otherwise. */
+  updateMonitorLoop(
+    id: number,
+    expect: { stage: LoopStage; claim?: string | null },
+    update: LoopUpdate,
+  ): MonitorLoop | undefined;
+  /** Records the view's definition as a new version when its digest differs from the latest one; answers the current version. */
+  recordFeatureViewVersion(input: Omit<FeatureViewVersion, "version" | "appliedAt"> & { at?: string }): {
+    version: FeatureViewVersion;
+    changed: boolean;
+  };
+  /** Every recorded version of the view (or of all views), newest first per view. */
+  featureViewVersions(view?: string): FeatureViewVersion[];
   /** The cache keys that the latest `runs` runs of each pipeline used (ran or cached). */
   recentCacheKeys(runs: number): Set<string>;
   close(): void;

@@ -18,9 +18,17 @@ export interface DeployParity extends ParityFigures {
   note?: string;
 }
 
+/** What a deployment record is of: a deploy, a rollback, or a canary step (app/deploy/canary.ts). */
+export type DeployOperation = "deploy" | "rollback" | "canary" | "promote" | "removeCanary";
+
 /** A deployment as the audit log and the `deployment` port carry it. */
 export interface DeploymentRecord {
-  status: "succeeded" | "failed" | "rolledBack";
+  /**
+   * "canary": the version takes `percent` of the traffic beside the primary
+   * (`previous`); "canaryEnded": a canary was removed (`reason`), the primary
+   * untouched. A promoted canary is "succeeded".
+   */
+  status: "succeeded" | "failed" | "rolledBack" | "canary" | "canaryEnded";
   target: string;
   url: string;
   kind: "dagwood" | "triton";
@@ -31,8 +39,10 @@ export interface DeploymentRecord {
   parity: DeployParity | null;
   ms: number;
   actor: string | null;
-  /** Why it failed. */
+  /** Why it failed (a "canaryEnded" record: why the canary was removed). */
   reason?: string;
+  /** A canary's share of the requests, 0–100 (status "canary" and "canaryEnded", and a promoted canary). */
+  percent?: number;
   /** After a failure: the version serving again (null: the model was unloaded). */
   restored?: number | null;
   /**
@@ -40,7 +50,7 @@ export interface DeploymentRecord {
    * (from its upload to the restore) — on a first deploy, and always on Triton.
    */
   reachableMs?: number;
-  /** "rollback": the record of a rollback (absent: a deploy). */
-  operation?: "rollback";
+  /** What the record is of (absent: a deploy): a rollback, or a canary step of app/deploy/canary.ts. */
+  operation?: Exclude<DeployOperation, "deploy">;
   auditId: number;
 }

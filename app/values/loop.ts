@@ -10,6 +10,10 @@
  */
 import { z } from "zod";
 
+/** Monitor names in dagwood.json: they name the monitor in `dagwood monitor run` and in its alerts. */
+export const MONITOR_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+export const MONITOR_NAME_MESSAGE = "a monitor name: a letter, then letters, digits, _ . - (at most 64)";
+
 export const LoopStage = z.enum([
   /** A breach was alerted; with action "alert" the loop stays here until acknowledged. */
   "alerted",

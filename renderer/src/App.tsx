@@ -33,6 +33,9 @@ const DatasetsView = lazy(() => import("./data/DataView").then((m) => ({ default
 const DeploymentsView = lazy(() =>
   import("./deployments/DeploymentsView").then((m) => ({ default: m.DeploymentsView })),
 );
+const MonitoringView = lazy(() =>
+  import("./monitoring/MonitoringView").then((m) => ({ default: m.MonitoringView })),
+);
 
 function Center() {
   const unreadable = useEditor((s) => !!s.unreadable);
@@ -109,6 +112,7 @@ function CurrentView() {
           {view === "models" && <ModelsView />}
           {view === "lineage" && <LineageView />}
           {view === "deployments" && <DeploymentsView />}
+          {view === "monitoring" && <MonitoringView />}
         </Suspense>
       </ErrorBoundary>
     </div>

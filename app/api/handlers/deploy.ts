@@ -17,6 +17,7 @@
  */
 
 import { resolve } from "node:path";
+import { deployCanary, promoteCanary, removeCanary } from "../../deploy/canary";
 import {
   type ConnectOptions,
   type DeploymentRecord,
@@ -288,6 +289,18 @@ export function createDeployHandlers(
           };
         });
       }),
+    deployCanary: ({ name, ref, target, percent }) =>
+      recorded(target, (project, connect) =>
+        deployCanary({ project, target, name, ref, percent, actor: currentUser(), ...connect }),
+      ),
+    promoteCanary: ({ name, target, version }) =>
+      recorded(target, (project, connect) =>
+        promoteCanary({ project, target, name, version, actor: currentUser(), ...connect }),
+      ),
+    removeCanary: ({ name, target, version, reason }) =>
+      recorded(target, (project, connect) =>
+        removeCanary({ project, target, name, version, reason, actor: currentUser(), ...connect }),
+      ),
     inferExample: ({ name, ref }) => guard(() => inferExample(context(), name, ref)),
     startLocalServer: () =>
       guard(async () => {

@@ -4,6 +4,8 @@
  * feedback in the project's serving folder (as `dagwood serve` writes them),
  * read through the Api function and through `dagwood monitor report`.
  */
+
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -16,7 +18,7 @@ import { LOG_FILE } from "../../serving/observability";
 import { createTempStore } from "../../store/metadata";
 import { MonitoringReport } from "../../values/monitoring";
 import { ApiError, parseApiArgs } from "../api";
-import { monitoringReportFor } from "./monitoring";
+import { driftDistributionFor, monitoringReportFor } from "./monitoring";
 
 const START = Date.parse("2026-12-06T00:00:00Z");
 let temp: ReturnType<typeof createTempStore>;
@@ -99,6 +101,31 @@ beforeAll(async () => {
     });
   register("m", true);
   register("old", false);
+  // "wide": x over 0…24.75 in quarters (100 distinct values, so binned on Sturges edges), and a colour the
+  // served model is never sent; its profile in out/wide.
+  const instance2 = await DuckDBInstance.create(":memory:");
+  const sql2 = new SqlSession(await instance2.connect());
+  await sql2.run(
+    "CREATE TABLE train AS SELECT (range / 4)::DOUBLE AS x, CASE WHEN range % 4 = 0 THEN 'red' ELSE 'blue' END AS colour, 'c' || (range % 40) AS code FROM range(100)",
+  );
+  const wideProfile = await buildModelReferenceProfile(
+    sql2,
+    {
+      name: "train",
+      columns: [
+        { name: "x", type: "DOUBLE" },
+        { name: "colour", type: "VARCHAR" },
+        { name: "code", type: "VARCHAR" },
+      ],
+    },
+    { target: null },
+  );
+  sql2.connection.closeSync();
+  instance2.closeSync();
+  mkdirSync(join(dir, "out", "wide"));
+  await writeReferenceProfile(dir, join(dir, "out", "wide"), wideProfile);
+  Object.assign(files, { profile: join(dir, "out", "wide", "reference-profile.json") });
+  register("wide", true);
   // The served model's log and the feedback it received, as the server writes them; one label for an id never logged.
   const repo = join(servingRepository(dir), "m");
   mkdirSync(repo, { recursive: true });
@@ -204,5 +231,141 @@ describe("dagwood monitor report", () => {
     expect(unknown.stderr).toMatch(/nope/);
     const rows = await dagwood("--log", "local:m", "--min-rows", "0");
     expect(rows.stderr).toMatch(/--min-rows takes a whole number ≥ 1, got "0"/);
+  });
+});
+
+describe("driftDistribution", () => {
+  const W0 = { start: "2026-12-06T00:00:00.000Z", end: "2026-12-06T00:30:00.000Z" };
+  const W1 = { start: "2026-12-06T00:30:00.000Z", end: "2026-12-06T01:00:00.000Z" };
+  const distribution = (args: Record<string, unknown>) =>
+    driftDistributionFor(
+      { dir: temp.dir, metadata: temp.store },
+      parseApiArgs("driftDistribution", { target: "local", model: "m", column: "x", ...W0, ...args }),
+    );
+
+  it("counts a column with few values per value on both sides, in the window only", async () => {
+    const tenth = Array.from({ length: 10 }, (_, x) => ({ label: String(x), share: 0.1 }));
+    const w0 = await distribution({});
+    expect(w0).toEqual({
+      column: "x",
+      type: "categorical",
+      rows: { reference: 100, current: 30 },
+      edges: null,
+      reference: tenth,
+      current: tenth,
+    });
+    // Window 1 doubles x: 0, 2, …, 18 three times each; the reference has none of 10…18.
+    const w1 = await distribution(W1);
+    expect(w1.rows).toEqual({ reference: 100, current: 30 });
+    expect(w1.reference.map((b) => b.label)).toEqual([
+      "0",
+      "1",
+      "2",
+      "3",
+      "4",
+      "5",
+      "6",
+      "7",
+      "8",
+      "9",
+      "10",
+      "12",
+      "14",
+      "16",
+      "18",
+    ]);
+    expect(w1.reference.slice(10).every((b) => b.share === 0)).toBe(true);
+    expect(w1.current.map((b) => [b.label, b.share]).filter(([, v]) => v)).toEqual(
+      [0, 2, 4, 6, 8, 10, 12, 14, 16, 18].map((x) => [String(x), 0.1]),
+    );
+  });
+
+  it("reads the model's answer under the profile's prediction name", async () => {
+    const p = await distribution({ column: "prediction" });
+    expect(p).toMatchObject({
+      type: "categorical",
+      rows: { reference: 100, current: 30 },
+      reference: [
+        { label: "high", share: 0.5 },
+        { label: "low", share: 0.5 },
+      ],
+      current: [
+        { label: "high", share: 0.5 },
+        { label: "low", share: 0.5 },
+      ],
+    });
+  });
+
+  it("bins a numeric column on Sturges edges over both sides, as numpy.histogram does", async () => {
+    const d = await distribution({ registeredModel: "wide", ...W1 });
+    expect(d.type).toBe("numeric");
+    const ref = Array.from({ length: 100 }, (_, i) => i / 4);
+    const cur = entries.slice(30).map((e) => e.inputs[0]!.data[0] as number);
+    const peer = JSON.parse(
+      execFileSync("/usr/bin/python3", [
+        "-c",
+        `import json, sys, numpy as np
+ref, cur = json.loads(sys.argv[1])
+edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
+print(json.dumps({"edges": edges.tolist(), "ref": (np.histogram(ref, edges)[0] / len(ref)).tolist(), "cur": (np.histogram(cur, edges)[0] / len(cur)).tolist()}))`,
+        JSON.stringify([ref, cur]),
+      ]).toString(),
+    ) as { edges: number[]; ref: number[]; cur: number[] };
+    expect(d.edges!.length).toBe(peer.edges.length);
+    expect(d.edges).toEqual(peer.edges.map((x) => expect.closeTo(x, 12)));
+    expect(d.reference.map((b) => b.share)).toEqual(peer.ref.map((x) => expect.closeTo(x, 12)));
+    expect(d.current.map((b) => b.share)).toEqual(peer.cur.map((x) => expect.closeTo(x, 12)));
+    expect(d.rows).toEqual({ reference: 100, current: 30 });
+    expect(d.reference[0]!.label).toMatch(/^0–\d/);
+  });
+
+  it("gives an empty current side for a column the log lacks (schema drift)", async () => {
+    const d = await distribution({ registeredModel: "wide", column: "colour" });
+    expect(d).toEqual({
+      column: "colour",
+      type: "categorical",
+      rows: { reference: 100, current: 0 },
+      edges: null,
+      reference: [
+        { label: "blue", share: 0.75 },
+        { label: "red", share: 0.25 },
+      ],
+      current: [
+        { label: "blue", share: 0 },
+        { label: "red", share: 0 },
+      ],
+    });
+  });
+
+  it("shows the 30 most frequent categories and sums the rest into one bar", async () => {
+    // 40 codes: c0…c19 three rows each, c20…c39 two; ten of the two-row codes are summed.
+    const d = await distribution({ registeredModel: "wide", column: "code" });
+    expect(d.reference).toHaveLength(31);
+    expect(d.reference.at(-1)).toEqual({ label: "other (10 values)", share: 0.2 });
+    expect(d.reference.slice(0, 30).filter((b) => b.share === 0.03)).toHaveLength(20);
+    expect(d.reference.reduce((a, b) => a + b.share, 0)).toBeCloseTo(1, 12);
+  });
+
+  it("gives an empty current side for a window with no rows", async () => {
+    const d = await distribution({ start: "2026-12-07T00:00:00Z", end: "2026-12-07T01:00:00Z" });
+    expect(d.rows).toEqual({ reference: 100, current: 0 });
+    expect(d.current.every((b) => b.share === 0)).toBe(true);
+  });
+
+  it("refuses an unknown column, a window that ends before it starts, and a time that is not ISO", async () => {
+    await expect(distribution({ column: "y" })).rejects.toThrow(
+      /column "y" is not in the reference profile of m v1 \(its columns: x, prediction\)/,
+    );
+    await expect(distribution({ start: W0.end, end: W0.start })).rejects.toThrow(/ends .* before it starts/);
+    expect(() =>
+      parseApiArgs("driftDistribution", {
+        target: "local",
+        model: "m",
+        column: "x",
+        start: "yesterday",
+        end: W0.end,
+      }),
+    ).toThrow(/start/);
+    await expect(distribution({ registeredModel: "old" })).rejects.toThrow(/has no reference profile/);
   });
 });

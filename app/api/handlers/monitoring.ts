@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { ident, literal, type SqlSession } from "../../data/sql";
+import { ident, isNumericType, literal, type SqlSession } from "../../data/sql";
 import { DeployError } from "../../deploy/targets";
 import { type InferenceLogSource, loadInferenceLog } from "../../monitoring/inference-log";
 import { feedbackTable, joinLabels, labelsFromFile, readFeedback } from "../../monitoring/labels";
@@ -18,12 +18,13 @@ import { targetLogSource } from "../../monitoring/log-source";
 import type { MonitoredTask } from "../../monitoring/performance";
 import { profileTable } from "../../monitoring/profile";
 import { buildMonitoringReport } from "../../monitoring/report";
+import { sturgesEdges } from "../../monitoring/stats";
 import type { DriftTable } from "../../monitoring/types";
 import { WindowInputError } from "../../monitoring/windows";
 import { ProjectSettingsError, readProjectSettings } from "../../project/project";
 import type { TrackingContext } from "../../tracking/export";
 import type { MonitoringReport } from "../../values/monitoring";
-import { ApiError, type parseApiArgs } from "../api";
+import { ApiError, type ApiResults, type parseApiArgs } from "../api";
 import { createTrackingHandlers, toApiError } from "../tracking";
 import type { CoreState, Handlers } from "./state";
 
@@ -223,11 +224,175 @@ export async function monitoringReportFor(
   }
 }
 
-export function monitoringHandlers(state: CoreState): Handlers<"monitoringReport"> {
+export type DriftDistributionArgs = ReturnType<typeof parseApiArgs<"driftDistribution">>;
+
+/** Evidently's get_binned_data bins a numeric column whose reference has more than this many distinct values. */
+const BIN_ABOVE_DISTINCT = 20;
+/** Categories shown one by one; the rarer ones (over both sides) are summed into one "other" bar. */
+export const DISTRIBUTION_MAX_CATEGORIES = 30;
+
+/** A bin edge in a few significant digits, for a label ("1.25–2.5"). */
+const edgeLabel = (x: number) => (Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(3))));
+
+/**
+ * One column's reference and current distributions in the window
+ * [start, end) of the target's inference log, on the same bins: a numeric
+ * column whose reference has more than 20 distinct values over Sturges edges
+ * of both sides together (as the drift tests bin it, app/monitoring/drift.ts);
+ * any other column per value. Shares are of each side's non-missing values
+ * (NaN and ±Infinity count as missing, as in the tests). A column the log
+ * lacks gives an empty current side.
+ */
+export async function driftDistributionFor(
+  context: TrackingContext,
+  args: DriftDistributionArgs,
+  options: { now?: number; fetch?: typeof fetch } = {},
+): Promise<ApiResults["driftDistribution"]> {
+  const tracking = createTrackingHandlers(() => context);
+  const name = args.registeredModel ?? args.model;
+  const lookUp = async <T>(f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (e) {
+      throw toApiError(e);
+    }
+  };
+  const start = Date.parse(args.start);
+  const end = Date.parse(args.end);
+  if (!(end > start))
+    throw new ApiError(400, `the window ends (${args.end}) before it starts (${args.start})`);
+  const version = await lookUp(() => tracking.getModelVersion({ name, ref: args.ref ?? "champion" }));
+  const stored = await lookUp(() => tracking.getReferenceProfile({ name, ref: version.version }));
+  const source = inferenceLogSource(context.dir, args.target, args.model);
+
+  const { Workspace } = await import("../../data/workspace");
+  const workspace = await Workspace.open({ path: ":memory:", allowedDirs: [context.dir], threads: 2 });
+  const sql = await workspace.session();
+  try {
+    const reference = await profileTable(sql, stored.profile, "reference");
+    // The log's prediction column is the profile's `prediction`, as in the report.
+    const profilePrediction = stored.profile.prediction ?? undefined;
+    const refColumn = reference.columns.find((c) => c.name === args.column);
+    if (!refColumn)
+      throw new ApiError(
+        404,
+        `column "${args.column}" is not in the reference profile of ${name} v${version.version} (its columns: ${reference.columns.map((c) => c.name).join(", ")})`,
+      );
+    let log: Awaited<ReturnType<typeof loadInferenceLog>>;
+    try {
+      const classNames = modelClasses(context.dir, version.nativePath);
+      log = await loadInferenceLog(sql, source, {
+        table: "current_log",
+        ...(classNames ? { classNames } : {}),
+        since: new Date(start).toISOString(),
+        ...(options.now !== undefined ? { now: options.now } : {}),
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      });
+    } catch (e) {
+      throw new ApiError(400, `the inference log of ${args.target}:${args.model}: ${(e as Error).message}`);
+    }
+    const logName =
+      profilePrediction && log.prediction && args.column === profilePrediction ? log.prediction : args.column;
+    const curColumn = log.columns.find(
+      (c) => c.name === logName && (log.inputs.includes(c.name) || c.name === log.prediction),
+    );
+    const time = `epoch_ms(CAST(${ident(log.meta.time)} AS TIMESTAMPTZ))`;
+    const numeric = isNumericType(refColumn.type) && (!curColumn || isNumericType(curColumn.type));
+    const value = (c: string) =>
+      numeric
+        ? `CASE WHEN isfinite(CAST(${ident(c)} AS DOUBLE)) THEN CAST(${ident(c)} AS DOUBLE) END`
+        : `CAST(${ident(c)} AS VARCHAR)`;
+    await sql.run(
+      `CREATE OR REPLACE TEMP TABLE sides AS
+       SELECT 0 AS s, ${value(refColumn.name)} AS v FROM ${ident(reference.name)}
+       ${curColumn ? `UNION ALL SELECT 1 AS s, ${value(curColumn.name)} AS v FROM ${ident(log.name)} WHERE ${time} >= ${start} AND ${time} < ${end}` : ""}`,
+    );
+    const c = await sql.one<{ ref: number; cur: number; d: number; mn: number | null; mx: number | null }>(
+      `SELECT count(v) FILTER (WHERE s = 0)::DOUBLE AS ref, count(v) FILTER (WHERE s = 1)::DOUBLE AS cur,
+       count(DISTINCT v) FILTER (WHERE s = 0)::DOUBLE AS d${numeric ? ", min(v) AS mn, max(v) AS mx" : ""} FROM sides`,
+    );
+    const rows = { reference: Number(c.ref), current: Number(c.cur) };
+    const share = (n: number, of: number) => (of ? n / of : 0);
+    if (numeric && Number(c.d) > BIN_ABOVE_DISTINCT) {
+      const edges = sturgesEdges(rows.reference + rows.current, Number(c.mn), Number(c.mx));
+      const bins = edges.length - 1;
+      const counts = await sql.all<{ s: number; v: number }>(`SELECT s, v FROM sides WHERE v IS NOT NULL`);
+      const ref = new Array<number>(bins).fill(0);
+      const cur = new Array<number>(bins).fill(0);
+      // numpy.histogram: a value on an edge goes to the bin on its right, the last bin holds its right edge.
+      for (const r of counts) {
+        const x = Number(r.v);
+        let lo = 0;
+        let hi = bins;
+        while (hi - lo > 1) {
+          const mid = (lo + hi) >> 1;
+          if (x >= edges[mid]!) lo = mid;
+          else hi = mid;
+        }
+        (Number(r.s) === 0 ? ref : cur)[lo]! += 1;
+      }
+      const label = (i: number) => `${edgeLabel(edges[i]!)}–${edgeLabel(edges[i + 1]!)}`;
+      return {
+        column: args.column,
+        type: "numeric",
+        rows,
+        edges,
+        reference: ref.map((n, i) => ({ label: label(i), share: share(n, rows.reference) })),
+        current: cur.map((n, i) => ({ label: label(i), share: share(n, rows.current) })),
+      };
+    }
+    const values = await sql.all<{ v: string | number; ref: number; cur: number }>(
+      `SELECT v, count(*) FILTER (WHERE s = 0)::DOUBLE AS ref, count(*) FILTER (WHERE s = 1)::DOUBLE AS cur
+       FROM sides WHERE v IS NOT NULL GROUP BY v ORDER BY v`,
+    );
+    // The most frequent categories over both sides (by their summed shares) are kept, in value order.
+    const weight = (x: (typeof values)[number]) =>
+      share(Number(x.ref), rows.reference) + share(Number(x.cur), rows.current);
+    const kept = new Set(
+      [...values]
+        .sort((a, b) => weight(b) - weight(a))
+        .slice(0, DISTRIBUTION_MAX_CATEGORIES)
+        .map((x) => x.v),
+    );
+    const shown = values.filter((x) => kept.has(x.v));
+    const rest = values.filter((x) => !kept.has(x.v));
+    const side = (k: "ref" | "cur", of: number) => [
+      ...shown.map((x) => ({ label: String(x.v), share: share(Number(x[k]), of) })),
+      ...(rest.length
+        ? [
+            {
+              label: `other (${rest.length} values)`,
+              share: share(
+                rest.reduce((a, x) => a + Number(x[k]), 0),
+                of,
+              ),
+            },
+          ]
+        : []),
+    ];
+    return {
+      column: args.column,
+      type: "categorical",
+      rows,
+      edges: null,
+      reference: side("ref", rows.reference),
+      current: side("cur", rows.current),
+    };
+  } finally {
+    sql.close();
+    workspace.close();
+  }
+}
+
+export function monitoringHandlers(state: CoreState): Handlers<"monitoringReport" | "driftDistribution"> {
   return {
     async monitoringReport(args) {
       const project = state.requireProject();
       return monitoringReportFor({ dir: project.dir, metadata: project.metadata }, args);
+    },
+    async driftDistribution(args) {
+      const project = state.requireProject();
+      return driftDistributionFor({ dir: project.dir, metadata: project.metadata }, args);
     },
   };
 }

@@ -10,6 +10,7 @@ import type { RunEvent } from "../../engine/events";
 import type { Project } from "../../project/project";
 import { ApiError, type ApiMethod, type ApiResults, type parseApiArgs } from "../api";
 import { createDeployOperations } from "./deploy";
+import type { MonitorRuntime } from "./loops";
 
 export interface ActiveRun {
   controller: AbortController;
@@ -35,6 +36,8 @@ export interface CoreState {
   readonly localServers: ReturnType<typeof createLocalServers>;
   /** The deploy calls in flight, per project (another project is not opened under them). */
   readonly deployOperations: ReturnType<typeof createDeployOperations>;
+  /** The open project's monitor scheduler and what its monitors' checks said (./loops.ts). */
+  readonly monitoring: MonitorRuntime;
 }
 
 /** Calls every listener; a listener that throws does not stop the others (nor the run that emitted). */
@@ -78,6 +81,7 @@ export function createCoreState(catalog: Catalog, initial: Project | null): Core
     },
     localServers: createLocalServers(),
     deployOperations: createDeployOperations(),
+    monitoring: { dir: null, scheduler: null, last: new Map(), busy: new Map() },
   };
 }
 

@@ -13,6 +13,7 @@ import { api } from "../api/client";
 import { formatTime } from "../experiments/format";
 import { describeAudit } from "../models/audit";
 import { useModels } from "../models/store";
+import { showMonitoring } from "../monitoring/store";
 import { messageOf, reportError } from "../services/errors";
 import { ConfirmDialog } from "../shell/ConfirmDialog";
 import { Loading } from "../shell/Loading";
@@ -331,6 +332,17 @@ function ServedModel({
         </span>
         {m.versions.length > 0 && (
           <span className="muted small">loaded: {m.versions.map((v) => `v${v}`).join(", ")}</span>
+        )}
+        {target.kind === "dagwood" && (
+          <button
+            type="button"
+            className="link-button small"
+            data-testid={`monitoring-link-${m.name}`}
+            title="Drift, predictions and performance over time, alerts and the retraining loop"
+            onClick={() => showMonitoring(target.name, m.name)}
+          >
+            Monitoring →
+          </button>
         )}
       </div>
       {m.serving !== null && (

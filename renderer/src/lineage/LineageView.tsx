@@ -1,6 +1,7 @@
 /**
  * The Lineage view (lineageGraph): datasets → runs → model versions →
- * deployments, left to right, fitted to the panel on open (Fit again, +/−,
+ * deployments, left to right, with the retraining loop's alerts between the
+ * version that was serving and the run that retrained it, fitted to the panel on open (Fit again, +/−,
  * the wheel to zoom about the pointer, a drag to pan); version nodes show
  * their aliases. A click on a node shows what is known of it in words, its
  * hashes short with a copy button, its neighbours one click away; a run or a
@@ -13,6 +14,7 @@ import { shortId } from "../experiments/format";
 import { showRun } from "../experiments/showRun";
 import { ArrowMarker, SvgEdge } from "../graph/SvgEdge";
 import { useModels } from "../models/store";
+import { showMonitoring } from "../monitoring/store";
 import { useApi } from "../panels/useApi";
 import { copyText } from "../services/copyText";
 import { Loading } from "../shell/Loading";
@@ -33,6 +35,7 @@ const KIND_LABEL: Record<LineageNodeKind, string> = {
   run: "run",
   modelVersion: "model version",
   deployment: "deployment",
+  alert: "alert",
 };
 
 type LineageNode = LineageGraph["nodes"][number];
@@ -88,6 +91,11 @@ function NodeDetail({
 }) {
   const runId = typeof node.detail.runId === "string" ? node.detail.runId : null;
   const model = typeof node.detail.name === "string" ? node.detail.name : null;
+  const str = (v: unknown) => (typeof v === "string" ? v : null);
+  const watched =
+    node.kind === "alert" && str(node.detail.target) && str(node.detail.model)
+      ? { target: str(node.detail.target)!, model: str(node.detail.model)! }
+      : null;
   const facts = nodeFacts(node, graph);
   const metrics = metricFacts(node);
   return (
@@ -148,13 +156,33 @@ function NodeDetail({
             Open in Models
           </button>
         )}
+        {watched && (
+          <button
+            type="button"
+            className="button small"
+            data-testid="lineage-open-monitoring"
+            onClick={() => showMonitoring(watched.target, watched.model)}
+          >
+            Open in Monitoring
+          </button>
+        )}
       </div>
     </aside>
   );
 }
 
-/** A run reads as its pipeline, with its short id beside the kind; other nodes as the core labels them. */
+/**
+ * A run reads as its pipeline, with its short id beside the kind; an alert as
+ * its monitor and stage, with its loop's number; other nodes as the core
+ * labels them.
+ */
 function nodeText(n: LineageNode): { kind: string; id?: string; label: string } {
+  if (n.kind === "alert" && typeof n.detail.monitor === "string")
+    return {
+      kind: "alert",
+      id: typeof n.detail.loop === "number" ? `#${n.detail.loop}` : undefined,
+      label: `${n.detail.monitor} · ${typeof n.detail.stage === "string" ? n.detail.stage.replace(/-/g, " ") : "?"}`,
+    };
   if (n.kind === "run" && typeof n.detail.runId === "string")
     return {
       kind: "run",
@@ -318,7 +346,7 @@ function Graph({
                 onClick={() => onSelect(n.id)}
                 onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && onSelect(n.id)}
               >
-                <title>{`${KIND_LABEL[n.kind]}: ${n.label}${aliases ? ` (${aliasesOf(n).join(", ")})` : ""}`}</title>
+                <title>{`${n.kind === "alert" ? n.label : `${KIND_LABEL[n.kind]}: ${n.label}`}${aliases ? ` (${aliasesOf(n).join(", ")})` : ""}`}</title>
                 <rect width={LINEAGE_NODE.width} height={LINEAGE_NODE.height} rx={8} />
                 <text x={10} y={18} className="lg-kind">
                   {kind}
@@ -370,7 +398,9 @@ export function LineageView() {
                 </option>
               ))}
           </select>
-          <span className="muted small">dataset → run → model version → deployment</span>
+          <span className="muted small">
+            dataset → run → model version → deployment · alert → retraining run
+          </span>
         </div>
         {loaded.status === "loading" && <Loading>Tracing lineage…</Loading>}
         {loaded.status === "error" && <div className="panel-error">{loaded.message}</div>}

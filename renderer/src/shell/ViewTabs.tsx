@@ -7,6 +7,7 @@ const LABELS: Record<View, string> = {
   models: "Models",
   lineage: "Lineage",
   deployments: "Deployments",
+  monitoring: "Monitoring",
 };
 
 /** Switches the main view: the pipeline editor, the datasets, the runs, the registry, the lineage graph, the deploy targets. */

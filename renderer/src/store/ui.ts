@@ -4,8 +4,16 @@ import type { Position } from "./types";
 
 export type BottomTab = "problems" | "log" | "data";
 /** The app's main views, switched in the top bar. */
-export type View = "editor" | "data" | "experiments" | "models" | "lineage" | "deployments";
-export const VIEWS: readonly View[] = ["editor", "data", "experiments", "models", "lineage", "deployments"];
+export type View = "editor" | "data" | "experiments" | "models" | "lineage" | "deployments" | "monitoring";
+export const VIEWS: readonly View[] = [
+  "editor",
+  "data",
+  "experiments",
+  "models",
+  "lineage",
+  "deployments",
+  "monitoring",
+];
 
 /** `?view=models` in the URL opens that view first (links, tests, screenshots). */
 function initialView(): View {
