@@ -4,6 +4,9 @@ import clean from "./clean";
 import deploy from "./deploy";
 import evaluate from "./evaluate";
 import explain from "./explain";
+import featuresMaterialize from "./features-materialize";
+import featuresTrainingSet from "./features-training-set";
+import featuresView from "./features-view";
 import gate from "./gate";
 import ingestFile from "./ingest-file";
 import monitorDrift from "./monitor-drift";
@@ -45,6 +48,9 @@ export const blocks: AnyBlock[] = [
   register,
   deploy,
   monitorDrift,
+  featuresView,
+  featuresTrainingSet,
+  featuresMaterialize,
 ];
 
 export const catalog = makeCatalog(blocks);

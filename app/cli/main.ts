@@ -8,6 +8,8 @@ import { loadPipelineFile } from "../pipeline/file";
 import { parseOverrides } from "../pipeline/params";
 import { formatProblems, type Plan, type Problem, planPipeline } from "../pipeline/validate";
 import { EXIT, type Io, parse, UsageError } from "./args";
+import { FEATURES_ONLINE_HELP } from "./features-online";
+import { FEATURES_SERVE_HELP } from "./features-serve";
 import { formatMs, ProgressPrinter, renderSummaryTable, runOutcome, runWarnings } from "./format";
 import { junitProblem, renderJunit, validationReports } from "./junit";
 
@@ -79,6 +81,14 @@ Datasets (dagwood.json "datasets" name files by path, folder or glob and attach 
   dagwood datasets list [--project DIR] [--json]          name, owner, versions, rows, last test ✓/✗
   dagwood datasets show <name> [--project DIR] [--json]   versions, schema changes, test history with failing expectations
 
+Feature store (entities, feature views and services in features/*.json; each takes --project DIR):
+  dagwood features apply [--json]   check every view against its source; record the versions of changed views
+  dagwood features list [--json]    entities, feature views (with their applied version), feature services
+  dagwood features training-set --entities FILE (--features view:feature,… | --service NAME) --out FILE
+                                [--timestamp-column event_timestamp] [--full-feature-names]
+  --entities: CSV, Parquet or JSON with the join keys, an event timestamp and labels; --out: .parquet or .csv. Each
+  row gets each view's latest features at or before its timestamp and within the view's TTL (a point-in-time join).
+${FEATURES_ONLINE_HELP}${FEATURES_SERVE_HELP}
 Governance (owners, review dates, deprecation of datasets, pipelines, suites and models):
   dagwood governance [--project DIR] [--json]   (dagwood governance --help lists the rules; exit 1 when dagwood.json's
   "governance": { "failOn": [...] } names a kind found: noOwner, pastReview, deprecatedInUse)
@@ -595,6 +605,8 @@ export async function main(argv: string[], io: Io = process, cat?: Catalog): Pro
         return await (await import("./expect")).expectCommand(rest, io);
       case "monitor":
         return await (await import("./monitor")).monitorCommand(rest, io);
+      case "features":
+        return await (await import("./features")).featuresCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

@@ -214,7 +214,9 @@ export const ProjectSettingsSchema = z.looseObject({
       z.strictObject({ kind: z.literal("sqlite") }),
       z.strictObject({
         kind: z.literal("redis"),
-        url: z.string().refine((u) => /^rediss?:\/\/[^/]/.test(u) && URL.canParse(u), "a redis:// or rediss:// URL"),
+        url: z
+          .string()
+          .refine((u) => /^rediss?:\/\/[^/]/.test(u) && URL.canParse(u), "a redis:// or rediss:// URL"),
         /** Prefix of every key, so projects can share one Redis (default "dagwood:<project name>"). */
         keyPrefix: z.string().min(1).max(256).optional(),
       }),

@@ -9,6 +9,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { EntityInputsFn } from "./routes";
 import { createServer, isLoopback } from "./server";
 
 export interface ServeIo {
@@ -20,10 +21,13 @@ export const SERVE_USAGE =
   "usage: dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token-file FILE | env DAGWOOD_SERVE_TOKEN]\n" +
   "                     [--infer-token] [--max-load-bytes N] [--max-infer-bytes N] [--log-sample-rate 0..1]\n" +
   "                     [--log-max-per-second N|unlimited] [--log-max-rows N|unlimited]\n" +
-  "                     [--log-all] [--log-max-bytes N]\n" +
+  "                     [--log-all] [--log-max-bytes N] [--project DIR]\n" +
   "  --log-all          log every inference whole (no sampling, no per-second cap, every row)\n" +
   "  --log-max-bytes N  inference log bytes on disk per model (default 128 MiB): past it the oldest\n" +
-  "                     entries are deleted and counted, never a request refused\n";
+  "                     entries are deleted and counted, never a request refused\n" +
+  "  --project DIR      also serve the project's features (Feast's feature-server routes: /get-online-features,\n" +
+  "                     /push, /materialize, /materialize-incremental) and infer by entity for models whose\n" +
+  '                     config names a feature service ("parameters": {"feature_service": {"string_value": …}})\n';
 
 function positiveInteger(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
@@ -34,7 +38,7 @@ function positiveInteger(text: string | undefined, flag: string): number | undef
 }
 
 /** A token, from the source named in `from`; refused when a header could not carry it. */
-function checkToken(token: string, from: string): string {
+export function checkToken(token: string, from: string): string {
   if (token === "") throw new Error(`the token from ${from} is empty`);
   // An Authorization header carries visible ASCII; a space or control character would break or split it.
   if (!/^[\x21-\x7e]+$/.test(token)) {
@@ -46,7 +50,7 @@ function checkToken(token: string, from: string): string {
 }
 
 /** The token from --token-file (its first line, trimmed), warning when other users can read the file. */
-function readTokenFile(path: string, warn: (message: string) => void): string {
+export function readTokenFile(path: string, warn: (message: string) => void): string {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -69,6 +73,7 @@ export async function serveCommand(
 ): Promise<number> {
   let options: Parameters<typeof createServer>[0];
   let port: number;
+  let projectDir: string | undefined;
   try {
     const { values } = parseArgs({
       args,
@@ -86,6 +91,7 @@ export async function serveCommand(
         "log-max-rows": { type: "string" },
         "log-max-bytes": { type: "string" },
         "log-all": { type: "boolean", default: false },
+        project: { type: "string" },
         help: { type: "boolean", default: false },
       },
     });
@@ -94,6 +100,7 @@ export async function serveCommand(
       return 0;
     }
     port = positiveInteger(values.port, "--port")!;
+    if (values.project !== undefined) projectDir = resolve(values.project);
     if (port > 65535) throw new Error(`--port must be at most 65535, not ${port}`);
     const warn = (m: string) => io.stderr.write(`dagwood serve: ${m}\n`);
     if (values.token !== undefined && values["token-file"] !== undefined)
@@ -161,19 +168,34 @@ export async function serveCommand(
     return 2;
   }
 
+  let features: Awaited<ReturnType<typeof projectFeatures>> | undefined;
+  if (projectDir !== undefined) {
+    try {
+      features = await projectFeatures(projectDir);
+    } catch (e) {
+      io.stderr.write(`dagwood serve: --project ${projectDir}: ${(e as Error).message}\n`);
+      return 2;
+    }
+    options.routes = features.routes;
+    options.entityInputs = features.entityInputs;
+  }
   const server = createServer(options);
   let url: string;
   try {
     url = await server.listen(port, options.host);
   } catch (e) {
     io.stderr.write(`dagwood serve: cannot listen on ${options.host}:${port}: ${(e as Error).message}\n`);
+    await features?.close();
     return 1;
   }
   io.stdout.write(
     `dagwood serve: listening on ${url} (repository ${options.repository})\n` +
       `  token: ${options.token ? "set — repository, traffic, log and feedback calls need it" : "none — repository calls are refused"}` +
       `${options.inferToken ? "; infer needs it too" : ""}\n` +
-      `  inference log: ${options.logAll ? "every request" : "sampled"}, at most ${options.logMaxDiskBytes ?? 128 * 1024 * 1024} bytes on disk per model\n`,
+      `  inference log: ${options.logAll ? "every request" : "sampled"}, at most ${options.logMaxDiskBytes ?? 128 * 1024 * 1024} bytes on disk per model\n` +
+      (projectDir !== undefined
+        ? `  features of ${projectDir}: POST /get-online-features, /push, /materialize, /materialize-incremental\n`
+        : ""),
   );
   await new Promise<void>((resolvePromise) => {
     signals.once("SIGINT", resolvePromise);
@@ -181,5 +203,19 @@ export async function serveCommand(
   });
   io.stdout.write("dagwood serve: shutting down\n");
   await server.close();
+  await features?.close();
   return 0;
+}
+
+/** The feature routes and infer-by-entity of a project (app/features), loaded only when --project is given. */
+async function projectFeatures(dir: string) {
+  const { openProjectFeatureService } = await import("../features/serve-project");
+  const { entityInputs, featureServeRoutes } = await import("../features/server");
+  const service = openProjectFeatureService(dir);
+  return {
+    routes: featureServeRoutes(service),
+    entityInputs: ((featureService, inputs, entities, given) =>
+      entityInputs(service, featureService, inputs, entities, given)) satisfies EntityInputsFn,
+    close: () => service.close(),
+  };
 }

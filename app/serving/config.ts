@@ -107,7 +107,9 @@ export function parseModelConfig(config: unknown, name: string): ModelConfig {
 function featureServiceOf(parameters: unknown): string | undefined {
   if (parameters === undefined) return undefined;
   if (!isObject(parameters))
-    throw new RequestError(`config "parameters" must be an object of name → {"string_value": …}, not ${kindOf(parameters)}`);
+    throw new RequestError(
+      `config "parameters" must be an object of name → {"string_value": …}, not ${kindOf(parameters)}`,
+    );
   const p = parameters.feature_service;
   if (p === undefined) return undefined;
   const value = isObject(p) ? p.string_value : undefined;

@@ -327,7 +327,8 @@ async function inputsFromEntities(
 ): Promise<{ body: Record<string, unknown>; parameters: Record<string, string> } | undefined> {
   const parameters = body.parameters;
   if (parameters === undefined || parameters === null) return undefined;
-  if (typeof parameters !== "object" || Array.isArray(parameters)) throw new RequestError('"parameters" must be an object');
+  if (typeof parameters !== "object" || Array.isArray(parameters))
+    throw new RequestError('"parameters" must be an object');
   const entities = (parameters as Record<string, unknown>).entities;
   if (entities === undefined) return undefined;
   const model = served(s, name);

@@ -1,0 +1,225 @@
+/**
+ * A feature view's offline source as a DuckDB relation: the Parquet, CSV or
+ * JSON file (or glob) its definition names, or the offline table a pipeline's
+ * `features.view` block wrote (`.dagwood/features/<view>/data.parquet`). And
+ * the check of that source against the view (columns exist, types fit the
+ * declared Feast types, timestamps are timestamps), shared by
+ * `dagwood features apply` and every training set, so a source whose schema
+ * drifted is caught before any join.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { ident, literal, type SqlSession } from "../data/sql";
+import { resolveProjectPath, STATE_DIR } from "../engine/paths";
+import { viewJoinKeys } from "./repo";
+import type { EntityDefinition, FeatureRepo, FeatureType, FeatureViewDefinition } from "./types";
+
+/** The folder where a view's `features.view` block keeps its offline table. */
+export function offlineTableDir(projectDir: string, view: string): string {
+  return join(projectDir, STATE_DIR, "features", view);
+}
+
+/** The offline table file a `features.view` block writes (replaced whole, atomically, at each run). */
+export function offlineTableFile(projectDir: string, view: string): string {
+  return join(offlineTableDir(projectDir, view), "data.parquet");
+}
+
+/** The view's source cannot be read or does not fit the view: the message says what to do. */
+export class FeatureSourceError extends Error {
+  override name = "FeatureSourceError";
+}
+
+/**
+ * The project a view's source is read in: its folder and the folders it may
+ * read (dagwood.json's data folders); a path in a definition resolves inside
+ * them, never in .dagwood (app/engine/paths.ts resolveProjectPath). A block
+ * passes its ctx.resolvePath instead, which applies the same rule.
+ */
+export interface SourceScope {
+  projectDir: string;
+  /** Default: the project folder only. */
+  allowedDirs?: readonly string[];
+  resolvePath?(path: string): string;
+}
+
+function resolveSourcePath(scope: SourceScope, path: string): string {
+  return scope.resolvePath
+    ? scope.resolvePath(path)
+    : resolveProjectPath(scope.projectDir, scope.allowedDirs ?? [scope.projectDir], path);
+}
+
+/** A DuckDB table expression reading the view's source (`read_parquet('…')`). */
+export function viewSourceRelation(scope: SourceScope, view: FeatureViewDefinition): string {
+  const source = view.source;
+  if ("block" in source) {
+    const file = offlineTableFile(scope.projectDir, view.name);
+    if (!existsSync(file))
+      throw new FeatureSourceError(
+        `Feature view "${view.name}" has no offline table yet: its source is a pipeline's features.view block, so run that pipeline first`,
+      );
+    return `read_parquet(${literal(file)})`;
+  }
+  let abs: string;
+  try {
+    abs = resolveSourcePath(scope, source.path);
+  } catch (e) {
+    throw new FeatureSourceError(`Feature view "${view.name}": ${(e as Error).message}`);
+  }
+  const glob = /[*?[]/.test(source.path);
+  if (!glob && !existsSync(abs))
+    throw new FeatureSourceError(
+      `Feature view "${view.name}": its source ${source.path} does not exist (looked at ${abs}); create it or fix "source.path"`,
+    );
+  const lower = source.path.toLowerCase();
+  if (lower.endsWith(".parquet")) return `read_parquet(${literal(abs)})`;
+  if (/\.(csv|tsv|txt)(\.gz)?$/.test(lower)) return `read_csv_auto(${literal(abs)})`;
+  if (/\.(json|ndjson|jsonl)$/.test(lower)) return `read_json_auto(${literal(abs)})`;
+  throw new FeatureSourceError(
+    `Feature view "${view.name}": cannot tell the format of ${source.path}; name a .parquet, .csv, .tsv or .json file`,
+  );
+}
+
+const INTEGER = /^(TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|HUGEINT)$/;
+const FLOAT = /^(FLOAT|DOUBLE|DECIMAL(\(.*\))?)$/;
+/** Column types that hold an event time. */
+export const TIMESTAMP_TYPE =
+  /^(TIMESTAMP|TIMESTAMP WITH TIME ZONE|TIMESTAMP_S|TIMESTAMP_MS|TIMESTAMP_NS|DATE)$/;
+
+/**
+ * Whether a DuckDB column type holds values of a Feast type. Integer columns
+ * fit Int32 as well as Int64 (CSV readers give BIGINT for any whole number),
+ * and floats accept integers (a widening, as Feast's type mapping does for
+ * Parquet sources).
+ */
+export function typeFits(feast: FeatureType, duck: string): boolean {
+  switch (feast) {
+    case "Int32":
+    case "Int64":
+      return INTEGER.test(duck);
+    case "Float32":
+    case "Float64":
+      return FLOAT.test(duck) || INTEGER.test(duck);
+    case "String":
+      return duck === "VARCHAR" || duck.startsWith("ENUM(");
+    case "Bool":
+      return duck === "BOOLEAN";
+    case "UnixTimestamp":
+      return TIMESTAMP_TYPE.test(duck);
+    case "Bytes":
+      return duck === "BLOB";
+  }
+}
+
+/** The source's columns (name → DuckDB type), as DuckDB reads them. */
+export async function sourceColumns(
+  sql: SqlSession,
+  relation: string,
+  view: string,
+): Promise<Map<string, string>> {
+  try {
+    const rows = await sql.all<{ column_name: string; column_type: string }>(
+      `DESCRIBE SELECT * FROM ${relation}`,
+    );
+    return new Map(rows.map((r) => [r.column_name, r.column_type]));
+  } catch (e) {
+    throw new FeatureSourceError(
+      `Feature view "${view}": DuckDB cannot read its source: ${(e as Error).message}`,
+    );
+  }
+}
+
+/** Everything about the source that does not fit the view (empty: it fits). */
+export function sourceProblems(
+  repo: FeatureRepo,
+  view: FeatureViewDefinition,
+  columns: ReadonlyMap<string, string>,
+): string[] {
+  const problems: string[] = [];
+  const have = () => [...columns.entries()].map(([n, t]) => `${n} ${t}`).join(", ");
+  const missing = (what: string, name: string) =>
+    `${what} "${name}" is not a column of the source (it has: ${have()})`;
+  const keyTypes = new Map<string, FeatureType | undefined>();
+  for (const e of view.entities) {
+    const entity = repo.entities.get(e) as EntityDefinition;
+    for (const k of entity.joinKeys) keyTypes.set(k, entity.valueType);
+  }
+  for (const k of viewJoinKeys(repo, view)) {
+    const type = columns.get(k);
+    const want = keyTypes.get(k);
+    if (type === undefined) problems.push(missing("join key", k));
+    else if (want && !typeFits(want, type))
+      problems.push(`join key "${k}" is ${type} in the source, which does not hold the entity's ${want}`);
+  }
+  for (const [what, name] of [
+    ["timestamp field", view.source.timestampField],
+    ["created-timestamp column", view.source.createdTimestampColumn],
+  ] as const) {
+    if (name === undefined) continue;
+    const type = columns.get(name);
+    if (type === undefined) problems.push(missing(what, name));
+    else if (!TIMESTAMP_TYPE.test(type))
+      problems.push(
+        `${what} "${name}" is ${type}, not a timestamp: store it as a TIMESTAMP (or DATE) column, e.g. with strptime in a transform`,
+      );
+  }
+  for (const f of view.features) {
+    const type = columns.get(f.name);
+    if (type === undefined) problems.push(missing("feature", f.name));
+    else if (!typeFits(f.type, type))
+      problems.push(`feature "${f.name}" is declared ${f.type} but the source's column is ${type}`);
+  }
+  return problems;
+}
+
+/** Reads the source's schema and throws a FeatureSourceError listing every mismatch with the view. */
+export async function checkViewSource(
+  sql: SqlSession,
+  scope: SourceScope,
+  repo: FeatureRepo,
+  view: FeatureViewDefinition,
+): Promise<{ relation: string; columns: Map<string, string> }> {
+  const relation = viewSourceRelation(scope, view);
+  const columns = await sourceColumns(sql, relation, view.name);
+  const problems = sourceProblems(repo, view, columns);
+  if (problems.length)
+    throw new FeatureSourceError(
+      `Feature view "${view.name}" does not match its source (${"block" in view.source ? "its features.view block's table" : view.source.path}):\n  ${problems.join("\n  ")}`,
+    );
+  return { relation, columns };
+}
+
+/**
+ * An expression giving a timestamp column as a plain UTC TIMESTAMP, so
+ * sources and entity tables of different timestamp types compare as the same
+ * instants (a naive TIMESTAMP is read as UTC, as Feast reads one).
+ */
+export function utcTimestamp(column: string, type: string): string {
+  const c = ident(column);
+  if (type === "TIMESTAMP") return c;
+  if (type === "TIMESTAMP WITH TIME ZONE") return `timezone('UTC', ${c})`;
+  return `CAST(${c} AS TIMESTAMP)`;
+}
+
+/**
+ * Without a created-timestamp column, rows sharing keys and event time cannot
+ * be ordered (which one is the feature value then?): the first such group,
+ * described, or null when there is none.
+ */
+export async function duplicateRowsProblem(
+  sql: SqlSession,
+  relation: string,
+  joinKeys: readonly string[],
+  timestampField: string,
+): Promise<string | null> {
+  const names = [...joinKeys, timestampField];
+  const cols = names.map(ident).join(", ");
+  const dup = await sql.all<Record<string, unknown>>(
+    `SELECT ${cols}, count(*) AS __n FROM ${relation} GROUP BY ${cols} HAVING count(*) > 1 LIMIT 1`,
+  );
+  if (!dup.length) return null;
+  const row = dup[0]!;
+  const at = names
+    .map((k) => `${k}=${row[k] instanceof Date ? (row[k] as Date).toISOString() : JSON.stringify(row[k])}`)
+    .join(", ");
+  return `${row.__n} rows with the same keys and event time (${at}), and no created-timestamp column to choose among them: add "createdTimestampColumn" to its source, or remove the duplicates`;
+}

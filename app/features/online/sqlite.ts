@@ -1,0 +1,192 @@
+/**
+ * The embedded online store: one SQLite file (`.dagwood/online.sqlite`) with
+ * a row per (view, entity key) holding the features as JSON and the row's
+ * event time, and the history of materialisations.
+ *
+ * A materialisation streams its rows into a TEMP table (private to this
+ * connection, gone with the process), then merges it into the live table and
+ * records itself in one transaction: readers (WAL) see the old values until
+ * that commits, and a process killed before it leaves the live table as it
+ * was.
+ */
+import type Database from "better-sqlite3";
+import { sqlite } from "../../data/native";
+import type { EntityKey, MaterializationRecord, OnlineRecord, OnlineRow, OnlineStore } from "../types";
+import { eventTime, OnlineStoreError, pickValues } from "./values";
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS online_rows (
+  view TEXT NOT NULL,
+  key TEXT NOT NULL,
+  event_ts INTEGER NOT NULL,
+  vals TEXT NOT NULL,
+  PRIMARY KEY (view, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS materializations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  view TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  start TEXT NOT NULL,
+  "end" TEXT NOT NULL,
+  rows INTEGER NOT NULL,
+  at TEXT NOT NULL,
+  ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS materializations_view ON materializations (view, id);
+`;
+
+/** Rows per INSERT into the staging table (SQLite allows 32766 bound values; 3 a row). */
+const STAGE_BATCH = 500;
+
+interface MaterializationRow {
+  view: string;
+  version: number;
+  start: string;
+  end: string;
+  rows: number;
+  at: string;
+  ms: number;
+}
+
+export class SqliteOnlineStore implements OnlineStore {
+  readonly kind = "sqlite" as const;
+  private readonly db: Database.Database;
+  private stages = 0;
+  private readonly getOne: Database.Statement<[string, string], { event_ts: number; vals: string }>;
+  private readonly pushOne: Database.Statement<[string, string, number, string]>;
+
+  constructor(readonly path: string) {
+    const nativeBinding = process.env.DAGWOOD_SQLITE_BINDING;
+    let db: Database.Database;
+    try {
+      db = new (sqlite())(path, nativeBinding ? { nativeBinding } : {});
+    } catch (e) {
+      throw new OnlineStoreError(`Cannot open the online store ${path}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("busy_timeout = 5000");
+      const version = db.pragma("user_version", { simple: true }) as number;
+      if (version > SCHEMA_VERSION)
+        throw new Error(
+          `it was written by a newer Dagwood (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade Dagwood`,
+        );
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    } catch (e) {
+      db.close();
+      const code = (e as { code?: string }).code;
+      const hint =
+        code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT"
+          ? " Move the file aside and materialise again: the online store holds only copies of offline features."
+          : "";
+      throw new OnlineStoreError(`Cannot open the online store ${path}: ${(e as Error).message}.${hint}`, {
+        cause: e,
+      });
+    }
+    this.db = db;
+    this.getOne = db.prepare("SELECT event_ts, vals FROM online_rows WHERE view = ? AND key = ?");
+    this.pushOne = db.prepare(
+      `INSERT INTO online_rows (view, key, event_ts, vals) VALUES (?, ?, ?, ?)
+       ON CONFLICT (view, key) DO UPDATE SET event_ts = excluded.event_ts, vals = excluded.vals
+       WHERE excluded.event_ts > online_rows.event_ts`,
+    );
+  }
+
+  async materialize(
+    view: string,
+    rows: OnlineRow[] | AsyncIterable<OnlineRow[]>,
+    record: Omit<MaterializationRecord, "rows" | "at" | "ms">,
+  ): Promise<MaterializationRecord> {
+    const t0 = performance.now();
+    const stage = `stage_${process.pid}_${++this.stages}`;
+    this.db.exec(
+      `CREATE TEMP TABLE ${stage} (key TEXT NOT NULL, event_ts INTEGER NOT NULL, vals TEXT NOT NULL)`,
+    );
+    try {
+      let count = 0;
+      const chunks = Array.isArray(rows) ? [rows] : rows;
+      for await (const chunk of chunks) {
+        this.stageRows(stage, chunk);
+        count += chunk.length;
+      }
+      const done: MaterializationRecord = { ...record, rows: count, at: "", ms: 0 };
+      this.db
+        .transaction(() => {
+          // An equal event time replaces the row too: materialising a window again picks up corrected rows.
+          this.db
+            .prepare(
+              `INSERT INTO online_rows (view, key, event_ts, vals) SELECT ?, key, event_ts, vals FROM temp.${stage} ORDER BY key
+             ON CONFLICT (view, key) DO UPDATE SET event_ts = excluded.event_ts, vals = excluded.vals
+             WHERE excluded.event_ts >= online_rows.event_ts`,
+            )
+            .run(view);
+          done.at = new Date().toISOString();
+          done.ms = performance.now() - t0;
+          this.db
+            .prepare(
+              `INSERT INTO materializations (view, version, start, "end", rows, at, ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(view, done.version, done.start, done.end, done.rows, done.at, done.ms);
+        })
+        .immediate();
+      return done;
+    } finally {
+      this.db.exec(`DROP TABLE IF EXISTS temp.${stage}`);
+    }
+  }
+
+  private stageRows(stage: string, chunk: OnlineRow[]): void {
+    const insert = (n: number) =>
+      this.db.prepare(
+        `INSERT INTO temp.${stage} (key, event_ts, vals) VALUES ${Array(n).fill("(?, ?, ?)").join(", ")}`,
+      );
+    const full = chunk.length >= STAGE_BATCH ? insert(STAGE_BATCH) : undefined;
+    this.db.transaction(() => {
+      for (let i = 0; i < chunk.length; i += STAGE_BATCH) {
+        const part = chunk.slice(i, i + STAGE_BATCH);
+        const args: (string | number)[] = [];
+        for (const r of part) args.push(r.key, eventTime(r), JSON.stringify(r.values));
+        (part.length === STAGE_BATCH && full ? full : insert(part.length)).run(args);
+      }
+    })();
+  }
+
+  async push(view: string, rows: OnlineRow[]): Promise<number> {
+    let written = 0;
+    this.db
+      .transaction(() => {
+        for (const r of rows)
+          written += this.pushOne.run(view, r.key, eventTime(r), JSON.stringify(r.values)).changes;
+      })
+      .immediate();
+    return written;
+  }
+
+  async get(view: string, keys: EntityKey[], features: readonly string[]): Promise<(OnlineRecord | null)[]> {
+    // One read transaction, so a materialisation committing meanwhile is seen wholly or not at all.
+    return this.db.transaction(() =>
+      keys.map((key) => {
+        const row = this.getOne.get(view, key);
+        return row ? { eventTs: row.event_ts, values: pickValues(row.vals, features) } : null;
+      }),
+    )();
+  }
+
+  async materializations(view?: string): Promise<MaterializationRecord[]> {
+    const sql = `SELECT view, version, start, "end", rows, at, ms FROM materializations ${view === undefined ? "" : "WHERE view = ?"} ORDER BY view, id DESC`;
+    const rows = this.db
+      .prepare<unknown[], MaterializationRow>(sql)
+      .all(...(view === undefined ? [] : [view]));
+    return rows.map((r) => ({ ...r }));
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,137 @@
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { z } from "zod";
+import { BlockError, defineBlock, requireTable } from "../app/engine/block";
+import { viewDigest } from "../app/features/apply";
+import {
+  buildTrainingSet,
+  DEFAULT_ENTITY_TIMESTAMP,
+  DUCKDB_TYPE,
+  featureColumn,
+} from "../app/features/offline";
+import { offlineTableFile } from "../app/features/offline-source";
+import { loadFeatureRepo, resolveFeatureRefs, viewJoinKeys } from "../app/features/repo";
+
+const params = z
+  .object({
+    features: z
+      .array(z.string())
+      .default([])
+      .describe("Features as view:feature (or view for all of its features); or name a service")
+      .meta({ order: 1 }),
+    service: z.string().default("").describe("A feature service (instead of features)").meta({ order: 2 }),
+    timestampColumn: z
+      .string()
+      .min(1)
+      .default(DEFAULT_ENTITY_TIMESTAMP)
+      .describe("The entity table's event-time column")
+      .meta({ order: 3 }),
+    fullFeatureNames: z
+      .boolean()
+      .default(false)
+      .describe("Name columns view__feature (Feast's full_feature_names)")
+      .meta({ order: 4 }),
+  })
+  .refine((p) => p.features.length > 0 !== (p.service !== ""), {
+    message: "Name either features (view:feature) or a feature service, not both",
+  });
+
+/** The request as the feature store takes it: features or a service. */
+const requestOf = (p: z.output<typeof params>) =>
+  p.service !== "" ? { service: p.service } : { features: p.features };
+
+/** Any feature-store error (definitions, request, source) is the user's to fix: shown as is. */
+async function asBlockError<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof BlockError || !(e instanceof Error) || !/^(Feature|TrainingSet)/.test(e.name)) throw e;
+    throw new BlockError(e.message);
+  }
+}
+
+export default defineBlock({
+  kind: "features.training-set",
+  version: 1,
+  title: "Training set",
+  category: "Features",
+  description:
+    "Joins features onto entity rows point-in-time (Feast's historical retrieval): each row gets each view's latest features at or before its timestamp and within the view's TTL; later rows never leak in. The entity table holds the join keys, an event timestamp and any labels.",
+  inputs: { entities: { type: "table" } },
+  outputs: { out: { type: "table" } },
+  params,
+  // The entity columns, then each feature as its view declares it (the run casts to that type).
+  outputSchema(ctx, inputs, p) {
+    const param = p.service !== "" ? "service" : "features";
+    let repo: ReturnType<typeof loadFeatureRepo>;
+    let refs: ReturnType<typeof resolveFeatureRefs>;
+    try {
+      repo = loadFeatureRepo(ctx.projectDir);
+      refs = resolveFeatureRefs(repo, requestOf(p));
+    } catch (e) {
+      ctx.problem([param], (e as Error).message);
+      return { out: undefined };
+    }
+    ctx.checkColumns("entities", ["timestampColumn"], p.timestampColumn);
+    const input = inputs.entities;
+    if (!input || input.open) return { out: undefined };
+    const have = new Set(input.columns.map((c) => c.name));
+    for (const view of new Set(refs.map((r) => r.view))) {
+      const missing = viewJoinKeys(repo, repo.views.get(view)!).filter((k) => !have.has(k));
+      if (missing.length)
+        ctx.problem(
+          [param],
+          `The entity table lacks the join key${missing.length > 1 ? "s" : ""} ${missing.map((k) => `"${k}"`).join(", ")} of feature view "${view}"`,
+        );
+    }
+    const features = refs.map((r) => ({
+      name: featureColumn(r, p.fullFeatureNames),
+      type: DUCKDB_TYPE[r.type],
+    }));
+    return { out: { columns: [...input.columns, ...features] } };
+  },
+  // The views' definitions and their sources' bytes (a glob is re-read every run).
+  async externalFingerprint(ctx, p) {
+    return asBlockError(async () => {
+      const repo = loadFeatureRepo(ctx.projectDir);
+      const views = [...new Set(resolveFeatureRefs(repo, requestOf(p)).map((r) => r.view))];
+      const parts: string[] = [];
+      for (const name of views) {
+        const view = repo.views.get(name)!;
+        const source = view.source;
+        let state: string;
+        if ("block" in source) {
+          const file = offlineTableFile(ctx.projectDir, name);
+          state = existsSync(file) ? await ctx.hashFile(file) : "none";
+        } else if (/[*?[]/.test(source.path)) {
+          state = `glob ${randomUUID()}`;
+        } else {
+          const abs = ctx.resolvePath(source.path);
+          state = existsSync(abs) ? await ctx.hashFile(abs) : "none";
+        }
+        parts.push(`${name}:${viewDigest(repo, view)}:${state}`);
+      }
+      return parts.join("\0");
+    });
+  },
+  async run(ctx, inputs, p) {
+    const entities = requireTable(inputs, "entities");
+    const out = ctx.newTable("out");
+    const { features } = await asBlockError(async () =>
+      buildTrainingSet(
+        ctx.sql,
+        { projectDir: ctx.projectDir, resolvePath: (path) => ctx.resolvePath(path) },
+        loadFeatureRepo(ctx.projectDir),
+        {
+          entitiesTable: entities.name,
+          ...requestOf(p),
+          timestampColumn: p.timestampColumn,
+          fullFeatureNames: p.fullFeatureNames,
+        },
+        out,
+      ),
+    );
+    ctx.log(`Joined ${features.length} features: ${features.map((f) => f.column).join(", ")}`);
+    return { out: { type: "table", name: out } };
+  },
+});

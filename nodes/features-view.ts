@@ -1,0 +1,81 @@
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { z } from "zod";
+import { ident, literal } from "../app/data/sql";
+import { BlockError, defineBlock, requireTable } from "../app/engine/block";
+import { viewDigest } from "../app/features/apply";
+import { offlineTableFile, sourceProblems } from "../app/features/offline-source";
+import { loadFeatureRepo } from "../app/features/repo";
+import type { FeatureRepo, FeatureViewDefinition } from "../app/features/types";
+
+/** The view `name` of the project, which must take its source from this block. */
+function blockView(repo: FeatureRepo, name: string): FeatureViewDefinition {
+  const view = repo.views.get(name);
+  if (!view) {
+    const known = [...repo.views.keys()];
+    throw new BlockError(
+      `No feature view "${name}" in features/*.json (known: ${known.length ? known.join(", ") : "none"})`,
+    );
+  }
+  if (!("block" in view.source))
+    throw new BlockError(
+      `Feature view "${name}" reads ${view.source.path}, not a block's table: set its source to { "block": true, "timestampField": … } to produce it here`,
+    );
+  return view;
+}
+
+function repoOf(projectDir: string): FeatureRepo {
+  try {
+    return loadFeatureRepo(projectDir);
+  } catch (e) {
+    throw new BlockError((e as Error).message);
+  }
+}
+
+export default defineBlock({
+  kind: "features.view",
+  version: 1,
+  title: "Feature view",
+  category: "Features",
+  description:
+    "Writes its input as the offline table of a feature view (features/*.json, source { block: true }): training sets and materialisation read it from there. The input must have the view's join keys, timestamps and features with fitting types.",
+  inputs: { in: { type: "table" } },
+  outputs: { out: { type: "table" } },
+  params: z.object({
+    view: z
+      .string()
+      .min(1, "Name the feature view this table is the source of")
+      .describe("The feature view (in features/*.json) whose source this table is")
+      .meta({ order: 1 }),
+  }),
+  outputSchema: (_ctx, inputs) => ({ out: inputs.in }),
+  // The offline table is state this block leaves behind: the view's definition and the file as written.
+  async externalFingerprint(ctx, params) {
+    const repo = repoOf(ctx.projectDir);
+    const view = blockView(repo, params.view);
+    const file = offlineTableFile(ctx.projectDir, view.name);
+    return `${viewDigest(repo, view)}\0${existsSync(file) ? await ctx.hashFile(file) : "none"}`;
+  },
+  async run(ctx, inputs, params) {
+    const input = requireTable(inputs, "in");
+    const repo = repoOf(ctx.projectDir);
+    const view = blockView(repo, params.view);
+    const columns = new Map((await ctx.sql.columns(input.name)).map((c) => [c.name, c.type]));
+    const problems = sourceProblems(repo, view, columns);
+    if (problems.length)
+      throw new BlockError(`The table does not fit feature view "${view.name}":\n  ${problems.join("\n  ")}`);
+    const file = offlineTableFile(ctx.projectDir, view.name);
+    mkdirSync(dirname(file), { recursive: true });
+    // Written beside, then renamed over the old table: readers see the old one or the new one, whole.
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    try {
+      await ctx.sql.run(`COPY (SELECT * FROM ${ident(input.name)}) TO ${literal(tmp)} (FORMAT PARQUET)`);
+      renameSync(tmp, file);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+    const { n } = await ctx.sql.one<{ n: number }>(`SELECT count(*) AS n FROM ${ident(input.name)}`);
+    ctx.log(`Wrote ${n} rows as the offline table of feature view "${view.name}"`);
+    return { out: input };
+  },
+});
