@@ -22,14 +22,19 @@
  * must pass the parity check first. Otherwise the deploy stops before
  * changing anything on the target.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type AnyDagwoodModel, asModel } from "../ml/model";
 import { type Project, type ProjectSettings, readProjectSettings } from "../project/project";
 import { TRITON_TYPES, type V2Datatype } from "../serving/tensors";
 import type { AuditEntry, ModelVersion, Registry } from "../store/types";
-import type { DeploymentRecord, DeployOperation, DeployParity } from "../values/deployment";
+import {
+  CHECK_REQUEST_PREFIX,
+  type DeploymentRecord,
+  type DeployOperation,
+  type DeployParity,
+} from "../values/deployment";
 import { type ClientOptions, type TrafficPolicy, V2Client } from "./client";
 import { asHeldout, compareWithServed, type HeldoutRows, probeRows } from "./heldout";
 import { trafficByVersion, type VersionTraffic } from "./metrics";
@@ -234,7 +239,13 @@ export async function checkParity(
   served: string,
 ): Promise<ParityRecord> {
   const { rows, source, note } = await verificationRows(project, version, kind);
-  const answer = await client.infer(served, version.version, rows.inputs);
+  // Marked as the deploy's own check, so the monitoring does not take these rows for traffic.
+  const answer = await client.infer(
+    served,
+    version.version,
+    rows.inputs,
+    `${CHECK_REQUEST_PREFIX}${randomUUID()}`,
+  );
   return { source, ...(note ? { note } : {}), ...compareWithServed(rows.expected, rows.rows, answer) };
 }
 

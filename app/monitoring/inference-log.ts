@@ -24,6 +24,7 @@ import {
   windowComplete,
 } from "../serving/observability";
 import type { V2Tensor } from "../serving/tensors";
+import { CHECK_REQUEST_PREFIX } from "../values/deployment";
 
 /** Where a model's log is: a local model repository, or a target's V2 endpoint (its token). */
 export type InferenceLogSource =
@@ -160,7 +161,12 @@ export async function readInferenceLog(
       ? await readLocal(source.repository, source.model, since)
       : await readHttp(source, since, options.fetch ?? fetch);
   const roles = new Set(options.roles ?? ["primary", "canary", "direct"]);
-  const entries = read.entries.filter((e) => roles.has(e.role)).sort((a, b) => a.seq - b.seq);
+  // A deploy's parity check (its rows are the registry's held-out rows) is not traffic.
+  const entries = read.entries
+    .filter(
+      (e) => roles.has(e.role) && !(e.role === "direct" && e.requestId.startsWith(CHECK_REQUEST_PREFIX)),
+    )
+    .sort((a, b) => a.seq - b.seq);
   return {
     entries,
     dropped: read.dropped,

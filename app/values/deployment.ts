@@ -6,6 +6,14 @@
 import type { ParityFigures } from "./model";
 
 /**
+ * The request ids a deploy's own parity check sends (followed by a random
+ * UUID): the server logs them like any request to a version's URL, and the
+ * monitoring leaves them out, since they are the registry's held-out rows,
+ * not traffic.
+ */
+export const CHECK_REQUEST_PREFIX = "dagwood-check-";
+
+/**
  * The parity check of a served version against the registry's predictions.
  * Its maxAbsDiff is finite on a `deployment` port (the deploy passed); in a
  * failed deployment's audit details it may be null (an infinite difference,
