@@ -13,30 +13,17 @@
  * (the median of the rounds' ratios) and p99 < 5 ms. A missed goal prints
  * MISSED; the exit code is non-zero only on an error.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { SqliteOnlineStore } from "../app/features/online/sqlite";
 import { loadFeatureRepo } from "../app/features/repo";
 import { getOnlineFeatures } from "../app/features/server";
 import { FEATURES_FORMAT, type OnlineRow } from "../app/features/types";
+import { type AutocannonResult, autocannon, bundleServer, children, ECHO_SERVER, startChild } from "./http";
+import { median } from "./peer";
 
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number };
-  errors: number;
-  non2xx: number;
-  timeouts: number;
-}
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
-// autocannon ships no types; this is the slice of its programmatic API used here.
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values: args } = parseArgs({
   options: {
     keys: { type: "string", default: "1000000" },
@@ -53,65 +40,8 @@ const connections = Number(args.connections);
 const rounds = Number(args.rounds);
 const FEATURES = Array.from({ length: 10 }, (_, i) => `f${i}`);
 
-const ECHO_SERVER = `
-const http = require("node:http");
-const server = http.createServer((req, res) => {
-  const chunks = [];
-  req.on("data", (c) => chunks.push(c));
-  req.on("end", () => {
-    const body = JSON.stringify(JSON.parse(Buffer.concat(chunks).toString() || "{}"));
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-    res.end(body);
-  });
-});
-server.keepAliveTimeout = 65000;
-server.listen(0, "127.0.0.1", () => console.log("listening on http://127.0.0.1:" + server.address().port));
-`;
-
-const children: ChildProcess[] = [];
-
-function startChild(argv: string[]): Promise<{ url: string }> {
-  const child = spawn(process.execPath, argv, { cwd: root, stdio: "pipe" });
-  children.push(child);
-  return new Promise((done, fail) => {
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const match = /listening on (\S+)/.exec(out);
-      if (match) done({ url: match[1]! });
-    });
-    child.stderr!.on("data", (d) => {
-      err += d;
-    });
-    child.on("exit", (code) => fail(new Error(`child exited with ${code}: ${err}`)));
-  });
-}
-
-async function bundleServer(): Promise<string> {
-  const esbuild = await import("esbuild");
-  const outdir = join(root, "dist", "bench-features-serve");
-  await esbuild.build({
-    entryPoints: { main: join(root, "app", "serving", "main.ts") },
-    outdir,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    packages: "external",
-    logLevel: "warning",
-  });
-  return join(outdir, "main.js");
-}
-
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 async function measure(url: string, body: string): Promise<AutocannonResult> {
@@ -186,7 +116,7 @@ async function main(): Promise<void> {
 
     const echo = await startChild(["-e", ECHO_SERVER]);
     const serve = await startChild([
-      await bundleServer(),
+      await bundleServer("bench-features-serve"),
       "--repository",
       join(dir, "models"),
       "--project",

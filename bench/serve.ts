@@ -26,12 +26,9 @@
  * machine; also rows/s for 1,000-row batches. A missed goal prints MISSED;
  * the exit code is non-zero only on an error.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { CategoricalColumn, ColumnTable, NumericColumn } from "../app/ml/dataset";
 import { fitMlp } from "../app/ml/mlp";
@@ -45,19 +42,17 @@ import {
 import { exportModel } from "../app/ml/onnx/model";
 import { fitPreprocessor, type PreprocessOptions, transformFeatures } from "../app/ml/preprocess";
 import { fitGbdt, modelToJSON } from "../app/ml/trees";
+import {
+  type AutocannonResult,
+  autocannon,
+  bundleServer,
+  children,
+  ECHO_SERVER,
+  root,
+  startChild,
+} from "./http";
+import { median } from "./peer";
 
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number };
-  errors: number;
-  non2xx: number;
-  timeouts: number;
-}
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
-// autocannon ships no types; this is the slice of its programmatic API used here.
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const FLIGHTS = join(root, "node_modules", "vega-datasets", "data", "flights-3m.parquet");
 const PENGUINS = join(root, "resources", "examples", "starter", "data", "penguins.csv");
 const TOKEN = "bench-token";
@@ -190,50 +185,6 @@ function inferBody(model: AnyDagwoodModel, table: ColumnTable, n: number): strin
   return JSON.stringify({ inputs });
 }
 
-const ECHO_SERVER = `
-const http = require("node:http");
-const server = http.createServer((req, res) => {
-  const chunks = [];
-  req.on("data", (c) => chunks.push(c));
-  req.on("end", () => {
-    const body = JSON.stringify(JSON.parse(Buffer.concat(chunks).toString() || "{}"));
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-    res.end(body);
-  });
-});
-server.keepAliveTimeout = 65000;
-server.listen(0, "127.0.0.1", () => console.log("listening on http://127.0.0.1:" + server.address().port));
-`;
-
-const children: ChildProcess[] = [];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/**
- * `dagwood serve` as it ships: app/serving/main.ts bundled by esbuild with the
- * options bin/build.mjs uses for the CLI. Run under tsx instead, every
- * request would also pay for tsx's loader and its keep-names helper.
- */
-async function bundleServer(): Promise<string> {
-  const esbuild = await import("esbuild");
-  const outdir = join(root, "dist", "bench-serve");
-  await esbuild.build({
-    entryPoints: { main: join(root, "app", "serving", "main.ts") },
-    outdir,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    packages: "external",
-    logLevel: "warning",
-  });
-  return join(outdir, "main.js");
-}
-
 /** A child's CPU time in µs (user + system, Linux /proc; undefined elsewhere). */
 function cpuMicros(pid: number | undefined): number | undefined {
   try {
@@ -247,27 +198,6 @@ function cpuMicros(pid: number | undefined): number | undefined {
 interface Measured extends AutocannonResult {
   /** Server CPU per request, µs: the figure that does not depend on what else the machine runs. */
   cpuPerRequest?: number;
-}
-
-function startChild(
-  argv: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ url: string; pid?: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, argv, { cwd: root, env: { ...process.env, ...env }, stdio: "pipe" });
-  children.push(child);
-  return new Promise((resolvePromise, reject) => {
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const match = /listening on (\S+)/.exec(out);
-      if (match) resolvePromise({ url: match[1]!, pid: child.pid, child });
-    });
-    child.stderr!.on("data", (d) => {
-      err += d;
-    });
-    child.on("exit", (code) => reject(new Error(`child exited with ${code}: ${err}`)));
-  });
 }
 
 async function measure(
@@ -321,7 +251,7 @@ async function main(): Promise<void> {
     const serveServer = await startChild(
       [
         ...(args.profile ? ["--cpu-prof", "--cpu-prof-dir", resolve(args.profile)] : []),
-        await bundleServer(),
+        await bundleServer("bench-serve"),
         "--repository",
         repository,
         "--port",
@@ -331,7 +261,7 @@ async function main(): Promise<void> {
     );
     const serveUrl = serveServer.url;
     const logAllServer = await startChild(
-      [await bundleServer(), "--repository", logAllRepository, "--port", "0", "--log-all"],
+      [await bundleServer("bench-serve"), "--repository", logAllRepository, "--port", "0", "--log-all"],
       { DAGWOOD_SERVE_TOKEN: TOKEN },
     );
     for (const [url, name, model] of [

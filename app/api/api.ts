@@ -86,6 +86,10 @@ export interface MonitorSummary {
   /** Its name on the target when it differs from the registered one. */
   deployedModel: string | null;
   window: string;
+  /** Rows a window needs to be tested; the watched metric and its tolerance (null: drift only). */
+  minRows: number;
+  metric: string | null;
+  tolerance: number | null;
   action: "alert" | "retrain";
   schedule: string | null;
   /** ISO: when the app's scheduler runs it next (null: no schedule, or the scheduler is not running). */

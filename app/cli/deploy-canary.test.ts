@@ -5,44 +5,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { V2Client } from "../deploy/client";
 import type { DeploymentRecord } from "../deploy/deploy";
 import { createDeployProject, registerTestVersion, type TestDeployProject } from "../deploy/testing";
 import { createServer, type DagwoodServer } from "../serving/server";
-import type { Io } from "./args";
-import { main } from "./main";
+import { runDagwood as dagwood } from "./testing";
 
 const TOKEN = "cli-canary-token";
-
-function capture(): Io & { out: () => string; err: () => string } {
-  let out = "";
-  let err = "";
-  const stream = (write: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, done) {
-        write(String(chunk));
-        done();
-      },
-    });
-  return {
-    stdout: stream((s) => {
-      out += s;
-    }),
-    stderr: stream((s) => {
-      err += s;
-    }),
-    out: () => out,
-    err: () => err,
-  };
-}
-
-async function dagwood(...args: string[]) {
-  const io = capture();
-  const code = await main(args, io);
-  return { code, stdout: io.out(), stderr: io.err() };
-}
 
 describe("dagwood deploy --canary and deploy canary promote|remove", { timeout: 60_000 }, () => {
   let project: TestDeployProject;

@@ -3,7 +3,6 @@ import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeploymentRecord } from "../deploy/deploy";
@@ -13,41 +12,10 @@ import type { ColumnTable } from "../ml/dataset";
 import { type DagwoodModel, predictTable } from "../ml/model";
 import { configPbtxt } from "../serving/repository";
 import { createServer, type DagwoodServer } from "../serving/server";
-import type { Io } from "./args";
 import { main } from "./main";
+import { captureIo, runDagwood as dagwood } from "./testing";
 
 const TOKEN = "cli-token";
-
-function capture(tty = false): Io & { out: () => string; err: () => string } {
-  let out = "";
-  let err = "";
-  const stream = (write: (s: string) => void) =>
-    Object.assign(
-      new Writable({
-        write(chunk, _enc, done) {
-          write(String(chunk));
-          done();
-        },
-      }),
-      { isTTY: tty },
-    );
-  return {
-    stdout: stream((s) => {
-      out += s;
-    }),
-    stderr: stream((s) => {
-      err += s;
-    }),
-    out: () => out,
-    err: () => err,
-  };
-}
-
-async function dagwood(...args: string[]) {
-  const io = capture();
-  const code = await main(args, io);
-  return { code, stdout: io.out(), stderr: io.err() };
-}
 
 async function readRows(file: string): Promise<Record<string, unknown>[]> {
   const instance = await DuckDBInstance.create(":memory:");
@@ -174,7 +142,7 @@ describe("dagwood predict, export, deploy", { timeout: 60_000 }, () => {
 
   it("predict scores Parquet to Parquet (regression: a prediction column), with a bar on a terminal", async () => {
     const out = join(work, "out.parquet");
-    const io = capture(true);
+    const io = captureIo(true);
     const code = await main(
       [
         "predict",

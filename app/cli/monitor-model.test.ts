@@ -16,46 +16,15 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type DagwoodServer } from "../serving/server";
 import { SqliteMetadataStore } from "../store/metadata";
 import { referenceProfilePath } from "../store/registry";
 import type { DriftReport } from "../values/drift";
-import type { Io } from "./args";
-import { main } from "./main";
-import { ROOT } from "./testing";
+import { runDagwood as dagwood, ROOT } from "./testing";
 
 const PENGUINS = join(ROOT, "resources", "examples", "starter", "data", "penguins.csv");
 const TOKEN = "monitor-token";
-
-function capture(): Io & { out: () => string; err: () => string } {
-  let out = "";
-  let err = "";
-  const stream = (write: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, done) {
-        write(String(chunk));
-        done();
-      },
-    });
-  return {
-    stdout: stream((s) => {
-      out += s;
-    }),
-    stderr: stream((s) => {
-      err += s;
-    }),
-    out: () => out,
-    err: () => err,
-  };
-}
-
-async function dagwood(...args: string[]) {
-  const io = capture();
-  const code = await main(args, io);
-  return { code, stdout: io.out(), stderr: io.err() };
-}
 
 const PIPELINE = {
   format: "dagwood.pipeline/1",

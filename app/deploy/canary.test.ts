@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createServer, type DagwoodServer } from "../serving/server";
-import { trainTestModel } from "../serving/testing";
+import { inferTestRow, trainTestModel } from "../serving/testing";
 import { deployCanary, promoteCanary, removeCanary } from "./canary";
 import { V2Client } from "./client";
 import { deploymentStatus, deployVersion, rollbackDeployment } from "./deploy";
@@ -21,16 +21,7 @@ const tokens = { env: { DAGWOOD_TOKEN_LOCAL: TOKEN }, platform: "aix" as const }
 
 /** One row inferred by model with a request id: the version that answered. */
 async function versionFor(url: string, id: string, name = "m"): Promise<number> {
-  const res = await fetch(`${url}/v2/models/${name}/infer`, {
-    method: "POST",
-    body: JSON.stringify({
-      id,
-      inputs: [
-        { name: "x", datatype: "FP64", shape: [1, 1], data: [3] },
-        { name: "color", datatype: "BYTES", shape: [1, 1], data: ["red"] },
-      ],
-    }),
-  });
+  const res = await inferTestRow(url, name, id, 3, "red");
   expect(res.status).toBe(200);
   return Number(((await res.json()) as { model_version: string }).model_version);
 }
@@ -73,7 +64,7 @@ describe("canary on a dagwood serve", () => {
     client = new V2Client({ name: "local", url, token: TOKEN });
     await registerTestVersion(project);
     await registerTestVersion(project, { shift: 1 });
-    await deployVersion({ project, target: "local", name: "m", ref: 1, actor: null, tokens });
+    await deploy({ ref: 1, actor: null });
   });
   afterEach(async () => {
     project.close();
@@ -82,17 +73,20 @@ describe("canary on a dagwood serve", () => {
   });
 
   const audit = () => project.registry.audit({ model: "m", limit: 100 });
+  // The calls of this suite: model m on target "local", with the test's tokens; the rest is each call's own.
+  type Local<T> = Omit<T, "project" | "target" | "name" | "tokens">;
+  const local = { target: "local", name: "m", tokens } as const;
+  const canary = (o: Local<Parameters<typeof deployCanary>[0]>) => deployCanary({ project, ...local, ...o });
+  const promote = (o: Local<Parameters<typeof promoteCanary>[0]>) =>
+    promoteCanary({ project, ...local, ...o });
+  const remove = (o: Local<Parameters<typeof removeCanary>[0]>) => removeCanary({ project, ...local, ...o });
+  const deploy = (o: Local<Parameters<typeof deployVersion>[0]>) =>
+    deployVersion({ project, ...local, ...o });
+  const rollback = (o: Local<Parameters<typeof rollbackDeployment>[0]>) =>
+    rollbackDeployment({ project, ...local, ...o });
 
   it("puts a version beside the primary at a share of the requests, the same arm for the same id; a second call changes nothing", async () => {
-    const record = await deployCanary({
-      project,
-      target: "local",
-      name: "m",
-      ref: 2,
-      percent: 20,
-      actor: "ana",
-      tokens,
-    });
+    const record = await canary({ ref: 2, percent: 20, actor: "ana" });
     expect(record).toMatchObject({
       status: "canary",
       model: "m",
@@ -134,32 +128,14 @@ describe("canary on a dagwood serve", () => {
     // Again: nothing uploaded, no traffic change, no audit entry; the first record is the answer.
     const before = audit().length;
     const spy = countingFetch();
-    const again = await deployCanary({
-      project,
-      target: "local",
-      name: "m",
-      ref: 2,
-      percent: 20,
-      actor: "ana",
-      tokens,
-      client: { fetch: spy.fetch },
-    });
+    const again = await canary({ ref: 2, percent: 20, actor: "ana", client: { fetch: spy.fetch } });
     expect(spy.writes).toEqual([]);
     expect(audit()).toHaveLength(before);
     expect(again).toMatchObject({ status: "canary", version: 2, percent: 20, auditId: record.auditId });
 
     // Another share for the same canary: no upload, only the policy changes, recorded.
     const spy2 = countingFetch();
-    const wider = await deployCanary({
-      project,
-      target: "local",
-      name: "m",
-      ref: 2,
-      percent: 50,
-      actor: "ana",
-      tokens,
-      client: { fetch: spy2.fetch },
-    });
+    const wider = await canary({ ref: 2, percent: 50, actor: "ana", client: { fetch: spy2.fetch } });
     expect(spy2.writes).toEqual(["/v2/repository/models/m/traffic"]);
     expect(wider).toMatchObject({ status: "canary", percent: 50 });
     expect(wider.auditId).not.toBe(record.auditId);
@@ -167,15 +143,8 @@ describe("canary on a dagwood serve", () => {
   });
 
   it("promotes the canary: it serves every request, the canary share is gone; promoting again changes nothing", async () => {
-    await deployCanary({ project, target: "local", name: "m", ref: 2, percent: 30, actor: null, tokens });
-    const record = await promoteCanary({
-      project,
-      target: "local",
-      name: "m",
-      version: 2,
-      actor: "bo",
-      tokens,
-    });
+    await canary({ ref: 2, percent: 30, actor: null });
+    const record = await promote({ version: 2, actor: "bo" });
     expect(record).toMatchObject({
       status: "succeeded",
       version: 2,
@@ -197,30 +166,18 @@ describe("canary on a dagwood serve", () => {
 
     const before = audit().length;
     const spy = countingFetch();
-    const again = await promoteCanary({
-      project,
-      target: "local",
-      name: "m",
-      version: 2,
-      actor: "bo",
-      tokens,
-      client: { fetch: spy.fetch },
-    });
+    const again = await promote({ version: 2, actor: "bo", client: { fetch: spy.fetch } });
     expect(spy.writes).toEqual([]);
     expect(audit()).toHaveLength(before);
     expect(again).toMatchObject({ status: "succeeded", version: 2, auditId: record.auditId });
   });
 
   it("removes the canary: the primary serves every request, unchanged; removing again changes nothing", async () => {
-    await deployCanary({ project, target: "local", name: "m", ref: 2, percent: 40, actor: null, tokens });
-    const record = await removeCanary({
-      project,
-      target: "local",
-      name: "m",
+    await canary({ ref: 2, percent: 40, actor: null });
+    const record = await remove({
       version: 2,
       actor: "cy",
       reason: "accuracy 0.61 vs 0.83 on 40 labelled rows",
-      tokens,
     });
     expect(record).toMatchObject({ status: "canaryEnded", version: 2, previous: 1, percent: 40 });
     expect((await client.traffic("m")).policy).toEqual({ primary: 1 });
@@ -239,26 +196,14 @@ describe("canary on a dagwood serve", () => {
     });
 
     const before = audit().length;
-    const again = await removeCanary({
-      project,
-      target: "local",
-      name: "m",
-      version: 2,
-      actor: "cy",
-      reason: "again",
-      tokens,
-    });
+    const again = await remove({ version: 2, actor: "cy", reason: "again" });
     expect(again.auditId).toBe(record.auditId);
     expect(audit()).toHaveLength(before);
     // A version that never was the canary there has nothing to remove; the primary neither.
-    const never = await caught(
-      removeCanary({ project, target: "local", name: "m", version: 5, actor: null, reason: "x", tokens }),
-    );
+    const never = await caught(remove({ version: 5, actor: null, reason: "x" }));
     expect(never.code).toBe("not-found");
     expect(never.message).toMatch(/m v5 is not the canary on local \(it has no canary\): nothing to remove/);
-    const primary = await caught(
-      removeCanary({ project, target: "local", name: "m", version: 1, actor: null, reason: "x", tokens }),
-    );
+    const primary = await caught(remove({ version: 1, actor: null, reason: "x" }));
     expect(primary.code).toBe("conflict");
     expect(primary.message).toBe(
       "m v1 is no canary on local: it serves all the requests there: nothing to remove.",
@@ -270,9 +215,7 @@ describe("canary on a dagwood serve", () => {
     const other = await trainTestModel({ task: "classification", shift: -3 });
     await registerTestVersion(project, { shift: 2, onnx: other.bytes });
     const policyBefore = (await client.traffic("m")).policy;
-    const error = await caught(
-      deployCanary({ project, target: "local", name: "m", ref: 3, percent: 20, actor: "ana", tokens }),
-    );
+    const error = await caught(canary({ ref: 3, percent: 20, actor: "ana" }));
     expect(error.code).toBe("parity");
     expect(error.message).toMatch(
       /Deploying m v3 to local as a canary failed: parity failed on 9 heldout rows/,
@@ -293,18 +236,10 @@ describe("canary on a dagwood serve", () => {
   });
 
   it("refuses what is not a canary: bad percent, nothing served, the primary itself, a second canary, a version not the canary", async () => {
-    const bad = await caught(
-      deployCanary({ project, target: "local", name: "m", ref: 2, percent: 100, actor: null, tokens }),
-    );
+    const bad = await caught(canary({ ref: 2, percent: 100, actor: null }));
     expect(bad.code).toBe("invalid");
     expect(bad.message).toMatch(/percent must be a number more than 0 and less than 100, got 100/);
-    expect(
-      (
-        await caught(
-          deployCanary({ project, target: "local", name: "m", ref: 2, percent: 0, actor: null, tokens }),
-        )
-      ).code,
-    ).toBe("invalid");
+    expect((await caught(canary({ ref: 2, percent: 0, actor: null }))).code).toBe("invalid");
 
     await registerTestVersion(project, { name: "fresh" });
     const unserved = await caught(
@@ -313,24 +248,18 @@ describe("canary on a dagwood serve", () => {
     expect(unserved.code).toBe("not-found");
     expect(unserved.message).toMatch(/fresh is not served by target "local".*Deploy a version first/);
 
-    const primary = await caught(
-      deployCanary({ project, target: "local", name: "m", ref: 1, percent: 10, actor: null, tokens }),
-    );
+    const primary = await caught(canary({ ref: 1, percent: 10, actor: null }));
     expect(primary.code).toBe("conflict");
     expect(primary.message).toMatch(/m v1 already serves all the traffic on local/);
 
     await registerTestVersion(project, { shift: 2 });
-    await deployCanary({ project, target: "local", name: "m", ref: 2, percent: 10, actor: null, tokens });
-    const second = await caught(
-      deployCanary({ project, target: "local", name: "m", ref: 3, percent: 10, actor: null, tokens }),
-    );
+    await canary({ ref: 2, percent: 10, actor: null });
+    const second = await caught(canary({ ref: 3, percent: 10, actor: null }));
     expect(second.code).toBe("conflict");
     expect(second.message).toMatch(
       /m v2 is already the canary on local \(10 %\): promote or remove it first/,
     );
-    const notCanary = await caught(
-      promoteCanary({ project, target: "local", name: "m", version: 3, actor: null, tokens }),
-    );
+    const notCanary = await caught(promote({ version: 3, actor: null }));
     expect(notCanary.code).toBe("not-found");
     expect(notCanary.message).toMatch(/m v3 is not the canary on local \(its canary is v2; v1 serves\)/);
     // Nothing of the refusals reached the target.
@@ -339,20 +268,10 @@ describe("canary on a dagwood serve", () => {
 
   it("a deploy while another version is the canary is refused, nothing changed; deploying the canary itself makes it the primary, the canary cleared", async () => {
     await registerTestVersion(project, { shift: 2 });
-    await deployCanary({ project, target: "local", name: "m", ref: 2, percent: 20, actor: null, tokens });
+    await canary({ ref: 2, percent: 20, actor: null });
     const before = audit().length;
     const spy = countingFetch();
-    const refused = await caught(
-      deployVersion({
-        project,
-        target: "local",
-        name: "m",
-        ref: 3,
-        actor: "ana",
-        tokens,
-        client: { fetch: spy.fetch },
-      }),
-    );
+    const refused = await caught(deploy({ ref: 3, actor: "ana", client: { fetch: spy.fetch } }));
     expect(refused.code).toBe("conflict");
     expect(refused.message).toBe(
       "m v2 is the canary on local (20 %): promote or remove it before deploying v3 (dagwood deploy canary promote|remove m --target local).",
@@ -365,15 +284,7 @@ describe("canary on a dagwood serve", () => {
 
     // The canary's own version, deployed: it serves every request, no canary left, its canary recorded as ended.
     const spy2 = countingFetch();
-    const record = await deployVersion({
-      project,
-      target: "local",
-      name: "m",
-      ref: 2,
-      actor: "bo",
-      tokens,
-      client: { fetch: spy2.fetch },
-    });
+    const record = await deploy({ ref: 2, actor: "bo", client: { fetch: spy2.fetch } });
     expect(record).toMatchObject({ status: "succeeded", version: 2, previous: 1, parity: { passed: true } });
     // Loaded already (its bytes checked): not uploaded again, only the traffic moves.
     expect(spy2.writes).toEqual(["/v2/repository/models/m/traffic"]);
@@ -385,35 +296,18 @@ describe("canary on a dagwood serve", () => {
     expect(ended!.details).toMatchObject({ outcome: "promoted", target: "local", previous: 1, percent: 20 });
     // Promoting it afterwards answers that deployment, recording nothing more.
     const after = audit().length;
-    const promoted = await promoteCanary({
-      project,
-      target: "local",
-      name: "m",
-      version: 2,
-      actor: null,
-      tokens,
-    });
+    const promoted = await promote({ version: 2, actor: null });
     expect(promoted.auditId).toBe(record.auditId);
     expect(audit()).toHaveLength(after);
   });
 
   it("a rollback while another version is the canary is refused, nothing changed; rolling back to the canary itself makes it the primary, the canary cleared", async () => {
     await registerTestVersion(project, { shift: 2 });
-    await deployVersion({ project, target: "local", name: "m", ref: 3, actor: null, tokens });
-    await deployCanary({ project, target: "local", name: "m", ref: 2, percent: 20, actor: null, tokens });
+    await deploy({ ref: 3, actor: null });
+    await canary({ ref: 2, percent: 20, actor: null });
     const before = audit().length;
     const spy = countingFetch();
-    const refused = await caught(
-      rollbackDeployment({
-        project,
-        target: "local",
-        name: "m",
-        toVersion: 1,
-        actor: "ana",
-        tokens,
-        client: { fetch: spy.fetch },
-      }),
-    );
+    const refused = await caught(rollback({ toVersion: 1, actor: "ana", client: { fetch: spy.fetch } }));
     expect(refused.code).toBe("conflict");
     expect(refused.message).toBe(
       "m v2 is the canary on local (20 %): promote or remove it before rolling back to v1 (dagwood deploy canary promote|remove m --target local).",
@@ -425,15 +319,7 @@ describe("canary on a dagwood serve", () => {
 
     // Back to the canary's own version: it serves every request, no canary left, its canary recorded as ended.
     const spy2 = countingFetch();
-    const record = await rollbackDeployment({
-      project,
-      target: "local",
-      name: "m",
-      toVersion: 2,
-      actor: "bo",
-      tokens,
-      client: { fetch: spy2.fetch },
-    });
+    const record = await rollback({ toVersion: 2, actor: "bo", client: { fetch: spy2.fetch } });
     expect(record).toMatchObject({ status: "rolledBack", version: 2, previous: 3, parity: { passed: true } });
     // Loaded already: not uploaded again, only the traffic moves.
     expect(spy2.writes).toEqual(["/v2/repository/models/m/traffic"]);
@@ -446,18 +332,9 @@ describe("canary on a dagwood serve", () => {
     expect(ended!.details).toMatchObject({ outcome: "promoted", target: "local", previous: 3, percent: 20 });
     expect(ended!.id).toBeLessThan(rolledBack!.id);
     // Promoting it afterwards answers that rollback, recording nothing more; removing it is refused.
-    const promoted = await promoteCanary({
-      project,
-      target: "local",
-      name: "m",
-      version: 2,
-      actor: null,
-      tokens,
-    });
+    const promoted = await promote({ version: 2, actor: null });
     expect(promoted.auditId).toBe(record.auditId);
-    const removed = await caught(
-      removeCanary({ project, target: "local", name: "m", version: 2, actor: null, reason: "x", tokens }),
-    );
+    const removed = await caught(remove({ version: 2, actor: null, reason: "x" }));
     expect(removed.code).toBe("conflict");
     expect(audit()).toHaveLength(before + 2);
   });
@@ -466,27 +343,11 @@ describe("canary on a dagwood serve", () => {
     const actions = () => audit().map((e) => `${e.action} v${e.version}`);
 
     it("a canary already on the target is answered as it is after a later, unrelated deployment entry", async () => {
-      const first = await deployCanary({
-        project,
-        target: "local",
-        name: "m",
-        ref: 2,
-        percent: 20,
-        actor: null,
-        tokens,
-      });
+      const first = await canary({ ref: 2, percent: 20, actor: null });
       // A failed rollback to the canary's own version leaves the policy, canary included, and records deployment.failed.
       // (A deploy or rollback to another version is refused while a canary is on, recording nothing.)
       const failed = await caught(
-        rollbackDeployment({
-          project,
-          target: "local",
-          name: "m",
-          toVersion: 2,
-          actor: null,
-          tokens,
-          client: { fetch: corruptingFetch(2) },
-        }),
+        rollback({ toVersion: 2, actor: null, client: { fetch: corruptingFetch(2) } }),
       );
       expect(failed.code).toBe("parity");
       expect(failed.message).toMatch(
@@ -501,46 +362,20 @@ describe("canary on a dagwood serve", () => {
       expect((await client.traffic("m")).policy).toEqual({ primary: 1, canary: { version: 2, percent: 20 } });
       const before = audit().length;
       const spy = countingFetch();
-      const again = await deployCanary({
-        project,
-        target: "local",
-        name: "m",
-        ref: 2,
-        percent: 20,
-        actor: null,
-        tokens,
-        client: { fetch: spy.fetch },
-      });
+      const again = await canary({ ref: 2, percent: 20, actor: null, client: { fetch: spy.fetch } });
       expect(again.auditId).toBe(first.auditId);
       expect(spy.writes).toEqual([]);
       expect(audit()).toHaveLength(before);
     });
 
     it("a canary whose traffic change was made but never recorded is recorded once, not uploaded again", async () => {
-      await deployCanary({ project, target: "local", name: "m", ref: 2, percent: 20, actor: null, tokens });
-      await removeCanary({
-        project,
-        target: "local",
-        name: "m",
-        version: 2,
-        actor: null,
-        reason: "x",
-        tokens,
-      });
+      await canary({ ref: 2, percent: 20, actor: null });
+      await remove({ version: 2, actor: null, reason: "x" });
       // The process stopped right after giving v2 its share again.
       await client.setTraffic("m", { primary: 1, canary: { version: 2, percent: 20 } });
       const before = audit().length;
       const spy = countingFetch();
-      const record = await deployCanary({
-        project,
-        target: "local",
-        name: "m",
-        ref: 2,
-        percent: 20,
-        actor: "ana",
-        tokens,
-        client: { fetch: spy.fetch },
-      });
+      const record = await canary({ ref: 2, percent: 20, actor: "ana", client: { fetch: spy.fetch } });
       expect(spy.writes.filter((w) => w.endsWith("/load"))).toEqual([]);
       expect(record).toMatchObject({
         status: "canary",
@@ -551,31 +386,16 @@ describe("canary on a dagwood serve", () => {
       });
       expect(audit()).toHaveLength(before + 1);
       expect(audit()[0]).toMatchObject({ action: "deployment.canary", id: record.auditId, actor: "ana" });
-      const again = await deployCanary({
-        project,
-        target: "local",
-        name: "m",
-        ref: 2,
-        percent: 20,
-        actor: "ana",
-        tokens,
-      });
+      const again = await canary({ ref: 2, percent: 20, actor: "ana" });
       expect(again.auditId).toBe(record.auditId);
       expect(audit()).toHaveLength(before + 1);
     });
 
     it("a promotion whose traffic change was made but never recorded is recorded once, its canary ended", async () => {
-      await deployCanary({ project, target: "local", name: "m", ref: 2, percent: 30, actor: null, tokens });
+      await canary({ ref: 2, percent: 30, actor: null });
       // The process stopped right after making the canary the primary.
       await client.setTraffic("m", { primary: 2 });
-      const record = await promoteCanary({
-        project,
-        target: "local",
-        name: "m",
-        version: 2,
-        actor: "bo",
-        tokens,
-      });
+      const record = await promote({ version: 2, actor: "bo" });
       expect(record).toMatchObject({
         status: "succeeded",
         version: 2,
@@ -590,31 +410,16 @@ describe("canary on a dagwood serve", () => {
       ]);
       expect(audit()[1]!.details).toMatchObject({ outcome: "promoted", percent: 30 });
       const before = audit().length;
-      const again = await promoteCanary({
-        project,
-        target: "local",
-        name: "m",
-        version: 2,
-        actor: "bo",
-        tokens,
-      });
+      const again = await promote({ version: 2, actor: "bo" });
       expect(again.auditId).toBe(record.auditId);
       expect(audit()).toHaveLength(before);
     });
 
     it("a removal whose traffic change was made but never recorded is recorded once, not refused", async () => {
-      await deployCanary({ project, target: "local", name: "m", ref: 2, percent: 40, actor: null, tokens });
+      await canary({ ref: 2, percent: 40, actor: null });
       // The process stopped right after taking the canary out.
       await client.setTraffic("m", { primary: 1 });
-      const record = await removeCanary({
-        project,
-        target: "local",
-        name: "m",
-        version: 2,
-        actor: "cy",
-        reason: "worse",
-        tokens,
-      });
+      const record = await remove({ version: 2, actor: "cy", reason: "worse" });
       expect(record).toMatchObject({
         status: "canaryEnded",
         version: 2,
@@ -628,35 +433,17 @@ describe("canary on a dagwood serve", () => {
         details: { outcome: "removed", reason: "worse" },
       });
       const before = audit().length;
-      const again = await removeCanary({
-        project,
-        target: "local",
-        name: "m",
-        version: 2,
-        actor: "cy",
-        reason: "worse",
-        tokens,
-      });
+      const again = await remove({ version: 2, actor: "cy", reason: "worse" });
       expect(again.auditId).toBe(record.auditId);
       expect(audit()).toHaveLength(before);
       expect((await client.traffic("m")).policy).toEqual({ primary: 1 });
     });
 
     it("refuses to remove a canary that was promoted: it serves all the traffic, and saying it was removed would be false", async () => {
-      await deployCanary({ project, target: "local", name: "m", ref: 2, percent: 40, actor: null, tokens });
-      await promoteCanary({ project, target: "local", name: "m", version: 2, actor: null, tokens });
+      await canary({ ref: 2, percent: 40, actor: null });
+      await promote({ version: 2, actor: null });
       const before = audit().length;
-      const error = await caught(
-        removeCanary({
-          project,
-          target: "local",
-          name: "m",
-          version: 2,
-          actor: null,
-          reason: "worse",
-          tokens,
-        }),
-      );
+      const error = await caught(remove({ version: 2, actor: null, reason: "worse" }));
       expect(error.code).toBe("conflict");
       expect(error.message).toMatch(
         /m v2 is no canary on local: it serves all the requests there \(its canary was promoted\), so there is no share to take from it\. To serve v1 again: dagwood deploy rollback m --target local --to 1\.$/,
@@ -666,18 +453,8 @@ describe("canary on a dagwood serve", () => {
     });
 
     it("takes a canary whose answers differ from the registry's at promotion out of the traffic, and records why", async () => {
-      await deployCanary({ project, target: "local", name: "m", ref: 2, percent: 40, actor: null, tokens });
-      const error = await caught(
-        promoteCanary({
-          project,
-          target: "local",
-          name: "m",
-          version: 2,
-          actor: "bo",
-          tokens,
-          client: { fetch: corruptingFetch(2) },
-        }),
-      );
+      await canary({ ref: 2, percent: 40, actor: null });
+      const error = await caught(promote({ version: 2, actor: "bo", client: { fetch: corruptingFetch(2) } }));
       expect(error.code).toBe("parity");
       expect(error.message).toMatch(
         /^Promoting the canary m v2 on local failed: parity failed on 9 heldout rows.* m v1 serves again on local\. The canary v2 takes no requests any more/,

@@ -13,6 +13,7 @@ import { deployCanary } from "../deploy/canary";
 import { deployVersion } from "../deploy/deploy";
 import { createDeployProject, registerTestVersion, type TestDeployProject } from "../deploy/testing";
 import { createServer, type DagwoodServer } from "../serving/server";
+import { inferTestRow } from "../serving/testing";
 import { CanaryFiguresError, canaryFigures } from "./canary-figures";
 
 const TOKEN = "figures-token";
@@ -40,16 +41,7 @@ async function infer(
   x: number,
   color: string,
 ): Promise<{ version: number; said: string; probs: number[] }> {
-  const res = await fetch(`${url}/v2/models/m/infer`, {
-    method: "POST",
-    body: JSON.stringify({
-      id,
-      inputs: [
-        { name: "x", datatype: "FP64", shape: [1, 1], data: [x] },
-        { name: "color", datatype: "BYTES", shape: [1, 1], data: [color] },
-      ],
-    }),
-  });
+  const res = await inferTestRow(url, "m", id, x, color);
   expect(res.status).toBe(200);
   const body = (await res.json()) as { model_version: string; outputs: { name: string; data: unknown[] }[] };
   return {
@@ -163,8 +155,9 @@ function countedLogLoss(version: number) {
 }
 
 describe("canaryFigures", () => {
-  it("grades each arm on its labelled rows of the span, as counted by hand; the canary is the better one", async () => {
-    const figures = await canaryFigures({
+  /** The figures of model m on target local over the span, canary v2, graded by accuracy; `over` changes any of it. */
+  const figuresOf = (over: Partial<Parameters<typeof canaryFigures>[0]> = {}) =>
+    canaryFigures({
       dir: project.dir,
       metadata: project.metadata,
       target: "local",
@@ -175,7 +168,11 @@ describe("canaryFigures", () => {
       metric: "accuracy",
       task: "binary",
       tokens,
+      ...over,
     });
+
+  it("grades each arm on its labelled rows of the span, as counted by hand; the canary is the better one", async () => {
+    const figures = await figuresOf();
     const primary = counted(1);
     const canary = counted(2);
     // Both arms took a share: about 40 % of 120 for the canary.
@@ -187,36 +184,14 @@ describe("canaryFigures", () => {
     expect(canary.value).toBe(1);
     expect(primary.value).toBeLessThan(0.9);
 
-    const loss = await canaryFigures({
-      dir: project.dir,
-      metadata: project.metadata,
-      target: "local",
-      model: "m",
-      canaryVersion: 2,
-      since,
-      until,
-      metric: "log_loss",
-      task: "binary",
-      tokens,
-    });
+    const loss = await figuresOf({ metric: "log_loss" });
     expect(loss.primary!.value).toBeCloseTo(countedLogLoss(1), 9);
     expect(loss.canary!.value).toBeCloseTo(countedLogLoss(2), 9);
     expect(loss.canary!.value!).toBeLessThan(loss.primary!.value!);
   });
 
   it("answers null for an arm with no rows in the span", async () => {
-    const figures = await canaryFigures({
-      dir: project.dir,
-      metadata: project.metadata,
-      target: "local",
-      model: "m",
-      canaryVersion: 3,
-      since,
-      until,
-      metric: "f1_macro",
-      task: "binary",
-      tokens,
-    });
+    const figures = await figuresOf({ canaryVersion: 3, metric: "f1_macro" });
     expect(figures.canary).toBeNull();
     expect(figures.primary).toMatchObject({
       version: 1,
@@ -224,45 +199,21 @@ describe("canaryFigures", () => {
       labelled: counted(1).labelled,
     });
     // Before the traffic: neither arm answered anything.
-    const empty = await canaryFigures({
-      dir: project.dir,
-      metadata: project.metadata,
-      target: "local",
-      model: "m",
-      canaryVersion: 2,
-      since: since - 60_000,
-      until: since - 50_000,
-      metric: "accuracy",
-      task: "binary",
-      tokens,
-    });
+    const empty = await figuresOf({ since: since - 60_000, until: since - 50_000 });
     expect(empty).toEqual({ primary: null, canary: null });
   });
 
   it("refuses a metric the task does not grade, a backwards span, a Triton target and a missing token, saying what to do", async () => {
-    const base = {
-      dir: project.dir,
-      metadata: project.metadata,
-      target: "local",
-      model: "m",
-      canaryVersion: 2,
-      since,
-      until,
-      metric: "accuracy",
-      task: "binary" as const,
-      tokens,
-    };
-    await expect(canaryFigures({ ...base, metric: "rmse" })).rejects.toThrow(
+    await expect(figuresOf({ metric: "rmse" })).rejects.toThrow(
       /metric "rmse" is not graded for a binary model; use one of accuracy, f1_macro, log_loss/,
     );
-    await expect(canaryFigures({ ...base, until: since })).rejects.toThrow(CanaryFiguresError);
-    await expect(canaryFigures({ ...base, until: since })).rejects.toThrow(/must end after it starts/);
-    await expect(canaryFigures({ ...base, canaryVersion: 1.5 })).rejects.toThrow(
+    await expect(figuresOf({ until: since })).rejects.toThrow(CanaryFiguresError);
+    await expect(figuresOf({ until: since })).rejects.toThrow(/must end after it starts/);
+    await expect(figuresOf({ canaryVersion: 1.5 })).rejects.toThrow(
       /the canary's version must be a version number \(1, 2, …\), got 1\.5/,
     );
     await expect(
-      canaryFigures({
-        ...base,
+      figuresOf({
         tokens: {
           env: {},
           platform: "aix",
@@ -278,9 +229,9 @@ describe("canaryFigures", () => {
         join(tri.dir, "dagwood.json"),
         JSON.stringify({ targets: { tri: { url: "http://127.0.0.1:9", kind: "triton" } } }),
       );
-      await expect(
-        canaryFigures({ ...base, dir: tri.dir, metadata: tri.metadata, target: "tri" }),
-      ).rejects.toThrow(/target "tri" is a Triton server, which keeps no inference log/);
+      await expect(figuresOf({ dir: tri.dir, metadata: tri.metadata, target: "tri" })).rejects.toThrow(
+        /target "tri" is a Triton server, which keeps no inference log/,
+      );
     } finally {
       tri.close();
     }

@@ -25,7 +25,7 @@ import type { DagwoodModel } from "../ml/model";
 import { predictTable } from "../ml/model";
 import { readProjectSettings } from "../project/project";
 import { createServer, type DagwoodServer } from "../serving/server";
-import { trainTestModel } from "../serving/testing";
+import { inferTestRow, trainTestModel } from "../serving/testing";
 import { createTempStore } from "../store/metadata";
 import { lineageGraph } from "../tracking/lineage";
 import { startTestRun } from "../tracking/testing";
@@ -210,16 +210,7 @@ async function traffic(
     const id = `${prefix}-${i}`;
     const x = ((i * 37 + prefix.length * 11) % 100) / 10;
     const color = COLORS[i % 3]!;
-    const res = await fetch(`${url}/v2/models/${w.name}/infer`, {
-      method: "POST",
-      body: JSON.stringify({
-        id,
-        inputs: [
-          { name: "x", datatype: "FP64", shape: [1, 1], data: [x] },
-          { name: "color", datatype: "BYTES", shape: [1, 1], data: [color] },
-        ],
-      }),
-    });
+    const res = await inferTestRow(url, w.name, id, x, color);
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       model_version: string;
@@ -299,6 +290,45 @@ function sameModelRunner(w: World, shift: number, fingerprint: string) {
   return { run, calls };
 }
 
+/** A fake pipeline runner stopped by the app's closing: it leaves run stopped-run canceled, as the app's runner does, and throws. */
+function stoppingRunner(w: World, message: string): RunPipeline {
+  return async (req) => {
+    startTestRun(w.project.metadata, "stopped-run");
+    w.project.metadata.setTags("stopped-run", req.tags);
+    w.project.metadata.finishRun("stopped-run", "canceled");
+    throw new RunStoppedError(message);
+  };
+}
+
+/** A later breach of the monitor watch (a window in 2099), raised while v1 is the champion. */
+function laterLoop(w: World) {
+  return w.project.metadata.createMonitorLoop({
+    monitor: "watch",
+    model: w.name,
+    target: "srv",
+    action: "retrain",
+    window: { start: "2099-01-01T00:00:00.000Z", end: "2099-01-02T00:00:00.000Z" },
+    reasons: ["later"],
+    champion: 1,
+    message: "alert: later",
+    auditId: null,
+  })!;
+}
+
+/** Runs `test` in a new world of `monitor` (see world), cleaned up afterwards whatever the test's outcome. */
+async function withWorld(monitor: Record<string, unknown>, test: (w: World) => Promise<void>): Promise<void> {
+  const w = await world(monitor);
+  try {
+    await test(w);
+  } finally {
+    w.cleanup();
+  }
+}
+
+/** Advances loop `id` of `w`'s project one tick, retraining with `run`. */
+const advance = (w: World, id: number, run: RunPipeline) =>
+  advanceLoop(w.project, id, { runPipeline: run, tokens });
+
 /** The target's traffic policy for a model, as the server answers it. */
 async function policyOf(
   name: string,
@@ -331,15 +361,14 @@ async function breach(w: World) {
 /** Breaches the monitor and advances its loop until a challenger trained on the shifted world serves as a canary. */
 async function toCanary(w: World) {
   const loop = await breach(w);
-  const atCanary = await advanceLoop(w.project, loop.id, { runPipeline: runner(w, 2).run, tokens });
+  const atCanary = await advance(w, loop.id, runner(w, 2).run);
   expect(atCanary.stage, JSON.stringify(atCanary.history, null, 1)).toBe("canary");
   return { loop, atCanary };
 }
 
 describe("the retraining loop over dagwood serve", () => {
   it("alert → retrain on the fresh labelled rows → gate → canary → promoted, every step recorded", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
       expect(loop).toMatchObject({
         stage: "alerted",
@@ -351,7 +380,7 @@ describe("the retraining loop over dagwood serve", () => {
       const { run, calls } = runner(w, 2);
 
       // Advanced with the real clock, so the canary's window starts now.
-      const atCanary = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const atCanary = await advance(w, loop.id, run);
       expect(atCanary.stage, JSON.stringify(atCanary.history, null, 1)).toBe("canary");
       expect(calls).toHaveLength(1);
       // The run got the fresh rows' file and the tags that tie it to the alert.
@@ -430,7 +459,7 @@ describe("the retraining loop over dagwood serve", () => {
       expect(w.project.metadata.registry.getVersion(w.name, "champion")?.version).toBe(1);
 
       // Before the window ends, nothing happens; a second advance never runs the pipeline again.
-      expect((await advanceLoop(w.project, loop.id, { runPipeline: run, tokens })).stage).toBe("canary");
+      expect((await advance(w, loop.id, run)).stage).toBe("canary");
       expect(calls).toHaveLength(1);
 
       // After its window but with no canary traffic yet: it waits for labelled rows, saying so once.
@@ -542,38 +571,23 @@ describe("the retraining loop over dagwood serve", () => {
         .filter((e) => e.from === `model:${w.name}:v2`)
         .map((e) => g.nodes.find((n) => n.id === e.to)!.label);
       expect(fromV2.sort()).toEqual(["canary 50% → srv", "canary promoted → srv", "succeeded → srv"]);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("promote.mode approve: waits for a person; approving deploys the challenger (once, even when resumed) and moves the champion alias", async () => {
-    const w = await world({ promote: { mode: "approve" } });
-    try {
+    await withWorld({ promote: { mode: "approve" } }, async (w) => {
       const loop = await breach(w);
       const { run } = runner(w, 2);
-      const waiting = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const waiting = await advance(w, loop.id, run);
       expect(waiting.stage).toBe("awaiting-approval");
       expect(waiting.gate?.passed).toBe(true);
       expect(await policyOf(w.name)).toEqual({ primary: 1 });
       // Waiting stays waiting; an acknowledgement is not for a challenger.
-      expect((await advanceLoop(w.project, loop.id, { runPipeline: run, tokens })).stage).toBe(
-        "awaiting-approval",
-      );
+      expect((await advance(w, loop.id, run)).stage).toBe("awaiting-approval");
       expect(() => acknowledgeAlert(w.project, loop.id, { actor: "ana" })).toThrow(LoopStateError);
       // A later breach of the same monitor waits while this loop holds the challenger.
-      const later = w.project.metadata.createMonitorLoop({
-        monitor: "watch",
-        model: w.name,
-        target: "srv",
-        action: "retrain",
-        window: { start: "2099-01-01T00:00:00.000Z", end: "2099-01-02T00:00:00.000Z" },
-        reasons: ["later"],
-        champion: 1,
-        message: "alert: later",
-        auditId: null,
-      })!;
-      const held = await advanceLoop(w.project, later.id, { runPipeline: run, tokens });
+      const later = laterLoop(w);
+      const held = await advance(w, later.id, run);
       expect([held.stage, held.history.at(-1)?.message]).toEqual([
         "alerted",
         `waiting for loop ${loop.id} of watch (awaiting-approval) to end before retraining`,
@@ -618,18 +632,15 @@ describe("the retraining loop over dagwood serve", () => {
       await expect(rejectChallenger(w.project, loop.id, { actor: "ana", tokens })).rejects.toThrow(
         LoopStateError,
       );
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a challenger that loses the gate is not deployed: champion kept, with the figures", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
       // Trained on a world shifted the other way: worse than the champion on the fresh rows.
       const { run } = runner(w, -3);
-      const kept = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const kept = await advance(w, loop.id, run);
       expect(kept).toMatchObject({ stage: "kept", status: "closed", challenger: 2, canary: null });
       expect(kept.gate?.passed).toBe(false);
       expect(kept.gate!.challenger!).toBeLessThan(kept.gate!.champion!);
@@ -645,48 +656,39 @@ describe("the retraining loop over dagwood serve", () => {
       expect(audits(w, "deployment.canary")).toEqual([]);
       expect(w.project.metadata.registry.getVersion(w.name, "challenger")).toBeUndefined();
       expect(await policyOf(w.name)).toEqual({ primary: 1 });
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("gate.margin: a better challenger that does not win by the margin is not promoted", async () => {
-    const w = await world({ gate: { holdout: 0.3, minRows: 20, margin: 0.9 } });
-    try {
+    await withWorld({ gate: { holdout: 0.3, minRows: 20, margin: 0.9 } }, async (w) => {
       const loop = await breach(w);
-      const kept = await advanceLoop(w.project, loop.id, { runPipeline: runner(w, 2).run, tokens });
+      const kept = await advance(w, loop.id, runner(w, 2).run);
       expect(kept.stage).toBe("kept");
       expect(kept.gate).toMatchObject({ margin: 0.9, passed: false });
       // Better, but by less than 0.9.
       expect(kept.gate!.challenger!).toBeGreaterThan(kept.gate!.champion!);
       expect(kept.outcome).toMatch(/ on 30 rows \(the challenger must win by 0\.9\)$/);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a gate metric the task does not have fails the loop, naming the ones it has; nothing is deployed", async () => {
-    const w = await world({ gate: { holdout: 0.3, minRows: 20, metric: "rmse" } });
-    try {
+    await withWorld({ gate: { holdout: 0.3, minRows: 20, metric: "rmse" } }, async (w) => {
       const loop = await breach(w);
-      const failed = await advanceLoop(w.project, loop.id, { runPipeline: runner(w, 2).run, tokens });
+      const failed = await advance(w, loop.id, runner(w, 2).run);
       expect(failed).toMatchObject({ stage: "failed", status: "open", challenger: 2, gate: null });
       expect(failed.outcome).toMatch(
         /^the gate could not score the versions: the gate's metric "rmse" is not one the gate computes for this task: accuracy, f1_macro.*; set gate.metric of the monitor in dagwood.json to one of them$/,
       );
       expect(audits(w, "deployment.canary")).toEqual([]);
       expect(await policyOf(w.name)).toEqual({ primary: 1 });
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a failed retraining run: the alert stays open, nothing is deployed; a person acknowledges it", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
       const { run, calls } = runner(w, null, { fail: "node train: out of memory" });
-      const failed = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const failed = await advance(w, loop.id, run);
       expect(failed).toMatchObject({
         stage: "failed",
         status: "open",
@@ -701,7 +703,7 @@ describe("the retraining loop over dagwood serve", () => {
       expect(audits(w, "deployment.canary")).toEqual([]);
       expect(await policyOf(w.name)).toEqual({ primary: 1 });
       // A failed loop does not run again by itself.
-      expect((await advanceLoop(w.project, loop.id, { runPipeline: run, tokens })).stage).toBe("failed");
+      expect((await advance(w, loop.id, run)).stage).toBe("failed");
       expect(calls).toHaveLength(1);
       const acked = acknowledgeAlert(w.project, loop.id, { actor: "ana" });
       expect(acked).toMatchObject({ stage: "acknowledged", status: "closed" });
@@ -709,14 +711,11 @@ describe("the retraining loop over dagwood serve", () => {
       expect(() => acknowledgeAlert(w.project, loop.id, { actor: "ana" })).toThrow(
         /is acknowledged: only an alert/,
       );
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a retraining run stopped before it ended (its process died: interrupted) runs again, unclaimed between; after 3 such runs the loop fails", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
       const calls: string[] = [];
       const dying: RunPipeline = async (req) => {
@@ -728,17 +727,17 @@ describe("the retraining loop over dagwood serve", () => {
         w.project.metadata.finishRun(runId, "interrupted");
         throw new Error("the process running the pipeline was killed");
       };
-      await expect(advanceLoop(w.project, loop.id, { runPipeline: dying, tokens })).rejects.toThrow(/killed/);
+      await expect(advance(w, loop.id, dying)).rejects.toThrow(/killed/);
       // No outcome taken: still retraining, and no process holds it.
       expect(getLoop(w.project.metadata, loop.id)).toMatchObject({ stage: "retraining", runId: null });
       expect(w.project.metadata.monitorLoopClaim(loop.id)).toBeNull();
-      await expect(advanceLoop(w.project, loop.id, { runPipeline: dying, tokens })).rejects.toThrow(/killed/);
+      await expect(advance(w, loop.id, dying)).rejects.toThrow(/killed/);
       expect(calls).toEqual(["dead-run-1", "dead-run-2"]);
       expect(getLoop(w.project.metadata, loop.id)!.history.map((h) => h.message)).toContain(
         "the retraining run dead-run-1 was interrupted (its process ended) before the loop took its outcome: running it again (attempt 2 of 3)",
       );
-      await expect(advanceLoop(w.project, loop.id, { runPipeline: dying, tokens })).rejects.toThrow(/killed/);
-      const failed = await advanceLoop(w.project, loop.id, { runPipeline: dying, tokens });
+      await expect(advance(w, loop.id, dying)).rejects.toThrow(/killed/);
+      const failed = await advance(w, loop.id, dying);
       expect(calls).toHaveLength(3);
       expect(failed).toMatchObject({ stage: "failed", status: "open", runId: null });
       expect(failed.outcome).toBe(
@@ -749,26 +748,18 @@ describe("the retraining loop over dagwood serve", () => {
       ]);
       expect(await policyOf(w.name)).toEqual({ primary: 1 });
       // Failed for good: no fourth run.
-      expect((await advanceLoop(w.project, loop.id, { runPipeline: dying, tokens })).stage).toBe("failed");
+      expect((await advance(w, loop.id, dying)).stage).toBe("failed");
       expect(calls).toHaveLength(3);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("the app closing mid-retraining (the runner's RunStoppedError) leaves the loop retraining, unclaimed; the next tick runs it again and the loop goes on", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
-      const stopping: RunPipeline = async (req) => {
-        startTestRun(w.project.metadata, "stopped-run");
-        w.project.metadata.setTags("stopped-run", req.tags);
-        // As the app's runner leaves a run canceled with the tick that started it.
-        w.project.metadata.finishRun("stopped-run", "canceled");
-        throw new RunStoppedError(
-          "the retraining run stopped-run was stopped: the app closed while it ran; the loop takes it up when the project opens again",
-        );
-      };
+      const stopping = stoppingRunner(
+        w,
+        "the retraining run stopped-run was stopped: the app closed while it ran; the loop takes it up when the project opens again",
+      );
       const tick = await runMonitor(w.project, "watch", { now: tomorrow(), runPipeline: stopping, tokens });
       expect(tick.error).toBe(
         `loop ${loop.id}: the retraining run stopped-run was stopped: the app closed while it ran; the loop takes it up when the project opens again`,
@@ -778,45 +769,33 @@ describe("the retraining loop over dagwood serve", () => {
       expect(audits(w, "monitor.failed")).toEqual([]);
 
       const { run, calls } = runner(w, 2);
-      const on = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const on = await advance(w, loop.id, run);
       expect(calls).toHaveLength(1);
       expect(on).toMatchObject({ stage: "canary", runId: `retrain-${w.name}-1`, challenger: 2 });
       expect(on.history.map((h) => h.message)).toContain(
         "the retraining run stopped-run was canceled (the app closed) before the loop took its outcome: running it again (attempt 2 of 3)",
       );
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a loop whose retraining run the app's closing stopped can be acknowledged while it waits to run again; nothing runs afterwards", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
-      const stopping: RunPipeline = async (req) => {
-        startTestRun(w.project.metadata, "stopped-run");
-        w.project.metadata.setTags("stopped-run", req.tags);
-        w.project.metadata.finishRun("stopped-run", "canceled");
-        throw new RunStoppedError("the retraining run stopped-run was stopped: the app closed while it ran");
-      };
-      await expect(advanceLoop(w.project, loop.id, { runPipeline: stopping, tokens })).rejects.toThrow(
-        RunStoppedError,
+      const stopping = stoppingRunner(
+        w,
+        "the retraining run stopped-run was stopped: the app closed while it ran",
       );
+      await expect(advance(w, loop.id, stopping)).rejects.toThrow(RunStoppedError);
       const acked = acknowledgeAlert(w.project, loop.id, { actor: "ana" });
       expect(acked).toMatchObject({ stage: "acknowledged", status: "closed", runId: null });
       const { run, calls } = runner(w, 2);
-      expect((await advanceLoop(w.project, loop.id, { runPipeline: run, tokens })).stage).toBe(
-        "acknowledged",
-      );
+      expect((await advance(w, loop.id, run)).stage).toBe("acknowledged");
       expect(calls).toEqual([]);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a person's cancel of the retraining run (the runner answers canceled) fails the loop: the alert stays open, nothing deployed, no run again", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
       const calls: string[] = [];
       const canceled: RunPipeline = async (req) => {
@@ -826,44 +805,29 @@ describe("the retraining loop over dagwood serve", () => {
         w.project.metadata.finishRun("canceled-run", "canceled");
         return { runId: "canceled-run", status: "canceled" };
       };
-      const failed = await advanceLoop(w.project, loop.id, { runPipeline: canceled, tokens });
+      const failed = await advance(w, loop.id, canceled);
       expect(failed).toMatchObject({ stage: "failed", status: "open", runId: "canceled-run" });
       expect(failed.outcome).toBe(
         "the retraining run canceled-run was canceled; the alert stays open and nothing was deployed",
       );
-      expect((await advanceLoop(w.project, loop.id, { runPipeline: canceled, tokens })).stage).toBe("failed");
+      expect((await advance(w, loop.id, canceled)).stage).toBe("failed");
       expect(calls).toHaveLength(1);
       expect(await policyOf(w.name)).toEqual({ primary: 1 });
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a loop that waited behind an earlier loop which promoted a new champion ends superseded: no retraining against the old champion", async () => {
-    const w = await world({ promote: { mode: "approve" } });
-    try {
+    await withWorld({ promote: { mode: "approve" } }, async (w) => {
       const first = await breach(w);
       const { run, calls } = runner(w, 2);
-      expect((await advanceLoop(w.project, first.id, { runPipeline: run, tokens })).stage).toBe(
-        "awaiting-approval",
-      );
+      expect((await advance(w, first.id, run)).stage).toBe("awaiting-approval");
       // A later breach of the same monitor, raised while v1 was the champion, waits for the first loop.
-      const later = w.project.metadata.createMonitorLoop({
-        monitor: "watch",
-        model: w.name,
-        target: "srv",
-        action: "retrain",
-        window: { start: "2099-01-01T00:00:00.000Z", end: "2099-01-02T00:00:00.000Z" },
-        reasons: ["later"],
-        champion: 1,
-        message: "alert: later",
-        auditId: null,
-      })!;
-      expect((await advanceLoop(w.project, later.id, { runPipeline: run, tokens })).stage).toBe("alerted");
+      const later = laterLoop(w);
+      expect((await advance(w, later.id, run)).stage).toBe("alerted");
       await approveChallenger(w.project, first.id, { actor: "ana", tokens });
       expect(w.project.metadata.registry.getVersion(w.name, "champion")?.version).toBe(2);
 
-      const ended = await advanceLoop(w.project, later.id, { runPipeline: run, tokens });
+      const ended = await advance(w, later.id, run);
       const reason = `superseded: v2 was promoted by loop ${first.id} after this alert (raised on v1); the next breach of v2 starts a new loop`;
       expect(ended).toMatchObject({
         stage: "kept",
@@ -879,14 +843,11 @@ describe("the retraining loop over dagwood serve", () => {
       const kept = audits(w, "monitor.kept").at(-1)!;
       expect(kept).toMatchObject({ version: 2, details: { loop: later.id, superseded: true, by: first.id } });
       expect(describeAudit(kept)).toBe(`loop ${later.id}: ${reason}`);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a champion moved by a person while the loop retrained: the gate does not judge against the old one, the loop ends superseded", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
       // A version registered by hand beforehand; a person makes it the champion while the retraining runs.
       await w.register(-3, "run-by-hand");
@@ -896,24 +857,21 @@ describe("the retraining loop over dagwood serve", () => {
         w.project.metadata.registry.setAlias(w.name, "champion", 2, "ana");
         return r;
       };
-      const ended = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const ended = await advance(w, loop.id, run);
       expect(ended).toMatchObject({ stage: "kept", challenger: 3, gate: null, canary: null });
       expect(ended.outcome).toBe(
         `superseded: v2 became the champion of ${w.name} after this alert (raised on v1); the challenger v3 was not gated; the next breach of v2 starts a new loop`,
       );
       expect(audits(w, "monitor.gate")).toEqual([]);
       expect(audits(w, "deployment.canary")).toEqual([]);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a retraining run that produced the champion's own model again (register answered v1, created: false) ends kept, nothing to promote", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
       const { run, calls } = sameModelRunner(w, 0, "shift-0-run-champion");
-      const kept = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const kept = await advance(w, loop.id, run);
       expect(calls).toEqual([`retrain-${w.name}-1`]);
       expect(w.project.metadata.registry.listVersions(w.name).map((v) => v.version)).toEqual([1]);
       expect(kept).toMatchObject({
@@ -935,19 +893,16 @@ describe("the retraining loop over dagwood serve", () => {
         `loop ${loop.id} of monitor watch: retraining run retrain-${w.name}-1 answered the existing v1`,
       );
       expect(await policyOf(w.name)).toEqual({ primary: 1 });
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a retraining run whose model is another existing version (register answered v2, created: false) gates that version as the challenger", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       // v2: trained on the shifted world, registered by an earlier run and never served.
       expect(await w.register(2, "run-earlier")).toBe(2);
       const loop = await breach(w);
       const { run, calls } = sameModelRunner(w, 2, "shift-2-run-earlier");
-      const atCanary = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const atCanary = await advance(w, loop.id, run);
       expect(calls).toHaveLength(1);
       expect(
         w.project.metadata.registry
@@ -965,28 +920,22 @@ describe("the retraining loop over dagwood serve", () => {
         `run retrain-${w.name}-1 answered the existing ${w.name} v2 (the same model, registered by run run-earlier): it is the challenger`,
       );
       expect((await policyOf(w.name)).canary).toEqual({ version: 2, percent: 50 });
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a retraining run that registers no version of the model fails the loop, saying what to add", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
-      const failed = await advanceLoop(w.project, loop.id, { runPipeline: runner(w, null).run, tokens });
+      const failed = await advance(w, loop.id, runner(w, null).run);
       expect(failed.stage).toBe("failed");
       expect(failed.outcome).toBe(
         `the retraining pipeline registered no version of ${w.name}: add a register block with name ${w.name}`,
       );
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a retraining pipeline outside the project is refused before anything runs, and the loop goes on once it is fixed", async () => {
-    const w = await world({ retrain: { pipeline: "../elsewhere/retrain.dag.json" } });
-    try {
+    await withWorld({ retrain: { pipeline: "../elsewhere/retrain.dag.json" } }, async (w) => {
       const loop = await breach(w);
       const { run, calls } = runner(w, 2);
       const tick = await runMonitor(w.project, "watch", { now: tomorrow(), runPipeline: run, tokens });
@@ -996,16 +945,13 @@ describe("the retraining loop over dagwood serve", () => {
       expect(calls).toEqual([]);
       expect(getLoop(w.project.metadata, loop.id)).toMatchObject({ stage: "retraining", runId: null });
       w.project.settings.monitors.watch!.retrain!.pipeline = "retrain.dag.json";
-      expect((await advanceLoop(w.project, loop.id, { runPipeline: run, tokens })).stage).toBe("canary");
+      expect((await advance(w, loop.id, run)).stage).toBe("canary");
       expect(calls).toHaveLength(1);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("too few labelled rows: waits (said once), starts no run, and goes on once labels arrive", async () => {
-    const w = await world({ gate: { holdout: 0.3, minRows: 40 } });
-    try {
+    await withWorld({ gate: { holdout: 0.3, minRows: 40 } }, async (w) => {
       const loop = await breach(w);
       // Labels for request ids the server never answered: counted and left out, not fatal.
       await sendLabels(
@@ -1013,48 +959,40 @@ describe("the retraining loop over dagwood serve", () => {
         ["nobody-1", "nobody-2", "nobody-3"].map((id) => ({ id, label: "high" })),
       );
       const { run, calls } = runner(w, 2);
-      const waiting = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const waiting = await advance(w, loop.id, run);
       expect(waiting.stage).toBe("retraining");
       expect(waiting.history.at(-1)?.message).toBe(
         `waiting for labels: 30 of 40 for the gate (100 labelled rows since ${loop.window.start}, 134 needed: the gate keeps the freshest 30 %; 3 labels of request ids not logged since then left out)`,
       );
-      const again = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const again = await advance(w, loop.id, run);
       expect(again.history).toHaveLength(waiting.history.length);
       expect(calls).toEqual([]);
       // 50 more labelled rows: 150, of which the freshest 45 gate.
       await traffic(w, "later", 50);
-      const on = await advanceLoop(w.project, loop.id, { runPipeline: run, tokens });
+      const on = await advance(w, loop.id, run);
       expect(calls).toHaveLength(1);
       expect(on.gate?.rows).toBe(45);
       expect(on.history.find((h) => h.message.startsWith("retraining run started"))?.message).toBe(
         `retraining run started: retrain.dag.json on 105 labelled rows (monitoring/loops/${loop.id}/fresh.parquet); 45 kept for the gate; 3 labels of request ids not logged since ${loop.window.start} left out`,
       );
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a loop waiting for labels can be acknowledged by a person: it starts no run afterwards", async () => {
-    const w = await world({ gate: { holdout: 0.3, minRows: 40 } });
-    try {
+    await withWorld({ gate: { holdout: 0.3, minRows: 40 } }, async (w) => {
       const loop = await breach(w);
       const { run, calls } = runner(w, 2);
-      expect((await advanceLoop(w.project, loop.id, { runPipeline: run, tokens })).stage).toBe("retraining");
+      expect((await advance(w, loop.id, run)).stage).toBe("retraining");
       const acked = acknowledgeAlert(w.project, loop.id, { actor: "ana" });
       expect(acked).toMatchObject({ stage: "acknowledged", status: "closed", runId: null });
       await traffic(w, "later", 50);
-      expect((await advanceLoop(w.project, loop.id, { runPipeline: run, tokens })).stage).toBe(
-        "acknowledged",
-      );
+      expect((await advance(w, loop.id, run)).stage).toBe("acknowledged");
       expect(calls).toEqual([]);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("resumes after a stop at each step: the pipeline runs once and the canary is deployed once", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
       const { run, calls } = runner(w, 2, { throwAfter: true });
       const stops = { canary: 0, promote: 0 };
@@ -1094,14 +1032,11 @@ describe("the retraining loop over dagwood serve", () => {
       expect(audits(w, "deployment.canaryEnded")).toHaveLength(1);
       expect(audits(w, "monitor.promoted")).toHaveLength(1);
       expect(await policyOf(w.name)).toEqual({ primary: 2 });
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a canary that falls behind the primary live is removed: champion kept, with the figures", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const { loop, atCanary } = await toCanary(w);
       await pause(5);
       await traffic(w, "back", 80, shiftedBack);
@@ -1123,14 +1058,11 @@ describe("the retraining loop over dagwood serve", () => {
       expect(await policyOf(w.name)).toEqual({ primary: 1 });
       expect(w.project.metadata.registry.getVersion(w.name, "champion")?.version).toBe(1);
       expect(audits(w, "deployment.canaryEnded").map((e) => e.details.outcome)).toEqual(["removed"]);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a canary that falls behind but cannot be taken out fails the loop, saying how to take it out", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const { loop, atCanary } = await toCanary(w);
       await pause(5);
       await traffic(w, "back", 80, shiftedBack);
@@ -1151,14 +1083,11 @@ describe("the retraining loop over dagwood serve", () => {
       );
       expect((await policyOf(w.name)).canary).toEqual({ version: 2, percent: 50 });
       expect(w.project.metadata.registry.getVersion(w.name, "champion")?.version).toBe(1);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a person rejects a canary: it is removed, the champion keeps serving", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const { loop } = await toCanary(w);
       expect(() => acknowledgeAlert(w.project, loop.id, { actor: "ana" })).toThrow(
         `loop ${loop.id} is canary: only an alert (alerted), a loop waiting for labels or a failed loop can be acknowledged; approve or reject its challenger instead (dagwood monitor approve|reject ${loop.id})`,
@@ -1176,14 +1105,11 @@ describe("the retraining loop over dagwood serve", () => {
       expect(await policyOf(w.name)).toEqual({ primary: 1 });
       expect(audits(w, "deployment.canaryEnded").map((e) => e.details.outcome)).toEqual(["removed"]);
       expect(w.project.metadata.registry.getVersion(w.name, "champion")?.version).toBe(1);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a canary is judged only against a labelled primary: with the primary's answers unlabelled it waits, serving as a canary", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const { loop, atCanary } = await toCanary(w);
       await pause(5);
       // Labels arrive for the canary's answers only.
@@ -1216,9 +1142,7 @@ describe("the retraining loop over dagwood serve", () => {
         primary: { version: 1, labelled: byPrimary.length, value: expect.closeTo(accuracyOf(byPrimary), 12) },
         canary: { version: 2, labelled: byCanary.length, value: expect.closeTo(accuracyOf(byCanary), 12) },
       });
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("a promotion the target refuses fails the loop and takes the canary out of the traffic; if that fails too, says how", async () => {
@@ -1263,8 +1187,7 @@ describe("the retraining loop over dagwood serve", () => {
   }, 120_000);
 
   it("rejecting a canary whose deploy never happened (its process stopped first) keeps the champion, deploying nothing", async () => {
-    const w = await world({});
-    try {
+    await withWorld({}, async (w) => {
       const loop = await breach(w);
       const stopping = {
         deployCanary: async (): Promise<never> => {
@@ -1285,14 +1208,11 @@ describe("the retraining loop over dagwood serve", () => {
       expect((await advanceLoop(w.project, loop.id, { tokens })).stage).toBe("kept");
       expect(audits(w, "deployment.canary")).toEqual([]);
       expect(await policyOf(w.name)).toEqual({ primary: 1 });
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("an alert recorded without its loop (its process stopped between the two) gets its loop at the next check, alerted once", async () => {
-    const w = await world({ action: "alert" });
-    try {
+    await withWorld({ action: "alert" }, async (w) => {
       await traffic(w, "day", 100);
       const start = new Date(Math.floor(Date.now() / DAY) * DAY).toISOString();
       const alert = w.project.metadata.registry.appendAudit({
@@ -1313,14 +1233,11 @@ describe("the retraining loop over dagwood serve", () => {
       const again = await checkMonitor(w.project, "watch", { now: tomorrow() });
       expect([again.alerted, again.alreadyAlerted, again.loop]).toEqual([false, true, null]);
       expect(listLoops(w.project.metadata, { monitor: "watch" }).map((l) => l.id)).toEqual([loop.id]);
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 
   it("action alert: runMonitor alerts once and the loop waits for a person; unknown loop ids are refused", async () => {
-    const w = await world({ action: "alert" });
-    try {
+    await withWorld({ action: "alert" }, async (w) => {
       await traffic(w, "day", 100);
       const tick = await runMonitor(w.project, "watch", { now: tomorrow(), tokens });
       expect(tick.error).toBeNull();
@@ -1341,8 +1258,6 @@ describe("the retraining loop over dagwood serve", () => {
         /is alerted, not awaiting approval/,
       );
       expect(acknowledgeAlert(w.project, tick.loops[0]!.id, { actor: "ana" }).status).toBe("closed");
-    } finally {
-      w.cleanup();
-    }
+    });
   }, 120_000);
 });

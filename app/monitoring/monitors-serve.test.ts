@@ -6,16 +6,14 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SqlSession } from "../data/sql";
 import { readProjectSettings } from "../project/project";
 import { createServer, type DagwoodServer } from "../serving/server";
 import { testServers } from "../serving/test-servers";
 import { trainTestModel } from "../serving/testing";
 import { createTempStore } from "../store/metadata";
 import { checkMonitor } from "./monitors";
-import { buildModelReferenceProfile, writeReferenceProfile } from "./reference";
+import { testVersionInput, writeTestModelFiles, writeTestReferenceProfile } from "./testing";
 
 const TOKEN = "monitor-token";
 const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
@@ -63,61 +61,10 @@ beforeAll(async () => {
   }
   // The registered version: its reference profile is the training data's x and color.
   temp = createTempStore();
-  const instance = await DuckDBInstance.create(":memory:");
-  const sql = new SqlSession(await instance.connect());
-  await sql.run(
-    `CREATE TABLE train AS SELECT ((range * 7919) % 1000) / 100.0 AS x, ['red', 'green', 'blue'][(range % 3) + 1] AS color FROM range(${ROWS})`,
-  );
-  const profile = await buildModelReferenceProfile(
-    sql,
-    {
-      name: "train",
-      columns: [
-        { name: "x", type: "DOUBLE" },
-        { name: "color", type: "VARCHAR" },
-      ],
-    },
-    { target: null },
-  );
-  sql.connection.closeSync();
-  instance.closeSync();
   mkdirSync(join(temp.dir, "out"));
-  await writeReferenceProfile(temp.dir, join(temp.dir, "out"), profile);
-  const files = {
-    native: join(temp.dir, "out", "model.json"),
-    onnx: join(temp.dir, "out", "model.onnx"),
-    profile: join(temp.dir, "out", "reference-profile.json"),
-  };
-  writeFileSync(files.native, JSON.stringify({ classes: ["low", "high"] }));
-  writeFileSync(files.onnx, trained.bytes);
-  temp.store.registry.registerVersion({
-    name: "m",
-    runId: "run-1",
-    nodeId: "train",
-    modelFingerprint: "f-m",
-    estimator: "gbdt",
-    task: "binary",
-    signature: { inputs: [], outputs: [] },
-    metrics: { accuracy: 0.95 },
-    parity: { rows: 1, maxAbsDiff: 0, labelAgreement: 1 },
-    files,
-    lineage: {
-      run: {
-        id: "run-1",
-        pipeline: "p",
-        pipelinePath: null,
-        pipelineHash: "h",
-        startedAt: "2026-12-01T00:00:00Z",
-        user: null,
-      },
-      nodeId: "train",
-      datasets: [],
-      params: {},
-      environment: {},
-    },
-    alias: "champion",
-    actor: "ana",
-  });
+  await writeTestReferenceProfile(temp.dir, join(temp.dir, "out"), ROWS);
+  const files = writeTestModelFiles(join(temp.dir, "out"), { classes: ["low", "high"] }, trained.bytes);
+  temp.store.registry.registerVersion(testVersionInput({ files, metrics: { accuracy: 0.95 } }));
   const monitor = (deployedModel: string) => ({
     model: "m@champion",
     target: "srv",

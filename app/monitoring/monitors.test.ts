@@ -9,17 +9,18 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeAudit } from "../api/audit";
 import { startDagwood } from "../cli/testing";
-import { SqlSession } from "../data/sql";
-import { servingRepository } from "../deploy/embedded";
 import { cronProblem, ProjectSettingsError, readProjectSettings } from "../project/project";
-import { LOG_FILE } from "../serving/observability";
 import { createTempStore } from "../store/metadata";
 import { checkMonitor, MonitorError, postWebhook } from "./monitors";
-import { buildModelReferenceProfile, writeReferenceProfile } from "./reference";
+import {
+  testVersionInput,
+  writeStepReferenceProfile,
+  writeStepTraffic,
+  writeTestModelFiles,
+} from "./testing";
 
 const START = Date.parse("2026-12-06T00:00:00Z");
 let temp: ReturnType<typeof createTempStore>;
@@ -33,33 +34,7 @@ const received: unknown[] = [];
  * unshifted and say "low" for every shifted row (accuracy 0.5 → 0 … well below 1).
  */
 function writeTraffic(start: number, shifted: boolean) {
-  const entries = Array.from({ length: 60 }, (_, i) => {
-    const x = shifted ? (i % 10) + 10 : i % 10;
-    return {
-      seq: i + 1,
-      time: new Date(start + i * 20e3 + 1000).toISOString(),
-      requestId: `r${i}`,
-      model: "m",
-      version: 1,
-      role: "primary",
-      latencyMs: 1,
-      inputs: [{ name: "x", datatype: "FP64", shape: [1, 1], data: [x] }],
-      outputs: [
-        { name: "label", datatype: "BYTES", shape: [1], data: [x >= 5 ? "high" : "low"] },
-        { name: "probabilities", datatype: "FP64", shape: [1, 2], data: x >= 5 ? [0.8, 0.2] : [0.2, 0.8] },
-      ],
-    };
-  });
-  const feedback = entries.map((e, i) => ({
-    id: e.requestId,
-    label: shifted ? "low" : e.outputs[0]!.data[0],
-    seq: i + 1,
-    time: new Date(start + 25 * 60e3).toISOString(),
-  }));
-  const repo = join(servingRepository(temp.dir), "m");
-  mkdirSync(repo, { recursive: true });
-  writeFileSync(join(repo, LOG_FILE), `${entries.map((e) => JSON.stringify(e)).join("\n")}\n`);
-  writeFileSync(join(repo, "feedback.jsonl"), `${feedback.map((f) => JSON.stringify(f)).join("\n")}\n`);
+  writeStepTraffic(temp.dir, start, shifted);
 }
 
 const monitor = (extra: Record<string, unknown> = {}) => ({
@@ -83,57 +58,10 @@ const alerts = () => temp.store.registry.audit({ model: "m" }).filter((e) => e.a
 beforeAll(async () => {
   temp = createTempStore();
   const { dir, store } = temp;
-  const instance = await DuckDBInstance.create(":memory:");
-  const sql = new SqlSession(await instance.connect());
-  await sql.run("CREATE TABLE train AS SELECT (range % 10)::DOUBLE AS x FROM range(100)");
-  const xs = Array.from({ length: 100 }, (_, i) => i % 10);
-  const profile = await buildModelReferenceProfile(
-    sql,
-    { name: "train", columns: [{ name: "x", type: "DOUBLE" }] },
-    {
-      target: null,
-      predictions: { kind: "label", sqlType: "VARCHAR", values: xs.map((x) => (x >= 5 ? "high" : "low")) },
-    },
-  );
-  sql.connection.closeSync();
-  instance.closeSync();
   mkdirSync(join(dir, "out"));
-  await writeReferenceProfile(dir, join(dir, "out"), profile);
-  const files = {
-    native: join(dir, "out", "model.json"),
-    onnx: join(dir, "out", "model.onnx"),
-    profile: join(dir, "out", "reference-profile.json"),
-  };
-  writeFileSync(files.native, JSON.stringify({ classes: ["high", "low"] }));
-  writeFileSync(files.onnx, "onnx-bytes");
-  store.registry.registerVersion({
-    name: "m",
-    runId: "run-1",
-    nodeId: "train",
-    modelFingerprint: "f-m",
-    estimator: "gbdt",
-    task: "binary",
-    signature: { inputs: [], outputs: [] },
-    metrics: { accuracy: 0.92, f1_macro: 0.9 },
-    parity: { rows: 1, maxAbsDiff: 0, labelAgreement: 1 },
-    files,
-    lineage: {
-      run: {
-        id: "run-1",
-        pipeline: "p",
-        pipelinePath: null,
-        pipelineHash: "h",
-        startedAt: "2026-12-01T00:00:00Z",
-        user: null,
-      },
-      nodeId: "train",
-      datasets: [],
-      params: {},
-      environment: {},
-    },
-    alias: "champion",
-    actor: "ana",
-  });
+  await writeStepReferenceProfile(dir, join(dir, "out"));
+  const files = writeTestModelFiles(join(dir, "out"), { classes: ["high", "low"] }, "onnx-bytes");
+  store.registry.registerVersion(testVersionInput({ files, metrics: { accuracy: 0.92, f1_macro: 0.9 } }));
   hook = createServer((req, res) => {
     let body = "";
     req.on("data", (d) => {

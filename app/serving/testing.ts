@@ -84,3 +84,23 @@ export async function trainTestModel(
   };
   return { model, bytes: exportModel(model) };
 }
+
+/** POSTs one row of the test models' columns (`x`, `color`) with request id `id` to model `name`'s infer at `url`. */
+export function inferTestRow(
+  url: string,
+  name: string,
+  id: string,
+  x: number,
+  color: string,
+): Promise<Response> {
+  return fetch(`${url}/v2/models/${name}/infer`, {
+    method: "POST",
+    body: JSON.stringify({
+      id,
+      inputs: [
+        { name: "x", datatype: "FP64", shape: [1, 1], data: [x] },
+        { name: "color", datatype: "BYTES", shape: [1, 1], data: [color] },
+      ],
+    }),
+  });
+}

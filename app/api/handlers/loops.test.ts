@@ -10,18 +10,21 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { catalog } from "../../../nodes/index";
-import { SqlSession } from "../../data/sql";
-import { servingRepository } from "../../deploy/embedded";
 import { rowsFor } from "../../deploy/heldout";
 import { testRows } from "../../deploy/testing";
 import type { RunEvent } from "../../engine/events";
-import { buildModelReferenceProfile, writeReferenceProfile } from "../../monitoring/reference";
 import type { SchedulerClock } from "../../monitoring/scheduler";
+import {
+  testVersionInput,
+  writeServedLog,
+  writeStepReferenceProfile,
+  writeStepTraffic,
+  writeTestModelFiles,
+  writeTestReferenceProfile,
+} from "../../monitoring/testing";
 import { Project } from "../../project/project";
-import { LOG_FILE } from "../../serving/observability";
 import { trainTestModel } from "../../serving/testing";
 import { SqliteMetadataStore } from "../../store/metadata";
 import { MonitorLoop } from "../../values/loop";
@@ -37,33 +40,7 @@ let dir: string;
 
 /** 60 one-row requests 20 s apart from START; x = i mod 10 as trained, or shifted to 10…19 with every label "low" (as app/monitoring/monitors.test.ts). */
 function writeTraffic(shifted: boolean) {
-  const entries = Array.from({ length: 60 }, (_, i) => {
-    const x = shifted ? (i % 10) + 10 : i % 10;
-    return {
-      seq: i + 1,
-      time: new Date(START + i * 20e3 + 1000).toISOString(),
-      requestId: `r${i}`,
-      model: "m",
-      version: 1,
-      role: "primary",
-      latencyMs: 1,
-      inputs: [{ name: "x", datatype: "FP64", shape: [1, 1], data: [x] }],
-      outputs: [
-        { name: "label", datatype: "BYTES", shape: [1], data: [x >= 5 ? "high" : "low"] },
-        { name: "probabilities", datatype: "FP64", shape: [1, 2], data: x >= 5 ? [0.8, 0.2] : [0.2, 0.8] },
-      ],
-    };
-  });
-  const feedback = entries.map((e, i) => ({
-    id: e.requestId,
-    label: shifted ? "low" : e.outputs[0]!.data[0],
-    seq: i + 1,
-    time: new Date(START + 25 * 60e3).toISOString(),
-  }));
-  const repo = join(servingRepository(dir), "m");
-  mkdirSync(repo, { recursive: true });
-  writeFileSync(join(repo, LOG_FILE), `${entries.map((e) => JSON.stringify(e)).join("\n")}\n`);
-  writeFileSync(join(repo, "feedback.jsonl"), `${feedback.map((f) => JSON.stringify(f)).join("\n")}\n`);
+  writeStepTraffic(dir, START, shifted);
 }
 
 const monitor = (extra: Record<string, unknown> = {}) => ({
@@ -88,57 +65,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "dagwood-loops-api-"));
   mkdirSync(join(dir, ".dagwood"), { recursive: true });
   const store = new SqliteMetadataStore(join(dir, ".dagwood", "metadata.sqlite"), { projectDir: dir });
-  const instance = await DuckDBInstance.create(":memory:");
-  const sql = new SqlSession(await instance.connect());
-  await sql.run("CREATE TABLE train AS SELECT (range % 10)::DOUBLE AS x FROM range(100)");
-  const xs = Array.from({ length: 100 }, (_, i) => i % 10);
-  const profile = await buildModelReferenceProfile(
-    sql,
-    { name: "train", columns: [{ name: "x", type: "DOUBLE" }] },
-    {
-      target: null,
-      predictions: { kind: "label", sqlType: "VARCHAR", values: xs.map((x) => (x >= 5 ? "high" : "low")) },
-    },
-  );
-  sql.connection.closeSync();
-  instance.closeSync();
   mkdirSync(join(dir, "out"));
-  await writeReferenceProfile(dir, join(dir, "out"), profile);
-  const files = {
-    native: join(dir, "out", "model.json"),
-    onnx: join(dir, "out", "model.onnx"),
-    profile: join(dir, "out", "reference-profile.json"),
-  };
-  writeFileSync(files.native, JSON.stringify({ classes: ["high", "low"] }));
-  writeFileSync(files.onnx, "onnx-bytes");
-  store.registry.registerVersion({
-    name: "m",
-    runId: "run-1",
-    nodeId: "train",
-    modelFingerprint: "f-m",
-    estimator: "gbdt",
-    task: "binary",
-    signature: { inputs: [], outputs: [] },
-    metrics: { accuracy: 0.92, f1_macro: 0.9 },
-    parity: { rows: 1, maxAbsDiff: 0, labelAgreement: 1 },
-    files,
-    lineage: {
-      run: {
-        id: "run-1",
-        pipeline: "p",
-        pipelinePath: null,
-        pipelineHash: "h",
-        startedAt: "2026-12-01T00:00:00Z",
-        user: null,
-      },
-      nodeId: "train",
-      datasets: [],
-      params: {},
-      environment: {},
-    },
-    alias: "champion",
-    actor: "ana",
-  });
+  await writeStepReferenceProfile(dir, join(dir, "out"));
+  const files = writeTestModelFiles(join(dir, "out"), { classes: ["high", "low"] }, "onnx-bytes");
+  store.registry.registerVersion(testVersionInput({ files, metrics: { accuracy: 0.92, f1_macro: 0.9 } }));
   store.close();
 });
 afterAll(() => {
@@ -179,6 +109,9 @@ describe("the monitors' Api", () => {
       target: "local",
       deployedModel: null,
       window: "30m",
+      minRows: 10,
+      metric: "accuracy",
+      tolerance: 0.05,
       action: "alert",
       schedule: "*/15 * * * *",
       nextRunAt: expect.any(String),
@@ -531,33 +464,9 @@ async function retrainProject(
   mkdirSync(join(p, ".dagwood"), { recursive: true });
   mkdirSync(join(p, "out"));
   const store = new SqliteMetadataStore(join(p, ".dagwood", "metadata.sqlite"), { projectDir: p });
-  const instance = await DuckDBInstance.create(":memory:");
-  const sql = new SqlSession(await instance.connect());
-  await sql.run(
-    "CREATE TABLE train AS SELECT ((range * 7919) % 1000) / 100.0 AS x, ['red', 'green', 'blue'][(range % 3) + 1] AS color FROM range(300)",
-  );
-  const profile = await buildModelReferenceProfile(
-    sql,
-    {
-      name: "train",
-      columns: [
-        { name: "x", type: "DOUBLE" },
-        { name: "color", type: "VARCHAR" },
-      ],
-    },
-    { target: null },
-  );
-  sql.connection.closeSync();
-  instance.closeSync();
-  await writeReferenceProfile(p, join(p, "out"), profile);
+  await writeTestReferenceProfile(p, join(p, "out"));
   const { model, bytes } = await trainTestModel({ task: "classification" });
-  const files = {
-    native: join(p, "out", "model.json"),
-    onnx: join(p, "out", "model.onnx"),
-    profile: join(p, "out", "reference-profile.json"),
-  };
-  writeFileSync(files.native, JSON.stringify(model));
-  writeFileSync(files.onnx, bytes);
+  const files = writeTestModelFiles(join(p, "out"), model, bytes);
   // The rows a deploy's parity check runs the model on.
   writeFileSync(join(p, "out", "heldout.json"), JSON.stringify(rowsFor(model, testRows())));
   const register = (version: number) =>
@@ -614,8 +523,6 @@ async function retrainProject(
   }
   store.close();
   // Served traffic whose x moved far out of the training range (drift), every request labelled.
-  const repo = join(servingRepository(p), "r");
-  mkdirSync(repo, { recursive: true });
   const entries = Array.from({ length: 60 }, (_, i) => ({
     seq: i + 1,
     time: new Date(START + i * 20e3 + 1000).toISOString(),
@@ -630,14 +537,13 @@ async function retrainProject(
     ],
     outputs: [{ name: "label", datatype: "BYTES", shape: [1], data: ["high"] }],
   }));
-  writeFileSync(join(repo, LOG_FILE), `${entries.map((e) => JSON.stringify(e)).join("\n")}\n`);
   const feedback = entries.map((e, i) => ({
     id: e.requestId,
     label: i % 2 ? "high" : "low",
     seq: i + 1,
     time: new Date(START + 25 * 60e3).toISOString(),
   }));
-  writeFileSync(join(repo, "feedback.jsonl"), `${feedback.map((f) => JSON.stringify(f)).join("\n")}\n`);
+  writeServedLog(p, "r", entries, feedback);
   // The retraining pipeline reads the fresh rows, then fails on a column they do not have.
   mkdirSync(join(p, "pipelines"));
   writeFileSync(

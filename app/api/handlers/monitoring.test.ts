@@ -12,9 +12,13 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDagwood } from "../../cli/testing";
 import { SqlSession } from "../../data/sql";
-import { servingRepository } from "../../deploy/embedded";
 import { buildModelReferenceProfile, writeReferenceProfile } from "../../monitoring/reference";
-import { LOG_FILE } from "../../serving/observability";
+import {
+  testVersionInput,
+  writeServedLog,
+  writeStepReferenceProfile,
+  writeTestModelFiles,
+} from "../../monitoring/testing";
 import { createTempStore } from "../../store/metadata";
 import { MonitoringReport } from "../../values/monitoring";
 import { ApiError, parseApiArgs } from "../api";
@@ -47,58 +51,17 @@ beforeAll(async () => {
   temp = createTempStore();
   const { dir, store } = temp;
   // The version: trained on x = 0…9 (ten times each), its predictions "high" from 5; accuracy 1 at registration.
-  const instance = await DuckDBInstance.create(":memory:");
-  const sql = new SqlSession(await instance.connect());
-  await sql.run("CREATE TABLE train AS SELECT (range % 10)::DOUBLE AS x FROM range(100)");
-  const xs = Array.from({ length: 100 }, (_, i) => i % 10);
-  const profile = await buildModelReferenceProfile(
-    sql,
-    { name: "train", columns: [{ name: "x", type: "DOUBLE" }] },
-    {
-      target: null,
-      predictions: { kind: "label", sqlType: "VARCHAR", values: xs.map((x) => (x >= 5 ? "high" : "low")) },
-    },
-  );
-  sql.connection.closeSync();
-  instance.closeSync();
   mkdirSync(join(dir, "out"));
-  await writeReferenceProfile(dir, join(dir, "out"), profile);
-  const files = {
-    native: join(dir, "out", "model.json"),
-    onnx: join(dir, "out", "model.onnx"),
-    profile: join(dir, "out", "reference-profile.json"),
-  };
-  writeFileSync(files.native, JSON.stringify({ classes: ["high", "low"] }));
-  writeFileSync(files.onnx, "onnx-bytes");
+  await writeStepReferenceProfile(dir, join(dir, "out"));
+  const files = writeTestModelFiles(join(dir, "out"), { classes: ["high", "low"] }, "onnx-bytes");
   const register = (name: string, withProfile: boolean) =>
-    store.registry.registerVersion({
-      name,
-      runId: "run-1",
-      nodeId: "train",
-      modelFingerprint: `f-${name}`,
-      estimator: "gbdt",
-      task: "binary",
-      signature: { inputs: [], outputs: [] },
-      metrics: { accuracy: 1, f1_macro: 1, roc_auc: 1 },
-      parity: { rows: 1, maxAbsDiff: 0, labelAgreement: 1 },
-      files: withProfile ? files : { native: files.native, onnx: files.onnx },
-      lineage: {
-        run: {
-          id: "run-1",
-          pipeline: "p",
-          pipelinePath: null,
-          pipelineHash: "h",
-          startedAt: "2026-12-01T00:00:00Z",
-          user: null,
-        },
-        nodeId: "train",
-        datasets: [],
-        params: {},
-        environment: {},
-      },
-      alias: "champion",
-      actor: "ana",
-    });
+    store.registry.registerVersion(
+      testVersionInput({
+        name,
+        metrics: { accuracy: 1, f1_macro: 1, roc_auc: 1 },
+        files: withProfile ? files : { native: files.native, onnx: files.onnx },
+      }),
+    );
   register("m", true);
   register("old", false);
   // "wide": x over 0…24.75 in quarters (100 distinct values, so binned on Sturges edges), and a colour the
@@ -127,9 +90,6 @@ beforeAll(async () => {
   Object.assign(files, { profile: join(dir, "out", "wide", "reference-profile.json") });
   register("wide", true);
   // The served model's log and the feedback it received, as the server writes them; one label for an id never logged.
-  const repo = join(servingRepository(dir), "m");
-  mkdirSync(repo, { recursive: true });
-  writeFileSync(join(repo, LOG_FILE), `${entries.map((e) => JSON.stringify(e)).join("\n")}\n`);
   const feedback = entries.map((e, i) => ({
     id: e.requestId,
     label: (e.inputs[0]!.data[0] as number) >= 6 ? "high" : "low",
@@ -137,7 +97,7 @@ beforeAll(async () => {
     time: new Date(START + 3600e3).toISOString(),
   }));
   feedback.push({ id: "ghost", label: "low", seq: 61, time: new Date(START + 3600e3).toISOString() });
-  writeFileSync(join(repo, "feedback.jsonl"), `${feedback.map((f) => JSON.stringify(f)).join("\n")}\n`);
+  writeServedLog(dir, "m", entries, feedback);
   writeFileSync(
     join(dir, "dagwood.json"),
     JSON.stringify({ targets: { tri: { url: "http://127.0.0.1:9", kind: "triton" } } }),

@@ -10,6 +10,9 @@ const monitor = (over: Partial<MonitorSummary>): MonitorSummary => ({
   target: "local",
   deployedModel: null,
   window: "15m",
+  minRows: 30,
+  metric: null,
+  tolerance: null,
   action: "alert",
   schedule: null,
   nextRunAt: null,
@@ -54,6 +57,19 @@ describe("subjectsOf", () => {
       ["staging:weather-live", "weather", 3, "15m", 1, null],
       ["local:cars", "cars", 1, "1h", 0, 1],
     ]);
+  });
+
+  it("grades a watched model's report with its first monitor's minRows, metric and tolerance", () => {
+    const [watched, unwatched] = subjectsOf(
+      [
+        monitor({ minRows: 50, metric: "f1", tolerance: 0.02 }),
+        monitor({ name: "second", minRows: 10, metric: "accuracy", tolerance: 0.1 }),
+      ],
+      [target("local", "dagwood", [["cars", 1]])],
+    );
+    expect([watched!.minRows, watched!.metric, watched!.tolerance]).toEqual([50, "f1", 0.02]);
+    // Without a monitor the report's own defaults apply.
+    expect([unwatched!.minRows, unwatched!.metric, unwatched!.tolerance]).toEqual([null, null, null]);
   });
 
   it("leaves out Triton targets, which keep no log", () => {

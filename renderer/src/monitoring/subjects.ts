@@ -39,10 +39,11 @@ export function subjectsOf(monitors: MonitorSummary[], targets: TargetStatus[]):
       model,
       registered: name,
       ref,
+      // The first monitor's settings grade the report, as its checks do.
       window: m.window,
-      minRows: null,
-      metric: null,
-      tolerance: null,
+      minRows: m.minRows,
+      metric: m.metric,
+      tolerance: m.tolerance,
       monitors: [m],
       serving: null,
     });
