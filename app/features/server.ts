@@ -36,6 +36,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
+  answerFailure,
   BodyTooLarge,
   bearerToken,
   findRoute,
@@ -45,6 +46,7 @@ import {
   parseJsonBody,
   type RouteSpec,
   readBody,
+  sendJson,
   Token,
 } from "../net/http-guard";
 import type { ServeRoute } from "../serving/routes";
@@ -540,21 +542,6 @@ export const FEATURE_ROUTES: readonly FeatureRoute[] = [
   },
 ];
 
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = body === undefined ? "" : JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
 /** The feature routes as model-server routes, for `dagwood serve --project DIR`. */
 export function featureServeRoutes(service: FeatureService): ServeRoute[] {
   return FEATURE_ROUTES.map(
@@ -651,17 +638,7 @@ export function createFeatureServer(
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof RequestError ? e.status : 500;
       if (status === 500) log(`internal error on ${req.method} ${req.url}: ${(e as Error).stack ?? e}`);
-      const headers: Record<string, string> = {};
-      const allow = (e as { allow?: string }).allow;
-      if (allow) headers.allow = allow;
-      const unread = !req.complete;
-      if (unread) headers.connection = "close";
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      sendJson(res, status, { error: (e as Error).message }, headers);
-      if (unread) res.on("finish", () => req.destroy());
+      answerFailure(req, res, status, e);
     });
   });
   http.keepAliveTimeout = 65_000;

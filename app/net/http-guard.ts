@@ -1,16 +1,17 @@
 /**
  * The checks every Dagwood HTTP server makes before a handler runs, written
- * once for the model server (`app/serving/server.ts`) and the browser-mode
- * bridge (`app/api/http.ts`): the Host allow-list and the Origin check (DNS
+ * once for the model server (`app/serving/server.ts`), the feature server
+ * (`app/features/server.ts`) and the browser-mode bridge (`app/api/http.ts`): the Host allow-list and the Origin check (DNS
  * rebinding, a web page's blind requests), the token compared in constant
  * time, a body read up to a limit, and a route table that makes each route
  * declare its methods, auth and body limit so a new route cannot forget them.
  *
  * Each server keeps its own error texts: the guards answer yes or no, or
- * throw `BodyTooLarge` / `InvalidJson`, and the server words the answer.
+ * throw `BodyTooLarge` / `InvalidJson`, and the server words the answer;
+ * the model and feature servers send a failure the same way (answerFailure).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 
 /**
  * A loopback address or host name (127.0.0.0/8, ::1, their IPv4-mapped
@@ -200,4 +201,40 @@ export function findRoute<R extends RouteSpec<string, unknown>>(
   }
   if (known.length === 0) return undefined;
   return { route: undefined, allowed: [...new Set(known.flatMap((r) => r.methods))], routes: known };
+}
+
+/** Answers `body` as JSON with its length (`undefined`: an empty body). */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = body === undefined ? "" : JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/**
+ * Answers a handler's failure as `{"error": message}` with `status`, the
+ * error's `allow` (a 405's methods) as the Allow header. A response already
+ * begun is cut. A body left unread (413, or refused before reading: 401…) is
+ * not drained: answered, then the connection closed.
+ */
+export function answerFailure(req: IncomingMessage, res: ServerResponse, status: number, e: unknown): void {
+  const headers: Record<string, string> = {};
+  const allow = (e as { allow?: string }).allow;
+  if (allow) headers.allow = allow;
+  const unread = !req.complete;
+  if (unread) headers.connection = "close";
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { error: (e as Error).message }, headers);
+  if (unread) res.on("finish", () => req.destroy());
 }

@@ -28,6 +28,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import {
+  answerFailure,
   BodyTooLarge,
   bearerToken,
   findRoute,
@@ -120,21 +121,6 @@ function segments(pathname: string): string[] {
   } catch {
     throw new RequestError("malformed percent-encoding in the URL");
   }
-}
-
-function sendError(
-  res: ServerResponse,
-  status: number,
-  message: string,
-  headers: Record<string, string>,
-): void {
-  const text = JSON.stringify({ error: message });
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
 }
 
 const NO_TOKEN =
@@ -270,18 +256,7 @@ export function createServer(options: ServeOptions): DagwoodServer {
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof RequestError ? e.status : 500;
       if (status === 500) log(`internal error on ${req.method} ${req.url}: ${(e as Error).stack ?? e}`);
-      const headers: Record<string, string> = {};
-      const allowHeader = (e as { allow?: string }).allow;
-      if (allowHeader) headers.allow = allowHeader;
-      // A body left unread (413, or refused before reading: 401…) is not drained: answer, then close.
-      const unread = !req.complete;
-      if (unread) headers.connection = "close";
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      sendError(res, status, (e as Error).message, headers);
-      if (unread) res.on("finish", () => req.destroy());
+      answerFailure(req, res, status, e);
     });
   });
   http.keepAliveTimeout = 65_000;
