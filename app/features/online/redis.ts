@@ -16,7 +16,6 @@
  * call connects again.
  */
 import { randomBytes } from "node:crypto";
-import { createClient, ErrorReply } from "@redis/client";
 import type { EntityKey, MaterializationRecord, OnlineRecord, OnlineRow, OnlineStore } from "../types";
 import { eventTime, OnlineStoreError, pickValues } from "./values";
 
@@ -59,8 +58,12 @@ end
 return n
 `;
 
-const newClient = (url: string, connectTimeout: number) =>
-  createClient({
+// The client library is loaded on the first connection, not with the block catalog that imports this store.
+type RedisLibrary = typeof import("@redis/client");
+const redisLibrary = (): Promise<RedisLibrary> => import("@redis/client");
+
+const newClient = (lib: RedisLibrary, url: string, connectTimeout: number) =>
+  lib.createClient({
     url,
     // A lost connection fails the calls now, instead of queueing them while Redis is away.
     disableOfflineQueue: true,
@@ -79,6 +82,7 @@ export interface RedisOnlineStoreOptions {
 
 export class RedisOnlineStore implements OnlineStore {
   readonly kind = "redis" as const;
+  private lib: RedisLibrary | undefined;
   private client: Client | undefined;
   private connecting: Promise<Client> | undefined;
   private readonly prefix: string;
@@ -109,7 +113,8 @@ export class RedisOnlineStore implements OnlineStore {
   private async connection(what: string): Promise<Client> {
     if (this.client?.isReady) return this.client;
     this.connecting ??= (async () => {
-      const client = newClient(this.opts.url, this.opts.connectTimeout ?? 5000);
+      this.lib ??= await redisLibrary();
+      const client = newClient(this.lib, this.opts.url, this.opts.connectTimeout ?? 5000);
       // Errors surface through the calls; without a listener node-redis would throw them at the process.
       client.on("error", () => {});
       try {
@@ -136,7 +141,7 @@ export class RedisOnlineStore implements OnlineStore {
       return (await client.sendCommand(args)) as T;
     } catch (e) {
       // A reply error (wrong type, script error) is Redis answering: say so as it is.
-      if (e instanceof ErrorReply) throw e;
+      if (this.lib && e instanceof this.lib.ErrorReply) throw e;
       if (client.isOpen) client.destroy();
       this.client = undefined;
       throw this.unreachable(e, what);
