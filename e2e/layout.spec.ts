@@ -79,7 +79,7 @@ for (const size of SIZES) {
     expect(await app.getByTestId("palette").boundingBox()).toEqual(paletteBefore);
     expect(await layoutProblems(app, EDITOR_CONTROLS)).toEqual([]);
 
-    for (const view of ["data", "experiments", "models", "lineage", "deployments"]) {
+    for (const view of ["data", "features", "experiments", "models", "lineage", "deployments"]) {
       await app.getByTestId(`view-${view}`).click();
       await expect(app.getByTestId(`${view}-frame`)).toBeVisible();
       await expect(app.locator(".view-loading")).toHaveCount(0);
@@ -192,7 +192,7 @@ test("the status bar shows the editor's selection and file only in the editor", 
   const bar = app.getByTestId("status-bar");
   await expect(app.getByTestId("status-selection")).toHaveText("1 selected");
   await expect(bar).toContainText("penguins.dag.json");
-  for (const view of ["data", "experiments", "models", "lineage", "deployments"]) {
+  for (const view of ["data", "features", "experiments", "models", "lineage", "deployments"]) {
     await app.getByTestId(`view-${view}`).click();
     await expect(bar).toHaveAttribute("data-view", view);
     await expect(bar).not.toContainText("selected");
@@ -280,7 +280,7 @@ test("every control in every view has a name a screen reader can say", async ({ 
   expect(await unnamed(), "editor").toEqual([]);
   await app.getByTestId("node-penguins").click();
   expect(await unnamed(), "editor with a node's form").toEqual([]);
-  for (const view of ["data", "experiments", "models", "lineage", "deployments"]) {
+  for (const view of ["data", "features", "experiments", "models", "lineage", "deployments"]) {
     await app.getByTestId(`view-${view}`).click();
     await expect(app.getByTestId(`${view}-frame`)).toBeVisible();
     await expect(app.locator(".view-loading")).toHaveCount(0);

@@ -2,6 +2,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BlockError } from "../app/engine/block";
+import { executeBlock, parseParams } from "../app/engine/execute";
+import { standaloneContext } from "../app/engine/standalone-context";
 import { createTestProject, type TestProject } from "../app/engine/testing";
 import { SqliteOnlineStore } from "../app/features/online/sqlite";
 import { entityKey } from "../app/features/online/values";
@@ -68,6 +70,44 @@ describe("features.materialize", () => {
       expect.objectContaining({ view: "driver_stats", rows: 1, start: new Date("2026-01-01T15:00:00Z") }),
     ]);
     expect(await lookup([1, 2])).toEqual([0.6, 0.7]);
+  });
+
+  it("records each view's version from the run's metadata store (features apply's), with no store of its own", async () => {
+    const metadata = p.metadata();
+    for (const digest of ["a", "b"])
+      metadata.recordFeatureViewVersion({
+        view: "driver_stats",
+        digest,
+        definition: JSON.stringify(DEFS.featureViews[0]),
+        file: "features/drivers.json",
+      });
+    const out = await p.run(
+      block,
+      {},
+      { mode: "window", start: "2026-01-01T00:00:00Z", end: "2026-01-02T00:00:00Z" },
+    );
+    expect(await p.rows(out.report)).toEqual([expect.objectContaining({ view: "driver_stats", version: 2 })]);
+    const store = new SqliteOnlineStore(join(p.dir, ".dagwood", "online.sqlite"));
+    try {
+      expect((await store.materializations("driver_stats"))[0]?.version).toBe(2);
+    } finally {
+      await store.close();
+    }
+    // The versions come through the block's context, whatever is on disk.
+    const ctx = Object.assign(standaloneContext(p.sql, p.dir, { resolvePath: (x) => join(p.dir, x) }), {
+      featureViewVersions: () => [
+        { view: "driver_stats", version: 7, digest: "c", definition: "{}", file: "f", appliedAt: "" },
+      ],
+    });
+    const params = parseParams(block, {
+      mode: "window",
+      start: "2026-01-01T00:00:00Z",
+      end: "2026-01-03T00:00:00Z",
+    });
+    const again = await executeBlock(block, ctx, {}, params, p.workspace);
+    expect(await p.rows(again.report)).toEqual([
+      expect.objectContaining({ view: "driver_stats", version: 7 }),
+    ]);
   });
 
   it("runs every time: the online store lies outside the workspace", async () => {

@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { z } from "zod";
 import { ident, literal } from "../app/data/sql";
 import { BlockError, defineBlock } from "../app/engine/block";
@@ -11,7 +9,6 @@ import { OnlineStoreError } from "../app/features/online/values";
 import { FeatureRepoError, loadFeatureRepo } from "../app/features/repo";
 import { FEATURE_NAME } from "../app/features/types";
 import { readProjectSettings } from "../app/project/project";
-import { SqliteMetadataStore } from "../app/store/metadata";
 
 const isoTime = z
   .string()
@@ -72,17 +69,10 @@ export default defineBlock({
       );
     const end = p.end ? time(p.end) : new Date();
     const settings = readProjectSettings(ctx.projectDir);
+    // Each view's version as `dagwood features apply` recorded it (newest first per view), from the run's metadata store.
     const versions = new Map<string, number>();
-    const metadataFile = join(ctx.projectDir, ".dagwood", "metadata.sqlite");
-    if (existsSync(metadataFile)) {
-      const metadata = new SqliteMetadataStore(metadataFile, { projectDir: ctx.projectDir });
-      try {
-        for (const v of metadata.featureViewVersions())
-          if (!versions.has(v.view)) versions.set(v.view, v.version);
-      } finally {
-        metadata.close();
-      }
-    }
+    for (const v of ctx.featureViewVersions?.() ?? [])
+      if (!versions.has(v.view)) versions.set(v.view, v.version);
     let records: Awaited<ReturnType<typeof materialize>>;
     try {
       const repo = loadFeatureRepo(ctx.projectDir);

@@ -1,7 +1,7 @@
-import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { z } from "zod";
-import { BlockError, defineBlock, requireTable } from "../app/engine/block";
+import { checkFileReference } from "../app/data/sql-files";
+import { BlockError, defineBlock, type FingerprintContext, requireTable } from "../app/engine/block";
 import { viewDigest } from "../app/features/apply";
 import {
   buildTrainingSet,
@@ -9,7 +9,7 @@ import {
   DUCKDB_TYPE,
   featureColumn,
 } from "../app/features/offline";
-import { offlineTableFile } from "../app/features/offline-source";
+import { offlineTableFile, pushedFiles } from "../app/features/offline-source";
 import { loadFeatureRepo, resolveFeatureRefs, viewJoinKeys } from "../app/features/repo";
 
 const params = z
@@ -39,6 +39,25 @@ const params = z
 /** The request as the feature store takes it: features or a service. */
 const requestOf = (p: z.output<typeof params>) =>
   p.service !== "" ? { service: p.service } : { features: p.features };
+
+/**
+ * The files a glob source matches, each with its content hash: the files
+ * DuckDB's own glob() lists (app/data/sql-files.ts, as transform.sql finds
+ * the files its query reads), so a file added, removed or changed changes
+ * the key. Hashes are memoized by size and mtime, so an unchanged file is
+ * not read again.
+ */
+async function globState(ctx: FingerprintContext, path: string): Promise<string> {
+  const abs = ctx.resolvePath(path);
+  let files: string[];
+  try {
+    files = await checkFileReference({ value: abs, via: "read_parquet" }, (f) => ctx.resolvePath(f));
+  } catch (e) {
+    throw new BlockError(`The source ${path}: ${(e as Error).message}`);
+  }
+  const hashes = await Promise.all(files.sort().map(async (f) => `${f}:${await ctx.hashFile(f)}`));
+  return `glob ${hashes.join(",")}`;
+}
 
 /** Any feature-store error (definitions, request, source) is the user's to fix: shown as is. */
 async function asBlockError<T>(fn: () => Promise<T>): Promise<T> {
@@ -90,7 +109,7 @@ export default defineBlock({
     }));
     return { out: { columns: [...input.columns, ...features] } };
   },
-  // The views' definitions and their sources' bytes (a glob is re-read every run).
+  // The views' definitions, their sources' bytes (every file a glob matches) and the rows pushed to them.
   async externalFingerprint(ctx, p) {
     return asBlockError(async () => {
       const repo = loadFeatureRepo(ctx.projectDir);
@@ -104,12 +123,14 @@ export default defineBlock({
           const file = offlineTableFile(ctx.projectDir, name);
           state = existsSync(file) ? await ctx.hashFile(file) : "none";
         } else if (/[*?[]/.test(source.path)) {
-          state = `glob ${randomUUID()}`;
+          state = await globState(ctx, source.path);
         } else {
           const abs = ctx.resolvePath(source.path);
           state = existsSync(abs) ? await ctx.hashFile(abs) : "none";
         }
-        parts.push(`${name}:${viewDigest(repo, view)}:${state}`);
+        // A pushed file is never rewritten: its name (time and UUID) and size identify it.
+        const pushed = pushedFiles(ctx.projectDir, name).map((f) => `${f.path}:${f.size}`);
+        parts.push(`${name}:${viewDigest(repo, view)}:${state}:${pushed.join(",")}`);
       }
       return parts.join("\0");
     });

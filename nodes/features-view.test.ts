@@ -1,9 +1,12 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { BlockError } from "../app/engine/block";
 import { inferSchemas } from "../app/engine/schema";
 import { createTestProject, type TestProject } from "../app/engine/testing";
-import { offlineTableFile } from "../app/features/offline-source";
+import { appendOfflineRows } from "../app/features/offline-push";
+import { offlineTableFile, pushedFiles } from "../app/features/offline-source";
+import { loadFeatureRepo } from "../app/features/repo";
 import { FEATURES_FORMAT } from "../app/features/types";
 import { parsePipelineObject } from "../app/pipeline/validate";
 import featuresTrainingSet from "./features-training-set";
@@ -178,6 +181,112 @@ describe("features.view and features.training-set", () => {
     ]);
   });
 
+  it("keeps rows pushed offline when it rewrites the view's table, and the training set's key follows them", async () => {
+    const repo = () => loadFeatureRepo(p.dir);
+    const push = (columns: Record<string, unknown[]>) =>
+      appendOfflineRows(
+        { projectDir: p.dir, allowedDirs: [p.dir], sql: p.sql },
+        repo(),
+        repo().views.get("user_activity")!,
+        { columns: new Map(Object.entries(columns)), rows: Object.values(columns)[0]!.length },
+      );
+    const entities = await p.table(
+      "labels",
+      `SELECT * FROM (VALUES (3, TIMESTAMP '2024-03-06'), (1, TIMESTAMP '2024-03-07'), (2, TIMESTAMP '2024-03-03'))
+              t(user_id, event_timestamp)`,
+    );
+    const trainingSet = async () =>
+      p.rows((await p.run(featuresTrainingSet, { entities }, { features: ["user_activity"] })).out);
+    const setKey = () => p.fingerprint(featuresTrainingSet, { features: ["user_activity"] });
+
+    // Pushed before the pipeline ever ran: the view reads the pushed rows alone.
+    await push({ user_id: [3], day: ["2024-03-04T00:00:00Z"], clicks_7d: [30], spend_7d: [3.5] });
+    expect(await trainingSet()).toEqual([
+      { user_id: 3, event_timestamp: new Date("2024-03-06T00:00:00Z"), clicks_7d: 30, spend_7d: 3.5 },
+      { user_id: 1, event_timestamp: new Date("2024-03-07T00:00:00Z"), clicks_7d: null, spend_7d: null },
+      { user_id: 2, event_timestamp: new Date("2024-03-03T00:00:00Z"), clicks_7d: null, spend_7d: null },
+    ]);
+
+    await p.run(featuresView, { in: await p.table("activity", ACTIVITY) }, { view: "user_activity" });
+    const afterTable = await setKey();
+    await push({ user_id: [1], day: ["2024-03-06T12:00:00Z"], clicks_7d: [99], spend_7d: [9.5] });
+    const afterPush = await setKey();
+    expect(afterPush).not.toBe(afterTable);
+    expect(await setKey()).toBe(afterPush);
+    const pushed = pushedFiles(p.dir, "user_activity");
+    expect(pushed).toHaveLength(2);
+
+    // The pipeline runs again with other rows: its table is replaced, the pushed rows stay.
+    const rewritten = await p.table(
+      "activity2",
+      `SELECT * FROM (VALUES (2, TIMESTAMP '2024-03-02', 5, 2.5)) t(user_id, day, clicks_7d, spend_7d)`,
+    );
+    await p.run(featuresView, { in: rewritten }, { view: "user_activity" });
+    expect(pushedFiles(p.dir, "user_activity")).toEqual(pushed);
+    expect(await trainingSet()).toEqual([
+      { user_id: 3, event_timestamp: new Date("2024-03-06T00:00:00Z"), clicks_7d: 30, spend_7d: 3.5 },
+      { user_id: 1, event_timestamp: new Date("2024-03-07T00:00:00Z"), clicks_7d: 99, spend_7d: 9.5 },
+      { user_id: 2, event_timestamp: new Date("2024-03-03T00:00:00Z"), clicks_7d: 5, spend_7d: 2.5 },
+    ]);
+  });
+
+  it("keys a glob source by the files it matches: one added, changed or removed re-runs the training set", async () => {
+    const defs = structuredClone(DEFS);
+    defs.featureViews[1]!.source = { path: "data/parts/*.csv", timestampField: "day" };
+    writeFileSync(join(p.dir, "features", "users.json"), JSON.stringify(defs));
+    mkdirSync(join(p.dir, "data", "parts"));
+    const part = (name: string, x: number) =>
+      writeFileSync(join(p.dir, "data", "parts", name), `user_id,day,x\n1,2024-03-01 00:00:00,${x}\n`);
+    part("a.csv", 1);
+    const key = () => p.fingerprint(featuresTrainingSet, { features: ["from_file:x"] });
+    const first = await key();
+    expect(await key()).toBe(first);
+    part("b.csv", 2);
+    const added = await key();
+    expect(added).not.toBe(first);
+    part("b.csv", 3);
+    const changed = await key();
+    expect(changed).not.toBe(added);
+    rmSync(join(p.dir, "data", "parts", "b.csv"));
+    expect(await key()).toBe(first);
+    // A file beside the glob's folder, or of another name, is no part of it.
+    writeFileSync(join(p.dir, "data", "parts", "c.txt"), "x");
+    writeFileSync(join(p.dir, "data", "other.csv"), "x");
+    expect(await key()).toBe(first);
+  });
+
+  it("refuses rows sharing keys and event time (the view has no created column), also with rows pushed offline", async () => {
+    const dup = await p.table(
+      "dup",
+      `SELECT * FROM (VALUES (1, TIMESTAMP '2024-03-01', 3, 1.5), (1, TIMESTAMP '2024-03-01', 4, 2.5))
+              t(user_id, day, clicks_7d, spend_7d)`,
+    );
+    await expect(p.run(featuresView, { in: dup }, { view: "user_activity" })).rejects.toThrow(
+      /The table for feature view "user_activity" has 2 rows with the same keys and event time \(user_id=1, day=2024-03-01T00:00:00.000Z\), and no created-timestamp column/,
+    );
+    expect(existsSync(offlineTableFile(p.dir, "user_activity"))).toBe(false);
+    const repo = loadFeatureRepo(p.dir);
+    await appendOfflineRows(
+      { projectDir: p.dir, allowedDirs: [p.dir], sql: p.sql },
+      repo,
+      repo.views.get("user_activity")!,
+      {
+        columns: new Map<string, unknown[]>([
+          ["user_id", [2]],
+          ["day", ["2024-03-02T00:00:00Z"]],
+          ["clicks_7d", [1]],
+          ["spend_7d", [0.5]],
+        ]),
+        rows: 1,
+      },
+    );
+    await expect(
+      p.run(featuresView, { in: await p.table("activity", ACTIVITY) }, { view: "user_activity" }),
+    ).rejects.toThrow(
+      /The table and the rows pushed offline to feature view "user_activity" \(.*pushed\) together have 2 rows with the same keys and event time \(user_id=2, day=2024-03-02T00:00:00.000Z\)/,
+    );
+  });
+
   it("says what to do when the view's table is not written yet or the request is bad", async () => {
     const entities = await p.table("e", "SELECT 1 AS user_id, TIMESTAMP '2024-03-04' AS event_timestamp");
     await expect(
@@ -190,5 +299,23 @@ describe("features.view and features.training-set", () => {
       p.run(featuresTrainingSet, { entities }, { features: ["user_activity"], service: "svc" }),
     ).rejects.toThrow(/either features \(view:feature\) or a feature service/);
     await expect(p.run(featuresTrainingSet, { entities }, {})).rejects.toThrow(/either features/);
+    await p.run(featuresView, { in: await p.table("activity", ACTIVITY) }, { view: "user_activity" });
+    const noTime = await p.table(
+      "nt",
+      "SELECT * FROM (VALUES (1, TIMESTAMP '2024-03-04'), (2, NULL), (1, NULL)) t(user_id, event_timestamp)",
+    );
+    await expect(
+      p.run(featuresTrainingSet, { entities: noTime }, { features: ["user_activity"] }),
+    ).rejects.toThrow(
+      new BlockError(
+        '2 entity rows have no "event_timestamp": every entity row needs the time its features are wanted at; fill or drop those rows',
+      ),
+    );
+    const noColumn = await p.table("nc", "SELECT 1 AS user_id, TIMESTAMP '2024-03-04' AS at");
+    await expect(
+      p.run(featuresTrainingSet, { entities: noColumn }, { features: ["user_activity"] }),
+    ).rejects.toThrow(
+      /The entity table has no "event_timestamp" column \(it has: user_id, at\); add each row's event time there, or name the column that holds it \(--timestamp-column of `dagwood features training-set`, timestampColumn of the features.training-set block\)/,
+    );
   });
 });

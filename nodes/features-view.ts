@@ -4,8 +4,14 @@ import { z } from "zod";
 import { ident, literal } from "../app/data/sql";
 import { BlockError, defineBlock, requireTable } from "../app/engine/block";
 import { viewDigest } from "../app/features/apply";
-import { offlineTableFile, sourceProblems } from "../app/features/offline-source";
-import { loadFeatureRepo } from "../app/features/repo";
+import {
+  duplicateRowsProblem,
+  offlineTableFile,
+  pushedDir,
+  pushedFiles,
+  sourceProblems,
+} from "../app/features/offline-source";
+import { loadFeatureRepo, viewJoinKeys } from "../app/features/repo";
 import type { FeatureRepo, FeatureViewDefinition } from "../app/features/types";
 
 /** The view `name` of the project, which must take its source from this block. */
@@ -64,6 +70,24 @@ export default defineBlock({
     const problems = sourceProblems(repo, view, columns);
     if (problems.length)
       throw new BlockError(`The table does not fit feature view "${view.name}":\n  ${problems.join("\n  ")}`);
+    // Without a created time, rows sharing keys and event time leave no one value: refused here, where
+    // the table is made, rather than by every training set that reads it.
+    if (!view.source.createdTimestampColumn) {
+      const keys = viewJoinKeys(repo, view);
+      const tsField = view.source.timestampField;
+      const duplicates = await duplicateRowsProblem(ctx.sql, ident(input.name), keys, tsField);
+      if (duplicates) throw new BlockError(`The table for feature view "${view.name}" has ${duplicates}`);
+      const pushed = pushedFiles(ctx.projectDir, view.name);
+      if (pushed.length) {
+        const cols = [...keys, tsField].map(ident).join(", ");
+        const both = `(SELECT ${cols} FROM ${ident(input.name)} UNION ALL BY NAME SELECT ${cols} FROM read_parquet([${pushed.map((f) => literal(f.path)).join(", ")}], union_by_name = true))`;
+        const clash = await duplicateRowsProblem(ctx.sql, both, keys, tsField);
+        if (clash)
+          throw new BlockError(
+            `The table and the rows pushed offline to feature view "${view.name}" (${pushedDir(ctx.projectDir, view.name)}) together have ${clash}. Pushed rows stay beside the pipeline's table: leave such rows out of the table, or move the pushed files away.`,
+          );
+      }
+    }
     const file = offlineTableFile(ctx.projectDir, view.name);
     mkdirSync(dirname(file), { recursive: true });
     // Written beside, then renamed over the old table: readers see the old one or the new one, whole.

@@ -1,5 +1,13 @@
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -183,6 +191,121 @@ describe("register", () => {
     await expect(p.run(register, { model, data: narrow }, { name: "bad" })).rejects.toThrow(
       /held-out data lacks column\(s\) .*"beak_length_mm"/,
     );
+  });
+
+  /** Feature definitions for the penguins model: `measures` gives some of its inputs, `more` the rest. */
+  const writeFeatures = (services: { name: string; features: string[] }[]) => {
+    mkdirSync(join(p.dir, "features"), { recursive: true });
+    writeFileSync(
+      join(p.dir, "features", "penguins.json"),
+      JSON.stringify({
+        format: "dagwood.features/1",
+        entities: [{ name: "colony", joinKeys: ["island"] }],
+        featureViews: [
+          {
+            name: "measures",
+            entities: ["colony"],
+            ttl: "1d",
+            source: { path: "data/measures.parquet", timestampField: "event_timestamp" },
+            features: [
+              { name: "beak_length_mm", type: "Float64" },
+              { name: "beak_depth_mm", type: "Float64" },
+              { name: "flipper_length_mm", type: "Float64" },
+            ],
+          },
+          {
+            name: "more",
+            entities: ["colony"],
+            ttl: "1d",
+            source: { path: "data/more.parquet", timestampField: "event_timestamp" },
+            features: [
+              { name: "body_mass_g", type: "Float64" },
+              { name: "sex", type: "String" },
+              { name: "flipper_length_mm", type: "Float64" },
+            ],
+          },
+        ],
+        featureServices: services,
+      }),
+    );
+  };
+
+  it("keeps the feature service with the version once it provides every model input", async () => {
+    writeFeatures([
+      {
+        name: "all",
+        features: [
+          "measures:beak_length_mm",
+          "measures:beak_depth_mm",
+          "measures:flipper_length_mm",
+          "more:body_mass_g",
+          "more:sex",
+        ],
+      },
+      { name: "partial", features: ["measures"] },
+      { name: "both_flippers", features: ["measures", "more"] },
+    ]);
+    const inputs = ((model as ModelValue).data as AnyDagwoodModel).signature.inputs.map((i) => i.name);
+    expect(inputs.sort()).toEqual(
+      ["beak_depth_mm", "beak_length_mm", "body_mass_g", "flipper_length_mm", "island", "sex"].sort(),
+    );
+    const out = await p.run(register, { model }, { name: "penguins", featureService: "all" });
+    expect(refOf(out.version)).toMatchObject({ version: 1, created: true });
+    expect(p.metadata().registry.getVersion("penguins", 1)!.featureService).toBe("all");
+    expect(p.logs.at(-1)?.message).toBe(
+      'Registered penguins v1 (tree, multiclass) from node "tree"; feature service "all".',
+    );
+    // The same model with the same service: the same version. Without one: another version (it is
+    // served differently), and so with another service.
+    expect(
+      refOf((await p.run(register, { model }, { name: "penguins", featureService: "all" })).version),
+    ).toMatchObject({
+      version: 1,
+      created: false,
+    });
+    expect(refOf((await p.run(register, { model }, { name: "penguins" })).version)).toMatchObject({
+      version: 2,
+      created: true,
+    });
+    expect(p.metadata().registry.getVersion("penguins", 2)!.featureService).toBeNull();
+
+    // A service that lacks inputs is refused, naming them and what to do; nothing is registered.
+    await expect(p.run(register, { model }, { name: "penguins", featureService: "partial" })).rejects.toThrow(
+      'Feature service "partial" does not provide the model inputs "body_mass_g", "sex". It gives the join keys "island" and the features "beak_length_mm", "beak_depth_mm", "flipper_length_mm". Add the missing features to the service',
+    );
+    // A feature two of its views share cannot fill a plain input: full names are asked for.
+    await expect(
+      p.run(register, { model }, { name: "penguins", featureService: "both_flippers" }),
+    ).rejects.toThrow(
+      /"flipper_length_mm" is a feature of more than one of its views: train on full feature names \(view__feature/,
+    );
+    await expect(p.run(register, { model }, { name: "penguins", featureService: "nope" })).rejects.toThrow(
+      'No feature service "nope" in the project\'s features/*.json (its services: all, partial, both_flippers)',
+    );
+    await expect(
+      p.run(register, { model }, { name: "penguins", featureService: "no-dashes" }),
+    ).rejects.toThrow(/Invalid params.*featureService/);
+    expect(p.metadata().registry.listVersions("penguins")).toHaveLength(2);
+  });
+
+  it("refuses a feature service in a project without features, or with broken definitions", async () => {
+    await expect(p.run(register, { model }, { name: "penguins", featureService: "all" })).rejects.toThrow(
+      'No feature service "all" in the project\'s features/*.json (it defines none)',
+    );
+    mkdirSync(join(p.dir, "features"));
+    writeFileSync(join(p.dir, "features", "bad.json"), "{ not json");
+    await expect(p.run(register, { model }, { name: "penguins", featureService: "all" })).rejects.toThrow(
+      /Cannot check feature service "all" until the project's feature definitions are fixed \(`dagwood features apply` lists their problems\)\. The feature definitions have 1 problem:\s+features\/bad\.json: not valid JSON/,
+    );
+    expect(p.metadata().registry.getModel("penguins")).toBeUndefined();
+  });
+
+  it("fingerprints the feature service's definition, so a changed service is checked again", async () => {
+    writeFeatures([{ name: "all", features: ["measures", "more:body_mass_g", "more:sex"] }]);
+    const first = await p.fingerprint(register, { name: "penguins", featureService: "all" });
+    expect(await p.fingerprint(register, { name: "penguins" })).not.toBe(first);
+    writeFeatures([{ name: "all", features: ["measures", "more:body_mass_g"] }]);
+    expect(await p.fingerprint(register, { name: "penguins", featureService: "all" })).not.toBe(first);
   });
 
   it("refuses a bad name or alias, a missing or wrong input, and a model without its ONNX file", async () => {

@@ -11,6 +11,8 @@ import {
   requireTable,
 } from "../app/engine/block";
 import type { ModelValue } from "../app/engine/ports";
+import { checkServiceInputs, ServiceInputsError, serviceFingerprint } from "../app/features/service-inputs";
+import { FEATURE_NAME } from "../app/features/types";
 import type { AnyDagwoodModel } from "../app/ml/model";
 import { checkNewModelName } from "../app/store/registry";
 import { ALIAS_NAME, MODEL_NAME, RegistryError } from "../app/store/types";
@@ -57,7 +59,28 @@ const params = z.object({
     .optional()
     .describe("The registered model's description (leave empty to keep it as it is)")
     .meta({ order: 5, advanced: true }),
+  featureService: z
+    .string()
+    .regex(
+      FEATURE_NAME,
+      "a feature service's name, as in the project's features/*.json, e.g. driver_activity",
+    )
+    .optional()
+    .describe(
+      "A feature service (features/*.json) whose features fill the model's inputs: the served model can then be called with entity keys only (V2 parameters.entities). Every model input must be one of its features or join keys. The same model with another service is another version.",
+    )
+    .meta({ order: 6, label: "feature service" }),
 });
+
+/** The service check as a block error (the message says what to do). */
+function checkService(projectDir: string, service: string, inputs: readonly string[]): void {
+  try {
+    checkServiceInputs(projectDir, service, inputs);
+  } catch (e) {
+    if (e instanceof ServiceInputsError) throw new BlockError(e.message);
+    throw e;
+  }
+}
 
 function modelInput(inputs: BlockInputs): ModelValue & { model: AnyDagwoodModel } {
   const model = requireModel(inputs, ": connect a train block's model output.");
@@ -106,7 +129,7 @@ export default defineBlock({
   title: "Register model",
   category: "Deploy",
   description:
-    "Adds the model to the project's registry as a new version of a named model, with its ONNX file, signature, the evaluation metrics, ONNX parity and its lineage (the run, the datasets by digest, the params); optionally points an alias such as challenger at it, and keeps up to 200 held-out rows with their predictions for deploy checks. Registering the same model again returns the existing version.",
+    "Adds the model to the project's registry as a new version of a named model, with its ONNX file, signature, the evaluation metrics, ONNX parity and its lineage (the run, the datasets by digest, the params); optionally points an alias such as challenger at it, and keeps up to 200 held-out rows with their predictions for deploy checks. Registering the same model again returns the existing version. With a feature service, the served model can be called with entity keys only; the service must provide every model input.",
   inputs: {
     model: { type: "model", description: "A trained model, with its ONNX export" },
     report: {
@@ -127,8 +150,29 @@ export default defineBlock({
   // as it was: an archive, an alias moved by hand or a new database must re-run.
   // The state includes the model's deprecation, so deprecating it (or lifting
   // that) runs the node again, with the warning or without.
+  // With a feature service, its definition too: a changed service is checked again.
   async externalFingerprint(ctx, p) {
-    return ctx.registryState?.(p.name) ?? "";
+    const state = ctx.registryState?.(p.name) ?? "";
+    return p.featureService === undefined
+      ? state
+      : `${state}\0${serviceFingerprint(ctx.projectDir, p.featureService)}`;
+  },
+  // A feature service that does not exist or lacks a model input is refused before a run.
+  outputSchema(ctx, inputs, p) {
+    const model = inputs.model;
+    if (p.featureService !== undefined && model && !model.subset) {
+      try {
+        checkServiceInputs(
+          ctx.projectDir,
+          p.featureService,
+          model.columns.map((c) => c.name),
+        );
+      } catch (e) {
+        if (!(e instanceof ServiceInputsError)) throw e;
+        ctx.problem(["featureService"], e.message);
+      }
+    }
+    return { version: undefined };
   },
   async run(ctx, inputs, p) {
     const input = modelInput(inputs);
@@ -146,6 +190,12 @@ export default defineBlock({
         `The model's ONNX file ${onnx.file} is gone (the run's artifacts were removed). Run the train node again (dagwood run --no-cache) and register that model.`,
       );
     }
+    if (p.featureService !== undefined)
+      checkService(
+        ctx.projectDir,
+        p.featureService,
+        model.signature.inputs.map((i) => i.name),
+      );
     const producer = ctx.upstream("model");
     if (!producer)
       throw new BlockError('Input "model" is not connected: connect a train block\'s model output.');
@@ -185,6 +235,7 @@ export default defineBlock({
           ...(profilePath ? { profile: profilePath } : {}),
         },
         lineage,
+        featureService: p.featureService ?? null,
         ...(p.alias !== undefined ? { alias: p.alias } : {}),
         actor: lineage.run.user,
       });
@@ -215,7 +266,9 @@ export default defineBlock({
         throw e;
       }
     }
-    const alias = p.alias ? `; alias "${p.alias}" → v${version.version}` : "";
+    const alias =
+      (p.featureService ? `; feature service "${p.featureService}"` : "") +
+      (p.alias ? `; alias "${p.alias}" → v${version.version}` : "");
     ctx.log(
       created
         ? `Registered ${p.name} v${version.version} (${model.estimator}, ${model.task}) from node "${producer.node}"${alias}.`

@@ -93,9 +93,15 @@ describe("dagwood features", () => {
 
     const listed = await cli(["features", "list", "--project", dir, "--json"]);
     const json = JSON.parse(listed.stdout);
-    expect(json.featureViews[0]).toMatchObject({ name: "driver_stats", version: 1, joinKeys: ["driver_id"] });
+    expect(json.views[0]).toMatchObject({
+      name: "driver_stats",
+      version: 1,
+      changedSinceApply: false,
+      joinKeys: ["driver_id"],
+    });
+    expect(json.problems).toEqual([]);
     expect(json.entities[0].name).toBe("driver");
-    expect(json.featureServices[0].name).toBe("ranker");
+    expect(json.services[0].name).toBe("ranker");
   });
 
   it("writes a point-in-time training set for entity rows in a file outside the project", async () => {
@@ -116,7 +122,8 @@ describe("dagwood features", () => {
     expect(r.stdout).toMatch(/Wrote 4 rows with 2 features \(conv_rate, trips\)/);
     const lines = readFileSync(out, "utf8").trim().split("\n");
     expect(lines[0]).toBe("driver_id,event_timestamp,label,conv_rate,trips");
-    expect(lines.slice(1).sort()).toEqual([
+    // In the entity file's order.
+    expect(lines.slice(1)).toEqual([
       "1,2024-01-01 06:00:00,1,0.5,10",
       "1,2024-01-02 00:00:00,0,0.7,12",
       // 36 hours after driver 2's row: outside the 1-day TTL.
@@ -171,6 +178,46 @@ describe("dagwood features", () => {
     const serve = await cli(["features", "serve", "--port", "nope", "--project", dir]);
     expect(serve.code).toBe(EXIT.invalid);
     expect(serve.stderr).toMatch(/--port/);
+  });
+
+  it("keeps the entity file's row order, and refuses entity rows without a time", async () => {
+    const entities = join(elsewhere, "shuffled.csv");
+    writeFileSync(
+      entities,
+      "driver_id,event_timestamp\n3,2024-01-02 00:00:00\n1,2024-01-02 00:00:00\n2,2024-01-01 13:00:00\n1,2024-01-01 06:00:00\n",
+    );
+    const out = join(elsewhere, "shuffled-out.csv");
+    const args = [
+      "features",
+      "training-set",
+      "--project",
+      dir,
+      "--features",
+      "driver_stats:trips",
+      "--out",
+      out,
+    ];
+    const r = await cli([...args, "--entities", entities]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(readFileSync(out, "utf8").trim().split("\n")).toEqual([
+      "driver_id,event_timestamp,trips",
+      "3,2024-01-02 00:00:00,",
+      "1,2024-01-02 00:00:00,12",
+      "2,2024-01-01 13:00:00,3",
+      "1,2024-01-01 06:00:00,10",
+    ]);
+    const gaps = join(elsewhere, "gaps.csv");
+    writeFileSync(gaps, "driver_id,event_timestamp\n1,2024-01-02 00:00:00\n2,\n");
+    const refused = await cli([...args, "--entities", gaps]);
+    expect(refused.code).toBe(EXIT.invalid);
+    expect(refused.stderr).toBe(
+      '1 entity row has no "event_timestamp": every entity row needs the time its features are wanted at; fill or drop those rows\n',
+    );
+    const other = await cli([...args, "--entities", gaps, "--timestamp-column", "at"]);
+    expect(other.code).toBe(EXIT.invalid);
+    expect(other.stderr).toMatch(
+      /The entity table has no "at" column \(it has: driver_id, event_timestamp\)/,
+    );
   });
 
   it("says what is wrong: bad arguments, unknown features, drifted sources, bad definitions", async () => {

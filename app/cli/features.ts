@@ -80,6 +80,16 @@ async function featuresList(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { project: { type: "string" }, json: { type: "boolean" } });
   if (positionals.length) throw new UsageError("features list takes no positional arguments");
   const dir = await projectDir(values.project);
+  if (values.json) {
+    // The record the app's Features view shows (app/values/features.ts FeaturesOverview): definitions
+    // with their problems, applied versions, freshness, services with their models, materialisations.
+    const { readFeaturesOverview } = await import("../features/overview");
+    return reported(io, async () => {
+      const overview = await readFeaturesOverview(dir);
+      io.stdout.write(toJson(overview));
+      return overview.problems.length ? EXIT.invalid : EXIT.ok;
+    });
+  }
   const { loadFeatureRepo, viewJoinKeys } = await import("../features/repo");
   return reported(io, async () => {
     const repo = loadFeatureRepo(dir);
@@ -102,16 +112,6 @@ async function featuresList(args: string[], io: Io): Promise<number> {
       version: latest.get(v.name)?.version ?? null,
       appliedAt: latest.get(v.name)?.appliedAt ?? null,
     }));
-    if (values.json) {
-      io.stdout.write(
-        toJson({
-          entities: [...repo.entities.values()],
-          featureViews: views,
-          featureServices: [...repo.services.values()],
-        }),
-      );
-      return EXIT.ok;
-    }
     const out: string[] = [];
     out.push(
       renderTable(

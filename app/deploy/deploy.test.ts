@@ -220,6 +220,87 @@ describe("deploy to a dagwood serve", () => {
     expect((await servingVersion(client, "dagwood", "m")).version).toBe(1);
   });
 
+  it("deploys a version registered with a feature service so that it is served callable by entity", async () => {
+    // A server whose feature store fills x and color per entity key (the real one: app/features/server.ts).
+    const lookups: { service: string; entities: unknown }[] = [];
+    const byEntityRepo = mkdtempSync(join(tmpdir(), "dagwood-deploy-repo-"));
+    const byEntity = createServer({
+      repository: byEntityRepo,
+      token: TOKEN,
+      log: () => {},
+      entityInputs: async (service, _inputs, entities) => {
+        lookups.push({ service, entities });
+        return {
+          inputs: [
+            { name: "x", datatype: "FP64", shape: [1, 1], data: [3] },
+            { name: "color", datatype: "BYTES", shape: [1, 1], data: ["red"] },
+          ],
+          parameters: { features_not_found: "{}", features_outside_max_age: "{}" },
+        };
+      },
+    });
+    const byEntityUrl = await byEntity.listen(0, "127.0.0.1");
+    const withFeatures = createDeployProject({ local: { url: byEntityUrl, kind: "dagwood" } });
+    try {
+      await registerTestVersion(withFeatures, { featureService: "colour_stats" });
+      const calls = spyFetch();
+      const record = await deployVersion({
+        project: withFeatures,
+        target: "local",
+        name: "m",
+        ref: 1,
+        actor: "ana",
+        tokens,
+        client: { fetch: calls.fetch },
+      });
+      expect(record.status).toBe("succeeded");
+      // The load's config names the service in Triton's ModelConfig.parameters.
+      const load = calls.calls.find((c) => c.path === "/v2/repository/models/m/load")!;
+      const config = JSON.parse((load.body as { parameters: { config: string } }).parameters.config);
+      expect(config.parameters).toEqual({ feature_service: { string_value: "colour_stats" } });
+      const res = await fetch(`${byEntityUrl}/v2/models/m/infer`, {
+        method: "POST",
+        body: JSON.stringify({ parameters: { entities: { colour_id: [7] } } }),
+      });
+      expect(res.status).toBe(200);
+      const answered = (await res.json()) as { outputs: { name: string; data: unknown[] }[] };
+      expect(lookups).toEqual([{ service: "colour_stats", entities: { colour_id: [7] } }]);
+      expect(answered.outputs.find((o) => o.name === "probabilities")?.data).toEqual(
+        await answer(byEntityUrl),
+      );
+    } finally {
+      withFeatures.close();
+      await byEntity.close();
+      rmSync(byEntityRepo, { recursive: true, force: true });
+    }
+  });
+
+  it("deploys a version without a feature service with no parameters in its config", async () => {
+    await registerTestVersion(project);
+    const calls = spyFetch();
+    await deployVersion({
+      project,
+      target: "local",
+      name: "m",
+      ref: 1,
+      actor: "ana",
+      tokens,
+      client: { fetch: calls.fetch },
+    });
+    const load = calls.calls.find((c) => c.path === "/v2/repository/models/m/load")!;
+    expect(
+      JSON.parse((load.body as { parameters: { config: string } }).parameters.config),
+    ).not.toHaveProperty("parameters");
+    const res = await fetch(`${url}/v2/models/m/infer`, {
+      method: "POST",
+      body: JSON.stringify({ parameters: { entities: { colour_id: [7] } } }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(
+      /is not registered with a feature service/,
+    );
+  });
+
   it("rolls back to a version the target no longer has by uploading it from the registry", async () => {
     await registerTestVersion(project);
     await registerTestVersion(project, { shift: 1 });

@@ -152,10 +152,14 @@ export function v2Signature(version: Pick<ModelVersion, "signature">) {
   return { inputs: s.inputs.map(meta), outputs: s.outputs.map(meta) };
 }
 
-/** Triton's model configuration, as JSON (what the repository extension's `config` parameter takes). */
+/**
+ * Triton's model configuration, as JSON (what the repository extension's `config` parameter takes).
+ * A version registered with a feature service says it in `parameters` (Triton's
+ * ModelConfig.parameters, name → {string_value}), so `dagwood serve --project` answers infer by entity.
+ */
 export function tritonConfig(
   name: string,
-  version: Pick<ModelVersion, "signature">,
+  version: Pick<ModelVersion, "signature"> & Partial<Pick<ModelVersion, "featureService">>,
 ): Record<string, unknown> {
   const s = v2Signature(version);
   const tensors = (list: typeof s.inputs) =>
@@ -166,7 +170,13 @@ export function tritonConfig(
     max_batch_size: 0,
     input: tensors(s.inputs),
     output: tensors(s.outputs),
+    ...(version.featureService ? { parameters: featureServiceParameters(version.featureService) } : {}),
   };
+}
+
+/** Model config `parameters` naming a feature service (app/serving/config.ts reads it). */
+export function featureServiceParameters(featureService: string): Record<string, { string_value: string }> {
+  return { feature_service: { string_value: featureService } };
 }
 
 async function nativeModel(project: DeployProject, version: ModelVersion): Promise<AnyDagwoodModel> {

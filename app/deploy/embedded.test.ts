@@ -108,6 +108,62 @@ describe("the built-in local server (embedded)", { timeout: 60_000 }, () => {
     expect(answer.headers.get("x-dagwood-model-version")).toBe("1");
   });
 
+  it("serves the project's features beside the models; definitions that do not load are logged, the models still serve", async () => {
+    const messages: string[] = [];
+    const local = createLocalServers({ port: 0, log: (m) => messages.push(m) });
+    open.push(local);
+    // Without features/: no feature routes.
+    const plain = await local.start(project.dir);
+    const lookup = (url: string) =>
+      fetch(`${url}/get-online-features`, {
+        method: "POST",
+        body: JSON.stringify({ features: ["shop_stats:x"], entities: { shop_id: [1] } }),
+      });
+    expect((await lookup(plain.url)).status).toBe(404);
+    await local.stop(project.dir);
+
+    mkdirSync(join(project.dir, "features"), { recursive: true });
+    writeFileSync(
+      join(project.dir, "features", "shops.json"),
+      JSON.stringify({
+        format: "dagwood.features/1",
+        entities: [{ name: "shop", joinKeys: ["shop_id"] }],
+        featureViews: [
+          {
+            name: "shop_stats",
+            entities: ["shop"],
+            ttl: "1d",
+            source: { path: "data/shops.parquet", timestampField: "ts" },
+            features: [{ name: "x", type: "Float64" }],
+          },
+        ],
+      }),
+    );
+    try {
+      const withFeatures = await local.start(project.dir);
+      const answer = await lookup(withFeatures.url);
+      expect(answer.status).toBe(200);
+      // Nothing materialised yet: the key is not found, as Feast answers it.
+      expect(((await answer.json()) as { results: { statuses: string[] }[] }).results[1]!.statuses).toEqual([
+        "NOT_FOUND",
+      ]);
+      await local.stop(project.dir);
+
+      writeFileSync(join(project.dir, "features", "shops.json"), "{ not json");
+      const broken = await local.start(project.dir);
+      expect((await lookup(broken.url)).status).toBe(404);
+      expect((await fetch(`${broken.url}/v2/health/ready`)).status).toBe(200);
+      expect(messages).toEqual([
+        expect.stringMatching(
+          /^the local server serves no features: The feature definitions have 1 problem:[\s\S]*features\/shops\.json: not valid JSON[\s\S]*\(fix features\/\*\.json, then stop and start the local server\)$/,
+        ),
+      ]);
+    } finally {
+      rmSync(join(project.dir, "features"), { recursive: true, force: true });
+      rmSync(join(project.dir, ".dagwood", "online.sqlite"), { force: true });
+    }
+  });
+
   it("takes an ephemeral port when the first one is busy", async () => {
     const busy: Server = createNetServer();
     await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));

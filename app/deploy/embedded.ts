@@ -11,7 +11,8 @@
  * before with the same token (never through a symbolic link: see
  * `projectServeToken`). One process at a time runs a project's server: it
  * holds `<repository>/.lock` (pid and url) until it stops it. `close()` stops
- * every server; the Api calls it when it closes.
+ * every server; the Api calls it when it closes. A project with features/*.json
+ * gets its feature server beside the models, as `dagwood serve --project`.
  */
 import { randomBytes } from "node:crypto";
 import { constants, readFileSync, type Stats } from "node:fs";
@@ -19,6 +20,7 @@ import { type FileHandle, lstat, mkdir, open, readFile, rename, unlink } from "n
 import { join, resolve } from "node:path";
 import { ensureStoreDir } from "../project/project";
 import { STATE_FILE } from "../serving/repository";
+import type { EntityInputsFn, ServeRoute } from "../serving/routes";
 import { createServer, type DagwoodServer } from "../serving/server";
 import { tokenProblem } from "./targets";
 
@@ -376,6 +378,39 @@ async function listenWithFallback(server: DagwoodServer, port: number): Promise<
   }
 }
 
+type ProjectFeatures = {
+  routes: ServeRoute[];
+  entityInputs: EntityInputsFn;
+  close(): Promise<void>;
+};
+
+/**
+ * The project's feature server (as `dagwood serve --project`: /get-online-features, /push, …, and
+ * infer by entity for versions registered with a feature service), when it has features/*.json;
+ * null when it has none or they do not load (said in the log: the models serve all the same). A
+ * project that gains features after the server started needs the server started again.
+ */
+async function projectFeatures(dir: string, log: (message: string) => void): Promise<ProjectFeatures | null> {
+  const { featureFiles } = await import("../features/repo");
+  if (featureFiles(dir).length === 0) return null;
+  try {
+    const { openProjectFeatureService } = await import("../features/serve-project");
+    const { entityInputs, featureServeRoutes } = await import("../features/server");
+    const service = openProjectFeatureService(dir);
+    return {
+      routes: featureServeRoutes(service),
+      entityInputs: (featureService, inputs, entities, given) =>
+        entityInputs(service, featureService, inputs, entities, given),
+      close: () => service.close(),
+    };
+  } catch (e) {
+    log(
+      `the local server serves no features: ${(e as Error).message} (fix features/*.json, then stop and start the local server)`,
+    );
+    return null;
+  }
+}
+
 export function createLocalServers(opts: LocalServersOptions = {}): LocalServers {
   interface Entry {
     dir: string;
@@ -386,6 +421,8 @@ export function createLocalServers(opts: LocalServersOptions = {}): LocalServers
     starting: Promise<LocalServer> | null;
     stopping: Promise<void> | null;
     stopped: boolean;
+    /** The project's feature service beside the models (closed with the server). */
+    features: ProjectFeatures | null;
   }
   const entries = new Map<string, Entry>();
   const entryOf = (projectDir: string): Entry => {
@@ -400,6 +437,7 @@ export function createLocalServers(opts: LocalServersOptions = {}): LocalServers
         starting: null,
         stopping: null,
         stopped: false,
+        features: null,
       };
       entries.set(key, entry);
     }
@@ -414,12 +452,15 @@ export function createLocalServers(opts: LocalServersOptions = {}): LocalServers
       await entry.starting?.catch(() => undefined);
       const server = entry.server;
       const lock = entry.lock;
+      const features = entry.features;
       entry.server = null;
       entry.info = null;
       entry.lock = null;
+      entry.features = null;
       try {
         if (server) await server.close();
       } finally {
+        await features?.close().catch(() => undefined);
         if (lock) await releaseLock(entry.dir, lock);
       }
     })().finally(() => {
@@ -436,19 +477,23 @@ export function createLocalServers(opts: LocalServersOptions = {}): LocalServers
     try {
       const token = await projectServeToken(entry.dir);
       const repository = servingRepository(entry.dir);
+      const features = await projectFeatures(entry.dir, opts.log ?? ((m) => process.stderr.write(`${m}\n`)));
       const server = createServer({
         repository,
         token,
         host: LOCAL_SERVE_HOST,
         ...(opts.log ? { log: opts.log } : {}),
+        ...(features ? { routes: features.routes, entityInputs: features.entityInputs } : {}),
       });
       let url: string;
       try {
         url = await listenWithFallback(server, port);
       } catch (e) {
         await server.close().catch(() => undefined);
+        await features?.close().catch(() => undefined);
         throw new Error(`The local server could not start: ${(e as Error).message}`);
       }
+      entry.features = features;
       entry.server = server;
       entry.lock = lock;
       entry.info = { url, token, repository };

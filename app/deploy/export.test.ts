@@ -54,6 +54,26 @@ describe("dagwood export triton: the label file", { timeout: 60_000 }, () => {
     }
   });
 
+  it("names the feature service of a version registered with one in config.pbtxt's parameters", async () => {
+    await registerTestVersion(project, {
+      name: "by_entity",
+      task: "regression",
+      featureService: "colour_stats",
+    });
+    const dir = join(out, "by-entity-triton");
+    await exportRepository({ project, name: "by_entity", ref: 1, format: "triton", outDir: dir });
+    const pbtxt = readFileSync(join(dir, "by_entity", "config.pbtxt"), "utf8");
+    // Triton's ModelConfig.parameters, a map in protobuf text format (docs/user_guide/model_configuration.md,
+    // "Model Parameters"): a key and a value with its string_value.
+    expect(pbtxt).toMatch(
+      /\nparameters: \{\s*key: "feature_service"\s*value: \{\s*string_value: "colour_stats"\s*\}\s*\}\n/,
+    );
+    // Without a service there are none.
+    const plain = join(out, "plain-triton");
+    await exportRepository({ project, name: "reg", ref: 1, format: "triton", outDir: plain });
+    expect(readFileSync(join(plain, "reg", "config.pbtxt"), "utf8")).not.toContain("parameters");
+  });
+
   it("writes no label file for a regression model", async () => {
     const dir = join(out, "reg-triton");
     const files = await exportRepository({ project, name: "reg", ref: 1, format: "triton", outDir: dir });

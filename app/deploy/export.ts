@@ -94,7 +94,13 @@ export async function exportRepository(opts: ExportRepositoryOptions): Promise<s
   }
   await writeFile(
     join(opts.outDir, name, "config.pbtxt"),
-    configPbtxt(name, v2Signature(version), 0, labelled ? LABEL_FILE : undefined),
+    configPbtxt(
+      name,
+      v2Signature(version),
+      0,
+      labelled ? LABEL_FILE : undefined,
+      version.featureService ? { feature_service: version.featureService } : undefined,
+    ),
   );
   if (opts.format === "kserve") {
     await writeFile(join(opts.outDir, "inference-service.yaml"), inferenceServiceYaml(name, version.version));

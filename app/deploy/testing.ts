@@ -65,6 +65,8 @@ export interface RegisterTestOptions {
   heldout?: boolean;
   /** Register these ONNX bytes instead of the model's own (a version whose file is not its model). */
   onnx?: Uint8Array;
+  /** The feature service the version is registered with (not checked against any features here). */
+  featureService?: string;
 }
 
 /** Trains a small model and registers it; returns the version, the native model and its ONNX bytes. */
@@ -117,6 +119,7 @@ export async function registerTestVersion(
         environment: {},
       },
       actor: "tester",
+      ...(opts.featureService !== undefined ? { featureService: opts.featureService } : {}),
     });
     return { version, model, bytes };
   } finally {

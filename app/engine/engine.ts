@@ -50,6 +50,11 @@ export interface RunOptions {
   targets?: string[];
   /** The run's id, when the caller needs it before the run starts. */
   runId?: string;
+  /**
+   * Outputs of nodes this run does not run, taken as they are (dagwood step: values read from files,
+   * app/step): with `targets`, the run stops at them instead of running them.
+   */
+  given?: Record<string, Record<string, PortValue>>;
 }
 
 interface NodeJob {
@@ -178,14 +183,14 @@ function summarize(outputs: Record<string, PortValue>): Record<string, OutputSum
 }
 
 /** The nodes needed for `targets`: the targets and all their ancestors, in plan order. */
-function selectNodes(plan: Plan, targets?: string[]): ResolvedNode[] {
-  if (!targets?.length) return plan.order;
+function selectNodes(plan: Plan, targets?: string[], given: Record<string, unknown> = {}): ResolvedNode[] {
+  if (!targets?.length) return plan.order.filter((n) => !(n.id in given));
   const byId = new Map(plan.order.map((n) => [n.id, n]));
   const needed = new Set<string>();
   const visit = (id: string) => {
     const node = byId.get(id);
     if (!node) throw new Error(`Unknown node "${id}"`);
-    if (needed.has(id)) return;
+    if (needed.has(id) || id in given) return;
     needed.add(id);
     for (const src of Object.values(node.inputs)) visit(src.node);
   };
@@ -444,7 +449,8 @@ class PlanRun {
     setMaxListeners(0, this.signal);
     this.runId = opts.runId ?? newRunId();
     this.pipelineName = opts.plan.pipeline.name;
-    this.nodes = selectNodes(opts.plan, opts.targets);
+    this.nodes = selectNodes(opts.plan, opts.targets, opts.given);
+    for (const [id, values] of Object.entries(opts.given ?? {})) this.outputs.set(id, values);
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     const slots = opts.cpuSlots;
     this.cpuSlots =
@@ -792,7 +798,11 @@ class PlanRun {
     const run = metadata.getRun(this.runId);
     if (!run) throw new Error(`Run ${this.runId} is not in the metadata store`);
     const params: Record<string, unknown> = {};
-    for (const id of ancestry(this.plan, nodeId)) Object.assign(params, this.paramsByNode.get(id));
+    for (const id of ancestry(this.plan, nodeId)) {
+      // A given node (not run here) still counts its params, as it would in a run of the whole plan.
+      const node = this.plan.order.find((n) => n.id === id)!;
+      Object.assign(params, this.paramsByNode.get(id) ?? flattenParams(id, node.params));
+    }
     return {
       run: {
         id: run.id,
@@ -861,6 +871,7 @@ class PlanRun {
       chosenParams: (params) => metadata.recordChosenParams(runId, node.id, params),
       environment: (facts) => metadata.updateEnvironment(runId, facts),
       registry: metadata.registry,
+      featureViewVersions: (view) => metadata.featureViewVersions(view),
       upstream: (port) => node.inputs[port],
       lineage: (nodeId) => this.lineage(nodeId),
       hashFile: this.fingerprintCtx.hashFile,

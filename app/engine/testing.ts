@@ -128,6 +128,7 @@ export async function createTestProject(): Promise<TestProject> {
         get registry() {
           return project.metadata().registry;
         },
+        featureViewVersions: (view) => project.metadata().featureViewVersions(view),
         upstream: (port) => project.upstream[port] ?? (inputs[port] ? { node: "upstream", port } : undefined),
         lineage: async (nodeId) => ({
           run: {

@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyFeatures, FeatureApplyError } from "./apply";
+import { appendOfflineRows } from "./offline-push";
 import { type FeatureProject, openFeatureProject } from "./project";
-import { FeatureRepoError } from "./repo";
+import { FeatureRepoError, loadFeatureRepo } from "./repo";
 import { FEATURES_FORMAT } from "./types";
 
 const defs = (ttl = "1d") => ({
@@ -138,6 +139,32 @@ describe("dagwood features apply", () => {
       /feature view "driver_city" \(features\/drivers.json\):\n {4}timestamp field "ts" is not a column of the source \(it has: driver_id BIGINT, when DATE, city VARCHAR\)/,
     );
     expect(project.metadata.featureViewVersions()).toEqual([]);
+  });
+
+  it("checks rows pushed offline on their own: a feature the source gained but the pushed files lack is named", async () => {
+    const repo = loadFeatureRepo(dir);
+    await appendOfflineRows(
+      { projectDir: dir, allowedDirs: project.allowedDirs, sql: project.sql },
+      repo,
+      repo.views.get("driver_city")!,
+      {
+        columns: new Map<string, unknown[]>([
+          ["driver_id", [3]],
+          ["ts", ["2024-01-04T00:00:00Z"]],
+          ["city", ["Pune"]],
+        ]),
+        rows: 1,
+      },
+    );
+    expect((await applyFeatures(project)).views.find((v) => v.name === "driver_city")?.rows).toBe(3);
+    // The view gains a feature and its CSV the column; the pushed file has no such column.
+    const next = defs();
+    next.featureViews[1]!.features.push({ name: "zone", type: "String" });
+    write(next);
+    writeFileSync(join(dir, "data", "city.csv"), "driver_id,ts,city,zone\n1,2024-01-01 00:00:00,Oslo,n\n");
+    const error = await applyFeatures(project).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FeatureApplyError);
+    expect((error as Error).message).toMatch(/driver_city[\s\S]*rows pushed offline: .*zone/);
   });
 
   it("refuses rows sharing keys and event time when no created column chooses among them", async () => {

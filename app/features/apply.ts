@@ -16,7 +16,7 @@ import {
   offlineTableFile,
   sourceColumns,
   sourceProblems,
-  viewSourceRelation,
+  viewSourceParts,
 } from "./offline-source";
 import type { FeatureProject } from "./project";
 import { loadFeatureRepo, viewJoinKeys } from "./repo";
@@ -68,12 +68,18 @@ export async function applyFeatures(project: FeatureProject): Promise<ApplyRepor
       continue;
     }
     try {
-      const relation = viewSourceRelation(
-        { projectDir: project.dir, allowedDirs: project.allowedDirs },
-        view,
-      );
-      const columns = await sourceColumns(project.sql, relation, view.name);
-      const found = sourceProblems(repo, view, columns);
+      const parts = viewSourceParts({ projectDir: project.dir, allowedDirs: project.allowedDirs }, view);
+      const relation = parts.relation;
+      // The source and the rows pushed offline each fit the view: pushed columns cannot hide one the source lost.
+      const found: string[] = [];
+      if (parts.source)
+        found.push(...sourceProblems(repo, view, await sourceColumns(project.sql, parts.source, view.name)));
+      if (parts.pushed)
+        found.push(
+          ...sourceProblems(repo, view, await sourceColumns(project.sql, parts.pushed, view.name)).map(
+            (p) => `rows pushed offline: ${p}`,
+          ),
+        );
       if (!found.length && !view.source.createdTimestampColumn) {
         const duplicates = await duplicateRowsProblem(
           project.sql,

@@ -306,6 +306,33 @@ describe.each(backends)("materialising into the $name store", (backend) => {
     expect(await store.materializations()).toEqual([]);
   });
 
+  it("refuses rows sharing keys and event time in the window when no created column chooses, writing nothing", async () => {
+    const store = open();
+    writeFileSync(
+      join(p.dir, "data", "pair.csv"),
+      "driver_id,customer_id,ts,affinity\n1,a,2026-01-01T00:00:00Z,0.1\n1,a,2026-01-03T00:00:00Z,0.2\n1,a,2026-01-03T00:00:00Z,0.4\n",
+    );
+    const run = materialize(project(store), {
+      start: iso("2026-01-02T00:00:00Z"),
+      end: iso("2026-01-04T00:00:00Z"),
+      views: ["pair"],
+    });
+    await expect(run).rejects.toThrow(MaterializeError);
+    await expect(run).rejects.toThrow(
+      /Feature view "pair" has 2 rows with the same keys and event time \(driver_id=1, customer_id="a", ts=2026-01-03T00:00:00.000Z\), and no created-timestamp column to choose among them: add "createdTimestampColumn"/,
+    );
+    expect(await store.materializations()).toEqual([]);
+    // Outside the window the duplicates do not matter.
+    await materialize(project(store), {
+      start: iso("2026-01-01T00:00:00Z"),
+      end: iso("2026-01-02T00:00:00Z"),
+      views: ["pair"],
+    });
+    expect((await store.get("pair", [entityKey([1, "a"])], ["affinity"]))[0]?.values).toEqual({
+      affinity: 0.1,
+    });
+  });
+
   it("says what is wrong with the request: unknown or offline-only views, a window backwards, a time that is not one", async () => {
     const store = open();
     const fp = project(store);

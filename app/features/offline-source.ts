@@ -6,8 +6,14 @@
  * declared Feast types, timestamps are timestamps), shared by
  * `dagwood features apply` and every training set, so a source whose schema
  * drifted is caught before any join.
+ *
+ * Rows pushed offline (Feast's `/push` with `to: "offline"`,
+ * app/features/offline-push.ts) are Parquet files in the view's
+ * `pushed/` folder, kept apart from the source: every reader takes the
+ * source UNION ALL BY NAME those files, so a `features.view` block that
+ * rewrites its table never loses them.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ident, literal, type SqlSession } from "../data/sql";
 import { resolveProjectPath, STATE_DIR } from "../engine/paths";
@@ -22,6 +28,31 @@ export function offlineTableDir(projectDir: string, view: string): string {
 /** The offline table file a `features.view` block writes (replaced whole, atomically, at each run). */
 export function offlineTableFile(projectDir: string, view: string): string {
   return join(offlineTableDir(projectDir, view), "data.parquet");
+}
+
+/** The folder of a view's rows pushed offline: one Parquet file per push, never rewritten. */
+export function pushedDir(projectDir: string, view: string): string {
+  return join(offlineTableDir(projectDir, view), "pushed");
+}
+
+/** A finished push's file name; a push being written has a name starting with "." (see offline-push.ts). */
+export const PUSHED_FILE = /^[^.].*\.parquet$/;
+
+/** The view's pushed files (absolute paths) in the order they were pushed, each with its size. */
+export function pushedFiles(projectDir: string, view: string): { path: string; size: number }[] {
+  const dir = pushedDir(projectDir, view);
+  if (!existsSync(dir)) return [];
+  const out: { path: string; size: number }[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (!PUSHED_FILE.test(name)) continue;
+    const path = join(dir, name);
+    try {
+      out.push({ path, size: statSync(path).size });
+    } catch {
+      // Gone between the listing and the stat: not part of the source.
+    }
+  }
+  return out;
 }
 
 /** The view's source cannot be read or does not fit the view: the message says what to do. */
@@ -48,15 +79,51 @@ function resolveSourcePath(scope: SourceScope, path: string): string {
     : resolveProjectPath(scope.projectDir, scope.allowedDirs ?? [scope.projectDir], path);
 }
 
-/** A DuckDB table expression reading the view's source (`read_parquet('…')`). */
+/**
+ * The parts a view's offline rows come from: its source (null for a block's
+ * view whose pipeline has not run yet, when rows were pushed), and the rows
+ * pushed offline (null when none were).
+ */
+export interface ViewSourceParts {
+  source: string | null;
+  pushed: string | null;
+  /** Both together (UNION ALL BY NAME): what every reader reads. */
+  relation: string;
+}
+
+/** The view's source and its pushed rows as DuckDB table expressions (`read_parquet('…')`). */
+export function viewSourceParts(scope: SourceScope, view: FeatureViewDefinition): ViewSourceParts {
+  const files = pushedFiles(scope.projectDir, view.name);
+  const pushed = files.length
+    ? `read_parquet([${files.map((f) => literal(f.path)).join(", ")}], union_by_name = true)`
+    : null;
+  const source = baseSourceRelation(scope, view, pushed !== null);
+  const relation =
+    source && pushed
+      ? `(SELECT * FROM ${source} UNION ALL BY NAME SELECT * FROM ${pushed})`
+      : ((source ?? pushed) as string);
+  return { source, pushed, relation };
+}
+
+/** A DuckDB table expression reading the view's offline rows: its source and the rows pushed offline. */
 export function viewSourceRelation(scope: SourceScope, view: FeatureViewDefinition): string {
+  return viewSourceParts(scope, view).relation;
+}
+
+function baseSourceRelation(
+  scope: SourceScope,
+  view: FeatureViewDefinition,
+  havePushed: boolean,
+): string | null {
   const source = view.source;
   if ("block" in source) {
     const file = offlineTableFile(scope.projectDir, view.name);
-    if (!existsSync(file))
+    if (!existsSync(file)) {
+      if (havePushed) return null;
       throw new FeatureSourceError(
         `Feature view "${view.name}" has no offline table yet: its source is a pipeline's features.view block, so run that pipeline first`,
       );
+    }
     return `read_parquet(${literal(file)})`;
   }
   let abs: string;
@@ -171,21 +238,45 @@ export function sourceProblems(
   return problems;
 }
 
-/** Reads the source's schema and throws a FeatureSourceError listing every mismatch with the view. */
+/**
+ * Reads the schema of the view's source and of its pushed rows, each checked
+ * on its own (pushed rows cannot hide a column the source lost), and throws a
+ * FeatureSourceError listing every mismatch with the view. Answers the
+ * relation to read (both together) and its columns.
+ */
 export async function checkViewSource(
   sql: SqlSession,
   scope: SourceScope,
   repo: FeatureRepo,
   view: FeatureViewDefinition,
 ): Promise<{ relation: string; columns: Map<string, string> }> {
-  const relation = viewSourceRelation(scope, view);
-  const columns = await sourceColumns(sql, relation, view.name);
+  const parts = viewSourceParts(scope, view);
+  const where = "block" in view.source ? "its features.view block's table" : view.source.path;
+  let columns: Map<string, string> | null = null;
+  if (parts.source) {
+    columns = await sourceColumns(sql, parts.source, view.name);
+    const problems = sourceProblems(repo, view, columns);
+    if (problems.length)
+      throw new FeatureSourceError(
+        `Feature view "${view.name}" does not match its source (${where}):\n  ${problems.join("\n  ")}`,
+      );
+  }
+  if (parts.pushed) {
+    const problems = sourceProblems(repo, view, await sourceColumns(sql, parts.pushed, view.name));
+    if (problems.length)
+      throw new FeatureSourceError(
+        `Feature view "${view.name}" does not match the rows pushed to it offline (${pushedDir(scope.projectDir, view.name)}), pushed before the view changed:\n  ${problems.join("\n  ")}\n  Move those files away (or push them again in the view's new shape).`,
+      );
+  }
+  if (!parts.pushed) return { relation: parts.relation, columns: columns! };
+  // Together: the types DuckDB gives the union (pushed files hold the declared types, their times in the source's zone).
+  columns = await sourceColumns(sql, parts.relation, view.name);
   const problems = sourceProblems(repo, view, columns);
   if (problems.length)
     throw new FeatureSourceError(
-      `Feature view "${view.name}" does not match its source (${"block" in view.source ? "its features.view block's table" : view.source.path}):\n  ${problems.join("\n  ")}`,
+      `Feature view "${view.name}": its source and the rows pushed to it offline do not read as one table:\n  ${problems.join("\n  ")}`,
     );
-  return { relation, columns };
+  return { relation: parts.relation, columns };
 }
 
 /**

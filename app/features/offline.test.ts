@@ -135,7 +135,8 @@ describe("training sets (point-in-time joins)", () => {
       "driver_customer__affinity",
       "driver_customer__trips",
     ]);
-    const ours = await p.sql.all("SELECT * FROM ts_out ORDER BY row_id");
+    // In the entity table's order (row_id ascending), as the training set keeps it.
+    const ours = await p.sql.all("SELECT * FROM ts_out");
     expect(ours).toHaveLength(600);
     expect(Object.keys(ours[0]!)).toEqual([
       "row_id",
@@ -219,13 +220,45 @@ describe("training sets (point-in-time joins)", () => {
     expect(present).toBeGreaterThan(1000);
   });
 
+  it("keeps the entity rows' order, from a table or a view", async () => {
+    const repo = loadFeatureRepo(p.dir);
+    // 50,000 rows in an order unrelated to keys or times, so a join that reorders them would show.
+    await p.table(
+      "shuffled",
+      `SELECT i AS row_id, 1 + hash(i, 30) % 22 AS driver_id, 1 + hash(i, 31) % 16 AS customer_id,
+              ${BASE} + INTERVAL (hash(i, 32) % 15840) MINUTE AS event_timestamp
+       FROM range(50000) t(i) ORDER BY hash(i, 33)`,
+    );
+    await p.sql.run("CREATE VIEW shuffled_view AS SELECT * FROM shuffled WHERE row_id % 2 = 0");
+    const request = {
+      features: ["driver_stats:trips", "customer_profile:segment", "driver_customer:affinity"],
+    };
+    for (const table of ["shuffled", "shuffled_view"]) {
+      await buildTrainingSet(p.sql, scope(), repo, { entitiesTable: table, ...request }, "o");
+      const want = await p.sql.all<{ row_id: number }>(`SELECT row_id FROM ${table}`);
+      const got = await p.sql.all<{ row_id: number }>("SELECT row_id FROM o");
+      expect(got.length).toBe(table === "shuffled" ? 50000 : 25000);
+      expect(got.map((r) => r.row_id)).toEqual(want.map((r) => r.row_id));
+      expect((await p.sql.columns("o")).map((c) => c.name)).toEqual([
+        "row_id",
+        "driver_id",
+        "customer_id",
+        "event_timestamp",
+        "trips",
+        "segment",
+        "affinity",
+      ]);
+    }
+  });
+
   it("takes the latest created row among duplicates and never a later event", async () => {
     await copy(
       `SELECT * FROM (VALUES
         (1, ${BASE} + INTERVAL 1 HOUR, ${BASE} + INTERVAL 5 HOUR, 0.1, 1::BIGINT),
         (1, ${BASE} + INTERVAL 1 HOUR, ${BASE} + INTERVAL 9 HOUR, 0.2, 2::BIGINT),
         (1, ${BASE} + INTERVAL 1 HOUR, ${BASE} + INTERVAL 2 HOUR, 0.3, 3::BIGINT),
-        (1, ${BASE} + INTERVAL 3 HOUR, ${BASE} + INTERVAL 3 HOUR, 0.4, 4::BIGINT)
+        (1, ${BASE} + INTERVAL 3 HOUR, ${BASE} + INTERVAL 3 HOUR, 0.4, 4::BIGINT),
+        (1, ${BASE} + INTERVAL 3 HOUR, NULL, 0.5, 5::BIGINT)
       ) t(driver_id, event_timestamp, created, conv_rate, trips)`,
       "driver_stats.parquet",
     );
@@ -243,7 +276,8 @@ describe("training sets (point-in-time joins)", () => {
       "o",
     );
     const rows = await p.sql.all("SELECT trips FROM o ORDER BY event_timestamp");
-    // Before any row: null; at 1h and 2h: the 1h row created last (9h); 3h: the 3h row;
+    // Before any row: null; at 1h and 2h: the 1h row created last (9h); 3h: the 3h row with a created
+    // time (a row without one loses the tie);
     // 51h: 48h after the 3h row, still inside the 2-day TTL (inclusive); 52h: outside it.
     expect(rows.map((r) => r.trips)).toEqual([null, 2, 2, 4, 4, null]);
   });

@@ -83,44 +83,59 @@ export function featureColumn(ref: { view: string; feature: string }, fullFeatur
   return fullFeatureNames ? `${ref.view}__${ref.feature}` : ref.feature;
 }
 
+/** The column that carries each entity row's place through the join (dropped at the end). */
+export const ENTITY_ROW = "__dagwood_row";
+
 /**
  * The point-in-time join as one SELECT: every entity column, then the
- * features in the order `joins` lists them. Pure SQL building (no checks):
- * buildTrainingSet checks the request and the sources first.
+ * features in the order `joins` lists them, then ENTITY_ROW, the entity
+ * row's place (`entities.row`, e.g. `rowid`), to order the rows by. Pure SQL
+ * building (no checks): buildTrainingSet checks the request and the sources
+ * first.
+ *
+ * Among a view's rows sharing keys and event time the latest created wins
+ * (Feast's created_timestamp_column, a missing created time losing): the
+ * ASOF JOIN's inequality is on (event time, created time) against (entity
+ * time, +infinity), so it takes the latest event time at or before the
+ * entity's and, among rows at that time, the latest created, with no pass
+ * to de-duplicate the source first.
  */
 export function trainingSetSql(
-  entities: { table: string; timestamp: { column: string; type: string } },
+  entities: { table: string; timestamp: { column: string; type: string }; row: string },
   joins: readonly ViewJoin[],
 ): string {
   const ctes: string[] = [];
   const entityTs = utcTimestamp(entities.timestamp.column, entities.timestamp.type);
   const plainEntityTs = entityTs === ident(entities.timestamp.column);
-  ctes.push(
-    plainEntityTs
-      ? `__e AS (SELECT * FROM ${ident(entities.table)})`
-      : `__e AS (SELECT *, ${entityTs} AS __dagwood_ets FROM ${ident(entities.table)})`,
-  );
   const eTs = plainEntityTs ? `__e.${ident(entities.timestamp.column)}` : "__e.__dagwood_ets";
-  const selects: string[] = [plainEntityTs ? "__e.*" : "__e.* EXCLUDE (__dagwood_ets)"];
+  const extra = [`${entities.row} AS ${ENTITY_ROW}`];
+  if (!plainEntityTs) extra.push(`${entityTs} AS __dagwood_ets`);
+  if (joins.some((j) => j.created))
+    extra.push(`struct_pack(t := ${entityTs}, c := 'infinity'::TIMESTAMP) AS __dagwood_ek`);
+  const added = extra.map((e) => e.slice(e.lastIndexOf(" AS ") + 4));
+  ctes.push(`__e AS (SELECT *, ${extra.join(", ")} FROM ${ident(entities.table)})`);
+  const selects: string[] = [`__e.* EXCLUDE (${added.join(", ")})`];
   const from: string[] = ["__e"];
   joins.forEach((j, i) => {
     const alias = `__v${i}`;
     const keys = j.joinKeys.map(ident);
+    const ts = utcTimestamp(j.timestamp.column, j.timestamp.type);
     const cols = [
       ...keys,
-      `${utcTimestamp(j.timestamp.column, j.timestamp.type)} AS __ts`,
+      `${ts} AS __ts`,
+      ...(j.created
+        ? [
+            `struct_pack(t := ${ts}, c := coalesce(${utcTimestamp(j.created.column, j.created.type)}, '-infinity'::TIMESTAMP)) AS __k`,
+          ]
+        : []),
       ...j.features.map(
         (f) => `${featureValue(f.feature, f.sourceType, f.type)} AS ${ident(`__f_${f.column}`)}`,
       ),
     ];
-    // Rows sharing keys and event time: the latest created wins (Feast's created_timestamp_column).
-    const dedupe = j.created
-      ? ` QUALIFY row_number() OVER (PARTITION BY ${[...keys, ident(j.timestamp.column)].join(", ")} ORDER BY ${utcTimestamp(j.created.column, j.created.type)} DESC NULLS LAST) = 1`
-      : "";
-    ctes.push(`${alias} AS (SELECT ${cols.join(", ")} FROM ${j.relation}${dedupe})`);
+    ctes.push(`${alias} AS (SELECT ${cols.join(", ")} FROM ${j.relation})`);
     const on = [
       ...j.joinKeys.map((k) => `__e.${ident(k)} = ${alias}.${ident(k)}`),
-      `${eTs} >= ${alias}.__ts`,
+      j.created ? `__e.__dagwood_ek >= ${alias}.__k` : `${eTs} >= ${alias}.__ts`,
     ];
     from.push(`ASOF LEFT JOIN ${alias} ON ${on.join(" AND ")}`);
     for (const f of j.features) {
@@ -132,6 +147,7 @@ export function trainingSetSql(
       );
     }
   });
+  selects.push(`__e.${ENTITY_ROW}`);
   return `WITH ${ctes.join(",\n")}\nSELECT ${selects.join(", ")}\nFROM ${from.join("\n")}`;
 }
 
@@ -164,7 +180,7 @@ export async function buildTrainingSet(
   const tsType = entityCols.get(tsColumn);
   if (tsType === undefined)
     throw new TrainingSetError(
-      `The entity table has no "${tsColumn}" column (it has: ${[...entityCols.keys()].join(", ")}); add each row's event time there, or name the column that holds it`,
+      `The entity table has no "${tsColumn}" column (it has: ${[...entityCols.keys()].join(", ")}); add each row's event time there, or name the column that holds it (--timestamp-column of \`dagwood features training-set\`, timestampColumn of the features.training-set block)`,
     );
   if (!TIMESTAMP_TYPE.test(tsType))
     throw new TrainingSetError(
@@ -235,13 +251,23 @@ export async function buildTrainingSet(
       `${nulls.n} entity row${nulls.n === 1 ? " has" : "s have"} no "${tsColumn}": every entity row needs the time its features are wanted at; fill or drop those rows`,
     );
 
+  // Rows come out in the entity table's order: a table's rowid (else the order it is scanned in) is
+  // carried through the joins and sorted on at the end.
+  const hasRowid = await sql
+    .run(`SELECT rowid FROM ${ident(request.entitiesTable)} LIMIT 0`)
+    .then(() => true)
+    .catch(() => false);
   const select = trainingSetSql(
-    { table: request.entitiesTable, timestamp: { column: tsColumn, type: tsType } },
+    {
+      table: request.entitiesTable,
+      timestamp: { column: tsColumn, type: tsType },
+      row: hasRowid ? "rowid" : "row_number() OVER ()",
+    },
     joins,
   );
   // Features appear in the order asked for, views grouped: reorder to the request's order.
   const entityList = [...entityCols.keys()].map(ident);
-  const ordered = `SELECT ${[...entityList, ...outputs.map((o) => ident(o.column))].join(", ")} FROM (${select})`;
+  const ordered = `SELECT ${[...entityList, ...outputs.map((o) => ident(o.column))].join(", ")} FROM (${select}) ORDER BY ${ENTITY_ROW}`;
   await sql.run(`CREATE OR REPLACE TABLE ${ident(out)} AS ${ordered}`);
   return { features: outputs };
 }

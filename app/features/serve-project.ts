@@ -3,7 +3,7 @@
  * serve`, `dagwood serve --project DIR`): its definitions, read at start and
  * again when a file in features/ changed (looked at once a second at most;
  * `features apply` needs no restart), its online store (dagwood.json `online`), and materialisation
- * from its offline sources, each call opening the project's DuckDB session
+ * from its offline sources and offline pushes, each call opening the project's DuckDB session
  * of its own and closing it after.
  */
 import { readdirSync, statSync } from "node:fs";
@@ -11,10 +11,11 @@ import { join, resolve } from "node:path";
 import { readProjectSettings } from "../project/project";
 import { RequestError } from "../serving/tensors";
 import { MaterializeError, materialize, materializeIncremental, materializeTarget } from "./materialize";
+import { appendOfflineRows, OfflinePushError } from "./offline-push";
 import { FeatureSourceError } from "./offline-source";
 import { openOnlineStore } from "./online/open";
 import { OnlineStoreError } from "./online/values";
-import { openFeatureProject } from "./project";
+import { type FeatureProject, openFeatureProject } from "./project";
 import { FEATURES_DIR, FeatureRepoError, loadFeatureRepo } from "./repo";
 import type { FeatureService } from "./server";
 import type { FeatureRepo } from "./types";
@@ -35,9 +36,10 @@ function stamp(dir: string): string {
   }
 }
 
-/** Errors of a materialisation the caller can fix (unknown view, a source that does not fit): a 400 with their text; the online store away: a 503. */
+/** Errors of a materialisation or an offline push the caller can fix (unknown view, a source or frame that does not fit): a 400 with their text; the online store away: a 503. */
 function asRequestError(e: unknown): unknown {
-  if (e instanceof MaterializeError || e instanceof FeatureSourceError) return new RequestError(e.message);
+  if (e instanceof MaterializeError || e instanceof FeatureSourceError || e instanceof OfflinePushError)
+    return new RequestError(e.message);
   if (e instanceof OnlineStoreError) return new RequestError(e.message, 503);
   return e;
 }
@@ -81,12 +83,10 @@ export function openProjectFeatureService(
     return repo;
   };
 
-  async function withProject<T>(
-    go: (target: ReturnType<typeof materializeTarget>) => Promise<T>,
-  ): Promise<T> {
+  async function withProject<T>(go: (project: FeatureProject) => Promise<T>): Promise<T> {
     const project = await openFeatureProject(dir);
     try {
-      return await go(materializeTarget(project, currentRepo(), store));
+      return await go(project);
     } catch (e) {
       throw asRequestError(e);
     } finally {
@@ -97,8 +97,13 @@ export function openProjectFeatureService(
   return {
     repo: currentRepo,
     store,
-    materialize: (o) => withProject((target) => materialize(target, o)),
-    materializeIncremental: (o) => withProject((target) => materializeIncremental(target, o)),
+    materialize: (o) => withProject((p) => materialize(materializeTarget(p, currentRepo(), store), o)),
+    materializeIncremental: (o) =>
+      withProject((p) => materializeIncremental(materializeTarget(p, currentRepo(), store), o)),
+    pushOffline: (repo, view, frame) =>
+      withProject((p) =>
+        appendOfflineRows({ projectDir: p.dir, allowedDirs: p.allowedDirs, sql: p.sql }, repo, view, frame),
+      ),
     close: () => store.close(),
   };
 }

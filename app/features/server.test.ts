@@ -13,10 +13,14 @@ import { parseModelConfig } from "../serving/config";
 import { createServer as createModelServer } from "../serving/server";
 import { testServers } from "../serving/test-servers";
 import { trainTestModel } from "../serving/testing";
+import { pushedFiles } from "./offline-source";
 import { RedisOnlineStore } from "./online/redis";
 import { SqliteOnlineStore } from "./online/sqlite";
 import { startTestRedis } from "./online/testing";
+import { OnlineStoreError } from "./online/values";
+import { openFeatureProject } from "./project";
 import { loadFeatureRepo } from "./repo";
+import { openProjectFeatureService } from "./serve-project";
 import {
   createFeatureServer,
   entityInputs,
@@ -209,6 +213,84 @@ describe("POST /get-online-features", () => {
     });
   });
 
+  it("writes every kind of value as JSON would, in the answer sent as text", async () => {
+    const { service, store } = await setup();
+    await store.materialize(
+      "driver_hourly_stats",
+      [
+        {
+          key: "[1004]",
+          values: { conv_rate: 'say "hi"\\\n\u2028é', acc_rate: true, avg_daily_trips: 1e21 },
+          eventTs: T,
+        },
+        { key: "[1005]", values: { conv_rate: -0, acc_rate: false, avg_daily_trips: 5e-7 }, eventTs: T },
+      ],
+      { view: "driver_hourly_stats", version: 1, start: "2021-12-30T00:00:00Z", end: "2022-01-01T00:00:00Z" },
+    );
+    const server = await serve(service);
+    const request = { ...FEAST_DOCS_REQUEST, entities: { driver_id: [1004, 1005, 'x"y'] } };
+    const res = await fetch(`${server.url}/get-online-features`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(request),
+    });
+    const text = await res.text();
+    const stamps = ["2021-12-31T23:00:00Z", "2021-12-31T23:00:00Z", "1970-01-01T00:00:00Z"];
+    const statuses = ["PRESENT", "PRESENT", "NOT_FOUND"];
+    const expected = {
+      metadata: { feature_names: ["driver_id", "conv_rate", "acc_rate", "avg_daily_trips"] },
+      results: [
+        {
+          values: [1004, 1005, 'x"y'],
+          statuses: ["PRESENT", "PRESENT", "PRESENT"],
+          event_timestamps: Array(3).fill("1970-01-01T00:00:00Z"),
+        },
+        { values: ['say "hi"\\\n\u2028é', 0, null], statuses, event_timestamps: stamps },
+        { values: [true, false, null], statuses, event_timestamps: stamps },
+        { values: [1e21, 5e-7, null], statuses, event_timestamps: stamps },
+      ],
+    };
+    expect(JSON.parse(text)).toEqual(expected);
+    // Byte for byte what JSON.stringify writes for that answer.
+    expect(text).toBe(JSON.stringify(expected));
+    expect(res.headers.get("content-length")).toBe(String(Buffer.byteLength(text)));
+  });
+
+  it("checks each request of a shape answered before, and follows changed definitions", async () => {
+    const { service, store } = await setup();
+    const request = { features: ["driver_hourly_stats:acc_rate"], entities: { driver_id: [1001] } };
+    expect((await getOnlineFeatures(service, request)).results[1]!.values).toEqual([0.75]);
+    // The same shape again, with values that are not keys: still refused.
+    await expect(getOnlineFeatures(service, { ...request, entities: { driver_id: [null] } })).rejects.toThrow(
+      /not a number, string or boolean/,
+    );
+    // The same features with full names: named differently.
+    const full = await getOnlineFeatures(service, { ...request, full_feature_names: true });
+    expect(full.metadata.feature_names).toEqual(["driver_id", "driver_hourly_stats__acc_rate"]);
+    expect((await getOnlineFeatures(service, request)).metadata.feature_names).toEqual([
+      "driver_id",
+      "acc_rate",
+    ]);
+    // Definitions reloaded without acc_rate (and a TTL of 1 s): the same request is refused, conv_rate is stale.
+    const dir = tempDir();
+    mkdirSync(join(dir, "features"));
+    const [hourly, ...rest] = DEFINITIONS.featureViews;
+    const changed = {
+      ...DEFINITIONS,
+      featureViews: [{ ...hourly!, ttl: "1s", features: hourly!.features.slice(0, 1) }, ...rest],
+    };
+    writeFileSync(join(dir, "features", "drivers.json"), JSON.stringify(changed));
+    let repo = service.repo as ReturnType<typeof loadFeatureRepo>;
+    const reloaded: FeatureService = { ...service, store, repo: () => repo };
+    repo = loadFeatureRepo(dir);
+    await expect(getOnlineFeatures(reloaded, request)).rejects.toThrow(/no feature "acc_rate"/);
+    const conv = await getOnlineFeatures(reloaded, {
+      ...request,
+      features: ["driver_hourly_stats:conv_rate"],
+    });
+    expect(conv.results[1]!.statuses).toEqual(["OUTSIDE_MAX_AGE"]);
+  });
+
   it("refuses unknown views, features and services with a 400 naming them", async () => {
     const { service } = await setup();
     const server = await serve(service);
@@ -321,7 +403,7 @@ describe("POST /push", () => {
     });
   });
 
-  it("refuses a server without a token, unknown sources, offline pushes and incomplete rows", async () => {
+  it("refuses a server without a token, unknown sources, and incomplete rows", async () => {
     const { service } = await setup();
     const open = await serve(service);
     const refused = await post(`${open.url}/push`, pushBody(0.9, "2022-05-13 10:59:42"));
@@ -332,7 +414,6 @@ describe("POST /push", () => {
     const body = pushBody(0.9, "2022-05-13 10:59:42");
     const cases: [unknown, RegExp][] = [
       [{ ...body, push_source_name: "driver_locations_push" }, /unknown push source "driver_locations_push"/],
-      [{ ...body, to: "offline" }, /online store only/],
       [{ ...body, to: "both" }, /must be "online", "offline" or "online_and_offline"/],
       [{ ...body, df: { ...body.df, acc_rate: undefined } }, /lacks the feature acc_rate/],
       [{ ...body, df: { ...body.df, speed: [3] } }, /column speed, not in view/],
@@ -350,6 +431,172 @@ describe("POST /push", () => {
       entities: { driver_id: [1003] },
     });
     expect(r.results[1]!.statuses).toEqual(["NOT_FOUND"]);
+  });
+
+  it("refuses rows for the online store of an offline-only view, writing nowhere", async () => {
+    const { service } = await setup();
+    const dir = tempDir();
+    mkdirSync(join(dir, "features"));
+    const offlineOnly = structuredClone(DEFINITIONS);
+    Object.assign(offlineOnly.featureViews[0]!, { online: false });
+    writeFileSync(join(dir, "features", "drivers.json"), JSON.stringify(offlineOnly));
+    const offlinePushes: string[] = [];
+    const server = await serve(
+      {
+        ...service,
+        repo: loadFeatureRepo(dir),
+        pushOffline: async (_repo, view) => {
+          offlinePushes.push(view.name);
+          return 1;
+        },
+      },
+      { token: "s3cret" },
+    );
+    const auth = { authorization: "Bearer s3cret" };
+    const body = pushBody(0.9, "2022-05-13 10:59:42");
+    for (const to of ["online", "online_and_offline"]) {
+      const r = await post(`${server.url}/push`, { ...body, to }, auth);
+      expect(r.status, to).toBe(400);
+      expect(r.body.error).toMatch(
+        /"driver_hourly_stats" is offline only \("online": false\).*push with "to": "offline"/,
+      );
+    }
+    expect(offlinePushes).toEqual([]);
+    const r = await getOnlineFeatures(service, {
+      features: ["driver_hourly_stats:conv_rate"],
+      entities: { driver_id: [1003] },
+    });
+    expect(r.results[1]!.statuses).toEqual(["NOT_FOUND"]);
+    // Offline, the view takes them.
+    expect(await post(`${server.url}/push`, { ...body, to: "offline" }, auth)).toEqual({
+      status: 200,
+      body: null,
+    });
+    expect(offlinePushes).toEqual(["driver_hourly_stats"]);
+  });
+});
+
+describe("POST /push to the offline store", () => {
+  /** A project with the definitions and one offline row (driver 1001, an hour before T) in its source file. */
+  async function project(): Promise<string> {
+    const dir = tempDir();
+    mkdirSync(join(dir, "features"));
+    mkdirSync(join(dir, "data"));
+    writeFileSync(join(dir, "dagwood.json"), JSON.stringify({ name: "push-test" }));
+    writeFileSync(join(dir, "features", "drivers.json"), JSON.stringify(DEFINITIONS));
+    const p = await openFeatureProject(dir);
+    try {
+      await p.sql.run(
+        `COPY (SELECT 1001::BIGINT AS driver_id, TIMESTAMP '2021-12-31 22:00:00' AS event_timestamp,
+                      TIMESTAMP '2021-12-31 22:00:00' AS created, 0.5::FLOAT AS conv_rate, 0.75::FLOAT AS acc_rate,
+                      308::BIGINT AS avg_daily_trips)
+         TO '${join(dir, "data", "driver_stats.parquet")}' (FORMAT PARQUET)`,
+      );
+    } finally {
+      p.close();
+    }
+    return dir;
+  }
+
+  const lookup = (service: FeatureService, id: number) =>
+    getOnlineFeatures(service, {
+      features: ["driver_hourly_stats:conv_rate"],
+      entities: { driver_id: [id] },
+    });
+
+  it("appends offline rows that a materialisation then brings online; online_and_offline writes both", async () => {
+    const dir = await project();
+    // The rows' TTL is a day: look them up as of an hour after T.
+    const service: FeatureService = { ...openProjectFeatureService(dir), now: () => T + HOUR };
+    stores.push(service.store);
+    const server = await serve(service, { token: "s3cret" });
+    const auth = { authorization: "Bearer s3cret" };
+    const offline = { ...pushBody(0.9, "2021-12-31 22:30:00"), to: "offline" };
+    expect(await post(`${server.url}/push`, offline, auth)).toEqual({ status: 200, body: null });
+    expect(pushedFiles(dir, "driver_hourly_stats")).toHaveLength(1);
+    // Offline only: not online until materialised.
+    expect((await lookup(service, 1003)).results[1]!.statuses).toEqual(["NOT_FOUND"]);
+    const window = {
+      start_ts: "2021-12-31T00:00:00Z",
+      end_ts: "2022-01-01T00:00:00Z",
+      feature_views: ["driver_hourly_stats"],
+    };
+    expect((await post(`${server.url}/materialize`, window, auth)).status).toBe(200);
+    expect((await lookup(service, 1003)).results[1]).toEqual({
+      values: [expect.closeTo(0.9, 6)],
+      statuses: ["PRESENT"],
+      event_timestamps: ["2021-12-31T22:30:00Z"],
+    });
+    expect((await lookup(service, 1001)).results[1]!.values).toEqual([0.5]);
+
+    const both = { ...pushBody(0.25, "2021-12-31 23:30:00"), to: "online_and_offline" };
+    both.df.driver_id = [1004];
+    expect(await post(`${server.url}/push`, both, auth)).toEqual({ status: 200, body: null });
+    expect(pushedFiles(dir, "driver_hourly_stats")).toHaveLength(2);
+    expect((await lookup(service, 1004)).results[1]!.values).toEqual([0.25]);
+
+    // A frame that does not fit the view's types: a 400 naming the column and row, nothing written anywhere.
+    const bad = { ...pushBody(0.5, "2021-12-31 23:45:00"), to: "online_and_offline" };
+    bad.df.driver_id = [1005];
+    bad.df.avg_daily_trips = ["many" as unknown as number];
+    const refused = await post(`${server.url}/push`, bad, auth);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatch(/column "avg_daily_trips", row 0: "many" is not/);
+    expect(pushedFiles(dir, "driver_hourly_stats")).toHaveLength(2);
+    expect((await lookup(service, 1005)).results[1]!.statuses).toEqual(["NOT_FOUND"]);
+  });
+
+  it("writes offline before online, says so when the online write then fails, and answers 501 without an offline store", async () => {
+    const { service, store } = await setup();
+    const calls: string[] = [];
+    const away: OnlineStore = {
+      ...store,
+      kind: store.kind,
+      get: (...a) => store.get(...a),
+      materialize: (...a) => store.materialize(...a),
+      materializations: (...a) => store.materializations(...a),
+      close: async () => {},
+      push: async () => {
+        calls.push("online");
+        throw new OnlineStoreError("The Redis online store at redis://127.0.0.1:1/ did not answer.");
+      },
+    };
+    const server = await serve(
+      {
+        ...service,
+        store: away,
+        pushOffline: async (_repo, view, frame) => {
+          calls.push(`offline ${view.name} ${frame.rows}`);
+          return frame.rows;
+        },
+      },
+      { token: "s3cret" },
+    );
+    const auth = { authorization: "Bearer s3cret" };
+    const r = await post(
+      `${server.url}/push`,
+      { ...pushBody(0.9, "2022-05-13 10:59:42"), to: "online_and_offline" },
+      auth,
+    );
+    expect(r.status).toBe(503);
+    expect(r.body.error).toMatch(
+      /did not answer\. The 1 row was written to the offline store of driver_hourly_stats/,
+    );
+    expect(r.body.error).toMatch(/next materialisation/);
+    expect(calls).toEqual(["offline driver_hourly_stats 1", "online"]);
+    // A frame the online store would refuse is refused before the offline write.
+    calls.length = 0;
+    const incomplete = { ...pushBody(0.9, "2022-05-13 10:59:42"), to: "online_and_offline" };
+    const { acc_rate: _dropped, ...df } = incomplete.df;
+    expect((await post(`${server.url}/push`, { ...incomplete, df }, auth)).status).toBe(400);
+    expect(calls).toEqual([]);
+
+    const plain = await serve(service, { token: "s3cret" });
+    for (const to of ["offline", "online_and_offline"]) {
+      const refused = await post(`${plain.url}/push`, { ...pushBody(0.9, "2022-05-13 10:59:42"), to }, auth);
+      expect(refused.status).toBe(501);
+      expect(refused.body.error).toMatch(/without the project's offline store/);
+    }
   });
 });
 
@@ -380,7 +627,11 @@ describe("POST /materialize and /materialize-incremental", () => {
       ["incremental", "2022-01-02T00:00:00.000Z", ["driver_customer"]],
     ]);
     const cases: [string, unknown, RegExp][] = [
-      ["materialize", { ...full, feature_views: ["ghost"] }, /unknown feature view ghost/],
+      [
+        "materialize",
+        { ...full, feature_views: ["ghost"] },
+        /unknown feature view ghost in "feature_views": .*\(known: driver_hourly_stats, driver_customer\)/,
+      ],
       ["materialize", { start_ts: "soon", end_ts: full.end_ts }, /"start_ts" is not a time/],
       ["materialize", { start_ts: "2023-01-01T00:00:00Z", end_ts: "2022-01-01T00:00:00Z" }, /after/],
       ["materialize-incremental", {}, /"end_ts" must be an ISO 8601 time/],

@@ -31,7 +31,8 @@
  * feast/utils.py `_populate_response_from_feature_data`).
  *
  * A push names its feature view as `push_source_name` (the views are their
- * own push sources here) and goes to the online store only.
+ * own push sources here) and goes to the online store, the offline store or
+ * both (`to`, as Feast's PushMode).
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -43,6 +44,7 @@ import {
   HostGuard,
   InvalidJson,
   isLoopback,
+  JsonText,
   parseJsonBody,
   type RouteSpec,
   readBody,
@@ -53,7 +55,15 @@ import type { ServeRoute } from "../serving/routes";
 import { RequestError, type TensorMeta, type V2Tensor } from "../serving/tensors";
 import { entityKey, OnlineStoreError } from "./online/values";
 import { type FeatureRef, FeatureRefError, resolveFeatureRefs, ttlMs, viewJoinKeys } from "./repo";
-import type { EntityKey, FeatureRepo, FeatureValue, OnlineRow, OnlineStore } from "./types";
+import type {
+  EntityKey,
+  FeatureRepo,
+  FeatureValue,
+  FeatureViewDefinition,
+  OnlineRecord,
+  OnlineRow,
+  OnlineStore,
+} from "./types";
 
 /** What the feature routes read and write. */
 export interface FeatureService {
@@ -64,6 +74,14 @@ export interface FeatureService {
   materialize?: (options: { start: Date; end: Date; views?: string[] }) => Promise<unknown>;
   /** `/materialize-incremental`. */
   materializeIncremental?: (options: { end: Date; views?: string[] }) => Promise<unknown>;
+  /**
+   * `/push` with `to: "offline"` or `"online_and_offline"`: appends the rows
+   * to the view's offline store (app/features/offline-push.ts
+   * appendOfflineRows), answering how many; a frame that does not fit the
+   * view is a RequestError naming its column and row. Without it those
+   * pushes answer 501.
+   */
+  pushOffline?: (repo: FeatureRepo, view: FeatureViewDefinition, frame: PushFrame) => Promise<number>;
   /** ms since the epoch, for TTL checks (tests pin it). */
   now?: () => number;
 }
@@ -79,10 +97,16 @@ export interface OnlineFeaturesResponse {
 /** An unset protobuf Timestamp, as Feast answers for join keys and rows not found (feast/utils.py `null_ts`). */
 const ZERO_TIMESTAMP = "1970-01-01T00:00:00Z";
 
+/** The last timestamp written: rows materialised together often share their event time. */
+let lastStamp = { ms: Number.NaN, text: "" };
+
 /** A protobuf Timestamp in JSON (RFC 3339, UTC, fractional seconds only when there are some). */
 function timestamp(ms: number): string {
+  if (ms === lastStamp.ms) return lastStamp.text;
   const iso = new Date(ms).toISOString();
-  return iso.endsWith(".000Z") ? `${iso.slice(0, 19)}Z` : iso;
+  const text = iso.endsWith(".000Z") ? `${iso.slice(0, 19)}Z` : iso;
+  lastStamp = { ms, text };
+  return text;
 }
 
 /** Body limits: lookups and pushes carry rows; materialize calls are small. */
@@ -164,79 +188,222 @@ function requestedFeatures(repo: FeatureRepo, body: Record<string, unknown>): Fe
   }
 }
 
-/** /get-online-features: the features of each entity row from the online store, in Feast's shape. */
-export async function getOnlineFeatures(
-  service: FeatureService,
-  body: Record<string, unknown>,
-): Promise<OnlineFeaturesResponse> {
-  const repo = repoOf(service);
-  const refs = requestedFeatures(repo, body);
-  const fullNames = body.full_feature_names ?? false;
-  if (typeof fullNames !== "boolean") throw new RequestError('"full_feature_names" must be true or false');
-  const entities = entityColumns(body.entities);
+/**
+ * What a lookup of one request shape (the features or service, full names or
+ * not, the entity columns it names) reads and answers: worked out once per
+ * shape and definitions, then reused by every request of that shape.
+ */
+interface LookupPlan {
+  /** The answer's `metadata.feature_names`: the entity columns, then the features. */
+  featureNames: string[];
+  views: {
+    name: string;
+    features: string[];
+    /** The view's join keys as indices into the request's entity columns, in the view's join-key order. */
+    keyAt: number[];
+    /** ms; 0: no limit. */
+    ttl: number;
+  }[];
+  /** The answer's JSON text up to its first result: `{"metadata":{"feature_names":[…]},"results":[`. */
+  head: string;
+}
+
+/** Plans per definitions (a reload brings new definitions, so new plans), at most PLAN_CACHE_SIZE shapes each. */
+const plans = new WeakMap<FeatureRepo, Map<string, LookupPlan>>();
+const PLAN_CACHE_SIZE = 256;
+
+/** A request's shape as text; undefined without an entities object (no plan: the checks say what is wrong). */
+function shapeOf(body: Record<string, unknown>): string | undefined {
+  const entities = body.entities;
+  if (typeof entities !== "object" || entities === null || Array.isArray(entities)) return undefined;
+  return JSON.stringify([
+    body.features ?? null,
+    body.feature_service ?? null,
+    body.full_feature_names ?? false,
+    Object.keys(entities),
+  ]);
+}
+
+/** The views to read for `refs` and the answer's names; join keys missing from `entityNames`, or extra ones, are a 400. */
+function planLookup(
+  repo: FeatureRepo,
+  refs: readonly FeatureRef[],
+  fullNames: boolean,
+  entityNames: readonly string[],
+): LookupPlan {
   const byView = new Map<string, string[]>();
   for (const r of refs) {
     const list = byView.get(r.view);
     if (list) list.push(r.feature);
     else byView.set(r.view, [r.feature]);
   }
-  const columnOf = new Map(entities.names.map((n, i) => [n, entities.columns[i]!]));
+  const columnAt = new Map(entityNames.map((n, i) => [n, i]));
   const needed = new Set<string>();
   const missing: string[] = [];
-  for (const viewName of byView.keys()) {
-    for (const key of viewJoinKeys(repo, repo.views.get(viewName)!)) {
+  const views: LookupPlan["views"] = [];
+  for (const [viewName, features] of byView) {
+    const view = repo.views.get(viewName)!;
+    const joinKeys = viewJoinKeys(repo, view);
+    for (const key of joinKeys) {
       needed.add(key);
-      if (!columnOf.has(key)) missing.push(`${key} (for ${viewName})`);
+      if (!columnAt.has(key)) missing.push(`${key} (for ${viewName})`);
     }
+    views.push({
+      name: viewName,
+      features,
+      keyAt: joinKeys.map((k) => columnAt.get(k)!),
+      ttl: ttlMs(view.ttl),
+    });
   }
   if (missing.length)
     throw new RequestError(
       `"entities" lacks the join key${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`,
     );
-  const extra = entities.names.filter((n) => !needed.has(n));
+  const extra = entityNames.filter((n) => !needed.has(n));
   if (extra.length)
     throw new RequestError(
       `"entities" names ${extra.join(", ")}, not a join key of the views asked for (they use: ${[...needed].join(", ")})`,
     );
+  const featureNames = [...entityNames];
+  for (const v of views) for (const f of v.features) featureNames.push(fullNames ? `${v.name}__${f}` : f);
+  return {
+    featureNames,
+    views,
+    head: `{"metadata":{"feature_names":${JSON.stringify(featureNames)}},"results":[`,
+  };
+}
 
+type EntityColumns = ReturnType<typeof entityColumns>;
+
+/** A request's plan (from the cache when its shape was seen with these definitions) and its entity columns. */
+function lookupRequest(
+  repo: FeatureRepo,
+  body: Record<string, unknown>,
+): { plan: LookupPlan; entities: EntityColumns } {
+  const shape = shapeOf(body);
+  let cache = plans.get(repo);
+  const known = shape === undefined ? undefined : cache?.get(shape);
+  if (known) return { plan: known, entities: entityColumns(body.entities) };
+  // A shape not seen yet: every check, in the order a request is read.
+  const refs = requestedFeatures(repo, body);
+  const fullNames = body.full_feature_names ?? false;
+  if (typeof fullNames !== "boolean") throw new RequestError('"full_feature_names" must be true or false');
+  const entities = entityColumns(body.entities);
+  const plan = planLookup(repo, refs, fullNames, entities.names);
+  if (shape !== undefined) {
+    if (!cache) {
+      cache = new Map();
+      plans.set(repo, cache);
+    }
+    if (cache.size >= PLAN_CACHE_SIZE) cache.clear();
+    cache.set(shape, plan);
+  }
+  return { plan, entities };
+}
+
+/** One view's rows for the entity rows, with each row's status and event timestamp. */
+interface ViewRows {
+  records: (OnlineRecord | null)[];
+  statuses: FeatureStatus[];
+  eventTimestamps: string[];
+}
+
+/** Reads each view of the plan for the entity rows (one store call per view, the views at once). */
+async function readViews(
+  service: FeatureService,
+  plan: LookupPlan,
+  entities: EntityColumns,
+): Promise<ViewRows[]> {
   const now = service.now?.() ?? Date.now();
-  const featureNames = [...entities.names];
+  const read = async (view: LookupPlan["views"][number]): Promise<ViewRows> => {
+    const keys: EntityKey[] = [];
+    const keyColumns = view.keyAt.map((i) => entities.columns[i]!);
+    for (let row = 0; row < entities.rows; row++) keys.push(entityKey(keyColumns.map((c) => c[row])));
+    const records = await storeCall(() => service.store.get(view.name, keys, view.features));
+    const statuses: FeatureStatus[] = [];
+    const eventTimestamps: string[] = [];
+    for (const record of records) {
+      if (record === null) {
+        statuses.push("NOT_FOUND");
+        eventTimestamps.push(ZERO_TIMESTAMP);
+      } else {
+        statuses.push(view.ttl > 0 && now - record.eventTs > view.ttl ? "OUTSIDE_MAX_AGE" : "PRESENT");
+        eventTimestamps.push(timestamp(record.eventTs));
+      }
+    }
+    return { records, statuses, eventTimestamps };
+  };
+  return plan.views.length === 1 ? [await read(plan.views[0]!)] : await Promise.all(plan.views.map(read));
+}
+
+/** /get-online-features: the features of each entity row from the online store, in Feast's shape. */
+export async function getOnlineFeatures(
+  service: FeatureService,
+  body: Record<string, unknown>,
+): Promise<OnlineFeaturesResponse> {
+  const { plan, entities } = lookupRequest(repoOf(service), body);
+  const read = await readViews(service, plan, entities);
   const results: OnlineFeaturesResponse["results"] = entities.columns.map((values) => ({
     values,
     statuses: values.map(() => "PRESENT" as const),
     event_timestamps: values.map(() => ZERO_TIMESTAMP),
   }));
-  const lookups = [...byView].map(async ([viewName, features]) => {
-    const view = repo.views.get(viewName)!;
-    const joinKeys = viewJoinKeys(repo, view);
-    const keys: EntityKey[] = [];
-    for (let row = 0; row < entities.rows; row++)
-      keys.push(entityKey(joinKeys.map((k) => columnOf.get(k)![row])));
-    const records = await storeCall(() => service.store.get(viewName, keys, features));
-    const ttl = ttlMs(view.ttl);
-    return { viewName, features, records, ttl };
+  plan.views.forEach((view, i) => {
+    const { records, statuses, eventTimestamps } = read[i]!;
+    for (const feature of view.features)
+      results.push({
+        values: records.map((r) => (r === null ? null : (r.values[feature] ?? null))),
+        statuses: statuses.slice(),
+        event_timestamps: eventTimestamps.slice(),
+      });
   });
-  for (const { viewName, features, records, ttl } of await Promise.all(lookups)) {
-    for (const feature of features) {
-      featureNames.push(fullNames ? `${viewName}__${feature}` : feature);
-      const values: FeatureValue[] = [];
-      const statuses: FeatureStatus[] = [];
-      const eventTimestamps: string[] = [];
-      for (const record of records) {
-        if (record === null) {
-          values.push(null);
-          statuses.push("NOT_FOUND");
-          eventTimestamps.push(ZERO_TIMESTAMP);
-          continue;
-        }
-        values.push(record.values[feature] ?? null);
-        statuses.push(ttl > 0 && now - record.eventTs > ttl ? "OUTSIDE_MAX_AGE" : "PRESENT");
-        eventTimestamps.push(timestamp(record.eventTs));
-      }
-      results.push({ values, statuses, event_timestamps: eventTimestamps });
-    }
+  return { metadata: { feature_names: [...plan.featureNames] }, results };
+}
+
+/** A feature value as JSON (what JSON.stringify writes for it). */
+function jsonValue(v: unknown): string {
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "null";
+  if (v === null || v === undefined) return "null";
+  if (typeof v === "boolean") return v ? "true" : "false";
+  return JSON.stringify(v) ?? "null";
+}
+
+/** `count` copies of a JSON value as a JSON list. */
+function repeatedList(json: string, count: number): string {
+  return count === 0 ? "[]" : `[${`${json},`.repeat(count - 1)}${json}]`;
+}
+
+/**
+ * /get-online-features answered as JSON text: the answer of
+ * getOnlineFeatures, written out directly instead of built as objects and
+ * then serialised (the lookup's hot path).
+ */
+export async function getOnlineFeaturesJson(
+  service: FeatureService,
+  body: Record<string, unknown>,
+): Promise<string> {
+  const { plan, entities } = lookupRequest(repoOf(service), body);
+  const read = await readViews(service, plan, entities);
+  const keyColumnTail = `],"statuses":${repeatedList('"PRESENT"', entities.rows)},"event_timestamps":${repeatedList(`"${ZERO_TIMESTAMP}"`, entities.rows)}}`;
+  let out = plan.head;
+  let first = true;
+  for (const values of entities.columns) {
+    out += `${first ? "" : ","}{"values":[${values.map(jsonValue).join(",")}${keyColumnTail}`;
+    first = false;
   }
-  return { metadata: { feature_names: featureNames }, results };
+  plan.views.forEach((view, i) => {
+    const { records, statuses, eventTimestamps } = read[i]!;
+    const tail = `],"statuses":${JSON.stringify(statuses)},"event_timestamps":${JSON.stringify(eventTimestamps)}}`;
+    for (const feature of view.features) {
+      let values = "";
+      for (let row = 0; row < records.length; row++) {
+        const r = records[row]!;
+        values += `${row === 0 ? "" : ","}${r === null ? "null" : jsonValue(r.values[feature])}`;
+      }
+      out += `,{"values":[${values}${tail}`;
+    }
+  });
+  return `${out}]}`;
 }
 
 /** What an infer by entity adds: the inputs filled from features, and which values were missing or stale. */
@@ -346,11 +513,25 @@ function eventTime(value: unknown, column: string, row: number): number {
   return ms;
 }
 
+/** A pushed `df`: column name → one value per row. */
+export interface PushFrame {
+  columns: Map<string, unknown[]>;
+  rows: number;
+}
+
 /**
  * /push: `{push_source_name, df: {column: [values]}, to}`. A push source
  * names the feature view it feeds (the views are the push sources here);
  * `df` holds the view's join keys, its timestamp field and all of its
- * features. Rows go to the online store, upserted when newer.
+ * features. `to: "online"` (the default) upserts the rows in the online
+ * store when newer; `"offline"` appends them to the view's offline store
+ * (service.pushOffline), where training sets and materialisations read
+ * them; `"online_and_offline"` checks the rows for both, writes them
+ * offline first, then online. If the online write then fails (the online
+ * store away: a 503), the rows stay offline and the answer says so: they
+ * come online with the next materialisation of their window, or by pushing
+ * them again with `"to": "online"`. Answers the rows written (online, or
+ * offline for an offline-only push).
  */
 export async function pushFeatures(service: FeatureService, body: Record<string, unknown>): Promise<number> {
   const repo = repoOf(service);
@@ -365,13 +546,38 @@ export async function pushFeatures(service: FeatureService, body: Record<string,
     );
   }
   const to = body.to ?? "online";
-  if (to !== "online")
+  if (to !== "online" && to !== "offline" && to !== "online_and_offline")
     throw new RequestError(
-      to === "offline" || to === "online_and_offline"
-        ? `"to": "${to}" is not served here: this server pushes to the online store only ("to": "online"); write offline rows through the view's source`
-        : `"to" must be "online", "offline" or "online_and_offline", not ${JSON.stringify(to)}`,
+      `"to" must be "online", "offline" or "online_and_offline", not ${JSON.stringify(to)}`,
+    );
+  if (to !== "online" && !service.pushOffline)
+    throw new RequestError(
+      `"to": "${to}" is not available on this server (it was started without the project's offline store); push with "to": "online", or to a server started with --project`,
+      501,
+    );
+  // As materialisation never brings an offline-only view online, a push does not either.
+  if (to !== "offline" && !view.online)
+    throw new RequestError(
+      `feature view "${view.name}" is offline only ("online": false), so it has no online rows: push with "to": "offline", or set "online": true in its definition to serve it`,
     );
   const df = entityFrame(body.df);
+  if (to === "offline") return service.pushOffline!(repo, view, df);
+  const rows = onlineRows(repo, view, df);
+  if (to === "online_and_offline") await service.pushOffline!(repo, view, df);
+  try {
+    return await storeCall(() => service.store.push(view.name, rows));
+  } catch (e) {
+    if (to === "online_and_offline" && e instanceof RequestError)
+      throw new RequestError(
+        `${e.message} The ${df.rows} row${df.rows === 1 ? " was" : "s were"} written to the offline store of ${view.name} before this: they come online with the next materialisation of their window, or push them again with "to": "online".`,
+        e.status,
+      );
+    throw e;
+  }
+}
+
+/** The online rows of a pushed frame, checked: the view's join keys, its timestamp field and every feature, no other column. */
+function onlineRows(repo: FeatureRepo, view: FeatureViewDefinition, df: PushFrame): OnlineRow[] {
   const joinKeys = viewJoinKeys(repo, view);
   const tsField = view.source.timestampField;
   const lacking = [...joinKeys, tsField].filter((c) => !df.columns.has(c));
@@ -406,7 +612,7 @@ export async function pushFeatures(service: FeatureService, body: Record<string,
       eventTs: eventTime(df.columns.get(tsField)![i], tsField, i),
     });
   }
-  return storeCall(() => service.store.push(view.name, rows));
+  return rows;
 }
 
 /** The online store away (Redis down, a damaged file): a 503 with its message, which says what to do. */
@@ -419,7 +625,7 @@ export async function storeCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-function entityFrame(value: unknown): { columns: Map<string, unknown[]>; rows: number } {
+function entityFrame(value: unknown): PushFrame {
   if (typeof value !== "object" || value === null || Array.isArray(value))
     throw new RequestError('"df" must be an object of column → list of values');
   const columns = new Map<string, unknown[]>();
@@ -455,7 +661,9 @@ function viewList(service: FeatureService, value: unknown): string[] | undefined
   const repo = repoOf(service);
   const unknown = views.filter((v) => !repo.views.has(v));
   if (unknown.length)
-    throw new RequestError(`unknown feature view${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`);
+    throw new RequestError(
+      `unknown feature view${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} in "feature_views": name views of features/*.json (known: ${[...repo.views.keys()].join(", ") || "none"}), or leave "feature_views" out to materialise them all`,
+    );
   return views;
 }
 
@@ -492,7 +700,7 @@ export const FEATURE_ROUTES: readonly FeatureRoute[] = [
     match: (s) => (s.length === 1 && s[0] === "get-online-features" ? {} : undefined),
     auth: "read",
     bodyLimit: FEATURE_BODY_LIMIT,
-    handle: (service, body) => getOnlineFeatures(service, parseBody(body)),
+    handle: async (service, body) => new JsonText(await getOnlineFeaturesJson(service, parseBody(body))),
   },
   {
     name: "push",

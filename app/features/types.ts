@@ -125,6 +125,12 @@ export interface OnlineRow {
   values: Record<string, FeatureValue>;
   /** ms since the epoch (UTC). */
   eventTs: number;
+  /**
+   * The JSON text of the values, when the writer has it already (a
+   * materialisation gets it from DuckDB): the stores keep it as it is, and
+   * `values` is then not read (a materialisation leaves it empty).
+   */
+  valuesJson?: string;
 }
 
 export interface OnlineRecord {

@@ -203,14 +203,19 @@ export function findRoute<R extends RouteSpec<string, unknown>>(
   return { route: undefined, allowed: [...new Set(known.flatMap((r) => r.methods))], routes: known };
 }
 
-/** Answers `body` as JSON with its length (`undefined`: an empty body). */
+/** JSON already written out as text (a hot path's answer built by hand), sent as it is by sendJson. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** Answers `body` as JSON with its length (`undefined`: an empty body; a JsonText: its text). */
 export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  const text = body === undefined ? "" : JSON.stringify(body);
+  const text = body === undefined ? "" : body instanceof JsonText ? body.text : JSON.stringify(body);
   res.writeHead(status, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),

@@ -89,6 +89,8 @@ export function configPbtxt(
   signature: { inputs: TensorMeta[]; outputs: TensorMeta[] },
   maxBatchSize = 0,
   labelFile?: string,
+  /** ModelConfig.parameters (name → string_value), e.g. the feature service of a model called by entity. */
+  parameters?: Record<string, string>,
 ): string {
   const batching = maxBatchSize > 0;
   const tensors = (list: TensorMeta[]) =>
@@ -111,6 +113,11 @@ export function configPbtxt(
     ...(batching ? ["dynamic_batching { }"] : []),
     `input [\n${tensors(signature.inputs)}\n]`,
     `output [\n${tensors(signature.outputs)}\n]`,
+    // A protobuf map in text format: one `parameters` entry per key.
+    ...Object.entries(parameters ?? {}).map(
+      ([key, value]) =>
+        `parameters: {\n  key: ${JSON.stringify(key)}\n  value: {\n    string_value: ${JSON.stringify(value)}\n  }\n}`,
+    ),
     "",
   ].join("\n");
 }

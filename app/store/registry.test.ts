@@ -3,6 +3,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTempStore, type RegisterVersionInput, RegistryError, SqliteMetadataStore } from "./metadata";
+import { MIGRATIONS } from "./schema";
 
 const lineage = {
   run: {
@@ -104,6 +105,52 @@ describe("SqliteRegistry", () => {
     // Archived versions are not reused: the same model registers as a new version.
     store.registry.archiveVersion("penguins", 1, "ana");
     expect(store.registry.registerVersion(input("f1")).version.version).toBe(2);
+  });
+
+  it("keeps the feature service a version was registered with; another service is another version", () => {
+    const { version: plain } = store.registry.registerVersion(input("f1"));
+    expect(plain.featureService).toBeNull();
+    const withService = store.registry.registerVersion(input("f1", { featureService: "driver_activity" }));
+    expect(withService.created).toBe(true);
+    expect(withService.version).toMatchObject({ version: 2, featureService: "driver_activity" });
+    // The same model with the same service is the same version; with another service, another one.
+    const again = store.registry.registerVersion(input("f1", { featureService: "driver_activity" }));
+    expect(again).toMatchObject({ created: false, version: { version: 2 } });
+    const other = store.registry.registerVersion(input("f1", { featureService: "driver_ranking" }));
+    expect(other).toMatchObject({ created: true, version: { version: 3, featureService: "driver_ranking" } });
+    // Without a service it is still version 1.
+    expect(store.registry.registerVersion(input("f1")).version.version).toBe(1);
+    expect(store.registry.listVersions("penguins").map((v) => [v.version, v.featureService])).toEqual([
+      [3, "driver_ranking"],
+      [2, "driver_activity"],
+      [1, null],
+    ]);
+    expect(store.registry.getVersion("penguins", 2)!.featureService).toBe("driver_activity");
+  });
+
+  it("a version registered before feature services reads back without one", () => {
+    const dbPath = join(dir, "old.sqlite");
+    const last = MIGRATIONS.findIndex((m) => typeof m === "string" && m.includes("feature_service"));
+    expect(last).toBe(MIGRATIONS.length - 1);
+    // A database as the Dagwood before the migration left it, with one version in it.
+    const old = new Database(dbPath);
+    for (const m of MIGRATIONS.slice(0, last)) {
+      if (typeof m === "string") old.exec(m);
+      else m(old);
+    }
+    old.pragma(`user_version = ${last}`);
+    old.exec(`INSERT INTO models (name, created_at, updated_at) VALUES ('old', 't', 't');
+      INSERT INTO model_versions (name, version, status, created_at, run_id, node_id, model_fingerprint,
+        estimator, task, signature, metrics, native_path, onnx_path, lineage)
+      VALUES ('old', 1, 'ready', 't', 'r1', 'n', 'f1', 'linear', 'regression', '{"inputs":[],"outputs":[]}', '{}',
+        'a/model.json', 'a/model.onnx', '{}');`);
+    old.close();
+    const upgraded = new SqliteMetadataStore(dbPath, { projectDir: dir });
+    try {
+      expect(upgraded.registry.getVersion("old", 1)).toMatchObject({ version: 1, featureService: null });
+    } finally {
+      upgraded.close();
+    }
   });
 
   it("resolves a version by number or alias", () => {

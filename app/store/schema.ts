@@ -299,6 +299,8 @@ export const MIGRATIONS: Migration[] = [
      applied_at TEXT NOT NULL,
      PRIMARY KEY (view, version)
    ) WITHOUT ROWID;`,
+  // The feature service a model version was registered with (null: none; versions from before).
+  "ALTER TABLE model_versions ADD COLUMN feature_service TEXT;",
 ];
 
 /** The id of the key set holding exactly these (sorted) keys, created if new. */

@@ -354,6 +354,8 @@ export async function exportModelVersion(
         task: v.task,
         model_fingerprint: v.modelFingerprint,
         parity: v.parity,
+        // Called by entity keys: the feature service whose features fill the inputs.
+        ...(v.featureService ? { feature_service: v.featureService } : {}),
       },
     },
     signature: {

@@ -69,7 +69,13 @@ describe("lineage of the retraining loop", () => {
     });
 
   /** Registers a version trained by `runId` on `data` (the model files written into the run's artifacts). */
-  const register = (runId: string, pipeline: string, data: DatasetRecord, alias?: string) => {
+  const register = (
+    runId: string,
+    pipeline: string,
+    data: DatasetRecord,
+    alias?: string,
+    featureService?: string,
+  ) => {
     const folder = join(dir, ".dagwood", "artifacts", runId, "train");
     mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, "model.onnx"), ONNX_BYTES);
@@ -105,6 +111,7 @@ describe("lineage of the retraining loop", () => {
       lineage,
       alias,
       actor: "ana",
+      ...(featureService !== undefined ? { featureService } : {}),
     });
   };
 
@@ -300,6 +307,29 @@ describe("lineage of the retraining loop", () => {
     // Every edge joins two nodes of the graph.
     const ids = new Set(g.nodes.map((n) => n.id));
     for (const e of g.edges) expect(ids.has(e.from) && ids.has(e.to)).toBe(true);
+  });
+
+  it("links a version registered with a feature service to that service, once however many versions use it", () => {
+    // v1 (beforeEach) has no service; v2 and v3 share one.
+    startRun(RETRAIN_RUN, "retrain");
+    register(RETRAIN_RUN, "retrain", FRESH, undefined, "penguin_stats");
+    startRun(FAILED_RUN, "retrain");
+    register(FAILED_RUN, "retrain", FRESH_FAILED, undefined, "penguin_stats");
+    const g = lineageGraph(store, { model: "penguins" });
+    const services = g.nodes.filter((n) => n.kind === "featureService");
+    expect(services).toEqual([
+      {
+        id: "feature-service:penguin_stats",
+        kind: "featureService",
+        label: "penguin_stats",
+        detail: { service: "penguin_stats" },
+      },
+    ]);
+    expect(edgeText(g).filter((e) => e.startsWith("feature-service:"))).toEqual([
+      "feature-service:penguin_stats → model:penguins:v2",
+      "feature-service:penguin_stats → model:penguins:v3",
+    ]);
+    expect(reaches(g, "feature-service:penguin_stats", "model:penguins:v1")).toBe(false);
   });
 
   it("keeps a model's alerts to its own graph; every model's graph has them all", () => {

@@ -1,6 +1,6 @@
 /**
  * The lineage graph of registered models: dataset → run → model version →
- * deployment, built from each version's recorded lineage and the registry's
+ * deployment (and feature service → the versions it feeds), built from each version's recorded lineage and the registry's
  * audit log (deployments are audit entries `deployment.*`, canaries
  * included). The retraining loop (app/monitoring/loop.ts) adds an alert per
  * loop record: the version that was serving (the loop's champion) → alert →
@@ -11,7 +11,7 @@ import type { AuditEntry, DatasetRecord, MetadataStore, ModelVersion, RunRecord 
 import type { MonitorLoop } from "../values/loop";
 import { TrackingError } from "./export";
 
-export type LineageNodeKind = "dataset" | "run" | "modelVersion" | "deployment" | "alert";
+export type LineageNodeKind = "dataset" | "run" | "modelVersion" | "deployment" | "alert" | "featureService";
 
 export interface LineageGraphData {
   nodes: { id: string; kind: LineageNodeKind; label: string; detail: Record<string, unknown> }[];
@@ -25,6 +25,8 @@ export const lineageIds = {
   deployment: (entryId: number) => `deployment:${entryId}`,
   /** A monitor's breach, by the id of its loop record. */
   alert: (loopId: number) => `alert:${loopId}`,
+  /** A feature service (features/*.json) whose features fill a version's inputs. */
+  featureService: (name: string) => `feature-service:${name}`,
 };
 
 /**
@@ -152,6 +154,17 @@ export function lineageGraph(metadata: MetadataStore, opts: { model?: string } =
       },
     });
     addEdge(runNode, versionNode);
+    // Called by entity: the service's features fill its inputs (what it holds is in features/*.json).
+    if (v.featureService !== null) {
+      const serviceNode = lineageIds.featureService(v.featureService);
+      addNode({
+        id: serviceNode,
+        kind: "featureService",
+        label: v.featureService,
+        detail: { service: v.featureService },
+      });
+      addEdge(serviceNode, versionNode);
+    }
   };
 
   const addDeployment = (e: AuditEntry) => {

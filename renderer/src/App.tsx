@@ -3,6 +3,7 @@ import { ReactFlowProvider } from "@xyflow/react";
 import { type CSSProperties, lazy, Suspense, useEffect } from "react";
 import { useShallow } from "zustand/react/shallow";
 import { useShortcuts } from "./actions/useShortcuts";
+import { ChangesSide } from "./changes/ChangesLayer";
 import { ExperimentsView } from "./experiments/ExperimentsView";
 import { Canvas } from "./graph/Canvas";
 import { Inspector } from "./inspector/Inspector";
@@ -36,6 +37,7 @@ const DeploymentsView = lazy(() =>
 const MonitoringView = lazy(() =>
   import("./monitoring/MonitoringView").then((m) => ({ default: m.MonitoringView })),
 );
+const FeaturesView = lazy(() => import("./features/FeaturesView").then((m) => ({ default: m.FeaturesView })));
 
 function Center() {
   const unreadable = useEditor((s) => !!s.unreadable);
@@ -51,7 +53,14 @@ function Center() {
         </p>
       </div>
     );
-  return unreadable ? <UnreadableFile /> : <Canvas />;
+  if (unreadable) return <UnreadableFile />;
+  // The merge conflicts and the Changes list, beside the canvas when there are any or the overlay is on.
+  return (
+    <div className="canvas-row">
+      <Canvas />
+      <ChangesSide />
+    </div>
+  );
 }
 
 /** Palette, canvas over the bottom panel, inspector: the side panels' widths come from the ui store. */
@@ -108,6 +117,7 @@ function CurrentView() {
       <ErrorBoundary area={view}>
         <Suspense fallback={loading}>
           {view === "data" && <DatasetsView />}
+          {view === "features" && <FeaturesView />}
           {view === "experiments" && <ExperimentsView />}
           {view === "models" && <ModelsView />}
           {view === "lineage" && <LineageView />}

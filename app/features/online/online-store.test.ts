@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -265,6 +266,82 @@ describe.each(backends)("the $name online store", (backend) => {
     expect((await again.get("a", [entityKey([2])], ["trips"]))[0]!.values).toEqual({ trips: 20 });
   });
 
+  it("keeps the rows pushed while a materialisation runs, and the newer of a pushed and a materialised row", async () => {
+    const fresh = backend.fresh();
+    const s = store(fresh);
+    const pusher = store(fresh);
+    const keys = Array.from({ length: 3000 }, (_, i) => i);
+    await s.materialize(
+      "v",
+      keys.map((k) => row(k, 0, T0)),
+      record("v"),
+    );
+    // Between the chunks: key 1 pushed newer than its materialised row, key 2 older, key 5000 new.
+    const between = async () => {
+      await pusher.push("v", [row(1, 7, T0 + 3 * HOUR), row(2, 7, T0 + HOUR), row(5000, 7, T0)]);
+    };
+    const chunks = [[row(1, 1, T0 + 2 * HOUR)], [row(2, 1, T0 + 2 * HOUR)]];
+    const running = s.materialize("v", gated(chunks, between), record("v"));
+    // And more pushes of new keys while it runs, whatever it is doing meanwhile.
+    const pushed: number[] = [];
+    let finished = false;
+    void running.finally(() => {
+      finished = true;
+    });
+    for (let k = 6000; !finished && k < 6200; k++) {
+      await pusher.push("v", [row(k, 8, T0)]);
+      pushed.push(k);
+    }
+    await running;
+    expect(pushed.length).toBeGreaterThan(0);
+    const got = await s.get(
+      "v",
+      [1, 2, 3, 5000, ...pushed].map((k) => entityKey([k])),
+      ["conv_rate"],
+    );
+    expect(got.map((g) => g?.values.conv_rate)).toEqual([7, 1, 0, 7, ...pushed.map(() => 8)]);
+  });
+
+  it("keeps the rows of two materialisations of a view running at once, the newer row per key", async () => {
+    const fresh = backend.fresh();
+    const [a, b] = [store(fresh), store(fresh)];
+    await a.materialize("v", [row(1, 0, T0), row(2, 0, T0), row(3, 0, T0)], record("v"));
+    // a's second chunk waits until b has finished: b switches first, a then takes b's rows in.
+    let bDone: Promise<unknown> = Promise.resolve();
+    const first = a.materialize(
+      "v",
+      gated([[row(1, 1, T0 + HOUR)], [row(2, 1, T0 + HOUR)]], async () => {
+        bDone = b.materialize("v", [row(2, 2, T0 + 2 * HOUR), row(4, 2, T0)], record("v"));
+        await bDone;
+      }),
+      record("v"),
+    );
+    await first;
+    await bDone;
+    const got = await a.get(
+      "v",
+      [1, 2, 3, 4].map((k) => entityKey([k])),
+      ["conv_rate"],
+    );
+    expect(got.map((g) => g?.values.conv_rate)).toEqual([1, 2, 0, 2]);
+    expect((await a.materializations("v")).length).toBe(3);
+  });
+
+  it("materialises an empty window: a view keeps its rows, a new view has none, both recorded", async () => {
+    const s = store(backend.fresh());
+    await s.materialize("v", [row(1, 0.1, T0)], record("v"));
+    expect((await s.materialize("v", [], record("v"))).rows).toBe(0);
+    async function* nothing(): AsyncIterable<OnlineRow[]> {}
+    expect((await s.materialize("w", nothing(), record("w"))).rows).toBe(0);
+    expect((await s.get("v", [entityKey([1])], ["conv_rate"]))[0]!.values).toEqual({ conv_rate: 0.1 });
+    expect(await s.get("w", [entityKey([1])], ["conv_rate"])).toEqual([null]);
+    expect((await s.materializations()).map((m) => [m.view, m.rows])).toEqual([
+      ["v", 0],
+      ["v", 1],
+      ["w", 0],
+    ]);
+  });
+
   it("keys compound entities by their join-key values in order", async () => {
     const s = store(backend.fresh());
     const key = entityKey(["ann", 7]);
@@ -319,6 +396,121 @@ describe("the Redis online store when Redis goes away", () => {
       const got = await s.get("v", [entityKey([1]), entityKey([2])], ["conv_rate"]);
       expect(got.map((g) => g!.values.conv_rate)).toEqual([0.1, 0.2]);
       expect((await s.materializations("v")).length).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("the Redis online store's generations", () => {
+  const raw = async () => {
+    const { createClient } = await import("@redis/client");
+    const client = createClient({ url: redis!.url });
+    await client.connect();
+    return client;
+  };
+
+  it("leaves the view as it was when a materialising process is killed, and the next one removes what it left", async () => {
+    const keyPrefix = "killed";
+    const s = new RedisOnlineStore({ url: redis!.url, keyPrefix });
+    const client = await raw();
+    try {
+      await s.materialize("v", [row(1, 0.1, T0), row(2, 0.2, T0)], record("v"));
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "--input-type=module",
+          "-e",
+          `const { RedisOnlineStore } = await import(${JSON.stringify(join(import.meta.dirname, "redis.ts"))});
+           const s = new RedisOnlineStore({ url: ${JSON.stringify(redis!.url)}, keyPrefix: "${keyPrefix}" });
+           async function* rows() {
+             yield [{ key: "[1]", values: { conv_rate: 9 }, eventTs: ${T0 + HOUR} }];
+             console.log("staged");
+             await new Promise(() => setInterval(() => {}, 1000));
+           }
+           await s.materialize("v", rows(), { view: "v", version: 2, start: "a", end: "b" });`,
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let err = "";
+      child.stderr!.on("data", (d) => (err += d));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on("data", (d) => String(d).includes("staged") && resolve());
+        child.once("exit", (code) => reject(new Error(`the child exited ${code} before staging: ${err}`)));
+      });
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+      const generations = async () => (await client.keys(`${keyPrefix}:view:v:*`)).sort();
+      const before = await generations();
+      // The current generation and the killed one's.
+      expect(before).toHaveLength(2);
+      expect(await client.hLen(`${keyPrefix}:staging:v`)).toBe(1);
+      const got = await s.get("v", [entityKey([1]), entityKey([2])], ["conv_rate"]);
+      expect(got.map((g) => g!.values.conv_rate)).toEqual([0.1, 0.2]);
+      expect((await s.materializations("v")).length).toBe(1);
+
+      await s.materialize("v", [row(2, 0.3, T0 + HOUR)], record("v"));
+      const after = await generations();
+      expect(after).toHaveLength(1);
+      expect(before).not.toContain(after[0]);
+      expect(await client.exists([`${keyPrefix}:staging:v`, `${keyPrefix}:merging:v`])).toBe(0);
+      expect(await client.get(`${keyPrefix}:gen:v`)).toBe(after[0]!.split(":").pop());
+      const now = await s.get("v", [entityKey([1]), entityKey([2])], ["conv_rate"]);
+      expect(now.map((g) => g!.values.conv_rate)).toEqual([0.1, 0.3]);
+    } finally {
+      await s.close();
+      await client.close();
+    }
+  });
+
+  it("reads a view written before generations, and moves it into one at its next materialisation", async () => {
+    const keyPrefix = "older";
+    const client = await raw();
+    const s = new RedisOnlineStore({ url: redis!.url, keyPrefix });
+    try {
+      await client.hSet(`${keyPrefix}:view:v`, {
+        "[1]": `${T0}|{"conv_rate":0.1}`,
+        "[2]": `${T0 + HOUR}|{"conv_rate":0.2}`,
+      });
+      const got = await s.get("v", [entityKey([1]), entityKey([2])], ["conv_rate"]);
+      expect(got.map((g) => [g!.values.conv_rate, g!.eventTs])).toEqual([
+        [0.1, T0],
+        [0.2, T0 + HOUR],
+      ]);
+      expect(await s.push("v", [row(3, 0.3, T0)])).toBe(1);
+      await s.materialize("v", [row(1, 0.5, T0 + HOUR), row(2, 0.6, T0)], record("v"));
+      expect(await client.exists(`${keyPrefix}:view:v`)).toBe(0);
+      const now = await s.get(
+        "v",
+        [1, 2, 3].map((k) => entityKey([k])),
+        ["conv_rate"],
+      );
+      expect(now.map((g) => g!.values.conv_rate)).toEqual([0.5, 0.2, 0.3]);
+    } finally {
+      await s.close();
+      await client.close();
+    }
+  });
+
+  it("answers a lookup of more keys than one Lua call can take at once", async () => {
+    const s = new RedisOnlineStore({ url: redis!.url, keyPrefix: "wide" });
+    try {
+      const keys = Array.from({ length: 12_000 }, (_, i) => i);
+      await s.materialize(
+        "v",
+        keys.filter((k) => k % 2 === 0).map((k) => row(k, k, T0)),
+        record("v"),
+      );
+      const got = await s.get(
+        "v",
+        keys.map((k) => entityKey([k])),
+        ["conv_rate"],
+      );
+      expect(got).toHaveLength(12_000);
+      expect(got.every((g, k) => (k % 2 === 0 ? g?.values.conv_rate === k : g === null))).toBe(true);
     } finally {
       await s.close();
     }

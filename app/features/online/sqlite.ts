@@ -12,7 +12,7 @@
 import type Database from "better-sqlite3";
 import { sqlite } from "../../data/native";
 import type { EntityKey, MaterializationRecord, OnlineRecord, OnlineRow, OnlineStore } from "../types";
-import { eventTime, OnlineStoreError, pickValues } from "./values";
+import { eventTime, OnlineStoreError, pickValues, valuesText } from "./values";
 
 const SCHEMA_VERSION = 1;
 
@@ -40,21 +40,15 @@ CREATE INDEX IF NOT EXISTS materializations_view ON materializations (view, id);
 /** Rows per INSERT into the staging table (SQLite allows 32766 bound values; 3 a row). */
 const STAGE_BATCH = 500;
 
-interface MaterializationRow {
-  view: string;
-  version: number;
-  start: string;
-  end: string;
-  rows: number;
-  at: string;
-  ms: number;
-}
-
 export class SqliteOnlineStore implements OnlineStore {
   readonly kind = "sqlite" as const;
   private readonly db: Database.Database;
   private stages = 0;
   private readonly getOne: Database.Statement<[string, string], { event_ts: number; vals: string }>;
+  private readonly getMany: Database.Statement<
+    [string, string],
+    { key: string; event_ts: number; vals: string }
+  >;
   private readonly pushOne: Database.Statement<[string, string, number, string]>;
 
   constructor(readonly path: string) {
@@ -91,6 +85,10 @@ export class SqliteOnlineStore implements OnlineStore {
     }
     this.db = db;
     this.getOne = db.prepare("SELECT event_ts, vals FROM online_rows WHERE view = ? AND key = ?");
+    // The keys as one JSON list: one statement for any number of keys.
+    this.getMany = db.prepare(
+      "SELECT key, event_ts, vals FROM online_rows WHERE view = ? AND key IN (SELECT value FROM json_each(?))",
+    );
     this.pushOne = db.prepare(
       `INSERT INTO online_rows (view, key, event_ts, vals) VALUES (?, ?, ?, ?)
        ON CONFLICT (view, key) DO UPDATE SET event_ts = excluded.event_ts, vals = excluded.vals
@@ -105,13 +103,20 @@ export class SqliteOnlineStore implements OnlineStore {
   ): Promise<MaterializationRecord> {
     const t0 = performance.now();
     const stage = `stage_${process.pid}_${++this.stages}`;
-    this.db.exec(
-      `CREATE TEMP TABLE ${stage} (key TEXT NOT NULL, event_ts INTEGER NOT NULL, vals TEXT NOT NULL)`,
-    );
+    // Keyed, so the merge reads it in key order without a sort (a materialisation hands the rows in key
+    // order: appended, not inserted all over the index); made at the first row, so an empty window stages nothing.
+    let staged = false;
     try {
       let count = 0;
       const chunks = Array.isArray(rows) ? [rows] : rows;
       for await (const chunk of chunks) {
+        if (chunk.length === 0) continue;
+        if (!staged) {
+          this.db.exec(
+            `CREATE TEMP TABLE ${stage} (key TEXT NOT NULL PRIMARY KEY, event_ts INTEGER NOT NULL, vals TEXT NOT NULL) WITHOUT ROWID`,
+          );
+          staged = true;
+        }
         this.stageRows(stage, chunk);
         count += chunk.length;
       }
@@ -119,13 +124,15 @@ export class SqliteOnlineStore implements OnlineStore {
       this.db
         .transaction(() => {
           // An equal event time replaces the row too: materialising a window again picks up corrected rows.
-          this.db
-            .prepare(
-              `INSERT INTO online_rows (view, key, event_ts, vals) SELECT ?, key, event_ts, vals FROM temp.${stage} ORDER BY key
-             ON CONFLICT (view, key) DO UPDATE SET event_ts = excluded.event_ts, vals = excluded.vals
-             WHERE excluded.event_ts >= online_rows.event_ts`,
-            )
-            .run(view);
+          // (`WHERE true`: SQLite's upsert after INSERT … SELECT needs a WHERE to parse.)
+          if (staged)
+            this.db
+              .prepare(
+                `INSERT INTO online_rows (view, key, event_ts, vals) SELECT ?, key, event_ts, vals FROM temp.${stage} WHERE true
+               ON CONFLICT (view, key) DO UPDATE SET event_ts = excluded.event_ts, vals = excluded.vals
+               WHERE excluded.event_ts >= online_rows.event_ts`,
+              )
+              .run(view);
           done.at = new Date().toISOString();
           done.ms = performance.now() - t0;
           this.db
@@ -137,21 +144,24 @@ export class SqliteOnlineStore implements OnlineStore {
         .immediate();
       return done;
     } finally {
-      this.db.exec(`DROP TABLE IF EXISTS temp.${stage}`);
+      if (staged) this.db.exec(`DROP TABLE IF EXISTS temp.${stage}`);
     }
   }
 
   private stageRows(stage: string, chunk: OnlineRow[]): void {
     const insert = (n: number) =>
       this.db.prepare(
-        `INSERT INTO temp.${stage} (key, event_ts, vals) VALUES ${Array(n).fill("(?, ?, ?)").join(", ")}`,
+        // A key given twice keeps its newer row, as the merge would.
+        `INSERT INTO temp.${stage} (key, event_ts, vals) VALUES ${Array(n).fill("(?, ?, ?)").join(", ")}
+         ON CONFLICT (key) DO UPDATE SET event_ts = excluded.event_ts, vals = excluded.vals
+         WHERE excluded.event_ts >= event_ts`,
       );
     const full = chunk.length >= STAGE_BATCH ? insert(STAGE_BATCH) : undefined;
     this.db.transaction(() => {
       for (let i = 0; i < chunk.length; i += STAGE_BATCH) {
         const part = chunk.slice(i, i + STAGE_BATCH);
         const args: (string | number)[] = [];
-        for (const r of part) args.push(r.key, eventTime(r), JSON.stringify(r.values));
+        for (const r of part) args.push(r.key, eventTime(r), valuesText(r));
         (part.length === STAGE_BATCH && full ? full : insert(part.length)).run(args);
       }
     })();
@@ -161,27 +171,31 @@ export class SqliteOnlineStore implements OnlineStore {
     let written = 0;
     this.db
       .transaction(() => {
-        for (const r of rows)
-          written += this.pushOne.run(view, r.key, eventTime(r), JSON.stringify(r.values)).changes;
+        for (const r of rows) written += this.pushOne.run(view, r.key, eventTime(r), valuesText(r)).changes;
       })
       .immediate();
     return written;
   }
 
   async get(view: string, keys: EntityKey[], features: readonly string[]): Promise<(OnlineRecord | null)[]> {
-    // One read transaction, so a materialisation committing meanwhile is seen wholly or not at all.
-    return this.db.transaction(() =>
-      keys.map((key) => {
-        const row = this.getOne.get(view, key);
-        return row ? { eventTs: row.event_ts, values: pickValues(row.vals, features) } : null;
-      }),
-    )();
+    // One statement, so one read snapshot: a materialisation committing meanwhile is seen wholly or not at all.
+    if (keys.length === 1) {
+      const row = this.getOne.get(view, keys[0]!);
+      return [row ? { eventTs: row.event_ts, values: pickValues(row.vals, features) } : null];
+    }
+    if (keys.length === 0) return [];
+    const found = new Map<string, { event_ts: number; vals: string }>();
+    for (const row of this.getMany.all(view, JSON.stringify(keys))) found.set(row.key, row);
+    return keys.map((key) => {
+      const row = found.get(key);
+      return row ? { eventTs: row.event_ts, values: pickValues(row.vals, features) } : null;
+    });
   }
 
   async materializations(view?: string): Promise<MaterializationRecord[]> {
     const sql = `SELECT view, version, start, "end", rows, at, ms FROM materializations ${view === undefined ? "" : "WHERE view = ?"} ORDER BY view, id DESC`;
     const rows = this.db
-      .prepare<unknown[], MaterializationRow>(sql)
+      .prepare<unknown[], MaterializationRecord>(sql)
       .all(...(view === undefined ? [] : [view]));
     return rows.map((r) => ({ ...r }));
   }

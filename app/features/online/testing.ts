@@ -40,7 +40,7 @@ function requireRedisServer(): void {
     );
 }
 
-function launch(port: number, dir: string): Promise<ChildProcess> {
+function launch(port: number, dir: string, appendOnly: boolean): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       "redis-server",
@@ -54,7 +54,7 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
         "--save",
         "",
         "--appendonly",
-        "yes",
+        appendOnly ? "yes" : "no",
         "--appendfsync",
         "always",
         "--daemonize",
@@ -80,11 +80,13 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
   });
 }
 
-export async function startTestRedis(): Promise<TestRedis> {
+/** `appendOnly: false` (benches): nothing written to disk, so nothing kept across a restart. */
+export async function startTestRedis(options: { appendOnly?: boolean } = {}): Promise<TestRedis> {
   requireRedisServer();
+  const appendOnly = options.appendOnly ?? true;
   const dir = mkdtempSync(join(tmpdir(), "dagwood-redis-"));
   const port = await freePort();
-  let child: ChildProcess | undefined = await launch(port, dir);
+  let child: ChildProcess | undefined = await launch(port, dir, appendOnly);
   const kill = async () => {
     const c = child;
     child = undefined;
@@ -100,7 +102,7 @@ export async function startTestRedis(): Promise<TestRedis> {
     kill,
     restart: async () => {
       await kill();
-      child = await launch(port, dir);
+      child = await launch(port, dir, appendOnly);
     },
     stop: async () => {
       await kill();

@@ -30,6 +30,11 @@ export function pickValues(json: string, features: readonly string[]): Record<st
   return out;
 }
 
+/** A row's features as the stores keep them: JSON text of feature name → value. */
+export function valuesText(r: OnlineRow): string {
+  return r.valuesJson ?? JSON.stringify(r.values);
+}
+
 /** A row's event time in whole ms; a row without one is refused. */
 export function eventTime(r: OnlineRow): number {
   if (!Number.isFinite(r.eventTs))

@@ -36,6 +36,7 @@ const KIND_LABEL: Record<LineageNodeKind, string> = {
   modelVersion: "model version",
   deployment: "deployment",
   alert: "alert",
+  featureService: "feature service",
 };
 
 type LineageNode = LineageGraph["nodes"][number];
@@ -399,7 +400,8 @@ export function LineageView() {
               ))}
           </select>
           <span className="muted small">
-            dataset → run → model version → deployment · alert → retraining run
+            dataset → run → model version → deployment · alert → retraining run · feature service → model
+            version
           </span>
         </div>
         {loaded.status === "loading" && <Loading>Tracing lineage…</Loading>}

@@ -3,6 +3,7 @@ import { useUi, VIEWS, type View } from "../store/ui";
 const LABELS: Record<View, string> = {
   editor: "Editor",
   data: "Data",
+  features: "Features",
   experiments: "Experiments",
   models: "Models",
   lineage: "Lineage",

@@ -4,10 +4,19 @@ import type { Position } from "./types";
 
 export type BottomTab = "problems" | "log" | "data";
 /** The app's main views, switched in the top bar. */
-export type View = "editor" | "data" | "experiments" | "models" | "lineage" | "deployments" | "monitoring";
+export type View =
+  | "editor"
+  | "data"
+  | "features"
+  | "experiments"
+  | "models"
+  | "lineage"
+  | "deployments"
+  | "monitoring";
 export const VIEWS: readonly View[] = [
   "editor",
   "data",
+  "features",
   "experiments",
   "models",
   "lineage",
