@@ -174,3 +174,70 @@ test("Alias… starts empty and Enter never moves an alias; lineage fits the pan
   await expect.poll(() => app.evaluate(() => navigator.clipboard.readText())).toBe(full);
   await shot(app, testInfo, "lineage-detail");
 });
+
+test("production lists its requirements and moves without them only with a reason, which the version's history shows", async ({
+  app,
+  projectDir,
+}, testInfo) => {
+  test.setTimeout(120_000);
+  // The tree pipeline with a gate between the evaluation and the registration: the gate passes.
+  const gated = {
+    ...TREE_PIPELINE,
+    name: "penguins-gated",
+    nodes: [
+      ...TREE_PIPELINE.nodes,
+      { id: "gate", block: "gate", params: { metric: "accuracy", op: ">=", threshold: 0.5 } },
+    ],
+    edges: [
+      ...TREE_PIPELINE.edges.filter((e) => e.to !== "register.report"),
+      { from: "eval.report", to: "gate.report" },
+      { from: "gate.report", to: "register.report" },
+    ],
+    layout: { ...TREE_PIPELINE.layout, gate: { x: 1040, y: -120 } },
+  };
+  await openPipeline(app, projectDir, gated, "penguins-gated.dag.json");
+  await app.getByTestId("run-button").click();
+  await expect(app.getByTestId("status-run")).toHaveAttribute("data-run-status", "succeeded", {
+    timeout: 45_000,
+  });
+  await app.getByTestId("view-models").click();
+  await app.getByTestId("set-alias-1").click();
+  const dialog = app.getByTestId("alias-dialog");
+  await dialog.getByTestId("alias-input").fill("production");
+  // The gate passed; no deploy to staging: the dialog says so and asks for a reason.
+  const requirements = dialog.getByTestId("production-requirement");
+  await expect(requirements).toHaveCount(2);
+  await expect(requirements.nth(0)).toHaveAttribute("data-met", "true");
+  await expect(requirements.nth(0)).toContainText("accuracy");
+  await expect(requirements.nth(0)).toContainText(">= 0.5 — passed (node gate)");
+  await expect(requirements.nth(1)).toHaveAttribute("data-met", "false");
+  await expect(requirements.nth(1)).toContainText("never deployed there");
+  const confirm = dialog.getByTestId("confirm");
+  await expect(confirm).toHaveText("Override and set");
+  await expect(confirm).toBeDisabled();
+  // Enter in the alias field does not skip the reason.
+  await dialog.getByTestId("alias-input").press("Enter");
+  await expect(dialog).toBeVisible();
+  await dialog.getByTestId("override-reason").fill("   ");
+  await expect(confirm).toBeDisabled();
+  await dialog.getByTestId("override-reason").fill("demo for the review board");
+  await shot(app, testInfo, "production-override");
+  await confirm.click();
+  await expect(dialog).toHaveCount(0);
+  const v1 = app.getByTestId("version-1");
+  await expect(v1.getByTestId("alias-production")).toBeVisible();
+  // The model's history says it was an override, with the reason.
+  await expect(app.getByTestId("audit-timeline")).toContainText(
+    'alias production set on v1 (override: "demo for the review board")',
+  );
+  // The version's page lists its production history with what was recorded.
+  const history = app.getByTestId("production-history-1");
+  if (!(await history.isVisible())) await v1.click();
+  await expect(history.getByTestId("production-change")).toHaveCount(1);
+  await expect(history).toContainText("production set on v1");
+  await expect(history.getByTestId("production-override")).toContainText("demo for the review board");
+  await expect(history).toContainText("penguins-gated.dag.json");
+  await expect(history).toContainText("data/penguins.csv");
+  await expect(history).toContainText("never deployed there");
+  expect(await app.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+});

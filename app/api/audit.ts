@@ -8,6 +8,13 @@ const v = (n: unknown) =>
   typeof n === "number" ? `v${n}` : typeof n === "string" && n ? `v${n}` : "a version";
 const text = (s: unknown, fallback: string) => (typeof s === "string" && s ? s : fallback);
 
+/** A production move that skipped its requirements says so, with the reason given (app/store/promotion.ts). */
+function overridden(d: Record<string, unknown>): string {
+  const record = d.production as { missing?: unknown; reason?: unknown } | undefined;
+  if (!record || !Array.isArray(record.missing) || record.missing.length === 0) return "";
+  return ` (override: ${typeof record.reason === "string" ? JSON.stringify(record.reason) : "no reason recorded"})`;
+}
+
 /**
  * One audit entry as a sentence. `runId` shortens a run id where space is
  * short (the app); the CLI prints it whole, to be pasted into `runs show`.
@@ -41,9 +48,9 @@ export function describeAudit(e: AuditEntry, runId: (id: string) => string = (id
       return `${v(e.version)} archived${removed.length ? ` (alias ${removed.join(", ")} removed)` : ""}`;
     }
     case "alias.set":
-      return `alias ${alias} set on ${v(d.to ?? e.version)}`;
+      return `alias ${alias} set on ${v(d.to ?? e.version)}${overridden(d)}`;
     case "alias.moved":
-      return `alias ${alias} moved ${v(d.from)} → ${v(d.to ?? e.version)}`;
+      return `alias ${alias} moved ${v(d.from)} → ${v(d.to ?? e.version)}${overridden(d)}`;
     case "alias.removed":
       return `alias ${alias} removed from ${v(d.from ?? e.version)}`;
     case "deployment.succeeded":

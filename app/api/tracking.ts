@@ -14,6 +14,7 @@ import { type ModelVersion, type RegisteredModel, RegistryError, type RunRecord 
 import type { TrackingContext } from "../tracking/export";
 import { type ExportedFolder, exportModelVersion, exportRun, TrackingError } from "../tracking/export";
 import { lineageGraph } from "../tracking/lineage";
+import { aliasChanges } from "../values/registry";
 import { ApiError, type ApiResults, type parseApiArgs } from "./api";
 import type { TrackingMethod } from "./api-methods";
 
@@ -29,6 +30,9 @@ export function toApiError(e: unknown): unknown {
   if (e instanceof TrackingError) return new ApiError(STATUS[e.code], e.message);
   return e;
 }
+
+/** The audit actions that change an alias (an archive removes the version's aliases). */
+const ALIAS_ACTIONS = ["alias.set", "alias.moved", "alias.removed", "version.archived"] as const;
 
 const exported = (r: ExportedFolder) => ({ dir: r.dir, files: r.files });
 
@@ -173,14 +177,34 @@ export function createTrackingHandlers(context: () => TrackingContext): Tracking
         currentUser(),
       );
     },
-    async setAlias({ name, alias, version }) {
+    async setAlias({ name, alias, version, reason }) {
       const v = requireVersion(name, version);
       if (v.status === "archived")
         throw new ApiError(
           409,
           `${name} v${version} is archived; an alias can point only at a ready version.`,
         );
-      return context().metadata.registry.setAlias(name, alias, version, currentUser());
+      // `production` is checked by the registry itself (app/store/promotion.ts), whoever moves it.
+      return context().metadata.registry.setAlias(
+        name,
+        alias,
+        version,
+        currentUser(),
+        reason === undefined ? {} : { reason },
+      );
+    },
+    async productionCheck({ name, version }) {
+      requireVersion(name, version);
+      return context().metadata.registry.productionCheck(name, version);
+    },
+    async aliasHistory({ name, alias }) {
+      requireModel(name);
+      const entries = context().metadata.registry.audit({
+        model: name,
+        limit: 100_000,
+        actions: ALIAS_ACTIONS,
+      });
+      return aliasChanges(entries, alias);
     },
     async removeAlias({ name, alias }) {
       const model = requireModel(name);

@@ -4,7 +4,7 @@ import type { RunSummary } from "../engine/events";
 import { expectationName, resultDetail } from "../values/expectation-text";
 import type { ValidationReport } from "../values/expectations";
 
-const escapeXml = (s: string) =>
+export const escapeXml = (s: string) =>
   s
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")
@@ -22,12 +22,11 @@ export const VALIDATE_BLOCK = "validate.expectations";
  * Why `--junit FILE` cannot be written, checked before the work so it is not
  * lost to a typo: the folder must exist and FILE must not be a folder.
  */
-export function junitProblem(file: string): string | undefined {
+export function junitProblem(file: string, example = "junit.xml"): string | undefined {
   const abs = resolve(file);
   if (!existsSync(dirname(abs))) return `the folder of ${file} does not exist`;
   try {
-    if (statSync(abs).isDirectory())
-      return `${file} is a folder; name a file, e.g. ${join(file, "junit.xml")}`;
+    if (statSync(abs).isDirectory()) return `${file} is a folder; name a file, e.g. ${join(file, example)}`;
   } catch {
     // a new file
   }
@@ -49,16 +48,42 @@ const failedOf = (report: ValidationReport) =>
 const erroredOf = (report: ValidationReport) =>
   report.results.filter((r) => !r.success && r.exception_info?.raised_exception).length;
 
+/** A JUnit test suite's counts. */
+export interface JunitCounts {
+  tests: number;
+  failures: number;
+  errors: number;
+  skipped: number;
+}
+
+/** The counts as JUnit attributes. */
+export const countAttrs = (c: JunitCounts) =>
+  `tests="${c.tests}" failures="${c.failures}"${c.errors ? ` errors="${c.errors}"` : ""} skipped="${c.skipped}"`;
+
+/** Test suites in one JUnit document, the totals on its root. */
+export function junitDocument(suites: { lines: string[]; counts: JunitCounts }[], seconds: number): string {
+  const total: JunitCounts = { tests: 0, failures: 0, errors: 0, skipped: 0 };
+  for (const s of suites)
+    for (const k of ["tests", "failures", "errors", "skipped"] as const) total[k] += s.counts[k];
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="dagwood" ${countAttrs(total)} time="${seconds.toFixed(3)}">`,
+    ...suites.flatMap((s) => s.lines),
+    "</testsuites>",
+    "",
+  ].join("\n");
+}
+
 /**
- * A JUnit XML report of a run: one test case per node, so CI systems show
+ * A run as one JUnit test suite: one test case per node, so CI systems show
  * node failures; and per validate.expectations node whose report is known
  * (`reports`, by node id), one test case per expectation, classname
  * `<pipeline>.<node>`.
  */
-export function renderJunit(
+export function runJunitSuite(
   summary: RunSummary,
   reports: ReadonlyMap<string, ValidationReport> = new Map(),
-): string {
+): { lines: string[]; counts: JunitCounts } {
   let failures = summary.nodes.filter((n) => n.status === "failed").length;
   let errors = 0;
   const skipped = summary.nodes.filter((n) => n.status === "skipped").length;
@@ -81,16 +106,23 @@ export function renderJunit(
     failures += failedOf(report);
     errors += erroredOf(report);
   }
-  const counts = `tests="${tests}" failures="${failures}"${errors ? ` errors="${errors}"` : ""} skipped="${skipped}"`;
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="dagwood" ${counts} time="${(summary.ms / 1000).toFixed(3)}">`,
-    `  <testsuite name="${escapeXml(summary.pipeline)}" id="${escapeXml(summary.runId)}" ${counts}>`,
-    ...cases,
-    "  </testsuite>",
-    "</testsuites>",
-    "",
-  ].join("\n");
+  const counts = { tests, failures, errors, skipped };
+  return {
+    lines: [
+      `  <testsuite name="${escapeXml(summary.pipeline)}" id="${escapeXml(summary.runId)}" ${countAttrs(counts)}>`,
+      ...cases,
+      "  </testsuite>",
+    ],
+    counts,
+  };
+}
+
+/** A JUnit XML report of a run (`dagwood run --junit`): the run's suite (runJunitSuite). */
+export function renderJunit(
+  summary: RunSummary,
+  reports: ReadonlyMap<string, ValidationReport> = new Map(),
+): string {
+  return junitDocument([runJunitSuite(summary, reports)], summary.ms / 1000);
 }
 
 /** A JUnit XML report of one suite's run (`dagwood expect run --junit`): one test case per expectation. */

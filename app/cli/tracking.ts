@@ -21,6 +21,7 @@ import {
 } from "../store/types";
 import { exportModelVersion, exportRun, type TrackingContext } from "../tracking/export";
 import { type Deprecation, IsoDate } from "../values/governance";
+import { type GateFigures, gateFiguresText, type ProductionRecord } from "../values/registry";
 import {
   EXIT,
   findProjectStore,
@@ -639,6 +640,8 @@ function versionText(v: ModelVersion, audit: AuditEntry[], graph?: ApiResults["l
   if (v.description) out.push(`  ${v.description}`);
   out.push(`  created   ${formatTime(v.createdAt)} UTC${v.createdBy ? ` by ${v.createdBy}` : ""}`);
   out.push(`  model     ${v.estimator}, ${v.task}, from node ${v.nodeId} of run ${v.runId}`);
+  if (v.featureService)
+    out.push(`  features  service ${v.featureService} (callable by entity: V2 parameters.entities)`);
   if (Object.keys(v.metrics).length)
     out.push(
       `  metrics   ${Object.entries(v.metrics)
@@ -705,10 +708,22 @@ async function modelsShow(args: string[], io: Io): Promise<number> {
     const aliases = Object.entries(m.aliases).map(([a, x]) => `${a} → v${x}`);
     out.push(`  aliases: ${aliases.join(", ") || "none"}`);
     out.push("", "Versions");
+    // The feature service column only when a version has one.
+    const services = detail.versions.some((v) => v.featureService !== null);
     out.push(
       indent(
         renderTable(
-          ["version", "status", "created", "by", "run", "estimator", "aliases", "metrics"],
+          [
+            "version",
+            "status",
+            "created",
+            "by",
+            "run",
+            "estimator",
+            ...(services ? ["feature service"] : []),
+            "aliases",
+            "metrics",
+          ],
           detail.versions.map((v) => [
             `v${v.version}`,
             v.status,
@@ -716,6 +731,7 @@ async function modelsShow(args: string[], io: Io): Promise<number> {
             v.createdBy ?? "—",
             v.runId,
             v.estimator,
+            ...(services ? [v.featureService ?? "—"] : []),
             v.aliases.join(", ") || "—",
             topMetrics(v.metrics),
           ]),
@@ -737,9 +753,21 @@ async function modelsShow(args: string[], io: Io): Promise<number> {
 }
 
 async function modelsAlias(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { project: { type: "string" }, remove: { type: "boolean" } });
-  const usage = "models alias takes <name> <alias> <version>, or <name> <alias> --remove";
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    remove: { type: "boolean" },
+    "override-reason": { type: "string" },
+  });
+  const usage =
+    'models alias takes <name> <alias> <version> [--override-reason "…"], or <name> <alias> --remove';
   if (positionals.length !== (values.remove ? 2 : 3)) throw new UsageError(usage);
+  const reason = values["override-reason"] as string | undefined;
+  if (values.remove && reason !== undefined)
+    throw new UsageError("--override-reason goes with moving an alias, not with --remove");
+  if (reason !== undefined && !reason.trim())
+    throw new UsageError(
+      '--override-reason needs a reason: say why this version may skip its requirements, e.g. --override-reason "hotfix for incident 42"',
+    );
   const [name, alias, versionText] = positionals as [string, string, string | undefined];
   return withTracking(io, values.project, async (call) => {
     if (values.remove) {
@@ -750,8 +778,82 @@ async function modelsAlias(args: string[], io: Io): Promise<number> {
     const version = Number(versionText!.replace(/^v/, ""));
     if (!Number.isInteger(version) || version < 1)
       throw new UsageError(`"${versionText}" is not a version number (1, 2, … or v1, v2, …)`);
-    const e = await call("setAlias", { name, alias, version });
+    const e = await call("setAlias", { name, alias, version, ...(reason !== undefined ? { reason } : {}) });
     io.stdout.write(`${name}: ${describeAudit(e)}\n`);
+    const record = e.details.production as ProductionRecord | undefined;
+    if (record) io.stdout.write(`${productionLines(record).join("\n")}\n`);
+    return EXIT.ok;
+  });
+}
+
+/** A gate's figures in words (app/values/registry.ts gateFiguresText). */
+const gateText = (g: GateFigures): string => gateFiguresText(g, formatValue);
+
+/** What a production change recorded, one line per fact, indented under its entry. */
+export function productionLines(r: ProductionRecord): string[] {
+  const pipeline = r.run.pipelinePath ?? r.run.pipeline;
+  const commit = r.run.gitCommit
+    ? `git ${r.run.gitCommit.slice(0, 12)}${r.run.gitDirty ? " (uncommitted changes)" : ""}`
+    : "no git commit recorded";
+  const lines = [
+    `    pipeline  ${pipeline}${r.run.pipelineHash ? ` (sha256 ${r.run.pipelineHash.slice(0, 12)})` : ""}, ${commit}, run ${r.run.id}`,
+  ];
+  for (const d of r.datasets)
+    lines.push(`    data      ${d.source} sha256 ${d.digest.slice(0, 12)} (${d.rows} rows)`);
+  if (!r.datasets.length) lines.push("    data      none recorded");
+  for (const g of r.gates) lines.push(`    gate      ${gateText(g)}`);
+  if (!r.gates.length) lines.push("    gate      none");
+  lines.push(
+    r.staging
+      ? `    staging   deployed to ${r.staging.target} ${formatTime(r.staging.at)} UTC${r.staging.actor ? ` by ${r.staging.actor}` : ""}`
+      : "    staging   never deployed there",
+  );
+  for (const m of r.missing) lines.push(`    overrode  ${m}`);
+  if (r.reason !== null) lines.push(`    reason    ${r.reason}`);
+  return lines;
+}
+
+async function modelsHistory(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    alias: { type: "string" },
+    json: { type: "boolean" },
+  });
+  if (positionals.length !== 1)
+    throw new UsageError(
+      "models history takes one model name: dagwood models history <name> [--alias A] [--json]",
+    );
+  const name = positionals[0]!;
+  const alias = values.alias as string | undefined;
+  return withTracking(io, values.project, async (call) => {
+    const changes = await call("aliasHistory", { name, ...(alias !== undefined ? { alias } : {}) });
+    if (values.json) {
+      io.stdout.write(toJson(changes));
+      return EXIT.ok;
+    }
+    if (!changes.length) {
+      io.stdout.write(
+        `${name}: no alias changes${alias ? ` of ${alias}` : ""} yet. Set one with: dagwood models alias ${name} <alias> <version>\n`,
+      );
+      return EXIT.ok;
+    }
+    const out = [`${name}: alias changes${alias ? ` of ${alias}` : ""}, newest first`];
+    for (const c of changes) {
+      const what =
+        c.change === "moved"
+          ? `v${c.from} → v${c.to}`
+          : c.change === "set"
+            ? `set on v${c.to}`
+            : c.change === "removed"
+              ? `removed from v${c.from}`
+              : `removed: v${c.from} archived`;
+      const override = c.production && c.production.missing.length > 0 ? "  OVERRIDE" : "";
+      out.push(
+        `${formatTime(c.at)} UTC  ${c.alias}  ${what}${c.actor ? `  by ${c.actor}` : ""}${override}  (audit ${c.auditId})`,
+      );
+      if (c.production) out.push(...productionLines(c.production));
+    }
+    io.stdout.write(`${out.join("\n")}\n`);
     return EXIT.ok;
   });
 }
@@ -932,6 +1034,7 @@ const MODELS: Subcommands = {
   list: modelsList,
   show: modelsShow,
   alias: modelsAlias,
+  history: modelsHistory,
   update: modelsUpdate,
   export: modelsExport,
 };

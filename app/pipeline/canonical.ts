@@ -18,7 +18,7 @@ const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 /**
  * The canonical text of a pipeline: fixed top-level key order (format, name,
  * description, owner, purpose, reviewBy, deprecated {reason, replacement,
- * since}, params, nodes, edges, layout) and node key order,
+ * since}, params, nodes, edges, conflicts, layout) and node key order,
  * nodes sorted by id, edges by (from, to), params and layout keys sorted, two
  * spaces, a trailing newline. Saving what was loaded from a canonical file
  * gives the same bytes, so a review diff shows only real changes.
@@ -50,6 +50,18 @@ export function serializePipeline(p: Pipeline): string {
   out.edges = [...p.edges]
     .sort((a, b) => byString(a.from, b.from) || byString(a.to, b.to))
     .map((e) => ({ from: e.from, to: e.to }));
+  // Once the last conflict is resolved the field goes: a resolved file reads as one that never conflicted.
+  if (p.conflicts?.length) {
+    out.conflicts = p.conflicts.map((c) => {
+      const conflict: Record<string, unknown> = {};
+      if (c.node !== undefined) conflict.node = c.node;
+      conflict.path = c.path;
+      for (const side of ["base", "ours", "theirs"] as const)
+        if (c[side] !== undefined) conflict[side] = sortKeys(c[side]);
+      conflict.kept = c.kept;
+      return conflict;
+    });
+  }
   if (p.layout !== undefined) {
     out.layout = Object.fromEntries(
       Object.keys(p.layout)

@@ -57,6 +57,26 @@ export const EdgeSchema = z.strictObject({
 /** Layout is kept apart from logic: a moved node is not a logic change. */
 export const LayoutEntrySchema = z.looseObject({ x: z.number(), y: z.number() });
 
+/**
+ * A change `dagwood merge` could not decide (app/pipeline/merge.ts): both
+ * sides changed one value differently, or one side changed a node the other
+ * deleted. The file holds the `kept` side's value until someone picks;
+ * `dagwood validate` and runs refuse a pipeline that still lists conflicts.
+ * An absent `base`, `ours` or `theirs` means the value (or node) did not
+ * exist on that side.
+ */
+export const ConflictSchema = z.strictObject({
+  /** The node's id in the merged file; absent for a pipeline-level field. */
+  node: shortText("a node id").optional(),
+  /** Inside the node (`params.trees`, `block`, `""` for the node itself, `inputs.train` for an edge into a port) or the pipeline (`params.seed`). */
+  path: z.string().max(PIPELINE_LIMITS.name * 5),
+  base: z.unknown().optional(),
+  ours: z.unknown().optional(),
+  theirs: z.unknown().optional(),
+  /** Which side's value the file holds now. */
+  kept: z.enum(["ours", "theirs"]),
+});
+
 export const PipelineSchema = z.strictObject({
   format: z.literal(PIPELINE_FORMAT),
   name: shortText("a name").min(1, "a pipeline needs a name"),
@@ -74,11 +94,14 @@ export const PipelineSchema = z.strictObject({
   nodes: z.array(NodeSchema),
   edges: z.array(EdgeSchema).default([]),
   layout: z.record(z.string(), LayoutEntrySchema).optional(),
+  /** Unresolved merge conflicts (ConflictSchema); a file with any does not validate. */
+  conflicts: z.array(ConflictSchema).optional(),
 });
 
 export type PipelineNode = z.output<typeof NodeSchema>;
 export type PipelineEdge = z.output<typeof EdgeSchema>;
 export type Pipeline = z.output<typeof PipelineSchema>;
+export type PipelineConflict = z.output<typeof ConflictSchema>;
 
 export function splitEndpoint(endpoint: string): { node: string; port: string } {
   const dot = endpoint.lastIndexOf(".");

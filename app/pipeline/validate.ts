@@ -4,7 +4,14 @@ import type { AnyBlock, Catalog } from "../engine/block";
 import { portsCompatible } from "../engine/ports";
 import { paramIssueMessage, paramsJsonSchema } from "./param-ui";
 import { findReferences, substitute } from "./params";
-import { PIPELINE_FORMAT, PIPELINE_LIMITS, type Pipeline, PipelineSchema, splitEndpoint } from "./schema";
+import {
+  PIPELINE_FORMAT,
+  PIPELINE_LIMITS,
+  type Pipeline,
+  type PipelineConflict,
+  PipelineSchema,
+  splitEndpoint,
+} from "./schema";
 
 export interface Problem {
   /** JSON path of the offending value, e.g. `$.nodes[2].params.testFraction`. */
@@ -341,6 +348,11 @@ export function planPipeline(
     params[name] = value;
   }
 
+  // A merge left these for a person to decide (app/pipeline/merge.ts); running a guess would hide them.
+  (pipeline.conflicts ?? []).forEach((c, index) => {
+    problems.push({ path: jsonPath(["conflicts", index]), message: conflictMessage(c) });
+  });
+
   const byId = new Map<string, { index: number; block?: AnyBlock }>();
   pipeline.nodes.forEach((node, index) => {
     const at: PropertyKey[] = ["nodes", index];
@@ -492,6 +504,27 @@ export function planPipeline(
     },
     problems,
   };
+}
+
+/** An unresolved merge conflict in words, with what to do about it. */
+function conflictMessage(c: PipelineConflict): string {
+  const show = (side: "base" | "ours" | "theirs") => {
+    if (c[side] === undefined) return "absent";
+    const text = JSON.stringify(c[side]);
+    return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+  };
+  if (c.path === "" && c.node !== undefined) {
+    const gone = c.ours === undefined ? "ours" : "theirs";
+    return (
+      `Unresolved merge conflict: node ${c.node} was deleted on ${gone}' side and changed on the other; the file keeps ` +
+      `the changed node. Keep it or delete it (in the app, or here), then delete this entry from "conflicts".`
+    );
+  }
+  const where = c.node === undefined ? c.path : `${c.node}.${c.path}`;
+  return (
+    `Unresolved merge conflict at ${where}: ours ${show("ours")}, theirs ${show("theirs")} (base ${show("base")}); ` +
+    `the file holds ${c.kept}. Pick one in the app, or edit the value and delete this entry from "conflicts".`
+  );
 }
 
 /** Parses and plans in one step. */

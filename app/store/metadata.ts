@@ -89,6 +89,7 @@ export class SqliteMetadataStore implements MetadataStore {
       projectDir,
       registryDir: opts?.registryDir ?? join(projectDir, ".dagwood", "registry"),
       inMemory: path === ":memory:" && !opts,
+      runs: this,
     });
   }
 

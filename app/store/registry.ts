@@ -3,6 +3,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, s
 import { dirname, join, relative, sep } from "node:path";
 import type Database from "better-sqlite3";
 import { Deprecation, IsoDate } from "../values/governance";
+import { PRODUCTION_ALIAS, type ProductionRecord } from "../values/registry";
+import { productionRecord, productionRefusal, type RunFacts } from "./promotion";
 import { nowIso, numbersFromJson, numbersToJson } from "./sqlite";
 import { prepare } from "./statements";
 import {
@@ -23,6 +25,37 @@ export interface RegistryOptions {
   registryDir: string;
   /** An in-memory store opened without a project folder: registering files is refused. */
   inMemory?: boolean;
+  /** The runs that registered versions: where moving `production` finds their gates (app/store/promotion.ts). */
+  runs?: RunFacts;
+}
+
+/** Without the runs, no version's gate can be found (moving `production` then needs a reason). */
+const NO_RUNS: RunFacts = {
+  getRun: () => undefined,
+  nodeRuns: () => [],
+  metrics: () => [],
+  resolvedParams: () => ({}),
+  artifacts: () => [],
+};
+
+/** The longest reason an alias change keeps. */
+const MAX_REASON = 2000;
+
+/** A reason as given (trimmed), or undefined for none; a blank or overlong one is refused. */
+function checkReason(reason: string | undefined): string | undefined {
+  if (reason === undefined) return undefined;
+  const text = typeof reason === "string" ? reason.trim() : "";
+  if (!text)
+    throw new RegistryError(
+      "An override needs a reason: say in a sentence why this version may skip its requirements (it goes into the audit history).",
+      "invalid",
+    );
+  if (text.length > MAX_REASON)
+    throw new RegistryError(
+      `The reason is ${text.length} characters long; keep it to ${MAX_REASON} (link to a longer write-up instead).`,
+      "invalid",
+    );
+  return text;
 }
 
 interface ModelRow {
@@ -56,6 +89,7 @@ interface VersionRow {
   native_path: string;
   onnx_path: string;
   heldout_path: string | null;
+  feature_service: string | null;
   lineage: string;
 }
 
@@ -295,6 +329,7 @@ export class SqliteRegistry implements Registry {
       nativePath: r.native_path,
       onnxPath: r.onnx_path,
       heldoutPath: r.heldout_path ?? null,
+      featureService: r.feature_service ?? null,
       lineage: JSON.parse(r.lineage),
       aliases,
     };
@@ -406,7 +441,8 @@ export class SqliteRegistry implements Registry {
         );
       }
     }
-    const existing = this.findReady(input.name, input.modelFingerprint);
+    const featureService = input.featureService ?? null;
+    const existing = this.findReady(input.name, input.modelFingerprint, featureService);
     if (existing !== undefined)
       return { version: this.applyAliasToExisting(input, existing), created: false };
 
@@ -425,7 +461,7 @@ export class SqliteRegistry implements Registry {
       faultPoint("registry:after-copy");
       return this.write(() => {
         // Another process may have registered the same model while we copied.
-        const raced = this.findReady(input.name, input.modelFingerprint);
+        const raced = this.findReady(input.name, input.modelFingerprint, featureService);
         if (raced !== undefined)
           return { version: this.applyAliasToExisting(input, raced, true), created: false };
         this.ensureModel(input.name, {}, input.actor);
@@ -445,8 +481,8 @@ export class SqliteRegistry implements Registry {
           this.db,
           `INSERT INTO model_versions (name, version, status, description, created_at, created_by, run_id, node_id,
                model_fingerprint, estimator, task, signature, metrics, parity, native_path, onnx_path, lineage,
-               heldout_path)
-             VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+               heldout_path, feature_service)
+             VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(
           input.name,
           next,
@@ -465,6 +501,7 @@ export class SqliteRegistry implements Registry {
           rel("model.onnx"),
           JSON.stringify(input.lineage),
           input.files.heldout ? rel("heldout.json") : null,
+          featureService,
         );
         this.insertAudit({
           actor: input.actor,
@@ -493,13 +530,17 @@ export class SqliteRegistry implements Registry {
     }
   }
 
-  private findReady(name: string, fingerprint: string): number | undefined {
+  /**
+   * The newest ready version of this model with this feature service: the same model served with
+   * another service answers differently (by entity), so it is another version.
+   */
+  private findReady(name: string, fingerprint: string, featureService: string | null): number | undefined {
     return prepare(
       this.db,
-      "SELECT version FROM model_versions WHERE name = ? AND model_fingerprint = ? AND status = 'ready' ORDER BY version DESC LIMIT 1",
+      "SELECT version FROM model_versions WHERE name = ? AND model_fingerprint = ? AND feature_service IS ? AND status = 'ready' ORDER BY version DESC LIMIT 1",
     )
       .pluck()
-      .get(name, fingerprint) as number | undefined;
+      .get(name, fingerprint, featureService) as number | undefined;
   }
 
   private applyAliasToExisting(
@@ -543,8 +584,18 @@ export class SqliteRegistry implements Registry {
     }
   }
 
-  /** Points the alias at the version, with its audit entry; the caller holds the transaction. */
-  private moveAlias(name: string, alias: string, version: number, actor: string | null): AuditEntry {
+  /**
+   * Points the alias at the version, with its audit entry; the caller holds the transaction.
+   * `production` moves only to a version that meets its requirements (app/store/promotion.ts), or
+   * with a reason; its entry carries the record (`details.production`).
+   */
+  private moveAlias(
+    name: string,
+    alias: string,
+    version: number,
+    actor: string | null,
+    reason?: string,
+  ): AuditEntry {
     const row = this.versionRow(name, version);
     if (!row) {
       const versions = prepare(
@@ -577,6 +628,18 @@ export class SqliteRegistry implements Registry {
       ).get(name, alias) as AuditRow | undefined;
       if (made !== undefined) return toAudit(made);
     }
+    let extra: Record<string, unknown> = reason !== undefined ? { reason } : {};
+    if (alias === PRODUCTION_ALIAS) {
+      const record = productionRecord(
+        this.opts.runs ?? NO_RUNS,
+        this.opts.projectDir,
+        this.toVersion(row),
+        this.promotionAudit(name, version),
+      );
+      if (record.missing.length > 0 && reason === undefined)
+        throw new RegistryError(productionRefusal({ name, version }, record.missing), "conflict");
+      extra = { production: { ...record, reason: reason ?? null } };
+    }
     prepare(this.db, "INSERT OR REPLACE INTO model_aliases (name, alias, version) VALUES (?, ?, ?)").run(
       name,
       alias,
@@ -589,15 +652,39 @@ export class SqliteRegistry implements Registry {
           action: "alias.set",
           model: name,
           version,
-          details: { alias, to: version },
+          details: { alias, to: version, ...extra },
         })
       : this.insertAudit({
           actor,
           action: "alias.moved",
           model: name,
           version,
-          details: { alias, from, to: version },
+          details: { alias, from, to: version, ...extra },
         });
+  }
+
+  /** The version's deploys and loop gates, newest first: what moving `production` to it checks. */
+  private promotionAudit(name: string, version: number): AuditEntry[] {
+    return (
+      prepare(
+        this.db,
+        `SELECT * FROM audit WHERE model = ? AND version = ?
+           AND (action LIKE 'deployment.%' OR action = 'monitor.gate') ORDER BY id DESC`,
+      ).all(name, version) as AuditRow[]
+    ).map(toAudit);
+  }
+
+  productionCheck(name: string, version: number): ProductionRecord {
+    checkModelName(name);
+    this.requireModel(name);
+    const row = this.versionRow(name, version);
+    if (!row) throw new RegistryError(`Model "${name}" has no version ${version}.`, "not-found");
+    return productionRecord(
+      this.opts.runs ?? NO_RUNS,
+      this.opts.projectDir,
+      this.toVersion(row),
+      this.promotionAudit(name, version),
+    );
   }
 
   listModels(opts: { search?: string } = {}): RegisteredModel[] {
@@ -642,11 +729,18 @@ export class SqliteRegistry implements Registry {
     return row && this.toVersion(row);
   }
 
-  setAlias(name: string, alias: string, version: number, actor: string | null): AuditEntry {
+  setAlias(
+    name: string,
+    alias: string,
+    version: number,
+    actor: string | null,
+    opts: { reason?: string } = {},
+  ): AuditEntry {
     checkAlias(alias);
+    const reason = checkReason(opts.reason);
     return this.write(() => {
       this.requireModel(name);
-      return this.moveAlias(name, alias, version, actor);
+      return this.moveAlias(name, alias, version, actor, reason);
     });
   }
 
@@ -706,7 +800,7 @@ export class SqliteRegistry implements Registry {
     return this.write(() => this.insertAudit(entry));
   }
 
-  audit(opts: { model?: string; limit?: number } = {}): AuditEntry[] {
+  audit(opts: { model?: string; limit?: number; actions?: readonly AuditAction[] } = {}): AuditEntry[] {
     if (opts.model !== undefined) checkModelName(opts.model);
     const limit = opts.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1)
@@ -714,8 +808,14 @@ export class SqliteRegistry implements Registry {
     return (
       prepare(
         this.db,
-        "SELECT * FROM audit WHERE @model IS NULL OR model = @model ORDER BY id DESC LIMIT @limit",
-      ).all({ model: opts.model ?? null, limit }) as AuditRow[]
+        `SELECT * FROM audit WHERE (@model IS NULL OR model = @model)
+           AND (@actions IS NULL OR action IN (SELECT value FROM json_each(@actions)))
+           ORDER BY id DESC LIMIT @limit`,
+      ).all({
+        model: opts.model ?? null,
+        actions: opts.actions ? JSON.stringify(opts.actions) : null,
+        limit,
+      }) as AuditRow[]
     ).map(toAudit);
   }
 }

@@ -9,7 +9,13 @@ import type { ValidationReport } from "../values/expectations";
 import type { Deprecation } from "../values/governance";
 import type { LoopCanary, LoopGate, LoopStage, MonitorLoop } from "../values/loop";
 import type { ModelSignature } from "../values/model";
-import type { DatasetRecord, ModelLineage, ModelVersion, RunEnvironment } from "../values/registry";
+import type {
+  DatasetRecord,
+  ModelLineage,
+  ModelVersion,
+  ProductionRecord,
+  RunEnvironment,
+} from "../values/registry";
 
 // The registry's values (a version, its lineage) cross the Api: they live in app/values.
 export type { DatasetRecord, ModelLineage, ModelVersion, RunEnvironment };
@@ -284,6 +290,11 @@ export interface RegisterVersionInput {
    */
   files: { native: string; onnx: string; heldout?: string; profile?: string };
   lineage: ModelLineage;
+  /**
+   * The feature service whose features fill the model's inputs (checked by the caller against the
+   * project's features). A registration of the same model with another service is a new version.
+   */
+  featureService?: string | null;
   /** Set this alias to the new (or existing) version. */
   alias?: string;
   actor: string | null;
@@ -361,15 +372,26 @@ export interface Registry {
   listVersions(name: string): ModelVersion[];
   /** `ref` is a version number or an alias. */
   getVersion(name: string, ref: number | string): ModelVersion | undefined;
-  /** Moves (or sets) an alias; throws RegistryError if the version does not exist or is archived. */
-  setAlias(name: string, alias: string, version: number, actor: string | null): AuditEntry;
+  /**
+   * Moves (or sets) an alias; throws RegistryError if the version does not exist or is archived.
+   * `production` needs a passed gate and a staging deploy, or `opts.reason` (app/store/promotion.ts).
+   */
+  setAlias(
+    name: string,
+    alias: string,
+    version: number,
+    actor: string | null,
+    opts?: { reason?: string },
+  ): AuditEntry;
+  /** What moving `production` to the version would record, and which requirements it misses. */
+  productionCheck(name: string, version: number): ProductionRecord;
   removeAlias(name: string, alias: string, actor: string | null): AuditEntry;
   /** Archives a version and removes its aliases. */
   archiveVersion(name: string, version: number, actor: string | null): AuditEntry;
   /** Appends an entry (deployments use this). */
   appendAudit(entry: Omit<AuditEntry, "id" | "at">): AuditEntry;
-  /** Newest first. */
-  audit(opts?: { model?: string; limit?: number }): AuditEntry[];
+  /** Newest first; `actions`: only these. */
+  audit(opts?: { model?: string; limit?: number; actions?: readonly AuditAction[] }): AuditEntry[];
 }
 
 /** A user-facing registry error (unknown model, bad name, alias to a missing version). */

@@ -93,6 +93,152 @@ export interface ModelVersion {
    * app/deploy/heldout.ts), relative to the project folder; null when none were given.
    */
   heldoutPath: string | null;
+  /**
+   * The feature service (a name in the project's `features/*.json`) whose features fill the model's
+   * inputs when it is called by entity (V2 `parameters.entities`); null when it was registered without
+   * one (and for versions from before feature services).
+   */
+  featureService: string | null;
   lineage: ModelLineage;
   aliases: string[];
+}
+
+/**
+ * Alias conventions the app knows. `staging` may be moved freely; `production` only to a version
+ * that passed its gate and was deployed to the `staging` target, or with a reason that overrides
+ * (app/store/promotion.ts checks it in the registry, so every path to the alias obeys it).
+ */
+export const STAGING_ALIAS = "staging";
+export const PRODUCTION_ALIAS = "production";
+/** The deploy target a version must have been deployed to before it may become `production`. */
+export const STAGING_TARGET = "staging";
+
+/** A gate's figures as a production change records them. */
+export interface GateFigures {
+  /** "run": a gate node of the run that registered the version; "monitor": a retraining loop's gate. */
+  source: "run" | "monitor";
+  /** The gate node's id, or the monitor's name. */
+  node: string;
+  status: "passed" | "failed" | "not reached";
+  metric: string | null;
+  /** How the metric had to compare with the threshold (">=", "<", …); null without a threshold. */
+  op: string | null;
+  threshold: number | null;
+  /** The metric of the version (the report the gate checked); null when it is not recorded. */
+  value: number | null;
+  /** The registered version it had to beat, when the gate had one. */
+  champion: {
+    model: string;
+    alias: string | null;
+    margin: number;
+    version: number | null;
+    value: number | null;
+  } | null;
+  /** Why it failed or did not run. */
+  error: string | null;
+}
+
+/**
+ * A gate's figures in words, as the CLI and the Models view show them:
+ * "accuracy 0.93 >= 0.9 against penguins@champion v1 0.9 (margin 0.01) — passed (node gate)";
+ * `format` renders a metric value.
+ */
+export function gateFiguresText(g: GateFigures, format: (value: number) => string): string {
+  const value = g.value === null ? "?" : format(g.value);
+  const check =
+    g.threshold !== null
+      ? `${g.metric ?? "?"} ${value} ${g.op ?? ">="} ${g.threshold}`
+      : `${g.metric ?? "?"} ${value}`;
+  const c = g.champion;
+  const champion = c
+    ? ` against ${c.model}@${c.alias ?? "champion"}${c.version !== null ? ` v${c.version}` : ""}${c.value !== null ? ` ${format(c.value)}` : ""}${c.margin ? ` (margin ${c.margin})` : ""}`
+    : "";
+  const where = g.source === "monitor" ? `loop ${g.node}` : `node ${g.node}`;
+  return `${check}${champion} — ${g.status}${g.error ? ` (${g.error})` : ""} (${where})`;
+}
+
+/** What a change of the `production` alias records (audit details `production`), and what a check answers. */
+export interface ProductionRecord {
+  /** The run that registered the version and the pipeline it ran: its file, canonical hash and the project's git commit. */
+  run: {
+    id: string;
+    pipeline: string;
+    pipelinePath: string | null;
+    pipelineHash: string | null;
+    gitCommit: string | null;
+    /** The project's working tree had uncommitted changes (null: not known). */
+    gitDirty: boolean | null;
+  };
+  /** The data versions the model was trained on (its lineage), by digest. */
+  datasets: { source: string; digest: string; rows: number }[];
+  gates: GateFigures[];
+  /** The version's latest successful deploy to the staging target, or null. */
+  staging: { target: string; auditId: number; at: string; actor: string | null } | null;
+  /** The requirements not met (empty: all met); with any, the change needed `reason`. */
+  missing: string[];
+  /** The reason given to override the missing requirements (or a note when none were missing). */
+  reason: string | null;
+}
+
+/** One change of an alias as `dagwood models history` and the version page list it. */
+export interface AliasChange {
+  auditId: number;
+  at: string;
+  actor: string | null;
+  alias: string;
+  /** "set", "moved", "removed", or "archived" (the version was archived and lost the alias). */
+  change: "set" | "moved" | "removed" | "archived";
+  from: number | null;
+  to: number | null;
+  /** For `production`: the record (null for changes made before Dagwood kept one, and for removals). */
+  production: ProductionRecord | null;
+}
+
+/**
+ * The alias changes among audit entries (newest first, as given): sets, moves, removals, and the
+ * aliases a version lost when it was archived; `alias` keeps only that alias's changes.
+ */
+export function aliasChanges(
+  entries: readonly {
+    id: number;
+    at: string;
+    actor: string | null;
+    action: string;
+    version: number | null;
+    details: Record<string, unknown>;
+  }[],
+  alias?: string,
+): AliasChange[] {
+  const out: AliasChange[] = [];
+  const num = (v: unknown) => (typeof v === "number" ? v : null);
+  for (const e of entries) {
+    const base = { auditId: e.id, at: e.at, actor: e.actor };
+    if (e.action === "version.archived") {
+      const removed = Array.isArray(e.details.aliasesRemoved) ? (e.details.aliasesRemoved as string[]) : [];
+      for (const a of removed)
+        if (alias === undefined || a === alias)
+          out.push({ ...base, alias: a, change: "archived", from: e.version, to: null, production: null });
+      continue;
+    }
+    const change =
+      e.action === "alias.set"
+        ? "set"
+        : e.action === "alias.moved"
+          ? "moved"
+          : e.action === "alias.removed"
+            ? "removed"
+            : null;
+    const a = e.details.alias;
+    if (change === null || typeof a !== "string" || (alias !== undefined && a !== alias)) continue;
+    const production = (e.details.production ?? null) as ProductionRecord | null;
+    out.push({
+      ...base,
+      alias: a,
+      change,
+      from: num(e.details.from),
+      to: change === "removed" ? null : num(e.details.to),
+      production,
+    });
+  }
+  return out;
 }

@@ -36,6 +36,8 @@ describe("listDataFiles", () => {
       "project/deep/1/2/3/d.json": "[]",
       "project/notes.txt": "not data",
       "project/model.dag.json": "{}",
+      "project/tests/model.test.json": "{}",
+      "project/tests/fixtures/small.csv": "x\n",
       "project/dagwood.json": "{}",
       "project/.dagwood/workspace.csv": "state",
       "project/.git/x.csv": "hidden",
@@ -51,6 +53,7 @@ describe("listDataFiles", () => {
       "deep/1/2/3/d.json",
       "logs.jsonl.gz",
       "rows.ndjson",
+      "tests/fixtures/small.csv",
       "../shared/s.csv",
     ]);
     expect(list.files.find((f) => f.path === "data/a.csv")).toEqual({

@@ -14,8 +14,8 @@ import type { DataFile, DataFileList } from "../api";
 /** The extensions `ingest.file` reads (its `auto` format), each optionally gzipped. */
 export const DATA_FILE_EXTENSIONS = ["csv", "tsv", "parquet", "json", "ndjson", "jsonl"] as const;
 const DATA_FILE = new RegExp(`\\.(${DATA_FILE_EXTENSIONS.join("|")})(\\.gz)?$`, "i");
-/** JSON files of the project that are not data. */
-const NOT_DATA = /(\.dag\.json|^dagwood\.json|^package(-lock)?\.json|^tsconfig.*\.json)$/i;
+/** JSON files of the project that are not data (pipelines, pipeline tests, settings). */
+const NOT_DATA = /(\.dag\.json|\.test\.json|^dagwood\.json|^package(-lock)?\.json|^tsconfig.*\.json)$/i;
 /** Folders never searched: dependencies (data folders inside them are listed as their own roots), exports. */
 const SKIP_DIRS = new Set(["node_modules", "exports", "__pycache__"]);
 

@@ -11,7 +11,7 @@ export const PIPELINE_SUFFIX = ".dag.json";
 /** Not searched for pipelines: Dagwood's own state, dependencies, and exported runs (which hold pipeline copies). */
 const SKIP_DIRS = new Set([".dagwood", "node_modules", ".git", "exports"]);
 
-async function findPipelines(dir: string, root = dir, depth = 0): Promise<string[]> {
+export async function findPipelines(dir: string, root = dir, depth = 0): Promise<string[]> {
   if (depth > 4) return [];
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   const found: string[] = [];

@@ -25,6 +25,7 @@ import { save } from "./save";
 import { saveAs } from "./saveAs";
 import { selectAll } from "./selectAll";
 import { stop } from "./stop";
+import { toggleChanges } from "./toggleChanges";
 import type { ActionChange, ActionContext, EditorAction } from "./types";
 import { undo } from "./undo";
 
@@ -51,6 +52,7 @@ export const actions: EditorAction[] = [
   toggleInspector,
   toggleDrawer,
   maximizeDrawer,
+  toggleChanges,
   commandPalette,
 ];
 

@@ -17,6 +17,8 @@ import {
 } from "@xyflow/react";
 import { type DragEvent, type MouseEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useShallow } from "zustand/react/shallow";
+import { ChangesToggle, GhostNode } from "../changes/ChangesLayer";
+import { useChanges } from "../changes/store";
 import { moveNodes } from "../document/ops";
 import { EmptyState } from "../shell/EmptyState";
 import { useCatalog } from "../store/catalog";
@@ -34,7 +36,7 @@ import { layoutPositions } from "./layout";
 import { NodeView } from "./NodeView";
 import { createEdgeBuilder, createNodeBuilder, type FlowNode } from "./toFlow";
 
-const nodeTypes = { block: NodeView };
+const nodeTypes = { block: NodeView, ghost: GhostNode };
 
 const noFallback: Readonly<Record<string, Position>> = {};
 const fallbacks = new WeakMap<PipelineDocument, Record<string, Position>>();
@@ -122,6 +124,9 @@ export function Canvas() {
     () => (document ? buildNodes(document, catalog, selection, fallback, measured) : []),
     [document, catalog, selection, fallback, measured, buildNodes],
   );
+  // The Changes overlay's removed nodes, drawn where they were (never part of the document).
+  const ghosts = useChanges((s) => (s.open ? s.ghostNodes : null));
+  const drawn = useMemo(() => (ghosts?.length ? [...nodes, ...ghosts] : nodes), [nodes, ghosts]);
   const edges = useMemo(
     () => (document ? buildEdges(document, catalog, selection) : []),
     [document, catalog, selection, buildEdges],
@@ -295,7 +300,7 @@ export function Canvas() {
       style={geometryStyle}
     >
       <ReactFlow<FlowNode>
-        nodes={nodes}
+        nodes={drawn}
         edges={edges}
         nodeTypes={nodeTypes}
         onNodesChange={onNodesChange}
@@ -330,6 +335,7 @@ export function Canvas() {
         <Controls showInteractive={false} />
       </ReactFlow>
       {!document && <EmptyState />}
+      <ChangesToggle />
     </div>
   );
 }

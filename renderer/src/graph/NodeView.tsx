@@ -5,9 +5,12 @@
  * Memoized: it redraws only when its own node, run state, outputs, problems or
  * drawing (full or compact) change.
  */
+
 import { Handle, type NodeProps, Position, type ReactFlowState, useStore } from "@xyflow/react";
 import { type MouseEvent, memo } from "react";
 import type { PortSpec } from "../../../app/api/api";
+import { NodeDiffBadge, useNodeDiff } from "../changes/NodeDiff";
+import { useChanges } from "../changes/store";
 import { type NodeWarnings, useRun, warningCount } from "../store/run";
 import { useUi } from "../store/ui";
 import { useValidation } from "../store/validation";
@@ -101,6 +104,9 @@ interface CompactProps {
   headline: string | null;
   /** Warnings counted on the node, shown as a large ⚠ count. */
   warnings: number;
+  /** The Changes overlay's mark and the merge conflicts on the node (renderer/src/changes). */
+  diff: ReturnType<typeof useNodeDiff>;
+  diffCount: number;
 }
 
 /** The zoomed-out drawing: the full drawing's box (same height, handles at the same places). */
@@ -114,6 +120,8 @@ function CompactNode({
   problemCount,
   headline,
   warnings,
+  diff,
+  diffCount,
 }: CompactProps) {
   const handle =
     (side: "input" | "output") =>
@@ -134,10 +142,12 @@ function CompactNode({
       className={`${className} compact${problemCount > 0 ? " has-problems" : ""}`}
       data-testid={`node-${id}`}
       data-state={state}
+      data-diff={diff.kind}
       title={title}
     >
       <div className="node-head">
         <span className="node-title">{title}</span>
+        <NodeDiffBadge kind={diff.kind} conflicts={diff.conflicts} count={diffCount} />
       </div>
       {/* The id and port rows' height, inside the border (a 1.5 px border is drawn 1 or 2 px wide);
           in it, large enough to read zoomed out: the node's id, its headline and warning count. */}
@@ -175,7 +185,9 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
     ? Object.entries(block.outputs)
     : (guessedPorts?.outputs ?? []).map((p) => [p, undefined] as const);
   const title = node.label ?? block?.title ?? node.block;
-  const className = `node state-${state}${selected ? " selected" : ""}${block ? "" : " unknown"}`;
+  const diff = useNodeDiff(id);
+  const diffCount = useChanges((s) => (s.open ? (s.overlay?.marks.get(id)?.changes.length ?? 0) : 0));
+  const className = `node state-${state}${selected ? " selected" : ""}${block ? "" : " unknown"}${diff.className}`;
   const compact = useStore(isZoomedOut);
   const produced = useRun((s) => s.outputs[id]);
   const warned = shownWarnings(state, run, produced);
@@ -198,13 +210,16 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
         problemCount={problemCount}
         headline={headline?.text ?? null}
         warnings={warned?.count ?? 0}
+        diff={diff}
+        diffCount={diffCount}
       />
     );
   return (
-    <div className={className} data-testid={`node-${id}`} data-state={state}>
+    <div className={className} data-testid={`node-${id}`} data-state={state} data-diff={diff.kind}>
       <div className="node-head">
         <span className="node-title">{title}</span>
         {warned && <WarningBadge id={id} warnings={warned} />}
+        <NodeDiffBadge kind={diff.kind} conflicts={diff.conflicts} count={diffCount} />
         <span className={`node-badge badge-${state}`}>{STATE_LABEL[state]}</span>
       </div>
       <div className="node-sub">

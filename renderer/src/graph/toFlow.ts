@@ -19,7 +19,8 @@ export interface FlowNodeData extends Record<string, unknown> {
   guessedPorts?: { inputs: string[]; outputs: string[] };
 }
 
-export type FlowNode = Node<FlowNodeData, "block">;
+/** A block node, or (the changes overlay, renderer/src/changes/) a removed node drawn where it was. */
+export type FlowNode = Node<FlowNodeData, "block" | "ghost">;
 export type Measured = ReadonlyMap<string, { width: number; height: number }>;
 
 function guessPorts(doc: PipelineDocument, id: string): FlowNodeData["guessedPorts"] {

@@ -1,4 +1,5 @@
 import { useShallow } from "zustand/react/shallow";
+import { NodeChangesNote } from "../changes/NodeChangesNote";
 import { setNodeParams } from "../document/ops";
 import { useNodeState } from "../graph/nodeState";
 import { portColor } from "../graph/ports";
@@ -77,6 +78,7 @@ export function NodeInspector({ node }: { node: NodeDoc }) {
         <div className="muted small inspector-reason">Why it ran: {run.reason}</div>
       )}
       {warnings && warnings.count > 0 && <NodeWarningsNote warnings={warnings} />}
+      <NodeChangesNote id={node.id} />
       <NodeIdField id={node.id} />
       {block && (
         <>

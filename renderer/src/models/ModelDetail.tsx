@@ -6,6 +6,7 @@ import { api } from "../api/client";
 import { DeployDialog } from "../deployments/DeployDialog";
 import { formatMetric, formatShortTime, formatTime, formatValue, shortId } from "../experiments/format";
 import { showRun } from "../experiments/showRun";
+import { showFeatureService } from "../features/store";
 import { parityText } from "../panels/evaluation/format";
 import { reportError } from "../services/errors";
 import { ConfirmDialog } from "../shell/ConfirmDialog";
@@ -14,6 +15,7 @@ import { toast } from "../store/toasts";
 import { AliasDialog } from "./AliasDialog";
 import { describeAudit } from "./audit";
 import { ModelGovernance } from "./ModelGovernance";
+import { ProductionHistory } from "./ProductionHistory";
 import "./models.css";
 
 /** The metrics a versions table shows first; the rest are in the version's detail. */
@@ -64,6 +66,20 @@ function Lineage({ version }: { version: ModelVersion }) {
           <span className="muted">files </span>
           <span className="mono">{version.onnxPath}</span>
         </div>
+        {version.featureService && (
+          <div data-testid="lineage-feature-service">
+            <span className="muted">feature service </span>
+            <button
+              type="button"
+              className="link-button mono"
+              title="Open the service in the Features view"
+              onClick={() => showFeatureService(version.featureService!)}
+            >
+              {version.featureService}
+            </button>
+            <span className="muted"> · callable by entity (V2 parameters.entities)</span>
+          </div>
+        )}
       </div>
       <h5>Datasets</h5>
       <MiniTable
@@ -210,6 +226,7 @@ export function ModelDetailView({ detail, onChanged }: { detail: ModelDetail; on
                   <VersionRow
                     key={v.version}
                     version={v}
+                    audit={audit}
                     metrics={metrics}
                     open={open === v.version}
                     onToggle={() => setOpen(open === v.version ? null : v.version)}
@@ -289,6 +306,7 @@ export function ModelDetailView({ detail, onChanged }: { detail: ModelDetail; on
 
 function VersionRow({
   version: v,
+  audit,
   metrics,
   open,
   onToggle,
@@ -296,6 +314,7 @@ function VersionRow({
   onExport,
 }: {
   version: ModelVersion;
+  audit: AuditEntry[];
   metrics: string[];
   open: boolean;
   onToggle(): void;
@@ -407,6 +426,7 @@ function VersionRow({
         <tr className="version-detail-row">
           <td colSpan={metrics.length + 6} className="version-detail-cell">
             <Lineage version={v} />
+            <ProductionHistory audit={audit} version={v.version} />
           </td>
         </tr>
       )}
