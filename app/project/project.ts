@@ -288,6 +288,10 @@ export interface OpenProjectOptions {
   /** DuckDB memory limit, e.g. "1GB". */
   memoryLimit?: string;
   threads?: number;
+  /** Folders the workspace may also read and write, apart from the project's (dagwood step's input and output folders). */
+  ioDirs?: string[];
+  /** A workspace in memory, gone at close (dagwood step: a task keeps nothing but its output files). */
+  memoryWorkspace?: boolean;
 }
 
 /** A project folder opened for work: its settings, DuckDB workspace and metadata store. */
@@ -307,11 +311,12 @@ export class Project {
     const allowedDirs = [root, ...settings.dataFolders.map((d) => resolve(root, d))];
     const state = ensureStoreDir(root);
     mkdirSync(join(state, "artifacts"), { recursive: true });
+    const { ioDirs = [], memoryWorkspace, ...wsOpts } = opts;
     const workspace = await Workspace.open({
-      path: join(state, "workspace.duckdb"),
-      allowedDirs,
+      path: memoryWorkspace ? ":memory:" : join(state, "workspace.duckdb"),
+      allowedDirs: [...allowedDirs, ...ioDirs.map((d) => resolve(d))],
       tempDir: join(state, "tmp"),
-      ...opts,
+      ...wsOpts,
     });
     let metadata: MetadataStore;
     try {

@@ -1,0 +1,381 @@
+/**
+ * `dagwood export argo`: a pipeline as an Argo Workflows `Workflow` (or a
+ * `CronWorkflow` for retraining on a schedule): one DAG task per node, each
+ * running `dagwood step` in the headless image (Dockerfile), with
+ * dependencies from the edges, every port an Argo artifact passed from the
+ * producing task's outputs to the consumers' inputs, the pipeline's params
+ * as workflow parameters (`argo submit -p name=value`), retries for
+ * transient failures and resource requests by block kind.
+ *
+ * The step's arguments and folder layout are `dagwood step`'s contract
+ * (app/cli/step.ts): one folder per input port under `--inputs`, one per
+ * output port under `--outputs` plus `result.json`, exit 2 for what a retry
+ * cannot fix. Field names and types follow Argo's published JSON Schema
+ * (app/argo/schemas/, checked in schema.test.ts): Kubernetes quantities and
+ * IntOrString values (`retryStrategy.limit`, `cpu`, `memory`) are strings there.
+ */
+import type { BlockDeclaration, Catalog } from "../engine/block";
+import { type Pipeline, splitEndpoint } from "../pipeline/schema";
+
+/** Where the headless image keeps the CLI (Dockerfile: WORKDIR and ENTRYPOINT). */
+export const IMAGE_CLI = "/opt/dagwood/bin/dagwood";
+/** Where the headless image expects the project (a derived image copies it there). */
+export const IMAGE_PROJECT_DIR = "/project";
+/** The step's folders in the pod (Dockerfile makes /dagwood the non-root user's). */
+export const STEP_DIR = "/dagwood";
+/** Artifact names with a "-" cannot clash with a port (ports are identifiers). */
+export const PIPELINE_ARTIFACT = "dagwood-pipeline";
+export const RESULT_ARTIFACT = "dagwood-result";
+
+export interface S3Location {
+  bucket: string;
+  /** Key prefix inside the bucket, without leading or trailing "/"; may be "". */
+  prefix: string;
+  /** The S3 endpoint host (Argo's `endpoint`), e.g. s3.amazonaws.com or minio.minio:9000. */
+  endpoint: string;
+  /** A Kubernetes Secret with `accessKey` and `secretKey`; absent: the pod's own credentials (IRSA, instance role). */
+  secret?: string;
+  /** Plain HTTP to the endpoint (a MinIO inside the cluster). */
+  insecure?: boolean;
+}
+
+export interface ArgoExportOptions {
+  pipeline: Pipeline;
+  /** The pipeline file's text, carried into each pod so every step runs exactly the graph exported. */
+  pipelineText: string;
+  /** The file name the pipeline has in the pod (its base name). */
+  pipelineFileName: string;
+  catalog: Catalog;
+  /** The image holding the CLI and the project (built FROM the headless image). */
+  image: string;
+  /** The project's folder in the image (default /project). */
+  projectDir?: string;
+  /** An explicit S3 location; absent: the namespace's default artifact repository. */
+  artifacts?: S3Location;
+  /** A cron schedule: a CronWorkflow instead of a Workflow. */
+  schedule?: string;
+  /** The schedule's time zone (IANA name); absent: the controller's. */
+  timezone?: string;
+  /** Retries after a failed attempt (default 2). */
+  retries?: number;
+}
+
+export class ArgoExportError extends Error {}
+
+/** The resource requests (and memory limit) of a block kind: trainers get more. Quantities as Kubernetes writes them. */
+export interface StepResources {
+  requests: { cpu: string; memory: string };
+  limits: { memory: string };
+}
+
+export function resourcesFor(block: Pick<BlockDeclaration, "category" | "cpu">): StepResources {
+  // No CPU limit: a throttled trainer only runs slower; a memory limit keeps one step from starving its node.
+  if (block.category === "Train")
+    return {
+      requests: { cpu: block.cpu === "all" ? "4" : "2", memory: "4Gi" },
+      limits: { memory: "8Gi" },
+    };
+  if (block.cpu) return { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "4Gi" } };
+  return { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "2Gi" } };
+}
+
+/**
+ * Retry what a retry can fix: an error of the pod (evicted, node lost, image
+ * pull) and a failed node (exit 1: a lost connection, an OOM kill), but not
+ * `dagwood step`'s exit 2 (bad arguments, a missing input, a fingerprint
+ * mismatch), which fails the same way every time. Argo's retry expression
+ * (docs/retries.md, examples/retry-conditional.yaml).
+ */
+export function retryStrategy(limit: number) {
+  return {
+    limit: String(limit),
+    retryPolicy: "Always",
+    expression: 'lastRetry.status == "Error" || asInt(lastRetry.exitCode) != 2',
+    backoff: { duration: "15s", factor: "2", maxDuration: "10m" },
+  };
+}
+
+const MAX_NAME = 63;
+
+/**
+ * A DNS-1123 label (lowercase letters, digits, "-"; starts and ends
+ * alphanumeric; ≤ 63): what Argo's validation asks of task and template
+ * names (`^[a-zA-Z0-9][-a-zA-Z0-9]*$`), and lowercase because pod names are
+ * made from template names.
+ */
+export function kubernetesLabel(text: string, fallback = "node"): string {
+  const base = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, MAX_NAME)
+    .replace(/-+$/, "");
+  return base || fallback;
+}
+
+/** Node id → task name, unique: ids that read the same once lowercased and "_" → "-" get -2, -3 … in id order. */
+export function taskNames(ids: readonly string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const id of [...ids].sort()) {
+    const base = kubernetesLabel(id);
+    let name = base;
+    for (let i = 2; taken.has(name); i++) {
+      const suffix = `-${i}`;
+      name = `${base.slice(0, MAX_NAME - suffix.length).replace(/-+$/, "")}${suffix}`;
+    }
+    taken.add(name);
+    names.set(id, name);
+  }
+  return names;
+}
+
+/** `s3://bucket/prefix` → bucket and prefix; throws saying what a valid one looks like. */
+export function parseS3Url(url: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
+  // S3's bucket naming rules: 3–63 lowercase letters, digits, "." and "-", starting and ending alphanumeric.
+  if (!m || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m[1]!))
+    throw new ArgoExportError(
+      `--artifacts must be s3://BUCKET/PREFIX with a bucket name of 3-63 lowercase letters, digits, "." or "-" (got "${url}")`,
+    );
+  const prefix = (m[2] ?? "").replace(/^\/+|\/+$/g, "");
+  if (prefix.split("/").some((part) => part === ".." || part === "."))
+    throw new ArgoExportError(`--artifacts: the prefix may not contain "." or ".." segments (got "${url}")`);
+  return { bucket: m[1]!, prefix };
+}
+
+/**
+ * A pipeline param's value as `--param` text: what `dagwood run --param`
+ * reads back to the same value (JSON when it parses, else text), so a string
+ * that would parse as JSON ("7", "true") is written as a JSON string.
+ */
+export function paramText(value: unknown): string {
+  if (typeof value === "string") {
+    try {
+      JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  return JSON.stringify(value);
+}
+
+/** Cron with five fields (minute hour day month weekday) or a macro Argo's cron library takes. */
+function checkSchedule(schedule: string): void {
+  const macro = /^@(yearly|annually|monthly|weekly|daily|midnight|hourly|every \S+)$/;
+  const fields = schedule.trim().split(/\s+/);
+  if (
+    !macro.test(schedule.trim()) &&
+    (fields.length !== 5 || fields.some((f) => !/^[\d*/,\-A-Za-z?]+$/.test(f)))
+  )
+    throw new ArgoExportError(
+      `--schedule must be a cron expression with five fields (minute hour day month weekday), e.g. "0 3 * * 1", or @daily/@weekly; got "${schedule}"`,
+    );
+}
+
+/**
+ * What a cluster run cannot do yet, in words for the exporter to print: each
+ * pod starts from the project as the image holds it, with a store of its own
+ * (`dagwood step` writes the project's .dagwood inside the pod), so a
+ * registration or a deploy is not kept beyond the pod, and a gate's champion
+ * is looked up in an empty registry, until the team store is configured.
+ */
+export function clusterCaveats(pipeline: Pipeline): string[] {
+  const caveats: string[] = [];
+  for (const node of pipeline.nodes) {
+    if (node.block === "register" || node.block === "deploy")
+      caveats.push(
+        `${node.id} (${node.block}): on Argo each step has a store of its own, so what it records lasts only as the step's artifacts (its ${node.block === "register" ? "version" : "deployment"} output and result.json) until the project uses a team store.`,
+      );
+    else if (node.block === "gate" && node.params.champion !== undefined)
+      caveats.push(
+        `${node.id} (gate): its champion is looked up in the step's own, empty registry on Argo, so the comparison passes as "no champion yet" until the project uses a team store.`,
+      );
+  }
+  return caveats;
+}
+
+type Json = Record<string, unknown>;
+
+interface TaskPlan {
+  id: string;
+  name: string;
+  block: BlockDeclaration;
+  /** input port → the producing node and port */
+  inputs: { port: string; node: string; output: string }[];
+}
+
+function planTasks(pipeline: Pipeline, catalog: Catalog): TaskPlan[] {
+  const names = taskNames(pipeline.nodes.map((n) => n.id));
+  return pipeline.nodes.map((node) => {
+    const block = catalog.get(node.block);
+    if (!block) throw new ArgoExportError(`node "${node.id}": unknown block "${node.block}"`);
+    const inputs = pipeline.edges
+      .filter((e) => splitEndpoint(e.to).node === node.id)
+      .map((e) => {
+        const from = splitEndpoint(e.from);
+        return { port: splitEndpoint(e.to).port, node: from.node, output: from.port };
+      })
+      .sort((a, b) => a.port.localeCompare(b.port));
+    return { id: node.id, name: names.get(node.id)!, block, inputs };
+  });
+}
+
+function stepTemplate(task: TaskPlan, opts: ArgoExportOptions, pipelineRaw: { data: string }): Json {
+  const projectDir = opts.projectDir ?? IMAGE_PROJECT_DIR;
+  const pipelinePath = `${STEP_DIR}/pipeline/${opts.pipelineFileName}`;
+  const args = [
+    "step",
+    pipelinePath,
+    "--project",
+    projectDir,
+    "--node",
+    task.id,
+    "--run-id",
+    "{{workflow.name}}",
+    ...(task.inputs.length ? ["--inputs", `${STEP_DIR}/in`] : []),
+    "--outputs",
+    `${STEP_DIR}/out`,
+    ...Object.keys(opts.pipeline.params).flatMap((p) => ["--param", `${p}={{workflow.parameters.${p}}}`]),
+  ];
+  const template: Json = {
+    name: task.name,
+    metadata: {
+      annotations: { "dagwood.dev/node": task.id, "dagwood.dev/block": task.block.kind },
+    },
+    inputs: {
+      artifacts: [
+        { name: PIPELINE_ARTIFACT, path: pipelinePath, raw: pipelineRaw },
+        ...task.inputs.map((i) => ({ name: i.port, path: `${STEP_DIR}/in/${i.port}` })),
+      ],
+    },
+    outputs: {
+      artifacts: [
+        ...Object.keys(task.block.outputs).map((port) => ({ name: port, path: `${STEP_DIR}/out/${port}` })),
+        // The step's record (status, metrics, fingerprints, timings), kept as a plain file to read in the UI.
+        { name: RESULT_ARTIFACT, path: `${STEP_DIR}/out/result.json`, archive: { none: {} } },
+      ],
+    },
+    container: {
+      image: opts.image,
+      command: ["node", IMAGE_CLI],
+      args,
+      workingDir: projectDir,
+      env: [
+        // dagwood step records these as the run's tags argo.workflow and argo.pod.
+        { name: "ARGO_WORKFLOW_NAME", value: "{{workflow.name}}" },
+        { name: "ARGO_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      ],
+      resources: resourcesFor(task.block),
+    },
+    retryStrategy: retryStrategy(opts.retries ?? 2),
+  };
+  if (opts.artifacts) {
+    const a = opts.artifacts;
+    // Argo puts each output under the template's archive location, with this key as its prefix.
+    const key = [a.prefix, "{{workflow.name}}", task.name].filter(Boolean).join("/");
+    template.archiveLocation = {
+      s3: {
+        bucket: a.bucket,
+        endpoint: a.endpoint,
+        key,
+        ...(a.insecure ? { insecure: true } : {}),
+        ...(a.secret
+          ? {
+              accessKeySecret: { name: a.secret, key: "accessKey" },
+              secretKeySecret: { name: a.secret, key: "secretKey" },
+            }
+          : { useSDKCreds: true }),
+      },
+    };
+  }
+  return template;
+}
+
+/** The Workflow, or the CronWorkflow with `schedule`, as a plain object ready for YAML or JSON. */
+export function argoWorkflow(opts: ArgoExportOptions): Json {
+  const { pipeline } = opts;
+  if (opts.pipelineText.includes("{{"))
+    throw new ArgoExportError(
+      'The pipeline contains "{{", which Argo would read as one of its own template expressions. Rewrite that text (e.g. in a SQL query) before exporting.',
+    );
+  if (!opts.image.trim())
+    throw new ArgoExportError("--image names the image that holds Dagwood and the project");
+  if (opts.schedule !== undefined) checkSchedule(opts.schedule);
+  if (
+    opts.retries !== undefined &&
+    (!Number.isInteger(opts.retries) || opts.retries < 0 || opts.retries > 10)
+  )
+    throw new ArgoExportError(`--retries takes a whole number from 0 to 10 (got ${opts.retries})`);
+  const tasks = planTasks(pipeline, opts.catalog);
+  const taskName = new Map(tasks.map((t) => [t.id, t.name]));
+  const dag = {
+    tasks: tasks.map((t) => {
+      const upstream = [...new Set(t.inputs.map((i) => taskName.get(i.node)!))].sort();
+      return {
+        name: t.name,
+        template: t.name,
+        ...(upstream.length ? { depends: upstream.join(" && ") } : {}),
+        ...(t.inputs.length
+          ? {
+              arguments: {
+                artifacts: t.inputs.map((i) => ({
+                  name: i.port,
+                  from: `{{tasks.${taskName.get(i.node)}.outputs.artifacts.${i.output}}}`,
+                })),
+              },
+            }
+          : {}),
+      };
+    }),
+  };
+  // One object for every step: the YAML writer gives it an anchor and the other steps an alias (*a1), so the
+  // file holds the pipeline's text once; Argo and kubectl read YAML aliases (sigs.k8s.io/yaml resolves them).
+  const pipelineRaw = { data: opts.pipelineText };
+  const entry = "pipeline";
+  const spec: Json = {
+    entrypoint: entry,
+    arguments: {
+      parameters: Object.entries(pipeline.params).map(([name, value]) => ({
+        name,
+        value: paramText(value),
+        description: `Pipeline parameter ${name} (JSON when it parses, else text; as dagwood run --param)`,
+      })),
+    },
+    // The pods run as the image's non-root user (Dockerfile: uid 10001).
+    securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001 },
+    templates: [{ name: entry, dag }, ...tasks.map((t) => stepTemplate(t, opts, pipelineRaw))],
+  };
+  const name = kubernetesLabel(pipeline.name, "pipeline");
+  const annotations = {
+    "dagwood.dev/pipeline": pipeline.name,
+    "workflows.argoproj.io/description": (pipeline.description ?? `Dagwood pipeline ${pipeline.name}`).slice(
+      0,
+      1000,
+    ),
+  };
+  const labels = { "dagwood.dev/pipeline": name };
+  if (opts.schedule === undefined)
+    return {
+      apiVersion: "argoproj.io/v1alpha1",
+      kind: "Workflow",
+      metadata: { generateName: `${name.slice(0, MAX_NAME - 1)}-`, labels, annotations },
+      spec,
+    };
+  return {
+    apiVersion: "argoproj.io/v1alpha1",
+    kind: "CronWorkflow",
+    metadata: { name, labels, annotations },
+    spec: {
+      schedules: [opts.schedule.trim()],
+      ...(opts.timezone ? { timezone: opts.timezone } : {}),
+      // A retraining that is still running when the next one is due is left to finish; the next waits for its turn.
+      concurrencyPolicy: "Forbid",
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+      workflowMetadata: { labels, annotations },
+      workflowSpec: spec,
+    },
+  };
+}

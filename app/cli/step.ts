@@ -1,0 +1,139 @@
+// dagwood step: one node of a pipeline, its inputs and outputs as port folders (app/step).
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Catalog } from "../engine/block";
+import type { Plan } from "../pipeline/validate";
+import { EXIT, type Io, parse, UsageError } from "./args";
+import { ProgressPrinter } from "./format";
+
+export const STEP_HELP = `Usage:
+  dagwood step <pipeline.dag.json> --node ID --outputs DIR [--inputs DIR] [--input PORT=PATH]...
+               [--param name=value]... [--project DIR] [--run-id ID] [--json] [--verbose]
+
+  Runs one node, as an orchestrator's task does (dagwood export argo): its inputs are read from port
+  folders, its outputs written as port folders, with the block code, cache key and fingerprints of a
+  local run. Inputs: one folder per connected input port, DIR/<port> (--inputs DIR), or any folder
+  (--input <port>=PATH, which wins). Outputs: DIR/<port> for each output port, and DIR/result.json
+  (status, cache key, input and output fingerprints, metrics, timings). --outputs must be new or empty.
+  A port folder: value.json (type, fingerprint; a table's columns and rows, or the JSON value),
+  table.parquet for a table, files/<path> for the files a model names (its ONNX file). An input whose
+  content does not give the fingerprint its value.json records is refused.
+  --run-id: the run id to record (give every step of one workflow the same one). ARGO_WORKFLOW_NAME and
+  ARGO_POD_NAME, when set, are recorded as the run's tags argo.workflow and argo.pod.
+  Exit 0 the node ran (or was cached), 1 it failed, 2 bad arguments or inputs (result.json says why).
+`;
+
+/** Input port → folder: DIR/<port> for each port folder in --inputs DIR, then each --input PORT=PATH. */
+function inputFolders(
+  ports: readonly string[],
+  dir: string | undefined,
+  pairs: readonly string[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (dir) {
+    for (const port of ports) {
+      const path = join(resolve(dir), port);
+      if (existsSync(path)) out[port] = path;
+    }
+  }
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0 || eq === pair.length - 1) throw new UsageError(`--input expects port=PATH, got "${pair}"`);
+    out[pair.slice(0, eq)] = resolve(pair.slice(eq + 1));
+  }
+  return out;
+}
+
+export async function stepCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
+  if (args.some((a) => a === "--help" || a === "-h")) {
+    io.stdout.write(STEP_HELP);
+    return EXIT.ok;
+  }
+  const { values, positionals } = parse(args, {
+    node: { type: "string" },
+    inputs: { type: "string" },
+    input: { type: "string", multiple: true },
+    outputs: { type: "string" },
+    param: { type: "string", multiple: true },
+    project: { type: "string" },
+    "run-id": { type: "string" },
+    json: { type: "boolean" },
+    verbose: { type: "boolean", short: "v" },
+  });
+  if (positionals.length !== 1) throw new UsageError("step takes exactly one pipeline file");
+  if (!values.node) throw new UsageError("step needs --node ID");
+  if (!values.outputs) throw new UsageError("step needs --outputs DIR");
+  const file = positionals[0]!;
+  const [{ loadPipelineFile }, { parseOverrides }, { planPipeline, formatProblems }, { findProjectDir }] =
+    await Promise.all([
+      import("../pipeline/file"),
+      import("../pipeline/params"),
+      import("../pipeline/validate"),
+      import("../project/project"),
+    ]);
+  const loaded = await loadPipelineFile(file);
+  let problems = loaded.problems;
+  let plan: Plan | undefined;
+  if (loaded.pipeline) {
+    try {
+      const planned = planPipeline(loaded.pipeline, cat, parseOverrides((values.param as string[]) ?? []));
+      plan = planned.plan;
+      problems = planned.problems;
+    } catch (e) {
+      problems = [{ path: "$", message: (e as Error).message }];
+    }
+  }
+  if (!plan) {
+    io.stderr.write(`${file}: ${problems.length} problem(s)\n${formatProblems(problems)}\n`);
+    return EXIT.invalid;
+  }
+  const node = plan.order.find((n) => n.id === values.node);
+  const { runStep, StepRefused, envTags } = await import("../step/step");
+  const { PortFileError } = await import("../step/port-files");
+  const printer = new ProgressPrinter(io.stderr, Boolean(values.verbose));
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  try {
+    const result = await runStep({
+      plan,
+      nodeId: values.node as string,
+      projectDir: values.project ? resolve(values.project as string) : findProjectDir(file),
+      pipelinePath: resolve(file),
+      inputs: inputFolders(
+        Object.keys(node?.inputs ?? {}),
+        values.inputs as string | undefined,
+        (values.input as string[]) ?? [],
+      ),
+      outputs: resolve(values.outputs as string),
+      runId: values["run-id"] as string | undefined,
+      tags: envTags(),
+      onEvent: (e) => printer.handle(e),
+      signal: controller.signal,
+    });
+    printer.close();
+    if (values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      const outs = Object.entries(result.outputs)
+        .map(
+          ([p, o]) => `${p} ${o.fingerprint.slice(0, 12)}${o.rows !== undefined ? ` (${o.rows} rows)` : ""}`,
+        )
+        .join(", ");
+      io.stdout.write(
+        `${result.node} (${result.block}): ${result.status}${result.error ? `: ${result.error}` : ""}${outs ? ` → ${outs}` : ""} [${result.timings.totalMs} ms]\n`,
+      );
+    }
+    return result.status === "failed" ? EXIT.failed : EXIT.ok;
+  } catch (e) {
+    printer.close();
+    if (e instanceof StepRefused || e instanceof PortFileError) {
+      io.stderr.write(`dagwood step: ${(e as Error).message}\n`);
+      return EXIT.invalid;
+    }
+    throw e;
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  }
+}
