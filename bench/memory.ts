@@ -4,7 +4,7 @@
  * the machine falls on all alike:
  *
  * - engine: run in a `dagwood ui` engine (as from the app; the CLI attaches),
- *   which starts with glibc's malloc thresholds fixed (bin/dagwood.mjs);
+ *   which starts with glibc's malloc thresholds fixed (bin/dagwood.cjs);
  * - engine untuned: the same with DAGWOOD_MALLOC_TUNED=1 (thresholds left to glibc);
  * - cli: `dagwood run` in its own process (untuned; a one-off process).
  *

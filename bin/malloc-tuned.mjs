@@ -1,4 +1,4 @@
-// Starting an engine process with glibc's malloc thresholds fixed (bin/dagwood.mjs for `ui`, bin/start.mjs).
+// Starting an engine process with glibc's malloc thresholds fixed (bin/dagwood.cjs for `ui`, bin/start.mjs).
 import { spawn } from "node:child_process";
 
 /**

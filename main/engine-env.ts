@@ -4,7 +4,7 @@
  * The engine's environment: on Linux, glibc's malloc thresholds fixed
  * (mallopt(3)) so the native memory its worker threads and DuckDB free goes
  * back to the system; the same settings and reasons as `dagwood ui` in
- * bin/dagwood.mjs. Values the user set are kept.
+ * bin/dagwood.cjs. Values the user set are kept.
  */
 export function engineEnv(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): NodeJS.ProcessEnv {
   if (platform !== "linux") return env;

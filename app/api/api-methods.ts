@@ -20,6 +20,8 @@ export const TRACKING_METHODS = [
   "updateModel",
   "setAlias",
   "removeAlias",
+  "productionCheck",
+  "aliasHistory",
   "archiveVersion",
   "auditLog",
   "lineageGraph",
@@ -55,6 +57,18 @@ export type DeployMethod = (typeof DEPLOY_METHODS)[number];
 export const DATASET_METHODS = ["listDatasets", "getDataset", "updateDataset"] as const;
 export type DatasetMethod = (typeof DATASET_METHODS)[number];
 
+/**
+ * The feature store (app/api/handlers/features.ts): definitions from features/*.json, versions from
+ * the metadata store, the online store from dagwood.json; a DuckDB session of their own, no workspace.
+ */
+export const FEATURE_METHODS = [
+  "listFeatures",
+  "applyFeatures",
+  "materializeFeatures",
+  "getOnlineFeatures",
+] as const;
+export type FeatureMethod = (typeof FEATURE_METHODS)[number];
+
 export const API_METHODS = [
   "getProject",
   "openProject",
@@ -87,8 +101,11 @@ export const API_METHODS = [
   "rejectChallenger",
   "acknowledgeAlert",
   "driftDistribution",
+  "pipelineChanges",
+  "gitRevisions",
   ...TRACKING_METHODS,
   ...DATASET_METHODS,
+  ...FEATURE_METHODS,
   ...DEPLOY_METHODS,
 ] as const;
 

@@ -12,6 +12,7 @@ import type { RunEvent, RunSummary } from "../engine/events";
 import type { PortSpec } from "../engine/ports";
 import type { PipelineSchemas, PortSchema } from "../engine/schema";
 import type { ReferenceProfileResult } from "../monitoring/reference";
+import type { PipelineDiff } from "../pipeline/diff";
 import type { Problem } from "../pipeline/validate";
 import type {
   ArtifactRecord,
@@ -28,6 +29,12 @@ import type {
 } from "../store/types";
 import type { DatasetDetail, DatasetSummary } from "../values/datasets";
 import { ExpectationSuite } from "../values/expectations";
+import type {
+  FeatureApplyResult,
+  FeatureMaterialization,
+  FeaturesOverview,
+  OnlineFeaturesAnswer,
+} from "../values/features";
 import {
   Deprecation,
   Governance,
@@ -39,6 +46,7 @@ import { MONITOR_NAME, MONITOR_NAME_MESSAGE, type MonitorLoop } from "../values/
 import type { MonitoringReport } from "../values/monitoring";
 import type { DataPortType, PortData } from "../values/port-types";
 import { ProfileReport } from "../values/profile";
+import type { AliasChange, ProductionRecord } from "../values/registry";
 import { API_METHODS, type ApiMethod } from "./api-methods";
 
 export type { ServedModelStatus } from "../deploy/deploy";
@@ -47,7 +55,15 @@ export type { InferExample, InferExampleInput } from "../deploy/example";
 /** A target's status; the built-in `local` target says so, and whether its server runs (stopped: not asked). */
 export type TargetStatus = DeployTargetStatus & { builtin?: true; running?: boolean };
 export type { VersionTraffic } from "../deploy/metrics";
-export type { Pipeline as PipelineDocument } from "../pipeline/schema";
+export type {
+  EdgeSummary,
+  NodeChange,
+  NodeRename,
+  NodeSummary,
+  PipelineDiff,
+  ValueChange,
+} from "../pipeline/diff";
+export type { Pipeline as PipelineDocument, PipelineConflict } from "../pipeline/schema";
 export type {
   ModelLineage,
   RunCondition,
@@ -56,6 +72,7 @@ export type {
   RunQuery,
   RunStatus,
 } from "../store/types";
+export type * from "../values/features";
 export type {
   ArtifactRecord,
   AuditEntry,
@@ -187,6 +204,29 @@ export interface RunDetail {
   pipelineText: string | null;
 }
 
+/** pipelineChanges: the open pipeline against its version at a git revision. */
+export interface PipelineChanges {
+  /** The revision asked for, the commit it names (null when it names none) and how to show it. */
+  base: { rev: string; commit: string | null; label: string };
+  /** Why nothing can be compared (no git repository, the file not committed there, not a pipeline there), else null. */
+  unavailable: string | null;
+  /** Base → the current document (app/pipeline/diff.ts); null when unavailable. */
+  diff: PipelineDiff | null;
+  /** The pipeline at the base (removed nodes are drawn at its layout); null when unavailable. */
+  basePipeline: Record<string, unknown> | null;
+}
+
+export interface GitRevisions {
+  /** False: the project is in no git repository (`message` says so). */
+  repository: boolean;
+  message: string | null;
+  /** The checked-out branch (null: detached, or no repository). */
+  current: string | null;
+  branches: { name: string; commit: string; date: string }[];
+  /** Newest first. */
+  commits: { commit: string; short: string; date: string; author: string; subject: string }[];
+}
+
 /** A comparison, plus the newest compared run's pipeline document to draw with differing nodes marked. */
 export interface ComparisonResult extends RunComparison {
   pipeline: Record<string, unknown> | null;
@@ -200,7 +240,7 @@ export interface ModelDetail {
   audit: AuditEntry[];
 }
 
-export type LineageNodeKind = "dataset" | "run" | "modelVersion" | "deployment" | "alert";
+export type LineageNodeKind = "dataset" | "run" | "modelVersion" | "deployment" | "alert" | "featureService";
 
 /** Dataset → run → model version → deployment. */
 export interface LineageGraph {
@@ -284,6 +324,16 @@ const monitorName = z.string().regex(MONITOR_NAME, MONITOR_NAME_MESSAGE);
 const runStatus = z.enum(["running", "succeeded", "failed", "canceled", "interrupted"]);
 const tagKey = z.string().min(1).max(250);
 const tagValue = z.string().max(5000);
+/** A revision as git names it: never an option ("-…"), no spaces or control characters. */
+const gitRev = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((r) => !r.startsWith("-"), "a revision does not start with '-'")
+  .refine(
+    (r) => ![...r].some((c) => c.trim() === "" || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
+    "a revision holds no spaces or control characters",
+  );
 /** A pipeline document as the editor holds it; the core validates it fully. */
 const pipelineDocument = z.record(z.string(), z.unknown());
 
@@ -302,6 +352,14 @@ export const API_ARGS = {
   }),
   formatPipeline: z.object({ document: pipelineDocument }),
   validatePipeline: z.object({ document: pipelineDocument }),
+  pipelineChanges: z.object({
+    path: relPath,
+    /** A branch, tag or commit, as git names it (default HEAD); never an option. */
+    base: gitRev.default("HEAD"),
+    /** The document as the editor holds it (unsaved edits included); without it, the file on disk. */
+    document: pipelineDocument.optional(),
+  }),
+  gitRevisions: z.object({ path: relPath.optional() }),
   cacheState: z.object({ document: pipelineDocument }),
   inferSchemas: z.object({ document: pipelineDocument }),
   startRun: z.object({
@@ -390,8 +448,16 @@ export const API_ARGS = {
     reviewBy: IsoDate.nullable().optional(),
     deprecated: Deprecation.nullable().optional(),
   }),
-  setAlias: z.object({ name: modelName, alias: aliasName, version: z.number().int().min(1) }),
+  setAlias: z.object({
+    name: modelName,
+    alias: aliasName,
+    version: z.number().int().min(1),
+    /** Why `production` may move without its requirements (kept in the audit history). */
+    reason: z.string().max(2000).optional(),
+  }),
   removeAlias: z.object({ name: modelName, alias: aliasName }),
+  productionCheck: z.object({ name: modelName, version: z.number().int().min(1) }),
+  aliasHistory: z.object({ name: modelName, alias: aliasName.optional() }),
   archiveVersion: z.object({ name: modelName, version: z.number().int().min(1) }),
   auditLog: z.object({ model: modelName.optional(), limit: z.number().int().min(1).max(10_000).optional() }),
   lineageGraph: z.object({ model: modelName.optional() }),
@@ -477,6 +543,39 @@ export const API_ARGS = {
     reason: z.string().trim().min(1).max(2000).optional(),
   }),
   acknowledgeAlert: z.object({ loopId: z.number().int().min(1) }),
+  /** The feature store's definitions, versions, freshness, services and materialisations (app/api/handlers/features.ts). */
+  listFeatures: z.object({}),
+  /** `dagwood features apply`: checks every view against its source and records changed versions; 400 with every problem. */
+  applyFeatures: z.object({}),
+  /** `dagwood features materialize` (start and end) or `materialize-incremental` (end only). */
+  materializeFeatures: z
+    .object({
+      incremental: z.boolean().default(false),
+      start: z.iso.datetime({ offset: true }).optional(),
+      end: z.iso.datetime({ offset: true }),
+      views: z.array(z.string().min(1).max(128)).min(1).max(1000).optional(),
+    })
+    .refine((a) => a.incremental || a.start !== undefined, {
+      message: "a materialisation needs a start (or incremental: true)",
+      path: ["start"],
+    }),
+  /** Feast's /get-online-features, from the app: `features` (view:feature) or `service`, and the entity rows. */
+  getOnlineFeatures: z
+    .object({
+      features: z.array(z.string().min(1).max(300)).min(1).max(10_000).optional(),
+      service: z.string().min(1).max(128).optional(),
+      entities: z.record(
+        z.string().min(1).max(128),
+        z
+          .array(z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()]))
+          .min(1)
+          .max(10_000),
+      ),
+      fullFeatureNames: z.boolean().default(false),
+    })
+    .refine((a) => (a.features === undefined) !== (a.service === undefined), {
+      message: "name either features (view:feature) or a service, not both",
+    }),
   listDatasets: z.object({}),
   getDataset: z.object({ name: z.string().min(1).max(4096) }),
   updateDataset: z.object({
@@ -521,6 +620,10 @@ export interface ApiResults {
   /** The canonical file text of a document, without saving it (for Export JSON). */
   formatPipeline: { text: string };
   validatePipeline: { problems: Problem[] };
+  /** The pipeline's changes since a git revision (app/api/handlers/changes.ts); `unavailable` says why there are none to show. */
+  pipelineChanges: PipelineChanges;
+  /** The project's branches and the recent commits (touching `path` when given), for picking a base. */
+  gitRevisions: GitRevisions;
   /** Per node: its outputs are in the cache for its current params and inputs, or it would run. */
   cacheState: { nodes: Record<string, NodeCacheState> };
   /**
@@ -562,6 +665,10 @@ export interface ApiResults {
   updateModel: RegisteredModel;
   setAlias: AuditEntry;
   removeAlias: AuditEntry;
+  /** What moving `production` to the version would record; `missing` lists the requirements it lacks. */
+  productionCheck: ProductionRecord;
+  /** The model's alias changes, newest first (production ones with their record). */
+  aliasHistory: AliasChange[];
   archiveVersion: AuditEntry;
   auditLog: AuditEntry[];
   lineageGraph: LineageGraph;
@@ -623,6 +730,13 @@ export interface ApiResults {
   rejectChallenger: MonitorLoop;
   /** An alerted or failed loop → acknowledged. */
   acknowledgeAlert: MonitorLoop;
+  /** 200 even when features/*.json has problems (they are listed; the rest is what could be read). */
+  listFeatures: FeaturesOverview;
+  applyFeatures: FeatureApplyResult;
+  /** What each view wrote, in order; 400 naming an unknown view or a bad window; 503 when the online store is away. */
+  materializeFeatures: { records: FeatureMaterialization[] };
+  /** 400 naming unknown features, services or missing entity keys; unknown keys are NOT_FOUND statuses. */
+  getOnlineFeatures: OnlineFeaturesAnswer;
   /** dagwood.json's datasets (read or not), then files runs read with no entry; each with its latest version and test. */
   listDatasets: DatasetSummary[];
   /** A dataset's versions, schema changes, test history (failing expectations with examples) and users; 404 when unknown. */
@@ -640,7 +754,7 @@ export type Api = { [M in ApiMethod]: (args: ApiArgs<M>) => Promise<ApiResults[M
 /** An error the API reports to its caller: `status` maps to HTTP; the message is for the user. */
 export class ApiError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 500 | 502,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 500 | 502 | 503,
     message: string,
   ) {
     super(message);

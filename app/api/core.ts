@@ -4,9 +4,11 @@ import type { RunEvent } from "../engine/events";
 import type { SchedulerClock } from "../monitoring/scheduler";
 import { Project } from "../project/project";
 import { type Api, ApiError, type ApiMethod, parseApiArgs } from "./api";
+import { changesHandlers } from "./handlers/changes";
 import { createDatasetHandlers } from "./handlers/datasets";
 import { createDeployHandlers } from "./handlers/deploy";
 import { expectationHandlers } from "./handlers/expectations";
+import { createFeatureHandlers } from "./handlers/features";
 import { governanceHandlers } from "./handlers/governance";
 import { loopHandlers, startMonitoring } from "./handlers/loops";
 import { monitoringHandlers } from "./handlers/monitoring";
@@ -46,6 +48,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
   const handlers: Handlers<ApiMethod> = {
     ...projectHandlers(state),
     ...pipelineHandlers(state),
+    ...changesHandlers(state),
     ...runHandlers(state),
     ...tableHandlers(state),
     ...expectationHandlers(state),
@@ -54,6 +57,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     ...loopHandlers(state, opts.monitorScheduler ? opts.monitorScheduler : {}),
     ...createTrackingHandlers(state.requireProject),
     ...createDatasetHandlers(state.requireProject),
+    ...createFeatureHandlers(state.requireProject, state.onProjectChange),
     ...createDeployHandlers(() => deployProjectOf(state.requireProject()), {
       local: state.localServers,
       operations: state.deployOperations,

@@ -166,7 +166,7 @@ describe("dagwood CLI", () => {
       expect(second.code).toBe(0);
       const enginePid = Number(/Running in Dagwood \(PID (\d+)\)/.exec(second.stderr)?.[1]);
       if (process.platform === "linux") {
-        // The engine is `ui` started once more with glibc's malloc thresholds fixed (bin/dagwood.mjs).
+        // The engine is `ui` started once more with glibc's malloc thresholds fixed (bin/dagwood.cjs).
         expect(readFileSync(`/proc/${enginePid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]).toBe(
           String(ui.child.pid),
         );

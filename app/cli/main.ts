@@ -1,17 +1,15 @@
+// Each command imports what it needs when it runs (the pipeline schema, zod, the stores, the engine):
+// a module imported here runs its top level at every command's start (bench/cli-start.ts).
 import { writeFile } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { z } from "zod";
-import { describeBlock } from "../api/blocks";
 import type { Catalog } from "../engine/block";
 import type { RunEvent, RunSummary } from "../engine/events";
-import { loadPipelineFile } from "../pipeline/file";
-import { parseOverrides } from "../pipeline/params";
-import { formatProblems, type Plan, type Problem, planPipeline } from "../pipeline/validate";
+import type { Plan, Problem } from "../pipeline/validate";
 import { EXIT, type Io, parse, UsageError } from "./args";
+import { EXPORT_ARGO_HELP } from "./export-argo";
 import { FEATURES_ONLINE_HELP } from "./features-online";
 import { FEATURES_SERVE_HELP } from "./features-serve";
 import { formatMs, ProgressPrinter, renderSummaryTable, runOutcome, runWarnings } from "./format";
-import { junitProblem, renderJunit, validationReports } from "./junit";
 
 export type { Io };
 
@@ -25,6 +23,8 @@ Usage:
   dagwood blocks [--json]
   dagwood gc [--project DIR] [--keep-runs N] [--no-attach]
   dagwood ui [--project DIR] [--pipeline FILE] [--port N] [--host 127.0.0.1]
+  dagwood step <pipeline.dag.json> --node ID --outputs DIR [--inputs DIR] [--input PORT=PATH]... [--param name=value]... [--run-id ID]
+    (one node, its inputs and outputs as port folders, as an orchestrator's task runs it; dagwood step --help)
 
   When the project is open in Dagwood (the desktop app or dagwood ui), run starts the run there: it shows live in
   the app, progress streams here, Ctrl+C cancels it; --no-attach refuses instead. gc, and deploy to the app's
@@ -37,7 +37,8 @@ Runs and models (each takes --project DIR; list and show take --json):
   dagwood runs export <run-id> [--out DIR]
   dagwood models list
   dagwood models show <name>[@alias|:version]
-  dagwood models alias <name> <alias> <version>   |   dagwood models alias <name> <alias> --remove
+  dagwood models alias <name> <alias> <version> [--override-reason "…"]   |   dagwood models alias <name> <alias> --remove
+  dagwood models history <name> [--alias A] [--json]   (alias changes, newest first; production ones with their record)
   dagwood models update <name> [--description D] [--owner O] [--tag key=value]...   (--tag key= removes a tag)
                        [--purpose P] [--review-by YYYY-MM-DD] [--deprecate REASON [--replacement M] [--since DATE]] [--undeprecate]
   dagwood models export <name>@<alias>|<name>:<version> [--out DIR]
@@ -46,6 +47,8 @@ Runs and models (each takes --project DIR; list and show take --json):
   choose; otherwise a key that names a metric is a metric, anything else a param.
   --out: a new or empty folder. runs export: relative to the current folder, anywhere. models export:
   relative to the project and inside it (default exports/<name>-v<version>), or a full path anywhere.
+  production: the alias moves only to a version whose run's gate passed and that was deployed to the
+  staging target; otherwise --override-reason says why (kept in the audit history, see models history).
 
 Serving and deploy (deploy, predict and export take --project DIR):
   dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token-file FILE] [--infer-token]
@@ -59,6 +62,8 @@ Serving and deploy (deploy, predict and export take --project DIR):
   Targets are named in dagwood.json ("targets": { "T": { "url": ..., "kind": "dagwood" | "triton" } }); their
   tokens come from DAGWOOD_TOKEN_<T> or the OS keychain (service dagwood, target T), never from the file.
 
+Scaling out (a pipeline on Argo Workflows, each node one pod):
+${EXPORT_ARGO_HELP}
 Data tests (suites in Great Expectations JSON, expectations/<name>.json):
   dagwood expect run <suite.json> --data <file or table> [--project DIR] [--json] [--junit FILE]
   dagwood expect suggest <data file> --out expectations/<name>.json [--margin 0.1] [--name N] [--force]
@@ -89,6 +94,32 @@ Feature store (entities, feature views and services in features/*.json; each tak
   --entities: CSV, Parquet or JSON with the join keys, an event timestamp and labels; --out: .parquet or .csv. Each
   row gets each view's latest features at or before its timestamp and within the view's TTL (a point-in-time join).
 ${FEATURES_ONLINE_HELP}${FEATURES_SERVE_HELP}
+Reading a pipeline change (after dagwood init --git, git diff, git log -p and git merge use these for *.dag.json):
+  dagwood diff <old> <new> [--json]   (each a file or git:REV:path)
+  dagwood diff --textconv <file>
+  dagwood merge <base> <ours> <theirs> [<path>]
+  dagwood init --git [--project DIR]
+  diff: nodes added, removed and renamed, values changed (old → new), edges added and removed, layout counted;
+  exit 0 same, 1 different, 2 a file that is not a pipeline. --textconv: one pipeline as review text (git's textconv).
+  merge: three-way, into <ours> (git's merge driver): exit 0 clean, 1 conflicts written into the file's "conflicts"
+  (dagwood validate lists them until they are picked), 2 a side that is not a pipeline. init --git: adds
+  *.dag.json diff=dagwood merge=dagwood to .gitattributes and both drivers to the repository's git config.
+
+Testing in CI (pipeline tests are tests/*.test.json: a pipeline, fixture files for chosen nodes, assertions on outputs):
+  dagwood test [<file.test.json>...] [--project DIR] [--junit FILE] [--json] [--verbose]
+  dagwood ci [<pipeline.dag.json>...] [--project DIR] [--junit FILE] [--summary FILE] [--base REV] [--no-tests] [--verbose]
+  dagwood init --ci github|gitlab [--project DIR] [--pipeline F] [--model M] [--production-target T] [--branch B] [--force]
+  test: runs each test's pipeline on its fixtures, only as far as its assertions need, in a temporary copy of the
+  project's state (no run or model lands in the project); exit 0 all passed, 1 an assertion failed, 2 a test file or
+  its pipeline is invalid, or there are no tests. ci: validates every pipeline of the project (or those given), runs
+  the tests, then runs each valid pipeline in the project as run does; one JUnit file (a case per node, expectation,
+  gate and test assertion) and a Markdown summary (models against their champion, data tests, tests, what changed
+  since --base or git merge-base HEAD origin/main) appended to $GITHUB_STEP_SUMMARY when set, and written to
+  --summary FILE. Exit codes as run; 2 also for a project with no pipelines. init --ci: writes
+  .github/workflows/dagwood.yml or .gitlab-ci.yml (never over a file there without --force): dagwood ci on a pull or
+  merge request; on the branch (main), dagwood test, the training pipeline, staging moved to the version it registered
+  and deployed (parity checked); production moved and deployed by a reviewed (GitHub environment) or manual job.
+
 Governance (owners, review dates, deprecation of datasets, pipelines, suites and models):
   dagwood governance [--project DIR] [--json]   (dagwood governance --help lists the rules; exit 1 when dagwood.json's
   "governance": { "failOn": [...] } names a kind found: noOwner, pastReview, deprecatedInUse)
@@ -111,7 +142,8 @@ export function cannotOpenMessage(dir: string, e: unknown): string {
   return `Cannot open project ${dir}: ${msg}\n`;
 }
 
-function printProblems(io: Io, file: string, problems: Problem[]) {
+async function printProblems(io: Io, file: string, problems: Problem[]) {
+  const { formatProblems } = await import("../pipeline/validate");
   io.stderr.write(
     `${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n${formatProblems(problems)}\n`,
   );
@@ -122,6 +154,11 @@ async function loadAndPlan(
   params: string[],
   cat: Catalog,
 ): Promise<{ plan?: Plan; problems: Problem[]; overrides?: Record<string, unknown> }> {
+  const [{ loadPipelineFile }, { parseOverrides }, { planPipeline }] = await Promise.all([
+    import("../pipeline/file"),
+    import("../pipeline/params"),
+    import("../pipeline/validate"),
+  ]);
   const loaded = await loadPipelineFile(file);
   if (!loaded.pipeline) return { problems: loaded.problems };
   let overrides: Record<string, unknown>;
@@ -187,7 +224,7 @@ async function validateCommand(args: string[], io: Io, cat: Catalog): Promise<nu
   if (values.json)
     io.stdout.write(`${JSON.stringify({ file, valid: problems.length === 0, problems }, null, 2)}\n`);
   if (problems.length) {
-    if (!values.json) printProblems(io, file, problems);
+    if (!values.json) await printProblems(io, file, problems);
     return EXIT.invalid;
   }
   if (!values.json) io.stdout.write(`${file}: valid\n`);
@@ -323,7 +360,7 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
   const file = positionals[0]!;
   const { plan, problems, overrides } = await loadAndPlan(file, (values.param as string[]) ?? [], cat);
   if (!plan) {
-    printProblems(io, file, problems);
+    await printProblems(io, file, problems);
     return EXIT.invalid;
   }
   const targets = values.target as string[] | undefined;
@@ -332,7 +369,8 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
     io.stderr.write(`--target: no node ${unknownTargets.map((t) => `"${t}"`).join(", ")} in ${file}\n`);
     return EXIT.invalid;
   }
-  const junitIssue = values.junit ? junitProblem(values.junit as string) : undefined;
+  const junit = values.junit ? await import("./junit") : undefined;
+  const junitIssue = junit?.junitProblem(values.junit as string);
   if (junitIssue) {
     io.stderr.write(`--junit: ${junitIssue}\n`);
     return EXIT.invalid;
@@ -388,11 +426,11 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
     const outcome = runOutcome(summary.status, runWarnings(summary));
     io.stdout.write(`\n${table}\n\n${outcome} in ${formatMs(summary.ms)} (run ${summary.runId})\n`);
   }
-  if (values.junit) {
+  if (values.junit && junit) {
     try {
       await writeFile(
         values.junit as string,
-        renderJunit(summary, await validationReports(projectDir, summary)),
+        junit.renderJunit(summary, await junit.validationReports(projectDir, summary)),
       );
     } catch (e) {
       // The run is recorded; only the report is lost. A full disk or an unwritable path is the argument's fault.
@@ -405,9 +443,10 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
   return summary.status === "succeeded" ? EXIT.ok : EXIT.failed;
 }
 
-function blocksCommand(args: string[], io: Io, cat: Catalog): number {
+async function blocksCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
   const { values } = parse(args, { json: { type: "boolean" } });
   if (values.json) {
+    const { describeBlock } = await import("../api/blocks");
     io.stdout.write(`${JSON.stringify([...cat.values()].map(describeBlock), null, 2)}\n`);
   } else {
     // The listing needs no JSON Schemas: converting every block's params costs more than the rest of the command.
@@ -545,6 +584,10 @@ export function helpFor(command: string, rest: readonly string[]): string {
   const usage = `Usage:\n${found.map((l) => `  ${l}`).join("\n")}\n`;
   if (command === "runs" || command === "models") return `${usage}\n${noteOf("  --where:")}\n`;
   if (command === "run") return `${usage}\n${noteOf("  When the project is open in Dagwood")}\n`;
+  if (command === "export" && sub === "argo") return `Usage:\n${EXPORT_ARGO_HELP}`;
+  if (command === "test" || command === "ci") return `${usage}\n${noteOf("  test: runs each test")}\n`;
+  if (command === "diff" || command === "merge" || command === "init")
+    return `${usage}\n${noteOf("  diff: nodes added")}\n${command === "init" ? `\n${noteOf("  test: runs each")}\n` : ""}`;
   return usage;
 }
 
@@ -559,13 +602,18 @@ async function catalogOr(cat: Catalog | undefined): Promise<Catalog> {
 
 export async function main(argv: string[], io: Io = process, cat?: Catalog): Promise<number> {
   // A command parses each schema a few times: compiling zod's fast paths (new Function per object schema) costs more than it saves.
-  z.config({ jitless: true });
+  // Set before zod loads, where zod reads it (zod/v4/core/core.js keeps its config on globalThis.__zod_globalConfig;
+  // z.config() assigns to that object), so that a command that needs no schema (blocks) does not load zod for this.
+  const zodConfig = globalThis as { __zod_globalConfig?: Record<string, unknown> };
+  zodConfig.__zod_globalConfig ??= {};
+  zodConfig.__zod_globalConfig.jitless = true;
   const [command, ...rest] = argv;
   // `serve` and `governance` print their own, fuller usage.
   if (
     command &&
     command !== "serve" &&
     command !== "governance" &&
+    command !== "step" &&
     rest.some((a) => a === "--help" || a === "-h")
   ) {
     io.stdout.write(helpFor(command, rest));
@@ -578,7 +626,7 @@ export async function main(argv: string[], io: Io = process, cat?: Catalog): Pro
       case "validate":
         return await validateCommand(rest, io, await catalogOr(cat));
       case "blocks":
-        return blocksCommand(rest, io, await catalogOr(cat));
+        return await blocksCommand(rest, io, await catalogOr(cat));
       case "gc":
         return await gcCommand(rest, io);
       case "ui":
@@ -600,6 +648,12 @@ export async function main(argv: string[], io: Io = process, cat?: Catalog): Pro
       case "predict":
         return await (await import("./deploy")).predictCommand(rest, io);
       case "export":
+        if (rest[0] === "argo")
+          return await (await import("./export-argo")).exportArgoCommand(
+            rest.slice(1),
+            io,
+            await catalogOr(cat),
+          );
         return await (await import("./deploy")).exportCommand(rest, io);
       case "expect":
         return await (await import("./expect")).expectCommand(rest, io);
@@ -607,6 +661,18 @@ export async function main(argv: string[], io: Io = process, cat?: Catalog): Pro
         return await (await import("./monitor")).monitorCommand(rest, io);
       case "features":
         return await (await import("./features")).featuresCommand(rest, io);
+      case "diff":
+        return await (await import("./diff")).diffCommand(rest, io);
+      case "merge":
+        return await (await import("./diff")).mergeCommand(rest, io);
+      case "init":
+        return await (await import("./init")).initCommand(rest, io);
+      case "test":
+        return await (await import("./test-cmd")).testCommand(rest, io, await catalogOr(cat));
+      case "step":
+        return await (await import("./step")).stepCommand(rest, io, await catalogOr(cat));
+      case "ci":
+        return await (await import("./ci")).ciCommand(rest, io, await catalogOr(cat));
       case undefined:
       case "help":
       case "--help":

@@ -53,7 +53,12 @@ export function onnxruntime(): typeof Ort {
 
 /** better-sqlite3's `Database` constructor. */
 export function sqlite(): typeof BetterSqlite3 {
-  sqliteModule ??= load("better-sqlite3") as typeof BetterSqlite3;
+  // In the CommonJS CLI its JavaScript is bundled too (bin/build.mjs sqliteBindings), as @duckdb/node-api's.
+  sqliteModule ??= (
+    typeof DAGWOOD_CJS_BUNDLE !== "undefined" && DAGWOOD_CJS_BUNDLE
+      ? require("better-sqlite3")
+      : load("better-sqlite3")
+  ) as typeof BetterSqlite3;
   return sqliteModule;
 }
 

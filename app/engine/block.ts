@@ -1,6 +1,12 @@
 import type { z } from "zod";
 import type { SqlSession } from "../data/sql";
-import type { DatasetRecord, ModelLineage, Registry, RunEnvironment } from "../store/types";
+import type {
+  DatasetRecord,
+  FeatureViewVersion,
+  ModelLineage,
+  Registry,
+  RunEnvironment,
+} from "../store/types";
 import type { ValidationReport } from "../values/expectations";
 import type { BlockOutput, ColumnInfo, PortSpec, PortValue, TableValue } from "./ports";
 import type { OutputSchemas, PortSchema, SchemaContext } from "./schema";
@@ -53,6 +59,12 @@ export interface BlockContext {
   environment(facts: RunEnvironment): void;
   /** The project's model registry. */
   registry: Registry;
+  /**
+   * The versions `dagwood features apply` recorded for a feature view (or for
+   * every view), newest first per view, from the project's metadata store;
+   * absent where there is none (standalone contexts).
+   */
+  featureViewVersions?(view?: string): FeatureViewVersion[];
   /** Which upstream node output feeds input `port`; undefined when it is not connected. */
   upstream(port: string): { node: string; port: string } | undefined;
   /**
@@ -168,6 +180,66 @@ export function makeCatalog(blocks: readonly AnyBlock[]): Catalog {
     map.set(b.kind, b);
   }
   return map;
+}
+
+/**
+ * What a catalog knows of a block without loading its module: the plain data
+ * of its definition. `dagwood blocks`, the graph checks of `validate` and the
+ * listing need no more; params, run and the other functions come with the module.
+ */
+export type BlockDeclaration = Pick<
+  AnyBlock,
+  "kind" | "version" | "title" | "category" | "description" | "inputs" | "outputs" | "cpu"
+>;
+
+const DECLARED = ["kind", "version", "title", "category", "description", "inputs", "outputs", "cpu"] as const;
+
+/** The declaration of a block (its data, as JSON would carry it). */
+export function blockDeclaration(b: AnyBlock): BlockDeclaration {
+  const d: Record<string, unknown> = {};
+  for (const key of DECLARED) if (b[key] !== undefined) d[key] = b[key];
+  return JSON.parse(JSON.stringify(d)) as BlockDeclaration;
+}
+
+/**
+ * A catalog whose blocks load on first use: each entry answers its
+ * declaration's fields at once and loads the block (`load(kind)`) when
+ * anything else is asked of it (params, run, externalFingerprint, …). The CLI
+ * bundle's catalog (bin/build.mjs) is one, so a command pays only for the
+ * modules of the blocks it uses (bench/cli-start.ts). A loaded block whose
+ * declaration differs from the one given is refused: the declarations were
+ * taken from another build of the blocks.
+ */
+export function makeLazyCatalog(
+  declarations: readonly BlockDeclaration[],
+  load: (kind: string) => AnyBlock,
+): Catalog {
+  const lazy = declarations.map((declared) => {
+    let block: AnyBlock | undefined;
+    const loaded = (): AnyBlock => {
+      if (block) return block;
+      const b = load(declared.kind);
+      const expected = JSON.stringify(declared);
+      if (JSON.stringify(blockDeclaration(b)) !== expected)
+        throw new Error(
+          `Block "${declared.kind}" is not the block the catalog was built with (declared ${expected}, loaded ${JSON.stringify(blockDeclaration(b))}): rebuild the CLI (node bin/build.mjs --force).`,
+        );
+      block = b;
+      return b;
+    };
+    const own = new Set<PropertyKey>(DECLARED);
+    return new Proxy(declared as AnyBlock, {
+      get: (target, key) => (own.has(key) ? Reflect.get(target, key) : Reflect.get(loaded(), key)),
+      has: (target, key) => (own.has(key) ? Reflect.has(target, key) : Reflect.has(loaded(), key)),
+      ownKeys: () => Reflect.ownKeys(loaded()),
+      getOwnPropertyDescriptor: (_target, key) => {
+        const d = Reflect.getOwnPropertyDescriptor(loaded(), key);
+        // A proxy may report a property only as configurable when its target lacks it or has it so.
+        return d && { ...d, configurable: true };
+      },
+    });
+  });
+  return makeCatalog(lazy);
 }
 
 /** A typed error a block throws for bad input: the message is shown to the user as is. */
