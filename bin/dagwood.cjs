@@ -15,11 +15,14 @@ const root = join(__dirname, "..");
 // A command's start allocates ~10 MB that lives to its end (the modules, their schemas): V8's young
 // generation starts at 1 MB and doubles after each scavenge that finds most of it alive, so the start
 // paid 6–7 scavenges, each copying what survived (about a tenth of `validate`'s CPU time). Grown at the
-// first such scavenge to its usual maximum instead, it pays 3–4 (node --trace-gc shows both). The
-// maximum is V8's own (16 MB a semispace), so a long run or `dagwood ui` holds no more than before.
+// first such scavenge to its usual maximum instead, it pays 3–4 (node --trace-gc shows both). Commands
+// that run pipelines or host an engine or server keep V8's default growth: with the factor set, a
+// flights-model run peaked 40–120 MiB higher (bench/memory.ts: the engine 525 MiB against 485 MiB).
 // V8 reads the factor each time it grows the young generation, so setting it now still counts; a code
-// cache is tied to the flags, and every start sets the same.
-require("node:v8").setFlagsFromString("--semi-space-growth-factor=16");
+// cache is tied to the flags, and every start of one command sets the same.
+const LONG_RUNNING = new Set(["ui", "run", "serve", "step", "ci", "test", "monitor", "features", "deploy"]);
+if (!LONG_RUNNING.has(process.argv[2]))
+  require("node:v8").setFlagsFromString("--semi-space-growth-factor=16");
 
 /**
  * Runs the CommonJS build of the CLI (dist/cli/main.cjs) compiled with a V8
