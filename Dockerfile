@@ -57,7 +57,7 @@ WORKDIR /opt/dagwood
 COPY --from=deps /opt/dagwood/node_modules ./node_modules
 COPY --from=build /src/dist/cli ./dist/cli
 COPY package.json ./
-COPY bin/dagwood bin/dagwood.cjs bin/package.json ./bin/
+COPY bin/dagwood bin/dagwood.cjs bin/package.json bin/malloc-tuned.mjs ./bin/
 # A non-root user (uid 10001, as the Argo export's securityContext says); /project holds a project, /dagwood
 # the folders `dagwood step` reads and writes in an Argo pod (app/argo/workflow.ts).
 RUN groupadd --system --gid 10001 dagwood \

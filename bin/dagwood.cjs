@@ -90,6 +90,7 @@ function readCache(cacheFile, sourceCrc) {
 const COMMANDS = new Set([
   ...["run", "validate", "blocks", "gc", "ui", "runs", "models", "datasets", "serve", "deploy"],
   ...["governance", "predict", "export", "expect", "monitor", "features"],
+  ...["diff", "merge", "init", "test", "ci", "step"],
 ]);
 
 /** The cache's name for a command line: its command; `validate --no-schemas` apart, as it never loads DuckDB. */

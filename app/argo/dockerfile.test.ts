@@ -61,7 +61,9 @@ describe("Dockerfile", () => {
     // IMAGE_CLI is bin/dagwood under the WORKDIR the image's files are copied to.
     const installDir = finalStage.find((l) => l.startsWith("WORKDIR"))!.split(/\s+/)[1]!;
     expect(IMAGE_CLI).toBe(`${installDir}/bin/dagwood`);
-    expect(finalStage).toContain("COPY bin/dagwood bin/dagwood.cjs bin/package.json ./bin/");
+    expect(finalStage).toContain(
+      "COPY bin/dagwood bin/dagwood.cjs bin/package.json bin/malloc-tuned.mjs ./bin/",
+    );
     // Commands start in the project folder, as the export's workingDir.
     expect(finalStage.filter((l) => l.startsWith("WORKDIR")).at(-1)).toBe(`WORKDIR ${IMAGE_PROJECT_DIR}`);
   });

@@ -276,6 +276,12 @@ describe("argoWorkflow", () => {
     expect(spec.workflowSpec).toEqual(once.spec);
     expect((once.metadata as { generateName: string }).generateName).toBe("penguins-model-");
     expect(exportOf({ schedule: "@daily" }).kind).toBe("CronWorkflow");
+    // Argo refuses a CronWorkflow name over 52 characters (its Workflows get "-<unix time>" appended).
+    const long = { ...penguins, name: `${"a".repeat(50)}-b-${"c".repeat(20)}` };
+    const longCron = exportOf({ schedule: "@daily" }, long, JSON.stringify(long));
+    expect((longCron.metadata as { name: string }).name).toBe(`${"a".repeat(50)}-b`);
+    const longOnce = exportOf({}, long, JSON.stringify(long));
+    expect((longOnce.metadata as { generateName: string }).generateName).toHaveLength(63);
   });
 
   it("names tasks as Argo and Kubernetes allow, distinct even where node ids differ only by case or _ and -", () => {
@@ -302,6 +308,17 @@ describe("argoWorkflow", () => {
     const braces = penguinsText.replace('"examples"', '"{{team}}"');
     expect(() => exportOf({}, { ...penguins, owner: "{{team}}" }, braces)).toThrow(
       /contains "\{\{", which Argo would read as one of its own template expressions/,
+    );
+    // Escaped in the file, "{{" all the same in the Workflow's description annotation and parameter values.
+    const escaped = penguinsText.replace('"examples"', '"\\u007b\\u007bworkflow.name}}"');
+    expect(escaped).not.toContain("{{");
+    const parsed = PipelineSchema.parse(JSON.parse(escaped));
+    expect(() => exportOf({}, parsed, escaped)).toThrow(
+      /contains "\{\{", which Argo would read .*\(written as \\u007b\\u007b too/,
+    );
+    const param = { ...penguins, params: { ...penguins.params, seed: "{{workflow.name}}" } };
+    expect(() => exportOf({}, param, JSON.stringify(param).replaceAll("{{", "\\u007b\\u007b"))).toThrow(
+      ArgoExportError,
     );
     expect(() => exportOf({ schedule: "every monday" })).toThrow(
       /--schedule must be a cron expression with five fields/,

@@ -96,6 +96,11 @@ export function retryStrategy(limit: number) {
 }
 
 const MAX_NAME = 63;
+/**
+ * A CronWorkflow's name is at most 52 characters: the Workflows it starts are named after it with
+ * "-" and a Unix time appended (argo-workflows workflow/validate/validate.go, maxCharsInCronWorkflowName).
+ */
+const MAX_CRON_NAME = 52;
 
 /**
  * A DNS-1123 label (lowercase letters, digits, "-"; starts and ends
@@ -296,9 +301,11 @@ function stepTemplate(task: TaskPlan, opts: ArgoExportOptions, pipelineRaw: { da
 /** The Workflow, or the CronWorkflow with `schedule`, as a plain object ready for YAML or JSON. */
 export function argoWorkflow(opts: ArgoExportOptions): Json {
   const { pipeline } = opts;
-  if (opts.pipelineText.includes("{{"))
+  // The file's text as the pods get it, and its values as the export writes them into the Workflow (the
+  // description, the params' values), where a JSON escape ("\u007b\u007b") is "{{" once read.
+  if (opts.pipelineText.includes("{{") || JSON.stringify(pipeline).includes("{{"))
     throw new ArgoExportError(
-      'The pipeline contains "{{", which Argo would read as one of its own template expressions. Rewrite that text (e.g. in a SQL query) before exporting.',
+      'The pipeline contains "{{", which Argo would read as one of its own template expressions (written as \\u007b\\u007b too: the export writes values decoded). Rewrite that text (e.g. in a SQL query) before exporting.',
     );
   if (!opts.image.trim())
     throw new ArgoExportError("--image names the image that holds Dagwood and the project");
@@ -366,7 +373,7 @@ export function argoWorkflow(opts: ArgoExportOptions): Json {
   return {
     apiVersion: "argoproj.io/v1alpha1",
     kind: "CronWorkflow",
-    metadata: { name, labels, annotations },
+    metadata: { name: name.slice(0, MAX_CRON_NAME).replace(/-+$/, ""), labels, annotations },
     spec: {
       schedules: [opts.schedule.trim()],
       ...(opts.timezone ? { timezone: opts.timezone } : {}),

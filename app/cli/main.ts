@@ -142,14 +142,14 @@ export function cannotOpenMessage(dir: string, e: unknown): string {
   return `Cannot open project ${dir}: ${msg}\n`;
 }
 
-async function printProblems(io: Io, file: string, problems: Problem[]) {
+export async function printProblems(io: Io, file: string, problems: Problem[]) {
   const { formatProblems } = await import("../pipeline/validate");
   io.stderr.write(
     `${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n${formatProblems(problems)}\n`,
   );
 }
 
-async function loadAndPlan(
+export async function loadAndPlan(
   file: string,
   params: string[],
   cat: Catalog,

@@ -2,7 +2,6 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Catalog } from "../engine/block";
-import type { Plan } from "../pipeline/validate";
 import { EXIT, type Io, parse, UsageError } from "./args";
 import { ProgressPrinter } from "./format";
 
@@ -64,27 +63,13 @@ export async function stepCommand(args: string[], io: Io, cat: Catalog): Promise
   if (!values.node) throw new UsageError("step needs --node ID");
   if (!values.outputs) throw new UsageError("step needs --outputs DIR");
   const file = positionals[0]!;
-  const [{ loadPipelineFile }, { parseOverrides }, { planPipeline, formatProblems }, { findProjectDir }] =
-    await Promise.all([
-      import("../pipeline/file"),
-      import("../pipeline/params"),
-      import("../pipeline/validate"),
-      import("../project/project"),
-    ]);
-  const loaded = await loadPipelineFile(file);
-  let problems = loaded.problems;
-  let plan: Plan | undefined;
-  if (loaded.pipeline) {
-    try {
-      const planned = planPipeline(loaded.pipeline, cat, parseOverrides((values.param as string[]) ?? []));
-      plan = planned.plan;
-      problems = planned.problems;
-    } catch (e) {
-      problems = [{ path: "$", message: (e as Error).message }];
-    }
-  }
+  const [{ loadAndPlan, printProblems }, { findProjectDir }] = await Promise.all([
+    import("./main"),
+    import("../project/project"),
+  ]);
+  const { plan, problems } = await loadAndPlan(file, (values.param as string[]) ?? [], cat);
   if (!plan) {
-    io.stderr.write(`${file}: ${problems.length} problem(s)\n${formatProblems(problems)}\n`);
+    await printProblems(io, file, problems);
     return EXIT.invalid;
   }
   const node = plan.order.find((n) => n.id === values.node);
@@ -131,7 +116,9 @@ export async function stepCommand(args: string[], io: Io, cat: Catalog): Promise
       io.stderr.write(`dagwood step: ${(e as Error).message}\n`);
       return EXIT.invalid;
     }
-    throw e;
+    // Anything else may pass on a retry (exit 1): its message, and the stack with --verbose.
+    io.stderr.write(`dagwood step: ${values.verbose ? ((e as Error).stack ?? e) : (e as Error).message}\n`);
+    return EXIT.failed;
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);

@@ -581,6 +581,25 @@ describe("engine", () => {
     expect(s.nodes.map((n) => n.id)).toEqual(["src", "a"]);
   });
 
+  it("runs nodes whose ids are names every object has (constructor, toString, __proto__)", async () => {
+    const ids = ["constructor", "toString", "__proto__"];
+    const text = pipeline(
+      [
+        { id: "constructor", block: "test.values", params: { n: 3 } },
+        { id: "toString", block: "test.add", params: { k: 1 } },
+        { id: "__proto__", block: "test.add", params: { k: 2 } },
+      ],
+      [
+        { from: "constructor.out", to: "toString.in" },
+        { from: "toString.out", to: "__proto__.in" },
+      ],
+    );
+    const all = await run(text);
+    expect(all.nodes.map((n) => [n.id, n.status])).toEqual(ids.map((id) => [id, "ran"]));
+    const target = await run(text, { targets: ["__proto__"] });
+    expect(target.nodes.map((n) => [n.id, n.status])).toEqual(ids.map((id) => [id, "cached"]));
+  });
+
   it("re-runs a node whose cached table went missing", async () => {
     const first = await run(chain(1));
     const table = first.nodes.find((n) => n.id === "side")!.outputs.out!.table!;

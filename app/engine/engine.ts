@@ -184,13 +184,14 @@ function summarize(outputs: Record<string, PortValue>): Record<string, OutputSum
 
 /** The nodes needed for `targets`: the targets and all their ancestors, in plan order. */
 function selectNodes(plan: Plan, targets?: string[], given: Record<string, unknown> = {}): ResolvedNode[] {
-  if (!targets?.length) return plan.order.filter((n) => !(n.id in given));
+  // Own keys only: a node id may be "constructor" or "toString", which `in` finds on every object.
+  if (!targets?.length) return plan.order.filter((n) => !Object.hasOwn(given, n.id));
   const byId = new Map(plan.order.map((n) => [n.id, n]));
   const needed = new Set<string>();
   const visit = (id: string) => {
     const node = byId.get(id);
     if (!node) throw new Error(`Unknown node "${id}"`);
-    if (needed.has(id) || id in given) return;
+    if (needed.has(id) || Object.hasOwn(given, id)) return;
     needed.add(id);
     for (const src of Object.values(node.inputs)) visit(src.node);
   };

@@ -1,8 +1,8 @@
 // Port folders: a table through Parquet and back keeps its columns' DuckDB types and its fingerprint; a
 // model's named files travel with it; what does not match its manifest is refused.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Workspace } from "../data/workspace";
 import { sha256, stableStringify } from "../engine/execute";
@@ -106,10 +106,23 @@ describe("a model as a port folder", () => {
     );
   });
 
-  it("refuses a manifest naming a file outside the folder", async () => {
-    const bad = { ...data, onnx: { file: ".dagwood/../../etc/passwd", bytes: 1 } };
-    const folder = join(dir, "escape");
-    await mkdir(join(folder), { recursive: true });
+  /**
+   * A model port folder whose ONNX is `file` (written there under files/ when `bytes` is given; its
+   * sha256 recorded as `recorded`'s), the manifest's fingerprint recomputed, as anyone who edits one can.
+   */
+  async function tamperedModel(
+    name: string,
+    file: string,
+    bytes?: string,
+    recorded = bytes ?? "",
+  ): Promise<string> {
+    const bad = { kind: data.kind, onnx: { file, bytes: 4 } };
+    const folder = join(dir, name);
+    await mkdir(folder, { recursive: true });
+    if (bytes !== undefined) {
+      await mkdir(dirname(join(folder, "files", file)), { recursive: true });
+      await writeFile(join(folder, "files", file), bytes);
+    }
     await writeFile(
       join(folder, "value.json"),
       JSON.stringify({
@@ -119,10 +132,43 @@ describe("a model as a port folder", () => {
         port: "model",
         data: bad,
         fingerprint: sha256(stableStringify(bad)).slice(0, 32),
+        files: { [file]: sha256(recorded) },
       }),
     );
+    return folder;
+  }
+
+  it("refuses a manifest naming a file outside the folder", async () => {
+    const folder = await tamperedModel("escape", ".dagwood/../../etc/passwd");
     await expect(readPortFolder(folder, 'Input "model"', ws, join(dir, "c3"), "unused")).rejects.toThrow(
       /names the path "\.dagwood\/\.\.\/\.\.\/etc\/passwd", which leaves its folder/,
     );
+  });
+
+  it("refuses a named file that stays in the project but leaves .dagwood/artifacts and .dagwood/registry", async () => {
+    const consumer = join(dir, "c4");
+    await mkdir(consumer, { recursive: true });
+    await writeFile(join(consumer, "dagwood.json"), "{}");
+    for (const file of [".dagwood/../dagwood.json", ".dagwood/metadata.sqlite"]) {
+      const folder = await tamperedModel(`inside-${file.length}`, file, "ONNX");
+      await expect(readPortFolder(folder, 'Input "model"', ws, consumer, "unused")).rejects.toThrow(
+        /Input "model" names the path .*, which leaves its folder: a port value carries files under \.dagwood\/artifacts\/ or \.dagwood\/registry\/ only/,
+      );
+    }
+    expect(await readFile(join(consumer, "dagwood.json"), "utf8")).toBe("{}");
+  });
+
+  it("refuses a named file reached through a link out of the port folder", async () => {
+    const outside = join(dir, "outside");
+    await mkdir(join(outside, "r1", "train"), { recursive: true });
+    await writeFile(join(outside, "r1", "train", "model.onnx"), "ONNX");
+    const folder = await tamperedModel("linked", data.onnx.file, undefined, "ONNX");
+    await mkdir(join(folder, "files", ".dagwood"), { recursive: true });
+    await symlink(outside, join(folder, "files", ".dagwood", "artifacts"));
+    const consumer = join(dir, "c5");
+    await expect(readPortFolder(folder, 'Input "model"', ws, consumer, "unused")).rejects.toThrow(
+      /Input "model": .*model\.onnx is a link to .*outside\/r1\/train\/model\.onnx, outside its port folder/,
+    );
+    await expect(readFile(join(consumer, data.onnx.file))).rejects.toThrow(/ENOENT/);
   });
 });

@@ -14,7 +14,7 @@
  * give its recorded fingerprint is refused.
  */
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import { ident, literal } from "../data/sql";
 import type { Workspace } from "../data/workspace";
@@ -69,12 +69,30 @@ async function sha256File(path: string): Promise<string> {
     .digest("hex");
 }
 
-/** A relative path that stays inside its base folder once joined, or an error naming it. */
-function insidePath(base: string, rel: string, what: string): string {
-  const norm = normalize(rel);
-  if (isAbsolute(norm) || norm === ".." || norm.startsWith(`..${sep}`))
-    throw new PortFileError(`${what} names the path "${rel}", which leaves its folder`);
-  return join(base, norm);
+/** The folders of a project whose files a port value may carry: run artifacts and registered versions. */
+const CARRIED_DIRS = [".dagwood/artifacts/", ".dagwood/registry/"];
+
+/**
+ * A path a JSON value names, normalised ("/"-separated), when it stays inside .dagwood/artifacts/ or
+ * .dagwood/registry/; else an error naming it. ".dagwood/../dagwood.json" would otherwise let a port
+ * folder overwrite any file of the consumer's project (its settings, a pipeline, the metadata store).
+ */
+function carriedPath(rel: string, what: string): string {
+  const norm = normalize(rel).split(sep).join("/");
+  if (isAbsolute(rel) || norm.split("/").includes("..") || !CARRIED_DIRS.some((d) => norm.startsWith(d)))
+    throw new PortFileError(
+      `${what} names the path "${rel}", which leaves its folder: a port value carries files under ${CARRIED_DIRS.join(" or ")} only`,
+    );
+  return norm;
+}
+
+/** Refuses `path` when it or a folder on its way is a link out of `base`, naming where it leads. */
+async function withinFolder(base: string, path: string, what: string): Promise<void> {
+  const [real, realBase] = await Promise.all([realpath(path), realpath(base)]);
+  if (real !== realBase && !real.startsWith(`${realBase}${sep}`))
+    throw new PortFileError(
+      `${what}: ${path} is a link to ${real}, outside its port folder; a port folder holds its files, not links`,
+    );
 }
 
 /** Writes one output value as a port folder at `dir` (created; must not hold another value). */
@@ -109,11 +127,11 @@ export async function writePortFolder(
     manifest.data = value.data;
     const files: Record<string, string> = {};
     for (const rel of namedFiles(value.data)) {
-      const src = insidePath(projectDir, rel, `Output "${from.port}"`);
-      const dest = insidePath(join(dir, "files"), rel, `Output "${from.port}"`);
+      const path = carriedPath(rel, `Output "${from.port}"`);
+      const dest = join(dir, "files", path);
       await mkdir(dirname(dest), { recursive: true });
-      await copyFile(src, dest);
-      files[rel.split(sep).join("/")] = await sha256File(dest);
+      await copyFile(join(projectDir, path), dest);
+      files[path] = await sha256File(dest);
     }
     if (Object.keys(files).length) manifest.files = files;
   }
@@ -164,6 +182,7 @@ export async function readPortFolder(
     const file = join(dir, TABLE_FILE);
     if (!(await stat(file).catch(() => undefined))?.isFile())
       throw new PortFileError(`${what}: ${file} is missing; the folder's table was not copied whole`);
+    await withinFolder(dir, file, what);
     // Parquet has no type for some DuckDB types (ENUM, some integer widths): each column is cast
     // back to the type the manifest records, so the table is the one the upstream node made.
     const select = m
@@ -195,20 +214,21 @@ export async function readPortFolder(
     throw new PortFileError(
       `${what}: the ${m.type} in ${join(dir, MANIFEST_FILE)} has fingerprint ${fingerprint}, but the file records ${m.fingerprint}. It was edited after its step wrote it: run the upstream step again.`,
     );
-  const named = namedFiles(m.data).map((p) => p.split(sep).join("/"));
+  const named = namedFiles(m.data).map((p) => carriedPath(p, what));
   for (const rel of named) {
-    const src = insidePath(join(dir, "files"), rel, what);
+    const src = join(dir, "files", rel);
     const expected = m.files?.[rel];
     const actual = await sha256File(src).catch(() => undefined);
     if (actual === undefined)
       throw new PortFileError(
         `${what}: the ${m.type} names ${rel}, which is missing from ${join(dir, "files")}`,
       );
+    await withinFolder(dir, src, what);
     if (expected !== actual)
       throw new PortFileError(
         `${what}: ${src} has sha256 ${actual}, but value.json records ${expected ?? "none"}. Run the upstream step again.`,
       );
-    const dest = insidePath(projectDir, rel, what);
+    const dest = join(projectDir, rel);
     await mkdir(dirname(dest), { recursive: true });
     await copyFile(src, dest);
   }

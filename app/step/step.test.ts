@@ -277,6 +277,19 @@ describe("dagwood step refuses bad inputs", () => {
     expect(full.code).toBe(2);
     expect(full.stderr).toMatch(/--outputs .* is not empty \(.*result\.json.*\): give a new or empty folder/);
   });
+
+  it("refuses a project whose dagwood.json is invalid with exit 2 (not retried) and says what is wrong", async () => {
+    const p = await makeProject(join(work, "bad", "p3"), recipe("penguins.dag.json"));
+    await writeFile(join(work, "bad", "p3", "dagwood.json"), JSON.stringify({ dataFolders: 5 }));
+    const out = join(work, "bad", "settings");
+    const s = await dagwood(["step", p, "--node", "penguins", "--outputs", out]);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toMatch(/^dagwood step: .*dagwood\.json has invalid settings: dataFolders: /);
+    expect(s.stderr).not.toMatch(/\n\s+at /);
+    const result = JSON.parse(await readFile(join(out, "result.json"), "utf8")) as StepResult;
+    expect(result).toMatchObject({ status: "refused", node: "penguins" });
+    expect(result.error).toMatch(/dataFolders/);
+  });
 });
 
 /** A copy of the port folder `src` whose table.parquet is `parquet` (other rows). */

@@ -11,7 +11,7 @@ import { runPlan } from "../engine/engine";
 import type { RunEvent } from "../engine/events";
 import type { PortValue } from "../engine/ports";
 import type { Plan } from "../pipeline/validate";
-import { Project } from "../project/project";
+import { Project, ProjectSettingsError } from "../project/project";
 import { PortFileError, readPortFolder, writePortFolder } from "./port-files";
 
 export const STEP_RESULT_FORMAT = "dagwood.step-result/1";
@@ -157,14 +157,24 @@ export async function runStep(opts: StepOptions): Promise<StepResult> {
   const inputDirs = Object.fromEntries(Object.entries(opts.inputs).map(([p, d]) => [p, resolve(d)]));
   // The workspace is in memory: a task keeps nothing but its output folders, and a DuckDB file would
   // cost writing every table twice (the file's checkpoint at close, then the Parquet file).
-  const project = await Project.open(opts.projectDir, {
-    ioDirs: [outputs, ...Object.values(inputDirs)],
-    memoryWorkspace: true,
-  });
+  let project: Project;
+  try {
+    project = await Project.open(opts.projectDir, {
+      ioDirs: [outputs, ...Object.values(inputDirs)],
+      memoryWorkspace: true,
+    });
+  } catch (e) {
+    // A project whose dagwood.json is invalid fails every attempt the same way: a refusal, not a retry.
+    if (!(e instanceof ProjectSettingsError)) throw e;
+    result.error = e.message;
+    await writeResult(outputs, result);
+    throw new StepRefused(e.message);
+  }
   try {
     result.timings.openMs = since(t0);
     const tRead = performance.now();
-    const given: Record<string, Record<string, PortValue>> = {};
+    // No prototype: a node id may be "__proto__" or "constructor".
+    const given: Record<string, Record<string, PortValue>> = Object.create(null);
     try {
       for (const [port, src] of Object.entries(node.inputs)) {
         const table = `t_${randomBytes(8).toString("hex")}_in_${port.replace(/\W/g, "_")}`;

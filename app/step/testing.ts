@@ -4,13 +4,10 @@
  * a producer's --outputs to its consumers' --inputs (as Argo moves an artifact: a copy of the folder).
  * The order comes from the pipeline file's own edges, not from the engine's plan.
  */
-import { spawn } from "node:child_process";
 import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { type CliResult, startDagwood } from "../cli/testing";
 import type { StepResult } from "./step";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "dagwood");
 
 interface PipelineFile {
   name: string;
@@ -50,33 +47,13 @@ export function topologicalOrder(p: PipelineFile): string[] {
   return order;
 }
 
-export interface Proc {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+export type Proc = CliResult & { ms: number };
 
 /** `dagwood <args>` as a child process, with its wall time. */
-export function dagwood(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Proc> {
+export async function dagwood(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Proc> {
   const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: performance.now() - t0 }));
-  });
+  const r = await startDagwood(args, { env }).done;
+  return { ...r, ms: performance.now() - t0 };
 }
 
 export interface StepwiseRun {
