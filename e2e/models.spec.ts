@@ -240,4 +240,18 @@ test("production lists its requirements and moves without them only with a reaso
   await expect(history).toContainText("data/penguins.csv");
   await expect(history).toContainText("never deployed there");
   expect(await app.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+
+  // Taking production away needs a reason too: Remove stays disabled until one is typed.
+  await v1.getByTestId("alias-remove-production").click();
+  const remove = app.getByTestId("confirm-dialog");
+  await expect(remove.getByTestId("confirm-question")).toContainText("needs a reason");
+  await expect(remove.getByTestId("confirm")).toBeDisabled();
+  await remove.getByTestId("production-reason-input").fill("the review board withdrew the demo");
+  await remove.getByTestId("confirm").click();
+  await expect(v1.getByTestId("alias-production")).toHaveCount(0);
+  await expect(app.getByTestId("audit-timeline")).toContainText(
+    'alias production removed from v1 (reason: "the review board withdrew the demo")',
+  );
+  await expect(history.getByTestId("production-change")).toHaveCount(2);
+  await expect(history.getByTestId("production-reason")).toContainText("the review board withdrew the demo");
 });

@@ -455,10 +455,20 @@ export const API_ARGS = {
     /** Why `production` may move without its requirements (kept in the audit history). */
     reason: z.string().max(2000).optional(),
   }),
-  removeAlias: z.object({ name: modelName, alias: aliasName }),
+  removeAlias: z.object({
+    name: modelName,
+    alias: aliasName,
+    /** Why `production` is removed (required for it; kept in the audit history). */
+    reason: z.string().max(2000).optional(),
+  }),
   productionCheck: z.object({ name: modelName, version: z.number().int().min(1) }),
   aliasHistory: z.object({ name: modelName, alias: aliasName.optional() }),
-  archiveVersion: z.object({ name: modelName, version: z.number().int().min(1) }),
+  archiveVersion: z.object({
+    name: modelName,
+    version: z.number().int().min(1),
+    /** Why the version holding `production` is archived (required for it; kept in the audit history). */
+    reason: z.string().max(2000).optional(),
+  }),
   auditLog: z.object({ model: modelName.optional(), limit: z.number().int().min(1).max(10_000).optional() }),
   lineageGraph: z.object({ model: modelName.optional() }),
   exportRun: z.object({ runId, dir: relPath.optional() }),

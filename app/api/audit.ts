@@ -15,6 +15,11 @@ function overridden(d: Record<string, unknown>): string {
   return ` (override: ${typeof record.reason === "string" ? JSON.stringify(record.reason) : "no reason recorded"})`;
 }
 
+/** The reason a removal or an archive was given (needed when it took `production` away), or "". */
+function given(d: Record<string, unknown>): string {
+  return typeof d.reason === "string" ? ` (reason: ${JSON.stringify(d.reason)})` : "";
+}
+
 /**
  * One audit entry as a sentence. `runId` shortens a run id where space is
  * short (the app); the CLI prints it whole, to be pasted into `runs show`.
@@ -45,14 +50,14 @@ export function describeAudit(e: AuditEntry, runId: (id: string) => string = (id
       return `${v(e.version)} created${d.runId ? ` from run ${runId(String(d.runId))}` : ""}`;
     case "version.archived": {
       const removed = Array.isArray(d.aliasesRemoved) ? d.aliasesRemoved.map(String) : [];
-      return `${v(e.version)} archived${removed.length ? ` (alias ${removed.join(", ")} removed)` : ""}`;
+      return `${v(e.version)} archived${removed.length ? ` (alias ${removed.join(", ")} removed)` : ""}${given(d)}`;
     }
     case "alias.set":
       return `alias ${alias} set on ${v(d.to ?? e.version)}${overridden(d)}`;
     case "alias.moved":
       return `alias ${alias} moved ${v(d.from)} → ${v(d.to ?? e.version)}${overridden(d)}`;
     case "alias.removed":
-      return `alias ${alias} removed from ${v(d.from ?? e.version)}`;
+      return `alias ${alias} removed from ${v(d.from ?? e.version)}${given(d)}`;
     case "deployment.succeeded":
       return `${v(e.version)} deployed to ${text(d.target, "a target")}`;
     case "deployment.failed": {

@@ -128,4 +128,69 @@ describe("production through the Api", () => {
     expect(await status(call("aliasHistory", { name: "nope" }))).toBe(404);
     expect(await status(call("aliasHistory", { name: "penguins", alias: "3" }))).toBe(400);
   });
+
+  it("removeAlias production: 409 saying how to give a reason, 400 for a blank one, removed with one", async () => {
+    await call("setAlias", { name: "penguins", alias: "production", version: 1, reason: "first release" });
+    await expect(call("removeAlias", { name: "penguins", alias: "production" })).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringContaining('--remove --override-reason "…"'),
+    });
+    expect(await status(call("removeAlias", { name: "penguins", alias: "production", reason: "  " }))).toBe(
+      400,
+    );
+    expect(
+      await status(call("removeAlias", { name: "penguins", alias: "production", reason: "x".repeat(2001) })),
+    ).toBe(400);
+    expect(store.registry.getModel("penguins")!.aliases).toEqual({ production: 1 });
+    const entry = (await call("removeAlias", {
+      name: "penguins",
+      alias: "production",
+      reason: "v1 mislabels chinstraps; incident 9",
+    })) as Parameters<typeof describeAudit>[0];
+    expect(entry.actor).toBe("ana");
+    expect(entry.details).toMatchObject({
+      alias: "production",
+      from: 1,
+      reason: "v1 mislabels chinstraps; incident 9",
+    });
+    expect(describeAudit(entry)).toBe(
+      'alias production removed from v1 (reason: "v1 mislabels chinstraps; incident 9")',
+    );
+    const [latest] = (await call("aliasHistory", { name: "penguins", alias: "production" })) as {
+      change: string;
+      reason: string | null;
+    }[];
+    expect(latest).toMatchObject({
+      change: "removed",
+      from: 1,
+      reason: "v1 mislabels chinstraps; incident 9",
+    });
+  });
+
+  it("archiveVersion of the production version: 409 without a reason, archived with one", async () => {
+    await call("setAlias", { name: "penguins", alias: "production", version: 1, reason: "first release" });
+    await expect(call("archiveVersion", { name: "penguins", version: 1 })).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringContaining("the reason field of the archive dialog"),
+    });
+    expect(await status(call("archiveVersion", { name: "penguins", version: 1, reason: "" }))).toBe(400);
+    expect(store.registry.getVersion("penguins", 1)!.status).toBe("ready");
+    const entry = (await call("archiveVersion", {
+      name: "penguins",
+      version: 1,
+      reason: "retired with the old sensor",
+    })) as Parameters<typeof describeAudit>[0];
+    expect(describeAudit(entry)).toBe(
+      'v1 archived (alias production removed) (reason: "retired with the old sensor")',
+    );
+    const [latest] = (await call("aliasHistory", { name: "penguins" })) as {
+      change: string;
+      reason: string;
+    }[];
+    expect(latest).toMatchObject({
+      alias: "production",
+      change: "archived",
+      reason: "retired with the old sensor",
+    });
+  });
 });

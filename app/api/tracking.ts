@@ -206,16 +206,28 @@ export function createTrackingHandlers(context: () => TrackingContext): Tracking
       });
       return aliasChanges(entries, alias);
     },
-    async removeAlias({ name, alias }) {
+    async removeAlias({ name, alias, reason }) {
       const model = requireModel(name);
       if (!Object.hasOwn(model.aliases, alias))
         throw new ApiError(404, `Model "${name}" has no alias "${alias}".`);
-      return context().metadata.registry.removeAlias(name, alias, currentUser());
+      // Removing `production` needs a reason: the registry refuses it without one (409).
+      return context().metadata.registry.removeAlias(
+        name,
+        alias,
+        currentUser(),
+        reason === undefined ? {} : { reason },
+      );
     },
-    async archiveVersion({ name, version }) {
+    async archiveVersion({ name, version, reason }) {
       const v = requireVersion(name, version);
       if (v.status === "archived") throw new ApiError(409, `${name} v${version} is already archived.`);
-      return context().metadata.registry.archiveVersion(name, version, currentUser());
+      // Archiving the version that holds `production` needs a reason (the registry refuses it, 409).
+      return context().metadata.registry.archiveVersion(
+        name,
+        version,
+        currentUser(),
+        reason === undefined ? {} : { reason },
+      );
     },
     async auditLog({ model, limit }) {
       if (model !== undefined) requireModel(model);

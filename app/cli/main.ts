@@ -37,7 +37,7 @@ Runs and models (each takes --project DIR; list and show take --json):
   dagwood runs export <run-id> [--out DIR]
   dagwood models list
   dagwood models show <name>[@alias|:version]
-  dagwood models alias <name> <alias> <version> [--override-reason "…"]   |   dagwood models alias <name> <alias> --remove
+  dagwood models alias <name> <alias> <version> [--override-reason "…"]   |   dagwood models alias <name> <alias> --remove [--override-reason "…"]
   dagwood models history <name> [--alias A] [--json]   (alias changes, newest first; production ones with their record)
   dagwood models update <name> [--description D] [--owner O] [--tag key=value]...   (--tag key= removes a tag)
                        [--purpose P] [--review-by YYYY-MM-DD] [--deprecate REASON [--replacement M] [--since DATE]] [--undeprecate]
@@ -49,6 +49,7 @@ Runs and models (each takes --project DIR; list and show take --json):
   relative to the project and inside it (default exports/<name>-v<version>), or a full path anywhere.
   production: the alias moves only to a version whose run's gate passed and that was deployed to the
   staging target; otherwise --override-reason says why (kept in the audit history, see models history).
+  Removing production (or archiving the version that holds it) always needs --override-reason.
 
 Serving and deploy (deploy, predict and export take --project DIR):
   dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token-file FILE] [--infer-token]

@@ -175,16 +175,23 @@ describe("promotion to production through the CLI", { timeout: 120_000 }, () => 
     const blank = await cli("models", "alias", "penguins", "production", "3", "--override-reason", "  ");
     expect(blank.code).toBe(2);
     expect(blank.stderr).toContain("--override-reason needs a reason");
-    const withRemove = await cli(
+    const blankRemove = await cli(
       "models",
       "alias",
       "penguins",
       "production",
       "--remove",
       "--override-reason",
-      "x",
+      " ",
     );
-    expect(withRemove.code).toBe(2);
+    expect(blankRemove.code).toBe(2);
+    expect(blankRemove.stderr).toContain("--override-reason needs a reason: say why this alias is removed");
+    const bareRemove = await cli("models", "alias", "penguins", "production", "--remove");
+    expect(bareRemove.code).toBe(1);
+    expect(bareRemove.stderr).toContain('Cannot remove "production" from penguins v1 without a reason');
+    expect(bareRemove.stderr).toContain(
+      'dagwood models alias penguins production --remove --override-reason "…"',
+    );
 
     const unknown = await cli(
       "models",
@@ -238,5 +245,38 @@ describe("promotion to production through the CLI", { timeout: 120_000 }, () => 
     const nope = await cli("models", "history", "nope");
     expect(nope.code).toBe(1);
     expect(nope.stderr).toContain('No registered model "nope"');
+  });
+
+  it("removes production only with --override-reason, and the history shows the removal with it", async () => {
+    const r = await cli(
+      "models",
+      "alias",
+      "penguins",
+      "production",
+      "--remove",
+      "--override-reason",
+      "v3 was never gated; back to no production",
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(
+      'penguins: alias production removed from v3 (reason: "v3 was never gated; back to no production")\n',
+    );
+    const text = await cli("models", "history", "penguins", "--alias", "production");
+    expect(text.code).toBe(0);
+    const lines = text.stdout.split("\n");
+    expect(lines[1]).toMatch(/ production {2}removed from v3 {2}by ana {2}\(audit \d+\)$/);
+    expect(lines[2]).toBe("    reason    v3 was never gated; back to no production");
+    const [latest] = JSON.parse(
+      (await cli("models", "history", "penguins", "--alias", "production", "--json")).stdout,
+    ) as AliasChange[];
+    expect(latest).toMatchObject({
+      change: "removed",
+      from: 3,
+      production: null,
+      reason: "v3 was never gated; back to no production",
+    });
+    // Another alias goes without a reason, as before.
+    const staging = await cli("models", "alias", "penguins", "staging", "--remove");
+    expect(staging.code, staging.stderr).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 // dagwood step: one node of a pipeline, its inputs and outputs as port folders (app/step).
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import type { Catalog } from "../engine/block";
 import { EXIT, type Io, parse, UsageError } from "./args";
 import { ProgressPrinter } from "./format";
@@ -19,7 +19,9 @@ export const STEP_HELP = `Usage:
   content does not give the fingerprint its value.json records is refused.
   --run-id: the run id to record (give every step of one workflow the same one). ARGO_WORKFLOW_NAME and
   ARGO_POD_NAME, when set, are recorded as the run's tags argo.workflow and argo.pod.
-  Exit 0 the node ran (or was cached), 1 it failed, 2 bad arguments or inputs (result.json says why).
+  Exit 0 the node ran (or was cached); 1 it failed, or the step hit an internal error (a retry may help;
+  result.json status "failed"); 2 bad arguments or inputs (status "refused"). result.json says why, except
+  when --outputs is not new or empty: then it is left as it was.
 `;
 
 /** Input port → folder: DIR/<port> for each port folder in --inputs DIR, then each --input PORT=PATH. */
@@ -41,6 +43,17 @@ function inputFolders(
     out[pair.slice(0, eq)] = resolve(pair.slice(eq + 1));
   }
   return out;
+}
+
+/** The name an invalid pipeline file gives itself, if it can be read; else the file's name. */
+function pipelineName(file: string): string {
+  try {
+    const name = (JSON.parse(readFileSync(file, "utf8")) as { name?: unknown }).name;
+    if (typeof name === "string" && name) return name;
+  } catch {
+    // not JSON: the file's name says which pipeline it was meant to be
+  }
+  return basename(file).replace(/\.dag\.json$|\.json$/, "");
 }
 
 export async function stepCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
@@ -68,12 +81,32 @@ export async function stepCommand(args: string[], io: Io, cat: Catalog): Promise
     import("../project/project"),
   ]);
   const { plan, problems } = await loadAndPlan(file, (values.param as string[]) ?? [], cat);
+  const { runStep, StepRefused, envTags, writeEarlyRefusal } = await import("../step/step");
+  // Refused before the step has a plan: result.json says why all the same (when --outputs is new or empty).
+  const refuse = (error: string) =>
+    writeEarlyRefusal(resolve(values.outputs as string), {
+      pipeline: plan?.pipeline.name ?? pipelineName(file),
+      node: values.node as string,
+      error,
+      tags: envTags(),
+    });
   if (!plan) {
     await printProblems(io, file, problems);
+    await refuse(`${file}: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`);
     return EXIT.invalid;
   }
   const node = plan.order.find((n) => n.id === values.node);
-  const { runStep, StepRefused, envTags } = await import("../step/step");
+  let inputs: Record<string, string>;
+  try {
+    inputs = inputFolders(
+      Object.keys(node?.inputs ?? {}),
+      values.inputs as string | undefined,
+      (values.input as string[]) ?? [],
+    );
+  } catch (e) {
+    await refuse((e as Error).message);
+    throw e;
+  }
   const { PortFileError } = await import("../step/port-files");
   const printer = new ProgressPrinter(io.stderr, Boolean(values.verbose));
   const controller = new AbortController();
@@ -86,11 +119,7 @@ export async function stepCommand(args: string[], io: Io, cat: Catalog): Promise
       nodeId: values.node as string,
       projectDir: values.project ? resolve(values.project as string) : findProjectDir(file),
       pipelinePath: resolve(file),
-      inputs: inputFolders(
-        Object.keys(node?.inputs ?? {}),
-        values.inputs as string | undefined,
-        (values.input as string[]) ?? [],
-      ),
+      inputs,
       outputs: resolve(values.outputs as string),
       runId: values["run-id"] as string | undefined,
       tags: envTags(),

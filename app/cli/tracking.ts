@@ -759,19 +759,19 @@ async function modelsAlias(args: string[], io: Io): Promise<number> {
     "override-reason": { type: "string" },
   });
   const usage =
-    'models alias takes <name> <alias> <version> [--override-reason "…"], or <name> <alias> --remove';
+    'models alias takes <name> <alias> <version> [--override-reason "…"], or <name> <alias> --remove [--override-reason "…"] (removing production needs the reason)';
   if (positionals.length !== (values.remove ? 2 : 3)) throw new UsageError(usage);
   const reason = values["override-reason"] as string | undefined;
-  if (values.remove && reason !== undefined)
-    throw new UsageError("--override-reason goes with moving an alias, not with --remove");
   if (reason !== undefined && !reason.trim())
     throw new UsageError(
-      '--override-reason needs a reason: say why this version may skip its requirements, e.g. --override-reason "hotfix for incident 42"',
+      values.remove
+        ? '--override-reason needs a reason: say why this alias is removed, e.g. --override-reason "v3 serves wrong prices, incident 42"'
+        : '--override-reason needs a reason: say why this version may skip its requirements, e.g. --override-reason "hotfix for incident 42"',
     );
   const [name, alias, versionText] = positionals as [string, string, string | undefined];
   return withTracking(io, values.project, async (call) => {
     if (values.remove) {
-      const e = await call("removeAlias", { name, alias });
+      const e = await call("removeAlias", { name, alias, ...(reason !== undefined ? { reason } : {}) });
       io.stdout.write(`${name}: ${describeAudit(e)}\n`);
       return EXIT.ok;
     }
@@ -852,6 +852,7 @@ async function modelsHistory(args: string[], io: Io): Promise<number> {
         `${formatTime(c.at)} UTC  ${c.alias}  ${what}${c.actor ? `  by ${c.actor}` : ""}${override}  (audit ${c.auditId})`,
       );
       if (c.production) out.push(...productionLines(c.production));
+      else if (c.reason) out.push(`    reason    ${c.reason}`);
     }
     io.stdout.write(`${out.join("\n")}\n`);
     return EXIT.ok;

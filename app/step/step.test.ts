@@ -1,10 +1,10 @@
 // dagwood step: every node of the starter's penguin pipelines run as its own process, in its own copy of
 // the project, its inputs the port folders its producers wrote (as an orchestrator passes artifacts),
 // against `dagwood run` of the same pipeline in one more copy.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { StepResult } from "./step";
 import { dagwood, makeProject, type ProjectRecipe, runStepwise, type StepwiseRun } from "./testing";
 
@@ -290,6 +290,114 @@ describe("dagwood step refuses bad inputs", () => {
     expect(result).toMatchObject({ status: "refused", node: "penguins" });
     expect(result.error).toMatch(/dataFolders/);
   });
+});
+
+describe("dagwood step writes result.json when it fails inside", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  async function readResult(out: string): Promise<StepResult> {
+    return JSON.parse(await readFile(join(out, "result.json"), "utf8")) as StepResult;
+  }
+
+  /** runStep in this process on the starter's ingest node, so the test can break the engine's parts. */
+  async function stepInProcess(name: string, before?: (outputs: string) => Promise<void>) {
+    const [{ loadAndPlan }, { catalog }, { runStep }] = await Promise.all([
+      import("../cli/main"),
+      import("../../nodes/index"),
+      import("./step"),
+    ]);
+    const file = await makeProject(join(work, "inside", name), recipe("penguins.dag.json"));
+    const { plan } = await loadAndPlan(file, [], catalog);
+    const outputs = join(work, "inside", `${name}-out`);
+    await before?.(outputs);
+    const run = runStep({
+      plan: plan!,
+      nodeId: "penguins",
+      projectDir: join(work, "inside", name),
+      pipelinePath: file,
+      inputs: {},
+      outputs,
+    });
+    run.catch(() => undefined); // handled: each test awaits it
+    return { run, outputs };
+  }
+
+  it("exits 1 with status failed when the project's store cannot be opened", async () => {
+    const p = await makeProject(join(work, "inside", "store"), recipe("penguins.dag.json"));
+    // A folder where the SQLite file goes: the store cannot open, whatever the user's rights.
+    await mkdir(join(work, "inside", "store", ".dagwood", "metadata.sqlite"), { recursive: true });
+    const out = join(work, "inside", "store-out");
+    const s = await dagwood(["step", p, "--node", "penguins", "--outputs", out]);
+    expect(s.code, s.stderr).toBe(1);
+    expect(s.stderr).toMatch(/^dagwood step: /);
+    const result = await readResult(out);
+    expect(result).toMatchObject({ status: "failed", node: "penguins", block: "ingest.file", outputs: {} });
+    expect(result.error).toBeTruthy();
+    expect(s.stderr).toContain(result.error!);
+  }, 60_000);
+
+  it("records status failed with the engine's error when runPlan throws", async () => {
+    const { SqliteMetadataStore } = await import("../store/metadata");
+    vi.spyOn(SqliteMetadataStore.prototype, "startRun").mockImplementation(() => {
+      throw new Error("injected: the store went away");
+    });
+    const { run, outputs } = await stepInProcess("engine");
+    await expect(run).rejects.toThrow("injected: the store went away");
+    const result = await readResult(outputs);
+    expect(result).toMatchObject({
+      format: "dagwood.step-result/1",
+      status: "failed",
+      node: "penguins",
+      error: "injected: the store went away",
+      outputs: {},
+    });
+  }, 60_000);
+
+  it("records status failed when the node's values are not in the cache after it ran", async () => {
+    const { Workspace } = await import("../data/workspace");
+    const getCached = vi.spyOn(Workspace.prototype, "getCached").mockResolvedValue(undefined);
+    const { run, outputs } = await stepInProcess("cache");
+    await expect(run).rejects.toThrow(/Node "penguins" finished but its outputs are not in the cache/);
+    expect(getCached).toHaveBeenCalled();
+    const result = await readResult(outputs);
+    expect(result.status).toBe("failed");
+    expect(result.error).toMatch(/not in the cache/);
+    expect(result.cacheKey).toMatch(/\w/);
+    expect(result.outputs).toEqual({});
+  }, 60_000);
+
+  it("writes a refused result.json for an invalid pipeline and a malformed --input (exit 2)", async () => {
+    const p = await makeProject(join(work, "inside", "early"), recipe("penguins.dag.json"));
+    const broken = join(work, "inside", "early", "broken.dag.json");
+    const text = JSON.parse(await readFile(p, "utf8"));
+    text.nodes[0].block = "no.such.block";
+    await writeFile(broken, JSON.stringify(text));
+    const invalidOut = join(work, "inside", "early-invalid");
+    const invalid = await dagwood(["step", broken, "--node", "penguins", "--outputs", invalidOut]);
+    expect(invalid.code).toBe(2);
+    const r1 = await readResult(invalidOut);
+    expect(r1).toMatchObject({ status: "refused", node: "penguins", pipeline: "penguins", outputs: {} });
+    expect(r1.error).toMatch(/no\.such\.block/);
+
+    const inputOut = join(work, "inside", "early-input");
+    const input = await dagwood(["step", p, "--node", "split", "--outputs", inputOut, "--input", "in"]);
+    expect(input.code).toBe(2);
+    expect(input.stderr).toMatch(/--input expects port=PATH, got "in"/);
+    const r2 = await readResult(inputOut);
+    expect(r2).toMatchObject({ status: "refused", node: "split", pipeline: "penguins" });
+    expect(r2.error).toBe('--input expects port=PATH, got "in"');
+  }, 60_000);
+
+  it("leaves the result.json of a non-empty --outputs alone", async () => {
+    const { run, outputs } = await stepInProcess("full", async (out) => {
+      await mkdir(out, { recursive: true });
+      await writeFile(join(out, "result.json"), "theirs");
+    });
+    await expect(run).rejects.toThrow(/is not empty/);
+    expect(await readFile(join(outputs, "result.json"), "utf8")).toBe("theirs");
+  }, 60_000);
 });
 
 /** A copy of the port folder `src` whose table.parquet is `parquet` (other rows). */

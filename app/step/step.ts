@@ -30,7 +30,10 @@ export interface StepResult {
   node: string;
   block: string | null;
   runId: string | null;
-  /** ran / cached: outputs written; failed: the block failed (a retry may help); refused: bad inputs or arguments. */
+  /**
+   * ran / cached: outputs written; failed: the block failed or the step hit an internal error (a retry
+   * may help); refused: bad inputs or arguments.
+   */
   status: "ran" | "cached" | "failed" | "refused";
   error?: string;
   /** The engine's cache key of the node (app/engine/engine.ts nodeKey), and its two parts. */
@@ -134,10 +137,42 @@ export async function writeResult(outputs: string, result: StepResult): Promise<
 }
 
 /**
+ * result.json of a step refused before it has a plan (an invalid pipeline file, a malformed --input):
+ * written only when --outputs is new or empty, as checkStep would have it.
+ */
+export async function writeEarlyRefusal(
+  outputs: string,
+  r: { pipeline: string; node: string; error: string; tags?: Record<string, string> },
+): Promise<void> {
+  const present = await readdir(outputs).catch((e: NodeJS.ErrnoException) =>
+    e.code === "ENOENT" ? [] : undefined,
+  );
+  if (!present || present.length) return;
+  await writeResult(outputs, {
+    format: STEP_RESULT_FORMAT,
+    pipeline: r.pipeline,
+    node: r.node,
+    block: null,
+    runId: null,
+    status: "refused",
+    error: r.error,
+    cacheKey: null,
+    paramsHash: null,
+    inputsHash: null,
+    inputs: {},
+    outputs: {},
+    metrics: [],
+    timings: { totalMs: 0, openMs: 0, readInputsMs: 0, nodeMs: 0, writeOutputsMs: 0 },
+    tags: { ...r.tags },
+  }).catch(() => undefined);
+}
+
+/**
  * Runs the node: checks the arguments, opens the project (its workspace may read the input folders
  * and write the outputs folder), reads each input, runs the node through the engine, writes each
  * output and result.json. A refusal (StepRefused, PortFileError) is thrown after result.json is
- * written; a failing block is a result with status "failed".
+ * written (status "refused"; not when --outputs itself is unusable); a failing block is a result with
+ * status "failed"; any other error is thrown after result.json is written with status "failed".
  */
 export async function runStep(opts: StepOptions): Promise<StepResult> {
   const t0 = performance.now();
@@ -151,8 +186,32 @@ export async function runStep(opts: StepOptions): Promise<StepResult> {
       await writeResult(opts.outputs, result).catch(() => undefined);
     throw e;
   }
-  const node = opts.plan.order.find((n) => n.id === opts.nodeId)!;
   const outputs = resolve(opts.outputs);
+  try {
+    return await runChecked(opts, result, outputs, t0);
+  } catch (e) {
+    // StepRefused wrote its result.json already. A port folder's fault is a refusal; anything else (the
+    // project's store unreadable, the engine throwing, the cache losing the values, a full disk) is an
+    // internal error: a retry may help (exit 1).
+    if (e instanceof StepRefused) throw e;
+    result.status = e instanceof PortFileError ? "refused" : "failed";
+    result.error = e instanceof Error ? e.message : String(e);
+    result.outputs = {};
+    result.timings.totalMs = since(t0);
+    await writeResult(outputs, result).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** runStep after its arguments are checked: any error it throws but a refusal is a failed step. */
+async function runChecked(
+  opts: StepOptions,
+  result: StepResult,
+  outputs: string,
+  t0: number,
+): Promise<StepResult> {
+  const since = (t: number) => Math.round(performance.now() - t);
+  const node = opts.plan.order.find((n) => n.id === opts.nodeId)!;
   await mkdir(outputs, { recursive: true });
   const inputDirs = Object.fromEntries(Object.entries(opts.inputs).map(([p, d]) => [p, resolve(d)]));
   // The workspace is in memory: a task keeps nothing but its output folders, and a DuckDB file would

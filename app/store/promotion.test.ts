@@ -356,7 +356,7 @@ describe("the production alias", () => {
     store.registry.setAlias("penguins", "staging", v2, "bo");
     store.registry.setAlias("penguins", "production", v2, "bo", { reason: "rollback of a bad feature" });
     store.registry.removeAlias("penguins", "staging", "bo");
-    store.registry.archiveVersion("penguins", v2, "cy");
+    store.registry.archiveVersion("penguins", v2, "cy", { reason: "v2 leaks a feature" });
     const all = aliasChanges(store.registry.audit({ model: "penguins" }));
     expect(all.map((c) => [c.alias, c.change, c.from, c.to, c.actor])).toEqual([
       ["production", "archived", v2, null, "cy"],
@@ -369,5 +369,80 @@ describe("the production alias", () => {
     expect(prod).toHaveLength(3);
     expect(prod[1]!.production).toMatchObject({ reason: "rollback of a bad feature", run: { id: "r2" } });
     expect(prod[2]!.production).toMatchObject({ reason: null, missing: [], run: { gitCommit: COMMIT } });
+    expect(prod[0]).toMatchObject({ change: "archived", production: null, reason: "v2 leaks a feature" });
+    expect(all[1]).toMatchObject({ alias: "staging", change: "removed", reason: null });
+  });
+
+  it("removes production only with a reason, which its audit entry and the history keep", () => {
+    const v1 = register("r1", "ran");
+    deployed(v1, "staging");
+    store.registry.setAlias("penguins", "production", v1, "ana");
+    store.registry.setAlias("penguins", "staging", v1, "ana");
+    const refused = thrownBy(() => store.registry.removeAlias("penguins", "production", "bo"));
+    expect(refused).toBeInstanceOf(RegistryError);
+    expect(refused?.code).toBe("conflict");
+    expect(refused?.message).toContain('Cannot remove "production" from penguins v1 without a reason');
+    expect(refused?.message).toContain(
+      'dagwood models alias penguins production --remove --override-reason "…"',
+    );
+    const blank = thrownBy(() =>
+      store.registry.removeAlias("penguins", "production", "bo", { reason: "  " }),
+    );
+    expect(blank?.code).toBe("invalid");
+    // Refused changes leave the alias and the audit as they were.
+    expect(store.registry.getModel("penguins")!.aliases.production).toBe(v1);
+    const before = store.registry.audit({ model: "penguins" }).length;
+    // Other aliases still go without one.
+    store.registry.removeAlias("penguins", "staging", "bo");
+    expect(store.registry.audit({ model: "penguins" })).toHaveLength(before + 1);
+
+    const entry = store.registry.removeAlias("penguins", "production", "bo", {
+      reason: "  v1 serves stale prices, incident 7 ",
+    });
+    expect(entry).toMatchObject({
+      action: "alias.removed",
+      actor: "bo",
+      version: v1,
+      details: { alias: "production", from: v1, reason: "v1 serves stale prices, incident 7" },
+    });
+    expect(store.registry.getModel("penguins")!.aliases).toEqual({});
+    const [change] = aliasChanges(store.registry.audit({ model: "penguins" }), "production");
+    expect(change).toMatchObject({
+      change: "removed",
+      from: v1,
+      actor: "bo",
+      reason: "v1 serves stale prices, incident 7",
+    });
+  });
+
+  it("archives the version that holds production only with a reason", () => {
+    const v1 = register("r1", "ran");
+    deployed(v1, "staging");
+    const v2 = register("r2", "ran");
+    store.registry.setAlias("penguins", "production", v1, "ana");
+    store.registry.setAlias("penguins", "champion", v1, "ana");
+    const refused = thrownBy(() => store.registry.archiveVersion("penguins", v1, "bo"));
+    expect(refused?.code).toBe("conflict");
+    expect(refused?.message).toContain(
+      `Cannot archive penguins v${v1} without a reason: it holds "production"`,
+    );
+    expect(refused?.message).toContain("reason field of the archive dialog");
+    // Nothing changed: still ready, both aliases kept.
+    expect(store.registry.getVersion("penguins", v1)!.status).toBe("ready");
+    expect(store.registry.getModel("penguins")!.aliases).toEqual({ production: v1, champion: v1 });
+    // A version without production archives as before.
+    expect(store.registry.archiveVersion("penguins", v2, "bo").details).toEqual({ aliasesRemoved: [] });
+
+    const entry = store.registry.archiveVersion("penguins", v1, "bo", { reason: "trained on a bad extract" });
+    expect(entry).toMatchObject({
+      action: "version.archived",
+      version: v1,
+      details: { aliasesRemoved: ["champion", "production"], reason: "trained on a bad extract" },
+    });
+    expect(aliasChanges(store.registry.audit({ model: "penguins" }), "production")[0]).toMatchObject({
+      change: "archived",
+      from: v1,
+      reason: "trained on a bad extract",
+    });
   });
 });

@@ -194,3 +194,19 @@ export function productionRefusal(
   const { name, version: v } = version;
   return `Cannot point "${PRODUCTION_ALIAS}" at ${name} v${v}: it needs ${missing.join("; and ")}. ${missing.length === 1 ? "Meet it" : "Meet these"} first, or override with a reason that goes into the audit history: dagwood models alias ${name} ${PRODUCTION_ALIAS} ${v} --override-reason "…" (in the app: the reason field of the alias dialog).`;
 }
+
+/**
+ * The refusal when `production` would be removed without a reason: removing its alias, or archiving
+ * the version it points at (which removes it), takes production away and is audited like a move.
+ */
+export function productionRemovalRefusal(name: string, version: number, how: "remove" | "archive"): string {
+  const what =
+    how === "remove"
+      ? `Cannot remove "${PRODUCTION_ALIAS}" from ${name} v${version} without a reason`
+      : `Cannot archive ${name} v${version} without a reason: it holds "${PRODUCTION_ALIAS}", which archiving removes`;
+  const fix =
+    how === "remove"
+      ? `dagwood models alias ${name} ${PRODUCTION_ALIAS} --remove --override-reason "…" (in the app: the reason field of the remove dialog)`
+      : `the reason field of the archive dialog in the app, or \`reason\` of the archiveVersion Api call (or first remove it: dagwood models alias ${name} ${PRODUCTION_ALIAS} --remove --override-reason "…")`;
+  return `${what}: a production change is always deliberate and goes into the audit history with its reason. Give one: ${fix}.`;
+}

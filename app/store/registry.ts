@@ -4,7 +4,7 @@ import { dirname, join, relative, sep } from "node:path";
 import type Database from "better-sqlite3";
 import { Deprecation, IsoDate } from "../values/governance";
 import { PRODUCTION_ALIAS, type ProductionRecord } from "../values/registry";
-import { productionRecord, productionRefusal, type RunFacts } from "./promotion";
+import { productionRecord, productionRefusal, productionRemovalRefusal, type RunFacts } from "./promotion";
 import { nowIso, numbersFromJson, numbersToJson } from "./sqlite";
 import { prepare } from "./statements";
 import {
@@ -744,8 +744,9 @@ export class SqliteRegistry implements Registry {
     });
   }
 
-  removeAlias(name: string, alias: string, actor: string | null): AuditEntry {
+  removeAlias(name: string, alias: string, actor: string | null, opts: { reason?: string } = {}): AuditEntry {
     checkAlias(alias);
+    const reason = checkReason(opts.reason);
     return this.write(() => {
       this.requireModel(name);
       const version = prepare(this.db, "SELECT version FROM model_aliases WHERE name = ? AND alias = ?")
@@ -754,18 +755,26 @@ export class SqliteRegistry implements Registry {
       if (version === undefined) {
         throw new RegistryError(`Model "${name}" has no alias "${alias}".`, "not-found");
       }
+      if (alias === PRODUCTION_ALIAS && reason === undefined)
+        throw new RegistryError(productionRemovalRefusal(name, version, "remove"), "conflict");
       prepare(this.db, "DELETE FROM model_aliases WHERE name = ? AND alias = ?").run(name, alias);
       return this.insertAudit({
         actor,
         action: "alias.removed",
         model: name,
         version,
-        details: { alias, from: version },
+        details: { alias, from: version, ...(reason !== undefined ? { reason } : {}) },
       });
     });
   }
 
-  archiveVersion(name: string, version: number, actor: string | null): AuditEntry {
+  archiveVersion(
+    name: string,
+    version: number,
+    actor: string | null,
+    opts: { reason?: string } = {},
+  ): AuditEntry {
+    const reason = checkReason(opts.reason);
     return this.write(() => {
       this.requireModel(name);
       const row = this.versionRow(name, version);
@@ -779,6 +788,8 @@ export class SqliteRegistry implements Registry {
       )
         .pluck()
         .all(name, version) as string[];
+      if (aliases.includes(PRODUCTION_ALIAS) && reason === undefined)
+        throw new RegistryError(productionRemovalRefusal(name, version, "archive"), "conflict");
       prepare(this.db, "DELETE FROM model_aliases WHERE name = ? AND version = ?").run(name, version);
       prepare(this.db, "UPDATE model_versions SET status = 'archived' WHERE name = ? AND version = ?").run(
         name,
@@ -790,7 +801,7 @@ export class SqliteRegistry implements Registry {
         action: "version.archived",
         model: name,
         version,
-        details: { aliasesRemoved: aliases },
+        details: { aliasesRemoved: aliases, ...(reason !== undefined ? { reason } : {}) },
       });
     });
   }

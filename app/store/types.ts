@@ -385,9 +385,10 @@ export interface Registry {
   ): AuditEntry;
   /** What moving `production` to the version would record, and which requirements it misses. */
   productionCheck(name: string, version: number): ProductionRecord;
-  removeAlias(name: string, alias: string, actor: string | null): AuditEntry;
-  /** Archives a version and removes its aliases. */
-  archiveVersion(name: string, version: number, actor: string | null): AuditEntry;
+  /** Removes an alias; removing `production` needs `opts.reason` (kept in the audit entry). */
+  removeAlias(name: string, alias: string, actor: string | null, opts?: { reason?: string }): AuditEntry;
+  /** Archives a version and removes its aliases; a version holding `production` needs `opts.reason`. */
+  archiveVersion(name: string, version: number, actor: string | null, opts?: { reason?: string }): AuditEntry;
   /** Appends an entry (deployments use this). */
   appendAudit(entry: Omit<AuditEntry, "id" | "at">): AuditEntry;
   /** Newest first; `actions`: only these. */

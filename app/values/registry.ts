@@ -192,6 +192,8 @@ export interface AliasChange {
   to: number | null;
   /** For `production`: the record (null for changes made before Dagwood kept one, and for removals). */
   production: ProductionRecord | null;
+  /** The reason given with a removal or an archive (required when it took `production` away), else null. */
+  reason: string | null;
 }
 
 /**
@@ -211,13 +213,22 @@ export function aliasChanges(
 ): AliasChange[] {
   const out: AliasChange[] = [];
   const num = (v: unknown) => (typeof v === "number" ? v : null);
+  const str = (v: unknown) => (typeof v === "string" ? v : null);
   for (const e of entries) {
     const base = { auditId: e.id, at: e.at, actor: e.actor };
     if (e.action === "version.archived") {
       const removed = Array.isArray(e.details.aliasesRemoved) ? (e.details.aliasesRemoved as string[]) : [];
       for (const a of removed)
         if (alias === undefined || a === alias)
-          out.push({ ...base, alias: a, change: "archived", from: e.version, to: null, production: null });
+          out.push({
+            ...base,
+            alias: a,
+            change: "archived",
+            from: e.version,
+            to: null,
+            production: null,
+            reason: str(e.details.reason),
+          });
       continue;
     }
     const change =
@@ -238,6 +249,7 @@ export function aliasChanges(
       from: num(e.details.from),
       to: change === "removed" ? null : num(e.details.to),
       production,
+      reason: change === "removed" ? str(e.details.reason) : null,
     });
   }
   return out;

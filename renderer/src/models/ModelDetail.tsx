@@ -1,7 +1,7 @@
 /** A registered model: its versions (metrics, parity, lineage, aliases), alias, deploy and archive actions, export, history. */
 import { useState } from "react";
 import type { AuditEntry, ModelDetail } from "../../../app/api/api";
-import type { ModelVersion } from "../../../app/values/registry";
+import { type ModelVersion, PRODUCTION_ALIAS } from "../../../app/values/registry";
 import { api } from "../api/client";
 import { DeployDialog } from "../deployments/DeployDialog";
 import { formatMetric, formatShortTime, formatTime, formatValue, shortId } from "../experiments/format";
@@ -143,6 +143,8 @@ export function ModelDetailView({ detail, onChanged }: { detail: ModelDetail; on
   const { model, versions, audit } = detail;
   const [pending, setPending] = useState<Pending | null>(null);
   const [busy, setBusy] = useState(false);
+  /** The reason typed in the remove or archive dialog: taking `production` away needs one (audited). */
+  const [reason, setReason] = useState("");
   const [open, setOpen] = useState<number | null>(versions[0]?.version ?? null);
   const [exported, setExported] = useState<{ version: number; dir: string; files: string[] } | null>(null);
   const metrics = keyMetrics(versions);
@@ -230,7 +232,10 @@ export function ModelDetailView({ detail, onChanged }: { detail: ModelDetail; on
                     metrics={metrics}
                     open={open === v.version}
                     onToggle={() => setOpen(open === v.version ? null : v.version)}
-                    onPending={setPending}
+                    onPending={(p) => {
+                      setReason("");
+                      setPending(p);
+                    }}
                     onExport={() => void exportVersion(v.version)}
                   />
                 ))}
@@ -265,19 +270,31 @@ export function ModelDetailView({ detail, onChanged }: { detail: ModelDetail; on
       {pending?.kind === "remove" && (
         <ConfirmDialog
           title="Remove alias"
-          question={`Remove ${pending.alias} from v${pending.version}?`}
+          question={`Remove ${pending.alias} from v${pending.version}?${
+            pending.alias === PRODUCTION_ALIAS
+              ? " Taking production away needs a reason (the history keeps it)."
+              : ""
+          }`}
           confirmLabel="Remove"
           danger
           busy={busy}
+          disabled={pending.alias === PRODUCTION_ALIAS && !reason.trim()}
           onCancel={() => setPending(null)}
           onConfirm={() =>
             void run(
-              () => api.removeAlias({ name: model.name, alias: pending.alias }),
+              () =>
+                api.removeAlias({
+                  name: model.name,
+                  alias: pending.alias,
+                  ...(pending.alias === PRODUCTION_ALIAS ? { reason: reason.trim() } : {}),
+                }),
               `${pending.alias} removed`,
               `Could not remove ${pending.alias}`,
             )
           }
-        />
+        >
+          {pending.alias === PRODUCTION_ALIAS && <ProductionReason reason={reason} onChange={setReason} />}
+        </ConfirmDialog>
       )}
       {pending?.kind === "archive" && (
         <ConfirmDialog
@@ -286,21 +303,53 @@ export function ModelDetailView({ detail, onChanged }: { detail: ModelDetail; on
             Object.entries(model.aliases).some(([, n]) => n === pending.version)
               ? " Its aliases are removed."
               : ""
-          } An archived version keeps its files and history but takes no alias.`}
+          } An archived version keeps its files and history but takes no alias.${
+            model.aliases[PRODUCTION_ALIAS] === pending.version
+              ? " It holds production: archiving it needs a reason (the history keeps it)."
+              : ""
+          }`}
           confirmLabel="Archive"
           danger
           busy={busy}
+          disabled={model.aliases[PRODUCTION_ALIAS] === pending.version && !reason.trim()}
           onCancel={() => setPending(null)}
           onConfirm={() =>
             void run(
-              () => api.archiveVersion({ name: model.name, version: pending.version }),
+              () =>
+                api.archiveVersion({
+                  name: model.name,
+                  version: pending.version,
+                  ...(model.aliases[PRODUCTION_ALIAS] === pending.version ? { reason: reason.trim() } : {}),
+                }),
               `v${pending.version} archived`,
               `Could not archive v${pending.version}`,
             )
           }
-        />
+        >
+          {model.aliases[PRODUCTION_ALIAS] === pending.version && (
+            <ProductionReason reason={reason} onChange={setReason} />
+          )}
+        </ConfirmDialog>
       )}
     </div>
+  );
+}
+
+/** The reason field of a dialog that takes `production` away (removing it, archiving its version). */
+function ProductionReason({ reason, onChange }: { reason: string; onChange(reason: string): void }) {
+  return (
+    <label className="field">
+      <span className="field-label">Reason (kept in the audit history)</span>
+      <textarea
+        className="field-input"
+        data-testid="production-reason-input"
+        rows={2}
+        maxLength={2000}
+        value={reason}
+        placeholder="e.g. v3 serves wrong prices, incident 42"
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </label>
   );
 }
 

@@ -38,6 +38,12 @@ export function ProductionHistory({ audit, version }: { audit: readonly AuditEnt
                       · override: {r.reason ?? "no reason recorded"}
                     </span>
                   )}
+                  {c.reason && (
+                    <span className="override small" data-testid="production-reason">
+                      {" "}
+                      · reason: {c.reason}
+                    </span>
+                  )}
                 </div>
                 {r && into && (
                   <div className="small muted">
