@@ -35,23 +35,20 @@
  * both (`to`, as Feast's PushMode).
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import {
   answerFailure,
   BodyTooLarge,
   bearerToken,
   findRoute,
   HostGuard,
-  InvalidJson,
-  isLoopback,
   JsonText,
-  parseJsonBody,
+  listenHttp,
   type RouteSpec,
   readBody,
   sendJson,
   Token,
 } from "../net/http-guard";
-import type { ServeRoute } from "../serving/routes";
+import { parseJson, type ServeRoute } from "../serving/routes";
 import { RequestError, type TensorMeta, type V2Tensor } from "../serving/tensors";
 import { entityKey, OnlineStoreError } from "./online/values";
 import { type FeatureRef, FeatureRefError, resolveFeatureRefs, ttlMs, viewJoinKeys } from "./repo";
@@ -118,14 +115,7 @@ function repoOf(service: FeatureService): FeatureRepo {
 }
 
 function parseBody(body: Buffer): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = parseJsonBody(body);
-  } catch (e) {
-    if (e instanceof InvalidJson) throw new RequestError(`malformed JSON: ${e.message}`);
-    throw e;
-  }
-  if (value === undefined) throw new RequestError("the request needs a JSON body");
+  const value = parseJson(body, false);
   if (typeof value !== "object" || value === null || Array.isArray(value))
     throw new RequestError("the request body must be a JSON object");
   return value as Record<string, unknown>;
@@ -856,17 +846,7 @@ export function createFeatureServer(
       return url;
     },
     async listen(port = 6566, host = "127.0.0.1") {
-      await new Promise<void>((resolvePromise, reject) => {
-        http.once("error", reject);
-        http.listen(port, host, () => {
-          http.off("error", reject);
-          resolvePromise();
-        });
-      });
-      const address = http.address() as AddressInfo;
-      const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
-      url = `http://${shownHost}:${address.port}`;
-      if (isLoopback(address.address)) hosts = HostGuard.loopback(address.port);
+      ({ url, hosts } = await listenHttp(http, port, host));
       return url;
     },
     async close() {

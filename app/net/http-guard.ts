@@ -11,7 +11,8 @@
  * the model and feature servers send a failure the same way (answerFailure).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 
 /**
  * A loopback address or host name (127.0.0.0/8, ::1, their IPv4-mapped
@@ -242,4 +243,29 @@ export function answerFailure(req: IncomingMessage, res: ServerResponse, status:
   }
   sendJson(res, status, { error: (e as Error).message }, headers);
   if (unread) res.on("finish", () => req.destroy());
+}
+
+/**
+ * Listens on `host:port`; answers the URL the server is reached at and the
+ * host guard it needs: bound to loopback, it answers only requests naming
+ * its own loopback names (DNS rebinding); elsewhere any.
+ */
+export async function listenHttp(
+  http: Server,
+  port: number,
+  host: string,
+): Promise<{ url: string; hosts: HostGuard }> {
+  await new Promise<void>((resolvePromise, reject) => {
+    http.once("error", reject);
+    http.listen(port, host, () => {
+      http.off("error", reject);
+      resolvePromise();
+    });
+  });
+  const address = http.address() as AddressInfo;
+  const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    hosts: isLoopback(address.address) ? HostGuard.loopback(address.port) : new HostGuard(),
+  };
 }

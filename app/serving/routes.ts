@@ -131,7 +131,8 @@ export function send(
   res.end(text);
 }
 
-function parseJson(body: Buffer, optional: boolean): unknown {
+/** A request's JSON body: malformed JSON, or none where one is needed, is a 400 saying so. */
+export function parseJson(body: Buffer, optional: boolean): unknown {
   let value: unknown;
   try {
     value = parseJsonBody(body);

@@ -25,7 +25,6 @@
  */
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import {
   answerFailure,
@@ -34,6 +33,7 @@ import {
   findRoute,
   HostGuard,
   isLoopback,
+  listenHttp,
   readBody,
   Token,
 } from "../net/http-guard";
@@ -269,17 +269,7 @@ export function createServer(options: ServeOptions): DagwoodServer {
     async listen(port = opts.port, host = opts.host) {
       await repository.init();
       await state.inferenceLog.init();
-      await new Promise<void>((resolvePromise, reject) => {
-        http.once("error", reject);
-        http.listen(port, host, () => {
-          http.off("error", reject);
-          resolvePromise();
-        });
-      });
-      const address = http.address() as AddressInfo;
-      const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
-      url = `http://${shownHost}:${address.port}`;
-      if (isLoopback(address.address)) hosts = HostGuard.loopback(address.port);
+      ({ url, hosts } = await listenHttp(http, port, host));
       // Live at once; ready once what was serving before is serving again.
       state.restoring = true;
       try {

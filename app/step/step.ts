@@ -112,11 +112,26 @@ export async function checkStep(opts: StepOptions): Promise<void> {
 }
 
 function emptyResult(opts: StepOptions): StepResult {
+  return refusedResult(
+    opts.plan.pipeline.name,
+    opts.nodeId,
+    opts.plan.order.find((n) => n.id === opts.nodeId)?.block.kind ?? null,
+    opts.tags,
+  );
+}
+
+/** A result with nothing run yet: status refused, no hashes, no values, zero timings. */
+function refusedResult(
+  pipeline: string,
+  node: string,
+  block: string | null,
+  tags: Record<string, string> | undefined,
+): StepResult {
   return {
     format: STEP_RESULT_FORMAT,
-    pipeline: opts.plan.pipeline.name,
-    node: opts.nodeId,
-    block: opts.plan.order.find((n) => n.id === opts.nodeId)?.block.kind ?? null,
+    pipeline,
+    node,
+    block,
     runId: null,
     status: "refused",
     cacheKey: null,
@@ -126,7 +141,7 @@ function emptyResult(opts: StepOptions): StepResult {
     outputs: {},
     metrics: [],
     timings: { totalMs: 0, openMs: 0, readInputsMs: 0, nodeMs: 0, writeOutputsMs: 0 },
-    tags: { ...opts.tags },
+    tags: { ...tags },
   };
 }
 
@@ -148,23 +163,9 @@ export async function writeEarlyRefusal(
     e.code === "ENOENT" ? [] : undefined,
   );
   if (!present || present.length) return;
-  await writeResult(outputs, {
-    format: STEP_RESULT_FORMAT,
-    pipeline: r.pipeline,
-    node: r.node,
-    block: null,
-    runId: null,
-    status: "refused",
-    error: r.error,
-    cacheKey: null,
-    paramsHash: null,
-    inputsHash: null,
-    inputs: {},
-    outputs: {},
-    metrics: [],
-    timings: { totalMs: 0, openMs: 0, readInputsMs: 0, nodeMs: 0, writeOutputsMs: 0 },
-    tags: { ...r.tags },
-  }).catch(() => undefined);
+  await writeResult(outputs, { ...refusedResult(r.pipeline, r.node, null, r.tags), error: r.error }).catch(
+    () => undefined,
+  );
 }
 
 /**
