@@ -24,6 +24,7 @@ import {
 import { keysetId } from "./schema";
 import { compareRuns, searchRuns } from "./search";
 import { nowIso, openMetadataDatabase } from "./sqlite";
+import { type Sql, SqliteSql } from "./sql";
 import { prepare } from "./statements";
 import type {
   ArtifactRecord,
@@ -69,33 +70,33 @@ export interface MetadataStoreOptions {
 }
 
 /**
- * The SQLite metadata store (`.dagwood/metadata.sqlite`). Every change that
- * writes more than one row is one IMMEDIATE transaction, so a crash never
- * leaves half of it, and a second process writing the same file waits its
- * turn (busy timeout) instead of failing mid-way.
+ * The metadata store on a database reached through the `Sql` port: SQLite
+ * (`.dagwood/metadata.sqlite`, the embedded default) or a team's PostgreSQL.
+ * Every change that writes more than one row is one write transaction, so a
+ * crash never leaves half of it, and a second process writing the same store
+ * waits its turn instead of failing mid-way.
  */
-export class SqliteMetadataStore implements MetadataStore {
+export class SqlMetadataStore implements MetadataStore {
   readonly registry: SqliteRegistry;
+  protected readonly sql: Sql;
+  /** Transitional: the SQLite connection, while statements move to `this.sql`. */
   private readonly db: Database.Database;
 
-  /**
-   * Without options, the project folder is the parent of the database's
-   * folder (`<project>/.dagwood/metadata.sqlite`).
-   */
-  constructor(path: string, opts?: MetadataStoreOptions) {
-    this.db = openMetadataDatabase(path);
-    const projectDir = opts?.projectDir ?? dirname(dirname(path));
-    this.registry = new SqliteRegistry(this.db, {
+  constructor(sql: Sql, opts: MetadataStoreOptions & { inMemory?: boolean }) {
+    this.sql = sql;
+    this.db = (sql as SqliteSql).db;
+    const projectDir = opts.projectDir;
+    this.registry = new SqliteRegistry(sql, {
       projectDir,
-      registryDir: opts?.registryDir ?? join(projectDir, ".dagwood", "registry"),
-      inMemory: path === ":memory:" && !opts,
+      registryDir: opts.registryDir ?? join(projectDir, ".dagwood", "registry"),
+      inMemory: opts.inMemory ?? false,
       runs: this,
     });
   }
 
   /** Runs `fn` in one write transaction, taking the write lock up front (no upgrade deadlock). */
   private write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.sql.write(fn);
   }
 
   private requireRun(id: string): void {
@@ -948,4 +949,19 @@ export function createTempStore(): { store: SqliteMetadataStore; dir: string; cl
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The embedded store: a SQLite file (`.dagwood/metadata.sqlite`), migrated on open. */
+export class SqliteMetadataStore extends SqlMetadataStore {
+  /**
+   * Without options, the project folder is the parent of the database's
+   * folder (`<project>/.dagwood/metadata.sqlite`).
+   */
+  constructor(path: string, opts?: MetadataStoreOptions) {
+    super(new SqliteSql(openMetadataDatabase(path)), {
+      projectDir: opts?.projectDir ?? dirname(dirname(path)),
+      ...(opts?.registryDir ? { registryDir: opts.registryDir } : {}),
+      inMemory: path === ":memory:" && !opts,
+    });
+  }
 }

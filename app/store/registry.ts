@@ -6,6 +6,7 @@ import { Deprecation, IsoDate } from "../values/governance";
 import { PRODUCTION_ALIAS, type ProductionRecord } from "../values/registry";
 import { productionRecord, productionRefusal, productionRemovalRefusal, type RunFacts } from "./promotion";
 import { nowIso, numbersFromJson, numbersToJson } from "./sqlite";
+import type { Sql, SqliteSql } from "./sql";
 import { prepare } from "./statements";
 import {
   ALIAS_NAME,
@@ -221,13 +222,18 @@ function checkAlias(alias: string): void {
  * `<name>/.orphan-<version>-<random>` before the number is used again.
  */
 export class SqliteRegistry implements Registry {
+  /** Transitional: the SQLite connection, while statements move to `this.sql`. */
+  private readonly db: Database.Database;
+
   constructor(
-    private readonly db: Database.Database,
+    private readonly sql: Sql,
     private readonly opts: RegistryOptions,
-  ) {}
+  ) {
+    this.db = (sql as SqliteSql).db;
+  }
 
   private write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.sql.write(fn);
   }
 
   private insertAudit(entry: Omit<AuditEntry, "id" | "at">): AuditEntry {
