@@ -496,6 +496,7 @@ describe("comparison text", () => {
     error: null,
     environment: {},
     user: null,
+    host: null,
     parentRunId: null,
     kind: "pipeline",
     tags: {},

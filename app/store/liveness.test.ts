@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startDagwood } from "../cli/testing";
 import { currentProcess, ownerState, parseProcStat } from "./liveness";
 import { createTempStore, SqliteMetadataStore, type StartRunInput } from "./metadata";
-import { MIGRATIONS } from "./schema";
+import { applySqliteMigration, MIGRATIONS } from "./schema";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const RUNNING_RUN = join(import.meta.dirname, "fixtures", "running-run.ts");
@@ -133,8 +133,7 @@ describe("runs whose process is gone", () => {
     // A database as the Dagwood before this migration left it, with a run left running.
     const old = new Database(oldPath);
     for (const m of MIGRATIONS.slice(0, owners)) {
-      if (typeof m === "string") old.exec(m);
-      else m(old);
+      applySqliteMigration(old, m);
     }
     old.pragma(`user_version = ${owners}`);
     old

@@ -23,8 +23,8 @@ import {
 } from "./rows";
 import { keysetId } from "./schema";
 import { compareRuns, searchRuns } from "./search";
-import { nowIso, openMetadataDatabase } from "./sqlite";
 import { type Sql, SqliteSql } from "./sql";
+import { nowIso, openMetadataDatabase } from "./sqlite";
 import { prepare } from "./statements";
 import type {
   ArtifactRecord,
@@ -119,8 +119,8 @@ export class SqlMetadataStore implements MetadataStore {
       prepare(
         this.db,
         `INSERT INTO runs (id, pipeline, pipeline_path, pipeline_hash, pipeline_text_sha, status, params, environment,
-             started_at, user, kind, param_keyset, owner)
-           VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, 'pipeline', ?, ?)`,
+             started_at, user, kind, param_keyset, owner, host)
+           VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, 'pipeline', ?, ?, ?)`,
       ).run(
         run.id,
         run.pipeline,
@@ -133,6 +133,7 @@ export class SqlMetadataStore implements MetadataStore {
         run.user,
         keysetId(this.db, paramKeys),
         JSON.stringify(currentProcess()),
+        currentProcess().host,
       );
       this.insertParams(run.id, run.resolvedParams);
       const tag = prepare(this.db, "INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?)");
@@ -441,9 +442,9 @@ export class SqlMetadataStore implements MetadataStore {
     this.write(() => {
       const parent = prepare(
         this.db,
-        "SELECT pipeline, pipeline_path, pipeline_hash, environment, user FROM runs WHERE id = ?",
+        "SELECT pipeline, pipeline_path, pipeline_hash, environment, user, host FROM runs WHERE id = ?",
       ).get(t.parentRunId) as
-        | Pick<RunRow, "pipeline" | "pipeline_path" | "pipeline_hash" | "environment" | "user">
+        | Pick<RunRow, "pipeline" | "pipeline_path" | "pipeline_hash" | "environment" | "user" | "host">
         | undefined;
       if (!parent) this.requireRun(t.parentRunId);
       const params = flattenParams(t.nodeId, t.params);
@@ -451,8 +452,8 @@ export class SqlMetadataStore implements MetadataStore {
       prepare(
         this.db,
         `INSERT INTO runs (id, pipeline, pipeline_path, pipeline_hash, status, params, environment, started_at,
-             finished_at, duration_ms, user, parent_run_id, kind, param_keyset)
-           VALUES (?, ?, ?, ?, 'succeeded', ?, ?, ?, ?, 0, ?, ?, 'trial', ?)`,
+             finished_at, duration_ms, user, host, parent_run_id, kind, param_keyset)
+           VALUES (?, ?, ?, ?, 'succeeded', ?, ?, ?, ?, 0, ?, ?, ?, 'trial', ?)`,
       ).run(
         id,
         parent!.pipeline,
@@ -463,6 +464,7 @@ export class SqlMetadataStore implements MetadataStore {
         now,
         now,
         parent!.user,
+        parent!.host,
         t.parentRunId,
         keysetId(this.db, Object.keys(params).sort()),
       );

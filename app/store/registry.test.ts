@@ -3,7 +3,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTempStore, type RegisterVersionInput, RegistryError, SqliteMetadataStore } from "./metadata";
-import { MIGRATIONS } from "./schema";
+import { applySqliteMigration, MIGRATIONS } from "./schema";
 
 const lineage = {
   run: {
@@ -131,12 +131,11 @@ describe("SqliteRegistry", () => {
   it("a version registered before feature services reads back without one", () => {
     const dbPath = join(dir, "old.sqlite");
     const last = MIGRATIONS.findIndex((m) => typeof m === "string" && m.includes("feature_service"));
-    expect(last).toBe(MIGRATIONS.length - 1);
+    expect(last).toBeGreaterThan(0);
     // A database as the Dagwood before the migration left it, with one version in it.
     const old = new Database(dbPath);
     for (const m of MIGRATIONS.slice(0, last)) {
-      if (typeof m === "string") old.exec(m);
-      else m(old);
+      applySqliteMigration(old, m);
     }
     old.pragma(`user_version = ${last}`);
     old.exec(`INSERT INTO models (name, created_at, updated_at) VALUES ('old', 't', 't');

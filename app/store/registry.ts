@@ -5,8 +5,8 @@ import type Database from "better-sqlite3";
 import { Deprecation, IsoDate } from "../values/governance";
 import { PRODUCTION_ALIAS, type ProductionRecord } from "../values/registry";
 import { productionRecord, productionRefusal, productionRemovalRefusal, type RunFacts } from "./promotion";
-import { nowIso, numbersFromJson, numbersToJson } from "./sqlite";
 import type { Sql, SqliteSql } from "./sql";
+import { nowIso, numbersFromJson, numbersToJson } from "./sqlite";
 import { prepare } from "./statements";
 import {
   ALIAS_NAME,

@@ -18,6 +18,7 @@ export interface RunRow {
   duration_ms: number | null;
   error: string | null;
   user: string | null;
+  host: string | null;
   parent_run_id: string | null;
   kind: "pipeline" | "trial";
   note: string | null;
@@ -26,7 +27,7 @@ export interface RunRow {
 /** The run columns a record needs (not the pipeline text, which can be large). */
 export const RUN_COLUMNS =
   "r.id, r.pipeline, r.pipeline_path, r.pipeline_hash, r.status, r.params, r.environment, r.started_at, " +
-  "r.finished_at, r.duration_ms, r.error, r.user, r.parent_run_id, r.kind, r.note";
+  "r.finished_at, r.duration_ms, r.error, r.user, r.host, r.parent_run_id, r.kind, r.note";
 
 export const toRun = (r: RunRow, tags: Record<string, string> = {}): RunRecord => ({
   id: r.id,
@@ -41,6 +42,7 @@ export const toRun = (r: RunRow, tags: Record<string, string> = {}): RunRecord =
   error: r.error,
   environment: JSON.parse(r.environment),
   user: r.user,
+  host: r.host,
   parentRunId: r.parent_run_id,
   kind: r.kind,
   tags,

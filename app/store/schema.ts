@@ -7,7 +7,18 @@ import { prepare } from "./statements";
  * sets `user_version` to its 1-based index. Append new ones; never edit one
  * that has shipped, so every existing project database upgrades the same way.
  */
-export type Migration = string | ((db: Database.Database) => void);
+export type Migration =
+  | string
+  | ((db: Database.Database) => void)
+  /** Where the dialects need different text (PostgreSQL has a baseline for schemas 1–10; see the PostgreSQL runner). */
+  | { sqlite: string | ((db: Database.Database) => void); postgres: string };
+
+/** Applies one migration to a SQLite database (the caller owns the transaction and user_version). */
+export function applySqliteMigration(db: Database.Database, m: Migration): void {
+  const sqlite = typeof m === "object" ? m.sqlite : m;
+  if (typeof sqlite === "string") db.exec(sqlite);
+  else sqlite(db);
+}
 
 export const MIGRATIONS: Migration[] = [
   `CREATE TABLE runs (
@@ -301,6 +312,16 @@ export const MIGRATIONS: Migration[] = [
    ) WITHOUT ROWID;`,
   // The feature service a model version was registered with (null: none; versions from before).
   "ALTER TABLE model_versions ADD COLUMN feature_service TEXT;",
+  // The machine a run ran on, so a shared (team) store can show and filter whose run is whose;
+  // runs from before are filled from their owner record where they have one.
+  {
+    sqlite: `ALTER TABLE runs ADD COLUMN host TEXT;
+      UPDATE runs SET host = json_extract(owner, '$.host') WHERE owner IS NOT NULL AND json_valid(owner);
+      CREATE INDEX runs_user_host ON runs (user, host);`,
+    postgres: `ALTER TABLE runs ADD COLUMN host TEXT;
+      UPDATE runs SET host = owner::jsonb ->> 'host' WHERE owner IS NOT NULL;
+      CREATE INDEX runs_user_host ON runs ("user", host);`,
+  },
 ];
 
 /** The id of the key set holding exactly these (sorted) keys, created if new. */

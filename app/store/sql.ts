@@ -86,15 +86,21 @@ export class SqliteSql implements Sql {
   }
 
   value<T>(sql: string, ...params: SqlParam[]): T | undefined {
-    return this.stmt(sql).pluck().get(...params) as T | undefined;
+    return this.stmt(sql)
+      .pluck()
+      .get(...params) as T | undefined;
   }
 
   column<T>(sql: string, ...params: SqlParam[]): T[] {
-    return this.stmt(sql).pluck().all(...params) as T[];
+    return this.stmt(sql)
+      .pluck()
+      .all(...params) as T[];
   }
 
   rows(sql: string, ...params: SqlParam[]): unknown[][] {
-    return this.stmt(sql).raw().all(...params) as unknown[][];
+    return this.stmt(sql)
+      .raw()
+      .all(...params) as unknown[][];
   }
 
   run(sql: string, ...params: SqlParam[]): { changes: number } {

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { sqlite } from "../data/native";
-import { MIGRATIONS } from "./schema";
+import { applySqliteMigration, MIGRATIONS } from "./schema";
 
 /**
  * Opens (creating if needed) a Dagwood metadata database: WAL, foreign keys,
@@ -57,8 +57,7 @@ function migrate(db: Database.Database, path: string): void {
     db.transaction(() => {
       // Another process opening the same project may have applied it meanwhile.
       if ((db.pragma("user_version", { simple: true }) as number) > v) return;
-      if (typeof step === "string") db.exec(step);
-      else step(db);
+      applySqliteMigration(db, step);
       db.pragma(`user_version = ${v + 1}`);
     }).immediate();
   }

@@ -40,6 +40,8 @@ export interface RunRecord {
   environment: RunEnvironment;
   /** Who started it (OS user, or DAGWOOD_USER). */
   user: string | null;
+  /** The machine it ran on (the host name of the process that started it); null for runs recorded before it was kept. */
+  host: string | null;
   /** A tuning trial's parent run; null for a pipeline run. */
   parentRunId: string | null;
   /** "pipeline" for a pipeline run, "trial" for a tuning trial (a child run). */
@@ -181,6 +183,10 @@ export interface RunCondition {
 export interface RunQuery {
   pipeline?: string;
   status?: RunStatus[];
+  /** Only runs started by this user (RunRecord.user). */
+  user?: string;
+  /** Only runs started on this machine (RunRecord.host). */
+  host?: string;
   /** Every condition must hold. */
   where?: RunCondition[];
   orderBy?: {
