@@ -50,6 +50,11 @@ export interface Sql {
   contains(column: string): string;
   /** The text value of a top-level key of a JSON-text column. */
   jsonText(column: string, key: string): string;
+  /**
+   * The insertion order of the rows of `metrics` or `logs` (`ORDER BY ${insertionOrder()}`):
+   * SQLite's rowid; on PostgreSQL those tables carry an identity column `seq`.
+   */
+  insertionOrder(alias?: string): string;
   /** A parameter compared with NULL (`${nullParam()} IS NULL`): PostgreSQL needs its type. */
   nullParam(): string;
   close(): void;
@@ -133,6 +138,10 @@ export class SqliteSql implements Sql {
   jsonText(column: string, key: string): string {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`jsonText: "${key}" is not a plain key`);
     return `json_extract(${column}, '$.${key}')`;
+  }
+
+  insertionOrder(alias?: string): string {
+    return alias ? `${alias}.rowid` : "rowid";
   }
 
   nullParam(): string {

@@ -64,6 +64,12 @@ export interface StartRunInput {
   environment: RunEnvironment;
   user: string | null;
   tags?: Record<string, string>;
+  /**
+   * A run that several processes record into (the steps of one Argo workflow, each `dagwood step`
+   * with the workflow's run id): when a run with this id exists, join it (its record, params and
+   * tags stay as the first step wrote them) instead of failing on the duplicate id.
+   */
+  join?: boolean;
 }
 
 export interface NodeInputRef {
