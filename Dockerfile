@@ -29,22 +29,25 @@ RUN node bin/build.mjs --force cli
 # --- The production dependencies only ---
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /opt/dagwood
+# libpq-dev: pg_config and libpq's headers, for pg-native's binding (the team store on PostgreSQL).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
+ && apt-get install -y --no-install-recommends python3 make g++ ca-certificates libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 ENV ONNXRUNTIME_NODE_INSTALL=skip
+# libpq's addon is built as better-sqlite3's is (pg-native loads it to reach a team store).
 # Then what the CLI never loads goes (511 MB of node_modules → 257 MB, measured on linux/x64):
 # Electron, an optional dependency, with the package that fetches it; the source maps (205 MB, most
 # of them TensorFlow.js'); onnxruntime-node's binaries for other systems and CPUs; better-sqlite3's
 # build leftovers (its sources and object files), keeping its addon.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm rebuild better-sqlite3 \
+ && npm rebuild better-sqlite3 libpq \
  && rm -rf node_modules/electron node_modules/@electron \
  && find node_modules -name "*.map" -delete \
  && ort_arch="$(case "$(uname -m)" in aarch64) echo arm64;; *) echo x64;; esac)" \
  && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} + \
  && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d ! -name "$ort_arch" -exec rm -rf {} + \
+ && rm -rf node_modules/libpq/build/Release/obj.target \
  && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
     node_modules/better-sqlite3/build/Release/obj node_modules/better-sqlite3/build/Release/obj.target \
     node_modules/better-sqlite3/build/Release/sqlite3.a node_modules/better-sqlite3/build/Release/test_extension.node \
@@ -54,6 +57,10 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /opt/dagwood
+# libpq's shared library (and its TLS and Kerberos libraries), which pg-native's addon links to; no build tools.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpq5 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=deps /opt/dagwood/node_modules ./node_modules
 COPY --from=build /src/dist/cli ./dist/cli
 COPY package.json ./

@@ -8,14 +8,24 @@
 // runs interleaved, ours then the baseline, repeated; prints min and median
 // of each and the ratio of the medians, with the load average.
 //
-//   npx tsx bench/tracking.ts [--reps N]   (env BENCH_TRACKING_RUNS: runs, default 10,000;
-//                                           --reps or BENCH_TRACKING_REPS: multiplies the repetitions)
+// With `--store postgres`, the same store on PostgreSQL (the team store: app/store/postgres-store.ts)
+// joins the comparison: the same runs are loaded into it, each operation runs on SQLite, then on
+// PostgreSQL, then the baseline, and the PostgreSQL/SQLite ratio of the medians is printed against
+// the goal (within 3×). The server is a throw-away cluster (app/store/pg-testing.ts: Debian's
+// postgresql, fsync and synchronous_commit off, TCP on 127.0.0.1), or `--pg-url` (no password in it;
+// PGPASSWORD or ~/.pgpass), in a fresh schema that is dropped at the end.
+//
+//   npx tsx bench/tracking.ts [--reps N] [--store sqlite|postgres] [--pg-url URL]
+//     (env BENCH_TRACKING_RUNS: runs, default 10,000; --reps or BENCH_TRACKING_REPS: multiplies the repetitions)
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type MetricRecord, SqliteMetadataStore } from "../app/store/metadata";
+import { type MetricRecord, SqliteMetadataStore, type SqlMetadataStore } from "../app/store/metadata";
 import { MetricWriter } from "../app/store/metric-writer";
+import { startTestPostgres, type TestPostgres } from "../app/store/pg-testing";
+import { openPostgres } from "../app/store/postgres";
+import { openPostgresStore } from "../app/store/postgres-store";
 import { MAX_METRICS_PER_BATCH, type MlflowMetric, MlflowSqlStore } from "./mlflow-sql-store";
 import { load, median, repsFrom } from "./peer";
 
@@ -28,6 +38,8 @@ const CURVES = ["train.loss", "train.val_loss"];
 const PIPELINES = 5;
 const LOG_POINTS = 10_000;
 const GOALS = { search: 50, compare: 200, log: 100, logOneByOne: 100 };
+/** The team store's goal: each operation within this factor of the SQLite store (issue 17). */
+const POSTGRES_GOAL = 3;
 
 /** A small deterministic PRNG, so both stores hold the same numbers. */
 function mulberry32(seed: number): () => number {
@@ -91,7 +103,11 @@ const curveRunIds = Array.from({ length: CURVE_RUNS }, (_, c) => runId(Math.floo
 
 function buildOurs(dir: string): SqliteMetadataStore {
   mkdirSync(join(dir, ".dagwood"), { recursive: true });
-  const store = new SqliteMetadataStore(join(dir, ".dagwood", "metadata.sqlite"), { projectDir: dir });
+  return fill(new SqliteMetadataStore(join(dir, ".dagwood", "metadata.sqlite"), { projectDir: dir }));
+}
+
+/** Loads the runs, params, metrics and curves into a store, as runs would have logged them. */
+function fill<S extends SqlMetadataStore>(store: S): S {
   let batch: MetricRecord[] = [];
   for (let i = 0; i < RUNS; i++) {
     store.startRun({
@@ -135,7 +151,7 @@ function buildOurs(dir: string): SqliteMetadataStore {
   return store;
 }
 
-function oursSearch(store: SqliteMetadataStore) {
+function oursSearch(store: SqlMetadataStore) {
   return store.searchRuns({
     pipeline: SEARCH.pipeline,
     where: [
@@ -149,7 +165,7 @@ function oursSearch(store: SqliteMetadataStore) {
 }
 // ---------------------------------------------------------------- logging
 
-function startLogRun(store: SqliteMetadataStore, id: string): void {
+function startLogRun(store: SqlMetadataStore, id: string): void {
   store.startRun({
     id,
     pipeline: "log",
@@ -172,6 +188,33 @@ const logPoint = (runId: string, p: number): MetricRecord => ({
   value: p / LOG_POINTS,
   step: Math.floor(p / 10),
 });
+
+function logInOneCall(store: SqlMetadataStore, id: string): void {
+  startLogRun(store, id);
+  const batch: MetricRecord[] = [];
+  for (let p = 0; p < LOG_POINTS; p++) batch.push(logPoint(id, p));
+  store.logMetrics(batch);
+}
+
+function logOneByOne(store: SqlMetadataStore, id: string): void {
+  startLogRun(store, id);
+  const writer = new MetricWriter(store);
+  for (let p = 0; p < LOG_POINTS; p++) writer.add(logPoint(id, p));
+  writer.close();
+}
+
+/** ANALYZE the bench's tables on a connection of its own (the store's is not reachable from here). */
+function openPostgresAnalyze(url: string, schema: string): void {
+  const sql = openPostgres({ url, schema });
+  try {
+    for (const table of sql.column<string>(
+      "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
+    ))
+      sql.exec(`ANALYZE "${table}"`);
+  } finally {
+    sql.close();
+  }
+}
 
 // ---------------------------------------------------------------- MLflow SQL store baseline
 
@@ -279,32 +322,57 @@ function checkLogged(store: MlflowSqlStore, id: string): void {
 interface Timed {
   ours: number[];
   base: number[];
+  /** Ours on PostgreSQL, with --store postgres. */
+  pg?: number[];
 }
 
 /**
- * Warm-up (statement preparation, page cache, as in a running app), then `reps` rounds of ours then
- * the baseline, so load from other processes falls on both alike.
+ * Warm-up (statement preparation, page cache, as in a running app), then `reps` rounds of ours
+ * (SQLite), ours on PostgreSQL when given, then the baseline, so load from other processes falls
+ * on all alike.
  */
-function interleave(reps: number, ours: (rep: number) => void, base: (rep: number) => void): Timed {
+function interleave(
+  reps: number,
+  ours: (rep: number) => void,
+  base: (rep: number) => void,
+  pg?: (rep: number) => void,
+): Timed {
   ours(-1);
+  pg?.(-1);
   base(-1);
-  const out: Timed = { ours: [], base: [] };
+  const out: Timed = { ours: [], base: [], ...(pg ? { pg: [] } : {}) };
+  const time = (fn: (rep: number) => void, r: number, into: number[]) => {
+    const t0 = performance.now();
+    fn(r);
+    into.push(performance.now() - t0);
+  };
   for (let r = 0; r < reps; r++) {
-    let t0 = performance.now();
-    ours(r);
-    out.ours.push(performance.now() - t0);
-    t0 = performance.now();
-    base(r);
-    out.base.push(performance.now() - t0);
+    time(ours, r, out.ours);
+    if (pg) time(pg, r, out.pg!);
+    time(base, r, out.base);
   }
   return out;
 }
 
 // ---------------------------------------------------------------- main
 
-const { values: cli } = parseArgs({ options: { reps: { type: "string" } } });
+const { values: cli } = parseArgs({
+  options: {
+    reps: { type: "string" },
+    store: { type: "string", default: "sqlite" },
+    "pg-url": { type: "string" },
+  },
+});
+if (cli.store !== "sqlite" && cli.store !== "postgres")
+  throw new Error(
+    `--store ${cli.store}: expected sqlite or postgres (postgres adds the team store beside SQLite).`,
+  );
+const onPostgres = cli.store === "postgres";
 const repScale = repsFrom(cli.reps, "BENCH_TRACKING_REPS", 1);
 const dir = mkdtempSync(join(tmpdir(), "dagwood-bench-tracking-"));
+let server: TestPostgres | undefined;
+let pgUrl: string | undefined;
+const pgSchema = `bench_tracking_${process.pid}`;
 try {
   process.stderr.write(
     `building ${RUNS} runs × ${PARAMS} params × ${METRICS} metrics, ${CURVES.length}×${CURVE_STEPS}-step curves on ${CURVE_RUNS}…\n`,
@@ -315,6 +383,22 @@ try {
   t0 = performance.now();
   const base = buildBaseline(join(dir, "baseline.sqlite"));
   process.stderr.write(`  baseline built in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  let pg: SqlMetadataStore | undefined;
+  if (onPostgres) {
+    t0 = performance.now();
+    if (cli["pg-url"]) pgUrl = cli["pg-url"];
+    else {
+      server = await startTestPostgres();
+      pgUrl = server.url;
+    }
+    mkdirSync(join(dir, "pg", ".dagwood"), { recursive: true });
+    pg = fill(openPostgresStore({ url: pgUrl, schema: pgSchema, projectDir: join(dir, "pg") }));
+    // Fresh statistics for the planner, as autovacuum would have gathered them on a store in use.
+    openPostgresAnalyze(pgUrl, pgSchema);
+    process.stderr.write(
+      `  postgresql store built in ${((performance.now() - t0) / 1000).toFixed(1)} s (${server ? "throw-away cluster, fsync and synchronous_commit off" : pgUrl})\n`,
+    );
+  }
 
   // Both answer the same question.
   const a = oursSearch(ours);
@@ -326,12 +410,23 @@ try {
   const points = cmp.curves.reduce((n, c) => n + c.series.reduce((m, s) => m + s.points.length, 0), 0);
   if (points !== CURVE_RUNS * CURVES.length * CURVE_STEPS)
     throw new Error(`compare returned ${points} curve points`);
+  if (pg) {
+    const p = oursSearch(pg);
+    if (p.total !== a.total || p.runs.map((r) => r.id).join() !== a.runs.map((r) => r.id).join())
+      throw new Error(`PostgreSQL and SQLite disagree on the search: ${p.total} vs ${a.total} runs`);
+    const pgCmp = pg.compareRuns(curveRunIds);
+    if (
+      JSON.stringify(pgCmp.curves) !== JSON.stringify(cmp.curves) ||
+      JSON.stringify(pgCmp.metrics) !== JSON.stringify(cmp.metrics)
+    )
+      throw new Error("PostgreSQL and SQLite disagree on the comparison of the curve runs");
+  }
   const basePoints = base.compare(curveRunIds);
   if (basePoints !== CURVE_RUNS * CURVES.length * CURVE_STEPS)
     throw new Error(`the baseline's compare read ${basePoints} metric points`);
 
   console.log(
-    `\nexperiment tracking, ${RUNS} runs; interleaved (dagwood, then the MLflow SQL-store baseline), min / median ms; ${load()}`,
+    `\nexperiment tracking, ${RUNS} runs; interleaved (dagwood${pg ? ", dagwood on PostgreSQL" : ""}, then the MLflow SQL-store baseline), min / median ms; ${load()}`,
   );
   const report = (op: string, goal: number, t: Timed) => {
     const [om, bm] = [median(t.ours), median(t.base)];
@@ -341,6 +436,13 @@ try {
         `baseline ${Math.min(...t.base).toFixed(1)} / ${bm.toFixed(1)} ms   ` +
         `baseline/dagwood (medians) ${(bm / om).toFixed(1)}×   goal < ${goal} ms ${om < goal ? "PASS" : "MISSED"}   (${load()})`,
     );
+    if (t.pg) {
+      const pm = median(t.pg);
+      console.log(
+        `    dagwood on PostgreSQL ${Math.min(...t.pg).toFixed(1)} / ${pm.toFixed(1)} ms   ` +
+          `postgresql/sqlite (medians) ${(pm / om).toFixed(1)}×   goal within ${POSTGRES_GOAL}× ${pm <= POSTGRES_GOAL * om ? "PASS" : "MISSED"}`,
+      );
+    }
   };
 
   report(
@@ -350,6 +452,7 @@ try {
       15 * repScale,
       () => oursSearch(ours),
       () => baselineSearch(base),
+      pg && (() => oursSearch(pg)),
     ),
   );
   report(
@@ -359,6 +462,7 @@ try {
       7 * repScale,
       () => ours.compareRuns(curveRunIds),
       () => base.compare(curveRunIds),
+      pg && (() => pg.compareRuns(curveRunIds)),
     ),
   );
   report(
@@ -367,14 +471,9 @@ try {
     GOALS.log,
     interleave(
       5 * repScale,
-      (rep) => {
-        const id = `log-${rep + 1}`;
-        startLogRun(ours, id);
-        const batch: MetricRecord[] = [];
-        for (let p = 0; p < LOG_POINTS; p++) batch.push(logPoint(id, p));
-        ours.logMetrics(batch);
-      },
+      (rep) => logInOneCall(ours, `log-${rep + 1}`),
       (rep) => baselineLogBatch(base, `log-${rep + 1}`),
+      pg && ((rep) => logInOneCall(pg, `log-${rep + 1}`)),
     ),
   );
   checkLogged(base, "log-1");
@@ -384,19 +483,36 @@ try {
     GOALS.logOneByOne,
     interleave(
       5 * repScale,
-      (rep) => {
-        const id = `log-writer-${rep + 1}`;
-        startLogRun(ours, id);
-        const writer = new MetricWriter(ours);
-        for (let p = 0; p < LOG_POINTS; p++) writer.add(logPoint(id, p));
-        writer.close();
-      },
+      (rep) => logOneByOne(ours, `log-writer-${rep + 1}`),
       (rep) => baselineLogOneByOne(base, `log-writer-${rep + 1}`),
+      pg && ((rep) => logOneByOne(pg, `log-writer-${rep + 1}`)),
     ),
   );
   checkLogged(base, "log-writer-1");
+  if (pg) {
+    // Every point arrived on PostgreSQL too, the same as on SQLite.
+    for (const id of ["log-1", "log-writer-1"]) {
+      const [s, p] = [ours.metrics(id), pg.metrics(id)];
+      if (
+        p.length !== LOG_POINTS ||
+        JSON.stringify(p.map((m) => [m.name, m.step, m.value])) !==
+          JSON.stringify(s.map((m) => [m.name, m.step, m.value]))
+      )
+        throw new Error(`PostgreSQL holds ${p.length} points for ${id}, not the ${s.length} SQLite holds`);
+    }
+    pg.close();
+  }
   ours.close();
   base.close();
 } finally {
+  if (pgUrl && !server) {
+    const admin = openPostgres({ url: pgUrl, schema: "public" });
+    try {
+      admin.exec(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`);
+    } finally {
+      admin.close();
+    }
+  }
+  await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -7,15 +7,18 @@
 
 import { readFileSync } from "node:fs";
 import { relative, sep } from "node:path";
+import { ArtifactError } from "../artifacts/location";
+import { ensureProjectVersionFiles } from "../artifacts/version-files";
 import { currentUser } from "../engine/environment";
 import { parseReferenceProfile, type StoredReferenceProfile } from "../monitoring/reference";
+import { currentProcess } from "../store/liveness";
 import { referenceProfilePath } from "../store/registry";
 import { type ModelVersion, type RegisteredModel, RegistryError, type RunRecord } from "../store/types";
 import type { TrackingContext } from "../tracking/export";
 import { type ExportedFolder, exportModelVersion, exportRun, TrackingError } from "../tracking/export";
 import { lineageGraph } from "../tracking/lineage";
 import { aliasChanges } from "../values/registry";
-import { ApiError, type ApiResults, type parseApiArgs } from "./api";
+import { ApiError, type ApiResults, type parseApiArgs, type RunOwner } from "./api";
 import type { TrackingMethod } from "./api-methods";
 
 export type TrackingHandlers = {
@@ -35,6 +38,34 @@ export function toApiError(e: unknown): unknown {
 const ALIAS_ACTIONS = ["alias.set", "alias.moved", "alias.removed", "version.archived"] as const;
 
 const exported = (r: ExportedFolder) => ({ dir: r.dir, files: r.files });
+
+/** Who this process records runs as, and where (what startRun writes into runs.user and runs.host). */
+export function whoAmI(): RunOwner {
+  return { user: currentUser(), host: currentProcess().host };
+}
+
+/**
+ * The user and host filters of a run query, `mine` resolved to this process's user (a user on
+ * several machines owns the runs of each). Refused: `mine` when no user is known, or with another `user`.
+ */
+export function ownerFilter(
+  args: { user?: string; host?: string; mine?: boolean },
+  me: string | null = currentUser(),
+): { user?: string; host?: string } {
+  const { user, host, mine } = args;
+  if (!mine) return { ...(user !== undefined ? { user } : {}), ...(host !== undefined ? { host } : {}) };
+  if (!me)
+    throw new ApiError(
+      400,
+      "Cannot show only your runs: this process has no user name. Set DAGWOOD_USER to the name your runs are recorded under.",
+    );
+  if (user !== undefined && user !== me)
+    throw new ApiError(
+      400,
+      `"mine" means the runs of ${me}, but the user filter names ${user}: give one of them.`,
+    );
+  return { user: me, ...(host !== undefined ? { host } : {}) };
+}
 
 /** The handlers over whatever project `context()` returns at each call (it throws when none is open). */
 export function createTrackingHandlers(context: () => TrackingContext): TrackingHandlers {
@@ -93,13 +124,16 @@ export function createTrackingHandlers(context: () => TrackingContext): Tracking
         pipelineText: metadata.pipelineText(runId),
       };
     },
-    async searchRuns(query) {
+    async searchRuns({ user, host, mine, ...query }) {
       if ((query.orderBy?.field === "metric" || query.orderBy?.field === "param") && !query.orderBy.key)
         throw new ApiError(
           400,
           `Sorting by a ${query.orderBy.field} needs its key, e.g. "evaluate.accuracy"`,
         );
-      return context().metadata.searchRuns(query);
+      return context().metadata.searchRuns({ ...query, ...ownerFilter({ user, host, mine }) });
+    },
+    async whoAmI() {
+      return whoAmI();
     },
     async compareRuns({ runIds }) {
       const { metadata } = context();
@@ -148,6 +182,13 @@ export function createTrackingHandlers(context: () => TrackingContext): Tracking
     },
     async getReferenceProfile({ name, ref }) {
       const v = requireVersion(name, ref);
+      try {
+        // Registered on another machine of a shared store: fetch its files from the artifact location.
+        await ensureProjectVersionFiles(context().dir, v);
+      } catch (e) {
+        if (e instanceof ArtifactError) throw new ApiError(502, e.message);
+        throw e;
+      }
       const file = referenceProfilePath(context().dir, v);
       if (!file)
         throw new ApiError(

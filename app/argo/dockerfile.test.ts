@@ -82,8 +82,15 @@ describe("Dockerfile", () => {
     // Only the CLI is built: no renderer, no Electron main process.
     expect(instructions).toContain("RUN node bin/build.mjs --force cli");
     expect(dockerfile).not.toMatch(/COPY[^\n]*(renderer|main\/|resources)/);
-    // The final stage takes the dependencies and the bundle from the others, not the build tools.
-    expect(finalStage.filter((l) => /^RUN .*apt-get install/.test(l))).toEqual([]);
+    // The final stage takes the dependencies and the bundle from the others, not the build tools: it
+    // installs only the shared library pg-native's addon links to (libpq5) and the CA certificates.
+    const finalInstalls = finalStage
+      .filter((l) => /^RUN .*apt-get install/.test(l))
+      .flatMap((l) => /apt-get install -y --no-install-recommends ([^&]+)/.exec(l)![1]!.trim().split(/\s+/));
+    expect(finalInstalls.sort()).toEqual(["ca-certificates", "libpq5"]);
+    // The deps stage builds libpq's addon (pg-native, the team store) beside better-sqlite3's, with libpq's headers.
+    expect(depsInstall).toContain("npm rebuild better-sqlite3 libpq");
+    expect(stages[1]!.join("\n")).toMatch(/apt-get install [^\n]*libpq-dev/);
   });
 
   it("has RUN commands that sh parses (Docker runs them with /bin/sh -c)", () => {

@@ -6,7 +6,7 @@
  * 1.1, as Argo's Go reader) and from JSON.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -146,6 +146,116 @@ describe("the export of every example pipeline", () => {
         expect(findings(validate, fromJson), `${name} (json, s3)`).toEqual([]);
         expect(findings(strict, fromJson), `${name} (json, s3, strict)`).toEqual([]);
       }
+    });
+  }
+});
+
+describe("the export of a project with a team store and S3 artifacts", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dagwood-argo-team-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const STARTER = join(EXAMPLES_ROOT, "starter");
+  const pipelineFile = join(dir, "penguins-model.dag.json");
+  copyFileSync(join(STARTER, "penguins-model.dag.json"), pipelineFile);
+  writeFileSync(
+    join(dir, "dagwood.json"),
+    JSON.stringify({
+      name: "team",
+      store: { kind: "postgres", url: "postgres://analyst@db.example.com:5432/ml" },
+      artifacts: { kind: "s3", bucket: "ml-artifacts", prefix: "dagwood", region: "eu-west-1" },
+    }),
+  );
+  // Values the exporting machine holds: none may reach the manifest.
+  const SECRETS = { DAGWOOD_STORE_PASSWORD: "pw-9f3e1c77", AWS_SECRET_ACCESS_KEY: "sk-4b2d88aa" };
+
+  interface Env {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: unknown };
+  }
+  interface T {
+    name: string;
+    metadata?: { annotations?: Record<string, string> };
+    container?: { args: string[]; env: Env[] };
+  }
+
+  for (const [kind, validate, strict] of [
+    ["Workflow", workflow, strictWorkflow],
+    ["CronWorkflow", cron, strictCron],
+  ] as const) {
+    it(`is a valid ${kind} whose exit handler finishes the run and whose pods read credentials from Secrets only`, async () => {
+      const saved = { ...process.env };
+      Object.assign(process.env, SECRETS);
+      const out = join(dir, `${kind}.yaml`);
+      try {
+        await exportArgoFile({
+          pipelineFile,
+          catalog,
+          image: "registry.example.com/team:1",
+          out,
+          storeSecret: "ml-store",
+          ...(kind === "CronWorkflow" ? { schedule: "0 3 * * 1" } : {}),
+        });
+      } finally {
+        process.env = saved;
+      }
+      const text = readFileSync(out, "utf8");
+      for (const value of Object.values(SECRETS)) expect(text).not.toContain(value);
+      const doc = readYamlIndependently(text) as {
+        spec: { onExit?: string; templates: T[]; workflowSpec?: { onExit?: string; templates: T[] } };
+      };
+      expect(findings(validate, doc)).toEqual([]);
+      expect(findings(strict, doc)).toEqual([]);
+      const spec = kind === "CronWorkflow" ? doc.spec.workflowSpec! : doc.spec;
+      // The exit handler: a template of the workflow that runs dagwood step --finish-run with Argo's status.
+      const exit = spec.templates.find((t) => t.name === spec.onExit)!;
+      expect(exit.container!.args).toEqual([
+        "step",
+        "/dagwood/pipeline/penguins-model.dag.json",
+        "--project",
+        "/project",
+        "--finish-run",
+        "--run-id",
+        "{{workflow.name}}",
+        "--status",
+        "{{workflow.status}}",
+        "--param",
+        "minAccuracy={{workflow.parameters.minAccuracy}}",
+        "--param",
+        "seed={{workflow.parameters.seed}}",
+        "--param",
+        "testFraction={{workflow.parameters.testFraction}}",
+      ]);
+      // Every pod (each node's and the exit handler's) reads the password and the S3 keys from Secrets.
+      const pods = spec.templates.filter((t) => t.container);
+      expect(pods).toHaveLength(
+        (JSON.parse(readFileSync(pipelineFile, "utf8")) as { nodes: unknown[] }).nodes.length + 1,
+      );
+      for (const t of pods) {
+        const refs = Object.fromEntries(
+          t
+            .container!.env.filter((e) => e.valueFrom?.secretKeyRef)
+            .map((e) => [e.name, e.valueFrom!.secretKeyRef]),
+        );
+        expect(refs, t.name).toEqual({
+          DAGWOOD_STORE_PASSWORD: { name: "ml-store", key: "password" },
+          AWS_ACCESS_KEY_ID: { name: "dagwood-artifacts", key: "accessKey" },
+          AWS_SECRET_ACCESS_KEY: { name: "dagwood-artifacts", key: "secretKey" },
+        });
+        // No credential as a plain value.
+        for (const e of t.container!.env)
+          if (e.value !== undefined) expect(e.name, t.name).toMatch(/^ARGO_WORKFLOW_(NAME|UID)$/);
+      }
+      // Argo's schema checks the references: a secretKeyRef without its key is refused.
+      const broken = structuredClone(doc) as typeof doc;
+      const env = (kind === "CronWorkflow" ? broken.spec.workflowSpec! : broken.spec).templates.find(
+        (t) => t.name === spec.onExit,
+      )!.container!.env;
+      delete (
+        env.find((e) => e.name === "DAGWOOD_STORE_PASSWORD")!.valueFrom!.secretKeyRef as { key?: string }
+      ).key;
+      expect(findings(validate, broken).join("\n")).toMatch(
+        /secretKeyRef: must have required property 'key'/,
+      );
     });
   }
 });

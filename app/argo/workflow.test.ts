@@ -9,6 +9,7 @@ import {
   type ArgoExportOptions,
   argoWorkflow,
   clusterCaveats,
+  FINISH_TEMPLATE,
   IMAGE_CLI,
   kubernetesLabel,
   PIPELINE_ARTIFACT,
@@ -54,7 +55,11 @@ interface Template {
     command: string[];
     args: string[];
     workingDir: string;
-    env: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }[];
+    env: {
+      name: string;
+      value?: string;
+      valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } };
+    }[];
     resources: { requests: Record<string, string>; limits: Record<string, string> };
   };
   retryStrategy?: { limit: string; retryPolicy: string; expression: string };
@@ -185,11 +190,12 @@ describe("argoWorkflow", () => {
       expect(parseOverrides([`p=${paramText(value)}`]).p).toEqual(value);
   });
 
-  it("passes the workflow and pod names to each step, and retries all but what a retry cannot fix", () => {
+  it("passes the workflow's name and uid and the pod's name to each step, and retries all but what a retry cannot fix", () => {
     const { byNode } = partsOf(exportOf());
     const split = byNode("split");
     expect(split.container!.env).toEqual([
       { name: "ARGO_WORKFLOW_NAME", value: "{{workflow.name}}" },
+      { name: "ARGO_WORKFLOW_UID", value: "{{workflow.uid}}" },
       { name: "ARGO_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     ]);
     expect(split.retryStrategy!.limit).toBe("2");
@@ -344,5 +350,92 @@ describe("argoWorkflow", () => {
       JSON.parse(readFileSync(join(PENGUINS, "..", "penguins.dag.json"), "utf8")),
     );
     expect(clusterCaveats(data)).toEqual([]);
+  });
+
+  it("with a team store, finishes the run in an exit handler and gives every pod the store's password from a Secret", () => {
+    const plain = partsOf(exportOf());
+    expect(plain.spec).not.toHaveProperty("onExit");
+    expect(plain.spec.templates.find((t) => t.name === FINISH_TEMPLATE)).toBeUndefined();
+    const env = (t: Template) => t.container!.env.map((e) => e.name);
+    expect(env(plain.byNode("gbdt"))).toEqual(["ARGO_WORKFLOW_NAME", "ARGO_WORKFLOW_UID", "ARGO_POD_NAME"]);
+
+    const team = partsOf(exportOf({ teamStore: { secret: "ml-store" } }));
+    const spec = team.spec as Spec & { onExit?: string };
+    expect(spec.onExit).toBe(FINISH_TEMPLATE);
+    const exit = team.template(FINISH_TEMPLATE);
+    expect(exit.container!.args).toContain("--finish-run");
+    const args = exit.container!.args;
+    expect(args.slice(args.indexOf("--run-id"), args.indexOf("--run-id") + 4)).toEqual([
+      "--run-id",
+      "{{workflow.name}}",
+      "--status",
+      "{{workflow.status}}",
+    ]);
+    // The params as submitted (argo submit -p), as each step gets them.
+    expect(args.filter((_, i) => args[i - 1] === "--param").sort()).toEqual(
+      Object.keys(penguins.params)
+        .map((p) => `${p}={{workflow.parameters.${p}}}`)
+        .sort(),
+    );
+    // It reads the pipeline the steps run, and is retried like a step (a store out of reach for a moment).
+    expect(exit.inputs!.artifacts[0]!.name).toBe(PIPELINE_ARTIFACT);
+    expect(exit.retryStrategy!.limit).toBe("2");
+    expect(exit.dag).toBeUndefined();
+    for (const t of [team.byNode("gbdt"), exit])
+      expect(t.container!.env.find((e) => e.name === "DAGWOOD_STORE_PASSWORD")).toEqual({
+        name: "DAGWOOD_STORE_PASSWORD",
+        valueFrom: { secretKeyRef: { name: "ml-store", key: "password" } },
+      });
+    // No Secret (the image holds a ~/.pgpass, or trust authentication): the exit handler all the same.
+    const none = partsOf(exportOf({ teamStore: { secret: null }, s3Artifacts: { secret: null } }));
+    expect((none.spec as Spec & { onExit?: string }).onExit).toBe(FINISH_TEMPLATE);
+    expect(env(none.byNode("gbdt"))).toEqual(["ARGO_WORKFLOW_NAME", "ARGO_WORKFLOW_UID", "ARGO_POD_NAME"]);
+    // S3 artifacts: the AWS SDK's variables from the Secret's accessKey and secretKey.
+    const s3 = partsOf(exportOf({ s3Artifacts: { secret: "ml-s3" } }));
+    expect(s3.byNode("gbdt").container!.env.slice(3)).toEqual([
+      { name: "AWS_ACCESS_KEY_ID", valueFrom: { secretKeyRef: { name: "ml-s3", key: "accessKey" } } },
+      { name: "AWS_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: "ml-s3", key: "secretKey" } } },
+    ]);
+    expect((s3.spec as Spec & { onExit?: string }).onExit).toBeUndefined();
+    for (const bad of ["ML_Store", "-x", "a b", "x".repeat(254)])
+      expect(() => exportOf({ teamStore: { secret: bad } }), bad).toThrow(
+        /--store-secret ".*": a Kubernetes Secret's name is lower-case letters/,
+      );
+    expect(() => exportOf({ s3Artifacts: { secret: "s3/keys" } })).toThrow(/--artifacts-secret "s3\/keys"/);
+  });
+
+  it("names no task as the workflow's own templates", () => {
+    const names = taskNames(["pipeline", "dagwood_finish_run", "train"]);
+    expect([...names.entries()].sort()).toEqual([
+      ["dagwood_finish_run", "dagwood-finish-run-2"],
+      ["pipeline", "pipeline-2"],
+      ["train", "train"],
+    ]);
+    const clash = {
+      ...penguins,
+      nodes: penguins.nodes.map((n) => (n.id === "split" ? { ...n, id: "pipeline" } : n)),
+      edges: penguins.edges.map((e) => ({
+        from: e.from.replace(/^split\./, "pipeline."),
+        to: e.to.replace(/^split\./, "pipeline."),
+      })),
+    };
+    const { spec } = partsOf(exportOf({ teamStore: { secret: "s" } }, clash, JSON.stringify(clash)));
+    const templateNames = spec.templates.map((t) => t.name);
+    expect(new Set(templateNames).size).toBe(templateNames.length);
+    expect(templateNames).toContain("pipeline-2");
+  });
+
+  it("with a team store, says what still stays in the pod: a version's files, unless the artifacts are shared", () => {
+    expect(clusterCaveats(penguins, { teamStore: true })).toEqual([
+      expect.stringMatching(
+        /^register \(register\): the version is recorded in the team store, but its files stay in the pod: set "artifacts"/,
+      ),
+    ]);
+    expect(clusterCaveats(penguins, { teamStore: true, artifacts: { kind: "s3" } })).toEqual([]);
+    expect(
+      clusterCaveats(penguins, { teamStore: true, artifacts: { kind: "folder", path: "/mnt/ml" } }),
+    ).toEqual([
+      "The artifacts folder /mnt/ml must be mounted at that path in every pod (a volume of the Workflow; the export adds none).",
+    ]);
   });
 });

@@ -26,6 +26,12 @@ export const STEP_DIR = "/dagwood";
 /** Artifact names with a "-" cannot clash with a port (ports are identifiers). */
 export const PIPELINE_ARTIFACT = "dagwood-pipeline";
 export const RESULT_ARTIFACT = "dagwood-result";
+/** The DAG's template, and the exit handler's (`dagwood step --finish-run`); no task is named so. */
+export const ENTRY_TEMPLATE = "pipeline";
+export const FINISH_TEMPLATE = "dagwood-finish-run";
+/** Keys the Kubernetes Secrets hold: the team store's password, an S3 access key pair (as Argo's own S3 Secrets). */
+export const STORE_SECRET_KEY = "password";
+export const S3_SECRET_KEYS = { accessKey: "accessKey", secretKey: "secretKey" } as const;
 
 export interface S3Location {
   bucket: string;
@@ -58,6 +64,19 @@ export interface ArgoExportOptions {
   timezone?: string;
   /** Retries after a failed attempt (default 2). */
   retries?: number;
+  /**
+   * The project's team store (dagwood.json `store.kind` postgres): every step records into one run (the
+   * workflow's name), which the exit handler (`dagwood step --finish-run`) finishes. `secret`: the
+   * Kubernetes Secret whose `password` becomes DAGWOOD_STORE_PASSWORD in every pod (null: the image or
+   * the pod provides the password, e.g. a ~/.pgpass). Absent: each pod has a store of its own.
+   */
+  teamStore?: { secret: string | null };
+  /**
+   * S3 artifacts (dagwood.json `artifacts.kind` s3): the Secret whose `accessKey` and `secretKey` become
+   * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in every pod (null: the pod's own credentials, IRSA or
+   * an instance role). Credentials are always references: never a value in the manifest.
+   */
+  s3Artifacts?: { secret: string | null };
 }
 
 export class ArgoExportError extends Error {}
@@ -119,10 +138,16 @@ export function kubernetesLabel(text: string, fallback = "node"): string {
   return base || fallback;
 }
 
-/** Node id → task name, unique: ids that read the same once lowercased and "_" → "-" get -2, -3 … in id order. */
-export function taskNames(ids: readonly string[]): Map<string, string> {
+/**
+ * Node id → task name, unique: ids that read the same once lowercased and "_" → "-" get -2, -3 … in id
+ * order, as does an id that reads as one of the `reserved` names (the workflow's own templates).
+ */
+export function taskNames(
+  ids: readonly string[],
+  reserved: readonly string[] = [ENTRY_TEMPLATE, FINISH_TEMPLATE],
+): Map<string, string> {
   const names = new Map<string, string>();
-  const taken = new Set<string>();
+  const taken = new Set<string>(reserved);
   for (const id of [...ids].sort()) {
     const base = kubernetesLabel(id);
     let name = base;
@@ -179,25 +204,43 @@ function checkSchedule(schedule: string): void {
     );
 }
 
+/** What the project's dagwood.json says of its store and artifacts, as far as a cluster run is concerned. */
+export interface ClusterStorage {
+  /** `store.kind` postgres: the steps share the team store. */
+  teamStore?: boolean;
+  /** `artifacts`: absent, a folder (its path) or S3. */
+  artifacts?: { kind: "folder"; path: string } | { kind: "s3" };
+}
+
 /**
- * What a cluster run cannot do yet, in words for the exporter to print: each
- * pod starts from the project as the image holds it, with a store of its own
- * (`dagwood step` writes the project's .dagwood inside the pod), so a
- * registration or a deploy is not kept beyond the pod, and a gate's champion
- * is looked up in an empty registry, until the team store is configured.
+ * What a cluster run cannot do, in words for the exporter to print. Without a team store each pod
+ * starts from the project as the image holds it, with a store of its own (`dagwood step` writes the
+ * project's .dagwood inside the pod), so a registration or a deploy is not kept beyond the pod, and a
+ * gate's champion is looked up in an empty registry. With one, a registered version's files still
+ * stay in the pod unless the artifacts are shared, and a shared folder must be mounted in every pod.
  */
-export function clusterCaveats(pipeline: Pipeline): string[] {
+export function clusterCaveats(pipeline: Pipeline, storage: ClusterStorage = {}): string[] {
   const caveats: string[] = [];
   for (const node of pipeline.nodes) {
-    if (node.block === "register" || node.block === "deploy")
+    if (!storage.teamStore) {
+      if (node.block === "register" || node.block === "deploy")
+        caveats.push(
+          `${node.id} (${node.block}): on Argo each step has a store of its own, so what it records lasts only as the step's artifacts (its ${node.block === "register" ? "version" : "deployment"} output and result.json) until the project uses a team store.`,
+        );
+      else if (node.block === "gate" && node.params.champion !== undefined)
+        caveats.push(
+          `${node.id} (gate): its champion is looked up in the step's own, empty registry on Argo, so the comparison passes as "no champion yet" until the project uses a team store.`,
+        );
+    } else if (node.block === "register" && !storage.artifacts)
       caveats.push(
-        `${node.id} (${node.block}): on Argo each step has a store of its own, so what it records lasts only as the step's artifacts (its ${node.block === "register" ? "version" : "deployment"} output and result.json) until the project uses a team store.`,
-      );
-    else if (node.block === "gate" && node.params.champion !== undefined)
-      caveats.push(
-        `${node.id} (gate): its champion is looked up in the step's own, empty registry on Argo, so the comparison passes as "no champion yet" until the project uses a team store.`,
+        `${node.id} (register): the version is recorded in the team store, but its files stay in the pod: set "artifacts" in dagwood.json (S3, or a folder every pod mounts) so that other machines can serve and export it.`,
       );
   }
+  const a = storage.artifacts;
+  if (a?.kind === "folder")
+    caveats.push(
+      `The artifacts folder ${a.path} must be mounted at that path in every pod (a volume of the Workflow; the export adds none).`,
+    );
   return caveats;
 }
 
@@ -225,6 +268,76 @@ function planTasks(pipeline: Pipeline, catalog: Catalog): TaskPlan[] {
       .sort((a, b) => a.port.localeCompare(b.port));
     return { id: node.id, name: names.get(node.id)!, block, inputs };
   });
+}
+
+/** A Kubernetes object name (DNS-1123 subdomain, ≤ 253), as a Secret's name must be. */
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export function checkSecretName(name: string, option: string): void {
+  if (name.length > 253 || !SECRET_NAME.test(name))
+    throw new ArgoExportError(
+      `${option} "${name}": a Kubernetes Secret's name is lower-case letters, digits, "-" and "." (at most 253), starting and ending with a letter or digit`,
+    );
+}
+
+const fromSecret = (name: string, variable: string, key: string) => ({
+  name: variable,
+  valueFrom: { secretKeyRef: { name, key } },
+});
+
+/** The credentials every pod reads from Secrets (team store password, S3 keys): references only. */
+function credentialEnv(opts: ArgoExportOptions): Json[] {
+  const env: Json[] = [];
+  const store = opts.teamStore?.secret;
+  if (store) env.push(fromSecret(store, "DAGWOOD_STORE_PASSWORD", STORE_SECRET_KEY));
+  const s3 = opts.s3Artifacts?.secret;
+  if (s3)
+    env.push(
+      fromSecret(s3, "AWS_ACCESS_KEY_ID", S3_SECRET_KEYS.accessKey),
+      fromSecret(s3, "AWS_SECRET_ACCESS_KEY", S3_SECRET_KEYS.secretKey),
+    );
+  return env;
+}
+
+/**
+ * The exit handler (spec.onExit): once every task is done, whatever their outcome, `dagwood step
+ * --finish-run` sets the run the steps recorded into to the workflow's status (Argo's
+ * `{{workflow.status}}` in an exit handler: Succeeded, Failed or Error) and its finished time.
+ */
+function finishTemplate(opts: ArgoExportOptions, pipelineRaw: { data: string }): Json {
+  const projectDir = opts.projectDir ?? IMAGE_PROJECT_DIR;
+  const pipelinePath = `${STEP_DIR}/pipeline/${opts.pipelineFileName}`;
+  return {
+    name: FINISH_TEMPLATE,
+    metadata: { annotations: { "dagwood.dev/role": "finish-run" } },
+    inputs: { artifacts: [{ name: PIPELINE_ARTIFACT, path: pipelinePath, raw: pipelineRaw }] },
+    container: {
+      image: opts.image,
+      command: ["node", IMAGE_CLI],
+      args: [
+        "step",
+        pipelinePath,
+        "--project",
+        projectDir,
+        "--finish-run",
+        "--run-id",
+        "{{workflow.name}}",
+        "--status",
+        "{{workflow.status}}",
+        // The params as submitted: a run no step recorded is recorded with them.
+        ...Object.keys(opts.pipeline.params).flatMap((p) => ["--param", `${p}={{workflow.parameters.${p}}}`]),
+      ],
+      workingDir: projectDir,
+      env: [
+        { name: "ARGO_WORKFLOW_NAME", value: "{{workflow.name}}" },
+        { name: "ARGO_WORKFLOW_UID", value: "{{workflow.uid}}" },
+        ...credentialEnv(opts),
+      ],
+      resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { memory: "1Gi" } },
+    },
+    // A store out of reach for a moment is worth a retry; bad arguments (exit 2) are not.
+    retryStrategy: retryStrategy(opts.retries ?? 2),
+  };
 }
 
 function stepTemplate(task: TaskPlan, opts: ArgoExportOptions, pipelineRaw: { data: string }): Json {
@@ -268,9 +381,11 @@ function stepTemplate(task: TaskPlan, opts: ArgoExportOptions, pipelineRaw: { da
       args,
       workingDir: projectDir,
       env: [
-        // dagwood step records these as the run's tags argo.workflow and argo.pod.
+        // dagwood step records these as the run's tags argo.workflow, argo.uid and argo.pod.<node>.
         { name: "ARGO_WORKFLOW_NAME", value: "{{workflow.name}}" },
+        { name: "ARGO_WORKFLOW_UID", value: "{{workflow.uid}}" },
         { name: "ARGO_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        ...credentialEnv(opts),
       ],
       resources: resourcesFor(task.block),
     },
@@ -315,6 +430,11 @@ export function argoWorkflow(opts: ArgoExportOptions): Json {
     (!Number.isInteger(opts.retries) || opts.retries < 0 || opts.retries > 10)
   )
     throw new ArgoExportError(`--retries takes a whole number from 0 to 10 (got ${opts.retries})`);
+  for (const [option, secret] of [
+    ["--store-secret", opts.teamStore?.secret],
+    ["--artifacts-secret", opts.s3Artifacts?.secret],
+  ] as const)
+    if (secret != null) checkSecretName(secret, option);
   const tasks = planTasks(pipeline, opts.catalog);
   const taskName = new Map(tasks.map((t) => [t.id, t.name]));
   const dag = {
@@ -340,9 +460,11 @@ export function argoWorkflow(opts: ArgoExportOptions): Json {
   // One object for every step: the YAML writer gives it an anchor and the other steps an alias (*a1), so the
   // file holds the pipeline's text once; Argo and kubectl read YAML aliases (sigs.k8s.io/yaml resolves them).
   const pipelineRaw = { data: opts.pipelineText };
-  const entry = "pipeline";
+  const entry = ENTRY_TEMPLATE;
   const spec: Json = {
     entrypoint: entry,
+    // With a team store every step records into the one run; the exit handler finishes it.
+    ...(opts.teamStore ? { onExit: FINISH_TEMPLATE } : {}),
     arguments: {
       parameters: Object.entries(pipeline.params).map(([name, value]) => ({
         name,
@@ -352,7 +474,11 @@ export function argoWorkflow(opts: ArgoExportOptions): Json {
     },
     // The pods run as the image's non-root user (Dockerfile: uid 10001).
     securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001 },
-    templates: [{ name: entry, dag }, ...tasks.map((t) => stepTemplate(t, opts, pipelineRaw))],
+    templates: [
+      { name: entry, dag },
+      ...tasks.map((t) => stepTemplate(t, opts, pipelineRaw)),
+      ...(opts.teamStore ? [finishTemplate(opts, pipelineRaw)] : []),
+    ],
   };
   const name = kubernetesLabel(pipeline.name, "pipeline");
   const annotations = {

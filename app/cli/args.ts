@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import type { SqliteMetadataStore } from "../store/metadata";
+import type { StoreSettings } from "../project/project";
+import type { MetadataStore } from "../store/metadata";
 
 /** Exit codes: 0 success, 1 the run failed (or a thing was not found or refused), 2 invalid pipeline or arguments. */
 export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
@@ -20,7 +21,8 @@ export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: s
 /**
  * The project `--project DIR` names (else the one around the working folder)
  * and the path of its metadata store. When there is no store yet, writes
- * `missing(dir)` to stderr and gives undefined: the command exits 1.
+ * `missing(dir)` to stderr and gives undefined: the command exits 1. A
+ * project on a team store (dagwood.json `store.kind` postgres) always has one.
  */
 export async function findProjectStore(
   io: Io,
@@ -31,23 +33,43 @@ export async function findProjectStore(
   const dir = projectOpt ? resolve(projectOpt as string) : findProjectDir(join(process.cwd(), "_"));
   const db = join(dir, ".dagwood", "metadata.sqlite");
   if (!existsSync(db)) {
-    io.stderr.write(`${missing(dir)}\n`);
-    return undefined;
+    const { store, error } = await storeSettings(dir);
+    if (store.kind === "sqlite") {
+      io.stderr.write(`${error ?? missing(dir)}\n`);
+      return undefined;
+    }
   }
   return { dir, db };
 }
 
-/** Opens the metadata store at `db` (never creating one); when it cannot, says why on stderr and gives undefined. */
-export async function openMetadataStore(
-  io: Io,
-  dir: string,
-  db: string,
-): Promise<SqliteMetadataStore | undefined> {
-  const { SqliteMetadataStore } = await import("../store/metadata");
+/**
+ * The project's `store` setting. Invalid settings count as the default (SQLite), so the commands
+ * that read the store file keep working; `error` says what is wrong with them.
+ */
+async function storeSettings(dir: string): Promise<{ store: StoreSettings; error?: string }> {
+  const { readProjectSettings } = await import("../project/project");
   try {
-    return new SqliteMetadataStore(db, { projectDir: dir });
+    return { store: readProjectSettings(dir).store };
   } catch (e) {
-    io.stderr.write(`Cannot open ${db}: ${(e as Error).message}\n`);
+    return { store: { kind: "sqlite" }, error: (e as Error).message };
+  }
+}
+
+/**
+ * Opens the project's metadata store (never creating a SQLite file): the file at `db`, or the
+ * team store dagwood.json names. When it cannot, says why on stderr and gives undefined.
+ */
+export async function openMetadataStore(io: Io, dir: string, db: string): Promise<MetadataStore | undefined> {
+  const { openProjectStore } = await import("../store/open");
+  const { store } = await storeSettings(dir);
+  try {
+    const opened = openProjectStore(dir, { store }, { existingOnly: true });
+    if (!opened) io.stderr.write(`Cannot open ${db}: the project has no metadata store yet.\n`);
+    return opened;
+  } catch (e) {
+    io.stderr.write(
+      `Cannot open ${store.kind === "sqlite" ? db : "the team store"}: ${(e as Error).message}\n`,
+    );
     return undefined;
   }
 }

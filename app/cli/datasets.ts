@@ -27,15 +27,18 @@ async function withDatasets(
   fn: (call: Call) => Promise<number>,
 ): Promise<number> {
   const { findProjectDir } = await import("../project/project");
+  const { readProjectSettings } = await import("../project/project");
+  const { openProjectStore } = await import("../store/open");
   const { SqliteMetadataStore } = await import("../store/metadata");
   const dir = projectOpt ? resolve(projectOpt as string) : findProjectDir(join(process.cwd(), "_"));
   if (!existsSync(dir)) throw new UsageError(`--project ${projectOpt}: no such folder`);
   const db = join(dir, ".dagwood", "metadata.sqlite");
   let metadata: MetadataStore;
   try {
-    metadata = existsSync(db)
-      ? new SqliteMetadataStore(db, { projectDir: dir })
-      : new SqliteMetadataStore(":memory:", { projectDir: dir });
+    // A project without a store yet reads as an empty one (nothing is created).
+    metadata =
+      openProjectStore(dir, readProjectSettings(dir), { existingOnly: true }) ??
+      new SqliteMetadataStore(":memory:", { projectDir: dir });
   } catch (e) {
     io.stderr.write(`Cannot open ${db}: ${(e as Error).message}\n`);
     return EXIT.failed;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -24,6 +24,7 @@ describe("dagwood export argo", () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/an Argo Workflow of \d+ steps in registry\.example\.com\/starter:1/);
     expect(r.out).toContain(`argo submit ${yamlFile}`);
+    expect(r.out).not.toContain("Secrets");
     const text = readFileSync(yamlFile, "utf8");
     expect(text.startsWith("# Argo Workflows Workflow, exported by Dagwood")).toBe(true);
     expect(parse(text).kind).toBe("Workflow");
@@ -61,6 +62,67 @@ describe("dagwood export argo", () => {
       endpoint: "s3.amazonaws.com",
       useSDKCreds: true,
     });
+  });
+
+  it("with a team store: an exit handler, and credentials as Secret references (--store-secret, --artifacts-secret none)", async () => {
+    const team = join(dir, "team");
+    mkdirSync(team);
+    const pipeline = join(team, "penguins-model.dag.json");
+    copyFileSync(join(ROOT, "resources", "examples", "starter", "penguins-model.dag.json"), pipeline);
+    const settings = {
+      store: { kind: "postgres", url: "postgres://analyst@db.example.com/ml" },
+      artifacts: { kind: "s3", bucket: "ml-artifacts" },
+    };
+    writeFileSync(join(team, "dagwood.json"), JSON.stringify(settings));
+    const out = join(dir, "team.yaml");
+    const r = await cli(
+      pipeline,
+      "--image",
+      "x:1",
+      "--out",
+      out,
+      "--store-secret",
+      "ml-store",
+      "--artifacts-secret",
+      "none",
+    );
+    expect(r.code, r.err).toBe(0);
+    // The team store keeps registrations and champions, S3 the version's files: nothing to note.
+    expect(r.err).toBe("");
+    const nodes = (JSON.parse(readFileSync(pipeline, "utf8")) as { nodes: unknown[] }).nodes.length;
+    expect(r.out).toContain(`an Argo Workflow of ${nodes} steps`);
+    // It names the Secret the pods read (the artifacts' is "none"), with the command that makes it.
+    expect(r.out).toContain(
+      "Its pods read these Secrets of the namespace; create them first:\n  kubectl create secret generic ml-store --from-file=password=./password\n",
+    );
+    const doc = parse(readFileSync(out, "utf8"));
+    expect(doc.spec.onExit).toBe("dagwood-finish-run");
+    const env = doc.spec.templates.find((t: { name: string }) => t.name === "dagwood-finish-run").container
+      .env;
+    expect(env).toEqual([
+      { name: "ARGO_WORKFLOW_NAME", value: "{{workflow.name}}" },
+      { name: "ARGO_WORKFLOW_UID", value: "{{workflow.uid}}" },
+      { name: "DAGWOOD_STORE_PASSWORD", valueFrom: { secretKeyRef: { name: "ml-store", key: "password" } } },
+    ]);
+    // Without S3 artifacts, the note says where a version's files stay.
+    writeFileSync(join(team, "dagwood.json"), JSON.stringify({ store: settings.store }));
+    const noArtifacts = await cli(pipeline, "--image", "x:1", "--out", out);
+    expect(noArtifacts.code).toBe(0);
+    expect(noArtifacts.err).toMatch(
+      /^Note: register \(register\): the version is recorded in the team store, but its files stay in the pod/m,
+    );
+    expect(
+      parse(readFileSync(out, "utf8")).spec.templates[1].container.env[3].valueFrom.secretKeyRef.name,
+    ).toBe("dagwood-store");
+    // Invalid settings: the export refuses, saying what is wrong.
+    writeFileSync(
+      join(team, "dagwood.json"),
+      JSON.stringify({ store: { kind: "postgres", url: "postgres://analyst:hunter2@db.example.com/ml" } }),
+    );
+    const invalid = await cli(pipeline, "--image", "x:1", "--out", out);
+    expect(invalid.code).toBe(2);
+    expect(invalid.err).toMatch(/the URL carries a password: .*DAGWOOD_STORE_PASSWORD/);
+    expect(invalid.err).not.toContain("hunter2");
   });
 
   it("--help gives the usage with what each option does", async () => {
@@ -106,6 +168,14 @@ describe("dagwood export argo", () => {
         /--out: cannot write .*ENOENT/,
       ],
       [[join(dir, "missing.dag.json"), "--image", "x:1", "--out", out], /No such file/],
+      [
+        [PENGUINS, "--image", "x:1", "--out", out, "--store-secret", "ml-store"],
+        /--store-secret is for a project whose dagwood\.json has "store": \{"kind": "postgres", …\}; .*'s store is sqlite/,
+      ],
+      [
+        [PENGUINS, "--image", "x:1", "--out", out, "--artifacts-secret", "none"],
+        /--artifacts-secret is for a project whose dagwood\.json has "artifacts": \{"kind": "s3", …\}/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await cli(...args);

@@ -5,12 +5,25 @@ import { EXIT, type Io, parse, UsageError } from "./args";
 
 export const EXPORT_ARGO_HELP = `  dagwood export argo <pipeline.dag.json> --image IMAGE --out FILE [--artifacts s3://BUCKET/PREFIX [--s3-endpoint HOST] [--s3-secret NAME] [--s3-insecure]]
                       [--schedule CRON [--timezone TZ]] [--project-dir /project] [--retries 2]
+                      [--store-secret NAME|none] [--artifacts-secret NAME|none]
   export argo: an Argo Workflow (a CronWorkflow with --schedule) with one task per node running dagwood step in
   IMAGE (built FROM the Dockerfile's image with the project in --project-dir); each port an artifact in the
   namespace's artifact repository, or under s3://BUCKET/PREFIX/<workflow>/<task>/ (endpoint s3.amazonaws.com;
   credentials from the Secret NAME's accessKey and secretKey, else the pod's own); the pipeline's params as workflow
   parameters (argo submit -p name=value). --out: .yaml, .yml or .json. Submit: argo submit FILE, argo cron create FILE.
+  With a team store (dagwood.json "store": {"kind": "postgres", …}) every step records into one run named after the
+  workflow, which an exit handler (dagwood step --finish-run) finishes with the workflow's status; each pod reads
+  DAGWOOD_STORE_PASSWORD from the Secret --store-secret (default dagwood-store, key "password"). With S3 artifacts
+  ("artifacts": {"kind": "s3", …}) each pod reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the Secret
+  --artifacts-secret (default dagwood-artifacts, keys "accessKey" and "secretKey"). "none": no Secret (the image or the
+  pod's own credentials). The manifest holds Secret names only, never a value.
 `;
+
+/** --store-secret / --artifacts-secret: a Secret's name, "none" for no Secret, absent for the default. */
+function secretOption(value: unknown): string | null | undefined {
+  if (value === undefined) return undefined;
+  return value === "none" ? null : (value as string);
+}
 
 export async function exportArgoCommand(args: string[], io: Io, cat: Catalog): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -24,6 +37,8 @@ export async function exportArgoCommand(args: string[], io: Io, cat: Catalog): P
     timezone: { type: "string" },
     "project-dir": { type: "string" },
     retries: { type: "string" },
+    "store-secret": { type: "string" },
+    "artifacts-secret": { type: "string" },
   });
   if (positionals.length !== 1) throw new UsageError("export argo takes exactly one pipeline file");
   if (!values.image)
@@ -58,6 +73,8 @@ export async function exportArgoCommand(args: string[], io: Io, cat: Catalog): P
       retries,
       schedule: values.schedule as string | undefined,
       timezone: values.timezone as string | undefined,
+      storeSecret: secretOption(values["store-secret"]),
+      artifactsSecret: secretOption(values["artifacts-secret"]),
       artifacts: s3 && {
         ...s3,
         endpoint: (values["s3-endpoint"] as string | undefined) ?? "s3.amazonaws.com",
@@ -66,10 +83,29 @@ export async function exportArgoCommand(args: string[], io: Io, cat: Catalog): P
       },
     });
     const cron = resource.kind === "CronWorkflow";
-    const spec = resource.spec as { templates?: unknown[]; workflowSpec?: { templates: unknown[] } };
-    const steps = (cron ? spec.workflowSpec!.templates : spec.templates!).length - 1;
+    type Templates = {
+      metadata?: { annotations?: Record<string, string> };
+      container?: { env: { valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] };
+    }[];
+    const spec = resource.spec as { templates?: Templates; workflowSpec?: { templates: Templates } };
+    const templates = cron ? spec.workflowSpec!.templates : spec.templates!;
+    const steps = templates.filter((t) => t.metadata?.annotations?.["dagwood.dev/node"] !== undefined).length;
+    // The Secrets the pods read (a pod whose Secret is missing does not start): the command that makes each.
+    const secrets = new Map<string, Set<string>>();
+    for (const t of templates)
+      for (const e of t.container?.env ?? []) {
+        const ref = e.valueFrom?.secretKeyRef;
+        if (ref) secrets.set(ref.name, (secrets.get(ref.name) ?? new Set()).add(ref.key));
+      }
+    const create = [...secrets].map(
+      ([name, keys]) =>
+        `  kubectl create secret generic ${name} ${[...keys].map((k) => `--from-file=${k}=./${k}`).join(" ")}\n`,
+    );
     io.stdout.write(
       `Wrote ${values.out}: an Argo ${resource.kind} of ${steps} step${steps === 1 ? "" : "s"} in ${values.image}.\n` +
+        (create.length
+          ? `Its pods read these Secrets of the namespace; create them first:\n${create.join("")}`
+          : "") +
         `${cron ? "Schedule it: argo cron create" : "Submit it: argo submit"} ${values.out}${cron ? "" : " [-p name=value]..."}\n`,
     );
     for (const caveat of caveats) io.stderr.write(`Note: ${caveat}\n`);

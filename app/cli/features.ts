@@ -94,11 +94,11 @@ async function featuresList(args: string[], io: Io): Promise<number> {
   return reported(io, async () => {
     const repo = loadFeatureRepo(dir);
     // Versions come from the metadata store when there is one; listing never creates it.
-    const db = join(dir, ".dagwood", "metadata.sqlite");
     const latest = new Map<string, { version: number; appliedAt: string }>();
-    if (existsSync(db)) {
-      const { SqliteMetadataStore } = await import("../store/metadata");
-      const metadata = new SqliteMetadataStore(db, { projectDir: dir });
+    const { readProjectSettings } = await import("../project/project");
+    const { openProjectStore } = await import("../store/open");
+    const metadata = openProjectStore(dir, readProjectSettings(dir), { existingOnly: true });
+    if (metadata) {
       try {
         for (const v of metadata.featureViewVersions()) if (!latest.has(v.view)) latest.set(v.view, v);
       } finally {

@@ -158,20 +158,18 @@ export async function validationReports(
       n.block === VALIDATE_BLOCK && (n.status === "ran" || n.status === "cached" || n.status === "failed"),
   );
   if (!nodes.length) return reports;
-  const db = join(projectDir, ".dagwood", "metadata.sqlite");
   let artifacts: { nodeId: string; name: string; path: string }[] = [];
-  if (existsSync(db)) {
-    const { SqliteMetadataStore } = await import("../store/metadata");
+  const { readProjectSettings } = await import("../project/project");
+  const { openProjectStore } = await import("../store/open");
+  try {
+    const store = openProjectStore(projectDir, readProjectSettings(projectDir), { existingOnly: true });
     try {
-      const store = new SqliteMetadataStore(db, { projectDir });
-      try {
-        artifacts = store.artifacts(summary.runId);
-      } finally {
-        store.close();
-      }
-    } catch {
-      // No store to read: only the failed nodes' own copies are found.
+      artifacts = store?.artifacts(summary.runId) ?? [];
+    } finally {
+      store?.close();
     }
+  } catch {
+    // No store to read: only the failed nodes' own copies are found.
   }
   for (const n of nodes) {
     const recorded = artifacts.find((a) => a.nodeId === n.id && a.name === "report/report.json");

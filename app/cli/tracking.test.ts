@@ -46,7 +46,7 @@ describe("dagwood runs and models", { timeout: 90_000 }, () => {
   it("lists runs as a table or JSON, filtered by params and metrics and sorted by a metric", async () => {
     const table = await cli("runs", "list");
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^id\s+pipeline\s+status\s+started\s+duration\s+evaluate\./);
+    expect(table.stdout).toMatch(/^id\s+pipeline\s+status\s+started\s+by\s+duration\s+evaluate\./);
     expect(table.stdout).toContain(deep);
     expect(table.stdout).toContain(shallow);
     expect(table.stdout).toMatch(/1–2 of 2 runs/);

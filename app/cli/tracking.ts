@@ -22,6 +22,7 @@ import {
 import { exportModelVersion, exportRun, type TrackingContext } from "../tracking/export";
 import { type Deprecation, IsoDate } from "../values/governance";
 import { type GateFigures, gateFiguresText, type ProductionRecord } from "../values/registry";
+import { ownerLabel } from "../values/run-owner";
 import {
   EXIT,
   findProjectStore,
@@ -239,10 +240,15 @@ async function runsList(args: string[], io: Io): Promise<number> {
     sort: { type: "string" },
     limit: { type: "string" },
     offset: { type: "string" },
+    user: { type: "string" },
+    host: { type: "string" },
+    mine: { type: "boolean" },
     json: { type: "boolean" },
   });
   if (positionals.length)
     throw new UsageError("runs list takes no positional arguments (filter with --where)");
+  if (values.mine && values.user !== undefined)
+    throw new UsageError("--mine and --user both name whose runs to list: give one of them");
   const status = ((values.status as string[] | undefined) ?? []).flatMap((s) => s.split(","));
   for (const s of status)
     if (!STATUSES.includes(s as RunStatus))
@@ -253,6 +259,9 @@ async function runsList(args: string[], io: Io): Promise<number> {
     const base = {
       pipeline: values.pipeline as string | undefined,
       status: status.length ? status : undefined,
+      user: values.user as string | undefined,
+      host: values.host as string | undefined,
+      mine: values.mine as boolean | undefined,
     };
     // The keys that exist decide whether a bare key in --where or --sort is a metric or a param.
     const keys = await call("searchRuns", { ...base, limit: 1, metricKeys: [] });
@@ -298,17 +307,27 @@ async function runsList(args: string[], io: Io): Promise<number> {
       if (metricColumns.length >= metricCount) break;
       if (!metricColumns.includes(k)) metricColumns.push(k);
     }
-    const header = ["id", "pipeline", "status", "started", "duration", ...paramColumns, ...metricColumns];
+    const header = [
+      "id",
+      "pipeline",
+      "status",
+      "started",
+      "by",
+      "duration",
+      ...paramColumns,
+      ...metricColumns,
+    ];
     const rows = page.runs.map((r: RunListItem) => [
       r.id,
       r.pipeline,
       r.status,
       formatTime(r.startedAt),
+      ownerLabel(r),
       runDuration(r),
       ...paramColumns.map((k) => formatValue(r.resolvedParams[k])),
       ...metricColumns.map((k) => formatValue(r.metrics[k])),
     ]);
-    const numeric = new Set(header.map((_, i) => i).filter((i) => i >= 4));
+    const numeric = new Set(header.map((_, i) => i).filter((i) => i >= 5));
     io.stdout.write(`${renderTable(header, rows, numeric)}\n`);
     const last = offset + page.runs.length;
     const more = last < page.total ? ` — --offset ${last} for the next page` : "";
@@ -343,7 +362,7 @@ async function runsShow(args: string[], io: Io): Promise<number> {
       `Run ${r.id}  ${r.pipeline}  ${r.status}${r.kind === "trial" ? ` (trial of ${r.parentRunId})` : ""}`,
     ];
     out.push(
-      `  started   ${formatTime(r.startedAt)} UTC${r.user ? ` by ${r.user}` : ""}, took ${runDuration(r)}`,
+      `  started   ${formatTime(r.startedAt)} UTC${r.user ? ` by ${r.user}` : ""}${r.host ? ` on ${r.host}` : ""}, took ${runDuration(r)}`,
     );
     if (r.pipelinePath || r.pipelineHash)
       out.push(
@@ -642,6 +661,10 @@ function versionText(v: ModelVersion, audit: AuditEntry[], graph?: ApiResults["l
   out.push(`  model     ${v.estimator}, ${v.task}, from node ${v.nodeId} of run ${v.runId}`);
   if (v.featureService)
     out.push(`  features  service ${v.featureService} (callable by entity: V2 parameters.entities)`);
+  if (v.decision)
+    out.push(
+      `  decision  ${v.decision.positiveClass} when its probability is at least ${v.decision.threshold} (as evaluated; the served label)`,
+    );
   if (Object.keys(v.metrics).length)
     out.push(
       `  metrics   ${Object.entries(v.metrics)

@@ -37,6 +37,7 @@ import {
   parityFailure,
   refuseOtherBytes,
   requireVersion,
+  requireVersionFiles,
   servingVersion,
   upload,
   waitReady,
@@ -142,7 +143,7 @@ export async function deployCanary(opts: CanaryOptions): Promise<DeploymentRecor
   const progress = opts.onProgress ?? (() => {});
   const { project, name, percent } = opts;
   checkPercent(percent);
-  const version = requireVersion(project.registry, name, opts.ref);
+  const version = await requireVersionFiles(project, name, opts.ref);
   const { target, client } = connect(project, opts.target, opts);
   refuseTriton(target, "a canary");
   const current = await servingVersion(client, target.kind, name);

@@ -25,6 +25,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { ArtifactError } from "../artifacts/location";
+import { ensureProjectVersionFiles } from "../artifacts/version-files";
+import { storedDecision } from "../ml/decision";
 import { type AnyDagwoodModel, asModel } from "../ml/model";
 import { type Project, type ProjectSettings, readProjectSettings } from "../project/project";
 import { TRITON_TYPES, type V2Datatype } from "../serving/tensors";
@@ -140,6 +143,29 @@ export function requireVersion(registry: Registry, name: string, ref: number | s
   return version;
 }
 
+/**
+ * Makes the version's files present on this machine before they are read: a version registered on
+ * another machine of a shared store is fetched (verified) from the project's artifact location.
+ */
+export async function withVersionFiles(projectDir: string, version: ModelVersion): Promise<ModelVersion> {
+  try {
+    await ensureProjectVersionFiles(projectDir, version);
+  } catch (e) {
+    if (e instanceof ArtifactError) throw new DeployError(e.message, "invalid");
+    throw e;
+  }
+  return version;
+}
+
+/** `requireVersion`, with its files on this machine (`withVersionFiles`). */
+export async function requireVersionFiles(
+  project: { dir: string; registry: Registry },
+  name: string,
+  ref: number | string,
+): Promise<ModelVersion> {
+  return withVersionFiles(project.dir, requireVersion(project.registry, name, ref));
+}
+
 interface SignatureSpec {
   inputs: { name: string; dtype: V2Datatype; shape: number[] }[];
   outputs: { name: string; dtype: V2Datatype; shape: number[] }[];
@@ -230,7 +256,9 @@ async function verificationRows(
         ? "the version's held-out file has no rows: checked on probe rows instead"
         : `all ${held.rows} held-out rows have a missing number, which a ${kind} target's JSON cannot carry: checked on probe rows instead`;
   }
-  const rows = fitRows(probeRows(await nativeModel(project, version)), kind);
+  // Labelled as the version's model.onnx labels: by its decision threshold, when it keeps one.
+  const model = await nativeModel(project, version);
+  const rows = fitRows(probeRows(model, storedDecision(model.classes ?? [], version.decision)), kind);
   if (rows.rows === 0) {
     throw new DeployError(
       `parity cannot be checked: no rows are left to compare (${note ?? "no held-out rows"}; every probe row has a missing number, which a ${kind} target's JSON cannot carry)`,
@@ -421,7 +449,7 @@ async function restore(
       "not-found",
     );
   }
-  await upload(client, project, earlier, target.kind);
+  await upload(client, project, await withVersionFiles(project.dir, earlier), target.kind);
   return previous;
 }
 
@@ -579,7 +607,7 @@ export async function deployVersion(opts: DeployOptions): Promise<DeploymentReco
   const started = performance.now();
   const progress = opts.onProgress ?? (() => {});
   const { project, name } = opts;
-  const version = requireVersion(project.registry, name, opts.ref);
+  const version = await requireVersionFiles(project, name, opts.ref);
   const { target, client } = connect(project, opts.target, opts);
   const current = await servingVersion(client, target.kind, name);
   const previous = current.version;
@@ -680,7 +708,7 @@ export async function rollbackDeployment(opts: RollbackOptions): Promise<Deploym
   const started = performance.now();
   const progress = opts.onProgress ?? (() => {});
   const { project, name, toVersion } = opts;
-  const version = requireVersion(project.registry, name, toVersion);
+  const version = await requireVersionFiles(project, name, toVersion);
   const { target, client } = connect(project, opts.target, opts);
   const current = await servingVersion(client, target.kind, name);
   const readyTimeout = opts.readyTimeoutMs ?? 60_000;

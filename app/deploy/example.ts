@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { type AnyDagwoodModel, asModel } from "../ml/model";
 import type { ModelVersion, Registry } from "../store/types";
 import type { V2Tensor } from "./client";
+import { withVersionFiles } from "./deploy";
 import { asHeldout } from "./heldout";
 import { DeployError } from "./targets";
 
@@ -173,6 +174,7 @@ export async function inferExample(
       "not-found",
     );
   }
+  await withVersionFiles(project.dir, version);
   const model = await nativeModel(project.dir, version);
   const features = new Map(model.preprocess.features.map((f) => [f.name, f]));
   let values: Map<string, unknown> | null = null;

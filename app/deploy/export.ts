@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { asModel } from "../ml/model";
 import { CLASSIFICATION_OUTPUT, configPbtxt, LABEL_FILE, labelFileText } from "../serving/repository";
 import type { Registry } from "../store/types";
-import { requireVersion, v2Signature } from "./deploy";
+import { requireVersionFiles, v2Signature } from "./deploy";
 import { DeployError } from "./targets";
 
 export type ExportFormat = "triton" | "kserve";
@@ -75,7 +75,7 @@ export interface ExportRepositoryOptions {
 /** Writes the folder; returns the files written, relative to it, with `/` separators. */
 export async function exportRepository(opts: ExportRepositoryOptions): Promise<string[]> {
   const { project, name } = opts;
-  const version = requireVersion(project.registry, name, opts.ref);
+  const version = await requireVersionFiles(project, name, opts.ref);
   const existing = await readdir(opts.outDir).catch(() => []);
   if (existing.length > 0) {
     throw new DeployError(`${opts.outDir} is not empty: choose a new folder for the export.`, "invalid");
@@ -94,13 +94,16 @@ export async function exportRepository(opts: ExportRepositoryOptions): Promise<s
   }
   await writeFile(
     join(opts.outDir, name, "config.pbtxt"),
-    configPbtxt(
-      name,
-      v2Signature(version),
-      0,
-      labelled ? LABEL_FILE : undefined,
-      version.featureService ? { feature_service: version.featureService } : undefined,
-    ),
+    configPbtxt(name, v2Signature(version), 0, labelled ? LABEL_FILE : undefined, {
+      ...(version.featureService ? { feature_service: version.featureService } : {}),
+      // Informational: model.onnx itself labels by the version's decision (app/ml/onnx/decision.ts).
+      ...(version.decision
+        ? {
+            decision_threshold: String(version.decision.threshold),
+            positive_class: version.decision.positiveClass,
+          }
+        : {}),
+    }),
   );
   if (opts.format === "kserve") {
     await writeFile(join(opts.outDir, "inference-service.yaml"), inferenceServiceYaml(name, version.version));

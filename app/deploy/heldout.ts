@@ -14,6 +14,7 @@
 import { ident, type SqlSession } from "../data/sql";
 import type { TableValue } from "../engine/ports";
 import { type ColumnTable, categoryAt, type RawColumn, readColumns } from "../ml/dataset";
+import { type BinaryDecision, binaryLabels } from "../ml/decision";
 import { type AnyDagwoodModel, type ClassLabel, predictTable } from "../ml/model";
 import { asInputsCarry, type ParityFigures, ParityTally, parityTolerance } from "../ml/onnx/parity";
 import type { InferResponse, V2Tensor } from "./client";
@@ -56,8 +57,11 @@ function asWire(model: AnyDagwoodModel, raw: ColumnTable): ColumnTable {
   };
 }
 
-/** The wire tensors and the native predictions for raw rows. */
-export function rowsFor(model: AnyDagwoodModel, raw: ColumnTable): HeldoutRows {
+/**
+ * The wire tensors and the native predictions for raw rows; a binary model's labels by `decision` (the
+ * version's threshold, which its served graph labels by) when given, else the most probable class.
+ */
+export function rowsFor(model: AnyDagwoodModel, raw: ColumnTable, decision?: BinaryDecision): HeldoutRows {
   const table = asWire(model, raw);
   const byName = new Map(table.columns.map((c) => [c.name, c]));
   const inputs = model.signature.inputs.map((input): V2Tensor => {
@@ -74,7 +78,12 @@ export function rowsFor(model: AnyDagwoodModel, raw: ColumnTable): HeldoutRows {
   const native = predictTable(model, table);
   const expected: Expected = native.prediction
     ? { prediction: Array.from(native.prediction) }
-    : { label: native.label!, probabilities: Array.from(native.probabilities!) };
+    : {
+        label: decision
+          ? Array.from(binaryLabels(native.probabilities!, decision), (k) => model.classes![k]!)
+          : native.label!,
+        probabilities: Array.from(native.probabilities!),
+      };
   return { format: HELDOUT_FORMAT, rows: table.rows, inputs, expected };
 }
 
@@ -88,6 +97,7 @@ export async function sampleHeldout(
   table: TableValue,
   model: AnyDagwoodModel,
   max = HELDOUT_MAX_ROWS,
+  decision?: BinaryDecision,
 ): Promise<HeldoutRows> {
   const missing = model.signature.inputs.filter((i) => !table.columns.some((c) => c.name === i.name));
   if (missing.length > 0) {
@@ -108,7 +118,7 @@ export async function sampleHeldout(
   );
   try {
     const read = await readColumns(sql, sample, columns);
-    return rowsFor(model, { rows: read.rows, columns: read.columns });
+    return rowsFor(model, { rows: read.rows, columns: read.columns }, decision);
   } finally {
     await sql.run(`DROP TABLE IF EXISTS temp.main.${ident(sample)}`);
   }
@@ -120,7 +130,7 @@ export async function sampleHeldout(
  * value and a missing one; per text input each fitted category in turn, a
  * missing value and one never seen in training.
  */
-export function probeRows(model: AnyDagwoodModel): HeldoutRows {
+export function probeRows(model: AnyDagwoodModel, decision?: BinaryDecision): HeldoutRows {
   const features = model.preprocess.features;
   const numericValues = (f: (typeof features)[number]) => {
     if (f.kind !== "numeric") return [];
@@ -162,7 +172,7 @@ export function probeRows(model: AnyDagwoodModel): HeldoutRows {
       }),
     };
   });
-  return rowsFor(model, { rows, columns });
+  return rowsFor(model, { rows, columns }, decision);
 }
 
 const outputOf = (response: InferResponse, name: string) => response.outputs.find((o) => o.name === name);

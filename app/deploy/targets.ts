@@ -9,7 +9,7 @@
  * no target named `local` (a configured one wins). Its token is the app's
  * (`tokenSource: "app"`).
  */
-import { execFileSync } from "node:child_process";
+import { keychainSecret } from "../project/keychain";
 import type { ProjectSettings } from "../project/project";
 
 export type TargetKind = "dagwood" | "triton";
@@ -129,28 +129,13 @@ function builtinTarget(builtin: BuiltinTarget): Target {
   };
 }
 
-const runTool = (command: string, args: string[]): string =>
-  execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 5000 });
-
 /**
  * The keychain entry for a target: `secret-tool store --label=dagwood
  * service dagwood target <name>` on Linux, `security add-generic-password -s
  * dagwood -a <name> -w` on macOS. Null when the tool is absent or has none.
  */
 function keychainToken(target: string, platform: NodeJS.Platform, run: TokenLookup["run"]): string | null {
-  const call =
-    platform === "linux"
-      ? (["secret-tool", ["lookup", "service", "dagwood", "target", target]] as const)
-      : platform === "darwin"
-        ? (["security", ["find-generic-password", "-s", "dagwood", "-a", target, "-w"]] as const)
-        : undefined;
-  if (!call) return null;
-  try {
-    const out = (run ?? runTool)(call[0], [...call[1]]).replace(/\r?\n$/, "");
-    return out === "" ? null : out;
-  } catch {
-    return null;
-  }
+  return keychainSecret("target", target, platform, run);
 }
 
 /**

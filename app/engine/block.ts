@@ -38,6 +38,12 @@ export interface BlockContext {
   runId: string;
   nodeId: string;
   /**
+   * The run asked for a full refresh of this node (RunOptions.fullRefresh, `dagwood run
+   * --full-refresh NODE`): a block that accumulates across runs (ingest.database incremental)
+   * starts again from nothing. Absent or false otherwise.
+   */
+  fullRefresh?: boolean;
+  /**
    * Records a dataset this node read (lineage): the source and the digest of
    * its bytes; the engine completes the schema, rows and fingerprint from the
    * table the block returns on `port`.
@@ -78,7 +84,7 @@ export interface BlockContext {
 }
 
 /** What a block says about a dataset it read; see BlockContext.dataset. */
-export interface DatasetSource extends Pick<DatasetRecord, "source" | "digest"> {
+export interface DatasetSource extends Pick<DatasetRecord, "source" | "digest" | "database"> {
   /** The output port holding the loaded table. */
   port: string;
   /**
@@ -149,6 +155,11 @@ export interface BlockDefinition<P extends z.ZodType = z.ZodType> {
    * stores its outputs under the state it left behind.
    */
   externalFingerprint?(ctx: FingerprintContext, params: z.output<P>): Promise<string>;
+  /**
+   * The block only reads the outside state its `externalFingerprint` covers (ingest.database): the
+   * engine keeps the fingerprint taken before the node ran instead of asking again after it.
+   */
+  readsExternalStateOnly?: boolean;
   /**
    * How the output schemas follow from the inputs' schemas and the params,
    * without running (app/engine/schema.ts): per output port its columns, or

@@ -35,6 +35,12 @@ export interface RunOptions {
   pipelinePath?: string;
   /** Run every node even when its outputs are cached. */
   noCache?: boolean;
+  /**
+   * Nodes to run anew (never from the cache) with BlockContext.fullRefresh set, for this run only:
+   * a block that accumulates across runs starts again from nothing. Not a param, so the node's cache
+   * key stays as it was and the node is not stale afterwards.
+   */
+  fullRefresh?: string[];
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Nodes running at once; default 4. */
@@ -55,6 +61,15 @@ export interface RunOptions {
    * app/step): with `targets`, the run stops at them instead of running them.
    */
   given?: Record<string, Record<string, PortValue>>;
+  /**
+   * Record into the run `runId` together with other processes (the steps of one Argo workflow, each
+   * `dagwood step` with the workflow's name as run id): the run is joined when it exists (its record,
+   * params and tags stay as the first process wrote them) and is not finished at the end, since this
+   * process ran only part of it; whoever runs last finishes it (app/step/finish.ts).
+   */
+  join?: boolean;
+  /** Tags the run starts with (a joined run keeps those of the process that recorded it first). */
+  tags?: Record<string, string>;
 }
 
 interface NodeJob {
@@ -478,10 +493,15 @@ class PlanRun {
       pipelineHash: sha256(pipelineText),
       pipelineText,
       params: plan.params,
-      resolvedParams: Object.assign({}, ...this.paramsByNode.values()),
+      // A joined run is the whole pipeline's (each process runs a part): every node's params.
+      resolvedParams: this.opts.join
+        ? Object.assign({}, ...plan.order.map((n) => flattenParams(n.id, n.params)))
+        : Object.assign({}, ...this.paramsByNode.values()),
       startedAt: new Date().toISOString(),
       environment: localEnvironment(),
       user: currentUser(),
+      ...(this.opts.join ? { join: true } : {}),
+      ...(this.opts.tags ? { tags: this.opts.tags } : {}),
     });
     this.gitRecorded = git.then((facts) => {
       if (Object.keys(facts).length) project.metadata.updateEnvironment(runId, facts);
@@ -492,6 +512,12 @@ class PlanRun {
       pipeline: this.pipelineName,
       nodes: this.nodes.map((n) => n.id),
     });
+    // The team store unreachable: the store recorded the run in the local journal and logged why; say so live.
+    if (project.metadata.getRun(runId)?.tags.store === "pending") {
+      const message = `The team store is unreachable: run ${runId} is recorded locally (.dagwood/pending/journal.sqlite). Run \`dagwood store sync\` once it is back.`;
+      this.runWarnings.push(message);
+      this.emit({ type: "run.warning", runId, message });
+    }
     const { deprecated } = plan.pipeline;
     if (deprecated) this.warnRun(deprecationNotice(`Pipeline "${this.pipelineName}"`, deprecated));
   }
@@ -559,7 +585,8 @@ class PlanRun {
     const runStatus: RunStatus = this.signal.aborted ? "canceled" : failed ? "failed" : "succeeded";
     const firstError = summaries.find((s) => s.error)?.error ?? this.metricsError;
     await this.gitRecorded;
-    this.project.metadata.finishRun(runId, runStatus, firstError);
+    // A joined run is finished by whoever runs last (its node runs say how this part went).
+    if (!this.opts.join) this.project.metadata.finishRun(runId, runStatus, firstError);
     const total = Math.round(performance.now() - this.started);
     const warnings = summaries.reduce((n, s) => n + (s.warnings ?? 0), this.runWarnings.length);
     this.emit({ type: "run.finished", runId, status: runStatus, ms: total, warnings });
@@ -664,7 +691,10 @@ class PlanRun {
     ms: NodeClock,
     place: { yieldPlace(): void; retakePlace(): void },
   ): Promise<NodeJob> {
-    const cached = this.opts.noCache ? undefined : await lookUpCache(this.project, k.key);
+    const cached =
+      this.opts.noCache || this.opts.fullRefresh?.includes(node.id)
+        ? undefined
+        : await lookUpCache(this.project, k.key);
     if (cached) return { values: cached, ran: false, stored: k };
     let release: (() => void) | undefined;
     if (node.block.cpu) {
@@ -781,6 +811,7 @@ class PlanRun {
   }
 
   private whyRun(node: ResolvedNode, k: KeyParts): string {
+    if (this.opts.fullRefresh?.includes(node.id)) return "full refresh";
     if (this.opts.noCache) return "forced (--no-cache)";
     const last = this.project.metadata.lastCompletedNodeRun(this.pipelineName, node.id);
     if (!last) return "first run";
@@ -865,6 +896,7 @@ class PlanRun {
       signal,
       runId,
       nodeId: node.id,
+      fullRefresh: this.opts.fullRefresh?.includes(node.id) ?? false,
       dataset: (info) => datasets.push(info),
       dataTest: (info) => recordDataTest(metadata, runId, node.id, info),
       trial: (index, params, trialMetrics) =>
@@ -905,7 +937,10 @@ class PlanRun {
       // A block may change the outside state its key covers (register adds a
       // version): the entry goes under the state it left, so the next run with
       // the same inputs finds it, and a later change (an archive) misses it.
-      const stored = node.block.externalFingerprint ? await nodeKey(node, inputs, this.fingerprintCtx) : k;
+      const stored =
+        node.block.externalFingerprint && !node.block.readsExternalStateOnly
+          ? await nodeKey(node, inputs, this.fingerprintCtx)
+          : k;
       // The entry is written last: a crash before this line leaves only an
       // orphan table, never an entry that points at missing or partial data.
       await workspace.putCached(stored.key, node.block.kind, JSON.stringify(values));

@@ -105,6 +105,7 @@ export function completeDataset(
     schema: table.columns.map((c) => ({ name: c.name, type: c.type })),
     rows: table.rows,
     fingerprint: table.fingerprint,
+    ...(source.database ? { database: source.database } : {}),
   };
 }
 

@@ -41,6 +41,8 @@ export interface TestProject {
    * answer `{ node: "upstream", port }`.
    */
   upstream: Record<string, { node: string; port: string }>;
+  /** What ctx.fullRefresh answers (the run asked for a full refresh of the node); default false. */
+  fullRefresh: boolean;
   /** A real metadata store in the project (opened on first use) holding the run "test-run"; its registry is ctx.registry. */
   metadata(): MetadataStore;
   /** Creates a workspace table from a SELECT and returns it as a port value. */
@@ -71,6 +73,7 @@ export async function createTestProject(): Promise<TestProject> {
     workspace,
     sql,
     progress: [],
+    fullRefresh: false,
     logs: [],
     metrics: [],
     datasets: [],
@@ -120,6 +123,7 @@ export async function createTestProject(): Promise<TestProject> {
         signal,
         runId: "test-run",
         nodeId: "test-node",
+        fullRefresh: project.fullRefresh,
         dataset: (info) => datasets.push(info),
         dataTest: (info) => project.dataTests.push(info),
         trial: (index, trialParams, metrics) => project.trials.push({ index, params: trialParams, metrics }),

@@ -16,7 +16,7 @@ import { join, resolve } from "node:path";
 import type { SqlSession } from "../data/sql";
 import { Workspace } from "../data/workspace";
 import { type ProjectSettings, readProjectSettings, STORE_DIR } from "../project/project";
-import { SqliteMetadataStore } from "../store/metadata";
+import { openProjectStore } from "../store/open";
 import type { MetadataStore, Registry } from "../store/types";
 import type {
   FeatureEntitySummary,
@@ -313,10 +313,7 @@ export async function readFeaturesOverview(projectDir: string): Promise<Features
   const dir = resolve(projectDir);
   const settings = readProjectSettings(dir);
   const allowedDirs = [dir, ...settings.dataFolders.map((d) => resolve(dir, d))];
-  const metadataFile = join(dir, STORE_DIR, "metadata.sqlite");
-  const metadata = existsSync(metadataFile)
-    ? new SqliteMetadataStore(metadataFile, { projectDir: dir })
-    : null;
+  const metadata = openProjectStore(dir, settings, { existingOnly: true }) ?? null;
   let store: OnlineStore | null = null;
   try {
     const workspace = await Workspace.open({ path: ":memory:", allowedDirs });

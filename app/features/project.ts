@@ -5,11 +5,11 @@
  * offline sources and training sets, so the commands never need the
  * project's workspace (which the app may hold open).
  */
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { SqlSession } from "../data/sql";
 import { Workspace } from "../data/workspace";
 import { ensureStoreDir, readProjectSettings } from "../project/project";
-import { SqliteMetadataStore } from "../store/metadata";
+import { openProjectStore } from "../store/open";
 import type { MetadataStore } from "../store/types";
 
 export interface FeatureProject {
@@ -31,9 +31,8 @@ export async function openFeatureProject(
   const root = resolve(dir);
   const settings = readProjectSettings(root);
   const allowedDirs = [root, ...settings.dataFolders.map((d) => resolve(root, d))];
-  const metadata = new SqliteMetadataStore(join(ensureStoreDir(root), "metadata.sqlite"), {
-    projectDir: root,
-  });
+  ensureStoreDir(root);
+  const metadata = openProjectStore(root, settings);
   let workspace: Workspace;
   try {
     workspace = await Workspace.open({ path: ":memory:", allowedDirs: [...allowedDirs, ...readDirs] });

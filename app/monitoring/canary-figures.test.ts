@@ -5,15 +5,18 @@
  * figures are counted here from the answers the server gave and the labels
  * sent, not with the monitoring code.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openArtifactLocation } from "../artifacts/location";
+import { shareTestVersion } from "../artifacts/testing";
 import { deployCanary } from "../deploy/canary";
 import { deployVersion } from "../deploy/deploy";
 import { createDeployProject, registerTestVersion, type TestDeployProject } from "../deploy/testing";
 import { createServer, type DagwoodServer } from "../serving/server";
 import { inferTestRow } from "../serving/testing";
+import { SqliteMetadataStore } from "../store/metadata";
 import { CanaryFiguresError, canaryFigures } from "./canary-figures";
 
 const TOKEN = "figures-token";
@@ -234,6 +237,73 @@ describe("canaryFigures", () => {
       );
     } finally {
       tri.close();
+    }
+  });
+});
+
+describe("canaryFigures on another machine of a shared store", () => {
+  it("fetches the canary version's files from the artifact location before reading its classes (log loss as counted)", async () => {
+    const root = mkdtempSync(join(tmpdir(), "dagwood-canary-shared-"));
+    const shared = join(root, "share");
+    const machineB = join(root, "b");
+    mkdirSync(shared);
+    mkdirSync(join(machineB, ".dagwood"), { recursive: true });
+    const settingsOfB = (artifacts: boolean) =>
+      writeFileSync(
+        join(machineB, "dagwood.json"),
+        JSON.stringify({
+          targets: { local: { url, kind: "dagwood" } },
+          ...(artifacts ? { artifacts: { kind: "folder", path: shared } } : {}),
+        }),
+      );
+    // v2 registered again on machine A once the project has a shared folder: its files are uploaded.
+    const location = openArtifactLocation({ kind: "folder", path: shared }, project.dir);
+    const v2 = await shareTestVersion(project.registry, project.dir, location, "m", 2);
+    // Machine B: another checkout on the same store, with none of the registry's files.
+    const storeB = new SqliteMetadataStore(join(project.dir, ".dagwood", "metadata.sqlite"), {
+      projectDir: machineB,
+    });
+    const nativeOnB = join(machineB, v2.nativePath);
+    // A target that does not tell its classes (its model metadata is refused): only the model file names them.
+    const noMetadata: typeof fetch = (input, init) =>
+      /\/v2\/models\/m$/.test(String(input))
+        ? Promise.resolve(new Response("{}", { status: 404 }))
+        : fetch(input, init);
+    const onB = (over: Partial<Parameters<typeof canaryFigures>[0]> = {}) =>
+      canaryFigures({
+        dir: machineB,
+        metadata: storeB,
+        target: "local",
+        model: "m",
+        canaryVersion: 2,
+        since,
+        until,
+        metric: "log_loss",
+        task: "binary",
+        tokens,
+        fetch: noMetadata,
+        ...over,
+      });
+    try {
+      // Without the location in its dagwood.json, machine B cannot get the classes: it says what to do.
+      settingsOfB(false);
+      const refused = await onB().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(CanaryFiguresError);
+      expect((refused as Error).message).toMatch(
+        /class names of the canary's model: m v2 was registered with its files in folder .*this machine lacks model\.json.*Set "artifacts"/,
+      );
+      expect(existsSync(nativeOnB)).toBe(false);
+
+      settingsOfB(true);
+      const loss = await onB();
+      // Log loss needs the probabilities named by the model's classes: graded on both arms, as counted.
+      expect(loss.canary!.value).toBeCloseTo(countedLogLoss(2), 9);
+      expect(loss.primary!.value).toBeCloseTo(countedLogLoss(1), 9);
+      expect(readFileSync(nativeOnB, "utf8")).toBe(readFileSync(join(project.dir, v2.nativePath), "utf8"));
+      expect(existsSync(join(dirname(nativeOnB), "model.onnx"))).toBe(true);
+    } finally {
+      storeB.close();
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -14,6 +14,8 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { ArtifactError } from "../artifacts/location";
+import { ensureProjectVersionFiles } from "../artifacts/version-files";
 import { ident, literal } from "../data/sql";
 import type { TokenLookup } from "../deploy/targets";
 import { readProjectSettings } from "../project/project";
@@ -56,10 +58,21 @@ export class CanaryFiguresError extends Error {
   override name = "CanaryFiguresError";
 }
 
-/** The class names of a registered version, in its probability order (for log loss); none when unknown. */
-function classesOf(args: CanaryFiguresArgs): string[] | undefined {
+/**
+ * The class names of a registered version, in its probability order (for log loss); none when unknown.
+ * A version registered on another machine of a shared store has its files fetched from the project's
+ * artifact location first; a fetch that fails is a CanaryFiguresError saying why.
+ */
+async function classesOf(args: CanaryFiguresArgs): Promise<string[] | undefined> {
   const version = args.metadata.registry.getVersion(args.registeredModel ?? args.model, args.canaryVersion);
   if (!version) return undefined;
+  try {
+    await ensureProjectVersionFiles(args.dir, version);
+  } catch (e) {
+    if (e instanceof ArtifactError)
+      throw new CanaryFiguresError(`the class names of the canary's model: ${e.message}`);
+    throw e;
+  }
   try {
     const model = JSON.parse(readFileSync(resolve(args.dir, version.nativePath), "utf8")) as {
       classes?: unknown;
@@ -108,7 +121,7 @@ export async function canaryFigures(args: CanaryFiguresArgs): Promise<CanaryFigu
   const workspace = await Workspace.open({ path: ":memory:", allowedDirs: [args.dir], threads: 2 });
   const sql = await workspace.session();
   try {
-    const classNames = classesOf(args);
+    const classNames = await classesOf(args);
     let log: Awaited<ReturnType<typeof loadInferenceLog>>;
     try {
       log = await loadInferenceLog(sql, source, {

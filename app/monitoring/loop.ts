@@ -17,6 +17,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { ensureProjectVersionFiles } from "../artifacts/version-files";
 import { ident, literal, SqlSession } from "../data/sql";
 import { deployCanary, promoteCanary, removeCanary } from "../deploy/canary";
 import { type DeployProject, deployVersion } from "../deploy/deploy";
@@ -238,8 +239,10 @@ function taskOf(version: ModelVersion): MonitoredTask | undefined {
   return Task.safeParse(version.task).data;
 }
 
-function readModelFile(project: MonitorProject, version: ModelVersion): Promise<AnyDagwoodModel> {
-  return readFile(join(project.dir, version.nativePath), "utf8").then((t) => asModel(JSON.parse(t)));
+/** The version's native model; its files fetched first when another machine registered it (shared store). */
+async function readModelFile(project: MonitorProject, version: ModelVersion): Promise<AnyDagwoodModel> {
+  await ensureProjectVersionFiles(project.dir, version);
+  return asModel(JSON.parse(await readFile(join(project.dir, version.nativePath), "utf8")));
 }
 
 function requireVersion(project: MonitorProject, model: string, version: number | null, role: string) {

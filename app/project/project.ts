@@ -2,8 +2,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { type ParseError, parse as parseJson } from "jsonc-parser";
 import { z } from "zod";
+import { ArtifactSettingsSchema } from "../artifacts/location";
 import { Workspace } from "../data/workspace";
-import { type MetadataStore, SqliteMetadataStore } from "../store/metadata";
+import { ConnectionsSchema } from "../ingest/db/settings";
+import type { MetadataStore } from "../store/metadata";
+import { openProjectStore } from "../store/open";
 import { Governance, GovernanceFindingKind } from "../values/governance";
 import { MONITOR_NAME, MONITOR_NAME_MESSAGE } from "../values/loop";
 
@@ -174,6 +177,47 @@ export const MonitorSettingsSchema = z
   });
 export type MonitorSettings = z.output<typeof MonitorSettingsSchema>;
 
+/** libpq connection keywords that carry a secret: never in store.url (libpq, "Parameter Key Words"). */
+export const SECRET_QUERY_KEYS = ["password", "sslpassword"] as const;
+
+/** The environment variable holding the team store's password (never dagwood.json). */
+export const STORE_PASSWORD_VARIABLE = "DAGWOOD_STORE_PASSWORD";
+
+/**
+ * Where runs, metrics and the model registry are kept: the embedded SQLite file
+ * (`.dagwood/metadata.sqlite`, the default) or a team's PostgreSQL (app/store/open.ts).
+ * The URL names user, host, port and database; its password never: it comes from
+ * DAGWOOD_STORE_PASSWORD, the keychain, or libpq's own PGPASSWORD / ~/.pgpass.
+ */
+export const StoreSettingsSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("sqlite") }),
+  z.strictObject({
+    kind: z.literal("postgres"),
+    url: z
+      .string()
+      .max(4096)
+      .refine(
+        (u) => /^postgres(ql)?:\/\/[^/]/.test(u) && URL.canParse(u),
+        "a postgres:// URL, e.g. postgres://analyst@db.example.com:5432/dagwood",
+      )
+      .refine((u) => {
+        if (!URL.canParse(u)) return true;
+        const parsed = new URL(u);
+        // libpq takes a password from the query too (`?password=`, and `?sslpassword=` for the client key).
+        return parsed.password === "" && !SECRET_QUERY_KEYS.some((k) => parsed.searchParams.has(k));
+      }, `the URL carries a password: remove it from dagwood.json (which is committed) and put it in ${STORE_PASSWORD_VARIABLE}, the keychain (secret-tool store --label="dagwood store" service dagwood store <the URL>) or ~/.pgpass`),
+    /** The PostgreSQL schema holding this project's tables (one per project). */
+    schema: z
+      .string()
+      .regex(
+        /^[a-z_][a-z0-9_]{0,62}$/,
+        "a lower-case schema name: a letter or _, then letters, digits, _ (at most 63)",
+      )
+      .default("dagwood"),
+  }),
+]);
+export type StoreSettings = z.output<typeof StoreSettingsSchema>;
+
 export const ProjectSettingsSchema = z.looseObject({
   name: z.string().optional(),
   /** Folders outside the project that blocks may read (relative to the project or absolute). */
@@ -222,6 +266,12 @@ export const ProjectSettingsSchema = z.looseObject({
       }),
     ])
     .default({ kind: "sqlite" }),
+  /** The tracking store and registry: SQLite in .dagwood (default) or a team's PostgreSQL. */
+  store: StoreSettingsSchema.default({ kind: "sqlite" }),
+  /** A shared artifact location (folder or S3, app/artifacts/location.ts); absent: the project's .dagwood folder. */
+  artifacts: ArtifactSettingsSchema.optional(),
+  /** Databases the `ingest.database` block reads (app/ingest/db/settings.ts); passwords never here. */
+  connections: ConnectionsSchema,
   /** The project's policy: which `dagwood governance` findings make it exit 1 (for CI). */
   governance: z.looseObject({ failOn: z.array(GovernanceFindingKind).default([]) }).default({ failOn: [] }),
 });
@@ -292,6 +342,13 @@ export interface OpenProjectOptions {
   ioDirs?: string[];
   /** A workspace in memory, gone at close (dagwood step: a task keeps nothing but its output files). */
   memoryWorkspace?: boolean;
+  /**
+   * A team store (PostgreSQL) unreachable at start or mid-run keeps the runs in the local journal
+   * (`dagwood store sync` copies them later) instead of failing; default true. False: its error.
+   */
+  journal?: boolean;
+  /** Where the store's warnings go (the team store unreachable; default stderr). */
+  onStoreWarning?: (message: string) => void;
 }
 
 /** A project folder opened for work: its settings, DuckDB workspace and metadata store. */
@@ -311,7 +368,7 @@ export class Project {
     const allowedDirs = [root, ...settings.dataFolders.map((d) => resolve(root, d))];
     const state = ensureStoreDir(root);
     mkdirSync(join(state, "artifacts"), { recursive: true });
-    const { ioDirs = [], memoryWorkspace, ...wsOpts } = opts;
+    const { ioDirs = [], memoryWorkspace, journal: _journal, onStoreWarning: _warn, ...wsOpts } = opts;
     const workspace = await Workspace.open({
       path: memoryWorkspace ? ":memory:" : join(state, "workspace.duckdb"),
       allowedDirs: [...allowedDirs, ...ioDirs.map((d) => resolve(d))],
@@ -320,9 +377,15 @@ export class Project {
     });
     let metadata: MetadataStore;
     try {
-      metadata = new SqliteMetadataStore(join(state, "metadata.sqlite"), { projectDir: root });
-      // The workspace lock is ours now, so no other process is running in this project.
-      metadata.markInterruptedRuns();
+      // A team store that cannot be reached keeps this project's runs in the local journal, with a warning.
+      metadata = openProjectStore(root, settings, {
+        journal: opts.journal ?? true,
+        ...(opts.onStoreWarning ? { onWarning: opts.onStoreWarning } : {}),
+      });
+      // The workspace lock is ours now, so no other process is running in this project (on a team
+      // store: settles only this machine's runs whose process is gone). An in-memory workspace (a
+      // `dagwood step`) holds no lock: another process may be running here, so nothing is settled.
+      if (!memoryWorkspace) metadata.markInterruptedRuns();
     } catch (e) {
       workspace.close();
       throw e;

@@ -166,7 +166,7 @@ describe("dagwood step, node by node", () => {
       await readFile(join(steps.outputs.register!, "version", "value.json"), "utf8"),
     );
     expect(version.data).toMatchObject({ name: "penguins-classifier", version: 1 });
-    // The Argo workflow and pod became the run's tags.
+    // The Argo workflow and pod, as the step's tags.
     expect(steps.results.register!.tags).toEqual({
       "argo.workflow": "penguins-model-x7k2p",
       "argo.pod": "penguins-model-x7k2p-123",
@@ -179,9 +179,10 @@ describe("dagwood step, node by node", () => {
       join(work, "model", "steps", "register", "project"),
       "--json",
     ]);
+    // On the run, the pod is the node's (every step of a workflow records into one run: workflow-run.test.ts).
     expect(JSON.parse(show.stdout).run.tags).toEqual({
       "argo.workflow": "penguins-model-x7k2p",
-      "argo.pod": "penguins-model-x7k2p-123",
+      "argo.pod.register": "penguins-model-x7k2p-123",
     });
   }, 240_000);
 });

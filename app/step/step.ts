@@ -17,11 +17,38 @@ import { PortFileError, readPortFolder, writePortFolder } from "./port-files";
 export const STEP_RESULT_FORMAT = "dagwood.step-result/1";
 export const RESULT_FILE = "result.json";
 
-/** Environment variables that become run tags when set (the Argo export sets them on every step's pod). */
+/** Environment variables that become tags when set (the Argo export sets them on every step's pod). */
 export const TAG_ENV: Record<string, string> = {
   ARGO_WORKFLOW_NAME: "argo.workflow",
   ARGO_POD_NAME: "argo.pod",
+  ARGO_WORKFLOW_UID: "argo.uid",
 };
+
+/**
+ * A run of the same id recorded by another Argo workflow (a workflow's name is free again once the old
+ * one is deleted): its `argo.uid` tag against this one's. Joining it would mix two workflows' records.
+ */
+export function otherWorkflowsRun(
+  run: { tags: Record<string, string> } | undefined,
+  runId: string,
+  tags: Record<string, string>,
+): string | null {
+  const theirs = run?.tags["argo.uid"];
+  const ours = tags["argo.uid"];
+  if (!theirs || !ours || theirs === ours) return null;
+  return `Run "${runId}" in the store belongs to another Argo workflow of that name (uid ${theirs}; this one's is ${ours}): a workflow's name is free again once the old workflow is deleted. Submit it under another name (the export's generateName gives each submission a new one).`;
+}
+
+/**
+ * The run tags a step records from its tags: the pod is the node's, so `argo.pod` becomes
+ * `argo.pod.<node>` (every step of a workflow records into the one run, each with its own pod); the
+ * rest (`argo.workflow`) as they are.
+ */
+export function runTags(tags: Record<string, string>, nodeId: string): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(tags).map(([k, v]) => [k === "argo.pod" ? `argo.pod.${nodeId}` : k, v]),
+  );
+}
 
 /** What `<outputs>/result.json` holds. */
 export interface StepResult {
@@ -58,6 +85,12 @@ export interface StepOptions {
   inputs: Record<string, string>;
   /** Where the output port folders and result.json go: a new or empty folder. */
   outputs: string;
+  /**
+   * The run to record into. Given, the step joins it (the steps of one workflow share the workflow's
+   * name as run id): the run is created by the first step, joined by the others and finished by none of
+   * them (`dagwood step --finish-run`, the workflow's exit handler, does). Absent: a new run of its own,
+   * finished with the step.
+   */
   runId?: string;
   tags?: Record<string, string>;
   onEvent?: (e: RunEvent) => void;
@@ -222,6 +255,9 @@ async function runChecked(
     project = await Project.open(opts.projectDir, {
       ioDirs: [outputs, ...Object.values(inputDirs)],
       memoryWorkspace: true,
+      // A pod's journal would die with the pod: a team store out of reach fails the step (exit 1), and
+      // Argo retries it.
+      journal: false,
     });
   } catch (e) {
     // A project whose dagwood.json is invalid fails every attempt the same way: a refusal, not a retry.
@@ -259,6 +295,14 @@ async function runChecked(
       throw e;
     }
     result.timings.readInputsMs = since(tRead);
+    if (opts.runId !== undefined) {
+      const clash = otherWorkflowsRun(project.metadata.getRun(opts.runId), opts.runId, result.tags);
+      if (clash) {
+        result.error = clash;
+        await writeResult(outputs, result);
+        throw new StepRefused(clash);
+      }
+    }
     const tNode = performance.now();
     const summary = await runPlan({
       project,
@@ -267,15 +311,22 @@ async function runChecked(
       targets: [node.id],
       given,
       runId: opts.runId,
+      join: opts.runId !== undefined,
+      tags: runTags(result.tags, node.id),
       onEvent: opts.onEvent,
       signal: opts.signal,
       concurrency: 1,
     });
     result.timings.nodeMs = since(tNode);
     result.runId = summary.runId;
-    if (Object.keys(result.tags).length) project.metadata.setTags(summary.runId, result.tags);
+    if (Object.keys(result.tags).length)
+      project.metadata.setTags(summary.runId, runTags(result.tags, node.id));
     const nodeSummary = summary.nodes.find((n) => n.id === node.id);
-    const record = project.metadata.nodeRuns(summary.runId).find((r) => r.nodeId === node.id);
+    // The last record of the node: a joined run holds one per attempt (a retried step, argo retry).
+    const record = project.metadata
+      .nodeRuns(summary.runId)
+      .filter((r) => r.nodeId === node.id)
+      .at(-1);
     result.cacheKey = record?.cacheKey ?? null;
     result.paramsHash = record?.paramsHash ?? null;
     result.inputsHash = record?.inputsHash ?? null;

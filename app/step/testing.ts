@@ -99,3 +99,67 @@ export async function runStepwise(
   }
   return run;
 }
+
+export interface WorkflowRun {
+  order: string[];
+  /** Each step's exit code; a node after a failed one is not run (as Argo leaves a failed task's dependents). */
+  codes: Record<string, number | null>;
+  results: Record<string, StepResult>;
+}
+
+/**
+ * Runs the pipeline's nodes as the steps of one Argo workflow: each `dagwood step` a separate process
+ * with `--run-id <workflow>`, ARGO_WORKFLOW_NAME and ARGO_POD_NAME set, all recording into the ONE
+ * store of `projectDir` (its dagwood.json's store: the project's SQLite file, or a team store), or each
+ * in a project folder of its own (`projectDir(node)`, as pods are) sharing a team store; inputs and
+ * outputs in `work/<node>/in|out`. The nodes whose upstream nodes are done run at once, as Argo
+ * runs a DAG's ready tasks; a node whose upstream failed is left out. Does not finish the run.
+ */
+export async function runAsWorkflow(
+  work: string,
+  projectDir: string | ((node: string) => Promise<string>),
+  pipeline: string,
+  workflow: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<WorkflowRun> {
+  const p = JSON.parse(await readFile(pipeline, "utf8")) as PipelineFile;
+  const order = topologicalOrder(p);
+  const run: WorkflowRun = { order, codes: {}, results: {} };
+  const upstream = (id: string) =>
+    p.edges.filter((e) => e.to.split(".")[0] === id).map((e) => e.from.split(".")[0]!);
+  const done = new Set<string>();
+  while (done.size < order.length) {
+    const ready = order.filter((id) => !done.has(id) && upstream(id).every((u) => done.has(u)));
+    await Promise.all(
+      ready.map(async (id) => {
+        done.add(id);
+        if (upstream(id).some((u) => run.codes[u] !== 0)) return;
+        const dir = join(work, id);
+        await mkdir(join(dir, "in"), { recursive: true });
+        for (const e of p.edges) {
+          const [to, toPort] = e.to.split(".") as [string, string];
+          if (to !== id) continue;
+          const [from, fromPort] = e.from.split(".") as [string, string];
+          await cp(join(work, from, "out", fromPort), join(dir, "in", toPort), { recursive: true });
+        }
+        const out = join(dir, "out");
+        const project = typeof projectDir === "string" ? projectDir : await projectDir(id);
+        const args = ["step", pipeline, "--project", project, "--node", id, "--run-id", workflow];
+        args.push("--inputs", join(dir, "in"), "--outputs", out);
+        const proc = await dagwood(args, {
+          ...env,
+          ARGO_WORKFLOW_NAME: workflow,
+          ARGO_POD_NAME: `${workflow}-${id.replace(/_/g, "-")}-1234`,
+        });
+        run.codes[id] = proc.code;
+        const text = await readFile(join(out, "result.json"), "utf8").catch(() => {
+          throw new Error(
+            `dagwood step --node ${id} exited ${proc.code} with no result.json: ${proc.stderr}`,
+          );
+        });
+        run.results[id] = JSON.parse(text) as StepResult;
+      }),
+    );
+  }
+  return run;
+}

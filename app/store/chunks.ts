@@ -1,5 +1,5 @@
-import type Database from "better-sqlite3";
-import { prepare } from "./statements";
+import { insertRows, oneOrIn } from "./rows";
+import type { Sql, SqlParam } from "./sql";
 
 /**
  * Metric points packed per (run, key): chunks of up to CHUNK_POINTS
@@ -25,8 +25,11 @@ export function decodeChunk(blob: Buffer): Float64Array {
   return new Float64Array(new Uint8Array(blob).buffer);
 }
 
-/** Appends the points, in order, to their series. The caller holds the transaction. */
-export function appendMetricChunks(db: Database.Database, points: ChunkPoint[]): void {
+/**
+ * Appends the points, in order, to their series. The caller holds the transaction. Two statements
+ * for the whole batch however many series it holds: one reads each series' last chunk, one writes.
+ */
+export function appendMetricChunks(sql: Sql, points: ChunkPoint[]): void {
   const series = new Map<string, { runId: string; key: string; pairs: number[] }>();
   for (const p of points) {
     const id = `${p.runId}\u0000${p.key}`;
@@ -37,16 +40,24 @@ export function appendMetricChunks(db: Database.Database, points: ChunkPoint[]):
     }
     s.pairs.push(p.step ?? Number.NaN, p.value);
   }
-  const last = prepare(
-    db,
-    "SELECT chunk, n, points FROM metric_chunks WHERE run_id = ? AND key = ? ORDER BY chunk DESC LIMIT 1",
+  if (series.size === 0) return;
+  const runIds = oneOrIn(sql, "c.run_id", [...new Set([...series.values()].map((s) => s.runId))]);
+  const keys = JSON.stringify([...new Set([...series.values()].map((s) => s.key))]);
+  // The last chunk of each (run, key) of the batch (runs × keys: a batch is mostly one run).
+  const tails = new Map<string, { chunk: number; n: number; points: Buffer }>();
+  const rows = sql.all<{ run_id: string; key: string; chunk: number; n: number; points: Buffer }>(
+    // Correlated max: both dialects answer it from the primary key (a grouped join made PostgreSQL
+    // scan every chunk of the table: 87 ms vs 0.36 ms at 200k chunks).
+    `SELECT c.run_id, c.key, c.chunk, c.n, c.points FROM metric_chunks c
+      WHERE ${runIds.text} AND c.key IN ${sql.inJson()}
+        AND c.chunk = (SELECT max(m.chunk) FROM metric_chunks m WHERE m.run_id = c.run_id AND m.key = c.key)`,
+    ...runIds.args,
+    keys,
   );
-  const upsert = prepare(
-    db,
-    "INSERT OR REPLACE INTO metric_chunks (run_id, key, chunk, n, points) VALUES (?, ?, ?, ?, ?)",
-  );
-  for (const { runId, key, pairs } of series.values()) {
-    const tail = last.get(runId, key) as { chunk: number; n: number; points: Buffer } | undefined;
+  for (const r of rows) tails.set(`${r.run_id}\u0000${r.key}`, r);
+  const writes: SqlParam[][] = [];
+  for (const [id, { runId, key, pairs }] of series) {
+    const tail = tails.get(id);
     let chunk = tail ? tail.chunk : 0;
     let current: number[] = [];
     if (tail && tail.n < CHUNK_POINTS) current = Array.from(decodeChunk(tail.points));
@@ -54,10 +65,17 @@ export function appendMetricChunks(db: Database.Database, points: ChunkPoint[]):
     for (let i = 0; i < pairs.length; i += 2) {
       current.push(pairs[i]!, pairs[i + 1]!);
       if (current.length === 2 * CHUNK_POINTS) {
-        upsert.run(runId, key, chunk++, CHUNK_POINTS, encode(current));
+        writes.push([runId, key, chunk++, CHUNK_POINTS, encode(current)]);
         current = [];
       }
     }
-    if (current.length > 0) upsert.run(runId, key, chunk, current.length / 2, encode(current));
+    if (current.length > 0) writes.push([runId, key, chunk, current.length / 2, encode(current)]);
   }
+  insertRows(
+    sql,
+    "INSERT INTO metric_chunks (run_id, key, chunk, n, points)",
+    writes,
+    "ON CONFLICT (run_id, key, chunk) DO UPDATE SET n = excluded.n, points = excluded.points",
+    ["text", "text", "bigint", "bigint", "bytea"],
+  );
 }

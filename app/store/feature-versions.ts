@@ -4,9 +4,9 @@
  * recorded, so a materialisation and a training set can name the version
  * they used.
  */
-import type Database from "better-sqlite3";
+
+import type { Sql } from "./sql";
 import { nowIso } from "./sqlite";
-import { prepare } from "./statements";
 import type { FeatureViewVersion } from "./types";
 
 interface VersionRow {
@@ -27,15 +27,20 @@ const toVersion = (r: VersionRow): FeatureViewVersion => ({
   appliedAt: r.applied_at,
 });
 
-/** Inserts a new version when the digest changed; the caller runs it in a write transaction. */
+/**
+ * Inserts a new version when the digest changed; the caller runs it in a write transaction. Takes the
+ * view's lock first, so two processes recording the same view wait for each other instead of both
+ * reading the same latest version.
+ */
 export function recordViewVersion(
-  db: Database.Database,
+  sql: Sql,
   input: Omit<FeatureViewVersion, "version" | "appliedAt"> & { at?: string },
 ): { version: FeatureViewVersion; changed: boolean } {
-  const latest = prepare(
-    db,
+  sql.lock(`view:${input.view}`);
+  const latest = sql.get<VersionRow>(
     "SELECT * FROM feature_view_versions WHERE view = ? ORDER BY version DESC LIMIT 1",
-  ).get(input.view) as VersionRow | undefined;
+    input.view,
+  );
   if (latest && latest.digest === input.digest) return { version: toVersion(latest), changed: false };
   const row: VersionRow = {
     view: input.view,
@@ -45,19 +50,23 @@ export function recordViewVersion(
     file: input.file,
     applied_at: input.at ?? nowIso(),
   };
-  prepare(
-    db,
+  sql.run(
     `INSERT INTO feature_view_versions (view, version, digest, definition, file, applied_at)
-       VALUES (@view, @version, @digest, @definition, @file, @applied_at)`,
-  ).run(row);
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    row.view,
+    row.version,
+    row.digest,
+    row.definition,
+    row.file,
+    row.applied_at,
+  );
   return { version: toVersion(row), changed: true };
 }
 
-export function listViewVersions(db: Database.Database, view?: string): FeatureViewVersion[] {
-  const rows = (
+export function listViewVersions(sql: Sql, view?: string): FeatureViewVersion[] {
+  const rows =
     view === undefined
-      ? prepare(db, "SELECT * FROM feature_view_versions ORDER BY view, version DESC").all()
-      : prepare(db, "SELECT * FROM feature_view_versions WHERE view = ? ORDER BY version DESC").all(view)
-  ) as VersionRow[];
+      ? sql.all<VersionRow>("SELECT * FROM feature_view_versions ORDER BY view, version DESC")
+      : sql.all<VersionRow>("SELECT * FROM feature_view_versions WHERE view = ? ORDER BY version DESC", view);
   return rows.map(toVersion);
 }

@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startDagwood } from "../cli/testing";
+import { openRawSql, type StoreSpec, specOf } from "./fixtures/store-spec";
 import { currentProcess, ownerState, parseProcStat } from "./liveness";
-import { createTempStore, SqliteMetadataStore, type StartRunInput } from "./metadata";
-import { applySqliteMigration, MIGRATIONS } from "./schema";
+import { createTempStore, type SqliteMetadataStore, type StartRunInput } from "./metadata";
+import type { Sql } from "./sql";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const RUNNING_RUN = join(import.meta.dirname, "fixtures", "running-run.ts");
@@ -26,8 +26,9 @@ const run = (id: string): StartRunInput => ({
 });
 
 /** Starts a process that starts run `id` and never finishes it; resolves once the run is recorded. */
-function startOwner(path: string, dir: string, id: string): Promise<{ child: ChildProcess; pid: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", RUNNING_RUN, path, dir, id], {
+function startOwner(spec: StoreSpec, dir: string, id: string): Promise<{ child: ChildProcess; pid: number }> {
+  const where = spec.kind === "sqlite" ? spec.path : JSON.stringify(spec);
+  const child = spawn(process.execPath, ["--import", "tsx", RUNNING_RUN, where, dir, id], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -45,12 +46,29 @@ function startOwner(path: string, dir: string, id: string): Promise<{ child: Chi
 describe("runs whose process is gone", () => {
   let store: SqliteMetadataStore;
   let dir: string;
-  let path: string;
+  let spec: StoreSpec;
   let cleanup: () => void;
   const children: ChildProcess[] = [];
+  /** Runs `fn` on a bare connection to the store (as a SQL client would), then closes it. */
+  const raw = <T>(fn: (sql: Sql) => T): T => {
+    const sql = openRawSql(spec);
+    try {
+      return fn(sql);
+    } finally {
+      sql.close();
+    }
+  };
   beforeEach(() => {
-    ({ store, dir, cleanup } = createTempStore());
-    path = join(dir, ".dagwood", "metadata.sqlite");
+    const temp = createTempStore();
+    ({ store, dir, cleanup } = temp);
+    spec = specOf(temp);
+    if (spec.kind === "postgres") {
+      // The CLI below opens the project's store as dagwood.json says: this test's schema.
+      writeFileSync(
+        join(dir, "dagwood.json"),
+        JSON.stringify({ store: { kind: "postgres", url: spec.url, schema: spec.schema } }),
+      );
+    }
   });
   afterEach(() => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
@@ -58,7 +76,7 @@ describe("runs whose process is gone", () => {
   });
 
   it("a run whose process is SIGKILLed reads as interrupted in list, search and get", async () => {
-    const owner = await startOwner(path, dir, "doomed");
+    const owner = await startOwner(spec, dir, "doomed");
     children.push(owner.child);
     // Alive in another process: running, for every reader.
     expect(store.getRun("doomed")?.status).toBe("running");
@@ -86,10 +104,8 @@ describe("runs whose process is gone", () => {
       `Interrupted: its process (pid ${owner.pid}) ended before the run finished (killed or crashed).`,
     );
     expect(store.listRuns()[0]!.status).toBe("interrupted");
-    // Recorded, not only shown: a plain SQLite reader sees it too.
-    const db = new Database(path, { readonly: true });
-    expect(db.prepare("SELECT status FROM runs WHERE id = 'doomed'").pluck().get()).toBe("interrupted");
-    db.close();
+    // Recorded, not only shown: a plain SQL reader sees it too.
+    expect(raw((sql) => sql.value("SELECT status FROM runs WHERE id = 'doomed'"))).toBe("interrupted");
   }, 30_000);
 
   it("leaves alone a run of a live process, of another host, of an unreadable owner, and a finished one", () => {
@@ -98,12 +114,13 @@ describe("runs whose process is gone", () => {
     store.startRun(run("garbled"));
     store.startRun(run("done"));
     store.finishRun("done", "failed", "boom");
-    const db = new Database(path);
-    const setOwner = db.prepare("UPDATE runs SET owner = ? WHERE id = ?");
-    setOwner.run(JSON.stringify({ host: `${hostname()}-other`, pid: 999_999_999 }), "elsewhere");
-    setOwner.run("{not json", "garbled");
-    setOwner.run(JSON.stringify({ ...currentProcess(), pid: 999_999_999 }), "done");
-    db.close();
+    raw((sql) => {
+      const setOwner = (owner: string, id: string) =>
+        sql.run("UPDATE runs SET owner = ? WHERE id = ?", owner, id);
+      setOwner(JSON.stringify({ host: `${hostname()}-other`, pid: 999_999_999 }), "elsewhere");
+      setOwner("{not json", "garbled");
+      setOwner(JSON.stringify({ ...currentProcess(), pid: 999_999_999 }), "done");
+    });
     const status = Object.fromEntries(store.searchRuns({}).runs.map((r) => [r.id, r.status]));
     expect(status).toEqual({ mine: "running", elsewhere: "running", garbled: "running", done: "failed" });
     expect(store.getRun("done")!.error).toBe("boom");
@@ -116,48 +133,16 @@ describe("runs whose process is gone", () => {
       const me = currentProcess();
       expect(me.start).toMatch(/^\d+$/);
       store.startRun(run("reused"));
-      const db = new Database(path);
       // This process's pid, with a start time that is not this process's.
-      db.prepare("UPDATE runs SET owner = ? WHERE id = 'reused'").run(
-        JSON.stringify({ ...me, start: String(Number(me.start) - 1) }),
+      raw((sql) =>
+        sql.run(
+          "UPDATE runs SET owner = ? WHERE id = 'reused'",
+          JSON.stringify({ ...me, start: String(Number(me.start) - 1) }),
+        ),
       );
-      db.close();
       expect(store.getRun("reused")!.status).toBe("interrupted");
     },
   );
-
-  it("an old database (before owners) upgrades; its running runs wait for the workspace lock's sweep", () => {
-    const oldPath = join(dir, "old.sqlite");
-    const owners = MIGRATIONS.findIndex((m) => typeof m === "string" && m.includes("ADD COLUMN owner"));
-    expect(owners).toBeGreaterThan(0);
-    // A database as the Dagwood before this migration left it, with a run left running.
-    const old = new Database(oldPath);
-    for (const m of MIGRATIONS.slice(0, owners)) {
-      applySqliteMigration(old, m);
-    }
-    old.pragma(`user_version = ${owners}`);
-    old
-      .prepare(
-        "INSERT INTO runs (id, pipeline, status, params, environment, started_at) VALUES ('old', 'p', 'running', '{}', '{}', ?)",
-      )
-      .run(new Date(Date.now() - 5000).toISOString());
-    old.close();
-    const upgraded = new SqliteMetadataStore(oldPath, { projectDir: dir });
-    try {
-      // Whose process it was is not known: left as it is until the workspace lock's sweep.
-      expect(upgraded.getRun("old")!.status).toBe("running");
-      upgraded.markInterruptedRuns();
-      expect(upgraded.getRun("old")!.status).toBe("interrupted");
-      upgraded.startRun(run("new"));
-      const db = new Database(oldPath, { readonly: true });
-      expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
-      const owner = db.prepare("SELECT owner FROM runs WHERE id = 'new'").pluck().get() as string;
-      expect(JSON.parse(owner)).toEqual(currentProcess());
-      db.close();
-    } finally {
-      upgraded.close();
-    }
-  });
 });
 
 describe("ownerState", () => {

@@ -1,16 +1,16 @@
 /**
  * The loop records' store (app/store/loops.ts): one loop per breached window,
  * compare-and-set steps that a second process (a second store on the same
- * file) cannot take twice, and the queries the app lists alerts with.
+ * database) cannot take twice, and the queries the app lists alerts with.
  */
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTempStore, SqliteMetadataStore } from "./metadata";
+import { openSpec, specOf } from "./fixtures/store-spec";
+import { createTestStore } from "./testing";
 import type { NewLoopInput } from "./types";
 
-let temp: ReturnType<typeof createTempStore>;
+let temp: ReturnType<typeof createTestStore>;
 beforeEach(() => {
-  temp = createTempStore();
+  temp = createTestStore();
 });
 afterEach(() => temp.cleanup());
 
@@ -66,9 +66,7 @@ describe("monitor loop records", () => {
 
   it("a step is a compare-and-set on the stage (and the claim): a second process cannot take it again", () => {
     const loop = temp.store.createMonitorLoop(input())!;
-    const other = new SqliteMetadataStore(join(temp.dir, ".dagwood", "metadata.sqlite"), {
-      projectDir: temp.dir,
-    });
+    const other = openSpec(specOf(temp), temp.dir);
     try {
       const first = temp.store.updateMonitorLoop(
         loop.id,

@@ -1,13 +1,18 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTempStore, SqliteMetadataStore, type StartRunInput } from "./metadata";
-import { MIGRATIONS } from "./schema";
-
-const require = createRequire(import.meta.url);
+import { openRawSql, specOf } from "./fixtures/store-spec";
+import { currentProcess } from "./liveness";
+import {
+  createTempStore,
+  type DatasetTestRecord,
+  SqliteMetadataStore,
+  SqlMetadataStore,
+  type StartRunInput,
+} from "./metadata";
+import type { Sql } from "./sql";
+import { testingOnPostgres } from "./testing";
 
 let seq = 0;
 const run = (id: string, over: Partial<StartRunInput> = {}): StartRunInput => ({
@@ -42,148 +47,12 @@ const nodeRun = (runId: string, nodeId: string, over: Record<string, unknown> = 
   ...over,
 });
 
-describe("SqliteMetadataStore: opening", () => {
-  let dir: string;
-  let path: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "dagwood-meta-"));
-    path = join(dir, "metadata.sqlite");
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  it("marks runs left running by a dead process as interrupted when asked (and only then)", () => {
-    const a = new SqliteMetadataStore(path, { projectDir: dir });
-    a.startRun(run("r1"));
-    a.close();
-    const b = new SqliteMetadataStore(path, { projectDir: dir });
-    expect(b.getRun("r1")?.status).toBe("running");
-    b.markInterruptedRuns();
-    const r = b.getRun("r1")!;
-    expect(r.status).toBe("interrupted");
-    expect(r.durationMs).toBeGreaterThan(0);
-    b.close();
-  });
-
-  it("uses WAL and refuses a store written by a newer Dagwood, naming the file", () => {
-    new SqliteMetadataStore(path, { projectDir: dir }).close();
-    const db = new Database(path);
-    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
-    db.pragma("user_version = 99");
-    db.close();
-    expect(() => new SqliteMetadataStore(path, { projectDir: dir })).toThrow(
-      /newer Dagwood.*Upgrade Dagwood/,
-    );
-    expect(() => new SqliteMetadataStore(path, { projectDir: dir })).toThrow(path);
-    // Refusing did not touch it.
-    const again = new Database(path);
-    expect(again.pragma("user_version", { simple: true })).toBe(99);
-    again.close();
-  });
-
-  it("refuses a file of random bytes with an error naming it and saying what to do", () => {
-    const bytes = Buffer.alloc(8192);
-    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919 + 13) % 251;
-    writeFileSync(path, bytes);
-    let error: Error | undefined;
-    try {
-      new SqliteMetadataStore(path, { projectDir: dir });
-    } catch (e) {
-      error = e as Error;
-    }
-    expect(error?.message).toContain(path);
-    expect(error?.message).toMatch(/Move it aside/);
-    expect(error?.message).toMatch(/workspace cache .* kept/);
-    // It says what happens to the model files when a model is registered again.
-    expect(error?.message).toMatch(/stays in the file you moved/);
-    expect(error?.message).toMatch(
-      /moved, untouched, to \.dagwood\/registry\/<model>\/\.orphan-<version>-<random>/,
-    );
-    expect(error?.message).not.toMatch(/^SQLITE_/);
-    // The file is left as it was, for the user to keep or inspect.
-    expect(readFileSync(path).equals(bytes)).toBe(true);
-  });
-
-  it("refuses a database whose header was truncated", () => {
-    new SqliteMetadataStore(path, { projectDir: dir }).close();
-    writeFileSync(path, readFileSync(path).subarray(0, 60));
-    rmSync(`${path}-wal`, { force: true });
-    rmSync(`${path}-shm`, { force: true });
-    expect(() => new SqliteMetadataStore(path, { projectDir: dir })).toThrow(
-      new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is damaged or not a SQLite database`),
-    );
-  });
-
-  it("upgrades a database written before tracking (schema 2): runs, metrics and latest values carry over", () => {
-    const old = new Database(path);
-    old.exec(MIGRATIONS[0] as string);
-    old.exec(MIGRATIONS[1] as string);
-    old.pragma("user_version = 2");
-    old
-      .prepare(
-        "INSERT INTO runs (id, pipeline, pipeline_path, status, params, environment, started_at, finished_at) VALUES (?, 'p', NULL, 'succeeded', '{}', '{}', ?, ?)",
-      )
-      .run("old", "2025-01-01T00:00:00.000Z", "2025-01-01T00:00:02.500Z");
-    const m = old.prepare(
-      "INSERT INTO metrics (run_id, node_id, name, value, step) VALUES ('old', ?, ?, ?, ?)",
-    );
-    m.run("train", "loss", 0.9, 1);
-    m.run("train", "loss", 0.4, 2);
-    m.run("train", "loss", 0.7, 0);
-    m.run("eval", "accuracy", 0.8, null);
-    old.close();
-
-    const store = new SqliteMetadataStore(path, { projectDir: dir });
-    expect(store.getRun("old")).toMatchObject({
-      kind: "pipeline",
-      durationMs: 2500,
-      tags: {},
-      pipelineHash: null,
-    });
-    expect(store.metrics("old")).toHaveLength(4);
-    const page = store.searchRuns({ orderBy: { field: "metric", key: "train.loss" } });
-    expect(page.runs[0]!.metrics).toEqual({ "train.loss": 0.4, "eval.accuracy": 0.8 });
-    expect(page.metricKeys).toEqual(["eval.accuracy", "train.loss"]);
-    // The carried-over points are packed for comparison too, curve sorted by step.
-    expect(store.compareRuns(["old"]).curves).toEqual([
-      {
-        key: "train.loss",
-        series: [
-          {
-            runId: "old",
-            points: [
-              [0, 0.7],
-              [1, 0.9],
-              [2, 0.4],
-            ],
-          },
-        ],
-      },
-    ]);
-    store.close();
-  });
-
-  it("loads the SQLite addon named by DAGWOOD_SQLITE_BINDING (Electron's build)", () => {
-    const saved = process.env.DAGWOOD_SQLITE_BINDING;
-    try {
-      process.env.DAGWOOD_SQLITE_BINDING = join(dir, "missing.node");
-      expect(() => new SqliteMetadataStore(path)).toThrow(/missing\.node/);
-      process.env.DAGWOOD_SQLITE_BINDING = require.resolve(
-        "better-sqlite3/build/Release/better_sqlite3.node",
-      );
-      new SqliteMetadataStore(path).close();
-    } finally {
-      if (saved === undefined) delete process.env.DAGWOOD_SQLITE_BINDING;
-      else process.env.DAGWOOD_SQLITE_BINDING = saved;
-    }
-  });
-});
-
 describe("SqliteMetadataStore: tracking", () => {
   let store: SqliteMetadataStore;
+  let dir: string;
   let cleanup: () => void;
   beforeEach(() => {
-    ({ store, cleanup } = createTempStore());
+    ({ store, dir, cleanup } = createTempStore());
   });
   afterEach(() => cleanup());
 
@@ -246,7 +115,7 @@ describe("SqliteMetadataStore: tracking", () => {
   it("startRun is one transaction: a run whose tags cannot be written leaves nothing behind", () => {
     store.startRun(run("r1"));
     // A duplicate id fails after nothing else was written; a bad tag value fails after the run row.
-    expect(() => store.startRun(run("r1"))).toThrow(/UNIQUE/);
+    expect(() => store.startRun(run("r1"))).toThrow(/UNIQUE|duplicate key/);
     expect(() =>
       store.startRun(
         run("r2", { resolvedParams: { "a.x": 1 }, tags: { ok: "1", bad: null as unknown as string } }),
@@ -308,7 +177,7 @@ describe("SqliteMetadataStore: tracking", () => {
         { runId: "r1", nodeId: "t", name: "a", value: 1, step: 1 },
         { runId: "missing-run", nodeId: "t", name: "a", value: 2, step: 2 },
       ]),
-    ).toThrow(/FOREIGN KEY/);
+    ).toThrow(/FOREIGN KEY|foreign key/);
     expect(store.metrics("r1")).toEqual([]);
     expect(store.searchRuns({}).runs[0]!.metrics).toEqual({});
   });
@@ -381,6 +250,35 @@ describe("SqliteMetadataStore: tracking", () => {
     expect(dotted).not.toBe(underscored);
     expect(dotted).toMatch(/^[A-Za-z0-9_~-]+$/);
     expect(store.searchRuns({ parentRunId: "two-tuned" }).total).toBe(6);
+  });
+
+  it("keeps what a node read from a database with the run's dataset link, and none for file reads", () => {
+    store.startRun(run("r1"));
+    const database = {
+      connection: "warehouse",
+      table: "public.orders",
+      cursor: { column: "id", from: "1200", to: "1350" },
+      rowsRead: 150,
+    };
+    store.recordDataset("r1", "orders", {
+      digest: "a".repeat(64),
+      source: "warehouse/public.orders",
+      schema: [{ name: "id", type: "BIGINT" }],
+      rows: 1350,
+      fingerprint: "fp1",
+      database,
+    });
+    store.recordDataset("r1", "file", {
+      digest: "b".repeat(64),
+      source: "data/penguins.csv",
+      schema: [{ name: "species", type: "VARCHAR" }],
+      rows: 344,
+      fingerprint: "fp2",
+    });
+    const byNode = Object.fromEntries(store.datasets("r1").map((d) => [d.nodeId, d]));
+    expect(byNode.orders!.database).toEqual(database);
+    expect(byNode.file!.database).toBeUndefined();
+    expect(store.upstreamDatasets("r1", "orders")[0]!.database).toEqual(database);
   });
 
   it("copies a cached node's metrics, dataset links and artifacts from the run that computed it", () => {
@@ -474,6 +372,115 @@ describe("SqliteMetadataStore: tracking", () => {
     ]);
   });
 
+  it("lists dataset versions by content and name, their reads, tests, and the model versions made from them", () => {
+    const ds = (digest: string, source: string, firstSeen: string) => ({
+      digest,
+      source,
+      schema: [{ name: "x", type: "DOUBLE" }],
+      rows: 1,
+      fingerprint: `f-${digest}`,
+      firstSeen,
+    });
+    store.startRun(
+      run("r1", { startedAt: "2026-02-01T00:00:00.000Z", resolvedParams: { "ingest.path": "a.csv" } }),
+    );
+    store.startRun(
+      run("r2", { startedAt: "2026-02-02T00:00:00.000Z", resolvedParams: { "ingest.path": "renamed.csv" } }),
+    );
+    store.recordDataset("r1", "ingest", ds("d1", "a.csv", "2026-02-01T00:00:00.000Z"));
+    // The same bytes under another name, and a second file.
+    store.recordDataset("r2", "ingest", ds("d1", "renamed.csv", "2026-02-02T00:00:00.000Z"));
+    store.recordDataset("r2", "other", ds("d2", "b.csv", "2026-02-02T00:00:01.000Z"));
+    expect(
+      store.datasetVersions().map((v) => [v.digest, v.source, v.firstSeen, v.lastSeen, v.runCount]),
+    ).toEqual([
+      ["d1", "a.csv", "2026-02-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z", 1],
+      ["d1", "renamed.csv", "2026-02-02T00:00:00.000Z", "2026-02-02T00:00:00.000Z", 1],
+      ["d2", "b.csv", "2026-02-02T00:00:01.000Z", "2026-02-02T00:00:00.000Z", 1],
+    ]);
+    expect(store.datasetReads(["d1", "nope"]).map((r) => [r.runId, r.nodeId, r.source])).toEqual([
+      ["r2", "ingest", "renamed.csv"],
+      ["r1", "ingest", "a.csv"],
+    ]);
+    expect(store.datasetReads([])).toEqual([]);
+
+    const report = { ok: true } as unknown as DatasetTestRecord["report"];
+    const test = (runId: string, digest: string, source: string, suite: string, at: string, success = true) =>
+      store.recordDatasetTest({
+        runId,
+        nodeId: "check",
+        digest,
+        source,
+        suite,
+        success,
+        evaluated: 2,
+        successful: success ? 2 : 1,
+        at,
+        report,
+      });
+    test("r1", "d1", "a.csv", "s.json", "2026-02-01T00:00:05.000Z");
+    test("r2", "d1", "renamed.csv", "s.json", "2026-02-02T00:00:05.000Z", false);
+    test("r2", "d9", "never-read.csv", "t.json", "2026-02-02T00:00:06.000Z");
+    // A test run again for the same run, node and suite replaces the first.
+    test("r1", "d1", "a.csv", "s.json", "2026-02-01T00:00:07.000Z", false);
+    const tests = (digests: string[], opts?: { limit?: number; sources?: string[] }) =>
+      store.datasetTests(digests, opts).map((t) => [t.runId, t.source, t.success, t.at]);
+    expect(tests(["d1"])).toEqual([
+      ["r2", "renamed.csv", false, "2026-02-02T00:00:05.000Z"],
+      ["r1", "a.csv", false, "2026-02-01T00:00:07.000Z"],
+    ]);
+    expect(tests(["d1"], { limit: 1 })).toEqual([["r2", "renamed.csv", false, "2026-02-02T00:00:05.000Z"]]);
+    expect(tests(["d1"], { sources: ["a.csv"] })).toEqual([
+      ["r1", "a.csv", false, "2026-02-01T00:00:07.000Z"],
+    ]);
+    expect(tests(["d1"], { sources: [] })).toEqual([]);
+    expect(tests(["d1"], { limit: 0 })).toEqual([]);
+    expect(() => store.datasetTests(["d1"], { limit: -1 })).toThrow(
+      /limit must be a whole number, 0 or more; got -1/,
+    );
+    expect(store.datasetTests([])).toEqual([]);
+    expect(store.untrackedTestedDigests()).toEqual([{ digest: "d9", source: "never-read.csv" }]);
+
+    // A model version registered by r1, whose lineage lists d1.
+    const out = join(dir, "out");
+    mkdirSync(out);
+    writeFileSync(join(out, "model.json"), "{}");
+    writeFileSync(join(out, "model.onnx"), "onnx");
+    store.registry.registerVersion({
+      name: "m",
+      runId: "r1",
+      nodeId: "train",
+      modelFingerprint: "fp",
+      estimator: "gbdt",
+      task: "classification",
+      signature: { inputs: [], outputs: [] },
+      metrics: {},
+      parity: { rows: 1, maxAbsDiff: 0, labelAgreement: 1 },
+      files: { native: join(out, "model.json"), onnx: join(out, "model.onnx") },
+      lineage: {
+        run: {
+          id: "r1",
+          pipeline: "p",
+          pipelinePath: null,
+          pipelineHash: null,
+          startedAt: "2026-02-01T00:00:00.000Z",
+          user: null,
+        },
+        nodeId: "train",
+        datasets: [{ digest: "d1", source: "a.csv", schema: [], rows: 1, fingerprint: "f-d1" }],
+        params: {},
+        environment: {},
+      },
+      actor: "ana",
+    });
+    expect(store.modelVersionsReading(["d1"])).toEqual([{ name: "m", version: 1 }]);
+    expect(store.modelVersionsReading(["d1"], ["r1"])).toEqual([{ name: "m", version: 1 }]);
+    expect(store.modelVersionsReading(["d1"], ["r2"])).toEqual([]);
+    // r2 read d2, but no version was made from it.
+    expect(store.modelVersionsReading(["d2"])).toEqual([]);
+    expect(store.modelVersionsReading([])).toEqual([]);
+  });
+
   it("recent cache keys count pipeline runs only, not their trials", () => {
     store.startRun(run("old"));
     store.recordNodeRun(nodeRun("old", "n", { cacheKey: "OLD" }));
@@ -484,5 +491,145 @@ describe("SqliteMetadataStore: tracking", () => {
     }
     expect([...store.recentCacheKeys(2)].sort()).toEqual(["NEW", "OLD"]);
     expect([...store.recentCacheKeys(1)]).toEqual(["NEW"]);
+  });
+
+  it("joining a run: the first start records it, later joins leave its record, params and tags as they are", () => {
+    store.startRun(
+      run("wf", {
+        join: true,
+        params: { seed: 1 },
+        resolvedParams: { "a.x": 1, "a.y": "one" },
+        tags: { step: "a" },
+      }),
+    );
+    store.recordNodeRun(nodeRun("wf", "a"));
+    store.startRun(
+      run("wf", {
+        join: true,
+        params: { seed: 2 },
+        resolvedParams: { "b.x": 2 },
+        tags: { step: "b" },
+        user: "bo",
+      }),
+    );
+    store.recordNodeRun(nodeRun("wf", "b"));
+    expect(store.searchRuns({}).runs.map((r) => r.id)).toEqual(["wf"]);
+    expect(store.getRun("wf")).toMatchObject({ params: { seed: 1 }, user: "ana", tags: { step: "a" } });
+    expect(store.resolvedParams("wf")).toEqual({ "a.x": 1, "a.y": "one" });
+    expect(store.nodeRuns("wf").map((n) => n.nodeId)).toEqual(["a", "b"]);
+    // Without join a second start of the same id is still refused.
+    expect(() => store.startRun(run("wf"))).toThrow(/UNIQUE|duplicate key/);
+  });
+
+  it("writes batches larger than one statement: params, tags, metrics and their latest values", () => {
+    const resolvedParams = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`n.p${i}`, i]));
+    const tags = Object.fromEntries(Array.from({ length: 230 }, (_, i) => [`t${i}`, `v${i}`]));
+    store.startRun(run("big", { resolvedParams, tags }));
+    expect(store.resolvedParams("big")).toEqual(resolvedParams);
+    expect(store.getRun("big")!.tags).toEqual(tags);
+    store.setTags(
+      "big",
+      Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`t${i}`, `w${i}`])),
+      Array.from({ length: 120 }, (_, i) => `t${i + 110}`),
+    );
+    const expectedTags: Record<string, string> = {};
+    for (let i = 0; i < 150; i++) expectedTags[`t${i}`] = `w${i}`;
+    for (let i = 110; i < 230; i++) if (i >= 150) delete expectedTags[`t${i}`];
+    for (let i = 110; i < 150; i++) expectedTags[`t${i}`] = `w${i}`;
+    expect(store.getRun("big")!.tags).toEqual(expectedTags);
+    // 120 keys × 3 steps, in one batch, then one more step for some keys in a second one.
+    const points = [];
+    for (let step = 1; step <= 3; step++) {
+      for (let k = 0; k < 120; k++)
+        points.push({ runId: "big", nodeId: "m", name: `k${k}`, value: k * 10 + step, step });
+    }
+    store.logMetrics(points);
+    store.logMetrics(
+      Array.from({ length: 7 }, (_, k) => ({ runId: "big", nodeId: "m", name: `k${k}`, value: -k, step: 9 })),
+    );
+    expect(store.metrics("big")).toHaveLength(367);
+    const latest = store.searchRuns({}).runs[0]!.metrics;
+    expect(Object.keys(latest)).toHaveLength(120);
+    expect(latest["m.k3"]).toBe(-3);
+    expect(latest["m.k50"]).toBe(503);
+    expect(store.searchRuns({}).metricKeys).toHaveLength(120);
+    const curve = store.compareRuns(["big"]).curves.find((c) => c.key === "m.k3")!;
+    expect(curve.series[0]!.points).toEqual([
+      [1, 31],
+      [2, 32],
+      [3, 33],
+      [9, -3],
+    ]);
+  });
+});
+
+describe("markInterruptedRuns on a shared (team) store", () => {
+  let temp: ReturnType<typeof createTempStore>;
+  let store: SqliteMetadataStore;
+  beforeEach(() => {
+    temp = createTempStore();
+    // The PostgreSQL test store is shared already; the SQLite file is opened again as one.
+    store = testingOnPostgres()
+      ? temp.store
+      : new SqliteMetadataStore(join(temp.dir, ".dagwood", "metadata.sqlite"), {
+          projectDir: temp.dir,
+          shared: true,
+        });
+  });
+  afterEach(() => {
+    if (store !== temp.store) store.close();
+    temp.cleanup();
+  });
+  const sqlOf = (s: SqliteMetadataStore) => (s as unknown as { sql: Sql }).sql;
+  const statusOf = (id: string) => sqlOf(store).value<string>("SELECT status FROM runs WHERE id = ?", id);
+
+  it("settles only this host's runs whose process is gone; other hosts' and owner-less runs keep running", () => {
+    for (const id of ["other-host", "dead-here", "alive-here", "no-owner"]) store.startRun(run(id));
+    const sql = sqlOf(store);
+    const setOwner = (id: string, owner: string | null) =>
+      sql.run("UPDATE runs SET owner = ? WHERE id = ?", owner, id);
+    setOwner(
+      "other-host",
+      JSON.stringify({ ...currentProcess(), host: `${hostname()}-elsewhere`, pid: 999_999_999 }),
+    );
+    setOwner("dead-here", JSON.stringify({ ...currentProcess(), pid: 999_999_999 }));
+    setOwner("no-owner", null);
+    store.markInterruptedRuns();
+    expect(
+      Object.fromEntries(
+        ["other-host", "dead-here", "alive-here", "no-owner"].map((id) => [id, statusOf(id)]),
+      ),
+    ).toEqual({
+      "other-host": "running",
+      "dead-here": "interrupted",
+      "alive-here": "running",
+      "no-owner": "running",
+    });
+    const dead = store.getRun("dead-here")!;
+    expect(dead.error).toMatch(/its process \(pid 999999999\) ended/);
+    expect(dead.durationMs).toBeGreaterThan(0);
+  });
+
+  it("a store that is not shared still settles every running run (the workspace lock is ours)", () => {
+    // The same database opened as a store that is not shared (on PostgreSQL too).
+    const own = new SqlMetadataStore(openRawSql(specOf(temp)), { projectDir: temp.dir });
+    try {
+      own.startRun(run("elsewhere"));
+      own.startRun(run("no-owner"));
+      sqlOf(own).run(
+        "UPDATE runs SET owner = ? WHERE id = 'elsewhere'",
+        JSON.stringify({ host: `${hostname()}-elsewhere`, pid: 1 }),
+      );
+      sqlOf(own).run("UPDATE runs SET owner = NULL WHERE id = 'no-owner'");
+      own.markInterruptedRuns();
+      for (const id of ["elsewhere", "no-owner"]) {
+        const r = own.getRun(id)!;
+        expect(r.status).toBe("interrupted");
+        expect(r.finishedAt).not.toBeNull();
+        expect(r.durationMs).toBeGreaterThan(0);
+      }
+    } finally {
+      own.close();
+    }
   });
 });

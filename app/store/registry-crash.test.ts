@@ -3,7 +3,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTempStore, type RegisterVersionInput, SqliteMetadataStore } from "./metadata";
+import { openSpec, type StoreSpec, specOf } from "./fixtures/store-spec";
+import type { RegisterVersionInput, SqliteMetadataStore } from "./metadata";
+import { createTestStore } from "./testing";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const LOOP = join(import.meta.dirname, "fixtures", "register-loop.ts");
@@ -84,12 +86,14 @@ describe("a process killed during registration", () => {
   let store: SqliteMetadataStore;
   let dir: string;
   let cleanup: () => void;
-  let path: string;
+  /** The store as the registering process opens it (the SQLite file, or the PostgreSQL schema). */
+  let spec: string;
   let native: string;
   let onnx: string;
   beforeEach(() => {
-    ({ store, dir, cleanup } = createTempStore());
-    path = join(dir, ".dagwood", "metadata.sqlite");
+    const test = createTestStore();
+    ({ store, dir, cleanup } = test);
+    spec = JSON.stringify(specOf(test));
     mkdirSync(join(dir, "out"));
     native = join(dir, "out", "model.json");
     onnx = join(dir, "out", "model.onnx");
@@ -101,7 +105,7 @@ describe("a process killed during registration", () => {
 
   /** sha256 of every file of every recorded version, read through a freshly opened store. */
   function versionHashes(): Map<string, string> {
-    const reopened = new SqliteMetadataStore(path, { projectDir: dir });
+    const reopened = openSpec(JSON.parse(spec) as StoreSpec, dir);
     try {
       const hashes = new Map<string, string>();
       const model = reopened.registry.getModel("crashy");
@@ -117,7 +121,7 @@ describe("a process killed during registration", () => {
 
   /** Reopens the database and checks what a kill must never leave behind. */
   function expectConsistent(before: Map<string, string>): number {
-    const reopened = new SqliteMetadataStore(path, { projectDir: dir });
+    const reopened = openSpec(JSON.parse(spec) as StoreSpec, dir);
     try {
       const versions = reopened.registry.listVersions("crashy");
       const created = reopened.registry
@@ -156,7 +160,7 @@ describe("a process killed during registration", () => {
   it("never leaves a version without its files or audit entry, and the next registration works", async () => {
     for (let round = 0; round < 4; round++) {
       const before = versionHashes();
-      const child = await startLoop([path, dir, native, onnx], 2);
+      const child = await startLoop([spec, dir, native, onnx], 2);
       await new Promise((r) => setTimeout(r, Math.random() * 150));
       await killed(child);
       expectConsistent(before);
@@ -181,7 +185,7 @@ describe("a process killed during registration", () => {
       const before = versionHashes();
       expect(before.size).toBe(4);
 
-      const outcome = await runUntilFault([path, dir, native, onnx], fault);
+      const outcome = await runUntilFault([spec, dir, native, onnx], fault);
       expect(outcome).toEqual({ signal: "SIGKILL", registered: 0 });
       expect(expectConsistent(before)).toBe(2);
       const left = readdirSync(modelDir).sort();

@@ -1,13 +1,15 @@
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTempStore, RegistryError, type SqliteMetadataStore } from "./metadata";
+import { openRawSql, specOf } from "./fixtures/store-spec";
+import { RegistryError, type SqliteMetadataStore } from "./metadata";
+import { createTestStore, type TestStore } from "./testing";
 
 describe("registered models: purpose, review date, deprecation", () => {
+  let test: TestStore;
   let store: SqliteMetadataStore;
-  let dir: string;
   let cleanup: () => void;
   beforeEach(() => {
-    ({ store, dir, cleanup } = createTempStore());
+    test = createTestStore();
+    ({ store, cleanup } = test);
     store.registry.upsertModel("churn", { owner: "ana" }, "ana");
   });
   afterEach(() => cleanup());
@@ -51,11 +53,13 @@ describe("registered models: purpose, review date, deprecation", () => {
       ["cy", { deprecated: null, deprecatedBefore: deprecated }],
     ]);
     // What the database holds, read without the registry: the columns the migration added.
-    const db = new Database(`${dir}/.dagwood/metadata.sqlite`, { readonly: true });
+    const db = openRawSql(specOf(test));
     try {
-      expect(
-        db.prepare("SELECT purpose, review_by, deprecated FROM models WHERE name = 'churn'").get(),
-      ).toEqual({ purpose: "Weekly churn scores", review_by: "2027-03-31", deprecated: null });
+      expect(db.get("SELECT purpose, review_by, deprecated FROM models WHERE name = 'churn'")).toEqual({
+        purpose: "Weekly churn scores",
+        review_by: "2027-03-31",
+        deprecated: null,
+      });
     } finally {
       db.close();
     }

@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTempStore, type RegisterVersionInput, RegistryError, SqliteMetadataStore } from "./metadata";
-import { applySqliteMigration, MIGRATIONS } from "./schema";
+import { openRawSql, specOf } from "./fixtures/store-spec";
+import { type RegisterVersionInput, RegistryError, type SqliteMetadataStore } from "./metadata";
+import { createTestStore, type TestStore } from "./testing";
 
 const lineage = {
   run: {
@@ -31,12 +31,14 @@ function thrownBy(attempt: () => unknown): RegistryError | undefined {
 }
 
 describe("SqliteRegistry", () => {
+  let test: TestStore;
   let store: SqliteMetadataStore;
   let dir: string;
   let cleanup: () => void;
   let files: { native: string; onnx: string };
   beforeEach(() => {
-    ({ store, dir, cleanup } = createTempStore());
+    test = createTestStore();
+    ({ store, dir, cleanup } = test);
     mkdirSync(join(dir, "out"));
     files = { native: join(dir, "out", "model.json"), onnx: join(dir, "out", "model.onnx") };
     writeFileSync(files.native, '{"estimator":"gbdt"}');
@@ -126,30 +128,6 @@ describe("SqliteRegistry", () => {
       [1, null],
     ]);
     expect(store.registry.getVersion("penguins", 2)!.featureService).toBe("driver_activity");
-  });
-
-  it("a version registered before feature services reads back without one", () => {
-    const dbPath = join(dir, "old.sqlite");
-    const last = MIGRATIONS.findIndex((m) => typeof m === "string" && m.includes("feature_service"));
-    expect(last).toBeGreaterThan(0);
-    // A database as the Dagwood before the migration left it, with one version in it.
-    const old = new Database(dbPath);
-    for (const m of MIGRATIONS.slice(0, last)) {
-      applySqliteMigration(old, m);
-    }
-    old.pragma(`user_version = ${last}`);
-    old.exec(`INSERT INTO models (name, created_at, updated_at) VALUES ('old', 't', 't');
-      INSERT INTO model_versions (name, version, status, created_at, run_id, node_id, model_fingerprint,
-        estimator, task, signature, metrics, native_path, onnx_path, lineage)
-      VALUES ('old', 1, 'ready', 't', 'r1', 'n', 'f1', 'linear', 'regression', '{"inputs":[],"outputs":[]}', '{}',
-        'a/model.json', 'a/model.onnx', '{}');`);
-    old.close();
-    const upgraded = new SqliteMetadataStore(dbPath, { projectDir: dir });
-    try {
-      expect(upgraded.registry.getVersion("old", 1)).toMatchObject({ version: 1, featureService: null });
-    } finally {
-      upgraded.close();
-    }
   });
 
   it("resolves a version by number or alias", () => {
@@ -275,30 +253,6 @@ describe("SqliteRegistry", () => {
     expect(store.registry.registerVersion(input("f2")).version.version).toBe(2);
   });
 
-  it("keeps an old version's files when its database was moved aside and the model is registered again", () => {
-    const dbPath = join(dir, ".dagwood", "metadata.sqlite");
-    const { version: old } = store.registry.registerVersion(input("f1"));
-    const oldBytes = readFileSync(join(dir, old.onnxPath));
-    store.close();
-    // What the corrupt-database message tells the user to do.
-    renameSync(dbPath, `${dbPath}.broken`);
-    for (const suffix of ["-wal", "-shm"]) if (existsSync(dbPath + suffix)) rmSync(dbPath + suffix);
-    const reopened = new SqliteMetadataStore(dbPath, { projectDir: dir });
-    try {
-      writeFileSync(files.onnx, "new-onnx-bytes");
-      const { version: again } = reopened.registry.registerVersion(input("f9"));
-      expect(again.version).toBe(1);
-      expect(readFileSync(join(dir, again.onnxPath), "utf8")).toBe("new-onnx-bytes");
-      const modelDir = join(dir, ".dagwood", "registry", "penguins");
-      const aside = readdirSync(modelDir).filter((f) => f.startsWith(".orphan-1-"));
-      expect(aside).toHaveLength(1);
-      expect(readFileSync(join(modelDir, aside[0]!, "model.onnx"))).toEqual(oldBytes);
-      expect(readFileSync(join(modelDir, aside[0]!, "model.json"), "utf8")).toBe('{"estimator":"gbdt"}');
-    } finally {
-      reopened.close();
-    }
-  });
-
   it("refuses a model name that differs from an existing one only in case, naming the existing one", () => {
     store.registry.registerVersion(input("f1"));
     for (const attempt of [
@@ -376,34 +330,14 @@ describe("SqliteRegistry", () => {
     expect(store.registry.listModels({ search: "SPEC" }).map((m) => m.name)).toEqual(["penguins"]);
     expect(store.registry.getModel("penguins")).toMatchObject({ owner: "ml-team", tags: { t: "1" } });
 
-    const db = new Database(join(dir, ".dagwood", "metadata.sqlite"));
+    // Written around the store, as a user with a SQL client could: the database itself refuses.
+    const db = openRawSql(specOf(test));
     try {
-      expect(() => db.prepare("UPDATE audit SET actor = 'mallory'").run()).toThrow(/append-only/);
-      expect(() => db.prepare("DELETE FROM audit").run()).toThrow(/append-only/);
+      expect(() => db.run("UPDATE audit SET actor = 'mallory'")).toThrow(/append-only/);
+      expect(() => db.run("DELETE FROM audit")).toThrow(/append-only/);
     } finally {
       db.close();
     }
     expect(store.registry.audit()).toHaveLength(4);
-  });
-
-  it("an in-memory store without a project folder tracks runs but refuses to register files", () => {
-    const memory = new SqliteMetadataStore(":memory:");
-    try {
-      memory.registry.upsertModel("m", { description: "only metadata" }, null);
-      expect(() => memory.registry.registerVersion(input("f1", { name: "m" }))).toThrow(
-        /pass \{ projectDir \}/,
-      );
-      expect(memory.registry.listVersions("m")).toEqual([]);
-    } finally {
-      memory.close();
-    }
-    const withDir = new SqliteMetadataStore(":memory:", { projectDir: dir, registryDir: join(dir, "reg") });
-    try {
-      expect(withDir.registry.registerVersion(input("f1")).version.onnxPath).toBe(
-        "reg/penguins/1/model.onnx",
-      );
-    } finally {
-      withDir.close();
-    }
   });
 });

@@ -1,13 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
-import type Database from "better-sqlite3";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { manifestMismatches } from "../artifacts/manifest";
 import { Deprecation, IsoDate } from "../values/governance";
-import { PRODUCTION_ALIAS, type ProductionRecord } from "../values/registry";
+import { PRODUCTION_ALIAS, type ProductionRecord, type VersionDecision } from "../values/registry";
 import { productionRecord, productionRefusal, productionRemovalRefusal, type RunFacts } from "./promotion";
-import type { Sql, SqliteSql } from "./sql";
+import type { Sql } from "./sql";
 import { nowIso, numbersFromJson, numbersToJson } from "./sqlite";
-import { prepare } from "./statements";
 import {
   ALIAS_NAME,
   type AuditAction,
@@ -19,6 +18,7 @@ import {
   type RegisterVersionInput,
   type Registry,
   RegistryError,
+  type VersionArtifacts,
 } from "./types";
 
 export interface RegistryOptions {
@@ -91,6 +91,10 @@ interface VersionRow {
   onnx_path: string;
   heldout_path: string | null;
   feature_service: string | null;
+  /** JSON VersionArtifacts: the files in the shared artifact location; null without one. */
+  artifacts?: string | null;
+  decision_threshold?: number | null;
+  decision_positive_class?: string | null;
   lineage: string;
 }
 
@@ -222,32 +226,42 @@ function checkAlias(alias: string): void {
  * `<name>/.orphan-<version>-<random>` before the number is used again.
  */
 export class SqliteRegistry implements Registry {
-  /** Transitional: the SQLite connection, while statements move to `this.sql`. */
-  private readonly db: Database.Database;
-
   constructor(
     private readonly sql: Sql,
     private readonly opts: RegistryOptions,
-  ) {
-    this.db = (sql as SqliteSql).db;
-  }
+  ) {}
 
   private write<T>(fn: () => T): T {
     return this.sql.write(fn);
   }
 
+  /**
+   * Inside `write`: makes other processes' changes to this model (its row, versions and aliases) wait
+   * until this transaction ends, so the version number and alias rows read next stay true until it
+   * commits. Keyed by the lower-case name, so two processes creating case twins take turns too. The
+   * one lock order: this lock first, then any alias row.
+   */
+  private lockModel(name: string): void {
+    this.sql.lock(`model:${name.toLowerCase()}`);
+  }
+
   private insertAudit(entry: Omit<AuditEntry, "id" | "at">): AuditEntry {
     const at = nowIso();
     const details = JSON.stringify(entry.details ?? {});
-    const info = prepare(
-      this.db,
-      "INSERT INTO audit (at, actor, action, model, version, details) VALUES (?, ?, ?, ?, ?, ?)",
-    ).run(at, entry.actor, entry.action, entry.model, entry.version, details);
-    return { ...entry, details: JSON.parse(details), id: Number(info.lastInsertRowid), at };
+    const id = this.sql.value<number>(
+      "INSERT INTO audit (at, actor, action, model, version, details) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+      at,
+      entry.actor,
+      entry.action,
+      entry.model,
+      entry.version,
+      details,
+    );
+    return { ...entry, details: JSON.parse(details), id: Number(id), at };
   }
 
   private modelRow(name: string): ModelRow | undefined {
-    return prepare(this.db, "SELECT * FROM models WHERE name = ?").get(name) as ModelRow | undefined;
+    return this.sql.get<ModelRow>("SELECT * FROM models WHERE name = ?", name);
   }
 
   /**
@@ -255,9 +269,11 @@ export class SqliteRegistry implements Registry {
    * both would share one folder, and the new one's versions would land among the old one's files.
    */
   private checkNoCaseTwin(name: string): void {
-    const twin = prepare(this.db, "SELECT name FROM models WHERE lower(name) = lower(?) AND name != ?")
-      .pluck()
-      .get(name, name) as string | undefined;
+    const twin = this.sql.value<string>(
+      "SELECT name FROM models WHERE lower(name) = lower(?) AND name != ?",
+      name,
+      name,
+    );
     if (twin !== undefined) {
       throw new RegistryError(
         `Cannot create model "${name}": a model "${twin}" exists, and model names must differ in more than letter case. Register under "${twin}" or choose another name.`,
@@ -287,13 +303,14 @@ export class SqliteRegistry implements Registry {
   }
 
   private toModel(r: ModelRow): RegisteredModel {
-    const stats = prepare(
-      this.db,
+    const stats = this.sql.get<{ latest: number | null; n: number }>(
       "SELECT max(CASE WHEN status = 'ready' THEN version END) AS latest, count(*) AS n FROM model_versions WHERE name = ?",
-    ).get(r.name) as { latest: number | null; n: number };
-    const aliases = prepare(this.db, "SELECT alias, version FROM model_aliases WHERE name = ? ORDER BY alias")
-      .raw()
-      .all(r.name) as [string, number][];
+      r.name,
+    )!;
+    const aliases = this.sql.rows(
+      "SELECT alias, version FROM model_aliases WHERE name = ? ORDER BY alias",
+      r.name,
+    ) as [string, number][];
     return {
       name: r.name,
       description: r.description,
@@ -311,12 +328,11 @@ export class SqliteRegistry implements Registry {
   }
 
   private toVersion(r: VersionRow): ModelVersion {
-    const aliases = prepare(
-      this.db,
+    const aliases = this.sql.column<string>(
       "SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias",
-    )
-      .pluck()
-      .all(r.name, r.version) as string[];
+      r.name,
+      r.version,
+    );
     return {
       name: r.name,
       version: r.version,
@@ -332,26 +348,58 @@ export class SqliteRegistry implements Registry {
       signature: JSON.parse(r.signature),
       metrics: numbersFromJson(r.metrics),
       parity: r.parity === null ? null : JSON.parse(r.parity),
-      nativePath: r.native_path,
-      onnxPath: r.onnx_path,
-      heldoutPath: r.heldout_path ?? null,
+      nativePath: this.inRegistry(r, r.native_path),
+      onnxPath: this.inRegistry(r, r.onnx_path),
+      heldoutPath: r.heldout_path == null ? null : this.inRegistry(r, r.heldout_path),
       featureService: r.feature_service ?? null,
+      ...(r.artifacts ? { artifacts: JSON.parse(r.artifacts) } : {}),
+      decision:
+        r.decision_threshold == null || r.decision_positive_class == null
+          ? null
+          : { threshold: r.decision_threshold, positiveClass: r.decision_positive_class },
       lineage: JSON.parse(r.lineage),
       aliases,
     };
   }
 
+  /**
+   * A version's file path as its row records it (relative to the project), refused when it leads
+   * out of the registry folder: readers open, serve and export it, and a shared store's rows are
+   * written by other machines.
+   */
+  private inRegistry(r: VersionRow, path: string): string {
+    const root = resolve(this.opts.registryDir);
+    const full = resolve(this.opts.projectDir, path);
+    if (!full.startsWith(root + sep)) {
+      throw new RegistryError(
+        `Version ${r.version} of model "${r.name}" records the file ${JSON.stringify(path)}, which is outside the registry folder ${root}: the store's row has been changed by hand or by another tool. Archive that version, or restore the row from a backup.`,
+      );
+    }
+    return path;
+  }
+
   private versionRow(name: string, version: number): VersionRow | undefined {
-    return prepare(this.db, "SELECT * FROM model_versions WHERE name = ? AND version = ?").get(
+    return this.sql.get<VersionRow>(
+      "SELECT * FROM model_versions WHERE name = ? AND version = ?",
       name,
       version,
-    ) as VersionRow | undefined;
+    );
+  }
+
+  /** The version an alias points at, or undefined when the model has no such alias. */
+  private aliasVersion(name: string, alias: string): number | undefined {
+    return this.sql.value<number>(
+      "SELECT version FROM model_aliases WHERE name = ? AND alias = ?",
+      name,
+      alias,
+    );
   }
 
   upsertModel(name: string, fields: ModelFields, actor: string | null): RegisteredModel {
     this.checkCreatable(name);
     checkGovernance(fields);
     return this.write(() => {
+      this.lockModel(name);
       this.ensureModel(name, fields, actor);
       return this.toModel(this.modelRow(name)!);
     });
@@ -364,11 +412,9 @@ export class SqliteRegistry implements Registry {
     if (!existing) {
       // Again inside the transaction: another process may have created a case twin meanwhile.
       this.checkCreatable(name);
-      prepare(
-        this.db,
+      this.sql.run(
         `INSERT INTO models (name, description, owner, tags, created_at, updated_at, purpose, review_by, deprecated)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
         name,
         fields.description ?? "",
         fields.owner ?? null,
@@ -411,13 +457,11 @@ export class SqliteRegistry implements Registry {
       if (existing.deprecated !== null) changed.deprecatedBefore = JSON.parse(existing.deprecated);
     }
     if (Object.keys(changed).length === 0) return;
-    const pick = <K extends keyof ModelFields>(key: K, current: unknown) =>
-      fields[key] !== undefined ? fields[key] : current;
-    prepare(
-      this.db,
+    const pick = <K extends keyof ModelFields>(key: K, current: string | null) =>
+      (fields[key] !== undefined ? fields[key] : current) as string | null;
+    this.sql.run(
       `UPDATE models SET description = ?, owner = ?, tags = ?, purpose = ?, review_by = ?, deprecated = ?,
          updated_at = ? WHERE name = ?`,
-    ).run(
       fields.description ?? existing.description,
       pick("owner", existing.owner),
       fields.tags !== undefined ? JSON.stringify(fields.tags) : existing.tags,
@@ -448,9 +492,12 @@ export class SqliteRegistry implements Registry {
       }
     }
     const featureService = input.featureService ?? null;
-    const existing = this.findReady(input.name, input.modelFingerprint, featureService);
-    if (existing !== undefined)
+    const decision = input.decision ?? null;
+    const existing = this.findReady(input.name, input.modelFingerprint, featureService, decision);
+    if (existing !== undefined) {
+      if (input.artifacts) this.recordArtifactsOf(input.name, existing, input.artifacts);
       return { version: this.applyAliasToExisting(input, existing), created: false };
+    }
 
     const modelDir = join(this.opts.registryDir, input.name);
     mkdirSync(modelDir, { recursive: true });
@@ -464,17 +511,34 @@ export class SqliteRegistry implements Registry {
       copyFileSync(input.files.onnx, join(staging, "model.onnx"));
       if (input.files.heldout) copyFileSync(input.files.heldout, join(staging, "heldout.json"));
       if (input.files.profile) copyFileSync(input.files.profile, join(staging, REFERENCE_PROFILE_FILE));
+      if (input.artifacts) {
+        // The row will name these objects: the files this machine keeps must be the ones uploaded.
+        const problems = manifestMismatches(staging, input.artifacts);
+        if (problems.length > 0)
+          throw new RegistryError(
+            `Cannot register "${input.name}": its files are not the ones uploaded to ${input.artifacts.location} (${problems.join("; ")}). Nothing was registered; upload the files again.`,
+            "invalid",
+          );
+      }
       faultPoint("registry:after-copy");
       return this.write(() => {
+        if (placed !== undefined) {
+          // PostgreSQL runs this again after a deadlock or serialization failure rolled it back:
+          // the files go back to staging, and the number is allocated afresh.
+          renameSync(placed.dir, staging);
+          placed = undefined;
+        }
+        this.lockModel(input.name);
         // Another process may have registered the same model while we copied.
-        const raced = this.findReady(input.name, input.modelFingerprint, featureService);
+        const raced = this.findReady(input.name, input.modelFingerprint, featureService, decision);
         if (raced !== undefined)
           return { version: this.applyAliasToExisting(input, raced, true), created: false };
         this.ensureModel(input.name, {}, input.actor);
         const version =
-          (prepare(this.db, "SELECT max(version) FROM model_versions WHERE name = ?")
-            .pluck()
-            .get(input.name) as number | null) ?? 0;
+          this.sql.value<number | null>(
+            "SELECT max(version) FROM model_versions WHERE name = ?",
+            input.name,
+          ) ?? 0;
         const next = version + 1;
         const versionDir = join(modelDir, String(next));
         const setAside = existsSync(versionDir) ? this.setOrphanAside(modelDir, next) : undefined;
@@ -483,13 +547,11 @@ export class SqliteRegistry implements Registry {
         faultPoint("registry:after-rename");
         const rel = (file: string) =>
           relative(this.opts.projectDir, join(versionDir, file)).split(sep).join("/");
-        prepare(
-          this.db,
+        this.sql.run(
           `INSERT INTO model_versions (name, version, status, description, created_at, created_by, run_id, node_id,
                model_fingerprint, estimator, task, signature, metrics, parity, native_path, onnx_path, lineage,
-               heldout_path, feature_service)
-             VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
+               heldout_path, feature_service, decision_threshold, decision_positive_class)
+             VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           input.name,
           next,
           input.description ?? "",
@@ -508,7 +570,16 @@ export class SqliteRegistry implements Registry {
           JSON.stringify(input.lineage),
           input.files.heldout ? rel("heldout.json") : null,
           featureService,
+          decision?.threshold ?? null,
+          decision?.positiveClass ?? null,
         );
+        if (input.artifacts)
+          this.sql.run(
+            "UPDATE model_versions SET artifacts = ? WHERE name = ? AND version = ?",
+            JSON.stringify(input.artifacts),
+            input.name,
+            next,
+          );
         this.insertAudit({
           actor: input.actor,
           action: "version.created",
@@ -526,9 +597,17 @@ export class SqliteRegistry implements Registry {
         return { version: this.toVersion(this.versionRow(input.name, next)!), created: true };
       });
     } catch (e) {
-      // The transaction rolled back: no row points at the files we placed, so they go too.
-      if (placed !== undefined && !this.versionRow(input.name, placed.version)) {
-        rmSync(placed.dir, { recursive: true, force: true });
+      // The transaction rolled back: no row points at the files we placed, so they go too. When the
+      // database cannot say (a team store that became unreachable, maybe during COMMIT), the files
+      // stay: a folder without a row is set aside later, a row without its folder would be a loss.
+      if (placed !== undefined) {
+        let committed = true;
+        try {
+          committed = this.versionRow(input.name, placed.version) !== undefined;
+        } catch {
+          // Unknown: keep the files.
+        }
+        if (!committed) rmSync(placed.dir, { recursive: true, force: true });
       }
       throw e;
     } finally {
@@ -537,16 +616,51 @@ export class SqliteRegistry implements Registry {
   }
 
   /**
-   * The newest ready version of this model with this feature service: the same model served with
-   * another service answers differently (by entity), so it is another version.
+   * A version registered before the project had a shared artifact location gets the manifest of its
+   * files when the same model is uploaded again, provided its own copies hash to it (all of them:
+   * a partial manifest would leave another machine with some files and not the others).
    */
-  private findReady(name: string, fingerprint: string, featureService: string | null): number | undefined {
-    return prepare(
-      this.db,
-      "SELECT version FROM model_versions WHERE name = ? AND model_fingerprint = ? AND feature_service IS ? AND status = 'ready' ORDER BY version DESC LIMIT 1",
-    )
-      .pluck()
-      .get(name, fingerprint, featureService) as number | undefined;
+  private recordArtifactsOf(name: string, version: number, manifest: VersionArtifacts): void {
+    const row = this.versionRow(name, version);
+    if (!row || row.artifacts) return;
+    const dir = join(this.opts.projectDir, dirname(row.native_path));
+    // On a team store the version may have been registered on another machine: its files are not here
+    // to check against the manifest, so none is recorded (registering it again there records one).
+    if (!existsSync(dir)) return;
+    const own = Object.keys(manifest.files).length;
+    const present = readdirSync(dir).filter((f) => !f.startsWith(".")).length;
+    if (own !== present || manifestMismatches(dir, manifest).length > 0) return;
+    this.write(() =>
+      this.sql.run(
+        "UPDATE model_versions SET artifacts = ? WHERE name = ? AND version = ? AND artifacts IS NULL",
+        JSON.stringify(manifest),
+        name,
+        version,
+      ),
+    );
+  }
+
+  /**
+   * The newest ready version of this model with this feature service and decision rule: the same model
+   * served with another service answers differently (by entity), with another threshold labels
+   * differently, so either is another version.
+   */
+  private findReady(
+    name: string,
+    fingerprint: string,
+    featureService: string | null,
+    decision: VersionDecision | null,
+  ): number | undefined {
+    return this.sql.value<number>(
+      `SELECT version FROM model_versions WHERE name = ? AND model_fingerprint = ? AND feature_service IS NOT DISTINCT FROM ?
+         AND decision_threshold IS NOT DISTINCT FROM ? AND decision_positive_class IS NOT DISTINCT FROM ?
+         AND status = 'ready' ORDER BY version DESC LIMIT 1`,
+      name,
+      fingerprint,
+      featureService,
+      decision?.threshold ?? null,
+      decision?.positiveClass ?? null,
+    );
   }
 
   private applyAliasToExisting(
@@ -557,14 +671,17 @@ export class SqliteRegistry implements Registry {
     const apply = () => {
       const alias = input.alias;
       if (alias !== undefined) {
-        const current = prepare(this.db, "SELECT version FROM model_aliases WHERE name = ? AND alias = ?")
-          .pluck()
-          .get(input.name, alias) as number | undefined;
+        const current = this.aliasVersion(input.name, alias);
         if (current !== version) this.moveAlias(input.name, alias, version, input.actor);
       }
       return this.toVersion(this.versionRow(input.name, version)!);
     };
-    return inTransaction ? apply() : this.write(apply);
+    return inTransaction
+      ? apply()
+      : this.write(() => {
+          this.lockModel(input.name);
+          return apply();
+        });
   }
 
   /**
@@ -604,12 +721,10 @@ export class SqliteRegistry implements Registry {
   ): AuditEntry {
     const row = this.versionRow(name, version);
     if (!row) {
-      const versions = prepare(
-        this.db,
+      const versions = this.sql.column<number>(
         "SELECT version FROM model_versions WHERE name = ? AND status = 'ready' ORDER BY version",
-      )
-        .pluck()
-        .all(name) as number[];
+        name,
+      );
       throw new RegistryError(
         `Model "${name}" has no version ${version}` +
           (versions.length > 0 ? ` (its versions: ${versions.join(", ")}).` : " (it has no versions yet)."),
@@ -622,16 +737,15 @@ export class SqliteRegistry implements Registry {
         "conflict",
       );
     }
-    const from = prepare(this.db, "SELECT version FROM model_aliases WHERE name = ? AND alias = ?")
-      .pluck()
-      .get(name, alias) as number | undefined;
+    const from = this.aliasVersion(name, alias);
     if (from === version) {
       // Already so: nothing changes, so nothing is audited; the entry that made it so is the answer.
-      const made = prepare(
-        this.db,
+      const made = this.sql.get<AuditRow>(
         `SELECT * FROM audit WHERE model = ? AND action IN ('alias.set', 'alias.moved')
-           AND json_extract(details, '$.alias') = ? ORDER BY id DESC LIMIT 1`,
-      ).get(name, alias) as AuditRow | undefined;
+           AND ${this.sql.jsonText("details", "alias")} = ? ORDER BY id DESC LIMIT 1`,
+        name,
+        alias,
+      );
       if (made !== undefined) return toAudit(made);
     }
     let extra: Record<string, unknown> = reason !== undefined ? { reason } : {};
@@ -646,12 +760,14 @@ export class SqliteRegistry implements Registry {
         throw new RegistryError(productionRefusal({ name, version }, record.missing), "conflict");
       extra = { production: { ...record, reason: reason ?? null } };
     }
-    prepare(this.db, "INSERT OR REPLACE INTO model_aliases (name, alias, version) VALUES (?, ?, ?)").run(
+    this.sql.run(
+      `INSERT INTO model_aliases (name, alias, version) VALUES (?, ?, ?)
+         ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version`,
       name,
       alias,
       version,
     );
-    prepare(this.db, "UPDATE models SET updated_at = ? WHERE name = ?").run(nowIso(), name);
+    this.sql.run("UPDATE models SET updated_at = ? WHERE name = ?", nowIso(), name);
     return from === undefined
       ? this.insertAudit({
           actor,
@@ -671,13 +787,14 @@ export class SqliteRegistry implements Registry {
 
   /** The version's deploys and loop gates, newest first: what moving `production` to it checks. */
   private promotionAudit(name: string, version: number): AuditEntry[] {
-    return (
-      prepare(
-        this.db,
+    return this.sql
+      .all<AuditRow>(
         `SELECT * FROM audit WHERE model = ? AND version = ?
            AND (action LIKE 'deployment.%' OR action = 'monitor.gate') ORDER BY id DESC`,
-      ).all(name, version) as AuditRow[]
-    ).map(toAudit);
+        name,
+        version,
+      )
+      .map(toAudit);
   }
 
   productionCheck(name: string, version: number): ProductionRecord {
@@ -695,12 +812,14 @@ export class SqliteRegistry implements Registry {
 
   listModels(opts: { search?: string } = {}): RegisteredModel[] {
     const search = opts.search?.trim() ? opts.search.trim().toLowerCase() : null;
-    const rows = prepare(
-      this.db,
+    const rows = this.sql.all<ModelRow>(
       `SELECT * FROM models
-         WHERE @search IS NULL OR instr(lower(name), @search) > 0 OR instr(lower(description), @search) > 0
+         WHERE ${this.sql.nullParam()} IS NULL OR ${this.sql.contains("name")} OR ${this.sql.contains("description")}
          ORDER BY name`,
-    ).all({ search }) as ModelRow[];
+      search,
+      search,
+      search,
+    );
     return rows.map((r) => this.toModel(r));
   }
 
@@ -712,11 +831,9 @@ export class SqliteRegistry implements Registry {
 
   listVersions(name: string): ModelVersion[] {
     this.requireModel(name);
-    return (
-      prepare(this.db, "SELECT * FROM model_versions WHERE name = ? ORDER BY version DESC").all(
-        name,
-      ) as VersionRow[]
-    ).map((r) => this.toVersion(r));
+    return this.sql
+      .all<VersionRow>("SELECT * FROM model_versions WHERE name = ? ORDER BY version DESC", name)
+      .map((r) => this.toVersion(r));
   }
 
   getVersion(name: string, ref: number | string): ModelVersion | undefined {
@@ -726,9 +843,7 @@ export class SqliteRegistry implements Registry {
       version = Number(ref);
     } else {
       checkAlias(ref);
-      version = prepare(this.db, "SELECT version FROM model_aliases WHERE name = ? AND alias = ?")
-        .pluck()
-        .get(name, ref) as number | undefined;
+      version = this.aliasVersion(name, ref);
     }
     if (version === undefined) return undefined;
     const row = this.versionRow(name, version);
@@ -745,6 +860,7 @@ export class SqliteRegistry implements Registry {
     checkAlias(alias);
     const reason = checkReason(opts.reason);
     return this.write(() => {
+      this.lockModel(name);
       this.requireModel(name);
       return this.moveAlias(name, alias, version, actor, reason);
     });
@@ -754,16 +870,15 @@ export class SqliteRegistry implements Registry {
     checkAlias(alias);
     const reason = checkReason(opts.reason);
     return this.write(() => {
+      this.lockModel(name);
       this.requireModel(name);
-      const version = prepare(this.db, "SELECT version FROM model_aliases WHERE name = ? AND alias = ?")
-        .pluck()
-        .get(name, alias) as number | undefined;
+      const version = this.aliasVersion(name, alias);
       if (version === undefined) {
         throw new RegistryError(`Model "${name}" has no alias "${alias}".`, "not-found");
       }
       if (alias === PRODUCTION_ALIAS && reason === undefined)
         throw new RegistryError(productionRemovalRefusal(name, version, "remove"), "conflict");
-      prepare(this.db, "DELETE FROM model_aliases WHERE name = ? AND alias = ?").run(name, alias);
+      this.sql.run("DELETE FROM model_aliases WHERE name = ? AND alias = ?", name, alias);
       return this.insertAudit({
         actor,
         action: "alias.removed",
@@ -782,26 +897,27 @@ export class SqliteRegistry implements Registry {
   ): AuditEntry {
     const reason = checkReason(opts.reason);
     return this.write(() => {
+      this.lockModel(name);
       this.requireModel(name);
       const row = this.versionRow(name, version);
       if (!row) throw new RegistryError(`Model "${name}" has no version ${version}.`, "not-found");
       if (row.status === "archived") {
         throw new RegistryError(`Version ${version} of "${name}" is already archived.`, "conflict");
       }
-      const aliases = prepare(
-        this.db,
+      const aliases = this.sql.column<string>(
         "SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias",
-      )
-        .pluck()
-        .all(name, version) as string[];
-      if (aliases.includes(PRODUCTION_ALIAS) && reason === undefined)
-        throw new RegistryError(productionRemovalRefusal(name, version, "archive"), "conflict");
-      prepare(this.db, "DELETE FROM model_aliases WHERE name = ? AND version = ?").run(name, version);
-      prepare(this.db, "UPDATE model_versions SET status = 'archived' WHERE name = ? AND version = ?").run(
         name,
         version,
       );
-      prepare(this.db, "UPDATE models SET updated_at = ? WHERE name = ?").run(nowIso(), name);
+      if (aliases.includes(PRODUCTION_ALIAS) && reason === undefined)
+        throw new RegistryError(productionRemovalRefusal(name, version, "archive"), "conflict");
+      this.sql.run("DELETE FROM model_aliases WHERE name = ? AND version = ?", name, version);
+      this.sql.run(
+        "UPDATE model_versions SET status = 'archived' WHERE name = ? AND version = ?",
+        name,
+        version,
+      );
+      this.sql.run("UPDATE models SET updated_at = ? WHERE name = ?", nowIso(), name);
       return this.insertAudit({
         actor,
         action: "version.archived",
@@ -822,17 +938,20 @@ export class SqliteRegistry implements Registry {
     const limit = opts.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1)
       throw new Error(`The audit limit must be 1 or more; got ${limit}.`);
-    return (
-      prepare(
-        this.db,
-        `SELECT * FROM audit WHERE (@model IS NULL OR model = @model)
-           AND (@actions IS NULL OR action IN (SELECT value FROM json_each(@actions)))
-           ORDER BY id DESC LIMIT @limit`,
-      ).all({
-        model: opts.model ?? null,
-        actions: opts.actions ? JSON.stringify(opts.actions) : null,
+    const model = opts.model ?? null;
+    const actions = opts.actions ? JSON.stringify(opts.actions) : null;
+    const nullParam = this.sql.nullParam();
+    return this.sql
+      .all<AuditRow>(
+        `SELECT * FROM audit WHERE (${nullParam} IS NULL OR model = ?)
+           AND (${nullParam} IS NULL OR action IN ${this.sql.inJson()})
+           ORDER BY id DESC LIMIT ?`,
+        model,
+        model,
+        actions,
+        actions,
         limit,
-      }) as AuditRow[]
-    ).map(toAudit);
+      )
+      .map(toAudit);
   }
 }

@@ -1,17 +1,27 @@
 import type Database from "better-sqlite3";
 import { appendMetricChunks } from "./chunks";
-import { prepare } from "./statements";
+import { keysetId } from "./rows";
+import { type Sql, SqliteSql } from "./sql";
 
 /**
  * Versioned migrations: each runs once, in order, in its own transaction, and
  * sets `user_version` to its 1-based index. Append new ones; never edit one
  * that has shipped, so every existing project database upgrades the same way.
+ *
+ * One numbering for both dialects: schema N is the same tables and columns on SQLite and on
+ * PostgreSQL. PostgreSQL starts from a baseline (app/store/pg-schema.ts, the end state of
+ * migrations 1–11) and runs the entries after it. So a new migration gives both texts,
+ * `{ sqlite, postgres }`: on PostgreSQL a text column is `TEXT COLLATE "C"` (byte order, as
+ * SQLite compares), an integer BIGINT, a real DOUBLE PRECISION, a blob BYTEA, and `user` is
+ * quoted. A plain string is run on both and is only right when it is portable and adds no
+ * text column. The schema-parity test (app/store/pg-schema.test.ts) fails when the two
+ * dialects end up different.
  */
 export type Migration =
   | string
+  /** SQLite only: PostgreSQL refuses to run one after its baseline. */
   | ((db: Database.Database) => void)
-  /** Where the dialects need different text (PostgreSQL has a baseline for schemas 1–10; see the PostgreSQL runner). */
-  | { sqlite: string | ((db: Database.Database) => void); postgres: string };
+  | { sqlite: string | ((db: Database.Database) => void); postgres: string | ((sql: Sql) => void) };
 
 /** Applies one migration to a SQLite database (the caller owns the transaction and user_version). */
 export function applySqliteMigration(db: Database.Database, m: Migration): void {
@@ -186,16 +196,16 @@ export const MIGRATIONS: Migration[] = [
    CREATE INDEX run_datasets_digest ON run_datasets (digest);`,
   // Key sets and packed points for the metrics migration 3 carried over.
   (db) => {
-    const runs = db.prepare("SELECT DISTINCT run_id FROM latest_metrics").pluck().all() as string[];
-    const keysOf = db.prepare("SELECT key FROM latest_metrics WHERE run_id = ? ORDER BY key").pluck();
-    const setMetricKeyset = db.prepare("UPDATE runs SET metric_keyset = ? WHERE id = ?");
-    for (const id of runs) setMetricKeyset.run(keysetId(db, keysOf.all(id) as string[]), id);
-    const points = db
-      .prepare("SELECT run_id, node_id || '.' || name, step, value, is_nan FROM metrics ORDER BY rowid")
-      .raw()
-      .all() as [string, string, number | null, number | null, number][];
+    const sql = new SqliteSql(db);
+    for (const id of sql.column<string>("SELECT DISTINCT run_id FROM latest_metrics")) {
+      const keys = sql.column<string>("SELECT key FROM latest_metrics WHERE run_id = ? ORDER BY key", id);
+      sql.run("UPDATE runs SET metric_keyset = ? WHERE id = ?", keysetId(sql, keys), id);
+    }
+    const points = sql.rows(
+      "SELECT run_id, node_id || '.' || name, step, value, is_nan FROM metrics ORDER BY rowid",
+    ) as [string, string, number | null, number | null, number][];
     appendMetricChunks(
-      db,
+      sql,
       points.map(([runId, key, step, value, isNan]) => ({
         runId,
         key,
@@ -318,15 +328,28 @@ export const MIGRATIONS: Migration[] = [
     sqlite: `ALTER TABLE runs ADD COLUMN host TEXT;
       UPDATE runs SET host = json_extract(owner, '$.host') WHERE owner IS NOT NULL AND json_valid(owner);
       CREATE INDEX runs_user_host ON runs (user, host);`,
-    postgres: `ALTER TABLE runs ADD COLUMN host TEXT;
+    postgres: `ALTER TABLE runs ADD COLUMN host TEXT COLLATE "C";
       UPDATE runs SET host = owner::jsonb ->> 'host' WHERE owner IS NOT NULL;
       CREATE INDEX runs_user_host ON runs ("user", host);`,
   },
+  // A version's files in the shared artifact location (JSON: location, and per file its content key,
+  // sha256 and size; app/artifacts/version-files.ts); null when only the registering machine has them.
+  {
+    sqlite: "ALTER TABLE model_versions ADD COLUMN artifacts TEXT;",
+    postgres: 'ALTER TABLE model_versions ADD COLUMN artifacts TEXT COLLATE "C";',
+  },
+  // A binary classifier's decision rule as evaluated (ModelVersion.decision): the threshold on the
+  // positive class's probability, and that class as text; null for versions registered without one.
+  {
+    sqlite: `ALTER TABLE model_versions ADD COLUMN decision_threshold REAL;
+      ALTER TABLE model_versions ADD COLUMN decision_positive_class TEXT;`,
+    postgres: `ALTER TABLE model_versions ADD COLUMN decision_threshold DOUBLE PRECISION;
+      ALTER TABLE model_versions ADD COLUMN decision_positive_class TEXT COLLATE "C";`,
+  },
+  // What a node read from a database, per run (DatasetRecord.database: connection, table or query,
+  // the incremental cursor range, rows read); null for file reads and for cached nodes.
+  {
+    sqlite: "ALTER TABLE run_datasets ADD COLUMN read TEXT;",
+    postgres: 'ALTER TABLE run_datasets ADD COLUMN read TEXT COLLATE "C";',
+  },
 ];
-
-/** The id of the key set holding exactly these (sorted) keys, created if new. */
-export function keysetId(db: Database.Database, sortedKeys: string[]): number {
-  const text = JSON.stringify(sortedKeys);
-  prepare(db, "INSERT OR IGNORE INTO keysets (keys) VALUES (?)").run(text);
-  return prepare(db, "SELECT id FROM keysets WHERE keys = ?").pluck().get(text) as number;
-}

@@ -1,17 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import Database from "better-sqlite3";
+import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createTempStore,
   type MetadataStore,
   type RunCondition,
   type RunQuery,
-  SqliteMetadataStore,
   type StartRunInput,
 } from "./metadata";
-import { MIGRATIONS } from "./schema";
+import type { Sql } from "./sql";
 
 /**
  * Six runs of two pipelines:
@@ -141,6 +137,56 @@ describe("searchRuns", () => {
     ]);
     expect(ids({ where: [{ field: "tag", key: "team", op: "=", value: "red" }] })).toEqual(["a1"]);
     expect(ids({ where: [{ field: "tag", key: "team", op: "!=", value: "red" }] })).toEqual(["a3", "a2"]);
+  });
+
+  it("filters by the user and the machine a run was started by", () => {
+    const sql = (store as unknown as { sql: Sql }).sql;
+    const set = (id: string, user: string | null, host: string | null) =>
+      sql.run('UPDATE runs SET "user" = ?, host = ? WHERE id = ?', user, host, id);
+    set("a1", "ana", "lab-1");
+    set("a2", "ana", "lab-2");
+    set("b1", "bo", "lab-1");
+    set("b2", null, null);
+    expect(ids({ user: "ana" })).toEqual(["a2", "a1"]);
+    expect(ids({ host: "lab-1" })).toEqual(["b1", "a1"]);
+    expect(ids({ user: "ana", host: "lab-1" })).toEqual(["a1"]);
+    expect(ids({ user: "ana", pipeline: "flights" })).toEqual([]);
+    expect(ids({ user: "nobody" })).toEqual([]);
+    // Data, not SQL; and not a pattern.
+    expect(ids({ user: "' OR 1=1 --" })).toEqual([]);
+    expect(ids({ host: "lab-%" })).toEqual([]);
+    expect(store.searchRuns({ user: "ana" }).total).toBe(2);
+    expect(store.getRun("a1")).toMatchObject({ user: "ana", host: "lab-1" });
+    expect(() => store.searchRuns({ user: 7 as unknown as string })).toThrow(/user must be text; got 7/);
+  });
+
+  it("a new run records this machine as its host", () => {
+    expect(store.getRun("a1")!.host).toBe(hostname());
+    expect(ids({ host: hostname() })).toHaveLength(6);
+  });
+
+  it("compares tags with numbers numerically; a tag that is not a number matches only '!='", () => {
+    for (const [id, v] of [
+      ["a1", "10"],
+      ["a2", "9.5"],
+      ["a3", "abc"],
+      ["b1", " 2e1 "],
+      ["b2", ""],
+    ] as const) {
+      store.setTags(id, { size: v });
+    }
+    const tag = (op: RunCondition["op"], value: number | string) =>
+      ids({ where: [{ field: "tag", key: "size", op, value }] });
+    expect(tag(">", 9)).toEqual(["b1", "a2", "a1"]);
+    expect(tag(">", "9")).toEqual(["b1", "a2", "a1"]);
+    expect(tag(">", -1)).toEqual(["b1", "a2", "a1"]);
+    expect(tag("<=", 10)).toEqual(["a2", "a1"]);
+    expect(tag("=", 20)).toEqual(["b1"]);
+    expect(tag("!=", 10)).toEqual(["b2", "b1", "a3", "a2"]);
+    // Text compares as text: "9.5" > "10".
+    expect(tag("=", "abc")).toEqual(["a3"]);
+    // a4 has no such tag: no comparison holds for it.
+    expect(tag("!=", "abc")).toEqual(["b2", "b1", "a2", "a1"]);
   });
 
   it("finds a run by the params a search chose, which replace the pipeline's", () => {
@@ -342,71 +388,5 @@ describe("compareRuns", () => {
       /At most 100 runs/,
     );
     expect(store.compareRuns(["a1", "a1"]).runs).toHaveLength(1);
-  });
-});
-
-describe("compareRuns with a run recorded before resolved params were tracked", () => {
-  let dir: string;
-  let store: SqliteMetadataStore;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "dagwood-compare-"));
-    const path = join(dir, "metadata.sqlite");
-    // A schema-2 database (before migration 3): runs without resolved params.
-    const old = new Database(path);
-    old.exec(MIGRATIONS[0] as string);
-    old.exec(MIGRATIONS[1] as string);
-    old.pragma("user_version = 2");
-    old
-      .prepare(
-        "INSERT INTO runs (id, pipeline, pipeline_path, status, params, environment, started_at, finished_at) VALUES ('old', 'penguins', NULL, 'succeeded', '{}', '{}', ?, ?)",
-      )
-      .run("2025-01-01T00:00:00.000Z", "2025-01-01T00:00:01.000Z");
-    old.close();
-    store = new SqliteMetadataStore(path, { projectDir: dir });
-    const start = (id: string, resolvedParams: Record<string, unknown>) =>
-      store.startRun({
-        id,
-        pipeline: "penguins",
-        pipelinePath: null,
-        pipelineHash: null,
-        pipelineText: null,
-        params: {},
-        resolvedParams,
-        startedAt: "2026-01-01T00:00:00.000Z",
-        environment: {},
-        user: null,
-      });
-    start("n1", { "gbdt.trees": 100, "split.seed": 7 });
-    start("n2", { "gbdt.trees": 100, "split.seed": 8 });
-    start("empty", {});
-  });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it("says which runs have params recorded, and compares only those", () => {
-    const c = store.compareRuns(["old", "n1", "n2"]);
-    expect(c.paramsRecorded).toEqual([false, true, true]);
-    expect(c.params).toEqual([
-      { key: "split.seed", values: [null, 7, 8], differs: true },
-      { key: "gbdt.trees", values: [null, 100, 100], differs: false },
-    ]);
-    expect(c.differingNodes).toEqual(["split"]);
-
-    const one = store.compareRuns(["n1", "old"]);
-    expect(one.paramsRecorded).toEqual([true, false]);
-    expect(one.params.every((p) => !p.differs)).toBe(true);
-    expect(one.differingNodes).toEqual([]);
-  });
-
-  it("a run recorded with no params at all still counts as recorded: its absent params differ", () => {
-    const c = store.compareRuns(["n1", "empty", "old"]);
-    expect(c.paramsRecorded).toEqual([true, true, false]);
-    expect(c.params.map((p) => [p.key, p.differs])).toEqual([
-      ["gbdt.trees", true],
-      ["split.seed", true],
-    ]);
-    expect(c.differingNodes).toEqual(["gbdt", "split"]);
   });
 });

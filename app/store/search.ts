@@ -1,8 +1,6 @@
-import type Database from "better-sqlite3";
 import { decodeChunk } from "./chunks";
-import { metricValue, RUN_COLUMNS, type RunRow, runsWithTags } from "./rows";
-import { IN_JSON } from "./sqlite";
-import { prepare } from "./statements";
+import { metricValue, placeholders, RUN_COLUMNS, type RunRow, runsWithTags } from "./rows";
+import type { Sql, SqlParam } from "./sql";
 import type { RunComparison, RunCondition, RunListItem, RunPage, RunQuery } from "./types";
 
 /**
@@ -18,9 +16,9 @@ const ORDER_OPS = new Set<RunCondition["op"]>(["<", "<=", ">", ">="]);
 const OPS = new Set<string>(["=", "!=", "<", "<=", ">", ">=", "contains"]);
 const FIELDS = new Set<string>(["param", "metric", "tag"]);
 
-interface Sql {
+interface Clause {
   text: string;
-  args: unknown[];
+  args: SqlParam[];
 }
 
 function asNumber(c: RunCondition): number | undefined {
@@ -36,12 +34,40 @@ const describeCondition = (c: RunCondition) =>
   `${c.field} condition "${c.key} ${c.op} ${JSON.stringify(c.value)}"`;
 
 /** `<column> <op> ?` for '!=' also true where the column is NULL (NaN metric, non-numeric param). */
-function compare(column: string, op: RunCondition["op"], arg: unknown): Sql {
+function compare(column: string, op: RunCondition["op"], arg: SqlParam): Clause {
   if (op === "!=") return { text: `(${column} IS NULL OR ${column} != ?)`, args: [arg] };
   return { text: `${column} ${op} ?`, args: [arg] };
 }
 
-function conditionSql(c: RunCondition): Sql {
+/** Whether `value op num` holds for a number (a non-number compares as NULL: only '!=' holds). */
+function holds(value: number | undefined, op: RunCondition["op"], num: number): boolean {
+  if (value === undefined || Number.isNaN(value)) return op === "!=";
+  switch (op) {
+    case "=":
+      return value === num;
+    case "!=":
+      return value !== num;
+    case "<":
+      return value < num;
+    case "<=":
+      return value <= num;
+    case ">":
+      return value > num;
+    case ">=":
+      return value >= num;
+    default:
+      return false;
+  }
+}
+
+/** A tag's text as a number (when the whole text is one), or undefined. */
+function tagNumber(text: string): number | undefined {
+  if (text.trim() === "") return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function conditionSql(sql: Sql, c: RunCondition): Clause {
   // The Api validates conditions too; this builder does not rely on its callers for what reaches SQL.
   if (!FIELDS.has(c.field)) {
     throw new Error(
@@ -68,10 +94,24 @@ function conditionSql(c: RunCondition): Sql {
       args: [c.key, ...cmp.args],
     };
   }
-  let cmp: Sql;
+  if (
+    c.field === "tag" &&
+    typeof c.value !== "boolean" &&
+    c.op !== "contains" &&
+    (typeof c.value === "number" || (ORDER_OPS.has(c.op) && num !== undefined))
+  ) {
+    // Tags are text: a numeric comparison reads the key's values and compares them here, the same
+    // on both databases (SQL would have to cast text that may not be a number).
+    const matching = sql
+      .rows("SELECT run_id, value FROM run_tags WHERE key = ?", c.key)
+      .filter(([, value]) => holds(tagNumber(value as string), c.op, num!))
+      .map(([runId]) => runId as string);
+    return { text: `r.id IN ${sql.inJson()}`, args: [JSON.stringify(matching)] };
+  }
+  let cmp: Clause;
   if (c.op === "contains") {
     const column = c.field === "param" ? "p.str" : "p.value";
-    cmp = { text: `instr(lower(${column}), lower(?)) > 0`, args: [String(c.value)] };
+    cmp = { text: sql.contains(column), args: [String(c.value)] };
   } else if (typeof c.value === "boolean") {
     if (ORDER_OPS.has(c.op))
       throw new Error(`Bad ${describeCondition(c)}: true/false can only be compared with = or !=.`);
@@ -80,13 +120,10 @@ function conditionSql(c: RunCondition): Sql {
     // A number compares numerically (against params that are numbers); text compares as text.
     cmp =
       typeof c.value === "number" || (ORDER_OPS.has(c.op) && num !== undefined)
-        ? compare("p.num", c.op, num)
+        ? compare("p.num", c.op, num!)
         : compare("p.str", c.op, c.value);
   } else {
-    cmp =
-      typeof c.value === "number" || (ORDER_OPS.has(c.op) && num !== undefined)
-        ? compare("CAST(p.value AS REAL)", c.op, num)
-        : compare("p.value", c.op, c.value);
+    cmp = compare("p.value", c.op, c.value);
   }
   const table = c.field === "param" ? "run_params" : "run_tags";
   return {
@@ -95,16 +132,28 @@ function conditionSql(c: RunCondition): Sql {
   };
 }
 
-function filterSql(q: RunQuery): Sql {
+function filterSql(sql: Sql, q: RunQuery): Clause {
   const parts: string[] = [];
-  const args: unknown[] = [];
+  const args: SqlParam[] = [];
   if (q.pipeline !== undefined) {
     parts.push("r.pipeline = ?");
     args.push(q.pipeline);
   }
   if (q.status && q.status.length > 0) {
-    parts.push(`r.status IN ${IN_JSON}`);
+    parts.push(`r.status IN ${sql.inJson()}`);
     args.push(JSON.stringify(q.status));
+  }
+  for (const [field, column] of [
+    ["user", "r.user"],
+    ["host", "r.host"],
+  ] as const) {
+    const value = q[field];
+    if (value === undefined) continue;
+    if (typeof value !== "string") {
+      throw new Error(`Bad run filter: ${field} must be text; got ${JSON.stringify(value)}.`);
+    }
+    parts.push(`${column} = ?`);
+    args.push(value);
   }
   if (q.parentRunId !== undefined) {
     parts.push("r.parent_run_id = ?");
@@ -113,14 +162,14 @@ function filterSql(q: RunQuery): Sql {
     parts.push("r.parent_run_id IS NULL");
   }
   for (const c of q.where ?? []) {
-    const sql = conditionSql(c);
-    parts.push(sql.text);
-    args.push(...sql.args);
+    const clause = conditionSql(sql, c);
+    parts.push(clause.text);
+    args.push(...clause.args);
   }
   return { text: parts.length > 0 ? `WHERE ${parts.join(" AND ")}` : "", args };
 }
 
-function orderSql(q: RunQuery): { join: Sql; order: string } {
+function orderSql(q: RunQuery): { join: Clause; order: string } {
   const o = q.orderBy ?? { field: "startedAt", desc: true };
   const dir = o.desc ? "DESC" : "ASC";
   const tie = "r.started_at DESC, r.id";
@@ -164,19 +213,18 @@ function checkPaging(q: RunQuery): { limit: number; offset: number } {
   return { limit, offset };
 }
 
-export function searchRuns(db: Database.Database, q: RunQuery): RunPage {
+export function searchRuns(sql: Sql, q: RunQuery): RunPage {
   const { limit, offset } = checkPaging(q);
-  const filter = filterSql(q);
+  const filter = filterSql(sql, q);
   const { join, order } = orderSql(q);
 
   // One pass over the matching runs, in order: the page, the total and the key lists
   // (runs share key sets, so the lists come from a handful of ids).
-  const matches = prepare(
-    db,
+  const matches = sql.rows(
     `SELECT r.id, r.param_keyset, r.metric_keyset FROM runs r ${join.text} ${filter.text} ORDER BY ${order}`,
-  )
-    .raw()
-    .all(...join.args, ...filter.args) as [string, number | null, number | null][];
+    ...join.args,
+    ...filter.args,
+  ) as [string, number | null, number | null][];
   const total = matches.length;
   const paramSets = new Set<number>();
   const metricSets = new Set<number>();
@@ -185,50 +233,52 @@ export function searchRuns(db: Database.Database, q: RunQuery): RunPage {
     if (m !== null) metricSets.add(m);
   }
   const keysOf = (ids: Set<number>): string[] => {
-    if (ids.size === 0) return [];
-    const texts = prepare(db, `SELECT keys FROM keysets WHERE id IN ${IN_JSON}`)
-      .pluck()
-      .all(JSON.stringify([...ids])) as string[];
     const keys = new Set<string>();
-    for (const t of texts) for (const k of JSON.parse(t) as string[]) keys.add(k);
+    // Numbers, so placeholders (inJson's values are text on PostgreSQL), a few hundred per statement.
+    const all = [...ids];
+    for (let i = 0; i < all.length; i += 500) {
+      const part = all.slice(i, i + 500);
+      const texts = sql.column<string>(
+        `SELECT keys FROM keysets WHERE id IN ${placeholders(part.length)}`,
+        ...part,
+      );
+      for (const t of texts) for (const k of JSON.parse(t) as string[]) keys.add(k);
+    }
     return [...keys].sort();
   };
 
   const pageIds = matches.slice(offset, offset + limit).map(([id]) => id);
   const found = new Map(
-    (
-      prepare(db, `SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id IN ${IN_JSON}`).all(
-        JSON.stringify(pageIds),
-      ) as RunRow[]
-    ).map((r) => [r.id, r]),
+    sql
+      .all<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id IN ${sql.inJson()}`, JSON.stringify(pageIds))
+      .map((r) => [r.id, r]),
   );
   const rows = pageIds.map((id) => found.get(id)!);
-  const records = runsWithTags(db, rows);
+  const records = runsWithTags(sql, rows);
   const ids = JSON.stringify(rows.map((r) => r.id));
   const items: RunListItem[] = records.map((r) => ({ ...r, metrics: {}, resolvedParams: {} }));
   const byId = new Map(items.map((r) => [r.id, r]));
 
   if (rows.length > 0 && q.paramKeys && q.paramKeys.length > 0) {
-    const params = prepare(
-      db,
-      `SELECT run_id, key, value FROM run_params WHERE run_id IN ${IN_JSON} AND key IN ${IN_JSON}`,
-    )
-      .raw()
-      .all(ids, JSON.stringify(q.paramKeys)) as [string, string, string][];
+    const params = sql.rows(
+      `SELECT run_id, key, value FROM run_params WHERE run_id IN ${sql.inJson()} AND key IN ${sql.inJson()}`,
+      ids,
+      JSON.stringify(q.paramKeys),
+    ) as [string, string, string][];
     for (const [runId, key, value] of params) byId.get(runId)!.resolvedParams[key] = JSON.parse(value);
   }
   if (rows.length > 0 && (q.metricKeys === undefined || q.metricKeys.length > 0)) {
     const metrics = (
       q.metricKeys === undefined
-        ? prepare(db, `SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ${IN_JSON}`)
-            .raw()
-            .all(ids)
-        : prepare(
-            db,
-            `SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ${IN_JSON} AND key IN ${IN_JSON}`,
+        ? sql.rows(
+            `SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ${sql.inJson()}`,
+            ids,
           )
-            .raw()
-            .all(ids, JSON.stringify(q.metricKeys))
+        : sql.rows(
+            `SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ${sql.inJson()} AND key IN ${sql.inJson()}`,
+            ids,
+            JSON.stringify(q.metricKeys),
+          )
     ) as [string, string, number | null, number][];
     for (const [runId, key, value, isNan] of metrics)
       byId.get(runId)!.metrics[key] = metricValue(value, isNan);
@@ -236,7 +286,7 @@ export function searchRuns(db: Database.Database, q: RunQuery): RunPage {
   return { runs: items, total, paramKeys: keysOf(paramSets), metricKeys: keysOf(metricSets) };
 }
 
-export function compareRuns(db: Database.Database, requested: string[]): RunComparison {
+export function compareRuns(sql: Sql, requested: string[]): RunComparison {
   const ids = [...new Set(requested)];
   if (ids.length === 0) throw new Error("Choose at least one run to compare.");
   if (ids.length > MAX_COMPARE) {
@@ -245,9 +295,10 @@ export function compareRuns(db: Database.Database, requested: string[]): RunComp
     );
   }
   const idsJson = JSON.stringify(ids);
-  const found = prepare(db, `SELECT ${RUN_COLUMNS}, r.param_keyset FROM runs r WHERE r.id IN ${IN_JSON}`).all(
+  const found = sql.all<RunRow & { param_keyset: number | null }>(
+    `SELECT ${RUN_COLUMNS}, r.param_keyset FROM runs r WHERE r.id IN ${sql.inJson()}`,
     idsJson,
-  ) as (RunRow & { param_keyset: number | null })[];
+  );
   const rowById = new Map(found.map((r) => [r.id, r]));
   const missing = ids.filter((id) => !rowById.has(id));
   if (missing.length > 0) {
@@ -256,15 +307,16 @@ export function compareRuns(db: Database.Database, requested: string[]): RunComp
     );
   }
   const runs = runsWithTags(
-    db,
+    sql,
     ids.map((id) => rowById.get(id)!),
   );
   const index = new Map(ids.map((id, i) => [id, i]));
 
   const paramText = new Map<string, (string | undefined)[]>();
-  const paramRows = prepare(db, `SELECT run_id, key, value FROM run_params WHERE run_id IN ${IN_JSON}`)
-    .raw()
-    .all(idsJson) as [string, string, string][];
+  const paramRows = sql.rows(
+    `SELECT run_id, key, value FROM run_params WHERE run_id IN ${sql.inJson()}`,
+    idsJson,
+  ) as [string, string, string][];
   for (const [runId, key, value] of paramRows) {
     let texts = paramText.get(key);
     if (!texts) {
@@ -290,12 +342,10 @@ export function compareRuns(db: Database.Database, requested: string[]): RunComp
   ].sort();
 
   const latest = new Map<string, (number | null)[]>();
-  const latestRows = prepare(
-    db,
-    `SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ${IN_JSON}`,
-  )
-    .raw()
-    .all(idsJson) as [string, string, number | null, number][];
+  const latestRows = sql.rows(
+    `SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ${sql.inJson()}`,
+    idsJson,
+  ) as [string, string, number | null, number][];
   for (const [runId, key, value, isNan] of latestRows) {
     let values = latest.get(key);
     if (!values) {
@@ -311,12 +361,10 @@ export function compareRuns(db: Database.Database, requested: string[]): RunComp
   // A key is a curve if any run logged it with a step, or more than once. Points come packed (chunks.ts).
   const series = new Map<string, Map<string, Float64Array[]>>();
   const curveKeys = new Set<string>();
-  const chunks = prepare(
-    db,
-    `SELECT run_id, key, n, points FROM metric_chunks WHERE run_id IN ${IN_JSON} ORDER BY run_id, key, chunk`,
-  )
-    .raw()
-    .all(idsJson) as [string, string, number, Buffer][];
+  const chunks = sql.rows(
+    `SELECT run_id, key, n, points FROM metric_chunks WHERE run_id IN ${sql.inJson()} ORDER BY run_id, key, chunk`,
+    idsJson,
+  ) as [string, string, number, Buffer][];
   for (const [runId, key, n, blob] of chunks) {
     let perRun = series.get(key);
     if (!perRun) {

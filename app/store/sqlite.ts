@@ -47,11 +47,7 @@ function unreadable(path: string, e: unknown): unknown {
 
 function migrate(db: Database.Database, path: string): void {
   const version = db.pragma("user_version", { simple: true }) as number;
-  if (version > MIGRATIONS.length) {
-    throw new Error(
-      `The metadata store ${path} was written by a newer Dagwood (schema ${version}, this one knows ${MIGRATIONS.length}). Upgrade Dagwood to open this project.`,
-    );
-  }
+  if (version > MIGRATIONS.length) throw new Error(newerSchemaMessage(path, version, MIGRATIONS.length));
   for (let v = version; v < MIGRATIONS.length; v++) {
     const step = MIGRATIONS[v]!;
     db.transaction(() => {
@@ -61,6 +57,11 @@ function migrate(db: Database.Database, path: string): void {
       db.pragma(`user_version = ${v + 1}`);
     }).immediate();
   }
+}
+
+/** The refusal of a store whose schema is newer than this Dagwood's (`where`: the file, or the PostgreSQL schema). */
+export function newerSchemaMessage(where: string, version: number, known: number): string {
+  return `The metadata store ${where} was written by a newer Dagwood (schema ${version}, this one knows ${known}). Upgrade Dagwood to open this project.`;
 }
 
 export const nowIso = (): string => new Date().toISOString();
@@ -76,6 +77,3 @@ export function numbersFromJson(text: string): Record<string, number> {
   for (const [k, v] of Object.entries(parsed)) out[k] = typeof v === "number" ? v : Number(v);
   return out;
 }
-
-/** Placeholders for a JSON array parameter: `x IN (SELECT value FROM json_each(?))`. */
-export const IN_JSON = "(SELECT value FROM json_each(?))";

@@ -10,15 +10,18 @@ import type { Deprecation } from "../values/governance";
 import type { LoopCanary, LoopGate, LoopStage, MonitorLoop } from "../values/loop";
 import type { ModelSignature } from "../values/model";
 import type {
+  DatabaseRead,
   DatasetRecord,
   ModelLineage,
   ModelVersion,
   ProductionRecord,
   RunEnvironment,
+  VersionArtifacts,
+  VersionDecision,
 } from "../values/registry";
 
 // The registry's values (a version, its lineage) cross the Api: they live in app/values.
-export type { DatasetRecord, ModelLineage, ModelVersion, RunEnvironment };
+export type { DatasetRecord, ModelLineage, ModelVersion, RunEnvironment, VersionArtifacts };
 
 export type RunStatus = "running" | "succeeded" | "failed" | "canceled" | "interrupted";
 export type NodeStatus = "ran" | "cached" | "failed" | "skipped";
@@ -301,12 +304,23 @@ export interface RegisterVersionInput {
    * (the training data's reference profile) `reference-profile.json`.
    */
   files: { native: string; onnx: string; heldout?: string; profile?: string };
+  /**
+   * The same files already uploaded to the project's shared artifact location and verified
+   * (app/artifacts/version-files.ts `stageVersionFiles`): the row records this manifest, after the
+   * registry has checked that the files it copied hash to it. Absent without a shared location.
+   */
+  artifacts?: VersionArtifacts | null;
   lineage: ModelLineage;
   /**
    * The feature service whose features fill the model's inputs (checked by the caller against the
    * project's features). A registration of the same model with another service is a new version.
    */
   featureService?: string | null;
+  /**
+   * A binary classifier's decision rule as evaluated (ModelVersion.decision); `files.onnx` must already
+   * label by it. The same model with another decision is a new version.
+   */
+  decision?: VersionDecision | null;
   /** Set this alias to the new (or existing) version. */
   alias?: string;
   actor: string | null;
@@ -374,7 +388,9 @@ export interface Registry {
   upsertModel(name: string, fields: ModelFields, actor: string | null): RegisteredModel;
   /**
    * Copies the files into `<registryDir>/<name>/<version>/` and records the
-   * version, its alias and the audit entries in one transaction. A model
+   * version, its alias and the audit entries in one transaction; with
+   * `input.artifacts` (files already uploaded to the shared artifact location)
+   * the copies must hash to it, and the row records it. A model
    * already registered under this name with the same fingerprint (and not
    * archived) is returned instead, with `created: false`.
    */

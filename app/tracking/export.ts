@@ -10,6 +10,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { copyFile, mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { ArtifactError } from "../artifacts/location";
+import { ensureProjectVersionFiles } from "../artifacts/version-files";
 import { isInside } from "../data/workspace";
 import type { MetadataStore, MetricRecord, ModelVersion } from "../store/types";
 
@@ -318,6 +320,12 @@ export async function exportModelVersion(
         : `Model "${name}" has no alias "${ref}". \`dagwood models show ${name}\` lists its aliases.`,
       "not-found",
     );
+  }
+  try {
+    await ensureProjectVersionFiles(ctx.dir, v);
+  } catch (e) {
+    if (e instanceof ArtifactError) throw new TrackingError(e.message, "not-found");
+    throw e;
   }
   const onnxFile = registryFile(ctx, v, v.onnxPath, "ONNX file");
   const nativeFile = registryFile(ctx, v, v.nativePath, "native model file");

@@ -6,12 +6,16 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openArtifactLocation } from "../../artifacts/location";
+import { shareTestVersion } from "../../artifacts/testing";
 import { startDagwood } from "../../cli/testing";
 import { SqlSession } from "../../data/sql";
+import { servingRepository } from "../../deploy/embedded";
 import { buildModelReferenceProfile, writeReferenceProfile } from "../../monitoring/reference";
 import {
   testVersionInput,
@@ -19,7 +23,7 @@ import {
   writeStepReferenceProfile,
   writeTestModelFiles,
 } from "../../monitoring/testing";
-import { createTempStore } from "../../store/metadata";
+import { createTempStore, SqliteMetadataStore } from "../../store/metadata";
 import { MonitoringReport } from "../../values/monitoring";
 import { ApiError, parseApiArgs } from "../api";
 import { driftDistributionFor, monitoringReportFor } from "./monitoring";
@@ -327,5 +331,66 @@ print(json.dumps({"edges": edges.tolist(), "ref": (np.histogram(ref, edges)[0] /
       }),
     ).toThrow(/start/);
     await expect(distribution({ registeredModel: "old" })).rejects.toThrow(/has no reference profile/);
+  });
+});
+
+// Last: it gives m v1 a manifest in a shared folder (what registering it again with a location does).
+describe("monitoringReport on another machine of a shared store", () => {
+  it("fetches the version's files from the artifact location before reading its classes: log loss is graded", async () => {
+    const root = mkdtempSync(join(tmpdir(), "dagwood-monitor-shared-"));
+    const shared = join(root, "share");
+    const machineB = join(root, "b");
+    mkdirSync(shared);
+    mkdirSync(join(machineB, ".dagwood"), { recursive: true });
+    // Machine B serves the model too (its own serving folder, the same log); the reference is a file,
+    // so nothing else reads the version's files first.
+    cpSync(servingRepository(temp.dir), servingRepository(machineB), { recursive: true });
+    const ref = join(machineB, "ref.csv");
+    writeFileSync(ref, `x\n${Array.from({ length: 50 }, (_, i) => i % 10).join("\n")}\n`);
+    const location = openArtifactLocation({ kind: "folder", path: shared }, temp.dir);
+    const v1 = await shareTestVersion(temp.store.registry, temp.dir, location, "m", 1);
+    const storeB = new SqliteMetadataStore(join(temp.dir, ".dagwood", "metadata.sqlite"), {
+      projectDir: machineB,
+    });
+    const onB = (artifacts: boolean) => {
+      writeFileSync(
+        join(machineB, "dagwood.json"),
+        JSON.stringify(artifacts ? { artifacts: { kind: "folder", path: shared } } : {}),
+      );
+      return monitoringReportFor(
+        { dir: machineB, metadata: storeB },
+        parseApiArgs("monitoringReport", {
+          target: "local",
+          model: "m",
+          window: "30m",
+          minRows: 10,
+          reference: ref,
+        }),
+      );
+    };
+    const nativeOnB = join(machineB, v1.nativePath);
+    try {
+      // Without the location in its dagwood.json machine B cannot read the classes: a 502 saying what to do.
+      const refused = await onB(false).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ApiError);
+      expect((refused as ApiError).status).toBe(502);
+      expect((refused as ApiError).message).toMatch(
+        /m v1 was registered with its files in folder .*this machine lacks model\.json.*Set "artifacts"/,
+      );
+      expect(existsSync(nativeOnB)).toBe(false);
+
+      const r = await onB(true);
+      // The log's probabilities are named by the model file's classes: 27 rows at −ln 0.8, 3 at −ln 0.2.
+      expect(r.windows[0]!.performance!.log_loss!.value).toBeCloseTo(
+        (27 * -Math.log(0.8) + 3 * -Math.log(0.2)) / 30,
+        12,
+      );
+      expect(r.windows[1]!.performance!.log_loss!.value).toBeCloseTo(-Math.log(0.8), 12);
+      expect(readFileSync(nativeOnB, "utf8")).toBe(readFileSync(join(temp.dir, v1.nativePath), "utf8"));
+      expect(existsSync(join(dirname(nativeOnB), "reference-profile.json"))).toBe(true);
+    } finally {
+      storeB.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

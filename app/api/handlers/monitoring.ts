@@ -10,6 +10,8 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { ArtifactError } from "../../artifacts/location";
+import { ensureProjectVersionFiles } from "../../artifacts/version-files";
 import { ident, isNumericType, literal, type SqlSession } from "../../data/sql";
 import { DeployError } from "../../deploy/targets";
 import { type InferenceLogSource, loadInferenceLog } from "../../monitoring/inference-log";
@@ -24,6 +26,7 @@ import { WindowInputError } from "../../monitoring/windows";
 import { ProjectSettingsError, readProjectSettings } from "../../project/project";
 import type { TrackingContext } from "../../tracking/export";
 import type { MonitoringReport } from "../../values/monitoring";
+import type { ModelVersion } from "../../values/registry";
 import { ApiError, type ApiResults, type parseApiArgs } from "../api";
 import { createTrackingHandlers, toApiError } from "../tracking";
 import type { CoreState, Handlers } from "./state";
@@ -62,11 +65,19 @@ export function inferenceLogSource(dir: string, target: string, model: string): 
  * The version's class labels in the order of its probabilities (the model
  * file's `classes`), so that a log read from a repository folder names its
  * probability columns `probability_<class>` and log loss can be graded; none
- * for a regression or a model file that cannot be read.
+ * for a regression or a model file that cannot be read. A version registered
+ * on another machine of a shared store has its files fetched from the
+ * project's artifact location first (a fetch that fails is a 502 saying why).
  */
-function modelClasses(dir: string, nativePath: string): string[] | undefined {
+async function modelClasses(dir: string, version: ModelVersion): Promise<string[] | undefined> {
   try {
-    const model = JSON.parse(readFileSync(resolve(dir, nativePath), "utf8")) as { classes?: unknown };
+    await ensureProjectVersionFiles(dir, version);
+  } catch (e) {
+    if (e instanceof ArtifactError) throw new ApiError(502, e.message);
+    throw e;
+  }
+  try {
+    const model = JSON.parse(readFileSync(resolve(dir, version.nativePath), "utf8")) as { classes?: unknown };
     return Array.isArray(model.classes) ? model.classes.map(String) : undefined;
   } catch {
     return undefined;
@@ -135,9 +146,9 @@ export async function monitoringReportFor(
     const referenceTable = stored
       ? await profileTable(sql, stored.profile, "reference")
       : await readDataFile(sql, reference!, "reference");
+    const classNames = await modelClasses(context.dir, version);
     let log: Awaited<ReturnType<typeof loadInferenceLog>>;
     try {
-      const classNames = modelClasses(context.dir, version.nativePath);
       log = await loadInferenceLog(sql, source, {
         table: "current_log",
         ...(classNames ? { classNames } : {}),
@@ -278,9 +289,9 @@ export async function driftDistributionFor(
         404,
         `column "${args.column}" is not in the reference profile of ${name} v${version.version} (its columns: ${reference.columns.map((c) => c.name).join(", ")})`,
       );
+    const classNames = await modelClasses(context.dir, version);
     let log: Awaited<ReturnType<typeof loadInferenceLog>>;
     try {
-      const classNames = modelClasses(context.dir, version.nativePath);
       log = await loadInferenceLog(sql, source, {
         table: "current_log",
         ...(classNames ? { classNames } : {}),

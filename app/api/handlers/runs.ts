@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { newRunId, runPlan } from "../../engine/engine";
 import type { PortValue } from "../../engine/ports";
 import { ApiError } from "../api";
+import { ownerFilter } from "../tracking";
 import { pipelinePath, planDocument } from "./pipelines";
 import type { CoreState, Handlers } from "./state";
 
@@ -15,7 +16,7 @@ export function runHandlers(
   state: CoreState,
 ): Handlers<"startRun" | "cancelRun" | "listRuns" | "getReport" | "collectGarbage"> {
   return {
-    async startRun({ document, path, targets, noCache, params }) {
+    async startRun({ document, path, targets, noCache, fullRefresh, params }) {
       // A run reads cached tables: it does not plan while a collection may drop them.
       while (state.collecting) await state.collecting.catch(() => {});
       const p = state.requireProject();
@@ -27,6 +28,10 @@ export function runHandlers(
       for (const t of targets ?? []) {
         if (!plan.order.some((n) => n.id === t)) throw new ApiError(400, `Unknown node "${t}"`);
       }
+      for (const t of fullRefresh ?? []) {
+        if (!plan.order.some((n) => n.id === t))
+          throw new ApiError(400, `Full refresh: no node "${t}" in the pipeline`);
+      }
       const runId = newRunId();
       const controller = new AbortController();
       const done = runPlan({
@@ -35,6 +40,7 @@ export function runHandlers(
         runId,
         pipelinePath: path ? pipelinePath(p, path) : undefined,
         noCache,
+        ...(fullRefresh?.length ? { fullRefresh } : {}),
         targets,
         signal: controller.signal,
         onEvent: state.emit,
@@ -72,8 +78,13 @@ export function runHandlers(
         state.collecting = null;
       }
     },
-    async listRuns({ pipeline, limit }) {
-      return state.requireProject().metadata.listRuns({ pipeline, limit });
+    async listRuns({ pipeline, limit, user, host, mine }) {
+      const { metadata } = state.requireProject();
+      const owner = ownerFilter({ user, host, mine });
+      if (owner.user === undefined && owner.host === undefined) return metadata.listRuns({ pipeline, limit });
+      // The same runs, newest first, through the search that filters by owner (no metrics: a list needs none).
+      const page = metadata.searchRuns({ pipeline, ...owner, limit: limit ?? 100, metricKeys: [] });
+      return page.runs.map(({ metrics: _m, resolvedParams: _p, ...run }) => run);
     },
     async getReport({ runId, nodeId, port }) {
       const p = state.requireProject();

@@ -5,13 +5,14 @@
  */
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from "react";
 import { useShallow } from "zustand/react/shallow";
-import type { RunQuery, RunStatus } from "../../../app/api/api";
+import type { ApiArgs, RunOwner, RunStatus } from "../../../app/api/api";
 import { api } from "../api/client";
 import { useApi } from "../panels/useApi";
 import { useRun } from "../store/run";
 import { ColumnChooser } from "./ColumnChooser";
 import { parseFilter } from "./filter";
 import { defaultMetricColumns } from "./format";
+import { mineTitle } from "./owner";
 import { RunDetailPanel } from "./RunDetail";
 import { RunsTable } from "./RunsTable";
 import { DEFAULT_METRIC_COLUMNS, PAGE_SIZE, useExperiments } from "./store";
@@ -52,6 +53,12 @@ function usePipelineNames(revision: number): string[] {
   );
 }
 
+/** Who the engine records runs as (asked once: it does not change while the app runs). */
+function useMe(): RunOwner | null {
+  const loaded = useApi(() => api.whoAmI({}), "whoAmI");
+  return loaded.status === "ok" ? loaded.value : null;
+}
+
 function Toolbar({ filterError, pipelines }: { filterError: string | null; pipelines: string[] }) {
   const s = useExperiments(
     useShallow((s) => ({
@@ -59,9 +66,13 @@ function Toolbar({ filterError, pipelines }: { filterError: string | null; pipel
       status: s.status,
       filterText: s.filterText,
       includeTrials: s.includeTrials,
+      mine: s.mine,
       selected: s.selected,
     })),
   );
+  const me = useMe();
+  // Without a user name there is nothing to filter by; a choice left on stays visible so it can be undone.
+  const noUser = me !== null && !me.user && !s.mine;
   const ex = useExperiments.getState();
   // The box is edited freely and applied on Enter or blur; a tag clicked in the table rewrites it.
   const [draft, setDraft] = useState(s.filterText);
@@ -125,6 +136,16 @@ function Toolbar({ filterError, pipelines }: { filterError: string | null; pipel
         />{" "}
         trials
       </label>
+      <label className="runs-check small" title={mineTitle(me)}>
+        <input
+          type="checkbox"
+          data-testid="runs-mine"
+          checked={s.mine}
+          disabled={noUser}
+          onChange={(e) => ex.setMine(e.target.checked)}
+        />{" "}
+        only my runs
+      </label>
       <ColumnChooser />
       <button type="button" className="button" data-testid="runs-refresh" onClick={() => ex.reload()}>
         ↻ Refresh
@@ -162,6 +183,7 @@ function RunsPage() {
       status: s.status,
       filterText: s.filterText,
       includeTrials: s.includeTrials,
+      mine: s.mine,
       sort: s.sort,
       page: s.page,
       paramColumns: s.paramColumns,
@@ -175,9 +197,10 @@ function RunsPage() {
     () => parseFilter(q.filterText, { params: q.seenParams, metrics: q.seenMetrics }),
     [q.filterText, q.seenParams, q.seenMetrics],
   );
-  const query: RunQuery = {
+  const query: ApiArgs<"searchRuns"> = {
     ...(q.pipeline ? { pipeline: q.pipeline } : {}),
     ...(q.status.length ? { status: q.status } : {}),
+    ...(q.mine ? { mine: true } : {}),
     ...(filter.ok && filter.conditions.length ? { where: filter.conditions } : {}),
     orderBy: { field: q.sort.field, ...(q.sort.key ? { key: q.sort.key } : {}), desc: q.sort.desc },
     limit: PAGE_SIZE,

@@ -9,6 +9,7 @@ import { Loading } from "../shell/Loading";
 import { MiniTable } from "../shell/MiniTable";
 import { toast } from "../store/toasts";
 import { formatDuration, formatMetric, formatTime, formatValue, latestMetrics, shortId } from "./format";
+import { ownerTitle } from "./owner";
 import { useExperiments } from "./store";
 
 function DetailSection({ title, children }: { title: string; children: React.ReactNode }) {
@@ -136,7 +137,12 @@ function Detail({ detail }: { detail: RunDetail }) {
           <span>{run.pipeline}</span>
           <span className="muted">{formatTime(run.startedAt)}</span>
           <span className="muted">{formatDuration(run.durationMs)}</span>
-          {run.user && <span className="muted">by {run.user}</span>}
+          {(run.user || run.host) && (
+            <span className="muted" data-testid="run-owner" title={ownerTitle(run)}>
+              {run.user ? `by ${run.user}` : "by an unknown user"}
+              {run.host && ` on ${run.host}`}
+            </span>
+          )}
         </div>
         {run.error && <div className="panel-error">{run.error}</div>}
         <button

@@ -7,6 +7,7 @@ import { Loading } from "../shell/Loading";
 import { conditionText } from "./filter";
 import { formatDuration, formatMetric, formatTime, formatValue, shortId } from "./format";
 import { keyTitle, type NodeInfo, splitKey } from "./nodeInfo";
+import { ownerLabel, ownerTitle } from "./owner";
 import { PAGE_SIZE, type SortField, useExperiments } from "./store";
 
 interface Column {
@@ -51,6 +52,16 @@ function columnsFor(paramColumns: string[], metricColumns: string[], nodes: Map<
       cell: (r) => <span className={`run-status status-${r.status}`}>{r.status}</span>,
     },
     { id: "started", label: "started", sort: { field: "startedAt" }, cell: (r) => formatTime(r.startedAt) },
+    {
+      id: "by",
+      label: "by",
+      title: "Who started the run, and on which machine (user@machine)",
+      cell: (r) => (
+        <span className="run-owner" data-testid={`run-owner-${r.id}`} title={ownerTitle(r)}>
+          {ownerLabel(r)}
+        </span>
+      ),
+    },
     {
       id: "duration",
       label: "duration",
@@ -195,7 +206,9 @@ function EmptyRuns({ filtered }: { filtered: boolean }) {
       {filtered ? (
         <>
           <h3>No run matches</h3>
-          <p className="muted">Loosen the filter, pick another pipeline or status, or tick “trials”.</p>
+          <p className="muted">
+            Loosen the filter, pick another pipeline or status, tick “trials”, or untick “only my runs”.
+          </p>
         </>
       ) : (
         <>
@@ -226,7 +239,7 @@ export function RunsTable({
     useShallow((s) => ({
       selected: s.selected,
       detailRunId: s.detailRunId,
-      filtered: !!(s.pipeline || s.status.length || s.filterText.trim()),
+      filtered: !!(s.pipeline || s.status.length || s.filterText.trim() || s.mine),
     })),
   );
   if (loaded.status === "loading") return <Loading testId="runs-loading">Loading runs…</Loading>;

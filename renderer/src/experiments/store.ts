@@ -2,6 +2,7 @@
 import { create } from "zustand";
 import type { RunQuery, RunStatus } from "../../../app/api/api";
 import { metricDirection } from "../../../app/values/metric-direction";
+import { loadMine, saveMine } from "./owner";
 
 export type SortField = NonNullable<RunQuery["orderBy"]>["field"];
 export interface Sort {
@@ -24,6 +25,8 @@ interface ExperimentsState {
   status: RunStatus[];
   filterText: string;
   includeTrials: boolean;
+  /** Only the runs of the user the engine records runs under ("Only my runs"; kept in localStorage). */
+  mine: boolean;
   sort: Sort;
   page: number;
   /** Chosen columns; metrics null means "the first few". */
@@ -52,6 +55,7 @@ interface ExperimentsState {
   setStatus(status: RunStatus[]): void;
   setFilterText(text: string): void;
   setIncludeTrials(include: boolean): void;
+  setMine(mine: boolean): void;
   sortBy(field: SortField, key?: string): void;
   setPage(page: number): void;
   setColumns(params: string[], metrics: string[]): void;
@@ -74,6 +78,7 @@ export const useExperiments = create<ExperimentsState>()((set, get) => ({
   status: [],
   filterText: "",
   includeTrials: false,
+  mine: loadMine(),
   sort: { field: "startedAt", desc: true },
   page: 0,
   paramColumns: [],
@@ -92,6 +97,10 @@ export const useExperiments = create<ExperimentsState>()((set, get) => ({
   setStatus: (status) => set({ status, page: 0 }),
   setFilterText: (filterText) => set({ filterText, page: 0 }),
   setIncludeTrials: (includeTrials) => set({ includeTrials, page: 0 }),
+  setMine(mine) {
+    saveMine(mine);
+    set({ mine, page: 0 });
+  },
   sortBy(field, key) {
     const s = get().sort;
     const same = s.field === field && s.key === key;
