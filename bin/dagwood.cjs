@@ -131,7 +131,21 @@ function loadWithCodeCache(file, argv) {
   return { main: module.exports.main, saveCache };
 }
 
+/**
+ * A reader that goes away (`dagwood blocks --json | head`) ends the command quietly with status 0.
+ * Node ignores SIGPIPE, so a write to a closed pipe comes back as an EPIPE 'error' on the stream,
+ * which, unhandled, would print a stack trace; every other stream error is still thrown.
+ */
+function exitQuietlyOnClosedPipe(stream) {
+  stream.on("error", (e) => {
+    if (e?.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+}
+
 async function start() {
+  exitQuietlyOnClosedPipe(process.stdout);
+  exitQuietlyOnClosedPipe(process.stderr);
   // `dagwood ui` hosts an engine for hours: it starts once more with glibc's malloc thresholds fixed
   // (bin/malloc-tuned.mjs says why; about 60 ms, so a one-off `run` starts untuned rather than pay that
   // on every cached re-run). A child that cannot start leaves this process to serve, untuned.

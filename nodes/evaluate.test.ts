@@ -95,7 +95,10 @@ describe("evaluate on penguins", () => {
     );
     const data = await known(test, "test_sexed");
     p.metrics.length = 0;
-    const report = reportOf((await p.run(evaluate, { model, data }, { groupBy: "island" })).report);
+    // Every island counts (Torgersen has 9 test rows, below the default minGroupSize).
+    const report = reportOf(
+      (await p.run(evaluate, { model, data }, { groupBy: "island", minGroupSize: 5 })).report,
+    );
 
     expect(report).toMatchObject({ task: "binary", positiveClass: "MALE", threshold: 0.5, rows: data.rows });
     const m = report.metrics;
@@ -127,6 +130,42 @@ describe("evaluate on penguins", () => {
     );
     expect(groups.gaps.equal_opportunity_difference).toBeCloseTo(Math.max(...tprs) - Math.min(...tprs), 12);
     expect(p.metrics.some((x) => x.name === "demographic_parity_difference")).toBe(true);
+    // Equalized odds: the larger of the TPR and FPR gaps, each with a bootstrap interval around it.
+    const fprs = groups.rows.map((g) => g.metrics.false_positive_rate!);
+    expect(groups.gaps.false_positive_rate_difference).toBeCloseTo(Math.max(...fprs) - Math.min(...fprs), 12);
+    expect(m.equalized_odds_difference).toBe(
+      Math.max(m.equal_opportunity_difference!, m.false_positive_rate_difference!),
+    );
+    expect(p.metrics.some((x) => x.name === "equalized_odds_ratio")).toBe(true);
+    expect(groups).toMatchObject({
+      columns: ["island"],
+      conventions: "fairlearn",
+      droppedRows: 0,
+      leftOut: [],
+      bootstrap: { resamples: 1000, seed: 1, level: 0.95 },
+    });
+    const [lower, upper] = groups.intervals!.equalized_odds_difference!;
+    expect(lower!).toBeLessThanOrEqual(upper!);
+    expect(upper!).toBeGreaterThan(0);
+
+    // With the default minGroupSize (30) the two smaller islands are marked and left out, and said so.
+    p.logs.length = 0;
+    const defaults = reportOf((await p.run(evaluate, { model, data }, { groupBy: "island" })).report).groups!;
+    expect(defaults.rows.map((g) => [g.group, g.small, g.counted])).toEqual([
+      ["Biscoe", false, true],
+      ["Dream", true, false],
+      ["Torgersen", true, false],
+    ]);
+    expect(defaults.leftOut).toEqual(["Dream", "Torgersen"]);
+    expect(defaults.gaps.equalized_odds_difference).toBeNull();
+    expect(p.logs.map((l) => l.message)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /2 group\(s\) have fewer than 30 rows and are left out of the gaps: Dream \(24\), Torgersen \(9\)/,
+        ),
+        expect.stringMatching(/Only 1 group\(s\) count in the gaps/),
+      ]),
+    );
 
     const { roc, pr, calibration, confusion } = report;
     expect(roc && "auc" in roc && roc.auc).toBe(m.roc_auc);

@@ -17,6 +17,7 @@ import {
   readColumns,
   selectRows,
 } from "../app/ml/dataset";
+import { binaryLabels, decisionParams, positiveClassIndex } from "../app/ml/decision";
 import type { Scored } from "../app/ml/evaluation";
 import type { asModel, ClassLabel } from "../app/ml/model";
 import { runTask } from "../app/ml/work/pool";
@@ -31,28 +32,51 @@ type Model = ReturnType<typeof asModel>;
 
 const params = z.object({
   groupBy: z
-    .string()
-    .min(1)
+    // One column was written as a string before several were allowed.
+    .preprocess((v) => (typeof v === "string" ? [v] : v), z.array(z.string().min(1)).min(1))
     .optional()
     .describe(
-      "A column whose groups are compared (fairness): the same metrics per group, and the gaps between groups",
+      "Columns whose groups are compared (fairness): the same metrics per group, and the gaps between groups; several columns: a group per combination (a × b)",
     )
-    .meta({ order: 3, picker: "column" }),
-  positiveClass: z
-    .string()
-    .min(1)
-    .optional()
-    .describe("Binary models: the class counted as positive, as written in the data; unset: the second class")
-    .meta({ order: 1 }),
-  threshold: z
+    .meta({ order: 3, picker: "columns" }),
+  fairnessConventions: z
+    .enum(["fairlearn", "dagwood"])
+    .default("fairlearn")
+    .describe(
+      'With groupBy: "fairlearn" drops rows whose group value is missing and scores a rate with nothing to divide by (a group without actual positives or negatives) as 0, as Fairlearn does; "dagwood" keeps missing values as a group of their own and leaves undefined rates out of the gaps',
+    )
+    .meta({ order: 5, advanced: true }),
+  minGroupSize: z
     .number()
-    .min(0)
-    .max(1)
-    .default(0.5)
+    .int()
+    .min(1)
+    .default(30)
+    .describe("With groupBy: groups with fewer rows are marked small (their rates are too noisy to judge)")
+    .meta({ order: 6, advanced: true }),
+  smallGroups: z
+    .enum(["exclude", "include"])
+    .default("exclude")
     .describe(
-      "Binary models: a row is predicted positive when its positive-class probability is at least this",
+      "With groupBy: whether groups smaller than minGroupSize count in the gaps (they are always reported)",
     )
-    .meta({ order: 2 }),
+    .meta({ order: 7, advanced: true }),
+  bootstrapResamples: z
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .default(1000)
+    .describe(
+      "With groupBy: resamples of the rows for each gap's 95 % bootstrap interval (each one pass over the rows); 0: no intervals",
+    )
+    .meta({ order: 8, advanced: true }),
+  seed: z
+    .number()
+    .int()
+    .default(1)
+    .describe("With groupBy: the seed of the bootstrap resamples")
+    .meta({ order: 9, advanced: true }),
+  ...decisionParams,
   calibrationBins: z
     .number()
     .int()
@@ -110,7 +134,7 @@ async function evaluationParity(
 }
 
 /** Checks the data has what evaluation reads, naming what is missing. */
-function checkColumns(model: Model, data: TableValue, groupBy: string | undefined): void {
+function checkColumns(model: Model, data: TableValue, groupBy: string[] | undefined): void {
   const columns = data.columns.map((c) => c.name).join(", ");
   if (!data.columns.some((c) => c.name === model.target)) {
     throw new BlockError(
@@ -118,7 +142,7 @@ function checkColumns(model: Model, data: TableValue, groupBy: string | undefine
     );
   }
   requireModelColumns(model, data.columns);
-  if (groupBy !== undefined) requireColumns([groupBy], data.columns, "groupBy");
+  if (groupBy !== undefined) requireColumns(groupBy, data.columns, "groupBy");
 }
 
 /** Truth per row as class indexes (-1: missing); labels the model never saw get indexes after its classes. */
@@ -150,6 +174,30 @@ function classIndexes(target: RawColumn, classes: ClassLabel[]): { y: Int32Array
   };
 }
 
+/** Says which rows and groups the fairness gaps leave out, and why. */
+function logGroups(ctx: BlockContext, groups: NonNullable<EvaluationReport["groups"]>): void {
+  if (groups.droppedRows) {
+    ctx.log(
+      `${groups.droppedRows} row(s) have no ${groups.column} value: they are in no group (Fairlearn's conventions drop them; fairnessConventions "dagwood" keeps them as a group of their own).`,
+      "warn",
+    );
+  }
+  const leftOut = groups.rows.filter((g) => g.counted === false);
+  if (leftOut.length > 0) {
+    ctx.log(
+      `${leftOut.length} group(s) have fewer than ${groups.minGroupSize} rows and are left out of the gaps: ${leftOut.map((g) => `${g.group ?? "(missing)"} (${g.n})`).join(", ")}. Lower minGroupSize or set smallGroups to "include" to count them.`,
+      "warn",
+    );
+  }
+  const counted = groups.rows.length - leftOut.length;
+  if (counted < 2) {
+    ctx.log(
+      `Only ${counted} group(s) count in the gaps, so there is nothing to compare them with: the gaps are undefined (null). Lower minGroupSize, or set smallGroups to "include".`,
+      "warn",
+    );
+  }
+}
+
 export default defineBlock({
   kind: "evaluate",
   cpu: true,
@@ -157,7 +205,7 @@ export default defineBlock({
   title: "Evaluate",
   category: "Evaluate",
   description:
-    "Scores labelled rows with a model and reports its metrics: accuracy, precision/recall/F1 (per class, macro, weighted), ROC and PR curves with AUC and average precision, log loss, confusion matrix, calibration and Brier score; for regression RMSE, MAE, R², and the residuals against the predictions. With groupBy: the same metrics per group and the gaps between groups (demographic parity, equal opportunity). Rows without a target value are left out.",
+    "Scores labelled rows with a model and reports its metrics: accuracy, precision/recall/F1 (per class, macro, weighted), ROC and PR curves with AUC and average precision, log loss, confusion matrix, calibration and Brier score; for regression RMSE, MAE, R², and the residuals against the predictions. With groupBy (one or several columns): the same metrics per group and the gaps between groups with bootstrap intervals (demographic parity, equal opportunity, false positive rate, equalized odds; Fairlearn's definitions and conventions by default), small groups marked and left out. Rows without a target value are left out.",
   inputs: {
     model: { type: "model", description: "A trained model" },
     data: { type: "table", description: "Labelled rows: the model's feature columns and its target" },
@@ -177,20 +225,7 @@ export default defineBlock({
     checkColumns(model, data, p.groupBy);
     const task: Task = model.task;
     const classes = model.classes ?? [];
-    let positive = 1;
-    if (p.positiveClass !== undefined) {
-      if (task !== "binary") {
-        throw new BlockError(
-          `positiveClass applies to binary models, but this model is ${task}. Clear positiveClass.`,
-        );
-      }
-      positive = classes.findIndex((c) => String(c) === p.positiveClass);
-      if (positive < 0) {
-        throw new BlockError(
-          `positiveClass "${p.positiveClass}" is not one of the model's classes: ${classes.join(", ")}.`,
-        );
-      }
-    }
+    const positive = positiveClassIndex(task, classes, p.positiveClass, (m) => new BlockError(m));
 
     const byName = (name: string) => data.columns.find((c) => c.name === name)!;
     const features: ColumnRequest[] = model.preprocess.features.map((f) => ({
@@ -202,12 +237,12 @@ export default defineBlock({
     const requests: ColumnRequest[] = [
       ...features,
       { column: byName(model.target), kind: numericTarget ? "numeric" : "categorical" },
-      ...(p.groupBy ? [{ column: byName(p.groupBy), kind: "categorical" as const }] : []),
+      ...(p.groupBy ?? []).map((name) => ({ column: byName(name), kind: "categorical" as const })),
     ];
     ctx.progress(0, "Reading the data");
     const table = await readColumns(ctx.sql, data.name, requests, { signal: ctx.signal });
     const target = table.columns[features.length]!;
-    const groupColumn = p.groupBy ? table.columns[features.length + 1] : undefined;
+    const groupColumns = table.columns.slice(features.length + 1);
 
     const truth = task === "regression" ? undefined : classIndexes(target, classes);
     const kept: number[] = [];
@@ -258,9 +293,7 @@ export default defineBlock({
       const y = Int32Array.from(kept, (r) => truth.y[r]!);
       const pred =
         task === "binary"
-          ? Int32Array.from(kept, (_, i) =>
-              probs[i * k + positive]! >= p.threshold ? positive : 1 - positive,
-            )
+          ? binaryLabels(probs, { positive, threshold: p.threshold })
           : predictions.classIndex!;
       scored = { task, k, labels: truth.labels.length, y, pred, probs, positive };
       const unseen = truth.labels.slice(k);
@@ -281,12 +314,25 @@ export default defineBlock({
         scored,
         classes: truth?.labels ?? [],
         calibrationBins: p.calibrationBins,
-        ...(groupColumn?.kind === "categorical" && p.groupBy
+        conventions: p.fairnessConventions,
+        ...(p.groupBy
           ? {
               group: {
-                column: p.groupBy,
-                codes: Int32Array.from(kept, (r) => groupColumn.codes[r]!),
-                dictionary: groupColumn.dictionary,
+                columns: groupColumns.map((column, i) => {
+                  const codes = column as Extract<RawColumn, { kind: "categorical" }>;
+                  return {
+                    name: p.groupBy![i]!,
+                    codes: Int32Array.from(kept, (r) => codes.codes[r]!),
+                    dictionary: codes.dictionary,
+                  };
+                }),
+                options: {
+                  conventions: p.fairnessConventions,
+                  minGroupSize: p.minGroupSize,
+                  smallGroups: p.smallGroups,
+                  resamples: p.bootstrapResamples,
+                  seed: p.seed,
+                },
               },
             }
           : {}),
@@ -294,6 +340,7 @@ export default defineBlock({
       { signal: ctx.signal },
     );
     const { metrics, groups } = figures;
+    if (groups) logGroups(ctx, groups);
 
     const parity = await evaluationParity(ctx, model, featureRows);
     const report: EvaluationReport = {

@@ -222,6 +222,52 @@ describe("gate against the registered champion", () => {
     ).rejects.toThrow(/Invalid params for gate: champion.model/);
   });
 
+  it("scores the champion's fairness gap with the report's groups and conventions", async () => {
+    crown(1);
+    const grouped = await p.table(
+      "grouped",
+      `SELECT *, (x % 3)::VARCHAR AS third, CASE WHEN x % 7 = 0 THEN NULL ELSE (x % 2)::VARCHAR END AS parity FROM "${(test as { name: string }).name}"`,
+    );
+    const options = { groupBy: ["third", "parity"], fairnessConventions: "dagwood", minGroupSize: 10 };
+    const report = (await p.run(evaluate, { model: strong.model, data: grouped }, options)).report!;
+    const reportGroups = ((report as ReportValue).data as EvaluationReport).groups!;
+    expect(reportGroups.rows.some((r) => r.values?.includes(null))).toBe(true); // dagwood keeps the missing values
+    // The champion scored here by hand, natively: the test context's one artifact folder holds the
+    // last trained model's ONNX file, not weak's (the gate reads the registry's copy).
+    const weakNative = { ...weak.model, data: { ...(weak.model as { data: object }).data, onnx: undefined } };
+    const weakGap = (
+      (
+        (await p.run(evaluate, { model: weakNative as PortValue, data: grouped }, options))
+          .report as ReportValue
+      ).data as EvaluationReport
+    ).metrics.equalized_odds_difference!;
+    // Scored with Fairlearn's conventions the champion's gap would differ: the gate must pass them on.
+    const weakFairlearn = (
+      (
+        (
+          await p.run(
+            evaluate,
+            { model: weakNative as PortValue, data: grouped },
+            { groupBy: ["third", "parity"] },
+          )
+        ).report as ReportValue
+      ).data as EvaluationReport
+    ).metrics.equalized_odds_difference;
+    expect(weakFairlearn).not.toBe(weakGap);
+    const metric = "equalized_odds_difference";
+    const ours = ((report as ReportValue).data as EvaluationReport).metrics[metric]!;
+    // The strong tree is exact on x (gap 0); the stump on z is not (gap 0.25).
+    expect(ours).toBe(0);
+    const out = await p.run(gate, { report, data: grouped }, { metric, champion });
+    expect((out.report as { data: EvaluationReport }).data.champion).toEqual({
+      model: "clf",
+      alias: "champion",
+      version: 1,
+      value: weakGap,
+    });
+    expect(weakGap).toBeGreaterThan(0.1);
+  });
+
   it("keys its cache on the champion's current version", async () => {
     const params = { metric: "accuracy", champion };
     const none = await p.fingerprint(gate, params);

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { ensureProjectVersionFiles } from "../app/artifacts/version-files";
 import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
 import type { TableValue } from "../app/engine/ports";
 import { asModel } from "../app/ml/model";
@@ -75,6 +76,8 @@ async function championValue(
 ): Promise<number> {
   let native: unknown;
   try {
+    // A champion registered on another machine of a shared store: its files come from the artifact location.
+    await ensureProjectVersionFiles(ctx.projectDir, version);
     native = JSON.parse(await readFile(resolve(ctx.projectDir, version.nativePath), "utf8"));
   } catch (e) {
     throw new BlockError(
@@ -90,8 +93,18 @@ async function championValue(
     metric: () => undefined,
     log: (message, level) => ctx.log(`Champion v${version.version}: ${message}`, level),
   };
+  const groups = report.groups;
   const options = evaluate.params.parse({
-    ...(report.groups?.column ? { groupBy: report.groups.column } : {}),
+    ...(groups ? { groupBy: groups.columns ?? [groups.column] } : {}),
+    // The gaps are compared, not their intervals: the champion needs no bootstrap.
+    ...(groups
+      ? {
+          bootstrapResamples: 0,
+          ...(groups.conventions ? { fairnessConventions: groups.conventions } : {}),
+          ...(groups.minGroupSize !== undefined ? { minGroupSize: groups.minGroupSize } : {}),
+          ...(groups.smallGroups ? { smallGroups: groups.smallGroups } : {}),
+        }
+      : {}),
     ...(report.positiveClass !== undefined ? { positiveClass: String(report.positiveClass) } : {}),
     ...(report.threshold !== undefined ? { threshold: report.threshold } : {}),
   });
@@ -163,7 +176,7 @@ export default defineBlock({
   title: "Gate",
   category: "Evaluate",
   description:
-    "Fails the run unless a metric of the report passes a threshold (e.g. accuracy >= 0.95, or demographic_parity_difference <= 0.1 from evaluate with groupBy), and, with champion set, unless it is at least as good as the registered version under an alias (champion/challenger) scored on the same test data. When it passes, the report goes through, with the champion's score added.",
+    "Fails the run unless a metric of the report passes a threshold (e.g. accuracy >= 0.95, or from evaluate with groupBy a fairness gap: demographic_parity_difference, equal_opportunity_difference, false_positive_rate_difference, equalized_odds_difference <= 0.1, or equalized_odds_ratio >= 0.8), and, with champion set, unless it is at least as good as the registered version under an alias (champion/challenger) scored on the same test data. When it passes, the report goes through, with the champion's score added.",
   inputs: {
     report: { type: "report", description: "A report with metrics, e.g. from evaluate" },
     data: {

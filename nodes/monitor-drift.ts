@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { ArtifactError } from "../app/artifacts/location";
+import { ensureProjectVersionFiles } from "../app/artifacts/version-files";
 import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
 import { computeDrift, DriftInputError } from "../app/monitoring/drift";
 import {
@@ -24,10 +26,10 @@ function splitRef(text: string): { name: string; ref: string | number } {
 }
 
 /** The registered version's stored reference profile, or a block error saying what to do. */
-function storedProfile(
+async function storedProfile(
   ctx: BlockContext,
   text: string,
-): { version: number; profile: StoredReferenceProfile } {
+): Promise<{ version: number; profile: StoredReferenceProfile }> {
   const { name, ref } = splitRef(text);
   let v: ReturnType<typeof ctx.registry.getVersion>;
   try {
@@ -46,6 +48,13 @@ function storedProfile(
         ? `Model "${name}" has no version ${ref}${model.latestVersion ? ` (its latest is v${model.latestVersion})` : ""}.`
         : `Model "${name}" has no alias "${ref}"${aliases.length ? ` (its aliases: ${aliases.join(", ")})` : " (it has no aliases yet)"}.`,
     );
+  }
+  try {
+    // Registered on another machine of a shared store: its files (the profile among them) come from the artifact location.
+    await ensureProjectVersionFiles(ctx.projectDir, v);
+  } catch (e) {
+    if (e instanceof ArtifactError) throw new BlockError(e.message);
+    throw e;
   }
   const file = referenceProfilePath(ctx.projectDir, v);
   if (!file)
@@ -155,7 +164,7 @@ export default defineBlock({
     let reference: DriftTable;
     let options = { columns: params.columns, target: params.target, prediction: params.prediction };
     if (params.model) {
-      const stored = storedProfile(ctx, params.model);
+      const stored = await storedProfile(ctx, params.model);
       try {
         const side = await profileReference(ctx.sql, stored.profile, current, ctx.newTable("reference"), {
           ...options,

@@ -2,13 +2,14 @@ import type { DuckDBAppender } from "@duckdb/node-api";
 import { z } from "zod";
 import { duckdb } from "../app/data/native";
 import { ident, type SqlSession } from "../app/data/sql";
-import { defineBlock, requireTable } from "../app/engine/block";
+import { BlockError, defineBlock, requireTable } from "../app/engine/block";
 import { readColumns } from "../app/ml/dataset";
+import { binaryLabels, decisionParams, positiveClassIndex } from "../app/ml/decision";
 import { freeName } from "../app/ml/score-columns";
 import { predictInWorkers } from "../app/ml/work/score";
 import { checkModelData, requireModel, requireModelColumns } from "./model-blocks";
 
-const params = z.object({});
+const params = z.object({ ...decisionParams });
 
 interface OutputColumn {
   name: string;
@@ -72,11 +73,11 @@ async function appendScores(
 export default defineBlock({
   kind: "predict",
   cpu: true,
-  version: 1,
+  version: 2,
   title: "Predict",
   category: "Evaluate",
   description:
-    "Scores a table with a trained model: the input columns plus `prediction` (regression), or `label` and one `probability_<class>` column per class (classification). The model's preprocessing is applied to the raw columns.",
+    "Scores a table with a trained model: the input columns plus `prediction` (regression), or `label` and one `probability_<class>` column per class (classification). A binary model labels a row positive when its positive-class probability is at least `threshold`, as evaluate scores it. The model's preprocessing is applied to the raw columns.",
   inputs: {
     model: { type: "model", description: "A trained model" },
     data: {
@@ -104,10 +105,17 @@ export default defineBlock({
     const open = "and prediction, or label and probability_<class>, as the model's task turns out";
     return { out: { ...data, open } };
   },
-  async run(ctx, inputs) {
+  async run(ctx, inputs, p) {
     const model = requireModel(inputs);
     const data = requireTable(inputs, "data");
     requireModelColumns(model, data.columns);
+    // Checked before scoring: a positiveClass that does not apply fails at once.
+    const positive = positiveClassIndex(
+      model.task,
+      model.classes ?? [],
+      p.positiveClass,
+      (m) => new BlockError(m),
+    );
     const requests = model.preprocess.features.map((f) => ({
       column: data.columns.find((c) => c.name === f.name)!,
       kind: f.kind,
@@ -136,9 +144,17 @@ export default defineBlock({
       columns.push({ name: outputName("prediction"), sqlType: "DOUBLE", at: (r) => prediction[r]! });
     } else {
       const classes = model.classes ?? [];
-      const { classIndex, probabilities } = scores as Required<typeof scores>;
+      const { probabilities } = scores as Required<typeof scores>;
       const K = classes.length;
       const labels = classes.map(String);
+      let classIndex = scores.classIndex!;
+      if (model.task === "binary") {
+        // The rule evaluate scores with (app/ml/decision.ts), not the largest probability.
+        classIndex = binaryLabels(probabilities, { positive, threshold: p.threshold });
+        ctx.log(
+          `A row is labelled ${labels[positive]} when its probability of ${labels[positive]} is at least ${p.threshold}.`,
+        );
+      }
       columns.push({
         name: outputName("label"),
         sqlType: "VARCHAR",

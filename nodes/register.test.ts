@@ -103,6 +103,37 @@ describe("register", () => {
     );
   });
 
+  it("with a shared artifact location, uploads the files before the row and records their keys", async () => {
+    const share = join(p.dir, "share");
+    mkdirSync(share);
+    writeFileSync(
+      join(p.dir, "dagwood.json"),
+      JSON.stringify({ artifacts: { kind: "folder", path: "share" } }),
+    );
+    await p.run(register, { model, report }, { name: "shared" });
+    const v = p.metadata().registry.getVersion("shared", 1)!;
+    const folder = join(p.dir, v.nativePath, "..");
+    const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
+    expect(Object.keys(v.artifacts!.files).sort()).toEqual([
+      "model.json",
+      "model.onnx",
+      "reference-profile.json",
+    ]);
+    for (const [name, stored] of Object.entries(v.artifacts!.files)) {
+      expect(stored.sha256).toBe(sha(join(folder, name)));
+      expect(sha(join(share, "sha256", stored.sha256))).toBe(stored.sha256);
+    }
+    // An unreachable location: the block fails, and no version is written.
+    writeFileSync(
+      join(p.dir, "dagwood.json"),
+      JSON.stringify({ artifacts: { kind: "folder", path: "gone" } }),
+    );
+    await expect(p.run(register, { model, report }, { name: "other" })).rejects.toThrow(
+      /The artifact folder .*gone \(dagwood.json "artifacts".path\) does not exist/,
+    );
+    expect(p.metadata().registry.getModel("other")).toBeUndefined();
+  });
+
   it("returns the existing version for the same model, and a new one for another", async () => {
     await p.run(register, { model }, { name: "penguins" });
     const again = refOf((await p.run(register, { model }, { name: "penguins" })).version);

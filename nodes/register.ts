@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { ArtifactError } from "../app/artifacts/location";
+import { projectArtifactLocation, stageVersionFiles } from "../app/artifacts/version-files";
 import { sampleHeldout } from "../app/deploy/heldout";
 import {
   type BlockContext,
@@ -13,11 +15,13 @@ import {
 import type { ModelValue } from "../app/engine/ports";
 import { checkServiceInputs, ServiceInputsError, serviceFingerprint } from "../app/features/service-inputs";
 import { FEATURE_NAME } from "../app/features/types";
+import { storedDecision } from "../app/ml/decision";
 import type { AnyDagwoodModel } from "../app/ml/model";
+import { withDecisionThreshold } from "../app/ml/onnx/decision";
 import { checkNewModelName } from "../app/store/registry";
 import { ALIAS_NAME, MODEL_NAME, RegistryError } from "../app/store/types";
 import { deprecationNotice } from "../app/values/governance";
-import type { ModelVersionRef } from "../app/values/registry";
+import type { ModelVersionRef, VersionDecision } from "../app/values/registry";
 import { requireModel } from "./model-blocks";
 
 const params = z.object({
@@ -106,6 +110,19 @@ function metricsOf(inputs: BlockInputs): Record<string, number> {
 }
 
 /**
+ * The decision rule the evaluation report scored a binary model with (its positive class and threshold),
+ * which the version keeps so that it is served labelling as it was judged; undefined without a report
+ * and for other tasks (labelled by the most probable class).
+ */
+function decisionOf(inputs: BlockInputs, model: AnyDagwoodModel): VersionDecision | undefined {
+  const report = inputs.report?.type === "report" ? inputs.report.data : undefined;
+  const { kind, threshold, positiveClass } = (report ?? {}) as Record<string, unknown>;
+  if (model.task !== "binary" || kind !== "evaluation" || typeof threshold !== "number") return undefined;
+  if (positiveClass === undefined || positiveClass === null) return undefined;
+  return { threshold, positiveClass: String(positiveClass) };
+}
+
+/**
  * The reference profile the train block kept beside the model (app/monitoring/reference.ts), or
  * undefined, said in the log, when the model has none: drift checks against the version then need a
  * reference table.
@@ -129,7 +146,7 @@ export default defineBlock({
   title: "Register model",
   category: "Deploy",
   description:
-    "Adds the model to the project's registry as a new version of a named model, with its ONNX file, signature, the evaluation metrics, ONNX parity and its lineage (the run, the datasets by digest, the params); optionally points an alias such as challenger at it, and keeps up to 200 held-out rows with their predictions for deploy checks. Registering the same model again returns the existing version. With a feature service, the served model can be called with entity keys only; the service must provide every model input.",
+    "Adds the model to the project's registry as a new version of a named model, with its ONNX file, signature, the evaluation metrics, ONNX parity and its lineage (the run, the datasets by digest, the params); optionally points an alias such as challenger at it, and keeps up to 200 held-out rows with their predictions for deploy checks. A binary model evaluated at a threshold keeps it (and its positive class): the version's model.onnx labels by it, as evaluate scored and predict labels. Registering the same model again (with the same feature service and threshold) returns the existing version. With a feature service, the served model can be called with entity keys only; the service must provide every model input.",
   inputs: {
     model: { type: "model", description: "A trained model, with its ONNX export" },
     report: {
@@ -201,12 +218,39 @@ export default defineBlock({
       throw new BlockError('Input "model" is not connected: connect a train block\'s model output.');
     const nativePath = join(await ctx.artifactDir(), "model.json");
     await writeFile(nativePath, JSON.stringify(model));
+    // Evaluated at a threshold: the version's model.onnx labels by it (app/ml/onnx/decision.ts), a copy of
+    // the training's graph whose ArgMax label is replaced.
+    const decision = decisionOf(inputs, model);
+    let servedOnnx = onnxPath;
+    if (decision) {
+      let labelled: Uint8Array;
+      try {
+        storedDecision(model.classes ?? [], decision);
+        labelled = withDecisionThreshold(await readFile(onnxPath), decision);
+      } catch (e) {
+        throw new BlockError(
+          `The evaluation report's decision (positive class "${decision.positiveClass}" at threshold ${decision.threshold}) does not fit this model: ${(e as Error).message}. Connect the report of an evaluate that scored this model.`,
+        );
+      }
+      // Not model.onnx: the artifact folder may be the one the training wrote its graph to.
+      servedOnnx = join(await ctx.artifactDir(), "model-decision.onnx");
+      await writeFile(servedOnnx, labelled);
+      ctx.log(
+        `The version labels a row ${decision.positiveClass} when its probability of ${decision.positiveClass} is at least ${decision.threshold}, as the evaluation scored it (its model.onnx decides so).`,
+      );
+    }
     let heldoutPath: string | undefined;
     if (inputs.data) {
       const data = requireTable(inputs, "data");
       let heldout: Awaited<ReturnType<typeof sampleHeldout>>;
       try {
-        heldout = await sampleHeldout(ctx.sql, data, model);
+        heldout = await sampleHeldout(
+          ctx.sql,
+          data,
+          model,
+          undefined,
+          storedDecision(model.classes ?? [], decision),
+        );
       } catch (e) {
         throw new BlockError((e as Error).message);
       }
@@ -215,6 +259,22 @@ export default defineBlock({
     }
     const profilePath = referenceProfileOf(ctx, model);
     const lineage = await ctx.lineage(producer.node);
+    const files = {
+      native: nativePath,
+      onnx: servedOnnx,
+      ...(heldoutPath ? { heldout: heldoutPath } : {}),
+      ...(profilePath ? { profile: profilePath } : {}),
+    };
+    // With a shared artifact location, the files are uploaded and verified before the registry
+    // writes the version's row: an upload that fails leaves no version behind.
+    let artifacts: Awaited<ReturnType<typeof stageVersionFiles>> | undefined;
+    try {
+      const location = projectArtifactLocation(ctx.projectDir);
+      if (location) artifacts = await stageVersionFiles(location, files);
+    } catch (e) {
+      if (e instanceof ArtifactError) throw new BlockError(e.message);
+      throw e;
+    }
     let registered: ReturnType<typeof ctx.registry.registerVersion>;
     try {
       registered = ctx.registry.registerVersion({
@@ -228,14 +288,11 @@ export default defineBlock({
         signature: model.signature,
         metrics,
         parity: onnx.parity ?? null,
-        files: {
-          native: nativePath,
-          onnx: onnxPath,
-          ...(heldoutPath ? { heldout: heldoutPath } : {}),
-          ...(profilePath ? { profile: profilePath } : {}),
-        },
+        files,
+        ...(artifacts ? { artifacts } : {}),
         lineage,
         featureService: p.featureService ?? null,
+        decision: decision ?? null,
         ...(p.alias !== undefined ? { alias: p.alias } : {}),
         actor: lineage.run.user,
       });

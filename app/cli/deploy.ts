@@ -443,7 +443,7 @@ export async function predictCommand(args: string[], io: Io): Promise<number> {
   const batch = values.batch === undefined ? 10_000 : Number(values.batch);
   if (!Number.isSafeInteger(batch) || batch < 1)
     throw new UsageError("--batch takes a positive whole number");
-  const [{ predictFile, fileFormat }, { requireVersion }, { asModel }] = await Promise.all([
+  const [{ predictFile, fileFormat }, { requireVersionFiles }, { asModel }] = await Promise.all([
     import("../deploy/predict"),
     import("../deploy/deploy"),
     import("../ml/model"),
@@ -461,7 +461,7 @@ export async function predictCommand(args: string[], io: Io): Promise<number> {
     return EXIT.failed;
   }
   return withDeployProject(io, values.project, async (project) => {
-    const version = requireVersion(project.registry, name, ref);
+    const version = await requireVersionFiles(project, name, ref);
     const model = asModel(JSON.parse(await readFile(join(project.dir, version.nativePath), "utf8")));
     const progress = rowProgress(io);
     const started = performance.now();

@@ -4,8 +4,8 @@
  * matrix, per-class scores, calibration, residuals). Pure computation on
  * typed arrays, so `evaluate` runs it in a worker thread (app/ml/work).
  */
-import type { Task } from "../values/common";
 import type { EvaluationReport } from "../values/evaluation";
+import { type FairnessOptions, fairnessGaps, type GroupColumn, groupRows, INTERVAL_LEVEL } from "./fairness";
 import {
   accuracy,
   brierScore,
@@ -60,8 +60,14 @@ function subset(s: Scored, rows: number[]): Scored {
   };
 }
 
-/** The scalar metrics of a task, the same for the whole data and for each group. */
-function scalarMetrics(s: Scored, calibrationBins: number): Metrics {
+/**
+ * The scalar metrics of a task, the same for the whole data and for each group.
+ * `undefinedRate` is what the recall (true positive rate) of rows without an
+ * actual positive, and the false positive rate of rows without an actual
+ * negative, read as: 0 (scikit-learn's zero_division default, Fairlearn's
+ * rates) or NaN (undefined). One value for both names of the same quantity.
+ */
+function scalarMetrics(s: Scored, calibrationBins: number, undefinedRate: number): Metrics {
   if (s.task === "regression") return { ...regressionScores(s.y, s.pred) };
   const scores = classificationScores(confusionMatrix(s.y, s.pred, s.labels));
   const common: Metrics = {
@@ -99,7 +105,7 @@ function scalarMetrics(s: Scored, calibrationBins: number): Metrics {
   return {
     ...common,
     precision: positive.precision,
-    recall: positive.recall,
+    recall: positive.support ? positive.recall : undefinedRate,
     f1: positive.f1,
     roc_auc: rocCurve(score, outcome).auc,
     average_precision: prCurve(score, outcome).averagePrecision,
@@ -107,34 +113,9 @@ function scalarMetrics(s: Scored, calibrationBins: number): Metrics {
     ece: calibrationCurve(score, outcome, calibrationBins).ece,
     positive_rate: n ? predictedPositive / n : Number.NaN,
     base_rate: n ? positive.support / n : Number.NaN,
-    true_positive_rate: positive.support ? positive.recall : Number.NaN,
-    false_positive_rate: negatives ? falsePositive / negatives : Number.NaN,
+    true_positive_rate: positive.support ? positive.recall : undefinedRate,
+    false_positive_rate: negatives ? falsePositive / negatives : undefinedRate,
   };
-}
-
-/** The gaps between groups: max − min of a per-group metric over the groups where it is defined. */
-const GAPS: Record<Task, Record<string, string>> = {
-  binary: {
-    demographic_parity_difference: "positive_rate",
-    equal_opportunity_difference: "true_positive_rate",
-    accuracy_difference: "accuracy",
-  },
-  multiclass: { accuracy_difference: "accuracy", f1_macro_difference: "f1_macro" },
-  regression: { rmse_difference: "rmse", mae_difference: "mae" },
-};
-
-function groupGaps(task: Task, groups: Metrics[]): Metrics {
-  const gaps: Metrics = {};
-  for (const [gap, metric] of Object.entries(GAPS[task])) {
-    const values = groups.map((m) => m[metric]!).filter((v) => Number.isFinite(v));
-    gaps[gap] = values.length ? Math.max(...values) - Math.min(...values) : Number.NaN;
-    if (gap === "demographic_parity_difference") {
-      // The "four-fifths rule" reads the same rates as a ratio.
-      gaps.demographic_parity_ratio =
-        values.length && Math.max(...values) > 0 ? Math.min(...values) / Math.max(...values) : Number.NaN;
-    }
-  }
-  return gaps;
 }
 
 /** Curves, confusion matrix, per-class scores and calibration for the whole data. */
@@ -218,8 +199,10 @@ export interface EvaluationInput {
   /** Classification: the model's classes, then labels in the data it never saw. */
   classes: ClassLabel[];
   calibrationBins: number;
-  /** Per-group metrics: each scored row's group (an index into `dictionary`, -1 for NULL). */
-  group?: { column: string; codes: Int32Array; dictionary: string[] };
+  /** How undefined rates read when there is no group (fairness conventions apply to the whole report). */
+  conventions: FairnessOptions["conventions"];
+  /** Per-group metrics: the grouping columns (each scored row's code, -1 for NULL) and the options. */
+  group?: { columns: GroupColumn[]; options: FairnessOptions };
 }
 
 export interface EvaluationFigures {
@@ -232,29 +215,52 @@ export interface EvaluationFigures {
 /** Every figure of an evaluation report that is computed from the scored rows. */
 export function evaluationFigures(input: EvaluationInput): EvaluationFigures {
   const { scored, calibrationBins, group } = input;
-  const metrics = scalarMetrics(scored, calibrationBins);
+  const undefinedRate = input.conventions === "fairlearn" ? 0 : Number.NaN;
+  const metrics = scalarMetrics(scored, calibrationBins, undefinedRate);
   let groups: EvaluationReport["groups"];
   if (group) {
-    const members = new Map<string | null, number[]>();
-    group.codes.forEach((code, i) => {
-      const label = code < 0 ? null : group.dictionary[code]!;
-      const list = members.get(label) ?? [];
-      list.push(i);
-      members.set(label, list);
-    });
-    const labels = [...members.keys()].sort((a, b) =>
-      a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0,
-    );
-    const perGroup = labels.map((label) => {
-      const rows = members.get(label)!;
-      return { group: label, n: rows.length, metrics: scalarMetrics(subset(scored, rows), calibrationBins) };
-    });
-    const gaps = groupGaps(
-      scored.task,
-      perGroup.map((g) => g.metrics),
-    );
-    Object.assign(metrics, gaps);
-    groups = { column: group.column, rows: perGroup, gaps };
+    const { options } = group;
+    const grouping = groupRows(group.columns, scored.y.length, options.conventions);
+    const small = grouping.groups.map((g) => g.rows.length < options.minGroupSize);
+    const counted = small.map((s) => !s || options.smallGroups === "include");
+    const gapInput =
+      scored.task === "regression"
+        ? scored
+        : {
+            task: scored.task,
+            y: scored.y,
+            pred: scored.pred,
+            labels: scored.labels,
+            positive: scored.positive,
+          };
+    const figures = fairnessGaps(gapInput, grouping, counted, options);
+    Object.assign(metrics, figures.gaps);
+    groups = {
+      column: group.columns.map((c) => c.name).join(" × "),
+      columns: group.columns.map((c) => c.name),
+      conventions: options.conventions,
+      minGroupSize: options.minGroupSize,
+      smallGroups: options.smallGroups,
+      droppedRows: grouping.droppedRows,
+      leftOut: grouping.groups.filter((_, g) => !counted[g]).map((g) => g.label),
+      rows: grouping.groups.map((g, i) => ({
+        group: g.label,
+        values: g.values,
+        n: g.rows.length,
+        small: small[i]!,
+        counted: counted[i]!,
+        metrics: scalarMetrics(subset(scored, g.rows), calibrationBins, undefinedRate),
+      })),
+      gaps: figures.gaps,
+      ...(figures.intervals
+        ? {
+            intervals: Object.fromEntries(
+              Object.entries(figures.intervals).map(([k, v]) => [k, [v.lower, v.upper] as [number, number]]),
+            ),
+            bootstrap: { resamples: options.resamples, seed: options.seed, level: INTERVAL_LEVEL },
+          }
+        : {}),
+    };
   }
   return { metrics, ...(groups ? { groups } : {}), charts: charts(scored, input.classes, calibrationBins) };
 }

@@ -51,6 +51,8 @@ export interface Batching {
 export const DAGWOOD_SIGNATURE_KEY = "dagwood.signature";
 /** A Dagwood classifier's class labels in code order (the `probabilities` columns), as a JSON array. */
 export const DAGWOOD_CLASSES_KEY = "dagwood.classes";
+/** A binary classifier's decision rule ({"threshold", "positiveClass"}), written by app/ml/onnx/decision.ts. */
+export const DAGWOOD_DECISION_KEY = "dagwood.decision";
 
 const FROM_TRITON = Object.fromEntries(Object.entries(TRITON_TYPES).map(([v2, t]) => [t, v2])) as Record<
   string,

@@ -14,6 +14,7 @@ import { SERVING_SESSION_OPTIONS } from "../ml/onnx/session-options";
 import {
   type Batching,
   DAGWOOD_CLASSES_KEY,
+  DAGWOOD_DECISION_KEY,
   type ModelConfig,
   onnxMetadata,
   parseModelConfig,
@@ -44,6 +45,12 @@ export interface LoadedVersion {
    * boolean): from Dagwood's `dagwood.classes` model metadata.
    */
   classNames?: string;
+  /**
+   * A binary classifier's decision rule (Dagwood's `dagwood.decision` model metadata, written with a
+   * registered version's threshold): its `label` output is `positiveClass` when that class's probability
+   * is at least `threshold`. Undefined: the label is the most probable class.
+   */
+  decision?: { threshold: number; positiveClass: string };
   /** The feature service that fills its inputs from entity keys (config `parameters.feature_service`). */
   featureService?: string;
   /** Requests running on it; a retired version is released when this drops to 0. */
@@ -63,6 +70,19 @@ export interface Route {
   target: LoadedVersion;
   role: Role;
   shadow?: LoadedVersion;
+}
+
+/** The decision rule a Dagwood model's graph labels by (`dagwood.decision`); undefined if absent or malformed. */
+export function decisionOf(metadata: Map<string, string>): LoadedVersion["decision"] {
+  const text = metadata.get(DAGWOOD_DECISION_KEY);
+  if (text === undefined) return undefined;
+  try {
+    const { threshold, positiveClass } = JSON.parse(text) as Record<string, unknown>;
+    if (typeof threshold !== "number" || typeof positiveClass !== "string") return undefined;
+    return { threshold, positiveClass };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The class names a Dagwood model declares (`dagwood.classes`, a JSON array), re-encoded; undefined if absent or malformed. */
@@ -105,6 +125,7 @@ export async function createSession(
     const metadata = onnxMetadata(bytes);
     const batching = resolveBatching(config, signature, metadata);
     const classNames = classNamesOf(metadata);
+    const decision = decisionOf(metadata);
     for (const warmup of config.warmup) {
       const feeds = warmupFeeds(warmup, signature.inputs, batching);
       for (let i = 0; i < warmup.count; i++) {
@@ -125,6 +146,7 @@ export async function createSession(
       retired: false,
       ...(batching ? { batching } : {}),
       ...(classNames ? { classNames } : {}),
+      ...(decision ? { decision } : {}),
       ...(config.featureService ? { featureService: config.featureService } : {}),
     };
   } catch (e) {

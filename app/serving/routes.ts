@@ -300,17 +300,25 @@ function runShadow(
  * names in the output's `parameters` (V2's $response_output has an optional
  * `parameters` object; a parameter value is a string, a number or a boolean —
  * kserve/open-inference-protocol, inference_rest.md and inference_grpc.md
- * "Parameters" — so the names travel as a JSON array in a string).
+ * "Parameters" — so the names travel as a JSON array in a string). A label
+ * decided by a threshold carries `decision_threshold` and `positive_class`.
  */
 function withClassNames(
   outputs: V2Tensor[],
   version: LoadedVersion,
-): (V2Tensor & { parameters?: { class_names: string } })[] {
-  const classNames = version.classNames;
-  if (!classNames) return outputs;
-  return outputs.map((o) =>
-    o.name === "probabilities" ? { ...o, parameters: { class_names: classNames } } : o,
-  );
+): (V2Tensor & { parameters?: Record<string, string | number> })[] {
+  const { classNames, decision } = version;
+  if (!classNames && !decision) return outputs;
+  return outputs.map((o): V2Tensor & { parameters?: Record<string, string | number> } => {
+    if (o.name === "probabilities" && classNames) return { ...o, parameters: { class_names: classNames } };
+    // A label decided by a threshold says which (the version's model.onnx decides so, app/ml/onnx/decision.ts).
+    if (o.name === "label" && decision)
+      return {
+        ...o,
+        parameters: { decision_threshold: decision.threshold, positive_class: decision.positiveClass },
+      };
+    return o;
+  });
 }
 
 type InferCall = Call<ModelPath> & { answered?: LoadedVersion };
@@ -625,6 +633,9 @@ export const SERVE_ROUTES: readonly ServeRoute[] = [
         parameters: {
           sha256: loaded.sha256,
           ...(loaded.classNames ? { class_names: loaded.classNames } : {}),
+          ...(loaded.decision
+            ? { decision_threshold: loaded.decision.threshold, positive_class: loaded.decision.positiveClass }
+            : {}),
         },
       });
     },

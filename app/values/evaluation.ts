@@ -7,6 +7,10 @@
 import { z } from "zod";
 import { ClassLabel, maybeNumber, Task } from "./common";
 
+/** How fairness figures treat missing group values and undefined rates (see app/ml/fairness.ts). */
+export const FairnessConventions = z.enum(["fairlearn", "dagwood"]);
+export type FairnessConventions = z.infer<typeof FairnessConventions>;
+
 const points = z.array(maybeNumber);
 
 /** A binary (or one-vs-rest) ROC curve; the first threshold is +Infinity, so null. */
@@ -40,9 +44,18 @@ export const CalibrationBin = z.strictObject({
 export type CalibrationBin = z.infer<typeof CalibrationBin>;
 
 export const GroupRow = z.strictObject({
-  /** The group's value as text; null: rows where the column is missing. */
+  /**
+   * The group's value as text, "a × b" for several columns (a missing part
+   * reads "(missing)"); null: rows where the one column is missing.
+   */
   group: z.string().nullable(),
+  /** One value per grouping column; null: missing (a group of its own only under "dagwood" conventions). */
+  values: z.array(z.string().nullable()).optional(),
   n: z.number(),
+  /** Fewer rows than minGroupSize. */
+  small: z.boolean().optional(),
+  /** Counted in the gaps: false for a small group left out. */
+  counted: z.boolean().optional(),
   metrics: z.record(z.string(), maybeNumber),
 });
 export type GroupRow = z.infer<typeof GroupRow>;
@@ -121,9 +134,27 @@ export const EvaluationReport = z.strictObject({
   residuals: z.strictObject({ predicted: points, residual: points, sampled: z.boolean() }).optional(),
   groups: z
     .strictObject({
+      /** The grouping columns as one name, "a × b" for several. */
       column: z.string(),
+      columns: z.array(z.string()).optional(),
+      /**
+       * "fairlearn": rows with a missing group value dropped, an undefined rate
+       * (no actual positives / negatives) scored 0; "dagwood": missing is a
+       * group, an undefined rate is null and left out of the gaps.
+       */
+      conventions: FairnessConventions.optional(),
+      minGroupSize: z.number().optional(),
+      smallGroups: z.enum(["exclude", "include"]).optional(),
+      /** Rows dropped because a group value is missing ("fairlearn" conventions). */
+      droppedRows: z.number().optional(),
+      /** The groups left out of the gaps (too small). */
+      leftOut: z.array(z.string().nullable()).optional(),
       rows: z.array(GroupRow),
+      /** null: undefined, e.g. fewer than one group counted. */
       gaps: z.record(z.string(), maybeNumber),
+      /** Per gap, the bootstrap percentile interval [lower, upper] (null: no resample defined it). */
+      intervals: z.record(z.string(), z.tuple([maybeNumber, maybeNumber])).optional(),
+      bootstrap: z.strictObject({ resamples: z.number(), seed: z.number(), level: z.number() }).optional(),
     })
     .optional(),
   model: z.strictObject({

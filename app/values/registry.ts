@@ -45,6 +45,20 @@ export interface DatasetRecord {
   fingerprint: string;
   /** When this digest was first recorded. */
   firstSeen?: string;
+  /** A read from a database (ingest.database): what was read, and for an incremental read the cursor range. */
+  database?: DatabaseRead;
+}
+
+/** What a run read from a database: the connection (by name), the table or query, the cursor range, the rows. */
+export interface DatabaseRead {
+  connection: string;
+  /** `schema.table` or `table`, as the node named it. */
+  table?: string;
+  query?: string;
+  /** Incremental reads: rows with `column` past `from` (null: from the start) up to `to` (null: none read). */
+  cursor?: { column: string; from: string | null; to: string | null };
+  /** Rows this run read (an incremental read: the new rows only). */
+  rowsRead: number;
 }
 
 export interface ModelLineage {
@@ -99,8 +113,34 @@ export interface ModelVersion {
    * one (and for versions from before feature services).
    */
   featureService: string | null;
+  /**
+   * A binary classifier's decision rule, as the evaluation report it was registered with scored it
+   * (app/ml/decision.ts): `positiveClass` when its probability is at least `threshold`. Its model.onnx
+   * labels by it (app/ml/onnx/decision.ts), so served labels are predict's. Absent or null: registered
+   * without a binary evaluation (and versions from before): the label is the most probable class.
+   */
+  decision?: VersionDecision | null;
   lineage: ModelLineage;
   aliases: string[];
+  /**
+   * The version's files in the project's shared artifact location (app/artifacts/location.ts), by file
+   * name in the version folder (`model.json`, `model.onnx`, …), so another machine on the same store can
+   * fetch them; absent or null when only the registering machine's registry folder has them.
+   */
+  artifacts?: VersionArtifacts | null;
+}
+
+/** A binary decision rule: the positive class (as text) and the threshold on its probability. */
+export interface VersionDecision {
+  threshold: number;
+  positiveClass: string;
+}
+
+/** A version's files in the shared artifact location: content keys and their sha256, as registered. */
+export interface VersionArtifacts {
+  /** The location they were uploaded to, as it described itself (`s3://bucket/prefix`, `folder /mnt/share`). */
+  location: string;
+  files: Record<string, { key: string; sha256: string; bytes: number }>;
 }
 
 /**

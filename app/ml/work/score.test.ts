@@ -303,7 +303,18 @@ describe("scoring in workers", () => {
       scored,
       classes: model.classes!,
       calibrationBins: 10,
-      group: { column: "c", codes: c.codes, dictionary: c.dictionary },
+      // Dagwood's conventions keep the NULL group; 100 resamples also check the bootstrap in a worker.
+      conventions: "dagwood" as const,
+      group: {
+        columns: [{ name: "c", codes: c.codes, dictionary: c.dictionary }],
+        options: {
+          conventions: "dagwood" as const,
+          minGroupSize: 30,
+          smallGroups: "exclude" as const,
+          resamples: 100,
+          seed: 1,
+        },
+      },
     };
     const exact = (v: unknown) =>
       JSON.stringify(v, (_k, x) => (typeof x === "number" && !Number.isFinite(x) ? String(x) : x));

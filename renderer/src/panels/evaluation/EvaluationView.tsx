@@ -1,38 +1,22 @@
 /**
  * An `evaluate` report (kind "evaluation", see nodes/evaluate.ts) as a
  * dashboard: key metrics, confusion matrix, ROC / PR / calibration curves or
- * residuals, per-class scores and, with groupBy, the per-group comparison.
+ * residuals, per-class scores and, with groupBy, the per-group comparison
+ * (FairnessView.tsx).
  * Loaded on demand like the profile view, so recharts stays out of the first paint.
  */
 import "./evaluation.css";
 import type { Task } from "../../../../app/values/common";
 import type { EvaluationReport } from "../../../../app/values/evaluation";
 import { ConfusionMatrix } from "./ConfusionMatrix";
-import { CalibrationChart, GroupBars, PrChart, ResidualsChart, RocChart } from "./charts";
+import { CalibrationChart, PrChart, ResidualsChart, RocChart } from "./charts";
+import { FairnessView } from "./FairnessView";
 import { metricName, num, parityText, pct } from "./format";
 
 const KEY_METRICS: Record<Task, string[]> = {
   binary: ["accuracy", "f1", "roc_auc", "average_precision", "log_loss", "brier", "ece"],
   multiclass: ["accuracy", "f1_macro", "roc_auc", "log_loss", "brier", "ece"],
   regression: ["rmse", "mae", "r2", "bias"],
-};
-
-/** The per-group metrics charted: the ones the gaps compare. */
-const GROUP_METRICS: Record<Task, string[]> = {
-  binary: ["accuracy", "positive_rate", "true_positive_rate"],
-  multiclass: ["accuracy", "f1_macro"],
-  regression: ["rmse", "mae"],
-};
-
-const GAP_HELP: Record<string, string> = {
-  demographic_parity_difference: "max − min of the positive-prediction rate across groups",
-  demographic_parity_ratio:
-    "min / max of the positive-prediction rate (below 0.8 fails the four-fifths rule)",
-  equal_opportunity_difference: "max − min of the true positive rate across groups",
-  accuracy_difference: "max − min of accuracy across groups",
-  f1_macro_difference: "max − min of macro F1 across groups",
-  rmse_difference: "max − min of RMSE across groups",
-  mae_difference: "max − min of MAE across groups",
 };
 
 const SHARES = new Set(["accuracy", "positive_rate", "true_positive_rate", "false_positive_rate"]);
@@ -86,61 +70,6 @@ function PerClassTable({ report }: { report: EvaluationReport }) {
         ))}
       </tbody>
     </table>
-  );
-}
-
-function FairnessView({ report }: { report: EvaluationReport }) {
-  const groups = report.groups;
-  if (!groups) return null;
-  const metrics = GROUP_METRICS[report.task];
-  const shown = [...new Set([...KEY_METRICS[report.task], ...metrics])].filter((m) =>
-    groups.rows.some((r) => m in r.metrics),
-  );
-  return (
-    <section className="eval-section" data-testid="fairness-view">
-      <h4>By {groups.column}</h4>
-      <div className="eval-row">
-        <GroupBars rows={groups.rows} metrics={metrics} />
-        <div>
-          <dl className="eval-gaps">
-            {Object.entries(groups.gaps).map(([k, v]) => {
-              const flagged = k === "demographic_parity_ratio" && v !== null && v < 0.8;
-              return (
-                <div key={k} title={GAP_HELP[k]} className={flagged ? "flagged" : undefined}>
-                  <dt>{k.replaceAll("_", " ")}</dt>
-                  <dd>
-                    {num(v)}
-                    {flagged ? " ⚠ below 0.8" : ""}
-                  </dd>
-                </div>
-              );
-            })}
-          </dl>
-          <table className="eval-table">
-            <thead>
-              <tr>
-                <th>{groups.column}</th>
-                <th>rows</th>
-                {shown.map((m) => (
-                  <th key={m}>{metricName(m)}</th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {groups.rows.map((r) => (
-                <tr key={r.group ?? "\0null"}>
-                  <td>{r.group ?? <i className="muted">(missing)</i>}</td>
-                  <td>{r.n.toLocaleString()}</td>
-                  {shown.map((m) => (
-                    <td key={m}>{SHARES.has(m) ? pct(r.metrics[m]) : num(r.metrics[m])}</td>
-                  ))}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </div>
-    </section>
   );
 }
 
