@@ -8,6 +8,7 @@ import featuresMaterialize from "./features-materialize";
 import featuresTrainingSet from "./features-training-set";
 import featuresView from "./features-view";
 import gate from "./gate";
+import ingestDatabase from "./ingest-database";
 import ingestFile from "./ingest-file";
 import monitorDrift from "./monitor-drift";
 import predict from "./predict";
@@ -28,6 +29,7 @@ import validateExpectations from "./validate-expectations";
 // biome-ignore format: one line per block keeps additions to a one-line diff
 export const blocks: AnyBlock[] = [
   ingestFile,
+  ingestDatabase,
   analyzeProfile,
   validateExpectations,
   transformSql,

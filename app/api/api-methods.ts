@@ -11,6 +11,7 @@ export const TRACKING_METHODS = [
   "getRun",
   "searchRuns",
   "compareRuns",
+  "whoAmI",
   "setRunTags",
   "setRunNote",
   "listModels",
@@ -69,6 +70,18 @@ export const FEATURE_METHODS = [
 ] as const;
 export type FeatureMethod = (typeof FEATURE_METHODS)[number];
 
+/**
+ * dagwood.json's database connections (app/api/handlers/connections.ts): listed, tested, their
+ * catalog browsed and a table or read-only query previewed before any run; no workspace needed.
+ */
+export const CONNECTION_METHODS = [
+  "listConnections",
+  "testConnection",
+  "browseConnection",
+  "previewConnection",
+] as const;
+export type ConnectionMethod = (typeof CONNECTION_METHODS)[number];
+
 export const API_METHODS = [
   "getProject",
   "openProject",
@@ -106,6 +119,7 @@ export const API_METHODS = [
   ...TRACKING_METHODS,
   ...DATASET_METHODS,
   ...FEATURE_METHODS,
+  ...CONNECTION_METHODS,
   ...DEPLOY_METHODS,
 ] as const;
 

@@ -11,6 +11,8 @@ import type { InferExample } from "../deploy/example";
 import type { RunEvent, RunSummary } from "../engine/events";
 import type { PortSpec } from "../engine/ports";
 import type { PipelineSchemas, PortSchema } from "../engine/schema";
+import { CONNECTION_NAME } from "../ingest/db/settings";
+import type { CatalogTable, DbErrorKind, SourceColumn } from "../ingest/db/types";
 import type { ReferenceProfileResult } from "../monitoring/reference";
 import type { PipelineDiff } from "../pipeline/diff";
 import type { Problem } from "../pipeline/validate";
@@ -127,6 +129,12 @@ export interface MonitorSummary {
   lastError: string | null;
   /** Its loops still open (alerts not yet closed). */
   openAlerts: number;
+}
+
+/** A run's user and machine as the store records them (RunRecord.user, RunRecord.host). */
+export interface RunOwner {
+  user: string | null;
+  host: string;
 }
 
 export interface ProjectInfo {
@@ -293,6 +301,49 @@ export interface LoadedSuite {
 
 export type { ExpectationInfo, SuiteProblem };
 
+/** A connection of dagwood.json as listConnections answers it: where it points, never its secret. */
+export interface ConnectionInfo {
+  name: string;
+  kind: "postgres" | "mysql" | "sqlite";
+  /** A server database's address (null for SQLite). */
+  host: string | null;
+  port: number | null;
+  database: string | null;
+  user: string | null;
+  /** SQLite: the file as dagwood.json names it (null for a server). */
+  path: string | null;
+  /** Where its password comes from: DAGWOOD_SECRET_<NAME>, the OS keychain, or none (SQLite never needs one). */
+  secret: "env" | "keychain" | "none";
+  /** The environment variable that holds its password (DAGWOOD_SECRET_<NAME>). */
+  secretVariable: string;
+}
+
+/** testConnection: the server's version, or why it could not connect (in words, never the secret). */
+export type ConnectionTest =
+  | { ok: true; serverVersion: string; elapsedMs: number }
+  | { ok: false; kind: DbErrorKind; message: string };
+
+/** browseConnection: a schema's tables (no `table` asked), or a table's columns. */
+export interface ConnectionBrowse {
+  /** The database's schemas (null when a table's columns were asked). */
+  schemas: string[] | null;
+  /** The tables and views of `schema` (all when none was named), with row estimates where kept. */
+  tables: CatalogTable[] | null;
+  /** The table's columns: the source's type and the DuckDB type each lands as. */
+  columns: SourceColumn[] | null;
+}
+
+/** previewConnection: the first rows of a table or a read-only query, before any run. */
+export interface ConnectionPreview {
+  columns: SourceColumn[];
+  /** Row-major, each value as display text (null: SQL NULL). */
+  rows: (string | null)[][];
+  /** More rows than `limit` exist. */
+  more: boolean;
+}
+
+export type { CatalogTable, DbErrorKind, SourceColumn };
+
 export interface ExportResult {
   /** The export folder, relative to the project. */
   dir: string;
@@ -336,6 +387,42 @@ const gitRev = z
   );
 /** A pipeline document as the editor holds it; the core validates it fully. */
 const pipelineDocument = z.record(z.string(), z.unknown());
+/** Printable text of at most `max` characters (no control characters): a user or a machine name. */
+const ownerName = (what: string, max: number) =>
+  z
+    .string()
+    .min(1, `${what} is empty: name one, or leave the filter out`)
+    .max(max, `${what} is longer than ${max} characters: no run is recorded with such a name`)
+    .refine(
+      (s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
+      `${what} holds control characters`,
+    );
+/**
+ * Whose runs (RunRecord.user, RunRecord.host). `mine`: the runs of the user this engine runs as
+ * (DAGWOOD_USER, else the OS user; `whoAmI` tells who that is). 256 covers an e-mail address as
+ * DAGWOOD_USER; 253 is the longest DNS host name (RFC 1035 §2.3.4).
+ */
+const runOwner = {
+  user: ownerName("The user name", 256).optional(),
+  host: ownerName("The machine name", 253).optional(),
+  mine: z.boolean().optional(),
+};
+
+const connectionName = z
+  .string()
+  .regex(
+    CONNECTION_NAME,
+    "a connection name: a letter, then letters, digits or _ (at most 63), as in dagwood.json",
+  );
+/** A schema, table or column name in a database (quoted by the reader, so any printable text). */
+const dbIdentifier = (what: string) =>
+  z
+    .string()
+    .min(1, `the ${what} name is empty`)
+    .max(128, `the ${what} name is longer than 128 characters: no database names one so`)
+    .refine((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f), {
+      message: `the ${what} name holds control characters`,
+    });
 
 /** Every method: its argument schema. The result types are in `ApiResults`. */
 export const API_ARGS = {
@@ -367,6 +454,8 @@ export const API_ARGS = {
     path: relPath.optional(),
     targets: z.array(nodeId).max(10_000).optional(),
     noCache: z.boolean().optional(),
+    /** Nodes to run anew from nothing, for this run only (RunOptions.fullRefresh). */
+    fullRefresh: z.array(nodeId).max(10_000).optional(),
     params: z.record(z.string(), z.unknown()).optional(),
   }),
   cancelRun: z.object({ runId: z.string().min(1).max(100) }),
@@ -374,6 +463,7 @@ export const API_ARGS = {
   listRuns: z.object({
     pipeline: z.string().max(500).optional(),
     limit: z.number().int().min(1).max(1000).optional(),
+    ...runOwner,
   }),
   getRun: z.object({ runId: z.string().min(1).max(100) }),
   previewTable: z.object({
@@ -402,6 +492,7 @@ export const API_ARGS = {
   searchRuns: z.object({
     pipeline: z.string().max(500).optional(),
     status: z.array(runStatus).max(5).optional(),
+    ...runOwner,
     where: z
       .array(
         z.object({
@@ -428,6 +519,7 @@ export const API_ARGS = {
     metricKeys: z.array(z.string().min(1).max(500)).max(500).optional(),
   }),
   compareRuns: z.object({ runIds: z.array(runId).min(1).max(100) }),
+  whoAmI: z.object({}),
   setRunTags: z.object({
     runId,
     set: z.record(tagKey, tagValue).default({}),
@@ -586,6 +678,34 @@ export const API_ARGS = {
     .refine((a) => (a.features === undefined) !== (a.service === undefined), {
       message: "name either features (view:feature) or a service, not both",
     }),
+  /** dagwood.json's connections (app/api/handlers/connections.ts). */
+  listConnections: z.object({}),
+  testConnection: z.object({ connection: connectionName }),
+  /** A schema's tables (without `table`), or a table's columns (with it). */
+  browseConnection: z.object({
+    connection: connectionName,
+    schema: dbIdentifier("schema").optional(),
+    table: dbIdentifier("table").optional(),
+  }),
+  /** The first rows of a table (some columns, a filter) or of one read-only query. */
+  previewConnection: z
+    .object({
+      connection: connectionName,
+      schema: dbIdentifier("schema").optional(),
+      table: dbIdentifier("table").optional(),
+      columns: z.array(dbIdentifier("column")).min(1).max(2000).optional(),
+      where: z.string().trim().min(1).max(10_000).optional(),
+      query: z.string().trim().min(1).max(100_000).optional(),
+      limit: z.number().int().min(1).max(200).default(50),
+      /** Columns with no lossless DuckDB type: an error naming them, or read as text. */
+      unmapped: z.enum(["error", "text"]).default("error"),
+    })
+    .refine((a) => (a.table === undefined) !== (a.query === undefined), {
+      message: "name either a table or a query, not both",
+    })
+    .refine((a) => a.query === undefined || (a.columns === undefined && a.where === undefined), {
+      message: "columns and where go with a table; write them into the query instead",
+    }),
   listDatasets: z.object({}),
   getDataset: z.object({ name: z.string().min(1).max(4096) }),
   updateDataset: z.object({
@@ -665,6 +785,8 @@ export interface ApiResults {
   listExpectationTypes: ExpectationInfo[];
   searchRuns: RunPage;
   compareRuns: ComparisonResult;
+  /** Who this engine records runs as, and where: what `mine` filters by (user null: neither DAGWOOD_USER nor an OS user). */
+  whoAmI: RunOwner;
   setRunTags: RunRecord;
   setRunNote: RunRecord;
   listModels: RegisteredModel[];
@@ -747,6 +869,13 @@ export interface ApiResults {
   materializeFeatures: { records: FeatureMaterialization[] };
   /** 400 naming unknown features, services or missing entity keys; unknown keys are NOT_FOUND statuses. */
   getOnlineFeatures: OnlineFeaturesAnswer;
+  /** dagwood.json's connections, sorted by name; 409 when dagwood.json is not valid. */
+  listConnections: ConnectionInfo[];
+  /** 404 for a connection dagwood.json does not name; a failure to connect is `ok: false` with its kind. */
+  testConnection: ConnectionTest;
+  browseConnection: ConnectionBrowse;
+  /** 400 for a query that is not read-only (refused before it is sent); 404 for a missing table. */
+  previewConnection: ConnectionPreview;
   /** dagwood.json's datasets (read or not), then files runs read with no entry; each with its latest version and test. */
   listDatasets: DatasetSummary[];
   /** A dataset's versions, schema changes, test history (failing expectations with examples) and users; 404 when unknown. */

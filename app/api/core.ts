@@ -5,6 +5,7 @@ import type { SchedulerClock } from "../monitoring/scheduler";
 import { Project } from "../project/project";
 import { type Api, ApiError, type ApiMethod, parseApiArgs } from "./api";
 import { changesHandlers } from "./handlers/changes";
+import { createConnectionHandlers } from "./handlers/connections";
 import { createDatasetHandlers } from "./handlers/datasets";
 import { createDeployHandlers } from "./handlers/deploy";
 import { expectationHandlers } from "./handlers/expectations";
@@ -57,6 +58,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     ...loopHandlers(state, opts.monitorScheduler ? opts.monitorScheduler : {}),
     ...createTrackingHandlers(state.requireProject),
     ...createDatasetHandlers(state.requireProject),
+    ...createConnectionHandlers(state.requireProject),
     ...createFeatureHandlers(state.requireProject, state.onProjectChange),
     ...createDeployHandlers(() => deployProjectOf(state.requireProject()), {
       local: state.localServers,

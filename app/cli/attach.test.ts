@@ -270,6 +270,38 @@ describe("dagwood run attached to the project's engine", { timeout: 120_000 }, (
     );
     expect(summary.nodes.every((n: { status: string }) => n.status === "cached")).toBe(true);
     expect(second.resolvedParams["split.seed"]).toBe(7);
+
+    // --full-refresh goes to the engine with the run (startRun's fullRefresh): that node runs anew.
+    const refreshed = await dagwood(
+      "run",
+      pipeline(),
+      "--project",
+      dir,
+      "--json",
+      "--param",
+      "seed=7",
+      "--full-refresh",
+      "penguins",
+    );
+    expect(refreshed.code).toBe(0);
+    const byId = Object.fromEntries(
+      JSON.parse(refreshed.stdout).nodes.map((n: { id: string; status: string; reason?: string }) => [
+        n.id,
+        n.reason ? `${n.status}: ${n.reason}` : n.status,
+      ]),
+    );
+    expect(byId).toEqual({
+      penguins: "ran: full refresh",
+      profile: "cached",
+      clean: "cached",
+      split: "cached",
+    });
+    await expect(
+      engine.api.startRun({
+        document: JSON.parse(readFileSync(pipeline(), "utf8")),
+        fullRefresh: ["nope"],
+      }),
+    ).rejects.toThrow('Full refresh: no node "nope" in the pipeline');
   });
 
   it("a deprecated pipeline run in the engine warns on stderr and in the summary, as in process", async () => {

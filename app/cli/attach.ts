@@ -281,6 +281,8 @@ export interface AttachedRunOptions {
   params?: Record<string, unknown>;
   targets?: string[];
   noCache?: boolean;
+  /** Nodes to run anew from nothing (RunOptions.fullRefresh). */
+  fullRefresh?: string[];
   /** Every event of this run, in order (the progress printer). */
   onEvent(event: RunEvent): void;
   /** Aborting it cancels the run in the engine (Ctrl+C). */
@@ -346,6 +348,7 @@ export async function runAttached(link: EngineLink, opts: AttachedRunOptions): P
           params: opts.params,
           targets: opts.targets,
           noCache: opts.noCache,
+          ...(opts.fullRefresh?.length ? { fullRefresh: opts.fullRefresh } : {}),
         },
         undefined,
         abandon.signal,

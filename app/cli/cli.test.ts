@@ -62,6 +62,24 @@ describe("dagwood CLI", () => {
       split: "ran: new params",
     });
 
+    // --full-refresh runs that node anew (not from the cache) without touching its params: its
+    // outputs hold the same rows, so what reads them stays cached, and the next run is all cached.
+    const refreshed = await dagwood("run", file, "--json", "--param", "seed=8", "--full-refresh", "penguins");
+    expect(refreshed.code).toBe(0);
+    expect(statuses(refreshed.stdout)).toEqual({
+      penguins: "ran: full refresh",
+      profile: "cached",
+      clean: "cached",
+      split: "cached",
+    });
+    const afterRefresh = await dagwood("run", file, "--json", "--param", "seed=8");
+    expect(new Set(Object.values(statuses(afterRefresh.stdout)))).toEqual(new Set(["cached"]));
+    const badRefresh = await dagwood("run", file, "--full-refresh", "nope");
+    expect(badRefresh.code).toBe(2);
+    expect(badRefresh.stderr).toMatch(
+      /--full-refresh: no node "nope" in .*penguins\.dag\.json; give a node id/,
+    );
+
     const human = await dagwood("run", file);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/node\s+block\s+status\s+time\s+rows/);

@@ -6,6 +6,7 @@ import type { Catalog } from "../engine/block";
 import type { RunEvent, RunSummary } from "../engine/events";
 import type { Plan, Problem } from "../pipeline/validate";
 import { EXIT, type Io, parse, UsageError } from "./args";
+import { CONNECTIONS_HELP } from "./connections";
 import { EXPORT_ARGO_HELP } from "./export-argo";
 import { FEATURES_ONLINE_HELP } from "./features-online";
 import { FEATURES_SERVE_HELP } from "./features-serve";
@@ -18,13 +19,16 @@ export { EXIT };
 const HELP = `dagwood — run machine-learning pipelines headless
 
 Usage:
-  dagwood run <pipeline.dag.json> [--project DIR] [--param name=value]... [--no-cache] [--json] [--junit FILE] [--verbose] [--no-attach]
+  dagwood run <pipeline.dag.json> [--project DIR] [--param name=value]... [--no-cache] [--full-refresh NODE]... [--json] [--junit FILE] [--verbose] [--no-attach]
+    (--full-refresh: run NODE anew and let it start from nothing, e.g. an incremental ingest.database re-reads its table)
   dagwood validate <pipeline.dag.json> [--param name=value]... [--json] [--no-schemas]
   dagwood blocks [--json]
   dagwood gc [--project DIR] [--keep-runs N] [--no-attach]
   dagwood ui [--project DIR] [--pipeline FILE] [--port N] [--host 127.0.0.1]
   dagwood step <pipeline.dag.json> --node ID --outputs DIR [--inputs DIR] [--input PORT=PATH]... [--param name=value]... [--run-id ID]
     (one node, its inputs and outputs as port folders, as an orchestrator's task runs it; dagwood step --help)
+  dagwood step <pipeline.dag.json> --finish-run --run-id ID --status Succeeded|Failed|Error
+    (ends the run the steps of one workflow recorded into: the exported workflow's exit handler)
 
   When the project is open in Dagwood (the desktop app or dagwood ui), run starts the run there: it shows live in
   the app, progress streams here, Ctrl+C cancels it; --no-attach refuses instead. gc, and deploy to the app's
@@ -32,6 +36,7 @@ Usage:
 
 Runs and models (each takes --project DIR; list and show take --json):
   dagwood runs list [--pipeline P] [--status S] [--where 'train.maxDepth=6']... [--sort -evaluate.accuracy] [--limit N] [--offset N]
+                   [--mine | --user NAME] [--host MACHINE]   (--mine: the runs of DAGWOOD_USER, else your OS user)
   dagwood runs show <run-id>
   dagwood runs compare <run-id> <run-id>... [--all]
   dagwood runs export <run-id> [--out DIR]
@@ -83,9 +88,14 @@ Monitoring (Evidently's default drift tests; exit 0 no dataset drift, 1 dataset 
   --model: the version's reference profile (its training data and its predictions on it); --log: the model's
   inference log on a target of dagwood.json (the built-in local target: the project's .dagwood/serving folder).
 
+${CONNECTIONS_HELP}
 Datasets (dagwood.json "datasets" name files by path, folder or glob and attach suites; runs record every version read):
   dagwood datasets list [--project DIR] [--json]          name, owner, versions, rows, last test ✓/✗
   dagwood datasets show <name> [--project DIR] [--json]   versions, schema changes, test history with failing expectations
+
+Store (dagwood.json "store": the embedded SQLite file, or a team's PostgreSQL; each takes --project DIR and --json):
+  dagwood store status   kind, where, reachable or not, schema version, runs pending in the local journal
+  dagwood store sync     copy the runs kept locally while the team store was unreachable into it
 
 Feature store (entities, feature views and services in features/*.json; each takes --project DIR):
   dagwood features apply [--json]   check every view against its source; record the versions of changed views
@@ -260,6 +270,7 @@ interface RunRequest {
   overrides: Record<string, unknown>;
   targets?: string[];
   noCache: boolean;
+  fullRefresh?: string[];
   signal: AbortSignal;
   onEvent: (e: RunEvent) => void;
 }
@@ -305,6 +316,7 @@ async function runInProcess(
       plan: req.plan,
       pipelinePath: resolve(req.file),
       noCache: req.noCache,
+      fullRefresh: req.fullRefresh,
       signal: req.signal,
       onEvent: req.onEvent,
       targets: req.targets,
@@ -332,6 +344,7 @@ async function runInEngine(
       params: req.overrides,
       targets: req.targets,
       noCache: req.noCache,
+      fullRefresh: req.fullRefresh,
       signal: req.signal,
       onEvent: req.onEvent,
     });
@@ -351,6 +364,7 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
     project: { type: "string" },
     param: { type: "string", multiple: true },
     "no-cache": { type: "boolean" },
+    "full-refresh": { type: "string", multiple: true },
     json: { type: "boolean" },
     junit: { type: "string" },
     verbose: { type: "boolean", short: "v" },
@@ -368,6 +382,14 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
   const unknownTargets = (targets ?? []).filter((t) => !plan.order.some((n) => n.id === t));
   if (unknownTargets.length) {
     io.stderr.write(`--target: no node ${unknownTargets.map((t) => `"${t}"`).join(", ")} in ${file}\n`);
+    return EXIT.invalid;
+  }
+  const fullRefresh = values["full-refresh"] as string[] | undefined;
+  const unknownRefresh = (fullRefresh ?? []).filter((t) => !plan.order.some((n) => n.id === t));
+  if (unknownRefresh.length) {
+    io.stderr.write(
+      `--full-refresh: no node ${unknownRefresh.map((t) => `"${t}"`).join(", ")} in ${file}; give a node id of the pipeline\n`,
+    );
     return EXIT.invalid;
   }
   const junit = values.junit ? await import("./junit") : undefined;
@@ -395,6 +417,7 @@ async function runCommand(args: string[], io: Io, cat: Catalog): Promise<number>
     overrides: overrides ?? {},
     targets,
     noCache: Boolean(values["no-cache"]),
+    ...(fullRefresh?.length ? { fullRefresh } : {}),
     signal: controller.signal,
     onEvent: (e) => printer.handle(e),
   };
@@ -636,8 +659,12 @@ export async function main(argv: string[], io: Io = process, cat?: Catalog): Pro
         return await (await import("./tracking")).runsCommand(rest, io);
       case "models":
         return await (await import("./tracking")).modelsCommand(rest, io);
+      case "connections":
+        return await (await import("./connections")).connectionsCommand(rest, io);
       case "datasets":
         return await (await import("./datasets")).datasetsCommand(rest, io);
+      case "store":
+        return await (await import("./store")).storeCommand(rest, io);
       case "serve": {
         const { serveCommand } = await import("../serving/cli");
         return await serveCommand(rest, io);

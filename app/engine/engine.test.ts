@@ -12,6 +12,8 @@ import { closeTempProject, openTempProject } from "./testing";
 
 let concurrent = 0;
 let maxConcurrent = 0;
+/** test.values runs: the node and whether its context asked for a full refresh. */
+const valuesRuns: [string, boolean | undefined][] = [];
 
 const values = defineBlock({
   kind: "test.values",
@@ -27,6 +29,7 @@ const values = defineBlock({
     sleepMs: z.number().default(0),
   }),
   async run(ctx, _inputs, p) {
+    valuesRuns.push([ctx.nodeId, ctx.fullRefresh]);
     concurrent++;
     maxConcurrent = Math.max(maxConcurrent, concurrent);
     try {
@@ -162,6 +165,7 @@ describe("engine", () => {
     text: string,
     extra: {
       noCache?: boolean;
+      fullRefresh?: string[];
       signal?: AbortSignal;
       targets?: string[];
       concurrency?: number;
@@ -238,6 +242,37 @@ describe("engine", () => {
     await run(chain(1));
     const forced = await run(chain(1), { noCache: true });
     expect(new Set(Object.values(byNode(forced)))).toEqual(new Set(["ran: forced (--no-cache)"]));
+  });
+
+  it("runs a full-refresh node anew, tells its block, and leaves its cache key as it was", async () => {
+    const twoSources = pipeline(
+      [
+        { id: "src", block: "test.values", params: { n: 5 } },
+        { id: "other", block: "test.values", params: { n: 6 } },
+        { id: "a", block: "test.add", params: {} },
+      ],
+      [{ from: "src.out", to: "a.in" }],
+    );
+    await run(twoSources);
+    valuesRuns.length = 0;
+    const refreshed = await run(twoSources, { fullRefresh: ["src"] });
+    expect(byNode(refreshed)).toEqual({ src: "ran: full refresh", other: "cached", a: "cached" });
+    expect(valuesRuns).toEqual([["src", true]]);
+    // Not a param: the next run finds the refreshed outputs under the same key.
+    valuesRuns.length = 0;
+    const after = await run(twoSources);
+    expect(byNode(after)).toEqual({ src: "cached", other: "cached", a: "cached" });
+    expect(await inspectCache(project, validatePipelineText(twoSources, catalog).plan!)).toEqual({
+      src: "cached",
+      other: "cached",
+      a: "cached",
+    });
+    // An ordinary run tells no block to refresh.
+    await run(twoSources, { noCache: true });
+    expect(valuesRuns).toEqual([
+      ["src", false],
+      ["other", false],
+    ]);
   });
 
   it("re-runs a node whose source file changed", async () => {

@@ -8,6 +8,7 @@ import { useEditor } from "../store/editor";
 import { type NodeWarnings, useRun, warningCount } from "../store/run";
 import type { NodeDoc } from "../store/types";
 import { useValidation } from "../store/validation";
+import { DATABASE_SOURCE_PARAMS, DatabaseSource } from "./database/DatabaseSource";
 import type { JsonSchema } from "./jsonSchema";
 import { NodeIdField } from "./NodeIdField";
 import { SchemaForm } from "./SchemaForm";
@@ -51,6 +52,14 @@ function NodeWarningsNote({ warnings }: { warnings: NodeWarnings }) {
   );
 }
 
+/** The schema without the params a block's own panel draws (it shows their problems too). */
+function withoutParams(schema: JsonSchema, names: readonly string[]): JsonSchema {
+  const properties = Object.fromEntries(
+    Object.entries(schema.properties ?? {}).filter(([k]) => !names.includes(k)),
+  );
+  return { ...schema, properties, required: schema.required?.filter((k) => !names.includes(k)) };
+}
+
 export function NodeInspector({ node }: { node: NodeDoc }) {
   const block = useCatalog((s) => s.byKind.get(node.block));
   const paramNames = useEditor(useShallow((s) => Object.keys(s.document?.params ?? {})));
@@ -91,10 +100,30 @@ export function NodeInspector({ node }: { node: NodeDoc }) {
           {p.message}
         </div>
       ))}
+      {/* A database read is chosen from the database's own catalog (its connection, tables, columns). */}
+      {block && node.block === "ingest.database" && (
+        <>
+          <h3 className="inspector-section">Source</h3>
+          <DatabaseSource
+            nodeId={node.id}
+            params={node.params}
+            problems={problems}
+            onPatch={(changes) => {
+              const next = { ...node.params, ...changes };
+              for (const [k, v] of Object.entries(changes)) if (v === undefined) delete next[k];
+              setParams(next);
+            }}
+          />
+        </>
+      )}
       <h3 className="inspector-section">Parameters</h3>
       {block ? (
         <SchemaForm
-          schema={block.paramsSchema as JsonSchema}
+          schema={
+            node.block === "ingest.database"
+              ? withoutParams(block.paramsSchema as JsonSchema, DATABASE_SOURCE_PARAMS)
+              : (block.paramsSchema as JsonSchema)
+          }
           value={node.params}
           onChange={setParams}
           problems={problems}

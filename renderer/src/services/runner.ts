@@ -2,6 +2,7 @@
 import { api } from "../api/client";
 import { useExperiments } from "../experiments/store";
 import { useEditor } from "../store/editor";
+import { useFullRefresh } from "../store/fullRefresh";
 import { isRunActive, type NodeOutputs, type OutputSummary, useRun, WARNING_MESSAGES } from "../store/run";
 import { useUi } from "../store/ui";
 import { reportError } from "./errors";
@@ -20,6 +21,9 @@ export function subscribeToRunEvents(): () => void {
     )
       run.begin(event.runId);
     useRun.getState().apply(event);
+    // A node armed for a full refresh that this run ran (not took from the cache, not failed) is done with it.
+    if (event.type === "node.finished" && event.status === "ran" && event.runId === useRun.getState().runId)
+      useFullRefresh.getState().disarm(event.nodeId);
     // Any other pipeline's run shows in the Experiments list once it ends.
     if (foreign && event.type === "run.finished" && event.runId !== useRun.getState().runId)
       useExperiments.getState().reload();
@@ -33,7 +37,13 @@ export async function startRun(targets?: string[]): Promise<void> {
   run.starting();
   useUi.getState().showTab("log");
   try {
-    const { runId } = await api.startRun({ document, path: path ?? undefined, targets });
+    const armed = useFullRefresh.getState().armed.filter((id) => document.nodes.some((n) => n.id === id));
+    const { runId } = await api.startRun({
+      document,
+      path: path ?? undefined,
+      targets,
+      ...(armed.length ? { fullRefresh: armed } : {}),
+    });
     useRun.getState().begin(runId);
   } catch (e) {
     useRun.getState().abandon();
