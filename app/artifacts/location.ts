@@ -401,7 +401,15 @@ export class S3Location implements ArtifactLocation {
       throw new ArtifactError(
         `${localPath} changed while it was being uploaded to ${this.description}; register again once nothing writes to it.`,
       );
-    const stored = await this.head(key);
+    // S3 itself reads after write consistently; some compatible servers answer the PUT before the
+    // object is on disk (s3rver resolves on its hashing stream, not the file's), so a short wait is
+    // given before an object of another size counts as a cut-off upload.
+    let stored = await this.head(key);
+    for (const wait of [50, 200, 800]) {
+      if (stored === bytes) break;
+      await new Promise((r) => setTimeout(r, wait));
+      stored = await this.head(key);
+    }
     if (stored !== bytes)
       throw new ArtifactError(
         `The upload of ${localPath} to ${this.description} did not complete: the server holds ${stored === undefined ? "no object" : `${stored} bytes`} for ${key}, not ${bytes}. Try again.`,
