@@ -172,6 +172,23 @@ export interface BlockDefinition<P extends z.ZodType = z.ZodType> {
     inputs: Record<string, PortSchema | undefined>,
     params: z.output<P>,
   ): Promise<OutputSchemas> | OutputSchemas;
+  /**
+   * Which input columns each column of a table output is derived from, for
+   * tags to follow the lineage (app/privacy/tags.ts): per output column, the
+   * input ports and columns it reads. Absent (or a column missing from the
+   * answer): a column takes the tags of the same-named column of each table
+   * input — right for blocks that pass columns through (clean, split, shuffle,
+   * select, predict). transform.sql answers from the statement's syntax tree,
+   * features.view from its feature definitions.
+   */
+  columnLineage?(
+    inputs: Record<string, TableValue | undefined>,
+    output: { port: string; columns: readonly string[] },
+    params: z.output<P>,
+    ctx: { sql: SqlSession },
+  ):
+    | Promise<Record<string, { port: string; column: string }[]>>
+    | Record<string, { port: string; column: string }[]>;
 }
 
 /** Identity helper that keeps the params type flowing into `run`. */

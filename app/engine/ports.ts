@@ -1,3 +1,4 @@
+import type { ColumnTag } from "../privacy/types";
 import type { DataPortType, PortData, PortType } from "../values/port-types";
 
 export {
@@ -20,6 +21,12 @@ export interface ColumnInfo {
   name: string;
   /** DuckDB type name, e.g. BIGINT, DOUBLE, VARCHAR, TIMESTAMP. */
   type: string;
+  /**
+   * The column's tags (pii, sensitive, the user's own) with where each came
+   * from (app/privacy/tags.ts): set at an ingest node, carried by the engine
+   * to the columns derived from it. Absent when the column has none.
+   */
+  tags?: ColumnTag[];
 }
 
 /** A table in the project's DuckDB workspace. */
@@ -53,5 +60,10 @@ export type PortValue = TableValue | AnyDataValue;
  * and fingerprints it. Other outputs carry their port type's JSON value.
  */
 export type BlockOutput =
-  | { type: "table"; name: string }
+  | {
+      type: "table";
+      name: string;
+      /** Tags this block sets on its output's columns (ingest: from dagwood.json and its `columnTags` param). */
+      tags?: Record<string, ColumnTag[]>;
+    }
   | { [T in DataPortType]: { type: T; data: PortData[T] } }[DataPortType];

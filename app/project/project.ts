@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ArtifactSettingsSchema } from "../artifacts/location";
 import { Workspace } from "../data/workspace";
 import { ConnectionsSchema } from "../ingest/db/settings";
+import { PrivacySettingsSchema, TagName } from "../privacy/types";
 import type { MetadataStore } from "../store/metadata";
 import { openProjectStore } from "../store/open";
 import { Governance, GovernanceFindingKind } from "../values/governance";
@@ -29,6 +30,10 @@ export const DatasetSettingsSchema = z.looseObject({
   suites: z.array(z.string().min(1).max(4096)).default([]),
   /** What a failing attached suite does to the ingest node: warn (the default) or fail it. */
   onFailure: z.enum(["warn", "fail"]).default("warn"),
+  /** Per column: its tags (pii, sensitive, the user's own), set by the user or accepted from `dagwood privacy scan`. */
+  columns: z
+    .record(z.string().min(1).max(256), z.strictObject({ tags: z.array(TagName).max(32) }))
+    .default({}),
   ...Governance.shape,
 });
 export type DatasetSettings = z.output<typeof DatasetSettingsSchema>;
@@ -272,6 +277,8 @@ export const ProjectSettingsSchema = z.looseObject({
   artifacts: ArtifactSettingsSchema.optional(),
   /** Databases the `ingest.database` block reads (app/ingest/db/settings.ts); passwords never here. */
   connections: ConnectionsSchema,
+  /** Privacy (app/privacy/types.ts): the inference log's policy for tagged inputs, retention, the scan's sample. */
+  privacy: PrivacySettingsSchema,
   /** The project's policy: which `dagwood governance` findings make it exit 1 (for CI). */
   governance: z.looseObject({ failOn: z.array(GovernanceFindingKind).default([]) }).default({ failOn: [] }),
 });

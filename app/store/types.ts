@@ -354,7 +354,15 @@ export type AuditAction =
   | "monitor.acknowledged"
   /** A version deployed as a canary beside the primary, and a canary ended (details.outcome promoted | removed). */
   | "deployment.canary"
-  | "deployment.canaryEnded";
+  | "deployment.canaryEnded"
+  /**
+   * Privacy (app/privacy): tagged values shown or exported unmasked at the user's request (details:
+   * what, where, columns), a subject erased (details: column, value's hash, what was removed), a
+   * model's log policy changed. Entries about the project, not one model, carry model "*".
+   */
+  | "privacy.unmasked"
+  | "privacy.erased"
+  | "privacy.policy";
 
 export interface AuditEntry {
   id: number;

@@ -4,6 +4,7 @@
  * lineage. The store (app/store) writes and reads these.
  */
 import { z } from "zod";
+import type { PersonalDataUse } from "../privacy/types";
 import type { ModelSignature } from "./model";
 
 /** What the `version` output (port type modelVersion) carries: a reference into the registry. */
@@ -77,6 +78,11 @@ export interface ModelLineage {
   /** The resolved params of that node and of every node upstream of it (`nodeId.param`). */
   params: Record<string, unknown>;
   environment: RunEnvironment;
+  /**
+   * The model's inputs that carry a tag (app/privacy/types.ts), with where each tag came from:
+   * "uses personal data: email_domain ← email". Absent or [] when none does.
+   */
+  personalData?: PersonalDataUse[];
 }
 
 /** A registered model version, as the registry keeps it and the Api returns it. */
