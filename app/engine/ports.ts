@@ -1,5 +1,5 @@
-import type { ColumnTag } from "../privacy/types";
 import type { DataPortType, PortData, PortType } from "../values/port-types";
+import type { ColumnTag } from "../values/privacy";
 
 export {
   type DataPortType,

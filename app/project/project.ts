@@ -5,11 +5,11 @@ import { z } from "zod";
 import { ArtifactSettingsSchema } from "../artifacts/location";
 import { Workspace } from "../data/workspace";
 import { ConnectionsSchema } from "../ingest/db/settings";
-import { PrivacySettingsSchema, TagName } from "../privacy/types";
 import type { MetadataStore } from "../store/metadata";
 import { openProjectStore } from "../store/open";
 import { Governance, GovernanceFindingKind } from "../values/governance";
 import { MONITOR_NAME, MONITOR_NAME_MESSAGE } from "../values/loop";
+import { PrivacySettingsSchema, TagName } from "../values/privacy";
 
 export const PROJECT_FILE = "dagwood.json";
 /** Deploy target names: they name an environment variable (DAGWOOD_TOKEN_<NAME>) and a keychain entry. */

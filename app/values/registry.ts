@@ -4,8 +4,8 @@
  * lineage. The store (app/store) writes and reads these.
  */
 import { z } from "zod";
-import type { PersonalDataUse } from "../privacy/types";
 import type { ModelSignature } from "./model";
+import type { PersonalDataUse } from "./privacy";
 
 /** What the `version` output (port type modelVersion) carries: a reference into the registry. */
 export const ModelVersionRef = z.strictObject({
