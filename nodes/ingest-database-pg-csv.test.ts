@@ -166,6 +166,28 @@ describe("ingest.database (PostgreSQL, CSV path)", () => {
     });
   });
 
+  it("lands rows whose quoted newlines fall across DuckDB's read buffers whole, in the server's order, as psql reads them", async () => {
+    // About 30 MB of CSV (several of read_csv's 8 MiB buffers, parsed by its threads as they fill):
+    // texts with newlines, commas, quotes and whole lines that look like rows of this table.
+    psql(`DROP TABLE IF EXISTS nl; CREATE TABLE nl AS SELECT i AS id,
+        CASE WHEN i % 3 = 0 THEN E'line\\n' || i || ',' || (i + 1) || E',"x"\\n' || repeat('z', i % 200)
+             WHEN i % 3 = 1 THEN E'""\\n\\n,,' || md5(i::text)
+             ELSE 'plain ' || i END AS t,
+        i * 2 AS k FROM generate_series(1, 400000) AS i`);
+    const digest = "md5(string_agg(id || ':' || t || ':' || k, '|' ORDER BY id))";
+    const [[theirs]] = psql(`SELECT ${digest} FROM nl`) as [[string]];
+    const out = tab((await p.run(ingestDatabase, {}, { connection: "wh", table: "nl" })).out);
+    expect(csvReads).toHaveLength(1);
+    expect(csvReads[0]).not.toBeNull();
+    expect(out.rows).toBe(400_000);
+    const ours = await p.sql.one<{ d: string; misplaced: number | bigint }>(
+      `SELECT ${digest} AS d, count(*) FILTER (WHERE id <> rowid + 1) AS misplaced FROM "${out.name}"`,
+    );
+    expect(ours.d).toBe(theirs);
+    // The table keeps the order COPY wrote the rows in (the heap's: id order for this new table).
+    expect(Number(ours.misplaced)).toBe(0);
+  }, 120_000);
+
   it("an empty read gives its columns and no rows; a column it cannot take goes through the binary reader", async () => {
     psql(
       "DROP TABLE IF EXISTS e; CREATE TABLE e (a int, b text); DROP TABLE IF EXISTS m; CREATE TABLE m (id int, x text[])",

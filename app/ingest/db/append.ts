@@ -296,9 +296,14 @@ export async function createCsvTable(
 /**
  * Appends the rows of the headerless CSV at `path` (RFC 4180 quoting, NULL written as an unquoted
  * \N, "\N" quoted is text) to `table`, in one `INSERT … SELECT … FROM read_csv(…)`: DuckDB parses
- * the text itself, reading the file once from front to back (a named pipe works: read_csv does not
- * seek with parallel = false). Returns the rows inserted. A value the column's type cannot hold
- * fails naming the column.
+ * the text itself, reading the file once from front to back (a named pipe works: read_csv reads a
+ * pipe without seeking, its buffers parsed by its threads as they fill; DuckDB 1.2+,
+ * https://github.com/duckdb/duckdb/pull/15461). The parallel reader: with parallel = false, on a
+ * pipe that PostgreSQL keeps full, both of DuckDB's threads stayed busy, 1.6–2× the CPU time the
+ * parallel reader takes, the node's read took 1.2–2× as long and peaked ~70 MiB higher
+ * (interleaved runs of bench:ingest-db's table on 2 cores); rows split by quoted newlines across
+ * buffers land whole and in order (nodes/ingest-database-pg-csv.test.ts). Returns the rows
+ * inserted. A value the column's type cannot hold fails naming the column.
  */
 export async function loadCsv(
   sql: SqlSession,
@@ -310,7 +315,7 @@ export async function loadCsv(
   const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
   const types = fields.map((f, i) => `'c${i}': ${quote(f.type)}`).join(", ");
   const exprs = fields.map((f, i) => f.expr(`c${i}`)).join(", ");
-  const read = `read_csv(${quote(path)}, columns = {${types}}, header = false, delim = ',', quote = '"', escape = '"', nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, parallel = false, max_line_size = ${CSV_MAX_LINE}, buffer_size = ${2 * CSV_MAX_LINE})`;
+  const read = `read_csv(${quote(path)}, columns = {${types}}, header = false, delim = ',', quote = '"', escape = '"', nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, parallel = true, max_line_size = ${CSV_MAX_LINE}, buffer_size = ${2 * CSV_MAX_LINE})`;
   try {
     const result = await sql.connection.run(`INSERT INTO ${ident(table)} SELECT ${exprs} FROM ${read}`);
     return Number(result.rowsChanged);

@@ -484,25 +484,68 @@ class PostgresConnection implements DbConnection {
     }
   }
 
+  /**
+   * The change token of a table read. With a cursor: the row count and the cursor's max. Without:
+   * the row count and a sum of a hash per row, over the rows the read would give (its filter), a
+   * scan on the server with nothing sent. For a table (plain, partitioned, materialized view) whose
+   * columns all have built-in types, each row's hash is of its version's identity rather than its
+   * text: the partition (tableoid), the place (ctid) and the inserting transaction (xmin). An INSERT
+   * or UPDATE makes a new row version whose xmin is a transaction that had not committed when the
+   * last token was taken (https://www.postgresql.org/docs/15/mvcc-intro.html), so a change of the
+   * rows changes the set of (tableoid, ctid, xmin) even when it keeps the count (a delete and an
+   * insert); TRUNCATE and a reload, or VACUUM FULL, move rows (a false "changed": a read). What the
+   * version's identity does not show, a column added with a default or retyped, is in the token as
+   * the columns' names and types. A user-defined type's text can change without the rows (an enum
+   * value renamed, ALTER TYPE … ADD ATTRIBUTE), and a view's or foreign table's rows have no such
+   * identity: those hash each row's text (slower: every value turned to text). The statistics
+   * collector's counters (pg_stat_user_tables) are not used: a backend reports them at most once a
+   * second, and an idle one only after up to 10 s (PostgreSQL 15's PGSTAT_IDLE_INTERVAL).
+   */
   async changeToken(spec: ReadSpec): Promise<string | null> {
     const src = spec.source;
     if ("query" in src) return null;
-    const filtered = buildSelect({ source: { ...src, columns: undefined } }, "postgres");
-    // With a cursor: the row count and the cursor's max. Without: the count and a sum of the rows'
-    // hashes (a scan on the server, nothing sent), as MySQL's CHECKSUM TABLE does. The statistics
-    // collector's counters (pg_stat_user_tables) would be cheaper but lag: a backend reports them at
-    // most once a second, and an idle one only after up to 10 s (PostgreSQL 15's PGSTAT_IDLE_INTERVAL).
-    const sig = spec.cursor
-      ? `max(dagwood_t.${quoteIdent(spec.cursor.column, "postgres")})::text`
-      : "sum(hashtextextended(dagwood_t::text, 0))::text";
     await this.q("BEGIN READ ONLY", [], spec);
     try {
-      const [a] = await this.q<{ n: string; m: string | null }>(
-        `SELECT count(*)::text AS n, ${sig} AS m FROM (${filtered}) AS dagwood_t`,
-        [],
+      const count = async (sig: string, from: string) =>
+        (
+          await this.q<{ n: string; m: string | null }>(
+            `SELECT count(*)::text AS n, ${sig}::text AS m FROM ${from}`,
+            [],
+            spec,
+          )
+        )[0]!;
+      const whole = { source: { ...src, columns: undefined } };
+      if (spec.cursor) {
+        const c = `max(dagwood_t.${quoteIdent(spec.cursor.column, "postgres")})`;
+        const a = await count(c, `(${buildSelect(whole, "postgres")}) AS dagwood_t`);
+        return `pg:max:${a.n}:${a.m ?? ""}`;
+      }
+      const relation = src.schema
+        ? `${quoteIdent(src.schema, "postgres")}.${quoteIdent(src.table, "postgres")}`
+        : quoteIdent(src.table, "postgres");
+      const [rel] = await this.q<{ kind: string; builtin: boolean | null; columns: string | null }>(
+        `SELECT c.relkind AS kind, bool_and(t.typnamespace = 'pg_catalog'::regnamespace) AS builtin,
+                md5(string_agg(quote_ident(a.attname) || ' ' || a.atttypid || ' ' || a.atttypmod, ', ' ORDER BY a.attnum)) AS columns
+           FROM pg_catalog.pg_class c
+           LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+           LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+          WHERE c.oid = $1::regclass GROUP BY c.relkind`,
+        [relation],
         spec,
       );
-      return `pg:${spec.cursor ? "max" : "hash"}:${a!.n}:${a!.m ?? ""}`;
+      if (rel && "rpm".includes(rel.kind) && rel.builtin === true) {
+        const ids = buildSelect({ source: { ...src, columns: ["tableoid", "ctid", "xmin"] } }, "postgres");
+        const a = await count(
+          "sum(hashtextextended(dagwood_t.o::text || dagwood_t.c::text || dagwood_t.x::text, 0))",
+          `(${ids}) AS dagwood_t(o, c, x)`,
+        );
+        return `pg:rows:${rel.columns}:${a.n}:${a.m ?? ""}`;
+      }
+      const a = await count(
+        "sum(hashtextextended(dagwood_t::text, 0))",
+        `(${buildSelect(whole, "postgres")}) AS dagwood_t`,
+      );
+      return `pg:hash:${a.n}:${a.m ?? ""}`;
     } finally {
       await this.q("ROLLBACK").catch(() => {});
     }

@@ -91,7 +91,8 @@ export interface DbConnection {
   ): Promise<ReadResult>;
   /**
    * What changed, for the block's cache key, asked of the database without reading the rows
-   * (PostgreSQL: row count + the cursor's max, or pg_stat modification counters; SQLite:
+   * (PostgreSQL: row count + the cursor's max, or a sum of the row versions' hashes, postgres.ts
+   * changeToken; SQLite:
    * data_version + the file's bytes' hash; MySQL: CHECKSUM TABLE or the cursor's max). Null when the
    * database cannot say (a query source): then the block always reads.
    */
