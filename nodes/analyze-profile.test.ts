@@ -203,6 +203,35 @@ describe("analyze.profile", () => {
     expect(p.progress.at(-1)?.fraction).toBe(1);
   });
 
+  it("has a personal-data section: the scan over a sample of the table, with masked examples", async () => {
+    const input = await p.table(
+      "people",
+      `SELECT CASE WHEN i % 2 = 0 THEN 'user' || i || '@example.com' ELSE 'n/a' END AS contact,
+              'Jane' AS surname, i AS n
+       FROM range(30000) r(i)`,
+    );
+    const report = reportOf(await p.run(profile, { in: input }, {}));
+    expect(report.privacy).toMatchObject({
+      // The upstream node and port, not the workspace table's random name: the report's fingerprint is stable.
+      source: "upstream.in",
+      rows: 30000,
+      sampled: 10000,
+      sampleSize: 10000,
+      seed: 42,
+    });
+    const [contact, surname, n] = report.privacy!.columns;
+    expect(contact!.kinds.map((k) => k.kind)).toEqual(["email"]);
+    // 10,000 draws of p = 0.5: the standard error is 0.005.
+    expect(Math.abs(contact!.kinds[0]!.share - 0.5)).toBeLessThan(0.025);
+    for (const e of contact!.kinds[0]!.examples) expect(e).toBe("u***@e***.com");
+    expect(surname!.kinds).toEqual([{ kind: "personal_name", share: 1, examples: ["J***"], by: "name" }]);
+    expect(n!.kinds).toEqual([]);
+    const small = reportOf(await p.run(profile, { in: input }, { personalDataSample: 100 }));
+    expect(small.privacy).toMatchObject({ sampled: 100, sampleSize: 100 });
+    const none = reportOf(await p.run(profile, { in: input }, { personalDataSample: 0 }));
+    expect(none.privacy).toBeUndefined();
+  });
+
   it("rejects out-of-range params", async () => {
     const input = await p.table("x", "SELECT 1 AS i");
     await expect(p.run(profile, { in: input }, { bins: 1 })).rejects.toThrow(/bins/);

@@ -2,6 +2,8 @@ import { z } from "zod";
 import { ident, isNumericType, isTemporalType } from "../app/data/sql";
 import { defineBlock, requireTable } from "../app/engine/block";
 import type { ColumnInfo } from "../app/engine/ports";
+import { scanTable } from "../app/privacy/scan";
+import { DEFAULT_SCAN_SAMPLE } from "../app/privacy/types";
 import type { ColumnKind, ColumnProfile, ProfileReport } from "../app/values/profile";
 
 /** Up to this many rows, distinct counts are exact; above, HyperLogLog estimates. */
@@ -37,7 +39,7 @@ const finiteOrNull = (v: unknown): number | null => (typeof v === "number" && Nu
 
 export default defineBlock({
   kind: "analyze.profile",
-  version: 2,
+  version: 3,
   title: "Profile",
   category: "Analyze",
   description:
@@ -81,6 +83,16 @@ export default defineBlock({
         "Correlate at most this many numeric columns (the first ones), as the work grows with its square",
       )
       .meta({ order: 5, advanced: true }),
+    personalDataSample: z
+      .number()
+      .int()
+      .min(0)
+      .max(10_000_000)
+      .default(DEFAULT_SCAN_SAMPLE)
+      .describe(
+        "Rows the personal-data scan samples (e-mails, phones, cards, IBANs, IPs, birth dates, personal column names); 0 leaves the scan out",
+      )
+      .meta({ order: 6, advanced: true }),
   }),
   async run(ctx, inputs, params) {
     const input = requireTable(inputs, "in");
@@ -239,6 +251,16 @@ export default defineBlock({
       columns: profiles,
       correlation: { method: params.correlation, columns: correlated.map((p) => p.name), matrix },
     };
+    if (params.personalDataSample > 0) {
+      ctx.progress(0.85, "Personal data");
+      report.privacy = await scanTable(ctx.sql, input, {
+        sampleSize: params.personalDataSample,
+        // The upstream output, not the workspace table's name (new each run): the report stays the
+        // same for the same data, so cached runs and `dagwood step` agree with fresh ones.
+        source: (({ node, port } = ctx.upstream("in") ?? { node: "in", port: "" }) =>
+          port ? `${node}.${port}` : node)(),
+      });
+    }
     ctx.log(`Profiled ${plans.length} columns over ${rows} rows`);
     ctx.progress(1);
     return { report: { type: "report", data: report } };

@@ -454,6 +454,17 @@ export default defineBlock({
   outputs: { out: { type: "table" } },
   params,
   outputSchema: cleanSchema,
+  /** Column tags (app/privacy/tags.ts) follow rename: an output column comes from the input column renamed to it. */
+  columnLineage(inputs, output, p) {
+    const from = new Map(
+      (inputs.in?.columns ?? [])
+        .filter((c) => !p.drop.includes(c.name))
+        .map((c) => [(own(p.rename, c.name) ?? c.name).toLowerCase(), c.name]),
+    );
+    return Object.fromEntries(
+      output.columns.map((c) => [c, [{ port: "in", column: from.get(c.toLowerCase()) ?? c }]]),
+    );
+  },
   async run(ctx, inputs, p) {
     const input = requireTable(inputs, "in");
     const out = ctx.newTable("out");

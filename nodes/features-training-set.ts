@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { z } from "zod";
 import { checkFileReference } from "../app/data/sql-files";
 import { BlockError, defineBlock, type FingerprintContext, requireTable } from "../app/engine/block";
@@ -11,6 +12,8 @@ import {
 } from "../app/features/offline";
 import { offlineTableFile, pushedFiles } from "../app/features/offline-source";
 import { loadFeatureRepo, resolveFeatureRefs, viewJoinKeys } from "../app/features/repo";
+import { readViewTags, viewTagsFile } from "../app/privacy/tags";
+import type { ColumnTag } from "../app/privacy/types";
 
 const params = z
   .object({
@@ -122,6 +125,9 @@ export default defineBlock({
         if ("block" in source) {
           const file = offlineTableFile(ctx.projectDir, name);
           state = existsSync(file) ? await ctx.hashFile(file) : "none";
+          // The view's column tags (issue 19, app/privacy/tags.ts), when it has any.
+          const tags = viewTagsFile(dirname(file));
+          if (existsSync(tags)) state += `:tags ${await ctx.hashFile(tags)}`;
         } else if (/[*?[]/.test(source.path)) {
           state = await globState(ctx, source.path);
         } else {
@@ -153,6 +159,13 @@ export default defineBlock({
       ),
     );
     ctx.log(`Joined ${features.length} features: ${features.map((f) => f.column).join(", ")}`);
-    return { out: { type: "table", name: out } };
+    // Each feature column takes the tags of its view's column (issue 19); renamed view__feature, a step.
+    const tags: Record<string, ColumnTag[]> = {};
+    for (const f of features) {
+      const found = readViewTags(dirname(offlineTableFile(ctx.projectDir, f.view)))[f.feature] ?? [];
+      const hop = f.column === f.feature ? [] : [{ node: ctx.nodeId, column: f.column }];
+      if (found.length) tags[f.column] = found.map((t) => ({ ...t, via: [...t.via, ...hop] }));
+    }
+    return { out: { type: "table", name: out, ...(Object.keys(tags).length ? { tags } : {}) } };
   },
 });

@@ -13,6 +13,7 @@ import {
 } from "../app/features/offline-source";
 import { loadFeatureRepo, viewJoinKeys } from "../app/features/repo";
 import type { FeatureRepo, FeatureViewDefinition } from "../app/features/types";
+import { viewTagsFile, writeViewTags } from "../app/privacy/tags";
 
 /** The view `name` of the project, which must take its source from this block. */
 function blockView(repo: FeatureRepo, name: string): FeatureViewDefinition {
@@ -60,7 +61,10 @@ export default defineBlock({
     const repo = repoOf(ctx.projectDir);
     const view = blockView(repo, params.view);
     const file = offlineTableFile(ctx.projectDir, view.name);
-    return `${viewDigest(repo, view)}\0${existsSync(file) ? await ctx.hashFile(file) : "none"}`;
+    const state = `${viewDigest(repo, view)}\0${existsSync(file) ? await ctx.hashFile(file) : "none"}`;
+    // The column tags written beside it (app/privacy/tags.ts), when there are any.
+    const tags = viewTagsFile(dirname(file));
+    return existsSync(tags) ? `${state}\0tags:${await ctx.hashFile(tags)}` : state;
   },
   async run(ctx, inputs, params) {
     const input = requireTable(inputs, "in");
@@ -98,6 +102,8 @@ export default defineBlock({
     } finally {
       rmSync(tmp, { force: true });
     }
+    // The input's column tags go beside the table, for the training sets that read it (issue 19).
+    await writeViewTags(dirname(file), input.columns);
     const { n } = await ctx.sql.one<{ n: number }>(`SELECT count(*) AS n FROM ${ident(input.name)}`);
     ctx.log(`Wrote ${n} rows as the offline table of feature view "${view.name}"`);
     return { out: input };

@@ -34,6 +34,7 @@ import {
   type ReadSpec,
   type SourceColumn,
 } from "../app/ingest/db/types";
+import { ColumnTagsParam, originTags } from "../app/privacy/tags";
 import { readProjectSettings } from "../app/project/project";
 import type { DatabaseRead } from "../app/values/registry";
 
@@ -97,6 +98,7 @@ const Params = z.object({
     .default("error")
     .describe("A column whose type has no exact DuckDB match: fail naming it, or read it as text")
     .meta({ order: 10, advanced: true }),
+  columnTags: ColumnTagsParam,
 });
 type DbParams = z.output<typeof Params>;
 
@@ -666,8 +668,13 @@ export default defineBlock({
       rowsRead: read.rows,
     };
     ctx.dataset({ source: shown, digest: digestOf(database, read.token), port: "out", database });
+    // The columnTags param's tags (app/privacy/tags.ts): a database table has no dataset entry to carry them.
+    const { tags, warnings } = params.columnTags
+      ? originTags(ctx.nodeId, await ctx.sql.columns(out), { columnTags: params.columnTags })
+      : { tags: {}, warnings: [] };
+    for (const w of warnings) ctx.log(w, "warn");
     ctx.progress(1);
-    return { out: { type: "table", name: out } };
+    return { out: { type: "table", name: out, ...(Object.keys(tags).length ? { tags } : {}) } };
   },
   /**
    * What the database says changed (DbConnection.changeToken) with the connection's settings (never

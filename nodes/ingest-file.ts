@@ -6,6 +6,7 @@ import { ident, literal, type SqlSession } from "../app/data/sql";
 import { type BlockContext, BlockError, defineBlock } from "../app/engine/block";
 import type { ColumnInfo } from "../app/engine/ports";
 import type { SchemaContext } from "../app/engine/schema";
+import { ColumnTagsParam, originTags } from "../app/privacy/tags";
 import {
   datasetEntryOf,
   deprecationWarning,
@@ -74,6 +75,7 @@ const Params = z.object({
     .optional()
     .describe('CSV/TSV: values read as missing (besides empty fields), e.g. ["NA", "-"]')
     .meta({ order: 6, advanced: true, showWhen: { param: "format", in: ["auto", "csv", "tsv"] } }),
+  columnTags: ColumnTagsParam,
 });
 type IngestParams = z.output<typeof Params>;
 
@@ -434,8 +436,19 @@ export default defineBlock({
     ctx.dataset({ source: params.path, digest: hash, port: "out", table: out });
     if (entry?.settings.suites.length)
       await testDataset(ctx, entry, out, { digest: hash, source: params.path });
+    // The tags of the entry's columns and of the columnTags param (app/privacy/tags.ts); both are in
+    // the cache key (the entry's settings, the params).
+    const entryTags = entry && Object.keys(entry.settings.columns ?? {}).length;
+    const { tags, warnings } =
+      entryTags || params.columnTags
+        ? originTags(ctx.nodeId, await ctx.sql.columns(out), {
+            ...(entry ? { dataset: { name: entry.name, columns: entry.settings.columns ?? {} } } : {}),
+            ...(params.columnTags ? { columnTags: params.columnTags } : {}),
+          })
+        : { tags: {}, warnings: [] };
+    for (const w of warnings) ctx.log(w, "warn");
     ctx.progress(1);
-    return { out: { type: "table", name: out } };
+    return { out: { type: "table", name: out, ...(Object.keys(tags).length ? { tags } : {}) } };
   },
   /**
    * The file's content hash. A file not hashed before at its size and mtime

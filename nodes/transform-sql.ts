@@ -6,6 +6,7 @@ import { ident } from "../app/data/sql";
 import { checkQueryFiles, NotASelectError, SqlFileError } from "../app/data/sql-files";
 import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
 import type { ColumnInfo } from "../app/engine/ports";
+import { type LineageInputs, sqlColumnLineage, sqlSyntaxTree } from "../app/privacy/sql-lineage";
 
 /** The keywords a query that CREATE TABLE … AS accepts can start with. */
 const QUERY_KEYWORDS = new Set(["SELECT", "WITH", "FROM", "VALUES", "TABLE", "PIVOT", "UNPIVOT"]);
@@ -186,6 +187,22 @@ export default defineBlock({
         await ctx.sql.run(`DROP TABLE IF EXISTS temp.main.${ident(`dagwood_schema_${name}`)}`);
       }
     }
+  },
+  /**
+   * Which input columns each output column is derived from, for column tags (issue 19): read from
+   * DuckDB's syntax tree of the query (app/privacy/sql-lineage.ts), with a conservative fallback
+   * where the tree cannot tell.
+   */
+  async columnLineage(inputs, output, params, ctx) {
+    const tables: LineageInputs = {};
+    for (const [name, port] of [
+      ["input", "in"],
+      ["other", "other"],
+    ] as const) {
+      const table = inputs[port];
+      if (table) tables[name] = { port, columns: table.columns.map((c) => c.name) };
+    }
+    return sqlColumnLineage(await sqlSyntaxTree(ctx.sql, params.query), tables, output.columns);
   },
   async run(ctx, inputs, params) {
     const input = requireTable(inputs, "in");

@@ -109,6 +109,30 @@ describe("validate.expectations", () => {
     expect(p.metrics.find((m) => m.name === "expectations_failed")?.value).toBe(3);
   });
 
+  it("keeps a personal column's values out of the run's log and error; the report keeps them", async () => {
+    const tagged = {
+      ...penguins,
+      columns: penguins.columns.map((c) =>
+        c.name === "island"
+          ? { ...c, tags: [{ tag: "pii", origin: { dataset: "penguins", column: "island" }, via: [] }] }
+          : c,
+      ),
+    };
+    const out = await p.run(
+      block,
+      { in: tagged },
+      { suite: { inline: suite(ROW_FAILURES) }, onFailure: "warn" },
+    );
+    const warnings = p.logs.filter((l) => l.level === "warn").map((l) => l.message);
+    expect(warnings[1]).toMatch(/expect_column_values_to_be_in_set\(island\): 52 of 344 rows unexpected/);
+    expect(warnings.join("\n")).not.toContain("Torgersen");
+    expect(JSON.stringify(reportOf(out))).toContain("Torgersen");
+    const failing = p.run(block, { in: tagged }, { suite: { inline: suite(ROW_FAILURES) } });
+    const message = await failing.catch((e: Error) => e.message);
+    expect(message).toContain("expect_column_values_to_be_in_set(island): 52 of 344 rows unexpected");
+    expect(message).not.toContain("Torgersen");
+  });
+
   it("warn: succeeds with one warning per failed expectation, and passes every row on", async () => {
     const out = await p.run(
       block,

@@ -12,6 +12,7 @@ import {
 import { ident } from "../app/data/sql";
 import { type BlockContext, BlockError, defineBlock, requireTable } from "../app/engine/block";
 import type { SchemaContext } from "../app/engine/schema";
+import { maskValidation, personalColumns } from "../app/privacy/masking";
 import { expectationName, resultDetail } from "../app/values/expectation-text";
 import {
   type ExpectationResult,
@@ -233,18 +234,24 @@ export default defineBlock({
     const { statistics: s } = report;
     const tally = `${s.successful_expectations} of ${s.evaluated_expectations} expectations passed over ${count(report.meta.rows)} rows`;
     const failed = report.results.filter((r) => !r.success);
+    // What the run's log and error say: examples from personal columns masked (the report keeps them;
+    // the Api masks it when shown).
+    const shown = maskValidation(report, personalColumns(input.columns));
     // Removing rows fixes row-level expectations only: any other failure fails a quarantine too.
     const unfixable = p.onFailure === "quarantine" ? failed.filter((r) => !isRowLevel(r)) : failed;
     if (unfixable.length && p.onFailure !== "warn") {
       recordMetrics(ctx, report, 0);
-      for (const line of failedLines(report)) ctx.log(line, "error");
+      for (const line of failedLines(shown)) ctx.log(line, "error");
       const kept = await keepReport(ctx, report);
       const what =
         p.onFailure === "quarantine"
           ? `${unfixable.length} table or aggregate expectation${unfixable.length === 1 ? "" : "s"} failed, which quarantining rows cannot fix`
           : `${failed.length} of ${s.evaluated_expectations} expectations failed`;
       throw new BlockError(
-        `${Named}: ${what}: ${unfixable.map((r) => `${expectationName(r)}: ${resultDetail(r)}`).join("; ")}. The full report: ${kept}.`,
+        `${Named}: ${what}: ${shown.results
+          .filter((r) => !r.success && (p.onFailure !== "quarantine" || !isRowLevel(r)))
+          .map((r) => `${expectationName(r)}: ${resultDetail(r)}`)
+          .join("; ")}. The full report: ${kept}.`,
       );
     }
     const rejectedName = ctx.newTable("rejected");
@@ -268,7 +275,7 @@ export default defineBlock({
     }
     if (p.onFailure === "quarantine") report.meta.rejected_rows = rejected;
     recordMetrics(ctx, report, rejected);
-    for (const line of failedLines(report))
+    for (const line of failedLines(shown))
       ctx.log(`${Named}: ${line}`, p.onFailure === "warn" ? "warn" : "info");
     ctx.log(`${Named}: ${tally}.`);
     ctx.progress(1);

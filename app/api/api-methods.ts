@@ -116,6 +116,8 @@ export const API_METHODS = [
   "driftDistribution",
   "pipelineChanges",
   "gitRevisions",
+  /** Privacy (app/api/handlers/privacy.ts). */
+  "scanPrivacy",
   ...TRACKING_METHODS,
   ...DATASET_METHODS,
   ...FEATURE_METHODS,

@@ -47,6 +47,7 @@ import {
 import { MONITOR_NAME, MONITOR_NAME_MESSAGE, type MonitorLoop } from "../values/loop";
 import type { MonitoringReport } from "../values/monitoring";
 import type { DataPortType, PortData } from "../values/port-types";
+import { type ScanReport, TagName } from "../values/privacy";
 import { ProfileReport } from "../values/profile";
 import type { AliasChange, ProductionRecord } from "../values/registry";
 import { API_METHODS, type ApiMethod } from "./api-methods";
@@ -191,10 +192,13 @@ export interface CellValue {
 
 export interface TablePage {
   table: string;
-  columns: { name: string; type: string }[];
+  /** `personal`: the column carries a pii or sensitive tag; its cells are masked unless asked for in clear. */
+  columns: { name: string; type: string; personal?: true }[];
   rows: CellValue[];
   offset: number;
   total: number;
+  /** The personal columns whose cells this page masks (app/privacy/masking.ts); absent when none. */
+  masked?: string[];
 }
 
 export interface RunDetail {
@@ -348,7 +352,16 @@ export interface ExportResult {
   /** The export folder, relative to the project. */
   dir: string;
   files: string[];
+  /** Personal columns masked in the export, or exported in clear at the user's request; absent when none. */
+  masked?: string[];
+  unmasked?: string[];
 }
+
+/**
+ * Personal columns in clear (app/privacy/masking.ts): `unmasked` asks for them, and only counts with
+ * `confirm: true` (the user confirmed; the answer is recorded in the audit log as privacy.unmasked).
+ */
+const unmaskArgs = { unmasked: z.boolean().optional(), confirm: z.boolean().optional() };
 
 const relPath = z
   .string()
@@ -471,8 +484,16 @@ export const API_ARGS = {
     offset: z.number().int().min(0).default(0),
     limit: z.number().int().min(1).max(5000).default(200),
     orderBy: z.object({ column: z.string().min(1).max(500), desc: z.boolean().default(false) }).optional(),
+    ...unmaskArgs,
   }),
   profileTable: z.object({ table: tableName }),
+  /** A node output table (t_…) of the workspace, or a data file of the project (as `dagwood expect run --data`). */
+  scanPrivacy: z.object({
+    source: relPath,
+    /** Rows sampled (default: dagwood.json privacy.scanSample). */
+    sample: z.number().int().min(1).max(10_000_000).optional(),
+    seed: z.number().int().min(0).max(2_147_483_647).optional(),
+  }),
   getReport: z.object({ runId: z.string().min(1).max(100), nodeId, port: z.string().min(1).max(100) }),
   listSuites: z.object({}),
   loadSuite: z.object({ path: relPath }),
@@ -563,11 +584,12 @@ export const API_ARGS = {
   }),
   auditLog: z.object({ model: modelName.optional(), limit: z.number().int().min(1).max(10_000).optional() }),
   lineageGraph: z.object({ model: modelName.optional() }),
-  exportRun: z.object({ runId, dir: relPath.optional() }),
+  exportRun: z.object({ runId, dir: relPath.optional(), ...unmaskArgs }),
   exportModelVersion: z.object({
     name: modelName,
     ref: z.union([z.number().int().min(1), aliasName]),
     dir: relPath.optional(),
+    ...unmaskArgs,
   }),
   listTargets: z.object({}),
   deploymentStatus: z.object({}),
@@ -599,7 +621,7 @@ export const API_ARGS = {
   }),
   startLocalServer: z.object({}),
   stopLocalServer: z.object({}),
-  inferExample: z.object({ name: modelName, ref: z.union([versionNumber, aliasName]) }),
+  inferExample: z.object({ name: modelName, ref: z.union([versionNumber, aliasName]), ...unmaskArgs }),
   governanceReport: z.object({}),
   /** A deployed model's drift, predictions and performance per time window (app/api/handlers/monitoring.ts). */
   monitoringReport: z.object({
@@ -728,6 +750,10 @@ export const API_ARGS = {
         deprecated: Deprecation.nullable().optional(),
       })
       .optional(),
+    /** Per column, its new full tag list (privacy); null or [] removes the column's entry; columns not named are kept. */
+    columns: z
+      .record(z.string().min(1).max(256), z.strictObject({ tags: z.array(TagName).max(32) }).nullable())
+      .optional(),
   }),
 } as const satisfies Record<ApiMethod, z.ZodType>;
 
@@ -771,6 +797,8 @@ export interface ApiResults {
   getRun: RunDetail;
   previewTable: TablePage;
   profileTable: ProfileReport;
+  /** Per column, the personal data found in a sample of the table or file, with masked examples (app/privacy/scan.ts). */
+  scanPrivacy: ScanReport;
   /** What a node output other than a table holds: a report, a model, a version reference, a deployment. */
   getReport: { data: PortData[DataPortType] };
   /** The suite files of the project (expectations/**.json), sorted by path. */

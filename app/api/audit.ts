@@ -109,6 +109,10 @@ export function describeAudit(e: AuditEntry, runId: (id: string) => string = (id
       return `loop ${text(String(d.loop ?? ""), "?")}: ${v(e.version)} approved${e.actor ? ` by ${e.actor}` : ""}`;
     case "monitor.acknowledged":
       return `loop ${text(String(d.loop ?? ""), "?")} of monitor ${text(d.monitor, "?")}: alert acknowledged${e.actor ? ` by ${e.actor}` : ""}`;
+    case "privacy.unmasked": {
+      const columns = Array.isArray(d.columns) ? d.columns.map(String) : [];
+      return `personal data shown in clear: ${columns.join(", ") || "?"} (${text(d.what, "?")}, ${text(d.where, "?")})${e.actor ? ` by ${e.actor}` : ""}`;
+    }
     default:
       return String(e.action);
   }

@@ -14,6 +14,7 @@ import { governanceHandlers } from "./handlers/governance";
 import { loopHandlers, startMonitoring } from "./handlers/loops";
 import { monitoringHandlers } from "./handlers/monitoring";
 import { pipelineHandlers } from "./handlers/pipelines";
+import { privacyHandlers } from "./handlers/privacy";
 import { projectHandlers } from "./handlers/projects";
 import { runHandlers } from "./handlers/runs";
 import { createCoreState, type Handlers } from "./handlers/state";
@@ -52,6 +53,7 @@ export async function createCoreApi(opts: CoreApiOptions): Promise<CoreApi> {
     ...changesHandlers(state),
     ...runHandlers(state),
     ...tableHandlers(state),
+    ...privacyHandlers(state),
     ...expectationHandlers(state),
     ...governanceHandlers(state),
     ...monitoringHandlers(state),

@@ -11,6 +11,7 @@ import { ArtifactError } from "../artifacts/location";
 import { ensureProjectVersionFiles } from "../artifacts/version-files";
 import { currentUser } from "../engine/environment";
 import { parseReferenceProfile, type StoredReferenceProfile } from "../monitoring/reference";
+import { CONFIRM_NEEDED, unconfirmed } from "../privacy/masking";
 import { currentProcess } from "../store/liveness";
 import { referenceProfilePath } from "../store/registry";
 import { type ModelVersion, type RegisteredModel, RegistryError, type RunRecord } from "../store/types";
@@ -37,7 +38,18 @@ export function toApiError(e: unknown): unknown {
 /** The audit actions that change an alias (an archive removes the version's aliases). */
 const ALIAS_ACTIONS = ["alias.set", "alias.moved", "alias.removed", "version.archived"] as const;
 
-const exported = (r: ExportedFolder) => ({ dir: r.dir, files: r.files });
+const exported = (r: ExportedFolder) => ({
+  dir: r.dir,
+  files: r.files,
+  ...(r.masked ? { masked: r.masked } : {}),
+  ...(r.unmasked ? { unmasked: r.unmasked } : {}),
+});
+
+/** The export options of an `unmasked` request: refused (400) unless confirmed; audited by the export. */
+function unmaskOptions(args: { unmasked?: boolean | undefined; confirm?: boolean | undefined }) {
+  if (unconfirmed(args)) throw new ApiError(400, CONFIRM_NEEDED);
+  return args.unmasked ? { unmasked: true, actor: currentUser() } : {};
+}
 
 /** Who this process records runs as, and where (what startRun writes into runs.user and runs.host). */
 export function whoAmI(): RunOwner {
@@ -277,12 +289,12 @@ export function createTrackingHandlers(context: () => TrackingContext): Tracking
     async lineageGraph({ model }) {
       return lineageGraph(context().metadata, { model });
     },
-    async exportRun({ runId, dir }) {
-      return exported(await exportRun(context(), runId, dir));
+    async exportRun({ runId, dir, ...unmask }) {
+      return exported(await exportRun(context(), runId, dir, unmaskOptions(unmask)));
     },
-    async exportModelVersion({ name, ref, dir }) {
+    async exportModelVersion({ name, ref, dir, ...unmask }) {
       requireVersion(name, ref);
-      return exported(await exportModelVersion(context(), name, ref, dir));
+      return exported(await exportModelVersion(context(), name, ref, dir, unmaskOptions(unmask)));
     },
   };
 }

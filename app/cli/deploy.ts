@@ -16,6 +16,7 @@ import type { AuditEntry } from "../store/types";
 import { EXIT, findProjectStore, type Io, openMetadataStore, parse, UsageError } from "./args";
 import { bar, formatMs, formatValue, renderTable, toJson } from "./format";
 import { parseModelRef } from "./tracking";
+import { confirmUnmasked, UNMASK_OPTIONS } from "./unmask";
 
 type WithProject = (project: DeployProject) => Promise<number>;
 
@@ -489,7 +490,11 @@ export async function predictCommand(args: string[], io: Io): Promise<number> {
 }
 
 export async function exportCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { project: { type: "string" }, out: { type: "string" } });
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    out: { type: "string" },
+    ...UNMASK_OPTIONS,
+  });
   const [format, model, ...extra] = positionals;
   if (format !== "kserve" && format !== "triton")
     throw new UsageError("export takes a format: kserve or triton");
@@ -497,11 +502,27 @@ export async function exportCommand(args: string[], io: Io): Promise<number> {
   const { name, ref } = versionRef(model, `export ${format}`);
   if (!values.out) throw new UsageError(`export ${format} needs --out DIR (a new or empty folder)`);
   const out = resolve(values.out as string);
-  const { exportRepository } = await import("../deploy/export");
+  const stop = await confirmUnmasked(io, values);
+  if (stop !== null) return stop;
+  const [{ exportRepositoryFolder }, { currentUser }] = await Promise.all([
+    import("../deploy/export"),
+    import("../engine/environment"),
+  ]);
   return withDeployProject(io, values.project, async (project) => {
-    const files = await exportRepository({ project, name, ref, format, outDir: out });
+    const { files, unmasked } = await exportRepositoryFolder({
+      project,
+      name,
+      ref,
+      format,
+      outDir: out,
+      ...(values.unmasked ? { unmasked: true, actor: currentUser() } : {}),
+    });
     io.stdout.write(`Exported ${name} for ${format === "kserve" ? "KServe" : "Triton"} to ${values.out}:\n`);
     for (const f of files) io.stdout.write(`  ${f}\n`);
+    if (unmasked)
+      io.stdout.write(
+        `model.onnx holds the fitted categories of personal input(s) ${unmasked.join(", ")}: exported with ${unmasked.join(", ")} in clear (recorded in the audit log)\n`,
+      );
     if (format === "kserve") {
       io.stdout.write(
         "Copy the model folder to a bucket, set storageUri in inference-service.yaml to it, then: kubectl apply -f inference-service.yaml\n",

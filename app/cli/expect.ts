@@ -19,10 +19,10 @@ import { formatValue, renderTable } from "./format";
 import { junitProblem, renderSuiteJunit } from "./junit";
 
 /** A problem with what the command was given (a suite, a data file): printed as is, exit 2. */
-class InputError extends Error {}
+export class InputError extends Error {}
 
 /** A workspace table's name, as nodes' outputs are named. */
-const TABLE_NAME = /^t_[0-9a-f]+_[A-Za-z0-9_]+$/;
+export const TABLE_NAME = /^t_[0-9a-f]+_[A-Za-z0-9_]+$/;
 
 /** Reads, parses and checks a suite file; every problem is an InputError naming the file and the expectation. */
 async function loadSuite(file: string): Promise<ExpectationSuite> {
@@ -62,7 +62,7 @@ async function loadSuite(file: string): Promise<ExpectationSuite> {
  * messages) into a private in-memory DuckDB allowed to read only the file's
  * folder, and hands the table to `use`.
  */
-async function withDataFile<T>(
+export async function withDataFile<T>(
   file: string,
   use: (sql: SqlSession, table: TableValue, ctx: BlockContext) => Promise<T>,
 ): Promise<T> {
@@ -102,7 +102,7 @@ async function withDataFile<T>(
 }
 
 /** Opens the project's workspace (its lock) and hands `use` the named table. */
-async function withWorkspaceTable<T>(
+export async function withWorkspaceTable<T>(
   io: Io,
   projectOpt: unknown,
   table: string,

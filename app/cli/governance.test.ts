@@ -53,7 +53,7 @@ describe("dagwood governance, models update, and a deprecated pipeline's run", (
     expect(report.failed).toBe(false);
     expect(report.failOn).toEqual([]);
     expect(report.today).toBe(day(0));
-    expect(Object.keys(report.rules)).toEqual(["noOwner", "pastReview", "deprecatedInUse"]);
+    expect(Object.keys(report.rules)).toEqual(["noOwner", "pastReview", "deprecatedInUse", "personalData"]);
     expect(
       report.findings.map(
         (f: { kind: string; artifact: { name: string } }) => `${f.kind} ${f.artifact.name}`,

@@ -18,6 +18,7 @@ const TITLES: Record<GovernanceFindingKind, string> = {
   noOwner: "No owner",
   pastReview: "Past review date",
   deprecatedInUse: "Deprecated and still used",
+  personalData: "Uses personal data",
 };
 
 /** "deprecated and still used: a; b; c" as a head line and one indented line per case. */
@@ -38,6 +39,7 @@ Lists the project's datasets (dagwood.json "datasets"), pipelines (*.dag.json in
   noOwner          ${rules.noOwner}
   pastReview       ${rules.pastReview}
   deprecatedInUse  ${wrapRule(rules.deprecatedInUse)}
+  personalData     ${rules.personalData}
 Each finding says what to do. --json prints { findings, failOn, failed, rules, today }.
 
 Exit codes: 1 when a finding's kind is in dagwood.json "governance": { "failOn": [...] } (e.g. ["noOwner",
@@ -154,7 +156,7 @@ export async function governanceCommand(args: string[], io: Io): Promise<number>
     : "no policy (dagwood.json governance.failOn is empty)";
   if (!findings.length) {
     io.stdout.write(
-      `No governance findings in ${dir}: every artifact has an owner, none is past its review date, and nothing deprecated is in use.\n`,
+      `No governance findings in ${dir}: every artifact has an owner, none is past its review date, nothing deprecated is in use, and no model uses personal data.\n`,
     );
     return EXIT.ok;
   }

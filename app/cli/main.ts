@@ -11,6 +11,7 @@ import { EXPORT_ARGO_HELP } from "./export-argo";
 import { FEATURES_ONLINE_HELP } from "./features-online";
 import { FEATURES_SERVE_HELP } from "./features-serve";
 import { formatMs, ProgressPrinter, renderSummaryTable, runOutcome, runWarnings } from "./format";
+import { PRIVACY_HELP } from "./privacy";
 
 export type { Io };
 
@@ -39,14 +40,14 @@ Runs and models (each takes --project DIR; list and show take --json):
                    [--mine | --user NAME] [--host MACHINE]   (--mine: the runs of DAGWOOD_USER, else your OS user)
   dagwood runs show <run-id>
   dagwood runs compare <run-id> <run-id>... [--all]
-  dagwood runs export <run-id> [--out DIR]
+  dagwood runs export <run-id> [--out DIR] [--unmasked [--yes]]
   dagwood models list
   dagwood models show <name>[@alias|:version]
   dagwood models alias <name> <alias> <version> [--override-reason "…"]   |   dagwood models alias <name> <alias> --remove [--override-reason "…"]
   dagwood models history <name> [--alias A] [--json]   (alias changes, newest first; production ones with their record)
   dagwood models update <name> [--description D] [--owner O] [--tag key=value]...   (--tag key= removes a tag)
                        [--purpose P] [--review-by YYYY-MM-DD] [--deprecate REASON [--replacement M] [--since DATE]] [--undeprecate]
-  dagwood models export <name>@<alias>|<name>:<version> [--out DIR]
+  dagwood models export <name>@<alias>|<name>:<version> [--out DIR] [--unmasked [--yes]]
 
   --where: key op value with op = != < <= > >= ~ (contains); prefix the key with metric:, param: or tag: to
   choose; otherwise a key that names a metric is a metric, anything else a param.
@@ -55,6 +56,9 @@ Runs and models (each takes --project DIR; list and show take --json):
   production: the alias moves only to a version whose run's gate passed and that was deployed to the
   staging target; otherwise --override-reason says why (kept in the audit history, see models history).
   Removing production (or archiving the version that holds it) always needs --override-reason.
+  --unmasked: personal columns (tagged pii or sensitive) in clear; exports mask them otherwise, and refuse a
+  model whose files hold a personal input's categories. Asks "Export personal data in clear? [y/N]" on a
+  terminal; --yes confirms elsewhere. Recorded in the audit log (privacy.unmasked).
 
 Serving and deploy (deploy, predict and export take --project DIR):
   dagwood serve [--host 127.0.0.1] [--port 8000] [--repository DIR] [--token-file FILE] [--infer-token]
@@ -64,7 +68,7 @@ Serving and deploy (deploy, predict and export take --project DIR):
   dagwood deploy rollback <name> --target T --to <version> [--json]
   dagwood deploy status [--json]
   dagwood predict --model <name>@<alias>|<name>:<version> --input FILE --output FILE [--batch N]   (.parquet or .csv)
-  dagwood export kserve|triton <name>@<alias>|<name>:<version> --out DIR
+  dagwood export kserve|triton <name>@<alias>|<name>:<version> --out DIR [--unmasked [--yes]]
   Targets are named in dagwood.json ("targets": { "T": { "url": ..., "kind": "dagwood" | "triton" } }); their
   tokens come from DAGWOOD_TOKEN_<T> or the OS keychain (service dagwood, target T), never from the file.
 
@@ -131,6 +135,7 @@ Testing in CI (pipeline tests are tests/*.test.json: a pipeline, fixture files f
   merge request; on the branch (main), dagwood test, the training pipeline, staging moved to the version it registered
   and deployed (parity checked); production moved and deployed by a reviewed (GitHub environment) or manual job.
 
+${PRIVACY_HELP}
 Governance (owners, review dates, deprecation of datasets, pipelines, suites and models):
   dagwood governance [--project DIR] [--json]   (dagwood governance --help lists the rules; exit 1 when dagwood.json's
   "governance": { "failOn": [...] } names a kind found: noOwner, pastReview, deprecatedInUse)
@@ -609,6 +614,7 @@ export function helpFor(command: string, rest: readonly string[]): string {
   if (command === "runs" || command === "models") return `${usage}\n${noteOf("  --where:")}\n`;
   if (command === "run") return `${usage}\n${noteOf("  When the project is open in Dagwood")}\n`;
   if (command === "export" && sub === "argo") return `Usage:\n${EXPORT_ARGO_HELP}`;
+  if (command === "privacy") return PRIVACY_HELP;
   if (command === "test" || command === "ci") return `${usage}\n${noteOf("  test: runs each test")}\n`;
   if (command === "diff" || command === "merge" || command === "init")
     return `${usage}\n${noteOf("  diff: nodes added")}\n${command === "init" ? `\n${noteOf("  test: runs each")}\n` : ""}`;
@@ -685,6 +691,8 @@ export async function main(argv: string[], io: Io = process, cat?: Catalog): Pro
         return await (await import("./deploy")).exportCommand(rest, io);
       case "expect":
         return await (await import("./expect")).expectCommand(rest, io);
+      case "privacy":
+        return await (await import("./privacy")).privacyCommand(rest, io);
       case "monitor":
         return await (await import("./monitor")).monitorCommand(rest, io);
       case "features":

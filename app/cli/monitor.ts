@@ -13,7 +13,7 @@ import { existsSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { ident, type SqlSession } from "../data/sql";
 import { standaloneContext } from "../engine/standalone-context";
-import type { DriftTable } from "../monitoring/types";
+import type { DriftOptions, DriftTable } from "../monitoring/types";
 import type { DriftReport, DriftTestName } from "../values/drift";
 import { EXIT, findProjectStore, type Io, openMetadataStore, parse, UsageError } from "./args";
 import { formatValue, renderTable } from "./format";
@@ -281,10 +281,13 @@ async function driftSubcommand(args: string[], io: Io): Promise<number> {
       };
       let current: DriftTable;
       let currentName: string;
+      let logPrivacy: DriftOptions["privacy"];
       let prediction = values.prediction as string | undefined;
       let target = values.target as string | undefined;
       if (source) {
         const log = await readLog(sql, source, logRef!, values.since as string | undefined);
+        // Inputs the model's log policy hashed or dropped (issue 19): compared hashed, or absent by design.
+        logPrivacy = (await import("../monitoring/log-privacy")).logDriftPrivacy(project!.dir, log);
         // The model's inputs and its answer (label or prediction); not the request's id, time or role.
         const keep = [...log.inputs, ...(log.prediction ? [log.prediction] : [])];
         await sql.run(
@@ -330,6 +333,7 @@ async function driftSubcommand(args: string[], io: Io): Promise<number> {
           shareThreshold,
           target,
           prediction,
+          ...(logPrivacy ? { privacy: logPrivacy } : {}),
         });
       } catch (e) {
         if (e instanceof DriftInputError) throw new InputError(e.message);

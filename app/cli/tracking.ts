@@ -9,6 +9,7 @@ import { ApiError, type ApiMethod, type ApiResults, parseApiArgs } from "../api/
 import type { TrackingMethod } from "../api/api-methods";
 import { describeAudit } from "../api/audit";
 import { createTrackingHandlers, toApiError } from "../api/tracking";
+import { currentUser } from "../engine/environment";
 import {
   type AuditEntry,
   MODEL_NAME,
@@ -19,7 +20,7 @@ import {
   type RunRecord,
   type RunStatus,
 } from "../store/types";
-import { exportModelVersion, exportRun, type TrackingContext } from "../tracking/export";
+import { type ExportedFolder, exportModelVersion, exportRun, type TrackingContext } from "../tracking/export";
 import { type Deprecation, IsoDate } from "../values/governance";
 import { type GateFigures, gateFiguresText, type ProductionRecord } from "../values/registry";
 import { ownerLabel } from "../values/run-owner";
@@ -34,6 +35,7 @@ import {
   UsageError,
 } from "./args";
 import { formatMs, formatTime, formatValue, renderTable, toJson } from "./format";
+import { confirmUnmasked, UNMASK_OPTIONS } from "./unmask";
 
 const STATUSES: RunStatus[] = ["running", "succeeded", "failed", "canceled", "interrupted"];
 const RUN_FIELDS = new Set(["startedAt", "duration", "status", "pipeline"]);
@@ -540,17 +542,37 @@ export function renderComparison(c: ApiResults["compareRuns"], all: boolean): st
   return out.join("\n");
 }
 
-function printExport(io: Io, what: string, r: { dir: string; files: string[] }) {
+function printExport(io: Io, what: string, r: ExportedFolder) {
   io.stdout.write(`Exported ${what} to ${r.dir}/\n${r.files.map((f) => `  ${f}`).join("\n")}\n`);
+  if (r.masked)
+    io.stdout.write(
+      `Personal columns masked: ${r.masked.join(", ")} (--unmasked exports them in clear, recorded in the audit log)\n`,
+    );
+  if (r.unmasked)
+    io.stdout.write(`Personal columns in clear: ${r.unmasked.join(", ")} (recorded in the audit log)\n`);
+}
+
+/** The export options of a confirmed --unmasked, by the OS user. */
+function unmaskedBy(unmasked: boolean | undefined): { unmasked?: true; actor?: string | null } {
+  return unmasked ? { unmasked: true, actor: currentUser() } : {};
 }
 
 async function runsExport(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { project: { type: "string" }, out: { type: "string" } });
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    out: { type: "string" },
+    ...UNMASK_OPTIONS,
+  });
   if (positionals.length !== 1) throw new UsageError("runs export takes exactly one run id");
+  const stop = await confirmUnmasked(io, values);
+  if (stop !== null) return stop;
   // --out is the user's own path: relative to the current folder, and may lie outside the project.
   const out = values.out ? resolve(values.out as string) : undefined;
   return withTracking(io, values.project, async (_call, context) => {
-    const r = await exportRun(context, positionals[0]!, out, { allowOutside: true });
+    const r = await exportRun(context, positionals[0]!, out, {
+      allowOutside: true,
+      ...unmaskedBy(values.unmasked),
+    });
     printExport(io, `run ${positionals[0]}`, r);
     return EXIT.ok;
   });
@@ -1028,7 +1050,11 @@ async function modelsUpdate(args: string[], io: Io): Promise<number> {
 }
 
 async function modelsExport(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, { project: { type: "string" }, out: { type: "string" } });
+  const { values, positionals } = parse(args, {
+    project: { type: "string" },
+    out: { type: "string" },
+    ...UNMASK_OPTIONS,
+  });
   if (positionals.length !== 1)
     throw new UsageError("models export takes one model version: name@alias or name:version");
   const { name, ref } = parseModelRef(positionals[0]!);
@@ -1039,9 +1065,12 @@ async function modelsExport(args: string[], io: Io): Promise<number> {
   // As the README says: a relative --out lies in the project (exports/x is <project>/exports/x, wherever
   // the command runs, and may not leave it); only a full path may name a folder outside the project.
   const out = values.out as string | undefined;
+  const stop = await confirmUnmasked(io, values);
+  if (stop !== null) return stop;
   return withTracking(io, values.project, async (_call, context) => {
     const r = await exportModelVersion(context, name, ref, out, {
       allowOutside: out !== undefined && isAbsolute(out),
+      ...unmaskedBy(values.unmasked),
     });
     printExport(io, positionals[0]!, r);
     return EXIT.ok;

@@ -179,6 +179,13 @@ export class Workspace {
     ]);
   }
 
+  /** Every cache entry (its key, block and outputs JSON), for erasure to find the entries naming a table. */
+  async cacheEntries(): Promise<{ key: string; block: string; outputs: string }[]> {
+    return await this.index.all<{ key: string; block: string; outputs: string }>(
+      "SELECT key, block, outputs FROM dagwood_cache ORDER BY key",
+    );
+  }
+
   async dropCached(key: string): Promise<void> {
     await this.index.run("DELETE FROM dagwood_cache WHERE key = ?", [key]);
   }

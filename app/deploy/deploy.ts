@@ -29,6 +29,7 @@ import { ArtifactError } from "../artifacts/location";
 import { ensureProjectVersionFiles } from "../artifacts/version-files";
 import { storedDecision } from "../ml/decision";
 import { type AnyDagwoodModel, asModel } from "../ml/model";
+import { describeLogPolicy } from "../privacy/log-policy";
 import { type Project, type ProjectSettings, readProjectSettings } from "../project/project";
 import { TRITON_TYPES, type V2Datatype } from "../serving/tensors";
 import type { AuditEntry, ModelVersion, Registry } from "../store/types";
@@ -40,6 +41,7 @@ import {
 } from "../values/deployment";
 import { type ClientOptions, type TrafficPolicy, V2Client } from "./client";
 import { asHeldout, compareWithServed, type HeldoutRows, probeRows } from "./heldout";
+import { privacyParameter, versionLogPrivacy } from "./log-privacy";
 import { trafficByVersion, type VersionTraffic } from "./metrics";
 import {
   DeployError,
@@ -297,10 +299,14 @@ export async function servingVersion(
   client: V2Client,
   kind: Target["kind"],
   name: string,
-): Promise<{ version: number | null; versions: number[]; policy?: TrafficPolicy }> {
+): Promise<{ version: number | null; versions: number[]; policy?: TrafficPolicy; logPolicy?: unknown }> {
   let versions: number[];
+  let logPolicy: unknown;
   try {
-    versions = ((await client.modelMetadata(name)).versions ?? []).map(Number).filter(Number.isSafeInteger);
+    const meta = await client.modelMetadata(name);
+    versions = (meta.versions ?? []).map(Number).filter(Number.isSafeInteger);
+    // A Dagwood server says what its log keeps of the primary's personal inputs (app/serving/privacy.ts).
+    logPolicy = meta.parameters?.dagwood_log_policy;
   } catch (e) {
     if (e instanceof DeployError && e.code === "not-found") return { version: null, versions: [] };
     throw e;
@@ -310,7 +316,7 @@ export async function servingVersion(
   const { policy } = await client.traffic(name);
   const pinned = policy.primary;
   const version = pinned !== undefined && versions.includes(pinned) ? pinned : Math.max(...versions);
-  return { version, versions, policy };
+  return { version, versions, policy, ...(logPolicy !== undefined ? { logPolicy } : {}) };
 }
 
 export function connect(project: DeployProject, target: string, opts: ConnectOptions = {}) {
@@ -333,7 +339,10 @@ export async function upload(
     version.name,
     tritonConfig(version.name, version),
     new Map([[version.version, bytes]]),
-    kind === "dagwood" ? { dagwood_keep_primary: true } : {},
+    // A Dagwood server's inference log follows the model's privacy policy (app/deploy/log-privacy.ts).
+    kind === "dagwood"
+      ? { dagwood_keep_primary: true, dagwood_privacy: privacyParameter(project.dir, version) }
+      : {},
   );
 }
 
@@ -793,6 +802,84 @@ export interface ServedModelStatus {
   policy?: TrafficPolicy;
   /** This model's latest deployment audit entries on this target, newest first. */
   deployments: AuditEntry[];
+  /**
+   * What the inference log keeps of the serving version's personal inputs (Dagwood targets): as the
+   * server says it applies, else as dagwood.json and the version's lineage say a deploy sends it;
+   * `text` as the Deployments view shows it.
+   */
+  logPolicy?: ServedLogPolicy;
+}
+
+export interface ServedLogPolicy {
+  tagged: "hash" | "drop" | "clear";
+  retentionDays?: number;
+  /** The serving version's tagged inputs ([]: none). */
+  inputs: string[];
+  /** "personal inputs: email_domain hashed · kept 30 days" */
+  text: string;
+  /** "server": what the server applies (its model metadata); "project": dagwood.json (a server that does not say). */
+  source: "server" | "project";
+  /** dagwood.json's policy for the version, when it differs from the server's: applies at the next deploy. */
+  pending?: string;
+}
+
+type ShownPolicy = Pick<ServedLogPolicy, "tagged" | "retentionDays" | "inputs">;
+
+/** The server's `dagwood_log_policy` model parameter, checked (undefined when absent or not one). */
+function parseServedPolicy(value: unknown): ShownPolicy | undefined {
+  if (typeof value !== "string") return undefined;
+  try {
+    const p = JSON.parse(value) as { tagged?: unknown; retentionDays?: unknown; inputs?: unknown };
+    if (p.tagged !== "hash" && p.tagged !== "drop" && p.tagged !== "clear") return undefined;
+    return {
+      tagged: p.tagged,
+      ...(typeof p.retentionDays === "number" ? { retentionDays: p.retentionDays } : {}),
+      inputs: Array.isArray(p.inputs) ? p.inputs.map(String) : [],
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The log policy of `name`'s serving version: what the server says it applies (its model
+ * metadata), else what dagwood.json and the version's lineage say a deploy sends; with both,
+ * dagwood.json's text when it differs (`pending`: it applies at the next deploy). Undefined when
+ * neither can be said.
+ */
+function servedLogPolicy(
+  project: DeployProject,
+  name: string,
+  version: number | null,
+  fromServer: unknown,
+): ServedLogPolicy | undefined {
+  if (version === null) return undefined;
+  let ours: ReturnType<typeof versionLogPrivacy> | undefined;
+  try {
+    const v = project.registry.getVersion(name, version);
+    if (v) ours = versionLogPrivacy(project.dir, v);
+  } catch {
+    // dagwood.json unreadable: the server's word stands alone
+  }
+  const served = parseServedPolicy(fromServer);
+  if (served) {
+    const { inputs, ...policy } = served;
+    const text = describeLogPolicy(policy, inputs);
+    return {
+      ...served,
+      text,
+      source: "server",
+      ...(ours && ours.text !== text ? { pending: ours.text } : {}),
+    };
+  }
+  if (!ours) return undefined;
+  return {
+    tagged: ours.policy.tagged,
+    ...(ours.policy.retentionDays !== undefined ? { retentionDays: ours.policy.retentionDays } : {}),
+    inputs: ours.tagged,
+    text: ours.text,
+    source: "project",
+  };
 }
 
 export interface TargetStatus {
@@ -876,6 +963,11 @@ export async function deploymentStatus(
             ...(serving.policy ? { policy: serving.policy } : {}),
             deployments: onTarget.filter((a) => a.model === name).slice(0, 10),
           });
+          const logPolicy =
+            target.kind === "dagwood"
+              ? servedLogPolicy(project, name, serving.version, serving.logPolicy)
+              : undefined;
+          if (logPolicy) status.models.at(-1)!.logPolicy = logPolicy;
         } catch (e) {
           fail(e);
         }

@@ -11,6 +11,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type AnyDagwoodModel, asModel } from "../ml/model";
+import { maskValue } from "../privacy/mask";
+import { NO_MASK, recordUnmasked, versionPersonalInputs } from "../privacy/masking";
 import type { ModelVersion, Registry } from "../store/types";
 import type { V2Tensor } from "./client";
 import { withVersionFiles } from "./deploy";
@@ -57,6 +59,11 @@ export interface InferExample {
   outputs: InferExampleOutput[];
   /** Classification: the class names, in the order of the probabilities' columns. */
   classes?: (string | number)[];
+  /**
+   * The personal inputs (a pii or sensitive tag, ModelLineage.personalData) whose values are masked
+   * here, with their fitted categories; absent when none is, or when asked for them in clear.
+   */
+  masked?: string[];
 }
 
 type Feature = AnyDagwoodModel["preprocess"]["features"][number];
@@ -166,6 +173,7 @@ export async function inferExample(
   project: { dir: string; registry: Registry },
   name: string,
   ref: number | string,
+  opts: { unmasked?: boolean; actor?: string | null } = {},
 ): Promise<InferExample> {
   const version = project.registry.getVersion(name, ref);
   if (!version) {
@@ -177,6 +185,21 @@ export async function inferExample(
   await withVersionFiles(project.dir, version);
   const model = await nativeModel(project.dir, version);
   const features = new Map(model.preprocess.features.map((f) => [f.name, f]));
+  // A real row's personal values are masked unless asked for (app/privacy/masking.ts); typed values
+  // come from the model, not a person, but are masked alike so the snippet never shows a category in clear.
+  const personal = opts.unmasked ? NO_MASK : versionPersonalInputs(version);
+  if (opts.unmasked) {
+    const columns = [...versionPersonalInputs(version).keys()];
+    if (columns.length > 0)
+      recordUnmasked(project.registry, {
+        actor: opts.actor ?? null,
+        what: "example request",
+        where: "the app",
+        columns,
+        model: name,
+        version: version.version,
+      });
+  }
   let values: Map<string, unknown> | null = null;
   let note = "";
   if (version.heldoutPath) {
@@ -199,6 +222,8 @@ export async function inferExample(
     let value = values?.has(spec.name) ? values.get(spec.name) : typedValue(feature, kind);
     // The wire form of a missing text value is "" (DESIGN.md, ONNX export).
     if (kind === "category" && (value === null || value === undefined)) value = "";
+    const masked = personal.has(spec.name);
+    if (masked) value = maskValue(value, personal.get(spec.name)) ?? null;
     return {
       name: spec.name,
       datatype: spec.dtype,
@@ -207,8 +232,14 @@ export async function inferExample(
       how: `${spec.unit && kind === "number" ? `a number, in ${spec.unit}` : HOW[kind]}${usedAs(spec.use)}`,
       missing: missingText(feature),
       value,
-      shown: shownValue(kind, value),
-      ...(feature?.kind === "categorical" ? { categories: feature.categories.slice(0, 20) } : {}),
+      shown: masked ? `${shownValue(kind, value)} (masked: personal data)` : shownValue(kind, value),
+      ...(feature?.kind === "categorical"
+        ? {
+            categories: feature.categories
+              .slice(0, 20)
+              .map((c) => (masked ? String(maskValue(c, personal.get(spec.name))) : c)),
+          }
+        : {}),
     };
   });
   const classes = model.classes;
@@ -216,7 +247,12 @@ export async function inferExample(
     model: name,
     version: version.version,
     source: values ? "heldout" : "typed",
-    note,
+    note: inputs.some((i) => personal.has(i.name))
+      ? `${note}; personal data masked: ${inputs
+          .filter((i) => personal.has(i.name))
+          .map((i) => i.name)
+          .join(", ")} (send real values in their place)`
+      : note,
     body: {
       inputs: inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: [1, 1], data: [i.value] })),
     },
@@ -227,5 +263,8 @@ export async function inferExample(
       what: outputText(o.name, version.task, classes),
     })),
     ...(classes ? { classes } : {}),
+    ...(inputs.some((i) => personal.has(i.name))
+      ? { masked: inputs.filter((i) => personal.has(i.name)).map((i) => i.name) }
+      : {}),
   };
 }

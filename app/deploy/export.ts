@@ -10,6 +10,7 @@
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { asModel } from "../ml/model";
+import { categoriesInClear, recordUnmasked, versionPersonalInputs } from "../privacy/masking";
 import { CLASSIFICATION_OUTPUT, configPbtxt, LABEL_FILE, labelFileText } from "../serving/repository";
 import type { Registry } from "../store/types";
 import { requireVersionFiles, v2Signature } from "./deploy";
@@ -70,22 +71,49 @@ export interface ExportRepositoryOptions {
   format: ExportFormat;
   /** Absolute; must be new or empty. */
   outDir: string;
+  /**
+   * Export a model whose files hold personal values (a personal text input's fitted categories) in
+   * clear: the caller has had the user confirm it, and the export records `privacy.unmasked` by `actor`.
+   */
+  unmasked?: boolean;
+  actor?: string | null;
 }
 
-/** Writes the folder; returns the files written, relative to it, with `/` separators. */
-export async function exportRepository(opts: ExportRepositoryOptions): Promise<string[]> {
+/** What the folder holds in clear of the version's personal inputs (app/privacy/masking.ts). */
+export interface ExportedRepository {
+  /** Written, relative to the folder, with `/` separators. */
+  files: string[];
+  /** Personal inputs whose fitted categories the model files hold, exported at the user's request; absent when none. */
+  unmasked?: string[];
+}
+
+/**
+ * Writes the folder; returns the files written. A Triton folder holds the model and no rows: the only
+ * personal values it can hold are a personal text input's fitted categories, which model.onnx needs
+ * to encode that input, so such a version exports only when asked for in clear (and audited).
+ */
+export async function exportRepositoryFolder(opts: ExportRepositoryOptions): Promise<ExportedRepository> {
   const { project, name } = opts;
   const version = await requireVersionFiles(project, name, opts.ref);
   const existing = await readdir(opts.outDir).catch(() => []);
   if (existing.length > 0) {
     throw new DeployError(`${opts.outDir} is not empty: choose a new folder for the export.`, "invalid");
   }
+  const model = asModel(JSON.parse(await readFile(join(project.dir, version.nativePath), "utf8")));
+  const inClear = categoriesInClear(model, versionPersonalInputs(version));
+  if (inClear.length > 0 && !opts.unmasked) {
+    const list = inClear.map((c) => `${c.input} (${c.categories} values)`).join(", ");
+    throw new DeployError(
+      `${name} v${version.version}'s model.onnx holds personal data that cannot be masked: the fitted categories of ${list}, which the model needs to predict. Export it in clear (the command line: --unmasked; the app asks to confirm), which the audit log records, or train without that input.`,
+      "invalid",
+    );
+  }
   const versionDir = join(opts.outDir, name, String(version.version));
   await mkdir(versionDir, { recursive: true });
   await copyFile(join(project.dir, version.onnxPath), join(versionDir, "model.onnx"));
   const files = [`${name}/config.pbtxt`, `${name}/${version.version}/model.onnx`];
   // A classifier's class names go in Triton's label file, named by the probabilities output.
-  const { classes } = asModel(JSON.parse(await readFile(join(project.dir, version.nativePath), "utf8")));
+  const { classes } = model;
   const labelled =
     classes !== undefined && version.signature.outputs.some((o) => o.name === CLASSIFICATION_OUTPUT);
   if (labelled) {
@@ -109,5 +137,20 @@ export async function exportRepository(opts: ExportRepositoryOptions): Promise<s
     await writeFile(join(opts.outDir, "inference-service.yaml"), inferenceServiceYaml(name, version.version));
     files.push("inference-service.yaml");
   }
-  return files;
+  if (inClear.length === 0) return { files };
+  const columns = inClear.map((c) => c.input);
+  recordUnmasked(project.registry, {
+    actor: opts.actor ?? null,
+    what: `export ${opts.format}`,
+    where: opts.outDir,
+    columns,
+    model: name,
+    version: version.version,
+  });
+  return { files, unmasked: columns };
+}
+
+/** exportRepositoryFolder's files. */
+export async function exportRepository(opts: ExportRepositoryOptions): Promise<string[]> {
+  return (await exportRepositoryFolder(opts)).files;
 }

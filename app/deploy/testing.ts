@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ColumnTable } from "../ml/dataset";
 import type { DagwoodModel } from "../ml/model";
+import type { PersonalDataUse } from "../privacy/types";
 import type { ProjectSettings } from "../project/project";
 import { trainTestModel } from "../serving/testing";
 import { SqliteMetadataStore } from "../store/metadata";
@@ -67,6 +68,8 @@ export interface RegisterTestOptions {
   onnx?: Uint8Array;
   /** The feature service the version is registered with (not checked against any features here). */
   featureService?: string;
+  /** The version's personal inputs (its lineage's personalData), as a training on tagged columns records them. */
+  personalData?: PersonalDataUse[];
 }
 
 /** Trains a small model and registers it; returns the version, the native model and its ONNX bytes. */
@@ -97,7 +100,7 @@ export async function registerTestVersion(
       name,
       runId,
       nodeId: "train",
-      modelFingerprint: `${opts.task ?? "classification"}-${opts.shift ?? 0}-${opts.onnx ? "swapped" : "own"}-${opts.heldout ?? true}`,
+      modelFingerprint: `${opts.task ?? "classification"}-${opts.shift ?? 0}-${opts.onnx ? "swapped" : "own"}-${opts.heldout ?? true}${opts.personalData ? "-personal" : ""}`,
       estimator: model.estimator,
       task: model.task,
       signature: model.signature,
@@ -117,6 +120,7 @@ export async function registerTestVersion(
         datasets: [],
         params: {},
         environment: {},
+        ...(opts.personalData ? { personalData: opts.personalData } : {}),
       },
       actor: "tester",
       ...(opts.featureService !== undefined ? { featureService: opts.featureService } : {}),

@@ -6,6 +6,7 @@ import { COLLECT_AFTER_BYTES, collectGarbage } from "../ml/work/gc";
 import { workerCount } from "../ml/work/pool";
 import { serializePipeline } from "../pipeline/canonical";
 import type { Plan, ResolvedNode } from "../pipeline/validate";
+import { inputTagsKey } from "../privacy/tags";
 import type { Project } from "../project/project";
 import { MetricWriter } from "../store/metric-writer";
 import { flattenParams } from "../store/rows";
@@ -112,10 +113,19 @@ async function nodeKey(node: ResolvedNode, inputs: BlockInputs, fctx: Fingerprin
     ? await node.block.externalFingerprint(fctx, node.params)
     : null;
   const paramsHash = sha256(stableStringify(node.params)).slice(0, 32);
+  // The inputs' column tags (app/privacy/tags.ts) are not in their fingerprints (the content's): they
+  // join the key, so a changed tag re-runs what it reaches; only when there are any, so keys made
+  // before tags existed stay as they were.
+  const tags = inputTagsKey(inputs);
+  // Tags name nodes (an ingest's columnTags origin, a renamed column's step): where tags are in play,
+  // the node's id joins the key too, so a renamed node does not get an output naming its old id.
+  const ownTags = Object.keys((node.params as { columnTags?: object } | null)?.columnTags ?? {}).length > 0;
   const inputsHash = sha256(
     stableStringify({
       inputs: Object.fromEntries(Object.entries(inputs).map(([p, v]) => [p, v?.fingerprint])),
       external,
+      ...(tags ? { tags } : {}),
+      ...(tags || ownTags ? { node: node.id } : {}),
     }),
   ).slice(0, 32);
   const key = sha256(stableStringify([node.block.kind, node.block.version, paramsHash, inputsHash]));
@@ -180,7 +190,8 @@ export function newRunId(now = new Date()): string {
 function summarize(outputs: Record<string, PortValue>): Record<string, OutputSummary> {
   return Object.fromEntries(
     Object.entries(outputs).map(([port, v]) => {
-      if (v.type === "table")
+      if (v.type === "table") {
+        const tagged = v.columns.filter((c) => c.tags?.length);
         return [
           port,
           {
@@ -189,8 +200,10 @@ function summarize(outputs: Record<string, PortValue>): Record<string, OutputSum
             rows: v.rows,
             columns: v.columns.length,
             fingerprint: v.fingerprint,
+            ...(tagged.length ? { tags: Object.fromEntries(tagged.map((c) => [c.name, c.tags!])) } : {}),
           },
         ];
+      }
       const headline = outputHeadline(v);
       return [port, { type: v.type, fingerprint: v.fingerprint, ...(headline ? { headline } : {}) }];
     }),
@@ -848,7 +861,18 @@ class PlanRun {
       datasets: metadata.upstreamDatasets(this.runId, nodeId),
       params,
       environment: run.environment,
+      ...this.personalData(nodeId),
     };
+  }
+
+  /**
+   * The inputs of the model `nodeId` produced that carry tags (ModelLineage.personalData), as the
+   * engine found them when the model was trained (DataValue.personalData, app/engine/execute.ts).
+   */
+  private personalData(nodeId: string): Pick<ModelLineage, "personalData"> {
+    const model = Object.values(this.outputs.get(nodeId) ?? {}).find((v) => v.type === "model");
+    const uses = model && "personalData" in model ? model.personalData : undefined;
+    return uses?.length ? { personalData: uses } : {};
   }
 
   /** The context a node's block runs with: its session, files, progress, metrics, tracking. */

@@ -1,4 +1,5 @@
 import type { NodeStatus, RunStatus } from "../store/types";
+import type { ColumnTag } from "../values/privacy";
 import type { LogLevel } from "./block";
 
 export interface OutputSummary {
@@ -8,6 +9,8 @@ export interface OutputSummary {
   rows?: number;
   columns?: number;
   fingerprint: string;
+  /** Table outputs: the columns that carry tags (app/privacy/tags.ts), with their tags; absent when none does. */
+  tags?: Record<string, ColumnTag[]>;
   /** The figure the node shows after a run, for outputs other than tables (app/engine/headline.ts). */
   headline?: OutputHeadline;
 }

@@ -1,6 +1,14 @@
 import { createHash } from "node:crypto";
 import type { SqlSession } from "../data/sql";
 import type { Workspace } from "../data/workspace";
+import {
+  describeUseWithTags,
+  inputTagsKey,
+  modelInputs,
+  personalDataUses,
+  propagateTags,
+} from "../privacy/tags";
+import type { ColumnTag, PersonalDataUse } from "../privacy/types";
 import type { DatasetRecord, MetadataStore, Registry } from "../store/types";
 import {
   type AnyBlock,
@@ -10,7 +18,7 @@ import {
   type DatasetSource,
   type DataTestInfo,
 } from "./block";
-import type { PortValue } from "./ports";
+import type { ColumnInfo, PortValue, TableValue } from "./ports";
 
 /** Stable JSON: object keys sorted, so equal values hash equally. */
 export function stableStringify(value: unknown): string {
@@ -72,19 +80,83 @@ export async function executeBlock(
 ): Promise<Record<string, PortValue>> {
   const out = await block.run(ctx, inputs, params);
   const values: Record<string, PortValue> = {};
+  const tables = tableInputs(inputs);
   for (const [port, spec] of Object.entries(block.outputs)) {
     const o = out[port];
     if (!o) throw new Error(`Block ${block.kind} did not produce output "${port}"`);
     if (o.type !== spec.type)
       throw new Error(`Block ${block.kind} output "${port}" is ${o.type}, declared ${spec.type}`);
     if (o.type === "table") {
-      values[port] = await workspace.describeTable(o.name, ctx.sql);
+      const table = await workspace.describeTable(o.name, ctx.sql);
+      values[port] = { ...table, columns: await outputTags(block, ctx, tables, port, table, o.tags, params) };
     } else {
-      const fingerprint = sha256(stableStringify(o.data)).slice(0, 32);
-      values[port] = { type: o.type, data: o.data, fingerprint } as PortValue;
+      const uses = o.type === "model" ? personalDataOf(ctx, o.data, tables) : [];
+      const personalData = uses.length ? { personalData: uses } : {};
+      const fingerprint = dataFingerprint(o.data, uses);
+      values[port] = { type: o.type, data: o.data, fingerprint, ...personalData } as PortValue;
     }
   }
   return values;
+}
+
+/** The table inputs (tags travel only through tables). */
+function tableInputs(inputs: BlockInputs): Record<string, TableValue | undefined> {
+  return Object.fromEntries(Object.entries(inputs).filter(([, v]) => v?.type === "table")) as Record<
+    string,
+    TableValue | undefined
+  >;
+}
+
+/**
+ * A table output's columns with their tags (app/privacy/tags.ts): the block's own (ingest), and
+ * those from the input columns its columnLineage names, else from the same-named input columns.
+ */
+async function outputTags(
+  block: AnyBlock,
+  ctx: BlockContext,
+  inputs: Record<string, TableValue | undefined>,
+  port: string,
+  table: TableValue,
+  own: Record<string, ColumnTag[]> | undefined,
+  params: unknown,
+): Promise<ColumnInfo[]> {
+  // No tagged input: nothing to carry, and no lineage to work out.
+  if (!inputTagsKey(inputs))
+    return own ? propagateTags(ctx.nodeId, table.columns, {}, { own }) : table.columns;
+  const lineage = block.columnLineage
+    ? await block.columnLineage(inputs, { port, columns: table.columns.map((c) => c.name) }, params, {
+        sql: ctx.sql,
+      })
+    : undefined;
+  return propagateTags(ctx.nodeId, table.columns, inputs, { ...(own ? { own } : {}), lineage });
+}
+
+/**
+ * A model trained on tagged columns: allowed, with a warning on the node per model input
+ * ("trains on personal data: email_domain ← email (pii)"). The registered version records the
+ * same uses (ModelLineage.personalData, from BlockContext.lineage).
+ */
+function personalDataOf(
+  ctx: BlockContext,
+  model: unknown,
+  inputs: Record<string, TableValue | undefined>,
+): PersonalDataUse[] {
+  const features = modelInputs(model);
+  if (!features) return [];
+  const columns = Object.values(inputs).flatMap((t) => t?.columns ?? []);
+  const uses = personalDataUses(features, columns);
+  for (const use of uses) ctx.log(`trains on personal data: ${describeUseWithTags(use)}`, "warn");
+  return uses;
+}
+
+/**
+ * A JSON output's fingerprint: its data's, and a model's personal data uses when it has any (so
+ * a model without tagged inputs keeps the fingerprint it always had). dagwood step checks the
+ * values it reads from files with this too.
+ */
+export function dataFingerprint(data: unknown, personalData?: readonly PersonalDataUse[]): string {
+  const hashed = personalData?.length ? { data, personalData } : data;
+  return sha256(stableStringify(hashed)).slice(0, 32);
 }
 
 /** A dataset a block reported, completed from the table it returned on the named port. */

@@ -1,5 +1,5 @@
 import type { DataPortType, PortData, PortType } from "../values/port-types";
-import type { ColumnTag } from "../values/privacy";
+import type { ColumnTag, PersonalDataUse } from "../values/privacy";
 
 export {
   type DataPortType,
@@ -45,6 +45,12 @@ export interface DataValue<T extends DataPortType = DataPortType> {
   type: T;
   data: PortData[T];
   fingerprint: string;
+  /**
+   * A model trained on tagged columns (app/privacy/tags.ts): its inputs that carry tags. Part of
+   * the fingerprint when present (app/engine/execute.ts dataFingerprint), so tagging a column the
+   * model reads makes it another version when registered, one that records the use.
+   */
+  personalData?: PersonalDataUse[];
 }
 
 /** A report, a model, a version reference, a deployment record: one member per port type. */

@@ -55,6 +55,24 @@ export function pushedFiles(projectDir: string, view: string): { path: string; s
   return out;
 }
 
+/**
+ * Every offline file Dagwood keeps for the project's views (erasure rewrites them): each view's
+ * offline table and its pushed files, by view. A view's source named in its definition (the
+ * user's own file) is not among them.
+ */
+export function offlineDataFiles(projectDir: string): { view: string; path: string }[] {
+  const root = join(projectDir, STATE_DIR, "features");
+  if (!existsSync(root)) return [];
+  const out: { view: string; path: string }[] = [];
+  for (const view of readdirSync(root).sort()) {
+    if (view.startsWith(".") || !statSync(join(root, view)).isDirectory()) continue;
+    const table = offlineTableFile(projectDir, view);
+    if (existsSync(table)) out.push({ view, path: table });
+    for (const f of pushedFiles(projectDir, view)) out.push({ view, path: f.path });
+  }
+  return out;
+}
+
 /** The view's source cannot be read or does not fit the view: the message says what to do. */
 export class FeatureSourceError extends Error {
   override name = "FeatureSourceError";

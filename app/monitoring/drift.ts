@@ -77,6 +77,8 @@ interface Plan {
   /** Position in the union projection (v<i>); -1 when the column is not tested. */
   i: number;
   numeric: boolean;
+  /** The current side holds the column hashed (the log's privacy policy): the reference side is hashed alike. */
+  hashRef?: boolean;
 }
 
 interface Counts {
@@ -147,6 +149,18 @@ export function defaultTest(type: DriftColumnType, referenceRows: number, distin
   return "jensenshannon";
 }
 
+/**
+ * HMAC-SHA256(key, text) as app/privacy/secret.ts hashValue writes it ("hmac:" + 32 hex), in DuckDB SQL:
+ * H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)) with the key padded to SHA-256's 64-byte block (RFC 2104, section 2).
+ * NULL stays NULL; "" stays "" (the log keeps a missing text input unhashed).
+ */
+export function hmacSql(key: Buffer, text: string): string {
+  const block = Buffer.alloc(64);
+  key.copy(block);
+  const pad = (byte: number) => `unhex('${Buffer.from(block.map((b) => b ^ byte)).toString("hex")}')`;
+  return `CASE WHEN ${text} = '' THEN '' ELSE 'hmac:' || left(sha256(${pad(0x5c)} || unhex(sha256(${pad(0x36)} || encode(${text})))), 32) END`;
+}
+
 export async function computeDrift(
   sql: SqlSession,
   reference: DriftTable,
@@ -189,7 +203,37 @@ export async function computeDrift(
       column === options.target ? "target" : column === options.prediction ? "prediction" : "feature";
     const plan: Plan = { column, role, refType, curType, i: -1, numeric: sqlKind(refType) === "number" };
     plans.push(plan);
-    if (curType === null) {
+    const privacy = options.privacy;
+    if (curType === null && privacy?.dropped?.includes(column)) {
+      columns.set(
+        column,
+        blank(plan, {
+          reason:
+            "Left out of the inference log by the model's privacy policy (drop): absent by design, not tested.",
+        }),
+      );
+    } else if (curType !== null && privacy?.hashed?.includes(column)) {
+      if (sqlKind(refType) === "number")
+        columns.set(
+          column,
+          blank(plan, {
+            reason:
+              "Hashed in the inference log by the model's privacy policy: a hashed number cannot be compared with the reference's numbers, so it is not tested.",
+          }),
+        );
+      else if (!privacy.key)
+        columns.set(
+          column,
+          blank(plan, {
+            reason:
+              "Hashed in the inference log by the model's privacy policy: comparing it with the reference needs the project's privacy key.",
+          }),
+        );
+      else {
+        plan.hashRef = true;
+        plan.i = next++;
+      }
+    } else if (curType === null) {
       columns.set(
         column,
         blank(plan, {
@@ -218,8 +262,11 @@ export async function computeDrift(
 
   // One projection of both sides: v<i> is the value, NULL when missing (for numbers also NaN and ±Infinity, which Evidently drops).
   const floating = (type: string | null) => type !== null && /^(DOUBLE|FLOAT|REAL)$/.test(type);
-  const expr = (p: Plan) => {
+  const expr = (p: Plan, s: number) => {
     const c = ident(p.column);
+    // The reference's categories hashed as the log hashed the current ones (HMAC-SHA256 in SQL; "" stays "").
+    if (p.hashRef && s === 0 && options.privacy?.key)
+      return `${hmacSql(options.privacy.key, `CAST(${c} AS VARCHAR)`)} AS v${p.i}`;
     if (!p.numeric) return `CAST(${c} AS VARCHAR) AS v${p.i}`;
     // Integers and decimals are always finite: the test is spared where neither side is floating-point.
     return floating(p.refType) || floating(p.curType)
@@ -227,7 +274,7 @@ export async function computeDrift(
       : `CAST(${c} AS DOUBLE) AS v${p.i}`;
   };
   const side = (s: number, t: DriftTable) =>
-    `SELECT ${s} AS s${tested.map((p) => `, ${expr(p)}`).join("")} FROM ${ident(t.name)}`;
+    `SELECT ${s} AS s${tested.map((p) => `, ${expr(p, s)}`).join("")} FROM ${ident(t.name)}`;
   const union = `(${side(0, reference)} UNION ALL ${side(1, current)})`;
 
   // Text and boolean columns, per side, without FILTER clauses (which cost DuckDB more than the scan):

@@ -225,6 +225,13 @@ export interface InferenceLogTable {
   requests: number;
   /** Requests logged as their first rows only (sampled mode's 100-row cut): their other rows are not in the table. */
   truncatedRequests: number;
+  /**
+   * Inputs the model's privacy policy kept out of the log as sent (entries' `privacy`): `hashed`, the
+   * input columns holding "hmac:…" text (in some entries at least); `dropped`, inputs left out that are
+   * no column of the table (absent by design, not missing values). Pass them with the project's key to
+   * the drift options (DriftOptions.privacy).
+   */
+  privacy: { hashed: string[]; dropped: string[] };
 }
 
 function freeName(name: string, taken: Set<string>): string {
@@ -360,6 +367,17 @@ export async function inferenceLogTable(
     appender.closeSync();
   }
   const outputs = columns.filter((c) => c.kind === "output").map((c) => c.name);
+  const hashedTensors = new Set<string>();
+  const droppedTensors = new Set<string>();
+  for (const e of entries) {
+    for (const t of e.privacy?.hashed ?? []) hashedTensors.add(t);
+    for (const t of e.privacy?.dropped ?? []) droppedTensors.add(t);
+  }
+  const inputColumns = columns.filter((c) => c.kind === "input");
+  const privacy = {
+    hashed: inputColumns.filter((c) => hashedTensors.has(c.tensor)).map((c) => c.name),
+    dropped: [...droppedTensors].filter((t) => !inputColumns.some((c) => c.tensor === t)),
+  };
   const prediction = columns.find(
     (c) => c.kind === "output" && c.index === 0 && (c.tensor === "label" || c.tensor === "prediction"),
   )?.name;
@@ -373,6 +391,7 @@ export async function inferenceLogTable(
     rows,
     requests: entries.length,
     truncatedRequests,
+    privacy,
   };
 }
 

@@ -509,6 +509,12 @@ async function writeFreshData(
       ...(model.classes ? { classNames: model.classes.map(String) } : {}),
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
     });
+    // Inputs the model's log policy hashed or dropped (issue 19) are no training data.
+    const kept = features.filter((f) => log.privacy.hashed.includes(f) || log.privacy.dropped.includes(f));
+    if (log.rows > 0 && kept.length)
+      return {
+        error: `the inference log of ${m.target}:${deployed} keeps ${kept.join(", ")} hashed or dropped (the model's privacy policy), so it cannot give fresh training rows; retrain from the source data instead`,
+      };
     const missing = features.filter((f) => !log.inputs.includes(f));
     if (log.rows > 0 && missing.length)
       return {

@@ -31,6 +31,13 @@ export interface DriftOptions {
    * reference and reads it once (see newReferenceCache).
    */
   referenceCache?: ReferenceCache;
+  /**
+   * Inputs the inference log keeps hashed or dropped by the model's privacy policy (inference-log.ts
+   * InferenceLogTable.privacy), and the project's key (app/privacy/secret.ts): a dropped column is absent
+   * by design (not schema drift); a hashed category is compared with the reference's categories hashed
+   * with the key; a hashed number is not tested (its hash is not a number).
+   */
+  privacy?: { hashed?: string[]; dropped?: string[]; key?: Buffer };
 }
 
 /** Keyed by the query text that read each entry, so a call that reads other columns misses. */

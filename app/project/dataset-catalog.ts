@@ -174,6 +174,9 @@ function summaryOf(ctx: DatasetCatalogContext, g: Group): DatasetSummary {
     latest: latest ? versionOf(latest) : null,
     rowsHistory: g.versions.map((v) => v.rows),
     lastTest: last ? withoutFailures(testOf(last)) : null,
+    columnTags: Object.fromEntries(
+      Object.entries(g.settings?.columns ?? {}).map(([column, c]) => [column, [...c.tags]]),
+    ),
   };
 }
 

@@ -142,7 +142,9 @@ export function deprecationWarning(entry: DatasetEntry): string | undefined {
  * node does), and each suite's bytes, so editing a suite runs it again.
  */
 export async function entryFingerprint(ctx: FingerprintContext, entry: DatasetEntry): Promise<string> {
-  const { owner: _o, purpose: _p, reviewBy: _r, ...settings } = entry.settings;
+  const { owner: _o, purpose: _p, reviewBy: _r, columns, ...rest } = entry.settings;
+  // Column tags (issue 19) re-run the read when set; an entry with none keeps the key it had before.
+  const settings = columns && Object.keys(columns).length ? { ...rest, columns } : rest;
   const suites: [string, string][] = [];
   for (const path of entry.settings.suites)
     suites.push([path, await ctx.hashFile(suiteFile(ctx, entry, path))]);

@@ -117,6 +117,11 @@ export interface DatasetSettingsPatch {
   purpose?: string | null;
   reviewBy?: string | null;
   deprecated?: Deprecation | null;
+  /**
+   * Column tags (issue 19): per column named, its new tag list, replacing the old; null or no tags
+   * removes the column's entry (and `columns` when none is left). Columns not named stay as they are.
+   */
+  columns?: Record<string, { tags: string[] } | null>;
 }
 
 const PATCH_KEYS = ["path", "suites", "onFailure", "owner", "purpose", "reviewBy", "deprecated"] as const;
@@ -251,6 +256,25 @@ export function updateDatasetSettings(
   return next;
 }
 
+/** The patch's column tags applied one column at a time, so the other columns' lines stay as they are. */
+function patchColumns(
+  text: string,
+  name: string,
+  columns: DatasetSettingsPatch["columns"],
+  format: Format,
+): string {
+  if (!columns) return text;
+  for (const [column, value] of Object.entries(columns)) {
+    const tags = value?.tags.length ? [...new Set(value.tags)] : undefined;
+    text = setKey(text, ["datasets", name, "columns", column], tags && { tags }, format);
+  }
+  const tree = parseTree(text);
+  const left = tree && findNodeAtLocation(tree, ["datasets", name, "columns"]);
+  if (left?.type === "object" && !left.children?.length)
+    text = setKey(text, ["datasets", name, "columns"], undefined, format);
+  return text;
+}
+
 async function applyDatasetPatch(
   dir: string,
   name: string,
@@ -285,6 +309,7 @@ async function applyDatasetPatch(
     if (!(k in patch) || patch[k] === undefined) continue;
     text = setKey(text, ["datasets", name, k], patch[k] === null ? undefined : patch[k], format);
   }
+  text = patchColumns(text, name, patch.columns, format);
   const checked = ProjectSettingsSchema.safeParse(parseJson(text));
   if (!checked.success) {
     const mine = checked.error.issues.filter((i) => i.path[0] === "datasets" && i.path[1] === name);

@@ -350,3 +350,24 @@ describe("governance of a project on disk", () => {
     }
   });
 });
+
+describe("personal data on a model with many versions", () => {
+  it("names the versions as ranges, one line per use, however many versions use it", () => {
+    const use = (input: string) => ({
+      input,
+      tags: [{ tag: "pii", origin: { dataset: "customers", column: "email" }, via: [] }],
+    });
+    const versions = Array.from({ length: 400 }, (_, i) => i + 1)
+      .filter((v) => v !== 200)
+      .map((version) => ({
+        version,
+        uses: version <= 10 ? [use("email"), use("email_domain")] : [use("email")],
+      }));
+    const [f] = governanceFindings(inputs({ models: [model()], personalData: { churn: versions } }));
+    expect(f!.message).toMatch(
+      /^Model "churn" uses personal data: email \(pii\) in v1–v199, v201–v400; email_domain ← email \(pii\) in v1–v10\. /,
+    );
+    expect(f!.message.length).toBeLessThan(400);
+    expect(f!.personalData).toHaveLength(399);
+  });
+});

@@ -20,6 +20,8 @@ import {
   type GovernanceFindingKind,
   IsoDate,
 } from "../values/governance";
+import type { PersonalDataUse } from "../values/privacy";
+import { describeUseWithTags } from "../values/privacy-tags";
 import { findDatasetEntry } from "./datasets";
 import type { ProjectSettings } from "./project";
 
@@ -35,7 +37,21 @@ export const GOVERNANCE_RULES: Record<GovernanceFindingKind, string> = {
     "a suite attached to a dataset in dagwood.json or referenced by a pipeline; " +
     "a model with an alias, a deployment (the registry's audit log) or a pipeline that registers to it; " +
     `a pipeline run in the last ${RECENT_DAYS} days`,
+  personalData:
+    "a registered model with a ready version trained on tagged columns (pii, sensitive or the project's own tags; the version's lineage.personalData)",
 };
+
+/** Ascending version numbers as ranges, "v1–v3, v5": a model with hundreds of versions stays one short line. */
+function versionRanges(versions: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < versions.length; ) {
+    let j = i;
+    while (j + 1 < versions.length && versions[j + 1] === versions[j]! + 1) j++;
+    out.push(j > i ? `v${versions[i]}–v${versions[j]}` : `v${versions[i]}`);
+    i = j + 1;
+  }
+  return out.join(", ");
+}
 
 /** The governance of one artifact, as far as its file could be read (`problem`: what could not). */
 interface Governed {
@@ -80,6 +96,8 @@ export interface GovernanceInputs {
   deployments: Record<string, string[]>;
   /** Runs started in the last RECENT_DAYS days. */
   recentRuns: RecentRun[];
+  /** Per model: its ready versions trained on tagged columns, with their uses (ModelLineage.personalData). */
+  personalData?: Record<string, { version: number; uses: PersonalDataUse[] }[]>;
   /** Today, YYYY-MM-DD (UTC). */
   today: string;
 }
@@ -254,7 +272,26 @@ export function governanceFindings(inputs: GovernanceInputs): GovernanceFinding[
       }
     }
   }
-  const kindOrder: GovernanceFindingKind[] = ["noOwner", "pastReview", "deprecatedInUse"];
+  for (const [model, versions] of Object.entries(inputs.personalData ?? {})) {
+    if (!versions.length) continue;
+    const described = versions.map((v) => ({ version: v.version, uses: v.uses.map(describeUseWithTags) }));
+    // One line per use, with the versions that have it: "email_domain ← email (pii) in v1, v2".
+    const byUse = new Map<string, number[]>();
+    for (const v of described)
+      for (const u of v.uses) {
+        const vs = byUse.get(u);
+        if (vs) vs.push(v.version);
+        else byUse.set(u, [v.version]);
+      }
+    const uses = [...byUse].map(([use, vs]) => `${use} in ${versionRanges(vs)}`);
+    findings.push({
+      kind: "personalData",
+      artifact: { kind: "model", name: model },
+      message: `Model "${model}" uses personal data: ${uses.join("; ")}. Check that its purpose covers this use (dagwood models update ${model} --purpose TEXT), or train it without those columns and archive these versions.`,
+      personalData: described,
+    });
+  }
+  const kindOrder: GovernanceFindingKind[] = ["noOwner", "pastReview", "deprecatedInUse", "personalData"];
   const artifactOrder = ["dataset", "pipeline", "suite", "model"];
   return findings.sort(
     (x, y) =>
@@ -435,8 +472,18 @@ export async function collectGovernance(projectDir: string, opts: CollectOptions
       .map((e) => e.details.target as string);
     if (targets.length) deployments[m.name] = [...new Set(targets)].sort();
   }
+  const personalData: NonNullable<GovernanceInputs["personalData"]> = {};
+  for (const m of models) {
+    const versions = metadata!.registry
+      .listVersions(m.name)
+      .filter((v) => v.status === "ready" && v.lineage.personalData?.length)
+      .map((v) => ({ version: v.version, uses: v.lineage.personalData! }))
+      .sort((a, b) => a.version - b.version);
+    if (versions.length) personalData[m.name] = versions;
+  }
   const since = new Date(now.getTime() - RECENT_DAYS * 86_400_000).toISOString();
   return {
+    personalData,
     projectDir: dir,
     settings: opts.settings,
     pipelines,

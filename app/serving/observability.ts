@@ -8,8 +8,16 @@ import { appendFile, open, readdir, readFile, rename, stat, unlink } from "node:
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Counter, Histogram, Registry } from "prom-client";
+import {
+  applyRetention,
+  type EntryPrivacy,
+  type RetentionResult,
+  readRetentionRecord,
+  retentionCutoff,
+} from "../privacy/log-policy";
 import { writeFileAtomic } from "../store/atomic-write";
 import type { Role } from "./models";
+import { PrivacyTable, readServedPrivacy } from "./privacy";
 import { truncateRows, type V2Tensor } from "./tensors";
 
 /** Tensors with more rows are logged as their shape and first rows (`truncated: true`). */
@@ -64,6 +72,10 @@ export class ServerMetrics {
  *   outputs    V2 tensors as computed (all outputs, flat data)
  *              A tensor of more than 100 rows keeps its shape, the data of its
  *              first 100 rows and `truncated: true`.
+ *   privacy    present when inputs of the version are tagged personal: the
+ *              input names the model's log policy hashed (their data is
+ *              "hmac:…" text, datatype BYTES), dropped (absent from
+ *              `inputs`) or kept in clear (app/privacy/log-policy.ts)
  */
 /**
  * Which inferences go into the inference log: each with probability `rate`,
@@ -107,6 +119,7 @@ export interface InferenceLogEntry {
   latencyMs: number;
   inputs: V2Tensor[];
   outputs: V2Tensor[];
+  privacy?: EntryPrivacy;
 }
 
 export interface InferenceLogOptions {
@@ -124,6 +137,12 @@ export interface InferenceLogOptions {
   maxFileBytes?: number;
   /** Called when entries are deleted from disk for the budget. */
   onDrop?: (model: string, entries: number) => void;
+  /** The clock retention counts back from (epoch ms; tests set it). */
+  now?: () => number;
+  /** How often retention runs (default hourly; it also runs at init). */
+  retentionIntervalMs?: number;
+  /** Called after a retention pass removed entries of a model (counts only, never values). */
+  onRetention?: (model: string, result: RetentionResult) => void;
 }
 
 /** What a model's log has lost to its byte budget (`<repo>/<m>/inference-log.dropped.json`). */
@@ -309,6 +328,9 @@ export class InferenceLog {
   private cap = 1_000_000;
   private seq = 0;
   private readonly timer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  /** Per model: its log policy, key and tagged inputs per version (privacy.json), applied in `add`. */
+  readonly privacy = new PrivacyTable();
   private flushing: Promise<void> = Promise.resolve();
   readonly capacity: number;
   readonly maxBytes: number;
@@ -345,10 +367,59 @@ export class InferenceLog {
       }
       const dropped = await this.readDropped(folder.name);
       this.seq = Math.max(this.seq, dropped.throughSeq);
+      const retained = await readRetentionRecord(join(repository, folder.name));
+      this.seq = Math.max(this.seq, retained.throughSeq);
+      // A privacy file that cannot be read leaves the model without tagged inputs; the load that
+      // wrote it is the place to fix it (a deploy writes it again).
+      this.privacy.set(
+        folder.name,
+        await readServedPrivacy(join(repository, folder.name)).catch(() => undefined),
+      );
     }
+    await this.retain().catch(() => {});
+    this.retentionTimer = setInterval(
+      () => void this.retain().catch(() => {}),
+      this.options.retentionIntervalMs ?? 3_600_000,
+    );
+    this.retentionTimer.unref();
+  }
+
+  /**
+   * Deletes the entries older than each model's retention (its policy's
+   * `retentionDays`), on disk between flushes and in memory. Answers what
+   * was removed, per model with a retention.
+   */
+  async retain(): Promise<Map<string, RetentionResult>> {
+    const results = new Map<string, RetentionResult>();
+    const repository = this.options.repository;
+    const now = (this.options.now ?? Date.now)();
+    for (const [model, days] of this.privacy.retentions()) {
+      const cutoff = retentionCutoff(days, now);
+      const ring = this.rings.get(model);
+      if (ring) {
+        const kept = ring.entries.slice(ring.head).filter((e) => Date.parse(e.time) > cutoff);
+        ring.entries = kept;
+        ring.head = 0;
+        ring.bytes = kept.reduce((sum, e) => sum + lineBytes(e.line), 0);
+      }
+      if (!repository) continue;
+      await this.flush();
+      const result = await this.exclusive(async () => {
+        const r = await applyRetention(join(repository, model), cutoff);
+        // Sizes and segments are read again from disk by the next append.
+        if (r.entries > 0) this.disks.delete(model);
+        return r;
+      });
+      results.set(model, result);
+      if (result.entries > 0) this.options.onRetention?.(model, result);
+    }
+    return results;
   }
 
   add(entry: Omit<InferenceLogEntry, "seq">): void {
+    // Tagged inputs are hashed or dropped before the entry exists anywhere (memory, disk, the log API).
+    const inputs = entry.inputs.map((t) => truncateRows(t, this.maxRows));
+    const kept = this.privacy.apply(entry.model, entry.version, inputs);
     // seq and time lead each line: readers filter on them before parsing the rest (lineHead).
     const full: InferenceLogEntry = {
       seq: ++this.seq,
@@ -358,8 +429,9 @@ export class InferenceLog {
       version: entry.version,
       role: entry.role,
       latencyMs: entry.latencyMs,
-      inputs: entry.inputs.map((t) => truncateRows(t, this.maxRows)),
+      inputs: kept.inputs,
       outputs: entry.outputs.map((t) => truncateRows(t, this.maxRows)),
+      ...(kept.privacy ? { privacy: kept.privacy } : {}),
     };
     let ring = this.rings.get(entry.model);
     if (!ring) {
@@ -367,8 +439,7 @@ export class InferenceLog {
       this.rings.set(entry.model, ring);
     }
     const line = JSON.stringify(full);
-    const kept: RingEntry = { seq: full.seq, time: full.time, requestId: full.requestId, line };
-    ring.entries.push(kept);
+    ring.entries.push({ seq: full.seq, time: full.time, requestId: full.requestId, line });
     ring.bytes += lineBytes(line);
     // The oldest go first, past the count or the byte budget (the newest entry always stays).
     while (
@@ -627,6 +698,54 @@ export class InferenceLog {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.flush();
   }
+}
+
+/**
+ * Rewrites one inference-log file (a segment or the current file) entry by
+ * entry, for erasure (app/privacy/erase.ts): `edit` answers the entry
+ * unchanged (the same object: its line is kept byte for byte), a changed
+ * entry (written anew) or null (the entry goes). The new file is written
+ * beside the old one under a dot name, fsynced and renamed over it, so a
+ * crash leaves the old file or the new one, never half of one; a file
+ * nothing changed in is left alone. A line cut by a crash is kept as it is.
+ * Offline only: a server running on the repository appends to and rotates
+ * these files (the caller checks that none runs).
+ */
+export async function rewriteLogFile(
+  file: string,
+  edit: (entry: InferenceLogEntry) => InferenceLogEntry | null,
+): Promise<{ entries: number; changed: number; removed: number }> {
+  const out: string[] = [];
+  let entries = 0;
+  let changed = 0;
+  let removed = 0;
+  const input = createReadStream(file);
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    for await (const line of lines) {
+      if (line === "") continue;
+      let entry: InferenceLogEntry;
+      try {
+        entry = JSON.parse(line) as InferenceLogEntry;
+      } catch {
+        out.push(line);
+        continue;
+      }
+      entries++;
+      const next = edit(entry);
+      if (next === null) removed++;
+      else if (next === entry) out.push(line);
+      else {
+        changed++;
+        out.push(JSON.stringify(next));
+      }
+    }
+  } finally {
+    input.destroy();
+  }
+  if (changed > 0 || removed > 0) await writeFileAtomic(file, out.length ? `${out.join("\n")}\n` : "");
+  return { entries, changed, removed };
 }

@@ -9,7 +9,9 @@
  * without one).
  */
 import { randomUUID } from "node:crypto";
+import { mkdir, rm, rmdir } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { join } from "node:path";
 import { InvalidJson, parseJsonBody, type RouteSpec } from "../net/http-guard";
 import { parseModelConfig } from "./config";
 import { FEEDBACK_BODY_LIMIT, type FeedbackStore, parseFeedback } from "./feedback";
@@ -22,6 +24,16 @@ import {
   type ServerMetrics,
   windowComplete,
 } from "./observability";
+import {
+  LOG_POLICY_PARAMETER,
+  mergePrivacy,
+  PRIVACY_FILE,
+  PRIVACY_PARAMETER,
+  type PrivacyParameter,
+  parsePrivacyParameter,
+  readServedPrivacy,
+  writeServedPrivacy,
+} from "./privacy";
 import { checkModelName, type ModelRepository, parseVersion, type TrafficPolicy } from "./repository";
 import {
   feedsToV2,
@@ -465,19 +477,64 @@ async function load(s: ServeState, call: Call<{ name: string }>): Promise<void> 
     throw new RequestError('parameter "dagwood_keep_primary" must be true or false');
   }
   const keepPrimary = keep === true || keep === "true";
+  const privacy =
+    parameters[PRIVACY_PARAMETER] === undefined
+      ? undefined
+      : parsePrivacyParameter(parameters[PRIVACY_PARAMETER]);
   const { manager } = s;
+  const v = parameters.version;
+  const chosen = files.size > 0 || v === undefined ? undefined : parseVersion(String(v));
+  // The policy is in place before the versions serve, so no entry of theirs is logged without it;
+  // a failed load puts the previous one back.
+  const restorePrivacy = privacy
+    ? await installPrivacy(s, checkModelName(name), privacy, files.size > 0 ? [...files.keys()] : chosen)
+    : undefined;
   let model: Awaited<ReturnType<typeof manager.loadFromDisk>>;
-  if (files.size > 0) model = await manager.loadFiles(name, files, config, keepPrimary);
-  else {
-    const v = parameters.version;
-    const chosen = v === undefined ? undefined : parseVersion(String(v));
-    model = await manager.loadFromDisk(name, chosen, config, keepPrimary);
+  try {
+    if (files.size > 0) model = await manager.loadFiles(name, files, config, keepPrimary);
+    else model = await manager.loadFromDisk(name, chosen, config, keepPrimary);
+  } catch (e) {
+    await restorePrivacy?.().catch((r: Error) =>
+      s.log(`undoing the load of ${name}: restoring its privacy file: ${r.message}`),
+    );
+    throw e;
   }
   send(call.res, 200, {
     name,
     versions: [...model.versions.keys()].sort((a, b) => a - b).map(String),
     serving: String(manager.primaryVersion(model)),
   });
+}
+
+function logPolicyParameter(s: ServeState, name: string, version: number): Record<string, string> {
+  const shown = s.inferenceLog.privacy.describe(name, version);
+  return shown ? { [LOG_POLICY_PARAMETER]: JSON.stringify(shown) } : {};
+}
+
+/**
+ * Writes a load's privacy (app/serving/privacy.ts) for `versions` (undefined: the versions on
+ * disk, as a load from disk takes them) and puts it in force; answers how to undo it.
+ */
+async function installPrivacy(
+  s: ServeState,
+  name: string,
+  given: PrivacyParameter,
+  versions: number[] | number | undefined,
+): Promise<() => Promise<void>> {
+  const dir = s.repository.modelDir(name);
+  // A folder made here for a load that fails goes again: a failed load leaves no model behind.
+  const made = (await mkdir(dir, { recursive: true })) !== undefined;
+  const before = await readServedPrivacy(dir).catch(() => undefined);
+  const list = typeof versions === "number" ? [versions] : (versions ?? (await s.repository.versions(name)));
+  const next = mergePrivacy(before, given, list);
+  await writeServedPrivacy(dir, next);
+  s.inferenceLog.privacy.set(name, next);
+  return async () => {
+    s.inferenceLog.privacy.set(name, before);
+    if (before) await writeServedPrivacy(dir, before);
+    else await rm(join(dir, PRIVACY_FILE), { force: true });
+    if (made) await rmdir(dir).catch(() => {});
+  };
 }
 
 async function index(s: ServeState, call: Call<object>): Promise<void> {
@@ -636,6 +693,8 @@ export const SERVE_ROUTES: readonly ServeRoute[] = [
           ...(loaded.decision
             ? { decision_threshold: loaded.decision.threshold, positive_class: loaded.decision.positiveClass }
             : {}),
+          // What the inference log keeps of the version's personal inputs (policy and names; never the key).
+          ...logPolicyParameter(s, name, loaded.version),
         },
       });
     },

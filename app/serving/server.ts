@@ -75,6 +75,8 @@ export interface ServeOptions {
   logMaxRows?: number;
   /** Bytes of inference log on disk per model; past it the oldest segment is deleted (default 128 MiB). */
   logMaxDiskBytes?: number;
+  /** The clock the inference log's retention counts back from (epoch ms; tests set it). */
+  logClock?: () => number;
   /** Where restore problems and shadow failures are reported; default stderr. */
   log?: (message: string) => void;
   /** More routes served beside V2: the feature server's (`featureServeRoutes`, app/features/server.ts). */
@@ -149,6 +151,10 @@ export function createServer(options: ServeOptions): DagwoodServer {
     maxDiskBytes: opts.logMaxDiskBytes,
     repository: repository.dir,
     onDrop: (model, entries) => metrics.logDropped.inc({ model }, entries),
+    ...(opts.logClock ? { now: opts.logClock } : {}),
+    // Counts and times only: never a logged value.
+    onRetention: (model, r) =>
+      log(`inference log of ${model}: retention removed ${r.entries} entries at or before ${r.cutoff}`),
   });
   const state: ServeState = {
     manager: new ModelManager(repository, log),

@@ -18,8 +18,9 @@ import { copyFile, mkdir, readFile, realpath, stat, writeFile } from "node:fs/pr
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import { ident, literal } from "../data/sql";
 import type { Workspace } from "../data/workspace";
-import { sha256, stableStringify } from "../engine/execute";
+import { dataFingerprint } from "../engine/execute";
 import type { ColumnInfo, PortValue } from "../engine/ports";
+import type { PersonalDataUse } from "../privacy/types";
 import { PORT_TYPES, type PortType } from "../values/port-types";
 
 export const PORT_FORMAT = "dagwood.port/1";
@@ -42,6 +43,8 @@ export interface PortManifest {
   data?: unknown;
   /** Files a JSON value names (path relative to the project, "/"-separated) → sha256 of the bytes. */
   files?: Record<string, string>;
+  /** A model's inputs that carry tags (DataValue.personalData), part of its fingerprint. */
+  personalData?: PersonalDataUse[];
 }
 
 /** A port folder that cannot be used: missing, malformed, or not what its manifest records. */
@@ -125,6 +128,7 @@ export async function writePortFolder(
     manifest.file = TABLE_FILE;
   } else {
     manifest.data = value.data;
+    if (value.personalData?.length) manifest.personalData = value.personalData;
     const files: Record<string, string> = {};
     for (const rel of namedFiles(value.data)) {
       const path = carriedPath(rel, `Output "${from.port}"`);
@@ -207,9 +211,12 @@ export async function readPortFolder(
         `${what}: ${file} has fingerprint ${value.fingerprint} (${value.rows} rows), but its value.json records ${m.fingerprint} (${m.rows} rows). The file was changed or replaced after its step wrote it: run the upstream step again.`,
       );
     }
-    return { value, manifest: m };
+    // The column tags (app/privacy/tags.ts) travel in the manifest; the table's content does not hold them.
+    const tagged = new Map((m.columns ?? []).filter((c) => c.tags?.length).map((c) => [c.name, c.tags!]));
+    const columns = value.columns.map((c) => (tagged.has(c.name) ? { ...c, tags: tagged.get(c.name)! } : c));
+    return { value: { ...value, columns }, manifest: m };
   }
-  const fingerprint = sha256(stableStringify(m.data)).slice(0, 32);
+  const fingerprint = dataFingerprint(m.data, m.personalData);
   if (fingerprint !== m.fingerprint)
     throw new PortFileError(
       `${what}: the ${m.type} in ${join(dir, MANIFEST_FILE)} has fingerprint ${fingerprint}, but the file records ${m.fingerprint}. It was edited after its step wrote it: run the upstream step again.`,
@@ -232,7 +239,11 @@ export async function readPortFolder(
     await mkdir(dirname(dest), { recursive: true });
     await copyFile(src, dest);
   }
-  return { value: { type: m.type, data: m.data, fingerprint: m.fingerprint } as PortValue, manifest: m };
+  const personalData = m.personalData?.length ? { personalData: m.personalData } : {};
+  return {
+    value: { type: m.type, data: m.data, fingerprint: m.fingerprint, ...personalData } as PortValue,
+    manifest: m,
+  };
 }
 
 /** `rel` resolved against `base` unless absolute. */

@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, s
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { manifestMismatches } from "../artifacts/manifest";
 import { Deprecation, IsoDate } from "../values/governance";
+import { PROJECT_AUDIT_MODEL } from "../values/privacy";
 import { PRODUCTION_ALIAS, type ProductionRecord, type VersionDecision } from "../values/registry";
 import { productionRecord, productionRefusal, productionRemovalRefusal, type RunFacts } from "./promotion";
 import type { Sql } from "./sql";
@@ -929,12 +930,50 @@ export class SqliteRegistry implements Registry {
   }
 
   appendAudit(entry: Omit<AuditEntry, "id" | "at">): AuditEntry {
-    checkModelName(entry.model);
+    // Entries about the project rather than one model (erasures, unmasked exports) carry model "*".
+    if (entry.model !== PROJECT_AUDIT_MODEL) checkModelName(entry.model);
     return this.write(() => this.insertAudit(entry));
   }
 
+  recordErasedFile(
+    name: string,
+    version: number,
+    file: string,
+    stored: { key: string; sha256: string; bytes: number } | null,
+    entry: { actor: string | null; details: Record<string, unknown> },
+  ): AuditEntry {
+    checkModelName(name);
+    return this.write(() => {
+      this.lockModel(name);
+      const row = this.versionRow(name, version);
+      if (!row) throw new RegistryError(`Model "${name}" has no version ${version}.`, "not-found");
+      if (row.artifacts) {
+        const manifest = JSON.parse(row.artifacts) as VersionArtifacts;
+        if (manifest.files[file] && stored) {
+          manifest.files[file] = stored;
+          this.sql.run(
+            "UPDATE model_versions SET artifacts = ? WHERE name = ? AND version = ?",
+            JSON.stringify(manifest),
+            name,
+            version,
+          );
+        } else if (manifest.files[file])
+          throw new RegistryError(
+            `${name} v${version}'s ${file} is in the shared location ${manifest.location}: record the erased file's upload with it.`,
+          );
+      }
+      return this.insertAudit({
+        actor: entry.actor,
+        action: "privacy.erased",
+        model: name,
+        version,
+        details: entry.details,
+      });
+    });
+  }
+
   audit(opts: { model?: string; limit?: number; actions?: readonly AuditAction[] } = {}): AuditEntry[] {
-    if (opts.model !== undefined) checkModelName(opts.model);
+    if (opts.model !== undefined && opts.model !== PROJECT_AUDIT_MODEL) checkModelName(opts.model);
     const limit = opts.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1)
       throw new Error(`The audit limit must be 1 or more; got ${limit}.`);

@@ -10,7 +10,6 @@ import type { Deprecation } from "../values/governance";
 import type { LoopCanary, LoopGate, LoopStage, MonitorLoop } from "../values/loop";
 import type { ModelSignature } from "../values/model";
 import type {
-  DatabaseRead,
   DatasetRecord,
   ModelLineage,
   ModelVersion,
@@ -425,8 +424,21 @@ export interface Registry {
   removeAlias(name: string, alias: string, actor: string | null, opts?: { reason?: string }): AuditEntry;
   /** Archives a version and removes its aliases; a version holding `production` needs `opts.reason`. */
   archiveVersion(name: string, version: number, actor: string | null, opts?: { reason?: string }): AuditEntry;
-  /** Appends an entry (deployments use this). */
+  /** Appends an entry (deployments use this); model "*" (PROJECT_AUDIT_MODEL) for one about the project. */
   appendAudit(entry: Omit<AuditEntry, "id" | "at">): AuditEntry;
+  /**
+   * A subject erased from a registered file of a version (`heldout.json`, app/privacy/erase.ts): in one
+   * transaction, the version's artifact manifest takes `stored` (the erased file as uploaded to the
+   * shared location; null when the version has no manifest entry for the file) and the
+   * `privacy.erased` audit entry of the version is appended.
+   */
+  recordErasedFile(
+    name: string,
+    version: number,
+    file: string,
+    stored: { key: string; sha256: string; bytes: number } | null,
+    entry: { actor: string | null; details: Record<string, unknown> },
+  ): AuditEntry;
   /** Newest first; `actions`: only these. */
   audit(opts?: { model?: string; limit?: number; actions?: readonly AuditAction[] }): AuditEntry[];
 }

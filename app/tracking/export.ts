@@ -13,6 +13,17 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "nod
 import { ArtifactError } from "../artifacts/location";
 import { ensureProjectVersionFiles } from "../artifacts/version-files";
 import { isInside } from "../data/workspace";
+import { asModel } from "../ml/model";
+import {
+  categoriesInClear,
+  isPersonalTag,
+  type MaskColumns,
+  maskReport,
+  recordUnmasked,
+  reportColumnsHit,
+  versionPersonalInputs,
+} from "../privacy/masking";
+import { readProjectSettings } from "../project/project";
 import type { MetadataStore, MetricRecord, ModelVersion } from "../store/types";
 
 /** A user-facing tracking error; `code` tells the Api which status to answer with. */
@@ -37,6 +48,10 @@ export interface ExportedFolder {
   dir: string;
   /** Relative to the export folder, sorted. */
   files: string[];
+  /** Personal columns (a pii or sensitive tag) whose values the export masked; absent when none. */
+  masked?: string[];
+  /** Personal columns exported in clear at the user's request (audited as privacy.unmasked); absent when none. */
+  unmasked?: string[];
 }
 
 const toPosix = (p: string) => p.split(sep).join("/");
@@ -63,6 +78,88 @@ export interface ExportOptions {
    * files to other tools) may; the Api, which a browser page drives, may not.
    */
   allowOutside?: boolean;
+  /**
+   * Export personal columns' values in clear (app/privacy/masking.ts). The caller has had the user
+   * confirm it; the export records a `privacy.unmasked` audit entry by `actor`.
+   */
+  unmasked?: boolean;
+  actor?: string | null;
+}
+
+/** Refuses an export whose model files hold personal values (fitted categories) in clear, unless asked. */
+function refuseCategoriesInClear(what: string, found: { file: string; input: string; categories: number }[]) {
+  if (found.length === 0) return;
+  const list = found.map((f) => `${f.input} (${f.categories} values, in ${f.file})`).join(", ");
+  throw new TrackingError(
+    `${what} holds personal data that cannot be masked: the fitted categories of ${list}, which the model needs to predict. Export it in clear (the command line: --unmasked; the app asks to confirm), which the audit log records, or train without that input.`,
+    "forbidden",
+  );
+}
+
+/** The personal inputs of a native model file whose categories it holds; [] when the file is not a model. */
+function nativeCategoriesInClear(text: string, columns: MaskColumns, file: string) {
+  if (columns.size === 0) return [];
+  try {
+    return categoriesInClear(asModel(JSON.parse(text)), columns).map((c) => ({ ...c, file }));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The personal columns a run touched, by name: the columns its node outputs carry personal tags on
+ * (derived ones too), the inputs its registered versions record as personal (with the columns their
+ * tags came from and through), the columns an ingest node of its pipeline tags, and the dataset entries'
+ * tagged columns in dagwood.json. A name tagged anywhere in these is masked in every report of the run
+ * (masking too much, never too little).
+ */
+export function runPersonalColumns(ctx: TrackingContext, runId: string): Map<string, undefined> {
+  const names = new Set<string>();
+  const { registry } = ctx.metadata;
+  for (const m of registry.listModels())
+    for (const v of registry.listVersions(m.name)) {
+      if (v.runId !== runId) continue;
+      for (const use of v.lineage.personalData ?? []) {
+        const tags = use.tags.filter((t) => isPersonalTag(t.tag));
+        if (tags.length === 0) continue;
+        names.add(use.input);
+        for (const t of tags) {
+          names.add(t.origin.column);
+          for (const hop of t.via) names.add(hop.column);
+        }
+      }
+    }
+  // The columns the run's node outputs carried personal tags on, those derived by lineage too
+  // (email_domain ← email through SQL): the engine records them on each output (OutputSummary.tags).
+  for (const n of ctx.metadata.nodeRuns(runId))
+    for (const out of Object.values(n.outputs ?? {})) {
+      const tags = (out as { tags?: Record<string, { tag: string }[]> } | null)?.tags;
+      for (const [column, list] of Object.entries(tags ?? {}))
+        if (Array.isArray(list) && list.some((t) => isPersonalTag(t.tag))) names.add(column);
+    }
+  const pipeline = ctx.metadata.pipelineText(runId);
+  if (pipeline !== null) {
+    try {
+      const parsed = JSON.parse(pipeline) as { nodes?: { params?: { columnTags?: unknown } }[] };
+      for (const node of parsed.nodes ?? []) {
+        const tags = node.params?.columnTags;
+        if (!tags || typeof tags !== "object") continue;
+        for (const [column, list] of Object.entries(tags))
+          if (Array.isArray(list) && list.some((t) => typeof t === "string" && isPersonalTag(t)))
+            names.add(column);
+      }
+    } catch {
+      // a pipeline text that does not parse names no columns
+    }
+  }
+  try {
+    for (const entry of Object.values(readProjectSettings(ctx.dir).datasets ?? {}))
+      for (const [column, c] of Object.entries(entry.columns ?? {}))
+        if (c.tags.some(isPersonalTag)) names.add(column);
+  } catch {
+    // no or unreadable dagwood.json: nothing tagged there
+  }
+  return new Map([...names].sort().map((n) => [n, undefined]));
 }
 
 /**
@@ -194,14 +291,21 @@ export async function exportRun(
   const target = resolveExportDir(ctx.dir, dir, `exports/run-${runId}`, opts);
   const metrics = metadata.metrics(runId);
   const entries: Entry[] = [];
-  const artifacts = metadata.artifacts(runId).map((a) => {
+  const personal = runPersonalColumns(ctx, runId);
+  const masked = new Set<string>();
+  const inClear: { file: string; input: string; categories: number }[] = [];
+  const artifacts = [];
+  for (const a of metadata.artifacts(runId)) {
     const source = resolve(ctx.dir, a.path);
     const entryPath = artifactEntryPath(a.nodeId, a.name);
     // Only files inside the project are copied; a file gone since the run is listed as missing.
     const present = entryPath !== null && isInside(source, [ctx.dir]) && existsSync(source);
-    if (present) entries.push({ path: entryPath, copyFrom: source });
-    return { ...a, file: present ? entryPath : null };
-  });
+    if (present)
+      entries.push(await maskedArtifact(entryPath, source, a.kind, personal, opts, masked, inClear));
+    artifacts.push({ ...a, file: present ? entryPath : null });
+  }
+  if (!opts.unmasked) refuseCategoriesInClear(`Run ${runId}`, inClear);
+  for (const c of inClear) masked.add(c.input);
   const pipelineText = metadata.pipelineText(runId);
   if (pipelineText !== null) entries.push({ path: "pipeline.dag.json", data: pipelineText });
   entries.push({ path: "metrics.csv", data: metricsCsv(metrics) });
@@ -235,7 +339,66 @@ export async function exportRun(
       trials: trials?.runs.map((t) => ({ id: t.id, params: t.params, metrics: t.metrics })) ?? [],
     }),
   });
-  return writeFolder(ctx.dir, target, entries);
+  const written = await writeFolder(ctx.dir, target, entries);
+  return withPrivacy(ctx, written, personal, masked, opts, { what: "runs export", details: { run: runId } });
+}
+
+/**
+ * An artifact as the export copies it: a profile or explanation report with the personal columns' values masked
+ * (unless unmasked), anything else as it is (bytes unchanged). Fills `masked` with the columns it
+ * masked and `inClear` with a native model's personal categories.
+ */
+async function maskedArtifact(
+  path: string,
+  source: string,
+  kind: string,
+  personal: MaskColumns,
+  opts: ExportOptions,
+  masked: Set<string>,
+  inClear: { file: string; input: string; categories: number }[],
+): Promise<Entry> {
+  if (personal.size === 0 || (kind !== "report" && kind !== "model.native"))
+    return { path, copyFrom: source };
+  const text = await readFile(source, "utf8");
+  if (kind === "model.native") {
+    inClear.push(...nativeCategoriesInClear(text, personal, path));
+    return { path, copyFrom: source };
+  }
+  let report: unknown;
+  try {
+    report = JSON.parse(text);
+  } catch {
+    return { path, copyFrom: source };
+  }
+  const hit = reportColumnsHit(report, personal);
+  if (hit.length === 0) return { path, copyFrom: source };
+  for (const c of hit) masked.add(c);
+  if (opts.unmasked) return { path, copyFrom: source };
+  return { path, data: JSON.stringify(maskReport(report, personal)) };
+}
+
+/** The export's record of masking, and the audit entry of an unmasked one. */
+function withPrivacy(
+  ctx: TrackingContext,
+  written: ExportedFolder,
+  personal: MaskColumns,
+  touched: ReadonlySet<string>,
+  opts: ExportOptions,
+  about: { what: string; model?: string; version?: number; details?: Record<string, unknown> },
+): ExportedFolder {
+  const columns = [...touched].sort();
+  if (personal.size === 0 || columns.length === 0) return written;
+  if (!opts.unmasked) return { ...written, masked: columns };
+  recordUnmasked(ctx.metadata.registry, {
+    actor: opts.actor ?? null,
+    what: about.what,
+    where: written.dir,
+    columns,
+    ...(about.model !== undefined ? { model: about.model } : {}),
+    ...(about.version !== undefined ? { version: about.version } : {}),
+    ...(about.details ? { details: about.details } : {}),
+  });
+  return { ...written, unmasked: columns };
 }
 
 interface TensorSpecLike {
@@ -331,11 +494,18 @@ export async function exportModelVersion(
   const nativeFile = registryFile(ctx, v, v.nativePath, "native model file");
   const onnxBytes = await readFile(onnxFile);
   let native: { kind?: string; onnx?: { opsets?: Record<string, number> } } = {};
+  let nativeText = "";
   try {
-    native = JSON.parse(await readFile(nativeFile, "utf8"));
+    nativeText = await readFile(nativeFile, "utf8");
+    native = JSON.parse(nativeText);
   } catch {
     // a native file that does not parse still exports; the flavor says less
   }
+  // A models export holds no rows, only the model: its personal values are a text input's fitted
+  // categories, which model.onnx and model.json need, so such an export is in clear or not at all.
+  const personal = versionPersonalInputs(v);
+  const inClear = nativeCategoriesInClear(nativeText, personal, "model.json and model.onnx");
+  if (!opts.unmasked) refuseCategoriesInClear(`${name} v${v.version}`, inClear);
   const target = resolveExportDir(ctx.dir, dir, `exports/${name}-v${v.version}`, opts);
   const signature = (v.signature ?? {}) as { inputs?: unknown; outputs?: unknown };
   const opsets = native.onnx?.opsets ?? {};
@@ -375,7 +545,7 @@ export async function exportModelVersion(
     registered_model: { name: v.name, version: v.version, aliases: v.aliases, status: v.status },
     lineage: "lineage.json",
   };
-  return writeFolder(ctx.dir, target, [
+  const written = await writeFolder(ctx.dir, target, [
     { path: "MLmodel.json", data: exportJson(mlmodel) },
     { path: "model.onnx", data: onnxBytes },
     { path: "model.json", copyFrom: nativeFile },
@@ -388,4 +558,10 @@ export async function exportModelVersion(
       }),
     },
   ]);
+  const touched = new Set(inClear.map((c) => c.input));
+  return withPrivacy(ctx, written, personal, touched, opts, {
+    what: "models export",
+    model: v.name,
+    version: v.version,
+  });
 }

@@ -77,6 +77,8 @@ export const DatasetSummary = z.strictObject({
   /** Row counts of the versions, oldest first (the sparkline). */
   rowsHistory: z.array(z.number()),
   lastTest: DatasetTest.omit({ failed: true }).nullable(),
+  /** Per column, its tags from dagwood.json `datasets.<name>.columns.<column>.tags` ({} when none; privacy, issue 19). */
+  columnTags: z.record(z.string(), z.array(z.string())),
 });
 export type DatasetSummary = z.infer<typeof DatasetSummary>;
 

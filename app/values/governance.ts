@@ -54,7 +54,7 @@ export const ArtifactKind = z.enum(["dataset", "pipeline", "suite", "model"]);
 export type ArtifactKind = z.infer<typeof ArtifactKind>;
 
 /** What `dagwood governance` (and the Api's `governanceReport`) finds. */
-export const GovernanceFindingKind = z.enum(["noOwner", "pastReview", "deprecatedInUse"]);
+export const GovernanceFindingKind = z.enum(["noOwner", "pastReview", "deprecatedInUse", "personalData"]);
 export type GovernanceFindingKind = z.infer<typeof GovernanceFindingKind>;
 
 export const GovernanceFinding = z.strictObject({
@@ -65,5 +65,7 @@ export const GovernanceFinding = z.strictObject({
   /** deprecatedInUse: who still uses it (pipeline paths, model names), and the replacement. */
   usedBy: z.array(z.string()).optional(),
   replacement: z.string().optional(),
+  /** personalData: the model's ready versions trained on tagged columns, each with its uses ("email_domain ← email (pii)"). */
+  personalData: z.array(z.strictObject({ version: z.number(), uses: z.array(z.string()) })).optional(),
 });
 export type GovernanceFinding = z.infer<typeof GovernanceFinding>;

@@ -32,7 +32,7 @@ export interface KindFound {
   kind: PiiKind;
   /** Matching values / non-null sampled values, 0..1; 1 for a kind found by the column's name alone. */
   share: number;
-  /** Up to 3 matching values, masked (mask.ts); [] for a kind found by name. */
+  /** Up to 3 distinct matching values, masked (mask.ts); for a kind found by name, the column's first values, masked. */
   examples: string[];
   /** "values" when values matched, "name" when the column's name said so (both: "values"). */
   by?: "values" | "name";

@@ -4,6 +4,7 @@
  * statistic is null only where no finite value is left.
  */
 import { z } from "zod";
+import { PiiKind, type ScanReport } from "./privacy";
 
 export const ColumnKind = z.enum(["numeric", "categorical", "temporal", "boolean"]);
 export type ColumnKind = z.infer<typeof ColumnKind>;
@@ -42,6 +43,35 @@ export const ColumnProfile = z.strictObject({
 });
 export type ColumnProfile = z.infer<typeof ColumnProfile>;
 
+/**
+ * The profile's "Personal data" section: the privacy scan (app/privacy/scan.ts)
+ * over a reservoir sample of the table, the ScanReport shape.
+ */
+export const ProfilePrivacy = z.strictObject({
+  source: z.string(),
+  rows: z.number(),
+  sampled: z.number(),
+  sampleSize: z.number(),
+  seed: z.number(),
+  columns: z.array(
+    z.strictObject({
+      column: z.string(),
+      kinds: z.array(
+        z.strictObject({
+          kind: PiiKind,
+          share: z.number(),
+          examples: z.array(z.string()),
+          by: z.enum(["values", "name"]).optional(),
+        }),
+      ),
+    }),
+  ),
+});
+export type ProfilePrivacy = z.infer<typeof ProfilePrivacy>;
+// The section is a ScanReport, and a ScanReport is a section (checked when compiled).
+const _sameShape: [ProfilePrivacy, ScanReport] = [{} as ScanReport, {} as ProfilePrivacy];
+void _sameShape;
+
 export const ProfileReport = z.strictObject({
   kind: z.literal("profile"),
   rows: z.number(),
@@ -52,5 +82,7 @@ export const ProfileReport = z.strictObject({
     columns: z.array(z.string()),
     matrix: z.array(z.array(z.number().nullable())),
   }),
+  /** Personal data found in a sample of the table; absent when the block's personalDataSample is 0 (and in reports from before). */
+  privacy: ProfilePrivacy.optional(),
 });
 export type ProfileReport = z.infer<typeof ProfileReport>;

@@ -13,6 +13,9 @@ import { ApiError, parseApiArgs } from "../api";
 import { API_METHODS, DATASET_METHODS } from "../api-methods";
 import { createDatasetHandlers } from "./datasets";
 
+/** dagwood.json as a plain object: its // comments dropped (the text keeps them). */
+const validJsonc = (text: string) => JSON.parse(text.replace(/^\s*\/\/.*$/gm, ""));
+
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 
 const V1 = "flight,carrier,dep_delay\n1,AA,5\n2,AA,12\n3,UA,\n4,UA,40\n";
@@ -268,6 +271,34 @@ describe("datasets: versions, schema changes and test history from real runs", (
       await call("updateDataset", { name: "weather", governance: { reviewBy: null } }),
     );
     expect(cleared.governance).toEqual({ owner: "met" });
+  });
+
+  it("tags a column and takes the tag off again (the app's undo), dagwood.json's comment kept", async () => {
+    const tagsIn = () => {
+      const text = readFileSync(join(dir, "dagwood.json"), "utf8");
+      expect(text).toContain("// flights are tested on every read");
+      return validJsonc(text).datasets.flights.columns as Record<string, { tags: string[] }> | undefined;
+    };
+    const tagged = DatasetSummary.parse(
+      await call("updateDataset", { name: "flights", columns: { carrier: { tags: ["pii", "contact"] } } }),
+    );
+    expect(tagged.columnTags).toEqual({ carrier: ["pii", "contact"] });
+    expect(tagsIn()).toEqual({ carrier: { tags: ["pii", "contact"] } });
+    const detail = DatasetDetail.parse(await call("getDataset", { name: "flights" }));
+    expect(detail.columnTags).toEqual({ carrier: ["pii", "contact"] });
+    // A bad tag name is refused with the rule, nothing written.
+    const refused = (await call("updateDataset", {
+      name: "flights",
+      columns: { carrier: { tags: ["PII"] } },
+    }).catch((e: unknown) => e)) as ApiError;
+    expect(refused.status).toBe(400);
+    expect(refused.message).toMatch(/lower-case letters, digits, _ or -/);
+    expect(tagsIn()).toEqual({ carrier: { tags: ["pii", "contact"] } });
+    const undone = DatasetSummary.parse(
+      await call("updateDataset", { name: "flights", columns: { carrier: null } }),
+    );
+    expect(undone.columnTags).toEqual({});
+    expect(tagsIn()).toBeUndefined();
   });
 
   it("are listed among the Api's methods", () => {

@@ -59,12 +59,13 @@ export function createDatasetHandlers(context: () => TrackingContext): DatasetHa
       return detail;
     },
 
-    async updateDataset({ name, path, suites, onFailure, governance }) {
+    async updateDataset({ name, path, suites, onFailure, governance, columns }) {
       const { dir } = context();
       const patch: DatasetSettingsPatch = { ...governance };
       if (path !== undefined) patch.path = path;
       if (suites !== undefined) patch.suites = suites;
       if (onFailure !== undefined) patch.onFailure = onFailure;
+      if (columns !== undefined) patch.columns = columns;
       try {
         await updateDatasetSettings(dir, name, patch);
       } catch (e) {

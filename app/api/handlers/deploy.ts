@@ -31,6 +31,7 @@ import { hasServedState, type LocalServer, type LocalServers } from "../../deplo
 import { inferExample } from "../../deploy/example";
 import { BUILTIN_TARGET, builtinApplies, DeployError, listTargets, type Target } from "../../deploy/targets";
 import { currentUser } from "../../engine/environment";
+import { CONFIRM_NEEDED, unconfirmed } from "../../privacy/masking";
 import { ProjectSettingsError } from "../../project/project";
 import type { AuditEntry } from "../../store/types";
 import { ApiError, type ApiResults, type parseApiArgs, type TargetInfo, type TargetStatus } from "../api";
@@ -301,7 +302,12 @@ export function createDeployHandlers(
       recorded(target, (project, connect) =>
         removeCanary({ project, target, name, version, reason, actor: currentUser(), ...connect }),
       ),
-    inferExample: ({ name, ref }) => guard(() => inferExample(context(), name, ref)),
+    inferExample: async ({ name, ref, ...unmask }) => {
+      if (unconfirmed(unmask)) throw new ApiError(400, CONFIRM_NEEDED);
+      return guard(() =>
+        inferExample(context(), name, ref, unmask.unmasked ? { unmasked: true, actor: currentUser() } : {}),
+      );
+    },
     startLocalServer: () =>
       guard(async () => {
         const project = context();

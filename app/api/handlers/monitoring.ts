@@ -16,6 +16,7 @@ import { ident, isNumericType, literal, type SqlSession } from "../../data/sql";
 import { DeployError } from "../../deploy/targets";
 import { type InferenceLogSource, loadInferenceLog } from "../../monitoring/inference-log";
 import { feedbackTable, joinLabels, labelsFromFile, readFeedback } from "../../monitoring/labels";
+import { logDriftPrivacy } from "../../monitoring/log-privacy";
 import { targetLogSource } from "../../monitoring/log-source";
 import type { MonitoredTask } from "../../monitoring/performance";
 import { profileTable } from "../../monitoring/profile";
@@ -219,6 +220,8 @@ export async function monitoringReportFor(
         columns,
         ...(prediction ? { prediction } : {}),
         ...(labelled ? { labelled } : {}),
+        // Inputs the model's log policy hashed or dropped (issue 19): compared hashed, or absent by design.
+        privacy: logDriftPrivacy(context.dir, log),
         model: name,
         version: version.version,
         ...(task ? { task } : {}),

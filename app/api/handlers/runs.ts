@@ -6,8 +6,10 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { newRunId, runPlan } from "../../engine/engine";
-import type { PortValue } from "../../engine/ports";
-import { ApiError } from "../api";
+import type { OutputSummary } from "../../engine/events";
+import type { ModelValue, PortValue } from "../../engine/ports";
+import { maskModelCategories, maskReport, personalColumns, personalInputsOf } from "../../privacy/masking";
+import { ApiError, type ApiResults } from "../api";
 import { ownerFilter } from "../tracking";
 import { pipelinePath, planDocument } from "./pipelines";
 import type { CoreState, Handlers } from "./state";
@@ -89,11 +91,31 @@ export function runHandlers(
     async getReport({ runId, nodeId, port }) {
       const p = state.requireProject();
       const node = p.metadata.nodeRuns(runId).find((n) => n.nodeId === nodeId);
+      // The personal columns of the tables the node read, whose tags the run records on the upstream
+      // outputs: a report's values of them are masked (app/privacy/masking.ts).
+      const readColumns = () => {
+        const runs = p.metadata.nodeRuns(runId);
+        return personalColumns(
+          Object.values(node!.inputs).flatMap((ref) => {
+            const read = runs.find((n) => n.nodeId === ref.node)?.outputs[ref.port] as
+              | OutputSummary
+              | undefined;
+            return Object.entries(read?.tags ?? {}).map(([name, tags]) => ({ name, tags }));
+          }),
+        );
+      };
       // A failed validate.expectations node keeps its report beside the run's artifacts (the
       // engine keeps no outputs of a failed node); the ids are the store's own, not a path.
       if (node?.status === "failed" && port === "report") {
         const kept = join(p.artifactsDir, node.runId, node.nodeId, "report.json");
-        if (existsSync(kept)) return { data: JSON.parse(await readFile(kept, "utf8")) };
+        // A failed validation's report, kept beside the run, lists unexpected values: masked too.
+        if (existsSync(kept))
+          return {
+            data: maskReport(
+              JSON.parse(await readFile(kept, "utf8")),
+              readColumns(),
+            ) as ApiResults["getReport"]["data"],
+          };
       }
       if (!node?.cacheKey) throw new ApiError(404, `No outputs of node ${nodeId} in run ${runId}`);
       const text = await p.workspace.getCached(node.cacheKey);
@@ -102,6 +124,19 @@ export function runHandlers(
       const value = (JSON.parse(text) as Record<string, PortValue>)[port];
       if (!value || value.type === "table")
         throw new ApiError(404, `Node ${nodeId} has no report output "${port}"`);
+      // A profile's frequent values and extremes, an explanation's categories, are values of the table
+      // it read: masked for its personal columns, whose tags the run records on the upstream outputs
+      // (app/privacy/masking.ts).
+      if (
+        value.type === "report" &&
+        ["profile", "explanation", "validation"].includes(String((value.data as { kind?: unknown }).kind))
+      )
+        return { data: maskReport(value.data, readColumns()) as typeof value.data };
+      // A model's fitted categories of a personal text input are its values: the app shows them masked.
+      if (value.type === "model")
+        return {
+          data: maskModelCategories(value.data, personalInputsOf((value as ModelValue).personalData)),
+        };
       return { data: value.data };
     },
   };

@@ -140,6 +140,28 @@ redis.call("SADD", KEYS[6], ARGV[4])
 return {1, ""}
 `);
 
+/**
+ * KEYS: the view's pointer, its set of generations being filled. ARGV: the
+ * hash name without generation, then the entity keys. Deletes the keys' rows
+ * from the current generation and from each one being filled (erasure: a
+ * materialisation under way must not bring them back); answers how many the
+ * current one held.
+ */
+const DELETE_SCRIPT = new Script(`
+local base = ARGV[1]
+local g = redis.call("GET", KEYS[1])
+local h = base
+if g then h = base .. ":" .. g end
+local n = 0
+for i = 2, #ARGV, 1000 do
+  n = n + redis.call("HDEL", h, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  for _, s in ipairs(redis.call("SMEMBERS", KEYS[2])) do
+    redis.call("HDEL", base .. ":" .. s, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  end
+end
+return n
+`);
+
 /** Whether a process of this machine is running (signal 0 checks without sending anything). */
 function processAlive(pid: number): boolean {
   try {
@@ -444,6 +466,64 @@ export class RedisOnlineStore implements OnlineStore {
       for (const item of items) out.push(JSON.parse(item) as MaterializationRecord);
     }
     return out;
+  }
+
+  /** The views that have rows or were materialised (erasure looks in each). */
+  async views(): Promise<string[]> {
+    const what = "listing the views";
+    const views = new Set(
+      await this.command<string[]>(what, ["SMEMBERS", `${this.prefix}:materialized-views`]),
+    );
+    const head = `${this.prefix}:view:`;
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.command<[string, string[]]>(what, [
+        "SCAN",
+        cursor,
+        "MATCH",
+        `${head.replace(/[*?[\]\\]/g, "\\$&")}*`,
+        "COUNT",
+        "1000",
+      ]);
+      for (const k of keys) views.add(k.slice(head.length).replace(/:[0-9a-f]{16}$/, ""));
+      cursor = next;
+    } while (cursor !== "0");
+    return [...views].sort();
+  }
+
+  /** The keys of a view's rows that `match` (given the entity key and the features' JSON text), for erasure. */
+  async findRows(view: string, match: (key: EntityKey, vals: string) => boolean): Promise<EntityKey[]> {
+    const what = `reading ${view}`;
+    const generation = await this.command<string | null>(what, ["GET", this.pointerKey(view)]);
+    const hash = generation ? `${this.viewKey(view)}:${generation}` : this.viewKey(view);
+    const found: EntityKey[] = [];
+    let cursor = "0";
+    do {
+      const [next, fields] = await this.command<[string, string[]]>(what, [
+        "HSCAN",
+        hash,
+        cursor,
+        "COUNT",
+        "1000",
+      ]);
+      for (let i = 0; i < fields.length; i += 2) {
+        const text = fields[i + 1]!;
+        if (match(fields[i]!, text.slice(text.indexOf("|") + 1))) found.push(fields[i]!);
+      }
+      cursor = next;
+    } while (cursor !== "0");
+    return [...new Set(found)];
+  }
+
+  /** Deletes the rows of these keys from the view (and from a materialisation filling it); answers how many there were. */
+  async deleteRows(view: string, keys: readonly EntityKey[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    return await this.script<number>(
+      `deleting rows of ${view}`,
+      DELETE_SCRIPT,
+      [this.pointerKey(view), this.mergingKey(view)],
+      [this.viewKey(view), ...keys],
+    );
   }
 
   async close(): Promise<void> {

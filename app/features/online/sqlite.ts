@@ -200,6 +200,41 @@ export class SqliteOnlineStore implements OnlineStore {
     return rows.map((r) => ({ ...r }));
   }
 
+  /** The views that have rows (erasure looks in each). */
+  async views(): Promise<string[]> {
+    return this.db
+      .prepare<[], { view: string }>("SELECT DISTINCT view FROM online_rows ORDER BY view")
+      .all()
+      .map((r) => r.view);
+  }
+
+  /** The keys of a view's rows that `match` (given the entity key and the features' JSON text), for erasure. */
+  async findRows(view: string, match: (key: EntityKey, vals: string) => boolean): Promise<EntityKey[]> {
+    const found: EntityKey[] = [];
+    const rows = this.db
+      .prepare<[string], { key: string; vals: string }>("SELECT key, vals FROM online_rows WHERE view = ?")
+      .iterate(view);
+    for (const row of rows) if (match(row.key, row.vals)) found.push(row.key);
+    return found;
+  }
+
+  /** Deletes the rows of these keys from the view in one transaction; answers how many there were. */
+  async deleteRows(view: string, keys: readonly EntityKey[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    let deleted = 0;
+    // Erased rows are overwritten with zeros in the file (https://sqlite.org/pragma.html#pragma_secure_delete),
+    // and the WAL holding their old pages is written back and emptied.
+    this.db.pragma("secure_delete = ON");
+    const del = this.db.prepare("DELETE FROM online_rows WHERE view = ? AND key = ?");
+    this.db
+      .transaction(() => {
+        for (const key of keys) deleted += del.run(view, key).changes;
+      })
+      .immediate();
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
+    return deleted;
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }

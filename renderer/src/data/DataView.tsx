@@ -14,6 +14,8 @@ import { Loading } from "../shell/Loading";
 import { useRun } from "../store/run";
 import { DatasetPage } from "./DatasetPage";
 import { shortDigest, sparkPath, suiteLabel, testResult } from "./format";
+import { isPersonal } from "./tags";
+import "./tags.css";
 import { useData } from "./store";
 import "./data.css";
 
@@ -165,6 +167,7 @@ function DatasetList({ datasets, onOpen }: { datasets: DatasetSummary[]; onOpen(
                   >
                     {d.configured ? d.name : d.name.replace(/^.*[\\/]/, "")}
                   </button>
+                  <PersonalChip columnTags={d.columnTags} />
                   {!d.configured && (
                     <span className="muted small ellipsis unnamed" title={d.path}>
                       not in dagwood.json
@@ -240,6 +243,23 @@ function DatasetList({ datasets, onOpen }: { datasets: DatasetSummary[]; onOpen(
         {!shown.length && <p className="muted small data-none">No dataset matches “{query}”.</p>}
       </div>
     </div>
+  );
+}
+
+/** How many columns carry a personal tag (pii, sensitive) in dagwood.json; their names in the tooltip. */
+function PersonalChip({ columnTags }: { columnTags: Record<string, string[]> }) {
+  const personal = Object.entries(columnTags ?? {})
+    .filter(([, tags]) => tags.some(isPersonal))
+    .map(([c]) => c);
+  if (!personal.length) return null;
+  return (
+    <span
+      className="coltag personal dataset-personal"
+      data-testid="dataset-personal"
+      title={`Columns tagged personal (pii, sensitive): ${personal.join(", ")}`}
+    >
+      {personal.length} personal
+    </span>
   );
 }
 

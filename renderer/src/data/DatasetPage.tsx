@@ -22,6 +22,7 @@ import { useCatalog } from "../store/catalog";
 import { toast } from "../store/toasts";
 import { useUi } from "../store/ui";
 import type { GovernancePatch } from "./api";
+import { DatasetColumns } from "./DatasetColumns";
 import { TestBadge } from "./DataView";
 import {
   diffSummary,
@@ -140,6 +141,7 @@ function Detail({
           <Suites detail={d} onChanged={onChanged} />
         </section>
       </div>
+      <DatasetColumns detail={d} onChanged={onChanged} />
       <section className="dataset-section">
         <h3>Test history</h3>
         <TestHistory detail={d} />

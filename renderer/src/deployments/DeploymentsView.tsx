@@ -30,6 +30,7 @@ import {
 } from "./format";
 import { InferSnippet } from "./InferSnippet";
 import "./deployments.css";
+import "./log-policy.css";
 
 const TrafficCharts = lazy(() => import("./TrafficCharts"));
 
@@ -244,6 +245,46 @@ function BuiltinTargetCard({ target: t, onChanged }: { target: TargetStatus; onC
   );
 }
 
+/**
+ * What the inference log keeps of the serving version's personal (tagged) inputs, as the server
+ * applies it: "personal inputs: email_domain hashed · kept 30 days". A policy of clear is said
+ * plainly, in the warning style. When dagwood.json now says otherwise, that is shown too: it
+ * applies at the next deploy.
+ */
+function LogPolicyLine({
+  model,
+  policy,
+}: {
+  model: string;
+  policy: NonNullable<ServedModelStatus["logPolicy"]>;
+}) {
+  const clear = policy.tagged === "clear" && policy.inputs.length > 0;
+  return (
+    <div
+      className={`log-policy small${clear ? " clear" : " muted"}`}
+      data-testid={`log-policy-${model}`}
+      data-tagged={policy.tagged}
+      data-source={policy.source}
+      title={
+        policy.source === "server"
+          ? "What the server does with the serving version's personal inputs (dagwood privacy policy changes it; a deploy sends it)"
+          : "dagwood.json's policy for this version (the server does not say which it applies)"
+      }
+    >
+      <span className="log-policy-label">Inference log:</span>
+      {clear ? "⚠ " : ""}
+      {policy.text}
+      {clear ? " — personal data is stored as sent" : ""}
+      {policy.pending && (
+        <span className="log-policy-pending" data-testid={`log-policy-pending-${model}`}>
+          {" "}
+          · dagwood.json now: {policy.pending} (at the next deploy)
+        </span>
+      )}
+    </div>
+  );
+}
+
 function HealthBadges({ health }: { health: TargetStatus["health"] }) {
   return (
     <>
@@ -345,6 +386,7 @@ function ServedModel({
           </button>
         )}
       </div>
+      {m.logPolicy && <LogPolicyLine model={m.name} policy={m.logPolicy} />}
       {m.serving !== null && (
         <InferSnippet
           url={target.url}

@@ -4,6 +4,7 @@ import type { RunDetail, RunRecord } from "../../../app/api/api";
 import { api } from "../api/client";
 import { bytes } from "../panels/evaluation/format";
 import { useApi } from "../panels/useApi";
+import { useUnmaskedExport } from "../privacy/UnmaskedExport";
 import { reportError } from "../services/errors";
 import { Loading } from "../shell/Loading";
 import { MiniTable } from "../shell/MiniTable";
@@ -121,14 +122,21 @@ function Detail({ detail }: { detail: RunDetail }) {
   useEffect(() => setRun(detail.run), [detail.run]);
   const metrics = latestMetrics(detail.metrics);
   const env = run.environment;
-  const exportRun = async () => {
-    try {
-      const out = await api.exportRun({ runId: run.id });
-      toast(`Run exported to ${out.dir} (${out.files.length} files)`);
-    } catch (e) {
-      reportError(e, "Could not export the run");
-    }
-  };
+  // Personal columns are masked in the export; a model holding personal categories is asked about first.
+  const unmaskedExport = useUnmaskedExport();
+  const exportRun = () =>
+    unmaskedExport.attempt(
+      async (unmask) => {
+        const out = await api.exportRun({ runId: run.id, ...unmask });
+        const privacy = out.masked
+          ? `; personal columns masked: ${out.masked.join(", ")}`
+          : out.unmasked
+            ? `; in clear: ${out.unmasked.join(", ")}`
+            : "";
+        toast(`Run exported to ${out.dir} (${out.files.length} files${privacy})`);
+      },
+      (e) => reportError(e, "Could not export the run"),
+    );
   return (
     <>
       <section className="detail-section">
@@ -153,6 +161,7 @@ function Detail({ detail }: { detail: RunDetail }) {
         >
           Export run
         </button>
+        {unmaskedExport.dialog}
       </section>
       <section className="detail-section">
         <h4>Tags</h4>

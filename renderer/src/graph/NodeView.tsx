@@ -11,6 +11,7 @@ import { type MouseEvent, memo } from "react";
 import type { PortSpec } from "../../../app/api/api";
 import { NodeDiffBadge, useNodeDiff } from "../changes/NodeDiff";
 import { useChanges } from "../changes/store";
+import { personalColumns, personalTitle } from "../data/tags";
 import { type NodeWarnings, useRun, warningCount } from "../store/run";
 import { useUi } from "../store/ui";
 import { useValidation } from "../store/validation";
@@ -20,6 +21,7 @@ import { useNodeState } from "./nodeState";
 import { portColor } from "./ports";
 import type { FlowNode } from "./toFlow";
 import "./results.css";
+import "../data/tags.css";
 
 interface PortRowProps {
   nodeId: string;
@@ -191,6 +193,13 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
   const compact = useStore(isZoomedOut);
   const produced = useRun((s) => s.outputs[id]);
   const warned = shownWarnings(state, run, produced);
+  // Columns its last outputs carry a personal tag on (pii, sensitive): the node's mark.
+  const personal = personalColumns(produced?.outputs);
+  const personalMark = (
+    <span className="node-personal" data-testid={`personal-${id}`} title={personalTitle(produced?.outputs)}>
+      personal data
+    </span>
+  );
   const headline =
     state === "done" || state === "cached"
       ? nodeHeadline(
@@ -219,6 +228,7 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
       <div className="node-head">
         <span className="node-title">{title}</span>
         {warned && <WarningBadge id={id} warnings={warned} />}
+        {personal.length > 0 && !headline && personalMark}
         <NodeDiffBadge kind={diff.kind} conflicts={diff.conflicts} count={diffCount} />
         <span className={`node-badge badge-${state}`}>{STATE_LABEL[state]}</span>
       </div>
@@ -256,9 +266,18 @@ function NodeViewImpl({ id, data, selected }: NodeProps<FlowNode>) {
           <span>{run.error}</span>
         </div>
       )}
-      {headline && (
+      {headline && !personal.length && (
         <div className="node-headline" data-testid={`headline-${id}`} title={headline.title}>
           {headline.text}
+        </div>
+      )}
+      {/* The mark shares the headline's row (the node's height stays as geometry.ts has it). */}
+      {headline && personal.length > 0 && (
+        <div className="node-headline with-personal">
+          <span className="node-headline-text" data-testid={`headline-${id}`} title={headline.title}>
+            {headline.text}
+          </span>
+          {personalMark}
         </div>
       )}
       {problemCount > 0 && (

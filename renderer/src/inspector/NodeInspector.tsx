@@ -8,9 +8,11 @@ import { useEditor } from "../store/editor";
 import { type NodeWarnings, useRun, warningCount } from "../store/run";
 import type { NodeDoc } from "../store/types";
 import { useValidation } from "../store/validation";
+import { ColumnTagsParam, useDatasetOf } from "./ColumnTagsParam";
 import { DATABASE_SOURCE_PARAMS, DatabaseSource } from "./database/DatabaseSource";
 import type { JsonSchema } from "./jsonSchema";
 import { NodeIdField } from "./NodeIdField";
+import { OutputColumns } from "./OutputColumns";
 import { SchemaForm } from "./SchemaForm";
 import { useUpstreamColumns } from "./useUpstreamColumns";
 import "./inspector.css";
@@ -68,6 +70,19 @@ export function NodeInspector({ node }: { node: NodeDoc }) {
   const { state, run } = useNodeState(node.id);
   const warnings = useRun((s) => s.outputs[node.id]?.warnings);
   const nodeProblems = problems.filter((p) => p.param === undefined || p.param.length === 0);
+  // Column tags (privacy): an ingest node's own `columnTags` param gets its own editor below.
+  const tagsParam = !!(block?.paramsSchema as JsonSchema | undefined)?.properties?.columnTags;
+  const dataset = useDatasetOf(node.block === "ingest.file" ? node.params.path : undefined);
+  const ownSchema = useValidation((s) => s.schemas[node.id]);
+  const ownColumns = Object.values(ownSchema ?? {}).flatMap((p) => p?.columns.map((c) => c.name) ?? []);
+  const ownTable = useRun(
+    (s) => Object.values(s.outputs[node.id]?.outputs ?? {}).find((o) => o.table)?.table,
+  );
+  const tablePorts = block
+    ? Object.entries(block.outputs)
+        .filter(([, spec]) => spec.type === "table")
+        .map(([name]) => name)
+    : [];
   const setParams = (params: Record<string, unknown>) => {
     const editor = useEditor.getState();
     // Typing in one field is one undo step.
@@ -116,12 +131,31 @@ export function NodeInspector({ node }: { node: NodeDoc }) {
           />
         </>
       )}
+      {tagsParam && (
+        <>
+          <h3 className="inspector-section">Column tags</h3>
+          <ColumnTagsParam
+            value={node.params.columnTags}
+            columns={ownColumns.length ? ownColumns : undefined}
+            dataset={dataset}
+            table={ownTable}
+            onChange={(columnTags) => {
+              const next = { ...node.params, columnTags };
+              if (columnTags === undefined) delete next.columnTags;
+              setParams(next);
+            }}
+          />
+        </>
+      )}
       <h3 className="inspector-section">Parameters</h3>
       {block ? (
         <SchemaForm
           schema={
-            node.block === "ingest.database"
-              ? withoutParams(block.paramsSchema as JsonSchema, DATABASE_SOURCE_PARAMS)
+            node.block === "ingest.database" || tagsParam
+              ? withoutParams(block.paramsSchema as JsonSchema, [
+                  ...(node.block === "ingest.database" ? DATABASE_SOURCE_PARAMS : []),
+                  ...(tagsParam ? ["columnTags"] : []),
+                ])
               : (block.paramsSchema as JsonSchema)
           }
           value={node.params}
@@ -139,6 +173,7 @@ export function NodeInspector({ node }: { node: NodeDoc }) {
           <pre className="json-view">{JSON.stringify(node.params, null, 2)}</pre>
         </>
       )}
+      <OutputColumns nodeId={node.id} ports={tablePorts} />
     </>
   );
 }

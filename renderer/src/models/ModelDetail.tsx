@@ -1,13 +1,17 @@
 /** A registered model: its versions (metrics, parity, lineage, aliases), alias, deploy and archive actions, export, history. */
 import { useState } from "react";
 import type { AuditEntry, ModelDetail } from "../../../app/api/api";
+import { describeUse, type PersonalDataUse } from "../../../app/values/privacy";
 import { type ModelVersion, PRODUCTION_ALIAS } from "../../../app/values/registry";
 import { api } from "../api/client";
+import { OriginTagChips } from "../data/TagChips";
+import { originChain } from "../data/tags";
 import { DeployDialog } from "../deployments/DeployDialog";
 import { formatMetric, formatShortTime, formatTime, formatValue, shortId } from "../experiments/format";
 import { showRun } from "../experiments/showRun";
 import { showFeatureService } from "../features/store";
 import { parityText } from "../panels/evaluation/format";
+import { useUnmaskedExport } from "../privacy/UnmaskedExport";
 import { reportError } from "../services/errors";
 import { ConfirmDialog } from "../shell/ConfirmDialog";
 import { MiniTable } from "../shell/MiniTable";
@@ -81,6 +85,7 @@ function Lineage({ version }: { version: ModelVersion }) {
           </div>
         )}
       </div>
+      <PersonalData uses={l.personalData ?? []} />
       <h5>Datasets</h5>
       <MiniTable
         rows={l.datasets}
@@ -116,6 +121,26 @@ function Lineage({ version }: { version: ModelVersion }) {
           ))}
         </dl>
       </details>
+    </div>
+  );
+}
+
+/** The version's inputs that carry a tag, and where each came from: "Uses personal data: email_domain ← email". */
+function PersonalData({ uses }: { uses: PersonalDataUse[] }) {
+  if (!uses.length) return null;
+  return (
+    <div className="personal-data-uses" data-testid="personal-data" role="note">
+      <strong>Uses personal data:</strong> {uses.map(describeUse).join("; ")}
+      <ul>
+        {uses.map((u) => (
+          <li key={u.input} data-testid={`personal-data-${u.input}`}>
+            <span className="mono">{u.input}</span> <OriginTagChips column={u.input} tags={u.tags} />{" "}
+            <span className="muted small">
+              {[...new Set(u.tags.map((t) => originChain(u.input, t)))].join("; ")}
+            </span>
+          </li>
+        ))}
+      </ul>
     </div>
   );
 }
@@ -162,15 +187,19 @@ export function ModelDetailView({ detail, onChanged }: { detail: ModelDetail; on
       setBusy(false);
     }
   };
-  const exportVersion = async (version: number) => {
-    try {
-      const out = await api.exportModelVersion({ name: model.name, ref: version });
-      setExported({ version, ...out });
-      toast(`v${version} exported to ${out.dir}`);
-    } catch (e) {
-      reportError(e, `Could not export v${version}`);
-    }
-  };
+  // A version whose model holds personal values the core cannot mask: asked, then exported in clear.
+  const unmaskedExport = useUnmaskedExport();
+  const exportVersion = (version: number) =>
+    unmaskedExport.attempt(
+      async (unmask) => {
+        const out = await api.exportModelVersion({ name: model.name, ref: version, ...unmask });
+        setExported({ version, ...out });
+        toast(
+          `v${version} exported to ${out.dir}${out.unmasked ? ` (${out.unmasked.join(", ")} in clear)` : ""}`,
+        );
+      },
+      (e) => reportError(e, `Could not export v${version}`),
+    );
 
   return (
     <div className="model-detail" data-testid="model-detail">
@@ -189,6 +218,7 @@ export function ModelDetailView({ detail, onChanged }: { detail: ModelDetail; on
           ))}
         </div>
       </header>
+      {unmaskedExport.dialog}
       {exported && (
         <div className="export-note" data-testid="export-result">
           v{exported.version} was written to <span className="mono">{exported.dir}</span>:{" "}
@@ -385,6 +415,15 @@ function VersionRow({
         </td>
         <td>
           <span className={`run-status status-${v.status}`}>{v.status}</span>
+          {(v.lineage.personalData?.length ?? 0) > 0 && (
+            <span
+              className="node-personal version-personal"
+              data-testid={`version-personal-${v.version}`}
+              title={`Uses personal data: ${v.lineage.personalData!.map(describeUse).join("; ")}`}
+            >
+              personal data
+            </span>
+          )}
         </td>
         <td className="small" title={`${formatTime(v.createdAt)}${v.createdBy ? ` by ${v.createdBy}` : ""}`}>
           {formatShortTime(v.createdAt)}

@@ -1,10 +1,26 @@
-/** A workspace table: paged through previewTable, virtualised, sorted by a click on a header. */
+/**
+ * A workspace table: paged through previewTable, virtualised, sorted by a click on a header.
+ * Personal columns (tagged pii or sensitive) come masked, their headers locked; "Show values"
+ * asks first and is recorded in the audit log (app/privacy/masking.ts).
+ */
 import { useState } from "react";
 import type { CellValue } from "../../../app/api/api";
 import { api } from "../api/client";
+import { ConfirmDialog } from "../shell/ConfirmDialog";
 import { formatCell } from "./cellFormat";
+import "./masking.css";
 import { useApi } from "./useApi";
 import { VirtualRows } from "./VirtualRows";
+
+/** A padlock, drawn: the header of a personal column. */
+export function LockIcon() {
+  return (
+    <svg className="lock-icon" viewBox="0 0 12 12" width="11" height="11" aria-hidden="true">
+      <rect x="2" y="5.5" width="8" height="5.5" rx="1" fill="currentColor" />
+      <path d="M4 5.5V4a2 2 0 0 1 4 0v1.5" fill="none" stroke="currentColor" strokeWidth="1.3" />
+    </svg>
+  );
+}
 
 const PAGE_SIZE = 500;
 const ROW_HEIGHT = 24;
@@ -22,6 +38,10 @@ function nextOrder(order: Order, column: string): Order {
 export function TableView({ table }: { table: string }) {
   const [page, setPage] = useState(0);
   const [order, setOrder] = useState<Order>(null);
+  // Values in clear for this table only: another table starts masked again.
+  const [clearFor, setClearFor] = useState<string | null>(null);
+  const [asking, setAsking] = useState(false);
+  const unmasked = clearFor === table;
   const loaded = useApi(
     () =>
       api.previewTable({
@@ -29,8 +49,9 @@ export function TableView({ table }: { table: string }) {
         offset: page * PAGE_SIZE,
         limit: PAGE_SIZE,
         ...(order ? { orderBy: order } : {}),
+        ...(unmasked ? { unmasked: true, confirm: true } : {}),
       }),
-    `${table}:${page}:${JSON.stringify(order)}`,
+    `${table}:${page}:${JSON.stringify(order)}:${unmasked}`,
   );
   const [last, setLast] = useState<typeof loaded>(loaded);
   // Keep showing the previous page while the next one loads, so paging does not flash.
@@ -39,7 +60,9 @@ export function TableView({ table }: { table: string }) {
 
   if (shown.status === "error") return <div className="panel-error">{shown.message}</div>;
   if (shown.status === "loading") return <p className="muted panel-empty">Loading {table}…</p>;
-  const { columns, rows, total, offset } = shown.value;
+  const { columns, rows, total, offset, masked } = shown.value;
+  const maskedSet = new Set(masked ?? []);
+  const personal = columns.filter((c) => c.personal).map((c) => c.name);
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const width = INDEX_WIDTH + columns.length * COLUMN_WIDTH;
   const grid = `${INDEX_WIDTH}px repeat(${columns.length}, ${COLUMN_WIDTH}px)`;
@@ -52,14 +75,16 @@ export function TableView({ table }: { table: string }) {
           type="button"
           key={c.name}
           className="table-cell head"
-          title={`${c.name}: ${c.type} — click to sort`}
+          title={`${c.name}: ${c.type}${c.personal ? ` — personal data, ${maskedSet.has(c.name) ? "masked" : "shown in clear"}` : ""} — click to sort`}
           data-testid={`column-${c.name}`}
+          data-personal={c.personal ? "true" : undefined}
           onClick={() => {
             setOrder(nextOrder(order, c.name));
             setPage(0);
           }}
         >
           <span className="head-name">
+            {c.personal && <LockIcon />}
             {c.name}
             {order?.column === c.name ? (order.desc ? " ▼" : " ▲") : ""}
           </span>
@@ -76,6 +101,15 @@ export function TableView({ table }: { table: string }) {
         <div className="table-cell index">{offset + i + 1}</div>
         {columns.map((c) => {
           const v = row[c.name];
+          if (maskedSet.has(c.name)) {
+            // A masked value is text whatever the column's type ("j***"), or null where nothing is kept.
+            const text = v === null ? "•••" : String(v);
+            return (
+              <div key={c.name} className="table-cell masked" title="Masked: personal data">
+                {text}
+              </div>
+            );
+          }
           const text = formatCell(v, c.type);
           return (
             <div key={c.name} className={`table-cell${v === null ? " null" : ""}`} title={text}>
@@ -95,6 +129,35 @@ export function TableView({ table }: { table: string }) {
         </span>
         <span className="muted">· {columns.length} columns</span>
         {loaded.status === "loading" && <span className="muted">· loading…</span>}
+        {personal.length > 0 &&
+          (unmasked ? (
+            <button
+              type="button"
+              className="button small"
+              data-testid="hide-values"
+              title="Mask the personal columns again"
+              onClick={() => setClearFor(null)}
+            >
+              <LockIcon /> Hide values
+            </button>
+          ) : (
+            <button
+              type="button"
+              className="button small"
+              data-testid="show-values"
+              title={`${personal.join(", ")}: masked personal data`}
+              onClick={() => setAsking(true)}
+            >
+              Show values
+            </button>
+          ))}
+        {personal.length > 0 && (
+          <span className="muted masked-note" data-testid="masked-note">
+            {unmasked
+              ? "personal data shown"
+              : `${personal.length} personal column${personal.length === 1 ? "" : "s"} masked`}
+          </span>
+        )}
         <span className="spacer" />
         <span className="muted">
           rows {total ? (offset + 1).toLocaleString() : 0}–{(offset + rows.length).toLocaleString()}
@@ -129,6 +192,24 @@ export function TableView({ table }: { table: string }) {
         className="table-rows"
         width={width}
       />
+      {asking && (
+        <ConfirmDialog
+          title="Show personal data"
+          testId="unmask-dialog"
+          question={
+            <>
+              Show {personal.join(", ")} in clear? Who asked, when and which columns is recorded in the
+              project's audit log.
+            </>
+          }
+          confirmLabel="Show values"
+          onConfirm={() => {
+            setAsking(false);
+            setClearFor(table);
+          }}
+          onCancel={() => setAsking(false)}
+        />
+      )}
     </div>
   );
 }
@@ -145,7 +226,10 @@ export function SchemaList({ table }: { table: string }) {
       </div>
       {loaded.value.columns.map((c) => (
         <div className="schema-row" key={c.name}>
-          <span className="mono">{c.name}</span>
+          <span className="mono" title={c.personal ? "personal data (pii or sensitive)" : undefined}>
+            {c.personal && <LockIcon />}
+            {c.name}
+          </span>
           <span className="mono muted">{c.type}</span>
         </div>
       ))}

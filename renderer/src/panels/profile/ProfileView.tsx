@@ -10,6 +10,7 @@ import { CreateExpectationsDialog } from "./CreateExpectations";
 import { formatSpread, formatStat, percent } from "./format";
 import { Histogram } from "./Histogram";
 import { MissingBars } from "./MissingBars";
+import { PersonalData } from "./PersonalData";
 import { TopValues } from "./TopValues";
 
 function ColumnCard({ column }: { column: ColumnProfile }) {
@@ -70,6 +71,7 @@ export default function ProfileView({ report, profiledBy }: { report: ProfileRep
           onClose={() => setCreating(false)}
         />
       )}
+      {report.privacy && <PersonalData scan={report.privacy} />}
       <div className="profile-overview">
         <section>
           <h4>Missing values</h4>
