@@ -234,6 +234,38 @@ export function unfinishedPlans(projectDir: string): ErasePlan[] {
 
 // ---------------------------------------------------------------- the inference log
 
+/** Values per row of a tensor: the product of its shape after the first (row) axis. */
+const rowWidth = (t: { shape: number[] }) =>
+  Math.max(
+    1,
+    t.shape.slice(1).reduce((a, b) => a * b, 1),
+  );
+
+/** The rows of `tensor` (of `n`) whose value in it is the subject's. */
+function subjectRows(tensor: { shape: number[]; data: readonly unknown[] }, s: Subject): Set<number> {
+  const width = rowWidth(tensor);
+  const hit = new Set<number>();
+  tensor.data.forEach((v, i) => {
+    if (isSubject(s, v)) hit.add(Math.floor(i / width));
+  });
+  return hit;
+}
+
+/** The tensor without rows `hit` (one of `n` rows); a tensor of another row count as it was. */
+function withoutRows<T extends { shape: number[]; data: readonly unknown[] }>(
+  t: T,
+  n: number,
+  hit: ReadonlySet<number>,
+): T {
+  if (t.shape[0] !== n) return t;
+  const w = rowWidth(t);
+  return {
+    ...t,
+    shape: [n - hit.size, ...t.shape.slice(1)],
+    data: t.data.filter((_, i) => !hit.has(Math.floor(i / w))),
+  };
+}
+
 /** The entry without the subject's rows: the same object when it has none, null when every row was theirs. */
 export function eraseFromEntry(
   entry: InferenceLogEntry,
@@ -242,28 +274,10 @@ export function eraseFromEntry(
   const tensor = entry.inputs.find((t) => t.name === s.column);
   if (!tensor) return { entry, rows: 0 };
   const n = tensor.shape[0] ?? 1;
-  const width = Math.max(
-    1,
-    tensor.shape.slice(1).reduce((a, b) => a * b, 1),
-  );
-  const hit = new Set<number>();
-  tensor.data.forEach((v, i) => {
-    if (isSubject(s, v)) hit.add(Math.floor(i / width));
-  });
+  const hit = subjectRows(tensor, s);
   if (hit.size === 0) return { entry, rows: 0 };
   if (hit.size >= n) return { entry: null, rows: hit.size };
-  const cut = (t: V2Tensor): V2Tensor => {
-    if (t.shape[0] !== n) return t;
-    const w = Math.max(
-      1,
-      t.shape.slice(1).reduce((a, b) => a * b, 1),
-    );
-    return {
-      ...t,
-      shape: [n - hit.size, ...t.shape.slice(1)],
-      data: t.data.filter((_, i) => !hit.has(Math.floor(i / w))),
-    };
-  };
+  const cut = (t: V2Tensor) => withoutRows(t, n, hit);
   return {
     entry: { ...entry, inputs: entry.inputs.map(cut), outputs: entry.outputs.map(cut) },
     rows: hit.size,
@@ -682,14 +696,7 @@ export function eraseFromHeldout(h: HeldoutRows, s: Subject): { heldout: Heldout
   const tensor = h.inputs.find((t) => t.name === s.column);
   if (!tensor) return { heldout: h, rows: 0 };
   const n = h.rows;
-  const width = Math.max(
-    1,
-    tensor.shape.slice(1).reduce((a, b) => a * b, 1),
-  );
-  const hit = new Set<number>();
-  tensor.data.forEach((v, i) => {
-    if (isSubject(s, v)) hit.add(Math.floor(i / width));
-  });
+  const hit = subjectRows(tensor, s);
   if (hit.size === 0) return { heldout: h, rows: 0 };
   const keep = <T>(values: T[] | undefined, per = 1): T[] | undefined =>
     values?.filter((_, i) => !hit.has(Math.floor(i / per)));
@@ -702,17 +709,7 @@ export function eraseFromHeldout(h: HeldoutRows, s: Subject): { heldout: Heldout
     heldout: {
       ...h,
       rows: n - hit.size,
-      inputs: h.inputs.map((t) => {
-        const w = Math.max(
-          1,
-          t.shape.slice(1).reduce((a, b) => a * b, 1),
-        );
-        return {
-          ...t,
-          shape: [n - hit.size, ...t.shape.slice(1)],
-          data: t.data.filter((_, i) => !hit.has(Math.floor(i / w))),
-        };
-      }),
+      inputs: h.inputs.map((t) => withoutRows(t, n, hit)),
       expected,
     },
     rows: hit.size,

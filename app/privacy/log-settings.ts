@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { applyEdits, modify, type ParseError, parse as parseJsonc } from "jsonc-parser";
+import { queueProjectFileEdit } from "../project/datasets";
 import { ensureStoreDir, PROJECT_FILE, ProjectSettingsSchema } from "../project/project";
 import { writeFileAtomic } from "../store/atomic-write";
 import { openProjectStore } from "../store/open";
@@ -34,8 +35,6 @@ export class LogPolicyError extends Error {
   override name = "LogPolicyError";
 }
 
-const queues = new Map<string, Promise<unknown>>();
-
 /** The indentation dagwood.json uses (its first indented line), else two spaces. */
 function indentOf(text: string): { insertSpaces: boolean; tabSize: number } {
   const m = /\n([ \t]+)\S/.exec(text);
@@ -55,16 +54,7 @@ export function setLogPolicy(
   actor: string | null,
 ): Promise<LogPolicyChange> {
   const key = resolve(dir);
-  const next = (queues.get(key) ?? Promise.resolve())
-    .catch(() => undefined)
-    .then(() => apply(key, model, patch, actor));
-  queues.set(key, next);
-  next
-    .finally(() => {
-      if (queues.get(key) === next) queues.delete(key);
-    })
-    .catch(() => undefined);
-  return next;
+  return queueProjectFileEdit(key, () => apply(key, model, patch, actor));
 }
 
 async function apply(

@@ -227,8 +227,25 @@ function describeIssues(issues: { path: PropertyKey[]; message: string }[]): str
   return issues.map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`).join("; ");
 }
 
-/** Updates in the same project are applied one after another (read, edit, write). */
+/** Edits of a project's dagwood.json are applied one after another (read, edit, write). */
 const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `edit` after every earlier edit of the project's dagwood.json has
+ * finished: every in-place editor of the file (datasets, the privacy policy)
+ * goes through here, so two edits never read the same text and one is lost.
+ */
+export function queueProjectFileEdit<T>(dir: string, edit: () => Promise<T>): Promise<T> {
+  const key = resolve(dir);
+  const next = (queues.get(key) ?? Promise.resolve()).catch(() => undefined).then(edit);
+  queues.set(key, next);
+  next
+    .finally(() => {
+      if (queues.get(key) === next) queues.delete(key);
+    })
+    .catch(() => undefined);
+  return next;
+}
 
 /**
  * Edits dataset `name` in dagwood.json in place: only the keys the patch
@@ -244,16 +261,7 @@ export function updateDatasetSettings(
   patch: DatasetSettingsPatch,
 ): Promise<DatasetSettings> {
   const key = resolve(dir);
-  const next = (queues.get(key) ?? Promise.resolve())
-    .catch(() => undefined)
-    .then(() => applyDatasetPatch(key, name, patch));
-  queues.set(key, next);
-  next
-    .finally(() => {
-      if (queues.get(key) === next) queues.delete(key);
-    })
-    .catch(() => undefined);
-  return next;
+  return queueProjectFileEdit(key, () => applyDatasetPatch(key, name, patch));
 }
 
 /** The patch's column tags applied one column at a time, so the other columns' lines stay as they are. */
