@@ -273,3 +273,39 @@ export function unconfirmed(args: {
 /** The error text for an unmasked request that was not confirmed (the Api answers 400 with it). */
 export const CONFIRM_NEEDED =
   "Showing personal data in clear needs confirmation: send confirm: true with unmasked: true. The request is recorded in the audit log (privacy.unmasked).";
+
+/**
+ * A dataset's test history with the unexpected and observed values of its
+ * personal columns masked (`columnTags`: the dataset entry's tags in
+ * dagwood.json, as DatasetSummary.columnTags has them); counts stay.
+ */
+export function maskDatasetTests<
+  T extends {
+    failed: {
+      kwargs: Record<string, unknown>;
+      partial_unexpected_list: unknown[];
+      observed_value?: unknown;
+      expectation_type: string;
+    }[];
+  },
+>(tests: readonly T[], columnTags: Readonly<Record<string, readonly string[]>>): T[] {
+  const personal = new Set(
+    Object.entries(columnTags)
+      .filter(([, tags]) => tags.some(isPersonalTag))
+      .map(([column]) => column),
+  );
+  if (personal.size === 0) return tests.slice();
+  return tests.map((t) => ({
+    ...t,
+    failed: t.failed.map((f) => {
+      if (!resultColumns(f).some((c) => personal.has(c))) return f;
+      const masked = {
+        ...f,
+        partial_unexpected_list: f.partial_unexpected_list.map((v) => maskDeep(v, undefined)),
+      };
+      if ("observed_value" in f && OBSERVES_VALUES.test(f.expectation_type))
+        masked.observed_value = maskDeep(f.observed_value, undefined);
+      return masked;
+    }),
+  }));
+}

@@ -157,6 +157,14 @@ describe("datasets: versions, schema changes and test history from real runs", (
       lateBeyond(V2, 100),
     );
     expect(detail.usedBy).toEqual({ pipelines: ["flights.dag.json"], models: [] });
+    // Tagged personal, the column's unexpected values are masked in the history; the counts stay.
+    await call("updateDataset", { name: "flights", columns: { dep_delay: { tags: ["sensitive"] } } });
+    const tagged = DatasetDetail.parse(await call("getDataset", { name: "flights" }));
+    expect(tagged.tests[0]!.failed[0]).toMatchObject({
+      unexpected_count: 2,
+      partial_unexpected_list: [null, null],
+    });
+    await call("updateDataset", { name: "flights", columns: { dep_delay: null } });
 
     const list = (await call("listDatasets", {})) as unknown[];
     const summaries = list.map((s) => DatasetSummary.parse(s));

@@ -4,6 +4,8 @@
  * dagwood.json entry that names one, attaches its suites and says who owns
  * it. They need only the project folder and its metadata store.
  */
+
+import { maskDatasetTests } from "../../privacy/masking";
 import { type DatasetCatalogContext, getDataset, listDatasets } from "../../project/dataset-catalog";
 import {
   DatasetSettingsError,
@@ -56,7 +58,8 @@ export function createDatasetHandlers(context: () => TrackingContext): DatasetHa
       const ctx = catalog();
       const detail = getDataset(ctx, name);
       if (!detail) throw unknown(ctx, name);
-      return detail;
+      // The test history keeps the unexpected values a suite saw: a personal column's are masked here.
+      return { ...detail, tests: maskDatasetTests(detail.tests, detail.columnTags) };
     },
 
     async updateDataset({ name, path, suites, onFailure, governance, columns }) {
