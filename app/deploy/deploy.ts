@@ -865,11 +865,14 @@ function servedLogPolicy(
   if (served) {
     const { inputs, ...policy } = served;
     const text = describeLogPolicy(policy, inputs);
+    // The server keeps the tagged inputs of every version it loaded (app/serving/privacy.ts
+    // PrivacyTable): the next deploy applies dagwood.json's policy to those and this version's.
+    const next = ours && describeLogPolicy(ours.policy, [...new Set([...ours.tagged, ...inputs])].sort());
     return {
       ...served,
       text,
       source: "server",
-      ...(ours && ours.text !== text ? { pending: ours.text } : {}),
+      ...(next && next !== text ? { pending: next } : {}),
     };
   }
   if (!ours) return undefined;

@@ -156,6 +156,22 @@ describe("deploying with the log policy", () => {
     expect(entry.version).toBe(2);
     expect(entry.inputs.map((t: { name: string }) => t.name)).toEqual(["x"]);
     expect(entry.privacy).toEqual({ dropped: ["color"] });
+
+    // A later version whose lineage tags nothing: the server still drops color (an earlier version
+    // tagged it, and every version takes the same requests), and the view promises no change.
+    await registerTestVersion(project, { shift: 2 });
+    await deployVersion({ project, target: "local", name: "m", ref: 3, actor: "ana", tokens });
+    await inferRed(url, "later");
+    const later = await logged(url, "later");
+    expect(later.version).toBe(3);
+    expect(later.privacy).toEqual({ dropped: ["color"] });
+    const [status] = await deploymentStatus(project, { tokens });
+    expect(status!.models[0]!.logPolicy).toEqual({
+      tagged: "drop",
+      inputs: ["color"],
+      text: "personal inputs: color dropped · kept until the log's size budget deletes them",
+      source: "server",
+    });
   });
 
   it("refuses to deploy with a malformed DAGWOOD_PRIVACY_KEY, saying how to make one", async () => {

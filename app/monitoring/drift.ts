@@ -267,6 +267,12 @@ export async function computeDrift(
     // The reference's categories hashed as the log hashed the current ones (HMAC-SHA256 in SQL; "" stays "").
     if (p.hashRef && s === 0 && options.privacy?.key)
       return `${hmacSql(options.privacy.key, `CAST(${c} AS VARCHAR)`)} AS v${p.i}`;
+    // Entries logged in clear before the policy hashed the input (an earlier deploy) are hashed alike,
+    // or their values would meet the reference's hashes as categories of their own.
+    if (p.hashRef && s === 1 && options.privacy?.key) {
+      const text = `CAST(${c} AS VARCHAR)`;
+      return `CASE WHEN starts_with(${text}, 'hmac:') THEN ${text} ELSE ${hmacSql(options.privacy.key, text)} END AS v${p.i}`;
+    }
     if (!p.numeric) return `CAST(${c} AS VARCHAR) AS v${p.i}`;
     // Integers and decimals are always finite: the test is spared where neither side is floating-point.
     return floating(p.refType) || floating(p.curType)

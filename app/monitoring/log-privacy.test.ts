@@ -83,6 +83,13 @@ beforeAll(async () => {
     tagged: ["x", "color"],
     key,
   });
+  // Logged in clear first, then deployed again with the policy that hashes color (one log, both kinds).
+  await deployAndSend(url, "mixed", trained.bytes, xType);
+  await deployAndSend(url, "mixed", trained.bytes, xType, {
+    policy: { tagged: "hash" },
+    tagged: ["color"],
+    key,
+  });
   await deployAndSend(url, "dropped", trained.bytes, xType, {
     policy: { tagged: "drop" },
     tagged: ["color"],
@@ -175,6 +182,26 @@ describe("drift on a log with hashed or dropped inputs", () => {
     });
     expect(untested.columns[0]).toMatchObject({ tested: false, drifted: false });
     expect(untested.columns[0]!.reason).toMatch(/needs the project's privacy key/);
+  });
+
+  it("hashes the entries logged in clear before the policy hashed them: the statistic of the same traffic in clear", async () => {
+    const clear = await logTable("clear");
+    const mixed = await logTable("mixed");
+    expect(mixed.log.privacy).toEqual({ hashed: ["color"], dropped: [] });
+    // The same 120 rows twice, in clear: what the mixed log holds before any hashing.
+    await sql.run(
+      `CREATE TABLE twice AS SELECT * FROM ${clear.log.name} UNION ALL SELECT * FROM ${clear.log.name}`,
+    );
+    const twice: DriftTable = { name: "twice", columns: clear.current.columns };
+    const inClear = await computeDrift(sql, reference, twice, { columns: ["color"] });
+    const privacy = logDriftPrivacy(project, mixed.log, {});
+    const drift = await computeDrift(sql, reference, mixed.current, { columns: ["color"], privacy });
+    const a = inClear.columns[0]!;
+    const b = drift.columns[0]!;
+    expect(a.tested && a.statistic !== null).toBe(true);
+    expect(b).toMatchObject({ tested: true, drifted: false, test: a.test });
+    expect(b.statistic).toBe(a.statistic);
+    expect(b.pValue).toBe(a.pValue);
   });
 
   it("leaves a hashed number untested and a dropped input out, saying why, instead of schema drift", async () => {

@@ -8,7 +8,7 @@
  * on first use with mode 0600.
  */
 import { createHmac, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureStoreDir } from "../project/project";
 
@@ -33,11 +33,16 @@ export function projectPrivacyKey(projectDir: string, env: NodeJS.ProcessEnv = p
   }
   const file = join(ensureStoreDir(projectDir), PRIVACY_KEY_FILE);
   if (!existsSync(file)) {
-    // Exclusive create: of two processes making the key at once, one writes and both read its key.
+    // Written whole under another name, then linked into place (link fails when the name exists):
+    // of two processes making the key at once, one's key is the key, and neither reads a half file.
+    const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+    writeFileSync(temp, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
     try {
-      writeFileSync(file, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+      linkSync(temp, file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    } finally {
+      rmSync(temp, { force: true });
     }
   }
   const text = readFileSync(file, "utf8").trim();

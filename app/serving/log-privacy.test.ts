@@ -230,7 +230,7 @@ describe("the inference log's privacy policy on a server", () => {
     expect(e.inputs.find((t: Json) => t.name === "color").data).toEqual(["green"]);
   });
 
-  it("applies each version's tagged inputs: a shadow version that tags color is hashed, the primary is not", async () => {
+  it("applies a version's tagged inputs to every version of the model: the shadow tags color, the primary's entry hashes it too", async () => {
     const { url } = await start();
     const v1 = await call(
       url,
@@ -267,13 +267,97 @@ describe("the inference log's privacy policy on a server", () => {
     }
     const byRole = Object.fromEntries(entries.map((e) => [e.role, e]));
     expect(byRole.primary.version).toBe(1);
-    expect(byRole.primary.privacy).toBeUndefined();
-    expect(byRole.primary.inputs.find((t: Json) => t.name === "color").data).toEqual(["blue"]);
+    // The primary ran on the same request: its entry hashes color too, or "blue" would sit in the
+    // log in clear beside its hash under the same request id.
+    expect(byRole.primary.privacy).toEqual({ hashed: ["color"] });
+    expect(byRole.primary.inputs.find((t: Json) => t.name === "color").data).toEqual(
+      pythonHashes(KEY, ["blue"]),
+    );
     expect(byRole.shadow.version).toBe(2);
     expect(byRole.shadow.privacy).toEqual({ hashed: ["color"] });
     expect(byRole.shadow.inputs.find((t: Json) => t.name === "color").data).toEqual(
       pythonHashes(KEY, ["blue"]),
     );
+  });
+
+  it("hashes the tagged inputs of a version loaded before the model had a privacy file", async () => {
+    const { url } = await start();
+    expect((await call(url, "/v2/repository/models/m/load", loadBody(), auth)).status).toBe(200);
+    const v2 = await call(
+      url,
+      "/v2/repository/models/m/load",
+      {
+        parameters: {
+          "file:2/model.onnx": Buffer.from(model).toString("base64"),
+          dagwood_keep_primary: true,
+          dagwood_privacy: JSON.stringify({ policy: { tagged: "hash" }, tagged: ["color"], key: KEY }),
+        },
+      },
+      auth,
+    );
+    expect(v2.status, v2.text).toBe(200);
+    await call(url, "/v2/models/m/versions/1/infer", request([2], ["teal"], "old"));
+    const [e] = await entriesOf(url);
+    expect(e.version).toBe(1);
+    expect(e.privacy).toEqual({ hashed: ["color"] });
+    expect(e.inputs.find((t: Json) => t.name === "color").data).toEqual(pythonHashes(KEY, ["teal"]));
+    const meta = await call(url, "/v2/models/m/versions/1");
+    expect(JSON.parse(meta.json.parameters.dagwood_log_policy)).toEqual({
+      tagged: "hash",
+      inputs: ["color"],
+    });
+  });
+
+  it("logs no input of a model whose privacy file cannot be read at start (never in clear), and says so", async () => {
+    const first = await start();
+    await call(
+      first.url,
+      "/v2/repository/models/m/load",
+      loadBody({ policy: { tagged: "hash" }, tagged: ["color"], key: KEY }),
+      auth,
+    );
+    await close(first.server);
+    // Cut short in the middle of the key: the server's message must not quote it.
+    const file = join(first.repository, "m", PRIVACY_FILE);
+    const text = readFileSync(file, "utf8");
+    writeFileSync(file, text.slice(0, text.indexOf(KEY) + 40));
+    const again = await start({}, first.repository);
+    const answer = await call(again.url, "/v2/models/m/infer", request([3], ["mauve"], "after"));
+    expect(answer.status, answer.text).toBe(200);
+    const [e] = await entriesOf(again.url);
+    expect(e.inputs).toEqual([]);
+    expect(e.privacy).toEqual({ dropped: ["color", "x"] });
+    expect(JSON.stringify(e)).not.toContain("mauve");
+    expect(again.messages.join("\n")).toMatch(/privacy\.json of model m cannot be read.*inputs are left out/);
+    expect(again.messages.join("\n")).not.toContain(KEY.slice(0, 40));
+    // A load that fails half-way puts the unreadable file back, and with it the rule.
+    const broken = await call(
+      again.url,
+      "/v2/repository/models/m/load",
+      {
+        parameters: {
+          "file:2/model.onnx": Buffer.from("not a model").toString("base64"),
+          dagwood_keep_primary: true,
+          dagwood_privacy: JSON.stringify({ policy: { tagged: "hash" }, tagged: [] }),
+        },
+      },
+      auth,
+    );
+    expect(broken.status, broken.text).toBe(400);
+    await call(again.url, "/v2/models/m/infer", request([3], ["mauve"], "after failed load"));
+    expect((await entriesOf(again.url)).at(-1).inputs).toEqual([]);
+    expect(readFileSync(file, "utf8")).toBe(text.slice(0, text.indexOf(KEY) + 40));
+    // A deploy writes the file again: the model's tagged inputs are hashed, the others logged.
+    await call(
+      again.url,
+      "/v2/repository/models/m/load",
+      loadBody({ policy: { tagged: "hash" }, tagged: ["color"], key: KEY }),
+      auth,
+    );
+    await call(again.url, "/v2/models/m/infer", request([4], ["mauve"], "redeployed"));
+    const last = (await entriesOf(again.url)).at(-1);
+    expect(last.privacy).toEqual({ hashed: ["color"] });
+    expect(last.inputs.map((t: Json) => t.name).sort()).toEqual(["color", "x"]);
   });
 
   it("refuses a bad privacy parameter with a 400 that names it and never repeats a key", async () => {

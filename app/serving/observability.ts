@@ -17,7 +17,7 @@ import {
 } from "../privacy/log-policy";
 import { writeFileAtomic } from "../store/atomic-write";
 import type { Role } from "./models";
-import { PrivacyTable, readServedPrivacy } from "./privacy";
+import { PRIVACY_FILE, PrivacyTable, readServedPrivacy } from "./privacy";
 import { truncateRows, type V2Tensor } from "./tensors";
 
 /** Tensors with more rows are logged as their shape and first rows (`truncated: true`). */
@@ -141,6 +141,8 @@ export interface InferenceLogOptions {
   now?: () => number;
   /** How often retention runs (default hourly; it also runs at init). */
   retentionIntervalMs?: number;
+  /** Where problems at start are told (a privacy file that cannot be read); never a logged value. */
+  log?: (message: string) => void;
   /** Called after a retention pass removed entries of a model (counts only, never values). */
   onRetention?: (model: string, result: RetentionResult) => void;
 }
@@ -369,12 +371,16 @@ export class InferenceLog {
       this.seq = Math.max(this.seq, dropped.throughSeq);
       const retained = await readRetentionRecord(join(repository, folder.name));
       this.seq = Math.max(this.seq, retained.throughSeq);
-      // A privacy file that cannot be read leaves the model without tagged inputs; the load that
-      // wrote it is the place to fix it (a deploy writes it again).
-      this.privacy.set(
-        folder.name,
-        await readServedPrivacy(join(repository, folder.name)).catch(() => undefined),
-      );
+      // A privacy file that cannot be read: which inputs are tagged is unknown, so the model's
+      // entries keep no input (never one in clear) until a load (a deploy) writes it again.
+      try {
+        this.privacy.set(folder.name, await readServedPrivacy(join(repository, folder.name)));
+      } catch (e) {
+        this.privacy.setUnreadable(folder.name);
+        this.options.log?.(
+          `${PRIVACY_FILE} of model ${folder.name} cannot be read (${(e as Error).message}): its log entries' inputs are left out until a deploy loads it again`,
+        );
+      }
     }
     await this.retain().catch(() => {});
     this.retentionTimer = setInterval(

@@ -13,7 +13,9 @@
  * The server keeps it in `<repo>/<name>/privacy.json` (mode 0600, written
  * atomically), which no route serves: the key is never answered, logged or
  * put in an error message. A load without the parameter keeps what the file
- * says (a version it does not name has no tagged inputs).
+ * says. The log treats an input tagged for any version of the model as tagged
+ * for all of them (PrivacyTable); a file that exists but cannot be read keeps
+ * every input of the model out of the log until a load writes it again.
  */
 import { randomBytes } from "node:crypto";
 import { chmod, open, readFile, rename, rm } from "node:fs/promises";
@@ -95,8 +97,20 @@ export async function readServedPrivacy(modelDir: string): Promise<ServedPrivacy
   } catch {
     return undefined;
   }
-  const p = JSON.parse(text) as Partial<ServedPrivacy> & { format?: string };
-  if (p.format !== FORMAT) throw new Error(`${PRIVACY_FILE} of ${modelDir} is not a ${FORMAT} file`);
+  return parseServedPrivacy(text);
+}
+
+/** A privacy file's text read (a clear error that never quotes the text: it holds the key). */
+export function parseServedPrivacy(text: string): ServedPrivacy {
+  let p: Partial<ServedPrivacy> & { format?: string };
+  try {
+    p = JSON.parse(text) as typeof p;
+  } catch {
+    // JSON.parse's message quotes the text, and the text holds the key.
+    throw new Error(`${PRIVACY_FILE} is not JSON (cut short or edited by hand)`);
+  }
+  if (typeof p !== "object" || p === null) throw new Error(`${PRIVACY_FILE} is not a JSON object`);
+  if (p.format !== FORMAT) throw new Error(`${PRIVACY_FILE} is not a ${FORMAT} file`);
   return {
     policy: checkLogPolicy(p.policy ?? {}, "policy"),
     tagged: p.tagged ?? {},
@@ -105,12 +119,17 @@ export async function readServedPrivacy(modelDir: string): Promise<ServedPrivacy
 }
 
 /** Writes a model's privacy file: mode 0600 from its creation, temp file then rename, folder fsynced. */
-export async function writeServedPrivacy(modelDir: string, privacy: ServedPrivacy): Promise<void> {
+export function writeServedPrivacy(modelDir: string, privacy: ServedPrivacy): Promise<void> {
+  return writePrivacyText(modelDir, `${JSON.stringify({ format: FORMAT, ...privacy }, null, 2)}\n`);
+}
+
+/** Writes a privacy file's text as writeServedPrivacy does (a failed load puts back what was there). */
+export async function writePrivacyText(modelDir: string, text: string): Promise<void> {
   const path = join(modelDir, PRIVACY_FILE);
   const temp = join(modelDir, `.${PRIVACY_FILE}.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(temp, "wx", 0o600);
   try {
-    await handle.writeFile(`${JSON.stringify({ format: FORMAT, ...privacy }, null, 2)}\n`);
+    await handle.writeFile(text);
     await handle.sync();
     await handle.close();
     await chmod(temp, 0o600); // whatever the umask did
@@ -135,25 +154,34 @@ export function mergePrivacy(
   return { policy: given.policy, tagged, ...(key ? { key } : {}) };
 }
 
-/** Keys as Buffers, once per model: hashing is on the logging path. */
+/**
+ * Keys as Buffers, once per model: hashing is on the logging path. Every version of a model is
+ * logged under the tagged inputs of all its versions: a shadow or canary runs on the primary's very
+ * request, and a version loaded before the model had a privacy file (or from an older lineage) takes
+ * the same inputs, so a name tagged for one version is never logged in clear for another.
+ */
 export class PrivacyTable {
-  private readonly models = new Map<
-    string,
-    { served: ServedPrivacy; key?: Buffer; sets: Map<number, Set<string>> }
-  >();
+  private readonly models = new Map<string, { served: ServedPrivacy; key?: Buffer; tagged: Set<string> }>();
+  /** Models whose privacy file exists but cannot be read: no input of theirs is logged. */
+  private readonly unreadable = new Set<string>();
 
   set(model: string, served: ServedPrivacy | undefined): void {
+    this.unreadable.delete(model);
     if (!served) {
       this.models.delete(model);
       return;
     }
-    const sets = new Map<number, Set<string>>();
-    for (const [v, inputs] of Object.entries(served.tagged)) sets.set(Number(v), new Set(inputs));
     this.models.set(model, {
       served,
-      sets,
+      tagged: new Set(Object.values(served.tagged).flat()),
       ...(served.key ? { key: Buffer.from(served.key, "hex") } : {}),
     });
+  }
+
+  /** The model's privacy file could not be read: its entries keep no input until a load writes it again. */
+  setUnreadable(model: string): void {
+    this.models.delete(model);
+    this.unreadable.add(model);
   }
 
   get(model: string): ServedPrivacy | undefined {
@@ -176,17 +204,23 @@ export class PrivacyTable {
     const m = this.models.get(model);
     if (!m) return undefined;
     const { policy } = m.served;
+    void version; // every version of the model follows the same tagged inputs (the class's note)
     return {
       tagged: policy.tagged === "hash" && !m.key ? "drop" : policy.tagged,
       ...(policy.retentionDays !== undefined ? { retentionDays: policy.retentionDays } : {}),
-      inputs: [...(m.sets.get(version) ?? [])].sort(),
+      inputs: [...m.tagged].sort(),
     };
   }
 
   /** A log entry's inputs under its model's policy (as they came when the model has no tagged inputs). */
   apply(model: string, version: number, inputs: V2Tensor[]): { inputs: V2Tensor[]; privacy?: EntryPrivacy } {
+    if (this.unreadable.has(model))
+      return inputs.length
+        ? { inputs: [], privacy: { dropped: inputs.map((t) => t.name).sort() } }
+        : { inputs };
+    void version;
     const m = this.models.get(model);
-    const tagged = m?.sets.get(version);
+    const tagged = m?.tagged;
     if (!m || !tagged || tagged.size === 0) return { inputs };
     // Without a key (a privacy file written by hand) tagged inputs are dropped, never logged in clear.
     const action = m.served.policy.tagged === "hash" && !m.key ? "drop" : m.served.policy.tagged;

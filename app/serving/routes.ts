@@ -9,7 +9,7 @@
  * without one).
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, rm, rmdir } from "node:fs/promises";
+import { mkdir, readFile, rm, rmdir } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { InvalidJson, parseJsonBody, type RouteSpec } from "../net/http-guard";
@@ -31,7 +31,9 @@ import {
   PRIVACY_PARAMETER,
   type PrivacyParameter,
   parsePrivacyParameter,
-  readServedPrivacy,
+  parseServedPrivacy,
+  type ServedPrivacy,
+  writePrivacyText,
   writeServedPrivacy,
 } from "./privacy";
 import { checkModelName, type ModelRepository, parseVersion, type TrafficPolicy } from "./repository";
@@ -524,15 +526,29 @@ async function installPrivacy(
   const dir = s.repository.modelDir(name);
   // A folder made here for a load that fails goes again: a failed load leaves no model behind.
   const made = (await mkdir(dir, { recursive: true })) !== undefined;
-  const before = await readServedPrivacy(dir).catch(() => undefined);
+  const text = await readFile(join(dir, PRIVACY_FILE), "utf8").catch(() => undefined);
+  let before: ServedPrivacy | undefined;
+  try {
+    before = text === undefined ? undefined : parseServedPrivacy(text);
+  } catch {
+    // Unreadable: this load's privacy replaces it; a failed load puts the text back, and with it
+    // the log's keeping no input of the model (InferenceLog.init).
+  }
   const list = typeof versions === "number" ? [versions] : (versions ?? (await s.repository.versions(name)));
   const next = mergePrivacy(before, given, list);
   await writeServedPrivacy(dir, next);
   s.inferenceLog.privacy.set(name, next);
   return async () => {
-    s.inferenceLog.privacy.set(name, before);
-    if (before) await writeServedPrivacy(dir, before);
-    else await rm(join(dir, PRIVACY_FILE), { force: true });
+    if (before) {
+      s.inferenceLog.privacy.set(name, before);
+      await writeServedPrivacy(dir, before);
+    } else if (text !== undefined) {
+      s.inferenceLog.privacy.setUnreadable(name);
+      await writePrivacyText(dir, text);
+    } else {
+      s.inferenceLog.privacy.set(name, undefined);
+      await rm(join(dir, PRIVACY_FILE), { force: true });
+    }
     if (made) await rmdir(dir).catch(() => {});
   };
 }

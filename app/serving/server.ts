@@ -152,6 +152,7 @@ export function createServer(options: ServeOptions): DagwoodServer {
     repository: repository.dir,
     onDrop: (model, entries) => metrics.logDropped.inc({ model }, entries),
     ...(opts.logClock ? { now: opts.logClock } : {}),
+    log,
     // Counts and times only: never a logged value.
     onRetention: (model, r) =>
       log(`inference log of ${model}: retention removed ${r.entries} entries at or before ${r.cutoff}`),

@@ -5,6 +5,9 @@
  * only costs a read. Each case compares the token with the rows themselves, as the admin reads them
  * (an independent read: every row's text, sorted), before and after.
  */
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startPostgresDatabase, type TestDatabase } from "./test-servers";
@@ -24,7 +27,7 @@ describe("PostgreSQL change token (no cursor)", () => {
   });
   beforeEach(async () => {
     await db.admin(
-      "DROP VIEW IF EXISTS tv; DROP MATERIALIZED VIEW IF EXISTS tm; DROP TABLE IF EXISTS t, tp, te; DROP TYPE IF EXISTS mood",
+      "DROP VIEW IF EXISTS tv; DROP MATERIALIZED VIEW IF EXISTS tm; DROP TABLE IF EXISTS t, tp, te, tr, t_renamed; DROP TYPE IF EXISTS mood",
     );
     await db.admin("CREATE TABLE t (id int, v text)");
     await db.admin("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 50) AS i");
@@ -143,6 +146,33 @@ describe("PostgreSQL change token (no cursor)", () => {
     expect(drop.rows).toBe(true);
   });
 
+  it("moves when a column is dropped and one of the same name and type added (no row is rewritten)", async () => {
+    // DROP COLUMN and ADD COLUMN without a volatile default touch only the catalog: every row keeps
+    // its ctid and xmin, and the names and types read the same, yet v's values are gone.
+    const empty = await step(table, all, () =>
+      db.admin("ALTER TABLE t DROP COLUMN v; ALTER TABLE t ADD COLUMN v text"),
+    );
+    expect(empty.rows).toBe(true);
+    const filled = await step(table, all, () =>
+      db.admin("ALTER TABLE t DROP COLUMN v; ALTER TABLE t ADD COLUMN v text DEFAULT 'd'"),
+    );
+    expect(filled.rows).toBe(true);
+  });
+
+  it("moves when a column is rewritten to its own type by USING", async () => {
+    const r = await step(table, all, () => db.admin("ALTER TABLE t ALTER COLUMN v TYPE text USING upper(v)"));
+    expect(r.rows).toBe(true);
+  });
+
+  it("hashes the rows' text when a column names a catalog object (regclass): a rename moves the token", async () => {
+    await db.admin("CREATE TABLE tr (id int, r regclass); INSERT INTO tr VALUES (1, 't'::regclass)");
+    const spec: ReadSpec = { source: { table: "tr" } };
+    // No row of tr is written: the table it names is renamed, and with it the text the read gives.
+    const r = await step(spec, "SELECT * FROM tr", () => db.admin("ALTER TABLE t RENAME TO t_renamed"));
+    expect(r.rows).toBe(true);
+    await db.admin("ALTER TABLE t_renamed RENAME TO t");
+  });
+
   it("moves when a transaction that began before the token commits after it", async () => {
     const late = new pg.Client({ connectionString: `postgres://dagwood@127.0.0.1:${portOf(db)}/postgres` });
     await late.connect();
@@ -194,6 +224,24 @@ describe("PostgreSQL change token (no cursor)", () => {
       db.admin("BEGIN; DELETE FROM tp1 WHERE id = 4; INSERT INTO tp2 VALUES (4, 2); COMMIT"),
     );
     expect(swap.rows).toBe(true);
+  });
+
+  it("hashes the rows' text when a partition is a foreign table: a change of its file moves the token", async () => {
+    // A foreign table's rows have no ctid or xmin of their own: the file behind it changes unseen.
+    const file = join(mkdtempSync(join(tmpdir(), "dagwood-fdw-")), "rows.csv");
+    writeFileSync(file, "3,2\n");
+    chmodSync(dirname(file), 0o755);
+    chmodSync(file, 0o644);
+    await db.admin(
+      `CREATE EXTENSION IF NOT EXISTS file_fdw; CREATE SERVER IF NOT EXISTS files FOREIGN DATA WRAPPER file_fdw;
+       CREATE TABLE tp (id int, part int) PARTITION BY LIST (part); CREATE TABLE tp1 PARTITION OF tp FOR VALUES IN (1);
+       CREATE FOREIGN TABLE tp2 PARTITION OF tp FOR VALUES IN (2) SERVER files OPTIONS (filename '${file}', format 'csv')`,
+    );
+    await db.admin("INSERT INTO tp1 VALUES (1, 1)");
+    const spec: ReadSpec = { source: { table: "tp" } };
+    expect(await conn.changeToken(spec)).toMatch(/^pg:hash:2:/);
+    const r = await step(spec, "SELECT * FROM tp", async () => writeFileSync(file, "4,2\n"));
+    expect(r.rows).toBe(true);
   });
 
   it("sees a materialized view refreshed", async () => {

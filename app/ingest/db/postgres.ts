@@ -495,11 +495,14 @@ class PostgresConnection implements DbConnection {
    * rows changes the set of (tableoid, ctid, xmin) even when it keeps the count (a delete and an
    * insert); TRUNCATE and a reload, or VACUUM FULL, move rows (a false "changed": a read). What the
    * version's identity does not show, a column added with a default or retyped, is in the token as
-   * the columns' names and types. A user-defined type's text can change without the rows (an enum
-   * value renamed, ALTER TYPE … ADD ATTRIBUTE), and a view's or foreign table's rows have no such
-   * identity: those hash each row's text (slower: every value turned to text). The statistics
-   * collector's counters (pg_stat_user_tables) are not used: a backend reports them at most once a
-   * second, and an idle one only after up to 10 s (PostgreSQL 15's PGSTAT_IDLE_INTERVAL).
+   * the columns' numbers, names and types (the number: a column dropped and one of the same name and
+   * type added rewrites no row but empties it). A user-defined type's text can change without the
+   * rows (an enum value renamed, ALTER TYPE … ADD ATTRIBUTE), so can a reg* type's (regclass is an
+   * OID shown as the name it has now), and a view's or foreign table's rows (also as a partition or
+   * child of the table read) have no such identity: those hash each row's text (slower: every value
+   * turned to text). The statistics collector's counters (pg_stat_user_tables) are not used: a
+   * backend reports them at most once a second, and an idle one only after up to 10 s (PostgreSQL
+   * 15's PGSTAT_IDLE_INTERVAL).
    */
   async changeToken(spec: ReadSpec): Promise<string | null> {
     const src = spec.source;
@@ -524,12 +527,20 @@ class PostgresConnection implements DbConnection {
         ? `${quoteIdent(src.schema, "postgres")}.${quoteIdent(src.table, "postgres")}`
         : quoteIdent(src.table, "postgres");
       const [rel] = await this.q<{ kind: string; builtin: boolean | null; columns: string | null }>(
-        `SELECT c.relkind AS kind, bool_and(t.typnamespace = 'pg_catalog'::regnamespace) AS builtin,
-                md5(string_agg(quote_ident(a.attname) || ' ' || a.atttypid || ' ' || a.atttypmod, ', ' ORDER BY a.attnum)) AS columns
+        `SELECT c.relkind AS kind,
+                bool_and(t.typnamespace = 'pg_catalog'::regnamespace AND t.typname !~ '^_?reg')
+                  -- A foreign table under it (a partition, a child) has no row versions of its own.
+                  AND NOT EXISTS (
+                    WITH RECURSIVE under(oid) AS (
+                      SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = c.oid
+                      UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN under u ON i.inhparent = u.oid)
+                    SELECT FROM under JOIN pg_catalog.pg_class k ON k.oid = under.oid WHERE k.relkind NOT IN ('r', 'p', 'm')
+                  ) AS builtin,
+                md5(string_agg(a.attnum || ' ' || quote_ident(a.attname) || ' ' || a.atttypid || ' ' || a.atttypmod, ', ' ORDER BY a.attnum)) AS columns
            FROM pg_catalog.pg_class c
            LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
            LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-          WHERE c.oid = $1::regclass GROUP BY c.relkind`,
+          WHERE c.oid = $1::regclass GROUP BY c.oid, c.relkind`,
         [relation],
         spec,
       );
