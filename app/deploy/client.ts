@@ -177,9 +177,18 @@ export class V2Client {
    * value, and any URL's user name and password. Words such as "token" or
    * "Bearer" are not secrets and stay.
    */
+  /** Secrets this client sends besides the token (the log's privacy key): never repeated in its errors. */
+  private readonly secrets: string[] = [];
+
+  /** A secret a request carries (a server that echoes the request must not put it into an error). */
+  keepSecret(secret: string): void {
+    if (secret) this.secrets.push(secret);
+  }
+
   private redact(text: string): string {
     let out = maskUrlCredentials(text);
-    if (this.target.token) out = out.split(this.target.token).join("[redacted]");
+    for (const secret of [this.target.token, ...this.secrets])
+      if (secret) out = out.split(secret).join("[redacted]");
     return out;
   }
 

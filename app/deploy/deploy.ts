@@ -335,14 +335,16 @@ export async function upload(
   kind: Target["kind"],
 ): Promise<void> {
   const bytes = await readFile(join(project.dir, version.onnxPath));
+  // A Dagwood server's inference log follows the model's privacy policy (app/deploy/log-privacy.ts);
+  // the parameter may hold the project's key, which the client then keeps out of its errors.
+  const privacy = kind === "dagwood" ? privacyParameter(project.dir, version) : undefined;
+  const key = privacy ? (JSON.parse(privacy) as { key?: string }).key : undefined;
+  if (key) client.keepSecret(key);
   await client.load(
     version.name,
     tritonConfig(version.name, version),
     new Map([[version.version, bytes]]),
-    // A Dagwood server's inference log follows the model's privacy policy (app/deploy/log-privacy.ts).
-    kind === "dagwood"
-      ? { dagwood_keep_primary: true, dagwood_privacy: privacyParameter(project.dir, version) }
-      : {},
+    privacy ? { dagwood_keep_primary: true, dagwood_privacy: privacy } : {},
   );
 }
 

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PRIVACY_FILE } from "../serving/privacy";
 import { createServer, type DagwoodServer } from "../serving/server";
-import { deploymentStatus, deployVersion } from "./deploy";
+import { V2Client } from "./client";
+import { deploymentStatus, deployVersion, upload } from "./deploy";
 import { versionLogPrivacy } from "./log-privacy";
 import { createDeployProject, registerTestVersion, type TestDeployProject } from "./testing";
 
@@ -187,5 +188,31 @@ describe("deploying with the log policy", () => {
       else process.env.DAGWOOD_PRIVACY_KEY = saved;
     }
     expect(existsSync(join(repo, "m", "1", "model.onnx"))).toBe(false);
+  });
+});
+
+describe("a server that echoes the load request in its error", () => {
+  it("does not get the project's key into the deploy's error", async () => {
+    const project = createDeployProject({ echo: { url: "http://127.0.0.1:9", kind: "dagwood" } });
+    try {
+      writeFileSync(
+        join(project.dir, "dagwood.json"),
+        JSON.stringify({ privacy: { inferenceLog: { tagged: "hash" } } }),
+      );
+      const { version } = await registerTestVersion(project, { personalData: PERSONAL });
+      // A server that is not Dagwood's, answering every request with the request's body.
+      const echo = (async (_url: string, init?: RequestInit) =>
+        new Response(JSON.stringify({ error: `bad request: ${String(init?.body ?? "")}` }), {
+          status: 400,
+        })) as typeof fetch;
+      const client = new V2Client({ name: "echo", url: "http://127.0.0.1:9", token: TOKEN }, { fetch: echo });
+      const error = (await upload(client, project, version, "dagwood").catch((e: unknown) => e)) as Error;
+      const key = readFileSync(join(project.dir, ".dagwood", "privacy.key"), "utf8").trim();
+      expect(error.message).toMatch(/failed with 400: bad request: .*\[redacted\]/);
+      expect(error.message).not.toContain(key);
+      expect(error.message).not.toContain(TOKEN);
+    } finally {
+      project.close();
+    }
   });
 });
