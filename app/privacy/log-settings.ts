@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { applyEdits, modify, type ParseError, parse as parseJsonc } from "jsonc-parser";
-import { queueProjectFileEdit } from "../project/datasets";
+import { formattingOf, queueProjectFileEdit } from "../project/datasets";
 import { ensureStoreDir, PROJECT_FILE, ProjectSettingsSchema } from "../project/project";
 import { writeFileAtomic } from "../store/atomic-write";
 import { openProjectStore } from "../store/open";
@@ -33,13 +33,6 @@ export interface LogPolicyChange {
 
 export class LogPolicyError extends Error {
   override name = "LogPolicyError";
-}
-
-/** The indentation dagwood.json uses (its first indented line), else two spaces. */
-function indentOf(text: string): { insertSpaces: boolean; tabSize: number } {
-  const m = /\n([ \t]+)\S/.exec(text);
-  if (m?.[1]?.startsWith("\t")) return { insertSpaces: false, tabSize: 1 };
-  return { insertSpaces: true, tabSize: m ? m[1]!.length : 2 };
 }
 
 /**
@@ -97,7 +90,7 @@ async function apply(
   const path = model === undefined ? ["privacy", "inferenceLog"] : ["privacy", "models", model];
   const text = applyEdits(
     original,
-    modify(original, path, checked.data, { formattingOptions: indentOf(original) }),
+    modify(original, path, checked.data, { formattingOptions: formattingOf(original).options }),
   );
   const result = ProjectSettingsSchema.safeParse(parseJsonc(text));
   if (!result.success)

@@ -126,8 +126,11 @@ export interface DatasetSettingsPatch {
 
 const PATCH_KEYS = ["path", "suites", "onFailure", "owner", "purpose", "reviewBy", "deprecated"] as const;
 
-/** How the file indents (two spaces when it tells nothing) and ends its lines. */
-function formattingOf(text: string): { unit: string; eol: string; options: FormattingOptions } {
+/**
+ * How the file indents (two spaces when it tells nothing) and ends its lines: every in-place
+ * editor of dagwood.json writes in the file's own style.
+ */
+export function formattingOf(text: string): { unit: string; eol: string; options: FormattingOptions } {
   const unit = /\n([ \t]+)"/.exec(text)?.[1] ?? "  ";
   const eol = text.includes("\r\n") ? "\r\n" : "\n";
   const options = unit.startsWith("\t")
